@@ -1,0 +1,432 @@
+"""A container family: its versions, validators, policies and migrations, and the container.
+
+Data flows one way: parse -> detect version -> validate at that version -> check integrity ->
+upgrade (or downgrade) -> :class:`Container`. A container remembers the version it was
+written at, so a restore applies *that* version's policy, carried to the container's shape.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+import jsonschema_rs
+
+from docket.codec import DEFAULT_LIMITS, Limits, canonical, check_limits, parse
+from docket.documents import FamilySource
+from docket.errors import (
+    DocketError,
+    IntegrityError,
+    Issue,
+    LossyMigration,
+    MigrationError,
+    ParseError,
+    SchemaDocumentError,
+    UnknownRule,
+    ValidationError,
+    VersionError,
+    json_path,
+    json_pointer,
+)
+from docket.integrity import Integrity
+from docket.migrations import Migration, VersionGraph
+from docket.policy import NamedRule, RestorePolicy, carry_fields, policy_from_document
+from docket.versions import Version, VersionScheme, detect
+
+JSONObject = dict[str, Any]
+_MAX_MESSAGE = 300
+
+
+@dataclass(frozen=True, eq=False)
+class Container:
+    """A loaded container: its JSON data at ``version``, written at ``written_version``.
+
+    Treat ``data`` as read-only; upgrades and downgrades return new containers.
+    """
+
+    family: str
+    version: Version
+    data: JSONObject
+    written_version: Version
+    signature: str = "absent"
+    """``"verified"``, ``"unverified"`` (signed, no key configured) or ``"absent"``."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Container):
+            return NotImplemented
+        return (self.family, self.version, self.data) == (other.family, other.version, other.data)
+
+    def __hash__(self) -> int:
+        return hash((self.family, self.version, canonical(self.data)))
+
+    def sections(self) -> dict[str, Any]:
+        """The members that are sections (objects), by name."""
+        return {k: v for k, v in self.data.items() if isinstance(v, dict)}
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    """One version of a family, compiled from its document."""
+
+    version: Version
+    document: Mapping[str, Any]
+    integrity: Integrity | None
+
+    @property
+    def schema(self) -> Mapping[str, Any]:
+        return self.document["schema"]  # type: ignore[no-any-return]
+
+    @functools.cached_property
+    def fast(self) -> Any:
+        return jsonschema_rs.validator_for(dict(self.schema), validate_formats=True)
+
+    @functools.cached_property
+    def reference(self) -> Any:
+        cls = jsonschema.Draft202012Validator
+        return cls(self.schema, format_checker=cls.FORMAT_CHECKER)
+
+    def issues(self, data: Any) -> list[Issue]:
+        """Every schema problem of ``data``, from the reference validator."""
+        out = []
+        for err in sorted(self.reference.iter_errors(data), key=lambda e: list(e.absolute_path)):
+            segs = tuple(err.absolute_path)
+            out.append(Issue(json_pointer(segs), _truncate(err.message), str(err.validator), segs))
+        return out
+
+    def is_valid(self, data: Any) -> bool:
+        return bool(self.fast.is_valid(data))
+
+
+@dataclass(frozen=True, eq=False)
+class Family:
+    """A named container format with ordered versions and one current version."""
+
+    source: FamilySource
+    graph: VersionGraph
+    rules: Mapping[str, NamedRule] = field(default_factory=dict)
+    signing_key: bytes | None = field(default=None, repr=False)
+    limits: Limits = DEFAULT_LIMITS
+
+    def __post_init__(self) -> None:
+        for v in self.versions:
+            self._check_policy(v)
+
+    # --- what the family is -------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def versions(self) -> tuple[Version, ...]:
+        return self.graph.versions
+
+    @property
+    def current(self) -> Version:
+        return self.graph.current
+
+    @property
+    def scheme(self) -> VersionScheme:
+        return self.source.scheme
+
+    def released(self) -> tuple[Version, ...]:
+        return tuple(v for v in self.versions if str(v) in self.source.released)
+
+    @functools.cached_property
+    def _specs(self) -> dict[Version, VersionSpec]:
+        specs = {}
+        for v, doc in self.source.documents.items():
+            integ = doc.get("integrity")
+            integrity = (
+                Integrity(integ["digest"], integ.get("signature")) if integ is not None else None
+            )
+            specs[v] = VersionSpec(v, doc, integrity)
+        return specs
+
+    def spec(self, version: Version) -> VersionSpec:
+        self._require_version(version)
+        return self._specs[version]
+
+    def schema(self, version: Version | None = None) -> Mapping[str, Any]:
+        """The JSON Schema of a version's containers (current by default)."""
+        return self.spec(self.current if version is None else version).schema
+
+    def migration(self, source: Version) -> Migration:
+        return self.graph.edges[source]
+
+    def parse_version(self, text: str) -> Version:
+        """A version as a person types it (``"2"``, ``"v2"``, ``"1.0.0"``), checked."""
+        try:
+            version = self.scheme.parse_text(text)
+        except ValueError:
+            self._require_version(text)
+            raise
+        self._require_version(version)
+        return version
+
+    def _require_version(self, version: Any) -> None:
+        if not self.scheme.is_well_formed(version) or version not in self.versions:
+            detect(self.name, self.scheme, self.versions, {"version": version})
+
+    # --- policies -------------------------------------------------------------------------
+
+    def _check_policy(self, version: Version) -> None:
+        doc = self.source.documents[version]
+        props = doc["schema"].get("properties", {})
+        where = f"{self.name} v{version}"
+        for section, spec in doc["policy"]["sections"].items():
+            base = ["policy", "sections", section]
+            if section not in props:
+                raise SchemaDocumentError(
+                    where,
+                    f"policy names section {section!r}, which the schema does not define",
+                    path=json_path(base),
+                )
+            sec_props = props[section].get("properties")
+            for i, name in enumerate(spec.get("fields", ())):
+                if not isinstance(sec_props, Mapping) or name not in sec_props:
+                    raise SchemaDocumentError(
+                        where,
+                        f"policy allows field {name!r}, which section {section!r} does not define",
+                        path=json_path([*base, "fields", i]),
+                        hint="add the field to the section's properties, or drop it from fields",
+                    )
+            for i, ref in enumerate(spec.get("rules", ())):
+                if ref["name"] not in self.rules:
+                    err = UnknownRule(ref["name"], list(self.rules))
+                    raise SchemaDocumentError(
+                        where, str(err), path=json_path([*base, "rules", i, "name"])
+                    )
+
+    @functools.cache  # noqa: B019 - families are immutable values kept by the registry
+    def policy(self, version: Version) -> RestorePolicy:
+        """The restore policy a container written at ``version`` is restored with."""
+        self._require_version(version)
+        doc = self.source.documents[version]
+        props = doc["schema"].get("properties", {})
+        base = policy_from_document(self.name, version, doc["policy"], props, self.rules)
+        return RestorePolicy(
+            base.family, base.version, base.sections, base.rules, translate=self._carry_policy
+        )
+
+    def _carry_policy(self, policy: RestorePolicy, version: Version) -> RestorePolicy:
+        steps = self.graph.path(policy.shape, version)
+        if any(not up for _, up in steps):
+            raise MigrationError(
+                self.name,
+                policy.shape,
+                version,
+                "a policy is carried to newer shapes only; downgrade the container first",
+            )
+        return carry_fields(policy, [m.moves for m, _ in steps], version)
+
+    def restore_policy(self, container: Container) -> RestorePolicy:
+        """The policy of the version ``container`` was written at, over its current shape."""
+        return self.policy(container.written_version).at_shape(container.version)
+
+    # --- reading --------------------------------------------------------------------------
+
+    def _parse(self, data: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> JSONObject:
+        if isinstance(data, Mapping):
+            if not isinstance(data, dict):
+                data = dict(data)
+            check_limits(data, self.limits)
+            return data
+        return parse(data, self.limits)
+
+    def detect(self, obj: Mapping[str, Any]) -> Version:
+        """The version of a parsed container, or the typed error saying what is wrong."""
+        return detect(self.name, self.scheme, self.versions, dict(obj))
+
+    def _check(self, obj: JSONObject, version: Version) -> str:
+        spec = self._specs[version]
+        if not spec.is_valid(obj):
+            issues = spec.issues(obj)
+            if issues:
+                raise ValidationError(self.name, version, issues)
+        if spec.integrity is not None:
+            return spec.integrity.verify(obj, self.signing_key)
+        return "absent"
+
+    def load(
+        self,
+        data: bytes | bytearray | memoryview | str | Mapping[str, Any],
+        *,
+        to: Version | None = None,
+    ) -> Container:
+        """Parse, validate and upgrade a container (to current, or to ``to``)."""
+        obj = self._parse(data)
+        version = self.detect(obj)
+        status = self._check(obj, version)
+        container = Container(self.name, version, obj, version, status)
+        target = self.current if to is None else to
+        if target == version:
+            return container
+        self._require_version(target)
+        if self.scheme.key(target) > self.scheme.key(version):
+            return self.upgrade(container, target)
+        return self.downgrade(container, target)
+
+    def validate(
+        self, data: bytes | bytearray | memoryview | str | Mapping[str, Any]
+    ) -> list[Issue]:
+        """Every problem of a container, as issues; an empty list means valid. Never raises
+        for a bad container."""
+        try:
+            obj = self._parse(data)
+        except ParseError as err:
+            return [Issue("", str(err), "parse")]
+        try:
+            version = self.detect(obj)
+        except VersionError as err:
+            segs: tuple[str, ...] = ("version",) if "version" in obj else ()
+            return [Issue(json_pointer(segs), str(err), "version", segs)]
+        spec = self._specs[version]
+        if not spec.is_valid(obj):
+            issues = spec.issues(obj)
+            if issues:
+                return issues
+        if spec.integrity is not None:
+            try:
+                spec.integrity.verify(obj, self.signing_key)
+            except IntegrityError as err:
+                member = (
+                    spec.integrity.digest
+                    if "digest" in type(err).__name__.lower()
+                    else (spec.integrity.signature or "signature")
+                )
+                keyword = "digest" if member == spec.integrity.digest else "signature"
+                return [Issue(json_pointer([member]), str(err), keyword, (member,))]
+        return []
+
+    # --- migrating ------------------------------------------------------------------------
+
+    def _step(self, data: JSONObject, migration: Migration, up: bool) -> JSONObject:
+        src, dst = (
+            (migration.source, migration.target) if up else (migration.target, migration.source)
+        )
+        src_integrity = self._specs[src].integrity
+        if src_integrity is not None:
+            data = src_integrity.strip(dict(data))
+        out = migration.run_upgrade(data) if up else migration.run_downgrade(data)
+        dst_integrity = self._specs[dst].integrity
+        if dst_integrity is not None:
+            out = dst_integrity.seal(out, self.signing_key)
+        return out
+
+    def _migrate(self, container: Container, target: Version, *, allow_lossy: bool) -> Container:
+        self._require_version(target)
+        if container.family != self.name:
+            raise MigrationError(
+                self.name,
+                container.version,
+                target,
+                f"the container belongs to family {container.family!r}",
+            )
+        steps = self.graph.path(container.version, target)
+        if not allow_lossy:
+            losses = [loss for m, up in steps if not up and not m.exact for loss in m.losses]
+            if losses:
+                raise LossyMigration(self.name, container.version, target, losses)
+        data = container.data
+        for migration, up in steps:
+            data = self._step(data, migration, up)
+        spec = self._specs[target]
+        if steps and not spec.is_valid(data):
+            issues = spec.issues(data)
+            raise MigrationError(
+                self.name,
+                container.version,
+                target,
+                "the migrated container is not valid at the target version: "
+                + "; ".join(str(i) for i in issues[:5]),
+                hint="a migration in this path is broken; `docket check` finds which",
+            )
+        status = container.signature
+        if steps and spec.integrity is not None:
+            status = "verified" if self.signing_key is not None else "absent"
+        return Container(self.name, target, data, container.written_version, status)
+
+    def upgrade(self, container: Container, to: Version | None = None) -> Container:
+        """The container at a newer version (current by default)."""
+        target = self.current if to is None else to
+        self._require_version(target)
+        if self.scheme.key(target) < self.scheme.key(container.version):
+            raise MigrationError(
+                self.name,
+                container.version,
+                target,
+                "that is a downgrade",
+                hint="use downgrade()",
+            )
+        return self._migrate(container, target, allow_lossy=False)
+
+    def downgrade(
+        self, container: Container, to: Version, *, allow_lossy: bool = False
+    ) -> Container:
+        """The container at an older version; refused when lossy unless ``allow_lossy``."""
+        self._require_version(to)
+        if self.scheme.key(to) > self.scheme.key(container.version):
+            raise MigrationError(
+                self.name, container.version, to, "that is an upgrade", hint="use upgrade()"
+            )
+        return self._migrate(container, to, allow_lossy=allow_lossy)
+
+    def losses(self, source: Version, target: Version) -> list[str]:
+        """What going from ``source`` down to ``target`` loses (empty when exact)."""
+        return [
+            loss
+            for m, up in self.graph.path(source, target)
+            if not up and not m.exact
+            for loss in m.losses
+        ]
+
+    # --- writing --------------------------------------------------------------------------
+
+    def dump(
+        self, container: Container, *, version: Version | None = None, allow_lossy: bool = False
+    ) -> bytes:
+        """Canonical JSON bytes of ``container`` at ``version`` (current by default)."""
+        target = self.current if version is None else version
+        moved = self._migrate(container, target, allow_lossy=allow_lossy)
+        integrity = self._specs[target].integrity
+        data = moved.data
+        if integrity is not None and self.signing_key is not None and moved.signature != "verified":
+            data = integrity.seal(dict(data), self.signing_key)
+        return canonical(data)
+
+    def new(self, data: Mapping[str, Any], *, version: Version | None = None) -> Container:
+        """A container from sections you built (the version and integrity members are set)."""
+        target = self.current if version is None else version
+        self._require_version(target)
+        obj = dict(data)
+        obj["version"] = target
+        integrity = self._specs[target].integrity
+        if integrity is not None:
+            obj = integrity.seal(obj, self.signing_key)
+        status = self._check(obj, target)
+        return Container(self.name, target, obj, target, status)
+
+    def with_signing_key(self, key: bytes | None) -> Family:
+        return Family(self.source, self.graph, self.rules, key, self.limits)
+
+    def with_limits(self, limits: Limits) -> Family:
+        return Family(self.source, self.graph, self.rules, self.signing_key, limits)
+
+    def golden(self) -> dict[Version, tuple[Any, ...]]:
+        """Golden container files per released version."""
+        return {v: tuple(p) for v, p in self.source.golden.items()}
+
+
+def problems(error: DocketError) -> Sequence[Issue]:
+    """The issues behind an error (validation errors carry many)."""
+    if isinstance(error, ValidationError):
+        return error.issues
+    return [Issue("", str(error), type(error).__name__)]

@@ -1,0 +1,86 @@
+"""Integrity digests and HMAC signatures over canonical container bytes.
+
+The digest (``sha256:<hex>``) covers the sections: every member but ``version``, ``family`` and
+the integrity members themselves. The signature (``hmac-sha256:<hex>``) covers the whole
+container except the signature, so the version, the family and the digest are signed too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from docket.codec import canonical
+from docket.errors import DigestMismatch, SignatureError, json_path
+
+HEADER_MEMBERS = frozenset({"version", "family"})
+SIGNATURE_PREFIX = "hmac-sha256:"
+DIGEST_PREFIX = "sha256:"
+
+
+@dataclass(frozen=True)
+class Integrity:
+    """Which members of a version's containers hold the digest and the signature."""
+
+    digest: str = "digest"
+    signature: str | None = "signature"
+
+    def _excluded(self) -> frozenset[str]:
+        members = {self.digest} | ({self.signature} if self.signature else set())
+        return HEADER_MEMBERS | members
+
+    def digest_of(self, data: Mapping[str, Any]) -> str:
+        excluded = self._excluded()
+        covered = {k: v for k, v in data.items() if k not in excluded}
+        return DIGEST_PREFIX + hashlib.sha256(canonical(covered)).hexdigest()
+
+    def signature_of(self, data: Mapping[str, Any], key: bytes) -> str:
+        signed = {k: v for k, v in data.items() if k != self.signature}
+        mac = hmac.new(key, canonical(signed), hashlib.sha256).hexdigest()
+        return SIGNATURE_PREFIX + mac
+
+    def seal(self, data: dict[str, Any], key: bytes | None) -> dict[str, Any]:
+        """Set the digest, and the signature when a key is given (otherwise drop a stale one)."""
+        if self.signature:
+            data.pop(self.signature, None)
+        data[self.digest] = self.digest_of(data)
+        if key is not None and self.signature:
+            data[self.signature] = self.signature_of(data, key)
+        return data
+
+    def strip(self, data: dict[str, Any]) -> dict[str, Any]:
+        data.pop(self.digest, None)
+        if self.signature:
+            data.pop(self.signature, None)
+        return data
+
+    def verify(self, data: Mapping[str, Any], key: bytes | None) -> str:
+        """Check the digest, and the signature when ``key`` is set.
+
+        Returns the signature status: ``"verified"``, ``"unverified"`` (signed, no key given)
+        or ``"absent"``. Raises :class:`DigestMismatch` or :class:`SignatureError`.
+        """
+        found = data.get(self.digest)
+        expected = self.digest_of(data)
+        if not isinstance(found, str) or not hmac.compare_digest(found, expected):
+            raise DigestMismatch(expected, repr(found))
+        sig = data.get(self.signature) if self.signature else None
+        if key is None:
+            return "absent" if sig is None else "unverified"
+        path = json_path([self.signature or "signature"])
+        if sig is None:
+            raise SignatureError(
+                "the container is not signed and a signing key is configured",
+                path=path,
+                hint="re-export it from the source with the operator key, or restore without a key",
+            )
+        if not isinstance(sig, str) or not hmac.compare_digest(sig, self.signature_of(data, key)):
+            raise SignatureError(
+                "the signature does not match the content or the key",
+                path=path,
+                hint="the container was altered or signed with another key",
+            )
+        return "verified"

@@ -1,0 +1,176 @@
+"""The registry: an immutable value holding every family, its migrations and restore rules.
+
+Built from a schema directory (the bundled one or your own) plus Python-registered migrations,
+rules and converters. Adding something returns a new registry; each build checks every
+family's migration graph and policies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from docket.codec import DEFAULT_LIMITS, Limits
+from docket.documents import FamilySource, bundled_schemas, read_schema_dir
+from docket.errors import UnknownFamily
+from docket.family import Family
+from docket.migrations import (
+    BUILTIN_CONVERTERS,
+    Converter,
+    FieldRef,
+    Migration,
+    Transform,
+    VersionGraph,
+    migration_from_document,
+)
+from docket.policy import NamedRule, RuleFunction
+from docket.rules import BUILTIN_RULES
+from docket.versions import Version
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Families by name. Build one with :func:`load_registry`."""
+
+    sources: Mapping[str, FamilySource]
+    migrations: tuple[Migration, ...] = ()
+    """Python-registered migrations (document migrations are compiled from the sources)."""
+    rules: Mapping[str, NamedRule] = field(default_factory=lambda: dict(BUILTIN_RULES))
+    converters: Mapping[str, Converter] = field(default_factory=lambda: dict(BUILTIN_CONVERTERS))
+    signing_key: bytes | None = field(default=None, repr=False)
+    limits: Limits = DEFAULT_LIMITS
+    _families: dict[str, Family] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        for name in self.sources:
+            self._families[name] = self._build(name)
+
+    def _build(self, name: str) -> Family:
+        src = self.sources[name]
+        edges: list[Migration] = []
+        versions = list(src.versions)
+        for version, doc in src.documents.items():
+            spec = doc.get("migration")
+            if spec is not None:
+                edges.append(
+                    migration_from_document(name, spec["from"], version, spec, self.converters)
+                )
+        edges.extend(m for m in self.migrations if m.family == name)
+        graph = VersionGraph.build(name, src.scheme, versions, src.current, edges)
+        return Family(src, graph, self.rules, self.signing_key, self.limits)
+
+    # --- questions ---------------------------------------------------------------------------
+
+    def families(self) -> list[str]:
+        return sorted(self._families)
+
+    def family(self, name: str) -> Family:
+        try:
+            return self._families[name]
+        except KeyError:
+            raise UnknownFamily(name, self.families()) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._families
+
+    def versions(self, name: str) -> tuple[Version, ...]:
+        return self.family(name).versions
+
+    def current(self, name: str) -> Version:
+        return self.family(name).current
+
+    def path(self, name: str, source: Version, target: Version) -> list[tuple[Migration, bool]]:
+        """The migration steps from ``source`` to ``target`` (True marks an upgrade)."""
+        family = self.family(name)
+        family.spec(source)
+        family.spec(target)
+        return family.graph.path(source, target)
+
+    # --- new registries ----------------------------------------------------------------------
+
+    def with_migration(
+        self,
+        family: str,
+        source: Version,
+        target: Version,
+        upgrade: Transform,
+        downgrade: Transform | None = None,
+        *,
+        exact: bool = False,
+        losses: Sequence[str] = (),
+        moves: Mapping[FieldRef, FieldRef] | None = None,
+    ) -> Registry:
+        """A registry that also has this Python migration (an edge ``source`` -> ``target``)."""
+        if downgrade is not None and not exact and not losses:
+            losses = ("the downgrade is declared lossy",)
+        edge = Migration(
+            family,
+            source,
+            target,
+            upgrade,
+            downgrade,
+            exact,
+            tuple(losses),
+            dict(moves or {}),
+        )
+        return replace(self, migrations=(*self.migrations, edge))
+
+    def with_rule(
+        self,
+        name: str,
+        apply: RuleFunction,
+        writes: Callable[[str, Mapping[str, Any]], Iterable[tuple[str, str]]] | None = None,
+    ) -> Registry:
+        """A registry that also knows the named restore rule ``name``."""
+        rule = NamedRule(name, apply, writes or (lambda s, p: ()), apply.__doc__ or "")
+        return replace(self, rules={**self.rules, name: rule})
+
+    def with_converter(
+        self, name: str, forward: Callable[[Any], Any], inverse: str | None = None
+    ) -> Registry:
+        """A registry whose ``convert`` operations may also name ``name``."""
+        return replace(
+            self, converters={**self.converters, name: Converter(name, forward, inverse)}
+        )
+
+    def with_signing_key(self, key: bytes | None) -> Registry:
+        """A registry that signs what it writes and refuses unsigned or badly signed input."""
+        return replace(self, signing_key=key)
+
+    def with_limits(self, limits: Limits) -> Registry:
+        return replace(self, limits=limits)
+
+    def with_schemas(self, path: str | Path) -> Registry:
+        """A registry that also has (or overrides) the families found under ``path``."""
+        extra = {s.name: s for s in read_schema_dir(Path(path))}
+        return replace(self, sources={**self.sources, **extra})
+
+
+def load_registry(
+    path: str | Path | None = None,
+    *,
+    migrations: Iterable[Migration] = (),
+    rules: Iterable[NamedRule] = (),
+    converters: Iterable[Converter] = (),
+    signing_key: bytes | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Registry:
+    """Build a registry from a schema directory (the bundled schemas when ``path`` is None).
+
+    Families whose documents need Python migrations, rules or converters get them here, since
+    every family is checked as the registry is built.
+    """
+    directory = bundled_schemas() if path is None else Path(path)
+    sources = {s.name: s for s in read_schema_dir(directory)}
+    return Registry(
+        sources,
+        tuple(migrations),
+        rules={**BUILTIN_RULES, **{r.name: r for r in rules}},
+        converters={**BUILTIN_CONVERTERS, **{c.name: c for c in converters}},
+        signing_key=signing_key,
+        limits=limits,
+    )

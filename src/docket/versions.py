@@ -1,0 +1,62 @@
+"""Version schemes: plain integers (``2``) or dotted strings (``"1.0.0"``)."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from docket.errors import MalformedVersion, MissingVersion, UnknownVersion, VersionTooNew
+
+Version = int | str
+
+_DOTTED = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+
+
+class VersionScheme(enum.Enum):
+    INTEGER = "integer"
+    DOTTED = "dotted"
+
+    def key(self, version: Version) -> tuple[int, ...]:
+        """Sort key: integers compare numerically, dotted strings part by part."""
+        if isinstance(version, int):
+            return (version,)
+        return tuple(int(part) for part in version.split("."))
+
+    def is_well_formed(self, value: Any) -> bool:
+        if self is VersionScheme.INTEGER:
+            return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return isinstance(value, str) and _DOTTED.match(value) is not None
+
+    def describe(self) -> str:
+        if self is VersionScheme.INTEGER:
+            return "a non-negative integer"
+        return 'a dotted version string such as "1.0.0"'
+
+    def parse_text(self, text: str) -> Version:
+        """Turn a version typed by a person (CLI, file names) into a version value."""
+        if self is VersionScheme.INTEGER:
+            stripped = text.strip().lstrip("v")
+            if not stripped.isdigit():
+                raise ValueError(f"{text!r} is not an integer version")
+            return int(stripped)
+        if not _DOTTED.match(text.strip()):
+            raise ValueError(f"{text!r} is not a dotted version")
+        return text.strip()
+
+
+def detect(
+    family: str, scheme: VersionScheme, versions: Sequence[Version], container: dict[str, Any]
+) -> Version:
+    """Return the container's version, or raise the typed error that says what is wrong."""
+    if "version" not in container:
+        raise MissingVersion(family, versions)
+    found = container["version"]
+    if not scheme.is_well_formed(found):
+        raise MalformedVersion(family, found, versions, scheme.describe())
+    if found in versions:
+        return found  # type: ignore[no-any-return]
+    if scheme.key(found) > scheme.key(versions[-1]):
+        raise VersionTooNew(family, found, versions)
+    raise UnknownVersion(family, found, versions)
