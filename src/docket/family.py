@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jsonschema
@@ -18,13 +18,14 @@ import jsonschema_rs
 from docket.codec import DEFAULT_LIMITS, Limits, canonical, check_limits, parse
 from docket.documents import FamilySource
 from docket.errors import (
+    DigestMismatch,
     DocketError,
-    IntegrityError,
     Issue,
     LossyMigration,
     MigrationError,
     ParseError,
     SchemaDocumentError,
+    SignatureError,
     UnknownRule,
     ValidationError,
     VersionError,
@@ -225,7 +226,15 @@ class Family:
                 version,
                 "a policy is carried to newer shapes only; downgrade the container first",
             )
-        return carry_fields(policy, [m.moves for m, _ in steps], version)
+        carried = carry_fields(policy, [m.moves for m, _ in steps], version)
+        # Which fields are "unknown" is a question about the shape the container has now.
+        props = self.source.documents[version]["schema"].get("properties", {})
+        sections = {}
+        for name, sp in carried.sections.items():
+            sec_props = props.get(name, {}).get("properties")
+            known = frozenset(sec_props) if isinstance(sec_props, Mapping) else None
+            sections[name] = replace(sp, known=known)
+        return replace(carried, sections=sections)
 
     def restore_policy(self, container: Container) -> RestorePolicy:
         """The policy of the version ``container`` was written at, over its current shape."""
@@ -253,7 +262,25 @@ class Family:
                 raise ValidationError(self.name, version, issues)
         if spec.integrity is not None:
             return spec.integrity.verify(obj, self.signing_key)
+        self._refuse_unsignable(version)
         return "absent"
+
+    @functools.cached_property
+    def signs(self) -> bool:
+        """Whether some version of this family carries a signature."""
+        return any(s.integrity is not None and s.integrity.signature for s in self._specs.values())
+
+    def _refuse_unsignable(self, version: Version) -> None:
+        # With a key configured, a version that cannot carry a signature would be a way around
+        # it (change "version": 3 to 2 and the signature is never looked at).
+        if self.signing_key is not None and self.signs:
+            raise SignatureError(
+                f"version {version!r} containers cannot be signed and a signing key is "
+                "configured",
+                path=json_path(["version"]),
+                hint="only signed containers are accepted while a key is configured; "
+                "restore older containers without a key",
+            )
 
     def load(
         self,
@@ -293,17 +320,17 @@ class Family:
             issues = spec.issues(obj)
             if issues:
                 return issues
-        if spec.integrity is not None:
-            try:
+        try:
+            if spec.integrity is None:
+                self._refuse_unsignable(version)
+            else:
                 spec.integrity.verify(obj, self.signing_key)
-            except IntegrityError as err:
-                member = (
-                    spec.integrity.digest
-                    if "digest" in type(err).__name__.lower()
-                    else (spec.integrity.signature or "signature")
-                )
-                keyword = "digest" if member == spec.integrity.digest else "signature"
-                return [Issue(json_pointer([member]), str(err), keyword, (member,))]
+        except DigestMismatch as err:
+            member = spec.integrity.digest if spec.integrity else "digest"
+            return [Issue(json_pointer([member]), str(err), "digest", (member,))]
+        except SignatureError as err:
+            member = (spec.integrity.signature if spec.integrity else None) or "version"
+            return [Issue(json_pointer([member]), str(err), "signature", (member,))]
         return []
 
     # --- migrating ------------------------------------------------------------------------
@@ -407,7 +434,10 @@ class Family:
         target = self.current if version is None else version
         self._require_version(target)
         obj = dict(data)
-        obj["version"] = target
+        # Members the schema pins to one value (version, family, ...) are filled in.
+        for name, prop in self._specs[target].schema.get("properties", {}).items():
+            if isinstance(prop, Mapping) and "const" in prop:
+                obj[name] = prop["const"]
         integrity = self._specs[target].integrity
         if integrity is not None:
             obj = integrity.seal(obj, self.signing_key)

@@ -275,12 +275,5 @@ def carry_fields(
             elif sections[dst_sec].fields and dst_field not in new_fields[dst_sec]:
                 new_fields[dst_sec].append(dst_field)
         for name, sp in list(sections.items()):
-            known = sp.known
-            if known is not None:
-                known = frozenset(
-                    {k for k in known if (name, k) not in step}
-                    | {dk for (ss, sk), (ds, dk) in step.items() if ds == name and ss is not None}
-                    | (set(new_fields[name]) if sp.fields else set())
-                )
-            sections[name] = replace(sp, fields=tuple(new_fields[name]), known=known)
+            sections[name] = replace(sp, fields=tuple(new_fields[name]))
     return replace(policy, sections=sections, shape_version=version)

@@ -1,0 +1,129 @@
+"""The strict codec: each bad input has its own typed error; canonical output is stable."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import docket
+from docket.codec import Limits, canonical, check_limits, parse
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+json_objects = st.dictionaries(st.text(max_size=8), json_values, max_size=6)
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b'{"a": 1, "a": 2}', docket.DuplicateKey),
+        (b'{"a": {"b": 1, "b": 1}}', docket.DuplicateKey),
+        (b'{"a": NaN}', docket.NonFiniteNumber),
+        (b'{"a": Infinity}', docket.NonFiniteNumber),
+        (b'{"a": -Infinity}', docket.NonFiniteNumber),
+        (b"[1, 2]", docket.NotAnObject),
+        (b'"text"', docket.NotAnObject),
+        (b"null", docket.NotAnObject),
+        (b'{"a": "\xff"}', docket.InvalidJSON),
+        (b'\xef\xbb\xbf{"a": 1}', docket.InvalidJSON),
+        (b'{"a": 1', docket.InvalidJSON),
+        (b"", docket.InvalidJSON),
+        (b'{"a": 1} trailing', docket.InvalidJSON),
+    ],
+)
+def test_bad_input_raises_its_typed_error(raw: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error) as info:
+        parse(raw)
+    assert isinstance(info.value, docket.ParseError)
+    assert isinstance(info.value, docket.DocketError)
+    assert str(info.value)
+
+
+def test_duplicate_key_names_the_key() -> None:
+    with pytest.raises(docket.DuplicateKey) as info:
+        parse(b'{"version": 1, "version": 2}')
+    assert info.value.key == "version"
+    assert "version" in str(info.value)
+
+
+def test_lone_surrogate_in_text_is_refused() -> None:
+    with pytest.raises(docket.InvalidJSON):
+        parse('{"a": "\ud800"}')
+
+
+def test_size_limit_is_checked_before_parsing() -> None:
+    with pytest.raises(docket.LimitExceeded) as info:
+        parse(b'{"a": "' + b"x" * 2000 + b'"}', Limits(max_bytes=1000))
+    assert info.value.limit == "max_bytes"
+
+
+def test_deep_nesting_is_a_typed_error_not_a_recursion_error() -> None:
+    deep = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(docket.LimitExceeded) as info:
+        parse(deep)
+    assert info.value.limit == "max_depth"
+
+
+def test_depth_limit_is_configurable() -> None:
+    doc = {"a": {"b": {"c": {}}}}
+    parse(json.dumps(doc), Limits(max_depth=4))
+    with pytest.raises(docket.LimitExceeded) as info:
+        parse(json.dumps(doc), Limits(max_depth=3))
+    assert info.value.path == '$["a"]["b"]["c"]'
+
+
+def test_string_and_key_count_limits() -> None:
+    with pytest.raises(docket.LimitExceeded) as info:
+        parse(json.dumps({"s": "x" * 50}), Limits(max_string_length=10))
+    assert info.value.limit == "max_string_length"
+    with pytest.raises(docket.LimitExceeded) as info:
+        parse(json.dumps({"sec": {str(i): i for i in range(20)}}), Limits(max_keys=10))
+    assert info.value.limit == "max_keys"
+    assert info.value.path == '$["sec"]'
+
+
+def test_check_limits_walks_without_recursion() -> None:
+    value: object = []
+    for _ in range(50_000):
+        value = [value]
+    with pytest.raises(docket.LimitExceeded):
+        check_limits({"a": value})
+
+
+def test_huge_integers_parse_exactly_and_write_canonically() -> None:
+    obj = parse(b'{"n": 123456789012345678901234567890}')
+    assert obj["n"] == 123456789012345678901234567890
+    assert canonical(obj) == b'{"n":123456789012345678901234567890}'
+
+
+@given(json_objects)
+def test_parse_of_canonical_is_identity(obj: dict[str, object]) -> None:
+    assert parse(canonical(obj), Limits(max_depth=64)) == obj
+
+
+@given(json_objects)
+def test_canonical_bytes_do_not_depend_on_key_order(obj: dict[str, object]) -> None:
+    reordered = dict(reversed(list(obj.items())))
+    assert canonical(reordered) == canonical(obj)
+    assert canonical(parse(canonical(obj), Limits(max_depth=64))) == canonical(obj)
+
+
+def test_canonical_is_compact_sorted_utf8() -> None:
+    assert canonical({"b": 1, "a": "é"}) == '{"a":"é","b":1}'.encode()
+    assert not math.isnan(1.0)
