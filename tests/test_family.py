@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from hypothesis import given
-from tests.strategies import backup_metadata_v1v2, notes_v1
 
 import docket
+from tests.strategies import backup_metadata_v1v2, notes_v1
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schemas"
 BM = docket.load_registry().family("backup-metadata")
