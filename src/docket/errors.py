@@ -351,3 +351,60 @@ class RestoreRefused(RestoreError, ValueError):
 
 class UnknownField(RestoreRefused):
     """The section's policy rejects fields its schema does not define."""
+
+
+# --- backups -----------------------------------------------------------------------------
+
+
+class BackupError(DocketError):
+    """A backup could not be written, found, restored or read."""
+
+    def __init__(
+        self, reason: str, *, backup_id: str | None = None, path: str = "$", hint: str = ""
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.backup_id = backup_id
+        self.path = path
+        self.hint = hint
+
+    def describe(self) -> str:
+        where = f"backup {self.backup_id}: " if self.backup_id else ""
+        at = f"{self.path}: " if self.path != "$" else ""
+        return f"{where}{at}{self.reason}"
+
+
+class BackupNotFound(BackupError, LookupError):
+    """No backup with that id is stored where the driver looks."""
+
+
+class InvalidBackup(BackupError, ValueError):
+    """The stored backup is incomplete, corrupt, or in a format this driver does not read."""
+
+
+class RecordError(BackupError, ValueError):
+    """A backup record cannot be imported."""
+
+
+class RecordDecodeError(RecordError):
+    """The record is not base64 text (Cinder: "Can't decode backup record.")."""
+
+
+class RecordParseError(RecordError):
+    """The decoded record is not a JSON object (Cinder: "Can't parse backup record.")."""
+
+
+class MissingRecordFields(RecordError):
+    """The record lacks fields an import needs."""
+
+    def __init__(self, missing: Sequence[str]) -> None:
+        self.missing = tuple(missing)
+        super().__init__(
+            "the backup record is missing required field(s): " + ", ".join(self.missing),
+            path=json_path([self.missing[0]]) if self.missing else "$",
+            hint="export the record again from the backup service that made it",
+        )
+
+
+class ForeignRecord(RecordError):
+    """The record belongs to another family or backup service."""
