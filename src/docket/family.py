@@ -297,9 +297,9 @@ class Family:
         if target == version:
             return container
         self._require_version(target)
-        if self.scheme.key(target) > self.scheme.key(version):
-            return self.upgrade(container, target)
-        return self.downgrade(container, target)
+        # Freshly parsed data is ours to change in place; a caller's dict is not.
+        owned = not isinstance(data, Mapping)
+        return self._migrate(container, target, allow_lossy=False, owned=owned)
 
     def validate(
         self, data: bytes | bytearray | memoryview | str | Mapping[str, Any]
@@ -335,20 +335,26 @@ class Family:
 
     # --- migrating ------------------------------------------------------------------------
 
-    def _step(self, data: JSONObject, migration: Migration, up: bool) -> JSONObject:
+    def _step(self, data: JSONObject, migration: Migration, up: bool, owned: bool) -> JSONObject:
         src, dst = (
             (migration.source, migration.target) if up else (migration.target, migration.source)
         )
         src_integrity = self._specs[src].integrity
         if src_integrity is not None:
-            data = src_integrity.strip(dict(data))
-        out = migration.run_upgrade(data) if up else migration.run_downgrade(data)
+            data = src_integrity.strip(data if owned else dict(data))
+        if up:
+            out = migration.run_upgrade(data, owned=owned)
+        else:
+            out = migration.run_downgrade(data, owned=owned)
         dst_integrity = self._specs[dst].integrity
         if dst_integrity is not None:
             out = dst_integrity.seal(out, self.signing_key)
         return out
 
-    def _migrate(self, container: Container, target: Version, *, allow_lossy: bool) -> Container:
+    def _migrate(
+        self, container: Container, target: Version, *, allow_lossy: bool, owned: bool = False
+    ) -> Container:
+        """Move ``container`` to ``target``; with ``owned`` its data may be reused in place."""
         self._require_version(target)
         if container.family != self.name:
             raise MigrationError(
@@ -364,7 +370,8 @@ class Family:
                 raise LossyMigration(self.name, container.version, target, losses)
         data = container.data
         for migration, up in steps:
-            data = self._step(data, migration, up)
+            data = self._step(data, migration, up, owned)
+            owned = True  # every step after the first works on a fresh object
         spec = self._specs[target]
         if steps and not spec.is_valid(data):
             issues = spec.issues(data)
