@@ -408,3 +408,7 @@ class MissingRecordFields(RecordError):
 
 class ForeignRecord(RecordError):
     """The record belongs to another family or backup service."""
+
+
+class DriverOptionError(BackupError, ValueError):
+    """A backup driver was given an option it cannot work with."""

@@ -1,0 +1,380 @@
+"""Streaming pieces of a chunked backup driver: compression, object files, Cinder-style JSON.
+
+Everything here works a piece (at most :data:`PIECE` bytes) at a time, so memory stays flat
+whatever the size of a chunk or of the volume.
+"""
+
+from __future__ import annotations
+
+import bz2
+import enum
+import hashlib
+import json
+import os
+import secrets
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any, BinaryIO, Protocol
+
+from docket.errors import BackupError, InvalidBackup
+
+PIECE = 1 << 20
+"""Bytes read, compressed, hashed or written in one step."""
+
+TEMP_PREFIX = "."
+"""Objects are written under a dot name first: Cinder lists a container by the object prefix,
+so a half-written object is never mistaken for a real one."""
+
+
+class Compression(enum.Enum):
+    """How one data object is stored."""
+
+    NONE = "none"
+    ZLIB = "zlib"
+    BZ2 = "bz2"
+    ZSTD = "zstd"
+
+
+# Cinder records its configured algorithm name as given, so these spellings exist in the wild.
+_ALIASES = {
+    "none": Compression.NONE,
+    "off": Compression.NONE,
+    "no": Compression.NONE,
+    "zlib": Compression.ZLIB,
+    "gzip": Compression.ZLIB,
+    "bz2": Compression.BZ2,
+    "bzip2": Compression.BZ2,
+    "zstd": Compression.ZSTD,
+}
+
+
+def compression_named(name: str | None) -> Compression | None:
+    """The compression a stored ``compression`` value names, or None when it is unknown."""
+    if name is None:
+        return Compression.NONE
+    return _ALIASES.get(name.lower())
+
+
+def _zstandard() -> ModuleType:
+    try:
+        import zstandard
+    except ImportError:  # pragma: no cover - the dev extra installs it
+        raise BackupError(
+            "zstd compression needs the zstandard package",
+            hint="pip install 'docket[zstd]'",
+        ) from None
+    return zstandard
+
+
+class _Compressor(Protocol):
+    def compress(self, data: bytes, /) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+def _compressor(compression: Compression, size: int | None) -> _Compressor | None:
+    if compression is Compression.ZLIB:
+        return zlib.compressobj()
+    if compression is Compression.BZ2:
+        return bz2.BZ2Compressor()
+    if compression is Compression.ZSTD:
+        zstandard = _zstandard()
+        # A checksum lets the decompressor itself catch a damaged frame; the content size
+        # (when known) lets one-shot decompressors such as Cinder's size their output.
+        cctx = zstandard.ZstdCompressor(level=3, write_checksum=True)
+        return cctx.compressobj(size=-1 if size is None else size)  # type: ignore[no-any-return]
+    return None
+
+
+# --- reading objects ---------------------------------------------------------------------
+
+
+class ObjectDamaged(Exception):
+    """Raised inside this module when an object's stored bytes cannot be decompressed."""
+
+
+def _raw_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
+    remaining = limit
+    while remaining > 0:
+        data = fh.read(min(PIECE, remaining))
+        if not data:
+            return
+        remaining -= len(data)
+        yield data
+
+
+def _zlib_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
+    d = zlib.decompressobj()
+    produced = 0
+    while not d.eof and produced < limit:
+        data = fh.read(PIECE)
+        if not data:
+            return
+        while data and not d.eof and produced < limit:
+            try:
+                out = d.decompress(data, PIECE)
+            except zlib.error as err:
+                raise ObjectDamaged(f"zlib: {err}") from None
+            produced += len(out)
+            if out:
+                yield out
+            data = d.unconsumed_tail
+    if d.eof and (d.unused_data or fh.read(1)):
+        raise ObjectDamaged("zlib: data after the end of the stream")
+
+
+def _bz2_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
+    d = bz2.BZ2Decompressor()
+    produced = 0
+    while not d.eof and produced < limit:
+        data = fh.read(PIECE) if d.needs_input else b""
+        if d.needs_input and not data:
+            return
+        try:
+            out = d.decompress(data, PIECE)
+        except (OSError, EOFError) as err:
+            raise ObjectDamaged(f"bz2: {err}") from None
+        produced += len(out)
+        if out:
+            yield out
+    if d.eof and (d.unused_data or fh.read(1)):
+        raise ObjectDamaged("bz2: data after the end of the stream")
+
+
+def _zstd_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
+    zstandard = _zstandard()
+    reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=False)
+    produced = 0
+    while produced < limit:
+        try:
+            out = reader.read(PIECE)
+        except zstandard.ZstdError as err:
+            raise ObjectDamaged(f"zstd: {err}") from None
+        if not out:
+            return
+        produced += len(out)
+        yield out
+
+
+_READERS: dict[Compression, Callable[[IO[bytes], int], Iterator[bytes]]] = {
+    Compression.NONE: _raw_pieces,
+    Compression.ZLIB: _zlib_pieces,
+    Compression.BZ2: _bz2_pieces,
+    Compression.ZSTD: _zstd_pieces,
+}
+
+
+def object_pieces(fh: IO[bytes], compression: Compression, length: int) -> Iterator[bytes]:
+    """The uncompressed bytes of an object, in pieces; one byte past ``length`` at most.
+
+    Reading one byte past the recorded length is how a too-long object is noticed without
+    decompressing all of it. Raises :class:`ObjectDamaged` when the stream is corrupt.
+    """
+    return _READERS[compression](fh, length + 1)
+
+
+# --- writing objects ---------------------------------------------------------------------
+
+
+def temp_path(final: Path) -> Path:
+    """A hidden, unique sibling of ``final`` to write into before renaming."""
+    return final.with_name(f"{TEMP_PREFIX}{final.name}.{secrets.token_hex(4)}.part")
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or directory's) data and metadata to stable storage."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either nothing or all of it."""
+    tmp = temp_path(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class ObjectWriter:
+    """One data object being written: compresses and hashes as bytes arrive."""
+
+    def __init__(
+        self,
+        directory: Path,
+        name: str,
+        offset: int,
+        compression: Compression,
+        *,
+        size: int | None = None,
+    ) -> None:
+        self.name = name
+        self.offset = offset
+        self.final = directory / name
+        self.tmp = temp_path(self.final)
+        self.compression = compression
+        self.length = 0
+        self.stored = 0
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._compressor = _compressor(compression, size)
+        self._fh: BinaryIO = open(self.tmp, "wb")  # noqa: SIM115 - closed in finish/abort
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._md5.update(data)
+        self.length += len(data)
+        out = data if self._compressor is None else self._compress(data)
+        if out:
+            self._fh.write(out)
+            self.stored += len(out)
+
+    def _compress(self, data: bytes | memoryview) -> bytes:
+        assert self._compressor is not None
+        try:
+            return self._compressor.compress(data)  # type: ignore[arg-type]
+        except Exception as err:  # zstd refuses more bytes than the pledged size
+            raise InvalidBackup(
+                f"cannot compress {self.name}: {err}",
+                hint="the volume changed size while it was backed up; back it up again",
+            ) from None
+
+    def finish(self, reread: Callable[[int, int], Iterator[bytes]]) -> dict[str, Any]:
+        """Close the object and return its ``objects`` entry.
+
+        A compressed object that did not shrink is rewritten uncompressed from ``reread``
+        (offset, length -> pieces of the volume), which must give the same bytes.
+        """
+        md5 = self._md5.hexdigest()
+        if self._compressor is not None:
+            try:
+                tail = self._compressor.flush()
+            except Exception as err:
+                raise InvalidBackup(
+                    f"cannot compress {self.name}: {err}",
+                    hint="the volume changed size while it was backed up; back it up again",
+                ) from None
+            self._fh.write(tail)
+            self.stored += len(tail)
+            if self.stored >= self.length:
+                self._store_raw(reread, md5)
+        self._fh.close()
+        os.replace(self.tmp, self.final)
+        return {
+            "offset": self.offset,
+            "length": self.length,
+            "compression": self.compression.value,
+            "md5": md5,
+        }
+
+    def _store_raw(self, reread: Callable[[int, int], Iterator[bytes]], md5: str) -> None:
+        self._fh.seek(0)
+        self._fh.truncate()
+        again = hashlib.md5(usedforsecurity=False)
+        for piece in reread(self.offset, self.length):
+            again.update(piece)
+            self._fh.write(piece)
+        if again.hexdigest() != md5:
+            raise InvalidBackup(
+                f"the volume changed while {self.name} was written",
+                hint="back up a snapshot or an unmounted volume",
+            )
+        self.compression = Compression.NONE
+        self.stored = self.length
+
+    def abort(self) -> None:
+        self._fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+# --- Cinder-style JSON -------------------------------------------------------------------
+
+
+def cinder_json(obj: Mapping[str, Any]) -> bytes:
+    """The bytes Cinder writes for its metadata objects: sorted keys, indent 2, UTF-8."""
+    return json.dumps(obj, sort_keys=True, indent=2).encode("utf-8")
+
+
+_MARK = "@@docket-sha256s@@"
+
+
+class Sha256FileWriter:
+    """Writes ``<prefix>_sha256file`` one hash at a time, byte for byte as :func:`cinder_json`
+    would write the whole object, so the list of hashes is never held in memory."""
+
+    def __init__(self, path: Path, header: Mapping[str, Any]) -> None:
+        self.path = path
+        self.tmp = temp_path(path)
+        text = cinder_json({**header, "sha256s": [_MARK]}).decode("utf-8")
+        before, after = text.split(json.dumps(_MARK))
+        self._open = before.rstrip()  # ends with "["
+        self._item = "\n" + before[len(before.rstrip()) :].lstrip("\n")
+        close_at = after.index("]")
+        self._close = after[: close_at + 1]
+        self._rest = after[close_at + 1 :]
+        self.count = 0
+        self._fh = open(self.tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in close/abort
+        self._fh.write(self._open)
+
+    def add(self, digest: bytes) -> None:
+        self._fh.write(("," if self.count else "") + self._item + '"' + digest.hex() + '"')
+        self.count += 1
+
+    def close(self) -> None:
+        """Finish the file durably and move it into place."""
+        self._fh.write((self._close if self.count else "]") + self._rest)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self._fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+# --- reading the volume ------------------------------------------------------------------
+
+
+def read_full(fh: IO[bytes], view: memoryview) -> int:
+    """Fill ``view`` from ``fh`` (short reads retried); fewer bytes only at end of file."""
+    total = 0
+    while total < len(view):
+        n = fh.readinto(view[total:])  # type: ignore[attr-defined]
+        if not n:
+            break
+        total += n
+    return total
+
+
+def volume_size(fh: IO[bytes]) -> int:
+    """Bytes in a regular file or block device (seeking to the end works for both)."""
+    here = fh.tell()
+    try:
+        return fh.seek(0, os.SEEK_END)
+    finally:
+        fh.seek(here)
+
+
+def read_range(fh: IO[bytes], offset: int, length: int) -> Iterator[bytes]:
+    """Pieces of ``fh`` from ``offset``; the stream position is restored afterwards."""
+    here = fh.tell()
+    try:
+        fh.seek(offset)
+        remaining = length
+        while remaining > 0:
+            data = fh.read(min(PIECE, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
+    finally:
+        fh.seek(here)

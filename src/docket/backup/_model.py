@@ -1,0 +1,141 @@
+"""The values backup drivers pass around: a backup, verify and restore reports, records."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from docket.errors import BackupError
+from docket.versions import Version
+
+Progress = Callable[[int, int], None]
+"""Called as work advances with (bytes done, bytes in total)."""
+
+
+class MetadataAPI(Protocol):
+    """Where a volume's metadata container comes from and goes back to."""
+
+    def get(self, volume_id: str) -> str:
+        """The volume's metadata container as JSON text."""
+
+    def put(self, volume_id: str, json_metadata: str | bytes) -> Any:
+        """Restore a metadata container onto the volume (all or nothing)."""
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One backup, with Cinder's field names. Fields docket does not model live in ``extra``."""
+
+    id: str
+    volume_id: str | None = None
+    display_name: str | None = None
+    display_description: str | None = None
+    container: str | None = None
+    service_metadata: str | None = None
+    """Driver data; the chunked drivers keep the object name prefix here."""
+    service: str | None = None
+    parent_id: str | None = None
+    size: int | None = None
+    """The volume's size in GiB, rounded up."""
+    object_count: int | None = None
+    status: str | None = None
+    availability_zone: str | None = None
+    host: str | None = None
+    encryption_key_id: str | None = None
+    snapshot_id: str | None = None
+    data_timestamp: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "extra")
+
+    def fields(self) -> dict[str, Any]:
+        """Every field by its Cinder name: ``extra`` first, so a modelled field always wins."""
+        out = dict(self.extra)
+        out.update({name: getattr(self, name) for name in self.field_names()})
+        return out
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Backup:
+        """A backup from a mapping of fields; unmodelled fields go to ``extra``."""
+        names = set(cls.field_names())
+        known = {k: v for k, v in fields.items() if k in names}
+        extra = {k: v for k, v in fields.items() if k not in names}
+        if not isinstance(known.get("id"), str):
+            raise BackupError("a backup needs a string id", path='$["id"]')
+        return cls(**known, extra=extra)
+
+    def replace(self, **changes: Any) -> Backup:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing verify found wrong with a stored backup."""
+
+    backup_id: str
+    kind: str
+    """``partial``, ``missing``, ``truncated``, ``altered``, ``unexpected``, ``metadata``,
+    ``sha256`` or ``parent``."""
+    message: str
+    object: str | None = None
+    """The stored object the problem is about, when there is one."""
+
+    def __str__(self) -> str:
+        what = f"{self.object}: " if self.object else ""
+        return f"backup {self.backup_id}: {what}{self.kind}: {self.message}"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :meth:`BackupDriver.verify` checked and found."""
+
+    backup_id: str
+    chain: tuple[str, ...]
+    """The backups checked, the requested one first and the full backup last."""
+    problems: tuple[Problem, ...]
+    objects: int
+    """Data objects read and checked."""
+    blocks: int
+    """SHA-256 blocks checked against the stored list."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    """What a restore wrote."""
+
+    backup_id: str
+    chain: tuple[str, ...]
+    """The backups restored, oldest (the full backup) first."""
+    size: int
+    """Bytes in the restored volume."""
+    written: int
+    """Bytes of volume data restored, over all backups in the chain."""
+    metadata: tuple[tuple[str, Any], ...] = ()
+    """(backup id, what ``put`` returned) for each volume metadata container restored."""
+    metadata_skipped: tuple[str, ...] = ()
+    """Backups whose volume metadata was not restored because no metadata API or volume id
+    was given."""
+
+
+@dataclass(frozen=True)
+class ImportedRecord:
+    """A backup record that passed import: the backup, its driver info and what was left out."""
+
+    backup: Backup
+    driver_info: Any
+    version: Version
+    """The record version as written."""
+    signature: str
+    """``verified``, ``unverified`` (signed, no key configured) or ``absent``."""
+    ignored: tuple[str, ...] = ()
+    """Fields present in the record that an import never takes (``status``, ``user_id``...)."""

@@ -1,0 +1,183 @@
+"""Backup records: what ``export_record`` writes and ``import_record`` reads.
+
+A record is base64 text of a JSON object holding the backup's fields, plus driver info that
+never replaces a real field (Cinder's format). The object is a container of the
+``backup-record`` family, so it is versioned and validated like any other:
+
+- version 1 is Cinder's record. On the wire it has no ``version`` member; a record without one
+  is read as version 1, and version 1 is written without one so Cinder can import it.
+- version 2 adds ``family``, a ``digest`` over the fields and, when the registry has a signing
+  key, an HMAC-SHA256 ``signature``. With a key configured, unsigned records (including every
+  version 1 record) and records whose signature does not match are refused.
+
+An import never takes ``user_id``, ``project_id``, ``status`` or any ``deleted*`` field from a
+record: the importer owns the imported backup and decides its state.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+from docket.backup._model import Backup, ImportedRecord
+from docket.codec import canonical, parse
+from docket.errors import (
+    ForeignRecord,
+    MissingRecordFields,
+    MissingVersion,
+    ParseError,
+    RecordDecodeError,
+    RecordError,
+    RecordParseError,
+    SignatureError,
+)
+from docket.family import Family
+from docket.versions import Version
+
+REQUIRED_FIELDS = (
+    "id",
+    "size",
+    "display_name",
+    "display_description",
+    "container",
+    "service_metadata",
+    "object_count",
+)
+"""Fields an import needs (Cinder's list)."""
+
+NEVER_IMPORTED = ("user_id", "project_id", "status")
+"""Fields an import leaves out, with every field whose name starts with ``deleted``."""
+
+DRIVER_INFO = "driver_info"
+
+DECODE_MESSAGE = "Can't decode backup record."
+PARSE_MESSAGE = "Can't parse backup record."
+
+
+def _members(family: Family) -> frozenset[str]:
+    """Container members that are not backup fields: version, family and integrity members."""
+    out = {"version", "family"}
+    for version in family.versions:
+        integrity = family.spec(version).integrity
+        if integrity is not None:
+            out.add(integrity.digest)
+            if integrity.signature:
+                out.add(integrity.signature)
+    return frozenset(out)
+
+
+def _never_imported(name: str) -> bool:
+    return name in NEVER_IMPORTED or name.startswith("deleted")
+
+
+def build_record(
+    family: Family, fields: Mapping[str, Any], info: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The record object: ``info`` first, then the backup's fields, which always win."""
+    members = _members(family)
+    clash = sorted(k for k in fields if k in members)
+    if clash:
+        raise RecordError(
+            f"backup field {clash[0]!r} has the name of a record member",
+            path=f'$["{clash[0]}"]',
+            hint="rename the field; " + ", ".join(sorted(members)) + " are reserved",
+        )
+    record = {k: v for k, v in (info or {}).items() if k not in members}
+    record.update(fields)
+    return record
+
+
+def export_record(
+    family: Family,
+    fields: Mapping[str, Any],
+    *,
+    info: Mapping[str, Any] | None = None,
+    version: Version | None = None,
+) -> str:
+    """Base64 text of the record for ``fields`` at ``version`` (current by default).
+
+    ``info`` (such as ``{"driver_info": {...}}``) is merged under the fields: a key that is also
+    a field keeps the field's value. Signed when the family has a signing key and the version
+    declares a signature.
+    """
+    target = family.current if version is None else version
+    record = build_record(family, fields, info)
+    if "family" in family.schema(target).get("properties", {}):
+        record["family"] = family.name
+    container = family.new(record, version=target)
+    data = dict(container.data)
+    if target == family.versions[0]:
+        del data["version"]  # Cinder's own record has no version member
+    return base64.b64encode(canonical(data)).decode("ascii")
+
+
+def decode_record(family: Family, backup_url: str | bytes) -> dict[str, Any]:
+    """The JSON object inside a record, strictly parsed, before any check of its content."""
+    try:
+        raw = backup_url.encode("ascii") if isinstance(backup_url, str) else bytes(backup_url)
+        # Python 2 wrapped base64 at 76 columns, so old records carry newlines.
+        data = base64.b64decode(b"".join(raw.split()), validate=True)
+    except (UnicodeEncodeError, binascii.Error, ValueError) as err:
+        raise RecordDecodeError(
+            f"{DECODE_MESSAGE} ({err})",
+            hint="pass the backup_url text exactly as export_record wrote it",
+        ) from None
+    try:
+        return parse(data, family.limits)
+    except ParseError as err:
+        raise RecordParseError(
+            f"{PARSE_MESSAGE} ({err})",
+            hint="the record was cut short or is not a backup record",
+        ) from None
+
+
+def import_record(family: Family, backup_url: str | bytes) -> ImportedRecord:
+    """Decode, check and upgrade a record; the importable fields become a :class:`Backup`.
+
+    Raises :class:`RecordDecodeError` (bad base64), :class:`RecordParseError` (bad JSON),
+    :class:`ForeignRecord` (another family's container), :class:`MissingRecordFields`,
+    version, validation and integrity errors.
+    """
+    obj = decode_record(family, backup_url)
+    found_family = obj.get("family")
+    if found_family is not None and found_family != family.name:
+        raise ForeignRecord(
+            f"this is a {found_family!r} container, not a backup record",
+            path='$["family"]',
+            hint="import it with the tool for that family",
+        )
+    if "version" not in obj:
+        if found_family is not None:
+            raise MissingVersion(family.name, family.versions)
+        obj["version"] = family.versions[0]
+    missing = [name for name in REQUIRED_FIELDS if name not in obj]
+    if missing:
+        raise MissingRecordFields(missing)
+    version = family.detect(obj)
+    if family.signing_key is not None and family.spec(version).integrity is None:
+        raise SignatureError(
+            f"version {version} records cannot be signed and a signing key is configured",
+            path="$",
+            hint="export the record again with the operator key (version 2 or later)",
+        )
+    container = family.load(obj)
+    members = _members(family)
+    fields = {k: v for k, v in container.data.items() if k not in members}
+    driver_info = fields.pop(DRIVER_INFO, None)
+    ignored = tuple(sorted(k for k in fields if _never_imported(k)))
+    for name in ignored:
+        del fields[name]
+    return ImportedRecord(
+        backup=Backup.from_fields(fields),
+        driver_info=driver_info,
+        version=container.written_version,
+        signature=container.signature,
+        ignored=ignored,
+    )
+
+
+def wrap(backup_service: str, backup_url: str) -> dict[str, Any]:
+    """The API's envelope: ``{"backup-record": {"backup_service", "backup_url"}}``."""
+    return {"backup-record": {"backup_service": backup_service, "backup_url": backup_url}}
