@@ -952,6 +952,14 @@ class _Verify:
         aligned = offset % block_size == 0
         if not aligned:
             self._add(loaded, "metadata", f"offset {offset} is not on a SHA block edge", name)
+        elif covered is not None:
+            # The blocks are accounted for by this object even when it turns out damaged:
+            # its damage is reported once, as its own problem.
+            first, last = (
+                offset // block_size,
+                min(-(-(offset + length) // block_size), len(covered)),
+            )
+            covered[first:last] = b"\x01" * max(0, last - first)
         md5 = hashlib.md5(usedforsecurity=False)
         seen = 0
         pending = bytearray()
@@ -1001,7 +1009,6 @@ class _Verify:
             if index >= len(shas):
                 bad.append(index)
                 continue
-            covered[index] = 1
             if shas[index] != digest.hex():
                 bad.append(index)
         if bad:

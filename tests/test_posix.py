@@ -1,0 +1,840 @@
+"""The chunked POSIX driver: layout, round trips, hand-laid Cinder backups, verify, failures."""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import io
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from docket.backup import Backup
+from docket.backup.posix import PosixBackupDriver
+from docket.errors import (
+    BackupError,
+    BackupNotFound,
+    DocketError,
+    DriverOptionError,
+    InvalidBackup,
+    UnknownVersion,
+    ValidationError,
+    VersionError,
+    VersionTooNew,
+)
+
+COMPRESSIONS = ["none", "zlib", "bz2", "zstd"]
+BLOCK = 32768
+VOLUME_ID = "9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"
+
+
+def volume_bytes(seed: int, size: int) -> bytes:
+    """Mixed content: compressible text, zeros and random runs, so every path is taken."""
+    rng = random.Random(seed)
+    words = [rng.randbytes(rng.randint(2, 8)).hex().encode() for _ in range(64)]
+    out = bytearray()
+    while len(out) < size:
+        kind = rng.random()
+        if kind < 0.4:
+            out += b" ".join(rng.choice(words) for _ in range(rng.randint(100, 3000)))
+        elif kind < 0.7:
+            out += bytes(rng.randint(1000, 90000))
+        else:
+            out += rng.randbytes(rng.randint(1000, 40000))
+    return bytes(out[:size])
+
+
+def edit(data: bytes, seed: int, *, grow: int = 0) -> bytes:
+    """A few overwritten ranges, optionally a longer volume."""
+    rng = random.Random(seed)
+    out = bytearray(data)
+    for _ in range(3):
+        at = rng.randrange(max(1, len(out)))
+        out[at : at + 100] = rng.randbytes(len(out[at : at + 100]))
+    out += rng.randbytes(grow)
+    return bytes(out)
+
+
+def fixed_clock() -> datetime:
+    return datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+
+
+def driver(root: Path, **kw: Any) -> PosixBackupDriver:
+    kw.setdefault("chunk_size", 4 * BLOCK)
+    kw.setdefault("clock", fixed_clock)
+    return PosixBackupDriver(root, **kw)
+
+
+def back_up(
+    d: PosixBackupDriver, path: Path, data: bytes, backup_id: str, parent: str | None = None
+) -> Backup:
+    path.write_bytes(data)
+    return d.backup(Backup(id=backup_id, volume_id=VOLUME_ID, parent_id=parent), path)
+
+
+def restored(d: PosixBackupDriver, backup_id: str, target: Path) -> bytes:
+    d.restore(backup_id, None, target)
+    return target.read_bytes()
+
+
+def container(root: Path, backup_id: str) -> Path:
+    return root / backup_id[0:2] / backup_id[2:4] / backup_id
+
+
+# --- layout --------------------------------------------------------------------------------
+
+
+def test_layout_follows_cinder(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root", compression="zlib")
+    data = volume_bytes(1, 300_000)
+    b = back_up(d, tmp_path / "vol", data, "5e6f7a8b-full")
+    where = container(tmp_path / "root", "5e6f7a8b-full")
+    prefix = f"volume_{VOLUME_ID}_20260102030405_backup_5e6f7a8b-full"
+    assert b.container == "5e/6f/5e6f7a8b-full"
+    assert b.service_metadata == prefix
+    assert b.size == 1 and b.object_count == 3 and b.status == "available"
+    names = sorted(os.listdir(where))
+    assert names == sorted(
+        [f"{prefix}-{i:05d}" for i in (1, 2, 3)] + [prefix + "_metadata", prefix + "_sha256file"]
+    )
+
+    raw = (where / (prefix + "_metadata")).read_bytes()
+    meta = json.loads(raw)
+    assert raw == json.dumps(meta, sort_keys=True, indent=2).encode("utf-8")
+    assert meta["version"] == "1.0.0"
+    assert meta["created_at"] == "2026-01-02 03:04:05.123456+00:00"
+    assert meta["parent_id"] is None and meta["volume_meta"] is None
+    assert "extra_metadata" not in meta
+    offset = 0
+    for i, item in enumerate(meta["objects"], 1):
+        ((name, entry),) = item.items()
+        assert name == f"{prefix}-{i:05d}"
+        chunk = data[offset : offset + 4 * BLOCK]
+        assert entry["offset"] == offset and entry["length"] == len(chunk)
+        assert entry["md5"] == hashlib.md5(chunk).hexdigest()
+        body = (where / name).read_bytes()
+        assert (zlib.decompress(body) if entry["compression"] == "zlib" else body) == chunk
+        offset += len(chunk)
+    assert offset == len(data)
+
+    raw = (where / (prefix + "_sha256file")).read_bytes()
+    sha = json.loads(raw)
+    assert raw == json.dumps(sha, sort_keys=True, indent=2).encode("utf-8")
+    assert sha["chunk_size"] == BLOCK
+    assert sha["sha256s"] == [
+        hashlib.sha256(data[i : i + BLOCK]).hexdigest() for i in range(0, len(data), BLOCK)
+    ]
+    assert {k: sha[k] for k in ("backup_id", "volume_id", "created_at", "version")} == {
+        k: meta[k] for k in ("backup_id", "volume_id", "created_at", "version")
+    }
+
+
+def test_a_chunk_that_does_not_shrink_is_stored_uncompressed(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root", compression="zlib")
+    data = random.Random(5).randbytes(2 * 4 * BLOCK) + bytes(4 * BLOCK)
+    back_up(d, tmp_path / "vol", data, "abcd-1")
+    where = container(tmp_path / "root", "abcd-1")
+    (meta_path,) = where.glob("*_metadata")
+    kinds = [
+        next(iter(o.values()))["compression"] for o in json.loads(meta_path.read_text())["objects"]
+    ]
+    assert kinds == ["none", "none", "zlib"]
+    assert restored(d, "abcd-1", tmp_path / "out") == data
+
+
+@pytest.mark.parametrize("name", ["", "x" * 10, "\u00e9t\u00e9 \u2603"])
+def test_empty_and_odd_volumes_round_trip(tmp_path: Path, name: str) -> None:
+    d = driver(tmp_path / "root")
+    data = name.encode("utf-8")
+    b = d.backup(
+        Backup(id="abcd-2", volume_id=VOLUME_ID, display_name=name or None), _write(tmp_path, data)
+    )
+    assert b.object_count == (1 if data else 0)
+    assert restored(d, "abcd-2", tmp_path / "out") == data
+    assert d.verify("abcd-2").ok
+
+
+def _write(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "vol"
+    path.write_bytes(data)
+    return path
+
+
+def test_zstd_full_chunks_record_their_content_size(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root", compression="zstd")
+    back_up(d, tmp_path / "vol", bytes(5 * BLOCK), "abcd-3")
+    (obj,) = container(tmp_path / "root", "abcd-3").glob("*-00001")
+    assert zstandard.frame_content_size(obj.read_bytes()) == 4 * BLOCK
+
+
+# --- round trips ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("compression", COMPRESSIONS)
+def test_full_and_incremental_chain_round_trip(tmp_path: Path, compression: str) -> None:
+    d = driver(tmp_path / "root", compression=compression)
+    vol = tmp_path / "vol"
+    v1 = volume_bytes(2, 500_000)
+    v2 = edit(v1, 3)
+    v3 = edit(v2, 4, grow=70_000)  # the volume grew; its old partial last block changed
+    v4 = v3  # nothing changed: an incremental with no objects
+    back_up(d, vol, v1, "c0ffee-1")
+    i2 = back_up(d, vol, v2, "c0ffee-2", parent="c0ffee-1")
+    back_up(d, vol, v3, "c0ffee-3", parent="c0ffee-2")
+    i4 = back_up(d, vol, v4, "c0ffee-4", parent="c0ffee-3")
+    assert i4.object_count == 0
+    assert 0 < (i2.object_count or 0) <= 3
+    for backup_id, expected in [
+        ("c0ffee-1", v1),
+        ("c0ffee-2", v2),
+        ("c0ffee-3", v3),
+        ("c0ffee-4", v4),
+    ]:
+        assert restored(d, backup_id, tmp_path / f"out-{backup_id}") == expected
+        report = d.verify(backup_id)
+        assert report.ok, report.problems
+    report = d.restore("c0ffee-4", None, tmp_path / "out")
+    assert report.chain == ("c0ffee-1", "c0ffee-2", "c0ffee-3", "c0ffee-4")
+    assert report.size == len(v4)
+
+
+def test_incrementals_store_only_changed_blocks(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root", compression="none")
+    vol = tmp_path / "vol"
+    v1 = volume_bytes(6, 20 * BLOCK)
+    v2 = bytearray(v1)
+    v2[5 * BLOCK + 7] ^= 1  # block 5
+    v2[6 * BLOCK] ^= 1  # block 6, the same run
+    v2[15 * BLOCK + 9] ^= 1  # block 15, another chunk
+    back_up(d, vol, v1, "feed-1")
+    back_up(d, vol, bytes(v2), "feed-2", parent="feed-1")
+    (meta_path,) = container(tmp_path / "root", "feed-2").glob("*_metadata")
+    entries = [next(iter(o.values())) for o in json.loads(meta_path.read_text())["objects"]]
+    assert [(e["offset"], e["length"]) for e in entries] == [
+        (5 * BLOCK, 2 * BLOCK),
+        (15 * BLOCK, BLOCK),
+    ]
+    assert restored(d, "feed-2", tmp_path / "out") == bytes(v2)
+
+
+@settings(max_examples=25)
+@given(
+    first=st.binary(max_size=6000),
+    edits=st.lists(
+        st.tuples(st.integers(0, 7000), st.binary(min_size=1, max_size=900), st.booleans()),
+        max_size=4,
+    ),
+    compression=st.sampled_from(COMPRESSIONS),
+)
+def test_any_chain_restores_every_point_byte_for_byte(
+    first: bytes, edits: list[tuple[int, bytes, bool]], compression: str
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        d = PosixBackupDriver(
+            root / "b", compression=compression, chunk_size=2048, sha_block_size=512
+        )
+        vol = root / "vol"
+        versions = [first]
+        vol.write_bytes(first)
+        d.backup(Backup(id="back-0", volume_id="v"), vol)
+        for i, (at, data, append) in enumerate(edits, 1):
+            current = bytearray(versions[-1])
+            if append:
+                current += data
+            else:
+                at = min(at, len(current))
+                current[at : at + len(data)] = data[: max(0, len(current) - at)] or b""
+            versions.append(bytes(current))
+            vol.write_bytes(current)
+            d.backup(Backup(id=f"back-{i}", volume_id="v", parent_id=f"back-{i - 1}"), vol)
+        for i, expected in enumerate(versions):
+            out = root / f"out-{i}"
+            d.restore(f"back-{i}", None, out)
+            assert out.read_bytes() == expected
+        assert d.verify(f"back-{len(versions) - 1}").ok
+
+
+def test_restore_into_an_open_file_overwrites_in_place(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root")
+    data = volume_bytes(7, 200_000)
+    back_up(d, tmp_path / "vol", data, "abcd-4")
+    out = io.BytesIO(b"\xff" * 300_000)
+    report = d.restore("abcd-4", None, out)
+    assert out.getvalue() == data and report.size == len(data)
+
+
+def test_restore_replaces_an_existing_file_and_keeps_its_mode(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root")
+    data = volume_bytes(8, 150_000)
+    back_up(d, tmp_path / "vol", data, "abcd-5")
+    target = tmp_path / "target"
+    target.write_bytes(b"old" * 100_000)
+    target.chmod(0o640)
+    assert restored(d, "abcd-5", target) == data
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["root", "target", "vol"]
+
+
+def test_restored_zeros_stay_sparse(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root", chunk_size=1 << 20)
+    vol = tmp_path / "vol"
+    with open(vol, "wb") as fh:
+        fh.truncate(8 << 20)
+        fh.seek(3 << 20)
+        fh.write(b"data")
+    d.backup(Backup(id="abcd-6", volume_id="v"), vol)
+    out = tmp_path / "out"
+    d.restore("abcd-6", None, out)
+    assert out.read_bytes() == vol.read_bytes()
+    if vol.stat().st_blocks * 512 < (8 << 20):  # the file system makes holes
+        assert out.stat().st_blocks * 512 < (2 << 20)
+
+
+# --- a backup laid out by hand from CINDER.md ------------------------------------------------
+
+
+def _compress(kind: str, raw: bytes) -> bytes:
+    if kind == "zlib":
+        return zlib.compress(raw)
+    if kind == "bz2":
+        return bz2.compress(raw)
+    if kind == "zstd":
+        return zstandard.ZstdCompressor().compress(raw)
+    return raw
+
+
+def lay_out(
+    root: Path,
+    backup_id: str,
+    volume: bytes,
+    pieces: list[tuple[int, int]],
+    *,
+    parent: str | None = None,
+    version: str = "1.0.0",
+    volume_meta: str | None = None,
+    stamp: str = "20251231235959",
+) -> Path:
+    """A backup written the way CINDER.md says, without any docket code."""
+    where = root / backup_id[0:2] / backup_id[2:4] / backup_id
+    where.mkdir(parents=True)
+    prefix = f"volume_{VOLUME_ID}_{stamp}_backup_{backup_id}"
+    objects = []
+    for i, (offset, length) in enumerate(pieces, 1):
+        raw = volume[offset : offset + length]
+        kind = COMPRESSIONS[i % 4]
+        name = f"{prefix}-{i:05d}"
+        (where / name).write_bytes(_compress(kind, raw))
+        entry = {"offset": offset, "length": length, "compression": kind}
+        entry["md5"] = hashlib.md5(raw).hexdigest()
+        objects.append({name: entry})
+    header = {
+        "backup_id": backup_id,
+        "volume_id": VOLUME_ID,
+        "backup_name": f"by hand {backup_id}",
+        "backup_description": None,
+        "created_at": "2025-12-31 23:59:59",
+        "version": version,
+    }
+    sha = dict(header, chunk_size=BLOCK)
+    sha["sha256s"] = [
+        hashlib.sha256(volume[i : i + BLOCK]).hexdigest() for i in range(0, len(volume), BLOCK)
+    ]
+    (where / f"{prefix}_sha256file").write_text(json.dumps(sha, sort_keys=True, indent=2))
+    meta = dict(header, parent_id=parent, objects=objects, volume_meta=volume_meta)
+    (where / f"{prefix}_metadata").write_text(json.dumps(meta, sort_keys=True, indent=2))
+    return where
+
+
+def test_a_backup_laid_out_by_hand_restores_and_verifies(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    full = volume_bytes(9, 10 * BLOCK + 1234)
+    chunk = 3 * BLOCK  # not docket's chunk size: any multiple of the block size works
+    lay_out(
+        root, "aa11bb22", full, [(o, min(chunk, len(full) - o)) for o in range(0, len(full), chunk)]
+    )
+    changed = bytearray(full)
+    changed[BLOCK : BLOCK + 10] = b"0123456789"
+    changed[7 * BLOCK + 5] ^= 0xFF
+    changed += b"grown" * 10000
+    changed = bytes(changed)
+    pieces = [(BLOCK, BLOCK), (7 * BLOCK, BLOCK), (10 * BLOCK, len(changed) - 10 * BLOCK)]
+    lay_out(root, "aa11bb33", changed, pieces, parent="aa11bb22", stamp="20260101000000")
+    d = PosixBackupDriver(root)
+    assert restored(d, "aa11bb22", tmp_path / "full") == full
+    report = d.restore("aa11bb33", None, tmp_path / "inc")
+    assert (tmp_path / "inc").read_bytes() == changed
+    assert report.chain == ("aa11bb22", "aa11bb33")
+    for backup_id in ("aa11bb22", "aa11bb33"):
+        result = d.verify(backup_id)
+        assert result.ok, result.problems
+    described = d.get_backup("aa11bb33")
+    assert described.parent_id == "aa11bb22" and described.object_count == 3
+    assert described.display_name == "by hand aa11bb33"
+
+
+def test_cinder_compression_spellings_restore(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    data = b"cinder wrote what it was configured with " * 2000
+    where = lay_out(root, "ab12cd34", data, [(0, len(data))])
+    (meta_path,) = where.glob("*_metadata")
+    meta = json.loads(meta_path.read_text())
+    ((name, entry),) = meta["objects"][0].items()
+    (where / name).write_bytes(zlib.compress(data))
+    entry["compression"] = "gzip"
+    meta_path.write_text(json.dumps(meta, sort_keys=True, indent=2))
+    assert restored(PosixBackupDriver(root), "ab12cd34", tmp_path / "out") == data
+
+
+@pytest.mark.parametrize("version", ["2.0.0", "1.0.1", "1.0"])
+def test_unknown_metadata_version_is_refused_before_writing(tmp_path: Path, version: str) -> None:
+    root = tmp_path / "root"
+    data = volume_bytes(10, 3 * BLOCK)
+    lay_out(root, "ee11ff22", data, [(0, len(data))], version=version)
+    target = tmp_path / "target"
+    target.write_bytes(b"keep me")
+    d = PosixBackupDriver(root)
+    with pytest.raises(VersionError) as caught:
+        d.restore("ee11ff22", None, target)
+    assert caught.value.family == "chunked-backup" and caught.value.found == version
+    assert isinstance(caught.value, UnknownVersion)
+    assert isinstance(caught.value, VersionTooNew) == (version != "1.0")
+    assert target.read_bytes() == b"keep me"
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(VersionError):
+        d.restore("ee11ff22", None, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["root", "target"]
+
+
+def test_a_parent_with_an_unknown_version_is_refused_before_writing(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    data = volume_bytes(11, 4 * BLOCK)
+    lay_out(root, "ee11ff33", data, [(0, len(data))], version="9.0.0")
+    lay_out(root, "ee11ff44", data, [], parent="ee11ff33")
+    target = tmp_path / "target"
+    with pytest.raises(VersionTooNew):
+        PosixBackupDriver(root).restore("ee11ff44", None, target)
+    assert not target.exists()
+
+
+def test_object_list_must_match_for_restore(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    data = volume_bytes(12, 4 * BLOCK)
+    where = lay_out(root, "ff00ff00", data, [(0, 2 * BLOCK), (2 * BLOCK, 2 * BLOCK)])
+    stray = next(where.glob("*-00002")).name.replace("-00002", "-00003")
+    (where / stray).write_bytes(b"stray")
+    target = tmp_path / "target"
+    target.write_bytes(b"untouched")
+    with pytest.raises(InvalidBackup, match=r"not in the metadata: .*-00003"):
+        PosixBackupDriver(root).restore("ff00ff00", None, target)
+    (where / stray).unlink()
+    next(where.glob("*-00001")).unlink()
+    with pytest.raises(InvalidBackup, match=r"missing: .*-00001"):
+        PosixBackupDriver(root).restore("ff00ff00", None, target)
+    assert target.read_bytes() == b"untouched"
+
+
+def test_a_damaged_object_leaves_the_target_untouched(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root", compression="none")
+    data = volume_bytes(13, 300_000)
+    back_up(d, tmp_path / "vol", data, "dead-1")
+    obj = next(container(tmp_path / "root", "dead-1").glob("*-00003"))
+    body = bytearray(obj.read_bytes())
+    body[100] ^= 1
+    obj.write_bytes(body)
+    target = tmp_path / "target"
+    target.write_bytes(b"untouched")
+    with pytest.raises(InvalidBackup, match="-00003 does not match its MD5"):
+        d.restore("dead-1", None, target)
+    assert target.read_bytes() == b"untouched"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["root", "target", "vol"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m["objects"].append({}),
+        lambda m: m["objects"].append({"a": {}, "b": {}}),
+        lambda m: m["objects"].append(m["objects"][0]),
+        lambda m: next(iter(m["objects"][0].values())).update(compression="lz4"),
+        lambda m: m.update(backup_id="someone-else"),
+        lambda m: m.pop("objects"),
+        lambda m: next(iter(m["objects"][0].values())).update(md5="XYZ"),
+    ],
+    ids=[
+        "empty-entry",
+        "two-names",
+        "listed-twice",
+        "unknown-compression",
+        "other-backup",
+        "no-objects",
+        "bad-md5",
+    ],
+)
+def test_bad_metadata_objects_are_refused(tmp_path: Path, change: Any) -> None:
+    root = tmp_path / "root"
+    data = volume_bytes(14, 2 * BLOCK)
+    where = lay_out(root, "bad0meta", data, [(0, len(data))])
+    (meta_path,) = where.glob("*_metadata")
+    meta = json.loads(meta_path.read_text())
+    change(meta)
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises((InvalidBackup, ValidationError)):
+        PosixBackupDriver(root).restore("bad0meta", None, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    report = PosixBackupDriver(root).verify("bad0meta")
+    assert [p.kind for p in report.problems] == ["metadata"]
+
+
+# --- verify ----------------------------------------------------------------------------------
+
+
+def _objects(where: Path) -> list[Path]:
+    return sorted(p for p in where.iterdir() if re.search(r"-\d{5}$", p.name))
+
+
+def _flip(path: Path) -> None:
+    body = bytearray(path.read_bytes())
+    body[len(body) // 2] ^= 0x55
+    path.write_bytes(body)
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+
+
+CORRUPTIONS = {
+    "missing": (lambda w: _objects(w)[1].unlink(), "missing", 1),
+    "truncated": (lambda w: _truncate(_objects(w)[1]), "truncated", 1),
+    "emptied": (lambda w: _objects(w)[2].write_bytes(b""), "truncated", 2),
+    "altered": (lambda w: _flip(_objects(w)[0]), "altered", 0),
+    "appended": (
+        lambda w: _objects(w)[2].write_bytes(_objects(w)[2].read_bytes() + b"junk"),
+        "altered",
+        2,
+    ),
+    "swapped": (
+        lambda w: [
+            os.rename(_objects(w)[0], w / "tmp"),
+            os.rename(_objects(w)[0], _objects(w)[0].with_name(_objects(w)[0].name[:-5] + "00001")),
+            os.rename(w / "tmp", _objects(w)[0].with_name(_objects(w)[0].name[:-5] + "00002")),
+        ],
+        "altered",
+        0,
+    ),
+}
+
+
+@pytest.mark.parametrize("compression", COMPRESSIONS)
+@pytest.mark.parametrize("case", sorted(CORRUPTIONS))
+def test_verify_names_each_damaged_object(tmp_path: Path, compression: str, case: str) -> None:
+    d = driver(tmp_path / "root", compression=compression)
+    data = volume_bytes(15, 450_000)
+    back_up(d, tmp_path / "vol", data, "0b1e-1")
+    where = container(tmp_path / "root", "0b1e-1")
+    names = [p.name for p in _objects(where)]
+    damage, kind, index = CORRUPTIONS[case]
+    assert d.verify("0b1e-1").ok
+    damage(where)
+    report = d.verify("0b1e-1")
+    assert not report.ok
+    found = {(p.kind, p.object) for p in report.problems}
+    assert (kind, names[index]) in found, report.problems
+    with pytest.raises(InvalidBackup):
+        d.restore("0b1e-1", None, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def _sha_path(where: Path) -> Path:
+    return next(where.glob("*_sha256file"))
+
+
+def _meta_path(where: Path) -> Path:
+    return next(where.glob("*_metadata"))
+
+
+def _edit_json(path: Path, change: Any) -> None:
+    obj = json.loads(path.read_text())
+    change(obj)
+    path.write_text(json.dumps(obj, sort_keys=True, indent=2))
+
+
+def _alter_sha(obj: dict[str, Any]) -> None:
+    obj["sha256s"][3] = "0" * 64
+
+
+def _alter_md5(obj: dict[str, Any]) -> None:
+    next(iter(obj["objects"][1].values()))["md5"] = "0" * 32
+
+
+def _drop_object_entry(obj: dict[str, Any]) -> None:
+    del obj["objects"][1]
+
+
+OTHER_CORRUPTIONS = {
+    "stray-object": (
+        lambda w: (w / (_objects(w)[0].name[:-5] + "00099")).write_bytes(b"x"),
+        "unexpected",
+    ),
+    "sha256-altered": (lambda w: _edit_json(_sha_path(w), _alter_sha), "sha256"),
+    "sha256-missing": (lambda w: _sha_path(w).unlink(), "sha256"),
+    "sha256-shortened": (
+        lambda w: _edit_json(_sha_path(w), lambda o: o["sha256s"].pop()),
+        "sha256",
+    ),
+    "metadata-not-json": (lambda w: _meta_path(w).write_text('{"version": "1.0.0",'), "metadata"),
+    "metadata-md5": (lambda w: _edit_json(_meta_path(w), _alter_md5), "altered"),
+    "metadata-lost-entry": (lambda w: _edit_json(_meta_path(w), _drop_object_entry), "unexpected"),
+    "metadata-missing": (lambda w: _meta_path(w).unlink(), "partial"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OTHER_CORRUPTIONS))
+def test_verify_finds_damaged_metadata_objects(tmp_path: Path, case: str) -> None:
+    d = driver(tmp_path / "root", compression="zlib")
+    back_up(d, tmp_path / "vol", volume_bytes(16, 450_000), "0b1e-2")
+    damage, kind = OTHER_CORRUPTIONS[case]
+    damage(container(tmp_path / "root", "0b1e-2"))
+    report = d.verify("0b1e-2")
+    assert kind in {p.kind for p in report.problems}, report.problems
+
+
+def test_verify_checks_the_whole_chain(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root", compression="bz2")
+    vol = tmp_path / "vol"
+    v1 = volume_bytes(17, 400_000)
+    back_up(d, vol, v1, "c4a1-1")
+    back_up(d, vol, edit(v1, 1), "c4a1-2", parent="c4a1-1")
+    assert d.verify("c4a1-2").chain == ("c4a1-2", "c4a1-1")
+    _flip(_objects(container(tmp_path / "root", "c4a1-1"))[1])
+    report = d.verify("c4a1-2")
+    assert [(p.backup_id, p.kind) for p in report.problems] == [("c4a1-1", "altered")]
+    # A block the incremental did not store must be unchanged from the parent's list.
+    _edit_json(_sha_path(container(tmp_path / "root", "c4a1-2")), _alter_sha)
+    kinds = {(p.backup_id, p.kind) for p in d.verify("c4a1-2").problems}
+    assert ("c4a1-2", "sha256") in kinds
+
+
+def test_verify_reports_a_missing_parent(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root")
+    vol = tmp_path / "vol"
+    v1 = volume_bytes(18, 100_000)
+    back_up(d, vol, v1, "c4a2-1")
+    back_up(d, vol, edit(v1, 2), "c4a2-2", parent="c4a2-1")
+    for p in container(tmp_path / "root", "c4a2-1").iterdir():
+        p.unlink()
+    container(tmp_path / "root", "c4a2-1").rmdir()
+    report = d.verify("c4a2-2")
+    assert [(p.backup_id, p.kind) for p in report.problems] == [("c4a2-2", "parent")]
+    with pytest.raises(BackupNotFound, match="parent backup c4a2-1"):
+        d.restore("c4a2-2", None, tmp_path / "out")
+
+
+def test_verify_of_an_unknown_backup_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(BackupNotFound):
+        driver(tmp_path).verify("no-such-backup")
+
+
+# --- killed mid-backup ------------------------------------------------------------------------
+
+KILLER = """
+import os, signal, sys
+import docket.backup._chunks as chunks
+import docket.backup.posix as posix
+from docket.backup import Backup
+
+root, volume, stage = sys.argv[1:4]
+calls = {"n": 0}
+
+def die_after(n, original):
+    def wrapper(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > n:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(*args, **kwargs)
+    return wrapper
+
+if stage == "between-objects":
+    chunks.ObjectWriter.finish = die_after(2, chunks.ObjectWriter.finish)
+elif stage == "inside-an-object":
+    chunks.ObjectWriter.write = die_after(5, chunks.ObjectWriter.write)
+elif stage == "before-metadata":
+    posix.atomic_write = die_after(0, posix.atomic_write)
+driver = posix.PosixBackupDriver(root, compression="zlib", chunk_size=65536)
+driver.backup(Backup(id="dead-beef", volume_id="v"), volume)
+"""
+
+
+@pytest.mark.parametrize("stage", ["between-objects", "inside-an-object", "before-metadata"])
+def test_a_backup_killed_midway_never_verifies(tmp_path: Path, stage: str) -> None:
+    root = tmp_path / "root"
+    vol = tmp_path / "vol"
+    vol.write_bytes(volume_bytes(19, 20 * 65536))
+    done = subprocess.run(
+        [sys.executable, "-c", KILLER, str(root), str(vol), stage], capture_output=True
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    where = container(root, "dead-beef")
+    assert any(where.iterdir())
+    d = PosixBackupDriver(root)
+    report = d.verify("dead-beef")
+    assert [p.kind for p in report.problems] == ["partial"]
+    with pytest.raises(InvalidBackup, match="did not finish"):
+        d.restore("dead-beef", None, tmp_path / "out")
+    with pytest.raises(BackupError, match="already holds a backup"):
+        d.backup(Backup(id="dead-beef", volume_id="v"), vol)
+    d.delete("dead-beef")
+    assert not (root / "de").exists()
+
+
+def test_a_failed_backup_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import docket.backup._chunks as chunks
+
+    calls = {"n": 0}
+    original = chunks.ObjectWriter.finish
+
+    def failing(self: chunks.ObjectWriter, reread: Any) -> dict[str, Any]:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(28, "No space left on device")
+        return original(self, reread)
+
+    monkeypatch.setattr(chunks.ObjectWriter, "finish", failing)
+    d = driver(tmp_path / "root")
+    with pytest.raises(OSError, match="No space"):
+        back_up(d, tmp_path / "vol", volume_bytes(20, 400_000), "fa11-1")
+    assert not (tmp_path / "root" / "fa").exists()
+
+
+# --- volume metadata ----------------------------------------------------------------------------
+
+
+class StubMetadataAPI:
+    """Implements the two calls of docket.store.BackupMetadataAPI the driver uses."""
+
+    def __init__(self, containers: dict[str, str]) -> None:
+        self.containers = containers
+        self.puts: list[tuple[str, str | bytes]] = []
+
+    def get(self, volume_id: str) -> str:
+        return self.containers[volume_id]
+
+    def put(self, volume_id: str, json_metadata: str | bytes) -> str:
+        self.puts.append((volume_id, json_metadata))
+        return f"restored {len(self.puts)}"
+
+
+def test_volume_metadata_is_stored_unchanged_and_restored_oldest_first(tmp_path: Path) -> None:
+    first = '{"version": 2, "volume-base-metadata": {"display_name": "vol-1", "id": "x"}}'
+    second = '{"version": 2, "volume-base-metadata": {"display_name": "vol-\\u00e9"}}'
+    api = StubMetadataAPI({VOLUME_ID: first})
+    d = driver(tmp_path / "root", metadata_api=api)
+    vol = tmp_path / "vol"
+    v1 = volume_bytes(21, 100_000)
+    back_up(d, vol, v1, "5eed-1")
+    api.containers[VOLUME_ID] = second
+    back_up(d, vol, edit(v1, 5), "5eed-2", parent="5eed-1")
+    meta = json.loads(_meta_path(container(tmp_path / "root", "5eed-2")).read_text())
+    assert meta["volume_meta"] == second
+
+    report = d.restore("5eed-2", "target-volume", tmp_path / "out")
+    assert api.puts == [("target-volume", first), ("target-volume", second)]
+    assert report.metadata == (("5eed-1", "restored 1"), ("5eed-2", "restored 2"))
+    no_id = d.restore("5eed-2", None, tmp_path / "out")
+    assert no_id.metadata == () and no_id.metadata_skipped == ("5eed-1", "5eed-2")
+    assert len(api.puts) == 2
+
+
+def test_a_refused_metadata_restore_leaves_the_target_untouched(tmp_path: Path) -> None:
+    class Refusing(StubMetadataAPI):
+        def put(self, volume_id: str, json_metadata: str | bytes) -> str:
+            raise InvalidBackup("refused by the store")
+
+    api = Refusing({VOLUME_ID: '{"version": 2}'})
+    d = driver(tmp_path / "root", metadata_api=api)
+    back_up(d, tmp_path / "vol", b"data" * 1000, "5eed-3")
+    target = tmp_path / "target"
+    target.write_bytes(b"before")
+    with pytest.raises(InvalidBackup, match="refused"):
+        d.restore("5eed-3", "vol-x", target)
+    assert target.read_bytes() == b"before"
+
+
+# --- refusals -------------------------------------------------------------------------------------
+
+
+def test_bad_driver_options_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(DriverOptionError, match="multiple"):
+        PosixBackupDriver(tmp_path, chunk_size=1000)
+    with pytest.raises(DriverOptionError, match="unknown compression"):
+        PosixBackupDriver(tmp_path, compression="lz4")
+    with pytest.raises(DriverOptionError, match="path-safe"):
+        driver(tmp_path).backup(Backup(id="../../etc", volume_id="v"), tmp_path)
+    with pytest.raises(DriverOptionError, match="volume id"):
+        driver(tmp_path).backup(Backup(id="abcd-7"), tmp_path)
+    with pytest.raises(InvalidBackup, match="inside the backup root"):
+        driver(tmp_path).verify(Backup(id="abcd-8", container="../elsewhere"))
+
+
+def test_incrementals_are_checked_against_their_parent(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root")
+    vol = tmp_path / "vol"
+    data = volume_bytes(22, 200_000)
+    back_up(d, vol, data, "9a9a-1")
+    vol.write_bytes(data[:-1])
+    with pytest.raises(BackupError, match="fewer than"):
+        d.backup(Backup(id="9a9a-2", volume_id=VOLUME_ID, parent_id="9a9a-1"), vol)
+    with pytest.raises(BackupError, match="of volume"):
+        d.backup(Backup(id="9a9a-3", volume_id="other", parent_id="9a9a-1"), vol)
+    with pytest.raises(DriverOptionError, match="SHA blocks"):
+        PosixBackupDriver(tmp_path / "root", chunk_size=8192, sha_block_size=4096).backup(
+            Backup(id="9a9a-4", volume_id=VOLUME_ID, parent_id="9a9a-1"), vol
+        )
+    with pytest.raises(BackupNotFound):
+        d.backup(Backup(id="9a9a-5", volume_id=VOLUME_ID, parent_id="nope-0"), vol)
+    assert sorted(os.listdir(tmp_path / "root")) == ["9a"]
+    assert sorted(os.listdir(tmp_path / "root" / "9a")) == ["9a"]
+    assert os.listdir(tmp_path / "root" / "9a" / "9a") == ["9a9a-1"]
+
+
+def test_a_name_the_format_cannot_hold_is_refused_before_reading(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        driver(tmp_path / "root").backup(Backup(id="abcd-9", volume_id="v" * 300), tmp_path / "x")
+    assert not (tmp_path / "root").exists()
+
+
+def test_delete_refuses_a_backup_with_incrementals(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root")
+    vol = tmp_path / "vol"
+    data = volume_bytes(23, 100_000)
+    back_up(d, vol, data, "de1e-1")
+    back_up(d, vol, edit(data, 9), "de1e-2", parent="de1e-1")
+    with pytest.raises(BackupError, match="de1e-2"):
+        d.delete("de1e-1")
+    d.delete("de1e-2")
+    d.delete("de1e-1")
+    assert os.listdir(tmp_path / "root") == []
+    with pytest.raises(BackupNotFound):
+        d.delete("de1e-1")
+
+
+def test_errors_are_docket_errors() -> None:
+    for err in (BackupError, BackupNotFound, InvalidBackup, DriverOptionError):
+        assert issubclass(err, DocketError)
+    assert issubclass(BackupNotFound, LookupError)
+    assert issubclass(InvalidBackup, ValueError)
