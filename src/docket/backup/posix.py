@@ -896,14 +896,21 @@ class _Verify:
         listed = {name for name, _ in loaded.objects}
         for name in sorted(stored - listed):
             self._add(loaded, "unexpected", "stored but not in the metadata's object list", name)
-        covered = bytearray(len(shas)) if shas is not None else None
         for name, entry in loaded.objects:
             if name not in stored:
                 self._add(loaded, "missing", "listed in the metadata but not stored", name)
                 continue
-            self._object(loaded, name, entry, shas, covered, block_size)
-        if shas is None or covered is None:
+            self._object(loaded, name, entry, shas, block_size)
+        if shas is None:
             return
+        # A listed object accounts for its blocks even when it is missing or damaged: that is
+        # reported once, as the object's own problem.
+        covered = bytearray(len(shas))
+        for _, entry in loaded.objects:
+            if entry["offset"] % block_size == 0:
+                first = entry["offset"] // block_size
+                last = min(-(-(entry["offset"] + entry["length"]) // block_size), len(shas))
+                covered[first:last] = b"\x01" * max(0, last - first)
         end = loaded.end()
         if not has_parent and len(shas) != -(-end // block_size):
             self._add(
@@ -942,7 +949,6 @@ class _Verify:
         name: str,
         entry: Mapping[str, Any],
         shas: list[str] | None,
-        covered: bytearray | None,
         block_size: int,
     ) -> None:
         self.objects += 1
@@ -952,14 +958,6 @@ class _Verify:
         aligned = offset % block_size == 0
         if not aligned:
             self._add(loaded, "metadata", f"offset {offset} is not on a SHA block edge", name)
-        elif covered is not None:
-            # The blocks are accounted for by this object even when it turns out damaged:
-            # its damage is reported once, as its own problem.
-            first, last = (
-                offset // block_size,
-                min(-(-(offset + length) // block_size), len(covered)),
-            )
-            covered[first:last] = b"\x01" * max(0, last - first)
         md5 = hashlib.md5(usedforsecurity=False)
         seen = 0
         pending = bytearray()
@@ -997,7 +995,7 @@ class _Verify:
         if md5.hexdigest() != entry["md5"]:
             self._add(loaded, "altered", "its bytes do not match the recorded MD5", name)
             return
-        if not aligned or shas is None or covered is None:
+        if not aligned or shas is None:
             return
         if pending:
             digests.append(hashlib.sha256(pending).digest())
