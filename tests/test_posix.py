@@ -792,6 +792,9 @@ def test_bad_driver_options_are_refused(tmp_path: Path) -> None:
         driver(tmp_path).backup(Backup(id="abcd-7"), tmp_path)
     with pytest.raises(InvalidBackup, match="inside the backup root"):
         driver(tmp_path).verify(Backup(id="abcd-8", container="../elsewhere"))
+    (tmp_path / "ab" / "cd" / "abcd-8").mkdir(parents=True)
+    with pytest.raises(InvalidBackup, match="not a name inside the container"):
+        driver(tmp_path).verify(Backup(id="abcd-8", service_metadata="../../x"))
 
 
 def test_incrementals_are_checked_against_their_parent(tmp_path: Path) -> None:

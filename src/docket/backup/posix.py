@@ -234,6 +234,12 @@ class PosixBackupDriver(BackupDriver):
         names = os.listdir(directory)
         prefix = backup.service_metadata if isinstance(backup, Backup) else None
         if prefix:
+            if "/" in prefix or prefix.startswith(TEMP_PREFIX):
+                raise InvalidBackup(
+                    f"object prefix {prefix!r} is not a name inside the container",
+                    backup_id=backup_id,
+                    path='$["service_metadata"]',
+                )
             return _Stored(backup_id, directory, prefix, prefix + METADATA_SUFFIX in names)
         tail = f"_backup_{backup_id}{METADATA_SUFFIX}"
         found = sorted(n for n in names if n.startswith("volume_") and n.endswith(tail))
