@@ -1,0 +1,258 @@
+"""Limits on untrusted input: each is configurable, each gives a typed error, and the worst
+inputs are refused quickly with bounded memory (measured in a child process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+
+import docket
+from docket import LimitExceeded, Limits, load_registry
+from docket.codec import check_limits, parse
+
+# A memory bound, not a timing assertion: the child imports docket (~60 MB) and builds its
+# hostile input (up to ~130 MB) itself; a parser that decoded the input would need gigabytes.
+PEAK_MB = 400
+
+
+def _peak(script: str) -> dict[str, Any]:
+    """Run ``script`` in a fresh interpreter; it prints one JSON line, to which the child's
+    peak RSS is added."""
+    prologue = textwrap.dedent(
+        """
+        import json, resource, sys
+        import docket
+        def report(**facts):
+            facts["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(json.dumps(facts))
+        def outcome(call):
+            try:
+                call()
+            except docket.DocketError as err:
+                return {"error": type(err).__name__, "limit": getattr(err, "limit", None)}
+            except BaseException as err:
+                return {"error": "UNTYPED " + type(err).__name__ + ": " + str(err)[:200]}
+            return {"error": None}
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", prologue + textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --- defaults and configuration -----------------------------------------------------------
+
+
+def test_defaults_are_safe_and_generous() -> None:
+    limits = Limits()
+    assert limits.max_bytes == 16 * 1024 * 1024
+    assert limits.max_depth == 32
+    assert limits.max_string_length == 1024 * 1024
+    assert limits.max_keys == 10_000
+    # Unset, the value count follows the size limit: one value per 16 bytes.
+    assert limits.items == 1024 * 1024
+    assert Limits(max_bytes=1600).items == 100
+    assert Limits(max_items=7).items == 7
+
+
+def test_a_real_container_is_far_inside_the_defaults() -> None:
+    family = load_registry().family("backup-metadata")
+    for paths in family.golden().values():
+        for path in paths:
+            family.load(path.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("limits", "doc", "limit", "path"),
+    [
+        (Limits(max_bytes=20), {"s": "x" * 30}, "max_bytes", "$"),
+        (Limits(max_depth=3), {"a": {"b": {"c": {}}}}, "max_depth", '$["a"]["b"]["c"]'),
+        (Limits(max_depth=3), {"a": [[[]]]}, "max_depth", '$["a"][0][0]'),
+        (Limits(max_string_length=4), {"a": ["ok", "too long"]}, "max_string_length", '$["a"][1]'),
+        (Limits(max_string_length=4), {"a": {"long key": 1}}, "max_string_length", '$["a"]'),
+        (Limits(max_keys=3), {"a": {"b": dict.fromkeys("wxyz")}}, "max_keys", '$["a"]["b"]'),
+        (Limits(max_items=5), {"a": [1, 2, 3, 4, 5]}, "max_items", "$"),
+        (Limits(max_items=5), {"a": {"b": {"c": [[], [], [], []]}}}, "max_items", "$"),
+    ],
+)
+def test_each_limit_is_configurable_and_names_what_was_exceeded(
+    limits: Limits, doc: dict[str, Any], limit: str, path: str
+) -> None:
+    raw = json.dumps(doc).encode()
+    with pytest.raises(LimitExceeded) as info:
+        parse(raw, limits)
+    assert info.value.limit == limit
+    assert info.value.maximum == getattr(limits, limit if limit != "max_items" else "items")
+    assert isinstance(info.value, docket.ParseError)
+    if limit != "max_items":  # the value count is checked on the text, before decoding
+        assert info.value.path == path
+    assert "Limits." + limit in str(info.value)
+    # The same document handed over already parsed meets the same limit.
+    if limit != "max_bytes":
+        with pytest.raises(LimitExceeded) as again:
+            check_limits(doc, limits)
+        assert again.value.limit == limit
+
+
+def test_limits_just_inside_pass() -> None:
+    parse(json.dumps({"a": {"b": {}}}).encode(), Limits(max_depth=3))
+    parse(json.dumps({"a": "xxxx"}).encode(), Limits(max_string_length=4))
+    parse(json.dumps({"a": {str(i): i for i in range(3)}}).encode(), Limits(max_keys=3))
+    parse(json.dumps({"a": [1, 2, 3]}).encode(), Limits(max_items=4))
+    raw = json.dumps({"a": "x"}).encode()
+    parse(raw, Limits(max_bytes=len(raw)))
+
+
+def test_commas_and_brackets_inside_strings_do_not_count() -> None:
+    # The cheap counts over the text include these; the exact check must not.
+    doc = {"a": "[[[[,,,,{{{{" * 10, "b": '\\"[,' * 10}
+    assert parse(json.dumps(doc).encode(), Limits(max_depth=2, max_items=3)) == doc
+
+
+def test_keys_are_counted_at_every_depth() -> None:
+    # Regression: only the root and the sections were counted, so a deeper object could hold
+    # any number of keys.
+    doc = {"a": {"b": {"c": {str(i): 0 for i in range(50)}}}}
+    with pytest.raises(LimitExceeded) as info:
+        parse(json.dumps(doc).encode(), Limits(max_keys=10))
+    assert info.value.path == '$["a"]["b"]["c"]'
+
+
+def test_family_limits_come_from_the_registry_and_apply_to_every_input_form() -> None:
+    family = load_registry(limits=Limits(max_keys=5)).family("backup-metadata")
+    doc = {"version": 2, "volume-metadata": {f"k{i}": "v" for i in range(6)}}
+    for form in (json.dumps(doc), json.dumps(doc).encode(), doc):
+        with pytest.raises(LimitExceeded):
+            family.load(form)
+        [issue] = family.validate(form)
+        assert issue.keyword == "parse"
+        assert "max_keys" in issue.message
+    assert family.with_limits(Limits()).load(doc).version == family.current
+
+
+def test_a_limit_can_be_raised_for_trusted_input() -> None:
+    doc = {"version": 2, "volume-glance-metadata": {"blob": "x" * (2 * 1024 * 1024)}}
+    raw = json.dumps(doc).encode()
+    family = load_registry().family("backup-metadata")
+    with pytest.raises(LimitExceeded):
+        family.load(raw)
+    big = family.with_limits(Limits(max_string_length=4 * 1024 * 1024))
+    assert big.load(raw).data["volume-glance-metadata"]["blob"] == "x" * (2 * 1024 * 1024)
+
+
+# --- the worst inputs: typed error, quickly, bounded memory --------------------------------
+
+
+@pytest.mark.parametrize("form", ["bytes", "str"])
+def test_a_100_mb_container_is_refused_before_it_is_read(form: str) -> None:
+    result = _peak(
+        f"""
+        data = b'{{"version": 2, "volume-metadata": {{"k": "' + b"x" * (100 * 1024 * 1024)
+        data += b'"}}}}'
+        if {form!r} == "str":
+            data = data.decode()
+        family = docket.load_registry().family("backup-metadata")
+        report(**outcome(lambda: family.load(data)))
+        """
+    )
+    assert result["error"] == "LimitExceeded"
+    assert result["limit"] == "max_bytes"
+    assert result["peak_mb"] < PEAK_MB
+
+
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_nesting_100_000_deep_is_refused_without_recursion(opener: str) -> None:
+    closer = "]" if opener == "[" else "}"
+    result = _peak(
+        f"""
+        # Even with the recursion limit raised by the host application, the parser must not
+        # recurse 100 000 deep (that would overflow the C stack and kill the process).
+        sys.setrecursionlimit(1_000_000)
+        body = {opener!r} * 100_000 + "1" + {closer!r} * 100_000
+        data = ('{{"version": 2, "volume-metadata": ' + body + "}}").encode()
+        family = docket.load_registry().family("backup-metadata")
+        report(**outcome(lambda: family.load(data)))
+        """
+    )
+    assert result["error"] == "LimitExceeded"
+    assert result["limit"] == "max_depth"
+    assert result["peak_mb"] < PEAK_MB
+
+
+def test_deep_nesting_with_a_raised_depth_limit_is_still_a_typed_error() -> None:
+    result = _peak(
+        """
+        data = ("[" * 100_000 + "]" * 100_000).join(['{"a":', "}"]).encode()
+        limits = docket.Limits(max_depth=50_000, max_items=10**9)
+        report(**outcome(lambda: docket.parse(data, limits)))
+        """
+    )
+    assert result["error"] == "LimitExceeded"
+    assert result["limit"] == "max_depth"
+    assert result["peak_mb"] < PEAK_MB
+
+
+@pytest.mark.parametrize("value", ["{}", "0", "[[[[[[[[[[]]]]]]]]]]"])
+def test_many_small_values_are_refused_before_they_are_decoded(value: str) -> None:
+    # 16 MB of empty objects decodes to over a gigabyte: refused on the text instead.
+    result = _peak(
+        f"""
+        item = {value!r}.encode()
+        count = (16 * 1024 * 1024 - 64 - len(item)) // (len(item) + 1)
+        # (bytes.join would take ~80 bytes per item here: build by repetition instead)
+        data = b'{{"version": 2, "volume-glance-metadata": {{"a": [' + (item + b",") * count
+        data += item + b"]}}}}"
+        family = docket.load_registry().family("backup-metadata")
+        report(size=len(data), **outcome(lambda: family.load(data)))
+        """
+    )
+    assert result["size"] <= Limits().max_bytes
+    assert result["error"] == "LimitExceeded"
+    assert result["limit"] == "max_items"
+    assert result["peak_mb"] < PEAK_MB
+
+
+def test_the_largest_document_inside_the_limits_fits_in_bounded_memory() -> None:
+    # The worst a document may do without being refused: the most values allowed, each an
+    # object, nested as deep as allowed.
+    result = _peak(
+        """
+        limits = docket.Limits()
+        nest = "[" * 30 + "]" * 30
+        count = limits.items // 31 - 1
+        data = ('{"a":[' + (nest + ",") * count + nest + "]}").encode()
+        value = docket.parse(data, limits)
+        report(size=len(data), count=len(value["a"]))
+        """
+    )
+    assert result["count"] > 30_000
+    assert result["peak_mb"] < PEAK_MB
+
+
+def test_a_10_mb_string_is_refused_by_the_string_limit() -> None:
+    family = load_registry().family("backup-metadata")
+    raw = json.dumps({"version": 2, "volume-base-metadata": {"display_name": "x" * 10_000_000}})
+    with pytest.raises(LimitExceeded) as info:
+        family.load(raw.encode())
+    assert info.value.limit == "max_string_length"
+    assert info.value.path == '$["volume-base-metadata"]["display_name"]'
+
+
+def test_a_10_mb_key_is_refused_by_the_string_limit() -> None:
+    raw = json.dumps({"version": 2, "volume-metadata": {"k" * 10_000_000: "v"}})
+    with pytest.raises(LimitExceeded) as info:
+        parse(raw.encode())
+    assert info.value.limit == "max_string_length"
+    assert info.value.path == '$["volume-metadata"]'
