@@ -143,6 +143,17 @@ def test_layout_follows_cinder(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize("size", [0, 1, BLOCK, BLOCK + 1, 3 * BLOCK])
+def test_metadata_objects_are_exactly_what_json_dumps_writes(tmp_path: Path, size: int) -> None:
+    d = driver(tmp_path / "root")
+    back_up(d, tmp_path / "vol", volume_bytes(24, size), "f0f0-1")
+    where = container(tmp_path / "root", "f0f0-1")
+    for path in (_sha_path(where), _meta_path(where)):
+        raw = path.read_bytes()
+        assert raw == json.dumps(json.loads(raw), sort_keys=True, indent=2).encode("utf-8")
+    assert len(json.loads(_sha_path(where).read_bytes())["sha256s"]) == -(-size // BLOCK)
+
+
 def test_a_chunk_that_does_not_shrink_is_stored_uncompressed(tmp_path: Path) -> None:
     d = driver(tmp_path / "root", compression="zlib")
     data = random.Random(5).randbytes(2 * 4 * BLOCK) + bytes(4 * BLOCK)
