@@ -65,7 +65,8 @@ def _utc_to_naive(value: Any) -> Any:
     if not isinstance(value, str) or not _AWARE.match(value):
         raise ValueError(f"{value!r} is not a timezone-aware timestamp")
     moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    return moment.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    # isoformat, not strftime: glibc's %Y does not zero-pad years before 1000.
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def _to_string(value: Any) -> Any:

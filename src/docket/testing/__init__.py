@@ -49,7 +49,7 @@ __all__ = [
     "sections",
 ]
 
-INSTALL_HINT = "docket.testing needs hypothesis: pip install 'docket[testing]'"
+_INSTALL_HINT = "docket.testing needs hypothesis: pip install 'docket[testing]'"
 _GOLDEN = frozenset({"GoldenMismatch", "check_golden", "record_golden"})
 
 
@@ -59,7 +59,7 @@ def __getattr__(name: str) -> Any:
     try:
         import hypothesis  # noqa: F401
     except ImportError as err:
-        raise ImportError(INSTALL_HINT, name="hypothesis") from err
+        raise ImportError(_INSTALL_HINT, name="hypothesis") from err
     module = "docket.testing.golden" if name in _GOLDEN else "docket.testing._properties"
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later lookups skip this function

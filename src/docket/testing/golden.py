@@ -1,0 +1,193 @@
+"""Golden containers: record examples of a released version once, check them on every run.
+
+A released version is frozen, and so is what docket makes of its containers. Recording writes
+generated containers of a version as canonical bytes, plus what each becomes at every newer
+version::
+
+    <directory>/<version>/<id>.json                     the container as written
+    <directory>/<version>/upgraded/<newer>/<id>.json    its upgrade to <newer>
+
+The default directory is the family's own ``golden/`` folder (``schemas/<family>/golden``),
+the one :meth:`docket.Family.golden` lists. Checking fails when a file no longer validates,
+no longer dumps to the same bytes, or upgrades differently. Set ``DOCKET_REGENERATE_GOLDEN=1``
+to re-record deliberately instead of checking.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as Settings
+
+from docket.errors import DocketError
+from docket.family import Container, Family
+from docket.testing._properties import containers
+from docket.versions import Version
+
+REGENERATE_ENV = "DOCKET_REGENERATE_GOLDEN"
+DEFAULT_COUNT = 12
+UPGRADED = "upgraded"
+
+
+class GoldenMismatch(DocketError, AssertionError):
+    """Golden containers no longer read, write or upgrade as they did when recorded."""
+
+    def __init__(self, family: str, problems: Sequence[str]) -> None:
+        super().__init__(family)
+        self.family = family
+        self.problems = tuple(problems)
+        self.hint = (
+            f"if the change is intended, re-record with {REGENERATE_ENV}=1 "
+            "(never for a version already released)"
+        )
+
+    def describe(self) -> str:
+        lines = "\n  ".join(self.problems)
+        return f"{self.family}: {len(self.problems)} golden problem(s):\n  {lines}\n"
+
+
+def regenerating() -> bool:
+    """Whether ``DOCKET_REGENERATE_GOLDEN`` asks for golden files to be re-recorded."""
+    return os.environ.get(REGENERATE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _directory(family: Family, directory: str | Path | None) -> Path:
+    if directory is not None:
+        return Path(directory)
+    if family.source.directory is None:
+        raise GoldenMismatch(family.name, ["the family has no folder; pass a directory"])
+    return family.source.directory / "golden"
+
+
+def _newer(family: Family, version: Version) -> tuple[Version, ...]:
+    return family.versions[family.versions.index(version) + 1 :]
+
+
+def _examples(family: Family, version: Version, count: int) -> list[bytes]:
+    found: dict[bytes, None] = {}
+
+    # derandomize: the same family and code record the same files, run after run.
+    @Settings(
+        max_examples=count * 4,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        deadline=None,
+    )
+    @given(containers(family, version))
+    def collect(c: Container) -> None:
+        if len(found) < count:
+            found[family.dump(c, version=version)] = None
+
+    collect()
+    return list(found)
+
+
+def record_golden(
+    family: Family,
+    version: Version | None = None,
+    directory: str | Path | None = None,
+    *,
+    count: int = DEFAULT_COUNT,
+) -> list[Path]:
+    """Write ``count`` generated containers of ``version`` (current by default) and their
+    upgrades, replacing what was recorded for that version. Returns the container files."""
+    v = family.current if version is None else version
+    family.spec(v)
+    folder = _directory(family, directory) / str(v)
+    if folder.is_dir():
+        for old in folder.glob("*.json"):
+            old.unlink()
+        shutil.rmtree(folder / UPGRADED, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for raw in _examples(family, v, count):
+        name = hashlib.sha256(raw).hexdigest()[:16] + ".json"
+        (folder / name).write_bytes(raw)
+        written.append(folder / name)
+        container = family.load(raw, to=v)
+        for newer in _newer(family, v):
+            target = folder / UPGRADED / str(newer)
+            target.mkdir(parents=True, exist_ok=True)
+            (target / name).write_bytes(family.dump(container, version=newer))
+    return sorted(written)
+
+
+def _check_file(family: Family, version: Version, path: Path) -> Iterable[str]:
+    raw = path.read_bytes()
+    issues = family.validate(raw)
+    if issues:
+        yield f"{path}: no longer valid: " + "; ".join(str(i) for i in issues[:3])
+        return
+    try:
+        container = family.load(raw, to=version)
+        if container.written_version != version:
+            yield f"{path}: is a version {container.written_version!r} container"
+            return
+        if family.dump(container, version=version) != raw:
+            yield f"{path}: no longer dumps to the recorded bytes"
+        family.load(raw)
+    except DocketError as err:
+        yield f"{path}: {err}"
+        return
+    upgraded = path.parent / UPGRADED
+    if not upgraded.is_dir():
+        return
+    for folder in sorted(upgraded.iterdir()):
+        expected_path = folder / path.name
+        if not expected_path.is_file():
+            continue
+        try:
+            newer = family.parse_version(folder.name)
+            got = family.dump(container, version=newer)
+        except DocketError as err:
+            yield f"{expected_path}: {err}"
+            continue
+        if got != expected_path.read_bytes():
+            yield f"{expected_path}: the upgrade to {newer!r} changed: now {got[:200]!r}"
+
+
+def check_golden(
+    family: Family,
+    directory: str | Path | None = None,
+    *,
+    versions: Iterable[Version] | None = None,
+) -> list[Path]:
+    """Check the recorded containers of ``versions`` (default: every recorded version and
+    every released one). With ``DOCKET_REGENERATE_GOLDEN=1``, re-record them instead.
+    Returns the container files checked (or written)."""
+    base = _directory(family, directory)
+    if versions is None:
+        recorded = []
+        if base.is_dir():
+            for d in sorted(base.iterdir()):
+                if d.is_dir() and any(str(v) == d.name for v in family.versions):
+                    recorded.append(family.parse_version(d.name))
+        wanted = sorted({*recorded, *family.released()}, key=family.scheme.key)
+    else:
+        wanted = list(versions)
+    if regenerating():
+        return [p for v in wanted for p in record_golden(family, v, base)]
+    problems: list[str] = []
+    checked: list[Path] = []
+    for v in wanted:
+        family.spec(v)
+        files = sorted((base / str(v)).glob("*.json"))
+        if not files:
+            problems.append(
+                f"version {v!r}: no golden containers in {base / str(v)} "
+                f"(record them with {REGENERATE_ENV}=1 or record_golden())"
+            )
+            continue
+        for path in files:
+            problems.extend(_check_file(family, v, path))
+            checked.append(path)
+    if problems:
+        raise GoldenMismatch(family.name, problems)
+    return checked

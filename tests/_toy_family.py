@@ -1,0 +1,119 @@
+"""A two-version family written to a temporary folder, correct or broken in one known way.
+
+Used by the docket.testing tests: each broken variant must make exactly the property that
+guards against it fail.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from docket import Migration, NamedRule, Registry, RuleContext, load_registry
+
+SCHEMA = "https://json-schema.org/draft/2020-12/schema"
+VARIANTS = ("correct", "drops-field", "non-deterministic", "lossy-exact", "leaky-policy")
+
+
+def _item(version: int, variant: str) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "name": {"type": "string", "maxLength": 20},
+        "size": {"type": "integer", "minimum": 0},
+        "secret": {"type": ["string", "null"]},
+        "note": {"type": ["string", "null"], "maxLength": 30},
+    }
+    if version == 2:
+        props["color"] = {"enum": ["red", "blue"]}
+        if variant == "lossy-exact":
+            del props["note"]
+    return {
+        "type": "object",
+        "required": ["name", "size"],
+        "additionalProperties": False,
+        "properties": props,
+    }
+
+
+def _document(version: int, variant: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "family": "toy",
+        "version": version,
+        "schema": {
+            "$schema": SCHEMA,
+            "type": "object",
+            "required": ["version", "item"],
+            "additionalProperties": False,
+            "properties": {"version": {"const": version}, "item": _item(version, variant)},
+        },
+        "policy": {
+            "sections": {
+                "item": {
+                    "restore": True,
+                    "fields": ["name", "size"],
+                    "unknown": "drop",
+                    **({"rules": [{"name": "copy-secret"}]} if variant == "leaky-policy" else {}),
+                }
+            }
+        },
+    }
+    if version == 2 and variant != "non-deterministic":
+        upgrade: list[dict[str, Any]] = [
+            {"op": "add", "section": "item", "field": "color", "default": "red"}
+        ]
+        if variant == "drops-field":
+            upgrade.append({"op": "remove", "section": "item", "field": "size"})
+        if variant == "lossy-exact":
+            upgrade.append({"op": "remove", "section": "item", "field": "note"})
+        doc["migration"] = {
+            "from": 1,
+            "upgrade": upgrade,
+            "downgrade": {"operations": "inverse", "kind": "exact"},
+        }
+    return doc
+
+
+def write_toy(root: Path, variant: str = "correct") -> Path:
+    """Write the ``toy`` family under ``root/toy``; returns ``root`` (the schema directory)."""
+    if variant not in VARIANTS:
+        raise ValueError(variant)
+    folder = root / "toy"
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "family": "toy",
+        "version_scheme": "integer",
+        "versions": [1, 2],
+        "current": 2,
+        "released": {},
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    for v in (1, 2):
+        (folder / f"{v}.json").write_text(json.dumps(_document(v, variant), indent=2))
+    return root
+
+
+def _copy_secret(ctx: RuleContext) -> None:
+    """Writes the secret without declaring it: the leak the allowlist property must catch."""
+    if "secret" in ctx.source:
+        ctx.plan.section(ctx.section).values["secret"] = ctx.source["secret"]
+
+
+def toy_registry(root: Path, variant: str = "correct") -> Registry:
+    """The registry of a toy family written by :func:`write_toy`, with its Python parts."""
+    counter = itertools.count()
+
+    def colorful(data: dict[str, Any]) -> dict[str, Any]:
+        # Depends on how often it ran: the non-determinism the property must catch.
+        data["item"]["color"] = ("red", "blue")[next(counter) % 2]
+        return data
+
+    def colorless(data: dict[str, Any]) -> dict[str, Any]:
+        data["item"].pop("color", None)
+        return data
+
+    migrations = []
+    if variant == "non-deterministic":
+        migrations.append(Migration("toy", 1, 2, colorful, colorless, exact=True))
+    rules = [NamedRule("copy-secret", _copy_secret)] if variant == "leaky-policy" else []
+    return load_registry(root, migrations=migrations, rules=rules)
