@@ -78,7 +78,17 @@ def _reject_constant(token: str) -> Any:
     raise NonFiniteNumber(token)
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+def _finite_float(token: str) -> float:
+    # float("1e999") is inf: a number JSON cannot hold, and canonical() would write it as null.
+    value = float(token)
+    if not math.isfinite(value):
+        raise NonFiniteNumber(token)
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_pairs_hook, parse_constant=_reject_constant, parse_float=_finite_float
+)
 
 # One token of JSON text. Structural characters are captured; a string or a scalar (number,
 # true, false, null) matches with the group unset, which findall returns as "" (a shared

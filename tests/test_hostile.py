@@ -1,0 +1,271 @@
+"""The hostile-input corpus (``tests/hostile``) through every entry point that reads it.
+
+Backup storage is often writable by the people whose volumes are backed up, so every container
+and record is hostile: each must be refused with a typed :class:`docket.DocketError`, or give
+the documented harmless result, and a refused restore must leave the database exactly as it
+was (a full dump of every table is compared). ``docs/security.md`` has the threat model.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import docket
+import docket.errors
+from docket import DocketError, load_registry
+from docket.backup.records import NEVER_IMPORTED, import_record
+
+HOSTILE = Path(__file__).resolve().parent / "hostile"
+CASES: dict[str, dict[str, dict[str, str]]] = json.loads((HOSTILE / "cases.json").read_text())
+CONTAINERS = sorted(CASES["containers"])
+RECORDS = sorted(CASES["records"])
+KEY = b"operator key for the hostile corpus"
+
+REGISTRY = load_registry()
+FAMILY = REGISTRY.family("backup-metadata")
+RECORD_FAMILY = REGISTRY.family("backup-record")
+SIGNED = REGISTRY.with_signing_key(KEY)
+
+
+def raw(kind: str, name: str) -> bytes:
+    return (HOSTILE / kind / name).read_bytes()
+
+
+def error_type(name: str) -> type[DocketError]:
+    cls = getattr(docket.errors, name)
+    assert issubclass(cls, DocketError), name
+    return cls  # type: ignore[no-any-return]
+
+
+def signed_refusal(case: dict[str, str]) -> tuple[type[DocketError], ...]:
+    """What refuses an input when a key is configured: the error it gets without a key (checks
+    run in order, and which comes first is not a promise) or the missing/wrong signature."""
+    if "signed" in case:
+        return (error_type(case["signed"]),)
+    if case["load"] == "ok":
+        return (docket.SignatureError,)
+    return (error_type(case["load"]), docket.SignatureError)
+
+
+def forms(data: bytes) -> list[bytes | str]:
+    """The input as bytes and, where it is text, as str (both are accepted everywhere)."""
+    try:
+        return [data, data.decode("utf-8")]
+    except UnicodeDecodeError:
+        return [data]
+
+
+def attempt(call: Callable[[], Any]) -> tuple[Any, DocketError | None]:
+    """What ``call`` returns, or the typed error it raises; any other exception fails."""
+    try:
+        return call(), None
+    except DocketError as err:
+        assert str(err), "a typed error must say what is wrong"
+        return None, err
+
+
+def outcome(call: Callable[[], object]) -> DocketError | None:
+    """The typed error ``call`` raises, or None; any other exception fails the test."""
+    return attempt(call)[1]
+
+
+# --- the corpus itself ---------------------------------------------------------------------
+
+
+def test_every_file_has_an_expectation_and_every_expectation_a_file() -> None:
+    for kind in ("containers", "records"):
+        on_disk = sorted(p.name for p in (HOSTILE / kind).iterdir())
+        assert on_disk == sorted(CASES[kind]), kind
+    for case in [*CASES["containers"].values(), *CASES["records"].values()]:
+        assert case["load"] == "ok" or issubclass(error_type(case["load"]), DocketError)
+        if case["load"] == "ok" or set(case) - {"load"}:
+            assert case.get("why"), f"an accepted input needs its reason documented: {case}"
+
+
+def test_the_corpus_covers_every_kind_of_hostile_input() -> None:
+    # The kinds the threat model names (docs/security.md); a rename must keep them covered.
+    wanted = [
+        "truncated", "root-array", "root-string", "duplicate-", "nan", "infinity",
+        "huge-integer", "invalid-utf8", "bom", "lone-", "version-true", "version-string",
+        "version-float", "version-null", "version-missing", "section-array",
+        "section-string", "unknown-sections", "nul-in-key", "sql-strings",
+        "sets-status-and-project",
+    ]  # fmt: skip
+    for fragment in wanted:
+        assert any(fragment in name for name in CONTAINERS), fragment
+    for fragment in ["not-base64", "bad-padding", "sets-status-and-project", "truncated-json"]:
+        assert any(fragment in name for name in RECORDS), fragment
+
+
+def test_the_corpus_is_what_the_generator_writes(tmp_path: Path) -> None:
+    from tests.hostile import generate
+
+    for kind, build in (("containers", generate.containers), ("records", generate.records)):
+        for name, (data, expect) in build().items():
+            assert raw(kind, name) == data, f"{kind}/{name} differs: run the generator"
+            assert CASES[kind][name] == expect
+
+
+# --- containers: Family.load / Family.validate ----------------------------------------------
+
+
+@pytest.mark.parametrize("name", CONTAINERS)
+def test_load_refuses_with_the_expected_type_or_accepts_harmlessly(name: str) -> None:
+    case = CASES["containers"][name]
+    for data in forms(raw("containers", name)):
+        err = outcome(lambda: FAMILY.load(data))  # noqa: B023 - called at once
+        issues = FAMILY.validate(data)
+        if case["load"] == "ok":
+            assert err is None, f"{name}: {err!r}"
+            assert issues == []
+        else:
+            assert isinstance(err, error_type(case["load"])), f"{name}: {err!r}"
+            assert issues, "validate must report what load refuses"
+            assert all(i.message for i in issues)
+
+
+@pytest.mark.parametrize("name", CONTAINERS)
+def test_with_a_signing_key_nothing_in_the_corpus_is_accepted(name: str) -> None:
+    case = CASES["containers"][name]
+    family = SIGNED.family("backup-metadata")
+    err = outcome(lambda: family.load(raw("containers", name)))
+    assert isinstance(err, signed_refusal(case)), f"{name}: {err!r}"
+    assert family.validate(raw("containers", name))
+
+
+def test_accepted_containers_keep_the_attackers_values_as_inert_data() -> None:
+    # What the harmless results look like after loading: values are kept exactly (the
+    # restore policy, not the parser, decides what is written).
+    sql = FAMILY.load(raw("containers", "sql-strings.json"))
+    assert sql.data["volume-base-metadata"]["display_name"] == "'; DROP TABLE volumes; --"
+    pair = FAMILY.load(raw("containers", "surrogate-pair.json"))
+    assert pair.data["volume-metadata"]["k"] == "\U0001f600"
+    nul = FAMILY.load(raw("containers", "nul-in-key.json"))
+    assert list(nul.data["volume-metadata"]) == ["a\x00b"]
+    big = FAMILY.load(raw("containers", "huge-integer-size.json"))
+    assert big.data["volume-base-metadata"]["size"] == int("9" * 4000)
+
+
+def test_a_10_mb_string_is_refused_everywhere_with_a_typed_error() -> None:
+    huge = "x" * (10 * 1024 * 1024)
+    for section, doc in [
+        ("base", {"version": 2, "volume-base-metadata": {"display_name": huge}}),
+        ("metadata", {"version": 2, "volume-metadata": {"k": huge}}),
+        ("glance", {"version": 2, "volume-glance-metadata": {huge: "v"}}),
+    ]:
+        data = json.dumps(doc).encode()
+        with pytest.raises(docket.LimitExceeded) as info:
+            FAMILY.load(data)
+        assert info.value.limit == "max_string_length", section
+        [issue] = FAMILY.validate(data)
+        assert "max_string_length" in issue.message
+
+
+def test_more_keys_than_a_section_may_have_is_refused() -> None:
+    doc = {"version": 2, "volume-metadata": {f"k{i}": "v" for i in range(10_001)}}
+    with pytest.raises(docket.LimitExceeded) as info:
+        FAMILY.load(json.dumps(doc).encode())
+    assert info.value.limit == "max_keys"
+    assert info.value.path == '$["volume-metadata"]'
+
+
+class _Weird:
+    pass
+
+
+MAPPING_IDS = [
+    "nan",
+    "inf",
+    "int-key",
+    "null-key",
+    "surrogate",
+    "surrogate-key",
+    "set",
+    "bytes",
+    "object",
+    "huge-int",
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (math.nan, docket.NonFiniteNumber),
+        (math.inf, docket.NonFiniteNumber),
+        ({1: "int key"}, docket.InvalidJSON),
+        ({None: "null key"}, docket.InvalidJSON),
+        ({"k": "\ud800"}, docket.InvalidJSON),
+        ({"\udfff": "v"}, docket.InvalidJSON),
+        ({"k": {1, 2}}, docket.InvalidJSON),
+        ({"k": b"bytes"}, docket.InvalidJSON),
+        ({"k": _Weird()}, docket.InvalidJSON),
+        (10**5000, docket.InvalidJSON),
+    ],
+    ids=MAPPING_IDS,
+)
+def test_an_already_parsed_mapping_is_held_to_the_same_rules(value: Any, error: type) -> None:
+    # Callers that parse themselves (or build dicts) must not get past the codec's checks:
+    # these reached canonical() and failed there with TypeError/UnicodeEncodeError/ValueError.
+    doc = {"version": 2, "volume-glance-metadata": {"k": value}}
+    with pytest.raises(error):
+        FAMILY.load(doc)
+    assert FAMILY.validate(doc)
+
+
+# --- records: import_record -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", RECORDS)
+def test_import_record_refuses_with_the_expected_type_or_accepts_harmlessly(name: str) -> None:
+    case = CASES["records"][name]
+    for data in forms(raw("records", name)):
+        imported, err = attempt(lambda: import_record(RECORD_FAMILY, data))  # noqa: B023
+        if case["load"] == "ok":
+            assert err is None, f"{name}: {err!r}"
+            # Whatever the record says, the importer owns the backup and its state.
+            assert imported.backup.status is None
+            fields = imported.backup.fields()
+            for field in NEVER_IMPORTED:
+                assert fields.get(field) is None, field
+            assert not any(k.startswith("deleted") for k in fields)
+        else:
+            assert isinstance(err, error_type(case["load"])), f"{name}: {err!r}"
+            assert isinstance(err, ValueError)  # all record errors are invalid input
+
+
+@pytest.mark.parametrize("name", RECORDS)
+def test_with_a_signing_key_no_record_in_the_corpus_is_imported(name: str) -> None:
+    case = CASES["records"][name]
+    family = SIGNED.family("backup-record")
+    err = outcome(lambda: import_record(family, raw("records", name)))
+    assert isinstance(err, signed_refusal(case)), f"{name}: {err!r}"
+
+
+def test_a_record_that_sets_status_and_project_lists_them_as_ignored() -> None:
+    imported = import_record(RECORD_FAMILY, raw("records", "sets-status-and-project.b64"))
+    assert set(imported.ignored) == {"status", "project_id", "user_id", "deleted", "deleted_at"}
+    assert "project_id" not in imported.backup.extra and "deleted" not in imported.backup.extra
+
+
+def test_driver_info_cannot_replace_a_field() -> None:
+    imported = import_record(RECORD_FAMILY, raw("records", "driver-info-shadows-field.b64"))
+    assert imported.backup.id == "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9"
+    assert imported.backup.size == 1
+    assert imported.driver_info == {"id": "other", "size": 999}
+
+
+def test_a_10_mb_record_is_refused_with_a_typed_error() -> None:
+    record = {
+        "id": "b1", "size": 1, "display_name": "x" * (10 * 1024 * 1024),
+        "display_description": "", "container": "c", "service_metadata": "m", "object_count": 1,
+    }  # fmt: skip
+    text = base64.b64encode(json.dumps(record).encode())
+    with pytest.raises(docket.errors.RecordParseError, match="max_string_length"):
+        import_record(RECORD_FAMILY, text)
