@@ -20,6 +20,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -79,6 +80,7 @@ _OBJECT_LIMITS = Limits(
     max_bytes=1 << 40, max_depth=32, max_string_length=1 << 31, max_keys=1_000_000
 )
 _ZERO = bytes(PIECE)
+_BUFFERS = 3
 
 
 def _utcnow() -> datetime:
@@ -489,10 +491,23 @@ class PosixBackupDriver(BackupDriver):
             {**header, "chunk_size": self.sha_block_size, "version": FORMAT_VERSION},
         )
         try:
-            objects = self._write_objects(fh, directory, prefix, parent_shas, sha, total, progress)
+            # Each finished object is flushed to disk in the background while the next one is
+            # read and hashed; all must be on disk before the metadata objects are written.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-fsync") as syncer:
+                flushing: list[Future[None]] = []
+                objects = self._write_objects(
+                    fh,
+                    directory,
+                    prefix,
+                    parent_shas,
+                    sha,
+                    total,
+                    progress,
+                    lambda path: flushing.append(syncer.submit(fsync_path, path)),
+                )
+                for flushed in flushing:
+                    flushed.result()
             sha.close()
-            for item in objects:
-                fsync_path(directory / next(iter(item)))
         except BaseException:
             sha.abort()
             self._remove_container(directory, backup_id)
@@ -508,16 +523,25 @@ class PosixBackupDriver(BackupDriver):
         sha: Sha256FileWriter,
         total: int,
         progress: Progress | None,
+        written: Callable[[Path], None],
     ) -> list[dict[str, Any]]:
-        """Read the volume once; write changed SHA blocks as objects, split at chunk edges."""
+        """Read the volume once; write changed SHA blocks as objects, split at chunk edges.
+
+        ``written`` is called with each object's path once it is complete.
+        """
         bs, cs = self.sha_block_size, self.chunk_size
         piece_size = max(bs, PIECE // bs * bs)
-        buffer = bytearray(piece_size)
-        view = memoryview(buffer)
+        # MD5, compression and writing run on a worker thread while this one reads and takes
+        # SHA-256s (both hashlib and the compressors release the GIL). Pieces rotate through
+        # a few buffers; a buffer is refilled only once the worker is done with it.
+        buffers = [bytearray(piece_size) for _ in range(_BUFFERS)]
+        busy: list[list[Future[None]]] = [[] for _ in range(_BUFFERS)]
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-write")
         objects: list[dict[str, Any]] = []
         run: ObjectWriter | None = None
         block = 0
         offset = 0
+        slot = 0
 
         def reread(start: int, length: int) -> Iterator[bytes]:
             return read_range(fh, start, length)
@@ -528,14 +552,28 @@ class PosixBackupDriver(BackupDriver):
             size = min(cs, total - at) if parent_shas is None and total > at else None
             return ObjectWriter(directory, name, at, self.compression, size=size)
 
+        def wait(futures: list[Future[None]]) -> None:
+            for future in futures:
+                future.result()
+            futures.clear()
+
+        def write(data: memoryview) -> None:
+            assert run is not None
+            busy[slot].append(worker.submit(run.write, data))
+
         def close_run() -> None:
             nonlocal run
             if run is not None:
+                for futures in busy:
+                    wait(futures)
                 objects.append({run.name: run.finish(reread)})
+                written(run.final)
                 run = None
 
         try:
             while True:
+                wait(busy[slot])
+                view = memoryview(buffers[slot])
                 want = min(piece_size, cs - offset % cs)
                 n = read_full(fh, view[:want])
                 if n == 0:
@@ -558,23 +596,26 @@ class PosixBackupDriver(BackupDriver):
                             span = at
                     elif run is not None:
                         if span is not None:
-                            run.write(data[span:at])
+                            write(data[span:at])
                             span = None
                         close_run()
                 if run is not None and span is not None:
-                    run.write(data[span:n])
+                    write(data[span:n])
                 offset += n
                 if offset % cs == 0:
                     close_run()
                 if progress is not None:
                     progress(offset, max(total, offset))
+                slot = (slot + 1) % _BUFFERS
                 if n < want:
                     break
             close_run()
         except BaseException:
+            worker.shutdown(wait=True, cancel_futures=True)
             if run is not None:
                 run.abort()
             raise
+        worker.shutdown(wait=True)
         return objects
 
     def _remove_container(self, directory: Path, backup_id: str) -> None:
