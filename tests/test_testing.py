@@ -276,6 +276,12 @@ def test_each_property_holds_for_the_tested_families(where: str, name: str, prop
     PROPERTIES[prop](family_of(where, name))
 
 
+@pytest.mark.parametrize("name", REGISTRIES["bundled"].families())
+def test_every_bundled_family_keeps_the_properties(name: str) -> None:
+    # backup-metadata gets the full profile above; this keeps newer bundled families honest.
+    check_round_trip(family_of("bundled", name), settings=settings(max_examples=15, database=None))
+
+
 def test_check_round_trip_passes_a_correct_family(tmp_path: Path) -> None:
     check_round_trip(toy_registry(write_toy(tmp_path)).family("toy"))
 

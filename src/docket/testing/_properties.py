@@ -333,8 +333,11 @@ def _run(
     body: Callable[[T], None],
     settings: Settings | None,
 ) -> None:
+    __tracebackhide__ = True  # pytest shows the failure, not this frame
+
     @given(strategy)
     def run(example: T) -> None:
+        __tracebackhide__ = True
         body(example)
 
     # Hypothesis keys its example database by the test's source; this one function runs
@@ -347,6 +350,7 @@ def _run(
 
 def _do(prop: str, family: Family, version: Any, action: str, fn: Callable[[], T]) -> T:
     """Run one step of a property; any error is the property failing at that step."""
+    __tracebackhide__ = True  # pytest shows the failure, not this frame
     try:
         return fn()
     except PropertyFailure:
@@ -384,12 +388,14 @@ def _difference(a: Any, b: Any, segs: tuple[str | int, ...] = ()) -> str | None:
 def _require_same(
     prop: str, family: Family, version: Any, what: str, a: Any, b: Any, hint: str = ""
 ) -> None:
+    __tracebackhide__ = True  # pytest shows the failure, not this frame
     if canonical(a) != canonical(b):
         diff = _difference(a, b) or "the values differ"
         raise PropertyFailure(prop, family.name, version, f"{what}: {diff}", hint)
 
 
 def _require_valid(prop: str, family: Family, version: Version, what: str, c: Container) -> None:
+    __tracebackhide__ = True  # pytest shows the failure, not this frame
     issues = family.spec(version).issues(c.data)
     if issues:
         shown = "; ".join(str(i) for i in issues[:5])
@@ -416,9 +422,11 @@ def _reordered(value: Any) -> Any:
 
 def check_dump_load(family: Family, *, settings: Settings | None = None) -> None:
     """Dump then load gives the same container, at its own version and at current."""
+    __tracebackhide__ = True
     prop = "dump-load"
 
     def body(c: Container) -> None:
+        __tracebackhide__ = True
         v = c.version
         raw = _do(prop, family, v, "dump", lambda: family.dump(c, version=v))
         back = _do(prop, family, v, "load of the dumped bytes", lambda: family.load(raw, to=v))
@@ -445,9 +453,11 @@ def check_dump_load(family: Family, *, settings: Settings | None = None) -> None
 
 def check_canonical_stable(family: Family, *, settings: Settings | None = None) -> None:
     """Dumped bytes do not depend on member order and do not change when dumped again."""
+    __tracebackhide__ = True
     prop = "canonical-stable"
 
     def body(c: Container) -> None:
+        __tracebackhide__ = True
         v = c.version
         first = _do(prop, family, v, "dump", lambda: family.dump(c, version=v))
         shuffled = Container(c.family, v, _reordered(c.data), c.written_version, c.signature)
@@ -490,12 +500,14 @@ def check_canonical_stable(family: Family, *, settings: Settings | None = None) 
 def check_upgrade_valid(family: Family, *, settings: Settings | None = None) -> None:
     """Every older container upgrades, step by step, to a valid container of each newer
     version, ending at current; the written version is kept."""
+    __tracebackhide__ = True
     prop = "upgrade-valid"
     older = [v for v in family.versions if v != family.current]
     if not older:
         return
 
     def body(c: Container) -> None:
+        __tracebackhide__ = True
         later = family.versions[family.versions.index(c.version) + 1 :]
         for target in later:
             up = _do(
@@ -534,14 +546,20 @@ def _edges(family: Family) -> list[Migration]:
 def check_downgrade_inverse(family: Family, *, settings: Settings | None = None) -> None:
     """On every edge with a downgrade, downgrade(upgrade(x)) is valid; on an edge declared
     exact it is x itself."""
+    __tracebackhide__ = True
     prop = "downgrade-inverse"
     edges = [m for m in _edges(family) if m.downgrade is not None]
     if not edges:
         return
-    strategy = st.one_of([st.tuples(st.just(m), containers(family, m.source)) for m in edges])
+    # The edge is drawn as its source version: a failing example then reads (1, container).
+    strategy = st.one_of(
+        [st.tuples(st.just(m.source), containers(family, m.source)) for m in edges]
+    )
 
-    def body(pair: tuple[Migration, Container]) -> None:
-        m, c = pair
+    def body(pair: tuple[Version, Container]) -> None:
+        __tracebackhide__ = True
+        source, c = pair
+        m = family.migration(source)
         up = _do(
             prop, family, c.version, f"upgrade to {m.target!r}", lambda: family.upgrade(c, m.target)
         )
@@ -570,9 +588,11 @@ def check_downgrade_inverse(family: Family, *, settings: Settings | None = None)
 
 def check_upgrade_deterministic(family: Family, *, settings: Settings | None = None) -> None:
     """Migrating the same container twice gives the same result and leaves the input alone."""
+    __tracebackhide__ = True
     prop = "upgrade-deterministic"
 
     def body(c: Container) -> None:
+        __tracebackhide__ = True
         before = canonical(c.data)
         i = family.versions.index(c.version)
         moves: list[tuple[str, Callable[[], Container]]] = []
@@ -649,13 +669,13 @@ def _allowed(policy: RestorePolicy, container: Container) -> Callable[[str, str,
     def why_not(section: str, field: str, value: Any) -> str | None:
         if (section, field) in declared:
             return None
-        if writable is not None and (section, field) not in writable:
-            return "it is not in the policy's writable fields"
         sp = policy.sections.get(section)
         if sp is None or not sp.restore:
             return f"the policy does not restore section {section!r}"
         if sp.fields and field not in sp.fields:
             return f"it is not in section {section!r}'s allowlist {list(sp.fields)}"
+        if writable is not None and (section, field) not in writable:
+            return "it is not in the policy's writable fields"
         source = container.data.get(section)
         if not isinstance(source, Mapping) or field not in source:
             return "the container has no such field (no rule declares writing it)"
@@ -669,9 +689,11 @@ def _allowed(policy: RestorePolicy, container: Container) -> Callable[[str, str,
 def check_restore_allowlist(family: Family, *, settings: Settings | None = None) -> None:
     """A restore writes only fields the policy of the written version allows (or a rule
     declares), with the container's values."""
+    __tracebackhide__ = True
     prop = "restore-allowlist"
 
     def body(pair: tuple[Container, _Target | None]) -> None:
+        __tracebackhide__ = True
         c, target = pair
         up = _do(prop, family, c.version, "upgrade", lambda: family.upgrade(c))
         policy = _do(prop, family, c.version, "restore_policy", lambda: family.restore_policy(up))
@@ -705,10 +727,12 @@ def check_restore_allowlist(family: Family, *, settings: Settings | None = None)
 
 def check_invalid_refused(family: Family, *, settings: Settings | None = None) -> None:
     """A container broken in one known way is refused, and the problem is reported where it is."""
+    __tracebackhide__ = True
     prop = "invalid-refused"
     strategy = st.one_of([invalid_containers(family, v) for v in family.versions])
 
     def body(bad: InvalidContainer) -> None:
+        __tracebackhide__ = True
         raw = canonical(bad.data)
         issues = family.validate(raw)
         where = sorted({i.path for i in issues})
@@ -742,6 +766,9 @@ def check_invalid_refused(family: Family, *, settings: Settings | None = None) -
     _run(family, prop, strategy, body, settings)
 
 
+# Shown as docket.testing.X in failures, where users import them from.
+PropertyFailure.__module__ = InvalidContainer.__module__ = "docket.testing"
+
 PROPERTIES: Mapping[str, Callable[..., None]] = {
     "dump-load": check_dump_load,
     "canonical-stable": check_canonical_stable,
@@ -756,6 +783,7 @@ PROPERTIES: Mapping[str, Callable[..., None]] = {
 
 def check_round_trip(family: Family, *, settings: Settings | None = None) -> None:
     """Run every property; raise the failure, or an ExceptionGroup when several fail."""
+    __tracebackhide__ = True  # pytest shows the failure, not this frame
     failures: list[Exception] = []
     for check in PROPERTIES.values():
         try:

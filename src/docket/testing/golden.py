@@ -51,6 +51,9 @@ class GoldenMismatch(DocketError, AssertionError):
         return f"{self.family}: {len(self.problems)} golden problem(s):\n  {lines}\n"
 
 
+GoldenMismatch.__module__ = "docket.testing"
+
+
 def regenerating() -> bool:
     """Whether ``DOCKET_REGENERATE_GOLDEN`` asks for golden files to be re-recorded."""
     return os.environ.get(REGENERATE_ENV, "").strip().lower() not in ("", "0", "false", "no")
