@@ -1,0 +1,1 @@
+"""docket's benchmark harness: ``python -m benchmarks`` (see ``benchmarks/run.py``)."""

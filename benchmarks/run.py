@@ -1,0 +1,923 @@
+"""The benchmark harness: ``python -m benchmarks [--quick]`` from the repository root.
+
+Builds its own data, runs every case a few times after a warm-up (docket and its baseline
+alternating, so drift on a shared machine hits both), prints a table of medians and ratios
+(docket / baseline, same run) and writes it to ``docs/performance.md`` with the machine and
+versions. Before a case's times count, its outputs are checked: docket's containers equal the
+baseline's, both restores leave the same database, and every validator gives the same
+verdicts. A target that is not met is reported as not met, with a profile of docket's side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import functools
+import gc
+import io
+import os
+import pstats
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import orjson
+
+from benchmarks import backends, data
+from benchmarks.baseline import SeedMetadataAPI
+from benchmarks.report import Row, Target, machine, markdown_table, text_table
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUT = ROOT / "docs" / "performance.md"
+DEFAULT_PG = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+CASES = ("get", "backup", "restore", "load", "validate", "rss", "posix")
+LABELS = {
+    "get": "get() of one volume (20+20 entries)",
+    "backup": "backup: get_many() vs a get() per volume",
+    "restore": "restore: put_many() vs a put() per volume",
+    "validate-cli": "validate: CLI `docket validate` on a JSONL",
+    "rss": "`docket validate` peak RSS over a JSONL",
+    "posix": "posix driver backup (no compression) vs sha256sum",
+}
+
+
+@dataclass
+class Settings:
+    """Sizes and repetitions; the defaults are the issue's sizes."""
+
+    volumes: int = 10_000
+    get_ops: int = 500
+    load_ops: int = 3_000
+    validate: int = 100_000
+    validate_sample: int = 5_000
+    rss_lines: int = 1_000_000
+    posix_mb: int = 1024
+    repeat: int = 5
+    heavy_repeat: int = 3
+    """Runs of the cases that take seconds per run (restore, validate)."""
+    warmup: int = 1
+    postgres: str | None = DEFAULT_PG
+    pg_volumes: int = 10_000
+    pg_restore: int = 2_000
+    """The PostgreSQL restore baseline pays a network round trip per statement (~45 per
+    volume) and a synchronous commit per volume, so it restores fewer volumes per run."""
+    cases: tuple[str, ...] = CASES
+    profile: bool = True
+    output: Path | None = DEFAULT_OUTPUT
+    workdir: Path | None = None
+
+    @classmethod
+    def quick(cls) -> Settings:
+        return cls(
+            volumes=1_000,
+            get_ops=200,
+            load_ops=1_000,
+            validate=10_000,
+            validate_sample=1_000,
+            rss_lines=100_000,
+            posix_mb=128,
+            repeat=3,
+            heavy_repeat=3,
+            pg_volumes=1_000,
+            pg_restore=500,
+        )
+
+
+@dataclass
+class Check:
+    """A correctness check made before timings count."""
+
+    case: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Bench:
+    """One harness run: settings in, rows, checks and profiles out."""
+
+    settings: Settings
+    workdir: Path
+    rows: list[Row] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    profiles: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
+    _profilers: dict[int, Callable[[], str]] = field(default_factory=dict)
+
+    def log(self, message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    def add(self, row: Row, profiler: Callable[[], str] | None = None) -> Row:
+        self.rows.append(row)
+        if profiler is not None:
+            self._profilers[id(row)] = profiler
+        cells = row.cells()
+        self.log(f"  {cells[1]} [{cells[0]}]: docket {cells[3]}, baseline {cells[4]}, "
+                 f"ratio {cells[5]} (target {cells[6]}: {cells[7]})")
+        return row
+
+    def not_run(self, backend: str, case: str, target: Target, why: str) -> None:
+        """A case that could not run: a row that says so, and why in the notes."""
+        label = LABELS.get(case, case)
+        self.rows.append(Row(backend, label, "-", target, note=why))
+        self.notes.append(f"{label} [{backend}]: {why}")
+        self.log(f"  {label} [{backend}] not run: {why}")
+
+    def check(self, case: str, ok: bool, detail: str) -> bool:
+        self.checks.append(Check(case, ok, detail))
+        self.log(f"  check {case}: {'ok' if ok else 'FAILED'} - {detail}")
+        return ok
+
+    def profile_misses(self) -> None:
+        for row in self.rows:
+            profiler = self._profilers.get(id(row))
+            if row.met is False and profiler is not None:
+                self.log(f"profiling docket's side of {row.case} [{row.backend}]")
+                try:
+                    self.profiles[f"{row.case} [{row.backend}]"] = profiler()
+                except Exception as err:  # a profile is a diagnosis; never lose the table to it
+                    self.profiles[f"{row.case} [{row.backend}]"] = f"profiling failed: {err!r}"
+
+
+# --- timing ------------------------------------------------------------------------------------
+
+
+def compare(
+    contenders: dict[str, Callable[[], float]], *, repeat: int, warmup: int
+) -> dict[str, list[float]]:
+    """Run each contender ``warmup`` times, then ``repeat`` times alternating; their timings.
+
+    Each contender does its own untimed setup and returns the seconds its timed part took.
+    """
+    for run in contenders.values():
+        for _ in range(warmup):
+            gc.collect()
+            run()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, run in contenders.items():
+            gc.collect()
+            times[name].append(run())
+    return times
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def profile(fn: Callable[[], object], limit: int = 18) -> str:
+    """The top of a cProfile of one call of ``fn``, by own time and by cumulative time."""
+    prof = cProfile.Profile()
+    prof.enable()
+    fn()
+    prof.disable()
+    return _stats_text(pstats.Stats(prof), limit)
+
+
+def _stats_text(stats: pstats.Stats, limit: int) -> str:
+    out = io.StringIO()
+    stats.stream = out  # type: ignore[attr-defined]
+    stats.strip_dirs()
+    stats.sort_stats("tottime").print_stats(limit)
+    stats.sort_stats("cumulative").print_stats(limit)
+    lines = [ln for ln in out.getvalue().splitlines() if ln.strip()]
+    return "\n".join(ln for ln in lines if not ln.startswith("Ordered by"))
+
+
+# --- the database cases ------------------------------------------------------------------------
+
+
+def _store() -> Any:
+    try:
+        from docket import store
+    except ImportError as err:
+        raise Unavailable(f"docket.store is not available ({err})") from None
+    return store
+
+
+class Unavailable(Exception):
+    """A part of docket a case needs is not there (yet)."""
+
+
+@dataclass
+class Database:
+    """A filled template database on a backend, and the containers of its source volumes."""
+
+    backend: Any
+    db: str
+    dataset: data.Dataset
+    containers: list[str]
+    settings: dict[str, str]
+
+
+def build_database(bench: Bench, backend: Any, volumes: int) -> Database:
+    bench.log(f"building the {backend.name} database: {volumes} volumes + {volumes} restore "
+              f"targets, {data.USER_ENTRIES}+{data.GLANCE_ENTRIES} entries each")
+    start = time.perf_counter()
+    db = backend.create()
+    engine = backends.make_engine(backend.url(db))
+    try:
+        dataset = data.populate(engine, volumes)
+        settings = backend.settings(engine)
+    finally:
+        engine.dispose()
+    backend.seal()
+    conn = backend.connect(db)
+    try:
+        seed = SeedMetadataAPI(conn, dialect=backend.dialect)
+        containers = [seed.get(v) for v in dataset.sources]
+    finally:
+        conn.close()
+    bench.log(f"  built in {time.perf_counter() - start:.1f} s")
+    return Database(backend, db, dataset, containers, settings)
+
+
+def _same_containers(ours: dict[str, str], theirs: dict[str, str]) -> tuple[bool, str]:
+    if ours.keys() != theirs.keys():
+        return False, f"different volumes: {len(ours)} vs {len(theirs)}"
+    for vid, text in ours.items():
+        if orjson.loads(text) != orjson.loads(theirs[vid]):
+            return False, f"volume {vid}: docket's container differs from the baseline's"
+    return True, f"{len(ours)} containers equal to the baseline's"
+
+
+def _with_api(base: Database, fn: Callable[[Any], object]) -> str:
+    """Profile ``fn(api)`` on a fresh docket API over the template database."""
+    engine = backends.make_engine(base.backend.url(base.db))
+    try:
+        api = _store().BackupMetadataAPI(engine, version=2)
+        fn(api)  # warm: the profile is of the steady state, not of connecting
+        return profile(lambda: fn(api))
+    finally:
+        engine.dispose()
+
+
+def case_get(bench: Bench, base: Database) -> None:
+    s = bench.settings
+    store = _store()
+    backend = base.backend
+    ids = base.dataset.sources[: s.get_ops]
+    engine = backends.make_engine(backend.url(base.db))
+    conn = backend.connect(base.db)
+    try:
+        api = store.BackupMetadataAPI(engine, version=2)
+        seed = SeedMetadataAPI(conn, dialect=backend.dialect)
+        ok, detail = _same_containers(
+            {v: api.get(v) for v in ids}, {v: seed.get(v) for v in ids}
+        )
+        bench.check(f"get [{backend.name}]", ok, detail)
+
+        def docket_run() -> float:
+            return timed(lambda: [api.get(v) for v in ids]) / len(ids)
+
+        def seed_run() -> float:
+            return timed(lambda: [seed.get(v) for v in ids]) / len(ids)
+
+        times = compare({"docket": docket_run, "seed": seed_run}, repeat=s.repeat,
+                        warmup=s.warmup)
+        bench.add(
+            Row(backend.name, LABELS["get"], f"{len(ids)} volumes",
+                Target("<=", 1.0), median(times["docket"]), median(times["seed"]),
+                per_op=True, checks_ok=ok, runs=times),
+            profiler=lambda: _with_api(base, lambda api: [api.get(v) for v in ids]),
+        )
+    finally:
+        conn.close()
+        engine.dispose()
+
+
+def case_backup(bench: Bench, base: Database, target: float) -> None:
+    s = bench.settings
+    store = _store()
+    backend = base.backend
+    ids = base.dataset.sources
+    engine = backends.make_engine(backend.url(base.db))
+    conn = backend.connect(base.db)
+    try:
+        api = store.BackupMetadataAPI(engine, version=2)
+        seed = SeedMetadataAPI(conn, dialect=backend.dialect)
+        ok, detail = _same_containers(dict(api.get_many(ids)), {v: seed.get(v) for v in ids})
+        bench.check(f"backup [{backend.name}]", ok, detail)
+        times = compare(
+            {
+                "docket": lambda: timed(lambda: api.get_many(ids)),
+                "seed": lambda: timed(lambda: [seed.get(v) for v in ids]),
+            },
+            repeat=s.repeat,
+            warmup=s.warmup,
+        )
+        bench.add(
+            Row(backend.name, LABELS["backup"], f"{len(ids)} volumes",
+                Target("<=", target), median(times["docket"]), median(times["seed"]),
+                checks_ok=ok, runs=times),
+            profiler=lambda: _with_api(base, lambda api: api.get_many(ids)),
+        )
+    finally:
+        conn.close()
+        engine.dispose()
+
+
+def case_restore(bench: Bench, base: Database, count: int) -> None:
+    s = bench.settings
+    store = _store()
+    backend = base.backend
+    items = list(zip(base.dataset.targets[:count], base.containers[:count], strict=True))
+    kept: dict[str, str] = {}
+
+    def docket_run(keep: str | None = None) -> float:
+        db = backend.copy()
+        engine = backends.make_engine(backend.url(db))
+        try:
+            api = store.BackupMetadataAPI(engine, version=2)
+            with engine.connect():
+                pass  # the pool's first connection is not part of the restore
+            elapsed = timed(lambda: api.put_many(items))
+        finally:
+            engine.dispose()
+        if keep is None:
+            backend.drop(db)
+        else:
+            kept[keep] = db
+        return elapsed
+
+    def seed_run(keep: str | None = None) -> float:
+        db = backend.copy()
+        conn = backend.connect(db)
+        try:
+            seed = SeedMetadataAPI(conn, dialect=backend.dialect)
+
+            def restore_all() -> None:
+                for vid, text in items:
+                    seed.put(vid, text)
+
+            elapsed = timed(restore_all)
+        finally:
+            conn.close()
+        if keep is None:
+            backend.drop(db)
+        else:
+            kept[keep] = db
+        return elapsed
+
+    # The warm-up runs keep their databases for the check.
+    docket_run("docket")
+    seed_run("seed")
+    targets = [vid for vid, _ in items]
+    states = {}
+    for name, db in kept.items():
+        conn = backend.connect(db)
+        try:
+            states[name] = backends.snapshot(conn, backend.dialect, targets)
+        finally:
+            conn.close()
+        backend.drop(db)
+    ok = states["docket"] == states["seed"]
+    detail = (f"{len(targets)} restored volumes: rows, user and glance metadata equal"
+              if ok else _first_difference(states["docket"], states["seed"]))
+    bench.check(f"restore [{backend.name}]", ok, detail)
+    times = compare({"docket": docket_run, "seed": seed_run}, repeat=s.heavy_repeat, warmup=0)
+
+    def profiled() -> str:
+        db = backend.copy()
+        engine = backends.make_engine(backend.url(db))
+        try:
+            api = store.BackupMetadataAPI(engine, version=2)
+            return profile(lambda: api.put_many(items))
+        finally:
+            engine.dispose()
+            backend.drop(db)
+
+    bench.add(
+        Row(backend.name, LABELS["restore"], f"{count} containers",
+            Target("<=", 0.2), median(times["docket"]), median(times["seed"]),
+            checks_ok=ok, runs=times),
+        profiler=profiled,
+    )
+
+
+def _first_difference(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
+    for table in ours:
+        for vid in sorted(set(ours[table]) | set(theirs[table])):
+            a, b = ours[table].get(vid), theirs[table].get(vid)
+            if a != b:
+                return f"{table} of volume {vid}: docket wrote {a!r}, the baseline {b!r}"
+    return "states differ"
+
+
+def database_cases(bench: Bench, base: Database, restore: int, backup_target: float) -> None:
+    s = bench.settings
+    name_ = base.backend.name
+    bench.environment[f"{name_} settings (docket's engine)"] = ", ".join(
+        f"{k}={v}" for k, v in base.settings.items()
+    )
+    steps: tuple[tuple[str, Callable[[], None]], ...] = (
+        ("get", lambda: case_get(bench, base)),
+        ("backup", lambda: case_backup(bench, base, backup_target)),
+        ("restore", lambda: case_restore(bench, base, min(restore, len(base.dataset.sources)))),
+    )
+    for name, run in steps:
+        if name not in s.cases:
+            continue
+        bench.log(f"case {name} [{name_}]")
+        try:
+            run()
+        except Unavailable as err:
+            target = {"get": 1.0, "backup": backup_target, "restore": 0.2}[name]
+            bench.not_run(name_, name, Target("<=", target), str(err))
+
+
+# --- container cases ---------------------------------------------------------------------------
+
+
+def _family() -> Any:
+    import docket
+
+    return docket.load_registry().family("backup-metadata")
+
+
+def case_load(bench: Bench, containers: list[str]) -> None:
+    s = bench.settings
+    family = _family()
+    v2 = containers[0].encode()
+    v3 = family.dump(family.load(v2))
+    n = s.load_ops
+    for label, blob in (("v2 as Cinder writes it, upgraded to v3", v2), ("v3", v3)):
+        family.load(blob)
+
+        def loads(blob: bytes = blob) -> None:
+            for _ in range(n):
+                family.load(blob)
+
+        def docket_run(loads: Callable[[], None] = loads) -> float:
+            return timed(loads) / n
+
+        def floor_run(blob: bytes = blob) -> float:
+            return timed(lambda: [orjson.loads(blob) for _ in range(n)]) / n
+
+        times = compare({"docket": docket_run, "orjson": floor_run}, repeat=s.repeat,
+                        warmup=s.warmup)
+        bench.add(
+            Row("-", f"Family.load() of one container ({label})", f"{len(blob)} bytes",
+                Target("<=", 5.0), median(times["docket"]), median(times["orjson"]),
+                per_op=True, baseline_name="orjson.loads", runs=times),
+            profiler=functools.partial(profile, loads),
+        )
+
+
+def _reference_validators() -> dict[int, Any]:
+    import jsonschema
+
+    family = _family()
+    cls = jsonschema.Draft202012Validator
+    return {
+        int(v): cls(dict(family.schema(v)), format_checker=cls.FORMAT_CHECKER)
+        for v in family.versions
+    }
+
+
+def _reference_verdict(validators: dict[int, Any], line: bytes) -> bool:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    version = obj.get("version") if isinstance(obj, dict) else None
+    # type() and not isinstance(): True == 1, but a boolean is not a version.
+    validator = validators.get(version) if type(version) is int else None
+    return validator is not None and bool(validator.is_valid(obj))
+
+
+def _docket_exe() -> list[str]:
+    script = Path(sys.executable).with_name("docket")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from docket.cli import main; sys.exit(main())"]
+
+
+def _cli_available() -> str | None:
+    try:
+        done = subprocess.run([*_docket_exe(), "validate", "--help"], capture_output=True,
+                              text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"the docket command does not run ({err})"
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
+        return f"`docket validate` is not available ({tail[0]})"
+    return None
+
+
+@dataclass
+class Child:
+    """A finished child process: its time, exit status, peak RSS and output."""
+
+    seconds: float
+    returncode: int
+    max_rss_mib: float
+    stdout: bytes
+
+
+def run_child(argv: list[str], *, capture: bool = False) -> Child:
+    """Run ``argv``; its wall time and its own peak RSS (``wait4``, so no other child counts)."""
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out if capture else subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read() if capture else b""
+    return Child(elapsed, proc.returncode, usage.ru_maxrss / 1024, text)
+
+
+def case_validate(bench: Bench, corpus: data.Corpus) -> None:
+    s = bench.settings
+    family = _family()
+    from docket.errors import DocketError
+
+    lines = corpus.path.read_bytes().splitlines()
+    expected = [i + 1 not in corpus.invalid for i in range(len(lines))]
+    validators = _reference_validators()
+    rng = random.Random(5)
+    timing_sample = sorted(rng.sample(range(len(lines)), min(s.validate_sample, len(lines))))
+    verdict_sample = sorted(set(timing_sample) | {i - 1 for i in corpus.invalid})
+    n = len(lines)
+
+    # The reference: jsonschema's Draft202012Validator, one per version, reused.
+    ref = {i: _reference_verdict(validators, lines[i]) for i in verdict_sample}
+    bench.check("reference validator agrees with how the corpus was built",
+                all(ref[i] == expected[i] for i in verdict_sample),
+                f"{len(verdict_sample)} lines ({len(timing_sample)} sampled at random plus "
+                f"all {len(corpus.invalid)} broken ones)")
+
+    sampled = [lines[i] for i in timing_sample]
+
+    def reference_run() -> float:
+        # Per line over a random sample, scaled to the corpus: at ~1 ms a line the reference
+        # would take minutes per run over every line.
+        return timed(lambda: [_reference_verdict(validators, ln) for ln in sampled]) * (
+            n / len(sampled)
+        )
+
+    def api_validate() -> list[bool]:
+        return [not family.validate(ln) for ln in lines]
+
+    def api_is_valid() -> list[bool]:
+        out = []
+        for ln in lines:
+            try:
+                obj = orjson.loads(ln)
+                out.append(bool(family.spec(family.detect(obj)).is_valid(obj)))
+            except (orjson.JSONDecodeError, DocketError, AttributeError):
+                out.append(False)
+        return out
+
+    paths: tuple[tuple[str, Callable[[], list[bool]]], ...] = (
+        ("API Family.validate()", api_validate),
+        ("API spec.is_valid()", api_is_valid),
+    )
+    for label, fn in paths:
+        verdicts = fn()
+        same_ref = all(verdicts[i] == ref[i] for i in verdict_sample)
+        same_all = verdicts == expected
+        bad = next((i + 1 for i in range(n) if verdicts[i] != expected[i]), None)
+        ok = bench.check(
+            f"validate {label}", same_ref and same_all,
+            f"verdicts identical to the reference on {len(verdict_sample)} sampled lines and "
+            f"to the corpus on all {n}" if same_ref and same_all
+            else f"verdicts differ (first at line {bad})",
+        )
+        def docket_run(fn: Callable[[], list[bool]] = fn) -> float:
+            return timed(fn)
+
+        def profiled(fn: Callable[[], list[bool]] = fn) -> str:
+            return profile(fn)
+
+        times = compare({"docket": docket_run, "reference": reference_run},
+                        repeat=s.heavy_repeat, warmup=s.warmup)
+        bench.add(
+            Row("-", f"validate: {label}", f"{n} containers", Target("<=", 0.02),
+                median(times["docket"]), median(times["reference"]),
+                baseline_name="jsonschema, sampled", checks_ok=ok, runs=times),
+            profiler=profiled,
+        )
+
+    missing = _cli_available()
+    if missing:
+        bench.not_run("-", "validate-cli", Target("<=", 0.02), missing)
+        return
+    argv = [*_docket_exe(), "validate", "--family", "backup-metadata"]
+    json_run = run_child([*argv, "--format", "json", str(corpus.path)], capture=True)
+    try:
+        reported = orjson.loads(json_run.stdout)
+        by_line = {int(r["line"]): bool(r["valid"]) for r in reported}
+        cli_verdicts = [by_line.get(i + 1, True) for i in range(n)]
+        ok = cli_verdicts == expected and json_run.returncode == (1 if corpus.invalid else 0)
+        bad = next((i + 1 for i in range(n) if cli_verdicts[i] != expected[i]), None)
+        detail = (f"exit {json_run.returncode}; verdicts identical to the corpus on all {n} lines"
+                  if ok else f"exit {json_run.returncode}; verdicts differ (first at line {bad})")
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        ok, detail = False, f"could not read `--format json` output: {err!r}"
+    bench.check("validate CLI (--format json)", ok, detail)
+    text_argv = [*argv, str(corpus.path)]
+    times = compare({"docket": lambda: run_child(text_argv).seconds, "reference": reference_run},
+                    repeat=s.heavy_repeat, warmup=s.warmup)
+
+    def profiled_cli() -> str:
+        out = bench.workdir / "validate.prof"
+        script = bench.workdir / "validate_cli.py"
+        script.write_text("import sys\nfrom docket.cli import main\nsys.exit(main())\n")
+        subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), str(script),
+                        *text_argv[1:]], capture_output=True, check=False)
+        return _stats_text(pstats.Stats(str(out)), 18)
+
+    bench.add(
+        Row("-", LABELS["validate-cli"], f"{n} containers",
+            Target("<=", 0.02), median(times["docket"]), median(times["reference"]),
+            baseline_name="jsonschema, sampled", checks_ok=ok, runs=times),
+        profiler=profiled_cli,
+    )
+
+
+def case_rss(bench: Bench, corpus: data.Corpus) -> None:
+    s = bench.settings
+    missing = _cli_available()
+    if missing:
+        bench.not_run("-", "rss", Target("<", 150, "MiB"), missing)
+        return
+    times = -(-s.rss_lines // corpus.lines)
+    big = bench.workdir / "big.jsonl"
+    bench.log(f"  writing {corpus.lines * times} lines")
+    size = data.repeat_file(corpus.path, big, times)
+    try:
+        child = run_child([*_docket_exe(), "validate", "--family", "backup-metadata", str(big)])
+    finally:
+        big.unlink()
+    detail = f"exit {child.returncode} over {size / 2**20:.0f} MiB in {child.seconds:.1f} s"
+    ok = bench.check("validate RSS run", child.returncode == 1, detail)
+    bench.add(Row("-", LABELS["rss"],
+                  f"{corpus.lines * times} lines", Target("<", 150, "MiB"), child.max_rss_mib,
+                  unit="MiB", checks_ok=ok, note=f"{child.seconds:.1f} s"))
+
+
+def case_posix(bench: Bench) -> None:
+    s = bench.settings
+    try:
+        from benchmarks import posix_throughput
+    except ImportError as err:
+        bench.not_run("-", "posix", Target(">=", 0.7), str(err))
+        return
+    r = posix_throughput.measure(s.posix_mb, repeat=max(s.repeat // 2, 1))
+    bench.add(Row("-", LABELS["posix"],
+                  f"{r['size_mib']:.0f} MiB file", Target(">=", 0.7), r["backup_mib_s"],
+                  r["sha256sum_mib_s"], unit="MiB/s", baseline_name="sha256sum",
+                  note="best of runs"))
+
+
+# --- the whole run -----------------------------------------------------------------------------
+
+
+def run(settings: Settings) -> Bench:
+    started = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="docket-bench-", dir=settings.workdir))
+    bench = Bench(settings, workdir)
+    try:
+        _run(bench)
+        if settings.profile:
+            bench.profile_misses()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    bench.environment["harness wall time"] = f"{time.perf_counter() - started:.0f} s"
+    return bench
+
+
+def _run(bench: Bench) -> None:
+    s = bench.settings
+    wants_db = {"get", "backup", "restore"} & set(s.cases)
+    wants_files = {"load", "validate", "rss"} & set(s.cases)
+    base = None
+    if wants_db or wants_files:
+        try:
+            _store()
+            # Without database cases a smaller database still gives varied containers.
+            size = s.volumes if wants_db else min(s.volumes, 2_000)
+            base = build_database(bench, backends.SQLite(bench.workdir), size)
+        except Unavailable as err:
+            bench.notes.append(f"database and container cases not run: {err}")
+            bench.log(f"database and container cases not run: {err}")
+    if base is not None and wants_db:
+        database_cases(bench, base, s.volumes, 0.25)
+    if base is not None and "load" in s.cases:
+        bench.log("case load")
+        case_load(bench, base.containers)
+    if base is not None and {"validate", "rss"} & set(s.cases):
+        bench.log(f"writing {s.validate} containers to a JSONL")
+        corpus = data.write_corpus(bench.workdir / "containers.jsonl", base.containers,
+                                   s.validate)
+        if "validate" in s.cases:
+            bench.log("case validate")
+            case_validate(bench, corpus)
+        if "rss" in s.cases:
+            bench.log("case rss")
+            case_rss(bench, corpus)
+    if "posix" in s.cases:
+        bench.log("case posix")
+        case_posix(bench)
+    if s.postgres and wants_db:
+        _postgres(bench)
+
+
+def _postgres(bench: Bench) -> None:
+    s = bench.settings
+    assert s.postgres is not None
+    why = backends.PostgreSQL.reachable(s.postgres)
+    if why is not None:
+        bench.notes.append(f"PostgreSQL cases not run: {why}")
+        bench.log(f"PostgreSQL cases not run: {why}")
+        return
+    try:
+        _store()
+    except Unavailable:
+        return
+    pg = backends.PostgreSQL(s.postgres)
+    bench.environment["PostgreSQL"] = pg.server_version()
+    try:
+        base = build_database(bench, pg, s.pg_volumes)
+        database_cases(bench, base, s.pg_restore, 0.12)
+    finally:
+        pg.close()
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def render(bench: Bench) -> str:
+    """docs/performance.md."""
+    s = bench.settings
+    info = machine() | bench.environment
+    by_backend: dict[str, list[Row]] = {}
+    for row in bench.rows:
+        by_backend.setdefault(row.backend, []).append(row)
+    met = sum(1 for r in bench.rows if r.met)
+    judged = sum(1 for r in bench.rows if r.target is not None)
+    out = [
+        "# Performance",
+        "",
+        "<!-- Written by `python -m benchmarks`; edit benchmarks/run.py, not this file. -->",
+        "",
+        "Measured by the benchmark harness: `.venv/bin/python -m benchmarks` from the repository",
+        "root (`--quick` for a short run, `--help` for sizes). It builds its own data, runs each",
+        "case after a warm-up, alternating docket and its baseline, and reports medians. Ratio is",
+        "docket's time over the baseline's time in the same run (for the POSIX driver, docket's",
+        "throughput over `sha256sum`'s). Timings are not asserted in tests.",
+        "",
+        f"Run on {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}: {met} of {judged} targets "
+        f"met. Runs per case: {s.repeat} ({s.heavy_repeat} for restore and validate) after "
+        f"{s.warmup} warm-up.",
+        "",
+    ]
+    for backend, rows in by_backend.items():
+        title = {"-": "Without a database"}.get(backend, backend)
+        out += [f"## {title}", "", markdown_table(rows), ""]
+    out += ["## Correctness checks (made before the timings count)", ""]
+    out += [f"- {'ok' if c.ok else '**FAILED**'}: {c.case}: {c.detail}" for c in bench.checks]
+    if bench.notes:
+        out += ["", "## Not run", ""] + [f"- {n}" for n in bench.notes]
+    out += ["", "## Machine and versions", "", "| | |", "|---|---|"]
+    out += [f"| {k} | {v} |" for k, v in info.items()]
+    out += ["", "## How each case is measured", "", *METHOD]
+    if bench.profiles:
+        out += ["", "## Profiles of the targets not met", "",
+                "cProfile of one run of docket's side, top functions by own time then by",
+                "cumulative time.", ""]
+        for name, text in bench.profiles.items():
+            out += [f"### {name}", "", "```text", text, "```", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+METHOD = [
+    "- **Data**: a Cinder-shaped database (`docket.store.init_db`) with N volumes carrying all",
+    "  40 of Cinder 29's volume columns, 20 user-metadata and 20 glance entries each (plus one",
+    "  soft-deleted row of each, which both sides must skip), and N restore targets named",
+    "  `restore_backup_<id>` with 5 user and 5 glance entries of their own.",
+    "- **Baseline** (`benchmarks/baseline.py`): the seed's `BackupMetadataAPI` way on the plain",
+    "  driver (`sqlite3`, or `psycopg` directly): three SELECTs per volume, `json.dumps` of",
+    "  each value as the serializability check, and a restore that runs a statement per key",
+    "  and commits per volume, with Cinder's current restore rules. It skips work the seed",
+    "  wasted (re-reading the target per rule, looking each glance key up after deleting them",
+    "  all). Both sides run with the same SQLite settings (WAL, synchronous=NORMAL), so the",
+    "  per-volume commit costs what it costs a careful operator, not an fsync.",
+    "- **get / backup**: docket's `BackupMetadataAPI(engine, version=2)` `get()` per volume and",
+    "  `get_many()` of all volumes, against the baseline's `get()`; every container docket wrote",
+    "  is checked equal (as JSON) to the baseline's first.",
+    "- **restore**: docket's `put_many()` (parse, validate, upgrade, filter, write) against the",
+    "  baseline's `put()` per container, each run on a fresh copy of the database; the restored",
+    "  volumes, user and glance metadata are checked equal between the two.",
+    "- **validate**: a JSONL of mostly Cinder-written v2 containers, some v1 and docket-written",
+    "  v3 (with digests), and one in 50 broken (wrong types, patterns, lengths, versions,",
+    "  truncated JSON). The reference is `jsonschema.Draft202012Validator` with its format",
+    "  checker, one per version, reused; its time is measured on a random sample of lines and",
+    "  scaled to the corpus (a full pass takes about two minutes). Verdicts of every docket path",
+    "  are checked against the reference on the sample plus every broken line, and against how",
+    "  the corpus was built on every line. The CLI is timed as a subprocess (start-up included).",
+    "- **load**: `Family.load(bytes)` against `orjson.loads` of the same bytes, per call.",
+    "- **RSS**: `docket validate` over the corpus repeated to the line count, peak RSS of that",
+    "  child alone (`os.wait4`).",
+    "- **POSIX**: `benchmarks/posix_throughput.measure()`, best of runs, a file of random data.",
+]
+
+
+def parse_args(argv: list[str] | None) -> Settings:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Run docket's benchmarks, print the table and write docs/performance.md.",
+    )
+    p.add_argument("--quick", action="store_true", help="small sizes, a run of a minute or two")
+    p.add_argument("--volumes", type=int, help="volumes for get/backup/restore (10000)")
+    p.add_argument("--get-ops", type=int, help="get() calls per run (500)")
+    p.add_argument("--load-ops", type=int, help="Family.load() calls per run (3000)")
+    p.add_argument("--validate", type=int, help="containers in the JSONL (100000)")
+    p.add_argument("--validate-sample", type=int,
+                   help="lines the jsonschema reference is timed on (5000)")
+    p.add_argument("--rss-lines", type=int, help="lines for the RSS run (1000000)")
+    p.add_argument("--posix-mb", type=int, help="MiB of the POSIX throughput file (1024)")
+    p.add_argument("--repeat", type=int, help="timed runs per case (5)")
+    p.add_argument("--heavy-repeat", type=int, help="timed runs of restore and validate (3)")
+    p.add_argument("--warmup", type=int, help="untimed runs first (1)")
+    p.add_argument("--pg-volumes", type=int, help="volumes for PostgreSQL get/backup (10000)")
+    p.add_argument("--pg-restore", type=int, help="containers for the PostgreSQL restore (2000)")
+    p.add_argument("--postgres", metavar="CONNINFO", help=f"libpq conninfo ({DEFAULT_PG})")
+    p.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL cases")
+    p.add_argument("--cases", help=f"comma-separated subset of {','.join(CASES)}")
+    p.add_argument("--no-profile", action="store_true", help="do not profile missed targets")
+    p.add_argument("--output", type=Path, help="where to write the report (docs/performance.md)")
+    p.add_argument("--no-write", action="store_true", help="print the table only")
+    p.add_argument("--workdir", type=Path, help="directory for the data (a temporary one)")
+    a = p.parse_args(argv)
+    s = Settings.quick() if a.quick else Settings()
+    overrides: dict[str, Any] = {}
+    for name in ("volumes", "get_ops", "load_ops", "validate", "validate_sample", "rss_lines",
+                 "posix_mb", "repeat", "heavy_repeat", "warmup", "pg_volumes", "pg_restore",
+                 "output", "workdir", "postgres"):
+        value = getattr(a, name)
+        if value is not None:
+            overrides[name] = value
+    if a.no_postgres:
+        overrides["postgres"] = None
+    if a.no_profile:
+        overrides["profile"] = False
+    if a.no_write:
+        overrides["output"] = None
+    if a.cases:
+        chosen = tuple(c.strip() for c in a.cases.split(",") if c.strip())
+        unknown = set(chosen) - set(CASES)
+        if unknown:
+            p.error(f"unknown cases {sorted(unknown)}; choose from {','.join(CASES)}")
+        overrides["cases"] = chosen
+    for name in ("volumes", "get_ops", "load_ops", "validate", "validate_sample", "rss_lines",
+                 "posix_mb", "repeat", "heavy_repeat", "pg_volumes", "pg_restore"):
+        if name in overrides and overrides[name] < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    return replace(s, **overrides)
+
+
+@contextlib.contextmanager
+def _quiet_logs() -> Iterator[None]:
+    # The baseline logs (like the seed) values it cannot serialize; none are expected here.
+    import logging
+
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+    with _quiet_logs():
+        bench = run(settings)
+    print()
+    print(text_table(bench.rows))
+    for check in bench.checks:
+        if not check.ok:
+            print(f"check FAILED: {check.case}: {check.detail}")
+    for note in bench.notes:
+        print(f"not run: {note}")
+    if settings.output is not None:
+        settings.output.parent.mkdir(parents=True, exist_ok=True)
+        settings.output.write_text(render(bench))
+        print(f"\nwrote {settings.output}")
+    return 0
