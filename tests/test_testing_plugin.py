@@ -5,16 +5,37 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
 
 from _toy_family import write_toy
 
 pytest_plugins = ["pytester"]
 
+# The inner runs stand for a user's project with a quick profile of its own. They share this
+# process's hypothesis settings, so the outer profile is put back after each test.
+INNER_PROFILE = "docket-pytester"
+settings.register_profile(
+    INNER_PROFILE,
+    settings.get_profile(settings.get_current_profile_name()),
+    max_examples=25,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+)
+
+
+@pytest.fixture(autouse=True)
+def _restore_profile() -> Iterator[None]:
+    outer = settings.get_current_profile_name()
+    yield
+    settings.load_profile(outer)
+
+
 TESTS = Path(__file__).resolve().parent
 DOC = TESTS.parent / "docs" / "testing.md"
+INNER = ("-p", "no:cacheprovider", f"--hypothesis-profile={INNER_PROFILE}")
 PROPERTY_NAMES = [
     "dump-load",
     "canonical-stable",
@@ -41,7 +62,7 @@ def _hook_conftest(pytester: pytest.Pytester, variant: str) -> None:
 def _run(pytester: pytest.Pytester, variant: str, *args: str) -> pytest.RunResult:
     write_toy(pytester.path / "schemas", variant)
     _hook_conftest(pytester, variant)
-    return pytester.runpytest("--docket-schemas=schemas", "-v", "-p", "no:cacheprovider", *args)
+    return pytester.runpytest("--docket-schemas=schemas", "-v", *INNER, *args)
 
 
 def test_a_correct_family_passes_every_property(pytester: pytest.Pytester) -> None:
@@ -94,9 +115,7 @@ def test_only_the_guarding_property_fails_for_a_precise_breakage(
         root.mkdir()
         write_toy(root / "schemas", variant)
         _hook_conftest(pytester, variant)
-        result = pytester.runpytest(
-            f"--docket-schemas={root / 'schemas'}", "-p", "no:cacheprovider", "-q"
-        )
+        result = pytester.runpytest(f"--docket-schemas={root / 'schemas'}", "-q", *INNER)
         result.assert_outcomes(passed=len(PROPERTY_NAMES) - 1, failed=1)
         result.stdout.fnmatch_lines([f"FAILED *::{prop}*"])
 
@@ -109,8 +128,7 @@ def test_keyword_selection_and_family_filter(pytester: pytest.Pytester) -> None:
         "-k",
         "upgrade",
         "-v",
-        "-p",
-        "no:cacheprovider",
+        *INNER,
     )
     result.assert_outcomes(passed=2, deselected=len(PROPERTY_NAMES) - 2)
     result.stdout.fnmatch_lines(
@@ -121,7 +139,7 @@ def test_keyword_selection_and_family_filter(pytester: pytest.Pytester) -> None:
 def test_a_family_with_golden_files_gets_a_golden_item(pytester: pytest.Pytester) -> None:
     shutil.copytree(TESTS / "families", pytester.path / "schemas")
     result = pytester.runpytest(
-        "--docket-schemas=schemas", "--docket-family=ledger", "-k", "golden", "-v"
+        "--docket-schemas=schemas", "--docket-family=ledger", "-k", "golden", "-v", *INNER
     )
     result.assert_outcomes(passed=1, deselected=len(PROPERTY_NAMES))
     golden = next((pytester.path / "schemas/ledger/golden/1").glob("*.json"))
@@ -202,14 +220,13 @@ def test_the_properties_use_the_users_hypothesis_profile(pytester: pytest.Pytest
     # A counting migration shows how many examples ran; the profile asks for very few.
     write_toy(pytester.path / "schemas", "non-deterministic")
     pytester.makeconftest(
-        f"""
-        import sys
-        sys.path.insert(0, {str(TESTS)!r})
+        """
         from pathlib import Path
         from hypothesis import settings
         from docket import Migration, load_registry
 
         settings.register_profile("tiny", max_examples=4, database=None)
+        settings.register_profile("many", max_examples=40, database=None)
         CALLS = []
 
         def count(data):
@@ -230,10 +247,10 @@ def test_the_properties_use_the_users_hypothesis_profile(pytester: pytest.Pytest
         """
     )
     args = ["--docket-schemas=schemas", "-k", "upgrade-valid", "-p", "no:cacheprovider"]
-    result = pytester.runpytest_subprocess(*args, "--hypothesis-profile=tiny")
+    result = pytester.runpytest(*args, "--hypothesis-profile=tiny")
     result.assert_outcomes(passed=1, deselected=len(PROPERTY_NAMES) - 1)
     few = int((pytester.path / "calls.txt").read_text())
-    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1, deselected=6)
+    pytester.runpytest(*args, "--hypothesis-profile=many").assert_outcomes(passed=1, deselected=6)
     many = int((pytester.path / "calls.txt").read_text())
     assert 1 <= few <= 2 * 4 < many
 
@@ -256,7 +273,7 @@ def test_the_docs_example_has_five_lines() -> None:
 def test_the_docs_example_runs(pytester: pytest.Pytester) -> None:
     shutil.copytree(TESTS / "families" / "ledger", pytester.path / "schemas" / "ledger")
     pytester.makepyfile(test_ledger=_doc_example())
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.runpytest(*INNER).assert_outcomes(passed=1)
 
 
 def test_the_docs_example_fails_for_a_broken_family(pytester: pytest.Pytester) -> None:
@@ -267,7 +284,7 @@ def test_the_docs_example_fails_for_a_broken_family(pytester: pytest.Pytester) -
     doc["migration"]["upgrade"].append({"op": "remove", "section": "entry", "field": "secret"})
     (ledger / "2.json").write_text(json.dumps(doc))
     pytester.makepyfile(test_ledger=_doc_example())
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest(*INNER)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
