@@ -9,6 +9,7 @@ Values are deterministic for a given seed, so two runs build the same data.
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Callable, Iterator
@@ -254,6 +255,30 @@ def populate(engine: sa.Engine, n: int, *, seed: int = 7) -> Dataset:
                 flush(conn)
         flush(conn)
     return data
+
+
+def _cinder_value(value: Any) -> Any:
+    # Cinder's jsonutils writes datetimes as %Y-%m-%dT%H:%M:%S.%f.
+    return value.isoformat(timespec="microseconds") if isinstance(value, datetime) else value
+
+
+def containers(n: int, *, seed: int = 7) -> list[str]:
+    """The v2 containers Cinder writes for the ``n`` source volumes :func:`populate` builds
+    with the same seed (all 40 columns), as Cinder's ``json.dumps`` text; no database needed."""
+    out = []
+    rng_types = random.Random(seed + 1)
+    type_ids = [_uuid(rng_types) for _ in range(VOLUME_TYPES)]
+    for kind, vol, user, glance in _rows(n, seed, type_ids):
+        if kind != "source":
+            break
+        container: dict[str, Any] = {
+            "version": 2,
+            "volume-base-metadata": {k: _cinder_value(v) for k, v in vol.items()},
+            "volume-metadata": {r["key"]: r["value"] for r in user if not r["deleted"]},
+            "volume-glance-metadata": {r["key"]: r["value"] for r in glance if not r["deleted"]},
+        }
+        out.append(json.dumps(container))
+    return out
 
 
 # --- container files -------------------------------------------------------------------------

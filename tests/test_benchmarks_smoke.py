@@ -1,0 +1,110 @@
+"""The benchmark harness runs end to end at tiny sizes and reports every case; no timings."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.report import Row, Target, markdown_table  # noqa: E402
+
+TINY = [
+    "--volumes", "40", "--get-ops", "10", "--load-ops", "20", "--validate", "400",
+    "--validate-sample", "80", "--rss-lines", "800", "--posix-mb", "4", "--repeat", "1",
+    "--heavy-repeat", "1", "--warmup", "0", "--no-postgres", "--no-profile",
+]
+
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    tmp = tmp_path_factory.mktemp("bench")
+    out = tmp / "performance.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *TINY, "--output", str(out), "--workdir", str(tmp)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout, out.read_text()
+
+
+def _row(markdown: str, case: str) -> list[str]:
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        if len(cells) == 8 and cells[1].startswith(case):
+            return cells
+    raise AssertionError(f"no row for {case!r} in:\n{markdown}")
+
+
+def test_every_case_has_a_row(report: tuple[str, str]) -> None:
+    stdout, markdown = report
+    cases = [
+        "get() of one volume",
+        "backup: get_many()",
+        "restore: put_many()",
+        "Family.load() of one container (v2",
+        "Family.load() of one container (v3)",
+        "validate: API Family.validate()",
+        "validate: API spec.is_valid()",
+        "validate: CLI",
+        "`docket validate` peak RSS",
+        "posix driver backup",
+    ]
+    for case in cases:
+        cells = _row(markdown, case)
+        assert cells[7] in {"met", "NOT MET", "NOT MET (check failed)", "not run"}, cells
+        assert case in stdout
+    assert "## Machine and versions" in markdown
+    assert "| cores |" in markdown
+
+
+def test_cases_run_when_docket_has_their_parts(report: tuple[str, str]) -> None:
+    _, markdown = report
+    ran = ["Family.load() of one container (v2", "validate: API Family.validate()",
+           "posix driver backup"]
+    if _has("docket.store"):
+        ran += ["get() of one volume", "backup: get_many()", "restore: put_many()"]
+    if _has("docket.cli"):
+        ran += ["validate: CLI", "`docket validate` peak RSS"]
+    for case in ran:
+        cells = _row(markdown, case)
+        assert cells[7] != "not run", cells
+        assert cells[3] != "-", cells
+
+
+def test_docket_agrees_with_the_baseline_and_the_reference(report: tuple[str, str]) -> None:
+    # The harness checks outputs before timing: equal containers, equal restored databases,
+    # identical validation verdicts. A failure here is a correctness bug, not a slow case.
+    _, markdown = report
+    checks = markdown.split("## Correctness checks", 1)[1].split("\n## ", 1)[0]
+    assert "- ok:" in checks
+    assert "FAILED" not in checks, checks
+
+
+def test_a_missed_target_is_reported_as_not_met() -> None:
+    rows = [
+        Row("SQLite", "slow", "1", Target("<=", 0.25), docket=2.0, baseline=4.0),
+        Row("SQLite", "fast", "1", Target("<=", 0.25), docket=1.0, baseline=4.0),
+        Row("-", "wrong", "1", Target("<=", 0.25), docket=0.1, baseline=4.0, checks_ok=False),
+        Row("-", "rss", "1", Target("<", 150, "MiB"), docket=151.0, unit="MiB"),
+        Row("-", "posix", "1", Target(">=", 0.7), docket=600.0, baseline=1000.0, unit="MiB/s"),
+        Row("-", "absent", "-", Target("<=", 1.0)),
+    ]
+    verdicts = [r.cells()[7] for r in rows]
+    assert verdicts == ["NOT MET", "met", "NOT MET (check failed)", "NOT MET", "NOT MET",
+                        "not run"]
+    assert rows[0].ratio == 0.5
+    assert "0.600x" in markdown_table(rows)
