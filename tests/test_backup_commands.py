@@ -133,9 +133,13 @@ def test_verify_lists_each_problem_and_exits_1(tmp_path: Path, vol: Path) -> Non
         ),
     ],
 )
-def test_errors_are_one_line_and_exit_2(tmp_path: Path, vol: Path, call: Any, message: str) -> None:
+def test_errors_are_one_line_and_exit_1_or_2_for_usage(
+    tmp_path: Path, vol: Path, call: Any, message: str
+) -> None:
     s = Streams()
-    assert call(tmp_path / "root", tmp_path, s) == commands.EXIT_ERROR
+    usage = message.startswith(("--db", "multiple"))
+    expected = commands.EXIT_USAGE if usage else commands.EXIT_FAILED
+    assert call(tmp_path / "root", tmp_path, s) == expected
     err = s.stderr.getvalue()
     assert err.startswith("error: ") and message in err and "Traceback" not in err
     assert s.stdout.getvalue() == ""
@@ -147,7 +151,7 @@ def test_an_unknown_metadata_version_is_refused_without_writing(tmp_path: Path, 
     (meta,) = (root / "c0" / "de" / "c0de-5").glob("*_metadata")
     meta.write_text(meta.read_text().replace('"version": "1.0.0"', '"version": "3.1.0"'))
     s = Streams()
-    assert commands.restore("c0de-5", tmp_path / "out", root=root, **s.kw) == 2
+    assert commands.restore("c0de-5", tmp_path / "out", root=root, **s.kw) == 1
     assert "chunked-backup: version '3.1.0' is newer" in s.stderr.getvalue()
     assert not (tmp_path / "out").exists()
 
@@ -173,7 +177,7 @@ def test_records_export_and_import(tmp_path: Path, vol: Path) -> None:
     tampered = dict(fields, object_count=99)
     s = Streams()
     text = base64.b64encode(json.dumps(tampered).encode()).decode()
-    assert commands.import_record(text, root=root, **s.kw) == 2
+    assert commands.import_record(text, root=root, **s.kw) == 1
     assert "digest" in s.stderr.getvalue()
 
 
@@ -221,4 +225,4 @@ def test_the_click_group(tmp_path: Path, vol: Path) -> None:
     result = runner.invoke(volume, ["backup", str(vol), "--root", root, "--compression", "lz4"])
     assert result.exit_code == 2 and "lz4" in result.output
     result = runner.invoke(volume, ["verify", "missing-1", "--root", root])
-    assert result.exit_code == 2 and "error: backup missing-1: no backup" in result.output
+    assert result.exit_code == 1 and "error: backup missing-1: no backup" in result.output

@@ -18,13 +18,13 @@ from typing import Any, TextIO
 
 from docket.backup._model import Backup, MetadataAPI, Progress
 from docket.backup.posix import DEFAULT_CHUNK_SIZE, PosixBackupDriver
-from docket.errors import BackupError, DocketError
+from docket.errors import BackupError, DocketError, DriverOptionError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-"""verify found problems."""
-EXIT_ERROR = 2
-"""Bad input, a refused operation, or an unreadable backup."""
+"""verify found problems, or the input was invalid, unreadable or refused."""
+EXIT_USAGE = 2
+"""A bad argument or option."""
 
 FORMATS = ("text", "json")
 
@@ -32,12 +32,23 @@ FORMATS = ("text", "json")
 def _run(stderr: TextIO, work: Callable[[], int]) -> int:
     try:
         return work()
+    except DriverOptionError as err:
+        stderr.write(f"error: {err}\n")
+        return EXIT_USAGE
     except DocketError as err:
         stderr.write(f"error: {err}\n")
     except OSError as err:
         where = f": {err.filename}" if err.filename else ""
         stderr.write(f"error: {err.strerror or err}{where}\n")
-    return EXIT_ERROR
+    return EXIT_FAILED
+
+
+def _need_volume_id(db: str | None, volume_id: str | None, what: str) -> None:
+    if db is not None and volume_id is None:
+        raise DriverOptionError(
+            f"--db needs --volume-id: the volume whose metadata to {what}",
+            hint="pass --volume-id ID",
+        )
 
 
 @contextlib.contextmanager
@@ -129,11 +140,7 @@ def backup(
     """``docket volume backup``: back up a file or block device into ``root``."""
 
     def work() -> int:
-        if db is not None and volume_id is None:
-            raise BackupError(
-                "--db needs --volume-id: the volume whose metadata to back up",
-                hint="pass --volume-id ID",
-            )
+        _need_volume_id(db, volume_id, "back up")
         with _metadata_api(db) as api:
             driver = PosixBackupDriver(root, api, compression=compression, chunk_size=chunk_size)
             vid = volume_id
@@ -180,11 +187,7 @@ def restore(
     """``docket volume restore``: restore a backup (and its parents) onto ``target``."""
 
     def work() -> int:
-        if db is not None and volume_id is None:
-            raise BackupError(
-                "--db needs --volume-id: the volume whose metadata to restore",
-                hint="pass --volume-id ID",
-            )
+        _need_volume_id(db, volume_id, "restore")
         with _metadata_api(db) as api:
             driver = PosixBackupDriver(root, api)
             with _progress(stderr, "restore", progress) as report:
