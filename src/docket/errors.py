@@ -329,6 +329,22 @@ class NoMigrationPath(MigrationError):
     pass
 
 
+# --- command line ------------------------------------------------------------------------
+
+
+class UsageError(DocketError, ValueError):
+    """A command was given an argument or option it cannot use (exit code 2)."""
+
+    def __init__(self, argument: str, reason: str, hint: str = "") -> None:
+        super().__init__(reason)
+        self.argument = argument
+        self.reason = reason
+        self.hint = hint
+
+    def describe(self) -> str:
+        return f"{self.argument}: {self.reason}"
+
+
 # --- restore -----------------------------------------------------------------------------
 
 
@@ -351,6 +367,65 @@ class RestoreRefused(RestoreError, ValueError):
 
 class UnknownField(RestoreRefused):
     """The section's policy rejects fields its schema does not define."""
+
+
+class ValueTooLong(RestoreRefused):
+    """A value is longer than its database column holds; refused before anything is written."""
+
+    def __init__(self, path: str, length: int, limit: int, unit: str, column: str) -> None:
+        super().__init__(
+            f"{length} {unit} do not fit column {column} ({limit} {unit} at most)",
+            path=path,
+            hint="shorten the value, or widen the column",
+        )
+        self.length = length
+        self.limit = limit
+        self.unit = unit
+        self.column = column
+
+
+class KeyConflict(RestoreRefused):
+    """Two metadata keys the database would take for one (MySQL/MariaDB compare keys
+    case-insensitively); refused rather than lose one of them."""
+
+    def __init__(self, path: str, keys: Sequence[str], database: str) -> None:
+        super().__init__(
+            f"keys {', '.join(repr(k) for k in keys)} are one key to {database}, which "
+            "compares metadata keys without case, accents or trailing spaces",
+            path=path,
+            hint="rename one of the keys; restoring both would lose one",
+        )
+        self.keys = tuple(keys)
+        self.database = database
+
+
+# --- store -------------------------------------------------------------------------------
+
+
+class StoreError(DocketError):
+    """The database could not be read or written as asked; a write left it as it was."""
+
+    def __init__(self, reason: str, *, hint: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.hint = hint
+
+    def describe(self) -> str:
+        return self.reason
+
+
+class VolumeNotFound(StoreError, LookupError):
+    """No volume (that is not soft-deleted) has the id."""
+
+    def __init__(self, volume_ids: Sequence[str]) -> None:
+        self.volume_ids = tuple(volume_ids)
+        shown = ", ".join(self.volume_ids[:5])
+        more = f" and {len(self.volume_ids) - 5} more" if len(self.volume_ids) > 5 else ""
+        noun = "volume" if len(self.volume_ids) == 1 else "volumes"
+        super().__init__(
+            f"{noun} {shown}{more} not found",
+            hint="check the id; deleted volumes do not exist for docket",
+        )
 
 
 # --- backups -----------------------------------------------------------------------------

@@ -1,0 +1,291 @@
+"""What ``docket check`` verifies about a schema directory, as a list of findings.
+
+- every manifest and version document against the metaschema;
+- released versions unchanged (their fingerprints in the manifest);
+- the migration graph and the policies sound (the family builds);
+- every golden container loads, validates, dumps to its recorded bytes and upgrades to what
+  was recorded;
+- with a git ref, that no version released at that ref changed since (read with
+  ``git show REF:path``).
+
+Nothing here raises for a problem in the directory: each one is a :class:`Finding`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from docket.codec import canonical, parse
+from docket.documents import (
+    MANIFEST,
+    FamilySource,
+    check_against_metaschema,
+    read_family,
+    version_text,
+)
+from docket.errors import DocketError, ParseError, SchemaDocumentError, UsageError
+from docket.family import Family
+from docket.registry import Registry
+from docket.versions import Version
+
+UPGRADED = "upgraded"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem ``docket check`` found."""
+
+    family: str
+    check: str
+    """``metaschema``, ``fingerprint``, ``graph``, ``golden`` or ``released``."""
+    message: str
+    path: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "family": self.family,
+            "check": self.check,
+            "path": self.path,
+            "message": self.message,
+        }
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.family}: {self.check}: {where}{self.message}"
+
+
+@dataclass
+class Report:
+    """Everything one run of the checks looked at, and what it found."""
+
+    findings: list[Finding] = field(default_factory=list)
+    families: int = 0
+    versions: int = 0
+    golden: int = 0
+    released_compared: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def family_dirs(directory: Path) -> list[Path]:
+    """Family folders (those holding a manifest) under a schema directory."""
+    if not directory.is_dir():
+        raise UsageError("SCHEMA_DIR", f"{directory} is not a directory", "pass a schema directory")
+    return [d for d in sorted(directory.iterdir()) if (d / MANIFEST).is_file()]
+
+
+def _metaschema_findings(folder: Path) -> Iterator[Finding]:
+    """Each document of a family folder that does not match the metaschema."""
+    documents = [(folder / MANIFEST, "manifest.schema.json")]
+    documents += [
+        (p, "version-document.schema.json")
+        for p in sorted(folder.glob("*.json"))
+        if p.name != MANIFEST
+    ]
+    for path, metaschema in documents:
+        try:
+            check_against_metaschema(parse(path.read_bytes()), metaschema, str(path))
+        except SchemaDocumentError as err:
+            yield Finding(folder.name, "metaschema", f"{err.path}: {err.reason}", str(path))
+        except ParseError as err:
+            yield Finding(folder.name, "metaschema", str(err), str(path))
+        except OSError as err:
+            yield Finding(folder.name, "metaschema", f"cannot read: {err.strerror}", str(path))
+
+
+def golden_findings(family: Family) -> tuple[int, list[Finding]]:
+    """Check every golden container: it validates, loads at its version, dumps to the same
+    bytes, upgrades to current, and upgrades to what ``upgraded/<newer>/`` recorded."""
+    findings: list[Finding] = []
+    count = 0
+    for version, paths in family.golden().items():
+        for path in paths:
+            count += 1
+            findings.extend(
+                Finding(family.name, "golden", message, str(where))
+                for where, message in _golden_file(family, version, Path(path))
+            )
+    return count, findings
+
+
+def _golden_file(family: Family, version: Version, path: Path) -> Iterator[tuple[Path, str]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        yield path, f"cannot read: {err.strerror}"
+        return
+    issues = family.validate(raw)
+    if issues:
+        yield path, "not valid: " + "; ".join(f"{i.path or '/'}: {i.message}" for i in issues[:3])
+        return
+    try:
+        container = family.load(raw, to=version)
+        if container.written_version != version:
+            yield (
+                path,
+                (f"is a version {container.written_version!r} container in the {version!r} folder"),
+            )
+            return
+        if family.dump(container, version=version) != raw:
+            yield path, "does not dump to its recorded bytes (not canonical, or the schema changed)"
+        family.load(raw)  # upgrades to current and validates there
+    except DocketError as err:
+        yield path, str(err)
+        return
+    upgraded = path.parent / UPGRADED
+    if not upgraded.is_dir():
+        return
+    for folder in sorted(p for p in upgraded.iterdir() if p.is_dir()):
+        expected = folder / path.name
+        if not expected.is_file():
+            continue
+        try:
+            newer = family.parse_version(folder.name)
+            got = family.dump(container, version=newer)
+        except DocketError as err:
+            yield expected, str(err)
+            continue
+        if got != expected.read_bytes():
+            yield expected, f"the upgrade to {newer!r} no longer gives the recorded bytes"
+
+
+def _git_show(directory: Path, ref: str, relative: str) -> bytes | None:
+    """A file's bytes at ``ref`` (None when it did not exist there)."""
+    proc = subprocess.run(
+        ["git", "-C", str(directory), "show", f"{ref}:./{relative}"],
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode == 0:
+        return proc.stdout
+    return None
+
+
+def _check_ref(directory: Path, ref: str) -> None:
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+            capture_output=True,
+            check=False,
+        )
+    except OSError as err:
+        raise UsageError("--against", f"cannot run git: {err.strerror}", "install git") from None
+    if proc.returncode != 0:
+        raise UsageError(
+            "--against",
+            f"{ref!r} is not a commit of a git repository holding {directory}",
+            "pass a branch, tag or commit (fetch it first in a shallow CI clone)",
+        )
+
+
+def released_findings(source: FamilySource, directory: Path, ref: str) -> tuple[int, list[Finding]]:
+    """Versions released at ``ref`` whose document (or release entry) changed since."""
+    findings: list[Finding] = []
+    raw = _git_show(directory, ref, f"{source.name}/{MANIFEST}")
+    if raw is None:
+        return 0, findings  # the family is new since the ref
+    try:
+        old_manifest = parse(raw)
+    except ParseError as err:
+        findings.append(Finding(source.name, "released", f"manifest at {ref}: {err}"))
+        return 0, findings
+    released = old_manifest.get("released")
+    if not isinstance(released, dict):
+        return 0, findings
+    compared = 0
+    by_text = {version_text(v): v for v in source.versions}
+    for text, fingerprint in released.items():
+        doc_path = f"{source.name}/{text}.json"
+        if text not in by_text:
+            findings.append(
+                Finding(
+                    source.name,
+                    "released",
+                    f"version {text} was released at {ref} and has been removed",
+                    doc_path,
+                )
+            )
+            continue
+        if source.released.get(text) != fingerprint:
+            findings.append(
+                Finding(
+                    source.name,
+                    "released",
+                    f"the manifest's release entry for version {text} changed since {ref} "
+                    f"({fingerprint} -> {source.released.get(text)})",
+                    f"{source.name}/{MANIFEST}",
+                )
+            )
+        old_doc = _git_show(directory, ref, doc_path)
+        if old_doc is None:
+            continue
+        compared += 1
+        try:
+            same = canonical(parse(old_doc)) == canonical(source.documents[by_text[text]])
+        except ParseError as err:
+            findings.append(Finding(source.name, "released", f"document at {ref}: {err}", doc_path))
+            continue
+        if not same:
+            findings.append(
+                Finding(
+                    source.name,
+                    "released",
+                    f"version {text} was released at {ref} and its document changed since; "
+                    "released versions are frozen: add a new version instead",
+                    doc_path,
+                )
+            )
+    return compared, findings
+
+
+def run_checks(
+    directory: Path,
+    registry: Registry,
+    *,
+    against: str | None = None,
+) -> Report:
+    """Every check over the families in ``directory``; ``registry`` supplies Python
+    migrations, rules, converters, limits and the signing key."""
+    report = Report()
+    if against is not None:
+        _check_ref(directory, against)
+    for folder in family_dirs(directory):
+        report.families += 1
+        meta = list(_metaschema_findings(folder))
+        report.findings.extend(meta)
+        try:
+            source = read_family(folder)
+        except SchemaDocumentError as err:
+            if not meta:
+                report.findings.append(Finding(folder.name, "metaschema", str(err)))
+            continue
+        report.versions += len(source.versions)
+        report.findings.extend(
+            Finding(source.name, "fingerprint", message, str(folder / MANIFEST))
+            for message in source.fingerprint_findings()
+        )
+        if against is not None:
+            compared, found = released_findings(source, directory, against)
+            report.released_compared += compared
+            report.findings.extend(found)
+        try:
+            family = Registry(
+                {source.name: source},
+                registry.migrations,
+                registry.rules,
+                registry.converters,
+                registry.signing_key,
+                registry.limits,
+            ).family(source.name)
+        except DocketError as err:
+            report.findings.append(Finding(source.name, "graph", str(err), str(folder)))
+            continue
+        count, found = golden_findings(family)
+        report.golden += count
+        report.findings.extend(found)
+    return report

@@ -1,0 +1,917 @@
+"""The ``docket`` commands as plain functions: arguments and streams in, an exit code out.
+
+Every function turns a :class:`DocketError` (and a file system error) into a message on
+``stderr`` and an exit code in one place, :func:`run`: 2 for a usage error, 1 for everything
+else (invalid, unreadable, refused). Nothing here prints a traceback or leaves a partial file.
+The click layer in :mod:`docket.cli` only parses options and calls these.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+import orjson
+
+from docket.checks import run_checks
+from docket.codec import Limits, parse
+from docket.compat import VersionDiff, diff_versions
+from docket.documents import bundled_schemas
+from docket.errors import (
+    DocketError,
+    Issue,
+    LimitExceeded,
+    UsageError,
+    ValidationError,
+)
+from docket.family import Container, Family
+from docket.registry import Registry, load_registry
+from docket.versions import Version
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+"""Invalid, unreadable, refused, or a check found something."""
+EXIT_USAGE = 2
+"""A bad argument or option."""
+
+DEFAULT_FAMILY = "backup-metadata"
+KEY_ENV = "DOCKET_SIGNING_KEY_FILE"
+FORMATS = ("text", "json")
+VALIDATE_FORMATS = ("text", "json", "github")
+STDIN = "-"
+
+
+# --- the one place errors become exit codes ----------------------------------------------------
+
+
+def run(stderr: TextIO, work: Callable[[], int]) -> int:
+    """Run a command body; report a :class:`DocketError` or ``OSError`` as one message."""
+    try:
+        return work()
+    except UsageError as err:
+        stderr.write(f"error: {err}\n")
+        return EXIT_USAGE
+    except ValidationError as err:
+        stderr.write(f"error: {err.family} v{err.version}: {len(err.issues)} problem(s)\n")
+        for issue in err.issues:
+            stderr.write(f"  {issue.path or '(root)'}: {issue.message}\n")
+        return EXIT_FAILED
+    except DocketError as err:
+        stderr.write(f"error: {err}\n")
+        return EXIT_FAILED
+    except OSError as err:
+        where = f": {err.filename}" if err.filename else ""
+        stderr.write(f"error: {err.strerror or err}{where}\n")
+        return EXIT_FAILED
+
+
+# --- shared pieces --------------------------------------------------------------------------
+
+
+def read_key(path: str | os.PathLike[str]) -> bytes:
+    """The HMAC signing key in a file (its bytes, less one trailing newline)."""
+    try:
+        key = Path(path).read_bytes()
+    except OSError as err:
+        raise UsageError(
+            "--key-file", f"cannot read {path}: {err.strerror}", f"or unset {KEY_ENV}"
+        ) from None
+    key = key.removesuffix(b"\n").removesuffix(b"\r")
+    if not key:
+        raise UsageError("--key-file", f"{path} is empty", "put the operator's key in it")
+    return key
+
+
+def build_registry(
+    schemas: str | os.PathLike[str] | None = None, key_file: str | os.PathLike[str] | None = None
+) -> Registry:
+    """The bundled families plus those under ``schemas``, signing with the key in ``key_file``."""
+    registry = load_registry()
+    if schemas is not None:
+        if not Path(schemas).is_dir():
+            raise UsageError("--schemas", f"{schemas} is not a directory")
+        registry = registry.with_schemas(Path(schemas))
+    if key_file is not None:
+        registry = registry.with_signing_key(read_key(key_file))
+    return registry
+
+
+def _family(registry: Registry, name: str, option: str = "--family") -> Family:
+    if name not in registry:
+        raise UsageError(
+            option,
+            f"unknown family {name!r}",
+            "known families: " + ", ".join(registry.families()),
+        )
+    return registry.family(name)
+
+
+def _version(family: Family, text: str, option: str) -> Version:
+    try:
+        return family.parse_version(text)
+    except (DocketError, ValueError) as err:
+        raise UsageError(
+            option,
+            f"{text!r} is not a version of {family.name}",
+            "versions: " + ", ".join(str(v) for v in family.versions),
+        ) from err
+
+
+def _read_input(path: str, stdin: BinaryIO | None, limits: Limits) -> bytes:
+    """A whole file (or standard input for ``-``), refusing more than ``limits.max_bytes``."""
+    if path == STDIN:
+        source = stdin if stdin is not None else sys.stdin.buffer
+        raw = source.read(limits.max_bytes + 1)
+    else:
+        with open(path, "rb") as fh:
+            raw = fh.read(limits.max_bytes + 1)
+    if len(raw) > limits.max_bytes:
+        raise LimitExceeded("max_bytes", len(raw), limits.max_bytes)
+    return raw
+
+
+def _family_of(registry: Registry, obj: Mapping[str, Any], default: str | None) -> Family:
+    """The family a container names (``family`` member), else ``default``."""
+    named = obj.get("family")
+    if isinstance(named, str) and named in registry:
+        return registry.family(named)
+    if isinstance(named, str) and default is None:
+        raise UsageError(
+            "family",
+            f"the container names family {named!r}, which is not known",
+            "known families: " + ", ".join(registry.families()) + "; add yours with --schemas",
+        )
+    return _family(registry, default or DEFAULT_FAMILY)
+
+
+def _load_at_own_version(
+    registry: Registry, path: str, family_name: str | None, stdin: BinaryIO | None
+) -> tuple[Family, Container]:
+    """Parse, validate and integrity-check a container without migrating it."""
+    raw = _read_input(path, stdin, registry.limits)
+    obj = parse(raw, registry.limits)
+    family = _family_of(registry, obj, family_name)
+    version = family.detect(obj)
+    return family, family.load(obj, to=version)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _dump_json(stdout: TextIO, value: Any) -> None:
+    stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextlib.contextmanager
+def _progress_bar(
+    stderr: TextIO, label: str, total: int, show: bool
+) -> Iterator[Callable[[int], None] | None]:
+    """``advance(n)`` for a rich progress bar on ``stderr``, or None when not shown."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import TimeRemainingColumn as Remaining
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        Remaining(),
+        console=Console(file=stderr),
+        transient=True,
+    )
+    task = bar.add_task(label, total=total)
+    with bar:
+        yield lambda n: bar.advance(task, n)
+
+
+# --- validate -----------------------------------------------------------------------------
+
+_BATCH_ITEMS = 1000
+_BATCH_BYTES = 4 * 1024 * 1024
+_PEEK_BYTES = 64 * 1024
+PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+PROGRESS_MIN_FILES = 200
+
+
+@dataclass(frozen=True)
+class Item:
+    """One container to validate: where it is, and its bytes (or why they cannot be read)."""
+
+    file: str
+    line: int | None
+    raw: bytes | None
+    unreadable: str = ""
+
+
+@dataclass(frozen=True)
+class Result:
+    """The verdict on one container, as ``validate --format json`` prints it."""
+
+    file: str
+    line: int | None
+    family: str | None
+    version: Any
+    errors: tuple[Issue, ...]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "valid": self.valid,
+            "family": self.family,
+            "version": self.version,
+            "errors": [
+                {"pointer": i.path, "message": i.message, "keyword": i.keyword} for i in self.errors
+            ],
+        }
+
+
+class Validator:
+    """Validates containers the way ``Family.load`` checks them, choosing each one's family."""
+
+    def __init__(self, registry: Registry, default_family: str) -> None:
+        self.registry = registry
+        self.default = default_family
+
+    def _peek(self, raw: bytes) -> Mapping[str, Any] | None:
+        # The strict parse in Family.validate decides validity; this only finds the family and
+        # version. orjson is ~5x faster, and small input bounds what it can allocate.
+        if len(raw) > _PEEK_BYTES:
+            try:
+                return parse(raw, self.registry.limits)
+            except DocketError:
+                return None
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    def check(self, item: Item) -> Result:
+        if item.raw is None:
+            issue = Issue("", item.unreadable, "read")
+            return Result(item.file, item.line, None, None, (issue,))
+        obj = self._peek(item.raw)
+        name, version = self.default, None
+        if obj is not None:
+            named = obj.get("family")
+            if isinstance(named, str):
+                name = named
+            found = obj.get("version")
+            if isinstance(found, int | str) and not isinstance(found, bool):
+                version = found
+        if name not in self.registry:
+            issue = Issue(
+                "/family",
+                f"unknown family {name!r} (known: {', '.join(self.registry.families())})",
+                "family",
+                ("family",),
+            )
+            return Result(item.file, item.line, name, version, (issue,))
+        issues = self.registry.family(name).validate(item.raw)
+        return Result(item.file, item.line, name, version, tuple(issues))
+
+    def check_batch(self, batch: Sequence[Item]) -> list[Result]:
+        return [self.check(item) for item in batch]
+
+
+# Each worker process builds its registry once; a pool's initializer can only leave it in a
+# module global.
+_WORKER: Validator | None = None
+
+
+def _init_worker(
+    schemas: str | None, key_file: str | None, key: bytes | None, default_family: str
+) -> None:
+    global _WORKER
+    registry = build_registry(schemas, key_file)
+    if key is not None:
+        registry = registry.with_signing_key(key)
+    _WORKER = Validator(registry, default_family)
+
+
+def _work_batch(batch: Sequence[Item]) -> list[Result]:
+    assert _WORKER is not None, "worker not initialised"
+    return _WORKER.check_batch(batch)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"I/N"`` (1 <= I <= N) as ``(I, N)``."""
+    if text is None:
+        return None
+    index, sep, count = text.partition("/")
+    if not sep or not index.strip().isdigit() or not count.strip().isdigit():
+        raise UsageError("--shard", f"{text!r} is not I/N", "for example --shard 2/4")
+    i, n = int(index), int(count)
+    if not 1 <= i <= n:
+        raise UsageError("--shard", f"{text!r}: I must be between 1 and N", "e.g. --shard 1/4")
+    return i, n
+
+
+def _lines(fh: BinaryIO, limit: int) -> Iterator[tuple[int, bytes, int]]:
+    """``(line number, content, bytes consumed)`` per line; a line longer than ``limit`` is cut
+    to ``limit + 1`` bytes (so parsing refuses it) without reading it whole into memory."""
+    number = 0
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        consumed = len(line)
+        if not line.endswith(b"\n") and len(line) > limit:
+            while True:  # skip the rest of an over-long line in bounded pieces
+                rest = fh.readline(1024 * 1024)
+                consumed += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        yield number, line.rstrip(b"\r\n"), consumed
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One PATH argument expanded: a JSON file, a JSON Lines file, or standard input."""
+
+    name: str
+    lines: bool
+    size: int
+
+
+def _sources(paths: Sequence[str], jsonl: bool) -> Iterator[_Source]:
+    for text in paths:
+        if text == STDIN:
+            yield _Source(STDIN, jsonl, 0)
+            continue
+        path = Path(text)
+        if path.is_dir():
+            for found in sorted(p for p in path.rglob("*.json") if p.is_file()):
+                yield _Source(str(found), jsonl, _size(found))
+        else:
+            yield _Source(text, jsonl or text.endswith(".jsonl"), _size(path))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _items(
+    sources: Iterable[_Source],
+    limits: Limits,
+    stdin: BinaryIO | None,
+    shard: tuple[int, int] | None,
+    progress: Callable[[int], None] | None,
+) -> Iterator[Item]:
+    """Every container of every source, in order, keeping only this shard's."""
+    index = -1
+
+    def mine() -> bool:
+        nonlocal index
+        index += 1
+        return shard is None or index % shard[1] == shard[0] - 1
+
+    for source in sources:
+        display = "<stdin>" if source.name == STDIN else source.name
+        try:
+            with contextlib.ExitStack() as stack:
+                if source.name == STDIN:
+                    fh: BinaryIO = stdin if stdin is not None else sys.stdin.buffer
+                else:
+                    fh = stack.enter_context(open(source.name, "rb"))
+                if not source.lines:
+                    if mine():
+                        raw = fh.read(limits.max_bytes + 1)
+                        yield Item(display, None, raw)
+                    if progress is not None:
+                        progress(source.size)
+                    continue
+                for number, line, consumed in _lines(fh, limits.max_bytes):
+                    if progress is not None:
+                        progress(consumed)
+                    if line.strip() and mine():
+                        yield Item(display, number, line)
+        except OSError as err:
+            if mine():
+                yield Item(display, None, None, f"cannot read: {err.strerror or err}")
+
+
+def _batches(items: Iterable[Item]) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += len(item.raw or b"")
+        if len(batch) >= _BATCH_ITEMS or size >= _BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _in_pool(
+    batches: Iterable[list[Item]], jobs: int, initargs: tuple[Any, ...]
+) -> Iterator[Result]:
+    """Results in input order, with at most ``2 * jobs`` batches in flight (flat memory)."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_init_worker, initargs=initargs
+    ) as pool:
+        window: collections.deque[Future[list[Result]]] = collections.deque()
+        for batch in batches:
+            window.append(pool.submit(_work_batch, batch))
+            if len(window) >= 2 * jobs:
+                yield from window.popleft().result()
+        while window:
+            yield from window.popleft().result()
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+class _Writer:
+    """Streams results in one of the output formats; never holds more than one."""
+
+    def __init__(self, stdout: TextIO, output_format: str) -> None:
+        self.out = stdout
+        self.format = output_format
+        self.count = 0
+        self.invalid = 0
+
+    def __enter__(self) -> _Writer:
+        if self.format == "json":
+            self.out.write("[")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.format == "json":
+            self.out.write("\n]\n" if self.count else "]\n")
+
+    def write(self, result: Result) -> None:
+        self.count += 1
+        self.invalid += not result.valid
+        if self.format == "json":
+            sep = "," if self.count > 1 else ""
+            self.out.write(sep + "\n  " + json.dumps(result.as_dict(), ensure_ascii=False))
+            return
+        where = result.file if result.line is None else f"{result.file}:{result.line}"
+        for issue in result.errors:
+            if self.format == "github":
+                props = f"file={_escape_property(result.file)}"
+                if result.line is not None:
+                    props += f",line={result.line}"
+                props += ",title=" + _escape_property("docket validate")
+                message = f"{issue.path or '(root)'}: {issue.message}"
+                self.out.write(f"::error {props}::{_escape_data(message)}\n")
+            else:
+                self.out.write(f"{where}: {issue.path or '(root)'}: {issue.message}\n")
+
+
+def validate(
+    paths: Sequence[str],
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    stdin: BinaryIO | None = None,
+    family: str | None = None,
+    output_format: str = "text",
+    jobs: int = 1,
+    shard: str | None = None,
+    jsonl: bool = False,
+    progress: bool | None = None,
+    schemas: str | os.PathLike[str] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+) -> int:
+    """``docket validate``: exit 0 when every container is valid, 1 when any is not."""
+
+    def work() -> int:
+        if not paths:
+            raise UsageError("PATH", "give at least one file, directory or -")
+        if output_format not in VALIDATE_FORMATS:
+            raise UsageError("--format", f"{output_format!r} is not one of {VALIDATE_FORMATS}")
+        if jobs < 0:
+            raise UsageError("--jobs", f"{jobs} is not a number of processes", "0 uses every CPU")
+        workers = jobs or os.cpu_count() or 1
+        if list(paths).count(STDIN) > 1:
+            raise UsageError("PATH", "standard input (-) can be read once")
+        part = parse_shard(shard)
+        registry = build_registry(schemas, key_file)
+        default = family or DEFAULT_FAMILY
+        _family(registry, default)
+        sources = list(_sources(paths, jsonl))
+        total = sum(s.size for s in sources)
+        # A bar only helps (and only draws well) on a terminal, and only for large input.
+        large = total >= PROGRESS_MIN_BYTES or len(sources) >= PROGRESS_MIN_FILES
+        show = progress if progress is not None else (large and stderr.isatty())
+        with (
+            _progress_bar(stderr, "validating", total, show) as advance,
+            _Writer(stdout, output_format) as writer,
+        ):
+            items = _items(sources, registry.limits, stdin, part, advance)
+            if workers == 1:
+                checker = Validator(registry, default)
+                results: Iterable[Result] = map(checker.check, items)
+            else:
+                initargs = (
+                    None if schemas is None else str(schemas),
+                    None,
+                    registry.signing_key,
+                    default,
+                )
+                results = _in_pool(_batches(items), workers, initargs)
+            for result in results:
+                writer.write(result)
+        if writer.count == 0:
+            stderr.write("docket validate: no containers found\n")
+        elif writer.invalid:
+            stderr.write(
+                f"docket validate: {writer.invalid} of {writer.count} container(s) invalid\n"
+            )
+        elif output_format != "json":
+            stderr.write(f"docket validate: {writer.count} container(s) valid\n")
+        return EXIT_FAILED if writer.invalid else EXIT_OK
+
+    return run(stderr, work)
+
+
+# --- migrate ------------------------------------------------------------------------------
+
+
+def _restored_fields(family: Family, container: Container) -> set[tuple[str, str]]:
+    """(section, field) pairs a restore of ``container`` onto a new volume writes."""
+    try:
+        plan = family.restore_policy(container).filter(container)
+    except DocketError:
+        return set()
+    return {(section, name) for section, values in plan.items() for name in values}
+
+
+def migrate(
+    path: str,
+    *,
+    to: str,
+    stdout: TextIO,
+    stderr: TextIO,
+    stdin: BinaryIO | None = None,
+    output: str | None = None,
+    allow_lossy: bool = False,
+    family: str | None = None,
+    schemas: str | os.PathLike[str] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+) -> int:
+    """``docket migrate``: the container at another version, canonical JSON on stdout or OUT."""
+
+    def work() -> int:
+        registry = build_registry(schemas, key_file)
+        if family is not None:
+            _family(registry, family)
+        fam, container = _load_at_own_version(registry, path, family, stdin)
+        target = _version(fam, to, "--to")
+        losses = fam.losses(container.version, target)
+        if losses and not allow_lossy:
+            stderr.write(
+                f"error: {fam.name} {container.version!r} -> {target!r} is lossy; it would lose:\n"
+            )
+            for loss in losses:
+                stderr.write(f"  - {loss}\n")
+            stderr.write("hint: pass --allow-lossy to accept the loss\n")
+            return EXIT_FAILED
+        data = fam.dump(container, version=target, allow_lossy=allow_lossy)
+        before = _restored_fields(fam, container)
+        after = _restored_fields(fam, fam.load(data, to=target))
+        for loss in losses:
+            stderr.write(f"warning: lossy: {loss}\n")
+        if after - before:
+            names = ", ".join(f"{s}.{f}" for s, f in sorted(after - before))
+            stderr.write(
+                f"note: version {target!r}'s restore policy also restores {names}, which "
+                f"version {container.version!r}'s did not; restoring the migrated container "
+                "writes more than restoring the original would\n"
+            )
+        if before - after:
+            names = ", ".join(f"{s}.{f}" for s, f in sorted(before - after))
+            stderr.write(f"note: version {target!r}'s restore policy no longer restores {names}\n")
+        if output is None or output == STDIN:
+            stdout.write(data.decode("utf-8") + "\n")
+        else:
+            write_atomic(output, data + b"\n")
+            stderr.write(f"wrote {output} ({fam.name} version {target!r})\n")
+        return EXIT_OK
+
+    return run(stderr, work)
+
+
+# --- inspect ------------------------------------------------------------------------------
+
+
+def _describe_container(
+    registry: Registry, path: str, family_name: str | None, stdin: BinaryIO | None
+) -> dict[str, Any]:
+    raw = _read_input(path, stdin, registry.limits)
+    obj = parse(raw, registry.limits)
+    family = _family_of(registry, obj, family_name)
+    version = family.detect(obj)
+    issues = family.validate(obj)
+    integrity_issues = [i for i in issues if i.keyword in ("digest", "signature")]
+    if len(integrity_issues) != len(issues):
+        raise ValidationError(family.name, version, issues)
+    spec = family.spec(version)
+    integrity = spec.integrity
+    if integrity is None:
+        digest, signature = "none", "none"
+    else:
+        digest = "mismatch" if any(i.keyword == "digest" for i in issues) else "ok"
+        signed = integrity.signature is not None and integrity.signature in obj
+        if any(i.keyword == "signature" for i in issues):
+            signature = "invalid"
+        elif family.signing_key is not None and signed:
+            signature = "verified"
+        else:
+            signature = "unverified" if signed else "absent"
+    container = Container(family.name, version, obj, version, signature)
+    policy = family.restore_policy(container)
+    restore: dict[str, Any] = {"policy_version": version, "target": "a new volume"}
+    try:
+        plan = policy.plan(container)
+    except DocketError as err:
+        restore["refused"] = str(err)
+    else:
+        # Values a rule set (not the backed-up ones) are shown: they are the rule's constants.
+        restore["sections"] = {
+            name: {
+                "mode": write.mode.value,
+                "fields": sorted(write.values),
+                "set_by_rules": {
+                    k: v
+                    for k, v in sorted(write.values.items())
+                    if not isinstance(obj.get(name), dict)
+                    or k not in obj[name]
+                    or obj[name][k] != v
+                },
+            }
+            for name, write in plan.sections.items()
+        }
+        restore["dropped"] = [
+            {"section": d.section, "field": d.field, "reason": d.reason} for d in plan.dropped
+        ]
+    return {
+        "file": "<stdin>" if path == STDIN else path,
+        "family": family.name,
+        "version": version,
+        "current": family.current,
+        "sections": {name: len(value) for name, value in container.sections().items()},
+        "digest": digest,
+        "signature": signature,
+        "restore": restore,
+        "problems": [
+            {"pointer": i.path, "message": i.message, "keyword": i.keyword} for i in issues
+        ],
+    }
+
+
+def _inspect_text(info: Mapping[str, Any]) -> str:
+    lines = [
+        f"file       {info['file']}",
+        f"family     {info['family']}",
+        f"version    {info['version']!r} (current {info['current']!r})",
+        f"digest     {info['digest']}",
+        f"signature  {info['signature']}",
+        "sections",
+    ]
+    width = max((len(n) for n in info["sections"]), default=0)
+    for name, count in info["sections"].items():
+        lines.append(f"  {name:<{width}}  {count} field(s)")
+    restore = info["restore"]
+    lines.append(
+        f"restore    with the policy of version {restore['policy_version']!r}, onto "
+        f"{restore['target']}"
+    )
+    if "refused" in restore:
+        lines.append(f"  refused: {restore['refused']}")
+    else:
+        width = max((len(n) for n in restore["sections"]), default=0)
+        for name, write in restore["sections"].items():
+            ruled = write["set_by_rules"]
+            listed = ", ".join(
+                f"{f}={json.dumps(ruled[f])} (set by a rule)" if f in ruled else f
+                for f in write["fields"]
+            )
+            if not listed:
+                replace = write["mode"] == "replace"
+                listed = "(none: the target's entries are deleted)" if replace else "(none)"
+            lines.append(f"  {name:<{width}}  {write['mode']:<7}  {listed}")
+        reasons: dict[str, list[str]] = {}
+        for d in restore["dropped"]:
+            reasons.setdefault(d["reason"], []).append(f"{d['section']}.{d['field']}")
+        if reasons:
+            lines.append("not restored")
+            for reason, names in reasons.items():
+                lines.append(f"  {reason}: {', '.join(names)}")
+    for problem in info["problems"]:
+        lines.append(f"PROBLEM    {problem['pointer'] or '(root)'}: {problem['message']}")
+    return "\n".join(lines) + "\n"
+
+
+def inspect(
+    path: str,
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    stdin: BinaryIO | None = None,
+    output_format: str = "text",
+    family: str | None = None,
+    schemas: str | os.PathLike[str] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+) -> int:
+    """``docket inspect``: what a container is and exactly what restoring it would write."""
+
+    def work() -> int:
+        registry = build_registry(schemas, key_file)
+        if family is not None:
+            _family(registry, family)
+        info = _describe_container(registry, path, family, stdin)
+        if output_format == "json":
+            _dump_json(stdout, info)
+        else:
+            stdout.write(_inspect_text(info))
+        failed = info["problems"] or "refused" in info["restore"]
+        return EXIT_FAILED if failed else EXIT_OK
+
+    return run(stderr, work)
+
+
+# --- diff, schema -------------------------------------------------------------------------
+
+
+def diff_text(result: VersionDiff) -> str:
+    """A version diff as text for a terminal or a pull-request comment."""
+    old, new = result.old, result.new
+    yes_no = {True: "yes", False: "NO"}
+    lines = [
+        f"{result.family} {old!r} -> {new!r}: {result.compatibility.value}",
+        f"  backward: {yes_no[result.backward]:<3}  version {new!r} readers "
+        f"{'accept every' if result.backward else 'refuse some'} version {old!r} container(s)",
+        f"  forward:  {yes_no[result.forward]:<3}  version {old!r} readers "
+        f"{'accept every' if result.forward else 'refuse some'} version {new!r} container(s)",
+        "",
+        "schema changes (B: breaks backward, F: breaks forward):",
+    ]
+    if not result.changes:
+        lines.append("  none")
+    ordered = sorted(result.changes, key=lambda c: (c.backward and c.forward, c.backward))
+    for change in ordered:
+        flags = ("B" if not change.backward else "-") + ("F" if not change.forward else "-")
+        lines.append(f"  {flags}  {change.pointer}  {change.describe()}")
+    lines += ["", "restore policy changes:"]
+    lines += [f"  {p.describe()}" for p in result.policy] or ["  none"]
+    lines += ["", "migration:"]
+    lines += [f"  {step}" for step in result.migration] or ["  none (same version)"]
+    return "\n".join(lines) + "\n"
+
+
+def diff(
+    family: str,
+    old: str,
+    new: str,
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    output_format: str = "text",
+    schemas: str | os.PathLike[str] | None = None,
+) -> int:
+    """``docket diff``: typed changes and the compatibility class between two versions."""
+
+    def work() -> int:
+        fam = _family(build_registry(schemas), family, "FAMILY")
+        result = diff_versions(fam, _version(fam, old, "A"), _version(fam, new, "B"))
+        if output_format == "json":
+            _dump_json(stdout, result.as_dict())
+        else:
+            stdout.write(diff_text(result))
+        return EXIT_OK
+
+    return run(stderr, work)
+
+
+def schema(
+    family: str,
+    version: str,
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    schemas: str | os.PathLike[str] | None = None,
+) -> int:
+    """``docket schema``: print a version's JSON Schema."""
+
+    def work() -> int:
+        fam = _family(build_registry(schemas), family, "FAMILY")
+        _dump_json(stdout, fam.schema(_version(fam, version, "VERSION")))
+        return EXIT_OK
+
+    return run(stderr, work)
+
+
+# --- check --------------------------------------------------------------------------------
+
+
+def check(
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    against: str | None = None,
+    output_format: str = "text",
+    schemas: str | os.PathLike[str] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+) -> int:
+    """``docket check``: exit 1 when any check finds something."""
+
+    def work() -> int:
+        target = Path(directory or schemas or bundled_schemas())
+        if not target.is_dir():
+            raise UsageError("SCHEMA_DIR", f"{target} is not a directory")
+        registry = build_registry(None, key_file)
+        report = run_checks(target, registry, against=against)
+        if output_format == "json":
+            _dump_json(
+                stdout,
+                {
+                    "directory": str(target),
+                    "ok": report.ok,
+                    "families": report.families,
+                    "versions": report.versions,
+                    "golden": report.golden,
+                    "released_compared": report.released_compared,
+                    "findings": [f.as_dict() for f in report.findings],
+                },
+            )
+        else:
+            for finding in report.findings:
+                stdout.write(f"{finding}\n")
+            since = (
+                f"; {report.released_compared} released document(s) compared with {against}"
+                if against
+                else ""
+            )
+            verdict = "ok" if report.ok else f"{len(report.findings)} finding(s)"
+            stdout.write(
+                f"{target}: {report.families} famil{'y' if report.families == 1 else 'ies'}, "
+                f"{report.versions} version(s), {report.golden} golden container(s){since}: "
+                f"{verdict}\n"
+            )
+        return EXIT_OK if report.ok else EXIT_FAILED
+
+    return run(stderr, work)
+
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Result",
+    "Validator",
+    "build_registry",
+    "check",
+    "diff",
+    "inspect",
+    "migrate",
+    "read_key",
+    "run",
+    "schema",
+    "validate",
+]
