@@ -226,3 +226,27 @@ def test_the_click_group(tmp_path: Path, vol: Path) -> None:
     assert result.exit_code == 2 and "lz4" in result.output
     result = runner.invoke(volume, ["verify", "missing-1", "--root", root])
     assert result.exit_code == 1 and "error: backup missing-1: no backup" in result.output
+
+
+def test_db_options_back_up_and_restore_volume_metadata(tmp_path: Path, vol: Path) -> None:
+    store = pytest.importorskip("docket.store", reason="docket.store is not there yet")
+    url = f"sqlite:///{tmp_path / 'cinder.db'}"
+    store.init_db(url)
+    engine = store.make_engine(url)
+    source = store.create_volume(engine, display_name="vol-1", metadata={"k": "v"})
+    target = store.create_volume(engine, display_name="restore_backup_c0de-8")
+    root = tmp_path / "root"
+    s = Streams()
+    code = commands.backup(vol, root=root, backup_id="c0de-8", db=url, volume_id=source, **s.kw)
+    assert code == 0, s.stderr.getvalue()
+    s = Streams()
+    code = commands.restore("c0de-8", tmp_path / "out", root=root, db=url, volume_id=target, **s.kw)
+    assert code == 0, s.stderr.getvalue()
+    assert "metadata   restored from c0de-8" in s.stdout.getvalue()
+    restored = json.loads(store.BackupMetadataAPI(engine).get(target))
+    assert restored["volume-base-metadata"]["display_name"] == "vol-1"
+    assert restored["volume-metadata"] == {"k": "v"}
+    s = Streams()
+    assert commands.restore("c0de-8", tmp_path / "out2", root=root, **s.kw) == 0
+    assert "not restored (give --db and --volume-id) from c0de-8" in s.stdout.getvalue()
+    engine.dispose()

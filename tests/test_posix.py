@@ -855,3 +855,31 @@ def test_errors_are_docket_errors() -> None:
         assert issubclass(err, DocketError)
     assert issubclass(BackupNotFound, LookupError)
     assert issubclass(InvalidBackup, ValueError)
+
+
+def test_metadata_round_trips_through_the_store(tmp_path: Path) -> None:
+    store = pytest.importorskip("docket.store", reason="docket.store is not there yet")
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'cinder.db'}")
+    store.init_db(engine)
+    source = store.create_volume(
+        engine, display_name="vol-1", display_description="data", metadata={"fee": "fi"}
+    )
+    target = store.create_volume(engine, display_name="restore_backup_5eed-4")
+    api = store.BackupMetadataAPI(engine)
+    d = driver(tmp_path / "root", metadata_api=api)
+    data = volume_bytes(25, 100_000)
+    vol = tmp_path / "vol"
+    vol.write_bytes(data)
+    d.backup(Backup(id="5eed-4", volume_id=source), vol)
+    meta = json.loads(_meta_path(container(tmp_path / "root", "5eed-4")).read_text())
+    assert meta["volume_meta"] == api.get(source)
+    assert json.loads(meta["volume_meta"])["volume-metadata"] == {"fee": "fi"}
+
+    report = d.restore("5eed-4", target, tmp_path / "out")
+    assert (tmp_path / "out").read_bytes() == data
+    assert [backup_id for backup_id, _ in report.metadata] == ["5eed-4"]
+    restored_meta = json.loads(api.get(target))
+    assert restored_meta["volume-base-metadata"]["display_name"] == "vol-1"
+    assert restored_meta["volume-base-metadata"]["display_description"] == "data"
+    assert restored_meta["volume-metadata"] == {"fee": "fi"}
+    engine.dispose()
