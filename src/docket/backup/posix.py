@@ -658,7 +658,8 @@ class PosixBackupDriver(BackupDriver):
             work.write(volume_file, sparse=False)
             _truncate_regular(volume_file, size)
             return self._report(work, volume_id)
-        target = Path(volume_file)
+        # Through a symlink, restore what it points at rather than replace the link.
+        target = Path(os.path.realpath(volume_file))
         if target.exists() and not target.is_file():
             with open(target, "r+b") as out:
                 available = volume_size(out)
