@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hypothesis import given
+from hypothesis import HealthCheck, given
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 
@@ -343,9 +343,12 @@ def _run(
     # Hypothesis keys its example database by the test's source; this one function runs
     # every property of every family, so tell them apart.
     run._hypothesis_internal_add_digest = f"docket:{family.name}:{prop}".encode()  # type: ignore[attr-defined]
-    if settings is not None:
-        run = settings(run)
-    run()
+    # Everything comes from the caller's settings (or the loaded profile) but one health
+    # check: a rich container of a wide schema takes milliseconds to draw by design, and
+    # too_slow exists to flag slow strategies a user wrote, not docket's.
+    base = settings if settings is not None else Settings()  # the loaded profile
+    suppressed = (*base.suppress_health_check, HealthCheck.too_slow)
+    Settings(base, suppress_health_check=suppressed)(run)()
 
 
 def _do(prop: str, family: Family, version: Any, action: str, fn: Callable[[], T]) -> T:
