@@ -347,7 +347,12 @@ def write_corpus(
                 invalid.add(line)
                 _name, defect = _DEFECTS[rng.randrange(len(_DEFECTS))]
                 defect(obj)
-            text = orjson.dumps(obj)
+            # As each writer writes: Cinder's json.dumps text, docket's canonical bytes.
+            text = (
+                orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+                if version == 3
+                else json.dumps(obj).encode()
+            )
             if line % (invalid_every * 97) == 0:
                 invalid.add(line)
                 text = text[: len(text) // 2]  # a truncated line: not JSON at all
