@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -28,6 +29,7 @@ from docket.codec import Limits, parse
 from docket.compat import VersionDiff, diff_versions
 from docket.documents import bundled_schemas
 from docket.errors import (
+    CommandFailed,
     DocketError,
     Issue,
     LimitExceeded,
@@ -211,22 +213,19 @@ def _progress_bar(
 
 
 # --- validate -----------------------------------------------------------------------------
+#
+# The input is cut into tasks: a byte range of a JSON Lines file (aligned to line starts), a
+# group of files, or lines already read from standard input. A task is validated and *rendered*
+# by whoever runs it (this process, or a worker with --jobs), so only finished text crosses
+# between processes and at most two tasks per worker are in flight: memory stays flat however
+# long the input.
 
-_BATCH_ITEMS = 1000
-_BATCH_BYTES = 4 * 1024 * 1024
+_CHUNK_BYTES = 4 * 1024 * 1024
+_FILES_PER_TASK = 200
+_STDIN_LINES_PER_TASK = 2000
 _PEEK_BYTES = 64 * 1024
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 PROGRESS_MIN_FILES = 200
-
-
-@dataclass(frozen=True)
-class Item:
-    """One container to validate: where it is, and its bytes (or why they cannot be read)."""
-
-    file: str
-    line: int | None
-    raw: bytes | None
-    unreadable: str = ""
 
 
 @dataclass(frozen=True)
@@ -256,12 +255,89 @@ class Result:
         }
 
 
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render(result: Result, output_format: str) -> str:
+    """One result in an output format; a JSON element starts with its ``,`` separator."""
+    if output_format == "json":
+        return ",\n  " + orjson.dumps(result.as_dict()).decode("utf-8")
+    out = []
+    where = result.file if result.line is None else f"{result.file}:{result.line}"
+    for issue in result.errors:
+        message = f"{issue.path or '(root)'}: {issue.message}"
+        if output_format == "github":
+            props = f"file={_escape_property(result.file)}"
+            if result.line is not None:
+                props += f",line={result.line}"
+            props += ",title=docket validate"
+            out.append(f"::error {props}::{_escape_data(message)}\n")
+        else:
+            out.append(f"{where}: {message}\n")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class LinesTask:
+    """Lines of a JSON Lines file: bytes ``start`` to ``end``, the first being ``first_line``."""
+
+    path: str
+    display: str
+    start: int
+    end: int
+    first_line: int
+    first_slot: int
+
+
+@dataclass(frozen=True)
+class FilesTask:
+    """Whole-file containers, each with its slot (its place in the input, for --shard)."""
+
+    files: tuple[tuple[str, int], ...]
+    size: int
+
+
+@dataclass(frozen=True)
+class RawTask:
+    """Lines already read (standard input): (line number or None, bytes, slot)."""
+
+    display: str
+    entries: tuple[tuple[int | None, bytes | None, str, int], ...]
+    size: int
+
+
+Task = LinesTask | FilesTask | RawTask
+
+
+@dataclass(frozen=True)
+class Done:
+    """A validated task: its rendered output and its tally."""
+
+    text: str
+    count: int
+    invalid: int
+    size: int
+
+
 class Validator:
     """Validates containers the way ``Family.load`` checks them, choosing each one's family."""
 
-    def __init__(self, registry: Registry, default_family: str) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        default_family: str,
+        output_format: str = "text",
+        shard: tuple[int, int] | None = None,
+    ) -> None:
         self.registry = registry
         self.default = default_family
+        self.format = output_format
+        self.shard = shard
 
     def _peek(self, raw: bytes) -> Mapping[str, Any] | None:
         # The strict parse in Family.validate decides validity; this only finds the family and
@@ -277,11 +353,11 @@ class Validator:
             return None
         return value if isinstance(value, dict) else None
 
-    def check(self, item: Item) -> Result:
-        if item.raw is None:
-            issue = Issue("", item.unreadable, "read")
-            return Result(item.file, item.line, None, None, (issue,))
-        obj = self._peek(item.raw)
+    def check(self, file: str, line: int | None, raw: bytes | None, unreadable: str = "") -> Result:
+        """The verdict on one container (``raw`` None: it could not be read, see why)."""
+        if raw is None:
+            return Result(file, line, None, None, (Issue("", unreadable, "read"),))
+        obj = self._peek(raw)
         name, version = self.default, None
         if obj is not None:
             named = obj.get("family")
@@ -291,38 +367,95 @@ class Validator:
             if isinstance(found, int | str) and not isinstance(found, bool):
                 version = found
         if name not in self.registry:
-            issue = Issue(
-                "/family",
-                f"unknown family {name!r} (known: {', '.join(self.registry.families())})",
-                "family",
-                ("family",),
-            )
-            return Result(item.file, item.line, name, version, (issue,))
-        issues = self.registry.family(name).validate(item.raw)
-        return Result(item.file, item.line, name, version, tuple(issues))
+            known = ", ".join(self.registry.families())
+            issue = Issue("/family", f"unknown family {name!r} (known: {known})", "family")
+            return Result(file, line, name, version, (issue,))
+        issues = self.registry.family(name).validate(raw)
+        return Result(file, line, name, version, tuple(issues))
 
-    def check_batch(self, batch: Sequence[Item]) -> list[Result]:
-        return [self.check(item) for item in batch]
+    def _mine(self, slot: int) -> bool:
+        return self.shard is None or slot % self.shard[1] == self.shard[0] - 1
+
+    def _results(self, task: Task) -> Iterator[Result]:
+        limit = self.registry.limits.max_bytes
+        if isinstance(task, RawTask):
+            for line, raw, unreadable, slot in task.entries:
+                if self._mine(slot):
+                    yield self.check(task.display, line, raw, unreadable)
+        elif isinstance(task, FilesTask):
+            for path, slot in task.files:
+                if not self._mine(slot):
+                    continue
+                try:
+                    with open(path, "rb") as fh:
+                        raw = fh.read(limit + 1)
+                except OSError as err:
+                    yield self.check(path, None, None, f"cannot read: {err.strerror or err}")
+                else:
+                    yield self.check(path, None, raw)
+        else:
+            try:
+                with open(task.path, "rb") as fh:
+                    fh.seek(task.start)
+                    for offset, raw in _lines(fh, limit, task.end - task.start):
+                        slot = task.first_slot + offset
+                        if raw.strip() and self._mine(slot):
+                            yield self.check(task.display, task.first_line + offset, raw)
+            except OSError as err:
+                yield self.check(task.display, None, None, f"cannot read: {err.strerror or err}")
+
+    def run(self, task: Task) -> Done:
+        """Validate and render one task."""
+        parts, count, invalid = [], 0, 0
+        for result in self._results(task):
+            count += 1
+            invalid += not result.valid
+            parts.append(render(result, self.format))
+        size = task.end - task.start if isinstance(task, LinesTask) else task.size
+        return Done("".join(parts), count, invalid, size)
 
 
-# Each worker process builds its registry once; a pool's initializer can only leave it in a
+def _lines(fh: BinaryIO, limit: int, span: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """``(index, content)`` per line, over at most ``span`` bytes. A line
+    longer than ``limit`` is cut to ``limit + 1`` bytes (so parsing refuses it) without
+    reading it whole into memory."""
+    index, used = 0, 0
+    while span is None or used < span:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        consumed = len(line)
+        if not line.endswith(b"\n") and len(line) > limit:
+            while True:  # skip the rest of an over-long line in bounded pieces
+                rest = fh.readline(1024 * 1024)
+                consumed += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        used += consumed
+        yield index, line.rstrip(b"\r\n")
+        index += 1
+
+
+# Each worker process builds its validator once; a pool's initializer can only leave it in a
 # module global.
 _WORKER: Validator | None = None
 
 
 def _init_worker(
-    schemas: str | None, key_file: str | None, key: bytes | None, default_family: str
+    schemas: str | None,
+    key: bytes | None,
+    default_family: str,
+    output_format: str,
+    shard: tuple[int, int] | None,
 ) -> None:
     global _WORKER
-    registry = build_registry(schemas, key_file)
-    if key is not None:
-        registry = registry.with_signing_key(key)
-    _WORKER = Validator(registry, default_family)
+    registry = build_registry(schemas).with_signing_key(key)
+    _WORKER = Validator(registry, default_family, output_format, shard)
 
 
-def _work_batch(batch: Sequence[Item]) -> list[Result]:
+def _work(task: Task) -> Done:
     assert _WORKER is not None, "worker not initialised"
-    return _WORKER.check_batch(batch)
+    return _WORKER.run(task)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -338,47 +471,6 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return i, n
 
 
-def _lines(fh: BinaryIO, limit: int) -> Iterator[tuple[int, bytes, int]]:
-    """``(line number, content, bytes consumed)`` per line; a line longer than ``limit`` is cut
-    to ``limit + 1`` bytes (so parsing refuses it) without reading it whole into memory."""
-    number = 0
-    while True:
-        line = fh.readline(limit + 1)
-        if not line:
-            return
-        number += 1
-        consumed = len(line)
-        if not line.endswith(b"\n") and len(line) > limit:
-            while True:  # skip the rest of an over-long line in bounded pieces
-                rest = fh.readline(1024 * 1024)
-                consumed += len(rest)
-                if not rest or rest.endswith(b"\n"):
-                    break
-        yield number, line.rstrip(b"\r\n"), consumed
-
-
-@dataclass(frozen=True)
-class _Source:
-    """One PATH argument expanded: a JSON file, a JSON Lines file, or standard input."""
-
-    name: str
-    lines: bool
-    size: int
-
-
-def _sources(paths: Sequence[str], jsonl: bool) -> Iterator[_Source]:
-    for text in paths:
-        if text == STDIN:
-            yield _Source(STDIN, jsonl, 0)
-            continue
-        path = Path(text)
-        if path.is_dir():
-            for found in sorted(p for p in path.rglob("*.json") if p.is_file()):
-                yield _Source(str(found), jsonl, _size(found))
-        else:
-            yield _Source(text, jsonl or text.endswith(".jsonl"), _size(path))
-
-
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -386,120 +478,101 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _items(
-    sources: Iterable[_Source],
-    limits: Limits,
-    stdin: BinaryIO | None,
-    shard: tuple[int, int] | None,
-    progress: Callable[[int], None] | None,
-) -> Iterator[Item]:
-    """Every container of every source, in order, keeping only this shard's."""
-    index = -1
+def _line_chunks(path: str, display: str, first_slot: int) -> Iterator[LinesTask | int]:
+    """Tasks of about ``_CHUNK_BYTES`` each, cut after a newline; then the number of lines.
 
-    def mine() -> bool:
-        nonlocal index
-        index += 1
-        return shard is None or index % shard[1] == shard[0] - 1
-
-    for source in sources:
-        display = "<stdin>" if source.name == STDIN else source.name
-        try:
-            with contextlib.ExitStack() as stack:
-                if source.name == STDIN:
-                    fh: BinaryIO = stdin if stdin is not None else sys.stdin.buffer
-                else:
-                    fh = stack.enter_context(open(source.name, "rb"))
-                if not source.lines:
-                    if mine():
-                        raw = fh.read(limits.max_bytes + 1)
-                        yield Item(display, None, raw)
-                    if progress is not None:
-                        progress(source.size)
-                    continue
-                for number, line, consumed in _lines(fh, limits.max_bytes):
-                    if progress is not None:
-                        progress(consumed)
-                    if line.strip() and mine():
-                        yield Item(display, number, line)
-        except OSError as err:
-            if mine():
-                yield Item(display, None, None, f"cannot read: {err.strerror or err}")
+    Counting newlines runs at memory speed, so splitting costs little beside validating.
+    """
+    line, start, offset = 1, 0, 0
+    with open(path, "rb") as fh:
+        while block := fh.read(_CHUNK_BYTES):
+            offset += len(block)
+            cut = block.rfind(b"\n")
+            if cut < 0:
+                continue  # inside an over-long line: read on
+            end = offset - len(block) + cut + 1
+            yield LinesTask(path, display, start, end, line, first_slot + line - 1)
+            line += block.count(b"\n")  # every newline of the block is before the cut
+            start = end
+    if offset > start:  # a last line without a newline
+        yield LinesTask(path, display, start, offset, line, first_slot + line - 1)
+        line += 1
+    yield line - 1
 
 
-def _batches(items: Iterable[Item]) -> Iterator[list[Item]]:
-    batch: list[Item] = []
-    size = 0
-    for item in items:
-        batch.append(item)
-        size += len(item.raw or b"")
-        if len(batch) >= _BATCH_ITEMS or size >= _BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+def _tasks(paths: Sequence[str], jsonl: bool, stdin: BinaryIO | None, limit: int) -> Iterator[Task]:
+    """The input as tasks, in order, each container given its slot for --shard."""
+    slot = 0
+    files: list[tuple[str, int]] = []
+    files_size = 0
+
+    def flush() -> Iterator[Task]:
+        nonlocal files, files_size
+        if files:
+            yield FilesTask(tuple(files), files_size)
+        files, files_size = [], 0
+
+    for text in paths:
+        if text == STDIN:
+            yield from flush()
+            source = stdin if stdin is not None else sys.stdin.buffer
+            if not jsonl:
+                yield RawTask("<stdin>", ((None, source.read(limit + 1), "", slot),), 0)
+                slot += 1
+                continue
+            entries: list[tuple[int | None, bytes | None, str, int]] = []
+            for index, raw in _lines(source, limit):
+                entries.append((index + 1, raw, "", slot))
+                slot += 1
+                if len(entries) >= _STDIN_LINES_PER_TASK:
+                    yield RawTask("<stdin>", tuple(entries), 0)
+                    entries = []
+            if entries:
+                yield RawTask("<stdin>", tuple(entries), 0)
+            continue
+        path = Path(text)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*.json") if p.is_file())
+        elif jsonl or text.endswith(".jsonl"):
+            yield from flush()
+            try:
+                for chunk in _line_chunks(text, text, slot):
+                    if isinstance(chunk, int):
+                        slot += chunk
+                    else:
+                        yield chunk
+            except OSError as err:
+                yield RawTask(text, ((None, None, f"cannot read: {err.strerror or err}", slot),), 0)
+                slot += 1
+            continue
+        else:
+            found = [text]
+        for name in found:
+            files.append((name, slot))
+            files_size += _size(Path(name))
+            slot += 1
+            if len(files) >= _FILES_PER_TASK:
+                yield from flush()
+    yield from flush()
 
 
-def _in_pool(
-    batches: Iterable[list[Item]], jobs: int, initargs: tuple[Any, ...]
-) -> Iterator[Result]:
-    """Results in input order, with at most ``2 * jobs`` batches in flight (flat memory)."""
+def _in_pool(tasks: Iterable[Task], jobs: int, initargs: tuple[Any, ...]) -> Iterator[Done]:
+    """Finished tasks in input order, at most ``2 * jobs`` in flight (flat memory)."""
+    # spawn, not fork: the progress bar's thread may be running when the pool starts.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_init_worker, initargs=initargs
-    ) as pool:
-        window: collections.deque[Future[list[Result]]] = collections.deque()
-        for batch in batches:
-            window.append(pool.submit(_work_batch, batch))
-            if len(window) >= 2 * jobs:
-                yield from window.popleft().result()
-        while window:
-            yield from window.popleft().result()
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-class _Writer:
-    """Streams results in one of the output formats; never holds more than one."""
-
-    def __init__(self, stdout: TextIO, output_format: str) -> None:
-        self.out = stdout
-        self.format = output_format
-        self.count = 0
-        self.invalid = 0
-
-    def __enter__(self) -> _Writer:
-        if self.format == "json":
-            self.out.write("[")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.format == "json":
-            self.out.write("\n]\n" if self.count else "]\n")
-
-    def write(self, result: Result) -> None:
-        self.count += 1
-        self.invalid += not result.valid
-        if self.format == "json":
-            sep = "," if self.count > 1 else ""
-            self.out.write(sep + "\n  " + json.dumps(result.as_dict(), ensure_ascii=False))
-            return
-        where = result.file if result.line is None else f"{result.file}:{result.line}"
-        for issue in result.errors:
-            if self.format == "github":
-                props = f"file={_escape_property(result.file)}"
-                if result.line is not None:
-                    props += f",line={result.line}"
-                props += ",title=" + _escape_property("docket validate")
-                message = f"{issue.path or '(root)'}: {issue.message}"
-                self.out.write(f"::error {props}::{_escape_data(message)}\n")
-            else:
-                self.out.write(f"{where}: {issue.path or '(root)'}: {issue.message}\n")
+    try:
+        with ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_init_worker, initargs=initargs
+        ) as pool:
+            window: collections.deque[Future[Done]] = collections.deque()
+            for task in tasks:
+                window.append(pool.submit(_work, task))
+                if len(window) >= 2 * jobs:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+    except BrokenProcessPool as err:
+        raise CommandFailed(f"a worker process died ({err})", hint="retry with --jobs 1") from None
 
 
 def validate(
@@ -526,45 +599,48 @@ def validate(
             raise UsageError("--format", f"{output_format!r} is not one of {VALIDATE_FORMATS}")
         if jobs < 0:
             raise UsageError("--jobs", f"{jobs} is not a number of processes", "0 uses every CPU")
-        workers = jobs or os.cpu_count() or 1
         if list(paths).count(STDIN) > 1:
             raise UsageError("PATH", "standard input (-) can be read once")
+        workers = jobs or os.cpu_count() or 1
         part = parse_shard(shard)
         registry = build_registry(schemas, key_file)
         default = family or DEFAULT_FAMILY
         _family(registry, default)
-        sources = list(_sources(paths, jsonl))
-        total = sum(s.size for s in sources)
+        sizes = [_size(Path(p)) for p in paths if p != STDIN]
+        total = sum(sizes)
         # A bar only helps (and only draws well) on a terminal, and only for large input.
-        large = total >= PROGRESS_MIN_BYTES or len(sources) >= PROGRESS_MIN_FILES
+        large = total >= PROGRESS_MIN_BYTES or any(Path(p).is_dir() for p in paths)
         show = progress if progress is not None else (large and stderr.isatty())
-        with (
-            _progress_bar(stderr, "validating", total, show) as advance,
-            _Writer(stdout, output_format) as writer,
-        ):
-            items = _items(sources, registry.limits, stdin, part, advance)
-            if workers == 1:
-                checker = Validator(registry, default)
-                results: Iterable[Result] = map(checker.check, items)
-            else:
-                initargs = (
-                    None if schemas is None else str(schemas),
-                    None,
-                    registry.signing_key,
-                    default,
-                )
-                results = _in_pool(_batches(items), workers, initargs)
-            for result in results:
-                writer.write(result)
-        if writer.count == 0:
+        tasks = _tasks(paths, jsonl, stdin, registry.limits.max_bytes)
+        if workers == 1:
+            checker = Validator(registry, default, output_format, part)
+            done: Iterable[Done] = map(checker.run, tasks)
+        else:
+            where = None if schemas is None else str(schemas)
+            initargs = (where, registry.signing_key, default, output_format, part)
+            done = _in_pool(tasks, workers, initargs)
+        count = invalid = 0
+        if output_format == "json":
+            stdout.write("[")
+        with _progress_bar(stderr, "validating", total, show) as advance:
+            for finished in done:
+                text = finished.text
+                if output_format == "json" and count == 0:
+                    text = text.removeprefix(",")
+                stdout.write(text)
+                count += finished.count
+                invalid += finished.invalid
+                if advance is not None:
+                    advance(finished.size)
+        if output_format == "json":
+            stdout.write("\n]\n" if count else "]\n")
+        if count == 0:
             stderr.write("docket validate: no containers found\n")
-        elif writer.invalid:
-            stderr.write(
-                f"docket validate: {writer.invalid} of {writer.count} container(s) invalid\n"
-            )
+        elif invalid:
+            stderr.write(f"docket validate: {invalid} of {count} container(s) invalid\n")
         elif output_format != "json":
-            stderr.write(f"docket validate: {writer.count} container(s) valid\n")
-        return EXIT_FAILED if writer.invalid else EXIT_OK
+            stderr.write(f"docket validate: {count} container(s) valid\n")
+        return EXIT_FAILED if invalid else EXIT_OK
 
     return run(stderr, work)
 

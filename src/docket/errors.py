@@ -345,6 +345,15 @@ class UsageError(DocketError, ValueError):
         return f"{self.argument}: {self.reason}"
 
 
+class CommandFailed(DocketError, RuntimeError):
+    """A command could not finish for a reason outside its input (a worker process died)."""
+
+    def __init__(self, reason: str, *, hint: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.hint = hint
+
+
 # --- restore -----------------------------------------------------------------------------
 
 
