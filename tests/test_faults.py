@@ -10,22 +10,25 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 import docket.backup._chunks as chunks
 import docket.backup.posix as posix
 from docket.backup import Backup
 from docket.backup.posix import PosixBackupDriver
 from docket.errors import BackupNotFound, DocketError
+from tests._databases import BACKENDS, backend_params, dump, scratch_database
 
 BLOCK = 32768
 CHUNK = 2 * BLOCK
@@ -179,8 +182,242 @@ def test_a_backup_killed_at_every_step_is_never_mistaken_for_a_good_one(
 
 
 # --- the database -------------------------------------------------------------------------
+CONTAINER = json.dumps(
+    {
+        "version": 2,
+        "volume-base-metadata": {
+            "id": VOLUME_ID,
+            "display_name": "restored",
+            "display_description": "from the backup",
+            "status": "available",
+        },
+        "volume-metadata": {"fee": "new", "fo": "fum", "added": "1"},
+        "volume-glance-metadata": {"image_id": "img-2", "os_distro": "debian"},
+    }
+)
+KINDS = ["error", "disconnect", "kill"]
 
 
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
+@dataclass
+class Restore:
+    """One database and the restore whose every step is interrupted in turn."""
+
+    backend: str
+    url: str
+    engine: sa.Engine
+    made: int = 0
+
+    def target(self) -> str:
+        """A fresh volume in the same state for each attempt: the restore deletes, updates
+        and inserts metadata, updates the row and replaces the glance metadata."""
+        self.made += 1
+        return store().create_volume(
+            self.engine,
+            display_name=f"restore_backup_{self.made}",
+            metadata={"keep": "me", "fee": "old", "fo": "fum"},
+            glance={"image_id": "img-1", "license": "paid"},
+        )
+
+    def restored(self, volume_id: str) -> bool:
+        """Whether the volume holds exactly what CONTAINER restores."""
+        doc = json.loads(store().BackupMetadataAPI(self.engine).get(volume_id))
+        return (
+            doc["volume-base-metadata"]["display_name"] == "restored"
+            and doc["volume-metadata"] == {"fee": "new", "fo": "fum", "added": "1"}
+            and doc["volume-glance-metadata"] == {"image_id": "img-2", "os_distro": "debian"}
+        )
+
+
+def store() -> Any:
+    return pytest.importorskip("docket.store", reason="docket.store is not there yet")
+
+
+@pytest.fixture(scope="module", params=backend_params(BACKENDS))
+def restore(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Restore]:
+    with scratch_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        engine = store().make_engine(url)
+        store().init_db(engine)
+        store().create_volume(engine, display_name="bystander", metadata={"other": "volume"})
+        try:
+            yield Restore(request.param, url, engine)
+        finally:
+            engine.dispose()
+
+
+class Steps:
+    """Counts the statements a connection runs while armed, and acts at one of them."""
+
+    def __init__(self, engine: sa.Engine, act: Callable[[Any, int], None] | None = None):
+        self.engine = engine
+        self.act = act
+        self.count = 0
+        self.armed = False
+
+    def __enter__(self) -> Steps:
+        sa.event.listen(self.engine, "before_cursor_execute", self._statement)
+        sa.event.listen(self.engine, "commit", self._commit)
+        self.armed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.armed = False
+        sa.event.remove(self.engine, "before_cursor_execute", self._statement)
+        sa.event.remove(self.engine, "commit", self._commit)
+
+    def _statement(self, conn: Any, cursor: Any, *args: Any) -> None:
+        if self.armed:
+            self.count += 1
+            if self.act is not None:
+                self.act(cursor.connection, self.count)
+
+    def _commit(self, conn: sa.Connection) -> None:
+        if self.armed:
+            self.count += 1
+            if self.act is not None:
+                self.act(conn.connection.dbapi_connection, self.count)
+
+
+def statements(db: Restore) -> int:
+    """Statements (and the commit) of one restore, counted on a twin volume."""
+    twin = db.target()
+    with Steps(db.engine) as steps:
+        store().BackupMetadataAPI(db.engine).put(twin, CONTAINER)
+    assert db.restored(twin)
+    assert steps.count >= 5, "a restore of three sections takes several statements"
+    return steps.count
+
+
+class InjectedFault(Exception):
+    pass
+
+
+def warm(engine: sa.Engine, volume_id: str) -> Any:
+    """An API whose first use (reflecting the tables) is behind it, so the steps counted are
+    the restore's own."""
+    api = store().BackupMetadataAPI(engine)
+    api.get(volume_id)
+    return api
+
+
+def _cut_connection(backend: str, admin: sa.Engine, dbapi_conn: Any) -> None:
+    """Drop the connection from the server side, as a network failure or a restarted
+    server would; on SQLite, close the database under the transaction."""
+    if backend == "sqlite":
+        dbapi_conn.close()
+        return
+    with admin.connect() as conn:
+        if backend == "postgresql":
+            pid = dbapi_conn.info.backend_pid
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        else:
+            conn.execute(sa.text(f"KILL {int(dbapi_conn.thread_id())}"))
+
+
+def _interrupted_in_process(db: Restore, volume_id: str, at: int, kind: str) -> None:
+    admin = sa.create_engine(db.url, isolation_level="AUTOCOMMIT")
+    engine = store().make_engine(db.url)
+
+    def act(dbapi_conn: Any, count: int) -> None:
+        if count != at:
+            return
+        if kind == "error":
+            # What the database says when a statement fails (a constraint, a full disk...).
+            raise sa.exc.OperationalError("injected", {}, InjectedFault(f"statement {at}"))
+        _cut_connection(db.backend, admin, dbapi_conn)
+
+    api = warm(engine, volume_id)
+    try:
+        with Steps(engine, act), pytest.raises(DocketError) as info:
+            api.put(volume_id, CONTAINER)
+        assert "nothing was written" in str(info.value), info.value
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+def _killed_in_child(db: Restore, volume_id: str, at: int) -> str:
+    """Run the restore in a forked child that stops at step ``at`` and is killed there by
+    this process with SIGKILL. Returns "killed", or "finished" when ``at`` is past the end."""
+    ready_r, ready_w = os.pipe()
+    hold_r, hold_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh engine, never returns into pytest
+        code = 70
+        try:
+            os.close(ready_r)
+            os.close(hold_w)
+            engine = store().make_engine(db.url)
+            api = warm(engine, volume_id)
+
+            def act(dbapi_conn: Any, count: int) -> None:
+                if count == at:
+                    os.write(ready_w, b"stopped")
+                    os.read(hold_r, 1)  # wait here until killed
+
+            with Steps(engine, act):
+                api.put(volume_id, CONTAINER)
+            os.write(ready_w, b"finished")
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(ready_w)
+    os.close(hold_r)
+    try:
+        said = os.read(ready_r, 16)
+        if said == b"stopped":
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(ready_r)
+        os.close(hold_w)
+    if said == b"stopped":
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        return "killed"
+    assert said == b"finished" and os.WEXITSTATUS(status) == 0, (said, status)
+    return "finished"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_restore_interrupted_at_every_step_leaves_the_database_as_it_was(
+    restore: Restore, kind: str
+) -> None:
+    total = statements(restore)
+    for at in range(1, total + 1):
+        volume_id = restore.target()
+        before = dump(restore.engine)
+        if kind == "kill":
+            assert _killed_in_child(restore, volume_id, at) == "killed"
+        else:
+            _interrupted_in_process(restore, volume_id, at, kind)
+        assert dump(restore.engine) == before, f"{kind} at step {at} of {total} changed it"
+    # Past the last step (the commit) the restore is complete, and whole.
+    volume_id = restore.target()
+    if kind == "kill":
+        assert _killed_in_child(restore, volume_id, total + 1) == "finished"
+    else:
+        store().BackupMetadataAPI(restore.engine).put(volume_id, CONTAINER)
+    assert restore.restored(volume_id)
+
+
+def test_the_engine_recovers_after_a_lost_connection(restore: Restore) -> None:
+    # The pool must not hand out the dead connection again: the next restore just works.
+    engine = store().make_engine(restore.url)
+    admin = sa.create_engine(restore.url, isolation_level="AUTOCOMMIT")
+    first = restore.target()
+    api = warm(engine, first)
+    try:
+
+        def act(dbapi_conn: Any, count: int) -> None:
+            if count == 2:
+                _cut_connection(restore.backend, admin, dbapi_conn)
+
+        with Steps(engine, act), pytest.raises(DocketError):
+            api.put(first, CONTAINER)
+        second = restore.target()
+        api.put(second, CONTAINER)
+        assert restore.restored(second) and not restore.restored(first)
+    finally:
+        engine.dispose()
+        admin.dispose()
