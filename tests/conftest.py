@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+# Database fixtures (db_backend, db_url, db_engine, scratch_db) for every test module.
+pytest_plugins = ["tests.conftest_db"]
+
 settings.register_profile(
     "default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

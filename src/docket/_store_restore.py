@@ -1,0 +1,443 @@
+"""The restore engine behind ``BackupMetadataAPI.put``/``put_many``.
+
+Containers arrive loaded (parsed, validated, upgraded). For a batch, the engine selects the
+target volumes in one query, plans every restore with the policy of the version each container
+was written at, checks every value against its column (length, NUL, keys MySQL would merge),
+and only then writes, with set-based statements: one ``UPDATE`` per shape of base write
+(executemany), one select of the existing entries per metadata table, batched soft deletes,
+executemany updates and inserts. The caller runs it inside one transaction.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from docket._store_sql import InSql, LazyRow, Sql, bind_processor, in_list, result_processors
+from docket._store_tables import Layout
+from docket.errors import (
+    KeyConflict,
+    MigrationError,
+    RestoreRefused,
+    StoreError,
+    ValueTooLong,
+    VolumeNotFound,
+    json_path,
+)
+from docket.family import Container, Family
+from docket.policy import Dropped, Mode, RestorePlan, RestorePolicy
+from docket.values import Converter, SectionValues
+from docket.versions import Version
+
+BASE = "volume-base-metadata"
+USER_SECTION = "volume-metadata"
+GLANCE_SECTION = "volume-glance-metadata"
+
+# Columns no policy may move: the row's identity and its soft-delete state.
+_NEVER_WRITTEN = frozenset({"id", "deleted", "deleted_at"})
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What one restore wrote, removed and left out."""
+
+    volume_id: str
+    version: Version
+    """The version the container was written at (whose policy decided)."""
+    written: Mapping[str, Mapping[str, Any]]
+    """Per section, the values written (glance values as the text stored)."""
+    removed: Mapping[str, tuple[str, ...]]
+    """Per metadata section, the keys the restore soft-deleted from the volume."""
+    dropped: tuple[Dropped, ...]
+    """Fields the policy left out, each with the reason."""
+
+
+@dataclass
+class WorkItem:
+    index: int
+    volume_id: str
+    container: Container
+
+
+@dataclass
+class _Planned:
+    item: WorkItem
+    plan: RestorePlan
+    base: dict[str, Any] = field(default_factory=dict)
+    """Column -> database value."""
+    entries: dict[str, tuple[Mode, dict[str, Any]]] = field(default_factory=dict)
+    """Metadata section -> (mode, key -> database value)."""
+
+
+class _Target:
+    """The restore target as rules see it: the volume row and lookups in its database."""
+
+    __slots__ = ("_conn", "_restorer", "_row")
+
+    def __init__(self, row: Mapping[str, Any], conn: sa.Connection, restorer: Restorer) -> None:
+        self._row = row
+        self._conn = conn
+        self._restorer = restorer
+
+    @property
+    def row(self) -> Mapping[str, Any]:
+        return self._row
+
+    def exists(self, kind: str, key: Any) -> bool:
+        return self._restorer.exists(self._conn, kind, key)
+
+
+def _fetch(conn: sa.Connection, text: str, params: Any) -> Sequence[Any]:
+    """All rows of a query, as the driver gives them (no per-row Row objects)."""
+    result = conn.exec_driver_sql(text, params)
+    try:
+        rows: Sequence[Any] = result.cursor.fetchall()
+        return rows
+    finally:
+        result.close()
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _fold(key: str) -> str:
+    """A key as MySQL/MariaDB's default collations compare it (case, accents, trailing
+    spaces ignored); an approximation that errs towards calling keys equal."""
+    decomposed = unicodedata.normalize("NFKD", key.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).rstrip(" ")
+
+
+def _rounds(work: Sequence[WorkItem]) -> list[list[WorkItem]]:
+    """Split a batch so no round names a volume twice; round k holds each volume's k-th
+    restore, so restores of one volume still apply in order."""
+    rounds: list[list[WorkItem]] = []
+    seen: dict[str, int] = {}
+    for item in work:
+        n = seen.get(item.volume_id, 0)
+        seen[item.volume_id] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(item)
+    return rounds
+
+
+class Restorer:
+    """Plans and writes restores for one family on one database layout."""
+
+    def __init__(
+        self, family: Family, lay: Layout, dialect: sa.Dialect, chunk_size: int
+    ) -> None:
+        self.family = family
+        self.layout = lay
+        self.dialect = dialect
+        self.chunk_size = chunk_size
+        values = SectionValues.from_document(family.source.documents[family.current], BASE)
+        vol = lay.volumes
+        names = [str(c.name) for c in vol.columns]
+        self._loaders: dict[str, Converter | None] = values.loader(names, lay.hints)
+        self._binds = {str(c.name): bind_processor(c, dialect) for c in vol.columns}
+        self._index = {name: i for i, name in enumerate(names)}
+        self._id = self._index["id"]
+        self._processors = result_processors(vol, dialect)
+        now_bind = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+        self._now_bind: Callable[[Any], Any] = now_bind if now_bind is not None else _same
+        self._policies: dict[tuple[Version, Version], RestorePolicy] = {}
+        self._base_updates: dict[tuple[str, ...], Sql] = {}
+        self._targets = InSql.of(
+            sa.select(vol).where(in_list(vol.c.id), vol.c.deleted == sa.false()).with_for_update(),
+            dialect,
+        )
+        self._exists = {
+            kind: Sql.of(
+                sa.select(t.c.id).where(t.c.id == sa.bindparam("key"), t.c.deleted == sa.false()),
+                dialect,
+            )
+            for kind, t in (("volume_types", lay.types), ("volumes", vol))
+        }
+        self._tables = {USER_SECTION: lay.user, GLANCE_SECTION: lay.glance}
+        self._entry_sql = {name: self._compile_entries(t) for name, t in self._tables.items()}
+
+    def _compile_entries(self, t: sa.Table) -> tuple[InSql, InSql, Sql, Sql, tuple[str, ...]]:
+        dialect = self.dialect
+        existing = InSql.of(
+            sa.select(t.c.id, t.c.volume_id, t.c.key, t.c.value)
+            .where(in_list(t.c.volume_id), t.c.deleted == sa.false())
+            .order_by(t.c.id),
+            dialect,
+        )
+        soft: dict[str, Any] = {"deleted": sa.true()}
+        changed: dict[str, Any] = {"value": sa.bindparam("value")}
+        row: dict[str, Any] = {
+            "volume_id": sa.bindparam("volume_id"),
+            "key": sa.bindparam("key"),
+            "value": sa.bindparam("value"),
+            "deleted": sa.false(),
+        }
+        fields: tuple[str, ...] = ("volume_id", "key", "value")
+        for name in ("deleted_at", "updated_at"):
+            if name in t.c:
+                soft[name] = sa.bindparam("now")
+        if "updated_at" in t.c:
+            changed["updated_at"] = sa.bindparam("now")
+        if "created_at" in t.c:
+            row["created_at"] = sa.bindparam("now")
+            fields = (*fields, "now")
+        delete = InSql.of(sa.update(t).where(in_list(t.c.id)).values(soft), dialect)
+        update = Sql.of(sa.update(t).where(t.c.id == sa.bindparam("rid")).values(changed), dialect)
+        insert = Sql.of(sa.insert(t).values(row), dialect)
+        return existing, delete, update, insert, fields
+
+    # --- loading ----------------------------------------------------------------------------
+
+    def load(self, data: str | bytes | bytearray | memoryview | Container) -> Container:
+        """Parse, detect, validate and upgrade one container (no database access)."""
+        if isinstance(data, Container):
+            if data.family != self.family.name:
+                raise MigrationError(
+                    self.family.name,
+                    data.version,
+                    self.family.current,
+                    f"the container belongs to family {data.family!r}",
+                )
+            if data.version == self.family.current:
+                return data
+            return self.family.upgrade(data)
+        return self.family.load(data)
+
+    def policy(self, container: Container) -> RestorePolicy:
+        """The policy ``container`` restores with (its written version's, at its shape)."""
+        key = (container.written_version, container.version)
+        found = self._policies.get(key)
+        if found is None:
+            # Carrying a policy along the migrations costs more than planning; it depends
+            # on the two versions only.
+            found = self._policies[key] = self.family.restore_policy(container)
+        return found
+
+    # --- checking values --------------------------------------------------------------------
+
+    def _check_text(self, table: str, column: str, section: str, name: str, text: str) -> None:
+        if "\x00" in text:
+            raise RestoreRefused(
+                "the value holds a NUL character, which databases do not store alike",
+                path=json_path([section, name]),
+                hint="remove the NUL character",
+            )
+        limit = self.layout.limits.get((table, column))
+        if limit is not None and len(text) > limit.surely_fits:
+            size = limit.measure(text)
+            if size > limit.size:
+                raise ValueTooLong(
+                    json_path([section, name]), size, limit.size, limit.unit, f"{table}.{column}"
+                )
+
+    def _base(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        columns = self._index
+        for name, value in values.items():
+            if name not in columns or name in _NEVER_WRITTEN:
+                raise StoreError(
+                    f"the restore policy writes {json_path([BASE, name])}, but the volumes "
+                    "table has no such column docket may write",
+                    hint="the policy's allowlist names a column this database lacks",
+                )
+            convert = self._loaders.get(name)
+            if convert is not None and value is not None:
+                try:
+                    value = convert(value)
+                except ValueError as err:
+                    raise RestoreRefused(str(err), path=json_path([BASE, name])) from None
+            if isinstance(value, str):
+                self._check_text("volumes", name, BASE, name, value)
+            bind = self._binds[name]
+            out[name] = bind(value) if bind is not None and value is not None else value
+        return out
+
+    def _entries(self, section: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        table = self._tables[section].name
+        glance = section == GLANCE_SECTION
+        limits = self.layout.limits
+        key_limit = limits.get((table, "key"))
+        value_limit = limits.get((table, "value"))
+        # Text this short fits whatever the column; only longer text is measured.
+        key_fits = key_limit.surely_fits if key_limit is not None else 1 << 62
+        value_fits = value_limit.surely_fits if value_limit is not None else 1 << 62
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            if len(key) > key_fits or "\x00" in key:
+                self._check_text(table, "key", section, key, key)
+            if glance:
+                # Cinder stores every glance value as str(value).
+                if type(value) is not str:
+                    try:
+                        value = str(value)
+                    except ValueError as err:  # an integer too long to print
+                        raise RestoreRefused(str(err), path=json_path([section, key])) from None
+            elif value is not None and type(value) is not str:
+                raise RestoreRefused(
+                    f"a metadata value must be text or null, not {type(value).__name__}",
+                    path=json_path([section, key]),
+                )
+            if value is not None and (len(value) > value_fits or "\x00" in value):
+                self._check_text(table, "value", section, key, value)
+            out[key] = value
+        if self.layout.case_insensitive_keys and len(out) > 1:
+            folded: dict[str, str] = {}
+            for key in out:
+                other = folded.setdefault(_fold(key), key)
+                if other != key:
+                    raise KeyConflict(json_path([section, key]), [other, key], "MySQL/MariaDB")
+        return out
+
+    def _prepare(self, item: WorkItem, plan: RestorePlan) -> _Planned:
+        planned = _Planned(item, plan)
+        for name, write in plan.sections.items():
+            if name == BASE:
+                planned.base = self._base(write.values)
+            elif name in self._tables:
+                planned.entries[name] = (write.mode, self._entries(name, write.values))
+            else:
+                raise StoreError(
+                    f"the restore policy writes section {name!r}, which has no table in "
+                    "Cinder's database",
+                    hint="restore only volume-base-metadata, volume-metadata and "
+                    "volume-glance-metadata",
+                )
+        return planned
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def _chunks(self, seq: Sequence[Any]) -> Iterator[Sequence[Any]]:
+        for start in range(0, len(seq), self.chunk_size):
+            yield seq[start : start + self.chunk_size]
+
+    def restore(
+        self, conn: sa.Connection, work: Sequence[WorkItem], now: Any
+    ) -> list[RestoreResult]:
+        """Restore every item on ``conn`` (inside the caller's transaction)."""
+        results: dict[int, RestoreResult] = {}
+        db_now = self._now_bind(now)
+        for batch in _rounds(work):
+            for planned, removed in self._round(conn, batch, db_now):
+                item = planned.item
+                written: dict[str, dict[str, Any]] = {}
+                for name, w in planned.plan.sections.items():
+                    if name in planned.entries:
+                        written[name] = dict(planned.entries[name][1])
+                    else:
+                        written[name] = dict(w.values)
+                results[item.index] = RestoreResult(
+                    volume_id=item.volume_id,
+                    version=item.container.written_version,
+                    written=written,
+                    removed={k: tuple(v) for k, v in removed.items()},
+                    dropped=tuple(planned.plan.dropped),
+                )
+        return [results[item.index] for item in work]
+
+    def _round(
+        self, conn: sa.Connection, batch: Sequence[WorkItem], now: Any
+    ) -> list[tuple[_Planned, dict[str, list[str]]]]:
+        ids = [item.volume_id for item in batch]
+        targets: dict[str, Any] = {}
+        for chunk in self._chunks(ids):
+            for row in _fetch(conn, *self._targets.bind(chunk)):
+                targets[row[self._id]] = row
+        missing = [i for i in ids if i not in targets]
+        if missing:
+            raise VolumeNotFound(missing)
+        planned = []
+        for item in batch:
+            target = _Target(
+                LazyRow(targets[item.volume_id], self._index, self._processors), conn, self
+            )
+            plan = self.policy(item.container).plan(item.container, target)
+            planned.append(self._prepare(item, plan))
+        # Everything is checked; from here on only the database can fail.
+        self._write_base(conn, planned, now)
+        removed: dict[str, dict[str, list[str]]] = {p.item.volume_id: {} for p in planned}
+        for section in self._tables:
+            self._write_entries(conn, section, planned, now, removed)
+        return [(p, removed[p.item.volume_id]) for p in planned]
+
+    def exists(self, conn: sa.Connection, kind: str, key: Any) -> bool:
+        sql = self._exists.get(kind)
+        if sql is None:
+            raise ValueError(f"unknown kind {kind!r}; the store knows {', '.join(self._exists)}")
+        if not isinstance(key, str):
+            return False
+        return bool(_fetch(conn, sql.text, sql.params({"key": key})))
+
+    def _base_update(self, columns: tuple[str, ...]) -> Sql:
+        sql = self._base_updates.get(columns)
+        if sql is None:
+            vol = self.layout.volumes
+            values: dict[str, Any] = {c: sa.bindparam(f"p{i}") for i, c in enumerate(columns)}
+            if "updated_at" in vol.c and "updated_at" not in columns:
+                values["updated_at"] = sa.bindparam("now")
+            stmt = sa.update(vol).where(vol.c.id == sa.bindparam("volume_id")).values(values)
+            sql = self._base_updates[columns] = Sql.of(stmt, self.dialect)
+        return sql
+
+    def _write_base(self, conn: sa.Connection, planned: Sequence[_Planned], now: Any) -> None:
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for p in planned:
+            if not p.base:
+                continue
+            columns = tuple(p.base)
+            params = {f"p{i}": p.base[c] for i, c in enumerate(columns)}
+            params["volume_id"] = p.item.volume_id
+            params["now"] = now
+            groups.setdefault(columns, []).append(params)
+        for columns, rows in groups.items():
+            sql = self._base_update(columns)
+            for chunk in self._chunks(rows):
+                conn.exec_driver_sql(sql.text, [sql.params(r) for r in chunk])
+
+    def _write_entries(
+        self,
+        conn: sa.Connection,
+        section: str,
+        planned: Sequence[_Planned],
+        now: Any,
+        removed: dict[str, dict[str, list[str]]],
+    ) -> None:
+        todo = [p for p in planned if section in p.entries]
+        if not todo:
+            return
+        existing_sql, delete_sql, update_sql, insert_sql, fields = self._entry_sql[section]
+        existing: dict[str, list[tuple[Any, str, Any]]] = {}
+        for chunk in self._chunks([p.item.volume_id for p in todo]):
+            for rid, vid, key, value in _fetch(conn, *existing_sql.bind(chunk)):
+                existing.setdefault(vid, []).append((rid, key, value))
+        deletes: list[Any] = []
+        updates: list[tuple[Any, ...]] = []
+        inserts: list[tuple[Any, ...]] = []
+        stamp = len(fields) == 4
+        for p in todo:
+            vid = p.item.volume_id
+            mode, entries = p.entries[section]
+            kept: set[str] = set()
+            for rid, key, value in existing.get(vid, ()):
+                if key in entries and key not in kept:
+                    kept.add(key)
+                    if value != entries[key]:
+                        updates.append((rid, entries[key], now))
+                elif mode is Mode.REPLACE:
+                    # Keys the backup lacks, and second rows of a key, go (soft-deleted).
+                    deletes.append(rid)
+                    removed[vid].setdefault(section, []).append(key)
+            for key, value in entries.items():
+                if key not in kept:
+                    inserts.append((vid, key, value, now) if stamp else (vid, key, value))
+        for chunk in self._chunks(deletes):
+            conn.exec_driver_sql(*delete_sql.bind(chunk, {"now": now}))
+        for chunk in self._chunks(updates):
+            conn.exec_driver_sql(update_sql.text, update_sql.many(("rid", "value", "now"), chunk))
+        for chunk in self._chunks(inserts):
+            conn.exec_driver_sql(insert_sql.text, insert_sql.many(fields, chunk))
