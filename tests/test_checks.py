@@ -1,0 +1,173 @@
+"""``docket check``: each kind of finding, on a copy of the bundled schemas broken one way."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from docket import commands, load_registry
+from docket.checks import Report, run_checks
+from docket.documents import bundled_schemas, fingerprint
+from docket.errors import UsageError
+
+REGISTRY = load_registry()
+
+
+@pytest.fixture
+def schemas(tmp_path: Path) -> Path:
+    target = tmp_path / "schemas"
+    shutil.copytree(bundled_schemas(), target)
+    return target
+
+
+def edit(path: Path, change: Any) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def checks(directory: Path, against: str | None = None) -> Report:
+    return run_checks(directory, REGISTRY, against=against)
+
+
+def kinds(report: Report) -> set[tuple[str, str]]:
+    return {(f.family, f.check) for f in report.findings}
+
+
+def test_the_bundled_schemas_pass(schemas: Path) -> None:
+    report = checks(schemas)
+    assert report.ok, [str(f) for f in report.findings]
+    assert report.families == len(REGISTRY.families())
+    assert report.golden == sum(
+        len(p) for n in REGISTRY.families() for p in REGISTRY.family(n).golden().values()
+    )
+
+
+def test_a_changed_released_document_breaks_its_fingerprint(schemas: Path) -> None:
+    edit(schemas / "backup-record" / "1.json", lambda d: d.update(description="edited"))
+    report = checks(schemas)
+    assert kinds(report) == {("backup-record", "fingerprint")}
+    (finding,) = report.findings
+    assert "released version 1 changed" in finding.message
+    assert finding.path.endswith("backup-record/manifest.json")
+
+
+def test_a_document_off_the_metaschema(schemas: Path) -> None:
+    def add_keyword(doc: dict[str, Any]) -> None:
+        doc["schema"]["properties"]["volume-metadata"]["minProperties"] = 1
+
+    edit(schemas / "backup-metadata" / "2.json", add_keyword)
+    report = checks(schemas)
+    assert ("backup-metadata", "metaschema") in kinds(report)
+    finding = next(f for f in report.findings if f.check == "metaschema")
+    assert finding.path.endswith("backup-metadata/2.json")
+    assert "minProperties" in finding.message
+    # the other families are still checked
+    assert report.families == len(REGISTRY.families())
+
+
+def test_an_unsound_migration_graph(schemas: Path) -> None:
+    edit(schemas / "backup-metadata" / "3.json", lambda d: d.pop("migration"))
+    report = checks(schemas)
+    assert kinds(report) == {("backup-metadata", "graph")}
+    assert "no upgrade from 2" in report.findings[0].message
+
+
+def test_golden_containers_must_still_read_and_upgrade_the_same(schemas: Path) -> None:
+    golden = schemas / "backup-record" / "golden" / "1"
+    container = sorted(golden.glob("*.json"))[0]
+    edit(container, lambda d: d.update(display_name=12))
+    upgraded = golden / "upgraded" / "2" / sorted(golden.glob("*.json"))[1].name
+    upgraded.write_bytes(upgraded.read_bytes() + b" ")
+    report = checks(schemas)
+    found = {Path(f.path).name: f.message for f in report.findings if f.check == "golden"}
+    assert kinds(report) == {("backup-record", "golden")}
+    assert "not valid" in found[container.name]
+    assert "no longer gives the recorded bytes" in found[upgraded.name]
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def repo(schemas: Path) -> Path:
+    root = schemas.parent
+    git(root, "init", "-q")
+    git(root, "add", "schemas")
+    git(root, "commit", "-q", "-m", "release")
+    git(root, "tag", "v1")
+    return root
+
+
+def test_against_a_ref_nothing_changed(repo: Path) -> None:
+    report = checks(repo / "schemas", against="v1")
+    assert report.ok
+    released = sum(len(REGISTRY.family(n).source.released) for n in REGISTRY.families())
+    assert report.released_compared == released
+
+
+def test_a_released_document_rewritten_with_a_new_fingerprint(repo: Path) -> None:
+    """The manifest's fingerprint is updated too, so only the comparison with the ref sees it."""
+    family = repo / "schemas" / "backup-record"
+    edit(family / "1.json", lambda d: d.update(description="rewritten"))
+    new_print = fingerprint(json.loads((family / "1.json").read_text()))
+    edit(family / "manifest.json", lambda m: m["released"].update({"1": new_print}))
+    assert checks(repo / "schemas").ok  # the fingerprint check alone is fooled
+    report = checks(repo / "schemas", against="v1")
+    assert kinds(report) == {("backup-record", "released")}
+    messages = " ".join(f.message for f in report.findings)
+    assert "release entry for version 1 changed since v1" in messages
+    assert "was released at v1 and its document changed since" in messages
+
+
+def test_a_released_version_removed_since_the_ref(repo: Path) -> None:
+    family = repo / "schemas" / "backup-record"
+    (family / "2.json").unlink()
+    shutil.rmtree(family / "golden" / "2")
+    shutil.rmtree(family / "golden" / "1" / "upgraded")
+
+    def drop(manifest: dict[str, Any]) -> None:
+        manifest["versions"] = [1]
+        manifest["current"] = 1
+        del manifest["released"]["2"]
+
+    edit(family / "manifest.json", drop)
+    report = checks(repo / "schemas", against="v1")
+    assert kinds(report) == {("backup-record", "released")}
+    assert "released at v1 and has been removed" in report.findings[0].message
+
+
+def test_a_ref_that_does_not_exist_is_a_usage_error(repo: Path) -> None:
+    with pytest.raises(UsageError, match="is not a commit"):
+        checks(repo / "schemas", against="no-such-ref")
+    stderr = io.StringIO()
+    code = commands.check(
+        repo / "schemas", against="no-such-ref", stdout=io.StringIO(), stderr=stderr
+    )
+    assert code == 2 and "no-such-ref" in stderr.getvalue()
+
+
+def test_the_check_command_lists_findings_and_exits_1(schemas: Path) -> None:
+    edit(schemas / "backup-record" / "2.json", lambda d: d.update(description="edited"))
+    out = io.StringIO()
+    assert commands.check(schemas, stdout=out, stderr=io.StringIO()) == 1
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("backup-record: fingerprint: ")
+    assert lines[-1].endswith(": 1 finding(s)")
+    out = io.StringIO()
+    assert commands.check(schemas, output_format="json", stdout=out, stderr=io.StringIO()) == 1
+    data = json.loads(out.getvalue())
+    assert data["ok"] is False
+    assert data["findings"][0]["family"] == "backup-record"
+    assert set(data["findings"][0]) == {"family", "check", "path", "message"}
