@@ -361,6 +361,151 @@ def schema(ctx: click.Context, family: str, version: str) -> None:
     )
 
 
+_db_url = click.option(
+    "--db",
+    "url",
+    metavar="URL",
+    required=True,
+    envvar="DOCKET_DB",
+    show_envvar=True,
+    help="SQLAlchemy URL of Cinder's database (sqlite:///cinder.db, "
+    "postgresql+psycopg://..., mysql+pymysql://...).",
+)
+
+
+@cli.group(short_help="Cinder's database: create its tables.")
+def db() -> None:
+    """Work with a Cinder database (the volumes and their metadata tables)."""
+
+
+@db.command(
+    "init",
+    short_help="Create Cinder's tables where they do not exist.",
+    epilog="""\b
+Examples:
+  docket db init sqlite:///cinder.db
+""",
+)
+@click.argument("url", metavar="URL")
+@click.pass_context
+def db_init(ctx: click.Context, url: str) -> None:
+    """Create volumes, volume_metadata, volume_glance_metadata and volume_types in the
+    database at URL, where they do not exist (for a demo or test database)."""
+    ctx.exit(commands.db_init(url, stdout=sys.stdout, stderr=sys.stderr))
+
+
+@cli.command(
+    short_help="Back up volumes' metadata as Cinder's backup drivers do.",
+    epilog="""\b
+Examples:
+  docket backup --db sqlite:///cinder.db 5e6f7a8b-... > vol.json
+  docket backup --db $URL VOL1 VOL2 -o backups/
+  docket backup --db $URL VOL1 VOL2 --version 3 -o backups.jsonl
+""",
+)
+@_db_url
+@click.argument("volume_ids", metavar="VOLUME_ID...", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE_OR_DIR",
+    help="Where to write: a file (one volume), a .jsonl file, or a directory of "
+    "<volume id>.json files [default: standard output, one container per line].",
+)
+@click.option(
+    "--version",
+    "version",
+    metavar="V",
+    help="Container version to write [default: 2, as Cinder writes].",
+)
+@_key_file
+@click.pass_context
+def backup(
+    ctx: click.Context,
+    url: str,
+    volume_ids: tuple[str, ...],
+    output: str | None,
+    version: str | None,
+    key_file: Path | None,
+) -> None:
+    """Write the metadata container of each VOLUME_ID (BackupMetadataAPI.get): every column
+    of the volume row, its user metadata and its image (glance) metadata."""
+    ctx.exit(
+        commands.backup(
+            url,
+            volume_ids,
+            output=output,
+            version=version,
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            schemas=_settings(ctx).schemas,
+            key_file=key_file,
+        )
+    )
+
+
+@cli.command(
+    short_help="Restore a container into a volume, all or nothing.",
+    epilog="""\b
+Examples:
+  docket restore --db sqlite:///cinder.db 5e6f7a8b-... vol.json
+  docket restore --db $URL 5e6f7a8b-... - --format json < vol.json
+""",
+)
+@_db_url
+@click.argument("volume_id", metavar="VOLUME_ID")
+@click.argument("file", metavar="FILE")
+@_format()
+@_key_file
+@click.pass_context
+def restore(
+    ctx: click.Context,
+    url: str,
+    volume_id: str,
+    file: str,
+    output_format: str,
+    key_file: Path | None,
+) -> None:
+    """Restore the container in FILE (- for standard input) into volume VOLUME_ID
+    (BackupMetadataAPI.put): validated, upgraded, filtered by the policy of the version it
+    was written at, and written in one transaction. Exit 1 when it is refused."""
+    ctx.exit(
+        commands.restore(
+            url,
+            volume_id,
+            file,
+            output_format=output_format,
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            stdin=_stdin(),
+            schemas=_settings(ctx).schemas,
+            key_file=key_file,
+        )
+    )
+
+
+@cli.command(
+    short_help="Back up, migrate and restore volume metadata on a fresh database.",
+    epilog="""\b
+Examples:
+  docket demo
+  docket demo --db postgresql+psycopg://postgres@127.0.0.1/test
+""",
+)
+@click.option(
+    "--db",
+    metavar="URL",
+    help="Use this database (its tables are created if missing) [default: a new SQLite "
+    "file in a temporary directory].",
+)
+@click.pass_context
+def demo(ctx: click.Context, db: str | None) -> None:
+    """Create a few volumes with metadata, back them up, show a container, migrate it to
+    version 3, restore it into a new volume named restore_backup_<backup id> as Cinder does,
+    and print what changed. Nothing to configure."""
+    ctx.exit(commands.demo(db=db, stdout=sys.stdout, stderr=sys.stderr))
+
+
 cli.add_command(volume)
 
 
