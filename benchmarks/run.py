@@ -192,13 +192,18 @@ def profile(fn: Callable[[], object], limit: int = 18) -> str:
 
 
 def _stats_text(stats: pstats.Stats, limit: int) -> str:
-    out = io.StringIO()
-    stats.stream = out  # type: ignore[attr-defined]
     stats.strip_dirs()
-    stats.sort_stats("tottime").print_stats(limit)
-    stats.sort_stats("cumulative").print_stats(limit)
-    lines = [ln for ln in out.getvalue().splitlines() if ln.strip()]
-    return "\n".join(ln for ln in lines if not ln.startswith("Ordered by"))
+    parts = []
+    for key, title in (("tottime", "by own time"), ("cumulative", "by cumulative time")):
+        out = io.StringIO()
+        stats.stream = out  # type: ignore[attr-defined]
+        stats.sort_stats(key).print_stats(limit)
+        lines = [
+            ln for ln in out.getvalue().splitlines()
+            if ln.strip() and "Ordered by" not in ln and "List reduced" not in ln
+        ]
+        parts.append(f"-- {title} --\n" + "\n".join(lines))
+    return "\n\n".join(parts)
 
 
 # --- the database cases ------------------------------------------------------------------------
