@@ -64,9 +64,7 @@ def db_engine(_session_engine: sa.Engine) -> sa.Engine:
 
 
 @pytest.fixture
-def scratch_db(
-    db_backend: str, tmp_path: Path
-) -> Iterator[Callable[[], str]]:
+def scratch_db(db_backend: str, tmp_path: Path) -> Iterator[Callable[[], str]]:
     """Make empty databases (no tables) on the backend; each is dropped after the test."""
     with contextlib.ExitStack() as stack:
         made = 0

@@ -129,9 +129,7 @@ def _rounds(work: Sequence[WorkItem]) -> list[list[WorkItem]]:
 class Restorer:
     """Plans and writes restores for one family on one database layout."""
 
-    def __init__(
-        self, family: Family, lay: Layout, dialect: sa.Dialect, chunk_size: int
-    ) -> None:
+    def __init__(self, family: Family, lay: Layout, dialect: sa.Dialect, chunk_size: int) -> None:
         self.family = family
         self.layout = lay
         self.dialect = dialect

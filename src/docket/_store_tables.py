@@ -24,6 +24,11 @@ USER = "volume_metadata"
 GLANCE = "volume_glance_metadata"
 TYPES = "volume_types"
 
+def _datetime() -> Any:
+    # MySQL's DATETIME drops the microseconds Cinder's timestamps carry; keep them.
+    return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
 # Every column of Cinder 29's volume row, in the model's order (the order its get() writes).
 _VOLUME_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("id", sa.String(36)),
@@ -40,9 +45,9 @@ _VOLUME_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("status", sa.String(255)),
     ("attach_status", sa.String(255)),
     ("migration_status", sa.String(255)),
-    ("scheduled_at", sa.DateTime()),
-    ("launched_at", sa.DateTime()),
-    ("terminated_at", sa.DateTime()),
+    ("scheduled_at", _datetime()),
+    ("launched_at", _datetime()),
+    ("terminated_at", _datetime()),
     ("display_name", sa.String(255)),
     ("display_description", sa.String(255)),
     ("provider_location", sa.String(256)),
@@ -62,10 +67,10 @@ _VOLUME_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("previous_status", sa.String(255)),
     ("service_uuid", sa.String(36)),
     ("shared_targets", sa.Boolean()),
-    ("deleted_at", sa.DateTime()),
+    ("deleted_at", _datetime()),
     ("deleted", sa.Boolean()),
-    ("created_at", sa.DateTime()),
-    ("updated_at", sa.DateTime()),
+    ("created_at", _datetime()),
+    ("updated_at", _datetime()),
 )
 
 _TABLE_OPTIONS: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
@@ -73,9 +78,9 @@ _TABLE_OPTIONS: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "ut
 
 def _timestamps() -> list[sa.Column[Any]]:
     return [
-        sa.Column("created_at", sa.DateTime()),
-        sa.Column("updated_at", sa.DateTime()),
-        sa.Column("deleted_at", sa.DateTime()),
+        sa.Column("created_at", _datetime()),
+        sa.Column("updated_at", _datetime()),
+        sa.Column("deleted_at", _datetime()),
         sa.Column("deleted", sa.Boolean(), default=False),
     ]
 

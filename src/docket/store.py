@@ -307,9 +307,8 @@ class BackupMetadataAPI:
         values = SectionValues.from_document(self.family.source.documents[self.version], BASE)
 
         def entries(table: sa.Table) -> InSql:
-            stmt = (
-                sa.select(table.c.volume_id, table.c.key, table.c.value)
-                .where(in_list(table.c.volume_id), table.c.deleted == sa.false())
+            stmt = sa.select(table.c.volume_id, table.c.key, table.c.value).where(
+                in_list(table.c.volume_id), table.c.deleted == sa.false()
             )
             return InSql.of(stmt, dialect)
 
@@ -459,9 +458,7 @@ _SKIP: Any = object()
 _ANY = dump_converter(Kind.ANY)
 
 
-def _odd_entry(
-    section: str, vid: str, key: Any, value: Any, report: list[Unserializable]
-) -> Any:
+def _odd_entry(section: str, vid: str, key: Any, value: Any, report: list[Unserializable]) -> Any:
     """A metadata entry whose key or value is not text: its JSON value, or ``_SKIP``."""
     if type(key) is str:
         try:
@@ -471,6 +468,7 @@ def _odd_entry(
     report.append(Unserializable(section, str(key), type(value).__name__, vid))
     LOG.info("%s", report[-1])
     return _SKIP
+
 
 # Table names, for callers that dump the tables (tests, tools).
 TABLES = (TYPES, VOLUMES, USER, GLANCE)

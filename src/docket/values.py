@@ -110,8 +110,8 @@ def parse_utc(text: str) -> dt.datetime:
     """An aware timestamp as the naive UTC ``datetime`` a database column holds."""
     if not _AWARE_TEXT.match(text):
         raise ValueError(f"{text!r} is not a timezone-aware timestamp")
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(
-        tzinfo=None
+    return (
+        dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
     )
 
 
