@@ -582,3 +582,135 @@ def test_errors_become_one_message_and_an_exit_code() -> None:
         stderr = io.StringIO()
         assert commands.run(stderr, raises(err)) == code
         assert stderr.getvalue().startswith("error: ") and stderr.getvalue().count("\n") == 1
+
+
+# --- the store: db init, backup, restore, demo ------------------------------------------------
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    from docket import store
+
+    url = f"sqlite:///{tmp_path / 'cinder.db'}"
+    assert commands.db_init(url, **Run().kw) == 0
+    engine = store.make_engine(url)
+    try:
+        store.create_volume(
+            engine, volume_id="vol-a", display_name="a", metadata={"k": "v"}, glance={"x": 1}
+        )
+        store.create_volume(engine, volume_id="vol-b", display_name="b")
+        store.create_volume(engine, volume_id="target", display_name="restore_backup_b1")
+    finally:
+        engine.dispose()
+    return url
+
+
+def test_db_init_is_idempotent(database: str) -> None:
+    run = Run()
+    assert commands.db_init(database, **run.kw) == 0
+    assert "volumes" in run.out and "volume_glance_metadata" in run.out
+    assert commands.db_init("nosuchdialect://x", **Run().kw) == 2
+
+
+def test_backup_one_volume_to_stdout(database: str) -> None:
+    run = Run()
+    assert commands.backup(database, ["vol-a"], **run.kw) == 0
+    container = json.loads(run.out)
+    assert container["version"] == 2
+    assert container["volume-base-metadata"]["display_name"] == "a"
+    assert container["volume-metadata"] == {"k": "v"}
+    assert container["volume-glance-metadata"] == {"x": "1"}  # Cinder stores text
+    assert BM.validate(run.out.encode()) == []
+
+
+def test_backup_many_volumes_to_a_directory_or_json_lines(database: str, tmp_path: Path) -> None:
+    out = tmp_path / "backups"
+    assert commands.backup(database, ["vol-a", "vol-b"], output=str(out), **Run().kw) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["vol-a.json", "vol-b.json"]
+    lines = tmp_path / "all.jsonl"
+    run = Run()
+    code = commands.backup(
+        database, ["vol-a", "vol-b"], output=str(lines), version="3", key_file=None, **run.kw
+    )
+    assert code == 0
+    assert "backed up 2 volume(s) at version 3" in run.err
+    check = Run()
+    assert commands.validate([str(lines), str(out)], output_format="json", **check.kw) == 0
+    assert [r["version"] for r in check.json()] == [3, 3, 2, 2]
+
+
+@pytest.mark.parametrize(
+    ("ids", "kwargs", "code", "words"),
+    [
+        (["missing"], {}, 1, "volume missing not found"),
+        (["vol-a"], {"version": "7"}, 2, "'7' is not a version"),
+        (["vol-a", "vol-b"], {"output": "one.json"}, 2, "do not fit in one file"),
+    ],
+)
+def test_backup_refuses(
+    database: str, ids: list[str], kwargs: dict[str, Any], code: int, words: str
+) -> None:
+    run = Run()
+    assert commands.backup(database, ids, **kwargs, **run.kw) == code
+    assert words in run.err and run.out == ""
+
+
+def test_restore_writes_what_the_policy_allows(database: str, tmp_path: Path) -> None:
+    source = tmp_path / "a.json"
+    assert commands.backup(database, ["vol-a"], output=str(source), **Run().kw) == 0
+    run = Run()
+    code = commands.restore(database, "target", str(source), output_format="json", **run.kw)
+    assert code == 0
+    result = run.json()
+    assert result["written"]["volume-base-metadata"]["display_name"] == "a"
+    assert result["written"]["volume-metadata"] == {"k": "v"}
+    assert {
+        "section": "volume-base-metadata",
+        "field": "size",
+        "reason": "not in the restore allowlist",
+    } in result["dropped"]
+    after = Run()
+    commands.backup(database, ["target"], **after.kw)
+    restored = json.loads(after.out)
+    assert restored["volume-metadata"] == {"k": "v"}
+    assert restored["volume-base-metadata"]["bootable"] is True
+    text = Run()
+    assert commands.restore(database, "vol-b", str(source), **text.kw) == 0
+    assert "already has a name of its own" in text.out
+
+
+@pytest.mark.parametrize(
+    ("name", "volume", "words"),
+    [
+        ("too-new", "target", "newer than the current version"),
+        ("invalid", "target", "/volume-base-metadata/size"),
+        ("tampered", "target", "does not match the content"),
+        ("missing", "target", "No such file"),
+        ("v2", "no-such-volume", "not found"),
+    ],
+)
+def test_restore_refuses_and_writes_nothing(
+    database: str, files: dict[str, Path], name: str, volume: str, words: str
+) -> None:
+    before = Run()
+    commands.backup(database, ["target"], **before.kw)
+    run = Run()
+    assert commands.restore(database, volume, str(files[name]), **run.kw) == 1
+    assert words in run.err and run.out == ""
+    after = Run()
+    commands.backup(database, ["target"], **after.kw)
+    assert after.out == before.out
+
+
+def test_the_demo_runs_on_a_fresh_database(tmp_path: Path) -> None:
+    run = Run()
+    assert commands.demo(directory=tmp_path, **run.kw) == 0, run.err
+    out = run.out
+    for step in ("1. ", "2. ", "3. ", "4. ", "5. "):
+        assert f"\n{step}" in out
+    assert "restore_backup_" in out
+    assert '-> "web-root"' in out  # the name was restored onto the restore_backup_ volume
+    assert "+ digest:" in out and "+ family:" in out
+    backups = tmp_path / "backups"
+    assert commands.validate([str(backups)], **Run().kw) == 0
+    assert len(list(backups.glob("*.json"))) == 4

@@ -68,6 +68,23 @@ def _family_option(func: F) -> F:
     )(func)
 
 
+def _use_schemas(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.obj = Settings(value)
+
+
+def _schemas_option(func: F) -> F:
+    """``--schemas`` after the command name too (pre-commit appends its args there)."""
+    return click.option(
+        "--schemas",
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        expose_value=False,
+        is_eager=True,
+        callback=_use_schemas,
+        help="A schema directory of your own families, used beside the bundled ones.",
+    )(func)
+
+
 def _stdin() -> BinaryIO:
     return sys.stdin.buffer
 
@@ -133,6 +150,7 @@ Examples:
     help="Draw a progress bar [default: on a terminal, for large input].",
 )
 @_key_file
+@_schemas_option
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -188,6 +206,7 @@ Examples:
 @click.option("--allow-lossy", is_flag=True, help="Accept a downgrade that loses information.")
 @_family_option
 @_key_file
+@_schemas_option
 @click.pass_context
 def migrate(
     ctx: click.Context,
@@ -232,6 +251,7 @@ Examples:
 @_format()
 @_family_option
 @_key_file
+@_schemas_option
 @click.pass_context
 def inspect(
     ctx: click.Context,
@@ -273,6 +293,7 @@ Examples:
 @click.argument("old", metavar="A")
 @click.argument("new", metavar="B")
 @_format()
+@_schemas_option
 @click.pass_context
 def diff(ctx: click.Context, family: str, old: str, new: str, output_format: str) -> None:
     """List the typed schema changes from version A to version B and their compatibility.
@@ -351,6 +372,7 @@ Examples:
 )
 @click.argument("family", metavar="FAMILY")
 @click.argument("version", metavar="VERSION")
+@_schemas_option
 @click.pass_context
 def schema(ctx: click.Context, family: str, version: str) -> None:
     """Print the JSON Schema (2020-12) of a version, for validators in other languages."""
@@ -419,6 +441,7 @@ Examples:
     help="Container version to write [default: 2, as Cinder writes].",
 )
 @_key_file
+@_schemas_option
 @click.pass_context
 def backup(
     ctx: click.Context,
@@ -457,6 +480,7 @@ Examples:
 @click.argument("file", metavar="FILE")
 @_format()
 @_key_file
+@_schemas_option
 @click.pass_context
 def restore(
     ctx: click.Context,
@@ -522,11 +546,12 @@ def walk(
 def help_text(path: tuple[str, ...]) -> str:
     """The ``--help`` text of a command, as a terminal of :data:`HELP_WIDTH` columns shows it."""
     command: click.Command = cli
-    ctx = click.Context(cli, info_name=path[0], terminal_width=HELP_WIDTH)
+    settings = {**CONTEXT, "terminal_width": HELP_WIDTH}
+    ctx = click.Context(cli, info_name=path[0], **settings)
     for name in path[1:]:
         assert isinstance(command, click.Group)
         command = command.commands[name]
-        ctx = click.Context(command, info_name=name, parent=ctx, terminal_width=HELP_WIDTH)
+        ctx = click.Context(command, info_name=name, parent=ctx, **settings)
     return command.get_help(ctx)
 
 
