@@ -113,3 +113,14 @@ def user_metadata(engine: sa.Engine, volume_id: str) -> dict[str, Any]:
 
 def glance_metadata(engine: sa.Engine, volume_id: str) -> dict[str, Any]:
     return entries(engine, volume_id, "volume_glance_metadata")
+
+
+def clear_volume(engine: sa.Engine, volume_id: str) -> None:
+    """Delete a volume and its metadata rows outright (for reusing an id in a test)."""
+    tables = store.cinder_metadata().tables
+    with engine.begin() as conn:
+        for name in ("volume_metadata", "volume_glance_metadata"):
+            table = tables[name]
+            conn.execute(sa.delete(table).where(table.c.volume_id == volume_id))
+        volumes = tables["volumes"]
+        conn.execute(sa.delete(volumes).where(volumes.c.id == volume_id))
