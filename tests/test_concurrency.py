@@ -1,4 +1,4 @@
-"""Concurrent restores: 8 processes restoring into overlapping volumes on PostgreSQL and
+"""Concurrent restores: 8 processes (forked) restoring into overlapping volumes on PostgreSQL and
 MariaDB, with a reader taking backups (``get``) all the while.
 
 Every container written is tagged (writer, step) in all three sections, so any mix is
@@ -11,11 +11,12 @@ reader took may mix two restores.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
+import os
+import random
+import select
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,74 +31,75 @@ WRITERS = 8
 VOLUMES = 4
 STEPS = 12
 
-WORKER = textwrap.dedent(
-    """
-    import json, random, sys, time
-    import docket
-    from docket import store
 
-    url, role, number, volumes, steps = sys.argv[1:6]
-    number, steps = int(number), int(steps)
-    volumes = json.loads(volumes)
-    engine = store.make_engine(url)
-    api = store.BackupMetadataAPI(engine)
-    api.get(volumes[0])  # reflect the tables before the start
-    rng = random.Random(number)
-
-    def container(tag):
-        return json.dumps({
+def container(number: int, tag: str) -> str:
+    """What writer ``number`` restores: every section carries ``tag``."""
+    return json.dumps(
+        {
             "version": 2,
             # A name Cinder gives restore targets keeps the display-name rule writing the
             # description on every restore, so it carries the tag each time.
-            "volume-base-metadata": {"display_name": "restore_backup_again",
-                                     "display_description": tag},
+            "volume-base-metadata": {
+                "display_name": "restore_backup_again",
+                "display_description": tag,
+            },
             "volume-metadata": {
                 **{f"k{n}": tag for n in range(6)},
                 # A key only this writer has: a mix of two writers shows as extra keys.
                 f"only-{number}": tag,
             },
             "volume-glance-metadata": {"image_id": tag, "writer": str(number)},
-        })
+        }
+    )
 
-    def report(**facts):
-        print(json.dumps(facts), flush=True)
+
+def worker(
+    url: str, role: str, number: int, volumes: list[str], out: Any, go: int, stop: int
+) -> None:
+    """One process: a writer restoring STEPS times into volumes it shares with others, or the
+    reader taking backups of every volume until told to stop (the writers are done)."""
+    engine = store().make_engine(url)
+    api = store().BackupMetadataAPI(engine)
+    api.get(volumes[0])  # reflect the tables before the start
+    rng = random.Random(number)
+
+    def report(**facts: Any) -> None:
+        out.write(json.dumps(facts) + "\n")
+        out.flush()
 
     report(ready=True)
-    sys.stdin.readline()  # everyone starts together
+    os.read(go, 1)  # everyone starts together
     if role == "reader":
-        deadline = time.monotonic() + float(steps)
-        while time.monotonic() < deadline:
+        while not select.select([stop], [], [], 0)[0]:
             for vid in volumes:
                 try:
                     doc = json.loads(api.get(vid))
-                except docket.DocketError as err:
+                except DocketError as err:
                     report(read=vid, error=type(err).__name__, message=str(err))
                     continue
-                report(read=vid, base=doc["volume-base-metadata"]["display_description"],
-                       metadata=doc.get("volume-metadata", {}),
-                       glance=doc.get("volume-glance-metadata", {}))
-        sys.exit(0)
+                report(
+                    read=vid,
+                    base=doc["volume-base-metadata"]["display_description"],
+                    metadata=doc.get("volume-metadata", {}),
+                    glance=doc.get("volume-glance-metadata", {}),
+                )
+        return
     mine = [volumes[(number + i) % len(volumes)] for i in range(3)]  # overlapping sets
-    for step in range(steps):
-        if step % 4 == 3:  # a bulk restore of two volumes, in an order of its own
-            targets = rng.sample(mine, 2)
-        else:
-            targets = [rng.choice(mine)]
+    for step in range(STEPS):
+        # Every fourth, a bulk restore of two volumes in an order of its own.
+        targets = rng.sample(mine, 2) if step % 4 == 3 else [rng.choice(mine)]
         tags = [f"w{number}-s{step}-{i}" for i in range(len(targets))]
-        started = time.monotonic()
+        facts: dict[str, Any] = {"step": step, "volumes": targets, "tags": tags}
+        facts["started"] = time.monotonic()
         try:
-            api.put_many([(v, container(t)) for v, t in zip(targets, tags)])
-        except docket.DocketError as err:
-            report(step=step, volumes=targets, tags=tags, error=type(err).__name__,
-                   message=str(err), started=started, ended=time.monotonic())
+            api.put_many([(v, container(number, t)) for v, t in zip(targets, tags, strict=True)])
+        except DocketError as err:
+            facts.update(error=type(err).__name__, message=str(err))
         except Exception as err:
-            report(step=step, volumes=targets, tags=tags, untyped=type(err).__name__,
-                   message=str(err), started=started, ended=time.monotonic())
+            facts.update(untyped=type(err).__name__, message=str(err))
         else:
-            report(step=step, volumes=targets, tags=tags, ok=True,
-                   started=started, ended=time.monotonic())
-    """
-)
+            facts["ok"] = True
+        report(ended=time.monotonic(), **facts)
 
 
 def store() -> Any:
@@ -120,34 +122,46 @@ def expected(tag: str) -> dict[str, Any]:
 
 
 def run_all(url: str, volumes: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    procs = []
+    """Fork the writers and the reader, start them together, collect what they report."""
     roles = [("writer", n) for n in range(WRITERS)] + [("reader", WRITERS)]
+    go_r, go_w = os.pipe()
+    stop_r, stop_w = os.pipe()
+    children: list[tuple[str, int, int]] = []
     for role, number in roles:
-        args = [url, role, str(number), json.dumps(volumes), str(STEPS if role == "writer" else 3)]
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", WORKER, *args],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
-    for proc in procs:  # wait until every process is connected and warmed up
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert json.loads(line or "{}").get("ready"), proc.stderr.read() if proc.stderr else ""
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    writes: list[dict[str, Any]] = []
-    reads: list[dict[str, Any]] = []
-    for (role, _), proc in zip(roles, procs, strict=True):
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err[-3000:]
-        lines = [json.loads(line) for line in out.splitlines() if line.strip()]
-        (writes if role == "writer" else reads).extend(lines)
+        out_r, out_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            code = 70
+            try:
+                os.close(out_r)
+                with os.fdopen(out_w, "w") as out:
+                    worker(url, role, number, volumes, out, go_r, stop_r)
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        os.close(out_w)
+        children.append((role, pid, out_r))
+    streams = [(role, pid, os.fdopen(fd)) for role, pid, fd in children]
+    try:
+        for _, _, stream in streams:  # wait until every process is connected and warmed up
+            assert json.loads(stream.readline() or "{}").get("ready"), "a worker failed to start"
+        os.write(go_w, b"x" * len(streams))
+        writes: list[dict[str, Any]] = []
+        reads: list[dict[str, Any]] = []
+        for role, pid, stream in streams:  # the writers, then the reader
+            if role == "reader":
+                os.write(stop_w, b"x")
+            lines = [json.loads(line) for line in stream.read().splitlines() if line.strip()]
+            (writes if role == "writer" else reads).extend(lines)
+            _, status = os.waitpid(pid, 0)
+            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"{role} failed"
+    finally:
+        for _, _, stream in streams:
+            stream.close()
+        for fd in (go_r, go_w, stop_r, stop_w):
+            os.close(fd)
     return writes, reads
 
 
