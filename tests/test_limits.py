@@ -6,50 +6,110 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import docket
 from docket import LimitExceeded, Limits, load_registry
 from docket.codec import check_limits, parse
 
 # A memory bound, not a timing assertion: the child imports docket (~60 MB) and builds its
-# hostile input (up to ~130 MB) itself; a parser that decoded the input would need gigabytes.
+# hostile input (up to ~200 MB for 100 MB of text) itself; a parser that decoded the input
+# would need gigabytes.
 PEAK_MB = 400
 
 
-def _peak(script: str) -> dict[str, Any]:
-    """Run ``script`` in a fresh interpreter; it prints one JSON line, to which the child's
-    peak RSS is added."""
-    prologue = textwrap.dedent(
-        """
-        import json, resource, sys
-        import docket
-        def report(**facts):
-            facts["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(json.dumps(facts))
-        def outcome(call):
-            try:
-                call()
-            except docket.DocketError as err:
-                return {"error": type(err).__name__, "limit": getattr(err, "limit", None)}
-            except BaseException as err:
-                return {"error": "UNTYPED " + type(err).__name__ + ": " + str(err)[:200]}
-            return {"error": None}
-        """
-    )
+# Each scenario builds its input and sets ``call``; the child runs them one after another and
+# reports, for each, the outcome and the process's peak RSS so far (a peak never goes down,
+# so each bound holds for every scenario before it too).
+SCENARIOS: dict[str, str] = {
+    "100 MB bytes": """
+        data = b'{"version": 2, "volume-metadata": {"k": "' + b"x" * (100 * 1024 * 1024)
+        data += b'"}}'
+        call = lambda: family.load(data)
+    """,
+    "100 MB str": """
+        data = '{"version": 2, "volume-metadata": {"k": "' + "x" * (100 * 1024 * 1024)
+        data += '"}}'
+        call = lambda: family.load(data)
+    """,
+    "nesting [": """
+        body = "[" * 100_000 + "1" + "]" * 100_000
+        data = ('{"version": 2, "volume-metadata": ' + body + "}").encode()
+        call = lambda: family.load(data)
+    """,
+    'nesting {"a":': """
+        body = '{"a":' * 100_000 + "1" + "}" * 100_000
+        data = ('{"version": 2, "volume-metadata": ' + body + "}").encode()
+        call = lambda: family.load(data)
+    """,
+    "nesting with max_depth raised": """
+        data = ("[" * 100_000 + "]" * 100_000).join(['{"a":', "}"]).encode()
+        limits = docket.Limits(max_depth=50_000, max_items=10**9)
+        call = lambda: docket.parse(data, limits)
+    """,
+    "inside the limits": """
+        # The worst a document may do without being refused: the most values allowed, each
+        # an array, nested as deep as allowed.
+        nest = "[" * 30 + "]" * 30
+        count = docket.Limits().items // 31 - 1
+        data = ('{"a":[' + (nest + ",") * count + nest + "]}").encode()
+        call = lambda: facts.update(count=len(docket.parse(data)["a"]))
+    """,
+}
+SMALL_VALUES = ["{}", "0", "[[[[[[[[[[]]]]]]]]]]"]
+for _value in SMALL_VALUES:
+    SCENARIOS[f"many {_value}"] = f"""
+        item = {_value!r}.encode()
+        count = (16 * 1024 * 1024 - 64 - len(item)) // (len(item) + 1)
+        # (bytes.join would take ~80 bytes per item here: build by repetition instead)
+        data = b'{{"version": 2, "volume-glance-metadata": {{"a": [' + (item + b",") * count
+        data += item + b"]}}}}"
+        facts["size"] = len(data)
+        call = lambda: family.load(data)
+    """
+
+CHILD = """
+import gc, json, resource, sys, textwrap
+import docket
+family = docket.load_registry().family("backup-metadata")
+# Even with the recursion limit raised by the host application, the parser must not recurse
+# 100 000 deep (that would overflow the C stack and kill the process).
+sys.setrecursionlimit(1_000_000)
+for name, code in json.loads(sys.argv[1]).items():
+    facts = {"name": name}
+    exec(textwrap.dedent(code))
+    try:
+        call()
+    except docket.DocketError as err:
+        facts.update(error=type(err).__name__, limit=getattr(err, "limit", None))
+    except BaseException as err:
+        facts.update(error="UNTYPED " + type(err).__name__ + ": " + str(err)[:200])
+    else:
+        facts["error"] = None
+    data = call = None
+    gc.collect()
+    facts["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(facts), flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict[str, dict[str, Any]]:
+    """Every scenario, run in one fresh interpreter."""
     proc = subprocess.run(
-        [sys.executable, "-c", prologue + textwrap.dedent(script)],
+        [sys.executable, "-c", CHILD, json.dumps(SCENARIOS)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    return {r["name"]: r for r in results}
 
 
 # --- defaults and configuration -----------------------------------------------------------
@@ -156,87 +216,47 @@ def test_a_limit_can_be_raised_for_trusted_input() -> None:
 
 
 @pytest.mark.parametrize("form", ["bytes", "str"])
-def test_a_100_mb_container_is_refused_before_it_is_read(form: str) -> None:
-    result = _peak(
-        f"""
-        data = b'{{"version": 2, "volume-metadata": {{"k": "' + b"x" * (100 * 1024 * 1024)
-        data += b'"}}}}'
-        if {form!r} == "str":
-            data = data.decode()
-        family = docket.load_registry().family("backup-metadata")
-        report(**outcome(lambda: family.load(data)))
-        """
-    )
-    assert result["error"] == "LimitExceeded"
-    assert result["limit"] == "max_bytes"
+def test_a_100_mb_container_is_refused_before_it_is_read(
+    measured: dict[str, dict[str, Any]], form: str
+) -> None:
+    result = measured[f"100 MB {form}"]
+    assert (result["error"], result["limit"]) == ("LimitExceeded", "max_bytes")
     assert result["peak_mb"] < PEAK_MB
 
 
 @pytest.mark.parametrize("opener", ["[", '{"a":'])
-def test_nesting_100_000_deep_is_refused_without_recursion(opener: str) -> None:
-    closer = "]" if opener == "[" else "}"
-    result = _peak(
-        f"""
-        # Even with the recursion limit raised by the host application, the parser must not
-        # recurse 100 000 deep (that would overflow the C stack and kill the process).
-        sys.setrecursionlimit(1_000_000)
-        body = {opener!r} * 100_000 + "1" + {closer!r} * 100_000
-        data = ('{{"version": 2, "volume-metadata": ' + body + "}}").encode()
-        family = docket.load_registry().family("backup-metadata")
-        report(**outcome(lambda: family.load(data)))
-        """
-    )
-    assert result["error"] == "LimitExceeded"
-    assert result["limit"] == "max_depth"
+def test_nesting_100_000_deep_is_refused_without_recursion(
+    measured: dict[str, dict[str, Any]], opener: str
+) -> None:
+    result = measured[f"nesting {opener}"]
+    assert (result["error"], result["limit"]) == ("LimitExceeded", "max_depth")
     assert result["peak_mb"] < PEAK_MB
 
 
-def test_deep_nesting_with_a_raised_depth_limit_is_still_a_typed_error() -> None:
-    result = _peak(
-        """
-        data = ("[" * 100_000 + "]" * 100_000).join(['{"a":', "}"]).encode()
-        limits = docket.Limits(max_depth=50_000, max_items=10**9)
-        report(**outcome(lambda: docket.parse(data, limits)))
-        """
-    )
-    assert result["error"] == "LimitExceeded"
-    assert result["limit"] == "max_depth"
+def test_deep_nesting_with_a_raised_depth_limit_is_still_a_typed_error(
+    measured: dict[str, dict[str, Any]],
+) -> None:
+    result = measured["nesting with max_depth raised"]
+    assert (result["error"], result["limit"]) == ("LimitExceeded", "max_depth")
     assert result["peak_mb"] < PEAK_MB
 
 
-@pytest.mark.parametrize("value", ["{}", "0", "[[[[[[[[[[]]]]]]]]]]"])
-def test_many_small_values_are_refused_before_they_are_decoded(value: str) -> None:
+@pytest.mark.parametrize("value", SMALL_VALUES)
+def test_many_small_values_are_refused_before_they_are_decoded(
+    measured: dict[str, dict[str, Any]], value: str
+) -> None:
     # 16 MB of empty objects decodes to over a gigabyte: refused on the text instead.
-    result = _peak(
-        f"""
-        item = {value!r}.encode()
-        count = (16 * 1024 * 1024 - 64 - len(item)) // (len(item) + 1)
-        # (bytes.join would take ~80 bytes per item here: build by repetition instead)
-        data = b'{{"version": 2, "volume-glance-metadata": {{"a": [' + (item + b",") * count
-        data += item + b"]}}}}"
-        family = docket.load_registry().family("backup-metadata")
-        report(size=len(data), **outcome(lambda: family.load(data)))
-        """
-    )
+    result = measured[f"many {value}"]
     assert result["size"] <= Limits().max_bytes
-    assert result["error"] == "LimitExceeded"
-    assert result["limit"] == "max_items"
+    assert (result["error"], result["limit"]) == ("LimitExceeded", "max_items")
     assert result["peak_mb"] < PEAK_MB
 
 
-def test_the_largest_document_inside_the_limits_fits_in_bounded_memory() -> None:
-    # The worst a document may do without being refused: the most values allowed, each an
-    # object, nested as deep as allowed.
-    result = _peak(
-        """
-        limits = docket.Limits()
-        nest = "[" * 30 + "]" * 30
-        count = limits.items // 31 - 1
-        data = ('{"a":[' + (nest + ",") * count + nest + "]}").encode()
-        value = docket.parse(data, limits)
-        report(size=len(data), count=len(value["a"]))
-        """
-    )
+def test_the_largest_document_inside_the_limits_fits_in_bounded_memory(
+    measured: dict[str, dict[str, Any]],
+) -> None:
+    result = measured["inside the limits"]
+    assert result["error"] is None
     assert result["count"] > 30_000
     assert result["peak_mb"] < PEAK_MB
 
@@ -256,3 +276,54 @@ def test_a_10_mb_key_is_refused_by_the_string_limit() -> None:
         parse(raw.encode())
     assert info.value.limit == "max_string_length"
     assert info.value.path == '$["volume-metadata"]'
+
+
+# --- the counts on the text agree with the values -------------------------------------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+def items_and_depth(value: Any, depth: int = 1) -> tuple[int, int]:
+    if isinstance(value, dict):
+        children = list(value.values())
+    elif isinstance(value, list):
+        children = value
+    else:
+        return 0, depth - 1
+    counted = [items_and_depth(c, depth + 1) for c in children]
+    return len(children) + sum(n for n, _ in counted), max([depth, *(d for _, d in counted)])
+
+
+@given(st.dictionaries(st.text(), json_values, max_size=5), st.sampled_from([None, 1, 2]))
+def test_value_count_and_depth_on_the_text_are_exact(doc: dict[str, Any], indent: Any) -> None:
+    # Refusing before decoding must never refuse what is inside the limits, or accept what
+    # is not, whatever the strings hold (brackets, commas, quotes, backslashes) and however
+    # the text is laid out. Both ways of counting run: splitting at quotes and tokenizing.
+    items, depth = items_and_depth(doc)
+    for text in (json.dumps(doc, indent=indent), json.dumps(doc, ensure_ascii=False)):
+        exact = Limits(max_items=max(items, 1), max_depth=max(depth, 1))
+        assert parse(text, exact) == doc
+        if items > 1:
+            with pytest.raises(LimitExceeded) as info:
+                parse(text, Limits(max_items=items - 1, max_depth=64))
+            assert info.value.limit == "max_items"
+            assert info.value.value == items
+
+
+def test_text_with_escapes_or_many_strings_is_counted_by_tokens() -> None:
+    # The two ways of counting, each on the input that needs it.
+    escaped = {"a": ['x\\"]', "[[,", {"b": "\\\\"}]}
+    many = {"k": ["s"] * 250_000}
+    for doc, items in ((escaped, 5), (many, 250_001)):
+        text = json.dumps(doc)
+        assert parse(text, Limits(max_items=items)) == doc
+        with pytest.raises(LimitExceeded):
+            parse(text, Limits(max_items=items - 1))

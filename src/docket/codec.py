@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate, repeat
 from typing import Any
@@ -95,6 +95,9 @@ _DECODER = json.JSONDecoder(
 # object, so the token list costs one pointer per token whatever the input holds).
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|([\[\]{}:])|[^\s"\[\]{}:,]+')
 _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_NO_WHITESPACE = str.maketrans("", "", " \t\n\r")
+# Above this many quotes, splitting the text at them costs more than tokenizing it.
+_MAX_SPLIT = 200_000
 # Nesting the decoder may meet before the walk after it reports the limit with a precise path;
 # deeper input is refused from the text, well before the interpreter's recursion limit.
 _DECODE_DEPTH = 200
@@ -114,20 +117,40 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _skeleton(text: str) -> str | None:
+    """The text with every string replaced by ``0`` and whitespace removed, or None when
+    that cannot be done by splitting at quotes (an escaped quote may hide in a string, or
+    there are so many strings that the pieces would cost more than the tokens)."""
+    if "\\" in text or text.count('"') > _MAX_SPLIT:
+        return None
+    outside = "0".join(text.split('"')[::2])
+    return outside.translate(_NO_WHITESPACE)
+
+
 def _prescan(text: str, limits: Limits) -> None:
     """Check the value count and nesting depth on the text, before decoding anything.
 
     Only called when cheap counts over the raw text (which also count brackets and commas
     inside strings) say a limit might be exceeded, so ordinary containers never pay for it.
     """
-    tokens = _TOKEN.findall(text)
-    # Every string, scalar and container is a value; all but the root sit in a container,
-    # and a string followed by ":" is a key, not a value.
-    containers = tokens.count("{") + tokens.count("[")
-    items = tokens.count("") + containers - 1 - tokens.count(":")
+    skeleton = _skeleton(text)
+    if skeleton is not None:
+        # A non-empty container of n values holds n - 1 commas.
+        containers = skeleton.count("{") + skeleton.count("[")
+        empty = skeleton.count("{}") + skeleton.count("[]")
+        items = skeleton.count(",") + containers - empty
+        steps: Iterable[int] = map(_DEPTH_STEP.get, skeleton, repeat(0))
+    else:
+        tokens = _TOKEN.findall(text)
+        # Every string, scalar and container is a value; all but the root sit in a
+        # container, and a string followed by ":" is a key, not a value.
+        containers = tokens.count("{") + tokens.count("[")
+        items = tokens.count("") + containers - 1 - tokens.count(":")
+        steps = map(_DEPTH_STEP.get, tokens, repeat(0))
     if items > limits.items:
         raise LimitExceeded("max_items", items, limits.items)
-    depth = max(accumulate(map(_DEPTH_STEP.get, tokens, repeat(0))), default=0)
+    # Only now, with the value count bounded, is walking the brackets cheap.
+    depth = max(accumulate(steps), default=0)
     if depth > max(limits.max_depth, _DECODE_DEPTH):
         raise LimitExceeded("max_depth", depth, limits.max_depth)
 
