@@ -714,3 +714,14 @@ def test_the_demo_runs_on_a_fresh_database(tmp_path: Path) -> None:
     backups = tmp_path / "backups"
     assert commands.validate([str(backups)], **Run().kw) == 0
     assert len(list(backups.glob("*.json"))) == 4
+
+
+def test_a_progress_bar_when_asked(files: dict[str, Path]) -> None:
+    run = Run()
+    code = commands.validate([str(files["jsonl"]), str(files["v2"])], progress=True, **run.kw)
+    assert code == 1
+    assert [line.split(": ")[0] for line in run.out.splitlines()] == [
+        f"{files['jsonl']}:4",
+        f"{files['jsonl']}:5",
+    ]
+    assert run.err.endswith("docket validate: 2 of 6 container(s) invalid\n")

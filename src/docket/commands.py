@@ -232,7 +232,6 @@ _FILES_PER_TASK = 200
 _STDIN_LINES_PER_TASK = 2000
 _PEEK_BYTES = 64 * 1024
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
-PROGRESS_MIN_FILES = 200
 
 
 @dataclass(frozen=True)
@@ -478,6 +477,13 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return i, n
 
 
+def _input_size(path: Path) -> int:
+    """Bytes a PATH argument holds (every *.json below a directory)."""
+    if path.is_dir():
+        return sum(_size(p) for p in path.rglob("*.json") if p.is_file())
+    return _size(path)
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -614,10 +620,9 @@ def validate(
         registry = build_registry(schemas, key_file)
         default = family or DEFAULT_FAMILY
         _family(registry, default)
-        sizes = [_size(Path(p)) for p in paths if p != STDIN]
-        total = sum(sizes)
+        total = sum(_input_size(Path(p)) for p in paths if p != STDIN)
         # A bar only helps (and only draws well) on a terminal, and only for large input.
-        large = total >= PROGRESS_MIN_BYTES or any(Path(p).is_dir() for p in paths)
+        large = total >= PROGRESS_MIN_BYTES
         show = progress if progress is not None else (large and stderr.isatty())
         tasks = _tasks(paths, jsonl, stdin, registry.limits.max_bytes)
         if workers == 1:
