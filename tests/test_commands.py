@@ -725,3 +725,23 @@ def test_a_progress_bar_when_asked(files: dict[str, Path]) -> None:
         f"{files['jsonl']}:5",
     ]
     assert run.err.endswith("docket validate: 2 of 6 container(s) invalid\n")
+
+
+def test_a_container_naming_an_unknown_family_is_bad_input(tmp_path: Path) -> None:
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({**cinder(2), "family": "ledger"}))
+    for call in (
+        lambda r: commands.migrate(str(path), to="3", **r.kw),
+        lambda r: commands.inspect(str(path), **r.kw),
+    ):
+        run = Run()
+        assert call(run) == 1
+        assert "unknown family 'ledger'" in run.err
+
+
+def test_written_files_get_the_usual_mode(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    assert commands.migrate(str(files["v2"]), to="3", output=str(out), **Run().kw) == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask

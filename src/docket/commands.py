@@ -146,14 +146,8 @@ def _read_input(path: str, stdin: BinaryIO | None, limits: Limits) -> bytes:
 def _family_of(registry: Registry, obj: Mapping[str, Any], default: str | None) -> Family:
     """The family a container names (``family`` member), else ``default``."""
     named = obj.get("family")
-    if isinstance(named, str) and named in registry:
-        return registry.family(named)
-    if isinstance(named, str) and default is None:
-        raise UsageError(
-            "family",
-            f"the container names family {named!r}, which is not known",
-            "known families: " + ", ".join(registry.families()) + "; add yours with --schemas",
-        )
+    if isinstance(named, str):
+        return registry.family(named)  # an unknown one is UnknownFamily: bad input, exit 1
     return _family(registry, default or DEFAULT_FAMILY)
 
 
@@ -179,6 +173,10 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -198,18 +196,18 @@ def _dump_json(stdout: TextIO, value: Any) -> None:
 def _progress_bar(
     stderr: TextIO, label: str, total: int, show: bool
 ) -> Iterator[Callable[[int], None] | None]:
-    """``advance(n)`` for a rich progress bar on ``stderr``, or None when not shown."""
+    """``advance(nbytes)`` for a rich progress bar on ``stderr``, or None when not shown."""
     if not show:
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
     from rich.progress import TimeRemainingColumn as Remaining
 
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        DownloadColumn(binary_units=True),
         Remaining(),
         console=Console(file=stderr),
         transient=True,
