@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 
 from docket.codec import Limits, canonical, parse
 from docket.errors import ParseError, SchemaDocumentError, json_path
@@ -51,17 +51,33 @@ def bundled_metaschema() -> Path:
 
 
 @functools.cache
-def _metaschema_validator(name: str) -> Any:
-    path = bundled_metaschema() / name
-    schema = parse(path.read_bytes(), _DOC_LIMITS)
+def _metaschema(name: str) -> dict[str, Any]:
+    return parse((bundled_metaschema() / name).read_bytes(), _DOC_LIMITS)
+
+
+@functools.cache
+def _metaschema_fast(name: str) -> Any:
+    return jsonschema_rs.validator_for(_metaschema(name), validate_formats=True)
+
+
+@functools.cache
+def _metaschema_reference(name: str) -> Any:
+    # jsonschema (with its format checkers) is imported only when a document is invalid:
+    # importing it costs more than every other part of a docket command's start.
+    import jsonschema
+
     cls = jsonschema.Draft202012Validator
-    cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    cls.check_schema(_metaschema(name))
+    return cls(_metaschema(name), format_checker=cls.FORMAT_CHECKER)
 
 
 def check_against_metaschema(document: Mapping[str, Any], name: str, source: str) -> None:
     """Raise :class:`SchemaDocumentError` for the first metaschema violation (best match)."""
-    validator = _metaschema_validator(name)
+    if _metaschema_fast(name).is_valid(document):
+        return
+    import jsonschema
+
+    validator = _metaschema_reference(name)
     error = jsonschema.exceptions.best_match(validator.iter_errors(document))
     if error is not None:
         raise SchemaDocumentError(

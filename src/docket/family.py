@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import jsonschema
 import jsonschema_rs
 
 from docket.codec import DEFAULT_LIMITS, Limits, canonical, check_limits, parse
@@ -90,6 +89,10 @@ class VersionSpec:
 
     @functools.cached_property
     def reference(self) -> Any:
+        """The reference validator, for the details of an invalid container (imported late:
+        only invalid input pays for loading jsonschema)."""
+        import jsonschema
+
         cls = jsonschema.Draft202012Validator
         return cls(self.schema, format_checker=cls.FORMAT_CHECKER)
 
