@@ -76,19 +76,32 @@ class _Planned:
 class _Target:
     """The restore target as rules see it: the volume row and lookups in its database."""
 
-    __slots__ = ("_conn", "_restorer", "_row")
+    __slots__ = ("_conn", "_found", "_restorer", "_row")
 
-    def __init__(self, row: Mapping[str, Any], conn: sa.Connection, restorer: Restorer) -> None:
+    def __init__(
+        self,
+        row: Mapping[str, Any],
+        conn: sa.Connection,
+        restorer: Restorer,
+        found: dict[tuple[str, str], bool],
+    ) -> None:
         self._row = row
         self._conn = conn
         self._restorer = restorer
+        self._found = found
 
     @property
     def row(self) -> Mapping[str, Any]:
         return self._row
 
     def exists(self, kind: str, key: Any) -> bool:
-        return self._restorer.exists(self._conn, kind, key)
+        if not isinstance(key, str):
+            return self._restorer.exists(self._conn, kind, key)
+        # Shared by a round's targets: many volumes restored onto one type ask once.
+        found = self._found.get((kind, key))
+        if found is None:
+            found = self._found[(kind, key)] = self._restorer.exists(self._conn, kind, key)
+        return found
 
 
 def _fetch(conn: sa.Connection, text: str, params: Any) -> Sequence[Any]:
@@ -350,10 +363,10 @@ class Restorer:
         if missing:
             raise VolumeNotFound(missing)
         planned = []
+        found: dict[tuple[str, str], bool] = {}
         for item in batch:
-            target = _Target(
-                LazyRow(targets[item.volume_id], self._index, self._processors), conn, self
-            )
+            row = LazyRow(targets[item.volume_id], self._index, self._processors)
+            target = _Target(row, conn, self, found)
             plan = self.policy(item.container).plan(item.container, target)
             planned.append(self._prepare(item, plan))
         # Everything is checked; from here on only the database can fail.
