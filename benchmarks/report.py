@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 
 LIBRARIES = (
     "docket",
@@ -103,10 +104,21 @@ class Row:
             "-" if self.ratio is None else f"{self.ratio:.3f}x",
             "-" if self.target is None else str(self.target),
             verdict,
+            self.spread(),
         ]
 
+    def spread(self) -> str:
+        """(max - min) / median of each side's timed runs: how steady the numbers were."""
+        parts = []
+        for name, runs in self.runs.items():
+            if len(runs) > 1 and median(runs) > 0:
+                parts.append(f"{name} {(max(runs) - min(runs)) / median(runs) * 100:.0f}%")
+        return ", ".join(parts) or "-"
 
-HEADER = ["backend", "case", "size", "docket", "baseline", "ratio", "target", "target met"]
+
+HEADER = [
+    "backend", "case", "size", "docket", "baseline", "ratio", "target", "target met", "spread",
+]
 
 
 def format_time(seconds: float) -> str:
