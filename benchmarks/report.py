@@ -67,6 +67,8 @@ class Row:
     """False when a correctness check on this case failed (outputs or verdicts differ)."""
     note: str = ""
     runs: dict[str, list[float]] = field(default_factory=dict)
+    plain: float | None = None
+    """The same job done plain (benchmarks/plain_bulk.py), in the same unit, where there is one."""
 
     def __post_init__(self) -> None:
         # For times lower is better; for a throughput (MiB/s) the same quotient is docket's
@@ -104,8 +106,15 @@ class Row:
             "-" if self.ratio is None else f"{self.ratio:.3f}x",
             "-" if self.target is None else str(self.target),
             verdict,
+            self._plain(),
             self.spread(),
         ]
+
+    def _plain(self) -> str:
+        if self.plain is None:
+            return "-"
+        text = _value(self.plain, self.unit, self.per_op)
+        return f"{text} ({self.plain / self.baseline:.3f}x)" if self.baseline else text
 
     def spread(self) -> str:
         """(max - min) / median of each side's timed runs: how steady the numbers were."""
@@ -117,7 +126,8 @@ class Row:
 
 
 HEADER = [
-    "backend", "case", "size", "docket", "baseline", "ratio", "target", "target met", "spread",
+    "backend", "case", "size", "docket", "baseline", "ratio", "target", "target met", "plain bulk",
+    "spread",
 ]
 
 

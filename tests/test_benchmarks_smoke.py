@@ -44,7 +44,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 def _row(markdown: str, case: str) -> list[str]:
     for line in markdown.splitlines():
         cells = [c.strip() for c in line.strip("|").split(" | ")]
-        if len(cells) == 9 and cells[1].startswith(case):
+        if len(cells) == 10 and cells[1].startswith(case):
             return cells
     raise AssertionError(f"no row for {case!r} in:\n{markdown}")
 
