@@ -68,7 +68,7 @@ class Settings:
     posix_mb: int = 1024
     repeat: int = 5
     heavy_repeat: int = 3
-    """Runs of the cases that take seconds per run (restore, validate)."""
+    """Runs of the cases that take seconds per run (backup, restore, validate)."""
     warmup: int = 1
     postgres: str | None = DEFAULT_PG
     pg_volumes: int = 10_000
@@ -340,7 +340,7 @@ def case_backup(bench: Bench, base: Database, target: float) -> None:
                 "seed": lambda: timed(lambda: [seed.get(v) for v in ids]),
                 "plain": lambda: timed(lambda: plain_bulk.backup(conn, backend.dialect, ids)),
             },
-            repeat=s.repeat,
+            repeat=s.heavy_repeat,
             warmup=s.warmup,
         )
         bench.add(
@@ -836,8 +836,9 @@ def render(bench: Bench) -> str:
         "throughput over `sha256sum`'s). Timings are not asserted in tests.",
         "",
         f"Run on {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}: {met} of {judged} targets "
-        f"met. Timed runs per case: {s.repeat} ({s.heavy_repeat} for restore and validate), "
-        f"after {s.warmup} warm-up run (for restore and validate, the correctness-check runs).",
+        f"met. Timed runs per case: {s.repeat} ({s.heavy_repeat} for backup, restore and "
+        f"validate), after {s.warmup} warm-up run (for restore and validate, the runs of the "
+        "correctness checks).",
         "",
     ]
     for backend, rows in by_backend.items():
@@ -913,7 +914,8 @@ def parse_args(argv: list[str] | None) -> Settings:
     p.add_argument("--rss-lines", type=int, help="lines for the RSS run (1000000)")
     p.add_argument("--posix-mb", type=int, help="MiB of the POSIX throughput file (1024)")
     p.add_argument("--repeat", type=int, help="timed runs per case (5)")
-    p.add_argument("--heavy-repeat", type=int, help="timed runs of restore and validate (3)")
+    p.add_argument("--heavy-repeat", type=int,
+                   help="timed runs of backup, restore and validate (3)")
     p.add_argument("--warmup", type=int, help="untimed runs first (1)")
     p.add_argument("--pg-volumes", type=int, help="volumes for PostgreSQL get/backup (10000)")
     p.add_argument("--pg-restore", type=int, help="containers for the PostgreSQL restore (1000)")
