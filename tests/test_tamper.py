@@ -293,3 +293,28 @@ def test_an_unsigned_record_is_refused_when_a_key_is_configured() -> None:
         assert import_record(plain, unsigned).signature == "absent"
         with pytest.raises(docket.SignatureError):
             import_record(RECORDS, unsigned)
+
+
+def test_a_restore_with_a_key_refuses_every_changed_container_and_writes_nothing(
+    tmp_path: Any,
+) -> None:
+    # End to end: the same single-byte changes, handed to BackupMetadataAPI.put.
+    store = pytest.importorskip("docket.store", reason="docket.store is not there yet")
+    from tests._databases import dump
+
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'cinder.db'}")
+    store.init_db(engine)
+    volume_id = store.create_volume(engine, display_name="restore_backup_1", metadata={"a": "b"})
+    api = store.BackupMetadataAPI(engine, registry=REGISTRY)
+    raw = small_container()
+    before = dump(engine)
+    refused = 0
+    for _, changed in changes(raw, 3, seed=1):
+        with pytest.raises(DocketError):
+            api.put(volume_id, changed)
+        refused += 1
+    assert refused >= 2 * len(raw)
+    assert dump(engine) == before
+    api.put(volume_id, raw)  # the genuine container restores
+    assert json.loads(api.get(volume_id))["volume-metadata"] == {"fee": "fi"}
+    engine.dispose()
