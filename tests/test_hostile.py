@@ -398,3 +398,60 @@ def test_a_10_mb_container_is_refused_by_put_without_writing(database: Database)
     with pytest.raises(docket.LimitExceeded):
         database.api.put(volume_id, json.dumps(doc).encode())
     assert dump(database.engine) == before
+
+
+# --- the command line: a message and an exit status, never a traceback ---------------------
+
+
+@pytest.fixture(scope="module")
+def cli_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any]:
+    store = pytest.importorskip("docket.store", reason="docket.store is not there yet")
+    url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'cinder.db'}"
+    store.init_db(url)
+    return url, store.make_engine(url)
+
+
+def _run(args: list[str]) -> Any:
+    from click.testing import CliRunner
+
+    from docket.cli import cli
+
+    # catch_exceptions=False: an exception the CLI did not turn into a message fails here.
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.mark.parametrize("name", CONTAINERS)
+def test_the_cli_reports_each_container_without_a_traceback(
+    cli_db: tuple[str, Any], name: str
+) -> None:
+    case = CASES["containers"][name]
+    path = str(HOSTILE / "containers" / name)
+    valid = _run(["validate", path])
+    assert valid.exit_code == (0 if case["load"] == "ok" else 1), valid.output
+    url, engine = cli_db
+    import docket.store
+
+    volume_id = docket.store.create_volume(engine, display_name="restore_backup_cli")
+    before = dump(engine)
+    restored = _run(["restore", "--db", url, volume_id, path])
+    expected = case.get("put", case["load"])
+    if expected == "case":
+        expected = "ok"  # SQLite keeps keys that differ in case apart
+    assert restored.exit_code == (0 if expected == "ok" else 1), restored.output
+    if restored.exit_code:
+        assert restored.output.strip(), "a refusal must say why"
+        assert dump(engine) == before
+
+
+@pytest.mark.parametrize("name", RECORDS)
+def test_the_cli_refuses_bad_records_without_a_traceback(tmp_path: Path, name: str) -> None:
+    case = CASES["records"][name]
+    text = raw("records", name).decode("utf-8", "replace") or " "
+    result = _run(["volume", "import-record", "--root", str(tmp_path), text])
+    # A good record still names a backup this empty root does not hold: refused as well.
+    assert result.exit_code != 0, result.output
+    assert result.output.strip()
+    if case["load"] != "ok":
+        assert "error" in result.output.lower() or "record" in result.output.lower()
