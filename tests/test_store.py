@@ -143,6 +143,36 @@ def test_soft_deleted_metadata_is_not_backed_up(db_engine: sa.Engine) -> None:
     assert "gone" not in container["volume-glance-metadata"]
 
 
+def test_metadata_that_is_not_text_is_reported(db_engine: sa.Engine, db_backend: str) -> None:
+    # Each database builds a volume's entries in one query where it can; a key or value
+    # that is not text sends that volume's entries through the row-by-row path.
+    _source(db_engine)
+    json_text = {"plain": "yes", "json": '{"a": 1}', "list": "[1, 2]", "quote": 'a"b\\'}
+    vols.volume(db_engine, OTHER, metadata=json_text)
+    table = store.cinder_metadata().tables["volume_metadata"]
+    odd = [{"volume_id": SRC, "key": None, "value": "no key", "deleted": False}]
+    if db_backend == "sqlite":  # SQLite stores any type in any column
+        odd += [
+            {"volume_id": SRC, "key": "blob", "value": b"\xff\xfe", "deleted": False},
+            {"volume_id": SRC, "key": "utf8", "value": b"caf\xc3\xa9", "deleted": False},
+        ]
+    with db_engine.begin() as conn:
+        for row in odd:
+            conn.execute(sa.insert(table).values(**row))
+    api = store.BackupMetadataAPI(db_engine)
+    many = api.get_many([SRC, OTHER])
+    expected = {"fee": "fi", "fo": "fum"}
+    if db_backend == "sqlite":
+        expected["utf8"] = "café"
+    assert json.loads(many[SRC])["volume-metadata"] == expected
+    assert json.loads(many[OTHER])["volume-metadata"] == json_text  # text stays text
+    reported = {(p.section, p.field, p.type_name, p.volume_id) for p in api.last_report}
+    expected_report = {("volume-metadata", "None", "NoneType", SRC)}
+    if db_backend == "sqlite":
+        expected_report.add(("volume-metadata", "blob", "bytes", SRC))
+    assert reported == expected_report
+
+
 def test_get_many_is_get_per_volume(db_engine: sa.Engine) -> None:
     _source(db_engine)
     vols.volume(db_engine, OTHER, name="other", metadata={"a": "b"})

@@ -254,8 +254,11 @@ class _Reads:
     """How ``get`` reads one database and writes one version: compiled SQL and the row dumper."""
 
     volumes: InSql
-    user: InSql
-    glance: InSql
+    entries: dict[str, InSql]
+    """Per metadata section: its live rows (volume_id, key, value)."""
+    aggregates: dict[str, InSql]
+    """Per metadata section, where the database can: (volume_id, entries as a JSON object,
+    count of entries that are not text)."""
     dump_row: RowDumper
     id_index: int
     begin: bool
@@ -306,6 +309,8 @@ class BackupMetadataAPI:
         names = [str(c.name) for c in vol.columns]
         values = SectionValues.from_document(self.family.source.documents[self.version], BASE)
 
+        tables = {USER_SECTION: lay.user, GLANCE_SECTION: lay.glance}
+
         def entries(table: sa.Table) -> InSql:
             stmt = sa.select(table.c.volume_id, table.c.key, table.c.value).where(
                 in_list(table.c.volume_id), table.c.deleted == sa.false()
@@ -316,8 +321,12 @@ class BackupMetadataAPI:
             volumes=InSql.of(
                 sa.select(vol).where(in_list(vol.c.id), vol.c.deleted == sa.false()), dialect
             ),
-            user=entries(lay.user),
-            glance=entries(lay.glance),
+            entries={name: entries(t) for name, t in tables.items()},
+            aggregates={
+                name: InSql.of(stmt, dialect)
+                for name, t in tables.items()
+                if (stmt := _aggregate(t, dialect.name)) is not None
+            },
             dump_row=values.dumper(names, lay.hints, result_processors(vol, dialect)),
             id_index=names.index("id"),
             begin=dialect.name == "sqlite",
@@ -368,22 +377,8 @@ class BackupMetadataAPI:
                         missing = [i for i in chunk if i not in rows]
                         if missing:
                             raise VolumeNotFound(missing)
-                        for store, section, sql in (
-                            (user, USER_SECTION, reads.user),
-                            (glance, GLANCE_SECTION, reads.glance),
-                        ):
-                            cursor.execute(*sql.bind(chunk))
-                            for vid, key, value in cursor.fetchall():
-                                if type(key) is not str or (
-                                    value is not None and type(value) is not str
-                                ):
-                                    value = _odd_entry(section, vid, key, value, report)
-                                    if value is _SKIP:
-                                        continue
-                                entries = store.get(vid)
-                                if entries is None:
-                                    entries = store[vid] = {}
-                                entries[key] = value
+                        for store, section in ((user, USER_SECTION), (glance, GLANCE_SECTION)):
+                            self._read_entries(cursor, section, chunk, store, report)
                 finally:
                     cursor.close()
         except driver_error as err:
@@ -406,6 +401,40 @@ class BackupMetadataAPI:
             result[vid] = self._render(container)
         self._report = report
         return result
+
+    def _read_entries(
+        self,
+        cursor: Any,
+        section: str,
+        ids: Sequence[str],
+        store: dict[str, dict[str, Any]],
+        report: list[Unserializable],
+    ) -> None:
+        """Read one metadata table's live entries of ``ids`` into ``store``."""
+        reads = self._reads
+        aggregate = reads.aggregates.get(section)
+        if aggregate is not None:
+            # The database builds each volume's object: one row per volume, not per entry.
+            cursor.execute(*aggregate.bind(ids))
+            odd = []
+            for vid, entries, unusual in cursor.fetchall():
+                if unusual:
+                    odd.append(vid)  # keys or values that are not text: read them one by one
+                else:
+                    store[vid] = entries if isinstance(entries, dict) else orjson.loads(entries)
+            if not odd:
+                return
+            ids = odd
+        cursor.execute(*reads.entries[section].bind(ids))
+        for vid, key, value in cursor.fetchall():
+            if type(key) is not str or (value is not None and type(value) is not str):
+                value = _odd_entry(section, vid, key, value, report)
+                if value is _SKIP:
+                    continue
+            entries = store.get(vid)
+            if entries is None:
+                entries = store[vid] = {}
+            entries[key] = value
 
     def _render(self, container: dict[str, Any]) -> str:
         spec = self._spec
@@ -455,6 +484,32 @@ class BackupMetadataAPI:
 
 
 _SKIP: Any = object()
+
+
+def _aggregate(table: sa.Table, dialect: str) -> sa.Select[Any] | None:
+    """Each volume's live entries as one JSON object, built by the database, with a count of
+    the entries it cannot put in one (None where the database has no such aggregate)."""
+    key, value = table.c.key, table.c.value
+    if dialect == "sqlite":
+        # SQLite columns hold any type: only text keys and text or null values go in.
+        text: sa.ColumnElement[Any] = sa.literal_column("'text'")
+        plain = sa.and_(
+            sa.func.typeof(key) == text,
+            sa.or_(sa.func.typeof(value) == text, value.is_(None)),
+        )
+        objects = sa.func.json_group_object(key, value)
+    elif dialect == "postgresql":
+        plain = key.is_not(None)
+        objects = sa.func.json_object_agg(key, value)
+    else:
+        return None
+    return (
+        sa.select(table.c.volume_id, objects.filter(plain), sa.func.count().filter(sa.not_(plain)))
+        .where(in_list(table.c.volume_id), table.c.deleted == sa.false())
+        .group_by(table.c.volume_id)
+    )
+
+
 _ANY = dump_converter(Kind.ANY)
 
 
@@ -465,7 +520,8 @@ def _odd_entry(section: str, vid: str, key: Any, value: Any, report: list[Unseri
             return _ANY(value)
         except NoJSON:
             pass
-    report.append(Unserializable(section, str(key), type(value).__name__, vid))
+    odd = value if type(key) is str else key
+    report.append(Unserializable(section, str(key), type(odd).__name__, vid))
     LOG.info("%s", report[-1])
     return _SKIP
 
