@@ -183,6 +183,10 @@ def test_get_many_is_get_per_volume(db_engine: sa.Engine) -> None:
     for vid, text in many.items():
         assert orjson.loads(text) == orjson.loads(api.get(vid))
     assert api.get_many([]) == {}
+    # A statement never names more values than the driver takes parameters.
+    assert store.BackupMetadataAPI(db_engine, chunk_size=10**9).chunk_size < 65_535
+    with pytest.raises(ValueError):
+        store.BackupMetadataAPI(db_engine, chunk_size=0)
 
 
 @contextmanager

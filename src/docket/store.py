@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import functools
 import logging
+import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -288,7 +289,8 @@ class BackupMetadataAPI:
         self.version = version
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
-        self.chunk_size = chunk_size
+        # A statement names at most as many values as the driver takes parameters.
+        self.chunk_size = min(chunk_size, _max_parameters(engine.dialect) - 16)
         self._report: list[Unserializable] = []
 
     # --- shared ---------------------------------------------------------------------------
@@ -484,6 +486,15 @@ class BackupMetadataAPI:
 
 
 _SKIP: Any = object()
+
+
+def _max_parameters(dialect: sa.Dialect) -> int:
+    """How many bound parameters one statement may carry on this database."""
+    if dialect.name == "sqlite":
+        return 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+    if dialect.name == "postgresql":
+        return 65_535
+    return 50_000  # MySQL drivers send the values inline; this keeps packets modest
 
 
 def _aggregate(table: sa.Table, dialect: str) -> sa.Select[Any] | None:
