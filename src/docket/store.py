@@ -34,10 +34,7 @@ import sqlalchemy as sa
 from docket._store_restore import Restorer, RestoreResult, WorkItem
 from docket._store_sql import InSql, in_list, result_processors
 from docket._store_tables import (
-    GLANCE,
     TYPES,
-    USER,
-    VOLUMES,
     Layout,
     cinder_metadata,
     forget_layout,
@@ -118,7 +115,8 @@ def _engine(engine_or_url: sa.Engine | str | sa.URL) -> Iterator[sa.Engine]:
 
 def _database_error(action: str, err: Exception) -> StoreError:
     orig = getattr(err, "orig", None)
-    reason = str(orig if orig is not None else err).strip().splitlines()[0][:300]
+    lines = str(orig if orig is not None else err).strip().splitlines() or [""]
+    reason = lines[0][:300]
     return StoreError(
         f"the database failed to {action}: {type(orig or err).__name__}: {reason}",
         hint="nothing was written; check the database and run it again",
@@ -165,15 +163,20 @@ def create_volume_type(
     engine: sa.Engine, *, type_id: str | None = None, name: str | None = None
 ) -> str:
     """Add a volume type (test/demo helper); returns its id."""
-    lay = _default_layout(engine)
     type_id = type_id or str(uuid.uuid4())
-    row = {"id": type_id, "name": name or f"type-{type_id[:8]}", "deleted": False}
-    row.update({c: v for c, v in (("created_at", _now()),) if c in lay.types.c})
-    extra = {"is_public": True}
-    with engine.begin() as conn:
-        table = sa.Table(TYPES, sa.MetaData(), autoload_with=conn)
-        row.update({k: v for k, v in extra.items() if k in table.c})
-        conn.execute(table.insert(), row)
+    row = {
+        "id": type_id,
+        "name": name or f"type-{type_id[:8]}",
+        "is_public": True,
+        "deleted": False,
+        "created_at": _now(),
+    }
+    try:
+        with engine.begin() as conn:
+            table = sa.Table(TYPES, sa.MetaData(), autoload_with=conn)
+            conn.execute(table.insert(), {k: v for k, v in row.items() if k in table.c})
+    except sa.exc.SQLAlchemyError as err:
+        raise _database_error("create the volume type", err) from err
     return type_id
 
 
@@ -535,7 +538,3 @@ def _odd_entry(section: str, vid: str, key: Any, value: Any, report: list[Unseri
     report.append(Unserializable(section, str(key), type(odd).__name__, vid))
     LOG.info("%s", report[-1])
     return _SKIP
-
-
-# Table names, for callers that dump the tables (tests, tools).
-TABLES = (TYPES, VOLUMES, USER, GLANCE)
