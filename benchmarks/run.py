@@ -39,6 +39,8 @@ from benchmarks.report import Row, Target, machine, markdown_table, text_table
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "docs" / "performance.md"
+ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
+"""Hand-written reading of the misses, copied into the report after the method."""
 DEFAULT_PG = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 PROFILE_ITEMS = 2_000
 """Volumes or containers a profile of a bulk case runs on: enough to show where time goes."""
@@ -144,8 +146,10 @@ class Bench:
         return ok
 
     def profile_misses(self) -> None:
+        """Profile docket's side of every missed target not profiled yet (while its database
+        still exists)."""
         for row in self.rows:
-            profiler = self._profilers.get(id(row))
+            profiler = self._profilers.pop(id(row), None)
             if row.met is False and profiler is not None:
                 self.log(f"profiling docket's side of {row.case} [{row.backend}]")
                 try:
@@ -249,10 +253,14 @@ def build_database(bench: Bench, backend: Any, volumes: int, built: list[str]) -
     engine = backends.make_engine(backend.url(db))
     try:
         dataset = data.populate(engine, volumes)
-        settings = backend.settings(engine)
     finally:
         engine.dispose()
     backend.seal()
+    engine = backends.make_engine(backend.url(db))
+    try:
+        settings = backend.settings(engine)  # as the cases see them, after seal()
+    finally:
+        engine.dispose()
     conn = backend.connect(db)
     try:
         seed = SeedMetadataAPI(conn, dialect=backend.dialect)
@@ -836,6 +844,8 @@ def _postgres(bench: Bench, built: list[str]) -> None:
     try:
         base = build_database(bench, pg, s.pg_volumes, built)
         database_cases(bench, base, s.pg_restore, 0.12)
+        if s.profile:
+            bench.profile_misses()
     finally:
         pg.close()
 
@@ -879,12 +889,16 @@ def render(bench: Bench) -> str:
     out += ["", "## Machine and versions", "", "| | |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in info.items()]
     out += ["", "## How each case is measured", "", *METHOD]
+    if ANALYSIS.exists():
+        out += ["", ANALYSIS.read_text().strip()]
     if bench.profiles:
         out += ["", "## Profiles of the targets not met", "",
                 "cProfile of one run of docket's side, top functions by own time then by",
                 "cumulative time.", ""]
-        for name, text in bench.profiles.items():
-            out += [f"### {name}", "", "```text", text, "```", ""]
+        for row in bench.rows:
+            name = f"{row.case} [{row.backend}]"
+            if name in bench.profiles:
+                out += [f"### {name}", "", "```text", bench.profiles[name], "```", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
