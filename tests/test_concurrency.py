@@ -261,11 +261,8 @@ def test_no_backup_taken_meanwhile_sees_a_half_restored_volume(run: Run) -> None
             continue
         if {"base": tag, "metadata": r["metadata"], "glance": r["glance"]} != expected(tag):
             mixed.append(r)
-    if mixed and run.engine.dialect.name == "postgresql":
-        # Known bug: get() reads the row, the user metadata and the glance metadata in three
-        # statements under READ COMMITTED, so a restore committing in between shows up half.
-        # Reading in one REPEATABLE READ snapshot fixes it (then this branch is never taken).
-        pytest.xfail(f"get() on PostgreSQL reads without one snapshot: {len(mixed)} mixed")
+    # Regression: on PostgreSQL get() read the row and each metadata table under READ
+    # COMMITTED, so a restore committing in between showed up half (~1 read in 25 here).
     assert not mixed, f"get() mixed two restores: {mixed[:3]}"
 
 

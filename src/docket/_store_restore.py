@@ -159,8 +159,13 @@ class Restorer:
         self._now_bind: Callable[[Any], Any] = now_bind if now_bind is not None else _same
         self._policies: dict[tuple[Version, Version], RestorePolicy] = {}
         self._base_updates: dict[tuple[str, ...], Sql] = {}
+        # Locked in id order, so two restores of overlapping volumes queue instead of each
+        # holding a row the other waits for (PostgreSQL locks in scan order otherwise).
         self._targets = InSql.of(
-            sa.select(vol).where(in_list(vol.c.id), vol.c.deleted == sa.false()).with_for_update(),
+            sa.select(vol)
+            .where(in_list(vol.c.id), vol.c.deleted == sa.false())
+            .order_by(vol.c.id)
+            .with_for_update(),
             dialect,
         )
         self._exists = {

@@ -267,6 +267,10 @@ class _Reads:
     id_index: int
     begin: bool
     """Whether to open the read transaction by hand (SQLite's driver would not)."""
+    snapshot: bool
+    """Whether to ask for REPEATABLE READ: under PostgreSQL's READ COMMITTED each query sees
+    what committed before it ran, so a restore committing between reading the row and its
+    metadata would show up half in the backup."""
 
 
 class BackupMetadataAPI:
@@ -335,6 +339,7 @@ class BackupMetadataAPI:
             dump_row=values.dumper(names, lay.hints, result_processors(vol, dialect)),
             id_index=names.index("id"),
             begin=dialect.name == "sqlite",
+            snapshot=dialect.name == "postgresql",
         )
 
     @functools.cached_property
@@ -368,6 +373,8 @@ class BackupMetadataAPI:
         driver_error = self.engine.dialect.loaded_dbapi.Error
         try:
             with self.engine.connect() as conn:
+                if reads.snapshot:  # one snapshot for the row and its metadata
+                    conn.execution_options(isolation_level="REPEATABLE READ")
                 # The driver's cursor, not Connection.execute: for these small, repeated
                 # queries SQLAlchemy's per-execution work costs more than the query.
                 cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
