@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -32,12 +33,17 @@ _progress = click.option(
 )
 
 
-@click.group(name="volume")
+# The same help options as the main CLI, set here too: click keeps a command's help option once
+# it is made, so a command first shown on its own would otherwise lose "-h".
+_CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+
+
+@click.group(name="volume", context_settings=_CONTEXT)
 def volume() -> None:
     """Back up, restore and verify volumes in Cinder's chunked POSIX format."""
 
 
-@volume.command("backup")
+@volume.command("backup", context_settings=_CONTEXT)
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @_root
 @click.option("--db", metavar="URL", help="Database to read the volume's metadata from.")
@@ -96,7 +102,7 @@ def backup_command(
     )
 
 
-@volume.command("restore")
+@volume.command("restore", context_settings=_CONTEXT)
 @click.argument("backup_id")
 @_root
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
@@ -129,7 +135,7 @@ def restore_command(
     )
 
 
-@volume.command("verify")
+@volume.command("verify", context_settings=_CONTEXT)
 @click.argument("backup_id")
 @_root
 @_format
@@ -148,7 +154,7 @@ def verify_command(backup_id: str, root: Path, output_format: str, progress: boo
     )
 
 
-@volume.command("export-record")
+@volume.command("export-record", context_settings=_CONTEXT)
 @click.argument("backup_id")
 @_root
 @click.option("--record-version", type=int, default=None, help="Record version (default: current).")
@@ -169,7 +175,7 @@ def export_record_command(
     )
 
 
-@volume.command("import-record")
+@volume.command("import-record", context_settings=_CONTEXT)
 @click.argument("record")
 @_root
 @_format
