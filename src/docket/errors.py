@@ -423,6 +423,19 @@ class StoreError(DocketError):
         return self.reason
 
 
+class Deadlock(StoreError):
+    """The database failed the restore to break a deadlock (or a serialization conflict) each
+    time it was tried; nothing was written."""
+
+    def __init__(self, attempts: int, reason: str) -> None:
+        super().__init__(
+            f"the database broke a deadlock by failing this restore ({attempts} attempts): "
+            f"{reason}",
+            hint="nothing was written; run it again once the other writers are done",
+        )
+        self.attempts = attempts
+
+
 class VolumeNotFound(StoreError, LookupError):
     """No volume (that is not soft-deleted) has the id."""
 

@@ -22,7 +22,9 @@ import contextlib
 import datetime as dt
 import functools
 import logging
+import random
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +42,7 @@ from docket._store_tables import (
     forget_layout,
     layout,
 )
-from docket.errors import DocketError, StoreError, ValidationError, VolumeNotFound
+from docket.errors import Deadlock, DocketError, StoreError, ValidationError, VolumeNotFound
 from docket.family import Container, Family, VersionSpec
 from docket.registry import Registry, load_registry
 from docket.values import Kind, NoJSON, RowDumper, SectionValues, Unserializable, dump_converter
@@ -281,6 +283,10 @@ class BackupMetadataAPI:
     ``chunk_size`` bounds the volumes one bulk statement names.
     """
 
+    deadlock_retries: int = 3
+    """Times a restore the database failed to break a deadlock is run again before
+    :class:`~docket.errors.Deadlock` is raised (0: never)."""
+
     def __init__(
         self,
         engine: sa.Engine,
@@ -488,11 +494,39 @@ class BackupMetadataAPI:
                 raise
         if not work:
             return []
-        try:
-            with self.engine.begin() as conn:
-                return restorer.restore(conn, work, _now())
-        except sa.exc.SQLAlchemyError as err:
-            raise _database_error("restore", err) from err
+        attempt = 1
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    return restorer.restore(conn, work, _now())
+            except sa.exc.DBAPIError as err:
+                if not _conflict(err):
+                    raise _database_error("restore", err) from err
+                if attempt > self.deadlock_retries:
+                    raise Deadlock(attempt, str(_database_error("restore", err).reason)) from err
+                # The database rolled the whole transaction back, so running it again is
+                # safe; a random pause keeps the two sides from meeting the same way again.
+                LOG.info("restore attempt %d lost a deadlock; trying again", attempt)
+                time.sleep(random.uniform(0.005, 0.05) * attempt)
+                attempt += 1
+            except sa.exc.SQLAlchemyError as err:
+                raise _database_error("restore", err) from err
+
+
+# SQLSTATEs of a transaction failed to break a deadlock or a serialization conflict
+# (PostgreSQL), and MySQL/MariaDB's ER_LOCK_DEADLOCK, which rolls the transaction back.
+_CONFLICT_STATES = frozenset({"40P01", "40001"})
+_MYSQL_DEADLOCK = 1213
+
+
+def _conflict(err: sa.exc.DBAPIError) -> bool:
+    """Whether the database failed the transaction to break a deadlock: it was rolled back
+    whole, and running it again is safe."""
+    orig = err.orig
+    if getattr(orig, "sqlstate", None) in _CONFLICT_STATES:
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] == _MYSQL_DEADLOCK
 
 
 _SKIP: Any = object()
