@@ -222,3 +222,16 @@ def test_accepts_str_bytes_and_dicts() -> None:
     assert (
         a == BM.load(raw.encode()) == BM.load({"version": 1, "volume-base-metadata": {"id": "v"}})
     )
+
+
+def test_an_impossible_timestamp_is_named_when_the_upgrade_cannot_carry_it() -> None:
+    odd = {
+        "version": 2,
+        "volume-base-metadata": {"id": "v", "created_at": "2026-02-30T00:00:00.000000"},
+    }
+    assert BM.validate(odd) == []  # version 2's pattern accepts it, as Cinder would
+    with pytest.raises(docket.MigrationError) as info:
+        BM.load(odd)
+    assert "created_at" in str(info.value)
+    assert "not a real date" in str(info.value)
+    assert BM.load(odd, to=2).data == odd

@@ -56,6 +56,11 @@ def _naive_to_utc(value: Any) -> Any:
     match = _NAIVE.match(value) if isinstance(value, str) else None
     if match is None:
         raise ValueError(f"{value!r} is not a naive timestamp YYYY-MM-DDTHH:MM:SS[.ffffff]")
+    try:
+        datetime.fromisoformat(match.group(1))
+    except ValueError:
+        # The older version's pattern accepts it, but no such moment exists (e.g. 02-30).
+        raise ValueError(f"{value!r} is not a real date and time") from None
     return f"{match.group(1)}.{(match.group(2) or '').ljust(6, '0')}Z"
 
 
