@@ -89,6 +89,16 @@ def _stdin() -> BinaryIO:
     return sys.stdin.buffer
 
 
+def _io(ctx: click.Context) -> dict[str, Any]:
+    """The streams and schema directory every reading command takes."""
+    return {
+        "stdout": sys.stdout,
+        "stderr": sys.stderr,
+        "stdin": _stdin(),
+        "schemas": _settings(ctx).schemas,
+    }
+
+
 @click.group(
     context_settings=CONTEXT,
     epilog="""\b
@@ -172,17 +182,14 @@ def validate(
     ctx.exit(
         commands.validate(
             paths,
-            stdout=sys.stdout,
-            stderr=sys.stderr,
-            stdin=_stdin(),
             family=family,
             output_format=output_format,
             jobs=jobs,
             shard=shard,
             jsonl=jsonl,
             progress=progress,
-            schemas=_settings(ctx).schemas,
             key_file=key_file,
+            **_io(ctx),
         )
     )
 
@@ -230,11 +237,8 @@ def migrate(
             output=output,
             allow_lossy=allow_lossy,
             family=family,
-            stdout=sys.stdout,
-            stderr=sys.stderr,
-            stdin=_stdin(),
-            schemas=_settings(ctx).schemas,
             key_file=key_file,
+            **_io(ctx),
         )
     )
 
@@ -272,11 +276,8 @@ def inspect(
             file,
             output_format=output_format,
             family=family,
-            stdout=sys.stdout,
-            stderr=sys.stderr,
-            stdin=_stdin(),
-            schemas=_settings(ctx).schemas,
             key_file=key_file,
+            **_io(ctx),
         )
     )
 
@@ -499,11 +500,8 @@ def restore(
             volume_id,
             file,
             output_format=output_format,
-            stdout=sys.stdout,
-            stderr=sys.stderr,
-            stdin=_stdin(),
-            schemas=_settings(ctx).schemas,
             key_file=key_file,
+            **_io(ctx),
         )
     )
 
