@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from docket.backup import commands
-from docket.backup.cli import volume
+from docket.cli import volume_commands as commands
+from docket.cli.volume import volume
 
 CHUNK = 65536
 

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 import docket
 from docket import store
-from docket.documents import fingerprint
+from docket.core.documents import fingerprint
+from docket.core.family import Family
 from docket.errors import (
     MalformedVersion,
     MissingVersion,
@@ -24,7 +25,6 @@ from docket.errors import (
     VersionError,
     VersionTooNew,
 )
-from docket.family import Family
 from docket.testing import check_golden
 from docket.testing.golden import regenerating
 from tests import _volumes as vols

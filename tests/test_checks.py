@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from docket import commands, load_registry
-from docket.checks import Report, run_checks
-from docket.documents import bundled_schemas, fingerprint
+from docket import load_registry
+from docket.cli import commands
+from docket.cli.checks import Report, run_checks
+from docket.core.documents import bundled_schemas, fingerprint
 from docket.errors import UsageError
 
 REGISTRY = load_registry()

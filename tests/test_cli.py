@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import docket
-from docket import cli
+from docket.cli import app as cli
 from tests.test_commands import BM, KEY, cinder, v3
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import docket
-from docket.codec import Limits, canonical, check_limits, parse
+from docket.core.codec import Limits, canonical, check_limits, parse
 
 json_scalars = (
     st.none()

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from docket import commands, load_registry
+from docket import load_registry
+from docket.cli import commands
 from docket.testing import containers, invalid_containers
 
 REGISTRY = load_registry()

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from docket import load_registry
-from docket.compat import (
+from docket.core.compat import (
     COMPATIBLE_CHANGES,
     ChangeKind,
     Compatibility,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import docket
-from docket.documents import fingerprint, read_family
+from docket.core.documents import fingerprint, read_family
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schemas"
 

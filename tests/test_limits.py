@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import docket
 from docket import LimitExceeded, Limits, load_registry
-from docket.codec import check_limits, parse
+from docket.core.codec import check_limits, parse
 
 # A memory bound, not a timing assertion: the child imports docket (~60 MB) and builds its
 # hostile input (up to ~200 MB for 100 MB of text) itself; a parser that decoded the input

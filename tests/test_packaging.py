@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from docket.documents import bundled_metaschema, bundled_schemas
+from docket.core.documents import bundled_metaschema, bundled_schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ def test_installed_wheel_loads_its_bundled_registry(wheel: Path, tmp_path: Path)
         capture_output=True,
     )
     code = (
-        "import docket, docket.documents as d;"
+        "import docket, docket.core.documents as d;"
         "r = docket.load_registry();"
         "print(d.bundled_schemas());"
         "print(r.family('backup-metadata').current)"

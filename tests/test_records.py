@@ -20,6 +20,7 @@ from docket.backup.records import (
     import_record,
     wrap,
 )
+from docket.core.family import Family
 from docket.errors import (
     DigestMismatch,
     ForeignRecord,
@@ -34,7 +35,6 @@ from docket.errors import (
     ValidationError,
     VersionTooNew,
 )
-from docket.family import Family
 
 REGISTRY = docket.load_registry()
 RECORDS = REGISTRY.family("backup-record")

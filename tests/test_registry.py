@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import docket
-from docket.migrations import Migration
+from docket.core.migrations import Migration
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schemas"
 

@@ -19,8 +19,8 @@ import docket
 import docket.testing
 from _toy_family import toy_registry, write_toy
 from docket import Family, load_registry
-from docket.codec import canonical
-from docket.migrations import BUILTIN_CONVERTERS
+from docket.core.codec import canonical
+from docket.core.migrations import BUILTIN_CONVERTERS
 from docket.testing import (
     PROPERTIES,
     GoldenMismatch,

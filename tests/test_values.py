@@ -1,4 +1,4 @@
-"""docket.values: typed values from version documents; the compiled converters agree with
+"""docket.store.values: typed values from version documents; the compiled converters agree with
 the marshmallow schemas, value for value."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import docket
-from docket.values import Kind, SectionValues, Unserializable, kinds_of
+from docket.store.values import Kind, SectionValues, Unserializable, kinds_of
 
 FAMILY = docket.load_registry().family("backup-metadata")
 BASE = "volume-base-metadata"

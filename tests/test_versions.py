@@ -67,7 +67,7 @@ def test_dotted_family_refuses_integers_and_unknown_strings() -> None:
 
 
 def test_dotted_versions_order_numerically() -> None:
-    from docket.versions import VersionScheme
+    from docket.core.versions import VersionScheme
 
     scheme = VersionScheme.DOTTED
     assert sorted(["1.10.0", "1.2.0", "1.9.1"], key=scheme.key) == ["1.2.0", "1.9.1", "1.10.0"]

@@ -1,7 +1,7 @@
 """docket: schema-versioned serialization, migration and restore of metadata containers."""
 
-from docket.codec import Limits, canonical, parse
-from docket.errors import (
+from docket.core.codec import Limits, canonical, parse
+from docket.core.errors import (
     CycleDetected,
     DanglingEdge,
     DigestMismatch,
@@ -36,10 +36,18 @@ from docket.errors import (
     VersionError,
     VersionTooNew,
 )
-from docket.family import Container, Family
-from docket.migrations import Converter, Migration
-from docket.policy import Mode, NamedRule, RestorePlan, RestorePolicy, RuleContext, Target, Unknown
-from docket.registry import Registry, load_registry
+from docket.core.family import Container, Family
+from docket.core.migrations import Converter, Migration
+from docket.core.policy import (
+    Mode,
+    NamedRule,
+    RestorePlan,
+    RestorePolicy,
+    RuleContext,
+    Target,
+    Unknown,
+)
+from docket.core.registry import Registry, load_registry
 
 __version__ = "0.1.0"
 

@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from docket.errors import BackupError
-from docket.versions import Version
+from docket.core.errors import BackupError
+from docket.core.versions import Version
 
 Progress = Callable[[int, int], None]
 """Called as work advances with (bytes done, bytes in total)."""

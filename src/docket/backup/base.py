@@ -21,9 +21,9 @@ from docket.backup._model import (
     RestoreReport,
     VerifyReport,
 )
-from docket.errors import BackupError, ForeignRecord
-from docket.registry import Registry, load_registry
-from docket.versions import Version
+from docket.core.errors import BackupError, ForeignRecord
+from docket.core.registry import Registry, load_registry
+from docket.core.versions import Version
 
 
 class BackupDriver(abc.ABC):

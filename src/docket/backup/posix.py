@@ -52,8 +52,8 @@ from docket.backup._model import (
     VerifyReport,
 )
 from docket.backup.base import BackupDriver
-from docket.codec import Limits
-from docket.errors import (
+from docket.core.codec import Limits
+from docket.core.errors import (
     BackupError,
     BackupNotFound,
     DocketError,
@@ -61,8 +61,8 @@ from docket.errors import (
     InvalidBackup,
     json_path,
 )
-from docket.family import Family
-from docket.registry import Registry
+from docket.core.family import Family
+from docket.core.registry import Registry
 
 DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
 """Bytes of volume per data object. Cinder's POSIX driver uses 1999994880; any multiple of the

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from docket.backup._model import Backup, ImportedRecord
-from docket.codec import canonical, parse
-from docket.errors import (
+from docket.core.codec import canonical, parse
+from docket.core.errors import (
     ForeignRecord,
     MissingRecordFields,
     MissingVersion,
@@ -33,8 +33,8 @@ from docket.errors import (
     RecordParseError,
     SignatureError,
 )
-from docket.family import Family
-from docket.versions import Version
+from docket.core.family import Family
+from docket.core.versions import Version
 
 REQUIRED_FIELDS = (
     "id",

@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema
 from hypothesis import strategies as st
 
-from docket.errors import SchemaDocumentError, json_path
+from docket.core.errors import SchemaDocumentError, json_path
 
 Path = tuple[str, ...]
 Avoid = Mapping[Path, frozenset[str]]

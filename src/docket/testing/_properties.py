@@ -18,13 +18,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 
-from docket.codec import canonical
-from docket.errors import DocketError, RestoreRefused, json_pointer
-from docket.family import Container, Family
-from docket.migrations import Migration
-from docket.policy import RestorePolicy
+from docket.core.codec import canonical
+from docket.core.errors import DocketError, RestoreRefused, json_pointer
+from docket.core.family import Container, Family
+from docket.core.migrations import Migration
+from docket.core.policy import RestorePolicy
+from docket.core.versions import Version, VersionScheme
 from docket.testing._generate import Avoid, Path, declared_types, from_schema, type_matches
-from docket.versions import Version, VersionScheme
 
 T = TypeVar("T")
 

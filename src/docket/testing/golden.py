@@ -24,10 +24,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as Settings
 
-from docket.errors import DocketError
-from docket.family import Container, Family
+from docket.core.errors import DocketError
+from docket.core.family import Container, Family
+from docket.core.versions import Version
 from docket.testing._properties import containers
-from docket.versions import Version
 
 REGENERATE_ENV = "DOCKET_REGENERATE_GOLDEN"
 DEFAULT_COUNT = 12

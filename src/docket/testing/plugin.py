@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from docket.family import Family
-    from docket.registry import Registry
+    from docket.core.family import Family
+    from docket.core.registry import Registry
 
 _REGISTRIES = pytest.StashKey[dict[Path | None, "Registry"]]()
 GOLDEN_ITEM = "golden"
@@ -82,7 +82,7 @@ def registry_for(config: pytest.Config, path: Path | None) -> Registry:
     if path not in cache:
         registry = config.hook.pytest_docket_registry(config=config, path=path)
         if registry is None:
-            from docket.registry import load_registry
+            from docket.core.registry import load_registry
 
             registry = load_registry(path)
         cache[path] = registry
@@ -162,7 +162,7 @@ class DocketPropertyItem(pytest.Item):
         excinfo: pytest.ExceptionInfo[BaseException],
         style: Any = None,
     ) -> Any:
-        from docket.errors import DocketError
+        from docket.core.errors import DocketError
 
         failures = _docket_failures(excinfo.value)
         if not failures:
@@ -180,7 +180,7 @@ class DocketPropertyItem(pytest.Item):
 
 def _docket_failures(exc: BaseException) -> list[BaseException]:
     """The docket failures in ``exc`` (hypothesis wraps flaky ones in exception groups)."""
-    from docket.errors import DocketError
+    from docket.core.errors import DocketError
 
     if isinstance(exc, DocketError):
         return [exc]
@@ -208,7 +208,7 @@ class _LoadFailure(pytest.Item):
 
 
 def _property_items(session: pytest.Session, schemas: Path) -> Iterator[pytest.Item]:
-    from docket.errors import DocketError
+    from docket.core.errors import DocketError
 
     try:
         from docket.testing import PROPERTIES

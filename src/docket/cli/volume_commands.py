@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from docket.backup._model import Backup, MetadataAPI, Progress
 from docket.backup.posix import DEFAULT_CHUNK_SIZE, PosixBackupDriver
-from docket.errors import BackupError, DocketError, DriverOptionError
+from docket.core.errors import BackupError, DocketError, DriverOptionError
 
 EXIT_OK = 0
 EXIT_FAILED = 1

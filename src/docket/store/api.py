@@ -33,32 +33,27 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from docket._store_restore import Restorer, RestoreResult, WorkItem
-from docket._store_sql import InSql, in_list, result_processors
-from docket._store_tables import (
+from docket.core.errors import Deadlock, DocketError, StoreError, ValidationError, VolumeNotFound
+from docket.core.family import Container, Family, VersionSpec
+from docket.core.registry import Registry, load_registry
+from docket.core.versions import Version
+from docket.store.restore import Restorer, RestoreResult, WorkItem
+from docket.store.sql import InSql, in_list, result_processors
+from docket.store.tables import (
     TYPES,
     Layout,
     cinder_metadata,
     forget_layout,
     layout,
 )
-from docket.errors import Deadlock, DocketError, StoreError, ValidationError, VolumeNotFound
-from docket.family import Container, Family, VersionSpec
-from docket.registry import Registry, load_registry
-from docket.values import Kind, NoJSON, RowDumper, SectionValues, Unserializable, dump_converter
-from docket.versions import Version
-
-__all__ = [
-    "FAMILY",
-    "BackupMetadataAPI",
-    "RestoreResult",
-    "Unserializable",
-    "cinder_metadata",
-    "create_volume",
-    "create_volume_type",
-    "init_db",
-    "make_engine",
-]
+from docket.store.values import (
+    Kind,
+    NoJSON,
+    RowDumper,
+    SectionValues,
+    Unserializable,
+    dump_converter,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -285,7 +280,7 @@ class BackupMetadataAPI:
 
     deadlock_retries: int = 3
     """Times a restore the database failed to break a deadlock is run again before
-    :class:`~docket.errors.Deadlock` is raised (0: never)."""
+    :class:`~docket.core.errors.Deadlock` is raised (0: never)."""
 
     def __init__(
         self,

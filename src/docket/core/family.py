@@ -14,9 +14,9 @@ from typing import Any
 
 import jsonschema_rs
 
-from docket.codec import DEFAULT_LIMITS, Limits, canonical, check_limits, parse
-from docket.documents import FamilySource
-from docket.errors import (
+from docket.core.codec import DEFAULT_LIMITS, Limits, canonical, check_limits, parse
+from docket.core.documents import FamilySource
+from docket.core.errors import (
     DigestMismatch,
     DocketError,
     Issue,
@@ -31,10 +31,10 @@ from docket.errors import (
     json_path,
     json_pointer,
 )
-from docket.integrity import Integrity
-from docket.migrations import Migration, VersionGraph
-from docket.policy import NamedRule, RestorePolicy, carry_fields, policy_from_document
-from docket.versions import Version, VersionScheme, detect
+from docket.core.integrity import Integrity
+from docket.core.migrations import Migration, VersionGraph
+from docket.core.policy import NamedRule, RestorePolicy, carry_fields, policy_from_document
+from docket.core.versions import Version, VersionScheme, detect
 
 JSONObject = dict[str, Any]
 _MAX_MESSAGE = 300

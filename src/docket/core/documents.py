@@ -22,9 +22,9 @@ from typing import Any
 
 import jsonschema_rs
 
-from docket.codec import Limits, canonical, parse
-from docket.errors import ParseError, SchemaDocumentError, json_path
-from docket.versions import Version, VersionScheme
+from docket.core.codec import Limits, canonical, parse
+from docket.core.errors import ParseError, SchemaDocumentError, json_path
+from docket.core.versions import Version, VersionScheme
 
 _DOC_LIMITS = Limits(max_bytes=64 * 1024 * 1024, max_depth=64, max_keys=100_000)
 MANIFEST = "manifest.json"
@@ -36,7 +36,7 @@ def _data_dir(name: str) -> Path:
     packaged = resources.files("docket").joinpath("_data", name)
     if packaged.is_dir():
         return Path(str(packaged))
-    checkout = Path(__file__).resolve().parents[2] / name
+    checkout = Path(__file__).resolve().parents[3] / name
     if checkout.is_dir():
         return checkout
     raise SchemaDocumentError(name, f"bundled {name!r} folder not found", hint="reinstall docket")

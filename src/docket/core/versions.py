@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from docket.errors import MalformedVersion, MissingVersion, UnknownVersion, VersionTooNew
+from docket.core.errors import MalformedVersion, MissingVersion, UnknownVersion, VersionTooNew
 
 Version = int | str
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from docket.errors import (
+from docket.core.errors import (
     DuplicateKey,
     InvalidJSON,
     LimitExceeded,

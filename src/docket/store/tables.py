@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from docket.errors import StoreError
-from docket.values import Kind
+from docket.core.errors import StoreError
+from docket.store.values import Kind
 
 VOLUMES = "volumes"
 USER = "volume_metadata"

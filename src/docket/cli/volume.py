@@ -1,4 +1,4 @@
-"""``docket volume``: click commands, each a thin call into :mod:`docket.backup.commands`."""
+"""``docket volume``: click commands, each a thin call into :mod:`docket.cli.volume_commands`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from docket.backup import commands
 from docket.backup._chunks import Compression
 from docket.backup.posix import DEFAULT_CHUNK_SIZE
+from docket.cli import volume_commands as commands
 
 _root = click.option(
     "--root",

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from docket.errors import RestoreRefused, json_path
-from docket.policy import Dropped, NamedRule, RuleContext
+from docket.core.errors import RestoreRefused, json_path
+from docket.core.policy import Dropped, NamedRule, RuleContext
 
 RESTORE_NAME_PREFIX = "restore_backup_"
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from docket.errors import UnknownField, UnknownRule, json_path
+from docket.core.errors import UnknownField, UnknownRule, json_path
 
 if TYPE_CHECKING:
-    from docket.family import Container
+    from docket.core.family import Container
 
 
 class Mode(enum.Enum):

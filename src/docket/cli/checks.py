@@ -18,18 +18,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docket.codec import canonical, parse
-from docket.documents import (
+from docket.cli.errors import UsageError
+from docket.core.codec import canonical, parse
+from docket.core.documents import (
     MANIFEST,
     FamilySource,
     check_against_metaschema,
     read_family,
     version_text,
 )
-from docket.errors import DocketError, ParseError, SchemaDocumentError, UsageError
-from docket.family import Family
-from docket.registry import Registry
-from docket.versions import Version
+from docket.core.errors import DocketError, ParseError, SchemaDocumentError
+from docket.core.family import Family
+from docket.core.registry import Registry
+from docket.core.versions import Version
 
 UPGRADED = "upgraded"
 

@@ -1,7 +1,7 @@
-"""The ``docket`` command line: click options over the plain functions in :mod:`docket.commands`.
+"""The ``docket`` command line: click options over the command functions in `commands`.
 
 Each command parses its options, calls one function there and exits with the code it returns;
-errors become messages and exit codes in :func:`docket.commands.run`, not here.
+errors become messages and exit codes in :func:`docket.cli.commands.run`, not here.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import Any, BinaryIO, TypeVar
 
 import click
 
-from docket import __version__, commands
-from docket.backup.cli import volume
+from docket import __version__
+from docket.cli import commands
+from docket.cli.volume import volume
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -580,5 +581,3 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m docket.cli` prints the reference
-    sys.stdout.write(reference())

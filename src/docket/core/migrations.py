@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from docket.errors import (
+from docket.core.errors import (
     CycleDetected,
     DanglingEdge,
     DuplicateEdge,
@@ -26,7 +26,7 @@ from docket.errors import (
     SchemaDocumentError,
     UnreachableVersion,
 )
-from docket.versions import Version, VersionScheme
+from docket.core.versions import Version, VersionScheme
 
 JSONObject = dict[str, Any]
 Transform = Callable[[JSONObject], JSONObject]

@@ -24,22 +24,21 @@ from typing import Any, BinaryIO, TextIO
 
 import orjson
 
-from docket.checks import run_checks
-from docket.codec import Limits, parse
-from docket.compat import VersionDiff, diff_versions
-from docket.documents import bundled_schemas
-from docket.errors import (
-    CommandFailed,
+from docket.cli.checks import run_checks
+from docket.cli.errors import CommandFailed, UsageError
+from docket.core.codec import Limits, parse
+from docket.core.compat import VersionDiff, diff_versions
+from docket.core.documents import bundled_schemas
+from docket.core.errors import (
     DocketError,
     Issue,
     LimitExceeded,
     StoreError,
-    UsageError,
     ValidationError,
 )
-from docket.family import Container, Family
-from docket.registry import Registry, load_registry
-from docket.versions import Version
+from docket.core.family import Container, Family
+from docket.core.registry import Registry, load_registry
+from docket.core.versions import Version
 
 EXIT_OK = 0
 EXIT_FAILED = 1

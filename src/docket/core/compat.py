@@ -29,9 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from docket.errors import json_pointer
-from docket.family import Family
-from docket.versions import Version
+from docket.core.errors import json_pointer
+from docket.core.family import Family
+from docket.core.versions import Version
 
 
 class Compatibility(enum.Enum):

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from docket.codec import canonical
-from docket.errors import DigestMismatch, SignatureError, json_path
+from docket.core.codec import canonical
+from docket.core.errors import DigestMismatch, SignatureError, json_path
 
 HEADER_MEMBERS = frozenset({"version", "family"})
 SIGNATURE_PREFIX = "hmac-sha256:"

@@ -17,9 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from docket._store_sql import InSql, LazyRow, Sql, bind_processor, in_list, result_processors
-from docket._store_tables import Layout
-from docket.errors import (
+from docket.core.errors import (
     KeyConflict,
     MigrationError,
     RestoreRefused,
@@ -28,10 +26,12 @@ from docket.errors import (
     VolumeNotFound,
     json_path,
 )
-from docket.family import Container, Family
-from docket.policy import Dropped, Mode, RestorePlan, RestorePolicy
-from docket.values import Converter, SectionValues
-from docket.versions import Version
+from docket.core.family import Container, Family
+from docket.core.policy import Dropped, Mode, RestorePlan, RestorePolicy
+from docket.core.versions import Version
+from docket.store.sql import InSql, LazyRow, Sql, bind_processor, in_list, result_processors
+from docket.store.tables import Layout
+from docket.store.values import Converter, SectionValues
 
 BASE = "volume-base-metadata"
 USER_SECTION = "volume-metadata"

@@ -27,7 +27,7 @@ from typing import Any
 import marshmallow
 from marshmallow import fields
 
-from docket.errors import json_path
+from docket.core.errors import json_path
 
 __all__ = [
     "Kind",

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from docket.codec import DEFAULT_LIMITS, Limits
-from docket.documents import FamilySource, bundled_schemas, read_schema_dir
-from docket.errors import UnknownFamily
-from docket.family import Family
-from docket.migrations import (
+from docket.core.codec import DEFAULT_LIMITS, Limits
+from docket.core.documents import FamilySource, bundled_schemas, read_schema_dir
+from docket.core.errors import UnknownFamily
+from docket.core.family import Family
+from docket.core.migrations import (
     BUILTIN_CONVERTERS,
     Converter,
     FieldRef,
@@ -25,9 +25,9 @@ from docket.migrations import (
     VersionGraph,
     migration_from_document,
 )
-from docket.policy import NamedRule, RuleFunction
-from docket.rules import BUILTIN_RULES
-from docket.versions import Version
+from docket.core.policy import NamedRule, RuleFunction
+from docket.core.rules import BUILTIN_RULES
+from docket.core.versions import Version
 
 
 @dataclass(frozen=True)
