@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import docket
+import docket.core.codec
 from docket import DocketError, Family, load_registry
 from docket.backup import Backup
 from docket.backup.records import export_record, import_record
@@ -139,7 +140,7 @@ def encode(doc: Any, style: int) -> bytes:
     """JSON text of ``doc`` in one of several styles; NaN and bad surrogates get through."""
     try:
         if style == 0:
-            return docket.canonical(doc)
+            return docket.core.codec.canonical(doc)
         if style == 1:
             return json.dumps(doc).encode("utf-8", "surrogatepass")
         return json.dumps(doc, ensure_ascii=False, indent=style).encode("utf-8", "surrogatepass")

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from docket.cli import volume_commands as commands
+from docket.cli import volume as commands
+from docket.cli.common import EXIT_FAILED, EXIT_USAGE
 from docket.cli.volume import volume
 
 CHUNK = 65536
@@ -92,7 +93,7 @@ def test_verify_lists_each_problem_and_exits_1(tmp_path: Path, vol: Path) -> Non
     chunks[1].unlink()
     chunks[2].write_bytes(b"")
     s = Streams()
-    assert commands.verify("c0de-4", root=root, **s.kw) == commands.EXIT_FAILED
+    assert commands.verify("c0de-4", root=root, **s.kw) == EXIT_FAILED
     text = s.stdout.getvalue()
     assert f"{chunks[1].name}: missing" in text
     assert f"{chunks[2].name}: truncated" in text
@@ -138,7 +139,7 @@ def test_errors_are_one_line_and_exit_1_or_2_for_usage(
 ) -> None:
     s = Streams()
     usage = message.startswith(("--db", "multiple"))
-    expected = commands.EXIT_USAGE if usage else commands.EXIT_FAILED
+    expected = EXIT_USAGE if usage else EXIT_FAILED
     assert call(tmp_path / "root", tmp_path, s) == expected
     err = s.stderr.getvalue()
     assert err.startswith("error: ") and message in err and "Traceback" not in err

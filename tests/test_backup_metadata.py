@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 import docket
+import docket.errors
 from docket import store
 from docket.core.documents import fingerprint
 from docket.core.family import Family
@@ -476,7 +477,7 @@ def test_the_signed_golden_container_verifies_with_its_key_only() -> None:
     assert FAMILY.load(raw).signature == "unverified"
     signed = REGISTRY.with_signing_key(GOLDEN_KEY).family("backup-metadata")
     assert signed.load(raw).signature == "verified"
-    with pytest.raises(docket.SignatureError):
+    with pytest.raises(docket.errors.SignatureError):
         REGISTRY.with_signing_key(b"another key").family("backup-metadata").load(raw)
 
 
@@ -484,7 +485,7 @@ def test_golden_v3_containers_carry_correct_digests() -> None:
     for path in FAMILY.golden()[3]:
         data = json.loads(path.read_bytes())
         data["volume-metadata"] = {**data.get("volume-metadata", {}), "tampered": "yes"}
-        with pytest.raises(docket.DigestMismatch):
+        with pytest.raises(docket.errors.DigestMismatch):
             FAMILY.load(json.dumps(data))
 
 

@@ -91,7 +91,7 @@ def test_golden_containers_must_still_read_and_upgrade_the_same(schemas: Path) -
     report = checks(schemas)
     found = {Path(f.path).name: f.message for f in report.findings if f.check == "golden"}
     assert kinds(report) == {("backup-record", "golden")}
-    assert "not valid" in found[container.name]
+    assert "no longer valid" in found[container.name]
     assert "no longer gives the recorded bytes" in found[upgraded.name]
 
 

@@ -103,8 +103,8 @@ def test_validate_exit_codes_and_formats(files: dict[str, Path], name: str, code
     (result,) = json.loads(as_json.output[start : as_json.output.rindex("]") + 1])
     assert result["valid"] is (code == 0)
     if code:
-        pointer = result["errors"][0]["pointer"] or "(root)"
-        assert f"{files[name]}: {pointer}: " in text.output
+        path = result["errors"][0]["path"]
+        assert f"{files[name]}: {path}: " in text.output
 
 
 def test_validate_usage_errors_exit_2(files: dict[str, Path]) -> None:
@@ -125,7 +125,7 @@ def test_validate_reads_the_key_from_the_environment(files: dict[str, Path]) -> 
 def test_validate_standard_input(files: dict[str, Path]) -> None:
     result = invoke("validate", "-", input=files["invalid"].read_bytes())
     assert result.exit_code == 1
-    assert "<stdin>: /volume-base-metadata/display_name: 7 is not of type" in result.output
+    assert '<stdin>: $["volume-base-metadata"]["display_name"]: 7 is not of type' in result.output
 
 
 def test_migrate(files: dict[str, Path], tmp_path: Path) -> None:
@@ -208,7 +208,7 @@ def test_subprocess_validate(files: dict[str, Path]) -> None:
     assert (proc.returncode, proc.stdout) == (0, "")
     proc = docket_process("validate", files["too-new"])
     assert proc.returncode == 1
-    assert proc.stdout.startswith(f"{files['too-new']}: /version: ")
+    assert proc.stdout.startswith(f'{files["too-new"]}: $["version"]: ')
     assert "Traceback" not in proc.stderr
     proc = docket_process("validate", files["valid"], "--format", "github", "--shard", "x")
     assert proc.returncode == 2 and "error: --shard" in proc.stderr

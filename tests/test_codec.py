@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import docket
+import docket.errors
 from docket.core.codec import Limits, canonical, check_limits, parse
 
 json_scalars = (
@@ -32,19 +33,19 @@ json_objects = st.dictionaries(st.text(max_size=8), json_values, max_size=6)
 @pytest.mark.parametrize(
     ("raw", "error"),
     [
-        (b'{"a": 1, "a": 2}', docket.DuplicateKey),
-        (b'{"a": {"b": 1, "b": 1}}', docket.DuplicateKey),
-        (b'{"a": NaN}', docket.NonFiniteNumber),
-        (b'{"a": Infinity}', docket.NonFiniteNumber),
-        (b'{"a": -Infinity}', docket.NonFiniteNumber),
-        (b"[1, 2]", docket.NotAnObject),
-        (b'"text"', docket.NotAnObject),
-        (b"null", docket.NotAnObject),
-        (b'{"a": "\xff"}', docket.InvalidJSON),
-        (b'\xef\xbb\xbf{"a": 1}', docket.InvalidJSON),
-        (b'{"a": 1', docket.InvalidJSON),
-        (b"", docket.InvalidJSON),
-        (b'{"a": 1} trailing', docket.InvalidJSON),
+        (b'{"a": 1, "a": 2}', docket.errors.DuplicateKey),
+        (b'{"a": {"b": 1, "b": 1}}', docket.errors.DuplicateKey),
+        (b'{"a": NaN}', docket.errors.NonFiniteNumber),
+        (b'{"a": Infinity}', docket.errors.NonFiniteNumber),
+        (b'{"a": -Infinity}', docket.errors.NonFiniteNumber),
+        (b"[1, 2]", docket.errors.NotAnObject),
+        (b'"text"', docket.errors.NotAnObject),
+        (b"null", docket.errors.NotAnObject),
+        (b'{"a": "\xff"}', docket.errors.InvalidJSON),
+        (b'\xef\xbb\xbf{"a": 1}', docket.errors.InvalidJSON),
+        (b'{"a": 1', docket.errors.InvalidJSON),
+        (b"", docket.errors.InvalidJSON),
+        (b'{"a": 1} trailing', docket.errors.InvalidJSON),
     ],
 )
 def test_bad_input_raises_its_typed_error(raw: bytes, error: type[Exception]) -> None:
@@ -56,26 +57,26 @@ def test_bad_input_raises_its_typed_error(raw: bytes, error: type[Exception]) ->
 
 
 def test_duplicate_key_names_the_key() -> None:
-    with pytest.raises(docket.DuplicateKey) as info:
+    with pytest.raises(docket.errors.DuplicateKey) as info:
         parse(b'{"version": 1, "version": 2}')
     assert info.value.key == "version"
     assert "version" in str(info.value)
 
 
 def test_lone_surrogate_in_text_is_refused() -> None:
-    with pytest.raises(docket.InvalidJSON):
+    with pytest.raises(docket.errors.InvalidJSON):
         parse('{"a": "\ud800"}')
 
 
 def test_size_limit_is_checked_before_parsing() -> None:
-    with pytest.raises(docket.LimitExceeded) as info:
+    with pytest.raises(docket.errors.LimitExceeded) as info:
         parse(b'{"a": "' + b"x" * 2000 + b'"}', Limits(max_bytes=1000))
     assert info.value.limit == "max_bytes"
 
 
 def test_deep_nesting_is_a_typed_error_not_a_recursion_error() -> None:
     deep = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    with pytest.raises(docket.LimitExceeded) as info:
+    with pytest.raises(docket.errors.LimitExceeded) as info:
         parse(deep)
     assert info.value.limit == "max_depth"
 
@@ -83,16 +84,16 @@ def test_deep_nesting_is_a_typed_error_not_a_recursion_error() -> None:
 def test_depth_limit_is_configurable() -> None:
     doc = {"a": {"b": {"c": {}}}}
     parse(json.dumps(doc), Limits(max_depth=4))
-    with pytest.raises(docket.LimitExceeded) as info:
+    with pytest.raises(docket.errors.LimitExceeded) as info:
         parse(json.dumps(doc), Limits(max_depth=3))
     assert info.value.path == '$["a"]["b"]["c"]'
 
 
 def test_string_and_key_count_limits() -> None:
-    with pytest.raises(docket.LimitExceeded) as info:
+    with pytest.raises(docket.errors.LimitExceeded) as info:
         parse(json.dumps({"s": "x" * 50}), Limits(max_string_length=10))
     assert info.value.limit == "max_string_length"
-    with pytest.raises(docket.LimitExceeded) as info:
+    with pytest.raises(docket.errors.LimitExceeded) as info:
         parse(json.dumps({"sec": {str(i): i for i in range(20)}}), Limits(max_keys=10))
     assert info.value.limit == "max_keys"
     assert info.value.path == '$["sec"]'
@@ -102,7 +103,7 @@ def test_check_limits_walks_without_recursion() -> None:
     value: object = []
     for _ in range(50_000):
         value = [value]
-    with pytest.raises(docket.LimitExceeded):
+    with pytest.raises(docket.errors.LimitExceeded):
         check_limits({"a": value})
 
 

@@ -17,11 +17,13 @@ from hypothesis import strategies as st
 
 from docket import load_registry
 from docket.cli import commands
+from docket.core import bulk
 from docket.testing import containers, invalid_containers
 
 REGISTRY = load_registry()
 BM = REGISTRY.family("backup-metadata")
 KEY = b"operator key for the tests"
+SIZE = '$["volume-base-metadata"]["size"]'
 
 BASE = {
     "id": "0f1e2d3c-0000-4000-8000-000000000001",
@@ -118,22 +120,22 @@ def test_valid_containers_pass_quietly(files: dict[str, Path], name: str) -> Non
 
 
 @pytest.mark.parametrize(
-    ("name", "pointer", "words"),
+    ("name", "path", "words"),
     [
-        ("invalid", "/volume-base-metadata/size", "'big' is not of type"),
-        ("too-new", "/version", "version 9 is newer than the current version"),
-        ("tampered", "/digest", "does not match the content"),
-        ("broken", "(root)", "cannot parse container"),
-        ("missing", "(root)", "cannot read: No such file or directory"),
+        ("invalid", SIZE, "'big' is not of type"),
+        ("too-new", '$["version"]', "version 9 is newer than the current version"),
+        ("tampered", '$["digest"]', "does not match the content"),
+        ("broken", "$", "cannot parse container"),
+        ("missing", "$", "cannot read: No such file or directory"),
     ],
 )
 def test_each_problem_is_one_text_line(
-    files: dict[str, Path], name: str, pointer: str, words: str
+    files: dict[str, Path], name: str, path: str, words: str
 ) -> None:
     run = Run()
     assert commands.validate([str(files[name])], **run.kw) == 1
     (line,) = run.out.splitlines()
-    assert line.startswith(f"{files[name]}: {pointer}: ")
+    assert line.startswith(f"{files[name]}: {path}: ")
     assert words in line
     assert run.err == "docket validate: 1 of 1 container(s) invalid\n"
 
@@ -158,6 +160,7 @@ def test_json_output_lists_every_container(files: dict[str, Path]) -> None:
     assert results[1]["errors"] == [
         {
             "pointer": "/volume-base-metadata/size",
+            "path": SIZE,
             "message": "'big' is not of type 'integer', 'null'",
             "keyword": "type",
         }
@@ -195,7 +198,7 @@ def test_github_annotations(files: dict[str, Path], tmp_path: Path) -> None:
     assert commands.validate(paths, output_format="github", **run.kw) == 1
     lines = run.out.splitlines()
     assert lines[0].startswith(f"::error file={files['jsonl']},line=4,title=docket validate::")
-    assert lines[0].endswith("::/volume-base-metadata/size: -1 is less than the minimum of 0")
+    assert lines[0].endswith(f"::{SIZE}: -1 is less than the minimum of 0")
     escaped = str(odd).replace("%", "%25").replace(":", "%3A").replace(",", "%2C")
     assert lines[2].startswith(f"::error file={escaped},title=docket validate::")
     assert len(lines) == 3
@@ -221,7 +224,7 @@ def test_standard_input(files: dict[str, Path]) -> None:
     lines = Run(files["jsonl"].read_bytes())
     code = commands.validate(["-"], stdin=lines.stdin, jsonl=True, **lines.kw)
     assert code == 1
-    assert lines.out.startswith("<stdin>:4: /volume-base-metadata/size: ")
+    assert lines.out.startswith(f"<stdin>:4: {SIZE}: ")
 
 
 def test_the_family_member_chooses_the_family(tmp_path: Path) -> None:
@@ -242,7 +245,8 @@ def test_the_family_member_chooses_the_family(tmp_path: Path) -> None:
     run = Run()
     assert commands.validate([str(unknown)], output_format="json", **run.kw) == 1
     (error,) = run.json()[0]["errors"]
-    assert error["pointer"] == "/family" and "unknown family 'no-such-family'" in error["message"]
+    assert (error["pointer"], error["path"]) == ("/family", '$["family"]')
+    assert "unknown family 'no-such-family'" in error["message"]
 
 
 @pytest.mark.parametrize(
@@ -273,7 +277,7 @@ def test_a_signing_key_is_checked(files: dict[str, Path], tmp_path: Path) -> Non
     assert commands.validate([str(signed)], key_file=key, **Run().kw) == 0
     run = Run()
     assert commands.validate([str(other), str(files["v3"])], key_file=key, **run.kw) == 1
-    assert [line.split(": ")[1] for line in run.out.splitlines()] == ["/signature"] * 2
+    assert [line.split(": ")[1] for line in run.out.splitlines()] == ['$["signature"]'] * 2
     # without a key, a signature cannot be checked but the digest still is
     assert commands.validate([str(other)], **Run().kw) == 0
 
@@ -313,7 +317,7 @@ def test_line_ranges_split_at_line_starts(
     files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Tiny chunks: every cut lands inside lines, and the numbering must survive it.
-    monkeypatch.setattr(commands, "_CHUNK_BYTES", 100)
+    monkeypatch.setattr(bulk, "_CHUNK_BYTES", 100)
     run = Run()
     commands.validate([str(files["jsonl"])], output_format="json", **run.kw)
     assert [r["line"] for r in run.json()] == [1, 2, 4, 5, 6]
@@ -323,17 +327,15 @@ def test_an_over_long_line_is_refused_without_reading_it_whole(tmp_path: Path) -
     path = tmp_path / "long.jsonl"
     path.write_bytes(json.dumps(cinder(2)).encode() + b"\n" + b"x" * 5000 + b"\n" + b"{}\n")
     registry = REGISTRY.with_limits(REGISTRY.limits.__class__(max_bytes=1000))
-    checker = commands.Validator(registry, "backup-metadata", "json")
-    done = checker.run(commands.LinesTask(str(path), "long.jsonl", 0, path.stat().st_size, 1, 0))
-    results = json.loads("[" + done.text.removeprefix(",") + "]")
-    assert [(r["line"], r["valid"]) for r in results] == [(1, True), (2, False), (3, False)]
-    assert "max_bytes" in results[1]["errors"][0]["message"]
+    results = list(bulk.validate_many([path], registry=registry))
+    assert [(r.line, r.valid) for r in results] == [(1, True), (2, False), (3, False)]
+    assert "max_bytes" in results[1].errors[0].message
 
 
 def test_memory_stays_flat_over_many_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Peak memory of validating 20 000 lines is about that of 2 000: it is bounded by the
     size of one task (made small here), not by the input."""
-    monkeypatch.setattr(commands, "_CHUNK_BYTES", 32 * 1024)
+    monkeypatch.setattr(bulk, "_CHUNK_BYTES", 32 * 1024)
     line = json.dumps({"version": 2, "volume-base-metadata": {"id": "x", "size": 1}}) + "\n"
 
     class Sink(io.StringIO):
@@ -436,7 +438,7 @@ def test_a_lossy_downgrade_is_refused_and_says_what_is_lost(
         ("v2", "7", 2, "'7' is not a version of backup-metadata"),
         ("v2", "two", 2, "is not a version"),
         ("too-new", "2", 1, "newer than the current version"),
-        ("invalid", "3", 1, "/volume-base-metadata/size"),
+        ("invalid", "3", 1, SIZE),
         ("tampered", "2", 1, "does not match the content"),
         ("broken", "3", 1, "cannot parse container"),
         ("missing", "3", 1, "No such file or directory"),
@@ -504,7 +506,7 @@ def test_inspect_reports_integrity_and_refuses_the_invalid(files: dict[str, Path
     info = run.json()
     assert info["digest"] == "mismatch" and info["problems"][0]["keyword"] == "digest"
     for name, words in [
-        ("invalid", "/volume-base-metadata/size"),
+        ("invalid", SIZE),
         ("too-new", "newer than the current version"),
         ("missing", "No such file"),
     ]:
@@ -684,7 +686,7 @@ def test_restore_writes_what_the_policy_allows(database: str, tmp_path: Path) ->
     ("name", "volume", "words"),
     [
         ("too-new", "target", "newer than the current version"),
-        ("invalid", "target", "/volume-base-metadata/size"),
+        ("invalid", "target", SIZE),
         ("tampered", "target", "does not match the content"),
         ("missing", "target", "No such file"),
         ("v2", "no-such-volume", "not found"),

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 
 import docket
+import docket.errors
 from tests.strategies import backup_metadata_v1v2, notes_v1
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schemas"
@@ -87,7 +88,7 @@ def test_validate_collects_every_problem_with_pointers() -> None:
             "volume-metadata": {"k": 5},
         }
     )
-    assert {i.path for i in issues} == {
+    assert {i.pointer for i in issues} == {
         "/volume-base-metadata/size",
         "/volume-base-metadata/bootable",
         "/volume-metadata/k",
@@ -100,14 +101,14 @@ def test_validate_never_raises_for_bad_input() -> None:
     assert BM.validate(b"{")[0].keyword == "parse"
     assert BM.validate(b"[]")[0].keyword == "parse"
     assert BM.validate({"version": "2"})[0].keyword == "version"
-    assert BM.validate({"version": 9})[0].path == "/version"
+    assert BM.validate({"version": 9})[0].pointer == "/version"
 
 
 def test_load_raises_validation_error_with_all_issues() -> None:
     with pytest.raises(docket.ValidationError) as info:
         BM.load({"version": 1, "volume-base-metadata": {"size": -1, "bootable": 1}})
     assert len(info.value.issues) == 2
-    assert "/volume-base-metadata/size" in {i.path for i in info.value.issues}
+    assert "/volume-base-metadata/size" in {i.pointer for i in info.value.issues}
 
 
 def test_cinder_naive_timestamps_load_and_become_utc() -> None:
@@ -134,34 +135,34 @@ def test_v3_timestamps_must_be_canonical_utc() -> None:
     assert BM.validate(c.data) == []
     bad = dict(c.data)
     bad["volume-base-metadata"] = {"id": "v", "created_at": "2026-01-02T03:04:05+02:00"}
-    assert any(i.path == "/volume-base-metadata/created_at" for i in BM.validate(bad))
+    assert any(i.pointer == "/volume-base-metadata/created_at" for i in BM.validate(bad))
 
 
 def test_digest_mismatch_is_refused() -> None:
     c = BM.new({"volume-base-metadata": {"id": "v", "display_name": "a"}})
     tampered = copy.deepcopy(c.data)
     tampered["volume-base-metadata"]["display_name"] = "b"
-    with pytest.raises(docket.DigestMismatch):
+    with pytest.raises(docket.errors.DigestMismatch):
         BM.load(tampered)
     issues = BM.validate(tampered)
-    assert [(i.path, i.keyword) for i in issues] == [("/digest", "digest")]
+    assert [(i.pointer, i.keyword) for i in issues] == [("/digest", "digest")]
 
 
 def test_signature_required_when_a_key_is_configured() -> None:
     signed_family = BM.with_signing_key(b"operator-key")
     unsigned = BM.dump(BM.new({"volume-base-metadata": {"id": "v"}}))
-    with pytest.raises(docket.SignatureError, match="not signed"):
+    with pytest.raises(docket.errors.SignatureError, match="not signed"):
         signed_family.load(unsigned)
     signed = signed_family.dump(signed_family.new({"volume-base-metadata": {"id": "v"}}))
     assert signed_family.load(signed).signature == "verified"
     assert BM.load(signed).signature == "unverified"
-    with pytest.raises(docket.SignatureError, match="does not match"):
+    with pytest.raises(docket.errors.SignatureError, match="does not match"):
         BM.with_signing_key(b"other-key").load(signed)
 
 
 def test_a_signing_key_refuses_versions_that_cannot_be_signed() -> None:
     fam = BM.with_signing_key(b"k")
-    with pytest.raises(docket.SignatureError, match="cannot be signed"):
+    with pytest.raises(docket.errors.SignatureError, match="cannot be signed"):
         fam.load({"version": 2, "volume-base-metadata": {"id": "v"}})
     assert [i.keyword for i in fam.validate({"version": 2})] == ["signature"]
 

@@ -54,8 +54,8 @@ def signed_refusal(case: dict[str, str]) -> tuple[type[DocketError], ...]:
     if "signed" in case:
         return (error_type(case["signed"]),)
     if case["load"] == "ok":
-        return (docket.SignatureError,)
-    return (error_type(case["load"]), docket.SignatureError)
+        return (docket.errors.SignatureError,)
+    return (error_type(case["load"]), docket.errors.SignatureError)
 
 
 def forms(data: bytes) -> list[bytes | str]:
@@ -163,7 +163,7 @@ def test_a_10_mb_string_is_refused_everywhere_with_a_typed_error() -> None:
         ("glance", {"version": 2, "volume-glance-metadata": {huge: "v"}}),
     ]:
         data = json.dumps(doc).encode()
-        with pytest.raises(docket.LimitExceeded) as info:
+        with pytest.raises(docket.errors.LimitExceeded) as info:
             FAMILY.load(data)
         assert info.value.limit == "max_string_length", section
         [issue] = FAMILY.validate(data)
@@ -172,7 +172,7 @@ def test_a_10_mb_string_is_refused_everywhere_with_a_typed_error() -> None:
 
 def test_more_keys_than_a_section_may_have_is_refused() -> None:
     doc = {"version": 2, "volume-metadata": {f"k{i}": "v" for i in range(10_001)}}
-    with pytest.raises(docket.LimitExceeded) as info:
+    with pytest.raises(docket.errors.LimitExceeded) as info:
         FAMILY.load(json.dumps(doc).encode())
     assert info.value.limit == "max_keys"
     assert info.value.path == '$["volume-metadata"]'
@@ -199,16 +199,16 @@ MAPPING_IDS = [
 @pytest.mark.parametrize(
     ("value", "error"),
     [
-        (math.nan, docket.NonFiniteNumber),
-        (math.inf, docket.NonFiniteNumber),
-        ({1: "int key"}, docket.InvalidJSON),
-        ({None: "null key"}, docket.InvalidJSON),
-        ({"k": "\ud800"}, docket.InvalidJSON),
-        ({"\udfff": "v"}, docket.InvalidJSON),
-        ({"k": {1, 2}}, docket.InvalidJSON),
-        ({"k": b"bytes"}, docket.InvalidJSON),
-        ({"k": _Weird()}, docket.InvalidJSON),
-        (10**5000, docket.InvalidJSON),
+        (math.nan, docket.errors.NonFiniteNumber),
+        (math.inf, docket.errors.NonFiniteNumber),
+        ({1: "int key"}, docket.errors.InvalidJSON),
+        ({None: "null key"}, docket.errors.InvalidJSON),
+        ({"k": "\ud800"}, docket.errors.InvalidJSON),
+        ({"\udfff": "v"}, docket.errors.InvalidJSON),
+        ({"k": {1, 2}}, docket.errors.InvalidJSON),
+        ({"k": b"bytes"}, docket.errors.InvalidJSON),
+        ({"k": _Weird()}, docket.errors.InvalidJSON),
+        (10**5000, docket.errors.InvalidJSON),
     ],
     ids=MAPPING_IDS,
 )
@@ -395,7 +395,7 @@ def test_a_10_mb_container_is_refused_by_put_without_writing(database: Database)
     volume_id = database.target()
     before = dump(database.engine)
     doc = {"version": 2, "volume-glance-metadata": {"license": "x" * (10 * 1024 * 1024)}}
-    with pytest.raises(docket.LimitExceeded):
+    with pytest.raises(docket.errors.LimitExceeded):
         database.api.put(volume_id, json.dumps(doc).encode())
     assert dump(database.engine) == before
 

@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import docket
-from docket import LimitExceeded, Limits, load_registry
-from docket.core.codec import check_limits, parse
+from docket import load_registry
+from docket.core.codec import Limits, check_limits, parse
+from docket.errors import LimitExceeded
 
 # A memory bound, not a timing assertion: the child imports docket (~60 MB) and builds its
 # hostile input (up to ~200 MB for 100 MB of text) itself; a parser that decoded the input
@@ -48,16 +49,16 @@ SCENARIOS: dict[str, str] = {
     """,
     "nesting with max_depth raised": """
         data = ("[" * 100_000 + "]" * 100_000).join(['{"a":', "}"]).encode()
-        limits = docket.Limits(max_depth=50_000, max_items=10**9)
-        call = lambda: docket.parse(data, limits)
+        limits = docket.core.codec.Limits(max_depth=50_000, max_items=10**9)
+        call = lambda: docket.core.codec.parse(data, limits)
     """,
     "inside the limits": """
         # The worst a document may do without being refused: the most values allowed, each
         # an array, nested as deep as allowed.
         nest = "[" * 30 + "]" * 30
-        count = docket.Limits().items // 31 - 1
+        count = docket.core.codec.Limits().items // 31 - 1
         data = ('{"a":[' + (nest + ",") * count + nest + "]}").encode()
-        call = lambda: facts.update(count=len(docket.parse(data)["a"]))
+        call = lambda: facts.update(count=len(docket.core.codec.parse(data)["a"]))
     """,
 }
 SMALL_VALUES = ["{}", "0", "[[[[[[[[[[]]]]]]]]]]"]
@@ -75,6 +76,7 @@ for _value in SMALL_VALUES:
 CHILD = """
 import gc, json, resource, sys, textwrap
 import docket
+import docket.core.codec
 family = docket.load_registry().family("backup-metadata")
 # Even with the recursion limit raised by the host application, the parser must not recurse
 # 100 000 deep (that would overflow the C stack and kill the process).

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import docket
+import docket.errors
 from tests.strategies import backup_metadata_v1v2
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schemas"
@@ -198,7 +199,7 @@ def test_unknown_field_reject_and_rename_carry_the_allowlist() -> None:
 def test_unknown_field_reject_refuses() -> None:
     c = NOTES.load({"version": 2, "family": "notes", "note": {"title": "t", "priority": 1}})
     odd = docket.Container("notes", 2, {**c.data, "note": {**c.data["note"], "x": 1}}, 2)
-    with pytest.raises(docket.UnknownField) as info:
+    with pytest.raises(docket.errors.UnknownField) as info:
         NOTES.policy(2).filter(odd)
     assert info.value.path == '$["note"]["x"]'
 

@@ -91,7 +91,7 @@ def restored(d: PosixBackupDriver, backup_id: str, target: Path) -> bytes:
     return target.read_bytes()
 
 
-def container(root: Path, backup_id: str) -> Path:
+def backup_dir(root: Path, backup_id: str) -> Path:
     return root / backup_id[0:2] / backup_id[2:4] / backup_id
 
 
@@ -102,9 +102,10 @@ def test_layout_follows_cinder(tmp_path: Path) -> None:
     d = driver(tmp_path / "root", compression="zlib")
     data = volume_bytes(1, 300_000)
     b = back_up(d, tmp_path / "vol", data, "5e6f7a8b-full")
-    where = container(tmp_path / "root", "5e6f7a8b-full")
+    where = backup_dir(tmp_path / "root", "5e6f7a8b-full")
     prefix = f"volume_{VOLUME_ID}_20260102030405_backup_5e6f7a8b-full"
     assert b.container == "5e/6f/5e6f7a8b-full"
+    assert PosixBackupDriver.backup_dir_for("5e6f7a8b-full") == b.container
     assert b.service_metadata == prefix
     assert b.size == 1 and b.object_count == 3 and b.status == "available"
     names = sorted(os.listdir(where))
@@ -147,7 +148,7 @@ def test_layout_follows_cinder(tmp_path: Path) -> None:
 def test_metadata_objects_are_exactly_what_json_dumps_writes(tmp_path: Path, size: int) -> None:
     d = driver(tmp_path / "root")
     back_up(d, tmp_path / "vol", volume_bytes(24, size), "f0f0-1")
-    where = container(tmp_path / "root", "f0f0-1")
+    where = backup_dir(tmp_path / "root", "f0f0-1")
     for path in (_sha_path(where), _meta_path(where)):
         raw = path.read_bytes()
         assert raw == json.dumps(json.loads(raw), sort_keys=True, indent=2).encode("utf-8")
@@ -158,7 +159,7 @@ def test_a_chunk_that_does_not_shrink_is_stored_uncompressed(tmp_path: Path) -> 
     d = driver(tmp_path / "root", compression="zlib")
     data = random.Random(5).randbytes(2 * 4 * BLOCK) + bytes(4 * BLOCK)
     back_up(d, tmp_path / "vol", data, "abcd-1")
-    where = container(tmp_path / "root", "abcd-1")
+    where = backup_dir(tmp_path / "root", "abcd-1")
     (meta_path,) = where.glob("*_metadata")
     kinds = [
         next(iter(o.values()))["compression"] for o in json.loads(meta_path.read_text())["objects"]
@@ -188,7 +189,7 @@ def _write(tmp_path: Path, data: bytes) -> Path:
 def test_zstd_full_chunks_record_their_content_size(tmp_path: Path) -> None:
     d = driver(tmp_path / "root", compression="zstd")
     back_up(d, tmp_path / "vol", bytes(5 * BLOCK), "abcd-3")
-    (obj,) = container(tmp_path / "root", "abcd-3").glob("*-00001")
+    (obj,) = backup_dir(tmp_path / "root", "abcd-3").glob("*-00001")
     assert zstandard.frame_content_size(obj.read_bytes()) == 4 * BLOCK
 
 
@@ -233,7 +234,7 @@ def test_incrementals_store_only_changed_blocks(tmp_path: Path) -> None:
     v2[15 * BLOCK + 9] ^= 1  # block 15, another chunk
     back_up(d, vol, v1, "feed-1")
     back_up(d, vol, bytes(v2), "feed-2", parent="feed-1")
-    (meta_path,) = container(tmp_path / "root", "feed-2").glob("*_metadata")
+    (meta_path,) = backup_dir(tmp_path / "root", "feed-2").glob("*_metadata")
     entries = [next(iter(o.values())) for o in json.loads(meta_path.read_text())["objects"]]
     assert [(e["offset"], e["length"]) for e in entries] == [
         (5 * BLOCK, 2 * BLOCK),
@@ -476,7 +477,7 @@ def test_a_damaged_object_leaves_the_target_untouched(tmp_path: Path) -> None:
     d = driver(tmp_path / "root", compression="none")
     data = volume_bytes(13, 300_000)
     back_up(d, tmp_path / "vol", data, "dead-1")
-    obj = next(container(tmp_path / "root", "dead-1").glob("*-00003"))
+    obj = next(backup_dir(tmp_path / "root", "dead-1").glob("*-00003"))
     body = bytearray(obj.read_bytes())
     body[100] ^= 1
     obj.write_bytes(body)
@@ -569,7 +570,7 @@ def test_verify_names_each_damaged_object(tmp_path: Path, compression: str, case
     d = driver(tmp_path / "root", compression=compression)
     data = volume_bytes(15, 450_000)
     back_up(d, tmp_path / "vol", data, "0b1e-1")
-    where = container(tmp_path / "root", "0b1e-1")
+    where = backup_dir(tmp_path / "root", "0b1e-1")
     names = [p.name for p in _objects(where)]
     damage, kind, index = CORRUPTIONS[case]
     assert d.verify("0b1e-1").ok
@@ -635,7 +636,7 @@ def test_verify_finds_damaged_metadata_objects(tmp_path: Path, case: str) -> Non
     d = driver(tmp_path / "root", compression="zlib")
     back_up(d, tmp_path / "vol", volume_bytes(16, 450_000), "0b1e-2")
     damage, kind = OTHER_CORRUPTIONS[case]
-    damage(container(tmp_path / "root", "0b1e-2"))
+    damage(backup_dir(tmp_path / "root", "0b1e-2"))
     report = d.verify("0b1e-2")
     assert kind in {p.kind for p in report.problems}, report.problems
 
@@ -647,11 +648,11 @@ def test_verify_checks_the_whole_chain(tmp_path: Path) -> None:
     back_up(d, vol, v1, "c4a1-1")
     back_up(d, vol, edit(v1, 1), "c4a1-2", parent="c4a1-1")
     assert d.verify("c4a1-2").chain == ("c4a1-2", "c4a1-1")
-    _flip(_objects(container(tmp_path / "root", "c4a1-1"))[1])
+    _flip(_objects(backup_dir(tmp_path / "root", "c4a1-1"))[1])
     report = d.verify("c4a1-2")
     assert [(p.backup_id, p.kind) for p in report.problems] == [("c4a1-1", "altered")]
     # A block the incremental did not store must be unchanged from the parent's list.
-    _edit_json(_sha_path(container(tmp_path / "root", "c4a1-2")), _alter_sha)
+    _edit_json(_sha_path(backup_dir(tmp_path / "root", "c4a1-2")), _alter_sha)
     kinds = {(p.backup_id, p.kind) for p in d.verify("c4a1-2").problems}
     assert ("c4a1-2", "sha256") in kinds
 
@@ -662,9 +663,9 @@ def test_verify_reports_a_missing_parent(tmp_path: Path) -> None:
     v1 = volume_bytes(18, 100_000)
     back_up(d, vol, v1, "c4a2-1")
     back_up(d, vol, edit(v1, 2), "c4a2-2", parent="c4a2-1")
-    for p in container(tmp_path / "root", "c4a2-1").iterdir():
+    for p in backup_dir(tmp_path / "root", "c4a2-1").iterdir():
         p.unlink()
-    container(tmp_path / "root", "c4a2-1").rmdir()
+    backup_dir(tmp_path / "root", "c4a2-1").rmdir()
     report = d.verify("c4a2-2")
     assert [(p.backup_id, p.kind) for p in report.problems] == [("c4a2-2", "parent")]
     with pytest.raises(BackupNotFound, match="parent backup c4a2-1"):
@@ -715,7 +716,7 @@ def test_a_backup_killed_midway_never_verifies(tmp_path: Path, stage: str) -> No
         [sys.executable, "-c", KILLER, str(root), str(vol), stage], capture_output=True
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
-    where = container(root, "dead-beef")
+    where = backup_dir(root, "dead-beef")
     assert any(where.iterdir())
     d = PosixBackupDriver(root)
     report = d.verify("dead-beef")
@@ -775,7 +776,7 @@ def test_volume_metadata_is_stored_unchanged_and_restored_oldest_first(tmp_path:
     back_up(d, vol, v1, "5eed-1")
     api.containers[VOLUME_ID] = second
     back_up(d, vol, edit(v1, 5), "5eed-2", parent="5eed-1")
-    meta = json.loads(_meta_path(container(tmp_path / "root", "5eed-2")).read_text())
+    meta = json.loads(_meta_path(backup_dir(tmp_path / "root", "5eed-2")).read_text())
     assert meta["volume_meta"] == second
 
     report = d.restore("5eed-2", "target-volume", tmp_path / "out")
@@ -816,7 +817,7 @@ def test_bad_driver_options_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidBackup, match="inside the backup root"):
         driver(tmp_path).verify(Backup(id="abcd-8", container="../elsewhere"))
     (tmp_path / "ab" / "cd" / "abcd-8").mkdir(parents=True)
-    with pytest.raises(InvalidBackup, match="not a name inside the container"):
+    with pytest.raises(InvalidBackup, match="not a name inside the backup directory"):
         driver(tmp_path).verify(Backup(id="abcd-8", service_metadata="../../x"))
 
 
@@ -883,7 +884,7 @@ def test_metadata_round_trips_through_the_store(tmp_path: Path) -> None:
     vol = tmp_path / "vol"
     vol.write_bytes(data)
     d.backup(Backup(id="5eed-4", volume_id=source), vol)
-    meta = json.loads(_meta_path(container(tmp_path / "root", "5eed-4")).read_text())
+    meta = json.loads(_meta_path(backup_dir(tmp_path / "root", "5eed-4")).read_text())
     assert meta["volume_meta"] == api.get(source)
     assert json.loads(meta["volume_meta"])["volume-metadata"] == {"fee": "fi"}
 

@@ -1,32 +1,267 @@
-"""The public surface: ``docket.__all__`` is exactly what the package exports."""
+"""The public surface: each package's ``__all__`` is pinned, and every name in it resolves.
+
+A name added to or dropped from a package's surface fails here first; change the pinned list
+and the CHANGELOG together.
+"""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 
+import pytest
+
 import docket
+import docket.core.errors
+import docket.errors
+
+SURFACES: dict[str, list[str]] = {
+    "docket": [
+        "Container",
+        "Converter",
+        "DocketError",
+        "Family",
+        "IntegrityError",
+        "LossyMigration",
+        "Migration",
+        "MigrationError",
+        "Mode",
+        "NamedRule",
+        "ParseError",
+        "Registry",
+        "RestorePlan",
+        "RestorePolicy",
+        "RestoreRefused",
+        "RuleContext",
+        "SchemaDocumentError",
+        "Target",
+        "Unknown",
+        "ValidationError",
+        "VersionError",
+        "__version__",
+        "load_registry",
+    ],
+    "docket.errors": [
+        "BackupError",
+        "BackupNotFound",
+        "BackwardEdge",
+        "CycleDetected",
+        "DanglingEdge",
+        "Deadlock",
+        "DigestMismatch",
+        "DocketError",
+        "DriverOptionError",
+        "DuplicateEdge",
+        "DuplicateKey",
+        "FingerprintMismatch",
+        "ForeignRecord",
+        "GraphError",
+        "IntegrityError",
+        "InvalidBackup",
+        "InvalidJSON",
+        "Issue",
+        "KeyConflict",
+        "LimitExceeded",
+        "LocatedError",
+        "LossyMigration",
+        "MalformedVersion",
+        "MigrationError",
+        "MissingRecordFields",
+        "MissingVersion",
+        "MultipleHeads",
+        "NoMigrationPath",
+        "NonAdjacentEdge",
+        "NonFiniteNumber",
+        "NotAnObject",
+        "ParseError",
+        "PathSegment",
+        "RecordDecodeError",
+        "RecordError",
+        "RecordParseError",
+        "RestoreError",
+        "RestoreRefused",
+        "SchemaDocumentError",
+        "SignatureError",
+        "StoreError",
+        "UnknownFamily",
+        "UnknownField",
+        "UnknownRule",
+        "UnknownVersion",
+        "UnreachableVersion",
+        "ValidationError",
+        "ValueTooLong",
+        "VersionAfterCurrent",
+        "VersionError",
+        "VersionTooNew",
+        "VolumeNotFound",
+        "json_path",
+        "json_pointer",
+        "segments_of",
+    ],
+    "docket.store": [
+        "FAMILY",
+        "BackupMetadataAPI",
+        "Deadlock",
+        "KeyConflict",
+        "RestoreResult",
+        "StoreError",
+        "Unserializable",
+        "ValueTooLong",
+        "VolumeNotFound",
+        "cinder_metadata",
+        "create_volume",
+        "create_volume_type",
+        "init_db",
+        "make_engine",
+    ],
+    "docket.backup": [
+        "Backup",
+        "BackupDriver",
+        "BackupError",
+        "BackupNotFound",
+        "DriverOptionError",
+        "ForeignRecord",
+        "ImportedRecord",
+        "InvalidBackup",
+        "MetadataAPI",
+        "MissingRecordFields",
+        "PosixBackupDriver",
+        "Problem",
+        "Progress",
+        "RecordDecodeError",
+        "RecordError",
+        "RecordParseError",
+        "RestoreReport",
+        "VerifyReport",
+    ],
+    "docket.testing": [
+        "PROPERTIES",
+        "GoldenMismatch",
+        "InvalidContainer",
+        "PropertyFailure",
+        "check_canonical_stable",
+        "check_downgrade_inverse",
+        "check_dump_load",
+        "check_golden",
+        "check_invalid_refused",
+        "check_restore_allowlist",
+        "check_round_trip",
+        "check_upgrade_deterministic",
+        "check_upgrade_valid",
+        "containers",
+        "invalid_containers",
+        "record_golden",
+        "sections",
+    ],
+    "docket.cli": ["cli", "main"],
+}
+
+# Names that left ``docket``'s surface, and the module each is imported from now.
+MOVED = {
+    "docket.core.codec": ["Limits", "canonical", "parse"],
+    "docket.errors": [
+        "CycleDetected",
+        "DanglingEdge",
+        "DigestMismatch",
+        "DuplicateEdge",
+        "DuplicateKey",
+        "FingerprintMismatch",
+        "GraphError",
+        "InvalidJSON",
+        "Issue",
+        "LimitExceeded",
+        "MalformedVersion",
+        "MissingVersion",
+        "MultipleHeads",
+        "NoMigrationPath",
+        "NonFiniteNumber",
+        "NotAnObject",
+        "RestoreError",
+        "SignatureError",
+        "UnknownFamily",
+        "UnknownField",
+        "UnknownRule",
+        "UnknownVersion",
+        "UnreachableVersion",
+        "VersionTooNew",
+    ],
+}
 
 
-def test_all_is_exactly_the_public_surface() -> None:
+@pytest.mark.parametrize("module_name", sorted(SURFACES))
+def test_all_is_pinned(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert list(module.__all__) == SURFACES[module_name]
+
+
+@pytest.mark.parametrize("module_name", sorted(SURFACES))
+def test_every_exported_name_resolves(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, f"{module_name}.{name}"
+
+
+def test_docket_exports_nothing_it_does_not_list() -> None:
     public = {
         name
         for name, value in vars(docket).items()
         if not name.startswith("_") and not inspect.ismodule(value)
     }
     assert set(docket.__all__) - {"__version__"} == public
+    assert len(docket.__all__) <= 25
     assert sorted(docket.__all__) == list(docket.__all__)
 
 
+@pytest.mark.parametrize(
+    ("module_name", "name"), [(m, n) for m, names in MOVED.items() for n in names]
+)
+def test_names_dropped_from_docket_live_in_their_modules(module_name: str, name: str) -> None:
+    assert not hasattr(docket, name)
+    assert hasattr(importlib.import_module(module_name), name)
+
+
+def test_docket_errors_exports_every_error() -> None:
+    defined = {
+        name
+        for name, value in vars(docket.core.errors).items()
+        if inspect.isclass(value) and issubclass(value, docket.DocketError)
+    }
+    assert defined <= set(docket.errors.__all__)
+    for name in defined:
+        assert getattr(docket.errors, name) is getattr(docket.core.errors, name)
+    # The command line's own errors load on first use, so ``import docket.errors`` stays light.
+    cli_errors = importlib.import_module("docket.cli.errors")
+    for name in ("CommandFailed", "UsageError"):
+        assert getattr(docket.errors, name) is getattr(cli_errors, name)
+    with pytest.raises(AttributeError):
+        _ = docket.errors.NoSuchError
+
+
+def test_each_package_exports_its_own_errors() -> None:
+    store = importlib.import_module("docket.store")
+    backup = importlib.import_module("docket.backup")
+    for module, base in ((store, docket.errors.StoreError), (backup, docket.errors.BackupError)):
+        for name in module.__all__:
+            value = getattr(module, name)
+            if inspect.isclass(value) and issubclass(value, docket.DocketError):
+                assert value is getattr(docket.errors, name)
+        assert getattr(module, base.__name__) is base
+
+
 def test_every_error_is_a_docket_error() -> None:
-    errors = [v for v in vars(docket).values() if inspect.isclass(v) and issubclass(v, Exception)]
+    errors = [
+        v for v in vars(docket.errors).values() if inspect.isclass(v) and issubclass(v, Exception)
+    ]
     assert len(errors) > 20
     assert all(issubclass(e, docket.DocketError) for e in errors)
 
 
 def test_errors_share_the_stdlib_meaning() -> None:
-    assert issubclass(docket.UnknownVersion, ValueError)
-    assert issubclass(docket.UnknownFamily, LookupError)
-    assert issubclass(docket.NotAnObject, TypeError)
+    assert issubclass(docket.errors.UnknownVersion, ValueError)
+    assert issubclass(docket.errors.UnknownFamily, LookupError)
+    assert issubclass(docket.errors.NotAnObject, TypeError)
+    assert issubclass(docket.errors.VolumeNotFound, LookupError)
+    assert issubclass(docket.errors.BackupNotFound, LookupError)
 
 
 def test_fixed_api_names_exist() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import docket
+import docket.errors
 from docket.core.migrations import Migration
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schemas"
@@ -56,7 +57,7 @@ def test_families_and_versions() -> None:
     assert reg.versions("notes") == (1, 2)
     assert reg.current("chunky") == "1.1.0"
     assert "notes" in reg
-    with pytest.raises(docket.UnknownFamily) as info:
+    with pytest.raises(docket.errors.UnknownFamily) as info:
         reg.family("nope")
     assert "chunky, notes" in str(info.value)
 
@@ -70,7 +71,7 @@ def test_bundled_registry_has_backup_metadata() -> None:
 
 def test_adding_returns_a_new_registry(tmp_path: Path) -> None:
     root = _family_dir(tmp_path, [1, 2], 2, migrations=False)
-    with pytest.raises(docket.UnreachableVersion):
+    with pytest.raises(docket.errors.UnreachableVersion):
         docket.load_registry(root)
     edge = Migration("t", 1, 2, _identity, _identity, exact=True)
     reg = docket.load_registry(root, migrations=[edge])
@@ -92,13 +93,13 @@ def test_path_between_versions() -> None:
 
 def test_duplicate_edge(tmp_path: Path) -> None:
     root = _family_dir(tmp_path, [1, 2], 2, migrations=True)
-    with pytest.raises(docket.DuplicateEdge):
+    with pytest.raises(docket.errors.DuplicateEdge):
         docket.load_registry(root, migrations=[Migration("t", 1, 2, _identity)])
 
 
 def test_dangling_edge(tmp_path: Path) -> None:
     root = _family_dir(tmp_path, [1, 2], 2, migrations=True)
-    with pytest.raises(docket.DanglingEdge) as info:
+    with pytest.raises(docket.errors.DanglingEdge) as info:
         docket.load_registry(root, migrations=[Migration("t", 2, 7, _identity)])
     assert "7" in str(info.value)
 
@@ -110,13 +111,13 @@ def test_backward_edge_is_a_cycle(tmp_path: Path) -> None:
         Migration("t", 2, 3, _identity),
         Migration("t", 3, 2, _identity),
     ]
-    with pytest.raises(docket.CycleDetected):
+    with pytest.raises(docket.errors.CycleDetected):
         docket.load_registry(root, migrations=edges)
 
 
 def test_skipping_edge(tmp_path: Path) -> None:
     root = _family_dir(tmp_path, [1, 2, 3], 3, migrations=False)
-    with pytest.raises(docket.GraphError, match="skips"):
+    with pytest.raises(docket.errors.GraphError, match="skips"):
         docket.load_registry(
             root, migrations=[Migration("t", 1, 3, _identity), Migration("t", 2, 3, _identity)]
         )
@@ -124,14 +125,14 @@ def test_skipping_edge(tmp_path: Path) -> None:
 
 def test_unreachable_version(tmp_path: Path) -> None:
     root = _family_dir(tmp_path, [1, 2, 3], 3, migrations=False)
-    with pytest.raises(docket.UnreachableVersion) as info:
+    with pytest.raises(docket.errors.UnreachableVersion) as info:
         docket.load_registry(root, migrations=[Migration("t", 2, 3, _identity)])
     assert "no upgrade from 1" in str(info.value)
 
 
 def test_two_heads_when_current_is_not_newest(tmp_path: Path) -> None:
     root = _family_dir(tmp_path, [1, 2, 3], 2, migrations=True)
-    with pytest.raises(docket.MultipleHeads):
+    with pytest.raises(docket.errors.MultipleHeads):
         docket.load_registry(root)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import docket
+import docket.errors
 from docket import DocketError, load_registry
 from docket.backup import Backup
 from docket.backup.records import export_record, import_record
@@ -215,13 +216,13 @@ def test_a_changed_signature_or_key_is_refused() -> None:
     raw = small_container()
     obj = json.loads(raw)
     other = load_registry().with_signing_key(b"another key").family("backup-metadata")
-    with pytest.raises(docket.SignatureError):
+    with pytest.raises(docket.errors.SignatureError):
         other.load(raw)
     for bad in ("hmac-sha256:" + "0" * 64, obj["signature"].upper(), None):
         changed = dict(obj, signature=bad) if bad is not None else dict(obj)
         if bad is None:
             del changed["signature"]
-        with pytest.raises((docket.SignatureError, docket.ValidationError)):
+        with pytest.raises((docket.errors.SignatureError, docket.ValidationError)):
             FAMILY.load(json.dumps(changed))
 
 
@@ -229,7 +230,7 @@ def test_a_signed_container_relabelled_as_an_unsignable_version_is_refused() -> 
     # Downgrade attack: turn "version": 3 into 2 (whose containers carry no signature) so the
     # signature is never looked at; with a key configured, v1/v2 are not accepted at all.
     v2 = FAMILY.dump(FAMILY.load(small_container()), version=2)
-    with pytest.raises(docket.SignatureError):
+    with pytest.raises(docket.errors.SignatureError):
         FAMILY.load(v2)
     assert load_registry().family("backup-metadata").load(v2).version == 3
 
@@ -240,13 +241,13 @@ def test_without_a_key_the_digest_detects_accidents_but_not_an_attacker() -> Non
     plain = load_registry().family("backup-metadata")
     obj = json.loads(plain.dump(plain.load(small_container())))
     obj["volume-metadata"]["fee"] = "forged"
-    with pytest.raises(docket.DigestMismatch):
+    with pytest.raises(docket.errors.DigestMismatch):
         plain.load(json.dumps(obj))
     integrity = plain.spec(3).integrity
     assert integrity is not None
     forged = integrity.seal(obj, None)
     assert plain.load(json.dumps(forged)).data["volume-metadata"]["fee"] == "forged"
-    with pytest.raises(docket.SignatureError):
+    with pytest.raises(docket.errors.SignatureError):
         FAMILY.load(json.dumps(forged))
 
 
@@ -291,7 +292,7 @@ def test_an_unsigned_record_is_refused_when_a_key_is_configured() -> None:
         backup = {k: fields[k] for k in Backup.field_names()}
         unsigned = export_record(plain, backup, version=version)
         assert import_record(plain, unsigned).signature == "absent"
-        with pytest.raises(docket.SignatureError):
+        with pytest.raises(docket.errors.SignatureError):
             import_record(RECORDS, unsigned)
 
 

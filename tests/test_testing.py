@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 import docket
+import docket.errors
 import docket.testing
 from _toy_family import toy_registry, write_toy
 from docket import Family, load_registry
@@ -148,7 +149,7 @@ def test_sections_refuses_an_unknown_section() -> None:
 
 
 def test_containers_refuses_an_unknown_version() -> None:
-    with pytest.raises(docket.UnknownVersion):
+    with pytest.raises(docket.errors.UnknownVersion):
         containers(family_of("tests", "ledger"), 9)
 
 
@@ -247,7 +248,7 @@ def test_invalid_containers_cover_each_kind_of_problem() -> None:
     ledger = family_of("tests", "ledger")
     found = _collect(invalid_containers(ledger, 3), 60)
     for bad in found[:10]:
-        assert {i.path for i in ledger.validate(canonical(bad.data))} == {bad.pointer}
+        assert {i.pointer for i in ledger.validate(canonical(bad.data))} == {bad.pointer}
     kinds = Counter(bad.reason for bad in found)
     expected = {
         "bad version",
@@ -266,7 +267,7 @@ def test_a_signed_family_also_gets_bad_signatures() -> None:
     bad = [b for b in found if b.reason == "bad signature"]
     assert bad and all(b.pointer == "/signature" for b in bad)
     for b in bad:
-        with pytest.raises(docket.SignatureError):
+        with pytest.raises(docket.errors.SignatureError):
             fam.load(canonical(b.data))
 
 

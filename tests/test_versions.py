@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import docket
+import docket.errors
 
 
 @pytest.fixture(scope="module")
@@ -17,15 +18,15 @@ def family() -> docket.Family:
 @pytest.mark.parametrize(
     ("container", "error", "found"),
     [
-        ({}, docket.MissingVersion, None),
-        ({"version": True}, docket.MalformedVersion, True),
-        ({"version": "2"}, docket.MalformedVersion, "2"),
-        ({"version": 2.0}, docket.MalformedVersion, 2.0),
-        ({"version": -1}, docket.MalformedVersion, -1),
-        ({"version": None}, docket.MalformedVersion, None),
-        ({"version": [2]}, docket.MalformedVersion, [2]),
-        ({"version": 0}, docket.UnknownVersion, 0),
-        ({"version": 99}, docket.VersionTooNew, 99),
+        ({}, docket.errors.MissingVersion, None),
+        ({"version": True}, docket.errors.MalformedVersion, True),
+        ({"version": "2"}, docket.errors.MalformedVersion, "2"),
+        ({"version": 2.0}, docket.errors.MalformedVersion, 2.0),
+        ({"version": -1}, docket.errors.MalformedVersion, -1),
+        ({"version": None}, docket.errors.MalformedVersion, None),
+        ({"version": [2]}, docket.errors.MalformedVersion, [2]),
+        ({"version": 0}, docket.errors.UnknownVersion, 0),
+        ({"version": 99}, docket.errors.VersionTooNew, 99),
     ],
 )
 def test_bad_versions(
@@ -41,14 +42,14 @@ def test_bad_versions(
 
 
 def test_too_new_says_to_upgrade(family: docket.Family) -> None:
-    with pytest.raises(docket.VersionTooNew) as info:
+    with pytest.raises(docket.errors.VersionTooNew) as info:
         family.load(b'{"version": 4, "volume-base-metadata": {}}')
     assert "newer" in str(info.value)
     assert "upgrade docket" in str(info.value)
 
 
 def test_too_new_is_an_unknown_version_and_a_value_error(family: docket.Family) -> None:
-    with pytest.raises(docket.UnknownVersion):
+    with pytest.raises(docket.errors.UnknownVersion):
         family.load({"version": 4})
     with pytest.raises(ValueError):
         family.load({"version": 4})
@@ -57,11 +58,11 @@ def test_too_new_is_an_unknown_version_and_a_value_error(family: docket.Family) 
 def test_dotted_family_refuses_integers_and_unknown_strings() -> None:
     reg = docket.load_registry("tests/fixtures/schemas")
     chunky = reg.family("chunky")
-    with pytest.raises(docket.MalformedVersion):
+    with pytest.raises(docket.errors.MalformedVersion):
         chunky.load({"version": 1, "head": {}})
-    with pytest.raises(docket.UnknownVersion):
+    with pytest.raises(docket.errors.UnknownVersion):
         chunky.load({"version": "1.0.5", "head": {}})
-    with pytest.raises(docket.VersionTooNew):
+    with pytest.raises(docket.errors.VersionTooNew):
         chunky.load({"version": "2.0.0", "head": {}})
     assert chunky.load({"version": "1.0.0", "head": {"size": 1}}).written_version == "1.0.0"
 

@@ -10,6 +10,7 @@ from typing import Any
 from docket.core.errors import (
     BackupError,
     BackupNotFound,
+    BackwardEdge,
     CycleDetected,
     DanglingEdge,
     Deadlock,
@@ -27,6 +28,7 @@ from docket.core.errors import (
     Issue,
     KeyConflict,
     LimitExceeded,
+    LocatedError,
     LossyMigration,
     MalformedVersion,
     MigrationError,
@@ -34,6 +36,7 @@ from docket.core.errors import (
     MissingVersion,
     MultipleHeads,
     NoMigrationPath,
+    NonAdjacentEdge,
     NonFiniteNumber,
     NotAnObject,
     ParseError,
@@ -53,11 +56,13 @@ from docket.core.errors import (
     UnreachableVersion,
     ValidationError,
     ValueTooLong,
+    VersionAfterCurrent,
     VersionError,
     VersionTooNew,
     VolumeNotFound,
     json_path,
     json_pointer,
+    segments_of,
 )
 
 _CLI_ERRORS = frozenset({"CommandFailed", "UsageError"})
@@ -74,6 +79,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BackupError",
     "BackupNotFound",
+    "BackwardEdge",
     "CycleDetected",
     "DanglingEdge",
     "Deadlock",
@@ -91,6 +97,7 @@ __all__ = [
     "Issue",
     "KeyConflict",
     "LimitExceeded",
+    "LocatedError",
     "LossyMigration",
     "MalformedVersion",
     "MigrationError",
@@ -98,6 +105,7 @@ __all__ = [
     "MissingVersion",
     "MultipleHeads",
     "NoMigrationPath",
+    "NonAdjacentEdge",
     "NonFiniteNumber",
     "NotAnObject",
     "ParseError",
@@ -117,9 +125,11 @@ __all__ = [
     "UnreachableVersion",
     "ValidationError",
     "ValueTooLong",
+    "VersionAfterCurrent",
     "VersionError",
     "VersionTooNew",
     "VolumeNotFound",
     "json_path",
     "json_pointer",
+    "segments_of",
 ]

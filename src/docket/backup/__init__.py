@@ -1,4 +1,5 @@
-"""Backup drivers: the base class, backup records, and the reference chunked POSIX driver."""
+"""Backup drivers: the base class, backup records, the reference chunked POSIX driver, and the
+errors they raise (each also importable from :mod:`docket.errors`)."""
 
 from docket.backup._model import (
     Backup,
@@ -10,14 +11,36 @@ from docket.backup._model import (
     VerifyReport,
 )
 from docket.backup.base import BackupDriver
+from docket.backup.posix import PosixBackupDriver
+from docket.core.errors import (
+    BackupError,
+    BackupNotFound,
+    DriverOptionError,
+    ForeignRecord,
+    InvalidBackup,
+    MissingRecordFields,
+    RecordDecodeError,
+    RecordError,
+    RecordParseError,
+)
 
 __all__ = [
     "Backup",
     "BackupDriver",
+    "BackupError",
+    "BackupNotFound",
+    "DriverOptionError",
+    "ForeignRecord",
     "ImportedRecord",
+    "InvalidBackup",
     "MetadataAPI",
+    "MissingRecordFields",
+    "PosixBackupDriver",
     "Problem",
     "Progress",
+    "RecordDecodeError",
+    "RecordError",
+    "RecordParseError",
     "RestoreReport",
     "VerifyReport",
 ]

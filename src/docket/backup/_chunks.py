@@ -24,8 +24,8 @@ PIECE = 1 << 20
 """Bytes read, compressed, hashed or written in one step."""
 
 TEMP_PREFIX = "."
-"""Objects are written under a dot name first: Cinder lists a container by the object prefix,
-so a half-written object is never mistaken for a real one."""
+"""Objects are written under a dot name first: Cinder lists a backup's directory by the object
+prefix, so a half-written object is never mistaken for a real one."""
 
 
 class Compression(enum.Enum):
@@ -96,6 +96,7 @@ class ObjectDamaged(Exception):
 
 
 def _raw_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
+    """Up to ``limit`` bytes of ``fh`` from where it stands, a piece at a time."""
     remaining = limit
     while remaining > 0:
         data = fh.read(min(PIECE, remaining))
@@ -369,12 +370,6 @@ def read_range(fh: IO[bytes], offset: int, length: int) -> Iterator[bytes]:
     here = fh.tell()
     try:
         fh.seek(offset)
-        remaining = length
-        while remaining > 0:
-            data = fh.read(min(PIECE, remaining))
-            if not data:
-                break
-            remaining -= len(data)
-            yield data
+        yield from _raw_pieces(fh, length)
     finally:
         fh.seek(here)

@@ -81,7 +81,7 @@ def build_record(
     if clash:
         raise RecordError(
             f"backup field {clash[0]!r} has the name of a record member",
-            path=f'$["{clash[0]}"]',
+            path=(clash[0],),
             hint="rename the field; " + ", ".join(sorted(members)) + " are reserved",
         )
     record = {k: v for k, v in (info or {}).items() if k not in members}

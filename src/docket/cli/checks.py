@@ -29,10 +29,8 @@ from docket.core.documents import (
 )
 from docket.core.errors import DocketError, ParseError, SchemaDocumentError
 from docket.core.family import Family
+from docket.core.golden import check_golden_files
 from docket.core.registry import Registry
-from docket.core.versions import Version
-
-UPGRADED = "upgraded"
 
 
 @dataclass(frozen=True)
@@ -100,59 +98,9 @@ def _metaschema_findings(folder: Path) -> Iterator[Finding]:
 
 
 def golden_findings(family: Family) -> tuple[int, list[Finding]]:
-    """Check every golden container: it validates, loads at its version, dumps to the same
-    bytes, upgrades to current, and upgrades to what ``upgraded/<newer>/`` recorded."""
-    findings: list[Finding] = []
-    count = 0
-    for version, paths in family.golden().items():
-        for path in paths:
-            count += 1
-            findings.extend(
-                Finding(family.name, "golden", message, str(where))
-                for where, message in _golden_file(family, version, Path(path))
-            )
-    return count, findings
-
-
-def _golden_file(family: Family, version: Version, path: Path) -> Iterator[tuple[Path, str]]:
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        yield path, f"cannot read: {err.strerror}"
-        return
-    issues = family.validate(raw)
-    if issues:
-        yield path, "not valid: " + "; ".join(f"{i.path or '/'}: {i.message}" for i in issues[:3])
-        return
-    try:
-        container = family.load(raw, to=version)
-        if container.written_version != version:
-            yield (
-                path,
-                (f"is a version {container.written_version!r} container in the {version!r} folder"),
-            )
-            return
-        if family.dump(container, version=version) != raw:
-            yield path, "does not dump to its recorded bytes (not canonical, or the schema changed)"
-        family.load(raw)  # upgrades to current and validates there
-    except DocketError as err:
-        yield path, str(err)
-        return
-    upgraded = path.parent / UPGRADED
-    if not upgraded.is_dir():
-        return
-    for folder in sorted(p for p in upgraded.iterdir() if p.is_dir()):
-        expected = folder / path.name
-        if not expected.is_file():
-            continue
-        try:
-            newer = family.parse_version(folder.name)
-            got = family.dump(container, version=newer)
-        except DocketError as err:
-            yield expected, str(err)
-            continue
-        if got != expected.read_bytes():
-            yield expected, f"the upgrade to {newer!r} no longer gives the recorded bytes"
+    """Check every golden container (see :mod:`docket.core.golden`)."""
+    checked, problems = check_golden_files(family, family.golden())
+    return len(checked), [Finding(family.name, "golden", p.message, str(p.path)) for p in problems]
 
 
 def _git_show(directory: Path, ref: str, relative: str) -> bytes | None:

@@ -1,51 +1,289 @@
-"""``docket volume``: click commands, each a thin call into :mod:`docket.cli.volume_commands`."""
+"""``docket volume``: back up, restore and verify volumes in Cinder's chunked POSIX format.
+
+Plain functions (streams in, an exit code out) and, below them, the click group over them.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import os
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
 from docket.backup._chunks import Compression
-from docket.backup.posix import DEFAULT_CHUNK_SIZE
-from docket.cli import volume_commands as commands
+from docket.backup._model import Backup, MetadataAPI
+from docket.backup.posix import DEFAULT_CHUNK_SIZE, PosixBackupDriver
+from docket.cli import options
+from docket.cli.common import EXIT_FAILED, EXIT_OK, progress_bar, run
+from docket.cli.output import emit
+from docket.core.errors import BackupError, DriverOptionError
 
-_root = click.option(
-    "--root",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The backup root (Cinder's POSIX layout below it).",
-)
-_format = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(commands.FORMATS),
-    default="text",
-    show_default=True,
-    help="Human text, or JSON for machines.",
-)
-_progress = click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Draw a progress bar (default: only on a terminal).",
-)
+PROGRESS_HELP = "Draw a progress bar (default: only on a terminal)."
 
 
-# The same help options as the main CLI, set here too: click keeps a command's help option once
-# it is made, so a command first shown on its own would otherwise lose "-h".
-_CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+def _need_volume_id(db: str | None, volume_id: str | None, what: str) -> None:
+    if db is not None and volume_id is None:
+        raise DriverOptionError(
+            f"--db needs --volume-id: the volume whose metadata to {what}",
+            hint="pass --volume-id ID",
+        )
 
 
-@click.group(name="volume", context_settings=_CONTEXT)
+@contextlib.contextmanager
+def _metadata_api(db: str | None) -> Iterator[MetadataAPI | None]:
+    """``docket.store.BackupMetadataAPI`` on the database at ``db`` (None without one)."""
+    if db is None:
+        yield None
+        return
+    try:
+        store = importlib.import_module("docket.store")
+    except ImportError as err:  # pragma: no cover - the store ships with docket
+        raise BackupError(
+            f"the database store is not available ({err})", hint="reinstall docket"
+        ) from None
+    engine = store.make_engine(db)
+    try:
+        yield store.BackupMetadataAPI(engine)
+    finally:
+        engine.dispose()
+
+
+def default_volume_id(path: str | os.PathLike[str]) -> str:
+    """A stable volume id for a path backed up without ``--volume-id`` (UUID5 of its URL)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, Path(path).resolve().as_uri()))
+
+
+def backup(
+    path: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str],
+    stdout: TextIO,
+    stderr: TextIO,
+    db: str | None = None,
+    volume_id: str | None = None,
+    parent: str | None = None,
+    compression: str = "zlib",
+    backup_id: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    output_format: str = "text",
+    progress: bool | None = None,
+) -> int:
+    """``docket volume backup``: back up a file or block device into ``root``."""
+
+    def work() -> int:
+        _need_volume_id(db, volume_id, "back up")
+        with _metadata_api(db) as api:
+            driver = PosixBackupDriver(root, api, compression=compression, chunk_size=chunk_size)
+            vid = volume_id
+            if vid is None:
+                vid = driver.get_backup(parent).volume_id if parent else default_volume_id(path)
+            request = Backup(
+                id=backup_id or str(uuid.uuid4()),
+                volume_id=vid,
+                parent_id=parent,
+                display_name=name,
+                display_description=description,
+            )
+            with progress_bar(stderr, "backup", progress) as report:
+                done = driver.backup(request, path, progress=report)
+        kind = f"incremental of {done.parent_id}" if done.parent_id else "full"
+        emit(
+            stdout,
+            output_format,
+            done.fields(),
+            f"backed up {path} as {done.id} ({kind})\n"
+            f"  volume     {done.volume_id}\n"
+            f"  container  {done.container}\n"
+            f"  prefix     {done.service_metadata}\n"
+            f"  objects    {done.object_count}\n"
+            f"  size       {done.size} GiB\n",
+            sort_keys=True,
+        )
+        return EXIT_OK
+
+    return run(stderr, work)
+
+
+def restore(
+    backup_id: str,
+    target: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str],
+    stdout: TextIO,
+    stderr: TextIO,
+    db: str | None = None,
+    volume_id: str | None = None,
+    output_format: str = "text",
+    progress: bool | None = None,
+) -> int:
+    """``docket volume restore``: restore a backup (and its parents) onto ``target``."""
+
+    def work() -> int:
+        _need_volume_id(db, volume_id, "restore")
+        with _metadata_api(db) as api:
+            driver = PosixBackupDriver(root, api)
+            with progress_bar(stderr, "restore", progress) as report:
+                done = driver.restore(backup_id, volume_id, target, progress=report)
+        lines = [
+            f"restored {done.backup_id} onto {target}: {done.size} bytes",
+            "  chain      " + " <- ".join(done.chain),
+        ]
+        if done.metadata:
+            lines.append("  metadata   restored from " + ", ".join(b for b, _ in done.metadata))
+        if done.metadata_skipped:
+            lines.append(
+                "  metadata   not restored (give --db and --volume-id) from "
+                + ", ".join(done.metadata_skipped)
+            )
+        emit(
+            stdout,
+            output_format,
+            {
+                "backup_id": done.backup_id,
+                "target": str(target),
+                "chain": list(done.chain),
+                "size": done.size,
+                "written": done.written,
+                "metadata_restored": [b for b, _ in done.metadata],
+                "metadata_skipped": list(done.metadata_skipped),
+            },
+            "\n".join(lines) + "\n",
+            sort_keys=True,
+        )
+        return EXIT_OK
+
+    return run(stderr, work)
+
+
+def verify(
+    backup_id: str,
+    *,
+    root: str | os.PathLike[str],
+    stdout: TextIO,
+    stderr: TextIO,
+    output_format: str = "text",
+    progress: bool | None = None,
+) -> int:
+    """``docket volume verify``: exit 0 when intact, 1 with each problem listed."""
+
+    def work() -> int:
+        driver = PosixBackupDriver(root)
+        with progress_bar(stderr, "verify", progress) as report:
+            result = driver.verify(backup_id, progress=report)
+        verdict = "ok" if result.ok else f"FAILED: {len(result.problems)} problem(s)"
+        text = [f"{p}\n" for p in result.problems]
+        text.append(
+            f"backup {result.backup_id}: {verdict} ({result.objects} objects, "
+            f"{result.blocks} SHA-256 blocks checked; chain {' <- '.join(result.chain) or '-'})\n"
+        )
+        emit(
+            stdout,
+            output_format,
+            {
+                "backup_id": result.backup_id,
+                "ok": result.ok,
+                "chain": list(result.chain),
+                "objects": result.objects,
+                "blocks": result.blocks,
+                "problems": [
+                    {
+                        "backup_id": p.backup_id,
+                        "kind": p.kind,
+                        "object": p.object,
+                        "message": p.message,
+                    }
+                    for p in result.problems
+                ],
+            },
+            "".join(text),
+            sort_keys=True,
+        )
+        return EXIT_OK if result.ok else EXIT_FAILED
+
+    return run(stderr, work)
+
+
+def export_record(
+    backup_id: str,
+    *,
+    root: str | os.PathLike[str],
+    stdout: TextIO,
+    stderr: TextIO,
+    version: int | None = None,
+    output_format: str = "text",
+) -> int:
+    """``docket volume export-record``: print a stored backup's record (base64 text)."""
+
+    def work() -> int:
+        driver = PosixBackupDriver(root)
+        text = driver.export_record(backup_id, version=version)
+        emit(
+            stdout,
+            output_format,
+            {"backup-record": {"backup_service": driver.service, "backup_url": text}},
+            text + "\n",
+            sort_keys=True,
+        )
+        return EXIT_OK
+
+    return run(stderr, work)
+
+
+def import_record(
+    record: str,
+    *,
+    root: str | os.PathLike[str],
+    stdout: TextIO,
+    stderr: TextIO,
+    output_format: str = "text",
+) -> int:
+    """``docket volume import-record``: check a record, then verify the backup it names."""
+
+    def work() -> int:
+        driver = PosixBackupDriver(root)
+        imported = driver.import_record(record.strip())
+        result = driver.verify(imported.backup)
+        emit(
+            stdout,
+            output_format,
+            {
+                "backup": imported.backup.fields(),
+                "record_version": imported.version,
+                "signature": imported.signature,
+                "ignored": list(imported.ignored),
+                "verified": result.ok,
+                "problems": [str(p) for p in result.problems],
+            },
+            f"record for backup {imported.backup.id} (version {imported.version}, signature "
+            f"{imported.signature}); ignored fields: {', '.join(imported.ignored) or 'none'}\n"
+            + "".join(f"{p}\n" for p in result.problems)
+            + f"backup {imported.backup.id}: {'ok' if result.ok else 'FAILED'}\n",
+            sort_keys=True,
+        )
+        return EXIT_OK if result.ok else EXIT_FAILED
+
+    return run(stderr, work)
+
+
+# --- the click group ------------------------------------------------------------------------
+
+
+@click.group(name="volume", context_settings=options.VOLUME_CONTEXT)
 def volume() -> None:
     """Back up, restore and verify volumes in Cinder's chunked POSIX format."""
 
 
-@volume.command("backup", context_settings=_CONTEXT)
+@volume.command("backup", context_settings=options.VOLUME_CONTEXT)
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@_root
+@options.backup_root
 @click.option("--db", metavar="URL", help="Database to read the volume's metadata from.")
 @click.option("--volume-id", metavar="ID", help="The volume's id (its row with --db).")
 @click.option("--parent", metavar="BACKUP_ID", help="Make an incremental backup of this one.")
@@ -65,125 +303,57 @@ def volume() -> None:
     show_default=True,
     help="Bytes of volume per data object (a multiple of 32768).",
 )
-@_format
-@_progress
-def backup_command(
-    path: Path,
-    root: Path,
-    db: str | None,
-    volume_id: str | None,
-    parent: str | None,
-    compression: str,
-    backup_id: str | None,
-    name: str | None,
-    description: str | None,
-    chunk_size: int,
-    output_format: str,
-    progress: bool | None,
-) -> None:
+@options.output_format()
+@options.progress(PROGRESS_HELP)
+@click.pass_context
+def backup_command(ctx: click.Context, /, **params: Any) -> None:
     """Back up the file or block device PATH."""
-    sys.exit(
-        commands.backup(
-            path,
-            root=root,
-            db=db,
-            volume_id=volume_id,
-            parent=parent,
-            compression=compression,
-            backup_id=backup_id,
-            name=name,
-            description=description,
-            chunk_size=chunk_size,
-            output_format=output_format,
-            progress=progress,
-            stdout=sys.stdout,
-            stderr=sys.stderr,
-        )
-    )
+    ctx.exit(backup(**params, **options.streams()))
 
 
-@volume.command("restore", context_settings=_CONTEXT)
+@volume.command("restore", context_settings=options.VOLUME_CONTEXT)
 @click.argument("backup_id")
-@_root
+@options.backup_root
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--db", metavar="URL", help="Database to restore the volume's metadata into.")
 @click.option("--volume-id", metavar="ID", help="The volume whose metadata to restore.")
-@_format
-@_progress
-def restore_command(
-    backup_id: str,
-    root: Path,
-    target: Path,
-    db: str | None,
-    volume_id: str | None,
-    output_format: str,
-    progress: bool | None,
-) -> None:
+@options.output_format()
+@options.progress(PROGRESS_HELP)
+@click.pass_context
+def restore_command(ctx: click.Context, /, **params: Any) -> None:
     """Restore BACKUP_ID (and the backups it builds on) onto TARGET."""
-    sys.exit(
-        commands.restore(
-            backup_id,
-            target,
-            root=root,
-            db=db,
-            volume_id=volume_id,
-            output_format=output_format,
-            progress=progress,
-            stdout=sys.stdout,
-            stderr=sys.stderr,
-        )
-    )
+    ctx.exit(restore(**params, **options.streams()))
 
 
-@volume.command("verify", context_settings=_CONTEXT)
+@volume.command("verify", context_settings=options.VOLUME_CONTEXT)
 @click.argument("backup_id")
-@_root
-@_format
-@_progress
-def verify_command(backup_id: str, root: Path, output_format: str, progress: bool | None) -> None:
+@options.backup_root
+@options.output_format()
+@options.progress(PROGRESS_HELP)
+@click.pass_context
+def verify_command(ctx: click.Context, /, **params: Any) -> None:
     """Check BACKUP_ID and its parents: object list, MD5s, SHA-256 blocks (exit 1 if not)."""
-    sys.exit(
-        commands.verify(
-            backup_id,
-            root=root,
-            output_format=output_format,
-            progress=progress,
-            stdout=sys.stdout,
-            stderr=sys.stderr,
-        )
-    )
+    ctx.exit(verify(**params, **options.streams()))
 
 
-@volume.command("export-record", context_settings=_CONTEXT)
+@volume.command("export-record", context_settings=options.VOLUME_CONTEXT)
 @click.argument("backup_id")
-@_root
-@click.option("--record-version", type=int, default=None, help="Record version (default: current).")
-@_format
-def export_record_command(
-    backup_id: str, root: Path, record_version: int | None, output_format: str
-) -> None:
+@options.backup_root
+@click.option(
+    "--record-version", "version", type=int, default=None, help="Record version (default: current)."
+)
+@options.output_format()
+@click.pass_context
+def export_record_command(ctx: click.Context, /, **params: Any) -> None:
     """Print the backup record of BACKUP_ID (base64 text)."""
-    sys.exit(
-        commands.export_record(
-            backup_id,
-            root=root,
-            version=record_version,
-            output_format=output_format,
-            stdout=sys.stdout,
-            stderr=sys.stderr,
-        )
-    )
+    ctx.exit(export_record(**params, **options.streams()))
 
 
-@volume.command("import-record", context_settings=_CONTEXT)
+@volume.command("import-record", context_settings=options.VOLUME_CONTEXT)
 @click.argument("record")
-@_root
-@_format
+@options.backup_root
+@options.output_format()
 def import_record_command(record: str, root: Path, output_format: str) -> None:
     """Check RECORD (base64 text, or - for stdin) and verify the backup it describes."""
     text = sys.stdin.read() if record == "-" else record
-    sys.exit(
-        commands.import_record(
-            text, root=root, output_format=output_format, stdout=sys.stdout, stderr=sys.stderr
-        )
-    )
+    sys.exit(import_record(text, root=root, output_format=output_format, **options.streams()))

@@ -223,9 +223,7 @@ def _children(node: Any) -> Iterator[tuple[PathSegment, Any]]:
 
 def _check_text(text: str, limits: Limits, path: tuple[PathSegment, ...], what: str) -> None:
     if len(text) > limits.max_string_length:
-        raise LimitExceeded(
-            "max_string_length", len(text), limits.max_string_length, path=json_path(path)
-        )
+        raise LimitExceeded("max_string_length", len(text), limits.max_string_length, path=path)
     if not text.isascii():
         try:
             text.encode("utf-8")
@@ -243,10 +241,10 @@ def _check_container(
     limits: Limits,
 ) -> None:
     if depth > limits.max_depth:
-        raise LimitExceeded("max_depth", depth, limits.max_depth, path=json_path(path))
+        raise LimitExceeded("max_depth", depth, limits.max_depth, path=path)
     if isinstance(node, dict):
         if len(node) > limits.max_keys:
-            raise LimitExceeded("max_keys", len(node), limits.max_keys, path=json_path(path))
+            raise LimitExceeded("max_keys", len(node), limits.max_keys, path=path)
         for key in node:
             if not isinstance(key, str):
                 raise InvalidJSON(
@@ -276,7 +274,7 @@ def check_limits(value: Any, limits: Limits = DEFAULT_LIMITS) -> None:
         for segment, child in children:
             items += 1
             if items > limits.items:
-                raise LimitExceeded("max_items", items, limits.items, path=json_path(path))
+                raise LimitExceeded("max_items", items, limits.items, path=path)
             if isinstance(child, dict | list | tuple):
                 child_path = (*path, segment)
                 _check_container(child, len(stack) + 1, child_path, limits)

@@ -426,32 +426,43 @@ class _Differ:
                     note="docket selects the schema by this member and migrates between them",
                 )
         elif "const" in o or "const" in n:
-            a, b = o.get("const", _ABSENT), n.get("const", _ABSENT)
-            if a is _ABSENT:
-                self.emit(K.CONST_ADDED, [*path, "const"], a, b)
-            elif b is _ABSENT:
-                self.emit(K.CONST_REMOVED, [*path, "const"], a, b)
-            elif not _json_equal(a, b):
-                self.emit(K.CONST_CHANGED, [*path, "const"], a, b)
+            both = self._one_sided(o, n, path, "const", K.CONST_ADDED, K.CONST_REMOVED)
+            if both is not None and not _json_equal(*both):
+                self.emit(K.CONST_CHANGED, [*path, "const"], *both)
         if "enum" in o or "enum" in n:
-            a, b = o.get("enum", _ABSENT), n.get("enum", _ABSENT)
-            if a is _ABSENT:
-                self.emit(K.ENUM_ADDED, [*path, "enum"], a, b)
-            elif b is _ABSENT:
-                self.emit(K.ENUM_REMOVED, [*path, "enum"], a, b)
-            else:
-                wider = all(_contains(b, v) for v in a)
-                narrower = all(_contains(a, v) for v in b)
-                if wider and narrower:
-                    return
-                kind = (
-                    K.ENUM_ARRAY_EXTENDED
-                    if wider
-                    else K.ENUM_ARRAY_NARROWED
-                    if narrower
-                    else K.ENUM_ARRAY_CHANGED
-                )
-                self.emit(kind, [*path, "enum"], a, b)
+            both = self._one_sided(o, n, path, "enum", K.ENUM_ADDED, K.ENUM_REMOVED)
+            if both is None:
+                return
+            a, b = both
+            wider = all(_contains(b, v) for v in a)
+            narrower = all(_contains(a, v) for v in b)
+            if wider and narrower:
+                return
+            kind = (
+                K.ENUM_ARRAY_EXTENDED
+                if wider
+                else K.ENUM_ARRAY_NARROWED
+                if narrower
+                else K.ENUM_ARRAY_CHANGED
+            )
+            self.emit(kind, [*path, "enum"], a, b)
+
+    def _one_sided(
+        self,
+        o: Mapping[str, Any],
+        n: Mapping[str, Any],
+        path: list[str | int],
+        keyword: str,
+        added: ChangeKind,
+        removed: ChangeKind,
+    ) -> tuple[Any, Any] | None:
+        """Emit ``added`` or ``removed`` when only one side has ``keyword``; otherwise
+        return both values to compare."""
+        a, b = o.get(keyword, _ABSENT), n.get(keyword, _ABSENT)
+        if a is _ABSENT or b is _ABSENT:
+            self.emit(added if a is _ABSENT else removed, [*path, keyword], a, b)
+            return None
+        return a, b
 
     def _bounds(self, o: Mapping[str, Any], n: Mapping[str, Any], path: list[str | int]) -> None:
         for keywords, wider in ((_UPPER_BOUNDS, "INCREASED"), (_LOWER_BOUNDS, "DECREASED")):

@@ -23,7 +23,7 @@ from typing import Any
 import jsonschema_rs
 
 from docket.core.codec import Limits, canonical, parse
-from docket.core.errors import ParseError, SchemaDocumentError, json_path
+from docket.core.errors import ParseError, SchemaDocumentError
 from docket.core.versions import Version, VersionScheme
 
 _DOC_LIMITS = Limits(max_bytes=64 * 1024 * 1024, max_depth=64, max_keys=100_000)
@@ -83,7 +83,7 @@ def check_against_metaschema(document: Mapping[str, Any], name: str, source: str
         raise SchemaDocumentError(
             source,
             error.message,
-            path=json_path(error.absolute_path),
+            path=tuple(error.absolute_path),
             hint=f"see metaschema/{name}",
         )
 
@@ -149,7 +149,7 @@ def read_family(directory: Path) -> FamilySource:
         raise SchemaDocumentError(
             str(manifest_path),
             f"family {name!r} lives in folder {directory.name!r}",
-            path='$["family"]',
+            path=("family",),
             hint="name the folder after the family",
         )
     versions = tuple(manifest["versions"])
@@ -158,7 +158,7 @@ def read_family(directory: Path) -> FamilySource:
             raise SchemaDocumentError(
                 str(manifest_path),
                 f"version {v!r} is not {scheme.describe()}",
-                path=json_path(["versions", i]),
+                path=("versions", i),
             )
     documents: dict[Version, Mapping[str, Any]] = {}
     golden: dict[Version, tuple[Path, ...]] = {}
@@ -177,14 +177,14 @@ def read_family(directory: Path) -> FamilySource:
                 str(doc_path),
                 f"document says {doc['family']!r} version {doc['version']!r}, "
                 f"manifest expects {name!r} version {v!r}",
-                path='$["version"]',
+                path=("version",),
             )
         const = doc["schema"]["properties"]["version"]["const"]
         if const != v or type(const) is not type(v):
             raise SchemaDocumentError(
                 str(doc_path),
                 f"schema's version const {const!r} is not {v!r}",
-                path='$["schema"]["properties"]["version"]["const"]',
+                path=("schema", "properties", "version", "const"),
             )
         documents[v] = doc
         gdir = directory / GOLDEN / version_text(v)

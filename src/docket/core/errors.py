@@ -1,16 +1,25 @@
 """The error hierarchy: every failure docket reports is a :class:`DocketError`.
 
 Errors carry their facts as attributes and build their text in ``__str__``, ending with a
-hint where there is one. Locations are ``$``-rooted paths such as ``$["volume-metadata"]["fee"]``.
+hint where there is one. An error (or :class:`Issue`) that has a place in a JSON document keeps
+it as *segments*, a tuple of keys and indexes, and derives both renderings from them: the
+``$``-rooted path ``$["volume-metadata"]["fee"]`` (``json_path``; the one notation a person
+reads, in ``str(error)`` and the CLI) and the RFC 6901 JSON Pointer ``/volume-metadata/fee``
+(``pointer``; carried as a field in machine output).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 PathSegment = str | int
+Segments = tuple[PathSegment, ...]
+Location = str | Sequence[PathSegment]
+"""Where a problem is: segments (what new code passes), or for compatibility an already
+rendered ``$``-path (``$["a"][0]``) or JSON Pointer (``/a/0``, every segment read as a key)."""
 
 
 def json_path(segments: Iterable[PathSegment]) -> str:
@@ -30,20 +39,78 @@ def json_pointer(segments: Iterable[PathSegment]) -> str:
     return "".join("/" + str(s).replace("~", "~0").replace("/", "~1") for s in segments)
 
 
-@dataclass(frozen=True)
-class Issue:
-    """One problem found in a container: where it is and what is wrong."""
+_PATH_STEP = re.compile(r'\[(?:(0|[1-9][0-9]*)|"((?:[^"\\]|\\["\\])*)")\]')
 
-    path: str
-    """JSON Pointer to the offending value (``""`` for the whole document)."""
-    message: str
-    keyword: str = ""
-    """The JSON Schema keyword (or docket check, e.g. ``digest``) that failed."""
-    segments: tuple[PathSegment, ...] = ()
+
+def segments_of(location: Location) -> Segments:
+    """The segments of a location given as segments, a ``$``-path or a JSON Pointer."""
+    if not isinstance(location, str):
+        return tuple(location)
+    if location == "" or location.startswith("/"):
+        steps = location.split("/")[1:]
+        return tuple(s.replace("~1", "/").replace("~0", "~") for s in steps)
+    if not location.startswith("$"):
+        raise ValueError(f"{location!r} is neither a $-path nor a JSON Pointer")
+    out: list[PathSegment] = []
+    at = 1
+    while at < len(location):
+        step = _PATH_STEP.match(location, at)
+        if step is None:
+            raise ValueError(f"{location!r} is not a $-path (at character {at})")
+        index, key = step.groups()
+        out.append(int(index) if index is not None else re.sub(r"\\(.)", r"\1", key))
+        at = step.end()
+    return tuple(out)
+
+
+class Located:
+    """What has a place in a JSON document: ``segments``, rendered two ways."""
+
+    segments: Segments
 
     @property
     def json_path(self) -> str:
+        """The place as a ``$``-rooted path: ``$["a"][0]`` (``$`` for the whole document)."""
         return json_path(self.segments)
+
+    @property
+    def pointer(self) -> str:
+        """The place as an RFC 6901 JSON Pointer: ``/a/0`` (``""`` for the whole document)."""
+        return json_pointer(self.segments)
+
+
+@dataclass(frozen=True, init=False)
+class Issue(Located):
+    """One problem found in a container: where it is and what is wrong.
+
+    Build one as ``Issue(segments, message, keyword)``; ``segments`` (keys and indexes, ``()``
+    for the whole document) is the location, ``json_path`` and ``pointer`` render it.
+    """
+
+    segments: Segments
+    message: str
+    keyword: str = ""
+    """The JSON Schema keyword (or docket check, e.g. ``digest``) that failed."""
+
+    def __init__(
+        self,
+        where: Location,
+        message: str,
+        keyword: str = "",
+        segments: Sequence[PathSegment] | None = None,
+    ) -> None:
+        # ``segments``, when given, wins over ``where``: the form of releases that passed a
+        # rendered pointer first and the segments last.
+        located = segments_of(where) if segments is None else tuple(segments)
+        object.__setattr__(self, "segments", located)
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "keyword", keyword)
+
+    @property
+    def path(self) -> str:
+        """Alias of :attr:`pointer`, kept for callers written before segments (``""`` is the
+        whole document)."""
+        return self.pointer
 
     def __str__(self) -> str:
         return f"{self.json_path}: {self.message}"
@@ -62,17 +129,36 @@ class DocketError(Exception):
         return f"{text} (hint: {self.hint})" if self.hint else text
 
 
+class LocatedError(Located, DocketError):
+    """An error at a place in a JSON document: ``segments`` is the place, ``path`` (the
+    ``$``-path, as ``json_path``) and ``pointer`` render it."""
+
+    def __init__(self, reason: str, *, path: Location = (), hint: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.segments: Segments = segments_of(path)
+        self.hint = hint
+
+    @property
+    def path(self) -> str:
+        """The place as a ``$``-path (the same as :attr:`json_path`)."""
+        return self.json_path
+
+    def describe(self) -> str:
+        return f"{self.path}: {self.reason}" if self.segments else self.reason
+
+
 # --- input / codec -----------------------------------------------------------------------
 
 
-class ParseError(DocketError, ValueError):
+class ParseError(LocatedError, ValueError):
     """The input is not acceptable JSON."""
 
-    def __init__(self, reason: str, *, position: int | None = None, hint: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(
+        self, reason: str, *, position: int | None = None, path: Location = (), hint: str = ""
+    ) -> None:
+        super().__init__(reason, path=path, hint=hint)
         self.position = position
-        self.hint = hint
 
     def describe(self) -> str:
         where = f" at byte {self.position}" if self.position is not None else ""
@@ -113,15 +199,16 @@ class NotAnObject(ParseError, TypeError):
 class LimitExceeded(ParseError):
     """The input is larger or deeper than the configured limits allow."""
 
-    def __init__(self, limit: str, value: int, maximum: int, *, path: str = "$") -> None:
+    def __init__(self, limit: str, value: int, maximum: int, *, path: Location = ()) -> None:
+        at = json_path(segments_of(path))
         super().__init__(
-            f"{limit} {value} exceeds the limit of {maximum} at {path}",
+            f"{limit} {value} exceeds the limit of {maximum} at {at}",
+            path=path,
             hint=f"raise Limits.{limit} if this input is trusted",
         )
         self.limit = limit
         self.value = value
         self.maximum = maximum
-        self.path = path
 
 
 # --- versions ----------------------------------------------------------------------------
@@ -193,14 +280,8 @@ class ValidationError(DocketError, ValueError):
         return f"{head}: {shown}{more}"
 
 
-class IntegrityError(DocketError, ValueError):
+class IntegrityError(LocatedError, ValueError):
     """A digest or signature does not match the container's content."""
-
-    def __init__(self, reason: str, *, path: str = "$", hint: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.path = path
-        self.hint = hint
 
     def describe(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -210,7 +291,7 @@ class DigestMismatch(IntegrityError):
     def __init__(self, expected: str, found: str) -> None:
         super().__init__(
             f"digest {found} does not match the content (computed {expected})",
-            path='$["digest"]',
+            path=("digest",),
             hint="the container was altered after it was written; restore from another copy",
         )
         self.expected = expected
@@ -224,15 +305,12 @@ class SignatureError(IntegrityError):
 # --- documents, registry, graph ----------------------------------------------------------
 
 
-class SchemaDocumentError(DocketError, ValueError):
+class SchemaDocumentError(LocatedError, ValueError):
     """A schema document, manifest or policy is malformed."""
 
-    def __init__(self, source: str, reason: str, *, path: str = "$", hint: str = "") -> None:
-        super().__init__(reason)
+    def __init__(self, source: str, reason: str, *, path: Location = (), hint: str = "") -> None:
+        super().__init__(reason, path=path, hint=hint)
         self.source = source
-        self.reason = reason
-        self.path = path
-        self.hint = hint
 
     def describe(self) -> str:
         return f"{self.source}: {self.path}: {self.reason}"
@@ -264,36 +342,66 @@ class UnknownRule(DocketError, LookupError):
 
 
 class GraphError(DocketError, ValueError):
-    """The migration graph of a family is not sound."""
+    """The migration graph of a family is not sound.
 
-    def __init__(self, family: str, reason: str, hint: str = "") -> None:
+    ``edge`` is the migration involved as ``(source, target)`` (None when the problem is not
+    one edge); ``versions`` are the versions involved.
+    """
+
+    def __init__(
+        self,
+        family: str,
+        reason: str,
+        hint: str = "",
+        *,
+        edge: tuple[Any, Any] | None = None,
+        versions: Sequence[Any] = (),
+    ) -> None:
         super().__init__(reason)
         self.family = family
         self.reason = reason
         self.hint = hint
+        self.edge = edge
+        self.versions = tuple(versions)
 
     def describe(self) -> str:
         return f"{self.family}: {self.reason}"
 
 
 class DuplicateEdge(GraphError):
-    pass
+    """Two migrations join the same two versions (``edge``)."""
 
 
 class DanglingEdge(GraphError):
-    pass
+    """A migration (``edge``), or the current version, names a version the family does not
+    have (``versions``)."""
+
+
+class NonAdjacentEdge(GraphError):
+    """A migration (``edge``) skips versions (``versions``); migrations join adjacent
+    versions only."""
 
 
 class CycleDetected(GraphError):
-    pass
+    """The upgrades loop back to a version already passed."""
+
+
+class BackwardEdge(CycleDetected):
+    """An upgrade (``edge``) goes to an older version, or to the same one: with the edges
+    that lead up to it, it would close a cycle."""
 
 
 class MultipleHeads(GraphError):
-    pass
+    """More than one version has no upgrade out of it (``versions``)."""
+
+
+class VersionAfterCurrent(MultipleHeads):
+    """Versions (``versions``) are newer than the current one, so the newest version is a
+    second head besides current."""
 
 
 class UnreachableVersion(GraphError):
-    pass
+    """Versions (``versions``) older than current have no path of upgrades to it."""
 
 
 class MigrationError(DocketError, ValueError):
@@ -332,17 +440,8 @@ class NoMigrationPath(MigrationError):
 # --- restore -----------------------------------------------------------------------------
 
 
-class RestoreError(DocketError):
+class RestoreError(LocatedError):
     """A restore was refused or failed; nothing was written."""
-
-    def __init__(self, reason: str, *, path: str = "$", hint: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.path = path
-        self.hint = hint
-
-    def describe(self) -> str:
-        return f"{self.path}: {self.reason}" if self.path != "$" else self.reason
 
 
 class RestoreRefused(RestoreError, ValueError):
@@ -356,7 +455,7 @@ class UnknownField(RestoreRefused):
 class ValueTooLong(RestoreRefused):
     """A value is longer than its database column holds; refused before anything is written."""
 
-    def __init__(self, path: str, length: int, limit: int, unit: str, column: str) -> None:
+    def __init__(self, path: Location, length: int, limit: int, unit: str, column: str) -> None:
         super().__init__(
             f"{length} {unit} do not fit column {column} ({limit} {unit} at most)",
             path=path,
@@ -372,7 +471,7 @@ class KeyConflict(RestoreRefused):
     """Two metadata keys the database would take for one (MySQL/MariaDB compare keys
     case-insensitively); refused rather than lose one of them."""
 
-    def __init__(self, path: str, keys: Sequence[str], database: str) -> None:
+    def __init__(self, path: Location, keys: Sequence[str], database: str) -> None:
         super().__init__(
             f"keys {', '.join(repr(k) for k in keys)} are one key to {database}, which "
             "compares metadata keys without case, accents or trailing spaces",
@@ -428,22 +527,18 @@ class VolumeNotFound(StoreError, LookupError):
 # --- backups -----------------------------------------------------------------------------
 
 
-class BackupError(DocketError):
+class BackupError(LocatedError):
     """A backup could not be written, found, restored or read."""
 
     def __init__(
-        self, reason: str, *, backup_id: str | None = None, path: str = "$", hint: str = ""
+        self, reason: str, *, backup_id: str | None = None, path: Location = (), hint: str = ""
     ) -> None:
-        super().__init__(reason)
-        self.reason = reason
+        super().__init__(reason, path=path, hint=hint)
         self.backup_id = backup_id
-        self.path = path
-        self.hint = hint
 
     def describe(self) -> str:
         where = f"backup {self.backup_id}: " if self.backup_id else ""
-        at = f"{self.path}: " if self.path != "$" else ""
-        return f"{where}{at}{self.reason}"
+        return where + super().describe()
 
 
 class BackupNotFound(BackupError, LookupError):
@@ -473,7 +568,7 @@ class MissingRecordFields(RecordError):
         self.missing = tuple(missing)
         super().__init__(
             "the backup record is missing required field(s): " + ", ".join(self.missing),
-            path=json_path([self.missing[0]]) if self.missing else "$",
+            path=self.missing[:1],
             hint="export the record again from the backup service that made it",
         )
 

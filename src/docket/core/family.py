@@ -19,6 +19,7 @@ from docket.core.documents import FamilySource
 from docket.core.errors import (
     DigestMismatch,
     DocketError,
+    IntegrityError,
     Issue,
     LossyMigration,
     MigrationError,
@@ -28,8 +29,6 @@ from docket.core.errors import (
     UnknownRule,
     ValidationError,
     VersionError,
-    json_path,
-    json_pointer,
 )
 from docket.core.integrity import Integrity
 from docket.core.migrations import Migration, VersionGraph
@@ -101,7 +100,7 @@ class VersionSpec:
         out = []
         for err in sorted(self.reference.iter_errors(data), key=lambda e: list(e.absolute_path)):
             segs = tuple(err.absolute_path)
-            out.append(Issue(json_pointer(segs), _truncate(err.message), str(err.validator), segs))
+            out.append(Issue(segs, _truncate(err.message), str(err.validator)))
         return out
 
     def is_valid(self, data: Any) -> bool:
@@ -191,7 +190,7 @@ class Family:
                 raise SchemaDocumentError(
                     where,
                     f"policy names section {section!r}, which the schema does not define",
-                    path=json_path(base),
+                    path=base,
                 )
             sec_props = props[section].get("properties")
             for i, name in enumerate(spec.get("fields", ())):
@@ -199,15 +198,13 @@ class Family:
                     raise SchemaDocumentError(
                         where,
                         f"policy allows field {name!r}, which section {section!r} does not define",
-                        path=json_path([*base, "fields", i]),
+                        path=(*base, "fields", i),
                         hint="add the field to the section's properties, or drop it from fields",
                     )
             for i, ref in enumerate(spec.get("rules", ())):
                 if ref["name"] not in self.rules:
                     err = UnknownRule(ref["name"], list(self.rules))
-                    raise SchemaDocumentError(
-                        where, str(err), path=json_path([*base, "rules", i, "name"])
-                    )
+                    raise SchemaDocumentError(where, str(err), path=(*base, "rules", i, "name"))
 
     @functools.cache  # noqa: B019 - families are immutable values kept by the registry
     def policy(self, version: Version) -> RestorePolicy:
@@ -278,9 +275,8 @@ class Family:
         # it (change "version": 3 to 2 and the signature is never looked at).
         if self.signing_key is not None and self.signs:
             raise SignatureError(
-                f"version {version!r} containers cannot be signed and a signing key is "
-                "configured",
-                path=json_path(["version"]),
+                f"version {version!r} containers cannot be signed and a signing key is configured",
+                path=("version",),
                 hint="only signed containers are accepted while a key is configured; "
                 "restore older containers without a key",
             )
@@ -312,12 +308,12 @@ class Family:
         try:
             obj = self._parse(data)
         except ParseError as err:
-            return [Issue("", str(err), "parse")]
+            return [Issue((), str(err), "parse")]
         try:
             version = self.detect(obj)
         except VersionError as err:
             segs: tuple[str, ...] = ("version",) if "version" in obj else ()
-            return [Issue(json_pointer(segs), str(err), "version", segs)]
+            return [Issue(segs, str(err), "version")]
         spec = self._specs[version]
         if not spec.is_valid(obj):
             issues = spec.issues(obj)
@@ -330,10 +326,10 @@ class Family:
                 spec.integrity.verify(obj, self.signing_key)
         except DigestMismatch as err:
             member = spec.integrity.digest if spec.integrity else "digest"
-            return [Issue(json_pointer([member]), str(err), "digest", (member,))]
+            return [Issue((member,), _unlocated(err), "digest")]
         except SignatureError as err:
             member = (spec.integrity.signature if spec.integrity else None) or "version"
-            return [Issue(json_pointer([member]), str(err), "signature", (member,))]
+            return [Issue((member,), _unlocated(err), "signature")]
         return []
 
     # --- migrating ------------------------------------------------------------------------
@@ -469,4 +465,9 @@ def problems(error: DocketError) -> Sequence[Issue]:
     """The issues behind an error (validation errors carry many)."""
     if isinstance(error, ValidationError):
         return error.issues
-    return [Issue("", str(error), type(error).__name__)]
+    return [Issue((), str(error), type(error).__name__)]
+
+
+def _unlocated(err: IntegrityError) -> str:
+    """An integrity error's text without its location, which the issue carries already."""
+    return f"{err.reason} (hint: {err.hint})" if err.hint else err.reason

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docket.core.codec import canonical
-from docket.core.errors import DigestMismatch, SignatureError, json_path
+from docket.core.errors import DigestMismatch, SignatureError
 
 HEADER_MEMBERS = frozenset({"version", "family"})
 SIGNATURE_PREFIX = "hmac-sha256:"
@@ -70,7 +70,7 @@ class Integrity:
         sig = data.get(self.signature) if self.signature else None
         if key is None:
             return "absent" if sig is None else "unverified"
-        path = json_path([self.signature or "signature"])
+        path = (self.signature or "signature",)
         if sig is None:
             raise SignatureError(
                 "the container is not signed and a signing key is configured",

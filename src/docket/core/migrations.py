@@ -1,7 +1,9 @@
 """Migrations between adjacent versions, and the version graph they form.
 
-Declarative operations (add, remove, rename, move, map, convert) compile to functions over a
-container's JSON data; plain Python functions cover the rest. The graph is checked without I/O:
+Declarative operations (add, remove, rename, move, map, convert) are frozen dataclasses, each
+knowing how to apply, invert and carry fields, read from documents through one name-to-class
+table (:data:`OPERATIONS`) and compiled to functions over a container's JSON data; plain Python
+functions cover the rest. The graph is checked without I/O:
 every problem (duplicate, dangling, non-adjacent or backward edge, several heads, a version
 that cannot reach current) is its own typed error. Data comes in through a loader.
 """
@@ -10,21 +12,23 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from docket.core.errors import (
-    CycleDetected,
+    BackwardEdge,
     DanglingEdge,
     DuplicateEdge,
-    GraphError,
     MigrationError,
-    MultipleHeads,
+    NonAdjacentEdge,
+    PathSegment,
     SchemaDocumentError,
     UnreachableVersion,
+    VersionAfterCurrent,
 )
 from docket.core.versions import Version, VersionScheme
 
@@ -95,137 +99,312 @@ BUILTIN_CONVERTERS: Mapping[str, Converter] = {
 
 # --- operations ----------------------------------------------------------------------------
 
-_MISSING = object()
 
-
-@dataclass(frozen=True)
-class Operation:
-    """One declarative step of a migration, as written in a version document."""
-
-    op: str
-    section: str | None
-    field: str
-    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-    @classmethod
-    def from_document(cls, spec: Mapping[str, Any]) -> list[Operation]:
-        if spec["op"] == "convert":
-            return [
-                cls("convert", spec.get("section"), f, {"converter": spec["converter"]})
-                for f in spec["fields"]
-            ]
-        params = {k: v for k, v in spec.items() if k not in ("op", "section", "field")}
-        return [cls(spec["op"], spec.get("section"), spec["field"], params)]
-
-    def moves(self) -> dict[FieldRef, FieldRef]:
-        """Where this operation carries a field (for carrying restore allowlists along)."""
-        if self.op == "rename":
-            return {(self.section, self.field): (self.section, self.params["to"])}
-        if self.op == "move":
-            dst = self.params.get("to_field", self.field)
-            return {(self.section, self.field): (self.params["to_section"], dst)}
-        return {}
-
-    def inverse(self, converters: Mapping[str, Converter]) -> Operation:
-        """The operation that undoes this one (a ``convert`` uses its converter's inverse)."""
-        p = self.params
-        if self.op == "add":
-            return Operation("remove", self.section, self.field, {"default": p["default"]})
-        if self.op == "remove":
-            return Operation("add", self.section, self.field, {"default": p.get("default")})
-        if self.op == "rename":
-            return Operation("rename", self.section, p["to"], {"to": self.field})
-        if self.op == "move":
-            return Operation(
-                "move",
-                p["to_section"],
-                p.get("to_field", self.field),
-                {"to_section": self.section, "to_field": self.field},
-            )
-        if self.op == "map":
-            return Operation(
-                "map", self.section, self.field, {"values": [[b, a] for a, b in p["values"]]}
-            )
-        conv = converters.get(p["converter"])
-        if conv is None or conv.inverse_name is None:
-            raise SchemaDocumentError(
-                "migration",
-                f"converter {p['converter']!r} has no inverse, so the downgrade "
-                "cannot be 'inverse'",
-                path='$["migration"]["downgrade"]',
-            )
-        return Operation("convert", self.section, self.field, {"converter": conv.inverse_name})
-
-
-def _container_of(data: JSONObject, section: str | None) -> JSONObject | None:
+def _holder(data: JSONObject, section: str | None) -> JSONObject | None:
+    """The object a section's fields live in (the container itself for section None)."""
     if section is None:
         return data
     inner = data.get(section)
     return inner if isinstance(inner, dict) else None
 
 
-def compile_operations(ops: Sequence[Operation], converters: Mapping[str, Converter]) -> Transform:
-    """Turn declarative operations into one function over container data."""
+@dataclass(frozen=True)
+class Operation:
+    """One declarative step of a migration over the field ``field`` of ``section`` (None:
+    a top-level member of the container).
 
-    resolved: list[tuple[Operation, Callable[[Any], Any] | None]] = []
+    The operations are a closed set, one frozen dataclass each (:class:`Add`,
+    :class:`Remove`, :class:`Rename`, :class:`Move`, :class:`Map`, :class:`Convert`), read
+    from version documents through :data:`OPERATIONS`; a Python migration may be written
+    with them too (:meth:`docket.Registry.with_migration`).
+    """
+
+    section: str | None
+    field: str
+
+    name: ClassVar[str] = ""
+    """The ``op`` of this operation in a version document."""
+    members: ClassVar[tuple[str, ...]] = ()
+    """The document members beyond ``section`` and ``field``, as the dataclass orders them."""
+    optional: ClassVar[frozenset[str]] = frozenset()
+    """Those of :attr:`members` a document may leave out."""
+
+    @property
+    def where(self) -> str:
+        """The field as a person names it: ``section.field`` (or ``field`` at the top)."""
+        return self.field if self.section is None else f"{self.section}.{self.field}"
+
+    def apply(
+        self, data: JSONObject, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS
+    ) -> None:
+        """Change ``data`` in place; a missing section or field is left as it is."""
+        holder = _holder(data, self.section)
+        if holder is not None:
+            self._apply(data, holder, converters)
+
+    def _apply(
+        self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
+    ) -> None:
+        raise NotImplementedError
+
+    def inverse(self, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS) -> Operation:
+        """The operation that undoes this one (what a downgrade declared ``inverse`` runs)."""
+        raise NotImplementedError
+
+    def moves(self) -> dict[FieldRef, FieldRef]:
+        """Where this operation carries a field (restore allowlists are carried along)."""
+        return {}
+
+    def losses(self) -> tuple[str, ...]:
+        """What :meth:`inverse` loses of a container that this operation produced, in words
+        (empty when it gives everything back)."""
+        return ()
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> list[Operation]:
+        """The operations one document entry (``{"op": ..., ...}``) stands for."""
+        given = {k: spec[k] for k in cls.members if k in spec or k not in cls.optional}
+        return [cls(spec.get("section"), spec["field"], **given)]
+
+
+@dataclass(frozen=True)
+class Add(Operation):
+    """Add ``field`` with a copy of ``default`` where it is absent."""
+
+    default: Any = None
+    name: ClassVar[str] = "add"
+    members: ClassVar[tuple[str, ...]] = ("default",)
+
+    def _apply(
+        self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
+    ) -> None:
+        holder.setdefault(self.field, copy.deepcopy(self.default))
+
+    def inverse(self, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS) -> Operation:
+        return Remove(self.section, self.field, self.default)
+
+    def losses(self) -> tuple[str, ...]:
+        return (f"{self.where} is dropped",)
+
+
+@dataclass(frozen=True)
+class Remove(Operation):
+    """Remove ``field``; ``default`` is what the inverse adds back."""
+
+    default: Any = None
+    name: ClassVar[str] = "remove"
+    members: ClassVar[tuple[str, ...]] = ("default",)
+    optional: ClassVar[frozenset[str]] = frozenset({"default"})
+
+    def _apply(
+        self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
+    ) -> None:
+        holder.pop(self.field, None)
+
+    def inverse(self, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS) -> Operation:
+        return Add(self.section, self.field, self.default)
+
+
+@dataclass(frozen=True)
+class Rename(Operation):
+    """Rename ``field`` to ``to`` within its section."""
+
+    to: str
+    name: ClassVar[str] = "rename"
+    members: ClassVar[tuple[str, ...]] = ("to",)
+
+    def _apply(
+        self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
+    ) -> None:
+        if self.field in holder:
+            holder[self.to] = holder.pop(self.field)
+
+    def inverse(self, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS) -> Operation:
+        return Rename(self.section, self.to, self.field)
+
+    def moves(self) -> dict[FieldRef, FieldRef]:
+        return {(self.section, self.field): (self.section, self.to)}
+
+
+@dataclass(frozen=True)
+class Move(Operation):
+    """Move ``field`` to ``to_section`` (None: the top level), named ``to_field`` there
+    (the same name when not given). The target section is created when missing."""
+
+    to_section: str | None
+    to_field: str | None = None
+    name: ClassVar[str] = "move"
+    members: ClassVar[tuple[str, ...]] = ("to_section", "to_field")
+    optional: ClassVar[frozenset[str]] = frozenset({"to_field"})
+
+    def __post_init__(self) -> None:
+        if self.to_field is None:
+            object.__setattr__(self, "to_field", self.field)
+
+    @property
+    def destination(self) -> str:
+        return self.to_field if self.to_field is not None else self.field
+
+    def _apply(
+        self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
+    ) -> None:
+        if self.field not in holder:
+            return
+        value = holder.pop(self.field)
+        if self.to_section is None:
+            target: JSONObject | None = data
+        else:
+            existing = data.get(self.to_section)
+            if existing is None:
+                data[self.to_section] = existing = {}
+            target = existing if isinstance(existing, dict) else None
+        if target is not None:
+            target[self.destination] = value
+
+    def inverse(self, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS) -> Operation:
+        return Move(self.to_section, self.destination, self.section, self.field)
+
+    def moves(self) -> dict[FieldRef, FieldRef]:
+        return {(self.section, self.field): (self.to_section, self.destination)}
+
+
+@dataclass(frozen=True)
+class Map(Operation):
+    """Replace values: the first pair ``(old, new)`` whose ``old`` equals the field's value
+    (of the same JSON type) gives the new value."""
+
+    values: tuple[tuple[Any, Any], ...]
+    name: ClassVar[str] = "map"
+    members: ClassVar[tuple[str, ...]] = ("values",)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", tuple((old, new) for old, new in self.values))
+
+    def _apply(
+        self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
+    ) -> None:
+        if self.field not in holder:
+            return
+        found = holder[self.field]
+        for old, new in self.values:
+            if found == old and type(found) is type(old):
+                holder[self.field] = copy.deepcopy(new)
+                return
+
+    def inverse(self, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS) -> Operation:
+        return Map(self.section, self.field, tuple((new, old) for old, new in self.values))
+
+    def losses(self) -> tuple[str, ...]:
+        back: dict[tuple[str, str], list[Any]] = {}
+        for old, new in self.values:
+            key = (type(new).__name__, json.dumps(new, sort_keys=True, default=repr))
+            back.setdefault(key, []).append(old)
+        return tuple(
+            f"{self.where}: {olds[0]!r} is given back for each of {', '.join(map(repr, olds))}"
+            for olds in back.values()
+            if len(olds) > 1
+        )
+
+
+@dataclass(frozen=True)
+class Convert(Operation):
+    """Convert the field's value with the named :class:`Converter` (a document's
+    ``fields`` list stands for one operation per field)."""
+
+    converter: str
+    name: ClassVar[str] = "convert"
+
+    def resolve(self, converters: Mapping[str, Converter]) -> Converter:
+        found = converters.get(self.converter)
+        if found is None:
+            raise SchemaDocumentError(
+                "migration",
+                f"unknown converter {self.converter!r}",
+                hint="known converters: " + ", ".join(sorted(converters)),
+            )
+        return found
+
+    def _apply(
+        self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
+    ) -> None:
+        if self.field in holder:
+            try:
+                holder[self.field] = self.resolve(converters).forward(holder[self.field])
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"{self.section}.{self.field}: {err}") from None
+
+    def inverse(self, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS) -> Operation:
+        conv = converters.get(self.converter)
+        if conv is None or conv.inverse_name is None:
+            raise SchemaDocumentError(
+                "migration",
+                f"converter {self.converter!r} has no inverse, so the downgrade "
+                "cannot be 'inverse'",
+                path=("migration", "downgrade"),
+                hint="declare the downgrade's operations, or register the inverse converter",
+            )
+        return Convert(self.section, self.field, conv.inverse_name)
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> list[Operation]:
+        return [cls(spec.get("section"), f, spec["converter"]) for f in spec["fields"]]
+
+
+OPERATIONS: Mapping[str, type[Operation]] = {
+    cls.name: cls for cls in (Add, Remove, Rename, Move, Map, Convert)
+}
+"""Every operation, by its ``op`` name in version documents: the one table they are read
+through."""
+
+
+def parse_operations(
+    specs: Sequence[Mapping[str, Any]], at: Sequence[PathSegment] = ()
+) -> list[Operation]:
+    """The operations of a document's operation list; ``at`` is where the list is (for the
+    ``$``-path of a :class:`SchemaDocumentError`)."""
+    out: list[Operation] = []
+    for i, spec in enumerate(specs):
+        name = spec.get("op")
+        cls = OPERATIONS.get(name) if isinstance(name, str) else None
+        if cls is None:
+            raise SchemaDocumentError(
+                "migration",
+                f"unknown operation {name!r}",
+                path=(*at, i, "op"),
+                hint="operations: " + ", ".join(OPERATIONS),
+            )
+        try:
+            out.extend(cls.from_spec(spec))
+        except KeyError as err:
+            raise SchemaDocumentError(
+                "migration",
+                f"the {name} operation needs a {err.args[0]!r} member",
+                path=(*at, i),
+                hint="see metaschema/version-document.schema.json",
+            ) from None
+    return out
+
+
+def inverse_operations(
+    ops: Sequence[Operation], converters: Mapping[str, Converter] = BUILTIN_CONVERTERS
+) -> list[Operation]:
+    """The operations that undo ``ops``: each one's inverse, in reverse order."""
+    return [op.inverse(converters) for op in reversed(ops)]
+
+
+def compile_operations(ops: Sequence[Operation], converters: Mapping[str, Converter]) -> Transform:
+    """Turn operations into one function over container data (converters are checked now)."""
     for op in ops:
-        fn = None
-        if op.op == "convert":
-            name = op.params["converter"]
-            if name not in converters:
-                raise SchemaDocumentError(
-                    "migration",
-                    f"unknown converter {name!r}",
-                    hint="known converters: " + ", ".join(sorted(converters)),
-                )
-            fn = converters[name].forward
-        resolved.append((op, fn))
+        if isinstance(op, Convert):
+            op.resolve(converters)
+    steps = tuple(ops)
 
     def run(data: JSONObject) -> JSONObject:
-        for op, fn in resolved:
-            _apply(op, fn, data)
+        for op in steps:
+            op.apply(data, converters)
         return data
 
     return run
-
-
-def _apply(op: Operation, fn: Callable[[Any], Any] | None, data: JSONObject) -> None:
-    holder = _container_of(data, op.section)
-    if holder is None:
-        if op.op == "add" and op.section is not None:
-            return  # a missing section stays missing: there is nothing to add the field to
-        return
-    if op.op == "add":
-        holder.setdefault(op.field, copy.deepcopy(op.params["default"]))
-    elif op.op == "remove":
-        holder.pop(op.field, None)
-    elif op.op == "rename":
-        if op.field in holder:
-            holder[op.params["to"]] = holder.pop(op.field)
-    elif op.op == "move":
-        if op.field in holder:
-            value = holder.pop(op.field)
-            dst_section = op.params["to_section"]
-            if dst_section is None:
-                dst: JSONObject | None = data
-            else:
-                existing = data.get(dst_section)
-                if existing is None:
-                    data[dst_section] = existing = {}
-                dst = existing if isinstance(existing, dict) else None
-            if dst is not None:
-                dst[op.params.get("to_field", op.field)] = value
-    elif op.op == "map":
-        if op.field in holder:
-            for old, new in op.params["values"]:
-                if holder[op.field] == old and type(holder[op.field]) is type(old):
-                    holder[op.field] = copy.deepcopy(new)
-                    break
-    elif op.op == "convert" and op.field in holder and fn is not None:
-        try:
-            holder[op.field] = fn(holder[op.field])
-        except (ValueError, TypeError) as err:
-            raise ValueError(f"{op.section}.{op.field}: {err}") from None
 
 
 def json_copy(value: Any) -> Any:
@@ -255,6 +434,9 @@ class Migration:
     """What a lossy downgrade loses, in words (shown when it is refused)."""
     moves: Mapping[FieldRef, FieldRef] = dataclasses.field(default_factory=dict)
     origin: str = "python"
+    upgrade_operations: tuple[Operation, ...] = ()
+    """The upgrade as operations, when it was written as operations."""
+    downgrade_operations: tuple[Operation, ...] = ()
 
     def run_upgrade(self, data: JSONObject, *, owned: bool = False) -> JSONObject:
         """Upgrade ``data``; with ``owned`` the caller hands it over and it may be changed."""
@@ -280,6 +462,75 @@ class Migration:
         return out
 
 
+Downgrade = Transform | Sequence[Operation] | Literal["inverse"] | None
+"""A downgrade: a function, operations, ``"inverse"`` (undo the upgrade's operations) or None."""
+INVERSE: Literal["inverse"] = "inverse"
+
+
+def build_migration(
+    family: str,
+    source: Version,
+    target: Version,
+    upgrade: Transform | Sequence[Operation],
+    downgrade: Downgrade = None,
+    *,
+    converters: Mapping[str, Converter] = BUILTIN_CONVERTERS,
+    exact: bool = False,
+    losses: Sequence[str] = (),
+    moves: Mapping[FieldRef, FieldRef] | None = None,
+    origin: str = "python",
+) -> Migration:
+    """An edge from functions or operations, the same way for documents and Python.
+
+    With operations, the moves of the upgrade are worked out from them, ``"inverse"`` gives
+    the downgrade; a lossy downgrade that lists no losses gets those of the operations it
+    undoes (or a line saying it is declared lossy).
+    """
+    up_ops = () if callable(upgrade) else tuple(upgrade)
+    carried: dict[FieldRef, FieldRef] = {}
+    for op in up_ops:
+        carried.update(op.moves())
+    carried.update(moves or {})
+    down_ops: tuple[Operation, ...] = ()
+    undo: Transform | None
+    inverse = isinstance(downgrade, str)
+    if isinstance(downgrade, str):
+        if downgrade != INVERSE or callable(upgrade):
+            raise MigrationError(
+                family,
+                target,
+                source,
+                f"the downgrade {downgrade!r} is not a function, operations or 'inverse' "
+                "of an upgrade written as operations",
+                hint="write the upgrade as operations, or pass a downgrade function",
+            )
+        down_ops = tuple(inverse_operations(up_ops, converters))
+        undo = compile_operations(down_ops, converters)
+    elif downgrade is None or callable(downgrade):
+        undo = downgrade
+    else:
+        down_ops = tuple(downgrade)
+        undo = compile_operations(down_ops, converters)
+    lost = tuple(losses)
+    if undo is not None and not exact and not lost:
+        if inverse:
+            lost = tuple(loss for op in reversed(up_ops) for loss in op.losses())
+        lost = lost or ("the downgrade is declared lossy",)
+    return Migration(
+        family,
+        source,
+        target,
+        upgrade if callable(upgrade) else compile_operations(up_ops, converters),
+        undo,
+        exact,
+        lost,
+        carried,
+        origin,
+        up_ops,
+        down_ops,
+    )
+
+
 def migration_from_document(
     family: str,
     source: Version,
@@ -288,33 +539,26 @@ def migration_from_document(
     converters: Mapping[str, Converter],
 ) -> Migration:
     """Compile the ``migration`` member of a version document."""
-    ups = [o for s in spec.get("upgrade", ()) for o in Operation.from_document(s)]
-    moves: dict[FieldRef, FieldRef] = {}
-    for op in ups:
-        moves.update(op.moves())
+    at: tuple[PathSegment, ...] = ("migration",)
+    ups = parse_operations(spec.get("upgrade", ()), (*at, "upgrade"))
     down_spec = spec.get("downgrade")
-    downgrade: Transform | None = None
-    exact = False
-    losses: tuple[str, ...] = ()
-    if down_spec is not None:
-        exact = down_spec["kind"] == "exact"
-        losses = tuple(down_spec.get("losses", ()))
-        if down_spec["operations"] == "inverse":
-            downs = [op.inverse(converters) for op in reversed(ups)]
-        else:
-            downs = [o for s in down_spec["operations"] for o in Operation.from_document(s)]
-        downgrade = compile_operations(downs, converters)
-        if not exact and not losses:
-            losses = ("the downgrade is declared lossy",)
-    return Migration(
+    if down_spec is None:
+        return build_migration(
+            family, source, target, ups, None, converters=converters, origin="document"
+        )
+    ops = down_spec["operations"]
+    downs: Downgrade = INVERSE
+    if ops != INVERSE:
+        downs = parse_operations(ops, (*at, "downgrade", "operations"))
+    return build_migration(
         family,
         source,
         target,
-        compile_operations(ups, converters),
-        downgrade,
-        exact,
-        losses,
-        moves,
+        ups,
+        downs,
+        converters=converters,
+        exact=down_spec["kind"] == "exact",
+        losses=down_spec.get("losses", ()),
         origin="document",
     )
 
@@ -341,44 +585,59 @@ class VersionGraph:
     ) -> VersionGraph:
         ordered = tuple(sorted(versions, key=scheme.key))
         if current not in ordered:
-            raise DanglingEdge(family, f"current version {current!r} is not one of the versions")
+            raise DanglingEdge(
+                family,
+                f"current version {current!r} is not one of the versions",
+                hint="known versions: " + ", ".join(map(repr, ordered)),
+                versions=(current,),
+            )
         index = {v: i for i, v in enumerate(ordered)}
         edges: dict[Version, Migration] = {}
         for m in migrations:
-            for end in (m.source, m.target):
+            edge = (m.source, m.target)
+            for end in edge:
                 if end not in index:
                     raise DanglingEdge(
                         family,
                         f"migration {m.source!r} -> {m.target!r} names unknown version {end!r}",
                         hint="known versions: " + ", ".join(map(repr, ordered)),
+                        edge=edge,
+                        versions=(end,),
                     )
             if index[m.target] <= index[m.source]:
-                raise CycleDetected(
+                raise BackwardEdge(
                     family,
                     f"upgrade {m.source!r} -> {m.target!r} does not go to a newer version",
                     hint="declare upgrades old -> new; downgrades belong to the same edge",
+                    edge=edge,
                 )
             if index[m.target] != index[m.source] + 1:
-                raise GraphError(
+                skipped = ordered[index[m.source] + 1 : index[m.target]]
+                raise NonAdjacentEdge(
                     family,
-                    f"migration {m.source!r} -> {m.target!r} skips a version",
+                    f"migration {m.source!r} -> {m.target!r} skips a version "
+                    f"({', '.join(map(repr, skipped))})",
                     hint="migrations join adjacent versions only",
+                    edge=edge,
+                    versions=skipped,
                 )
             if m.source in edges:
                 raise DuplicateEdge(
                     family,
                     f"two migrations from {m.source!r} to {m.target!r}",
                     hint="register each edge once (a document and Python both define it?)",
+                    edge=edge,
                 )
             edges[m.source] = m
         cur = index[current]
         heads = [v for v in ordered[: cur + 1] if v not in edges]
         if ordered[cur + 1 :]:
-            raise MultipleHeads(
+            raise VersionAfterCurrent(
                 family,
                 f"versions newer than current {current!r}: "
                 + ", ".join(map(repr, ordered[cur + 1 :])),
                 hint="make the newest version current",
+                versions=ordered[cur + 1 :],
             )
         if len(heads) > 1:
             stuck = [v for v in heads if v != current]
@@ -386,6 +645,7 @@ class VersionGraph:
                 family,
                 "no upgrade from " + ", ".join(map(repr, stuck)) + f" towards current {current!r}",
                 hint="add the missing migration(s)",
+                versions=stuck,
             )
         return cls(family, scheme, ordered, current, edges)
 

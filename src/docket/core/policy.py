@@ -198,7 +198,7 @@ class RestorePolicy:
                     if sp.unknown is Unknown.REJECT:
                         raise UnknownField(
                             f"field {key!r} is not defined by the {name!r} section's schema",
-                            path=json_path([name, key]),
+                            path=(name, key),
                             hint="the policy rejects unknown fields; remove it from the container",
                         )
                     if sp.unknown is Unknown.DROP:

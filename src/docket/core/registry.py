@@ -19,10 +19,13 @@ from docket.core.family import Family
 from docket.core.migrations import (
     BUILTIN_CONVERTERS,
     Converter,
+    Downgrade,
     FieldRef,
     Migration,
+    Operation,
     Transform,
     VersionGraph,
+    build_migration,
     migration_from_document,
 )
 from docket.core.policy import NamedRule, RuleFunction
@@ -97,25 +100,32 @@ class Registry:
         family: str,
         source: Version,
         target: Version,
-        upgrade: Transform,
-        downgrade: Transform | None = None,
+        upgrade: Transform | Sequence[Operation],
+        downgrade: Downgrade = None,
         *,
         exact: bool = False,
         losses: Sequence[str] = (),
         moves: Mapping[FieldRef, FieldRef] | None = None,
     ) -> Registry:
-        """A registry that also has this Python migration (an edge ``source`` -> ``target``)."""
-        if downgrade is not None and not exact and not losses:
-            losses = ("the downgrade is declared lossy",)
-        edge = Migration(
+        """A registry that also has this Python migration (an edge ``source`` -> ``target``).
+
+        ``upgrade`` is a function over the container's data or a list of operations
+        (:class:`~docket.core.migrations.Add`, ``Rename``, ...). ``downgrade`` is a function,
+        operations, ``"inverse"`` (undo the upgrade's operations) or None. Written as
+        operations, the edge gets its moves (restore allowlists follow renamed and moved
+        fields) and, when lossy without ``losses``, what its operations lose, as a document's
+        edge does.
+        """
+        edge = build_migration(
             family,
             source,
             target,
             upgrade,
             downgrade,
-            exact,
-            tuple(losses),
-            dict(moves or {}),
+            converters=self.converters,
+            exact=exact,
+            losses=losses,
+            moves=moves,
         )
         return replace(self, migrations=(*self.migrations, edge))
 

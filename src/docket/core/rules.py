@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from docket.core.errors import RestoreRefused, json_path
+from docket.core.errors import RestoreRefused
 from docket.core.policy import Dropped, NamedRule, RuleContext
 
 RESTORE_NAME_PREFIX = "restore_backup_"
@@ -59,7 +59,7 @@ def _volume_type(ctx: RuleContext) -> None:
     if type_field not in ctx.source:
         raise RestoreRefused(
             f"{key_field} is set but the backup has no {type_field}",
-            path=json_path([ctx.section, type_field]),
+            path=(ctx.section, type_field),
             hint="an encrypted volume's backup must record its volume type",
         )
     source_type = ctx.source[type_field]
@@ -72,7 +72,7 @@ def _volume_type(ctx: RuleContext) -> None:
         if source_type is None or not ctx.target.exists("volume_types", source_type):
             raise RestoreRefused(
                 f"volume type {source_type!r} of the encrypted backup no longer exists",
-                path=json_path([ctx.section, type_field]),
+                path=(ctx.section, type_field),
                 hint="recreate the volume type, or restore onto a volume of that type",
             )
         write.values[type_field] = source_type
@@ -80,7 +80,7 @@ def _volume_type(ctx: RuleContext) -> None:
     raise RestoreRefused(
         f"the encrypted backup has volume type {source_type!r} but the target volume has "
         f"{target_type!r}",
-        path=json_path([ctx.section, type_field]),
+        path=(ctx.section, type_field),
         hint="restore onto a new volume, or one of the backup's volume type",
     )
 

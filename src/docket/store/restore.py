@@ -31,7 +31,7 @@ from docket.core.policy import Dropped, Mode, RestorePlan, RestorePolicy
 from docket.core.versions import Version
 from docket.store.sql import InSql, LazyRow, Sql, bind_processor, in_list, result_processors
 from docket.store.tables import Layout
-from docket.store.values import Converter, SectionValues
+from docket.store.values import SectionValues, ValueConverter
 
 BASE = "volume-base-metadata"
 USER_SECTION = "volume-metadata"
@@ -150,7 +150,7 @@ class Restorer:
         values = SectionValues.from_document(family.source.documents[family.current], BASE)
         vol = lay.volumes
         names = [str(c.name) for c in vol.columns]
-        self._loaders: dict[str, Converter | None] = values.loader(names, lay.hints)
+        self._loaders: dict[str, ValueConverter | None] = values.loader(names, lay.hints)
         self._binds = {str(c.name): bind_processor(c, dialect) for c in vol.columns}
         self._index = {name: i for i, name in enumerate(names)}
         self._id = self._index["id"]

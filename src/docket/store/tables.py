@@ -24,6 +24,7 @@ USER = "volume_metadata"
 GLANCE = "volume_glance_metadata"
 TYPES = "volume_types"
 
+
 def _datetime() -> Any:
     # MySQL's DATETIME drops the microseconds Cinder's timestamps carry; keep them.
     return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")

@@ -22,7 +22,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow
 from marshmallow import fields
@@ -76,6 +76,14 @@ class NoJSON(Exception):
     """Raised by a converter: the value has no JSON form under its field's kind."""
 
 
+def _utf8_text(value: bytes | bytearray | memoryview) -> str:
+    """Bytes as the text they encode in UTF-8; ``NoJSON`` when they encode none."""
+    try:
+        return bytes(value).decode("utf-8")
+    except UnicodeDecodeError:
+        raise NoJSON from None
+
+
 # --- the value forms -------------------------------------------------------------------------
 
 _NAIVE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
@@ -118,14 +126,9 @@ def parse_utc(text: str) -> dt.datetime:
 # --- marshmallow fields: the reference definition ----------------------------------------------
 
 
-class CinderDateTime(fields.NaiveDateTime):
-    """A naive UTC datetime in Cinder's text form."""
-
-    SERIALIZATION_FUNCS = {**fields.NaiveDateTime.SERIALIZATION_FUNCS, "cinder": naive_text}
-    DESERIALIZATION_FUNCS = {**fields.NaiveDateTime.DESERIALIZATION_FUNCS, "cinder": parse_naive}
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="cinder", timezone=UTC, **kwargs)
+class _StrictDateTime(fields.DateTime):
+    """Serializes only a ``datetime`` and loads only text (marshmallow would take a date or a
+    number); the subclasses below put it before the marshmallow field whose form they use."""
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
         if value is not None and not isinstance(value, dt.datetime):
@@ -138,7 +141,17 @@ class CinderDateTime(fields.NaiveDateTime):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class UTCDateTime(fields.AwareDateTime):
+class CinderDateTime(_StrictDateTime, fields.NaiveDateTime):
+    """A naive UTC datetime in Cinder's text form."""
+
+    SERIALIZATION_FUNCS = {**fields.NaiveDateTime.SERIALIZATION_FUNCS, "cinder": naive_text}
+    DESERIALIZATION_FUNCS = {**fields.NaiveDateTime.DESERIALIZATION_FUNCS, "cinder": parse_naive}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="cinder", timezone=UTC, **kwargs)
+
+
+class UTCDateTime(_StrictDateTime, fields.AwareDateTime):
     """A UTC datetime as ``...Z`` text; loads to the naive UTC value a database column holds."""
 
     SERIALIZATION_FUNCS = {**fields.AwareDateTime.SERIALIZATION_FUNCS, "utc": utc_text}
@@ -150,20 +163,26 @@ class UTCDateTime(fields.AwareDateTime):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="utc", default_timezone=UTC, **kwargs)
 
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
-        if value is not None and not isinstance(value, dt.datetime):
-            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
-        return super()._serialize(value, attr, obj, **kwargs)
-
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, str):
-            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
         aware = super()._deserialize(value, attr, data, **kwargs)
         return aware.astimezone(UTC).replace(tzinfo=None)
 
 
-class StrictBoolean(fields.Boolean):
+class _ExactLoad(fields.Field[Any]):
+    """Loads only a JSON value of exactly type ``exact``: no ``true`` for 1, no 1 for ``true``."""
+
+    exact: ClassVar[type]
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if type(value) is not self.exact:
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class StrictBoolean(_ExactLoad, fields.Boolean):
     """A boolean; databases without one (MySQL ``TINYINT(1)``) give 0 and 1."""
+
+    exact = bool
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(truthy={True}, falsy={False}, **kwargs)
@@ -175,14 +194,11 @@ class StrictBoolean(fields.Boolean):
             return bool(value)
         raise self.make_error("invalid", input=value)
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if type(value) is not bool:
-            raise self.make_error("invalid", input=value)
-        return value
 
-
-class StrictInteger(fields.Integer):
+class StrictInteger(_ExactLoad, fields.Integer):
     """An integer, never a bool or a float in disguise."""
+
+    exact = int
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
@@ -195,11 +211,6 @@ class StrictInteger(fields.Integer):
         if isinstance(value, decimal.Decimal) and value.is_finite() and value == int(value):
             return int(value)
         raise self.make_error("invalid", input=value)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if type(value) is not int:
-            raise self.make_error("invalid", input=value)
-        return value
 
 
 class UUIDText(fields.UUID):
@@ -260,10 +271,7 @@ def _any_to_json(value: Any, datetime_kind: Kind) -> Any:
             raise NoJSON
         return str(value)
     if isinstance(value, bytes | bytearray | memoryview):
-        try:
-            return bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            raise NoJSON from None
+        return _utf8_text(value)
     raise NoJSON
 
 
@@ -281,31 +289,28 @@ class AnyValue(fields.Raw):
             raise marshmallow.ValidationError("the value has no JSON form") from None
 
 
+_FIELDS: dict[Kind, type[fields.Field[Any]]] = {
+    Kind.NAIVE_DATETIME: CinderDateTime,
+    Kind.UTC_DATETIME: UTCDateTime,
+    Kind.BOOLEAN: StrictBoolean,
+    Kind.INTEGER: StrictInteger,
+    Kind.UUID: UUIDText,
+    Kind.STRING: StrictString,
+}
+
+
 def marshmallow_field(
     kind: Kind, *, datetime_kind: Kind = Kind.NAIVE_DATETIME
 ) -> fields.Field[Any]:
     """The marshmallow field that defines ``kind``."""
-    made: fields.Field[Any]
-    if kind is Kind.NAIVE_DATETIME:
-        made = CinderDateTime(allow_none=True)
-    elif kind is Kind.UTC_DATETIME:
-        made = UTCDateTime(allow_none=True)
-    elif kind is Kind.BOOLEAN:
-        made = StrictBoolean(allow_none=True)
-    elif kind is Kind.INTEGER:
-        made = StrictInteger(allow_none=True)
-    elif kind is Kind.UUID:
-        made = UUIDText(allow_none=True)
-    elif kind is Kind.STRING:
-        made = StrictString(allow_none=True)
-    else:
-        made = AnyValue(allow_none=True, datetime_kind=datetime_kind)
-    return made
+    if kind is Kind.ANY:
+        return AnyValue(allow_none=True, datetime_kind=datetime_kind)
+    return _FIELDS[kind](allow_none=True)
 
 
 # --- compiled converters: the fast path --------------------------------------------------------
 
-Converter = Callable[[Any], Any]
+ValueConverter = Callable[[Any], Any]
 """Turns a non-null value into its other form; raises ``NoJSON``/``ValueError`` if none."""
 
 
@@ -346,16 +351,9 @@ def _dump_uuid(value: Any) -> Any:
 
 
 def _dump_str(value: Any) -> Any:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, uuid.UUID):
-        return str(value)
     if isinstance(value, bytes | bytearray | memoryview):
-        try:
-            return bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            raise NoJSON from None
-    raise NoJSON
+        return _utf8_text(value)
+    return _dump_uuid(value)  # text as it is, a UUID as its text
 
 
 def _dump_any_naive(value: Any) -> Any:
@@ -403,7 +401,7 @@ def _load_str(value: Any) -> Any:
     return value
 
 
-_DUMPERS: dict[Kind, Converter] = {
+_DUMPERS: dict[Kind, ValueConverter] = {
     Kind.NAIVE_DATETIME: _dump_naive,
     Kind.UTC_DATETIME: _dump_utc,
     Kind.BOOLEAN: _dump_bool,
@@ -411,7 +409,7 @@ _DUMPERS: dict[Kind, Converter] = {
     Kind.UUID: _dump_uuid,
     Kind.STRING: _dump_str,
 }
-_LOADERS: dict[Kind, Converter | None] = {
+_LOADERS: dict[Kind, ValueConverter | None] = {
     Kind.NAIVE_DATETIME: _load_naive,
     Kind.UTC_DATETIME: _load_utc,
     Kind.BOOLEAN: _load_bool,
@@ -422,14 +420,14 @@ _LOADERS: dict[Kind, Converter | None] = {
 }
 
 
-def dump_converter(kind: Kind, *, datetime_kind: Kind = Kind.NAIVE_DATETIME) -> Converter:
+def dump_converter(kind: Kind, *, datetime_kind: Kind = Kind.NAIVE_DATETIME) -> ValueConverter:
     """The compiled database -> JSON converter of ``kind`` (for non-null values)."""
     if kind is Kind.ANY:
         return _dump_any_utc if datetime_kind is Kind.UTC_DATETIME else _dump_any_naive
     return _DUMPERS[kind]
 
 
-def load_converter(kind: Kind) -> Converter | None:
+def load_converter(kind: Kind) -> ValueConverter | None:
     """The compiled JSON -> database converter of ``kind``; None when values pass as they are."""
     return _LOADERS[kind]
 
@@ -595,7 +593,7 @@ class SectionValues:
 
     def loader(
         self, names: Iterable[str], hints: Mapping[str, Kind] | None = None
-    ) -> dict[str, Converter | None]:
+    ) -> dict[str, ValueConverter | None]:
         """Compiled JSON -> database converters per field (None: the value passes as is)."""
         hints = hints or {}
         return {name: load_converter(self.kind(name, hints.get(name))) for name in names}

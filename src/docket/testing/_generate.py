@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema
 from hypothesis import strategies as st
 
-from docket.core.errors import SchemaDocumentError, json_path
+from docket.core.errors import SchemaDocumentError
 
 Path = tuple[str, ...]
 Avoid = Mapping[Path, frozenset[str]]
@@ -145,7 +145,7 @@ def check_keywords(schema: Mapping[str, Any], path: Sequence[str | int] = ()) ->
         raise SchemaDocumentError(
             "docket.testing",
             f"keyword {unknown[0]!r} is not one a docket version document may use",
-            path=json_path(path),
+            path=tuple(path),
             hint="container schemas may use only the keywords of the metaschema's $defs/subschema",
         )
 

@@ -442,14 +442,8 @@ def check_dump_load(family: Family, *, settings: Settings | None = None) -> None
             up = _do(prop, family, v, "upgrade", lambda: family.upgrade(c))
             raw_now = _do(prop, family, v, "dump at current", lambda: family.dump(c))
             now = _do(prop, family, v, "load at current", lambda: family.load(raw_now))
-            _require_same(
-                prop,
-                family,
-                v,
-                "load(dump(x)) at current differs from upgrade(x)",
-                up.data,
-                now.data,
-            )
+            what = "load(dump(x)) at current differs from upgrade(x)"
+            _require_same(prop, family, v, what, up.data, now.data)
 
     _run(family, prop, _any_version(family, family.versions), body, settings)
 
@@ -738,13 +732,13 @@ def check_invalid_refused(family: Family, *, settings: Settings | None = None) -
         __tracebackhide__ = True
         raw = canonical(bad.data)
         issues = family.validate(raw)
-        where = sorted({i.path for i in issues})
-        if where != [bad.pointer]:
+        at = f"{bad.reason} at {bad.pointer or '/'}"
+        if sorted({i.pointer for i in issues}) != [bad.pointer]:
             raise PropertyFailure(
                 prop,
                 family.name,
                 bad.version,
-                f"{bad.reason} at {bad.pointer or '/'}: expected one problem there, "
+                f"{at}: expected one problem there, "
                 f"validate reported {[str(i) for i in issues] or 'none'}",
             )
         try:
@@ -756,15 +750,9 @@ def check_invalid_refused(family: Family, *, settings: Settings | None = None) -
                 prop,
                 family.name,
                 bad.version,
-                f"{bad.reason} at {bad.pointer or '/'}: load raised {type(err).__name__}, "
-                "not a DocketError",
+                f"{at}: load raised {type(err).__name__}, not a DocketError",
             ) from err
-        raise PropertyFailure(
-            prop,
-            family.name,
-            bad.version,
-            f"{bad.reason} at {bad.pointer or '/'}: load accepted the container",
-        )
+        raise PropertyFailure(prop, family.name, bad.version, f"{at}: load accepted the container")
 
     _run(family, prop, strategy, body, settings)
 

@@ -8,8 +8,9 @@ version::
     <directory>/<version>/upgraded/<newer>/<id>.json    its upgrade to <newer>
 
 The default directory is the family's own ``golden/`` folder (``schemas/<family>/golden``),
-the one :meth:`docket.Family.golden` lists. Checking fails when a file no longer validates,
-no longer dumps to the same bytes, or upgrades differently. Set ``DOCKET_REGENERATE_GOLDEN=1``
+the one :meth:`docket.Family.golden` lists. Checking (:mod:`docket.core.golden`, the same
+check ``docket check`` runs) fails when a file no longer validates, no longer dumps to the
+same bytes, or upgrades differently. Set ``DOCKET_REGENERATE_GOLDEN=1``
 to re-record deliberately instead of checking.
 """
 
@@ -26,12 +27,12 @@ from hypothesis import settings as Settings
 
 from docket.core.errors import DocketError
 from docket.core.family import Container, Family
+from docket.core.golden import UPGRADED, check_golden_files, recorded_versions
 from docket.core.versions import Version
 from docket.testing._properties import containers
 
 REGENERATE_ENV = "DOCKET_REGENERATE_GOLDEN"
 DEFAULT_COUNT = 12
-UPGRADED = "upgraded"
 
 
 class GoldenMismatch(DocketError, AssertionError):
@@ -122,40 +123,6 @@ def record_golden(
     return sorted(written)
 
 
-def _check_file(family: Family, version: Version, path: Path) -> Iterable[str]:
-    raw = path.read_bytes()
-    issues = family.validate(raw)
-    if issues:
-        yield f"{path}: no longer valid: " + "; ".join(str(i) for i in issues[:3])
-        return
-    try:
-        container = family.load(raw, to=version)
-        if container.written_version != version:
-            yield f"{path}: is a version {container.written_version!r} container"
-            return
-        if family.dump(container, version=version) != raw:
-            yield f"{path}: no longer dumps to the recorded bytes"
-        family.load(raw)
-    except DocketError as err:
-        yield f"{path}: {err}"
-        return
-    upgraded = path.parent / UPGRADED
-    if not upgraded.is_dir():
-        return
-    for folder in sorted(upgraded.iterdir()):
-        expected_path = folder / path.name
-        if not expected_path.is_file():
-            continue
-        try:
-            newer = family.parse_version(folder.name)
-            got = family.dump(container, version=newer)
-        except DocketError as err:
-            yield f"{expected_path}: {err}"
-            continue
-        if got != expected_path.read_bytes():
-            yield f"{expected_path}: the upgrade to {newer!r} changed: now {got[:200]!r}"
-
-
 def check_golden(
     family: Family,
     directory: str | Path | None = None,
@@ -167,11 +134,7 @@ def check_golden(
     Returns the container files checked (or written)."""
     base = _directory(family, directory)
     if versions is None:
-        recorded = []
-        if base.is_dir():
-            for d in sorted(base.iterdir()):
-                if d.is_dir() and any(str(v) == d.name for v in family.versions):
-                    recorded.append(family.parse_version(d.name))
+        recorded = recorded_versions(family, base)
         wanted = sorted({*recorded, *family.released()}, key=family.scheme.key)
     else:
         wanted = list(versions)
@@ -188,9 +151,9 @@ def check_golden(
                 f"(record them with {REGENERATE_ENV}=1 or record_golden())"
             )
             continue
-        for path in files:
-            problems.extend(_check_file(family, v, path))
-            checked.append(path)
+        done, found = check_golden_files(family, {v: files})
+        checked.extend(done)
+        problems.extend(map(str, found))
     if problems:
         raise GoldenMismatch(family.name, problems)
     return checked

@@ -1,0 +1,89 @@
+"""The POSIX driver's restore side: writing a checked chain's objects onto a volume."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Mapping
+from typing import IO, Any
+
+from docket.backup._chunks import PIECE, ObjectDamaged, compression_named, object_pieces
+from docket.backup._layout import LoadedBackup
+from docket.backup._model import Progress
+from docket.core.errors import InvalidBackup
+
+_ZERO = bytes(PIECE)
+
+
+def truncate_regular(fh: IO[bytes], size: int) -> None:
+    """Cut ``fh`` to ``size`` bytes when it is a regular (or in-memory) file, not a device."""
+    try:
+        regular = stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        regular = True  # an in-memory file behaves like a regular one
+    if regular:
+        fh.truncate(size)
+
+
+class RestoreWriter:
+    """Writes a checked chain's objects onto an output, oldest backup first."""
+
+    def __init__(self, chain: list[LoadedBackup], size: int, progress: Progress | None) -> None:
+        self.chain = chain
+        self.size = size
+        self.total = sum(e["length"] for c in chain for _, e in c.objects)
+        self.done = 0
+        self.progress = progress
+
+    def write(self, out: IO[bytes], *, sparse: bool) -> None:
+        """``sparse``: ``out`` is new and empty, so the full backup's zeros can be skipped."""
+        for layer, loaded in enumerate(self.chain):
+            for name, entry in loaded.objects:
+                self._object(out, loaded, name, entry, skip_zeros=sparse and layer == 0)
+
+    def _object(
+        self,
+        out: IO[bytes],
+        loaded: LoadedBackup,
+        name: str,
+        entry: Mapping[str, Any],
+        *,
+        skip_zeros: bool,
+    ) -> None:
+        length = entry["length"]
+        compression = compression_named(entry["compression"])
+        assert compression is not None  # checked when the metadata was loaded
+        md5 = hashlib.md5(usedforsecurity=False)
+        seen = 0
+        out.seek(entry["offset"])
+        try:
+            with open(loaded.stored.backup_dir / name, "rb") as fh:
+                for piece in object_pieces(fh, compression, length):
+                    seen += len(piece)
+                    if seen > length:
+                        raise _damaged(loaded, name, f"holds more than its {length} bytes")
+                    md5.update(piece)
+                    if skip_zeros and piece == (
+                        _ZERO if len(piece) == PIECE else bytes(len(piece))
+                    ):
+                        out.seek(len(piece), os.SEEK_CUR)
+                    else:
+                        out.write(piece)
+                    self.done += len(piece)
+                    if self.progress is not None:
+                        self.progress(self.done, self.total)
+        except ObjectDamaged as err:
+            raise _damaged(loaded, name, f"cannot be decompressed ({err})") from None
+        if seen < length:
+            raise _damaged(loaded, name, f"is truncated: {seen} of {length} bytes")
+        if md5.hexdigest() != entry["md5"]:
+            raise _damaged(loaded, name, "does not match its MD5")
+
+
+def _damaged(loaded: LoadedBackup, name: str, what: str) -> InvalidBackup:
+    return InvalidBackup(
+        f"object {name} {what}; nothing was restored onto a new or regular-file target",
+        backup_id=loaded.backup_id,
+        hint="`docket volume verify` lists every damaged object",
+    )

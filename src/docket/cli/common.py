@@ -1,0 +1,230 @@
+"""What every command shares: exit codes, the one place errors become them, and small helpers.
+
+:func:`run` turns a :class:`DocketError` (and a file system error) into a message on ``stderr``
+and an exit code: 2 for a usage error, 1 for everything else (invalid, unreadable, refused).
+Nothing prints a traceback or leaves a partial file. ``docket`` and ``docket volume`` both
+use these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+from docket.cli.errors import UsageError
+from docket.core.bulk import DEFAULT_FAMILY, STDIN
+from docket.core.codec import Limits, parse
+from docket.core.errors import DocketError, DriverOptionError, LimitExceeded, ValidationError
+from docket.core.family import Container, Family
+from docket.core.registry import Registry, load_registry
+from docket.core.versions import Version
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+"""Invalid, unreadable, refused, or a check found something."""
+EXIT_USAGE = 2
+"""A bad argument or option."""
+
+KEY_ENV = "DOCKET_SIGNING_KEY_FILE"
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``, as the backup driver and :func:`docket.core.bulk.validate_many`
+call it."""
+
+
+def run(stderr: TextIO, work: Callable[[], int]) -> int:
+    """Run a command body; report a :class:`DocketError` or ``OSError`` as one message."""
+    try:
+        return work()
+    except (UsageError, DriverOptionError) as err:
+        stderr.write(f"error: {err}\n")
+        return EXIT_USAGE
+    except ValidationError as err:
+        stderr.write(f"error: {err.family} v{err.version}: {len(err.issues)} problem(s)\n")
+        for issue in err.issues:
+            stderr.write(f"  {issue.json_path}: {issue.message}\n")
+        return EXIT_FAILED
+    except DocketError as err:
+        stderr.write(f"error: {err}\n")
+        return EXIT_FAILED
+    except OSError as err:
+        where = f": {err.filename}" if err.filename else ""
+        stderr.write(f"error: {err.strerror or err}{where}\n")
+        return EXIT_FAILED
+
+
+# --- registries, families, versions -----------------------------------------------------------
+
+
+def read_key(path: str | os.PathLike[str]) -> bytes:
+    """The HMAC signing key in a file (its bytes, less one trailing newline)."""
+    try:
+        key = Path(path).read_bytes()
+    except OSError as err:
+        raise UsageError(
+            "--key-file", f"cannot read {path}: {err.strerror}", f"or unset {KEY_ENV}"
+        ) from None
+    key = key.removesuffix(b"\n").removesuffix(b"\r")
+    if not key:
+        raise UsageError("--key-file", f"{path} is empty", "put the operator's key in it")
+    return key
+
+
+def build_registry(
+    schemas: str | os.PathLike[str] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+    family: str | None = None,
+) -> Registry:
+    """The bundled families plus those under ``schemas``, signing with the key in ``key_file``;
+    a ``family`` (``--family``) it does not have is a usage error."""
+    registry = load_registry()
+    if schemas is not None:
+        if not Path(schemas).is_dir():
+            raise UsageError("--schemas", f"{schemas} is not a directory")
+        registry = registry.with_schemas(Path(schemas))
+    if key_file is not None:
+        registry = registry.with_signing_key(read_key(key_file))
+    if family is not None:
+        named_family(registry, family)
+    return registry
+
+
+def named_family(registry: Registry, name: str, option: str = "--family") -> Family:
+    """The family ``name`` given on the command line (unknown: a usage error of ``option``)."""
+    if name not in registry:
+        raise UsageError(
+            option,
+            f"unknown family {name!r}",
+            "known families: " + ", ".join(registry.families()),
+        )
+    return registry.family(name)
+
+
+def named_version(family: Family, text: str, option: str) -> Version:
+    """The version ``text`` given on the command line (not one: a usage error of ``option``)."""
+    try:
+        return family.parse_version(text)
+    except (DocketError, ValueError) as err:
+        raise UsageError(
+            option,
+            f"{text!r} is not a version of {family.name}",
+            "versions: " + ", ".join(str(v) for v in family.versions),
+        ) from err
+
+
+# --- input and output -------------------------------------------------------------------------
+
+
+def read_input(path: str, stdin: BinaryIO | None, limits: Limits) -> bytes:
+    """A whole file (or standard input for ``-``), refusing more than ``limits.max_bytes``."""
+    if path == STDIN:
+        source = stdin if stdin is not None else sys.stdin.buffer
+        raw = source.read(limits.max_bytes + 1)
+    else:
+        with open(path, "rb") as fh:
+            raw = fh.read(limits.max_bytes + 1)
+    if len(raw) > limits.max_bytes:
+        raise LimitExceeded("max_bytes", len(raw), limits.max_bytes)
+    return raw
+
+
+def family_of(registry: Registry, obj: Mapping[str, Any], default: str | None) -> Family:
+    """The family a container names (``family`` member), else ``default``."""
+    named = obj.get("family")
+    if isinstance(named, str):
+        return registry.family(named)  # an unknown one is UnknownFamily: bad input, exit 1
+    return named_family(registry, default or DEFAULT_FAMILY)
+
+
+def load_at_own_version(
+    registry: Registry, path: str, family_name: str | None, stdin: BinaryIO | None
+) -> tuple[Family, Container]:
+    """Parse, validate and integrity-check a container without migrating it.
+
+    A version that cannot carry a signature is read without the key (which would refuse it):
+    the operator who gives the key is signing what this writes, not trusting the input.
+    """
+    raw = read_input(path, stdin, registry.limits)
+    obj = parse(raw, registry.limits)
+    family = family_of(registry, obj, family_name)
+    version = family.detect(obj)
+    integrity = family.spec(version).integrity
+    reader = family if integrity and integrity.signature else family.with_signing_key(None)
+    return family, reader.load(obj, to=version)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def progress_bar(
+    stderr: TextIO, label: str, show: bool | None, *, min_total: int = 0
+) -> Iterator[Progress | None]:
+    """``progress(done, total)`` drawing a rich progress bar on ``stderr``, or None.
+
+    ``show`` None means: only on a terminal, and only once the total reaches ``min_total``
+    bytes (a bar only helps, and only draws well, there and for large input).
+    """
+    if show is None:
+        show = stderr.isatty()
+    elif show:
+        min_total = 0
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+    from rich.progress import Progress as Bar
+
+    bar = Bar(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(file=stderr),
+        transient=True,
+    )
+    task: list[Any] = []  # the bar's task, once the bar is drawn
+
+    def update(done: int, total: int) -> None:
+        if not task:
+            if total < min_total:
+                return
+            bar.start()
+            task.append(bar.add_task(label, total=total))
+        bar.update(task[0], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if task:
+            bar.stop()

@@ -1,0 +1,122 @@
+"""click options shared between commands, and what the ``docket`` group passes to them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from docket.cli.common import KEY_ENV
+from docket.cli.output import DOCUMENT_FORMATS
+from docket.core.bulk import DEFAULT_FAMILY
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HELP_WIDTH = 88
+CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": HELP_WIDTH}
+VOLUME_CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+"""The ``docket volume`` commands set ``-h`` themselves: click keeps a command's help option
+once it is made, so a command first shown on its own would otherwise lose it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Options of the ``docket`` group that every command sees."""
+
+    schemas: Path | None = None
+
+
+def settings(ctx: click.Context) -> Settings:
+    obj = ctx.find_object(Settings)
+    return obj if obj is not None else Settings()
+
+
+def streams() -> dict[str, Any]:
+    """The standard streams, as the command functions take them."""
+    return {"stdout": sys.stdout, "stderr": sys.stderr}
+
+
+def with_schemas(ctx: click.Context) -> dict[str, Any]:
+    """The streams and the schema directory (``--schemas``)."""
+    return {**streams(), "schemas": settings(ctx).schemas}
+
+
+def reading(ctx: click.Context) -> dict[str, Any]:
+    """The streams, standard input and schema directory every reading command takes."""
+    return {**with_schemas(ctx), "stdin": sys.stdin.buffer}
+
+
+def output_format(choices: Sequence[str] = DOCUMENT_FORMATS) -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(tuple(choices)),
+        default="text",
+        show_default=True,
+        help="Human text, or JSON for machines"
+        + (", or GitHub workflow annotations." if "github" in choices else "."),
+    )
+
+
+def key_file(func: F) -> F:
+    return click.option(
+        "--key-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar=KEY_ENV,
+        show_envvar=True,
+        help="File holding the HMAC-SHA256 signing key: signed containers are verified, "
+        "unsigned ones refused, and what is written is signed.",
+    )(func)
+
+
+def family(func: F) -> F:
+    return click.option(
+        "--family",
+        metavar="NAME",
+        help=f"Family of containers without a `family` member [default: {DEFAULT_FAMILY}].",
+    )(func)
+
+
+def _use_schemas(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.obj = Settings(value)
+
+
+def schemas(func: F) -> F:
+    """``--schemas`` after the command name too (pre-commit appends its args there)."""
+    return click.option(
+        "--schemas",
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        expose_value=False,
+        is_eager=True,
+        callback=_use_schemas,
+        help="A schema directory of your own families, used beside the bundled ones.",
+    )(func)
+
+
+def progress(text: str) -> Callable[[F], F]:
+    """``--progress/--no-progress`` (None when neither is given), with its help ``text``."""
+    return click.option("--progress/--no-progress", default=None, help=text)
+
+
+database_url = click.option(
+    "--db",
+    "url",
+    metavar="URL",
+    required=True,
+    envvar="DOCKET_DB",
+    show_envvar=True,
+    help="SQLAlchemy URL of Cinder's database (sqlite:///cinder.db, "
+    "postgresql+psycopg://..., mysql+pymysql://...).",
+)
+
+backup_root = click.option(
+    "--root",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The backup root (Cinder's POSIX layout below it).",
+)

@@ -1,0 +1,148 @@
+"""``docket validate``: check containers in CI, many at once, in worker processes if asked.
+
+The work is :func:`docket.core.bulk.validate_many`; this turns options into its arguments and
+its verdicts into output through a :class:`~docket.cli.output.Formatter`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, BinaryIO, TextIO
+
+import click
+
+from docket.cli import options
+from docket.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    build_registry,
+    progress_bar,
+    run,
+)
+from docket.cli.errors import CommandFailed, UsageError
+from docket.cli.output import FORMATTERS
+from docket.core.bulk import DEFAULT_FAMILY, STDIN, parse_shard, validate_many
+
+PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+"""Less input than this gets no progress bar unless one is asked for."""
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        return parse_shard(text)
+    except ValueError as err:
+        raise UsageError("--shard", str(err), "for example --shard 2/4") from None
+
+
+def validate(
+    paths: Sequence[str],
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    stdin: BinaryIO | None = None,
+    family: str | None = None,
+    output_format: str = "text",
+    jobs: int = 1,
+    shard: str | None = None,
+    jsonl: bool = False,
+    progress: bool | None = None,
+    schemas: str | os.PathLike[str] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+) -> int:
+    """``docket validate``: exit 0 when every container is valid, 1 when any is not."""
+
+    def work() -> int:
+        if not paths:
+            raise UsageError("PATH", "give at least one file, directory or -")
+        if output_format not in FORMATTERS:
+            raise UsageError("--format", f"{output_format!r} is not one of {tuple(FORMATTERS)}")
+        if jobs < 0:
+            raise UsageError("--jobs", f"{jobs} is not a number of processes", "0 uses every CPU")
+        if list(paths).count(STDIN) > 1:
+            raise UsageError("PATH", "standard input (-) can be read once")
+        part = _shard(shard)
+        default = family or DEFAULT_FAMILY
+        registry = build_registry(schemas, key_file, default)
+        out = FORMATTERS[output_format](stdout)
+        count = invalid = 0
+        out.begin()
+        with progress_bar(stderr, "validating", progress, min_total=PROGRESS_MIN_BYTES) as bar:
+            results = validate_many(
+                paths,
+                registry=registry,
+                family=default,
+                jobs=jobs,
+                shard=part,
+                jsonl=jsonl,
+                stdin=stdin,
+                progress=bar,
+            )
+            try:
+                for result in results:
+                    out.result(result)
+                    count += 1
+                    invalid += not result.valid
+            except BrokenProcessPool as err:
+                raise CommandFailed(
+                    f"a worker process died ({err})", hint="retry with --jobs 1"
+                ) from None
+        out.end(count, invalid)
+        if count == 0:
+            stderr.write("docket validate: no containers found\n")
+        elif invalid:
+            stderr.write(f"docket validate: {invalid} of {count} container(s) invalid\n")
+        elif out.summary:
+            stderr.write(f"docket validate: {count} container(s) valid\n")
+        return EXIT_FAILED if invalid else EXIT_OK
+
+    return run(stderr, work)
+
+
+@click.command(
+    "validate",
+    short_help="Check containers in CI: schema, version, digest, signature.",
+    epilog="""\b
+Examples:
+  docket validate backup.json
+  docket validate backups/ exported.jsonl --format json > report.json
+  docket validate big.jsonl --jobs 4 --shard 2/8
+  cat backup.json | docket validate -
+""",
+)
+@click.argument("paths", metavar="PATH...", nargs=-1)
+@options.family
+@options.output_format(tuple(FORMATTERS))
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Worker processes (0: one per CPU).",
+)
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Validate only the I-th of N deterministic parts of the input (for a CI matrix).",
+)
+@click.option(
+    "--jsonl",
+    is_flag=True,
+    help="Read every PATH (and -) as JSON Lines; files named *.jsonl always are.",
+)
+@options.progress("Draw a progress bar [default: on a terminal, for large input].")
+@options.key_file
+@options.schemas
+@click.pass_context
+def command(ctx: click.Context, /, **params: Any) -> None:
+    """Check containers: schema, version, digest and signature, as loading them would.
+
+    PATH is a container file, a directory (every *.json below it), a JSON Lines file
+    (*.jsonl, one container per line) or - for standard input. Exit status: 0 when every
+    container is valid, 1 when any is invalid or unreadable, 2 for a usage error.
+    """
+    ctx.exit(validate(**params, **options.reading(ctx)))

@@ -1,0 +1,417 @@
+"""One container or one family's versions: ``migrate``, ``inspect``, ``diff`` and ``schema``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, BinaryIO, TextIO
+
+import click
+
+from docket.cli import options
+from docket.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    build_registry,
+    family_of,
+    load_at_own_version,
+    named_family,
+    named_version,
+    read_input,
+    run,
+    write_atomic,
+)
+from docket.cli.output import emit, issue_dict, pointer_path
+from docket.core.bulk import STDIN
+from docket.core.codec import parse
+from docket.core.compat import VersionDiff, diff_versions
+from docket.core.errors import DocketError, ValidationError
+from docket.core.family import Container, Family
+from docket.core.registry import Registry
+
+# --- migrate ------------------------------------------------------------------------------
+
+
+def _restored_fields(family: Family, container: Container) -> set[tuple[str, str]]:
+    """(section, field) pairs a restore of ``container`` onto a new volume writes."""
+    try:
+        plan = family.restore_policy(container).filter(container)
+    except DocketError:
+        return set()
+    return {(section, name) for section, values in plan.items() for name in values}
+
+
+def migrate(
+    path: str,
+    *,
+    to: str,
+    stdout: TextIO,
+    stderr: TextIO,
+    stdin: BinaryIO | None = None,
+    output: str | None = None,
+    allow_lossy: bool = False,
+    family: str | None = None,
+    schemas: str | os.PathLike[str] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+) -> int:
+    """``docket migrate``: the container at another version, canonical JSON on stdout or OUT."""
+
+    def work() -> int:
+        registry = build_registry(schemas, key_file, family)
+        fam, container = load_at_own_version(registry, path, family, stdin)
+        target = named_version(fam, to, "--to")
+        losses = fam.losses(container.version, target)
+        if losses and not allow_lossy:
+            stderr.write(
+                f"error: {fam.name} {container.version!r} -> {target!r} is lossy; it would lose:\n"
+            )
+            for loss in losses:
+                stderr.write(f"  - {loss}\n")
+            stderr.write("hint: pass --allow-lossy to accept the loss\n")
+            return EXIT_FAILED
+        data = fam.dump(container, version=target, allow_lossy=allow_lossy)
+        before = _restored_fields(fam, container)
+        after = _restored_fields(fam, fam.load(data, to=target))
+        for loss in losses:
+            stderr.write(f"warning: lossy: {loss}\n")
+        if after - before:
+            names = ", ".join(f"{s}.{f}" for s, f in sorted(after - before))
+            stderr.write(
+                f"note: version {target!r}'s restore policy also restores {names}, which "
+                f"version {container.version!r}'s did not; restoring the migrated container "
+                "writes more than restoring the original would\n"
+            )
+        if before - after:
+            names = ", ".join(f"{s}.{f}" for s, f in sorted(before - after))
+            stderr.write(f"note: version {target!r}'s restore policy no longer restores {names}\n")
+        if output is None or output == STDIN:
+            stdout.write(data.decode("utf-8") + "\n")
+        else:
+            write_atomic(output, data + b"\n")
+            stderr.write(f"wrote {output} ({fam.name} version {target!r})\n")
+        return EXIT_OK
+
+    return run(stderr, work)
+
+
+# --- inspect ------------------------------------------------------------------------------
+
+
+def _integrity(
+    family: Family, obj: Mapping[str, Any], version: Any, keywords: set[str]
+) -> tuple[str, str]:
+    """The digest and signature verdicts, from the integrity problems found (their keywords)."""
+    integrity = family.spec(version).integrity
+    if integrity is None:
+        return "none", "none"
+    digest = "mismatch" if "digest" in keywords else "ok"
+    signed = integrity.signature is not None and integrity.signature in obj
+    if "signature" in keywords:
+        signature = "invalid"
+    elif family.signing_key is not None and signed:
+        signature = "verified"
+    else:
+        signature = "unverified" if signed else "absent"
+    return digest, signature
+
+
+def _describe_container(
+    registry: Registry, path: str, family_name: str | None, stdin: BinaryIO | None
+) -> dict[str, Any]:
+    raw = read_input(path, stdin, registry.limits)
+    obj = parse(raw, registry.limits)
+    family = family_of(registry, obj, family_name)
+    version = family.detect(obj)
+    issues = family.validate(obj)
+    keywords = {i.keyword for i in issues}
+    if not keywords <= {"digest", "signature"}:
+        raise ValidationError(family.name, version, issues)
+    digest, signature = _integrity(family, obj, version, keywords)
+    container = Container(family.name, version, obj, version, signature)
+    policy = family.restore_policy(container)
+    restore: dict[str, Any] = {"policy_version": version, "target": "a new volume"}
+    try:
+        plan = policy.plan(container)
+    except DocketError as err:
+        restore["refused"] = str(err)
+    else:
+        # Values a rule set (not the backed-up ones) are shown: they are the rule's constants.
+        restore["sections"] = {
+            name: {
+                "mode": write.mode.value,
+                "fields": sorted(write.values),
+                "set_by_rules": {
+                    k: v
+                    for k, v in sorted(write.values.items())
+                    if not isinstance(obj.get(name), dict)
+                    or k not in obj[name]
+                    or obj[name][k] != v
+                },
+            }
+            for name, write in plan.sections.items()
+        }
+        restore["dropped"] = [
+            {"section": d.section, "field": d.field, "reason": d.reason} for d in plan.dropped
+        ]
+    return {
+        "file": "<stdin>" if path == STDIN else path,
+        "family": family.name,
+        "version": version,
+        "current": family.current,
+        "sections": {name: len(value) for name, value in container.sections().items()},
+        "digest": digest,
+        "signature": signature,
+        "restore": restore,
+        "problems": [issue_dict(i) for i in issues],
+    }
+
+
+def _inspect_text(info: Mapping[str, Any]) -> str:
+    lines = [
+        f"file       {info['file']}",
+        f"family     {info['family']}",
+        f"version    {info['version']!r} (current {info['current']!r})",
+        f"digest     {info['digest']}",
+        f"signature  {info['signature']}",
+        "sections",
+    ]
+    width = max((len(n) for n in info["sections"]), default=0)
+    for name, count in info["sections"].items():
+        lines.append(f"  {name:<{width}}  {count} field(s)")
+    restore = info["restore"]
+    lines.append(
+        f"restore    with the policy of version {restore['policy_version']!r}, onto "
+        f"{restore['target']}"
+    )
+    if "refused" in restore:
+        lines.append(f"  refused: {restore['refused']}")
+    else:
+        width = max((len(n) for n in restore["sections"]), default=0)
+        for name, write in restore["sections"].items():
+            ruled = write["set_by_rules"]
+            listed = ", ".join(
+                f"{f}={json.dumps(ruled[f])} (set by a rule)" if f in ruled else f
+                for f in write["fields"]
+            )
+            if not listed:
+                replace = write["mode"] == "replace"
+                listed = "(none: the target's entries are deleted)" if replace else "(none)"
+            lines.append(f"  {name:<{width}}  {write['mode']:<7}  {listed}")
+        reasons: dict[str, list[str]] = {}
+        for d in restore["dropped"]:
+            reasons.setdefault(d["reason"], []).append(f"{d['section']}.{d['field']}")
+        if reasons:
+            lines.append("not restored")
+            for reason, names in reasons.items():
+                lines.append(f"  {reason}: {', '.join(names)}")
+    for problem in info["problems"]:
+        lines.append(f"PROBLEM    {problem['path']}: {problem['message']}")
+    return "\n".join(lines) + "\n"
+
+
+def inspect(
+    path: str,
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    stdin: BinaryIO | None = None,
+    output_format: str = "text",
+    family: str | None = None,
+    schemas: str | os.PathLike[str] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+) -> int:
+    """``docket inspect``: what a container is and exactly what restoring it would write."""
+
+    def work() -> int:
+        registry = build_registry(schemas, key_file, family)
+        info = _describe_container(registry, path, family, stdin)
+        emit(stdout, output_format, info, _inspect_text(info))
+        failed = info["problems"] or "refused" in info["restore"]
+        return EXIT_FAILED if failed else EXIT_OK
+
+    return run(stderr, work)
+
+
+# --- diff, schema -------------------------------------------------------------------------
+
+
+def diff_text(result: VersionDiff) -> str:
+    """A version diff as text for a terminal or a pull-request comment."""
+    old, new = result.old, result.new
+    yes_no = {True: "yes", False: "NO"}
+    lines = [
+        f"{result.family} {old!r} -> {new!r}: {result.compatibility.value}",
+        f"  backward: {yes_no[result.backward]:<3}  version {new!r} readers "
+        f"{'accept every' if result.backward else 'refuse some'} version {old!r} container(s)",
+        f"  forward:  {yes_no[result.forward]:<3}  version {old!r} readers "
+        f"{'accept every' if result.forward else 'refuse some'} version {new!r} container(s)",
+        "",
+        "schema changes (B: breaks backward, F: breaks forward):",
+    ]
+    if not result.changes:
+        lines.append("  none")
+    ordered = sorted(result.changes, key=lambda c: (c.backward and c.forward, c.backward))
+    for change in ordered:
+        flags = ("B" if not change.backward else "-") + ("F" if not change.forward else "-")
+        lines.append(f"  {flags}  {pointer_path(change.pointer)}  {change.describe()}")
+    lines += ["", "restore policy changes:"]
+    lines += [f"  {p.describe()}" for p in result.policy] or ["  none"]
+    lines += ["", "migration:"]
+    lines += [f"  {step}" for step in result.migration] or ["  none (same version)"]
+    return "\n".join(lines) + "\n"
+
+
+def diff_json(result: VersionDiff) -> dict[str, Any]:
+    """A version diff as ``diff --format json`` prints it: each change with its ``pointer``
+    into the schema and the same place as a ``$``-path."""
+    data = result.as_dict()
+    data["changes"] = [
+        {**change, "path": pointer_path(change["pointer"])} for change in data["changes"]
+    ]
+    return data
+
+
+def diff(
+    family: str,
+    old: str,
+    new: str,
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    output_format: str = "text",
+    schemas: str | os.PathLike[str] | None = None,
+) -> int:
+    """``docket diff``: typed changes and the compatibility class between two versions."""
+
+    def work() -> int:
+        fam = named_family(build_registry(schemas), family, "FAMILY")
+        result = diff_versions(fam, named_version(fam, old, "A"), named_version(fam, new, "B"))
+        emit(stdout, output_format, diff_json(result), diff_text(result))
+        return EXIT_OK
+
+    return run(stderr, work)
+
+
+def schema(
+    family: str,
+    version: str,
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    schemas: str | os.PathLike[str] | None = None,
+) -> int:
+    """``docket schema``: print a version's JSON Schema."""
+
+    def work() -> int:
+        fam = named_family(build_registry(schemas), family, "FAMILY")
+        emit(stdout, "json", fam.schema(named_version(fam, version, "VERSION")), "")
+        return EXIT_OK
+
+    return run(stderr, work)
+
+
+# --- the click commands -------------------------------------------------------------------
+
+
+@click.command(
+    "migrate",
+    short_help="Upgrade or downgrade a container to another version.",
+    epilog="""\b
+Examples:
+  docket migrate backup.json --to 3 -o backup-v3.json
+  docket migrate backup-v3.json --to 1 --allow-lossy > backup-v1.json
+""",
+)
+@click.argument("path", metavar="FILE")
+@click.option("--to", "to", metavar="VERSION", required=True, help="The version to migrate to.")
+@click.option(
+    "-o",
+    "--output",
+    metavar="OUT",
+    help="Write here (whole or not at all) instead of standard output.",
+)
+@click.option("--allow-lossy", is_flag=True, help="Accept a downgrade that loses information.")
+@options.family
+@options.key_file
+@options.schemas
+@click.pass_context
+def migrate_command(ctx: click.Context, /, **params: Any) -> None:
+    """Upgrade or downgrade the container in FILE (- for standard input) to VERSION.
+
+    The result is canonical JSON. A lossy downgrade is refused (exit 1), naming what would
+    be lost, unless --allow-lossy is given. A note on standard error says when the target
+    version's restore policy restores fields the original's did not.
+    """
+    ctx.exit(migrate(**params, **options.reading(ctx)))
+
+
+@click.command(
+    "inspect",
+    short_help="Show a container and exactly what restoring it writes.",
+    epilog="""\b
+Examples:
+  docket inspect backup.json
+  docket inspect backup.json --format json | jq .restore
+""",
+)
+@click.argument("path", metavar="FILE")
+@options.output_format()
+@options.family
+@options.key_file
+@options.schemas
+@click.pass_context
+def inspect_command(ctx: click.Context, /, **params: Any) -> None:
+    """Show a container: family, version, sections, integrity, and what a restore writes.
+
+    The restore shown is onto a new volume, with the policy of the version the container
+    was written at: exactly which fields are restored, and which are not and why. Exit 1
+    when the container is invalid, its digest or signature does not match, or its restore
+    would be refused.
+    """
+    ctx.exit(inspect(**params, **options.reading(ctx)))
+
+
+@click.command(
+    "diff",
+    short_help="Typed changes and compatibility class between two versions.",
+    epilog="""\b
+Examples:
+  docket diff backup-metadata 2 3
+  docket diff backup-metadata 1 2 --format json
+""",
+)
+@click.argument("family", metavar="FAMILY")
+@click.argument("old", metavar="A")
+@click.argument("new", metavar="B")
+@options.output_format()
+@options.schemas
+@click.pass_context
+def diff_command(ctx: click.Context, /, **params: Any) -> None:
+    """List the typed schema changes from version A to version B and their compatibility.
+
+    The class is BACKWARD (B readers accept A containers), FORWARD (A readers accept B
+    containers), FULL (both) or NONE, as Confluent Schema Registry defines them for JSON
+    Schema. Restore policy changes and the migration path are listed too.
+    """
+    ctx.exit(diff(**params, **options.with_schemas(ctx)))
+
+
+@click.command(
+    "schema",
+    short_help="Print a version's JSON Schema.",
+    epilog="""\b
+Examples:
+  docket schema backup-metadata 3 > backup-metadata-v3.schema.json
+""",
+)
+@click.argument("family", metavar="FAMILY")
+@click.argument("version", metavar="VERSION")
+@options.schemas
+@click.pass_context
+def schema_command(ctx: click.Context, /, **params: Any) -> None:
+    """Print the JSON Schema (2020-12) of a version, for validators in other languages."""
+    ctx.exit(schema(**params, **options.with_schemas(ctx)))
+
+
+COMMANDS = (migrate_command, inspect_command, diff_command, schema_command)

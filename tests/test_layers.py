@@ -1,0 +1,271 @@
+"""The layer contract, read from the source: what each package of ``src/docket`` may import.
+
+- ``docket.core`` imports nothing from ``docket.store``, ``docket.backup``, ``docket.cli`` or
+  ``docket.testing``, and none of sqlalchemy, click, rich, marshmallow;
+- ``docket.store`` and ``docket.backup`` import nothing from ``docket.cli``;
+- ``docket.testing`` imports nothing from ``docket.cli``.
+
+Every import counts, wherever it stands (module level, inside a function, under
+``TYPE_CHECKING``), and so does ``importlib.import_module("...")`` with a literal name. Also:
+``import docket`` loads no database or command-line library, and no source file is over 800
+lines.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "docket.core": (
+        "docket.store",
+        "docket.backup",
+        "docket.cli",
+        "docket.testing",
+        "sqlalchemy",
+        "click",
+        "rich",
+        "marshmallow",
+    ),
+    "docket.store": ("docket.cli",),
+    "docket.backup": ("docket.cli",),
+    "docket.testing": ("docket.cli",),
+}
+"""For each layer (a package and everything below it), the modules it may not import."""
+
+HEAVY = ("sqlalchemy", "click", "rich", "marshmallow", "psycopg", "pymysql")
+MAX_LINES = 800
+
+
+@dataclass(frozen=True)
+class Violation:
+    path: Path
+    line: int
+    module: str
+    imported: str
+    forbidden: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.module} imports {self.imported} ({self.forbidden})"
+
+
+def module_name(path: Path, root: Path) -> str:
+    """``docket.core.codec`` for ``root/docket/core/codec.py``; a package for its ``__init__``."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _resolve(module: str, is_package: bool, level: int, target: str | None) -> str:
+    """The absolute name a ``from`` import refers to (``level`` dots before ``target``)."""
+    if level == 0:
+        return target or ""
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    base = package[: len(package) - (level - 1)]
+    return ".".join([*base, target] if target else base)
+
+
+def _import_module_call(node: ast.Call) -> str | None:
+    """The literal module name of ``importlib.import_module("x")``, ``import_module("x")`` or
+    ``__import__("x")``; None for any other call, or a name that is not a literal."""
+    func = node.func
+    called = (
+        func.attr
+        if isinstance(func, ast.Attribute)
+        else func.id
+        if isinstance(func, ast.Name)
+        else None
+    )
+    if called not in ("import_module", "__import__") or not node.args:
+        return None
+    first = node.args[0]
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
+    return None
+
+
+def imports_of(path: Path, root: Path) -> Iterator[tuple[int, str]]:
+    """(line, absolute module name) for every import in the file, at any depth.
+
+    ``from a import b`` yields both ``a`` and ``a.b``: ``b`` may be a submodule.
+    """
+    module = module_name(path, root)
+    is_package = path.name == "__init__.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(module, is_package, node.level, node.module)
+            yield node.lineno, base
+            for alias in node.names:
+                if alias.name != "*":
+                    yield node.lineno, f"{base}.{alias.name}"
+        elif isinstance(node, ast.Call):
+            named = _import_module_call(node)
+            if named is not None:
+                yield node.lineno, named
+
+
+def violations(root: Path, rules: dict[str, tuple[str, ...]] = FORBIDDEN) -> list[Violation]:
+    """Every import under ``root`` that breaks ``rules``; one per (line, forbidden module)."""
+    found: list[Violation] = []
+    for path in sorted(root.rglob("*.py")):
+        module = module_name(path, root)
+        banned = [b for layer, bans in rules.items() if _is_within(module, layer) for b in bans]
+        seen: set[tuple[int, str]] = set()
+        for line, imported in imports_of(path, root):
+            for forbidden in banned:
+                if _is_within(imported, forbidden) and (line, forbidden) not in seen:
+                    seen.add((line, forbidden))
+                    found.append(Violation(path, line, module, imported, forbidden))
+    return found
+
+
+# --- the real tree ----------------------------------------------------------------------------
+
+
+def test_every_layer_keeps_to_its_imports() -> None:
+    found = violations(SRC)
+    assert not found, "layer contract broken:\n" + "\n".join(map(str, found))
+
+
+def test_the_scan_sees_every_package() -> None:
+    # A contract over no files would pass forever: make sure each layer has modules scanned.
+    modules = {module_name(p, SRC) for p in SRC.rglob("*.py")}
+    for layer in FORBIDDEN:
+        assert any(_is_within(m, layer) for m in modules), layer
+    assert len(modules) > 30
+
+
+@pytest.mark.parametrize("statement", ["import docket", "import docket.errors"])
+def test_importing_docket_loads_no_database_or_cli_library(statement: str) -> None:
+    code = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded = {name.split(".")[0] for name in json.loads(done.stdout)}
+    assert "docket" in loaded
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_no_source_file_is_over_800_lines() -> None:
+    long = {
+        str(p.relative_to(SRC)): n
+        for p in SRC.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, f"over {MAX_LINES} lines: {long}"
+
+
+# --- the checker itself, on synthetic modules ---------------------------------------------------
+
+
+def write(root: Path, relative: str, source: str) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A small docket-shaped tree whose modules keep to the contract."""
+    for package in ("docket", "docket/core", "docket/store", "docket/cli", "docket/testing"):
+        write(tmp_path, f"{package}/__init__.py", "")
+    write(
+        tmp_path,
+        "docket/core/codec.py",
+        """
+        import json
+        from docket.core import errors
+        from . import versions
+        """,
+    )
+    write(tmp_path, "docket/store/api.py", "import sqlalchemy\nfrom docket.core import codec\n")
+    write(tmp_path, "docket/cli/app.py", "import click\nfrom docket.store import api\n")
+    return tmp_path
+
+
+def test_a_clean_tree_has_no_violations(tree: Path) -> None:
+    assert violations(tree) == []
+
+
+@pytest.mark.parametrize(
+    ("relative", "source", "line", "forbidden"),
+    [
+        ("docket/core/bad.py", "import os\nimport sqlalchemy as sa\n", 2, "sqlalchemy"),
+        ("docket/core/bad.py", "from rich.console import Console\n", 1, "rich"),
+        ("docket/core/bad.py", "from docket import cli\n", 1, "docket.cli"),
+        ("docket/core/bad.py", "from ..store import api\n", 1, "docket.store"),
+        ("docket/core/sub/bad.py", "from ...testing import x\n", 1, "docket.testing"),
+        (
+            "docket/core/bad.py",
+            """
+            def later():
+                import marshmallow
+                return marshmallow
+            """,
+            2,
+            "marshmallow",
+        ),
+        (
+            "docket/core/bad.py",
+            """
+            from typing import TYPE_CHECKING
+
+            if TYPE_CHECKING:
+                import click
+            """,
+            4,
+            "click",
+        ),
+        (
+            "docket/core/bad.py",
+            """
+            import importlib
+
+            def backend():
+                return importlib.import_module("docket.backup.posix")
+            """,
+            4,
+            "docket.backup",
+        ),
+        ("docket/store/bad.py", "from docket.cli.errors import UsageError\n", 1, "docket.cli"),
+        ("docket/backup/bad.py", "import docket.cli.app\n", 1, "docket.cli"),
+        ("docket/testing/bad.py", "from docket.cli import commands\n", 1, "docket.cli"),
+    ],
+)
+def test_a_forbidden_import_is_reported_with_file_and_line(
+    tree: Path, relative: str, source: str, line: int, forbidden: str
+) -> None:
+    bad = write(tree, relative, source)
+    found = violations(tree)
+    assert [(v.path, v.line, v.forbidden) for v in found] == [(bad, line, forbidden)]
+    assert str(found[0]).startswith(f"{bad}:{line}: ")
+
+
+def test_allowed_imports_are_not_reported(tree: Path) -> None:
+    # The store may use SQLAlchemy and the core; the CLI may use anything; names that only
+    # start like a forbidden module are other modules.
+    write(tree, "docket/store/ok.py", "import sqlalchemy.orm\nfrom docket.core import family\n")
+    write(tree, "docket/cli/ok.py", "import rich\nfrom docket.testing import golden\n")
+    write(tree, "docket/core/ok.py", "import clickhouse\nimport richtext\nimport docket.corex\n")
+    write(tree, "docket/core/dynamic.py", "import importlib\nimportlib.import_module(name)\n")
+    assert violations(tree) == []
