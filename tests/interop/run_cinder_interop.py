@@ -5,31 +5,53 @@ Cinder lives in a virtualenv of its own, created on first use and reused after::
     python tests/interop/run_cinder_interop.py            # build the venv if needed, run the test
     python tests/interop/run_cinder_interop.py --venv-only
 
-The venv is ``$DOCKET_CINDER_VENV`` or ``~/.cache/docket/cinder-29.0.0-py3.X``. It is built in
-a temporary folder and renamed into place once Cinder imports, under a lock, so parallel test
-runs never see half a venv.
+The venv is ``$DOCKET_CINDER_VENV`` or ``~/.cache/docket/cinder-29.0.0-py3.X-<key>``, where
+the key is a hash of everything installed into it: Cinder, the test dependencies Cinder's own
+unit tests import (``CINDER_TEST_DEPS``) and docket's runtime dependencies (read from
+``pyproject.toml``; the adapter that runs Cinder's unit tests against docket's store imports
+docket from ``src/``). A changed requirement therefore builds a new venv. It is built in a
+temporary folder and renamed into place once Cinder, its test base class and its POSIX driver
+import, under a lock, so parallel test runs never see half a venv.
 """
 
 from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 CINDER = "cinder==29.0.0"
+# What cinder/tests/unit/test.py and its fixtures import beyond Cinder's own requirements
+# (Cinder's test-requirements.txt is not shipped in its wheel).
+CINDER_TEST_DEPS = ("fixtures>=3.0.0", "testtools>=2.5.0")
 READY = "docket-ready"
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 ORACLE = HERE / "cinder_oracle.py"
+POSIX_ORACLE = HERE / "cinder_posix.py"
+UNIT_ADAPTER = HERE / "cinder_unit_adapter.py"
 INSTALL_TIMEOUT = 1800
 
 
 class InstallFailed(RuntimeError):
     """The Cinder virtualenv could not be built (no network, no wheels, ...)."""
+
+
+def requirements() -> list[str]:
+    """Everything the venv holds: Cinder, its unit tests' deps, docket's runtime deps."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return [CINDER, *CINDER_TEST_DEPS, *project["project"]["dependencies"]]
+
+
+def venv_key() -> str:
+    return hashlib.sha256("\n".join(requirements()).encode()).hexdigest()[:10]
 
 
 def venv_dir() -> Path:
@@ -38,7 +60,7 @@ def venv_dir() -> Path:
         return Path(configured)
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     tag = f"py{sys.version_info.major}.{sys.version_info.minor}"
-    return cache / "docket" / f"{CINDER.replace('==', '-')}-{tag}"
+    return cache / "docket" / f"{CINDER.replace('==', '-')}-{tag}-{venv_key()}"
 
 
 def python_of(venv: Path) -> Path:
@@ -60,7 +82,7 @@ def _build(venv: Path) -> None:
                 "install",
                 "-q",
                 "--disable-pip-version-check",
-                CINDER,
+                *requirements(),
             ],
             check=True,
             capture_output=True,
@@ -68,7 +90,14 @@ def _build(venv: Path) -> None:
             timeout=INSTALL_TIMEOUT,
         )
         subprocess.run(
-            [str(python_of(work)), "-W", "ignore", "-c", "import cinder.backup.driver"],
+            [
+                str(python_of(work)),
+                "-W",
+                "ignore",
+                "-c",
+                "import cinder.backup.driver, cinder.backup.drivers.posix, zstd, "
+                "cinder.tests.unit.test, orjson, marshmallow, jsonschema_rs",
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -78,7 +107,7 @@ def _build(venv: Path) -> None:
         output = getattr(err, "stderr", None) or getattr(err, "stdout", None) or ""
         tail = "\n".join(str(output).strip().splitlines()[-5:])
         raise InstallFailed(f"cannot install {CINDER} into a virtualenv: {err}\n{tail}") from None
-    (work / READY).write_text(CINDER + "\n")
+    (work / READY).write_text("\n".join(requirements()) + "\n")
     os.replace(work, venv)
 
 

@@ -74,7 +74,7 @@ class _Compressor(Protocol):
     def flush(self) -> bytes: ...
 
 
-def _compressor(compression: Compression, size: int | None) -> _Compressor | None:
+def _compressor(compression: Compression, size: int) -> _Compressor | None:
     if compression is Compression.ZLIB:
         return zlib.compressobj()
     if compression is Compression.BZ2:
@@ -82,9 +82,10 @@ def _compressor(compression: Compression, size: int | None) -> _Compressor | Non
     if compression is Compression.ZSTD:
         zstandard = _zstandard()
         # A checksum lets the decompressor itself catch a damaged frame; the content size
-        # (when known) lets one-shot decompressors such as Cinder's size their output.
+        # lets one-shot decompressors size their output: Cinder's ``zstd.decompress`` fails
+        # with "length mismatch" on a frame without it once it holds more than 128 KiB.
         cctx = zstandard.ZstdCompressor(level=3, write_checksum=True)
-        return cctx.compressobj(size=-1 if size is None else size)  # type: ignore[no-any-return]
+        return cctx.compressobj(size=size)  # type: ignore[no-any-return]
     return None
 
 
@@ -193,11 +194,43 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def create_file(path: Path, mode: int | None, *, text: bool = False) -> Any:
+    """Open a new file for writing; ``mode`` (when given) is set whatever the umask."""
+    fh: IO[Any] = open(path, "w", encoding="utf-8") if text else open(path, "wb")  # noqa: SIM115
+    if mode is not None:
+        try:
+            os.fchmod(fh.fileno(), mode)
+        except BaseException:
+            fh.close()
+            raise
+    return fh
+
+
+def make_dirs(top: Path, path: Path, mode: int | None) -> None:
+    """Create ``path`` and the missing directories between it and ``top``; each directory
+    this creates gets ``mode`` (when given) whatever the umask. ``top`` itself must exist or
+    is created as ``mkdir -p`` would."""
+    missing: list[Path] = []
+    here = path
+    while here != top and here.is_relative_to(top) and not here.is_dir():
+        missing.append(here)
+        here = here.parent
+    if not top.is_dir():
+        top.mkdir(parents=True, exist_ok=True)
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            continue  # made by a concurrent backup: not ours to change
+        if mode is not None:
+            os.chmod(directory, mode)
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either nothing or all of it."""
     tmp = temp_path(path)
     try:
-        with open(tmp, "wb") as fh:
+        with create_file(tmp, mode) as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -208,7 +241,13 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 class ObjectWriter:
-    """One data object being written: compresses and hashes as bytes arrive."""
+    """One data object being written: compresses and hashes as bytes arrive.
+
+    zstd needs the object's length up front, so that every frame records its content size.
+    When ``size`` is not known (the runs of an incremental backup end where the changes end),
+    the bytes are only hashed as they arrive, and :meth:`finish` compresses the object whole
+    from the volume, in pieces, once its length is known.
+    """
 
     def __init__(
         self,
@@ -218,6 +257,7 @@ class ObjectWriter:
         compression: Compression,
         *,
         size: int | None = None,
+        mode: int | None = None,
     ) -> None:
         self.name = name
         self.offset = offset
@@ -227,12 +267,15 @@ class ObjectWriter:
         self.length = 0
         self.stored = 0
         self._md5 = hashlib.md5(usedforsecurity=False)
-        self._compressor = _compressor(compression, size)
-        self._fh: BinaryIO = open(self.tmp, "wb")  # noqa: SIM115 - closed in finish/abort
+        self._deferred = compression is Compression.ZSTD and size is None
+        self._compressor = None if self._deferred else _compressor(compression, size or 0)
+        self._fh: BinaryIO = create_file(self.tmp, mode)  # closed in finish/abort
 
     def write(self, data: bytes | memoryview) -> None:
         self._md5.update(data)
         self.length += len(data)
+        if self._deferred:
+            return
         out = data if self._compressor is None else self._compress(data)
         if out:
             self._fh.write(out)
@@ -255,6 +298,8 @@ class ObjectWriter:
         (offset, length -> pieces of the volume), which must give the same bytes.
         """
         md5 = self._md5.hexdigest()
+        if self._deferred:
+            self._compress_whole(reread, md5)
         if self._compressor is not None:
             try:
                 tail = self._compressor.flush()
@@ -275,6 +320,22 @@ class ObjectWriter:
             "compression": self.compression.value,
             "md5": md5,
         }
+
+    def _compress_whole(self, reread: Callable[[int, int], Iterator[bytes]], md5: str) -> None:
+        """Compress the object from the volume now that its length is known."""
+        self._compressor = _compressor(self.compression, self.length)
+        again = hashlib.md5(usedforsecurity=False)
+        for piece in reread(self.offset, self.length):
+            again.update(piece)
+            out = self._compress(piece)
+            if out:
+                self._fh.write(out)
+                self.stored += len(out)
+        if again.hexdigest() != md5:
+            raise InvalidBackup(
+                f"the volume changed while {self.name} was written",
+                hint="back up a snapshot or an unmounted volume",
+            )
 
     def _store_raw(self, reread: Callable[[int, int], Iterator[bytes]], md5: str) -> None:
         self._fh.seek(0)
@@ -311,7 +372,7 @@ class Sha256FileWriter:
     """Writes ``<prefix>_sha256file`` one hash at a time, byte for byte as :func:`cinder_json`
     would write the whole object, so the list of hashes is never held in memory."""
 
-    def __init__(self, path: Path, header: Mapping[str, Any]) -> None:
+    def __init__(self, path: Path, header: Mapping[str, Any], *, mode: int | None = None) -> None:
         self.path = path
         self.tmp = temp_path(path)
         text = cinder_json({**header, "sha256s": [_MARK]}).decode("utf-8")
@@ -322,7 +383,7 @@ class Sha256FileWriter:
         self._close = after[: close_at + 1]
         self._rest = after[close_at + 1 :]
         self.count = 0
-        self._fh = open(self.tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in close/abort
+        self._fh = create_file(self.tmp, mode, text=True)  # closed in close/abort
         self._fh.write(self._open)
 
     def add(self, digest: bytes) -> None:

@@ -13,7 +13,10 @@ from docket.backup._layout import LoadedBackup
 from docket.backup._model import Progress
 from docket.core.errors import InvalidBackup
 
-_ZERO = bytes(PIECE)
+HOLE_UNIT = 4096
+"""Zero runs are left as holes in units of this many bytes, aligned in the volume (the page
+and file-system block size almost everywhere)."""
+_ZERO = memoryview(bytes(PIECE))
 
 
 def truncate_regular(fh: IO[bytes], size: int) -> None:
@@ -37,7 +40,9 @@ class RestoreWriter:
         self.progress = progress
 
     def write(self, out: IO[bytes], *, sparse: bool) -> None:
-        """``sparse``: ``out`` is new and empty, so the full backup's zeros can be skipped."""
+        """``sparse``: ``out`` is new and empty, so the full backup's zero runs are skipped
+        (left as holes). Later backups of the chain write their zeros: an older backup may
+        have put data there."""
         for layer, loaded in enumerate(self.chain):
             for name, entry in loaded.objects:
                 self._object(out, loaded, name, entry, skip_zeros=sparse and layer == 0)
@@ -64,10 +69,8 @@ class RestoreWriter:
                     if seen > length:
                         raise _damaged(loaded, name, f"holds more than its {length} bytes")
                     md5.update(piece)
-                    if skip_zeros and piece == (
-                        _ZERO if len(piece) == PIECE else bytes(len(piece))
-                    ):
-                        out.seek(len(piece), os.SEEK_CUR)
+                    if skip_zeros:
+                        _write_sparse(out, piece, entry["offset"] + seen - len(piece))
                     else:
                         out.write(piece)
                     self.done += len(piece)
@@ -79,6 +82,30 @@ class RestoreWriter:
             raise _damaged(loaded, name, f"is truncated: {seen} of {length} bytes")
         if md5.hexdigest() != entry["md5"]:
             raise _damaged(loaded, name, "does not match its MD5")
+
+
+def _write_sparse(out: IO[bytes], piece: bytes, at: int) -> None:
+    """Write ``piece`` (which starts at volume offset ``at``, where ``out`` is positioned),
+    seeking over every zero unit instead of writing it."""
+    view = memoryview(piece)
+    size = len(view)
+    if view == _ZERO[:size]:
+        out.seek(size, os.SEEK_CUR)
+        return
+    span: int | None = None  # where the data not yet written starts
+    start = 0
+    end = min(size, HOLE_UNIT - at % HOLE_UNIT)
+    while start < size:
+        if view[start:end] == _ZERO[: end - start]:
+            if span is not None:
+                out.write(view[span:start])
+                span = None
+            out.seek(end - start, os.SEEK_CUR)
+        elif span is None:
+            span = start
+        start, end = end, min(size, end + HOLE_UNIT)
+    if span is not None:
+        out.write(view[span:])
 
 
 def _damaged(loaded: LoadedBackup, name: str, what: str) -> InvalidBackup:

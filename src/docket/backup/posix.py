@@ -38,6 +38,7 @@ from docket.backup._chunks import (
     cinder_json,
     compression_named,
     fsync_path,
+    make_dirs,
     read_full,
     read_range,
     temp_path,
@@ -70,6 +71,9 @@ from docket.core.registry import Registry
 DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
 """Bytes of volume per data object. Cinder's POSIX driver uses 1999994880; any multiple of the
 SHA block size restores with either."""
+DEFAULT_DIR_MODE = 0o770
+DEFAULT_FILE_MODE = 0o660
+"""Cinder's modes: a backup share is used by a group of services, whatever their umask."""
 GIB = 1 << 30
 
 # The metadata and SHA-256 objects grow with the volume; they are the driver's own files, so
@@ -92,13 +96,24 @@ def _gib(size: int) -> int:
     return -(-size // GIB)
 
 
+def _mode(value: int | None, what: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not 0 <= value <= 0o777):
+        raise DriverOptionError(
+            f"{what} {value!r} is not a permission mode",
+            hint="use an octal mode such as 0o770, or None to follow the umask",
+        )
+    return value
+
+
 class PosixBackupDriver(BackupDriver):
     """Backs volumes (files or block devices) up into ``root`` in Cinder's POSIX layout."""
 
     service_names = (
-        "docket.backup.posix.PosixBackupDriver",
         "cinder.backup.drivers.posix.PosixBackupDriver",
+        "docket.backup.posix.PosixBackupDriver",
     )
+    """Records name Cinder's driver by default: the on-disk format is Cinder's, and Cinder's
+    ``import_record`` accepts only the name of its own driver. Both names import."""
 
     def __init__(
         self,
@@ -110,10 +125,14 @@ class PosixBackupDriver(BackupDriver):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         sha_block_size: int = DEFAULT_SHA_BLOCK_SIZE,
         clock: Callable[[], datetime] = _utcnow,
+        dir_mode: int | None = DEFAULT_DIR_MODE,
+        file_mode: int | None = DEFAULT_FILE_MODE,
     ) -> None:
         super().__init__(metadata_api, registry=registry)
         self.root = Path(root)
         self.compression = self._compression(compression)
+        self.dir_mode = _mode(dir_mode, "dir_mode")
+        self.file_mode = _mode(file_mode, "file_mode")
         if sha_block_size <= 0 or chunk_size <= 0 or chunk_size % sha_block_size:
             raise DriverOptionError(
                 f"chunk size {chunk_size} is not a positive multiple of the SHA block size "
@@ -202,7 +221,9 @@ class PosixBackupDriver(BackupDriver):
             )
         metadata["objects"] = objects
         try:
-            atomic_write(backup_dir / (prefix + METADATA_SUFFIX), cinder_json(metadata))
+            atomic_write(
+                backup_dir / (prefix + METADATA_SUFFIX), cinder_json(metadata), mode=self.file_mode
+            )
             fsync_path(backup_dir)
         except BaseException:
             self._backups.remove(backup_dir, backup_id)
@@ -262,10 +283,11 @@ class PosixBackupDriver(BackupDriver):
                 backup_id=backup_id,
                 hint="volumes only grow between incremental backups; take a full backup",
             )
-        backup_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.root, backup_dir, self.dir_mode)
         sha = Sha256FileWriter(
             backup_dir / (prefix + SHA256_SUFFIX),
             {**header, "chunk_size": self.sha_block_size, "version": FORMAT_VERSION},
+            mode=self.file_mode,
         )
         try:
             # Each finished object is flushed to disk in the background while the next one is
@@ -325,9 +347,12 @@ class PosixBackupDriver(BackupDriver):
 
         def open_run(at: int) -> ObjectWriter:
             name = f"{prefix}-{len(objects) + 1:05d}"
-            # A full backup knows each chunk's length; zstd records it in the frame.
+            # A full backup knows each chunk's length up front; an incremental run's length is
+            # known when it ends (zstd then compresses the run whole, to record its size).
             size = min(cs, total - at) if parent_shas is None and total > at else None
-            return ObjectWriter(backup_dir, name, at, self.compression, size=size)
+            return ObjectWriter(
+                backup_dir, name, at, self.compression, size=size, mode=self.file_mode
+            )
 
         def wait(futures: list[Future[None]]) -> None:
             for future in futures:
@@ -517,10 +542,22 @@ class PosixBackupDriver(BackupDriver):
             created_at=created_at,
         )
 
-    def export_record(self, backup: Backup | str, *, version: int | str | None = None) -> str:
-        """A record for a backup object, or for a stored backup given by id."""
+    def export_record(
+        self,
+        backup: Backup | str,
+        *,
+        version: int | str | None = None,
+        service: str | None = None,
+    ) -> str:
+        """A record for a backup object, or for a stored backup given by id.
+
+        The record's ``service`` is ``service`` when given, else the backup's own (Cinder's
+        driver name for a stored backup, :attr:`service`), which Cinder's import expects.
+        """
         if isinstance(backup, str):
             backup = self.get_backup(backup)
+        if service is not None:
+            backup = backup.replace(service=service)
         return super().export_record(backup, version=version)
 
     # --- verify ---------------------------------------------------------------------------

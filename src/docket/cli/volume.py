@@ -218,17 +218,21 @@ def export_record(
     stdout: TextIO,
     stderr: TextIO,
     version: int | None = None,
+    service: str | None = None,
     output_format: str = "text",
 ) -> int:
-    """``docket volume export-record``: print a stored backup's record (base64 text)."""
+    """``docket volume export-record``: print a stored backup's record (base64 text).
+
+    The record names ``service`` (Cinder's POSIX driver by default, which Cinder imports).
+    """
 
     def work() -> int:
         driver = PosixBackupDriver(root)
-        text = driver.export_record(backup_id, version=version)
+        text = driver.export_record(backup_id, version=version, service=service)
         emit(
             stdout,
             output_format,
-            {"backup-record": {"backup_service": driver.service, "backup_url": text}},
+            {"backup-record": {"backup_service": service or driver.service, "backup_url": text}},
             text + "\n",
             sort_keys=True,
         )
@@ -341,6 +345,13 @@ def verify_command(ctx: click.Context, /, **params: Any) -> None:
 @options.backup_root
 @click.option(
     "--record-version", "version", type=int, default=None, help="Record version (default: current)."
+)
+@click.option(
+    "--service",
+    default=None,
+    metavar="NAME",
+    help="Backup service the record names (default: Cinder's "
+    "cinder.backup.drivers.posix.PosixBackupDriver, which Cinder imports).",
 )
 @options.output_format()
 @click.pass_context
