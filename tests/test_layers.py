@@ -40,6 +40,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "docket.store": ("docket.cli",),
     "docket.backup": ("docket.cli",),
     "docket.testing": ("docket.cli",),
+    "docket.conformance": ("docket.cli", "docket.store", "docket.backup", "sqlalchemy", "click"),
 }
 """For each layer (a package and everything below it), the modules it may not import."""
 

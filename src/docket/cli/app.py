@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from docket import __version__
-from docket.cli import check, database, demo, validate, versions
+from docket.cli import check, conformance, database, demo, validate, versions
 from docket.cli.options import CONTEXT, HELP_WIDTH, Settings
 from docket.cli.volume import volume
 
@@ -52,6 +52,7 @@ for _command in (
     *database.COMMANDS,
     demo.command,
     volume,
+    conformance.group,
 ):
     cli.add_command(_command)
 

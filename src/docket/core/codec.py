@@ -58,9 +58,10 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
-# Largest integer a Mapping may hold: the standard library refuses to print longer ones by
-# default (sys.int_info.default_max_str_digits), which canonical() would then hit.
-_MAX_INT_BITS = 4300 * 3
+# Integers a Mapping may hold: up to 4300 digits, as many as the parser reads from text
+# (sys.int_info.default_max_str_digits); str(), and so canonical(), refuses longer ones.
+_INT_LIMIT = 10**4300
+_INT_LIMIT_BITS = _INT_LIMIT.bit_length()
 
 
 def _pairs_hook(pairs: list[tuple[str, Any]]) -> JSONObject:
@@ -291,7 +292,7 @@ def _check_scalar(value: Any, limits: Limits, path: tuple[PathSegment, ...]) -> 
     elif value is None or isinstance(value, bool):
         pass
     elif isinstance(value, int):
-        if value.bit_length() > _MAX_INT_BITS:
+        if value.bit_length() >= _INT_LIMIT_BITS and abs(value) >= _INT_LIMIT:
             raise InvalidJSON(
                 f"integer of {value.bit_length()} bits at {json_path(path)} is too large",
                 hint="JSON numbers this long are not portable",
@@ -311,7 +312,17 @@ def canonical(value: Any) -> bytes:
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError:
-        # orjson refuses integers beyond 64 bits; the standard library writes them exactly.
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        ).encode("utf-8")
+        # orjson refuses integers beyond 64 bits: those are written here, exactly, and every
+        # other value still by orjson, so a float reads 0.00001 beside a big integer too.
+        return _canonical_slow(value)
+
+
+def _canonical_slow(value: Any) -> bytes:
+    if isinstance(value, dict):
+        members = (orjson.dumps(k) + b":" + _canonical_slow(v) for k, v in sorted(value.items()))
+        return b"{" + b",".join(members) + b"}"
+    if isinstance(value, list | tuple):
+        return b"[" + b",".join(_canonical_slow(v) for v in value) + b"]"
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return str(value).encode("ascii")
+    return orjson.dumps(value)

@@ -101,6 +101,14 @@ class VersionSpec:
         for err in sorted(self.reference.iter_errors(data), key=lambda e: list(e.absolute_path)):
             segs = tuple(err.absolute_path)
             out.append(Issue(segs, _truncate(err.message), str(err.validator)))
+        if not out and not self.is_valid(data):
+            # The fast validator decides. Its patterns follow ECMA-262 as JSON Schema says ($
+            # only at the very end); Python's re lets "...\n" match "^...$", so the reference
+            # can find nothing wrong. Then the fast validator's own errors explain.
+            for e in self.fast.iter_errors(data):
+                name = type(e.kind).__name__
+                keyword = name[:1].lower() + name[1:]
+                out.append(Issue(tuple(e.instance_path), _truncate(e.message), keyword))
         return out
 
     def is_valid(self, data: Any) -> bool:

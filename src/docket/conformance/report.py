@@ -1,0 +1,134 @@
+"""Reports of a conformance run per level: text, JSON and JUnit XML. Pure: no I/O."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from docket.conformance.compare import ERROR, FAIL, PASS, SKIPPED, STATUSES, UNCLAIMED, Outcome
+from docket.conformance.suite import LEVELS
+
+
+@dataclass(frozen=True)
+class Report:
+    implementation: Mapping[str, Any]
+    claimed: tuple[str, ...]
+    outcomes: tuple[Outcome, ...]
+    problems: tuple[str, ...] = field(default=())
+    """Problems with the run itself (the implementation died, the suite's pins broke)."""
+
+    def levels(self) -> dict[str, dict[str, int]]:
+        """Per level: how many cases ended in each status."""
+        out: dict[str, dict[str, int]] = {lv: dict.fromkeys(STATUSES, 0) for lv in LEVELS}
+        for o in self.outcomes:
+            out.setdefault(o.level, dict.fromkeys(STATUSES, 0))[o.status] += 1
+        return out
+
+    def level_passed(self, level: str) -> bool:
+        counts = self.levels().get(level, {})
+        return level in self.claimed and not counts.get(FAIL) and not counts.get(ERROR)
+
+    @property
+    def passed(self) -> bool:
+        """Every claimed level passed and the run itself had no problem."""
+        return not self.problems and all(self.level_passed(lv) for lv in self.claimed)
+
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status in (FAIL, ERROR)]
+
+
+def _name(report: Report) -> str:
+    impl = report.implementation
+    return f"{impl.get('name', '?')} {impl.get('version', '')}".strip()
+
+
+def render_text(report: Report, *, max_failures: int = 50) -> str:
+    lines = [f"conformance of {_name(report)} ({report.implementation.get('language', '?')})"]
+    for level, counts in report.levels().items():
+        total = sum(counts.values())
+        if level not in report.claimed:
+            lines.append(f"  {level:<10} not claimed ({total} cases)")
+            continue
+        verdict = "PASS" if report.level_passed(level) else "FAIL"
+        detail = ", ".join(f"{counts[s]} {s}" for s in (PASS, FAIL, ERROR, SKIPPED) if counts[s])
+        lines.append(f"  {level:<10} {verdict}  {detail or 'no cases'}")
+    shown = report.failures()[:max_failures]
+    if shown:
+        lines.append("")
+        lines.extend(f"{o.status.upper()} {o.id}: {o.message}" for o in shown)
+        more = len(report.failures()) - len(shown)
+        if more > 0:
+            lines.append(f"... and {more} more")
+    lines.extend(f"PROBLEM {p}" for p in report.problems)
+    lines.append("")
+    lines.append("conformance: " + ("passed" if report.passed else "FAILED"))
+    return "\n".join(lines) + "\n"
+
+
+def render_json(report: Report) -> str:
+    doc = {
+        "implementation": dict(report.implementation),
+        "claimed": list(report.claimed),
+        "passed": report.passed,
+        "levels": {
+            lv: {"claimed": lv in report.claimed, "passed": report.level_passed(lv), **counts}
+            for lv, counts in report.levels().items()
+        },
+        "problems": list(report.problems),
+        "cases": [
+            {"id": o.id, "level": o.level, "family": o.family, "status": o.status}
+            | ({"message": o.message} if o.message else {})
+            for o in report.outcomes
+        ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_junit(report: Report) -> str:
+    """One test suite per level, one test case per case; unclaimed cases are skipped."""
+    root = ET.Element("testsuites", name=f"docket conformance: {_name(report)}")
+    by_level: dict[str, list[Outcome]] = {lv: [] for lv in LEVELS}
+    for o in report.outcomes:
+        by_level.setdefault(o.level, []).append(o)
+    for level, outcomes in by_level.items():
+        counts = dict.fromkeys(STATUSES, 0)
+        for o in outcomes:
+            counts[o.status] += 1
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=level,
+            tests=str(len(outcomes)),
+            failures=str(counts[FAIL]),
+            errors=str(counts[ERROR]),
+            skipped=str(counts[SKIPPED] + counts[UNCLAIMED]),
+            time=f"{sum(o.seconds for o in outcomes):.3f}",
+        )
+        _cases(suite, level, outcomes)
+    if report.problems:
+        suite = ET.SubElement(root, "testsuite", name="run", tests="1", errors="1")
+        case = ET.SubElement(suite, "testcase", classname="run", name="run")
+        ET.SubElement(case, "error", message="; ".join(report.problems))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _cases(suite: ET.Element, level: str, outcomes: Sequence[Outcome]) -> None:
+    for o in outcomes:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"{level}.{o.family}", name=o.id, time=f"{o.seconds:.4f}"
+        )
+        if o.description:
+            ET.SubElement(case, "system-out").text = o.description
+        if o.status == FAIL:
+            ET.SubElement(case, "failure", message=o.message)
+        elif o.status == ERROR:
+            ET.SubElement(case, "error", message=o.message)
+        elif o.status in (SKIPPED, UNCLAIMED):
+            ET.SubElement(case, "skipped", message=o.message or "level not claimed")
+
+
+RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}

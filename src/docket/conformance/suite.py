@@ -1,0 +1,133 @@
+"""The conformance suite on disk: its manifest, case files and the digests that pin them.
+
+A suite directory holds ``manifest.json`` and ``cases/<family>/<version>.json``; every case file
+is plain JSON (``docs/conformance.md`` describes the format). Reading it needs no docket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SUITE = "docket-conformance"
+PROTOCOL = 1
+LEVELS = ("validate", "migrate", "restore", "integrity")
+
+# docket's reasons for leaving a field out of a restore, as the suite's codes.
+DROP_REASONS = {
+    "not defined by the schema": "unknown-field",
+    "not in the restore allowlist": "not-in-allowlist",
+    "the backed-up name is empty": "empty-name",
+    "the target volume already has a name of its own": "target-has-name",
+}
+
+
+class SuiteError(Exception):
+    """The suite directory is missing, malformed or does not match its pinned digests."""
+
+
+def file_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def case_file_bytes(document: Mapping[str, Any]) -> bytes:
+    """How a case file is written: two-space indent, sorted keys, non-ASCII kept, final newline
+    (stable, so a digest pins its content)."""
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
+    return (text + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    family: str
+    version: Any
+    path: Path
+    released: bool
+    digest: str | None
+    """The pinned digest (released versions only)."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    root: Path
+    manifest: Mapping[str, Any]
+    files: tuple[CaseFile, ...]
+
+    @classmethod
+    def load(cls, root: str | Path) -> Suite:
+        root = Path(root)
+        path = root / "manifest.json"
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SuiteError(f"{path}: no conformance manifest here") from None
+        except ValueError as err:
+            raise SuiteError(f"{path}: not JSON: {err}") from None
+        if manifest.get("suite") != SUITE:
+            raise SuiteError(f"{path}: not a {SUITE} manifest")
+        files = []
+        for fam, spec in sorted(manifest.get("families", {}).items()):
+            for entry in spec.get("versions", []):
+                files.append(
+                    CaseFile(
+                        fam,
+                        entry["version"],
+                        root / entry["file"],
+                        bool(entry.get("released")),
+                        entry.get("sha256"),
+                    )
+                )
+        return cls(root, manifest, tuple(files))
+
+    @property
+    def keys(self) -> Mapping[str, str]:
+        """Published test keys by name (hex)."""
+        return self.manifest.get("keys", {})  # type: ignore[no-any-return]
+
+    def check_pins(self) -> list[str]:
+        """Problems with released case files: each must hash to the digest the manifest pins."""
+        problems = []
+        for cf in self.files:
+            if not cf.released:
+                continue
+            try:
+                found = file_digest(cf.path.read_bytes())
+            except FileNotFoundError:
+                problems.append(f"{cf.path}: missing")
+                continue
+            if found != cf.digest:
+                problems.append(
+                    f"{cf.path}: released cases of {cf.family} {cf.version} changed "
+                    f"(manifest pins {cf.digest}, file is {found})"
+                )
+        return problems
+
+    def read(self, cf: CaseFile) -> list[dict[str, Any]]:
+        try:
+            doc = json.loads(cf.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise SuiteError(f"{cf.path}: {err}") from None
+        cases = doc.get("cases")
+        if not isinstance(cases, list):
+            raise SuiteError(f"{cf.path}: no case list")
+        return cases
+
+    def cases(
+        self, *, levels: tuple[str, ...] = LEVELS, families: tuple[str, ...] = ()
+    ) -> Iterator[dict[str, Any]]:
+        """Every case, in manifest order, of the given levels (and families, when given)."""
+        for cf in self.files:
+            if families and cf.family not in families:
+                continue
+            for case in self.read(cf):
+                if case.get("level") in levels:
+                    yield case
+
+
+def without_expectation(case: Mapping[str, Any]) -> dict[str, Any]:
+    """The case as an implementation receives it."""
+    return {k: v for k, v in case.items() if k not in ("expect", "description")}
