@@ -1,8 +1,10 @@
 """Fuzz docket's entry points for hostile input with hypothesis.
 
 Targets: ``Family.load`` (with and without a signing key, as bytes, text and mappings),
-``import_record`` and ``BackupMetadataAPI.put``. The only exceptions allowed out of them are
-:class:`docket.DocketError` subclasses, and ``Family.validate`` must agree with ``load``.
+``import_record``, ``BackupMetadataAPI.put`` and (``storage``) the POSIX driver's verify and
+restore over a stored backup whose ``_metadata`` and ``_sha256file`` objects are hostile.
+The only exceptions allowed out of them are :class:`docket.DocketError` subclasses, and
+``Family.validate`` must agree with ``load``.
 
 ``tests/test_fuzz.py`` runs every target briefly in the default test run. The long mode runs
 them for a million inputs in all and reports what happened::
@@ -18,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import errno
 import json
 import math
 import sys
+import tempfile
 import time
 import traceback
 from collections import Counter
@@ -323,7 +327,95 @@ def check_put(
     return check
 
 
-def targets(tally: Tally, put: Callable[[Any], str] | None = None) -> dict[str, Callable[[], None]]:
+# Numbers a hostile _metadata/_sha256file may claim: sizes of buffers and loops.
+hostile_numbers = st.one_of(
+    st.sampled_from([0, 1, 2, 511, 512, 4096, 1 << 31, 1 << 40, 1 << 50, 1 << 63, 1 << 64, -1]),
+    st.integers(min_value=-(1 << 70), max_value=1 << 70),
+)
+
+
+@st.composite
+def storage_edits(draw: st.DrawFn) -> tuple[str, bytes]:
+    """(which object, its new bytes): a stored backup's metadata or SHA-256 object with a
+    hostile number, id or name put in, or changed byte by byte."""
+    which = draw(st.sampled_from(["_metadata", "_sha256file"]))
+    seed = STORAGE_SEEDS[which]
+    doc = json.loads(seed)
+    how = draw(st.integers(0, 3))
+    if how == 0:
+        return which, draw(mutations(seed))
+    if which == "_sha256file":
+        field_name = draw(st.sampled_from(["chunk_size", "backup_id", "sha256s"]))
+    else:
+        field_name = draw(st.sampled_from(["offset", "length", "name", "parent_id", "backup_id"]))
+    value: Any = draw(
+        st.one_of(hostile_numbers, st.sampled_from([*INTERESTING_STRINGS, "x\n", "f0zz-1"]))
+    )
+    if field_name in ("offset", "length", "name"):
+        index = draw(st.integers(0, len(doc["objects"]) - 1))
+        [(_, entry)] = doc["objects"][index].items()
+        if field_name == "name":
+            doc["objects"][index] = {str(value): entry}
+        else:
+            entry[field_name] = value
+    elif field_name == "sha256s":
+        doc["sha256s"] = doc["sha256s"][: draw(st.integers(0, len(doc["sha256s"])))]
+    else:
+        doc[field_name] = value
+    return which, json.dumps(doc).encode()
+
+
+STORAGE_SEEDS: dict[str, bytes] = {}
+
+
+def storage_check(folder: Path) -> Callable[[Any], str]:
+    """Verify and restore a small stored backup after an edit: only typed errors come out,
+    and a refused restore leaves its open-file target untouched."""
+    from docket.backup import PosixBackupDriver
+
+    root = folder / "root"
+    volume = folder / "volume"
+    volume.write_bytes(bytes(range(256)) * 96)
+    driver = PosixBackupDriver(root, chunk_size=8192, sha_block_size=4096)
+    driver.backup(Backup(id="f0zz-1", volume_id="v"), volume)
+    directory = root / "f0" / "zz" / "f0zz-1"
+    paths = {s: next(directory.glob(f"*{s}")) for s in ("_metadata", "_sha256file")}
+    for suffix, path in paths.items():
+        STORAGE_SEEDS[suffix] = path.read_bytes()
+
+    def check(edit: tuple[str, bytes]) -> str:
+        which, data = edit
+        try:
+            paths[which].write_bytes(data)
+            report = driver.verify("f0zz-1")
+            target = folder / "target"
+            target.write_bytes(b"\xee" * 100)
+            with open(target, "r+b") as out:
+                try:
+                    driver.restore("f0zz-1", None, out)
+                except DocketError:
+                    assert target.read_bytes() == b"\xee" * 100, "a refused restore wrote"
+                    raise
+                except OSError as err:
+                    # An object far out in the volume (up to 1 PiB is allowed) can be past
+                    # what the file system holds: the file system refuses, nothing is written.
+                    if err.errno != errno.EFBIG:
+                        raise
+                    assert target.read_bytes() == b"\xee" * 100, "a refused restore wrote"
+                    return "too large for the file system"
+            return "ok" if report.ok else "verify-problems"
+        finally:
+            for suffix, path in paths.items():
+                path.write_bytes(STORAGE_SEEDS[suffix])
+
+    return check
+
+
+def targets(
+    tally: Tally,
+    put: Callable[[Any], str] | None = None,
+    storage: Callable[[Any], str] | None = None,
+) -> dict[str, Callable[[], None]]:
     """Each target as a hypothesis test; ``tally`` counts what they see."""
 
     @given(container_bytes)
@@ -365,6 +457,13 @@ def targets(tally: Tally, put: Callable[[Any], str] | None = None) -> dict[str, 
             tally.run("put", data, put)
 
         out["put"] = put_target
+    if storage is not None:
+
+        @given(storage_edits())
+        def storage_target(edit: tuple[str, bytes]) -> None:
+            tally.run("storage", edit, storage)
+
+        out["storage"] = storage_target
     return out
 
 
@@ -412,6 +511,7 @@ SHARES = {
     "record": 0.2,
     "record-signed": 0.1,
     "put": 0.15,
+    "storage": 0.02,
 }
 
 
@@ -423,7 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tally = Tally(collect=True)
     put = sqlite_put() if "put" in args.targets.split(",") else None
-    chosen = {k: v for k, v in targets(tally, put).items() if k in args.targets.split(",")}
+    scratch = tempfile.TemporaryDirectory(prefix="docket-fuzz-")
+    storage = storage_check(Path(scratch.name)) if "storage" in args.targets.split(",") else None
+    chosen = {k: v for k, v in targets(tally, put, storage).items() if k in args.targets.split(",")}
     total_share = sum(SHARES[k] for k in chosen)
     started = time.monotonic()
     report: dict[str, Any] = {"targets": {}}

@@ -155,9 +155,52 @@ def _zstd_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
         except zstandard.ZstdError as err:
             raise ObjectDamaged(f"zstd: {err}") from None
         if not out:
-            return
+            break
         produced += len(out)
         yield out
+    if produced == limit - 1:
+        # The frame ended with the recorded length (``limit`` is one past it): it must end
+        # the object too (a skippable or second frame after it is data the MD5 never saw).
+        # A shorter stream is reported as truncated by the caller.
+        _zstd_check_single_frame(fh)
+
+
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def _zstd_check_single_frame(fh: IO[bytes]) -> None:
+    """Walk the block headers of the object's first zstd frame (RFC 8878); the frame must
+    end exactly where the object does."""
+
+    def read_at(at: int, n: int) -> bytes:
+        fh.seek(at)
+        return fh.read(n)
+
+    head = read_at(0, 5)
+    if len(head) < 5 or head[:4] != _ZSTD_MAGIC:
+        raise ObjectDamaged("zstd: the object does not start with a zstd frame")
+    fhd = head[4]
+    single = (fhd >> 5) & 1
+    at = 5 + (0 if single else 1) + (0, 1, 2, 4)[fhd & 3]
+    at += ((1 if single else 0), 2, 4, 8)[fhd >> 6]
+    while True:
+        block = read_at(at, 3)
+        if len(block) < 3:
+            raise ObjectDamaged("zstd: the frame is cut short")
+        value = int.from_bytes(block, "little")
+        kind = (value >> 1) & 3
+        if kind == 3:
+            raise ObjectDamaged("zstd: reserved block type")
+        at += 3 + (1 if kind == 1 else value >> 3)
+        if value & 1:
+            break
+    if (fhd >> 2) & 1:
+        at += 4
+    end = fh.seek(0, os.SEEK_END)
+    if end < at:
+        raise ObjectDamaged("zstd: the frame is cut short")
+    if end > at:
+        raise ObjectDamaged(f"zstd: {end - at} byte(s) after the end of the frame")
 
 
 _READERS: dict[Compression, Callable[[IO[bytes], int], Iterator[bytes]]] = {

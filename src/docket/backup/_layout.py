@@ -8,17 +8,24 @@ directory, never to be confused with a docket :class:`~docket.core.family.Contai
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
+from docket.backup import _safe
 from docket.backup._chunks import TEMP_PREFIX, Compression, compression_named
 from docket.backup._model import Backup
-from docket.core.errors import BackupNotFound, DriverOptionError, InvalidBackup
+from docket.core.errors import (
+    BackupNotFound,
+    DriverOptionError,
+    InvalidBackup,
+    UnsafeFile,
+)
 from docket.core.family import Family
 
 DEFAULT_SHA_BLOCK_SIZE = 32768
@@ -26,20 +33,60 @@ FORMAT_VERSION = "1.0.0"
 METADATA_SUFFIX = "_metadata"
 SHA256_SUFFIX = "_sha256file"
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# fullmatch, not ``$``: in Python ``$`` also matches before a trailing newline ("x\n").
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_MAX_ID = 255
+
+MIN_SHA_BLOCK_SIZE = 512
+MAX_SHA_BLOCK_SIZE = 64 << 20
+"""SHA block sizes a stored backup may declare: each block is hashed whole in memory, and
+one hash is kept per block (Cinder uses 32768)."""
+MAX_VOLUME_SIZE = 1 << 50
+"""No object may reach past 1 PiB of volume: a larger offset or length is not a volume."""
+METADATA_BASE_LIMIT = 17 << 20
+"""Bytes a ``_metadata`` object may have before its objects list: the volume metadata
+container inside it is at most 16 MiB (the container limit), plus the header."""
+METADATA_PER_OBJECT = 1024
+"""Bytes of ``_metadata`` allowed per data object stored beside it (an entry is ~150)."""
+SHA256_BASE_LIMIT = 64 << 10
+SHA256_PER_BLOCK = 80
+"""Bytes of ``_sha256file`` per SHA block of the volume (a hash line is 72)."""
 
 Entries = tuple[tuple[str, dict[str, Any]], ...]
 """A metadata object's ``objects`` list: (object name, entry), in the order listed."""
 
 
+def safe_id(value: object) -> bool:
+    """Whether ``value`` is one path-safe name: letters, digits, ``_``, ``.``, ``-``, not
+    starting with a punctuation mark, at most 255 characters (no control characters)."""
+    return (
+        isinstance(value, str) and len(value) <= _MAX_ID and _SAFE_ID.fullmatch(value) is not None
+    )
+
+
 def check_id(backup_id: str, what: str = "backup id") -> str:
-    """``backup_id`` when it is one path-safe name; :class:`DriverOptionError` otherwise."""
-    if not isinstance(backup_id, str) or not _SAFE_ID.match(backup_id):
+    """``backup_id`` when it is one path-safe name; :class:`DriverOptionError` otherwise
+    (for ids the user gives: a usage error)."""
+    if not safe_id(backup_id):
         raise DriverOptionError(
             f"{what} {backup_id!r} is not one path-safe name",
             hint="use letters, digits, '_', '.' and '-' (Cinder uses UUIDs)",
         )
     return backup_id
+
+
+def check_stored_id(value: object, what: str, backup_id: str | None, path: str) -> str:
+    """An id read from a record or a stored object: :class:`InvalidBackup` when it is not one
+    path-safe name (bad stored data, not a usage error)."""
+    if not safe_id(value):
+        raise InvalidBackup(
+            f"{what} {value!r} is not one path-safe name",
+            backup_id=backup_id,
+            path=(path,),
+            hint="the record or metadata object was altered",
+        )
+    assert isinstance(value, str)
+    return value
 
 
 def backup_dir_for(backup_id: str) -> str:
@@ -57,6 +104,9 @@ class StoredBackup:
     prefix: str
     complete: bool
     """Whether the metadata object exists (a backup without one did not finish)."""
+    root: Path | None = None
+    """The backup root: when known, the directory is reached from it without following a
+    symbolic link (otherwise only the objects themselves are not followed)."""
 
     @property
     def metadata_name(self) -> str:
@@ -66,14 +116,42 @@ class StoredBackup:
     def sha256_name(self) -> str:
         return self.prefix + SHA256_SUFFIX
 
+    @contextlib.contextmanager
+    def directory(self) -> Iterator[int]:
+        """A descriptor of the backup directory, reached without following links."""
+        if self.root is None:
+            with _safe.open_beneath(
+                self.backup_dir, what="backup directory", backup_id=self.backup_id
+            ) as fd:
+                yield fd
+            return
+        relative = PurePosixPath(self.backup_dir.relative_to(self.root).as_posix())
+        with _safe.open_beneath(
+            self.root, relative, what="backup directory", backup_id=self.backup_id
+        ) as fd:
+            yield fd
+
     def entries(self) -> list[str]:
-        """The data objects present: names starting with the prefix (Cinder's listing)."""
+        """The data objects present: names starting with the prefix (Cinder's listing).
+        Whatever they are (a FIFO, a link): opening one is what refuses it."""
         skip = {self.metadata_name, self.sha256_name}
-        return sorted(
-            name
-            for name in os.listdir(self.backup_dir)
-            if name.startswith(self.prefix) and name not in skip
-        )
+        with self.directory() as fd:
+            names = [entry.name for entry in _safe.scan_dir(fd)]
+        return sorted(name for name in names if name.startswith(self.prefix) and name not in skip)
+
+    def open_object(self, name: str) -> BinaryIO:
+        """One of the backup's objects, opened for reading as a regular file (a FIFO, device,
+        socket or symbolic link is :class:`UnsafeFile`); the caller closes it."""
+        with self.directory() as fd:
+            return _safe.open_file(name, what="object", dir_fd=fd, backup_id=self.backup_id)
+
+    def read_object(self, name: str, limit: int) -> bytes:
+        """One of the backup's objects, whole, refused (:class:`FileTooLarge`) past ``limit``
+        bytes before it is read."""
+        with self.directory() as fd:
+            return _safe.read_bounded(
+                name, limit, what="object", dir_fd=fd, backup_id=self.backup_id
+            )
 
 
 @dataclass(frozen=True)
@@ -95,6 +173,11 @@ class LoadedBackup:
     def end(self) -> int:
         return max((e["offset"] + e["length"] for _, e in self.objects), default=0)
 
+    def sha256_limit(self, end: int) -> int:
+        """The most bytes the ``_sha256file`` of a volume of ``end`` bytes can need."""
+        blocks = -(-end // MIN_SHA_BLOCK_SIZE)
+        return SHA256_BASE_LIMIT + SHA256_PER_BLOCK * blocks
+
 
 class BackupRoot:
     """The backups under one root: finding them, reading their metadata, removing them.
@@ -108,39 +191,82 @@ class BackupRoot:
         self._family = family
 
     def locate(self, backup: Backup | str) -> tuple[str, Path]:
-        """The backup's id and directory: its record's ``container`` field, or the default."""
-        backup_id = check_id(backup if isinstance(backup, str) else backup.id)
-        recorded = backup.container if isinstance(backup, Backup) else None
+        """The backup's id and directory: its record's ``container`` field, or the default.
+
+        An id given as text is the user's (a bad one is :class:`DriverOptionError`); a
+        :class:`Backup` comes from a record, whose bad id or container is
+        :class:`InvalidBackup`. A container must be a relative path of path-safe names that
+        is not another backup's default directory.
+        """
+        if isinstance(backup, str):
+            backup_id = check_id(backup)
+            return backup_id, self.root / backup_dir_for(backup_id)
+        backup_id = check_stored_id(backup.id, "backup id", None, "id")
+        if backup.parent_id is not None:
+            check_stored_id(backup.parent_id, "parent id", backup_id, "parent_id")
+        recorded = backup.container
         if not recorded:
             return backup_id, self.root / backup_dir_for(backup_id)
-        relative = PurePosixPath(recorded)
-        if relative.is_absolute() or ".." in relative.parts:
+        relative = PurePosixPath(recorded) if isinstance(recorded, str) else None
+        if (
+            relative is None
+            or relative.is_absolute()
+            or not relative.parts
+            or not all(safe_id(part) for part in relative.parts)
+        ):
             raise InvalidBackup(
                 f"container {recorded!r} is not a path inside the backup root",
                 backup_id=backup_id,
                 path=("container",),
+                hint="a container is a relative path of path-safe names (Cinder: ab/cd/<id>)",
+            )
+        parts = relative.parts
+        if (
+            len(parts) == 3
+            and parts[2] != backup_id
+            and parts[0] == parts[2][0:2]
+            and parts[1] == parts[2][2:4]
+        ):
+            raise InvalidBackup(
+                f"container {recorded!r} is the directory of backup {parts[2]}",
+                backup_id=backup_id,
+                path=("container",),
+                hint="a record names only its own backup's directory",
             )
         return backup_id, self.root / relative
 
     def find(self, backup: Backup | str) -> StoredBackup:
         """Where a backup's objects are, finished or not; :class:`BackupNotFound` if nowhere."""
         backup_id, backup_dir = self.locate(backup)
-        if not backup_dir.is_dir():
+        probe = StoredBackup(backup_id, backup_dir, "", False, self.root)
+        try:
+            with probe.directory() as fd:
+                names = [entry.name for entry in _safe.scan_dir(fd)]
+        except (FileNotFoundError, NotADirectoryError):
             raise BackupNotFound(
                 f"no backup under {self.root} (looked in {backup_dir})",
                 backup_id=backup_id,
                 hint="check the backup id and --root",
-            )
-        names = os.listdir(backup_dir)
+            ) from None
         prefix = backup.service_metadata if isinstance(backup, Backup) else None
         if prefix:
-            if "/" in prefix or prefix.startswith(TEMP_PREFIX):
+            # Cinder's prefix is volume_<volume id>_<time>_backup_<backup id>: naming another
+            # backup's objects (to delete or restore them) is refused.
+            if (
+                not isinstance(prefix, str)
+                or not safe_id(prefix)
+                or not prefix.startswith("volume_")
+                or not prefix.endswith(f"_backup_{backup_id}")
+            ):
                 raise InvalidBackup(
-                    f"object prefix {prefix!r} is not a name inside the backup directory",
+                    f"object prefix {prefix!r} is not a name inside the backup directory "
+                    f"for this backup (volume_<volume id>_<time>_backup_{backup_id})",
                     backup_id=backup_id,
                     path=("service_metadata",),
                 )
-            return StoredBackup(backup_id, backup_dir, prefix, prefix + METADATA_SUFFIX in names)
+            return StoredBackup(
+                backup_id, backup_dir, prefix, prefix + METADATA_SUFFIX in names, self.root
+            )
         tail = f"_backup_{backup_id}{METADATA_SUFFIX}"
         found = sorted(n for n in names if n.startswith("volume_") and n.endswith(tail))
         if len(found) > 1:
@@ -149,20 +275,37 @@ class BackupRoot:
                 backup_id=backup_id,
             )
         if found:
-            return StoredBackup(backup_id, backup_dir, found[0][: -len(METADATA_SUFFIX)], True)
+            return StoredBackup(
+                backup_id, backup_dir, found[0][: -len(METADATA_SUFFIX)], True, self.root
+            )
         # No metadata object: the backup never finished. Name its prefix from what is there.
         pattern = re.compile(rf"^(volume_.+_backup_{re.escape(backup_id)})(-\d+|{SHA256_SUFFIX})$")
         guesses = sorted({m.group(1) for n in names if (m := pattern.match(n))})
         prefix = guesses[0] if guesses else f"volume_?_backup_{backup_id}"
-        return StoredBackup(backup_id, backup_dir, prefix, False)
+        return StoredBackup(backup_id, backup_dir, prefix, False, self.root)
 
-    def read_object(self, family: str, path: Path, backup_id: str) -> dict[str, Any]:
-        """A metadata or SHA-256 object, loaded and checked by its family."""
+    def read_object(
+        self, family: str, path: Path, backup_id: str, *, limit: int | None = None
+    ) -> dict[str, Any]:
+        """A metadata or SHA-256 object, loaded and checked by its family.
+
+        The object must be a regular file (not followed if a link) of at most ``limit`` bytes
+        (refused before reading; default: what a metadata object beside the stored objects
+        can need). ``path`` is ``stored.backup_dir / name`` of a backup under this root.
+        """
+        stored = StoredBackup(backup_id, path.parent, "", True, self.root)
+        if limit is None:
+            limit = METADATA_BASE_LIMIT + METADATA_PER_OBJECT * self._object_count(stored)
         try:
-            raw = path.read_bytes()
+            raw = stored.read_object(path.name, limit)
         except FileNotFoundError:
             raise InvalidBackup(f"{path.name} is missing", backup_id=backup_id) from None
         return self._family(family).load(raw).data
+
+    @staticmethod
+    def _object_count(stored: StoredBackup) -> int:
+        with stored.directory() as fd:
+            return len(_safe.scan_dir(fd))
 
     def load(self, backup: Backup | str) -> LoadedBackup:
         """Find a backup and read its metadata object: version, schema and entries checked."""
@@ -182,7 +325,50 @@ class BackupRoot:
                 backup_id=stored.backup_id,
                 path=("backup_id",),
             )
+        if metadata.get("parent_id") is not None:
+            check_stored_id(metadata["parent_id"], "parent id", stored.backup_id, "parent_id")
+        if isinstance(backup, Backup):
+            # A record's claims must agree with the backup's own metadata.
+            for field in ("volume_id", "parent_id"):
+                claimed = getattr(backup, field)
+                if claimed is not None and claimed != metadata.get(field):
+                    raise InvalidBackup(
+                        f"the record's {field} {claimed!r} is not the backup's "
+                        f"({metadata.get(field)!r})",
+                        backup_id=stored.backup_id,
+                        path=(field,),
+                        hint="the record was altered or belongs to another backup",
+                    )
         return LoadedBackup(stored, metadata, _entries(metadata, stored.backup_id))
+
+    def sha256(self, loaded: LoadedBackup, end: int) -> tuple[list[str], int]:
+        """A loaded backup's SHA-256 list and block size, for a volume of ``end`` bytes.
+
+        The object is refused before reading when it is larger than such a volume's list can
+        be, and its block size must be within the sane bounds.
+        """
+        stored = loaded.stored
+        shafile = self.read_object(
+            "chunked-sha256",
+            stored.backup_dir / stored.sha256_name,
+            stored.backup_id,
+            limit=loaded.sha256_limit(end),
+        )
+        if shafile["backup_id"] != stored.backup_id:
+            raise InvalidBackup(
+                f"the sha256file belongs to backup {shafile['backup_id']!r}",
+                backup_id=stored.backup_id,
+                path=("backup_id",),
+            )
+        block_size = shafile["chunk_size"]
+        if not MIN_SHA_BLOCK_SIZE <= block_size <= MAX_SHA_BLOCK_SIZE:
+            raise InvalidBackup(
+                f"SHA block size {block_size} is outside {MIN_SHA_BLOCK_SIZE}.."
+                f"{MAX_SHA_BLOCK_SIZE} bytes",
+                backup_id=stored.backup_id,
+                path=("chunk_size",),
+            )
+        return shafile["sha256s"], block_size
 
     def chain(self, backup: Backup | str) -> list[LoadedBackup]:
         """The backup and its parents, newest first, each checked as restore needs."""
@@ -218,23 +404,51 @@ class BackupRoot:
         return chain
 
     def children(self, backup_id: str) -> Iterator[str]:
-        """The ids of the backups under the root that name ``backup_id`` as their parent."""
-        for path in self.root.glob(f"*/*/*/volume_*_backup_*{METADATA_SUFFIX}"):
-            try:
-                data = json.loads(path.read_bytes())
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict) and data.get("parent_id") == backup_id:
-                yield str(data.get("backup_id"))
+        """The ids of the backups under the root that name ``backup_id`` as their parent.
+
+        Only real directories three levels down are searched (links are not followed) and
+        only regular metadata files of bounded size are read.
+        """
+        if not self.root.is_dir():
+            return
+        for _, fd in _safe.walk_dirs(self.root, 3):
+            for entry in _safe.scan_dir(fd):
+                name = entry.name
+                if not (
+                    entry.regular and name.startswith("volume_") and name.endswith(METADATA_SUFFIX)
+                ):
+                    continue
+                try:
+                    raw = _safe.read_bounded(
+                        name, METADATA_BASE_LIMIT, what="metadata object", dir_fd=fd
+                    )
+                    data = json.loads(raw)
+                except (OSError, ValueError, UnsafeFile):
+                    continue
+                if isinstance(data, dict) and data.get("parent_id") == backup_id:
+                    yield str(data.get("backup_id"))
 
     def remove(self, backup_dir: Path, backup_id: str) -> None:
-        """Remove what a failed or deleted backup left; an empty backup directory goes too."""
-        if not backup_dir.is_dir():
+        """Remove what a failed or deleted backup left; an empty backup directory goes too.
+
+        Only this backup's own objects go (``volume_<...>_backup_<id>`` and its ``-NNNNN``,
+        ``_metadata`` and ``_sha256file`` objects, and their temporary files): not a file of
+        a backup whose id merely starts with this one. A directory reached through a link
+        is not touched.
+        """
+        own = re.compile(
+            rf"^(?:{re.escape(TEMP_PREFIX)})?volume_[^/]*_backup_{re.escape(backup_id)}"
+            rf"(?:-\d+|{METADATA_SUFFIX}|{SHA256_SUFFIX})(?:\.[0-9a-f]+\.part)?$"
+        )
+        stored = StoredBackup(backup_id, backup_dir, "", False, self.root)
+        try:
+            with stored.directory() as fd:
+                for entry in _safe.scan_dir(fd):
+                    if own.match(entry.name) and not entry.directory:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(entry.name, dir_fd=fd)
+        except (FileNotFoundError, NotADirectoryError):
             return
-        mark = f"_backup_{backup_id}"
-        for name in os.listdir(backup_dir):
-            if mark in name and (name.startswith("volume_") or name.startswith(TEMP_PREFIX)):
-                (backup_dir / name).unlink(missing_ok=True)
         here = backup_dir
         while here != self.root and here.is_relative_to(self.root):
             try:
@@ -255,6 +469,20 @@ def _entries(metadata: Mapping[str, Any], backup_id: str) -> Entries:
                 path=("objects", i),
             )
         ((name, entry),) = item.items()
+        if not isinstance(name, str) or not safe_id(name) or name.startswith(TEMP_PREFIX):
+            raise InvalidBackup(
+                f"object name {name!r} is not a name inside the backup directory",
+                backup_id=backup_id,
+                path=("objects", i),
+            )
+        offset, length = entry["offset"], entry["length"]
+        if offset > MAX_VOLUME_SIZE or length > MAX_VOLUME_SIZE - offset:
+            raise InvalidBackup(
+                f"object {name} reaches past {MAX_VOLUME_SIZE} bytes of volume "
+                f"(offset {offset}, length {length})",
+                backup_id=backup_id,
+                path=("objects", i, name),
+            )
         if name in seen:
             raise InvalidBackup(
                 f"object {name} is listed twice",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from docket.backup._chunks import PIECE, ObjectDamaged, compression_named, object_pieces
@@ -17,6 +18,9 @@ HOLE_UNIT = 4096
 """Zero runs are left as holes in units of this many bytes, aligned in the volume (the page
 and file-system block size almost everywhere)."""
 _ZERO = memoryview(bytes(PIECE))
+SPOOL_MEMORY = 8 << 20
+"""An object is verified before any of its bytes reach the target: up to this many bytes it
+is held in memory, beyond it in a private temporary file (mode 0600, already unlinked)."""
 
 
 def truncate_regular(fh: IO[bytes], size: int) -> None:
@@ -56,26 +60,50 @@ class RestoreWriter:
         *,
         skip_zeros: bool,
     ) -> None:
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as spool:
+            self._verified(loaded, name, entry, spool.write)
+            spool.seek(0)
+            out.seek(entry["offset"])
+            at = entry["offset"]
+            while piece := spool.read(PIECE):
+                if skip_zeros:
+                    _write_sparse(out, piece, at)
+                else:
+                    out.write(piece)
+                at += len(piece)
+                self.done += len(piece)
+                if self.progress is not None:
+                    self.progress(self.done, self.total)
+
+    def verify(self) -> None:
+        """Read and check every object of the chain, writing nothing (before a restore onto
+        a target that cannot be thrown away: a block device or an open file)."""
+        for loaded in self.chain:
+            for name, entry in loaded.objects:
+                self._verified(loaded, name, entry, lambda _piece: None)
+
+    @staticmethod
+    def _verified(
+        loaded: LoadedBackup,
+        name: str,
+        entry: Mapping[str, Any],
+        sink: Callable[[bytes], object],
+    ) -> None:
+        """Decompress one object into ``sink``, checking its length and MD5 (a private
+        spool: what it holds reaches the target only once this returns)."""
         length = entry["length"]
         compression = compression_named(entry["compression"])
         assert compression is not None  # checked when the metadata was loaded
         md5 = hashlib.md5(usedforsecurity=False)
         seen = 0
-        out.seek(entry["offset"])
         try:
-            with open(loaded.stored.backup_dir / name, "rb") as fh:
+            with loaded.stored.open_object(name) as fh:
                 for piece in object_pieces(fh, compression, length):
                     seen += len(piece)
                     if seen > length:
                         raise _damaged(loaded, name, f"holds more than its {length} bytes")
                     md5.update(piece)
-                    if skip_zeros:
-                        _write_sparse(out, piece, entry["offset"] + seen - len(piece))
-                    else:
-                        out.write(piece)
-                    self.done += len(piece)
-                    if self.progress is not None:
-                        self.progress(self.done, self.total)
+                    sink(piece)
         except ObjectDamaged as err:
             raise _damaged(loaded, name, f"cannot be decompressed ({err})") from None
         if seen < length:
@@ -110,7 +138,8 @@ def _write_sparse(out: IO[bytes], piece: bytes, at: int) -> None:
 
 def _damaged(loaded: LoadedBackup, name: str, what: str) -> InvalidBackup:
     return InvalidBackup(
-        f"object {name} {what}; nothing was restored onto a new or regular-file target",
+        f"object {name} {what}; none of its bytes were written (nothing at all onto a new "
+        "or regular-file target)",
         backup_id=loaded.backup_id,
         hint="`docket volume verify` lists every damaged object",
     )

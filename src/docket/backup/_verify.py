@@ -13,13 +13,21 @@ from typing import Any
 from docket.backup._chunks import ObjectDamaged, compression_named, object_pieces
 from docket.backup._layout import DEFAULT_SHA_BLOCK_SIZE, BackupRoot, LoadedBackup
 from docket.backup._model import Backup, Problem, Progress, VerifyReport
-from docket.core.errors import BackupNotFound, DocketError, InvalidBackup
+from docket.core.errors import BackupNotFound, DocketError, UnsafeFile
+from docket.core.family import Family
 
 
 def verify_chain(
-    backups: BackupRoot, backup: Backup | str, progress: Progress | None
+    backups: BackupRoot,
+    backup: Backup | str,
+    progress: Progress | None,
+    containers: Family | None = None,
 ) -> VerifyReport:
-    """Check a stored backup and every backup it builds on (see ``PosixBackupDriver.verify``)."""
+    """Check a stored backup and every backup it builds on (see ``PosixBackupDriver.verify``).
+
+    With ``containers`` (the ``backup-metadata`` family, signing key and all), each backup's
+    stored volume metadata container is loaded by it too: a refusal is a ``metadata`` problem.
+    """
     top = backups.find(backup)  # a wrong id is an error, not a finding
     problems: list[Problem] = []
     found: list[_Checked] = []
@@ -29,6 +37,11 @@ def verify_chain(
         try:
             stored = backups.find(current)
         except BackupNotFound as err:
+            problems.append(Problem(child, "parent", str(err)))
+            break
+        except DocketError as err:
+            if not found:
+                raise
             problems.append(Problem(child, "parent", str(err)))
             break
         if any(f.loaded.backup_id == stored.backup_id for f in found):
@@ -48,21 +61,38 @@ def verify_chain(
         except DocketError as err:
             problems.append(Problem(stored.backup_id, "metadata", str(err), stored.metadata_name))
             break
-        checked = _Checked(loaded)
-        try:
-            shafile = backups.read_object(
-                "chunked-sha256", stored.backup_dir / stored.sha256_name, stored.backup_id
+        except OSError as err:
+            problems.append(
+                Problem(stored.backup_id, "metadata", _os_message(err), stored.metadata_name)
             )
-            if shafile["backup_id"] != stored.backup_id:
-                raise InvalidBackup(
-                    f"the sha256file belongs to backup {shafile['backup_id']!r}",
-                    path=("backup_id",),
+            break
+        volume_meta = loaded.metadata.get("volume_meta")
+        if containers is not None and volume_meta:
+            try:
+                containers.load(volume_meta)
+            except DocketError as err:
+                problems.append(
+                    Problem(
+                        stored.backup_id,
+                        "metadata",
+                        f"the volume metadata container is refused: {err}",
+                        stored.metadata_name,
+                    )
                 )
-            checked = _Checked(loaded, shafile["sha256s"], shafile["chunk_size"])
-        except DocketError as err:
-            problems.append(Problem(stored.backup_id, "sha256", str(err), stored.sha256_name))
-        found.append(checked)
+        found.append(_Checked(loaded))
         current = loaded.parent_id
+
+    # The volume is as large as the furthest object of the chain: that bounds every
+    # sha256file, which is read only now that it is known.
+    end = max((f.loaded.end() for f in found), default=0)
+    for i, checked in enumerate(found):
+        stored = checked.loaded.stored
+        try:
+            shas, block_size = backups.sha256(checked.loaded, end)
+            found[i] = _Checked(checked.loaded, shas, block_size)
+        except (DocketError, OSError) as err:
+            message = str(err) if isinstance(err, DocketError) else _os_message(err)
+            problems.append(Problem(stored.backup_id, "sha256", message, stored.sha256_name))
 
     total = sum(e["length"] for f in found for _, e in f.loaded.objects)
     check = _Verifier(total, progress)
@@ -168,15 +198,31 @@ class _Verifier:
         compression = compression_named(entry["compression"])
         assert compression is not None
         aligned = offset % block_size == 0
-        if not aligned:
+        if not aligned and shas is not None:  # the block size is known only from the list
             self._add(loaded, "metadata", f"offset {offset} is not on a SHA block edge", name)
         md5 = hashlib.md5(usedforsecurity=False)
         seen = 0
         pending = bytearray()
-        digests: list[bytes] = []
+        # Block hashes are compared as they come (never collected): memory stays one block.
+        first = offset // block_size
+        index = first
+        bad_count = 0
+        bad_first = -1
+
+        def compare(block: memoryview | bytearray) -> None:
+            nonlocal index, bad_count, bad_first
+            assert shas is not None
+            digest = hashlib.sha256(block).hexdigest()
+            self.blocks += 1
+            if index >= len(shas) or shas[index] != digest:
+                bad_count += 1
+                if bad_first < 0:
+                    bad_first = index
+            index += 1
+
         damaged: str | None = None
         try:
-            with open(loaded.stored.backup_dir / name, "rb") as fh:
+            with loaded.stored.open_object(name) as fh:
                 for piece in object_pieces(fh, compression, length):
                     seen += len(piece)
                     if seen > length:
@@ -189,15 +235,17 @@ class _Verifier:
                         whole = len(pending) // block_size * block_size
                         view = memoryview(pending)
                         for at in range(0, whole, block_size):
-                            digests.append(hashlib.sha256(view[at : at + block_size]).digest())
+                            compare(view[at : at + block_size])
                         view.release()
                         del pending[:whole]
                     if self.progress is not None:
                         self.progress(self.done, self.total)
         except ObjectDamaged as err:
             damaged = f"cannot be decompressed ({err})"
+        except UnsafeFile as err:
+            damaged = f"is not read: it is {err.found}"
         except OSError as err:
-            damaged = f"cannot be read ({err.strerror})"
+            damaged = f"cannot be read ({_os_message(err)})"
         if damaged is not None:
             self._add(loaded, "altered", damaged, name)
             return
@@ -210,22 +258,17 @@ class _Verifier:
         if not aligned or shas is None:
             return
         if pending:
-            digests.append(hashlib.sha256(pending).digest())
-        first = offset // block_size
-        bad = []
-        for k, digest in enumerate(digests):
-            index = first + k
-            self.blocks += 1
-            if index >= len(shas):
-                bad.append(index)
-                continue
-            if shas[index] != digest.hex():
-                bad.append(index)
-        if bad:
+            compare(pending)
+        if bad_count:
             self._add(
                 loaded,
                 "sha256",
-                f"{len(bad)} block(s) of {name} do not match the sha256file, first block "
-                f"{bad[0]} (offset {bad[0] * block_size})",
+                f"{bad_count} block(s) of {name} do not match the sha256file, first block "
+                f"{bad_first} (offset {bad_first * block_size})",
                 loaded.stored.sha256_name,
             )
+
+
+def _os_message(err: OSError) -> str:
+    where = f": {err.filename}" if err.filename else ""
+    return f"{err.strerror or err}{where}"

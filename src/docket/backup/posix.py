@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from docket.backup import _safe
 from docket.backup._chunks import (
     PIECE,
     Compression,
@@ -50,6 +51,7 @@ from docket.backup._layout import (
     METADATA_SUFFIX,
     SHA256_SUFFIX,
     BackupRoot,
+    LoadedBackup,
     backup_dir_for,
     check_id,
 )
@@ -64,7 +66,7 @@ from docket.backup._restore import RestoreWriter, truncate_regular
 from docket.backup._verify import verify_chain
 from docket.backup.base import BackupDriver
 from docket.core.codec import Limits
-from docket.core.errors import BackupError, DriverOptionError, InvalidBackup
+from docket.core.errors import BackupError, DocketError, DriverOptionError, InvalidBackup
 from docket.core.family import Family
 from docket.core.registry import Registry
 
@@ -75,6 +77,7 @@ DEFAULT_DIR_MODE = 0o770
 DEFAULT_FILE_MODE = 0o660
 """Cinder's modes: a backup share is used by a group of services, whatever their umask."""
 GIB = 1 << 30
+CONTAINER_FAMILY = "backup-metadata"
 
 # The metadata and SHA-256 objects grow with the volume; they are the driver's own files, so
 # the only limit that matters is the machine's.
@@ -181,6 +184,7 @@ class PosixBackupDriver(BackupDriver):
         ``container``, ``service_metadata`` (the prefix), ``size``, ``object_count``...
         filled in.
         """
+        check_id(backup.id)  # the caller's id: a bad one is a usage error
         backup_id, backup_dir = self._backups.locate(backup)
         volume_id = backup.volume_id
         if not volume_id:
@@ -215,7 +219,10 @@ class PosixBackupDriver(BackupDriver):
         with contextlib.ExitStack() as stack:
             fh = volume_file
             if isinstance(volume_file, str | os.PathLike):
-                fh = stack.enter_context(open(volume_file, "rb", buffering=0))
+                # Not a link, a FIFO or a character device: a regular file or block device.
+                fh = stack.enter_context(
+                    _safe.open_file(volume_file, what="volume", kinds=_safe.VOLUME)
+                )
             objects, total = self._store(
                 fh, backup_dir, prefix, header, parent_shas, parent_end, backup_id, progress
             )
@@ -251,19 +258,16 @@ class PosixBackupDriver(BackupDriver):
                 backup_id=backup.id,
                 hint="an incremental backup builds on a backup of the same volume",
             )
-        shafile = self._backups.read_object(
-            "chunked-sha256",
-            parent.stored.backup_dir / parent.stored.sha256_name,
-            parent.backup_id,
-        )
-        if shafile["chunk_size"] != self.sha_block_size:
+        end = max(c.end() for c in parent_chain)
+        shas, block_size = self._backups.sha256(parent, end)
+        if block_size != self.sha_block_size:
             raise DriverOptionError(
-                f"the parent used SHA blocks of {shafile['chunk_size']} bytes, this driver "
+                f"the parent used SHA blocks of {block_size} bytes, this driver "
                 f"{self.sha_block_size}",
                 backup_id=backup.id,
                 hint="configure the same sha_block_size as the parent backup",
             )
-        return [bytes.fromhex(h) for h in shafile["sha256s"]], max(c.end() for c in parent_chain)
+        return [bytes.fromhex(h) for h in shas], end
 
     def _store(
         self,
@@ -435,19 +439,32 @@ class PosixBackupDriver(BackupDriver):
         Every metadata object of the chain is read and checked (version, object list) before
         a byte is written. A path to a regular file (or a new path) is written to a temporary
         file that replaces it only when everything, volume metadata included, is restored.
-        With ``volume_id`` and a metadata API, each backup's volume metadata is restored too.
+        A block device or an open file cannot be thrown away, so every object of the chain
+        is read and checked before the first byte is written to it; and each object's bytes
+        reach any target only after its length and MD5 are checked. With ``volume_id`` and a
+        metadata API, the chain's volume metadata is restored after all the data, in one
+        transaction when the API has ``put_many`` (``docket.store.BackupMetadataAPI`` has).
         """
         chain = list(reversed(self._backups.chain(backup)))
+        self._check_containers(chain, volume_id)
         size = max(c.end() for c in chain)
         work = RestoreWriter(chain, size, progress)
+        backup_id = chain[-1].backup_id
         if not isinstance(volume_file, str | os.PathLike):
-            work.write(volume_file, sparse=False)
-            truncate_regular(volume_file, size)
+            work.verify()
+            with _writing("the restore target", backup_id):
+                _reserve(volume_file, size, backup_id)
+                work.write(volume_file, sparse=False)
+                truncate_regular(volume_file, size)
+                volume_file.flush()
             return self._report(work, volume_id)
         # Through a symlink, restore what it points at rather than replace the link.
         target = Path(os.path.realpath(volume_file))
-        if target.exists() and not target.is_file():
-            with open(target, "r+b") as out:
+        if os.path.lexists(target) and not target.is_file():
+            fd = _safe.open_regular(
+                target, what="restore target", kinds=_safe.VOLUME, flags=os.O_RDWR
+            )
+            with os.fdopen(fd, "r+b") as out:
                 available = volume_size(out)
                 if available < size:
                     raise InvalidBackup(
@@ -455,13 +472,15 @@ class PosixBackupDriver(BackupDriver):
                         backup_id=chain[-1].backup_id,
                         hint="restore onto a volume at least as large as the backed-up one",
                     )
-                work.write(out, sparse=False)
-                out.flush()
-                os.fsync(out.fileno())
+                work.verify()
+                with _writing(str(target), backup_id):
+                    work.write(out, sparse=False)
+                    out.flush()
+                    os.fsync(out.fileno())
             return self._report(work, volume_id)
         tmp = temp_path(target)
         try:
-            with open(tmp, "wb") as out:
+            with _writing(str(target), backup_id), open(tmp, "wb") as out:
                 work.write(out, sparse=True)
                 out.truncate(size)
                 out.flush()
@@ -479,6 +498,7 @@ class PosixBackupDriver(BackupDriver):
     def _report(self, work: RestoreWriter, volume_id: str | None) -> RestoreReport:
         results: list[tuple[str, Any]] = []
         skipped: list[str] = []
+        todo: list[tuple[str, str]] = []
         for loaded in work.chain:
             volume_meta = loaded.metadata.get("volume_meta")
             if not volume_meta:
@@ -486,7 +506,15 @@ class PosixBackupDriver(BackupDriver):
             if volume_id is None or self.metadata_api is None:
                 skipped.append(loaded.backup_id)
                 continue
-            results.append((loaded.backup_id, self.put_metadata(volume_id, volume_meta)))
+            todo.append((loaded.backup_id, volume_meta))
+        put_many = getattr(self.metadata_api, "put_many", None)
+        if todo and volume_id is not None and callable(put_many):
+            # One transaction for the chain: a refused container (the incremental's, say)
+            # leaves the database exactly as it was.
+            done = put_many([(volume_id, meta) for _, meta in todo])
+            results = [(bid, out) for (bid, _), out in zip(todo, done, strict=True)]
+        elif volume_id is not None:
+            results = [(bid, self.put_metadata(volume_id, meta)) for bid, meta in todo]
         return RestoreReport(
             backup_id=work.chain[-1].backup_id,
             chain=tuple(c.backup_id for c in work.chain),
@@ -513,7 +541,8 @@ class PosixBackupDriver(BackupDriver):
             )
         # The metadata object goes first: if deleting stops half-way, what is left is a
         # partial backup, which never passes verify.
-        (stored.backup_dir / stored.metadata_name).unlink(missing_ok=True)
+        with stored.directory() as fd, contextlib.suppress(FileNotFoundError):
+            os.unlink(stored.metadata_name, dir_fd=fd)
         self._backups.remove(stored.backup_dir, stored.backup_id)
 
     # --- describing -----------------------------------------------------------------------
@@ -571,4 +600,71 @@ class PosixBackupDriver(BackupDriver):
         did not store is unchanged from its parent. Raises :class:`BackupNotFound` when the
         backup itself does not exist; everything else is a :class:`Problem` in the report.
         """
-        return verify_chain(self._backups, backup, progress)
+        containers = (
+            self.registry.family(CONTAINER_FAMILY)
+            if self.registry.signing_key is not None
+            else None
+        )
+        return verify_chain(self._backups, backup, progress, containers)
+
+    def _check_containers(self, chain: Sequence[LoadedBackup], volume_id: str | None) -> None:
+        """Load every volume metadata container of the chain before any data is written,
+        when they are to be restored or a signing key must vouch for them: a refused one
+        (unsigned, altered, invalid) stops the restore with the target untouched."""
+        restoring = volume_id is not None and self.metadata_api is not None
+        if not restoring and self.registry.signing_key is None:
+            return
+        family = self.registry.family(CONTAINER_FAMILY)
+        for loaded in chain:
+            volume_meta = loaded.metadata.get("volume_meta")
+            if not volume_meta:
+                continue
+            try:
+                family.load(volume_meta)
+            except DocketError as err:
+                raise InvalidBackup(
+                    f"its volume metadata container is refused: {err}",
+                    backup_id=loaded.backup_id,
+                    path=("volume_meta",),
+                    hint="nothing was restored",
+                ) from None
+
+
+@contextlib.contextmanager
+def _writing(target: str, backup_id: str) -> Iterator[None]:
+    """Report a target the system will not write (full, too large, read-only) as a backup
+    error naming it, not as a bare ``OSError``."""
+    try:
+        yield
+    except OSError as err:
+        raise BackupError(
+            f"cannot write {target}: {err.strerror or err}",
+            backup_id=backup_id,
+            hint="restore onto a file system or volume that can hold the backup",
+        ) from None
+
+
+def _reserve(out: IO[bytes], size: int, backup_id: str) -> None:
+    """Grow a regular file target to ``size`` before a byte of data is written, so a file
+    system that cannot hold that much refuses now, with the target as it was."""
+    try:
+        fd = out.fileno()
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return  # an in-memory file grows as written
+    if not regular:
+        return
+    out.flush()
+    before = os.fstat(fd).st_size
+    if before >= size:
+        return
+    try:
+        os.ftruncate(fd, size)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, before)
+        raise BackupError(
+            f"the restore target cannot grow to {size} bytes: {err.strerror or err}",
+            backup_id=backup_id,
+            hint="restore onto a file system or volume that can hold the backup",
+        ) from None

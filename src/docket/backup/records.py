@@ -52,6 +52,11 @@ NEVER_IMPORTED = ("user_id", "project_id", "status")
 
 DRIVER_INFO = "driver_info"
 
+RECORD_TEXT_LIMIT = 24 << 20
+"""The most bytes of record text (base64, line breaks included) an import reads: a record is
+at most 16 MiB of JSON (the container limit), 21.4 MiB as base64. Longer text is refused
+before it is decoded."""
+
 DECODE_MESSAGE = "Can't decode backup record."
 PARSE_MESSAGE = "Can't parse backup record."
 
@@ -115,6 +120,13 @@ def export_record(
 
 def decode_record(family: Family, backup_url: str | bytes) -> dict[str, Any]:
     """The JSON object inside a record, strictly parsed, before any check of its content."""
+    limit = min(RECORD_TEXT_LIMIT, 4 * -(-family.limits.max_bytes // 3) * 77 // 76 + 64)
+    if len(backup_url) > limit:
+        raise RecordDecodeError(
+            f"{DECODE_MESSAGE} (the record has {len(backup_url)} characters; at most {limit} "
+            "are read)",
+            hint="a backup record is the short base64 text export_record wrote",
+        )
     try:
         raw = backup_url.encode("ascii") if isinstance(backup_url, str) else bytes(backup_url)
         # Python 2 wrapped base64 at 76 columns, so old records carry newlines.

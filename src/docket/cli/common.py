@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -19,7 +20,13 @@ from typing import Any, BinaryIO, TextIO
 from docket.cli.errors import UsageError
 from docket.core.bulk import DEFAULT_FAMILY, STDIN
 from docket.core.codec import Limits, parse
-from docket.core.errors import DocketError, DriverOptionError, LimitExceeded, ValidationError
+from docket.core.errors import (
+    DocketError,
+    DriverOptionError,
+    LimitExceeded,
+    UnsafeFile,
+    ValidationError,
+)
 from docket.core.family import Container, Family
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
@@ -31,6 +38,8 @@ EXIT_USAGE = 2
 """A bad argument or option."""
 
 KEY_ENV = "DOCKET_SIGNING_KEY_FILE"
+KEY_LIMIT = 64 << 10
+"""The most bytes a key file may hold (an HMAC key is 32-64 bytes)."""
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``, as the backup driver and :func:`docket.core.bulk.validate_many`
@@ -62,9 +71,16 @@ def run(stderr: TextIO, work: Callable[[], int]) -> int:
 
 
 def read_key(path: str | os.PathLike[str]) -> bytes:
-    """The HMAC signing key in a file (its bytes, less one trailing newline)."""
+    """The HMAC signing key in a file (its bytes, less one trailing newline).
+
+    The file must be a regular file (not a link, FIFO or device) of at most
+    :data:`KEY_LIMIT` bytes; anything else is a usage error of ``--key-file``.
+    """
     try:
-        key = Path(path).read_bytes()
+        from docket.backup import _safe  # only when a key file is given
+        key = _safe.read_bounded(path, KEY_LIMIT, what="key file")
+    except UnsafeFile as err:
+        raise UsageError("--key-file", err.describe(), "give the key's own file") from None
     except OSError as err:
         raise UsageError(
             "--key-file", f"cannot read {path}: {err.strerror}", f"or unset {KEY_ENV}"
@@ -126,7 +142,10 @@ def read_input(path: str, stdin: BinaryIO | None, limits: Limits) -> bytes:
         source = stdin if stdin is not None else sys.stdin.buffer
         raw = source.read(limits.max_bytes + 1)
     else:
-        with open(path, "rb") as fh:
+        # A FIFO, device or link is refused (UnsafeFile) rather than read or followed.
+        from docket.backup import _safe  # not on `docket validate`'s path
+
+        with _safe.open_file(path, what="input file") as fh:
             raw = fh.read(limits.max_bytes + 1)
     if len(raw) > limits.max_bytes:
         raise LimitExceeded("max_bytes", len(raw), limits.max_bytes)
@@ -159,8 +178,27 @@ def load_at_own_version(
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    """Write ``data`` to ``path`` whole or not at all (a temporary file, then a rename).
+
+    An existing ``path`` that is not a regular file (a device, FIFO, socket, directory or
+    symbolic link) is refused with :class:`UnsafeFile` naming ``path`` as given: renaming
+    over it would replace it, not write into it.
+    """
     target = Path(path)
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISREG(mode):
+            from docket.backup import _safe  # not on `docket validate`'s path
+
+            raise UnsafeFile(
+                os.fspath(path),
+                "output file",
+                _safe.kind_of(mode),
+                hint="give a new path or a regular file to replace",
+            )
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would.

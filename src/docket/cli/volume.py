@@ -12,17 +12,20 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import click
 
+from docket.backup import _safe
 from docket.backup._chunks import Compression
 from docket.backup._model import Backup, MetadataAPI
 from docket.backup.posix import DEFAULT_CHUNK_SIZE, PosixBackupDriver
+from docket.backup.records import RECORD_TEXT_LIMIT
 from docket.cli import options
-from docket.cli.common import EXIT_FAILED, EXIT_OK, progress_bar, run
+from docket.cli.common import EXIT_FAILED, EXIT_OK, build_registry, progress_bar, run
 from docket.cli.output import emit
 from docket.core.errors import BackupError, DriverOptionError
+from docket.core.registry import Registry
 
 PROGRESS_HELP = "Draw a progress bar (default: only on a terminal)."
 
@@ -36,8 +39,12 @@ def _need_volume_id(db: str | None, volume_id: str | None, what: str) -> None:
 
 
 @contextlib.contextmanager
-def _metadata_api(db: str | None) -> Iterator[MetadataAPI | None]:
-    """``docket.store.BackupMetadataAPI`` on the database at ``db`` (None without one)."""
+def _metadata_api(db: str | None, registry: Registry) -> Iterator[MetadataAPI | None]:
+    """``docket.store.BackupMetadataAPI`` on the database at ``db`` (None without one).
+
+    With a signing key in ``registry``, it writes signed containers (the current version) and
+    restores only signed ones.
+    """
     if db is None:
         yield None
         return
@@ -48,8 +55,10 @@ def _metadata_api(db: str | None) -> Iterator[MetadataAPI | None]:
             f"the database store is not available ({err})", hint="reinstall docket"
         ) from None
     engine = store.make_engine(db)
+    family = registry.family(store.FAMILY)
+    version = family.current if registry.signing_key is not None else 2
     try:
-        yield store.BackupMetadataAPI(engine)
+        yield store.BackupMetadataAPI(engine, version=version, registry=registry)
     finally:
         engine.dispose()
 
@@ -75,13 +84,21 @@ def backup(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     output_format: str = "text",
     progress: bool | None = None,
+    key_file: str | os.PathLike[str] | None = None,
 ) -> int:
-    """``docket volume backup``: back up a file or block device into ``root``."""
+    """``docket volume backup``: back up a file or block device into ``root``.
+
+    With ``key_file``, the volume's metadata container is written signed, and a parent's
+    stored container must carry a valid signature.
+    """
 
     def work() -> int:
         _need_volume_id(db, volume_id, "back up")
-        with _metadata_api(db) as api:
-            driver = PosixBackupDriver(root, api, compression=compression, chunk_size=chunk_size)
+        registry = build_registry(None, key_file)
+        with _metadata_api(db, registry) as api:
+            driver = PosixBackupDriver(
+                root, api, registry=registry, compression=compression, chunk_size=chunk_size
+            )
             vid = volume_id
             if vid is None:
                 vid = driver.get_backup(parent).volume_id if parent else default_volume_id(path)
@@ -123,13 +140,19 @@ def restore(
     volume_id: str | None = None,
     output_format: str = "text",
     progress: bool | None = None,
+    key_file: str | os.PathLike[str] | None = None,
 ) -> int:
-    """``docket volume restore``: restore a backup (and its parents) onto ``target``."""
+    """``docket volume restore``: restore a backup (and its parents) onto ``target``.
+
+    With ``key_file``, every stored metadata container of the chain must carry a valid
+    signature; one that does not is refused before any data is written.
+    """
 
     def work() -> int:
         _need_volume_id(db, volume_id, "restore")
-        with _metadata_api(db) as api:
-            driver = PosixBackupDriver(root, api)
+        registry = build_registry(None, key_file)
+        with _metadata_api(db, registry) as api:
+            driver = PosixBackupDriver(root, api, registry=registry)
             with progress_bar(stderr, "restore", progress) as report:
                 done = driver.restore(backup_id, volume_id, target, progress=report)
         lines = [
@@ -171,11 +194,13 @@ def verify(
     stderr: TextIO,
     output_format: str = "text",
     progress: bool | None = None,
+    key_file: str | os.PathLike[str] | None = None,
 ) -> int:
-    """``docket volume verify``: exit 0 when intact, 1 with each problem listed."""
+    """``docket volume verify``: exit 0 when intact, 1 with each problem listed (with
+    ``key_file``, an unsigned or wrongly signed metadata container is one)."""
 
     def work() -> int:
-        driver = PosixBackupDriver(root)
+        driver = PosixBackupDriver(root, registry=build_registry(None, key_file))
         with progress_bar(stderr, "verify", progress) as report:
             result = driver.verify(backup_id, progress=report)
         verdict = "ok" if result.ok else f"FAILED: {len(result.problems)} problem(s)"
@@ -248,12 +273,24 @@ def import_record(
     stdout: TextIO,
     stderr: TextIO,
     output_format: str = "text",
+    key_file: str | os.PathLike[str] | None = None,
+    stdin: BinaryIO | None = None,
 ) -> int:
-    """``docket volume import-record``: check a record, then verify the backup it names."""
+    """``docket volume import-record``: check a record, then verify the backup it names.
+
+    ``record`` ``-`` reads standard input (``stdin``), at most
+    :data:`~docket.backup.records.RECORD_TEXT_LIMIT` bytes. With ``key_file``, an unsigned
+    or wrongly signed record (and metadata container) is refused.
+    """
 
     def work() -> int:
-        driver = PosixBackupDriver(root)
-        imported = driver.import_record(record.strip())
+        driver = PosixBackupDriver(root, registry=build_registry(None, key_file))
+        text = record
+        if record == "-":
+            source = stdin if stdin is not None else sys.stdin.buffer
+            raw = _safe.read_bounded(source, RECORD_TEXT_LIMIT, what="record", name="<stdin>")
+            text = raw.decode("ascii", "replace")
+        imported = driver.import_record(text.strip())
         result = driver.verify(imported.backup)
         emit(
             stdout,
@@ -309,6 +346,7 @@ def volume() -> None:
 )
 @options.output_format()
 @options.progress(PROGRESS_HELP)
+@options.key_file
 @click.pass_context
 def backup_command(ctx: click.Context, /, **params: Any) -> None:
     """Back up the file or block device PATH."""
@@ -323,6 +361,7 @@ def backup_command(ctx: click.Context, /, **params: Any) -> None:
 @click.option("--volume-id", metavar="ID", help="The volume whose metadata to restore.")
 @options.output_format()
 @options.progress(PROGRESS_HELP)
+@options.key_file
 @click.pass_context
 def restore_command(ctx: click.Context, /, **params: Any) -> None:
     """Restore BACKUP_ID (and the backups it builds on) onto TARGET."""
@@ -334,6 +373,7 @@ def restore_command(ctx: click.Context, /, **params: Any) -> None:
 @options.backup_root
 @options.output_format()
 @options.progress(PROGRESS_HELP)
+@options.key_file
 @click.pass_context
 def verify_command(ctx: click.Context, /, **params: Any) -> None:
     """Check BACKUP_ID and its parents: object list, MD5s, SHA-256 blocks (exit 1 if not)."""
@@ -364,7 +404,18 @@ def export_record_command(ctx: click.Context, /, **params: Any) -> None:
 @click.argument("record")
 @options.backup_root
 @options.output_format()
-def import_record_command(record: str, root: Path, output_format: str) -> None:
+@options.key_file
+def import_record_command(
+    record: str, root: Path, output_format: str, key_file: Path | None
+) -> None:
     """Check RECORD (base64 text, or - for stdin) and verify the backup it describes."""
-    text = sys.stdin.read() if record == "-" else record
-    sys.exit(import_record(text, root=root, output_format=output_format, **options.streams()))
+    sys.exit(
+        import_record(
+            record,
+            root=root,
+            output_format=output_format,
+            key_file=key_file,
+            stdin=sys.stdin.buffer,
+            **options.streams(),
+        )
+    )
