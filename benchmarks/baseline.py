@@ -273,8 +273,9 @@ class SeedMetadataAPI:
             (True, now, volume_id),
         )
 
-    def put(self, volume_id: str, json_metadata: str | bytes) -> None:
-        """Restore a container into ``volume_id``, a statement per key, one commit."""
+    def put(self, volume_id: str, json_metadata: str | bytes, *, commit: bool = True) -> None:
+        """Restore a container into ``volume_id``, a statement per key, one commit (none with
+        ``commit=False``: the caller commits many restores at once)."""
         container = json.loads(json_metadata)
         version = container["version"]
         if type(version) is not int or version not in _FIELDS:
@@ -291,4 +292,5 @@ class SeedMetadataAPI:
         except BaseException:
             self.conn.rollback()
             raise
-        self.conn.commit()
+        if commit:
+            self.conn.commit()

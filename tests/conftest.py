@@ -28,6 +28,28 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+# Long runs the default `pytest` leaves out (marked `slow` here so their files need no
+# edit); `.ci/run` runs them with `-m "slow or interop"`. A path names a whole module, a node
+# id one test (all its parameters).
+SLOW = (
+    "tests/test_concurrency.py",  # eight processes restoring at once, per server
+    "tests/test_benchmarks_smoke.py",  # runs the harness on tiny sizes
+    "tests/test_testing_plugin.py",  # property meta-tests: pytest runs of broken families
+    "tests/test_testing.py::test_containers_shrink_to_a_minimal_example",
+    "tests/test_testing.py::test_check_round_trip_groups_several_failures",
+    "tests/test_testing.py::test_check_round_trip_raises_the_one_failure",
+    "tests/test_testing.py::test_a_signed_family_also_gets_bad_signatures",
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        test = item.nodeid.split("[", 1)[0]
+        if test in SLOW or test.split("::", 1)[0] in SLOW:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT

@@ -159,30 +159,168 @@ def _prescan(text: str, limits: Limits) -> None:
 def parse(
     data: bytes | bytearray | memoryview | str, limits: Limits = DEFAULT_LIMITS
 ) -> JSONObject:
-    """Parse one JSON object strictly, enforcing ``limits``."""
-    if isinstance(data, str):
-        if len(data) > limits.max_bytes:  # each character is at least one byte
-            raise LimitExceeded("max_bytes", len(data), limits.max_bytes)
-        text = data
-        if not text.isascii():
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError as err:
+    """Parse one JSON object strictly, enforcing ``limits``.
+
+    Most input takes the fast path (:func:`_parse_fast`): orjson parses it and cheap counts
+    over the text prove what orjson does not check. Whatever that path cannot judge, and
+    every error, goes through the exact path, so both give the same value or the same error.
+    """
+    value = _parse_fast(data, limits)
+    if value is not None:
+        return value
+    return parse_exact(data, limits)
+
+
+# Every float orjson makes of an integer outside [-2**63, 2**64) is at least this large; the
+# exact path reads such integers exactly, so a float this large sends the text there.
+_BIG_FLOAT = float(2**63)
+_NESTED = frozenset({dict, list, float})
+_QUOTED_WS = {b" ": b'" ', b"\t": b'"\t', b"\n": b'"\n', b"\r": b'"\r'}
+
+
+def _parse_fast(data: bytes | bytearray | memoryview | str, limits: Limits) -> JSONObject | None:
+    """The object ``data`` holds when orjson's parse of it is provably the exact one; None
+    when that cannot be shown cheaply (then the exact path decides, errors included).
+
+    orjson refuses what the exact path refuses (bad syntax, invalid UTF-8, a byte order mark,
+    NaN, Infinity, numbers too large for a double, lone surrogates, control characters) but
+    keeps the last of duplicate keys and reads integers beyond 64 bits as floats. So:
+
+    - *no duplicate keys*: the text is orjson's own writing of the value; or, the text
+      holding no ``\\u003`` escape (so no colon is written as an escape), it has as many
+      colons as orjson's writing of the value. Outside strings each text has one colon per
+      member; inside, the text has the colons of all its strings and orjson's writing those
+      of the strings kept, so a dropped member leaves the text with more. Otherwise
+      ``count('":') + count('"<whitespace>')``, at least the number of members of the text,
+      must equal the number of keys the parsed objects hold;
+    - *no big integers*: orjson's writing equals the text, or no float is 2**63 or more in
+      size;
+    - *limits*: a text no longer than ``max_string_length`` holds no longer string, one of
+      ``n`` characters at most ``(n + 1) // 2`` values; depth and keys per object are
+      counted.
+    """
+    text: bytes | str = data if isinstance(data, bytes | str) else bytes(data)
+    size = len(text)
+    if (
+        size > limits.max_bytes
+        or size > limits.max_string_length
+        or (size + 1) // 2 > limits.items
+    ):
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if type(value) is not dict:
+        return None
+    # orjson read it, so it is valid UTF-8 without lone surrogates.
+    raw = text if isinstance(text, bytes) else text.encode("utf-8")
+    shown = orjson.dumps(value)
+    if shown == raw:
+        if (size <= limits.max_keys or raw.count(b":") <= limits.max_keys) and raw.count(
+            b"{"
+        ) + raw.count(b"[") <= limits.max_depth:
+            return value
+        return None
+    if (b"\\" not in raw or b"\\u003" not in raw) and raw.count(b":") == shown.count(b":"):
+        keys = _walk(value, limits)
+        return value if keys is not None else None
+    keys = _walk(value, limits)
+    if keys is None:
+        return None
+    bound = raw.count(b'":')
+    for ws, pair in _QUOTED_WS.items():
+        if ws in raw:
+            bound += raw.count(pair)
+    return value if keys == bound else None
+
+
+def _walk(value: JSONObject, limits: Limits) -> int | None:
+    """The number of keys of all objects in ``value``; None when a float is 2**63 or more in
+    size (maybe an integer orjson could not keep) or depth or keys per object exceed limits."""
+    keys = 0
+    max_depth = limits.max_depth
+    max_keys = limits.max_keys
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            return None
+        if type(node) is dict:
+            if len(node) > max_keys:
+                return None
+            keys += len(node)
+            members = node.values()
+        else:
+            members = node
+        if _NESTED.isdisjoint(map(type, members)):
+            continue
+        for member in members:
+            kind = type(member)
+            if kind is dict or kind is list:
+                stack.append((member, depth + 1))
+            elif kind is float and not -_BIG_FLOAT < member < _BIG_FLOAT:
+                return None
+    return keys
+
+
+def parse_exact(
+    data: bytes | bytearray | memoryview | str, limits: Limits = DEFAULT_LIMITS
+) -> JSONObject:
+    """Parse one JSON object strictly with the standard library's decoder (the reference the
+    fast path is checked against; :func:`parse` uses it for what the fast path cannot judge).
+    Its errors carry the 1-based ``line`` and ``column`` where the text is wrong."""
+    text: str | None = None
+    raw: bytes | None = None
+    try:
+        if isinstance(data, str):
+            if len(data) > limits.max_bytes:  # each character is at least one byte
+                raise LimitExceeded("max_bytes", len(data), limits.max_bytes)
+            text = data
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as err:
+                    raise InvalidJSON(
+                        f"lone surrogate in text ({err.reason})", position=err.start
+                    ) from None
+        else:
+            raw = data if isinstance(data, bytes) else bytes(data)
+            if len(raw) > limits.max_bytes:
+                raise LimitExceeded("max_bytes", len(raw), limits.max_bytes)
+            if raw.startswith(b"\xef\xbb\xbf"):
                 raise InvalidJSON(
-                    f"lone surrogate in text ({err.reason})", position=err.start
-                ) from None
-    else:
-        raw = data if isinstance(data, bytes) else bytes(data)
-        if len(raw) > limits.max_bytes:
-            raise LimitExceeded("max_bytes", len(raw), limits.max_bytes)
-        if raw.startswith(b"\xef\xbb\xbf"):
-            raise InvalidJSON(
-                "input starts with a UTF-8 byte order mark", position=0, hint="save without BOM"
-            )
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise InvalidJSON(f"invalid UTF-8 ({err.reason})", position=err.start) from None
+                    "input starts with a UTF-8 byte order mark", position=0, hint="save without BOM"
+                )
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                error = InvalidJSON(f"invalid UTF-8 ({err.reason})", position=err.start)
+                _place(error, raw[: err.start].decode("utf-8", errors="replace"), None)
+                raise error from None
+        return _decode(text, limits)
+    except DuplicateKey as err:
+        if text is not None:
+            found = _find_duplicate(text, err.key)
+            if found is not None:
+                key, position = found
+                located = DuplicateKey(key)
+                located.position = position
+                _place(located, text, position)
+                raise located from None
+        raise
+    except NonFiniteNumber as err:
+        if text is not None and err.position is None:
+            err.position = _find_token(text, err.token)
+            _place(err, text, err.position)
+        raise
+    except ParseError as err:
+        if text is not None and err.position is not None and err.line is None:
+            _place(err, text, err.position)
+        raise
+
+
+def _decode(text: str, limits: Limits) -> JSONObject:
     if text.startswith("\ufeff"):
         raise InvalidJSON(
             "input starts with a byte order mark", position=0, hint="save without BOM"
@@ -203,7 +341,9 @@ def parse(
     except ValueError as err:  # e.g. integers longer than sys.int_info limits
         raise InvalidJSON(str(err)) from None
     if not isinstance(value, dict):
-        raise NotAnObject(_type_name(value))
+        error = NotAnObject(_type_name(value))
+        error.position = len(text) - len(text.lstrip(" \t\n\r"))
+        raise error
     if (
         openers > limits.max_depth
         or len(text) > limits.max_string_length
@@ -214,6 +354,58 @@ def parse(
     ):
         check_limits(value, limits)
     return value
+
+
+# --- where an error is (the error path only) ------------------------------------------------
+
+
+def _place(err: ParseError, before_or_text: str, position: int | None) -> None:
+    """Set ``err.line`` and ``err.column`` (1-based; the column counts characters) for the
+    character ``position`` of the text, or for the end of ``before_or_text`` when None."""
+    text = before_or_text if position is None else before_or_text[:position]
+    err.line = text.count("\n") + 1
+    err.column = len(text) - (text.rfind("\n") + 1) + 1
+
+
+def _tokens(text: str) -> Iterator[re.Match[str]]:
+    return _TOKEN.finditer(text)
+
+
+def _find_duplicate(text: str, wanted: str) -> tuple[str, int] | None:
+    """The key ``wanted`` where it first repeats within one object, and the position of that
+    second occurrence (or, failing that, the first repeated key of any object)."""
+    # One entry per open container: the keys seen so far (None for an array).
+    stack: list[set[str] | None] = []
+    first: tuple[str, int] | None = None
+    previous: re.Match[str] | None = None
+    for match in _tokens(text):
+        token = match.group(0)
+        if token == ":" and previous is not None and previous.group(0).startswith('"'):
+            seen = stack[-1] if stack else None
+            if seen is not None:
+                key = json.loads(previous.group(0))
+                if key in seen:
+                    if key == wanted:
+                        return key, previous.start()
+                    if first is None:
+                        first = (key, previous.start())
+                seen.add(key)
+        elif token == "{":
+            stack.append(set())
+        elif token == "[":
+            stack.append(None)
+        elif token in ("}", "]") and stack:
+            stack.pop()
+        previous = match
+    return first
+
+
+def _find_token(text: str, wanted: str) -> int | None:
+    """The position of the first scalar token ``wanted`` outside strings."""
+    for match in _tokens(text):
+        if match.group(0) == wanted:
+            return match.start()
+    return None
 
 
 def _children(node: Any) -> Iterator[tuple[PathSegment, Any]]:

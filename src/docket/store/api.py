@@ -83,7 +83,12 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 def make_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
     """An engine with sane defaults: SQLite with foreign keys, a busy timeout and one
-    transaction per ``begin``; server databases with ``pool_pre_ping``; MySQL in ``utf8mb4``."""
+    transaction per ``begin``; MySQL in ``utf8mb4``.
+
+    Pooled connections are not pinged at every checkout (a round trip per call): a read that
+    finds its connection dead runs again once on a new one, and a restore pings its
+    connection itself before it starts.
+    """
     u = sa.make_url(url)
     backend = u.get_backend_name()
     if backend == "sqlite":
@@ -94,7 +99,6 @@ def make_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
         return engine
     if backend in ("mysql", "mariadb") and "charset" not in u.query:
         u = u.update_query_dict({"charset": "utf8mb4"})
-    kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(u, **kwargs)
 
 
@@ -264,10 +268,11 @@ class _Reads:
     id_index: int
     begin: bool
     """Whether to open the read transaction by hand (SQLite's driver would not)."""
-    snapshot: bool
-    """Whether to ask for REPEATABLE READ: under PostgreSQL's READ COMMITTED each query sees
-    what committed before it ran, so a restore committing between reading the row and its
-    metadata would show up half in the backup."""
+    together: InSql | None
+    """Where the database can (PostgreSQL): one statement giving each volume's row followed
+    by, per metadata section, its live entries as a JSON array ``[object, entries left
+    out]`` (the entries whose key is null). One statement is one snapshot, so a restore
+    committing meanwhile is seen whole or not at all, without a transaction of its own."""
 
 
 class BackupMetadataAPI:
@@ -340,7 +345,11 @@ class BackupMetadataAPI:
             dump_row=values.dumper(names, lay.hints, result_processors(vol, dialect)),
             id_index=names.index("id"),
             begin=dialect.name == "sqlite",
-            snapshot=dialect.name == "postgresql",
+            together=(
+                InSql.of(_together(vol, [lay.user, lay.glance]), dialect)
+                if dialect.name == "postgresql"
+                else None
+            ),
         )
 
     @functools.cached_property
@@ -364,7 +373,8 @@ class BackupMetadataAPI:
 
     def get_many(self, volume_ids: Iterable[str]) -> dict[str, str]:
         """Containers of many volumes, by id, with a fixed number of queries per table for up
-        to ``chunk_size`` volumes. A missing volume is :class:`VolumeNotFound` (for all)."""
+        to ``chunk_size`` volumes (one query in all on PostgreSQL). A missing volume is
+        :class:`VolumeNotFound` (for all)."""
         ids: list[str] = list(dict.fromkeys(volume_ids))
         reads = self._reads
         rows: dict[str, Sequence[Any]] = {}
@@ -372,32 +382,29 @@ class BackupMetadataAPI:
         glance: dict[str, dict[str, Any]] = {}
         report: list[Unserializable] = []
         driver_error = self.engine.dialect.loaded_dbapi.Error
-        try:
-            with self.engine.connect() as conn:
-                if reads.snapshot:  # one snapshot for the row and its metadata
-                    conn.execution_options(isolation_level="REPEATABLE READ")
-                # The driver's cursor, not Connection.execute: for these small, repeated
-                # queries SQLAlchemy's per-execution work costs more than the query.
-                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-                try:
-                    if reads.begin:
-                        cursor.execute("BEGIN")  # one snapshot for the row and its metadata
-                    for start in range(0, len(ids), self.chunk_size):
-                        chunk = ids[start : start + self.chunk_size]
-                        cursor.execute(*reads.volumes.bind(chunk))
-                        for row in cursor.fetchall():
-                            rows[row[reads.id_index]] = row
-                        missing = [i for i in chunk if i not in rows]
-                        if missing:
-                            raise VolumeNotFound(missing)
-                        for store, section in ((user, USER_SECTION), (glance, GLANCE_SECTION)):
-                            self._read_entries(cursor, section, chunk, store, report)
-                finally:
-                    cursor.close()
-        except driver_error as err:
-            raise _database_error("read the volumes", err) from err
-        except sa.exc.SQLAlchemyError as err:
-            raise _database_error("read the volumes", err) from err
+        for attempt in (1, 2):
+            try:
+                self._read(ids, rows, user, glance, report)
+                break
+            except _Disconnected as lost:
+                if attempt == 1:
+                    # A pooled connection the server dropped (no ping at checkout): the
+                    # read runs again, once, on a new one.
+                    for partial in (rows, user, glance, report):
+                        partial.clear()
+                    continue
+                err = lost.__cause__ if isinstance(lost.__cause__, Exception) else lost
+                raise _database_error("read the volumes", err) from err
+            except driver_error as err:
+                raise _database_error("read the volumes", err) from err
+            except sa.exc.DBAPIError as err:
+                if attempt == 1 and err.connection_invalidated:
+                    for partial in (rows, user, glance, report):
+                        partial.clear()
+                    continue
+                raise _database_error("read the volumes", err) from err
+            except sa.exc.SQLAlchemyError as err:
+                raise _database_error("read the volumes", err) from err
         result: dict[str, str] = {}
         version = self.version
         for vid in ids:
@@ -414,6 +421,79 @@ class BackupMetadataAPI:
             result[vid] = self._render(container)
         self._report = report
         return result
+
+    def _read(
+        self,
+        ids: Sequence[str],
+        rows: dict[str, Sequence[Any]],
+        user: dict[str, dict[str, Any]],
+        glance: dict[str, dict[str, Any]],
+        report: list[Unserializable],
+    ) -> None:
+        """Read the rows and metadata of ``ids`` into the dicts given."""
+        reads = self._reads
+        with self.engine.connect() as conn:
+            if reads.together is not None:
+                # One statement per chunk: no transaction needed (nor BEGIN and ROLLBACK).
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            # The driver's cursor, not Connection.execute: for these small, repeated
+            # queries SQLAlchemy's per-execution work costs more than the query.
+            dbapi_conn = conn.connection.dbapi_connection
+            cursor = dbapi_conn.cursor()  # type: ignore[union-attr]
+            try:
+                if reads.begin:
+                    cursor.execute("BEGIN")  # one snapshot for the row and its metadata
+                for start in range(0, len(ids), self.chunk_size):
+                    chunk = ids[start : start + self.chunk_size]
+                    if reads.together is not None:
+                        self._read_together(cursor, chunk, rows, (user, glance), report)
+                        continue
+                    cursor.execute(*reads.volumes.bind(chunk))
+                    for row in cursor.fetchall():
+                        rows[row[reads.id_index]] = row
+                    missing = [i for i in chunk if i not in rows]
+                    if missing:
+                        raise VolumeNotFound(missing)
+                    for store, section in ((user, USER_SECTION), (glance, GLANCE_SECTION)):
+                        self._read_entries(cursor, section, chunk, store, report)
+            except self.engine.dialect.loaded_dbapi.Error as err:
+                if self.engine.dialect.is_disconnect(err, dbapi_conn, cursor):
+                    conn.invalidate()  # not back to the pool
+                    raise _Disconnected from err
+                raise
+            finally:
+                with contextlib.suppress(Exception):  # a dead connection's cursor, too
+                    cursor.close()
+
+    def _read_together(
+        self,
+        cursor: Any,
+        chunk: Sequence[str],
+        rows: dict[str, Sequence[Any]],
+        stores: tuple[dict[str, dict[str, Any]], ...],
+        report: list[Unserializable],
+    ) -> None:
+        reads = self._reads
+        assert reads.together is not None
+        cursor.execute(*reads.together.bind(chunk))
+        width = len(self.layout.volumes.columns)
+        id_index = reads.id_index
+        loads = orjson.loads
+        for row in cursor.fetchall():
+            vid = row[id_index]
+            rows[vid] = row
+            for store, section, packed in zip(
+                stores, (USER_SECTION, GLANCE_SECTION), row[width:], strict=True
+            ):
+                entries, left_out = loads(packed)
+                if entries is not None:
+                    store[vid] = entries
+                for _ in range(left_out):  # null keys: no JSON member can hold them
+                    report.append(Unserializable(section, "None", "NoneType", vid))
+                    LOG.info("%s", report[-1])
+        missing = [i for i in chunk if i not in rows]
+        if missing:
+            raise VolumeNotFound(missing)
 
     def _read_entries(
         self,
@@ -492,8 +572,10 @@ class BackupMetadataAPI:
         attempt = 1
         while True:
             try:
-                with self.engine.begin() as conn:
-                    return restorer.restore(conn, work, _now())
+                with self.engine.connect() as conn:
+                    _revive(conn)
+                    with conn.begin():
+                        return restorer.restore(conn, work, _now())
             except sa.exc.DBAPIError as err:
                 if not _conflict(err):
                     raise _database_error("restore", err) from err
@@ -534,6 +616,48 @@ def _max_parameters(dialect: sa.Dialect) -> int:
     if dialect.name == "postgresql":
         return 65_535
     return 50_000  # MySQL drivers send the values inline; this keeps packets modest
+
+
+def _revive(conn: sa.Connection) -> None:
+    """Ping a server database's pooled connection once before a restore (there is no ping
+    at every checkout) and swap it for a new one if the server dropped it. The ping goes to
+    the driver directly: it is no statement of the restore."""
+    dialect = conn.dialect
+    if dialect.name == "sqlite":
+        return
+    dbapi_conn = conn.connection.dbapi_connection
+    if dbapi_conn is None:
+        return
+    try:
+        dialect.do_ping(dbapi_conn)
+    except dialect.loaded_dbapi.Error as err:
+        if not dialect.is_disconnect(err, dbapi_conn, None):
+            raise
+        conn.invalidate()  # the next use connects anew
+
+
+class _Disconnected(Exception):
+    """A read found its pooled connection dead (the driver's error is the cause)."""
+
+
+def _together(volumes: sa.Table, tables: Sequence[sa.Table]) -> sa.Select[Any]:
+    """PostgreSQL: each volume's row, then per metadata table ``[entries, left out]`` as
+    JSON text (see :attr:`_Reads.together`)."""
+    packed = []
+    for table in tables:
+        key, value = table.c.key, table.c.value
+        pair = sa.func.json_build_array(
+            sa.func.json_object_agg(key, value).filter(key.is_not(None)),
+            sa.func.count().filter(key.is_(None)),
+        )
+        packed.append(
+            sa.select(sa.cast(pair, sa.Text))
+            .where(table.c.volume_id == volumes.c.id, table.c.deleted == sa.false())
+            .scalar_subquery()
+        )
+    return sa.select(volumes, *packed).where(
+        in_list(volumes.c.id), volumes.c.deleted == sa.false()
+    )
 
 
 def _aggregate(table: sa.Table, dialect: str) -> sa.Select[Any] | None:

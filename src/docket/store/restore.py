@@ -10,6 +10,7 @@ executemany updates and inserts. The caller runs it inside one transaction.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,8 +53,14 @@ class RestoreResult:
     """Per section, the values written (glance values as the text stored)."""
     removed: Mapping[str, tuple[str, ...]]
     """Per metadata section, the keys the restore soft-deleted from the volume."""
-    dropped: tuple[Dropped, ...]
-    """Fields the policy left out, each with the reason."""
+    plan: RestorePlan | None = field(default=None, repr=False, compare=False)
+    """The plan the restore carried out (None: nothing was left out)."""
+
+    @property
+    def dropped(self) -> tuple[Dropped, ...]:
+        """Fields the policy left out, each with the reason (made when first asked for:
+        a bulk restore leaves out ~37 fields a volume, and most callers never look)."""
+        return tuple(self.plan.dropped) if self.plan is not None else ()
 
 
 @dataclass
@@ -125,6 +132,125 @@ def _fold(key: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).rstrip(" ")
 
 
+_COLLATION_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _plain(key: str) -> bool:
+    """Printable ASCII: :func:`_fold` compares such keys exactly as MySQL/MariaDB do."""
+    return key.isascii() and key.isprintable()
+
+
+def collation_conflict(conn: sa.Connection, table: sa.Table, keys: Sequence[str]) -> list[str]:
+    """Two of ``keys`` that the ``key`` column's collation holds equal (MySQL/MariaDB), or
+    ``[]``. The database is asked: ``straße``/``strase`` or two emoji are one key under
+    ``utf8mb4_general_ci``, which no Python folding reproduces for every collation."""
+    info = conn.execute(
+        sa.text(
+            "SELECT CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t AND COLUMN_NAME = 'key'"
+        ),
+        {"t": table.name},
+    ).first()
+    if info is None or not all(_COLLATION_NAME.fullmatch(str(v or "")) for v in info):
+        return []
+    charset, collation = info
+    rows = " UNION ALL ".join(f"SELECT :k{i} AS k, {i} AS i" for i in range(len(keys)))
+    found = conn.execute(
+        sa.text(
+            "SELECT GROUP_CONCAT(i ORDER BY i) FROM (SELECT CONVERT(k USING "
+            f"{charset}) COLLATE {collation} AS k, i FROM ({rows}) AS given) AS keyed "
+            "GROUP BY k HAVING COUNT(*) > 1 LIMIT 1"
+        ),
+        {f"k{i}": key for i, key in enumerate(keys)},
+    ).scalar()
+    if not found:
+        return []
+    first, second = (int(i) for i in str(found).split(",")[:2])
+    return [keys[first], keys[second]]
+
+
+class _RowsSql:
+    """Set-based writes of many metadata rows as SQL text, per row count: a multi-row
+    ``INSERT ... VALUES``, and (not on MySQL/MariaDB, which lack ``UPDATE ... FROM``) an
+    ``UPDATE`` joined to its new values. Parameters are positional, row after row."""
+
+    def __init__(self, table: sa.Table, dialect: sa.Dialect) -> None:
+        quote = dialect.identifier_preparer.quote
+        mark = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+        false = str(sa.false().compile(dialect=dialect))
+        columns = ["volume_id", "key", "value", "deleted"]
+        marks = [mark, mark, mark, false]
+        if "created_at" in table.c:
+            columns.append("created_at")
+            marks.append(mark)
+        name = quote(table.name)
+        self._insert_head = f"INSERT INTO {name} ({', '.join(map(quote, columns))}) VALUES "
+        self._insert_row = f"({', '.join(marks)})"
+        self._update: tuple[str, str, str] | None = None
+        self.stamped = "updated_at" in table.c
+        """Whether the update takes the time (after the rows' values)."""
+        if dialect.name in ("sqlite", "postgresql"):
+            value, rid = quote("value"), quote("id")
+            stamp = f", {quote('updated_at')} = {mark}" if "updated_at" in table.c else ""
+            # The new value is text whatever the driver says (PostgreSQL infers the rest).
+            cast = f"CAST({mark} AS TEXT)" if dialect.name == "postgresql" else mark
+            self._update = (
+                "WITH docket_new (rid, value) AS (VALUES ",
+                f"({mark}, {cast})",
+                f") UPDATE {name} SET {value} = docket_new.value{stamp} FROM docket_new "
+                f"WHERE {name}.{rid} = docket_new.rid",
+            )
+        self._texts: dict[tuple[str, int], str] = {}
+        # PostgreSQL takes a column of values as one array parameter: a statement of a few
+        # parameters whatever the rows (psycopg parses a statement's placeholders in Python,
+        # which for tens of thousands of them costs more than the insert).
+        self.arrays = dialect.name == "postgresql"
+        self.created = "created_at" in table.c
+        created = f"{mark}, " if self.created else ""
+        self.insert_arrays = (
+            f"{self._insert_head.removesuffix(' VALUES ')} SELECT d.v, d.k, d.x, {false}"
+            f"{', ' if self.created else ''}{created.removesuffix(', ')} FROM unnest("
+            f"CAST({mark} AS TEXT[]), CAST({mark} AS TEXT[]), CAST({mark} AS TEXT[])) AS d(v, k, x)"
+        )
+        stamp_set = f", {quote('updated_at')} = {mark}" if self.stamped else ""
+        self.update_arrays = (
+            f"UPDATE {name} SET {quote('value')} = d.x{stamp_set} FROM unnest("
+            f"CAST({mark} AS BIGINT[]), CAST({mark} AS TEXT[])) AS d(r, x) "
+            f"WHERE {name}.{quote('id')} = d.r"
+        )
+
+    def created_first(self, now: Any, *columns: Sequence[Any]) -> tuple[Any, ...]:
+        """Parameters of :attr:`insert_arrays`: the time (when stamped), then the columns."""
+        lists = tuple(list(c) for c in columns)
+        return (now, *lists) if self.created else lists
+
+    def stamp_first(self, now: Any, *columns: Sequence[Any]) -> tuple[Any, ...]:
+        """Parameters of :attr:`update_arrays`: the time (when stamped), then the columns."""
+        lists = tuple(list(c) for c in columns)
+        return (now, *lists) if self.stamped else lists
+
+    def insert(self, rows: int) -> str:
+        return self._text("insert", rows)
+
+    @property
+    def update(self) -> Callable[[int], str] | None:
+        return None if self._update is None else lambda rows: self._text("update", rows)
+
+    def _text(self, kind: str, rows: int) -> str:
+        found = self._texts.get((kind, rows))
+        if found is None:
+            if len(self._texts) > 32:  # a few lengths recur (full chunks, the rest)
+                self._texts.clear()
+            if kind == "insert":
+                found = self._insert_head + ", ".join([self._insert_row] * rows)
+            else:
+                assert self._update is not None
+                head, row, tail = self._update
+                found = head + ", ".join([row] * rows) + tail
+            self._texts[(kind, rows)] = found
+        return found
+
+
 def _rounds(work: Sequence[WorkItem]) -> list[list[WorkItem]]:
     """Split a batch so no round names a volume twice; round k holds each volume's k-th
     restore, so restores of one volume still apply in order."""
@@ -157,7 +283,7 @@ class Restorer:
         self._processors = result_processors(vol, dialect)
         now_bind = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
         self._now_bind: Callable[[Any], Any] = now_bind if now_bind is not None else _same
-        self._policies: dict[tuple[Version, Version], RestorePolicy] = {}
+        self._policies: dict[tuple[Version, Version, Version | None], RestorePolicy] = {}
         self._base_updates: dict[tuple[str, ...], Sql] = {}
         # Locked in id order, so two restores of overlapping volumes queue instead of each
         # holding a row the other waits for (PostgreSQL locks in scan order otherwise).
@@ -177,6 +303,7 @@ class Restorer:
         }
         self._tables = {USER_SECTION: lay.user, GLANCE_SECTION: lay.glance}
         self._entry_sql = {name: self._compile_entries(t) for name, t in self._tables.items()}
+        self._rows_sql = {name: _RowsSql(t, dialect) for name, t in self._tables.items()}
 
     def _compile_entries(self, t: sa.Table) -> tuple[InSql, InSql, Sql, Sql, tuple[str, ...]]:
         dialect = self.dialect
@@ -227,7 +354,7 @@ class Restorer:
 
     def policy(self, container: Container) -> RestorePolicy:
         """The policy ``container`` restores with (its written version's, at its shape)."""
-        key = (container.written_version, container.version)
+        key = (container.written_version, container.version, container.floor)
         found = self._policies.get(key)
         if found is None:
             # Carrying a policy along the migrations costs more than planning; it depends
@@ -328,9 +455,11 @@ class Restorer:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def _chunks(self, seq: Sequence[Any]) -> Iterator[Sequence[Any]]:
-        for start in range(0, len(seq), self.chunk_size):
-            yield seq[start : start + self.chunk_size]
+    def _chunks(self, seq: Sequence[Any], width: int = 1) -> Iterator[Sequence[Any]]:
+        """``seq`` in chunks whose values (``width`` a row) one statement can carry."""
+        size = max(1, self.chunk_size // width)
+        for start in range(0, len(seq), size):
+            yield seq[start : start + size]
 
     def restore(
         self, conn: sa.Connection, work: Sequence[WorkItem], now: Any
@@ -352,7 +481,7 @@ class Restorer:
                     version=item.container.written_version,
                     written=written,
                     removed={k: tuple(v) for k, v in removed.items()},
-                    dropped=tuple(planned.plan.dropped),
+                    plan=planned.plan,
                 )
         return [results[item.index] for item in work]
 
@@ -374,12 +503,25 @@ class Restorer:
             target = _Target(row, conn, self, found)
             plan = self.policy(item.container).plan(item.container, target)
             planned.append(self._prepare(item, plan))
+            if self.layout.case_insensitive_keys:
+                self._check_collation(conn, planned[-1])
         # Everything is checked; from here on only the database can fail.
         self._write_base(conn, planned, now)
         removed: dict[str, dict[str, list[str]]] = {p.item.volume_id: {} for p in planned}
         for section in self._tables:
             self._write_entries(conn, section, planned, now, removed)
         return [(p, removed[p.item.volume_id]) for p in planned]
+
+    def _check_collation(self, conn: sa.Connection, planned: _Planned) -> None:
+        """Keys the database's collation holds equal are a :class:`KeyConflict` (asked of the
+        database only when a key is not printable ASCII, which :func:`_fold` handles)."""
+        for section, (_, entries) in planned.entries.items():
+            keys = list(entries)
+            if len(keys) < 2 or all(_plain(k) for k in keys):
+                continue
+            pair = collation_conflict(conn, self._tables[section], keys)
+            if pair:
+                raise KeyConflict(json_path([section, pair[1]]), pair, "MySQL/MariaDB")
 
     def exists(self, conn: sa.Connection, kind: str, key: Any) -> bool:
         sql = self._exists.get(kind)
@@ -426,7 +568,7 @@ class Restorer:
         todo = [p for p in planned if section in p.entries]
         if not todo:
             return
-        existing_sql, delete_sql, update_sql, insert_sql, fields = self._entry_sql[section]
+        existing_sql, delete_sql, update_sql, _insert, fields = self._entry_sql[section]
         existing: dict[str, list[tuple[Any, str, Any]]] = {}
         for chunk in self._chunks([p.item.volume_id for p in todo]):
             for rid, vid, key, value in _fetch(conn, *existing_sql.bind(chunk)):
@@ -453,7 +595,28 @@ class Restorer:
                     inserts.append((vid, key, value, now) if stamp else (vid, key, value))
         for chunk in self._chunks(deletes):
             conn.exec_driver_sql(*delete_sql.bind(chunk, {"now": now}))
-        for chunk in self._chunks(updates):
-            conn.exec_driver_sql(update_sql.text, update_sql.many(("rid", "value", "now"), chunk))
-        for chunk in self._chunks(inserts):
-            conn.exec_driver_sql(insert_sql.text, insert_sql.many(fields, chunk))
+        rows = self._rows_sql[section]
+        if updates and rows.arrays:
+            # PostgreSQL: every row in one statement, its columns as arrays.
+            conn.exec_driver_sql(
+                rows.update_arrays,
+                rows.stamp_first(now, [u[0] for u in updates], [u[1] for u in updates]),
+            )
+        elif rows.update is None:  # MySQL/MariaDB: the driver's executemany
+            for chunk in self._chunks(updates):
+                conn.exec_driver_sql(
+                    update_sql.text, update_sql.many(("rid", "value", "now"), chunk)
+                )
+        else:
+            # One statement per chunk: the new values joined in as a VALUES list.
+            for chunk in self._chunks(updates, 2):
+                flat = [v for rid, value, _ in chunk for v in (rid, value)]
+                params = (*flat, now) if rows.stamped else tuple(flat)
+                conn.exec_driver_sql(rows.update(len(chunk)), params)
+        if inserts and rows.arrays:
+            columns = list(zip(*inserts, strict=True))[:3]
+            conn.exec_driver_sql(rows.insert_arrays, rows.created_first(now, *columns))
+            return
+        # One multi-row INSERT per chunk.
+        for chunk in self._chunks(inserts, len(fields)):
+            conn.exec_driver_sql(rows.insert(len(chunk)), tuple(v for row in chunk for v in row))
