@@ -214,7 +214,10 @@ def test_backup_metadata_1_to_2_is_full_and_widens_the_restore_policy() -> None:
     fields = [p for p in result.policy if p.what == "fields"]
     assert fields[0].section == "volume-base-metadata"
     assert "encryption_key_id" in fields[0].new and "encryption_key_id" not in fields[0].old
-    assert result.migration == ("1 -> 2: upgrade",)
+    assert result.migration[0] == "1 -> 2: upgrade"
+    # The declared way back is shown beside the upgrade.
+    assert result.migration[1].startswith("2 -> 1: lossy downgrade: volume-base-metadata.")
+    assert result.migration[1].endswith("(declared)") and len(result.migration) == 2
     down = diff_versions(BM, 2, 1)
     assert down.migration[0].startswith("2 -> 1: lossy downgrade: ")
 

@@ -213,7 +213,7 @@ def test_a_broken_python_migration_is_reported(tmp_path: Path) -> None:
         return data
 
     reg = docket.load_registry(tmp_path, migrations=[docket.Migration("notes", 1, 2, drops_title)])
-    with pytest.raises(docket.MigrationError, match="not valid at the target"):
+    with pytest.raises(docket.MigrationError, match="not valid at version"):
         reg.family("notes").load({"version": 1, "note": {"title": "t"}})
 
 

@@ -77,11 +77,11 @@ def test_a_correct_family_passes_every_property(pytester: pytest.Pytester) -> No
         (
             "drops-field",
             "upgrade-valid",
-            "*upgrade to 2 raised MigrationError*'size' is a required*",
+            "*upgrade to 2 raised MigrationError*size? is a required*",
         ),
         ("non-deterministic", "upgrade-deterministic", "*two different results: /item/color*"),
         ("lossy-exact", "downgrade-inverse", "*the edge 1 -> 2 is declared exact*"),
-        ("leaky-policy", "restore-allowlist", "*the restore writes item.secret = *allowlist*"),
+        ("leaky-policy", "restore-allowlist", "*the restore * writes item.secret = *allowlist*"),
     ],
 )
 def test_a_broken_family_fails_the_property_that_guards_it(
@@ -279,7 +279,8 @@ def test_the_docs_example_runs(pytester: pytest.Pytester) -> None:
 def test_the_docs_example_fails_for_a_broken_family(pytester: pytest.Pytester) -> None:
     ledger = pytester.path / "schemas" / "ledger"
     shutil.copytree(TESTS / "families" / "ledger", ledger)
-    # The 1 -> 2 edge stays declared exact but now drops entry.secret on the way up.
+    # The 1 -> 2 upgrade now drops entry.secret, which the edge's losses do not mention:
+    # the registry refuses the family as it is built, naming the edge and the operation.
     doc = json.loads((ledger / "2.json").read_text())
     doc["migration"]["upgrade"].append({"op": "remove", "section": "entry", "field": "secret"})
     (ledger / "2.json").write_text(json.dumps(doc))
@@ -288,7 +289,37 @@ def test_the_docs_example_fails_for_a_broken_family(pytester: pytest.Pytester) -
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*property 'downgrade-inverse' failed for family 'ledger'*"
-            "the edge 1 -> 2 is declared exact*/entry/secret is new: None*",
+            "*UnsoundMigration: ledger: 1 -> 2: upgrade operation 4: remove entry.secret: "
+            '$[[]"entry"[]][[]"secret"[]]: entry.secret is dropped, and the downgrade\'s '
+            "losses do not name 'entry.secret'*",
         ]
     )
+
+
+def test_a_statically_unsound_family_fails_at_load_naming_the_edge(
+    pytester: pytest.Pytester,
+) -> None:
+    # The 1 -> 2 upgrade drops entry.secret, which the declared losses do not mention: the
+    # registry refuses the family before any container is drawn.
+    ledger = pytester.path / "schemas" / "ledger"
+    shutil.copytree(TESTS / "families" / "ledger", ledger)
+    doc = json.loads((ledger / "2.json").read_text())
+    doc["migration"]["upgrade"].append({"op": "remove", "section": "entry", "field": "secret"})
+    (ledger / "2.json").write_text(json.dumps(doc))
+    result = pytester.runpytest("--docket-schemas=schemas", "-v", *INNER)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "schemas::load FAILED*",
+            "UnsoundMigration: ledger: 1 -> 2: upgrade operation 4: remove entry.secret: "
+            '$[[]"entry"[]][[]"secret"[]]: entry.secret is dropped*',
+        ]
+    )
+
+
+def test_collected_counts_the_property_items(pytester: pytest.Pytester) -> None:
+    write_toy(pytester.path / "schemas")
+    _hook_conftest(pytester, "correct")
+    result = pytester.runpytest("--docket-schemas=schemas", *INNER, "-k", "upgrade")
+    result.stdout.fnmatch_lines(["collected 7 items / 5 deselected / 2 selected"])
+    result.assert_outcomes(passed=2, deselected=5)

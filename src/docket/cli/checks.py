@@ -3,6 +3,9 @@
 - every manifest and version document against the metaschema;
 - released versions unchanged (their fingerprints in the manifest);
 - the migration graph and the policies sound (the family builds);
+- every migration what it claims, on the schemas (:mod:`docket.core.soundness`): fields
+  that exist, defaults and mapped values the target accepts, exact downgrades that lose
+  nothing, declared losses that are the real ones;
 - every golden container loads, validates, dumps to its recorded bytes and upgrades to what
   was recorded;
 - with a git ref, that no version released at that ref changed since (read with
@@ -24,6 +27,7 @@ from docket.core.documents import (
     MANIFEST,
     FamilySource,
     check_against_metaschema,
+    read_document,
     read_family,
     version_text,
 )
@@ -31,6 +35,7 @@ from docket.core.errors import DocketError, ParseError, SchemaDocumentError
 from docket.core.family import Family
 from docket.core.golden import check_golden_files
 from docket.core.registry import Registry
+from docket.core.soundness import check_family
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,8 @@ class Finding:
 
     family: str
     check: str
-    """``metaschema``, ``fingerprint``, ``graph``, ``golden`` or ``released``."""
+    """``document``, ``metaschema``, ``fingerprint``, ``graph``, ``soundness``, ``golden`` or
+    ``released``."""
     message: str
     path: str = ""
 
@@ -88,13 +94,37 @@ def _metaschema_findings(folder: Path) -> Iterator[Finding]:
     ]
     for path, metaschema in documents:
         try:
-            check_against_metaschema(parse(path.read_bytes()), metaschema, str(path))
+            document = read_document(path)
+        except SchemaDocumentError as err:
+            # Not JSON, or unreadable: a document error with its line and column.
+            yield Finding(folder.name, "document", err.reason, str(path))
+            continue
+        try:
+            check_against_metaschema(document, metaschema, str(path))
         except SchemaDocumentError as err:
             yield Finding(folder.name, "metaschema", f"{err.path}: {err.reason}", str(path))
-        except ParseError as err:
-            yield Finding(folder.name, "metaschema", str(err), str(path))
-        except OSError as err:
-            yield Finding(folder.name, "metaschema", f"cannot read: {err.strerror}", str(path))
+
+
+def _declared_versions(folder: Path) -> int:
+    """How many versions a family's manifest lists (0 when it cannot be read)."""
+    try:
+        versions = read_document(folder / MANIFEST).get("versions")
+    except SchemaDocumentError:
+        return 0
+    return len(versions) if isinstance(versions, list) else 0
+
+
+def soundness_findings(family: Family, registry: Registry) -> list[Finding]:
+    """The static findings of the family's migrations (see :mod:`docket.core.soundness`),
+    each at the document that declares its edge."""
+    out = []
+    for found in check_family(family, registry.converters):
+        newer = max((found.source, found.target), key=family.scheme.key)
+        where = ""
+        if family.source.directory is not None:
+            where = str(family.source.directory / f"{version_text(newer)}.json")
+        out.append(Finding(family.name, "soundness", str(found), where))
+    return out
 
 
 def golden_findings(family: Family) -> tuple[int, list[Finding]]:
@@ -212,6 +242,7 @@ def run_checks(
         except SchemaDocumentError as err:
             if not meta:
                 report.findings.append(Finding(folder.name, "metaschema", str(err)))
+            report.versions += _declared_versions(folder)
             continue
         report.versions += len(source.versions)
         report.findings.extend(
@@ -230,10 +261,12 @@ def run_checks(
                 registry.converters,
                 registry.signing_key,
                 registry.limits,
+                check_soundness=False,  # its findings are listed one by one below
             ).family(source.name)
         except DocketError as err:
             report.findings.append(Finding(source.name, "graph", str(err), str(folder)))
             continue
+        report.findings.extend(soundness_findings(family, registry))
         count, found = golden_findings(family)
         report.golden += count
         report.findings.extend(found)

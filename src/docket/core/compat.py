@@ -684,7 +684,20 @@ class PolicyChange:
         return {"section": self.section, "what": self.what, "old": self.old, "new": self.new}
 
     def describe(self) -> str:
+        if self.what == "section policy":
+            return f"{self.section}: {_policy_words(self.old)} -> {_policy_words(self.new)}"
         return f"{self.section}: {self.what}: {_short(self.old)} -> {_short(self.new)}"
+
+
+def _policy_words(view: Any) -> str:
+    """A section's policy (as :func:`_policy_view` gives it) in words."""
+    if not isinstance(view, Mapping):
+        return "no policy (not restored)"
+    if not view["restore"]:
+        return "not restored"
+    fields = "every field" if view["fields"] == "all" else ", ".join(view["fields"])
+    rules = f", rules {', '.join(view['rules'])}" if view["rules"] else ""
+    return f"restores {fields} (mode {view['mode']}, unknown fields {view['unknown']}{rules})"
 
 
 def _policy_view(family: Family, version: Version) -> dict[str, dict[str, Any]]:
@@ -708,9 +721,7 @@ def diff_policies(family: Family, old: Version, new: Version) -> list[PolicyChan
     for section in [*a, *(s for s in b if s not in a)]:
         sa, sb = a.get(section), b.get(section)
         if sa is None or sb is None:
-            out.append(
-                PolicyChange(section, "section policy", sa and "declared", sb and "declared")
-            )
+            out.append(PolicyChange(section, "section policy", sa, sb))
             continue
         for key in sa:
             if sa[key] != sb[key]:
@@ -764,15 +775,18 @@ def diff_versions(family: Family, old: Version, new: Version) -> VersionDiff:
         src, dst = (
             (migration.source, migration.target) if up else (migration.target, migration.source)
         )
-        if up:
-            how = "upgrade"
-        elif migration.downgrade is None:
-            how = "no downgrade defined"
+        if migration.downgrade is None:
+            back = "no downgrade defined"
         elif migration.exact:
-            how = "exact downgrade"
+            back = "exact downgrade"
         else:
-            how = "lossy downgrade: " + "; ".join(migration.losses)
-        steps.append(f"{src!r} -> {dst!r}: {how}")
+            back = "lossy downgrade: " + "; ".join(migration.losses)
+        if up:
+            # The declared way back too: what an older reader gets from a newer writer.
+            steps.append(f"{src!r} -> {dst!r}: upgrade")
+            steps.append(f"{dst!r} -> {src!r}: {back} (declared)")
+        else:
+            steps.append(f"{src!r} -> {dst!r}: {back}")
     return VersionDiff(
         family.name,
         old,

@@ -9,6 +9,7 @@ It performs no I/O: rules that depend on the restore target read it through :cla
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -76,7 +77,27 @@ class RestorePlan:
     family: str
     version: Any
     sections: dict[str, SectionWrite] = field(default_factory=dict)
-    dropped: list[Dropped] = field(default_factory=list)
+    _dropped: list[Dropped] = field(default_factory=list, repr=False)
+    _deferred: list[tuple[SectionPolicy, tuple[str, ...]]] = field(
+        default_factory=list, repr=False, compare=False
+    )
+    """Sections whose left-out fields are not made into :class:`Dropped` records until asked
+    for: (the section's policy, the keys the container had)."""
+
+    @property
+    def dropped(self) -> list[Dropped]:
+        """Fields the plan leaves out, each with the reason, in the order met (rules may
+        append)."""
+        if self._deferred:
+            made = [
+                Dropped(sp.name, key, reason)
+                for sp, keys in self._deferred
+                for key in keys
+                if (reason := sp.left_out(key)) is not None
+            ]
+            self._dropped[:0] = made
+            self._deferred.clear()
+        return self._dropped
 
     def section(self, name: str, mode: Mode = Mode.UPDATE) -> SectionWrite:
         """The write for ``name``, created (empty, ``mode``) when the policy made none."""
@@ -136,6 +157,28 @@ class SectionPolicy:
     def allows(self, field_name: str) -> bool:
         return self.restore and (not self.fields or field_name in self.fields)
 
+    @functools.cached_property
+    def kept(self) -> frozenset[str] | None:
+        """The keys a restore writes when the section has both an allowlist and a schema
+        that drops unknown fields, or just one of them; None: every key (that is not
+        rejected)."""
+        drop = self.known is not None and self.unknown is Unknown.DROP
+        allowed = frozenset(self.fields) if self.fields else None
+        if drop and allowed is not None:
+            assert self.known is not None
+            return allowed & self.known
+        if drop:
+            return self.known
+        return allowed
+
+    def left_out(self, key: str) -> str | None:
+        """Why ``key`` is not written (None: it is), for keys the section does not reject."""
+        if self.known is not None and key not in self.known and self.unknown is Unknown.DROP:
+            return "not defined by the schema"
+        if self.fields and key not in self.fields:
+            return "not in the restore allowlist"
+        return None
+
 
 @dataclass(frozen=True)
 class RestorePolicy:
@@ -193,21 +236,23 @@ class RestorePolicy:
             if not isinstance(source, Mapping):
                 continue
             write = plan.section(name, sp.mode)
-            for key, value in source.items():
-                if sp.known is not None and key not in sp.known:
-                    if sp.unknown is Unknown.REJECT:
+            if sp.known is not None and sp.unknown is Unknown.REJECT:
+                for key in source:
+                    if key not in sp.known:
                         raise UnknownField(
                             f"field {key!r} is not defined by the {name!r} section's schema",
                             path=(name, key),
                             hint="the policy rejects unknown fields; remove it from the container",
                         )
-                    if sp.unknown is Unknown.DROP:
-                        plan.dropped.append(Dropped(name, key, "not defined by the schema"))
-                        continue
-                if sp.fields and key not in sp.fields:
-                    plan.dropped.append(Dropped(name, key, "not in the restore allowlist"))
-                    continue
-                write.values[key] = value
+            kept = sp.kept
+            if kept is None:
+                write.values.update(source)
+                continue
+            values = {key: value for key, value in source.items() if key in kept}
+            write.values.update(values)
+            if len(values) < len(source):
+                # The Dropped records are made when someone reads plan.dropped.
+                plan._deferred.append((sp, tuple(source)))
         for name, sp in policy.sections.items():
             if not sp.restore or name not in data or not isinstance(data[name], Mapping):
                 continue
@@ -277,3 +322,30 @@ def carry_fields(
         for name, sp in list(sections.items()):
             sections[name] = replace(sp, fields=tuple(new_fields[name]))
     return replace(policy, sections=sections, shape_version=version)
+
+
+def intersect_policies(policy: RestorePolicy, other: RestorePolicy) -> RestorePolicy:
+    """``policy`` restricted to what ``other`` (over the same shape) also restores.
+
+    A section is restored when both restore it, with the fields both allow (``fields`` left
+    out on one side means that side allows every field) and the rules of ``policy`` that
+    ``other`` names too; mode and unknown-field handling stay ``policy``'s. A section left
+    with no field in common is not restored.
+    """
+    sections: dict[str, SectionPolicy] = {}
+    for name, sp in policy.sections.items():
+        theirs = other.sections.get(name)
+        if theirs is None or not theirs.restore or not sp.restore:
+            sections[name] = replace(sp, restore=False)
+            continue
+        if sp.fields and theirs.fields:
+            fields = tuple(f for f in sp.fields if f in theirs.fields)
+            if not fields:
+                sections[name] = replace(sp, restore=False)
+                continue
+        else:
+            fields = sp.fields or theirs.fields
+        both = {r.name for r in theirs.rules}
+        rules = tuple(r for r in sp.rules if r.name in both)
+        sections[name] = replace(sp, fields=fields, rules=rules)
+    return replace(policy, sections=sections)

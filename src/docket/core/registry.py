@@ -14,7 +14,7 @@ from typing import Any
 
 from docket.core.codec import DEFAULT_LIMITS, Limits
 from docket.core.documents import FamilySource, bundled_schemas, read_schema_dir
-from docket.core.errors import UnknownFamily
+from docket.core.errors import UnknownFamily, UnsoundMigration
 from docket.core.family import Family
 from docket.core.migrations import (
     BUILTIN_CONVERTERS,
@@ -30,6 +30,7 @@ from docket.core.migrations import (
 )
 from docket.core.policy import NamedRule, RuleFunction
 from docket.core.rules import BUILTIN_RULES
+from docket.core.soundness import check_family
 from docket.core.versions import Version
 
 
@@ -44,6 +45,9 @@ class Registry:
     converters: Mapping[str, Converter] = field(default_factory=lambda: dict(BUILTIN_CONVERTERS))
     signing_key: bytes | None = field(default=None, repr=False)
     limits: Limits = DEFAULT_LIMITS
+    check_soundness: bool = True
+    """Check every migration against the schemas as the registry is built
+    (:mod:`docket.core.soundness`); turn off only to test the checks that run containers."""
     _families: dict[str, Family] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -64,7 +68,12 @@ class Registry:
                 )
         edges.extend(m for m in self.migrations if m.family == name)
         graph = VersionGraph.build(name, src.scheme, versions, src.current, edges)
-        return Family(src, graph, self.rules, self.signing_key, self.limits)
+        family = Family(src, graph, self.rules, self.signing_key, self.limits)
+        if self.check_soundness:
+            findings = check_family(family, self.converters)
+            if findings:
+                raise UnsoundMigration(name, findings)
+        return family
 
     # --- questions ---------------------------------------------------------------------------
 
@@ -168,11 +177,14 @@ def load_registry(
     converters: Iterable[Converter] = (),
     signing_key: bytes | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    check_soundness: bool = True,
 ) -> Registry:
     """Build a registry from a schema directory (the bundled schemas when ``path`` is None).
 
     Families whose documents need Python migrations, rules or converters get them here, since
-    every family is checked as the registry is built.
+    every family is checked as the registry is built: its graph, its policies, and its
+    migrations against its schemas (:class:`~docket.core.errors.UnsoundMigration`;
+    ``check_soundness=False`` skips the last, to test what only running containers shows).
     """
     directory = bundled_schemas() if path is None else Path(path)
     sources = {s.name: s for s in read_schema_dir(directory)}
@@ -183,4 +195,5 @@ def load_registry(
         converters={**BUILTIN_CONVERTERS, **{c.name: c for c in converters}},
         signing_key=signing_key,
         limits=limits,
+        check_soundness=check_soundness,
     )

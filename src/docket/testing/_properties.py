@@ -1,4 +1,5 @@
-"""Strategies of containers and the round-trip properties every container family should keep.
+"""The round-trip properties every container family should keep (the strategies they draw
+from are in :mod:`docket.testing._strategies`).
 
 Each ``check_*`` function takes a family and runs one property with hypothesis, using the
 settings of the loaded profile (or the ``settings`` you pass). A failure raises
@@ -10,8 +11,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, given
@@ -21,10 +25,15 @@ from hypothesis import strategies as st
 from docket.core.codec import canonical
 from docket.core.errors import DocketError, RestoreRefused, json_pointer
 from docket.core.family import Container, Family
+from docket.core.losses import mentions
 from docket.core.migrations import Migration
 from docket.core.policy import RestorePolicy
-from docket.core.versions import Version, VersionScheme
-from docket.testing._generate import Avoid, Path, declared_types, from_schema, type_matches
+from docket.core.versions import Version
+from docket.testing._strategies import InvalidContainer as InvalidContainer
+from docket.testing._strategies import UnknownSection as UnknownSection
+from docket.testing._strategies import containers as containers
+from docket.testing._strategies import invalid_containers as invalid_containers
+from docket.testing._strategies import sections as sections
 
 T = TypeVar("T")
 
@@ -45,285 +54,49 @@ class PropertyFailure(DocketError, AssertionError):
         return f"property {self.property!r} failed for family {self.family!r}{at}: {self.reason}"
 
 
-class UnknownSection(DocketError, LookupError):
-    """A version's schema does not define the section asked for."""
-
-    def __init__(self, family: str, version: Any, name: str, known: Sequence[str]) -> None:
-        super().__init__(name)
-        self.family = family
-        self.version = version
-        self.name = name
-        self.hint = "sections: " + (", ".join(known) or "none")
-
-    def describe(self) -> str:
-        return f"{self.family} v{self.version} has no section {self.name!r}"
-
-
-# --- strategies ------------------------------------------------------------------------------
-
-
-def _members(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    props = schema.get("properties", {})
-    return props if isinstance(props, Mapping) else {}
-
-
-def _avoid(family: Family) -> Avoid:
-    """Names every version declares at each location: undeclared members must not take them.
-
-    An undeclared member named like a later version's field would be a field of that
-    version with a value its schema may refuse, which no real writer of the older version
-    produces.
-    """
-    avoid: dict[Path, set[str]] = {}
-
-    def walk(schema: Any, path: Path) -> None:
-        if not isinstance(schema, Mapping):
-            return
-        props = _members(schema)
-        avoid.setdefault(path, set()).update(props)
-        for name, sub in props.items():
-            walk(sub, (*path, name))
-
-    for v in family.versions:
-        walk(family.schema(v), ())
-        integrity = family.spec(v).integrity
-        if integrity is not None:
-            avoid[()].update(m for m in (integrity.digest, integrity.signature) if m)
-    avoid[()].add("version")
-    return {k: frozenset(v) for k, v in avoid.items()}
-
-
-def _version_of(family: Family, version: Version | None) -> Version:
-    v = family.current if version is None else version
-    family.spec(v)  # raises the typed error for an unknown version
-    return v
-
-
-def _content_schema(family: Family, version: Version) -> dict[str, Any]:
-    """The version's schema without the members :meth:`Family.new` sets (version, integrity)."""
-    schema = dict(family.schema(version))
-    integrity = family.spec(version).integrity
-    managed = {"version"}
-    if integrity is not None:
-        managed |= {m for m in (integrity.digest, integrity.signature) if m}
-    schema["properties"] = {k: v for k, v in _members(schema).items() if k not in managed}
-    schema["required"] = [r for r in schema.get("required", ()) if r not in managed]
-    return schema
-
-
-def containers(family: Family, version: Version | None = None) -> st.SearchStrategy[Container]:
-    """Valid containers of ``version`` (current by default), sealed when the version has
-    integrity members (signed too when the family has a signing key)."""
-    v = _version_of(family, version)
-    data = from_schema(_content_schema(family, v), (), _avoid(family))
-    return data.map(lambda d: family.new(d, version=v))
-
-
-def sections(family: Family, version: Version | None, name: str) -> st.SearchStrategy[Any]:
-    """Valid values of one section (top-level member) of ``version``'s containers."""
-    v = _version_of(family, version)
-    members = _members(family.schema(v))
-    if name not in members or name == "version":
-        raise UnknownSection(family.name, v, name, [m for m in members if m != "version"])
-    return from_schema(members[name], (name,), _avoid(family))
-
-
-@dataclass(frozen=True)
-class InvalidContainer:
-    """A container that breaks its version's schema in one known way."""
-
-    data: dict[str, Any]
-    pointer: str
-    """JSON Pointer where the problem is reported (for a missing or undeclared member: the
-    object that lacks or has it)."""
-    reason: str
-    """What was done: ``wrong type``, ``missing required``, ``undeclared member``,
-    ``out of range``, ``bad version``, ``bad digest``, ``bad signature``."""
-    version: Version
-    """The version of the valid container it was made from."""
-
-
-@dataclass(frozen=True)
-class _Mutation:
-    reason: str
-    segments: tuple[str | int, ...]
-    apply: Callable[[dict[str, Any]], None]
-    pointer: tuple[str | int, ...]
-
-
-_KIND_ORDER = (
-    "bad version",
-    "missing required",
-    "undeclared member",
-    "wrong type",
-    "out of range",
-    "bad digest",
-    "bad signature",
-)
-_WRONG_TYPED: tuple[Any, ...] = (None, True, 7, 1.5, "docket", [], {})
-
-
-def _at(data: Any, segments: Sequence[str | int]) -> Any:
-    for seg in segments:
-        data = data[seg]
-    return data
-
-
-def _setter(segments: tuple[str | int, ...], value: Any) -> Callable[[dict[str, Any]], None]:
-    def apply(data: dict[str, Any]) -> None:
-        _at(data, segments[:-1])[segments[-1]] = copy.deepcopy(value)
-
-    return apply
-
-
-def _deleter(segments: tuple[str | int, ...]) -> Callable[[dict[str, Any]], None]:
-    def apply(data: dict[str, Any]) -> None:
-        del _at(data, segments[:-1])[segments[-1]]
-
-    return apply
-
-
-def _wrong_value(schema: Mapping[str, Any]) -> Any:
-    """A value the schema refuses for its type (or const/enum) alone, or None if there is none."""
-    if "type" in schema:
-        types = declared_types(schema)
-        for value in _WRONG_TYPED:
-            if not type_matches(value, types):
-                return (value,)
-        return None
-    if "const" in schema or "enum" in schema:
-        allowed = [schema["const"]] if "const" in schema else list(schema["enum"])
-        for value in ("docket-not-allowed", 7, None, True):
-            if all(canonical(value) != canonical(a) for a in allowed):
-                return (value,)
-    return None
-
-
-def _out_of_range(schema: Mapping[str, Any], value: Any) -> Any:
-    """A same-typed value just outside the schema's bounds, or None."""
-    if isinstance(value, str) and "const" not in schema and "enum" not in schema:
-        if "maxLength" in schema:
-            return ("x" * (int(schema["maxLength"]) + 1),)
-        if schema.get("minLength", 0) > 0:
-            return ("",)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema:
-            return (type(value)(schema["minimum"]) - 1,)
-        if "maximum" in schema:
-            return (type(value)(schema["maximum"]) + 1,)
-    return None
-
-
-def _mutations(value: Any, schema: Any, segs: tuple[str | int, ...]) -> Iterator[_Mutation]:
-    """Every one-way-wrong change of ``value`` that ``schema`` refuses (root members aside)."""
-    if not isinstance(schema, Mapping):
-        return
-    if segs:
-        wrong = _wrong_value(schema)
-        if wrong is not None:
-            yield _Mutation("wrong type", segs, _setter(segs, wrong[0]), segs)
-        outside = _out_of_range(schema, value)
-        if outside is not None:
-            yield _Mutation("out of range", segs, _setter(segs, outside[0]), segs)
-    if isinstance(value, dict):
-        props = _members(schema)
-        for name in schema.get("required", ()):
-            if name in value and (segs or name != "version"):
-                yield _Mutation("missing required", segs, _deleter((*segs, name)), segs)
-        addl = schema.get("additionalProperties", True)
-        if addl is False:
-            extra = "x-docket-undeclared"
-            while extra in props:
-                extra += "-"
-            yield _Mutation("undeclared member", segs, _setter((*segs, extra), 0), segs)
-        for key, child in value.items():
-            if not segs and key == "version":
-                continue
-            sub = props.get(key, addl if isinstance(addl, Mapping) else None)
-            yield from _mutations(child, sub, (*segs, key))
-    elif isinstance(value, list):
-        items = schema.get("items")
-        for i, child in enumerate(value):
-            yield from _mutations(child, items, (*segs, i))
-
-
-def _version_mutations(family: Family) -> Iterator[_Mutation]:
-    scheme, versions = family.scheme, family.versions
-    yield _Mutation("bad version", (), _deleter(("version",)), ())
-    newest = versions[-1]
-    if scheme is VersionScheme.INTEGER:
-        malformed: Any = f"v{newest}"
-        too_new: Any = int(newest) + 1
-        unknown: Any = next((n for n in range(int(newest)) if n not in versions), None)
-    else:
-        malformed = 1
-        head, *_ = str(newest).split(".")
-        too_new = f"{int(head) + 1}.0.0"
-        unknown = next(
-            (
-                c
-                for c in ("0.0.0", "0.0.1", "0.1")
-                if c not in versions and scheme.key(c) < scheme.key(newest)
-            ),
-            None,
-        )
-    for bad in (malformed, too_new, unknown):
-        if bad is not None:
-            yield _Mutation("bad version", ("version",), _setter(("version",), bad), ("version",))
-
-
-def _integrity_mutations(family: Family, version: Version) -> Iterator[_Mutation]:
-    integrity = family.spec(version).integrity
-    if integrity is None:
-        return
-    member = integrity.digest
-
-    def tamper_digest(data: dict[str, Any]) -> None:
-        zeros = "sha256:" + "0" * 64
-        data[member] = zeros if data.get(member) != zeros else "sha256:" + "1" * 64
-
-    yield _Mutation("bad digest", (member,), tamper_digest, (member,))
-    if family.signing_key is not None and integrity.signature:
-        sig = integrity.signature
-
-        def tamper_signature(data: dict[str, Any]) -> None:
-            zeros = "hmac-sha256:" + "0" * 64
-            data[sig] = zeros if data.get(sig) != zeros else "hmac-sha256:" + "1" * 64
-
-        yield _Mutation("bad signature", (sig,), tamper_signature, (sig,))
-
-
-def invalid_containers(
-    family: Family, version: Version | None = None
-) -> st.SearchStrategy[InvalidContainer]:
-    """Containers of ``version`` broken in one known way each, with where it is reported."""
-    v = _version_of(family, version)
-    schema = family.schema(v)
-    valid_containers = containers(family, v)
-
-    @st.composite
-    def build(draw: st.DrawFn) -> InvalidContainer:
-        valid = draw(valid_containers)
-        options = [
-            *_version_mutations(family),
-            *_integrity_mutations(family, v),
-            *_mutations(valid.data, schema, ()),
-        ]
-        # Pick the kind of problem first, so rare kinds (a bad signature) are as common as
-        # frequent ones (a wrong type, with a site per field).
-        kinds: dict[str, list[_Mutation]] = {}
-        for option in options:
-            kinds.setdefault(option.reason, []).append(option)
-        kind = draw(st.sampled_from(sorted(kinds, key=_KIND_ORDER.index)))
-        chosen = draw(st.sampled_from(kinds[kind]))
-        data = copy.deepcopy(valid.data)
-        chosen.apply(data)
-        return InvalidContainer(data, json_pointer(chosen.pointer), chosen.reason, v)
-
-    return build()
-
-
 # --- running a property ---------------------------------------------------------------------
+
+
+SHRINK_SECONDS = 10.0
+"""How long a property may shrink a failing example before it reports the smallest one found
+so far (``DOCKET_SHRINK_SECONDS`` overrides it; ``none`` lets hypothesis shrink as long as it
+likes, up to its own five minutes)."""
+
+
+def shrink_seconds() -> float | None:
+    """The shrink bound in force (None: unbounded)."""
+    text = os.environ.get("DOCKET_SHRINK_SECONDS", "").strip().lower()
+    if not text:
+        return SHRINK_SECONDS
+    if text in ("none", "inf", "unbounded"):
+        return None
+    return max(0.0, float(text))
+
+
+class _ShrinkBoundHit(BaseException):
+    """Stops hypothesis once shrinking took too long (a BaseException: hypothesis lets it
+    through instead of taking it for the property failing)."""
+
+
+@dataclass
+class _Failures:
+    """The failures seen while a property runs: when the first came, and the smallest."""
+
+    first: float | None = None
+    smallest: tuple[int, BaseException, Any] | None = None
+    bound: float | None = dataclass_field(default_factory=shrink_seconds)
+
+    def check(self) -> None:
+        late = self.first is not None and self.bound is not None
+        if late and time.monotonic() - self.first > self.bound:  # type: ignore[operator]
+            raise _ShrinkBoundHit
+
+    def saw(self, err: BaseException, example: Any) -> None:
+        if self.first is None:
+            self.first = time.monotonic()
+        size = len(repr(example))
+        if self.smallest is None or size < self.smallest[0]:
+            self.smallest = (size, err, example)
 
 
 def _run(
@@ -334,11 +107,17 @@ def _run(
     settings: Settings | None,
 ) -> None:
     __tracebackhide__ = True  # pytest shows the failure, not this frame
+    failures = _Failures()
 
     @given(strategy)
     def run(example: T) -> None:
         __tracebackhide__ = True
-        body(example)
+        failures.check()
+        try:
+            body(example)
+        except Exception as err:
+            failures.saw(err, example)
+            raise
 
     # Hypothesis keys its example database by the test's source; this one function runs
     # every property of every family, so tell them apart.
@@ -348,7 +127,17 @@ def _run(
     # too_slow exists to flag slow strategies a user wrote, not docket's.
     base = settings if settings is not None else Settings()  # the loaded profile
     suppressed = (*base.suppress_health_check, HealthCheck.too_slow)
-    Settings(base, suppress_health_check=suppressed)(run)()
+    try:
+        Settings(base, suppress_health_check=suppressed)(run)()
+    except _ShrinkBoundHit:
+        assert failures.smallest is not None
+        _, err, example = failures.smallest
+        err.add_note(
+            f"Failing example (shrinking stopped after {failures.bound:g} s, so this is the "
+            f"smallest failing example found so far, not a fully shrunk one; set "
+            f"DOCKET_SHRINK_SECONDS to shrink longer):\n    {example!r}"
+        )
+        raise err.with_traceback(None) from None
 
 
 def _do(prop: str, family: Family, version: Any, action: str, fn: Callable[[], T]) -> T:
@@ -540,44 +329,124 @@ def _edges(family: Family) -> list[Migration]:
     return [family.migration(v) for v in family.versions if v in family.graph.edges]
 
 
+def _differing(a: Any, b: Any, segs: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """Every place (down to a section's field) where two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict) and len(segs) < 2:
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                yield (*segs, key)
+            else:
+                yield from _differing(a[key], b[key], (*segs, key))
+    elif canonical(a) != canonical(b):
+        yield segs
+
+
+def _without(data: Mapping[str, Any], places: Sequence[tuple[str | int, ...]]) -> dict[str, Any]:
+    """A copy of ``data`` without the members at ``places``."""
+    out = copy.deepcopy(dict(data))
+    for place in places:
+        holder: Any = out
+        for seg in place[:-1]:
+            holder = holder.get(seg) if isinstance(holder, dict) else None
+        if isinstance(holder, dict):
+            holder.pop(place[-1], None)
+    return out
+
+
+def _integrity_members(family: Family, *versions: Version) -> set[str]:
+    names: set[str] = set()
+    for v in versions:
+        integrity = family.spec(v).integrity
+        if integrity is not None:
+            names |= {m for m in (integrity.digest, integrity.signature) if m}
+    return names
+
+
 def check_downgrade_inverse(family: Family, *, settings: Settings | None = None) -> None:
-    """On every edge with a downgrade, downgrade(upgrade(x)) is valid; on an edge declared
-    exact it is x itself."""
+    """On every edge with a downgrade, both ways round: ``downgrade(upgrade(x))`` for ``x`` of
+    the older version and ``upgrade(downgrade(y))`` for ``y`` of the newer one are valid, and
+    are ``x`` and ``y`` on an edge declared exact; on a lossy edge they differ only where the
+    declared losses say."""
     __tracebackhide__ = True
     prop = "downgrade-inverse"
     edges = [m for m in _edges(family) if m.downgrade is not None]
     if not edges:
         return
-    # The edge is drawn as its source version: a failing example then reads (1, container).
+    # The edge is drawn as its source version and a side: a failing example then reads
+    # (1, 'new', container), the container being of the newer version.
     strategy = st.one_of(
-        [st.tuples(st.just(m.source), containers(family, m.source)) for m in edges]
+        [
+            st.tuples(st.just(m.source), st.just(side), containers(family, v))
+            for m in edges
+            for side, v in (("old", m.source), ("new", m.target))
+        ]
     )
 
-    def body(pair: tuple[Version, Container]) -> None:
+    def body(case: tuple[Version, str, Container]) -> None:
         __tracebackhide__ = True
-        source, c = pair
+        source, side, c = case
         m = family.migration(source)
-        up = _do(
-            prop, family, c.version, f"upgrade to {m.target!r}", lambda: family.upgrade(c, m.target)
-        )
-        down = _do(
-            prop,
-            family,
-            c.version,
-            f"downgrade back to {m.source!r}",
-            lambda: family.downgrade(up, m.source, allow_lossy=True),
-        )
-        _require_valid(prop, family, m.source, f"the downgrade {m.target!r} -> {m.source!r}", down)
+        up_edge, down_edge = f"{m.source!r} -> {m.target!r}", f"{m.target!r} -> {m.source!r}"
+        if side == "old":
+            there = _do(
+                prop, family, c.version, f"upgrade {up_edge}", lambda: family.upgrade(c, m.target)
+            )
+            back = _do(
+                prop,
+                family,
+                c.version,
+                f"downgrade {down_edge}",
+                lambda: family.downgrade(there, m.source, allow_lossy=True),
+            )
+            _require_valid(prop, family, m.source, f"the downgrade {down_edge}", back)
+            trip, edge = "downgrade(upgrade(x))", up_edge
+        else:
+            there = _do(
+                prop,
+                family,
+                c.version,
+                f"downgrade {down_edge}",
+                lambda: family.downgrade(c, m.source, allow_lossy=True),
+            )
+            _require_valid(prop, family, m.source, f"the downgrade {down_edge}", there)
+            back = _do(
+                prop,
+                family,
+                c.version,
+                f"upgrade {up_edge}",
+                lambda: family.upgrade(there, m.target),
+            )
+            trip, edge = "upgrade(downgrade(y))", down_edge
+        what = f"the edge {edge} is declared exact, but {trip} differs from its input"
         if m.exact:
             _require_same(
                 prop,
                 family,
                 c.version,
-                f"the edge {m.source!r} -> {m.target!r} is declared exact, but "
-                "downgrade(upgrade(x)) differs from x",
+                what,
                 c.data,
-                down.data,
-                hint="fix the downgrade, or declare the edge lossy and list what it loses",
+                back.data,
+                hint="fix the migration, or declare the edge lossy and list what it loses",
+            )
+            return
+        # Lossy: only what the declared losses name may differ (and the digest over it).
+        sealed = _integrity_members(family, m.source, m.target)
+        places = [p for p in _differing(c.data, back.data) if p and p[0] not in sealed]
+        undeclared = [
+            p for p in places if not any(mentions(text, ".".join(map(str, p))) for text in m.losses)
+        ]
+        if undeclared:
+            where = ".".join(map(str, undeclared[0]))
+            allowed = [(s,) for s in sealed] + [p for p in places if p not in undeclared]
+            _require_same(
+                prop,
+                family,
+                c.version,
+                f"the edge {edge} loses {where}, which its declared losses do not name; "
+                f"{trip} differs from its input",
+                _without(c.data, allowed),
+                _without(back.data, allowed),
+                hint=f"list {where!r} in the downgrade's losses, or fix the migration",
             )
 
     _run(family, prop, strategy, body, settings)
@@ -685,17 +554,18 @@ def _allowed(policy: RestorePolicy, container: Container) -> Callable[[str, str,
 
 def check_restore_allowlist(family: Family, *, settings: Settings | None = None) -> None:
     """A restore writes only fields the policy of the written version allows (or a rule
-    declares), with the container's values."""
+    declares), with the container's values; after an upgrade, and after a downgrade too,
+    where the older version's policy bounds it as well."""
     __tracebackhide__ = True
     prop = "restore-allowlist"
 
-    def body(pair: tuple[Container, _Target | None]) -> None:
+    def restore(c: Container, moved: Container, how: str, target: _Target | None) -> None:
         __tracebackhide__ = True
-        c, target = pair
-        up = _do(prop, family, c.version, "upgrade", lambda: family.upgrade(c))
-        policy = _do(prop, family, c.version, "restore_policy", lambda: family.restore_policy(up))
+        policy = _do(
+            prop, family, c.version, f"restore_policy {how}", lambda: family.restore_policy(moved)
+        )
         try:
-            written = policy.filter(up, target)
+            written = policy.filter(moved, target)
         except RestoreRefused:
             return  # a refused restore writes nothing
         except Exception as err:
@@ -703,20 +573,42 @@ def check_restore_allowlist(family: Family, *, settings: Settings | None = None)
                 prop,
                 family.name,
                 c.version,
-                f"the restore filter raised {type(err).__name__}: {err}",
+                f"the restore filter {how} raised {type(err).__name__}: {err}",
             ) from err
-        why_not = _allowed(policy, up)
+        bounds = [("", policy)]
+        for v in {c.version, moved.version}:
+            bounds.append((f" (version {v!r}'s policy)", family.policy(v).at_shape(moved.version)))
+        checks = [(label, _allowed(p, moved)) for label, p in bounds]
         for section, values in written.items():
-            for field, value in values.items():
-                reason = why_not(section, field, value)
-                if reason is not None:
-                    raise PropertyFailure(
-                        prop,
-                        family.name,
-                        c.version,
-                        f"the restore writes {section}.{field} = {value!r}, but {reason}",
-                        hint="a rule that writes a field must declare it (NamedRule.writes)",
-                    )
+            for name, value in values.items():
+                for label, why_not in checks:
+                    reason = why_not(section, name, value)
+                    if reason is not None:
+                        raise PropertyFailure(
+                            prop,
+                            family.name,
+                            c.version,
+                            f"the restore {how} writes {section}.{name} = {value!r}, "
+                            f"but {reason}{label}",
+                            hint="a rule that writes a field must declare it "
+                            "(NamedRule.writes); a restore is bounded by the policies of the "
+                            "version written and of every version the container went down to",
+                        )
+
+    def body(pair: tuple[Container, _Target | None]) -> None:
+        __tracebackhide__ = True
+        c, target = pair
+        up = _do(prop, family, c.version, "upgrade", lambda: family.upgrade(c))
+        restore(c, up, "after an upgrade", target)
+        i = family.versions.index(c.version)
+        if i == 0 or family.migration(family.versions[i - 1]).downgrade is None:
+            return
+        older = family.versions[i - 1]
+        try:
+            down = family.downgrade(c, older, allow_lossy=True)
+        except DocketError:
+            return  # a broken downgrade is the downgrade-inverse property's to report
+        restore(c, down, f"after a downgrade to {older!r}", target)
 
     strategy = st.tuples(_any_version(family, family.versions), _targets(family))
     _run(family, prop, strategy, body, settings)

@@ -12,7 +12,10 @@ neither hypothesis nor docket's core at import time, and works where hypothesis 
   registry yourself (Python migrations, rules, converters, a signing key).
 
 Hypothesis settings are the ones of the loaded profile (``--hypothesis-profile``, or
-``settings.load_profile`` in ``conftest.py``).
+``settings.load_profile`` in ``conftest.py``); shrinking a failure stops after
+``DOCKET_SHRINK_SECONDS`` (10 by default), reporting the smallest failing example found.
+The items are added after pytest's own collection and reported as collected, so pytest's
+"collected N items" line counts them.
 """
 
 from __future__ import annotations
@@ -242,7 +245,13 @@ def _property_items(session: pytest.Session, schemas: Path) -> Iterator[pytest.I
             schemas=schemas,
             properties=names,
         )
-        for item in node.collect():
+        items = node.collect()
+        # Report the node as collected, as pytest does for the files it collects: the
+        # "collected N items" line then counts these items (they are added after collection).
+        config.hook.pytest_collectreport(
+            report=pytest.CollectReport(node.nodeid, "passed", None, items)
+        )
+        for item in items:
             assert isinstance(item, pytest.Item)
             yield item
 
