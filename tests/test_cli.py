@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,8 +104,11 @@ def test_validate_exit_codes_and_formats(files: dict[str, Path], name: str, code
     (result,) = json.loads(as_json.output[start : as_json.output.rindex("]") + 1])
     assert result["valid"] is (code == 0)
     if code:
-        path = result["errors"][0]["path"]
-        assert f"{files[name]}: {path}: " in text.output
+        error = result["errors"][0]
+        place = "" if error["line"] is None else rf":{error['line']}:{error['column']}"
+        assert re.search(
+            rf"^{re.escape(str(files[name]))}{place}: {re.escape(error['path'])}: ", text.output
+        )
 
 
 def test_validate_usage_errors_exit_2(files: dict[str, Path]) -> None:
@@ -125,7 +129,9 @@ def test_validate_reads_the_key_from_the_environment(files: dict[str, Path]) -> 
 def test_validate_standard_input(files: dict[str, Path]) -> None:
     result = invoke("validate", "-", input=files["invalid"].read_bytes())
     assert result.exit_code == 1
-    assert '<stdin>: $["volume-base-metadata"]["display_name"]: 7 is not of type' in result.output
+    assert '$["volume-base-metadata"]["display_name"]: 7 is not of types' in result.output
+    column = files["invalid"].read_text().index('"display_name"') + 1
+    assert result.output.startswith(f"<stdin>:1:{column}: ")
 
 
 def test_migrate(files: dict[str, Path], tmp_path: Path) -> None:
@@ -208,7 +214,7 @@ def test_subprocess_validate(files: dict[str, Path]) -> None:
     assert (proc.returncode, proc.stdout) == (0, "")
     proc = docket_process("validate", files["too-new"])
     assert proc.returncode == 1
-    assert proc.stdout.startswith(f'{files["too-new"]}: $["version"]: ')
+    assert proc.stdout.startswith(f'{files["too-new"]}:1:2: $["version"]: ')
     assert "Traceback" not in proc.stderr
     proc = docket_process("validate", files["valid"], "--format", "github", "--shard", "x")
     assert proc.returncode == 2 and "error: --shard" in proc.stderr
@@ -217,7 +223,10 @@ def test_subprocess_validate(files: dict[str, Path]) -> None:
 def test_subprocess_github_annotations(files: dict[str, Path]) -> None:
     proc = docket_process("validate", files["invalid"], "--format", "github")
     assert proc.returncode == 1
-    assert proc.stdout.startswith(f"::error file={files['invalid']},title=docket validate::")
+    column = files["invalid"].read_text().index('"display_name"') + 1
+    assert proc.stdout.startswith(
+        f"::error file={files['invalid']},line=1,col={column},title=docket validate::"
+    )
 
 
 def test_subprocess_migrate_and_inspect(files: dict[str, Path]) -> None:

@@ -120,22 +120,29 @@ def test_valid_containers_pass_quietly(files: dict[str, Path], name: str) -> Non
 
 
 @pytest.mark.parametrize(
-    ("name", "path", "words"),
+    ("name", "path", "words", "at"),
     [
-        ("invalid", SIZE, "'big' is not of type"),
-        ("too-new", '$["version"]', "version 9 is newer than the current version"),
-        ("tampered", '$["digest"]', "does not match the content"),
-        ("broken", "$", "cannot parse container"),
-        ("missing", "$", "cannot read: No such file or directory"),
+        ("invalid", SIZE, '"big" is not of types', '"size"'),
+        ("too-new", '$["version"]', "version 9 is newer than the current version", '"version"'),
+        ("tampered", '$["digest"]', "does not match the content", '"digest"'),
+        ("broken", "$", "cannot parse container", None),
+        ("missing", "$", "cannot read: No such file or directory", None),
     ],
 )
 def test_each_problem_is_one_text_line(
-    files: dict[str, Path], name: str, path: str, words: str
+    files: dict[str, Path], name: str, path: str, words: str, at: str | None
 ) -> None:
     run = Run()
     assert commands.validate([str(files[name])], **run.kw) == 1
     (line,) = run.out.splitlines()
-    assert line.startswith(f"{files[name]}: {path}: ")
+    if name == "missing":  # nothing was read: no place in it
+        where = str(files[name])
+    elif name == "broken":  # '{"version": 2, ' ends where a member should start
+        where = f"{files[name]}:1:16"
+    else:  # written on one line: the member's key is where the problem is
+        assert at is not None
+        where = f"{files[name]}:1:{files[name].read_text().index(at) + 1}"
+    assert line.startswith(f"{where}: {path}: ")
     assert words in line
     assert run.err == "docket validate: 1 of 1 container(s) invalid\n"
 
@@ -157,14 +164,16 @@ def test_json_output_lists_every_container(files: dict[str, Path]) -> None:
         "version": 2,
         "errors": [],
     }
-    assert results[1]["errors"] == [
-        {
-            "pointer": "/volume-base-metadata/size",
-            "path": SIZE,
-            "message": "'big' is not of type 'integer', 'null'",
-            "keyword": "type",
-        }
-    ]
+    text = files["invalid"].read_text()
+    (error,) = results[1]["errors"]
+    assert error.pop("message").startswith('"big" is not of types')
+    assert error == {
+        "pointer": "/volume-base-metadata/size",
+        "path": SIZE,
+        "keyword": "type",
+        "line": 1,
+        "column": text.index('"size"') + 1,
+    }
     assert results[2]["errors"][0]["keyword"] == "version"
     assert results[3]["errors"][0]["keyword"] == "read"
 
@@ -184,9 +193,10 @@ def test_json_lines_report_line_numbers_and_skip_blank_lines(files: dict[str, Pa
     assert results[3]["errors"][0]["keyword"] == "parse"
     text = Run()
     assert commands.validate([str(files["jsonl"])], **text.kw) == 1
+    column = files["jsonl"].read_text().splitlines()[3].index('"size"') + 1
     assert [line.split(": ")[0] for line in text.out.splitlines()] == [
-        f"{files['jsonl']}:4",
-        f"{files['jsonl']}:5",
+        f"{files['jsonl']}:4:{column}",
+        f"{files['jsonl']}:5:1",  # "not json"
     ]
 
 
@@ -197,10 +207,16 @@ def test_github_annotations(files: dict[str, Path], tmp_path: Path) -> None:
     paths = [str(files["jsonl"]), str(odd)]
     assert commands.validate(paths, output_format="github", **run.kw) == 1
     lines = run.out.splitlines()
-    assert lines[0].startswith(f"::error file={files['jsonl']},line=4,title=docket validate::")
+    column = files["jsonl"].read_text().splitlines()[3].index('"size"') + 1
+    assert lines[0].startswith(
+        f"::error file={files['jsonl']},line=4,col={column},title=docket validate::"
+    )
     assert lines[0].endswith(f"::{SIZE}: -1 is less than the minimum of 0")
     escaped = str(odd).replace("%", "%25").replace(":", "%3A").replace(",", "%2C")
-    assert lines[2].startswith(f"::error file={escaped},title=docket validate::")
+    column = odd.read_text().index('"size"') + 1
+    assert lines[2].startswith(
+        f"::error file={escaped},line=1,col={column},title=docket validate::"
+    )
     assert len(lines) == 3
 
 
@@ -224,7 +240,8 @@ def test_standard_input(files: dict[str, Path]) -> None:
     lines = Run(files["jsonl"].read_bytes())
     code = commands.validate(["-"], stdin=lines.stdin, jsonl=True, **lines.kw)
     assert code == 1
-    assert lines.out.startswith(f"<stdin>:4: {SIZE}: ")
+    column = files["jsonl"].read_text().splitlines()[3].index('"size"') + 1
+    assert lines.out.startswith(f"<stdin>:4:{column}: {SIZE}: ")
 
 
 def test_the_family_member_chooses_the_family(tmp_path: Path) -> None:
@@ -723,9 +740,10 @@ def test_a_progress_bar_when_asked(files: dict[str, Path]) -> None:
     run = Run()
     code = commands.validate([str(files["jsonl"]), str(files["v2"])], progress=True, **run.kw)
     assert code == 1
+    column = files["jsonl"].read_text().splitlines()[3].index('"size"') + 1
     assert [line.split(": ")[0] for line in run.out.splitlines()] == [
-        f"{files['jsonl']}:4",
-        f"{files['jsonl']}:5",
+        f"{files['jsonl']}:4:{column}",
+        f"{files['jsonl']}:5:1",
     ]
     assert run.err.endswith("docket validate: 2 of 6 container(s) invalid\n")
 

@@ -100,4 +100,4 @@ def test_version_3_is_docket_own(outcomes: dict[str, dict[str, Any]]) -> None:
     got = outcomes[VERSION_3]
     assert got["outcome"] == "error" and got["error"] == "ValidationError", got
     assert got["message"].startswith("backup-metadata v3:")
-    assert "'digest' is a required property" in got["message"]
+    assert '"digest" is a required property' in got["message"]  # jsonschema-rs's words

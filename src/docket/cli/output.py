@@ -6,17 +6,21 @@ report (inspect, diff, check, restore, the volume commands) hand it to :func:`em
 for ``--format json`` and as text for people.
 
 Everything people read names a location as a ``$``-path (``$["volume-metadata"]["fee"]``);
-JSON output carries it as ``path`` beside the RFC 6901 ``pointer``.
+JSON output carries it as ``path`` beside the RFC 6901 ``pointer``. A problem found in a
+file also carries the line and column where it is (see :mod:`docket.core.locate`).
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
+import urllib.parse
 from typing import Any, ClassVar, Protocol, TextIO
 
 import orjson
 
-from docket.core.bulk import Result
+import docket
+from docket.core.bulk import Result, Skipped
 from docket.core.errors import Issue, json_path, segments_of
 
 TEXT = "text"
@@ -49,15 +53,24 @@ def pointer_path(pointer: str) -> str:
 
 
 def result_dict(result: Result) -> dict[str, Any]:
-    """A verdict as ``validate --format json`` prints it."""
+    """A verdict as ``validate --format json`` prints it: ``line`` is the container's line in
+    a JSON Lines file (None for a whole file); each error's ``line`` and ``column`` are where
+    the problem is in the file (None when it has no place, e.g. a file that cannot be read)."""
     return {
         "file": result.file,
         "line": result.line,
         "valid": result.valid,
         "family": result.family,
         "version": result.version,
-        "errors": [issue_dict(i) for i in result.errors],
+        "errors": [issue_dict(i) | {"line": i.line, "column": i.column} for i in result.errors],
     }
+
+
+def where(result: Result, issue: Issue) -> str:
+    """``FILE:LINE:COLUMN`` of a problem (``FILE[:LINE]`` when it has no place)."""
+    if issue.line is not None:
+        return f"{result.file}:{issue.line}:{issue.column or 1}"
+    return result.file if result.line is None else f"{result.file}:{result.line}"
 
 
 class Formatter(Protocol):
@@ -76,12 +89,16 @@ class Formatter(Protocol):
     def result(self, result: Result) -> None:
         """One container's verdict (valid or not)."""
 
+    def skipped(self, skipped: Skipped) -> None:
+        """A path below a directory that was not validated (the command also says so on
+        standard error); formats with a place for it put it in the report."""
+
     def end(self, count: int, invalid: int) -> None:
         """After the last result: how many containers there were, and how many invalid."""
 
 
 class TextFormatter:
-    """One line per problem: ``FILE[:LINE]: $-PATH: message``."""
+    """One line per problem: ``FILE:LINE:COLUMN: $-PATH: message``."""
 
     name: ClassVar[str] = TEXT
     summary: ClassVar[bool] = True
@@ -93,9 +110,11 @@ class TextFormatter:
         pass
 
     def result(self, result: Result) -> None:
-        where = result.file if result.line is None else f"{result.file}:{result.line}"
         for issue in result.errors:
-            self.out.write(f"{where}: {issue_text(issue)}\n")
+            self.out.write(f"{where(result, issue)}: {issue_text(issue)}\n")
+
+    def skipped(self, skipped: Skipped) -> None:
+        pass
 
     def end(self, count: int, invalid: int) -> None:
         pass
@@ -115,12 +134,32 @@ class JsonFormatter:
         self.out.write("[")
 
     def result(self, result: Result) -> None:
+        self._item(result_dict(result))
+
+    def skipped(self, skipped: Skipped) -> None:
+        # An item of its own, told apart by its "skipped" member (it has no "valid").
+        self._item({"file": skipped.path, "skipped": skipped.reason})
+
+    def _item(self, item: dict[str, Any]) -> None:
         separator = "\n  " if self.first else ",\n  "
         self.first = False
-        self.out.write(separator + orjson.dumps(result_dict(result)).decode("utf-8"))
+        self.out.write(separator + orjson.dumps(item).decode("utf-8"))
 
     def end(self, count: int, invalid: int) -> None:
         self.out.write("]\n" if self.first else "\n]\n")
+
+
+# xml.sax.saxutils imports urllib.request (and ssl, http): only JUnit output pays for it.
+def escape(text: str) -> str:
+    from xml.sax import saxutils
+
+    return saxutils.escape(text)
+
+
+def quoteattr(text: str) -> str:
+    from xml.sax import saxutils
+
+    return saxutils.quoteattr(text)
 
 
 def _escape_data(text: str) -> str:
@@ -137,16 +176,237 @@ class GithubFormatter(TextFormatter):
     name: ClassVar[str] = "github"
 
     def result(self, result: Result) -> None:
-        props = f"file={_escape_property(result.file)}"
-        if result.line is not None:
-            props += f",line={result.line}"
-        props += ",title=docket validate"
         for issue in result.errors:
+            props = f"file={_escape_property(result.file)}"
+            line = issue.line if issue.line is not None else result.line
+            if line is not None:
+                props += f",line={line}"
+                if issue.column is not None:
+                    props += f",col={issue.column}"
+            props += ",title=docket validate"
             self.out.write(f"::error {props}::{_escape_data(issue_text(issue))}\n")
 
 
+# --- SARIF ---------------------------------------------------------------------------------
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+
+
+def information_uri() -> str | None:
+    """Where SARIF readers learn about docket: the ``Documentation`` (else ``Homepage`` or
+    ``Repository``) URL of the installed package's metadata (``[project.urls]``), if any."""
+    from importlib import metadata
+
+    try:
+        urls = metadata.metadata("docket").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return None
+    named = dict(u.split(", ", 1) for u in urls if ", " in u)
+    for label in ("Documentation", "Homepage", "Repository", "Source"):
+        if label in named:
+            return str(named[label])
+    return None
+
+RULES: tuple[tuple[str, str, str], ...] = (
+    ("parse", "Not acceptable JSON",
+     "The text is not one strict JSON object: bad syntax, a duplicate key, NaN, invalid UTF-8, "
+     "a byte order mark, or more than the configured limits allow."),
+    ("limit", "Line over the container limit",
+     "A line of JSON Lines is longer than a container may be; the rest of the input is not "
+     "read."),
+    ("version", "Missing or unknown version",
+     "The version member is missing, malformed, or names no version of the family."),
+    ("family", "Unknown family", "The family member names a family docket does not know."),
+    ("schema", "Does not match the version's schema",
+     "The container does not match the JSON Schema of its version."),
+    ("digest", "Digest does not match", "The digest member does not match the content."),
+    ("signature", "Signature missing or wrong",
+     "The signature is missing while a key is configured, or does not match the content."),
+    ("read", "Cannot be read", "The file could not be read."),
+)
+"""SARIF rules, one per kind of finding: (id, short description, full description)."""
+_RULE_INDEX = {rule[0]: i for i, rule in enumerate(RULES)}
+
+
+def finding_kind(issue: Issue) -> str:
+    """The kind (SARIF rule id) of a problem: a schema keyword is kind ``schema``."""
+    return issue.keyword if issue.keyword in _RULE_INDEX else "schema"
+
+
+def _uri(path: str) -> str:
+    """A file's path as a SARIF artifact URI (relative paths stay relative, for code scanning
+    to find them in the repository)."""
+    if path == "<stdin>":
+        return "stdin"
+    if path.startswith("/"):
+        return "file://" + urllib.parse.quote(path)
+    return urllib.parse.quote(path.removeprefix("./"))
+
+
+class SarifFormatter:
+    """SARIF 2.1.0, as GitHub code scanning uploads it: one result per problem, with the rule
+    (kind of finding), the file and the line and column; written as the verdicts come."""
+
+    name: ClassVar[str] = "sarif"
+    summary: ClassVar[bool] = False
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.first = True
+        self.notes: list[dict[str, Any]] = []
+
+    def begin(self) -> None:
+        uri = information_uri()
+        rules = [
+            {
+                "id": rule_id,
+                "name": rule_id.title(),
+                "shortDescription": {"text": short},
+                "fullDescription": {"text": full},
+                "defaultConfiguration": {"level": "error"},
+            }
+            for rule_id, short, full in RULES
+        ]
+        driver = {"name": "docket", "version": docket.__version__}
+        if uri is not None:
+            driver["informationUri"] = uri
+        # One rule, result or notification a line: readable, and streamed as verdicts come.
+        head = ",\n".join(f"          {_dumps(k)}: {_dumps(v)}" for k, v in driver.items())
+        listed = ",\n".join(f"            {_dumps(rule)}" for rule in rules)
+        self.out.write(
+            "{\n"
+            f'  "$schema": {_dumps(SARIF_SCHEMA)},\n'
+            '  "version": "2.1.0",\n'
+            '  "runs": [\n'
+            "    {\n"
+            '      "tool": {\n'
+            '        "driver": {\n'
+            f"{head},\n"
+            f'          "rules": [\n{listed}\n          ]\n'
+            "        }\n"
+            "      },\n"
+            '      "columnKind": "unicodeCodePoints",\n'
+            '      "results": ['
+        )
+
+    def result(self, result: Result) -> None:
+        for issue in result.errors:
+            kind = finding_kind(issue)
+            region: dict[str, int] = {}
+            line = issue.line if issue.line is not None else result.line
+            if line is not None:
+                region["startLine"] = line
+                if issue.column is not None:
+                    region["startColumn"] = issue.column
+            location: dict[str, Any] = {"artifactLocation": {"uri": _uri(result.file)}}
+            if region:
+                location["region"] = region
+            item = {
+                "ruleId": kind,
+                "ruleIndex": _RULE_INDEX[kind],
+                "level": "error",
+                "message": {"text": issue_text(issue)},
+                "locations": [{"physicalLocation": location}],
+                "properties": {"path": issue.json_path, "keyword": issue.keyword},
+            }
+            separator = "\n        " if self.first else ",\n        "
+            self.first = False
+            self.out.write(separator + _dumps(item))
+
+    def skipped(self, skipped: Skipped) -> None:
+        self.notes.append(
+            {
+                "level": "note",
+                "message": {"text": f"skipped {skipped.path}: {skipped.reason}"},
+                "locations": [
+                    {"physicalLocation": {"artifactLocation": {"uri": _uri(skipped.path)}}}
+                ],
+            }
+        )
+
+    def end(self, count: int, invalid: int) -> None:
+        notes = ",\n".join(f"            {_dumps(note)}" for note in self.notes)
+        self.out.write(("\n      ]" if not self.first else "]") + ",\n")
+        self.out.write('      "invocations": [\n        {\n          "executionSuccessful": true')
+        if notes:
+            self.out.write(f',\n          "toolExecutionNotifications": [\n{notes}\n          ]')
+        self.out.write("\n        }\n      ]\n    }\n  ]\n}\n")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+# --- JUnit XML ------------------------------------------------------------------------------
+
+
+class JunitFormatter:
+    """JUnit XML as GitLab and Jenkins read test reports: one test case per container (named
+    ``FILE`` or ``FILE:LINE``), a ``failure`` per invalid one, a skipped case per path below
+    a directory that was not validated. Test cases are kept in a temporary file until the
+    counts the ``testsuite`` element opens with are known, so memory stays flat."""
+
+    name: ClassVar[str] = "junit"
+    summary: ClassVar[bool] = False
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        # Closed in end(), after the cases are copied out.
+        self.cases = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=8 * 1024 * 1024, mode="w+", encoding="utf-8"
+        )
+        self.skips = 0
+
+    def begin(self) -> None:
+        pass
+
+    def result(self, result: Result) -> None:
+        name = result.file if result.line is None else f"{result.file}:{result.line}"
+        attrs = f"classname={quoteattr('docket.validate')} name={quoteattr(name)} " + (
+            f"file={quoteattr(result.file)}"
+        )
+        if result.line is not None:
+            attrs += f' line="{result.line}"'
+        if result.valid:
+            self.cases.write(f"    <testcase {attrs}/>\n")
+            return
+        first = result.errors[0]
+        body = "\n".join(f"{where(result, i)}: {issue_text(i)}" for i in result.errors)
+        self.cases.write(
+            f"    <testcase {attrs}>\n"
+            f"      <failure message={quoteattr(issue_text(first))} "
+            f"type={quoteattr(finding_kind(first))}>{escape(body)}</failure>\n"
+            "    </testcase>\n"
+        )
+
+    def skipped(self, skipped: Skipped) -> None:
+        self.skips += 1
+        attrs = (
+            f"classname={quoteattr('docket.validate')} name={quoteattr(skipped.path)} "
+            f"file={quoteattr(skipped.path)}"
+        )
+        self.cases.write(
+            f"    <testcase {attrs}>\n"
+            f"      <skipped message={quoteattr(skipped.reason)}/>\n"
+            "    </testcase>\n"
+        )
+
+    def end(self, count: int, invalid: int) -> None:
+        tests = count + self.skips
+        counts = f'tests="{tests}" failures="{invalid}" errors="0" skipped="{self.skips}"'
+        self.out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        self.out.write(f'<testsuites name="docket validate" {counts}>\n')
+        self.out.write(f'  <testsuite name="docket validate" {counts}>\n')
+        self.cases.seek(0)
+        while piece := self.cases.read(1024 * 1024):
+            self.out.write(piece)
+        self.cases.close()
+        self.out.write("  </testsuite>\n</testsuites>\n")
+
+
 FORMATTERS: dict[str, type[Formatter]] = {
-    f.name: f for f in (TextFormatter, JsonFormatter, GithubFormatter)
+    f.name: f
+    for f in (TextFormatter, JsonFormatter, GithubFormatter, SarifFormatter, JunitFormatter)
 }
 """Every ``--format`` of ``docket validate``, by name."""
 

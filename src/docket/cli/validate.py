@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any, BinaryIO, TextIO
 
 import click
@@ -23,7 +22,14 @@ from docket.cli.common import (
 )
 from docket.cli.errors import CommandFailed, UsageError
 from docket.cli.output import FORMATTERS
-from docket.core.bulk import DEFAULT_FAMILY, STDIN, parse_shard, validate_many
+from docket.core.bulk import (
+    DEFAULT_FAMILY,
+    NOT_A_CONTAINER_FILE,
+    STDIN,
+    Skipped,
+    parse_shard,
+    validate_many,
+)
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 """Less input than this gets no progress bar unless one is asked for."""
@@ -52,8 +58,10 @@ def validate(
     progress: bool | None = None,
     schemas: str | os.PathLike[str] | None = None,
     key_file: str | os.PathLike[str] | None = None,
+    allow_empty: bool = False,
 ) -> int:
-    """``docket validate``: exit 0 when every container is valid, 1 when any is not."""
+    """``docket validate``: exit 0 when every container is valid, 1 when any is not or when
+    no container was found (unless ``allow_empty``)."""
 
     def work() -> int:
         if not paths:
@@ -69,6 +77,16 @@ def validate(
         registry = build_registry(schemas, key_file, default)
         out = FORMATTERS[output_format](stdout)
         count = invalid = 0
+        others = 0
+
+        def skipped(item: Skipped) -> None:
+            nonlocal others
+            if item.reason == NOT_A_CONTAINER_FILE:
+                others += 1  # other files are counted, not listed
+                return
+            out.skipped(item)  # in the report, where the format has a place for it
+            stderr.write(f"docket validate: skipped {item.path}: {item.reason}\n")
+
         out.begin()
         with progress_bar(stderr, "validating", progress, min_total=PROGRESS_MIN_BYTES) as bar:
             results = validate_many(
@@ -80,20 +98,35 @@ def validate(
                 jsonl=jsonl,
                 stdin=stdin,
                 progress=bar,
+                on_skip=skipped,
             )
             try:
                 for result in results:
                     out.result(result)
                     count += 1
                     invalid += not result.valid
-            except BrokenProcessPool as err:
+            except RuntimeError as err:
+                # BrokenProcessPool; its module is imported only when workers run.
+                from concurrent.futures.process import BrokenProcessPool
+
+                if not isinstance(err, BrokenProcessPool):
+                    raise
                 raise CommandFailed(
                     f"a worker process died ({err})", hint="retry with --jobs 1"
                 ) from None
         out.end(count, invalid)
+        if others:
+            stderr.write(
+                f"docket validate: skipped {others} file(s) not named *.json or *.jsonl\n"
+            )
         if count == 0:
-            stderr.write("docket validate: no containers found\n")
-        elif invalid:
+            stderr.write(
+                "docket validate: no containers found"
+                + ("\n" if allow_empty else " (hint: check the paths; --allow-empty accepts "
+                   "a run that finds none)\n")
+            )
+            return EXIT_OK if allow_empty else EXIT_FAILED
+        if invalid:
             stderr.write(f"docket validate: {invalid} of {count} container(s) invalid\n")
         elif out.summary:
             stderr.write(f"docket validate: {count} container(s) valid\n")
@@ -109,13 +142,22 @@ def validate(
 Examples:
   docket validate backup.json
   docket validate backups/ exported.jsonl --format json > report.json
+  docket validate backups/ --format sarif > docket.sarif
   docket validate big.jsonl --jobs 4 --shard 2/8
   cat backup.json | docket validate -
 """,
 )
 @click.argument("paths", metavar="PATH...", nargs=-1)
 @options.family
-@options.output_format(tuple(FORMATTERS))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(tuple(FORMATTERS)),
+    default="text",
+    show_default=True,
+    help="text (FILE:LINE:COLUMN: PATH: message), json, github (workflow annotations), sarif "
+    "(SARIF 2.1.0, for code scanning) or junit (JUnit XML test report).",
+)
 @click.option(
     "--jobs",
     "-j",
@@ -134,6 +176,12 @@ Examples:
     is_flag=True,
     help="Read every PATH (and -) as JSON Lines; files named *.jsonl always are.",
 )
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Exit 0 when no container is found (by default that fails: a typo'd path must not "
+    "pass CI).",
+)
 @options.progress("Draw a progress bar [default: on a terminal, for large input].")
 @options.key_file
 @options.schemas
@@ -141,8 +189,9 @@ Examples:
 def command(ctx: click.Context, /, **params: Any) -> None:
     """Check containers: schema, version, digest and signature, as loading them would.
 
-    PATH is a container file, a directory (every *.json below it), a JSON Lines file
-    (*.jsonl, one container per line) or - for standard input. Exit status: 0 when every
-    container is valid, 1 when any is invalid or unreadable, 2 for a usage error.
+    PATH is a container file, a directory (every *.json and *.jsonl file below it; what is
+    skipped there is reported), a JSON Lines file (*.jsonl, one container per line) or - for
+    standard input. Exit status: 0 when every container is valid, 1 when any is invalid or
+    unreadable or none was found, 2 for a usage error.
     """
     ctx.exit(validate(**params, **options.reading(ctx)))

@@ -11,23 +11,27 @@ input order whatever the number of workers.
 from __future__ import annotations
 
 import collections
-import multiprocessing
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
 from docket.core.codec import Limits, parse
 from docket.core.documents import FamilySource
 from docket.core.errors import DocketError, Issue
+from docket.core.family import Family
+from docket.core.locate import place
 from docket.core.migrations import BUILTIN_CONVERTERS
 from docket.core.registry import Registry, load_registry
 from docket.core.rules import BUILTIN_RULES
+
+if TYPE_CHECKING:  # worker processes are started only for jobs > 1: imported then
+    from concurrent.futures import Future
 
 DEFAULT_FAMILY = "backup-metadata"
 """The family of a container without a ``family`` member, unless the caller names another."""
@@ -39,8 +43,26 @@ _FILES_PER_TASK = 200
 _STDIN_LINES_PER_TASK = 2000
 _PEEK_BYTES = 64 * 1024
 
+CONTAINER_SUFFIXES = (".json", ".jsonl")
+"""The files a directory is searched for: ``*.json`` containers and ``*.jsonl`` lines."""
+NOT_A_CONTAINER_FILE = "not named *.json or *.jsonl"
+"""Why a file below a directory was skipped for its name (see :class:`Skipped`)."""
+
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: bytes of input validated so far, of the bytes the paths hold."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A path below a directory that was not validated, and why (a dangling link, a FIFO or
+    other file that is not a regular file, a directory that cannot be read, a symbolic link
+    to a directory, a file with another name)."""
+
+    path: str
+    reason: str
+
+
+OnSkip = Callable[[Skipped], None]
 
 
 @dataclass(frozen=True)
@@ -96,12 +118,17 @@ class _Files:
     size: int
 
 
+_Entry = tuple[int | None, bytes | None, str, int]
+"""A container already read: (line number or None, bytes, why unreadable, slot). Bytes None
+and a line number: the line was longer than the limit (and the input ends there)."""
+
+
 @dataclass(frozen=True)
 class _Raw:
-    """Lines already read (standard input): (line number or None, bytes, why unreadable, slot)."""
+    """Containers already read (standard input, a FIFO or device), as :data:`_Entry` items."""
 
     display: str
-    entries: tuple[tuple[int | None, bytes | None, str, int], ...]
+    entries: tuple[_Entry, ...]
     size: int = 0
 
 
@@ -121,25 +148,33 @@ class _Checker:
         self.registry = registry
         self.default = default_family
         self.shard = shard
+        self._families: dict[str, Family | None] = {}
+        self._limits = registry.limits
+
+    def _family(self, name: str) -> Family | None:
+        """The family ``name`` when a container parsed with the registry's limits can be
+        handed to it as it is (None: it parses the bytes itself, with its own limits)."""
+        try:
+            return self._families[name]
+        except KeyError:
+            family = self.registry.family(name)
+            found = family if family.limits == self.registry.limits else None
+            self._families[name] = found
+            return found
 
     def _peek(self, raw: bytes) -> Mapping[str, Any] | None:
-        # The strict parse in Family.validate decides validity; this only finds the family and
-        # version. orjson is ~5x faster, and small input bounds what it can allocate.
+        # Only for input the strict parse refused: a lenient read naming the family that
+        # explains the refusal. Small input bounds what it can allocate.
         if len(raw) > _PEEK_BYTES:
-            try:
-                return parse(raw, self.registry.limits)
-            except DocketError:
-                return None
+            return None
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return None
         return value if isinstance(value, dict) else None
 
-    def check(self, file: str, line: int | None, raw: bytes | None, unreadable: str = "") -> Result:
-        """The verdict on one container (``raw`` None: it could not be read, see why)."""
-        if raw is None:
-            return Result(file, line, None, None, (Issue((), unreadable, "read"),))
+    def _explain(self, file: str, line: int | None, raw: bytes) -> Result:
+        """The verdict on a container the strict parse refused, from the family it names."""
         obj = self._peek(raw)
         name, version = self.default, None
         if obj is not None:
@@ -150,10 +185,50 @@ class _Checker:
             if isinstance(found, int | str) and not isinstance(found, bool):
                 version = found
         if name not in self.registry:
-            known = ", ".join(self.registry.families())
-            issue = Issue(("family",), f"unknown family {name!r} (known: {known})", "family")
-            return Result(file, line, name, version, (issue,))
-        issues = self.registry.family(name).validate(raw)
+            return self._unknown(file, line, raw, name, version)
+        issues = place(raw, self.registry.family(name).validate(raw), first_line=line or 1)
+        return Result(file, line, name, version, tuple(issues))
+
+    def _unknown(
+        self, file: str, line: int | None, raw: bytes, name: str, version: Any
+    ) -> Result:
+        known = ", ".join(self.registry.families())
+        issue = Issue(("family",), f"unknown family {name!r} (known: {known})", "family")
+        placed = place(raw, [issue], first_line=line or 1)
+        return Result(file, line, name, version, tuple(placed))
+
+    def check(self, file: str, line: int | None, raw: bytes | None, unreadable: str = "") -> Result:
+        """The verdict on one container (``raw`` None: it could not be read, see why; with a
+        line number, the line was too long). Problems carry their line and column."""
+        if raw is None:
+            if line is not None:
+                issue = Issue((), unreadable, "limit", line=line, column=1)
+            else:
+                issue = Issue((), unreadable, "read")
+            return Result(file, line, None, None, (issue,))
+        # One strict parse (duplicate keys, limits, numbers) finds the family and version and
+        # is what the family validates: no container is parsed twice.
+        try:
+            obj = parse(raw, self._limits)
+        except DocketError:
+            return self._explain(file, line, raw)
+        name = obj.get("family", self.default)
+        if type(name) is not str:
+            name = self.default
+        version = obj.get("version")
+        if type(version) is not int and type(version) is not str:
+            version = None
+        if name in self._families:
+            family = self._families[name]
+        elif name in self.registry:
+            family = self._family(name)
+        else:
+            return self._unknown(file, line, raw, name, version)
+        issues = family.validate_parsed(obj) if family is not None else (
+            self.registry.family(name).validate(raw)
+        )
+        if issues:  # only invalid input pays for finding where its problems are
+            issues = place(raw, issues, first_line=line or 1)
         return Result(file, line, name, version, tuple(issues))
 
     def _mine(self, slot: int) -> bool:
@@ -171,8 +246,7 @@ class _Checker:
                 if not self._mine(slot):
                     continue
                 try:
-                    with open(path, "rb") as fh:
-                        raw = fh.read(limit + 1)
+                    raw = _read_regular(path, limit + 1)
                 except OSError as err:
                     yield self.check(path, None, None, f"cannot read: {err.strerror or err}")
                 else:
@@ -181,53 +255,162 @@ class _Checker:
             try:
                 with open(task.path, "rb") as fh:
                     fh.seek(task.start)
-                    for offset, raw in _lines(fh, limit, task.end - task.start):
-                        slot = task.first_slot + offset
-                        if raw.strip() and self._mine(slot):
-                            yield self.check(task.display, task.first_line + offset, raw)
+                    span = task.end - task.start
+                    # A task of ordinary lines is read in one piece (about _CHUNK_BYTES); one
+                    # holding a very long line is read line by line, in bounded pieces.
+                    pieces = (
+                        _split(fh.read(span), limit)
+                        if span <= 2 * _CHUNK_BYTES
+                        else _lines(fh, limit, span)
+                    )
+                    display, first_line, first_slot = task.display, task.first_line, task.first_slot
+                    every = self.shard is None
+                    for offset, raw in pieces:
+                        if raw is None:
+                            yield self.check(display, first_line + offset, None, _too_long(limit))
+                        elif raw.strip() and (every or self._mine(first_slot + offset)):
+                            yield self.check(display, first_line + offset, raw)
             except OSError as err:
                 yield self.check(task.display, None, None, f"cannot read: {err.strerror or err}")
 
 
-def _lines(fh: BinaryIO, limit: int, span: int | None = None) -> Iterator[tuple[int, bytes]]:
-    """``(index, content)`` per line, over at most ``span`` bytes. A line longer than
-    ``limit`` is cut to ``limit + 1`` bytes (so parsing refuses it) without reading it whole."""
+def _too_long(limit: int, stream: str | None = None) -> str:
+    text = f"the line is longer than the container limit of {limit} bytes (Limits.max_bytes)"
+    return text if stream is None else f"{text}; the rest of {stream} is not read"
+
+
+def _read_regular(path: str, most: int) -> bytes:
+    """At most ``most`` bytes of the regular file ``path``; never blocks on a FIFO or device
+    put in its place (opened without blocking, checked on the open descriptor)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with open(fd, "rb", closefd=True) as fh:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(0, f"not a regular file ({_kind(mode)})")
+        return fh.read(most)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return "not a regular file"
+
+
+def _split(block: bytes, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """:func:`_lines` of a block already read whole: ``(index, content)`` per line, ``None``
+    for a line longer than ``limit``."""
+    lines = block.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # the block ends with a newline (or is empty)
+    for index, line in enumerate(lines):
+        if len(line) > limit:
+            yield index, None
+        else:
+            yield index, line.rstrip(b"\r")
+
+
+def _lines(
+    fh: BinaryIO, limit: int, span: int | None = None, *, stream: bool = False
+) -> Iterator[tuple[int, bytes | None]]:
+    """``(index, content)`` per line, over at most ``span`` bytes; a line longer than
+    ``limit`` gives ``(index, None)`` and is never held whole. In a regular file the rest of
+    that line is skipped in bounded pieces (the file's size bounds the work); in a
+    ``stream`` (standard input, a FIFO, a device) reading ends there, so an endless line
+    (``/dev/zero``) ends the run instead of keeping it reading."""
     index, used = 0, 0
     while span is None or used < span:
         line = fh.readline(limit + 1)
         if not line:
             return
         consumed = len(line)
-        if not line.endswith(b"\n") and len(line) > limit:
-            while True:  # skip the rest of an over-long line in bounded pieces
+        if len(line) > limit and not line.endswith(b"\n"):
+            yield index, None
+            if stream:
+                return
+            while True:  # skip the rest of the over-long line in bounded pieces
                 rest = fh.readline(1024 * 1024)
                 consumed += len(rest)
                 if not rest or rest.endswith(b"\n"):
                     break
+        else:
+            yield index, line.rstrip(b"\r\n")
         used += consumed
-        yield index, line.rstrip(b"\r\n")
         index += 1
 
 
-def _size(path: Path) -> int:
+def _size(path: str | Path) -> int:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except OSError:
         return 0
 
 
 def input_size(paths: Iterable[str | os.PathLike[str]]) -> int:
-    """Bytes the paths hold (every ``*.json`` below a directory; standard input counts 0)."""
+    """Bytes the paths hold (every ``*.json`` and ``*.jsonl`` below a directory; standard
+    input, FIFOs and devices count 0)."""
     total = 0
     for text in paths:
         path = Path(text)
         if str(text) == STDIN:
             continue
         if path.is_dir():
-            total += sum(_size(p) for p in path.rglob("*.json") if p.is_file())
-        else:
+            total += sum(_size(Path(p)) for p in walk(str(path)))
+        elif path.is_file():
             total += _size(path)
     return total
+
+
+def walk(root: str, on_skip: OnSkip | None = None) -> list[str]:
+    """The container files below directory ``root``, sorted: regular files (or symbolic
+    links to regular files) named ``*.json`` or ``*.jsonl``. Symbolic links to directories
+    are not followed. Everything else is passed to ``on_skip`` with the reason."""
+
+    def skip(path: str, reason: str) -> None:
+        if on_skip is not None:
+            on_skip(Skipped(path, reason))
+
+    def unreadable(err: OSError) -> None:
+        skip(err.filename or root, f"cannot read the directory: {err.strerror or err}")
+
+    found = []
+    for top, dirs, files in os.walk(root, onerror=unreadable, followlinks=False):
+        for name in dirs:
+            if os.path.islink(os.path.join(top, name)):
+                skip(os.path.join(top, name), "a symbolic link to a directory (not followed)")
+        for name in files:
+            path = os.path.join(top, name)
+            if not name.endswith(CONTAINER_SUFFIXES):
+                skip(path, NOT_A_CONTAINER_FILE)
+                continue
+            try:
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode):
+                    try:
+                        mode = os.stat(path).st_mode
+                    except OSError:
+                        skip(path, "a dangling symbolic link")
+                        continue
+                    if not stat.S_ISREG(mode):
+                        skip(path, f"a symbolic link to {_kind(mode)}, not a regular file")
+                        continue
+                elif not stat.S_ISREG(mode):
+                    skip(path, f"{_kind(mode)}, not a regular file")
+                    continue
+            except OSError as err:
+                skip(path, f"cannot read: {err.strerror or err}")
+                continue
+            found.append(path)
+    return sorted(found)
 
 
 def _line_chunks(path: str, first_slot: int) -> Iterator[_Lines | int]:
@@ -241,7 +424,7 @@ def _line_chunks(path: str, first_slot: int) -> Iterator[_Lines | int]:
             offset += len(block)
             cut = block.rfind(b"\n")
             if cut < 0:
-                continue  # inside an over-long line: read on
+                continue  # inside a long line: read on
             end = offset - len(block) + cut + 1
             yield _Lines(path, path, start, end, line, first_slot + line - 1)
             line += block.count(b"\n")  # every newline of the block is before the cut
@@ -252,28 +435,55 @@ def _line_chunks(path: str, first_slot: int) -> Iterator[_Lines | int]:
     yield line - 1
 
 
-def _stdin_tasks(source: BinaryIO, jsonl: bool, limit: int, slot: int) -> Iterator[_Raw | int]:
-    """Standard input as tasks; then the number of slots it used."""
+def _stream_tasks(
+    source: BinaryIO, display: str, jsonl: bool, limit: int, slot: int
+) -> Iterator[_Raw | int]:
+    """A stream read once (standard input, a FIFO, a device) as tasks; then the number of
+    slots it used. At most ``limit + 1`` bytes are held for one container."""
     if not jsonl:
-        yield _Raw("<stdin>", ((None, source.read(limit + 1), "", slot),))
+        yield _Raw(display, ((None, source.read(limit + 1), "", slot),))
         yield 1
         return
     used = 0
-    entries: list[tuple[int | None, bytes | None, str, int]] = []
-    for index, raw in _lines(source, limit):
-        if raw.strip():  # blank lines hold no container, as in files
+    entries: list[_Entry] = []
+    for index, raw in _lines(source, limit, stream=True):
+        if raw is None:
+            entries.append((index + 1, None, _too_long(limit, display), slot + used))
+        elif raw.strip():  # blank lines hold no container, as in files
             entries.append((index + 1, raw, "", slot + used))
         used += 1
         if len(entries) >= _STDIN_LINES_PER_TASK:
-            yield _Raw("<stdin>", tuple(entries))
+            yield _Raw(display, tuple(entries))
             entries = []
     if entries:
-        yield _Raw("<stdin>", tuple(entries))
+        yield _Raw(display, tuple(entries))
     yield used
 
 
+def _open_stream(path: str) -> BinaryIO | None:
+    """``path`` opened for reading when it is not a regular file (a FIFO, a device: read as
+    a stream, once); None for a regular file or one that cannot be opened (read later)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        os.set_blocking(fd, True)  # opened without blocking only so a FIFO cannot stop us
+    except OSError:
+        os.close(fd)
+        return None
+    return open(fd, "rb")
+
+
 def _tasks(
-    paths: Sequence[str], jsonl: bool, stdin: BinaryIO | None, limit: int
+    paths: Sequence[str],
+    jsonl: bool,
+    stdin: BinaryIO | None,
+    limit: int,
+    on_skip: OnSkip | None = None,
 ) -> Iterator[_Task]:
     """The input as tasks, in order, each container given its slot (for a shard)."""
     slot = 0
@@ -286,33 +496,48 @@ def _tasks(
             yield _Files(tuple(files), files_size)
         files, files_size = [], 0
 
-    for text in paths:
-        path = Path(text)
-        stream = text == STDIN or (not path.is_dir() and (jsonl or text.endswith(".jsonl")))
-        if stream:
-            yield from flush()
-            display = "<stdin>" if text == STDIN else text
-            try:
-                if text == STDIN:
-                    source = stdin if stdin is not None else sys.stdin.buffer
-                    chunks: Iterator[_Task | int] = _stdin_tasks(source, jsonl, limit, slot)
+    def lines_of(text: str, stream: BinaryIO | None) -> Iterator[_Task]:
+        nonlocal slot
+        display = "<stdin>" if text == STDIN else text
+        try:
+            if stream is not None:
+                as_lines = jsonl or text.endswith(".jsonl")
+                chunks: Iterator[_Task | int] = _stream_tasks(
+                    stream, display, as_lines, limit, slot
+                )
+            else:
+                chunks = _line_chunks(text, slot)
+            for chunk in chunks:
+                if isinstance(chunk, int):
+                    slot += chunk
                 else:
-                    chunks = _line_chunks(text, slot)
-                for chunk in chunks:
-                    if isinstance(chunk, int):
-                        slot += chunk
-                    else:
-                        yield chunk
-            except OSError as err:
-                yield _Raw(display, ((None, None, f"cannot read: {err.strerror or err}", slot),))
-                slot += 1
+                    yield chunk
+        except OSError as err:
+            yield _Raw(display, ((None, None, f"cannot read: {err.strerror or err}", slot),))
+            slot += 1
+
+    for text in paths:
+        if text == STDIN:
+            yield from flush()
+            yield from lines_of(text, stdin if stdin is not None else sys.stdin.buffer)
             continue
-        found = [text]
-        if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*.json") if p.is_file())
+        if os.path.isdir(text):
+            found = walk(text, on_skip)
+        else:
+            stream = _open_stream(text)
+            if stream is not None:  # a FIFO or device: read once, as it comes
+                yield from flush()
+                with stream:
+                    yield from lines_of(text, stream)
+                continue
+            found = [text]
         for name in found:
+            if name.endswith(".jsonl") or (jsonl and name == text):
+                yield from flush()
+                yield from lines_of(name, None)
+                continue
             files.append((name, slot))
-            files_size += _size(Path(name))
+            files_size += _size(name)
             slot += 1
             if len(files) >= _FILES_PER_TASK:
                 yield from flush()
@@ -374,6 +599,9 @@ def _in_pool(
     tasks: Iterable[_Task], jobs: int, initargs: tuple[Any, ...]
 ) -> Iterator[tuple[_Task, list[Result]]]:
     """Tasks and their results in input order, at most ``2 * jobs`` in flight (flat memory)."""
+    import multiprocessing  # only runs with workers pay for these imports
+    from concurrent.futures import ProcessPoolExecutor
+
     # spawn, not fork: a caller's thread (a progress bar) may be running when the pool starts.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
@@ -403,12 +631,17 @@ def validate_many(
     jsonl: bool = False,
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
+    on_skip: OnSkip | None = None,
 ) -> Iterator[Result]:
     """The verdict on every container in ``paths``, in input order, as they are found.
 
-    A path is a container file, a directory (every ``*.json`` below it), a JSON Lines file
-    (``*.jsonl``, or any file with ``jsonl=True``) or ``-`` for ``stdin`` (standard input when
-    None). A container's family is its ``family`` member, else ``family``.
+    A path is a container file, a directory (every ``*.json`` and ``*.jsonl`` file below it,
+    see :func:`walk`), a JSON Lines file (``*.jsonl``, or any file with ``jsonl=True``) or
+    ``-`` for ``stdin`` (standard input when None); a FIFO or device is read once, as a
+    stream. A container's family is its ``family`` member, else ``family``. What a directory
+    holds that is not validated is passed to ``on_skip`` as a :class:`Skipped`. A line of
+    JSON Lines longer than the container limit is refused without being read whole, and
+    reading of that input ends there.
 
     ``registry`` is a :class:`Registry` (default: the bundled families), or a picklable
     function building one, which worker processes need when the registry has Python
@@ -431,7 +664,7 @@ def validate_many(
     workers = jobs or os.cpu_count() or 1
     # Checked now, not when the first result is asked for.
     factory = _portable(registry) if workers > 1 and isinstance(registry, Registry) else registry
-    tasks = _tasks(names, jsonl, stdin, built.limits.max_bytes)
+    tasks = _tasks(names, jsonl, stdin, built.limits.max_bytes, on_skip)
     if workers == 1:
         checker = _Checker(built, family, shard)
         finished: Iterable[tuple[_Task, Iterable[Result]]] = (
@@ -457,11 +690,16 @@ def _report(
 
 
 __all__ = [
+    "CONTAINER_SUFFIXES",
     "DEFAULT_FAMILY",
+    "NOT_A_CONTAINER_FILE",
     "STDIN",
+    "OnSkip",
     "Progress",
     "Result",
+    "Skipped",
     "input_size",
     "parse_shard",
     "validate_many",
+    "walk",
 ]

@@ -11,7 +11,7 @@ from docket.core.errors import MalformedVersion, MissingVersion, UnknownVersion,
 
 Version = int | str
 
-_DOTTED = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+_DOTTED = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*\Z")
 
 
 class VersionScheme(enum.Enum):
