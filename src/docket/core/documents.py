@@ -60,32 +60,30 @@ def _metaschema_fast(name: str) -> Any:
     return jsonschema_rs.validator_for(_metaschema(name), validate_formats=True)
 
 
-@functools.cache
-def _metaschema_reference(name: str) -> Any:
-    # jsonschema (with its format checkers) is imported only when a document is invalid:
-    # importing it costs more than every other part of a docket command's start.
-    import jsonschema
+_WEAK = frozenset({"anyOf", "oneOf", "if", "then", "else", "not", "allOf"})
 
-    cls = jsonschema.Draft202012Validator
-    cls.check_schema(_metaschema(name))
-    return cls(_metaschema(name), format_checker=cls.FORMAT_CHECKER)
+
+def _relevance(error: Any) -> tuple[int, bool]:
+    # The deepest place first (the member that is wrong, not the object holding it), and a
+    # keyword's own error before an anyOf/oneOf that only says no branch matched.
+    path = error.schema_path
+    return len(error.instance_path), not (path and path[-1] in _WEAK)
 
 
 def check_against_metaschema(document: Mapping[str, Any], name: str, source: str) -> None:
-    """Raise :class:`SchemaDocumentError` for the first metaschema violation (best match)."""
-    if _metaschema_fast(name).is_valid(document):
+    """Raise :class:`SchemaDocumentError` for the most telling metaschema violation (the
+    deepest place; jsonschema-rs decides and explains, as for containers)."""
+    validator = _metaschema_fast(name)
+    if validator.is_valid(document):
         return
-    import jsonschema
-
-    validator = _metaschema_reference(name)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
-    if error is not None:
-        raise SchemaDocumentError(
-            source,
-            error.message,
-            path=tuple(error.absolute_path),
-            hint=f"see metaschema/{name}",
-        )
+    errors = list(validator.iter_errors(document))
+    error = max(errors, key=_relevance) if errors else None
+    raise SchemaDocumentError(
+        source,
+        error.message if error is not None else f"the document does not match {name}",
+        path=tuple(error.instance_path) if error is not None else (),
+        hint=f"see metaschema/{name}",
+    )
 
 
 def fingerprint(document: Mapping[str, Any]) -> str:
@@ -110,6 +108,9 @@ class FamilySource:
     documents: Mapping[Version, Mapping[str, Any]]
     description: str = ""
     golden: Mapping[Version, tuple[Path, ...]] = field(default_factory=dict)
+    readers: Mapping[str, tuple[Version, ...]] = field(default_factory=dict)
+    """Named readers (``"cinder"``, ``"docket"``) and the versions each accepts, in the
+    family's order; empty when the manifest declares none."""
 
     def fingerprints(self) -> dict[Version, str]:
         return {v: fingerprint(doc) for v, doc in self.documents.items()}
@@ -129,13 +130,30 @@ class FamilySource:
                 )
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def parse_error_text(raw: bytes, err: ParseError) -> str:
+    """A document's JSON syntax error as an author reads it: line and column, 1-based."""
+    if err.position is None:
+        return f"invalid JSON: {err.reason}"
+    before = raw.decode("utf-8", errors="replace")[: err.position]
+    line = before.count("\n") + 1
+    column = err.position - (before.rfind("\n") + 1) + 1
+    return f"invalid JSON at line {line}, column {column}: {err.reason}"
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """A manifest or version document, parsed (a :class:`SchemaDocumentError` says where a
+    syntax error is, by line and column)."""
     try:
-        return parse(path.read_bytes(), _DOC_LIMITS)
-    except ParseError as err:
-        raise SchemaDocumentError(str(path), str(err)) from None
+        raw = path.read_bytes()
     except OSError as err:
         raise SchemaDocumentError(str(path), f"cannot read: {err.strerror}") from None
+    try:
+        return parse(raw, _DOC_LIMITS)
+    except ParseError as err:
+        raise SchemaDocumentError(str(path), parse_error_text(raw, err)) from None
+
+
+_read_json = read_document
 
 
 def read_family(directory: Path) -> FamilySource:
@@ -190,6 +208,7 @@ def read_family(directory: Path) -> FamilySource:
         gdir = directory / GOLDEN / version_text(v)
         if gdir.is_dir():
             golden[v] = tuple(sorted(gdir.glob("*.json")))
+    readers = _readers(manifest.get("readers", {}), versions, str(manifest_path))
     return FamilySource(
         name=name,
         directory=directory,
@@ -200,7 +219,26 @@ def read_family(directory: Path) -> FamilySource:
         documents=documents,
         description=manifest.get("description", ""),
         golden=golden,
+        readers=readers,
     )
+
+
+def _readers(
+    declared: Mapping[str, list[Version]], versions: tuple[Version, ...], source: str
+) -> dict[str, tuple[Version, ...]]:
+    """A manifest's ``readers``, each reader's versions checked against the family's."""
+    out: dict[str, tuple[Version, ...]] = {}
+    for reader, accepted in declared.items():
+        for i, v in enumerate(accepted):
+            if not any(v == known and type(v) is type(known) for known in versions):
+                raise SchemaDocumentError(
+                    source,
+                    f"reader {reader!r} accepts version {v!r}, which the family does not have",
+                    path=("readers", reader, i),
+                    hint="list versions from `versions`",
+                )
+        out[reader] = tuple(v for v in versions if v in accepted)
+    return out
 
 
 def read_schema_dir(path: Path) -> list[FamilySource]:

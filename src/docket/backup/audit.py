@@ -1,0 +1,492 @@
+"""Audit a backup root: every backup's formats, integrity, parent chain and who can restore it.
+
+:func:`audit` walks a root in Cinder's POSIX layout (``<id[0:2]>/<id[2:4]>/<id>/``) and yields
+one :class:`Verdict` per backup, as it goes: its id, volume and parent, the version of each of
+its metadata objects and of the container inside (``formats``), its integrity (with
+``deep=True``, every object's checksum, as ``verify``), its parent chain's health, and the
+readers that can restore it (from the ``readers`` that family manifests declare). Given the
+rows of Cinder's ``backups`` table (:func:`backup_rows`), rows without files and files
+without rows are findings too. Files under the root that belong to no backup are verdicts
+without a backup id (``orphan``).
+
+Memory stays flat: the walk holds one directory listing per level, parents are looked up at
+their place through a bounded cache, and verdicts are yielded, not kept. A verdict depends only
+on what is stored, so ``shard=(I, N)`` (a share by a hash of the backup id, stable as backups
+are added) and ``jobs`` worker processes give the same verdicts as one run, and
+:class:`Summary` adds them up in any order.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from docket.backup._audit_checks import (
+    DEFAULT_MAX_OBJECT_BYTES,
+    FINDINGS,
+    BackupRow,
+    Finding,
+    Inspector,
+    Verdict,
+    orphan,
+)
+from docket.backup._layout import _SAFE_ID, backup_dir_for
+from docket.core.errors import DriverOptionError
+from docket.core.registry import Registry, load_registry
+
+POSIX_SERVICES = (
+    "cinder.backup.drivers.posix.PosixBackupDriver",
+    "cinder.backup.drivers.nfs.NFSBackupDriver",
+    "docket.backup.posix.PosixBackupDriver",
+)
+"""Rows of these services (or with no service) are backups in the POSIX layout; the rows of
+other drivers (Swift, Ceph, ...) are not audited."""
+
+_PER_TASK = 64
+_IGNORED = frozenset({"lost+found"})
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: backup directories audited so far, of those found."""
+
+
+def shard_of(key: str, count: int) -> int:
+    """The shard (1 to ``count``) a backup id belongs to: a hash, so shards are stable as
+    backups are added."""
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def backup_rows(engine: Any) -> Iterator[BackupRow]:
+    """The live rows of Cinder's ``backups`` table (an engine or a URL), read as they come.
+
+    The table is reflected, so columns docket does not use are tolerated and columns it does
+    use may be missing; soft-deleted rows (``deleted`` true) are left out.
+    """
+    import sqlalchemy as sa
+
+    owned = isinstance(engine, str)
+    bind = sa.create_engine(engine) if owned else engine
+    try:
+        table = sa.Table("backups", sa.MetaData(), autoload_with=bind)
+        names = (
+            "id",
+            "volume_id",
+            "parent_id",
+            "status",
+            "container",
+            "service_metadata",
+            "service",
+        )
+        columns = [table.c[n] for n in names if n in table.c]
+        query = sa.select(*columns)
+        if "deleted" in table.c:
+            query = query.where(sa.or_(table.c.deleted.is_(None), table.c.deleted == sa.false()))
+        with bind.connect() as conn:
+            result = conn.execution_options(yield_per=2000).execute(query)
+            for row in result.mappings():
+                values = {n: (None if row.get(n) is None else str(row[n])) for n in names}
+                if values["id"] is None:
+                    continue
+                yield BackupRow(**{k: v for k, v in values.items() if k != "id"}, id=values["id"])
+    finally:
+        if owned:
+            bind.dispose()
+
+
+# --- the walk ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A place the walk found: a backup directory (``backup_id``) or files of no backup."""
+
+    path: str
+    backup_id: str | None = None
+    problem: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.backup_id or self.path
+
+
+def _scan(directory: Path) -> list[os.DirEntry[str]] | str:
+    try:
+        with os.scandir(directory) as it:
+            return sorted(it, key=lambda e: e.name)
+    except OSError as err:
+        return f"cannot be listed: {err.strerror}"
+
+
+def _what(entry: os.DirEntry[str]) -> str:
+    try:
+        if entry.is_symlink():
+            return "a symbolic link (not followed)"
+        if entry.is_dir(follow_symlinks=False):
+            return "a directory"
+        if entry.is_file(follow_symlinks=False):
+            return "a file"
+    except OSError:
+        pass
+    return "not a regular file"
+
+
+def walk(root: Path, containers: Mapping[str, str] | None = None) -> Iterator[_Entry]:
+    """Every backup directory under ``root`` and every place outside the layout, in name order.
+
+    ``containers`` maps backup ids to directories their database rows name outside the
+    default layout. Hidden names and ``lost+found`` at the top are skipped (snapshots, file
+    system housekeeping); empty directories are not reported (Cinder leaves them behind).
+    """
+    places = {path: backup_id for backup_id, path in (containers or {}).items()}
+    prefixes = {"/".join(p.split("/")[:i]) for p in places for i in range(1, p.count("/") + 1)}
+    yield from _walk_level(root, "", 0, places, prefixes)
+
+
+def _walk_level(
+    directory: Path, rel: str, depth: int, places: Mapping[str, str], prefixes: set[str]
+) -> Iterator[_Entry]:
+    listing = _scan(directory)
+    if isinstance(listing, str):
+        yield _Entry(rel or ".", problem=f"the directory {listing}")
+        return
+    parts = rel.split("/") if rel else []
+    for entry in listing:
+        name = entry.name
+        if name.startswith(".") or (depth == 0 and name in _IGNORED):
+            continue
+        path = f"{rel}/{name}" if rel else name
+        what = _what(entry)
+        if path in places:
+            yield _Entry(path, places[path])
+            continue
+        if what != "a directory":
+            yield _Entry(path, problem=f"{what} outside any backup directory")
+            continue
+        if (depth < 2 and len(name) == 2) or path in prefixes:
+            yield from _walk_level(Path(entry.path), path, depth + 1, places, prefixes)
+            continue
+        if depth == 2 and _SAFE_ID.match(name) and name[0:2] == parts[0] and name[2:4] == parts[1]:
+            yield _Entry(path, name)
+            continue
+        if _empty(Path(entry.path)):
+            continue
+        yield _Entry(path, problem="a directory outside Cinder's layout")
+
+
+def _empty(directory: Path) -> bool:
+    listing = _scan(directory)
+    if isinstance(listing, str):
+        return False
+    return all(e.is_dir(follow_symlinks=False) and _empty(Path(e.path)) for e in listing)
+
+
+# --- auditing places --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What a worker process needs to audit places: picklable."""
+
+    root: Path
+    schemas: Path | None
+    deep: bool
+    require: tuple[str, ...]
+    containers: Mapping[str, str]
+    with_rows: bool
+    max_object_bytes: int
+
+    def inspector(self, registry: Registry | None = None) -> Inspector:
+        if registry is None:
+            registry = load_registry()
+            if self.schemas is not None:
+                registry = registry.with_schemas(self.schemas)
+        return Inspector(
+            self.root,
+            registry,
+            deep=self.deep,
+            require=self.require,
+            containers=self.containers,
+            with_rows=self.with_rows,
+            max_object_bytes=self.max_object_bytes,
+        )
+
+
+_Task = tuple[tuple[_Entry, BackupRow | None], ...]
+
+
+def _audit_task(inspector: Inspector, task: _Task) -> list[Verdict]:
+    out = []
+    for entry, row in task:
+        if entry.backup_id is None:
+            out.append(orphan(entry.path, entry.problem))
+            continue
+        verdict = inspector.verdict(entry.backup_id, entry.path, row)
+        if verdict is not None:
+            out.append(verdict)
+    return out
+
+
+_WORKER: Inspector | None = None
+
+
+def _init_worker(setup: _Setup) -> None:
+    global _WORKER
+    _WORKER = setup.inspector()
+
+
+def _work(task: _Task) -> list[Verdict]:
+    assert _WORKER is not None, "worker not initialised"
+    return _audit_task(_WORKER, task)
+
+
+def _in_pool(tasks: Iterable[_Task], jobs: int, setup: _Setup) -> Iterator[list[Verdict]]:
+    """Verdicts of each task in order, at most ``2 * jobs`` tasks in flight (flat memory)."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_init_worker, initargs=(setup,)
+    ) as pool:
+        window: collections.deque[Future[list[Verdict]]] = collections.deque()
+        for task in tasks:
+            window.append(pool.submit(_work, task))
+            if len(window) >= 2 * jobs:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
+def audit(
+    root: str | os.PathLike[str],
+    *,
+    rows: Iterable[BackupRow] | None = None,
+    registry: Registry | None = None,
+    schemas: str | os.PathLike[str] | None = None,
+    deep: bool = False,
+    require: Sequence[str] = (),
+    jobs: int = 1,
+    shard: tuple[int, int] | None = None,
+    progress: Progress | None = None,
+    services: Sequence[str | None] = (None, *POSIX_SERVICES),
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
+) -> Iterator[Verdict]:
+    """One :class:`Verdict` per backup (and per orphan) under ``root``, as they are made.
+
+    ``rows`` are the database's backups (:func:`backup_rows`); with them, a row without files
+    and files without a row are findings. ``require`` names readers that must be able to
+    restore every backup (an ``unrestorable`` finding otherwise); an unknown name is a
+    :class:`ValueError`. ``jobs`` worker processes (0: one per CPU) audit; they build the
+    bundled registry, plus ``schemas``, themselves (``registry`` serves ``jobs=1`` only).
+    ``shard=(I, N)`` keeps the backups whose id hashes to share I of N.
+    """
+    base = Path(root)
+    if not base.is_dir():
+        raise DriverOptionError(f"{base} is not a directory", hint="give the backup root")
+    if jobs < 0:
+        raise ValueError(f"jobs={jobs}: give a number of processes, or 0 for one per CPU")
+    if shard is not None and not 1 <= shard[0] <= shard[1]:
+        raise ValueError(f"shard={shard!r}: I must be between 1 and N")
+    workers = jobs or os.cpu_count() or 1
+    if registry is not None and workers > 1:
+        raise ValueError("a registry cannot be sent to worker processes: pass schemas=, or jobs=1")
+
+    def mine(key: str) -> bool:
+        return shard is None or shard_of(key, shard[1]) == shard[0]
+
+    by_id: dict[str, BackupRow] = {}
+    containers: dict[str, str] = {}
+    if rows is not None:
+        wanted = set(services)
+        for row in rows:
+            if row.service not in wanted:
+                continue
+            if _elsewhere(row):
+                containers[row.id] = str(row.container).strip("/")
+            if mine(row.id):
+                by_id[row.id] = row
+    setup = _Setup(
+        base,
+        Path(schemas) if schemas is not None else None,
+        deep,
+        tuple(require),
+        containers,
+        rows is not None,
+        max_object_bytes,
+    )
+    inspector = setup.inspector(registry) if workers == 1 else setup.inspector()
+    unknown = sorted(set(require) - set(inspector.reader_names))
+    if unknown:
+        raise ValueError(
+            f"unknown reader {unknown[0]!r}; known: " + ", ".join(inspector.reader_names)
+        )
+    return _run(base, setup, inspector, by_id, mine, workers, progress)
+
+
+def _elsewhere(row: BackupRow) -> bool:
+    """Whether a row names a directory inside the root other than the layout's."""
+    container = row.container
+    if not container or not _SAFE_ID.match(row.id) or container == backup_dir_for(row.id):
+        return False
+    parts = container.strip("/").split("/")
+    return not container.startswith("/") and ".." not in parts and "" not in parts
+
+
+def _run(
+    base: Path,
+    setup: _Setup,
+    inspector: Inspector,
+    by_id: dict[str, BackupRow],
+    mine: Callable[[str], bool],
+    workers: int,
+    progress: Progress | None,
+) -> Iterator[Verdict]:
+    total = sum(1 for e in walk(base, setup.containers) if mine(e.key)) if progress else 0
+
+    def tasks() -> Iterator[_Task]:
+        batch: list[tuple[_Entry, BackupRow | None]] = []
+        for entry in walk(base, setup.containers):
+            if not mine(entry.key):
+                continue
+            row = by_id.pop(entry.backup_id, None) if entry.backup_id else None
+            batch.append((entry, row))
+            if len(batch) >= _PER_TASK:
+                yield tuple(batch)
+                batch = []
+        if batch:
+            yield tuple(batch)
+
+    done = 0
+    if progress is not None:
+        progress(done, total)
+    finished: Iterable[list[Verdict]]
+    if workers == 1:
+        finished = (_audit_task(inspector, task) for task in tasks())
+    else:
+        finished = _in_pool(tasks(), workers, setup)
+    for verdicts in finished:
+        yield from verdicts
+        done += len(verdicts)
+        if progress is not None:
+            progress(min(done, total), total)
+    # Rows whose directory the walk never reached: no files at all.
+    for backup_id in sorted(by_id):
+        row = by_id[backup_id]
+        path = setup.containers.get(backup_id) or (
+            backup_dir_for(backup_id) if _SAFE_ID.match(backup_id) else None
+        )
+        yield inspector.no_files(row, path)
+
+
+# --- adding verdicts up -----------------------------------------------------------------------
+
+_EXAMPLES = 5
+
+
+def _month(created_at: str | None) -> str:
+    return created_at[:7] if created_at else "unknown"
+
+
+class Summary:
+    """Counts over verdicts, in any order: one run, or the shards of one (``merge``)."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.backups = 0
+        self.with_findings = 0
+        self.restorable = 0
+        self.integrity: collections.Counter[str] = collections.Counter()
+        self.readers: collections.Counter[str] = collections.Counter()
+        self.findings: collections.Counter[str] = collections.Counter()
+        self.examples: dict[str, list[str]] = {}
+        self.formats: dict[str, dict[str, dict[str, Any]]] = {}
+        self.ages: dict[str, collections.Counter[str]] = {}
+        self.deep = False
+
+    def add(self, verdict: Verdict) -> None:
+        self.records += 1
+        self.deep = self.deep or verdict.deep
+        key = verdict.backup_id or verdict.path or ""
+        if verdict.findings:
+            self.with_findings += 1
+        for kind in sorted({f.kind for f in verdict.findings}):
+            self.findings[kind] += 1
+            examples = self.examples.setdefault(kind, [])
+            if key not in examples:
+                examples.append(key)
+                examples.sort()
+                del examples[_EXAMPLES:]
+        if verdict.backup_id is None or verdict.integrity is None:
+            return
+        self.backups += 1
+        self.integrity[verdict.integrity] += 1
+        if verdict.readers:
+            self.restorable += 1
+        for reader in verdict.readers:
+            self.readers[reader] += 1
+        month = self.ages.setdefault(_month(verdict.created_at), collections.Counter())
+        for family, version in verdict.formats.items():
+            label = "unknown" if version is None else str(version)
+            month[f"{family} {label}"] += 1
+            cell = self.formats.setdefault(family, {}).setdefault(
+                label, {"count": 0, "oldest": None, "newest": None}
+            )
+            cell["count"] += 1
+            if verdict.created_at is not None:
+                stamp = (verdict.created_at, verdict.backup_id)
+                if cell["oldest"] is None or stamp < tuple(cell["oldest"]):
+                    cell["oldest"] = list(stamp)
+                if cell["newest"] is None or stamp > tuple(cell["newest"]):
+                    cell["newest"] = list(stamp)
+
+    @property
+    def failed(self) -> bool:
+        return self.with_findings > 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as ``docket audit --format json`` prints it (keys in a fixed order)."""
+
+        def moment(stamp: list[str] | None) -> dict[str, str] | None:
+            return None if stamp is None else {"created_at": stamp[0], "backup_id": stamp[1]}
+
+        return {
+            "records": self.records,
+            "backups": self.backups,
+            "with_findings": self.with_findings,
+            "restorable": self.restorable,
+            "deep": self.deep,
+            "integrity": dict(sorted(self.integrity.items())),
+            "readers": dict(sorted(self.readers.items())),
+            "findings": dict(sorted(self.findings.items())),
+            "examples": {k: list(v) for k, v in sorted(self.examples.items())},
+            "formats": {
+                family: {
+                    version: {
+                        "count": cell["count"],
+                        "oldest": moment(cell["oldest"]),
+                        "newest": moment(cell["newest"]),
+                    }
+                    for version, cell in sorted(versions.items())
+                }
+                for family, versions in sorted(self.formats.items())
+            },
+            "ages": {m: dict(sorted(c.items())) for m, c in sorted(self.ages.items())},
+        }
+
+
+__all__ = [
+    "FINDINGS",
+    "POSIX_SERVICES",
+    "BackupRow",
+    "Finding",
+    "Summary",
+    "Verdict",
+    "audit",
+    "backup_rows",
+    "shard_of",
+    "walk",
+]

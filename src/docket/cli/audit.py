@@ -1,0 +1,401 @@
+"""``docket audit``: can every backup under a root still be restored, and by whom?
+
+The work is :func:`docket.backup.audit.audit`; this turns options into its arguments and its
+verdicts into a report: a summary table (text), the summary as JSON, one JSON line per backup
+(``jsonl``, what shards write and ``docket audit merge`` reads), or a self-contained HTML page.
+Exit status: 0 when no backup has a finding, 1 when one has, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+import orjson
+
+from docket.backup.audit import FINDINGS, Summary, Verdict, audit, backup_rows
+from docket.cli import options
+from docket.cli.audit_report import render
+from docket.cli.common import EXIT_FAILED, EXIT_OK, run
+from docket.cli.errors import CommandFailed, UsageError
+from docket.core.bulk import parse_shard
+
+FORMATS = ("text", "json", "jsonl", "html")
+MAX_LINE = 16 * 1024 * 1024
+"""The longest line ``merge`` reads (a verdict line is a few hundred bytes)."""
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        return parse_shard(text)
+    except ValueError as err:
+        raise UsageError("--shard", str(err), "for example --shard 2/4") from None
+
+
+@contextlib.contextmanager
+def _target(stdout: TextIO, output: str | os.PathLike[str] | None) -> Iterator[TextIO]:
+    """Standard output, or a file written whole or not at all (a temporary file, renamed)."""
+    if output is None or os.fspath(output) == "-":
+        yield stdout
+        return
+    target = Path(output)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class _Report:
+    """Writes verdicts as they come and the summary at the end, in one output format."""
+
+    def __init__(self, out: TextIO, output_format: str, title: str) -> None:
+        self.out = out
+        self.format = output_format
+        self.title = title
+        self.summary = Summary()
+
+    def add(self, verdict: Verdict) -> None:
+        self.summary.add(verdict)
+        if self.format == "jsonl":
+            self.out.write(orjson.dumps(verdict.to_json()).decode("utf-8") + "\n")
+        elif self.format == "text":
+            where = verdict.backup_id or verdict.path or "?"
+            for finding in verdict.findings:
+                obj = f" [{finding.object}]" if finding.object else ""
+                self.out.write(f"{where}: {finding.kind}: {finding.message}{obj}\n")
+
+    def end(self) -> None:
+        data = self.summary.to_json()
+        if self.format == "json":
+            self.out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n")
+        elif self.format == "html":
+            self.out.write(render(data, title=self.title))
+        elif self.format == "text":
+            write_text(self.out, data)
+
+
+def write_text(out: TextIO, summary: dict[str, Any]) -> None:
+    """The summary as tables (rich; colours on a terminal only)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    terminal = out.isatty()
+    console = Console(
+        file=out, force_terminal=terminal, no_color=not terminal, width=None if terminal else 100
+    )
+    backups = summary["backups"]
+    head = Table(title="docket audit", show_header=False, title_justify="left")
+    for label, value in (
+        ("records", summary["records"]),
+        ("backups", backups),
+        ("restorable", summary["restorable"]),
+        ("with findings", summary["with_findings"]),
+        *((f"integrity {k}", v) for k, v in summary["integrity"].items()),
+    ):
+        head.add_row(label, f"{value:,}")
+    console.print(head)
+    formats = Table(title="formats", title_justify="left")
+    for column in ("family", "version", "backups", "oldest", "newest"):
+        formats.add_column(column, justify="right" if column == "backups" else "left")
+    for family, versions in summary["formats"].items():
+        for version, cell in versions.items():
+            formats.add_row(
+                family,
+                version,
+                f"{cell['count']:,}",
+                _moment(cell["oldest"]),
+                _moment(cell["newest"]),
+            )
+    console.print(formats)
+    readers = Table(title="readers", title_justify="left")
+    for column in ("reader", "can restore", "cannot"):
+        readers.add_column(column, justify="left" if column == "reader" else "right")
+    for reader, count in summary["readers"].items():
+        readers.add_row(reader, f"{count:,}", f"{backups - count:,}")
+    console.print(readers)
+    if summary["findings"]:
+        found = Table(title="findings", title_justify="left")
+        for column in ("finding", "records", "meaning"):
+            found.add_column(column, justify="right" if column == "records" else "left")
+        for kind, count in summary["findings"].items():
+            found.add_row(kind, f"{count:,}", FINDINGS.get(kind, (False, ""))[1])
+        console.print(found)
+
+
+def _moment(value: dict[str, str] | None) -> str:
+    if not value:
+        return "-"
+    return f"{value['created_at'][:19].replace('T', ' ')} {value['backup_id']}"
+
+
+@contextlib.contextmanager
+def _progress(stderr: TextIO, show: bool | None) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich bar counting backups on ``stderr`` (by default only on a terminal)."""
+    if not (stderr.isatty() if show is None else show):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "auditing",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(file=stderr),
+        transient=True,
+    )
+    task = bar.add_task("audit", total=None)
+    with bar:
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _finish(stderr: TextIO, summary: Summary, what: str) -> int:
+    if summary.records == 0:
+        stderr.write(f"docket audit: no backups found{what}\n")
+    elif summary.failed:
+        stderr.write(
+            f"docket audit: {summary.with_findings} of {summary.records} record(s) with findings\n"
+        )
+    return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+def run_audit(
+    root: str | os.PathLike[str],
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    db: str | None = None,
+    deep: bool = False,
+    require: Sequence[str] = (),
+    jobs: int = 1,
+    shard: str | None = None,
+    output_format: str = "text",
+    output: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
+    schemas: str | os.PathLike[str] | None = None,
+) -> int:
+    """``docket audit ROOT``: exit 0 when no backup has a finding, 1 when one has."""
+
+    def work() -> int:
+        if output_format not in FORMATS:
+            raise UsageError("--format", f"{output_format!r} is not one of {FORMATS}")
+        if not Path(root).is_dir():
+            raise UsageError("ROOT", f"{root} is not a directory", "give the backup root")
+        part = _shard(shard)
+        rows = backup_rows(db) if db is not None else None
+        with _progress(stderr, progress) as bar, _target(stdout, output) as out:
+            try:
+                verdicts = audit(
+                    root,
+                    rows=rows,
+                    schemas=schemas,
+                    deep=deep,
+                    require=tuple(require),
+                    jobs=jobs,
+                    shard=part,
+                    progress=bar,
+                )
+            except ValueError as err:
+                raise UsageError("--require", str(err)) from None
+            report = _Report(out, output_format, "docket audit")
+            try:
+                for verdict in verdicts:
+                    report.add(verdict)
+            except BrokenProcessPool as err:
+                raise CommandFailed(
+                    f"a worker process died ({err})", hint="retry with --jobs 1"
+                ) from None
+            report.end()
+        return _finish(stderr, report.summary, f" under {root}")
+
+    return run(stderr, work)
+
+
+def read_lines(path: str) -> Iterator[Verdict]:
+    """The verdicts of a ``--format jsonl`` file; :class:`CommandFailed` at a bad line."""
+    with open(path, "rb") if path != "-" else contextlib.nullcontext(sys.stdin.buffer) as fh:
+        for number, line in enumerate(iter(lambda: fh.readline(MAX_LINE + 1), b""), 1):
+            if not line.strip():
+                continue
+            try:
+                if len(line) > MAX_LINE:
+                    raise ValueError("the line is too long")
+                yield Verdict.from_json(orjson.loads(line))
+            except (ValueError, KeyError, TypeError, AttributeError) as err:
+                raise CommandFailed(
+                    f"{path}:{number}: not a line of `docket audit --format jsonl` ({err})",
+                    hint="merge the JSONL files the shards wrote",
+                ) from None
+
+
+def merge(
+    files: Sequence[str],
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    output_format: str = "text",
+    output: str | os.PathLike[str] | None = None,
+) -> int:
+    """``docket audit merge``: the report and exit status of one run, from its shards' JSONL."""
+
+    def work() -> int:
+        if not files:
+            raise UsageError("FILES", "give the JSONL files the shards wrote")
+        if output_format not in FORMATS:
+            raise UsageError("--format", f"{output_format!r} is not one of {FORMATS}")
+        with _target(stdout, output) as out:
+            report = _Report(out, output_format, "docket audit")
+            for path in files:
+                for verdict in read_lines(path):
+                    report.add(verdict)
+            report.end()
+        return _finish(stderr, report.summary, " in " + ", ".join(files))
+
+    return run(stderr, work)
+
+
+# --- the click layer --------------------------------------------------------------------------
+
+_format = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text: summary tables and each finding; json: the summary; jsonl: one line per "
+    "backup, as audited; html: a self-contained report page.",
+)
+
+
+class _AuditGroup(click.Group):
+    """``docket audit ROOT ...`` runs ``docket audit run ROOT ...``; ``merge`` is the other."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(
+    "audit",
+    cls=_AuditGroup,
+    context_settings=options.CONTEXT,
+    short_help="Can every backup under a root be restored, and by whom?",
+    epilog="""\b
+Examples:
+  docket audit /srv/backups
+  docket audit /srv/backups --db mysql+pymysql://cinder@db/cinder --require cinder
+  docket audit /srv/backups --deep --jobs 8 --format html -o audit.html
+  docket audit /srv/backups --shard 3/16 --format jsonl -o shard-3.jsonl
+  docket audit merge shard-*.jsonl --format html -o audit.html
+""",
+)
+def group() -> None:
+    """Audit a backup root in Cinder's POSIX layout: for every backup its formats and
+    versions, integrity, parent chain, and which readers can restore it.
+
+    `docket audit ROOT [OPTIONS]` is `docket audit run ROOT [OPTIONS]` (name a root called
+    "run" or "merge" as ./run). Exit status: 0 when no backup has a finding, 1 when one has
+    (or the input was unreadable), 2 for a usage error.
+    """
+
+
+@group.command(
+    "run",
+    context_settings=options.CONTEXT,
+    short_help="Audit the backups under ROOT.",
+    epilog="""\b
+Examples:
+  docket audit run /srv/backups --format json
+  docket audit run /srv/backups --db sqlite:///cinder.db --require cinder --deep
+""",
+)
+@click.argument("root", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--db",
+    metavar="URL",
+    envvar="DOCKET_DB",
+    show_envvar=True,
+    help="SQLAlchemy URL of Cinder's database: its backups table is audited with the files "
+    "(rows without files, files without rows).",
+)
+@click.option("--deep", is_flag=True, help="Read every object and check its checksums, as verify.")
+@click.option(
+    "--require",
+    metavar="READER",
+    multiple=True,
+    help="A backup READER (cinder, docket, ...) cannot restore is a finding. Repeatable.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Worker processes (0: one per CPU).",
+)
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Audit only share I of N (by a hash of the backup id); merge the shards' JSONL.",
+)
+@_format
+@click.option(
+    "--output", "-o", metavar="FILE", help="Write the report to FILE (whole or not at all)."
+)
+@options.progress("Draw a progress bar [default: on a terminal].")
+@options.schemas
+@click.pass_context
+def run_command(ctx: click.Context, /, root: Path, **params: Any) -> None:
+    """Audit every backup under ROOT (and, with --db, every row of the backups table).
+
+    Per backup: id, volume, parent, the version of its metadata object, SHA-256 object and
+    the volume_meta container inside, integrity, the parent chain's health, and the readers
+    (declared in family manifests) that can restore it. Exit status: 0 when nothing was
+    found, 1 when a backup has a finding, 2 for a usage error.
+    """
+    ctx.exit(run_audit(root, **params, **options.with_schemas(ctx)))
+
+
+@group.command(
+    "merge",
+    context_settings=options.CONTEXT,
+    short_help="Combine the JSONL of shards into one report.",
+    epilog="""\b
+Examples:
+  docket audit merge shard-1.jsonl shard-2.jsonl shard-3.jsonl
+  docket audit merge results/shard-*.jsonl --format html -o audit.html
+""",
+)
+@click.argument("files", metavar="FILES...", nargs=-1, required=True)
+@_format
+@click.option(
+    "--output", "-o", metavar="FILE", help="Write the report to FILE (whole or not at all)."
+)
+@click.pass_context
+def merge_command(
+    ctx: click.Context, /, files: tuple[str, ...], output_format: str, output: str | None
+) -> None:
+    """Combine `--format jsonl` outputs of `docket audit --shard I/N` into the summary, HTML
+    and exit status one run over the whole root gives."""
+    ctx.exit(merge(files, output_format=output_format, output=output, **options.streams()))
