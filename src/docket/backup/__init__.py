@@ -16,12 +16,14 @@ from docket.core.errors import (
     BackupError,
     BackupNotFound,
     DriverOptionError,
+    FileTooLarge,
     ForeignRecord,
     InvalidBackup,
     MissingRecordFields,
     RecordDecodeError,
     RecordError,
     RecordParseError,
+    UnsafeFile,
 )
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "BackupError",
     "BackupNotFound",
     "DriverOptionError",
+    "FileTooLarge",
     "ForeignRecord",
     "ImportedRecord",
     "InvalidBackup",
@@ -42,5 +45,6 @@ __all__ = [
     "RecordError",
     "RecordParseError",
     "RestoreReport",
+    "UnsafeFile",
     "VerifyReport",
 ]

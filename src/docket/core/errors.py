@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 PathSegment = str | int
@@ -91,6 +91,11 @@ class Issue(Located):
     message: str
     keyword: str = ""
     """The JSON Schema keyword (or docket check, e.g. ``digest``) that failed."""
+    line: int | None = field(default=None, compare=False)
+    """1-based line of the place in the text it was read from, when known (see
+    :mod:`docket.core.locate`); not part of equality."""
+    column: int | None = field(default=None, compare=False)
+    """1-based column (in characters) of the place in its line, when known."""
 
     def __init__(
         self,
@@ -98,6 +103,9 @@ class Issue(Located):
         message: str,
         keyword: str = "",
         segments: Sequence[PathSegment] | None = None,
+        *,
+        line: int | None = None,
+        column: int | None = None,
     ) -> None:
         # ``segments``, when given, wins over ``where``: the form of releases that passed a
         # rendered pointer first and the segments last.
@@ -105,6 +113,8 @@ class Issue(Located):
         object.__setattr__(self, "segments", located)
         object.__setattr__(self, "message", message)
         object.__setattr__(self, "keyword", keyword)
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "column", column)
 
     @property
     def path(self) -> str:
@@ -159,6 +169,10 @@ class ParseError(LocatedError, ValueError):
     ) -> None:
         super().__init__(reason, path=path, hint=hint)
         self.position = position
+        self.line: int | None = None
+        """1-based line of ``position`` in the text (set by the codec when it knows it)."""
+        self.column: int | None = None
+        """1-based column of ``position`` in its line, counted in characters."""
 
     def describe(self) -> str:
         where = f" at byte {self.position}" if self.position is not None else ""
@@ -404,6 +418,30 @@ class UnreachableVersion(GraphError):
     """Versions (``versions``) older than current have no path of upgrades to it."""
 
 
+class UnsoundMigration(GraphError):
+    """A migration does not do what its document says (found without running it, by
+    :mod:`docket.core.soundness`): an operation names a field its version lacks, a default or
+    mapped value the target version refuses, a downgrade declared exact that loses something,
+    or declared losses that are not what it loses.
+
+    ``findings`` lists every problem of the family (each with its edge, operation and
+    ``$``-path); ``edge`` is the first one's edge, as the operation runs (``(3, 2)`` for a
+    downgrade).
+    """
+
+    def __init__(self, family: str, findings: Sequence[Any]) -> None:
+        first = findings[0]
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        super().__init__(
+            family,
+            f"{first.describe().removeprefix(family + ': ')}{more}",
+            first.hint,
+            edge=(first.source, first.target),
+            versions=(first.source, first.target),
+        )
+        self.findings = tuple(findings)
+
+
 class MigrationError(DocketError, ValueError):
     """A migration could not be applied to a container."""
 
@@ -579,3 +617,62 @@ class ForeignRecord(RecordError):
 
 class DriverOptionError(BackupError, ValueError):
     """A backup driver was given an option it cannot work with."""
+
+
+# --- files -------------------------------------------------------------------------------
+
+
+class UnsafeFile(DocketError, ValueError):
+    """A file docket was given or found is not one it reads or writes safely: not a regular
+    file (a FIFO, device, socket, directory or symbolic link), or outside where it must be.
+
+    ``filename`` is the path as given, ``what`` says what the file was for ("key file",
+    "the _metadata object"), ``found`` what it is ("a FIFO"); ``backup_id`` names the backup
+    when the file belongs to one.
+    """
+
+    def __init__(
+        self,
+        filename: str,
+        what: str,
+        found: str,
+        *,
+        backup_id: str | None = None,
+        hint: str = "",
+    ) -> None:
+        super().__init__(filename, what, found)
+        self.filename = filename
+        self.what = what
+        self.found = found
+        self.backup_id = backup_id
+        self.hint = hint
+
+    def describe(self) -> str:
+        where = f"backup {self.backup_id}: " if self.backup_id else ""
+        return f"{where}{self.what} {self.filename} is {self.found}"
+
+
+class FileTooLarge(UnsafeFile):
+    """A file or stream holds more bytes than docket reads for its purpose."""
+
+    def __init__(
+        self,
+        filename: str,
+        what: str,
+        size: int | None,
+        limit: int,
+        *,
+        backup_id: str | None = None,
+        hint: str = "",
+    ) -> None:
+        shown = f"{size} bytes" if size is not None else f"more than {limit} bytes"
+        super().__init__(
+            filename,
+            what,
+            f"too large: {shown}, the limit is {limit}",
+            backup_id=backup_id,
+            hint=hint,
+        )
+        self.size = size
+        """The file's size when known (``None``: a stream that went on past ``limit``)."""
+        self.limit = limit

@@ -21,6 +21,7 @@ from docket.core.errors import (
     DocketError,
     IntegrityError,
     Issue,
+    LimitExceeded,
     LossyMigration,
     MigrationError,
     ParseError,
@@ -32,11 +33,18 @@ from docket.core.errors import (
 )
 from docket.core.integrity import Integrity
 from docket.core.migrations import Migration, VersionGraph
-from docket.core.policy import NamedRule, RestorePolicy, carry_fields, policy_from_document
+from docket.core.policy import (
+    NamedRule,
+    RestorePolicy,
+    carry_fields,
+    intersect_policies,
+    policy_from_document,
+)
 from docket.core.versions import Version, VersionScheme, detect
 
 JSONObject = dict[str, Any]
 _MAX_MESSAGE = 300
+_VERSION_TYPES = (int, str)  # a version found among the family's is one detect() returns
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +60,9 @@ class Container:
     written_version: Version
     signature: str = "absent"
     """``"verified"``, ``"unverified"`` (signed, no key configured) or ``"absent"``."""
+    floor: Version | None = None
+    """The oldest version the container was downgraded to since it was written (None: never
+    below ``written_version``): that version's policy bounds its restores too."""
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Container):
@@ -70,6 +81,29 @@ def _truncate(text: str) -> str:
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 
+_KEYWORDS = frozenset(
+    {
+        *("type", "enum", "const", "required", "additionalProperties", "properties"),
+        *("patternProperties", "propertyNames", "minProperties", "maxProperties"),
+        *("dependentRequired", "items", "prefixItems", "contains", "minContains"),
+        *("maxContains", "minItems", "maxItems", "uniqueItems", "minLength", "maxLength"),
+        *("pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"),
+        *("multipleOf", "anyOf", "oneOf", "allOf", "not", "if", "then", "else", "$ref"),
+        *("unevaluatedProperties", "unevaluatedItems"),
+    }
+)
+
+
+def _keyword(error: Any) -> str:
+    """The JSON Schema keyword a jsonschema-rs error is about (``type``, ``required``...)."""
+    path = error.schema_path
+    last = path[-1] if path else None
+    if last in _KEYWORDS:
+        return str(last)
+    name = type(error.kind).__name__
+    return name[:1].lower() + name[1:]
+
+
 @dataclass(frozen=True)
 class VersionSpec:
     """One version of a family, compiled from its document."""
@@ -86,29 +120,18 @@ class VersionSpec:
     def fast(self) -> Any:
         return jsonschema_rs.validator_for(dict(self.schema), validate_formats=True)
 
-    @functools.cached_property
-    def reference(self) -> Any:
-        """The reference validator, for the details of an invalid container (imported late:
-        only invalid input pays for loading jsonschema)."""
-        import jsonschema
-
-        cls = jsonschema.Draft202012Validator
-        return cls(self.schema, format_checker=cls.FORMAT_CHECKER)
-
     def issues(self, data: Any) -> list[Issue]:
-        """Every schema problem of ``data``, from the reference validator."""
-        out = []
-        for err in sorted(self.reference.iter_errors(data), key=lambda e: list(e.absolute_path)):
-            segs = tuple(err.absolute_path)
-            out.append(Issue(segs, _truncate(err.message), str(err.validator)))
+        """Every schema problem of ``data``, from the validator that decides (jsonschema-rs),
+        so the verdict and its explanation cannot disagree. Its patterns follow ECMA-262 as
+        JSON Schema says: ``$`` matches only at the very end, so ``"x\\n"`` fails ``^x$``."""
+        out = [
+            Issue(tuple(e.instance_path), _truncate(e.message), _keyword(e))
+            for e in self.fast.iter_errors(data)
+        ]
+        out.sort(key=lambda i: [(isinstance(s, int), str(s)) for s in i.segments])
         if not out and not self.is_valid(data):
-            # The fast validator decides. Its patterns follow ECMA-262 as JSON Schema says ($
-            # only at the very end); Python's re lets "...\n" match "^...$", so the reference
-            # can find nothing wrong. Then the fast validator's own errors explain.
-            for e in self.fast.iter_errors(data):
-                name = type(e.kind).__name__
-                keyword = name[:1].lower() + name[1:]
-                out.append(Issue(tuple(e.instance_path), _truncate(e.message), keyword))
+            # jsonschema-rs explains every refusal; were one left unexplained, it still stands.
+            out.append(Issue((), "the container does not match its version's schema", "schema"))
         return out
 
     def is_valid(self, data: Any) -> bool:
@@ -146,6 +169,11 @@ class Family:
     @property
     def scheme(self) -> VersionScheme:
         return self.source.scheme
+
+    @property
+    def readers(self) -> Mapping[str, tuple[Version, ...]]:
+        """Named readers and the versions each accepts, as the manifest declares them."""
+        return self.source.readers
 
     def released(self) -> tuple[Version, ...]:
         return tuple(v for v in self.versions if str(v) in self.source.released)
@@ -226,15 +254,10 @@ class Family:
         )
 
     def _carry_policy(self, policy: RestorePolicy, version: Version) -> RestorePolicy:
+        # Along upgrades fields move as the upgrades move them; along downgrades, back.
         steps = self.graph.path(policy.shape, version)
-        if any(not up for _, up in steps):
-            raise MigrationError(
-                self.name,
-                policy.shape,
-                version,
-                "a policy is carried to newer shapes only; downgrade the container first",
-            )
-        carried = carry_fields(policy, [m.moves for m, _ in steps], version)
+        moves = [m.moves if up else {b: a for a, b in m.moves.items()} for m, up in steps]
+        carried = carry_fields(policy, moves, version)
         # Which fields are "unknown" is a question about the shape the container has now.
         props = self.source.documents[version]["schema"].get("properties", {})
         sections = {}
@@ -245,12 +268,23 @@ class Family:
         return replace(carried, sections=sections)
 
     def restore_policy(self, container: Container) -> RestorePolicy:
-        """The policy of the version ``container`` was written at, over its current shape."""
-        return self.policy(container.written_version).at_shape(container.version)
+        """The policy ``container`` restores with, over its current shape: what the version it
+        was written at allows, and its current version (and any older one it was downgraded
+        to) allow as well, each carried across renames to the container's shape."""
+        now = container.version
+        policy = self.policy(container.written_version).at_shape(now)
+        bounds = {v for v in (now, container.floor) if v is not None}
+        for version in sorted(bounds - {container.written_version}, key=self.scheme.key):
+            policy = intersect_policies(policy, self.policy(version).at_shape(now))
+        return policy
 
     # --- reading --------------------------------------------------------------------------
 
-    def _parse(self, data: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> JSONObject:
+    def _parse(
+        self, data: bytes | bytearray | memoryview | str | Mapping[str, Any] | Container
+    ) -> JSONObject:
+        if isinstance(data, Container):
+            data = data.data
         if isinstance(data, Mapping):
             if not isinstance(data, dict):
                 data = dict(data)
@@ -258,16 +292,15 @@ class Family:
             return data
         return parse(data, self.limits)
 
-    def detect(self, obj: Mapping[str, Any]) -> Version:
+    def detect(self, obj: Mapping[str, Any] | Container) -> Version:
         """The version of a parsed container, or the typed error saying what is wrong."""
-        return detect(self.name, self.scheme, self.versions, dict(obj))
+        data = obj.data if isinstance(obj, Container) else obj
+        return detect(self.name, self.scheme, self.versions, dict(data))
 
     def _check(self, obj: JSONObject, version: Version) -> str:
         spec = self._specs[version]
         if not spec.is_valid(obj):
-            issues = spec.issues(obj)
-            if issues:
-                raise ValidationError(self.name, version, issues)
+            raise ValidationError(self.name, version, spec.issues(obj))
         if spec.integrity is not None:
             return spec.integrity.verify(obj, self.signing_key)
         self._refuse_unsignable(version)
@@ -291,42 +324,52 @@ class Family:
 
     def load(
         self,
-        data: bytes | bytearray | memoryview | str | Mapping[str, Any],
+        data: bytes | bytearray | memoryview | str | Mapping[str, Any] | Container,
         *,
         to: Version | None = None,
     ) -> Container:
-        """Parse, validate and upgrade a container (to current, or to ``to``)."""
+        """Parse, validate and upgrade a container (to current, or to ``to``); a
+        :class:`Container` is checked again and keeps its written version."""
         obj = self._parse(data)
         version = self.detect(obj)
         status = self._check(obj, version)
-        container = Container(self.name, version, obj, version, status)
+        if isinstance(data, Container):
+            container = replace(data, version=version, data=obj, signature=status)
+        else:
+            container = Container(self.name, version, obj, version, status)
         target = self.current if to is None else to
         if target == version:
             return container
         self._require_version(target)
-        # Freshly parsed data is ours to change in place; a caller's dict is not.
-        owned = not isinstance(data, Mapping)
+        # Freshly parsed data is ours to change in place; a caller's dict (or container) is not.
+        owned = not isinstance(data, Mapping | Container)
         return self._migrate(container, target, allow_lossy=False, owned=owned)
 
     def validate(
-        self, data: bytes | bytearray | memoryview | str | Mapping[str, Any]
+        self, data: bytes | bytearray | memoryview | str | Mapping[str, Any] | Container
     ) -> list[Issue]:
         """Every problem of a container, as issues; an empty list means valid. Never raises
         for a bad container."""
         try:
-            obj = self._parse(data)
+            # Bytes and text (the common case) skip the type tests of _parse.
+            obj = parse(data, self.limits) if isinstance(data, bytes | str) else self._parse(data)
         except ParseError as err:
-            return [Issue((), str(err), "parse")]
-        try:
-            version = self.detect(obj)
-        except VersionError as err:
-            segs: tuple[str, ...] = ("version",) if "version" in obj else ()
-            return [Issue(segs, str(err), "version")]
+            return [_parse_issue(err, data)]
+        return self.validate_parsed(obj)
+
+    def validate_parsed(self, obj: JSONObject) -> list[Issue]:
+        """:meth:`validate` of a container already parsed within this family's limits (by
+        :func:`~docket.core.codec.parse` with them): version, schema, integrity."""
+        version = obj.get("version")
+        if type(version) not in _VERSION_TYPES or version not in self.versions:
+            try:
+                version = self.detect(obj)
+            except VersionError as err:
+                segs: tuple[str, ...] = ("version",) if "version" in obj else ()
+                return [Issue(segs, str(err), "version")]
         spec = self._specs[version]
-        if not spec.is_valid(obj):
-            issues = spec.issues(obj)
-            if issues:
-                return issues
+        if not spec.fast.is_valid(obj):
+            return spec.issues(obj)
         try:
             if spec.integrity is None:
                 self._refuse_unsignable(version)
@@ -381,19 +424,43 @@ class Family:
             owned = True  # every step after the first works on a fresh object
         spec = self._specs[target]
         if steps and not spec.is_valid(data):
-            issues = spec.issues(data)
-            raise MigrationError(
-                self.name,
-                container.version,
-                target,
-                "the migrated container is not valid at the target version: "
-                + "; ".join(str(i) for i in issues[:5]),
-                hint="a migration in this path is broken; `docket check` finds which",
-            )
+            raise self._broken_step(container, target, steps)
         status = container.signature
         if steps and spec.integrity is not None:
             status = "verified" if self.signing_key is not None else "absent"
-        return Container(self.name, target, data, container.written_version, status)
+        floor = container.floor
+        key = self.scheme.key
+        if key(target) < key(container.written_version) and (
+            floor is None or key(target) < key(floor)
+        ):
+            floor = target
+        return Container(self.name, target, data, container.written_version, status, floor)
+
+    def _broken_step(
+        self, container: Container, target: Version, steps: Sequence[tuple[Migration, bool]]
+    ) -> MigrationError:
+        """The error for a path whose result is invalid, naming the first edge whose output
+        is not valid at its own version (the steps are run again, one by one)."""
+        data = container.data
+        for migration, up in steps:
+            src, dst = (
+                (migration.source, migration.target) if up else (migration.target, migration.source)
+            )
+            data = self._step(data, migration, up, owned=False)
+            issues = self._specs[dst].issues(data) if not self._specs[dst].is_valid(data) else []
+            if issues:
+                return MigrationError(
+                    self.name,
+                    src,
+                    dst,
+                    f"the {'upgrade' if up else 'downgrade'} gives a container that is not "
+                    f"valid at version {dst!r}: " + "; ".join(str(i) for i in issues[:5]),
+                    hint="this edge's operations or functions are broken; `docket check` "
+                    "lists what it finds on the schemas",
+                )
+        return MigrationError(
+            self.name, container.version, target, "the migrated container is not valid"
+        )
 
     def upgrade(self, container: Container, to: Version | None = None) -> Container:
         """The container at a newer version (current by default)."""
@@ -474,6 +541,26 @@ def problems(error: DocketError) -> Sequence[Issue]:
     if isinstance(error, ValidationError):
         return error.issues
     return [Issue((), str(error), type(error).__name__)]
+
+
+def _parse_issue(err: ParseError, data: Any) -> Issue:
+    """A parse error as an issue, with the line and column of where the text is wrong."""
+    line, column = err.line, err.column
+    if line is None and isinstance(data, bytes | bytearray | memoryview | str):
+        from docket.core import locate  # the error path only
+
+        if err.segments:  # a limit, at a place in a document that parsed
+            line, column = locate.nearest(data, err.segments)
+        elif isinstance(err, LimitExceeded) and err.limit == "max_bytes":
+            at = min(err.maximum, len(data))
+            line, column = (
+                locate.position(data, at)
+                if isinstance(data, str)
+                else locate.byte_position(data, at)
+            )
+        elif err.position is not None and not isinstance(data, str):
+            line, column = locate.byte_position(data, err.position)
+    return Issue((), str(err), "parse", line=line, column=column)
 
 
 def _unlocated(err: IntegrityError) -> str:
