@@ -11,6 +11,7 @@ import json
 import os
 import random
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -469,6 +470,21 @@ def test_cli_exit_codes_and_text(damaged: tuple[Path, dict[str, str]], tmp_path:
     report = tmp_path / "report.html"
     code = run_audit(clean, stdout=out, stderr=io.StringIO(), output_format="html", output=report)
     assert code == 0 and report.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_the_report_refuses_an_output_that_is_not_a_regular_file(tmp_path: Path) -> None:
+    from docket.cli.audit import run_audit
+
+    clean = tmp_path / "clean"
+    _backup(clean, tmp_path, _ids(1, "ac"))
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    err = io.StringIO()
+    code = run_audit(
+        clean, stdout=io.StringIO(), stderr=err, output_format="html", output=str(fifo)
+    )
+    assert code != 0 and str(fifo) in err.getvalue() and "FIFO" in err.getvalue()
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 def test_merge_rejects_what_is_not_a_shard(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -23,7 +22,7 @@ import orjson
 from docket.backup.audit import FINDINGS, Summary, Verdict, audit, backup_rows
 from docket.cli import options
 from docket.cli.audit_report import render
-from docket.cli.common import EXIT_FAILED, EXIT_OK, run
+from docket.cli.common import EXIT_FAILED, EXIT_OK, atomic_output, run
 from docket.cli.errors import CommandFailed, UsageError
 from docket.core.bulk import parse_shard
 
@@ -47,21 +46,8 @@ def _target(stdout: TextIO, output: str | os.PathLike[str] | None) -> Iterator[T
     if output is None or os.fspath(output) == "-":
         yield stdout
         return
-    target = Path(output)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(output) as fh:
+        yield fh
 
 
 class _Report:

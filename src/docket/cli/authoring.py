@@ -421,6 +421,14 @@ def _schemas_option(ctx: click.Context, schemas: Path | None) -> dict[str, Any]:
     return given
 
 
+_local_schemas = click.option(
+    "--schemas",
+    "local_schemas",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The schema directory holding FAMILY (default: docket --schemas).",
+)
+
+
 @click.command(
     "new-version",
     short_help="Start a family's next version, or derive its migration.",
@@ -443,12 +451,7 @@ Examples:
     metavar="OLD=NEW",
     help="With --update: a field renamed (section.field=field or section.field=other.field).",
 )
-@click.option(
-    "--schemas",
-    "local_schemas",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The schema directory holding FAMILY (default: docket --schemas).",
-)
+@_local_schemas
 @click.pass_context
 def new_version_command(ctx: click.Context, /, local_schemas: Path | None, **params: Any) -> None:
     """Start the next version of FAMILY: copy the current version's document (schema and
@@ -478,12 +481,7 @@ Examples:
     default=True,
     help="Write golden containers of the version (needs docket[testing]).",
 )
-@click.option(
-    "--schemas",
-    "local_schemas",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The schema directory holding FAMILY (default: docket --schemas).",
-)
+@_local_schemas
 @click.pass_context
 def release_command(ctx: click.Context, /, local_schemas: Path | None, **params: Any) -> None:
     """Release VERSION of FAMILY: check the family (refused when docket's static checks find

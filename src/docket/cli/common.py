@@ -184,6 +184,15 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     symbolic link) is refused with :class:`UnsafeFile` naming ``path`` as given: renaming
     over it would replace it, not write into it.
     """
+    with atomic_output(path, binary=True) as fh:
+        fh.write(data)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], *, binary: bool = False) -> Iterator[Any]:
+    """A file that replaces ``path`` only when the block ends without an error (a temporary
+    file beside it, then a rename); the same refusal of non-regular targets as
+    :func:`write_atomic`."""
     target = Path(path)
     try:
         mode = os.lstat(target).st_mode
@@ -205,8 +214,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         mask = os.umask(0)
         os.umask(mask)
         os.fchmod(fd, 0o666 & ~mask)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
