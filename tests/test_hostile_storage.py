@@ -792,3 +792,53 @@ def test_fuzzed_metadata_and_sha256_objects_give_only_typed_errors(tmp_path: Pat
     seen = {key.split(": ", 1)[1] for key in tally.outcomes}
     assert "InvalidBackup" in seen or "ValidationError" in seen, seen
     assert sum(tally.outcomes.values()) >= 100
+
+
+# --- a target the file system cannot grow ---------------------------------------------------
+
+_FSIZE_CHILD = """
+import resource, signal, sys
+from pathlib import Path
+from docket.backup import PosixBackupDriver
+from docket.errors import DocketError
+
+root, target, backup_id, chunk, block = sys.argv[1:6]
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+driver = PosixBackupDriver(Path(root), chunk_size=int(chunk), sha_block_size=int(block))
+with open(target, "r+b") as out:
+    try:
+        driver.restore(backup_id, None, out)
+    except DocketError as err:
+        print(type(err).__name__, err)
+"""
+
+
+@pytest.mark.parametrize("onto", ["open-file", "path"])
+def test_a_target_the_file_system_cannot_grow_is_a_typed_refusal(
+    tmp_path: Path, onto: str
+) -> None:
+    """With a file size limit below the volume's size, the file system refuses to grow the
+    target: the restore says so as a BackupError and the target is as it was."""
+    root = tmp_path / "root"
+    make_backup(root, tmp_path, volume_bytes())
+    target = tmp_path / "target"
+    target.write_bytes(b"\xee" * 100)
+    code = _FSIZE_CHILD
+    if onto == "path":
+        code = code.replace(
+            'with open(target, "r+b") as out:', "if True:\n    out = target"
+        )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(root), str(target), FULL, str(CHUNK), str(BLOCK)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in out.stderr, out.stderr
+    assert out.stdout.startswith("BackupError"), out.stdout + out.stderr
+    assert "File too large" in out.stdout
+    assert target.read_bytes() == b"\xee" * 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["root", "target", f"src-{FULL}"]
+    )
