@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import orjson
 
@@ -84,6 +84,25 @@ class Result:
         return not self.errors
 
 
+_new = object.__new__
+
+
+def _result(
+    file: str, line: int | None, family: str | None, version: Any, errors: tuple[Issue, ...]
+) -> Result:
+    """``Result(file, line, family, version, errors)``, made without the frozen dataclass's
+    ``__init__`` (five ``object.__setattr__`` calls), which costs as much as the rest of a
+    valid line's bookkeeping: the same object, filled in directly."""
+    result: Result = _new(Result)
+    members = result.__dict__
+    members["file"] = file
+    members["line"] = line
+    members["family"] = family
+    members["version"] = version
+    members["errors"] = errors
+    return result
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """``"I/N"`` (``1 <= I <= N``) as ``(I, N)``; :class:`ValueError` for anything else."""
     index, sep, count = text.partition("/")
@@ -98,8 +117,11 @@ def parse_shard(text: str) -> tuple[int, int]:
 # --- tasks ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Lines:
+# The tasks are named tuples, not dataclasses: they are as cheap to send to a worker, and far
+# cheaper to define at import time, which every `docket validate` pays for.
+
+
+class _Lines(NamedTuple):
     """Lines of a JSON Lines file: bytes ``start`` to ``end``, the first being ``first_line``."""
 
     path: str
@@ -110,8 +132,7 @@ class _Lines:
     first_slot: int
 
 
-@dataclass(frozen=True)
-class _Files:
+class _Files(NamedTuple):
     """Whole-file containers, each with its slot (its place in the input, for a shard)."""
 
     files: tuple[tuple[str, int], ...]
@@ -123,8 +144,7 @@ _Entry = tuple[int | None, bytes | None, str, int]
 and a line number: the line was longer than the limit (and the input ends there)."""
 
 
-@dataclass(frozen=True)
-class _Raw:
+class _Raw(NamedTuple):
     """Containers already read (standard input, a FIFO or device), as :data:`_Entry` items."""
 
     display: str
@@ -228,8 +248,10 @@ class _Checker:
             self.registry.family(name).validate(raw)
         )
         if issues:  # only invalid input pays for finding where its problems are
-            issues = place(raw, issues, first_line=line or 1)
-        return Result(file, line, name, version, tuple(issues))
+            # The strict parse accepted it: its keys are unique, members are found directly.
+            placed = place(raw, issues, first_line=line or 1, unique_keys=True)
+            return _result(file, line, name, version, tuple(placed))
+        return _result(file, line, name, version, ())
 
     def _mine(self, slot: int) -> bool:
         return self.shard is None or slot % self.shard[1] == self.shard[0] - 1
@@ -258,11 +280,10 @@ class _Checker:
                     span = task.end - task.start
                     # A task of ordinary lines is read in one piece (about _CHUNK_BYTES); one
                     # holding a very long line is read line by line, in bounded pieces.
-                    pieces = (
-                        _split(fh.read(span), limit)
-                        if span <= 2 * _CHUNK_BYTES
-                        else _lines(fh, limit, span)
-                    )
+                    if span <= 2 * _CHUNK_BYTES:
+                        yield from self._block(fh.read(span), task, limit)
+                        return
+                    pieces = _lines(fh, limit, span)
                     display, first_line, first_slot = task.display, task.first_line, task.first_slot
                     every = self.shard is None
                     for offset, raw in pieces:
@@ -274,20 +295,59 @@ class _Checker:
                 yield self.check(task.display, None, None, f"cannot read: {err.strerror or err}")
 
 
+    def _block(self, block: bytes, task: _Lines, limit: int) -> Iterator[Result]:
+        """:meth:`results` of the lines of ``task``, read whole into ``block`` (the loop of
+        :func:`_split` and the checks, inlined: this runs once per line of JSON Lines)."""
+        display, first_line, first_slot = task.display, task.first_line, task.first_slot
+        every = self.shard is None
+        check = self.check
+        lines = block.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()  # the block ends with a newline (or is empty)
+        for offset, raw in enumerate(lines):
+            if len(raw) > limit:
+                yield check(display, first_line + offset, None, _too_long(limit))
+                continue
+            raw = raw.rstrip(b"\r")
+            # A blank line holds no container (raw.strip() would copy every line).
+            if raw and not raw.isspace() and (every or self._mine(first_slot + offset)):
+                yield check(display, first_line + offset, raw)
+
+
 def _too_long(limit: int, stream: str | None = None) -> str:
     text = f"the line is longer than the container limit of {limit} bytes (Limits.max_bytes)"
     return text if stream is None else f"{text}; the rest of {stream} is not read"
 
 
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
 def _read_regular(path: str, most: int) -> bytes:
     """At most ``most`` bytes of the regular file ``path``; never blocks on a FIFO or device
-    put in its place (opened without blocking, checked on the open descriptor)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    with open(fd, "rb", closefd=True) as fh:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise OSError(0, f"not a regular file ({_kind(mode)})")
-        return fh.read(most)
+    put in its place (opened without blocking, checked on the open descriptor).
+
+    Read with one ``os.read`` of the size ``fstat`` gives (plus one byte, to see the end),
+    more only when the file grew meanwhile: no buffered file object per file."""
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(0, f"not a regular file ({_kind(info.st_mode)})")
+        want = min(info.st_size + 1, most)
+        data = os.read(fd, want) if want > 0 else b""
+        if len(data) < want or len(data) >= most:
+            return data
+        pieces = [data]  # the file grew since fstat: read on to its end or to ``most``
+        got = len(data)
+        while got < most:
+            piece = os.read(fd, min(most - got, 1024 * 1024))
+            if not piece:
+                break
+            pieces.append(piece)
+            got += len(piece)
+        return b"".join(pieces)
+    finally:
+        os.close(fd)
 
 
 def _kind(mode: int) -> str:
@@ -382,19 +442,45 @@ def walk(root: str, on_skip: OnSkip | None = None) -> list[str]:
     def unreadable(err: OSError) -> None:
         skip(err.filename or root, f"cannot read the directory: {err.strerror or err}")
 
-    found = []
-    for top, dirs, files in os.walk(root, onerror=unreadable, followlinks=False):
-        for name in dirs:
-            if os.path.islink(os.path.join(top, name)):
-                skip(os.path.join(top, name), "a symbolic link to a directory (not followed)")
-        for name in files:
-            path = os.path.join(top, name)
-            if not name.endswith(CONTAINER_SUFFIXES):
+    found: list[str] = []
+
+    def visit(top: str) -> None:
+        # os.walk(top, followlinks=False), top-down, keeping the directory entries: their
+        # types come with the listing, so a regular file costs no lstat of its own.
+        try:
+            listing = os.scandir(top)
+        except OSError as err:
+            unreadable(err)
+            return
+        dirs: list[os.DirEntry[str]] = []
+        files: list[os.DirEntry[str]] = []
+        with listing:
+            while True:
+                try:
+                    entry = next(listing, None)
+                except OSError as err:
+                    unreadable(err)
+                    return
+                if entry is None:
+                    break
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                (dirs if is_dir else files).append(entry)
+        below = []
+        for entry in dirs:
+            if _is_link(entry):
+                skip(entry.path, "a symbolic link to a directory (not followed)")
+            else:
+                below.append(entry.path)
+        for entry in files:
+            path = entry.path
+            if not entry.name.endswith(CONTAINER_SUFFIXES):
                 skip(path, NOT_A_CONTAINER_FILE)
                 continue
             try:
-                mode = os.lstat(path).st_mode
-                if stat.S_ISLNK(mode):
+                if entry.is_symlink():
                     try:
                         mode = os.stat(path).st_mode
                     except OSError:
@@ -403,14 +489,26 @@ def walk(root: str, on_skip: OnSkip | None = None) -> list[str]:
                     if not stat.S_ISREG(mode):
                         skip(path, f"a symbolic link to {_kind(mode)}, not a regular file")
                         continue
-                elif not stat.S_ISREG(mode):
+                elif not entry.is_file(follow_symlinks=False):
+                    mode = entry.stat(follow_symlinks=False).st_mode
                     skip(path, f"{_kind(mode)}, not a regular file")
                     continue
             except OSError as err:
                 skip(path, f"cannot read: {err.strerror or err}")
                 continue
             found.append(path)
+        for path in below:
+            visit(path)
+
+    visit(root)
     return sorted(found)
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
 
 
 def _line_chunks(path: str, first_slot: int) -> Iterator[_Lines | int]:
@@ -484,8 +582,10 @@ def _tasks(
     stdin: BinaryIO | None,
     limit: int,
     on_skip: OnSkip | None = None,
+    sizes: bool = True,
 ) -> Iterator[_Task]:
-    """The input as tasks, in order, each container given its slot (for a shard)."""
+    """The input as tasks, in order, each container given its slot (for a shard); the size
+    of a group of files is counted only with ``sizes`` (for progress)."""
     slot = 0
     files: list[tuple[str, int]] = []
     files_size = 0
@@ -537,7 +637,8 @@ def _tasks(
                 yield from lines_of(name, None)
                 continue
             files.append((name, slot))
-            files_size += _size(name)
+            if sizes:
+                files_size += _size(name)
             slot += 1
             if len(files) >= _FILES_PER_TASK:
                 yield from flush()
@@ -547,13 +648,15 @@ def _tasks(
 # --- worker processes -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _Documents:
     """A registry built from documents alone, in a form that crosses to a worker process."""
 
-    sources: Mapping[str, FamilySource]
-    signing_key: bytes | None
-    limits: Limits
+    def __init__(
+        self, sources: Mapping[str, FamilySource], signing_key: bytes | None, limits: Limits
+    ) -> None:
+        self.sources = sources
+        self.signing_key = signing_key
+        self.limits = limits
 
     def __call__(self) -> Registry:
         return Registry(dict(self.sources), signing_key=self.signing_key, limits=self.limits)
@@ -664,7 +767,9 @@ def validate_many(
     workers = jobs or os.cpu_count() or 1
     # Checked now, not when the first result is asked for.
     factory = _portable(registry) if workers > 1 and isinstance(registry, Registry) else registry
-    tasks = _tasks(names, jsonl, stdin, built.limits.max_bytes, on_skip)
+    tasks = _tasks(
+        names, jsonl, stdin, built.limits.max_bytes, on_skip, sizes=progress is not None
+    )
     if workers == 1:
         checker = _Checker(built, family, shard)
         finished: Iterable[tuple[_Task, Iterable[Result]]] = (

@@ -196,16 +196,17 @@ def _parse_fast(data: bytes | bytearray | memoryview | str, limits: Limits) -> J
     - *no big integers*: orjson's writing equals the text, or no float is 2**63 or more in
       size;
     - *limits*: a text no longer than ``max_string_length`` holds no longer string, one of
-      ``n`` characters at most ``(n + 1) // 2`` values; depth and keys per object are
-      counted.
+      ``n`` characters at most ``(n + 1) // 2`` values; depth is bounded by the brackets
+      the text opens (or walked, when it opens many) and keys per object are counted.
     """
     text: bytes | str = data if isinstance(data, bytes | str) else bytes(data)
     size = len(text)
-    if (
-        size > limits.max_bytes
-        or size > limits.max_string_length
-        or (size + 1) // 2 > limits.items
-    ):
+    if size > limits.max_bytes or size > limits.max_string_length:
+        return None
+    # With the default max_items, text shorter than max_bytes // 8 holds few enough values.
+    if (limits.max_items is not None or size >= limits.max_bytes // 8) and (
+        size + 1
+    ) // 2 > limits.items:
         return None
     try:
         value = orjson.loads(text)
@@ -217,11 +218,13 @@ def _parse_fast(data: bytes | bytearray | memoryview | str, limits: Limits) -> J
     raw = text if isinstance(text, bytes) else text.encode("utf-8")
     shown = orjson.dumps(value)
     if shown == raw:
-        if (size <= limits.max_keys or raw.count(b":") <= limits.max_keys) and raw.count(
-            b"{"
-        ) + raw.count(b"[") <= limits.max_depth:
+        # Depth and keys per object are bounded by counts over the text; find() runs at
+        # memory speed where count() does not, and ordinary containers open few brackets.
+        if (size <= limits.max_keys or raw.count(b":") <= limits.max_keys) and _at_most(
+            raw, limits.max_depth
+        ):
             return value
-        return None
+        return value if _walk(value, limits) is not None else None
     if (b"\\" not in raw or b"\\u003" not in raw) and raw.count(b":") == shown.count(b":"):
         keys = _walk(value, limits)
         return value if keys is not None else None
@@ -233,6 +236,19 @@ def _parse_fast(data: bytes | bytearray | memoryview | str, limits: Limits) -> J
         if ws in raw:
             bound += raw.count(pair)
     return value if keys == bound else None
+
+
+def _at_most(raw: bytes, most: int) -> bool:
+    """Whether ``raw`` holds at most ``most`` of the bytes ``{`` and ``[`` together."""
+    found = 0
+    for opener in (b"{", b"["):
+        at = raw.find(opener)
+        while at >= 0:
+            found += 1
+            if found > most:
+                return False
+            at = raw.find(opener, at + 1)
+    return True
 
 
 def _walk(value: JSONObject, limits: Limits) -> int | None:
