@@ -10,6 +10,7 @@ that cannot reach current) is its own typed error. Data comes in through a loade
 
 from __future__ import annotations
 
+import abc
 import copy
 import dataclasses
 import json
@@ -109,7 +110,7 @@ def _holder(data: JSONObject, section: str | None) -> JSONObject | None:
 
 
 @dataclass(frozen=True)
-class Operation:
+class Operation(abc.ABC):
     """One declarative step of a migration over the field ``field`` of ``section`` (None:
     a top-level member of the container).
 
@@ -142,14 +143,15 @@ class Operation:
         if holder is not None:
             self._apply(data, holder, converters)
 
+    @abc.abstractmethod
     def _apply(
         self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
     ) -> None:
-        raise NotImplementedError
+        """Change ``holder`` (the section, or ``data`` itself at the top) in place."""
 
+    @abc.abstractmethod
     def inverse(self, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS) -> Operation:
         """The operation that undoes this one (what a downgrade declared ``inverse`` runs)."""
-        raise NotImplementedError
 
     def moves(self) -> dict[FieldRef, FieldRef]:
         """Where this operation carries a field (restore allowlists are carried along)."""
