@@ -147,6 +147,65 @@ def test_the_error_path_imports_no_jsonschema(tmp_path: Path) -> None:
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+# What `docket validate` never needs: the reference validator, the migration checks (no
+# verdict of validate involves a migration), hashing (v1/v2 carry no digest), importlib's
+# resource readers, temporary files (only for -o and JUnit) and every heavier layer.
+NOT_ON_VALIDATES_PATH = (
+    "jsonschema",
+    "docket.core.soundness",
+    "docket.core.compat",
+    "docket.core.losses",
+    "hashlib",
+    "importlib.resources",
+    "tempfile",
+    "docket.store",
+    "docket.backup",
+    "sqlalchemy",
+    "rich",
+    "marshmallow",
+)
+
+
+@pytest.mark.parametrize("valid", [True, False], ids=["valid", "invalid"])
+def test_validate_starts_without_what_it_does_not_need(tmp_path: Path, valid: bool) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(cinder(2) if valid else cinder(2, size="big")))
+    code = (
+        "import sys\n"
+        "from docket.cli import main\n"
+        f"try:\n    main(['validate', {str(path)!r}])\nexcept SystemExit as e:\n    code = e.code\n"
+        f"assert code == {0 if valid else 1}, code\n"
+        f"names = {NOT_ON_VALIDATES_PATH!r}\n"
+        "print(sorted(m for m in sys.modules if m.partition('.')[0] in names or m in names\n"
+        "             or any(m.startswith(n + '.') for n in names)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_validate_judges_containers_of_a_family_whose_migrations_are_unsound(
+    tmp_path: Path,
+) -> None:
+    from _volumes_family import write_volumes
+
+    root = write_volumes(tmp_path / "schemas", "exact-but-lossy")
+    good = tmp_path / "v.json"
+    good.write_text(json.dumps({"version": 1, "disk": {"name": "d", "size_gb": 1}}))
+    bad = tmp_path / "w.json"
+    bad.write_text(json.dumps({"version": 1, "disk": {"name": "", "size_gb": 1}}))
+    code, _run = _validate([str(good)], schemas=root, family="volumes")
+    assert code == 0
+    [error] = _errors([str(bad)], schemas=root, family="volumes")
+    assert error["path"] == '$["disk"]["name"]'
+    # `docket check` is where the unsound edge is reported.
+    run = Run()
+    assert commands.check(root, **run.kw) == 1
+    assert "exact" in run.out + run.err
+
+
 def test_a_metaschema_violation_is_explained_by_the_same_validator(tmp_path: Path) -> None:
     import shutil
 

@@ -12,7 +12,6 @@ import contextlib
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -95,10 +94,13 @@ def build_registry(
     schemas: str | os.PathLike[str] | None = None,
     key_file: str | os.PathLike[str] | None = None,
     family: str | None = None,
+    *,
+    check_soundness: bool = True,
 ) -> Registry:
     """The bundled families plus those under ``schemas``, signing with the key in ``key_file``;
-    a ``family`` (``--family``) it does not have is a usage error."""
-    registry = load_registry()
+    a ``family`` (``--family``) it does not have is a usage error. ``check_soundness=False``
+    skips the migration checks (see :attr:`~docket.core.registry.Registry.check_soundness`)."""
+    registry = load_registry(check_soundness=check_soundness)
     if schemas is not None:
         if not Path(schemas).is_dir():
             raise UsageError("--schemas", f"{schemas} is not a directory")
@@ -208,6 +210,8 @@ def atomic_output(path: str | os.PathLike[str], *, binary: bool = False) -> Iter
                 _safe.kind_of(mode),
                 hint="give a new path or a regular file to replace",
             )
+    import tempfile  # with shutil, bz2 and lzma: only for -o, not at every start
+
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would.

@@ -13,7 +13,6 @@ file also carries the line and column where it is (see :mod:`docket.core.locate`
 from __future__ import annotations
 
 import json
-import tempfile
 import urllib.parse
 from typing import Any, ClassVar, Protocol, TextIO
 
@@ -350,6 +349,8 @@ class JunitFormatter:
     summary: ClassVar[bool] = False
 
     def __init__(self, out: TextIO) -> None:
+        import tempfile  # only JUnit output needs it: not imported at every start
+
         self.out = out
         # Closed in end(), after the cases are copied out.
         self.cases = tempfile.SpooledTemporaryFile(  # noqa: SIM115

@@ -74,7 +74,9 @@ def validate(
             raise UsageError("PATH", "standard input (-) can be read once")
         part = _shard(shard)
         default = family or DEFAULT_FAMILY
-        registry = build_registry(schemas, key_file, default)
+        # Containers are judged at their own version: no migration runs, so the migration
+        # soundness checks (`docket check`) are not part of this command's start-up.
+        registry = build_registry(schemas, key_file, default, check_soundness=False)
         out = FORMATTERS[output_format](stdout)
         count = invalid = 0
         others = 0
@@ -192,6 +194,7 @@ def command(ctx: click.Context, /, **params: Any) -> None:
     PATH is a container file, a directory (every *.json and *.jsonl file below it; what is
     skipped there is reported), a JSON Lines file (*.jsonl, one container per line) or - for
     standard input. Exit status: 0 when every container is valid, 1 when any is invalid or
-    unreadable or none was found, 2 for a usage error.
+    unreadable or none was found, 2 for a usage error. Each container is judged at its own
+    version; `docket check` checks the family definitions (migrations included).
     """
     ctx.exit(validate(**params, **options.reading(ctx)))

@@ -7,14 +7,16 @@ container except the signature, so the version, the family and the digest are si
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from docket.core.codec import canonical
 from docket.core.errors import DigestMismatch, SignatureError
+
+# hashlib and hmac are imported where a digest is made: containers of versions without
+# integrity members (v1 and v2, what Cinder writes) never need them, and loading OpenSSL
+# costs each command's start-up about 5 ms.
 
 HEADER_MEMBERS = frozenset({"version", "family"})
 SIGNATURE_PREFIX = "hmac-sha256:"
@@ -34,10 +36,15 @@ class Integrity:
 
     def digest_of(self, data: Mapping[str, Any]) -> str:
         excluded = self._excluded()
+        import hashlib
+
         covered = {k: v for k, v in data.items() if k not in excluded}
         return DIGEST_PREFIX + hashlib.sha256(canonical(covered)).hexdigest()
 
     def signature_of(self, data: Mapping[str, Any], key: bytes) -> str:
+        import hashlib
+        import hmac
+
         signed = {k: v for k, v in data.items() if k != self.signature}
         mac = hmac.new(key, canonical(signed), hashlib.sha256).hexdigest()
         return SIGNATURE_PREFIX + mac
@@ -63,6 +70,8 @@ class Integrity:
         Returns the signature status: ``"verified"``, ``"unverified"`` (signed, no key given)
         or ``"absent"``. Raises :class:`DigestMismatch` or :class:`SignatureError`.
         """
+        import hmac
+
         found = data.get(self.digest)
         expected = self.digest_of(data)
         if not isinstance(found, str) or not hmac.compare_digest(found, expected):

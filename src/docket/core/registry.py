@@ -30,7 +30,6 @@ from docket.core.migrations import (
 )
 from docket.core.policy import NamedRule, RuleFunction
 from docket.core.rules import BUILTIN_RULES
-from docket.core.soundness import check_family
 from docket.core.versions import Version
 
 
@@ -47,7 +46,9 @@ class Registry:
     limits: Limits = DEFAULT_LIMITS
     check_soundness: bool = True
     """Check every migration against the schemas as the registry is built
-    (:mod:`docket.core.soundness`); turn off only to test the checks that run containers."""
+    (:mod:`docket.core.soundness`). Off for a registry that only validates containers at
+    their own version (``docket validate``: no verdict involves a migration), and to test the
+    checks that run containers; ``docket check`` reports the findings one by one."""
     _families: dict[str, Family] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -70,6 +71,10 @@ class Registry:
         graph = VersionGraph.build(name, src.scheme, versions, src.current, edges)
         family = Family(src, graph, self.rules, self.signing_key, self.limits)
         if self.check_soundness:
+            # Imported here: a registry built without the check (``docket validate``'s, whose
+            # verdicts involve no migration) does not pay for loading it.
+            from docket.core.soundness import check_family
+
             findings = check_family(family, self.converters)
             if findings:
                 raise UnsoundMigration(name, findings)
@@ -184,7 +189,8 @@ def load_registry(
     Families whose documents need Python migrations, rules or converters get them here, since
     every family is checked as the registry is built: its graph, its policies, and its
     migrations against its schemas (:class:`~docket.core.errors.UnsoundMigration`;
-    ``check_soundness=False`` skips the last, to test what only running containers shows).
+    ``check_soundness=False`` skips the last, for a registry that only validates containers
+    or to test what only running containers shows).
     """
     directory = bundled_schemas() if path is None else Path(path)
     sources = {s.name: s for s in read_schema_dir(directory)}
