@@ -174,3 +174,30 @@ def test_the_check_command_lists_findings_and_exits_1(schemas: Path) -> None:
     assert data["ok"] is False
     assert data["findings"][0]["family"] == "backup-record"
     assert set(data["findings"][0]) == {"family", "check", "path", "message"}
+
+
+def test_a_family_folder_or_an_empty_folder_is_not_a_passing_check(
+    schemas: Path, tmp_path: Path
+) -> None:
+    """Checking nothing is not a pass: a family folder given for the schema directory, or a
+    folder with no family in it, is a usage error that says what to pass instead."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for directory, expected in [
+        (schemas / "backup-record", f"pass the directory holding it: {schemas}"),
+        (empty, "holds no family folder"),
+    ]:
+        stderr = io.StringIO()
+        code = commands.check(directory, stdout=io.StringIO(), stderr=stderr)
+        assert code == 2 and expected in stderr.getvalue(), stderr.getvalue()
+
+
+def test_schemas_naming_a_family_folder_is_a_usage_error(schemas: Path, tmp_path: Path) -> None:
+    container = tmp_path / "c.json"
+    container.write_text(json.dumps({"version": 1}))
+    stderr = io.StringIO()
+    code = commands.validate(
+        [str(container)], schemas=schemas / "backup-record", stdout=io.StringIO(), stderr=stderr
+    )
+    assert code == 2
+    assert f"--schemas: {schemas / 'backup-record'} is a family folder" in stderr.getvalue()

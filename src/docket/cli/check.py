@@ -93,6 +93,6 @@ def command(ctx: click.Context, /, **params: Any) -> None:
 
     Every document against the metaschema, released fingerprints unchanged, the migration
     graph and policies sound, every golden container loading, validating and upgrading as
-    recorded. Exit 1 on any finding.
+    recorded. Exit 1 on any finding, 2 when SCHEMA_DIR holds no family folder.
     """
     ctx.exit(check(**params, **options.with_schemas(ctx)))

@@ -81,7 +81,20 @@ def family_dirs(directory: Path) -> list[Path]:
     """Family folders (those holding a manifest) under a schema directory."""
     if not directory.is_dir():
         raise UsageError("SCHEMA_DIR", f"{directory} is not a directory", "pass a schema directory")
-    return [d for d in sorted(directory.iterdir()) if (d / MANIFEST).is_file()]
+    if (directory / MANIFEST).is_file():
+        raise UsageError(
+            "SCHEMA_DIR",
+            f"{directory} is a family folder (it holds {MANIFEST}), not a schema directory",
+            f"pass the directory holding it: {directory.parent}",
+        )
+    found = [d for d in sorted(directory.iterdir()) if (d / MANIFEST).is_file()]
+    if not found:  # nothing checked is not a pass
+        raise UsageError(
+            "SCHEMA_DIR",
+            f"{directory} holds no family folder (a folder with {MANIFEST})",
+            "pass the schema directory, e.g. ./schemas",
+        )
+    return found
 
 
 def _metaschema_findings(folder: Path) -> Iterator[Finding]:

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, TextIO
 from docket.cli.errors import UsageError
 from docket.core.bulk import DEFAULT_FAMILY, STDIN
 from docket.core.codec import Limits, parse
+from docket.core.documents import MANIFEST
 from docket.core.errors import (
     DocketError,
     DriverOptionError,
@@ -104,6 +105,12 @@ def build_registry(
     if schemas is not None:
         if not Path(schemas).is_dir():
             raise UsageError("--schemas", f"{schemas} is not a directory")
+        if (Path(schemas) / MANIFEST).is_file():
+            raise UsageError(
+                "--schemas",
+                f"{schemas} is a family folder (it holds {MANIFEST}), not a schema directory",
+                f"pass the directory holding it: {Path(schemas).parent}",
+            )
         registry = registry.with_schemas(Path(schemas))
     if key_file is not None:
         registry = registry.with_signing_key(read_key(key_file))

@@ -249,6 +249,12 @@ def read_schema_dir(path: Path) -> list[FamilySource]:
     """Read every family folder (one holding ``manifest.json``) under ``path``."""
     if not path.is_dir():
         raise SchemaDocumentError(str(path), "not a directory", hint="pass a schema directory")
+    if (path / MANIFEST).is_file():
+        raise SchemaDocumentError(
+            str(path),
+            "this is a family folder (it holds manifest.json), not a schema directory",
+            hint=f"pass the directory holding it: {path.parent}",
+        )
     return [read_family(d) for d in sorted(path.iterdir()) if (d / MANIFEST).is_file()]
 
 
