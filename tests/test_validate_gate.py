@@ -186,6 +186,29 @@ def test_validate_starts_without_what_it_does_not_need(tmp_path: Path, valid: bo
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_a_command_process_freezes_what_importing_made(tmp_path: Path) -> None:
+    """The console script freezes the import-time objects (the collector skips them); a
+    caller passing ``argv`` in its own process is left as it was."""
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(cinder(2)))
+    code = (
+        "import atexit, gc, sys\n"
+        "from docket.cli.app import main\n"
+        "before = gc.get_freeze_count()\n"
+        "try:\n    main(['validate', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+        "assert gc.get_freeze_count() == before, 'main(argv) froze its caller'\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count()))\n"
+        "sys.argv = ['docket', 'validate', sys.argv[1]]\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) > 10_000
+
+
 def test_validate_judges_containers_of_a_family_whose_migrations_are_unsound(
     tmp_path: Path,
 ) -> None:

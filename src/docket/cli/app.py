@@ -8,6 +8,7 @@ them; errors become messages and exit codes in :func:`docket.cli.common.run`, no
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Iterator
@@ -142,6 +143,11 @@ def reference() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``docket`` console script."""
+    if argv is None:
+        # A command's process: what importing made (about 200,000 objects) lives until it
+        # exits. Frozen, the collector stops walking it, during the run and at exit, which
+        # saves a command about 30 ms (tests that pass ``argv`` are left alone).
+        gc.freeze()
     try:
         cli.main(args=argv, prog_name="docket")
     except BrokenPipeError:
