@@ -872,6 +872,7 @@ def _run(bench: Bench) -> None:
         validate_gate.run_cases(
             bench.workdir, built, quick=s.validate < 100_000, log=bench.log, add=bench.add,
             not_run=lambda label, why: bench.not_run("-", label, Target("<=", 0.1), why),
+            repeat=s.heavy_repeat,
         )
     if s.postgres and wants_db:
         _postgres(bench, built)

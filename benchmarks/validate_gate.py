@@ -129,7 +129,9 @@ def case_small_files(work: Path, containers: list[str], log: Callable[[str], Non
                median(times["valid"]), baseline_name="valid file", checks_ok=ok, runs=times)
 
 
-def case_family_validate(containers: list[str], n: int, log: Callable[[str], None]) -> Row:
+def case_family_validate(
+    containers: list[str], n: int, log: Callable[[str], None], repeat: int = 3
+) -> Row:
     """Family.validate on a mix with 10% invalid vs a reused jsonschema validator."""
     import jsonschema
 
@@ -152,7 +154,7 @@ def case_family_validate(containers: list[str], n: int, log: Callable[[str], Non
     log(f"  verdicts: docket {got.count(False)} invalid, jsonschema {ref.count(False)} invalid, "
         f"built {expected.count(False)} invalid")
     times: dict[str, list[float]] = {"docket": [], "jsonschema": []}
-    for _ in range(3):
+    for _ in range(repeat):
         times["docket"].append(_time(ours))
         times["jsonschema"].append(_time(theirs))
     return Row("-", "gate: Family.validate(), 10% invalid, vs reused jsonschema validator",
@@ -160,7 +162,9 @@ def case_family_validate(containers: list[str], n: int, log: Callable[[str], Non
                median(times["jsonschema"]), baseline_name="jsonschema", checks_ok=ok, runs=times)
 
 
-def case_jsonl(work: Path, containers: list[str], n: int, log: Callable[[str], None]) -> Row:
+def case_jsonl(
+    work: Path, containers: list[str], n: int, log: Callable[[str], None], repeat: int = 3
+) -> Row:
     """`docket validate` over a JSONL vs the compiled validator's is_valid on each line."""
     import docket
 
@@ -180,7 +184,7 @@ def case_jsonl(work: Path, containers: list[str], n: int, log: Callable[[str], N
     ok = code == 1 and docket_invalid == floor_invalid == sum(not v for _, v in corpus)
     log(f"  verdicts: docket {docket_invalid} invalid, is_valid {floor_invalid} invalid")
     times: dict[str, list[float]] = {"docket": [], "is_valid": []}
-    for _ in range(3):
+    for _ in range(repeat):
         times["docket"].append(_child([*_cli(), "validate", str(path)])[0])
         times["is_valid"].append(_time(floor))
     return Row("-", "gate: `docket validate` JSONL vs jsonschema-rs is_valid floor",
@@ -190,7 +194,7 @@ def case_jsonl(work: Path, containers: list[str], n: int, log: Callable[[str], N
 
 
 def case_directory(
-    work: Path, containers: list[str], n: int, log: Callable[[str], None]
+    work: Path, containers: list[str], n: int, log: Callable[[str], None], repeat: int = 3
 ) -> Row | str:
     """`docket validate DIR` of ``n`` files vs check-jsonschema with the v2 schema."""
     import docket
@@ -223,7 +227,7 @@ def case_directory(
         f"{cj_invalid} invalid (exit {cj_code}), built {expected}")
     ok = docket_invalid == cj_invalid == expected and code == 1 and cj_code == 1
     times: dict[str, list[float]] = {"docket": [], "check-jsonschema": []}
-    for _ in range(3):
+    for _ in range(repeat):
         times["docket"].append(_child([*_cli(), "validate", str(root)])[0])
         times["check-jsonschema"].append(
             _child([exe, "--schemafile", str(schema), *files])[0]
@@ -243,16 +247,18 @@ def run_cases(
     log: Callable[[str], None],
     add: Callable[[Row], object],
     not_run: Callable[[str, str], None],
+    repeat: int = 3,
 ) -> None:
-    """Every case of this module; ``add`` takes each row, ``not_run(label, why)`` a skip."""
+    """Every case of this module, each timed ``repeat`` times (docket and its baseline
+    alternating); ``add`` takes each row, ``not_run(label, why)`` a skip."""
     log("case gate: one invalid vs one valid small file")
     add(case_small_files(work, containers, log))
     log("case gate: Family.validate vs jsonschema")
-    add(case_family_validate(containers, 1_000 if quick else 10_000, log))
+    add(case_family_validate(containers, 1_000 if quick else 10_000, log, repeat))
     log("case gate: JSONL vs is_valid floor")
-    add(case_jsonl(work, containers, 20_000 if quick else 100_000, log))
+    add(case_jsonl(work, containers, 20_000 if quick else 100_000, log, repeat))
     log("case gate: directory vs check-jsonschema")
-    row = case_directory(work, containers, 500 if quick else 2_000, log)
+    row = case_directory(work, containers, 500 if quick else 2_000, log, repeat)
     if isinstance(row, str):
         not_run("gate: `docket validate DIR` vs check-jsonschema", row)
     else:
