@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from typing import BinaryIO, cast
 
 _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
@@ -34,6 +36,60 @@ def _read_regular(path: str, most: int) -> bytes:
         return b"".join(pieces)
     finally:
         os.close(fd)
+
+
+def open_regular(path: str) -> BinaryIO:
+    """``path`` opened for unbuffered reading if it is a regular file (opened without
+    blocking, checked on the open descriptor, as :func:`_read_regular` does); else OSError."""
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(0, f"not a regular file ({_kind(mode)})")
+        return open(fd, "rb", buffering=0)  # the caller closes it
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def split_lines(
+    fh: BinaryIO, chunk: int, limit: int
+) -> Iterator[tuple[int, list[bytes | None], int]]:
+    """The lines of JSON Lines read once, ``chunk`` bytes at a time: for each block, the
+    number (from 1) of its first complete line, its complete lines, and the bytes read since
+    the last block yielded. A line longer than ``limit`` is ``None`` and is never held whole:
+    past ``limit`` bytes the rest of it is dropped as it is read. A last line without a
+    newline is yielded at the end.
+
+    Splitting here (rather than finding block boundaries, then reading each block again to
+    split it) reads the input once and counts its lines with the split itself."""
+    line = 1
+    carry = b""  # the start of the line the last block ended inside
+    too_long = False  # inside a line longer than limit
+    pending = 0
+    while block := fh.read(chunk):
+        pending += len(block)
+        pieces = block.split(b"\n")
+        tail = pieces.pop()  # after the block's last newline: the start of the next line
+        if pieces:
+            parts = cast("list[bytes | None]", pieces)
+            if too_long:
+                parts[0] = None  # the end of the over-long line
+            elif carry:
+                first = carry + pieces[0]
+                parts[0] = None if len(first) > limit else first
+            yield line, parts, pending
+            line += len(parts)
+            carry, too_long, pending = b"", False, 0
+        if too_long:
+            continue  # the rest of an over-long line is not kept
+        carry += tail
+        if len(carry) > limit:
+            carry, too_long = b"", True
+    if too_long or carry:
+        yield line, [None if too_long else carry], pending
+    elif pending:
+        yield line, [], pending
 
 
 def _kind(mode: int) -> str:

@@ -17,11 +17,11 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 import orjson
 
-from docket.core._reading import _kind, _read_regular
+from docket.core._reading import _kind, _read_regular, open_regular, split_lines
 from docket.core.codec import Limits, parse
 from docket.core.documents import FamilySource
 from docket.core.errors import DocketError, Issue
@@ -153,7 +153,18 @@ class _Raw(NamedTuple):
     size: int = 0
 
 
-_Task = _Lines | _Files | _Raw
+class _Block(NamedTuple):
+    """Lines of a JSON Lines file already read and split (the in-process path): the first is
+    line ``first_line``; None is a line longer than the container limit."""
+
+    display: str
+    first_line: int
+    first_slot: int
+    lines: list[bytes | None]
+    size: int
+
+
+_Task = _Lines | _Files | _Raw | _Block
 
 
 def _task_size(task: _Task) -> int:
@@ -260,7 +271,11 @@ class _Checker:
     def results(self, task: _Task) -> Iterator[Result]:
         """The verdicts on the containers of one task (those of this shard)."""
         limit = self.registry.limits.max_bytes
-        if isinstance(task, _Raw):
+        if isinstance(task, _Block):
+            yield from self._block(
+                task.lines, task.display, task.first_line, task.first_slot, limit
+            )
+        elif isinstance(task, _Raw):
             for line, raw, unreadable, slot in task.entries:
                 if self._mine(slot):
                     yield self.check(task.display, line, raw, unreadable)
@@ -282,7 +297,12 @@ class _Checker:
                     # A task of ordinary lines is read in one piece (about _CHUNK_BYTES); one
                     # holding a very long line is read line by line, in bounded pieces.
                     if span <= 2 * _CHUNK_BYTES:
-                        yield from self._block(fh.read(span), task, limit)
+                        lines = cast("list[bytes | None]", fh.read(span).split(b"\n"))
+                        if lines[-1] == b"":
+                            lines.pop()  # the block ends with a newline (or is empty)
+                        yield from self._block(
+                            lines, task.display, task.first_line, task.first_slot, limit
+                        )
                         return
                     pieces = _lines(fh, limit, span)
                     display, first_line, first_slot = task.display, task.first_line, task.first_slot
@@ -296,17 +316,20 @@ class _Checker:
                 yield self.check(task.display, None, None, f"cannot read: {err.strerror or err}")
 
 
-    def _block(self, block: bytes, task: _Lines, limit: int) -> Iterator[Result]:
-        """:meth:`results` of the lines of ``task``, read whole into ``block`` (the loop of
-        :func:`_split` and the checks, inlined: this runs once per line of JSON Lines)."""
-        display, first_line, first_slot = task.display, task.first_line, task.first_slot
+    def _block(
+        self,
+        lines: list[bytes | None],
+        display: str,
+        first_line: int,
+        first_slot: int,
+        limit: int,
+    ) -> Iterator[Result]:
+        """:meth:`results` of lines already split (None: longer than ``limit``), the first
+        being ``first_line`` (the checks inlined: this runs once per line of JSON Lines)."""
         every = self.shard is None
         check = self.check
-        lines = block.split(b"\n")
-        if lines[-1] == b"":
-            lines.pop()  # the block ends with a newline (or is empty)
         for offset, raw in enumerate(lines):
-            if len(raw) > limit:
+            if raw is None or len(raw) > limit:
                 yield check(display, first_line + offset, None, _too_long(limit))
                 continue
             raw = raw.rstrip(b"\r")
@@ -318,19 +341,6 @@ class _Checker:
 def _too_long(limit: int, stream: str | None = None) -> str:
     text = f"the line is longer than the container limit of {limit} bytes (Limits.max_bytes)"
     return text if stream is None else f"{text}; the rest of {stream} is not read"
-
-
-def _split(block: bytes, limit: int) -> Iterator[tuple[int, bytes | None]]:
-    """:func:`_lines` of a block already read whole: ``(index, content)`` per line, ``None``
-    for a line longer than ``limit``."""
-    lines = block.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()  # the block ends with a newline (or is empty)
-    for index, line in enumerate(lines):
-        if len(line) > limit:
-            yield index, None
-        else:
-            yield index, line.rstrip(b"\r")
 
 
 def _lines(
@@ -487,6 +497,17 @@ def _line_chunks(path: str, first_slot: int) -> Iterator[_Lines | int]:
     yield line - 1
 
 
+def _inline_chunks(path: str, first_slot: int, limit: int) -> Iterator[_Block | int]:
+    """:func:`_line_chunks` for tasks checked in this process: each block is read once and
+    split as it is read (:func:`~docket.core._reading.split_lines`); then the line count."""
+    count = 0
+    with open_regular(path) as fh:
+        for first, lines, size in split_lines(fh, _CHUNK_BYTES, limit):
+            yield _Block(path, first, first_slot + first - 1, lines, size)
+            count = max(count, first - 1 + len(lines))
+    yield count
+
+
 def _stream_tasks(
     source: BinaryIO, display: str, jsonl: bool, limit: int, slot: int
 ) -> Iterator[_Raw | int]:
@@ -537,9 +558,11 @@ def _tasks(
     limit: int,
     on_skip: OnSkip | None = None,
     sizes: bool = True,
+    inline: bool = False,
 ) -> Iterator[_Task]:
     """The input as tasks, in order, each container given its slot (for a shard); the size
-    of a group of files is counted only with ``sizes`` (for progress)."""
+    of a group of files is counted only with ``sizes`` (for progress). ``inline`` (tasks
+    checked in this process) reads JSON Lines files once, as :class:`_Block` tasks."""
     slot = 0
     files: list[tuple[str, int]] = []
     files_size = 0
@@ -559,6 +582,8 @@ def _tasks(
                 chunks: Iterator[_Task | int] = _stream_tasks(
                     stream, display, as_lines, limit, slot
                 )
+            elif inline:
+                chunks = _inline_chunks(text, slot, limit)
             else:
                 chunks = _line_chunks(text, slot)
             for chunk in chunks:
@@ -722,7 +747,13 @@ def validate_many(
     # Checked now, not when the first result is asked for.
     factory = _portable(registry) if workers > 1 and isinstance(registry, Registry) else registry
     tasks = _tasks(
-        names, jsonl, stdin, built.limits.max_bytes, on_skip, sizes=progress is not None
+        names,
+        jsonl,
+        stdin,
+        built.limits.max_bytes,
+        on_skip,
+        sizes=progress is not None,
+        inline=workers == 1,
     )
     if workers == 1:
         checker = _Checker(built, family, shard)
