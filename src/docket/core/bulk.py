@@ -670,6 +670,9 @@ def _init_worker(
 ) -> None:
     global _WORKER
     _WORKER = _Checker(factory(), default_family, shard)
+    import gc  # our own spawned process: what it built lives as long as it does (see cli.app)
+
+    gc.freeze()
 
 
 def _work(task: _Task) -> list[Result]:
