@@ -199,7 +199,7 @@ def _parse_fast(data: bytes | bytearray | memoryview | str, limits: Limits) -> J
       ``n`` characters at most ``(n + 1) // 2`` values; depth is bounded by the brackets
       the text opens (or walked, when it opens many) and keys per object are counted.
     """
-    text: bytes | str = data if isinstance(data, bytes | str) else bytes(data)
+    text: bytes | str = data if isinstance(data, (bytes, str)) else bytes(data)
     size = len(text)
     if size > limits.max_bytes or size > limits.max_string_length:
         return None

@@ -128,7 +128,8 @@ class VersionSpec:
             Issue(tuple(e.instance_path), _truncate(e.message), _keyword(e))
             for e in self.fast.iter_errors(data)
         ]
-        out.sort(key=lambda i: [(isinstance(s, int), str(s)) for s in i.segments])
+        if len(out) > 1:
+            out.sort(key=lambda i: [(isinstance(s, int), str(s)) for s in i.segments])
         if not out and not self.is_valid(data):
             # jsonschema-rs explains every refusal; were one left unexplained, it still stands.
             out.append(Issue((), "the container does not match its version's schema", "schema"))
@@ -352,7 +353,8 @@ class Family:
         for a bad container."""
         try:
             # Bytes and text (the common case) skip the type tests of _parse.
-            obj = parse(data, self.limits) if isinstance(data, bytes | str) else self._parse(data)
+            kind = type(data)
+            obj = parse(data, self.limits) if kind is bytes or kind is str else self._parse(data)
         except ParseError as err:
             return [_parse_issue(err, data)]
         return self.validate_parsed(obj)
@@ -361,15 +363,19 @@ class Family:
         """:meth:`validate` of a container already parsed within this family's limits (by
         :func:`~docket.core.codec.parse` with them): version, schema, integrity."""
         version = obj.get("version")
-        if type(version) not in _VERSION_TYPES or version not in self.versions:
+        # One dict lookup finds the version's spec (the family's versions are its keys).
+        spec = self._specs.get(version) if type(version) in _VERSION_TYPES else None
+        if spec is None:
             try:
                 version = self.detect(obj)
             except VersionError as err:
                 segs: tuple[str, ...] = ("version",) if "version" in obj else ()
                 return [Issue(segs, str(err), "version")]
-        spec = self._specs[version]
+            spec = self._specs[version]
         if not spec.fast.is_valid(obj):
             return spec.issues(obj)
+        if spec.integrity is None and self.signing_key is None:
+            return []  # nothing to verify and no key that would refuse an unsigned version
         try:
             if spec.integrity is None:
                 self._refuse_unsignable(version)
