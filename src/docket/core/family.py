@@ -353,8 +353,11 @@ class Family:
         for a bad container."""
         try:
             # Bytes and text (the common case) skip the type tests of _parse.
-            kind = type(data)
-            obj = parse(data, self.limits) if kind is bytes or kind is str else self._parse(data)
+            obj = (
+                parse(data, self.limits)
+                if isinstance(data, (bytes, str))
+                else self._parse(data)
+            )
         except ParseError as err:
             return [_parse_issue(err, data)]
         return self.validate_parsed(obj)
@@ -362,16 +365,16 @@ class Family:
     def validate_parsed(self, obj: JSONObject) -> list[Issue]:
         """:meth:`validate` of a container already parsed within this family's limits (by
         :func:`~docket.core.codec.parse` with them): version, schema, integrity."""
-        version = obj.get("version")
+        found: Any = obj.get("version")
         # One dict lookup finds the version's spec (the family's versions are its keys).
-        spec = self._specs.get(version) if type(version) in _VERSION_TYPES else None
+        spec = self._specs.get(found) if type(found) in _VERSION_TYPES else None
         if spec is None:
             try:
-                version = self.detect(obj)
+                spec = self._specs[self.detect(obj)]
             except VersionError as err:
                 segs: tuple[str, ...] = ("version",) if "version" in obj else ()
                 return [Issue(segs, str(err), "version")]
-            spec = self._specs[version]
+        version = spec.version
         if not spec.fast.is_valid(obj):
             return spec.issues(obj)
         if spec.integrity is None and self.signing_key is None:
