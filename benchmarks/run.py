@@ -1046,6 +1046,15 @@ METHOD = [
     "  `ru_maxrss` starts at its parent's high-water mark on Linux, so measured from the",
     "  harness itself it would include the harness's own memory).",
     "- **POSIX**: `benchmarks/posix_throughput.measure()`, best of runs, a file of random data.",
+    "- **gate** (`benchmarks/validate_gate.py`, issue 15): v2 containers as Cinder writes them,",
+    "  every 10th (JSONL: 50th) made invalid under its own schema. One invalid against one valid",
+    "  small file, each a `docket validate` child process (median of 7). `Family.validate`",
+    "  against a reused `jsonschema.Draft202012Validator` with its format checker on 10,000",
+    "  containers, the two alternating every 500 containers so both meet the same noise.",
+    "  `docket validate` of a 100,000-line JSONL (a child process, start-up included) against",
+    "  `orjson.loads` plus jsonschema-rs `is_valid` on the same lines, in the harness. `docket",
+    "  validate DIR` of 2,000 files against `check-jsonschema --schemafile` with the v2 schema",
+    "  (both child processes); every case checks both sides' verdict counts first.",
 ]
 
 
@@ -1065,7 +1074,7 @@ def parse_args(argv: list[str] | None) -> Settings:
     p.add_argument("--posix-mb", type=int, help="MiB of the POSIX throughput file (1024)")
     p.add_argument("--repeat", type=int, help="timed runs per case (5)")
     p.add_argument("--heavy-repeat", type=int,
-                   help="timed runs of backup, restore and validate (3)")
+                   help="timed runs of backup, restore, validate and gate (3)")
     p.add_argument("--warmup", type=int, help="untimed runs first (1)")
     p.add_argument("--pg-volumes", type=int, help="volumes for PostgreSQL get/backup (10000)")
     p.add_argument("--pg-restore", type=int, help="containers for the PostgreSQL restore (1000)")

@@ -62,6 +62,10 @@ def test_every_case_has_a_row(report: tuple[str, str]) -> None:
         "validate: CLI",
         "`docket validate` peak RSS",
         "posix driver backup",
+        "gate: `docket validate` one invalid file",
+        "gate: Family.validate()",
+        "gate: `docket validate` JSONL",
+        "gate: `docket validate DIR`",
     ]
     for case in cases:
         cells = _row(markdown, case)
@@ -74,11 +78,12 @@ def test_every_case_has_a_row(report: tuple[str, str]) -> None:
 def test_cases_run_when_docket_has_their_parts(report: tuple[str, str]) -> None:
     _, markdown = report
     ran = ["Family.load() of one container (v2", "validate: API Family.validate()",
-           "posix driver backup"]
+           "posix driver backup", "gate: Family.validate()"]
     if _has("docket.store"):
         ran += ["get() of one volume", "backup: get_many()", "restore: put_many()"]
     if _has("docket.cli"):
-        ran += ["validate: CLI", "`docket validate` peak RSS"]
+        ran += ["validate: CLI", "`docket validate` peak RSS",
+                "gate: `docket validate` one invalid file", "gate: `docket validate` JSONL"]
     for case in ran:
         cells = _row(markdown, case)
         assert cells[7] != "not run", cells
