@@ -3,9 +3,12 @@ inputs are refused quickly with bounded memory (measured in a child process)."""
 
 from __future__ import annotations
 
+import datetime
+import enum
 import json
 import subprocess
 import sys
+import uuid
 from typing import Any
 
 import pytest
@@ -14,8 +17,9 @@ from hypothesis import strategies as st
 
 import docket
 from docket import load_registry
-from docket.core.codec import Limits, check_limits, parse
-from docket.errors import LimitExceeded
+from docket.core import codec
+from docket.core.codec import DEFAULT_LIMITS, Limits, check_limits, parse
+from docket.errors import InvalidJSON, LimitExceeded, NonFiniteNumber
 
 # A memory bound, not a timing assertion: the child imports docket (~60 MB) and builds its
 # hostile input (up to ~200 MB for 100 MB of text) itself; a parser that decoded the input
@@ -329,3 +333,85 @@ def test_text_with_escapes_or_many_strings_is_counted_by_tokens() -> None:
         assert parse(text, Limits(max_items=items)) == doc
         with pytest.raises(LimitExceeded):
             parse(text, Limits(max_items=items - 1))
+
+
+# --- a parsed object proved within the limits by orjson's writing of it ---------------------
+
+
+class _Shade(enum.IntEnum):
+    DARK = 1
+
+
+class _LoudStr(str):
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+def _cycle() -> dict[str, Any]:
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    return loop
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"n": value}
+    return value
+
+
+NOT_JSON = [
+    ({"a": float("nan")}, NonFiniteNumber),
+    ({"a": [1.0, float("-inf")]}, NonFiniteNumber),
+    ({"a": "\ud800"}, InvalidJSON),
+    ({1: "int key"}, InvalidJSON),
+    ({"a": {1, 2}}, InvalidJSON),
+    ({"a": datetime.datetime(2026, 12, 1)}, InvalidJSON),
+    ({"a": uuid.UUID(int=7)}, InvalidJSON),
+    ({"a": 10**4301}, InvalidJSON),
+    (_cycle(), LimitExceeded),
+    (_nested(300), LimitExceeded),
+    ({"a": _LoudStr("x" * 40)}, LimitExceeded),  # equal to anything, still too long
+]
+
+
+@pytest.mark.parametrize(("value", "error"), NOT_JSON, ids=[e.__name__ for _, e in NOT_JSON])
+def test_a_parsed_object_orjson_cannot_vouch_for_is_walked(value: Any, error: type) -> None:
+    assert not codec._written_within(value, Limits(max_string_length=32))
+    with pytest.raises(error):
+        check_limits(value, Limits(max_string_length=32))
+
+
+def test_plain_json_values_orjson_writes_alike_pass_without_the_walk() -> None:
+    value = {"a": [1, 2.5, -0.0, None, True, "é", {"b": 2**63, "c": _Shade.DARK}], "d": (1,)}
+    check_limits(value)
+    assert codec._written_within({k: v for k, v in value.items() if k != "d"}, DEFAULT_LIMITS)
+    assert not codec._written_within(value, DEFAULT_LIMITS)  # a tuple reads back as a list
+
+
+_scalars = (
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats()
+    | st.text(max_size=12) | st.sampled_from([_Shade.DARK, _LoudStr("abc"), (1, 2)])
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=6) | st.integers(0, 3), inner, max_size=4),
+    max_leaves=24,
+)
+_limits = st.builds(
+    Limits,
+    max_bytes=st.integers(2, 400),
+    max_depth=st.integers(1, 5),
+    max_string_length=st.integers(0, 12),
+    max_keys=st.integers(0, 5),
+    max_items=st.none() | st.integers(0, 30),
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), _values, max_size=5), _limits | st.just(DEFAULT_LIMITS))
+def test_what_orjson_vouches_for_the_walk_passes(value: dict[str, Any], limits: Limits) -> None:
+    if codec._written_within(value, limits):
+        codec._walk_limits(value, limits)  # raises if the proof let through a value it refuses

@@ -467,9 +467,44 @@ def check_limits(value: Any, limits: Limits = DEFAULT_LIMITS) -> None:
     """Check that ``value`` is JSON data within ``limits``: depth, string length, keys per
     object, values in all, finite numbers, string keys, valid Unicode.
 
-    Walks depth first without recursion, keeping one iterator per level, so the walk itself
-    takes memory in proportion to the depth, not the size.
+    An object of plain JSON types is proved within the limits by orjson's writing of it
+    (:func:`_written_within`); anything else is walked depth first without recursion, keeping
+    one iterator per level, so the walk itself takes memory in proportion to the depth, not
+    the size. Either way the same values pass; every error comes from the walk.
     """
+    if type(value) is dict and _written_within(value, limits):
+        return
+    _walk_limits(value, limits)
+
+
+# Subclasses of the JSON types, dates and dataclasses make orjson raise, not write them.
+_PLAIN_ONLY = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def _written_within(value: JSONObject, limits: Limits) -> bool:
+    """Whether ``value`` is shown to be JSON within ``limits`` by orjson's writing of it: the
+    text passes the strict parse's fast proof and reads back equal to ``value``.
+
+    orjson refuses what is not a JSON value of a plain type (keys that are not strings,
+    integers beyond 64 bits, lone surrogates, subclasses, sets, cycles, deep nesting); what
+    it writes differently reads back unequal: NaN and the infinities (written as null),
+    tuples (arrays), enumerations and UUIDs (their values). Equal values have the same
+    depth, keys, strings and numbers, so the limits proved on the text hold for ``value``.
+    Where this cannot show it, :func:`_walk_limits` decides (and names what is wrong).
+    """
+    try:
+        text = orjson.dumps(value, option=_PLAIN_ONLY)
+    except TypeError:  # orjson.JSONEncodeError included
+        return False
+    back = _parse_fast(text, limits)
+    return back is not None and back == value
+
+
+def _walk_limits(value: Any, limits: Limits) -> None:
+    """:func:`check_limits` by walking ``value``; raises for the first value out of bounds."""
     if not isinstance(value, dict | list | tuple):
         _check_scalar(value, limits, ())
         return
