@@ -139,7 +139,9 @@ def case_family_validate(
     The two alternate every :data:`SLICE` containers, and each run's time is the sum over
     the slices: docket's whole run is about 50 times shorter than jsonschema's, so timed in
     one piece it would fall inside one burst of a shared machine's noise or between two,
-    while jsonschema's always spans many. Alternating slices gives both the same moments.
+    while jsonschema's always spans many. Alternating slices gives both the same moments; the
+    order within a slice rotates, so no side always runs right after jsonschema has filled
+    the caches with its own objects (about 10% on this machine).
 
     The floor, timed in the same slices, is what any validator built on the same parts
     spends: ``orjson.loads`` and jsonschema-rs ``is_valid``, with no strictness proof (no
@@ -174,8 +176,11 @@ def case_family_validate(
     times: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(repeat):
         spent = dict.fromkeys(sides, 0.0)
-        for part in slices:
-            for name, side in sides.items():
+        for at, part in enumerate(slices):
+            # Rotated per slice: whichever runs right after jsonschema finds the caches cold.
+            names = list(sides)
+            for name in names[at % 3 :] + names[: at % 3]:
+                side = sides[name]
                 spent[name] += _time(lambda side=side, part=part: side(part))  # type: ignore[misc]
         for name in sides:
             times[name].append(spent[name])
