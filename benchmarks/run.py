@@ -979,8 +979,8 @@ def render(bench: Bench) -> str:
         "throughput over `sha256sum`'s). Timings are not asserted in tests.",
         "",
         f"Run on {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}: {met} of {judged} targets "
-        f"met. Timed runs per case: {s.repeat} ({s.heavy_repeat} for backup, restore and "
-        f"validate), after {s.warmup} warm-up run (for restore and validate, the runs of the "
+        f"met. Timed runs per case: {s.repeat} ({s.heavy_repeat} for backup, restore, validate "
+        f"and gate), after {s.warmup} warm-up run (for restore and validate, the runs of the "
         "correctness checks).",
         "",
     ]
