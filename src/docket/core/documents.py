@@ -20,6 +20,7 @@ from typing import Any
 
 import jsonschema_rs
 
+from docket.core._rs import instance_path
 from docket.core.codec import Limits, canonical, parse
 from docket.core.errors import ParseError, SchemaDocumentError
 from docket.core.versions import Version, VersionScheme
@@ -83,7 +84,7 @@ def check_against_metaschema(document: Mapping[str, Any], name: str, source: str
     raise SchemaDocumentError(
         source,
         error.message if error is not None else f"the document does not match {name}",
-        path=tuple(error.instance_path) if error is not None else (),
+        path=instance_path(error, document) if error is not None else (),
         hint=f"see metaschema/{name}",
     )
 

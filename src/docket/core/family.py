@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema_rs
 
+from docket.core._rs import PathFinder
 from docket.core.codec import DEFAULT_LIMITS, Limits, canonical, check_limits, parse
 from docket.core.documents import FamilySource
 from docket.core.errors import (
@@ -124,9 +125,9 @@ class VersionSpec:
         """Every schema problem of ``data``, from the validator that decides (jsonschema-rs),
         so the verdict and its explanation cannot disagree. Its patterns follow ECMA-262 as
         JSON Schema says: ``$`` matches only at the very end, so ``"x\\n"`` fails ``^x$``."""
+        where = PathFinder(data)
         out = [
-            Issue(tuple(e.instance_path), _truncate(e.message), _keyword(e))
-            for e in self.fast.iter_errors(data)
+            Issue(where(e), _truncate(e.message), _keyword(e)) for e in self.fast.iter_errors(data)
         ]
         if len(out) > 1:
             out.sort(key=lambda i: [(isinstance(s, int), str(s)) for s in i.segments])

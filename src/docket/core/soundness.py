@@ -29,6 +29,7 @@ from typing import Any
 
 import jsonschema_rs
 
+from docket.core._rs import instance_path
 from docket.core.compat import diff_schemas
 from docket.core.errors import Located, Segments, json_path
 from docket.core.family import Family
@@ -136,7 +137,7 @@ def _refusal(schema: Any, value: Any) -> tuple[str, Segments] | None:
     except Exception as err:  # an invalid schema is the metaschema's business, not ours
         return f"its schema cannot be compiled: {err}", ()
     for error in validator.iter_errors(value):
-        return str(error.message), tuple(error.instance_path)
+        return str(error.message), instance_path(error, value)
     return None
 
 
