@@ -173,12 +173,12 @@ def case_family_validate(
     log(f"  verdicts: docket {got.count(False)} invalid, jsonschema {ref.count(False)} invalid, "
         f"floor {least.count(False)} invalid, built {expected.count(False)} invalid")
     sides = {"docket": ours, "jsonschema": theirs, "floor": floor}
+    names = list(sides)
     times: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(repeat):
         spent = dict.fromkeys(sides, 0.0)
         for at, part in enumerate(slices):
             # Rotated per slice: whichever runs right after jsonschema finds the caches cold.
-            names = list(sides)
             for name in names[at % 3 :] + names[: at % 3]:
                 side = sides[name]
                 spent[name] += _time(lambda side=side, part=part: side(part))  # type: ignore[misc]

@@ -353,7 +353,7 @@ class Family:
         """Every problem of a container, as issues; an empty list means valid. Never raises
         for a bad container."""
         try:
-            # Bytes and text (the common case) skip the type tests of _parse.
+            # Bytes and text (the common case) go straight to the parser.
             obj = (
                 parse(data, self.limits)
                 if isinstance(data, (bytes, str))
