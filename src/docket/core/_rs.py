@@ -59,7 +59,8 @@ class PathFinder:
         """The keys of ``node`` that jsonschema-rs reports as ``segment``."""
         if isinstance(segment, str):
             return [segment] if segment and segment in node else []
-        keys = [str(segment)] if str(segment) in node else []
+        plain = str(segment)
+        keys = [plain] if plain in node else []
         padded = self._padded.get(id(node))
         if padded is None:  # keys of digits with leading zeros, found once per object
             padded = {}

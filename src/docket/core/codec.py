@@ -201,12 +201,7 @@ def _parse_fast(data: bytes | bytearray | memoryview | str, limits: Limits) -> J
     """
     text: bytes | str = data if isinstance(data, (bytes, str)) else bytes(data)
     size = len(text)
-    if size > limits.max_bytes or size > limits.max_string_length:
-        return None
-    # With the default max_items, text shorter than max_bytes // 8 holds few enough values.
-    if (limits.max_items is not None or size >= limits.max_bytes // 8) and (
-        size + 1
-    ) // 2 > limits.items:
+    if not _size_within(size, limits):
         return None
     try:
         value = orjson.loads(text)
@@ -218,11 +213,7 @@ def _parse_fast(data: bytes | bytearray | memoryview | str, limits: Limits) -> J
     raw = text if isinstance(text, bytes) else text.encode("utf-8")
     shown = orjson.dumps(value)
     if shown == raw:
-        # Depth and keys per object are bounded by counts over the text; find() runs at
-        # memory speed where count() does not, and ordinary containers open few brackets.
-        if (size <= limits.max_keys or raw.count(b":") <= limits.max_keys) and _at_most(
-            raw, limits.max_depth
-        ):
+        if _shape_within(raw, limits):
             return value
         return value if _walk(value, limits) is not None else None
     if (b"\\" not in raw or b"\\u003" not in raw) and raw.count(b":") == shown.count(b":"):
@@ -236,6 +227,28 @@ def _parse_fast(data: bytes | bytearray | memoryview | str, limits: Limits) -> J
         if ws in raw:
             bound += raw.count(pair)
     return value if keys == bound else None
+
+
+def _size_within(size: int, limits: Limits) -> bool:
+    """Whether a text of ``size`` characters or bytes is within the limits that its length
+    bounds: bytes, string length, and values (one of ``n`` characters holds at most
+    ``(n + 1) // 2``)."""
+    if size > limits.max_bytes or size > limits.max_string_length:
+        return False
+    # With the default max_items, text shorter than max_bytes // 8 holds few enough values.
+    return not (
+        (limits.max_items is not None or size >= limits.max_bytes // 8)
+        and (size + 1) // 2 > limits.items
+    )
+
+
+def _shape_within(raw: bytes, limits: Limits) -> bool:
+    """Whether counts over ``raw`` bound its depth and keys per object within ``limits``
+    (False: they cannot show it). find() runs at memory speed where count() does not, and
+    ordinary containers open few brackets."""
+    return (len(raw) <= limits.max_keys or raw.count(b":") <= limits.max_keys) and _at_most(
+        raw, limits.max_depth
+    )
 
 
 def _at_most(raw: bytes, most: int) -> bool:
@@ -486,7 +499,8 @@ _PLAIN_ONLY = (
 
 def _written_within(value: JSONObject, limits: Limits) -> bool:
     """Whether ``value`` is shown to be JSON within ``limits`` by orjson's writing of it: the
-    text passes the strict parse's fast proof and reads back equal to ``value``.
+    text's length and counts over it bound the limits (as the strict parse's fast path does
+    for text that is orjson's own writing) and it reads back equal to ``value``.
 
     orjson refuses what is not a JSON value of a plain type (keys that are not strings,
     integers beyond 64 bits, lone surrogates, subclasses, sets, cycles, deep nesting); what
@@ -499,8 +513,9 @@ def _written_within(value: JSONObject, limits: Limits) -> bool:
         text = orjson.dumps(value, option=_PLAIN_ONLY)
     except TypeError:  # orjson.JSONEncodeError included
         return False
-    back = _parse_fast(text, limits)
-    return back is not None and back == value
+    if not (_size_within(len(text), limits) and _shape_within(text, limits)):
+        return False
+    return bool(orjson.loads(text) == value)
 
 
 def _walk_limits(value: Any, limits: Limits) -> None:
