@@ -133,6 +133,41 @@ def test_regenerating_the_suite_changes_nothing() -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
+def _regenerate_check(suite_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SUITE_DIR / "generate.py"), "--check", "--reuse-inputs",
+         "--out", str(suite_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_regeneration_does_not_depend_on_the_installed_hypothesis(tmp_path: Path) -> None:
+    """Reused inputs keep the release that drew them: another hypothesis changes nothing."""
+    copy = tmp_path / "conformance"
+    shutil.copytree(SUITE_DIR, copy, ignore=shutil.ignore_patterns("node_modules", "runners"))
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["generator"]["hypothesis"] = "6.0.0"
+    (copy / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    proc = _regenerate_check(copy)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_regeneration_catches_a_changed_expectation(tmp_path: Path) -> None:
+    copy = tmp_path / "conformance"
+    shutil.copytree(SUITE_DIR, copy, ignore=shutil.ignore_patterns("node_modules", "runners"))
+    path = copy / "cases" / "backup-metadata" / "3.json"
+    text = path.read_text(encoding="utf-8")
+    edited = text.replace('"valid": true,\n        "version": 3', '"valid": true,\n        "version": 2', 1)
+    assert edited != text
+    path.write_text(edited, encoding="utf-8")
+    proc = _regenerate_check(copy)
+    assert proc.returncode == 1
+    assert "would change: cases/backup-metadata/3.json" in proc.stderr
+
+
 def test_a_suite_directory_without_manifest_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SuiteError, match="no conformance manifest"):
         Suite.load(tmp_path)

@@ -9,7 +9,8 @@ The venv is ``$DOCKET_CINDER_VENV`` or ``~/.cache/docket/cinder-29.0.0-py3.X-<ke
 the key is a hash of everything installed into it: Cinder, the test dependencies Cinder's own
 unit tests import (``CINDER_TEST_DEPS``) and docket's runtime dependencies (read from
 ``pyproject.toml``; the adapter that runs Cinder's unit tests against docket's store imports
-docket from ``src/``). A changed requirement therefore builds a new venv. It is built in a
+docket from ``src/``), installed at the exact versions of ``cinder-constraints.txt`` beside this
+file (refreshed by ``.ci/lock cinder``). A changed requirement or lock builds a new venv. It is built in a
 temporary folder and renamed into place once Cinder, its test base class and its POSIX driver
 import, under a lock, so parallel test runs never see half a venv.
 """
@@ -34,6 +35,7 @@ CINDER_TEST_DEPS = ("fixtures>=3.0.0", "testtools>=2.5.0")
 READY = "docket-ready"
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+LOCK = HERE / "cinder-constraints.txt"
 ORACLE = HERE / "cinder_oracle.py"
 POSIX_ORACLE = HERE / "cinder_posix.py"
 UNIT_ADAPTER = HERE / "cinder_unit_adapter.py"
@@ -51,7 +53,8 @@ def requirements() -> list[str]:
 
 
 def venv_key() -> str:
-    return hashlib.sha256("\n".join(requirements()).encode()).hexdigest()[:10]
+    locked = LOCK.read_bytes() if LOCK.is_file() else b""
+    return hashlib.sha256("\n".join(requirements()).encode() + locked).hexdigest()[:10]
 
 
 def venv_dir() -> Path:
@@ -82,6 +85,7 @@ def _build(venv: Path) -> None:
                 "install",
                 "-q",
                 "--disable-pip-version-check",
+                *(["-c", str(LOCK)] if LOCK.is_file() else []),
                 *requirements(),
             ],
             check=True,
