@@ -125,6 +125,9 @@ class RestoreReport:
     metadata_skipped: tuple[str, ...] = ()
     """Backups whose volume metadata was not restored because no metadata API or volume id
     was given."""
+    metadata_absent: tuple[str, ...] = ()
+    """Backups of the chain that hold no volume metadata (backed up without a metadata API,
+    ``--db`` on the command line): there was nothing of theirs to restore."""
 
 
 @dataclass(frozen=True)

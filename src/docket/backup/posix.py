@@ -447,6 +447,10 @@ class PosixBackupDriver(BackupDriver):
         """
         chain = list(reversed(self._backups.chain(backup)))
         self._check_containers(chain, volume_id)
+        if volume_id is not None and self.metadata_api is not None:
+            # The volume must exist before a byte is written, even when the chain holds no
+            # metadata to restore into it (VolumeNotFound from the API otherwise).
+            self.metadata_api.get(volume_id)
         size = max(c.end() for c in chain)
         work = RestoreWriter(chain, size, progress)
         backup_id = chain[-1].backup_id
@@ -498,10 +502,12 @@ class PosixBackupDriver(BackupDriver):
     def _report(self, work: RestoreWriter, volume_id: str | None) -> RestoreReport:
         results: list[tuple[str, Any]] = []
         skipped: list[str] = []
+        absent: list[str] = []
         todo: list[tuple[str, str]] = []
         for loaded in work.chain:
             volume_meta = loaded.metadata.get("volume_meta")
             if not volume_meta:
+                absent.append(loaded.backup_id)
                 continue
             if volume_id is None or self.metadata_api is None:
                 skipped.append(loaded.backup_id)
@@ -522,6 +528,7 @@ class PosixBackupDriver(BackupDriver):
             written=work.done,
             metadata=tuple(results),
             metadata_skipped=tuple(skipped),
+            metadata_absent=tuple(absent),
         )
 
     # --- delete ---------------------------------------------------------------------------
@@ -569,6 +576,9 @@ class PosixBackupDriver(BackupDriver):
             object_count=len(top.objects),
             status="available",
             created_at=created_at,
+            # Cinder's data_timestamp of a volume backup is its created_at; docket's backups
+            # are all of volumes (none of snapshots), and backup() sets it so.
+            data_timestamp=created_at,
         )
 
     def export_record(

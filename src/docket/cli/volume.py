@@ -166,6 +166,16 @@ def restore(
                 "  metadata   not restored (give --db and --volume-id) from "
                 + ", ".join(done.metadata_skipped)
             )
+        if done.metadata_absent and volume_id is not None:
+            which = ", ".join(done.metadata_absent)
+            verb = "was" if len(done.metadata_absent) == 1 else "were"
+            lines.append(
+                f"  metadata   {which} {verb} backed up without volume metadata (no --db): "
+                f"nothing of {'it' if verb == 'was' else 'theirs'} to restore into volume "
+                f"{volume_id}"
+            )
+            if not done.metadata:
+                lines.append(f"  metadata   no volume metadata restored into volume {volume_id}")
         emit(
             stdout,
             output_format,
@@ -177,6 +187,7 @@ def restore(
                 "written": done.written,
                 "metadata_restored": [b for b, _ in done.metadata],
                 "metadata_skipped": list(done.metadata_skipped),
+                "metadata_absent": list(done.metadata_absent),
             },
             "\n".join(lines) + "\n",
             sort_keys=True,
