@@ -592,8 +592,8 @@ class BackupInUse(BackupError):
         super().__init__(
             "incremental backups build on it: " + ", ".join(self.children),
             backup_id=backup_id,
-            hint="delete those first, or pass --force (force=True) to delete it anyway and "
-            "leave them without their parent",
+            hint="delete those first, or delete it anyway with --force (force=True); they "
+            "can then no longer be restored",
         )
 
 
