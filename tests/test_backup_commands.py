@@ -251,3 +251,68 @@ def test_db_options_back_up_and_restore_volume_metadata(tmp_path: Path, vol: Pat
     assert commands.restore("c0de-8", tmp_path / "out2", root=root, **s.kw) == 0
     assert "not restored (give --db and --volume-id) from c0de-8" in s.stdout.getvalue()
     engine.dispose()
+
+
+def test_restore_with_db_of_a_backup_without_metadata_says_none_was_restored(
+    tmp_path: Path, vol: Path
+) -> None:
+    store = pytest.importorskip("docket.store")
+    url = f"sqlite:///{tmp_path / 'cinder.db'}"
+    store.init_db(url)
+    engine = store.make_engine(url)
+    target = store.create_volume(engine, display_name="restore_backup_c0de-9")
+    engine.dispose()
+    root = tmp_path / "root"
+    assert commands.backup(vol, root=root, backup_id="c0de-9", **Streams().kw) == 0
+    s = Streams()
+    code = commands.restore("c0de-9", tmp_path / "out", root=root, db=url, volume_id=target, **s.kw)
+    assert code == 0, s.stderr.getvalue()
+    text = s.stdout.getvalue()
+    assert "no volume metadata restored" in text
+    assert "c0de-9 was backed up without volume metadata (no --db)" in text
+    s = Streams()
+    code = commands.restore(
+        "c0de-9",
+        tmp_path / "out",
+        root=root,
+        db=url,
+        volume_id=target,
+        output_format="json",
+        **s.kw,
+    )
+    assert code == 0, s.stderr.getvalue()
+    out = json.loads(s.stdout.getvalue())
+    assert out["metadata_restored"] == [] and out["metadata_absent"] == ["c0de-9"]
+
+
+def test_restore_into_a_volume_that_does_not_exist_is_refused_before_writing(
+    tmp_path: Path, vol: Path
+) -> None:
+    store = pytest.importorskip("docket.store")
+    url = f"sqlite:///{tmp_path / 'cinder.db'}"
+    store.init_db(url)
+    root = tmp_path / "root"
+    assert commands.backup(vol, root=root, backup_id="c0de-a", **Streams().kw) == 0
+    s = Streams()
+    code = commands.restore("c0de-a", tmp_path / "out", root=root, db=url, volume_id="nope", **s.kw)
+    assert code == EXIT_FAILED
+    err = s.stderr.getvalue()
+    assert err.startswith("error: ") and "volume nope not found" in err
+    assert err.count("\n") == 1 and s.stdout.getvalue() == ""
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_record_keeps_the_fields_backup_printed(tmp_path: Path, vol: Path) -> None:
+    root = tmp_path / "root"
+    s = Streams()
+    code = commands.backup(
+        vol, root=root, backup_id="c0de-b", name="n", output_format="json", **s.kw
+    )
+    assert code == 0, s.stderr.getvalue()
+    printed = json.loads(s.stdout.getvalue())
+    s = Streams()
+    assert commands.export_record("c0de-b", root=root, **s.kw) == 0
+    record = json.loads(base64.b64decode(s.stdout.getvalue()))
+    assert printed["data_timestamp"] is not None
+    for name, value in printed.items():
+        assert record[name] == value, name

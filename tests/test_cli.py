@@ -81,7 +81,7 @@ def test_version_and_help() -> None:
         assert f"\n  {name} " in result.output
 
 
-@pytest.mark.parametrize("path", [p for p, _ in cli.walk(cli.cli) if p[1:2] != ("volume",)])
+@pytest.mark.parametrize("path", [p for p, _ in cli.walk(cli.cli)])
 def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
     result = invoke(*path[1:], "--help")
     assert result.exit_code == 0
@@ -90,6 +90,30 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
         assert "Examples:\n" in result.output
         examples = result.output.split("Examples:\n", 1)[1]
         assert examples.strip().startswith("docket ")
+
+
+@pytest.mark.parametrize("width", [80, 88])
+@pytest.mark.parametrize("group", [("docket",), ("docket", "volume")])
+def test_the_volume_commands_list_whole_sentences(group: tuple[str, ...], width: int) -> None:
+    """In a group's listing each volume command's short help is one whole sentence on one
+    line, not a first line cut off with "..."."""
+    result = CliRunner().invoke(cli.cli, [*group[1:], "--help"], terminal_width=width)
+    listing = result.output.split("Commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    names = ["volume"] if group == ("docket",) else sorted(dict(cli.walk(cli.cli))[group].commands)
+    for name in names:
+        (line,) = [line for line in listing if line.split()[0] == name]
+        at = listing.index(line)
+        following = listing[at + 1] if at + 1 < len(listing) else ""
+        assert not following.startswith("    "), f"{name}: wraps onto a second line"
+        assert line.endswith(".") and not line.endswith("..."), line
+
+
+@pytest.mark.parametrize("path", [p for p, _ in cli.walk(cli.cli) if p[1:2] == ("volume",)])
+def test_every_volume_option_is_described(path: tuple[str, ...]) -> None:
+    command = dict(cli.walk(cli.cli))[path]
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert param.help, f"{' '.join(path)} {param.opts[0]} has no description"
 
 
 @pytest.mark.parametrize(

@@ -769,7 +769,8 @@ class StubMetadataAPI:
 def test_volume_metadata_is_stored_unchanged_and_restored_oldest_first(tmp_path: Path) -> None:
     first = '{"version": 2, "volume-base-metadata": {"display_name": "vol-1", "id": "x"}}'
     second = '{"version": 2, "volume-base-metadata": {"display_name": "vol-\\u00e9"}}'
-    api = StubMetadataAPI({VOLUME_ID: first})
+    # The target volume exists: restore reads it (get) before writing a byte.
+    api = StubMetadataAPI({VOLUME_ID: first, "target-volume": '{"version": 2}'})
     d = driver(tmp_path / "root", metadata_api=api)
     vol = tmp_path / "vol"
     v1 = volume_bytes(21, 100_000)
@@ -792,7 +793,7 @@ def test_a_refused_metadata_restore_leaves_the_target_untouched(tmp_path: Path) 
         def put(self, volume_id: str, json_metadata: str | bytes) -> str:
             raise InvalidBackup("refused by the store")
 
-    api = Refusing({VOLUME_ID: '{"version": 2}'})
+    api = Refusing({VOLUME_ID: '{"version": 2}', "vol-x": '{"version": 2}'})
     d = driver(tmp_path / "root", metadata_api=api)
     back_up(d, tmp_path / "vol", b"data" * 1000, "5eed-3")
     target = tmp_path / "target"

@@ -43,6 +43,7 @@ SURFACES: dict[str, list[str]] = {
     ],
     "docket.errors": [
         "BackupError",
+        "BackupInUse",
         "BackupNotFound",
         "BackwardEdge",
         "CycleDetected",
@@ -121,7 +122,10 @@ SURFACES: dict[str, list[str]] = {
         "Backup",
         "BackupDriver",
         "BackupError",
+        "BackupInUse",
         "BackupNotFound",
+        "BackupSummary",
+        "DeleteReport",
         "DriverOptionError",
         "FileTooLarge",
         "ForeignRecord",

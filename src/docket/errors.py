@@ -9,6 +9,7 @@ from typing import Any
 
 from docket.core.errors import (
     BackupError,
+    BackupInUse,
     BackupNotFound,
     BackwardEdge,
     CycleDetected,
@@ -81,6 +82,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BackupError",
+    "BackupInUse",
     "BackupNotFound",
     "BackwardEdge",
     "CycleDetected",

@@ -3,6 +3,8 @@ errors they raise (each also importable from :mod:`docket.errors`)."""
 
 from docket.backup._model import (
     Backup,
+    BackupSummary,
+    DeleteReport,
     ImportedRecord,
     MetadataAPI,
     Problem,
@@ -14,6 +16,7 @@ from docket.backup.base import BackupDriver
 from docket.backup.posix import PosixBackupDriver
 from docket.core.errors import (
     BackupError,
+    BackupInUse,
     BackupNotFound,
     DriverOptionError,
     FileTooLarge,
@@ -30,7 +33,10 @@ __all__ = [
     "Backup",
     "BackupDriver",
     "BackupError",
+    "BackupInUse",
     "BackupNotFound",
+    "BackupSummary",
+    "DeleteReport",
     "DriverOptionError",
     "FileTooLarge",
     "ForeignRecord",

@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
@@ -29,6 +30,7 @@ from docket.core.errors import (
 from docket.core.family import Family
 
 DEFAULT_SHA_BLOCK_SIZE = 32768
+GIB = 1 << 30
 FORMAT_VERSION = "1.0.0"
 METADATA_SUFFIX = "_metadata"
 SHA256_SUFFIX = "_sha256file"
@@ -87,6 +89,75 @@ def check_stored_id(value: object, what: str, backup_id: str | None, path: str) 
         )
     assert isinstance(value, str)
     return value
+
+
+def own_objects(backup_id: str) -> re.Pattern[str]:
+    """The names of a backup's own files in its directory: ``volume_<...>_backup_<id>`` with
+    its ``-NNNNN``, ``_metadata`` or ``_sha256file`` ending, or such a name's temporary file
+    (``.<name>.<hex>.part``); never a file of a backup whose id merely starts with ``id``."""
+    return re.compile(
+        rf"^(?:{re.escape(TEMP_PREFIX)})?volume_[^/]*_backup_{re.escape(backup_id)}"
+        rf"{_OBJECT_TAIL}$"
+    )
+
+
+_OBJECT_TAIL = rf"(?:-\d+|{METADATA_SUFFIX}|{SHA256_SUFFIX})(?:\.[0-9a-f]+\.part)?"
+ANY_OBJECT = re.compile(
+    rf"^(?:{re.escape(TEMP_PREFIX)})?volume_[^/]*_backup_[A-Za-z0-9][A-Za-z0-9_.-]*{_OBJECT_TAIL}$"
+)
+"""The name of any backup's file (a shared directory holds several backups' files)."""
+_PREFIX = re.compile(r"^volume_(?P<volume>.+)_\d{14}_backup_")
+
+
+def volume_of_prefix(prefix: str) -> str | None:
+    """The volume id in an object prefix, ``volume_<volume id>_<YYYYmmddHHMMSS>_backup_<id>``."""
+    found = _PREFIX.match(prefix)
+    return found.group("volume") if found else None
+
+
+def iso_utc(moment: datetime) -> str:
+    """A time as records write it: ``YYYY-mm-ddTHH:MM:SS.ffffffZ``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record_time(created: object) -> str | None:
+    """A metadata object's ``created_at`` (``str(datetime)``) as a record writes it; text
+    that is not a time is kept as it is."""
+    if not created or not isinstance(created, str):
+        return None
+    try:
+        return iso_utc(datetime.fromisoformat(created))
+    except ValueError:
+        return created
+
+
+def gib(size: int) -> int:
+    """Bytes as whole GiB, rounded up (a record's ``size``)."""
+    return -(-size // GIB)
+
+
+def check_prefix(backup: Backup | str, backup_id: str) -> str | None:
+    """The object prefix a record gives (its ``service_metadata``), if any, once checked.
+
+    Cinder's prefix is ``volume_<volume id>_<time>_backup_<backup id>``: a record naming
+    another backup's objects (to delete or restore them) is :class:`InvalidBackup`.
+    """
+    prefix = backup.service_metadata if isinstance(backup, Backup) else None
+    if not prefix:
+        return None
+    if (
+        not isinstance(prefix, str)
+        or not safe_id(prefix)
+        or not prefix.startswith("volume_")
+        or not prefix.endswith(f"_backup_{backup_id}")
+    ):
+        raise InvalidBackup(
+            f"object prefix {prefix!r} is not a name inside the backup directory "
+            f"for this backup (volume_<volume id>_<time>_backup_{backup_id})",
+            backup_id=backup_id,
+            path=("service_metadata",),
+        )
+    return prefix
 
 
 def backup_dir_for(backup_id: str) -> str:
@@ -246,24 +317,11 @@ class BackupRoot:
             raise BackupNotFound(
                 f"no backup under {self.root} (looked in {backup_dir})",
                 backup_id=backup_id,
-                hint="check the backup id and --root",
+                hint="check the backup id and --root; `docket volume list --root DIR` "
+                "lists the backups there",
             ) from None
-        prefix = backup.service_metadata if isinstance(backup, Backup) else None
+        prefix = check_prefix(backup, backup_id)
         if prefix:
-            # Cinder's prefix is volume_<volume id>_<time>_backup_<backup id>: naming another
-            # backup's objects (to delete or restore them) is refused.
-            if (
-                not isinstance(prefix, str)
-                or not safe_id(prefix)
-                or not prefix.startswith("volume_")
-                or not prefix.endswith(f"_backup_{backup_id}")
-            ):
-                raise InvalidBackup(
-                    f"object prefix {prefix!r} is not a name inside the backup directory "
-                    f"for this backup (volume_<volume id>_<time>_backup_{backup_id})",
-                    backup_id=backup_id,
-                    path=("service_metadata",),
-                )
             return StoredBackup(
                 backup_id, backup_dir, prefix, prefix + METADATA_SUFFIX in names, self.root
             )
@@ -411,7 +469,9 @@ class BackupRoot:
         """
         if not self.root.is_dir():
             return
-        for _, fd in _safe.walk_dirs(self.root, 3):
+        for where, fd in _safe.walk_dirs(self.root, 3):
+            if not safe_id(where.name):
+                continue  # not a backup: what an interrupted delete left, say
             for entry in _safe.scan_dir(fd):
                 name = entry.name
                 if not (
@@ -436,10 +496,7 @@ class BackupRoot:
         a backup whose id merely starts with this one. A directory reached through a link
         is not touched.
         """
-        own = re.compile(
-            rf"^(?:{re.escape(TEMP_PREFIX)})?volume_[^/]*_backup_{re.escape(backup_id)}"
-            rf"(?:-\d+|{METADATA_SUFFIX}|{SHA256_SUFFIX})(?:\.[0-9a-f]+\.part)?$"
-        )
+        own = own_objects(backup_id)
         stored = StoredBackup(backup_id, backup_dir, "", False, self.root)
         try:
             with stored.directory() as fd:

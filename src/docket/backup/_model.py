@@ -125,6 +125,9 @@ class RestoreReport:
     metadata_skipped: tuple[str, ...] = ()
     """Backups whose volume metadata was not restored because no metadata API or volume id
     was given."""
+    metadata_absent: tuple[str, ...] = ()
+    """Backups of the chain that hold no volume metadata (backed up without a metadata API,
+    ``--db`` on the command line): there was nothing of theirs to restore."""
 
 
 @dataclass(frozen=True)
@@ -139,3 +142,54 @@ class ImportedRecord:
     """``verified``, ``unverified`` (signed, no key configured) or ``absent``."""
     ignored: tuple[str, ...] = ()
     """Fields present in the record that an import never takes (``status``, ``user_id``...)."""
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    """One backup under a root, as ``list_backups`` finds it (``docket volume list``).
+
+    The field names are stable: ``docket volume list --format json`` prints them as they are.
+    """
+
+    backup_id: str
+    status: str
+    """``available`` (its metadata object reads and checks), ``partial`` (no metadata
+    object: it did not finish), ``invalid`` (the metadata object is refused, or a parent
+    is not under the root) or ``deleting`` (what an interrupted delete left)."""
+    container: str
+    """Its directory, relative to the root (Cinder's ``container``)."""
+    volume_id: str | None = None
+    parent_id: str | None = None
+    created_at: str | None = None
+    """When it was made, as its record says (``YYYY-mm-ddTHH:MM:SS.ffffffZ``)."""
+    name: str | None = None
+    """Its display name."""
+    size: int | None = None
+    """The volume's size in GiB, rounded up, as its record says (``None`` when unknown)."""
+    stored_bytes: int = 0
+    """Bytes of its own files on disk: what deleting it frees."""
+    object_count: int = 0
+    """Its data objects (those listed in its metadata object, or those stored)."""
+    version: str | None = None
+    """The version of its metadata object (``1.0.0``)."""
+    problem: str | None = None
+    """Why it is not ``available``."""
+
+    def fields(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class DeleteReport:
+    """What deleting a backup removed."""
+
+    backup_id: str
+    objects: tuple[str, ...]
+    """The files removed (data, SHA-256 and metadata objects, unfinished temporary files)."""
+    stored_bytes: int
+    """Their bytes."""
+    directories: tuple[str, ...]
+    """Directories removed, relative to the root: the backup's own, then each parent left
+    empty by it."""
+    orphaned: tuple[str, ...] = ()
+    """Backups that built on it and were left without their parent (``force``)."""

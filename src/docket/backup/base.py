@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from docket.backup import records
 from docket.backup._model import (
     Backup,
+    DeleteReport,
     ImportedRecord,
     MetadataAPI,
     Progress,
@@ -89,8 +90,8 @@ class BackupDriver(abc.ABC):
         """Restore a backup (and its parents) onto ``volume_file``."""
 
     @abc.abstractmethod
-    def delete(self, backup: Backup | str) -> None:
-        """Delete a stored backup."""
+    def delete(self, backup: Backup | str) -> DeleteReport | None:
+        """Delete a stored backup (a driver may say what it removed in a report)."""
 
     def verify(self, backup: Backup | str, *, progress: Progress | None = None) -> VerifyReport:
         """Check that a stored backup is complete and intact (drivers that can, override)."""

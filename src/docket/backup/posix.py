@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from docket.backup import _safe
+from docket.backup._catalog import delete_backup, list_backups
 from docket.backup._chunks import (
     PIECE,
     Compression,
@@ -54,9 +55,14 @@ from docket.backup._layout import (
     LoadedBackup,
     backup_dir_for,
     check_id,
+    gib,
+    iso_utc,
+    record_time,
 )
 from docket.backup._model import (
     Backup,
+    BackupSummary,
+    DeleteReport,
     MetadataAPI,
     Progress,
     RestoreReport,
@@ -76,7 +82,6 @@ SHA block size restores with either."""
 DEFAULT_DIR_MODE = 0o770
 DEFAULT_FILE_MODE = 0o660
 """Cinder's modes: a backup share is used by a group of services, whatever their umask."""
-GIB = 1 << 30
 CONTAINER_FAMILY = "backup-metadata"
 
 # The metadata and SHA-256 objects grow with the volume; they are the driver's own files, so
@@ -89,14 +94,6 @@ _BUFFERS = 3
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _gib(size: int) -> int:
-    return -(-size // GIB)
 
 
 def _mode(value: int | None, what: str) -> int | None:
@@ -239,11 +236,11 @@ class PosixBackupDriver(BackupDriver):
             container=str(backup_dir.relative_to(self.root)),
             service_metadata=prefix,
             service=self.service,
-            size=_gib(total),
+            size=gib(total),
             object_count=len(objects),
             status="available",
-            created_at=_iso(now),
-            data_timestamp=backup.data_timestamp or _iso(now),
+            created_at=iso_utc(now),
+            data_timestamp=backup.data_timestamp or iso_utc(now),
         )
 
     def _parent(self, backup: Backup, volume_id: str) -> tuple[list[bytes] | None, int]:
@@ -447,6 +444,10 @@ class PosixBackupDriver(BackupDriver):
         """
         chain = list(reversed(self._backups.chain(backup)))
         self._check_containers(chain, volume_id)
+        if volume_id is not None and self.metadata_api is not None:
+            # The volume must exist before a byte is written, even when the chain holds no
+            # metadata to restore into it (VolumeNotFound from the API otherwise).
+            self.metadata_api.get(volume_id)
         size = max(c.end() for c in chain)
         work = RestoreWriter(chain, size, progress)
         backup_id = chain[-1].backup_id
@@ -498,10 +499,12 @@ class PosixBackupDriver(BackupDriver):
     def _report(self, work: RestoreWriter, volume_id: str | None) -> RestoreReport:
         results: list[tuple[str, Any]] = []
         skipped: list[str] = []
+        absent: list[str] = []
         todo: list[tuple[str, str]] = []
         for loaded in work.chain:
             volume_meta = loaded.metadata.get("volume_meta")
             if not volume_meta:
+                absent.append(loaded.backup_id)
                 continue
             if volume_id is None or self.metadata_api is None:
                 skipped.append(loaded.backup_id)
@@ -522,28 +525,29 @@ class PosixBackupDriver(BackupDriver):
             written=work.done,
             metadata=tuple(results),
             metadata_skipped=tuple(skipped),
+            metadata_absent=tuple(absent),
         )
 
     # --- delete ---------------------------------------------------------------------------
 
-    def delete(self, backup: Backup | str) -> None:
-        """Delete a backup's objects (a partial backup's too) and its empty backup directory.
+    def delete(self, backup: Backup | str, *, force: bool = False) -> DeleteReport:
+        """Delete a backup's files (a partial backup's too) and the directories it leaves
+        empty; finish what an interrupted delete of it left.
 
-        Refused while another backup under the root names it as its parent.
+        Refused with :class:`BackupInUse` while another backup under the root names it as its
+        parent (``force`` deletes it anyway, leaving those without their parent), and with
+        :class:`UnsafeFile` when its directory is a link or holds anything but its own
+        regular files; a refusal changes nothing. :class:`BackupNotFound` when there is
+        nothing of it.
         """
-        stored = self._backups.find(backup)
-        children = sorted(self._backups.children(stored.backup_id))
-        if children:
-            raise BackupError(
-                "incremental backups build on it: " + ", ".join(children),
-                backup_id=stored.backup_id,
-                hint="delete those first",
-            )
-        # The metadata object goes first: if deleting stops half-way, what is left is a
-        # partial backup, which never passes verify.
-        with stored.directory() as fd, contextlib.suppress(FileNotFoundError):
-            os.unlink(stored.metadata_name, dir_fd=fd)
-        self._backups.remove(stored.backup_dir, stored.backup_id)
+        return delete_backup(self._backups, backup, force=force)
+
+    def list_backups(self, volume_id: str | None = None) -> list[BackupSummary]:
+        """The backups under the root (of ``volume_id`` only, when given), sorted by volume,
+        time and id, each with its status: ``available``, ``partial``, ``invalid`` or
+        ``deleting`` (an interrupted delete's leftover). Only the default layout
+        (``<id[0:2]>/<id[2:4]>/<id>``) is searched, never through a link."""
+        return list_backups(self._backups, volume_id)
 
     # --- describing -----------------------------------------------------------------------
 
@@ -551,11 +555,7 @@ class PosixBackupDriver(BackupDriver):
         """The backup as a record describes it, rebuilt from its stored metadata object."""
         chain = self._backups.chain(backup_id)
         top = chain[0]
-        created = top.metadata.get("created_at")
-        try:
-            created_at = _iso(datetime.fromisoformat(created)) if created else None
-        except ValueError:
-            created_at = created
+        created_at = record_time(top.metadata.get("created_at"))
         return Backup(
             id=top.backup_id,
             volume_id=top.metadata["volume_id"],
@@ -565,10 +565,13 @@ class PosixBackupDriver(BackupDriver):
             service_metadata=top.stored.prefix,
             service=self.service,
             parent_id=top.parent_id,
-            size=_gib(max(c.end() for c in chain)),
+            size=gib(max(c.end() for c in chain)),
             object_count=len(top.objects),
             status="available",
             created_at=created_at,
+            # Cinder's data_timestamp of a volume backup is its created_at; docket's backups
+            # are all of volumes (none of snapshots), and backup() sets it so.
+            data_timestamp=created_at,
         )
 
     def export_record(

@@ -18,7 +18,7 @@ import click
 
 from docket.backup import _safe
 from docket.backup._chunks import Compression
-from docket.backup._model import Backup, MetadataAPI
+from docket.backup._model import Backup, BackupSummary, MetadataAPI
 from docket.backup.posix import DEFAULT_CHUNK_SIZE, PosixBackupDriver
 from docket.backup.records import RECORD_TEXT_LIMIT
 from docket.cli import options
@@ -166,6 +166,16 @@ def restore(
                 "  metadata   not restored (give --db and --volume-id) from "
                 + ", ".join(done.metadata_skipped)
             )
+        if done.metadata_absent and volume_id is not None:
+            which = ", ".join(done.metadata_absent)
+            verb = "was" if len(done.metadata_absent) == 1 else "were"
+            lines.append(
+                f"  metadata   {which} {verb} backed up without volume metadata (no --db): "
+                f"nothing of {'it' if verb == 'was' else 'theirs'} to restore into volume "
+                f"{volume_id}"
+            )
+            if not done.metadata:
+                lines.append(f"  metadata   no volume metadata restored into volume {volume_id}")
         emit(
             stdout,
             output_format,
@@ -177,6 +187,7 @@ def restore(
                 "written": done.written,
                 "metadata_restored": [b for b, _ in done.metadata],
                 "metadata_skipped": list(done.metadata_skipped),
+                "metadata_absent": list(done.metadata_absent),
             },
             "\n".join(lines) + "\n",
             sort_keys=True,
@@ -314,15 +325,125 @@ def import_record(
     return run(stderr, work)
 
 
+def list_backups(
+    *,
+    root: str | os.PathLike[str],
+    stdout: TextIO,
+    stderr: TextIO,
+    volume_id: str | None = None,
+    output_format: str = "text",
+) -> int:
+    """``docket volume list``: the backups under ``root`` (of ``volume_id`` only, when given)."""
+
+    def work() -> int:
+        found = PosixBackupDriver(root).list_backups(volume_id)
+        emit(stdout, output_format, [s.fields() for s in found], _list_text(found, root, volume_id))
+        return EXIT_OK
+
+    return run(stderr, work)
+
+
+def _list_text(
+    found: list[BackupSummary], root: str | os.PathLike[str], volume_id: str | None
+) -> str:
+    if not found:
+        of = f" of volume {volume_id}" if volume_id is not None else ""
+        return f"no backups under {root}{of}\n"
+    rows = [("BACKUP", "VOLUME", "PARENT", "CREATED", "SIZE", "OBJECTS", "STATUS")]
+    rows += [
+        (
+            s.backup_id,
+            s.volume_id or "-",
+            s.parent_id or "-",
+            s.created_at or "-",
+            f"{s.size} GiB" if s.size is not None else "-",
+            str(s.object_count),
+            s.status,
+        )
+        for s in found
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines += [f"{s.backup_id}: {s.status}: {s.problem}" for s in found if s.problem]
+    return "\n".join(lines) + "\n"
+
+
+def delete(
+    backup_id: str,
+    *,
+    root: str | os.PathLike[str],
+    stdout: TextIO,
+    stderr: TextIO,
+    force: bool = False,
+    output_format: str = "text",
+) -> int:
+    """``docket volume delete``: delete a backup, refused while others build on it (unless
+    ``force``) or when its directory holds anything but its own files."""
+
+    def work() -> int:
+        done = PosixBackupDriver(root).delete(backup_id, force=force)
+        text = (
+            f"deleted backup {done.backup_id}: {len(done.objects)} file(s), "
+            f"{done.stored_bytes} bytes\n"
+        )
+        if done.directories:
+            text += "  removed    " + ", ".join(done.directories) + "\n"
+        if done.orphaned:
+            text += "  orphaned   " + ", ".join(done.orphaned) + " (their parent is gone)\n"
+        emit(
+            stdout,
+            output_format,
+            {
+                "backup_id": done.backup_id,
+                "objects": list(done.objects),
+                "stored_bytes": done.stored_bytes,
+                "directories": list(done.directories),
+                "orphaned": list(done.orphaned),
+            },
+            text,
+            sort_keys=True,
+        )
+        return EXIT_OK
+
+    return run(stderr, work)
+
+
 # --- the click group ------------------------------------------------------------------------
 
 
-@click.group(name="volume", context_settings=options.VOLUME_CONTEXT)
+def _examples(*lines: str) -> str:
+    """An ``Examples:`` epilog, kept as written (``\\b``)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines) + "\n"
+
+
+@click.group(
+    name="volume",
+    context_settings=options.VOLUME_CONTEXT,
+    short_help="Volume backups in Cinder's chunked POSIX layout.",
+    epilog=_examples(
+        "docket volume backup /dev/vg0/vol-1 --root /backups --volume-id VOL",
+        "docket volume list --root /backups",
+        "docket volume restore BACKUP_ID --root /backups /dev/vg0/vol-2",
+    ),
+)
 def volume() -> None:
-    """Back up, restore and verify volumes in Cinder's chunked POSIX format."""
+    """Back up, restore, verify, list and delete volumes in Cinder's chunked POSIX format."""
 
 
-@volume.command("backup", context_settings=options.VOLUME_CONTEXT)
+@volume.command(
+    "backup",
+    context_settings=options.VOLUME_CONTEXT,
+    short_help="Back up a file or block device.",
+    epilog=_examples(
+        "docket volume backup vol.img --root /backups",
+        "docket volume backup /dev/vg0/vol-1 --root /backups --db sqlite:///cinder.db "
+        "--volume-id VOL",
+        "docket volume backup vol.img --root /backups --parent BACKUP_ID",
+    ),
+)
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @options.backup_root
 @click.option("--db", metavar="URL", help="Database to read the volume's metadata from.")
@@ -333,6 +454,8 @@ def volume() -> None:
     type=click.Choice([c.value for c in Compression]),
     default=Compression.ZLIB.value,
     show_default=True,
+    help="How each data object is compressed (zstd needs the docket[zstd] extra); an object "
+    "that does not shrink is stored as none.",
 )
 @click.option("--backup-id", metavar="ID", help="Id for the new backup (default: a UUID).")
 @click.option("--name", help="The backup's display name.")
@@ -349,11 +472,20 @@ def volume() -> None:
 @options.key_file
 @click.pass_context
 def backup_command(ctx: click.Context, /, **params: Any) -> None:
-    """Back up the file or block device PATH."""
+    """Back up the file or block device PATH into the backup root."""
     ctx.exit(backup(**params, **options.streams()))
 
 
-@volume.command("restore", context_settings=options.VOLUME_CONTEXT)
+@volume.command(
+    "restore",
+    context_settings=options.VOLUME_CONTEXT,
+    short_help="Restore a backup and its parents onto a target.",
+    epilog=_examples(
+        "docket volume restore BACKUP_ID --root /backups restored.img",
+        "docket volume restore BACKUP_ID --root /backups /dev/vg0/vol-2 "
+        "--db sqlite:///cinder.db --volume-id VOL",
+    ),
+)
 @click.argument("backup_id")
 @options.backup_root
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
@@ -364,11 +496,23 @@ def backup_command(ctx: click.Context, /, **params: Any) -> None:
 @options.key_file
 @click.pass_context
 def restore_command(ctx: click.Context, /, **params: Any) -> None:
-    """Restore BACKUP_ID (and the backups it builds on) onto TARGET."""
+    """Restore BACKUP_ID (and the backups it builds on) onto TARGET.
+
+    With --db and --volume-id the volume must exist; the volume metadata stored with each
+    backup is restored into it (a backup made without --db holds none, and says so).
+    """
     ctx.exit(restore(**params, **options.streams()))
 
 
-@volume.command("verify", context_settings=options.VOLUME_CONTEXT)
+@volume.command(
+    "verify",
+    context_settings=options.VOLUME_CONTEXT,
+    short_help="Check a backup and its parents (exit 1 if not intact).",
+    epilog=_examples(
+        "docket volume verify BACKUP_ID --root /backups",
+        "docket volume verify BACKUP_ID --root /backups --format json",
+    ),
+)
 @click.argument("backup_id")
 @options.backup_root
 @options.output_format()
@@ -380,7 +524,64 @@ def verify_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(verify(**params, **options.streams()))
 
 
-@volume.command("export-record", context_settings=options.VOLUME_CONTEXT)
+@volume.command(
+    "list",
+    context_settings=options.VOLUME_CONTEXT,
+    short_help="List the backups under a backup root.",
+    epilog=_examples(
+        "docket volume list --root /backups",
+        "docket volume list --root /backups --volume-id VOL --format json",
+    ),
+)
+@options.backup_root
+@click.option("--volume-id", metavar="ID", help="Only the backups of this volume.")
+@options.output_format()
+@click.pass_context
+def list_command(ctx: click.Context, /, **params: Any) -> None:
+    """List the backups under the backup root: id, volume, parent, time, size, status.
+
+    Status is available, partial (it did not finish), invalid (its metadata object is
+    refused or a parent is missing) or deleting (what an interrupted delete left).
+    """
+    ctx.exit(list_backups(**params, **options.streams()))
+
+
+@volume.command(
+    "delete",
+    context_settings=options.VOLUME_CONTEXT,
+    short_help="Delete a backup and its emptied directories.",
+    epilog=_examples(
+        "docket volume delete BACKUP_ID --root /backups",
+        "docket volume delete BACKUP_ID --root /backups --force",
+    ),
+)
+@click.argument("backup_id")
+@options.backup_root
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Delete it even though incremental backups build on it (they can no longer be restored).",
+)
+@options.output_format()
+@click.pass_context
+def delete_command(ctx: click.Context, /, **params: Any) -> None:
+    """Delete BACKUP_ID: its files and the directories it leaves empty.
+
+    Refused (exit 1, nothing changed) while incremental backups build on it, unless --force,
+    and when its directory is a link or holds anything that is not one of its files.
+    """
+    ctx.exit(delete(**params, **options.streams()))
+
+
+@volume.command(
+    "export-record",
+    context_settings=options.VOLUME_CONTEXT,
+    short_help="Print a backup's record (base64 text).",
+    epilog=_examples(
+        "docket volume export-record BACKUP_ID --root /backups > record.txt",
+        "docket volume export-record BACKUP_ID --root /backups --format json",
+    ),
+)
 @click.argument("backup_id")
 @options.backup_root
 @click.option(
@@ -400,7 +601,15 @@ def export_record_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(export_record(**params, **options.streams()))
 
 
-@volume.command("import-record", context_settings=options.VOLUME_CONTEXT)
+@volume.command(
+    "import-record",
+    context_settings=options.VOLUME_CONTEXT,
+    short_help="Check a backup record and verify its backup.",
+    epilog=_examples(
+        'docket volume import-record "$(cat record.txt)" --root /backups',
+        "docket volume import-record - --root /backups < record.txt",
+    ),
+)
 @click.argument("record")
 @options.backup_root
 @options.output_format()

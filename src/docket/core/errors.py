@@ -583,6 +583,20 @@ class BackupNotFound(BackupError, LookupError):
     """No backup with that id is stored where the driver looks."""
 
 
+class BackupInUse(BackupError):
+    """Other backups build on this one (incrementals name it as their parent), so deleting
+    it would leave them unrestorable; ``children`` are their ids."""
+
+    def __init__(self, backup_id: str, children: Sequence[str]) -> None:
+        self.children = tuple(children)
+        super().__init__(
+            "incremental backups build on it: " + ", ".join(self.children),
+            backup_id=backup_id,
+            hint="delete those first, or delete it anyway with --force (force=True); they "
+            "can then no longer be restored",
+        )
+
+
 class InvalidBackup(BackupError, ValueError):
     """The stored backup is incomplete, corrupt, or in a format this driver does not read."""
 
