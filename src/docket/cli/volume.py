@@ -27,6 +27,7 @@ from docket.cli.common import (
     EXIT_OK,
     build_registry,
     database,
+    named_version,
     progress_bar,
     run,
 )
@@ -257,6 +258,8 @@ def export_record(
 
     def work() -> int:
         driver = PosixBackupDriver(root)
+        if version is not None:  # a version it lacks is the option's fault: exit 2
+            named_version(driver.registry.family("backup-record"), str(version), "--record-version")
         text = driver.export_record(backup_id, version=version, service=service)
         emit(
             stdout,
