@@ -361,8 +361,14 @@ MORE: dict[str, Case] = {
     "conformance: -o in a directory that does not exist": case(
         "conformance", "run", "--suite", "{empty_suite}", "-o", "{missing}/report.txt"
     ),
+    "conformance: a negative --timeout": case(
+        "conformance", "run", "--suite", "{empty_suite}", "--timeout", "-1", exit=USAGE
+    ),
+    "migrate: -o in a directory that does not exist": case(
+        "migrate", "{valid}", "--to", "3", "-o", "{missing}/out.json"
+    ),
 }
-"""Bad input found beyond the classes, each once a traceback."""
+"""Bad input found beyond the classes, each once a traceback or a misleading message."""
 
 
 def every_command() -> Iterator[str]:
@@ -499,6 +505,13 @@ def test_bad_input_is_one_typed_error(
 @pytest.mark.parametrize("name", sorted(MORE))
 def test_more_bad_input_is_one_typed_error(name: str, places: Mapping[str, str]) -> None:
     _check(MORE[name], places)
+
+
+def test_an_output_that_cannot_be_made_names_the_path_given(places: Mapping[str, str]) -> None:
+    target = f"{places['missing']}/out.json"
+    result = CliRunner().invoke(app.cli, ["migrate", places["valid"], "--to", "3", "-o", target])
+    assert result.exit_code == FAILED
+    assert result.stderr.strip().endswith(f": {target}"), result.stderr  # not a temporary name
 
 
 # --- databases: every command that takes a URL, the same way ----------------------------------

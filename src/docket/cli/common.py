@@ -256,7 +256,10 @@ def atomic_output(path: str | os.PathLike[str], *, binary: bool = False) -> Iter
             )
     import tempfile  # with shutil, bz2 and lzma: only for -o, not at every start
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    except OSError as err:  # name the file asked for, not the temporary one
+        raise OSError(err.errno, err.strerror, os.fspath(path)) from None
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would.
         mask = os.umask(0)
