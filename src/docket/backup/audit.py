@@ -76,7 +76,7 @@ def backup_rows(engine: Any) -> Iterator[BackupRow]:
     from docket.core.errors import MissingTable
     from docket.store.engines import open_engine
 
-    owned = not isinstance(engine, sa.Engine)
+    owned = isinstance(engine, (str, sa.URL))
     bind = open_engine(engine) if owned else engine
     try:
         table = sa.Table("backups", sa.MetaData(), autoload_with=bind)
