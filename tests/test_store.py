@@ -668,11 +668,54 @@ def test_init_db_creates_cinder_tables_once(scratch_db: Callable[[], str]) -> No
     engine = store.make_engine(url)
     try:
         names = set(sa.inspect(engine).get_table_names())
-        assert names == {"volumes", "volume_metadata", "volume_glance_metadata", "volume_types"}
+        assert names == {
+            "volumes",
+            "volume_metadata",
+            "volume_glance_metadata",
+            "volume_types",
+            "backups",  # what `docket audit --db` reads
+        }
         columns = [c["name"] for c in sa.inspect(engine).get_columns("volumes")]
         assert len(columns) == 40
+        backups = {c["name"] for c in sa.inspect(engine).get_columns("backups")}
+        read = {"id", "volume_id", "parent_id", "status", "container", "service_metadata"}
+        assert read | {"service", "deleted", "user_id", "project_id"} <= backups
+        assert len(backups) == 27  # Cinder 29's backups row
     finally:
         engine.dispose()
+
+
+def test_open_engine_names_each_way_a_url_fails(tmp_path: Any) -> None:
+    with pytest.raises(store.BadDatabaseURL) as bad:
+        store.open_engine("notaurl")
+    assert isinstance(bad.value, ValueError) and bad.value.url == "'notaurl'"
+    with pytest.raises(store.BadDatabaseURL, match="no database dialect 'nosuch'"):
+        store.open_engine("nosuch://host/db")
+    with pytest.raises(store.DatabaseUnreachable) as refused:
+        store.open_engine("postgresql+psycopg://cinder:secret@127.0.0.1:1/cinder")
+    assert refused.value.where == "127.0.0.1:1" and isinstance(refused.value, ConnectionError)
+    assert "secret" not in str(refused.value)
+    missing = tmp_path / "cinder.db"
+    with pytest.raises(store.DatabaseUnreachable, match="no such file"):
+        store.open_engine(f"sqlite:///{missing}")
+    assert not missing.exists()  # not made by trying
+    store.open_engine(f"sqlite:///{missing}", create=True).dispose()
+    assert missing.exists()
+
+
+def test_backup_rows_looks_for_its_table_when_called(tmp_path: Any) -> None:
+    from docket.backup.audit import backup_rows
+
+    url = f"sqlite:///{tmp_path / 'volumes-only.db'}"
+    engine = store.make_engine(url)
+    md = store.cinder_metadata()
+    md.create_all(engine, tables=[t for name, t in md.tables.items() if name != "backups"])
+    engine.dispose()
+    with pytest.raises(store.MissingTable) as missing:
+        backup_rows(url)  # not at the first row: before the audit starts
+    assert missing.value.table == "backups" and "docket db init" in str(missing.value)
+    with pytest.raises(store.BadDatabaseURL):
+        backup_rows("notaurl")
 
 
 def test_make_engine_turns_sqlite_foreign_keys_on(tmp_path: Any) -> None:

@@ -67,23 +67,33 @@ def backup_rows(engine: Any) -> Iterator[BackupRow]:
     """The live rows of Cinder's ``backups`` table (an engine or a URL), read as they come.
 
     The table is reflected, so columns docket does not use are tolerated and columns it does
-    use may be missing; soft-deleted rows (``deleted`` true) are left out.
+    use may be missing; soft-deleted rows (``deleted`` true) are left out. A URL is opened
+    and the table looked for now, not at the first row: a URL docket cannot use, a server it
+    cannot reach and a missing table are :class:`~docket.core.errors.StoreError` subclasses.
     """
     import sqlalchemy as sa
 
-    owned = isinstance(engine, str)
-    bind = sa.create_engine(engine) if owned else engine
+    from docket.core.errors import MissingTable
+    from docket.store.engines import open_engine
+
+    owned = isinstance(engine, (str, sa.URL))
+    bind = open_engine(engine) if owned else engine
     try:
         table = sa.Table("backups", sa.MetaData(), autoload_with=bind)
-        names = (
-            "id",
-            "volume_id",
-            "parent_id",
-            "status",
-            "container",
-            "service_metadata",
-            "service",
-        )
+    except BaseException as err:
+        if owned:
+            bind.dispose()
+        if isinstance(err, sa.exc.NoSuchTableError):
+            raise MissingTable("backups") from None
+        raise
+    return _backup_rows(bind, table, owned)
+
+
+def _backup_rows(bind: Any, table: Any, owned: bool) -> Iterator[BackupRow]:
+    import sqlalchemy as sa
+
+    names = ("id", "volume_id", "parent_id", "status", "container", "service_metadata", "service")
+    try:
         columns = [table.c[n] for n in names if n in table.c]
         query = sa.select(*columns)
         if "deleted" in table.c:

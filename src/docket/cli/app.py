@@ -133,7 +133,17 @@ def reference() -> str:
         " tests/test_cli.py fails when the two drift. -->",
         "",
         "Every command takes `-h`/`--help`. Exit status: 0 success, 1 invalid input, a refused",
-        "operation or a finding, 2 a usage error.",
+        "operation or a finding, 2 a usage error. An error is one line on standard error,",
+        "`error: ...`, ending with a hint where there is one (a usage error click finds while",
+        "parsing follows its `Usage:` line, as `Error: ...`); never a traceback. A command",
+        "that checks what it is given (validate, check, volume verify, audit) reports a bad",
+        "file as a finding of its report instead.",
+        "",
+        "A database URL (`--db URL`, `docket db init URL`) that does not parse, names no",
+        "dialect or whose driver is not installed is a usage error (2) naming the option and",
+        "the extra to install. A server docket cannot connect to (named as `host:port`), a",
+        "SQLite file that is not there and a missing table exit 1; `docket db init URL` creates",
+        "Cinder's tables, `backups` included, for a demo or test database.",
         "",
     ]
     for path, _ in walk(cli):

@@ -19,10 +19,10 @@ from typing import Any, TextIO
 import click
 import orjson
 
-from docket.backup.audit import FINDINGS, Summary, Verdict, audit, backup_rows
+from docket.backup.audit import FINDINGS, BackupRow, Summary, Verdict, audit, backup_rows
 from docket.cli import options
 from docket.cli.audit_report import render
-from docket.cli.common import EXIT_FAILED, EXIT_OK, atomic_output, run
+from docket.cli.common import EXIT_FAILED, EXIT_OK, atomic_output, database, run
 from docket.cli.errors import CommandFailed, UsageError
 from docket.core.bulk import parse_shard
 
@@ -188,7 +188,12 @@ def run_audit(
         if not Path(root).is_dir():
             raise UsageError("ROOT", f"{root} is not a directory", "give the backup root")
         part = _shard(shard)
-        rows = backup_rows(db) if db is not None else None
+        with contextlib.ExitStack() as stack:
+            engine = None if db is None else stack.enter_context(database(db))
+            rows = None if engine is None else backup_rows(engine)
+            return _audit(rows, part)
+
+    def _audit(rows: Iterator[BackupRow] | None, part: tuple[int, int] | None) -> int:
         with _progress(stderr, progress) as bar, _target(stdout, output) as out:
             try:
                 verdicts = audit(

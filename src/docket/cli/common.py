@@ -21,9 +21,11 @@ from docket.core.bulk import DEFAULT_FAMILY, STDIN
 from docket.core.codec import Limits, parse
 from docket.core.documents import MANIFEST
 from docket.core.errors import (
+    BadDatabaseURL,
     DocketError,
     DriverOptionError,
     LimitExceeded,
+    StoreError,
     UnsafeFile,
     ValidationError,
 )
@@ -142,6 +144,41 @@ def named_version(family: Family, text: str, option: str) -> Version:
         ) from err
 
 
+# --- databases -------------------------------------------------------------------------------
+
+
+def redact(url: str) -> str:
+    """A database URL fit to print (no password)."""
+    from docket.store.engines import redact as printable  # SQLAlchemy: only with a database
+
+    return printable(url)
+
+
+@contextlib.contextmanager
+def database(url: str, option: str = "--db", *, create: bool = False) -> Iterator[Any]:
+    """An engine on ``url`` that has connected once, disposed after: every command that
+    takes a database URL opens it here (``create``: a SQLite file may be made).
+
+    A URL docket cannot use (unparsable, no such dialect, its driver not installed) is a
+    usage error of ``option``; a server it cannot reach, a missing table and a failure of
+    the database are :class:`~docket.core.errors.StoreError` (exit 1).
+    """
+    import sqlalchemy as sa
+
+    from docket.store.engines import open_engine, reason_of
+
+    try:
+        engine = open_engine(url, create=create)
+    except BadDatabaseURL as err:
+        raise UsageError(option, err.describe(), err.hint) from None
+    try:
+        yield engine
+    except sa.exc.SQLAlchemyError as err:
+        raise StoreError(f"database error: {reason_of(err)}", hint="nothing was written") from None
+    finally:
+        engine.dispose()
+
+
 # --- input and output -------------------------------------------------------------------------
 
 
@@ -219,7 +256,10 @@ def atomic_output(path: str | os.PathLike[str], *, binary: bool = False) -> Iter
             )
     import tempfile  # with shutil, bz2 and lzma: only for -o, not at every start
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    except OSError as err:  # name the file asked for, not the temporary one
+        raise OSError(err.errno, err.strerror, os.fspath(path)) from None
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would.
         mask = os.umask(0)

@@ -22,11 +22,12 @@ from typing import IO, Any, TextIO
 
 import click
 
-from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, write_atomic
 from docket.cli.options import streams
 from docket.conformance.compare import ERROR, UNCLAIMED, Outcome, judge
 from docket.conformance.report import RENDERERS, Report
 from docket.conformance.suite import LEVELS, PROTOCOL, SUITE, Suite, SuiteError, without_expectation
+from docket.core.errors import DocketError
 
 DOCKET_COMMAND = (sys.executable, "-m", "docket.conformance.adapter")
 """docket itself, through the same protocol as any other implementation."""
@@ -226,6 +227,14 @@ def conformance_run(
     except SuiteError as err:
         stderr.write(f"error: {err}\n")
         return EXIT_USAGE
+    unknown = [name for name in families if name not in loaded.families]
+    if unknown:
+        known = ", ".join(loaded.families) or "none"
+        stderr.write(
+            f"error: --family: the suite has no family {unknown[0]!r} (hint: its families: "
+            f"{known})\n"
+        )
+        return EXIT_USAGE
     report = run(
         tuple(command) or DOCKET_COMMAND,
         loaded,
@@ -235,7 +244,12 @@ def conformance_run(
     )
     text = RENDERERS[output_format](report)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        try:
+            write_atomic(output, text.encode("utf-8"))
+        except (OSError, DocketError) as err:
+            reason = err.strerror if isinstance(err, OSError) else str(err)
+            stderr.write(f"error: cannot write {output}: {reason}\n")
+            return EXIT_FAILED
         if output_format != "text":
             stdout.write(RENDERERS["text"](report))
     else:
@@ -289,7 +303,7 @@ Examples:
 )
 @click.option(
     "--timeout",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=30.0,
     show_default=True,
     help="Seconds to wait for each answer.",

@@ -6,9 +6,8 @@ commands start without it.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -18,50 +17,17 @@ from docket.cli import options
 from docket.cli.common import (
     EXIT_OK,
     build_registry,
+    database,
     named_version,
     read_input,
+    redact,
     run,
     write_atomic,
 )
 from docket.cli.errors import UsageError
 from docket.cli.output import emit
 from docket.core.bulk import STDIN
-from docket.core.errors import StoreError
 from docket.core.registry import Registry
-
-
-def redact(url: str) -> str:
-    """A database URL fit to print (no password)."""
-    import sqlalchemy as sa
-
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "<unparsable URL>"
-
-
-@contextlib.contextmanager
-def database(url: str) -> Iterator[Any]:
-    """An engine for ``url`` (a bad URL or missing driver is a usage error); disposed after."""
-    import sqlalchemy as sa
-
-    from docket import store
-
-    try:
-        engine = store.make_engine(url)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as err:
-        raise UsageError(
-            "--db",
-            f"cannot use database URL {redact(url)}: {err}",
-            "e.g. sqlite:///cinder.db or postgresql+psycopg://user@host/cinder",
-        ) from None
-    try:
-        yield engine
-    except sa.exc.SQLAlchemyError as err:
-        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:300]
-        raise StoreError(f"database error: {reason}", hint="nothing was written") from None
-    finally:
-        engine.dispose()
 
 
 def dropped_lines(dropped: Iterable[Any], shown: int = 6) -> list[str]:
@@ -77,12 +43,12 @@ def dropped_lines(dropped: Iterable[Any], shown: int = 6) -> list[str]:
 
 
 def db_init(url: str, *, stdout: TextIO, stderr: TextIO) -> int:
-    """``docket db init``: create Cinder's four tables where they do not exist."""
+    """``docket db init``: create Cinder's tables where they do not exist."""
 
     def work() -> int:
         from docket import store
 
-        with database(url) as engine:
+        with database(url, "URL", create=True) as engine:
             store.init_db(engine)
             tables = ", ".join(sorted(store.cinder_metadata().tables))
         stdout.write(f"{redact(url)}: tables {tables} are ready\n")
@@ -228,8 +194,9 @@ Examples:
 @click.argument("url", metavar="URL")
 @click.pass_context
 def db_init_command(ctx: click.Context, /, **params: Any) -> None:
-    """Create volumes, volume_metadata, volume_glance_metadata and volume_types in the
-    database at URL, where they do not exist (for a demo or test database)."""
+    """Create volumes, volume_metadata, volume_glance_metadata, volume_types and backups
+    (Cinder's layout: what backup, restore and audit --db read) in the database at URL,
+    where they do not exist (for a demo or test database)."""
     ctx.exit(db_init(**params, **options.streams()))
 
 

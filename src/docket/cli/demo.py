@@ -12,8 +12,8 @@ from typing import Any, TextIO
 import click
 
 from docket.cli import options
-from docket.cli.common import EXIT_OK, build_registry, run, write_atomic
-from docket.cli.database import database, dropped_lines, redact
+from docket.cli.common import EXIT_OK, build_registry, database, redact, run, write_atomic
+from docket.cli.database import dropped_lines
 
 BASE_SECTION = "volume-base-metadata"
 
@@ -80,7 +80,7 @@ def demo(
 
         say("docket demo: backing up and restoring Cinder volume metadata\n")
         say(f"database: {redact(url)}{'' if db else ' (a fresh SQLite file)'}\n\n")
-        with database(url) as engine:
+        with database(url, create=True) as engine:
             store.init_db(engine)
             type_id = store.create_volume_type(engine, name="ssd-encrypted")
             say("1. Cinder's volumes, with user metadata and image (glance) metadata\n")

@@ -22,7 +22,15 @@ from docket.backup._model import Backup, BackupSummary, MetadataAPI
 from docket.backup.posix import DEFAULT_CHUNK_SIZE, PosixBackupDriver
 from docket.backup.records import RECORD_TEXT_LIMIT
 from docket.cli import options
-from docket.cli.common import EXIT_FAILED, EXIT_OK, build_registry, progress_bar, run
+from docket.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    build_registry,
+    database,
+    named_version,
+    progress_bar,
+    run,
+)
 from docket.cli.output import emit
 from docket.core.errors import BackupError, DriverOptionError
 from docket.core.registry import Registry
@@ -54,13 +62,10 @@ def _metadata_api(db: str | None, registry: Registry) -> Iterator[MetadataAPI | 
         raise BackupError(
             f"the database store is not available ({err})", hint="reinstall docket"
         ) from None
-    engine = store.make_engine(db)
     family = registry.family(store.FAMILY)
     version = family.current if registry.signing_key is not None else 2
-    try:
+    with database(db) as engine:
         yield store.BackupMetadataAPI(engine, version=version, registry=registry)
-    finally:
-        engine.dispose()
 
 
 def default_volume_id(path: str | os.PathLike[str]) -> str:
@@ -264,6 +269,8 @@ def export_record(
 
     def work() -> int:
         driver = PosixBackupDriver(root)
+        if version is not None:  # a version it lacks is the option's fault: exit 2
+            named_version(driver.registry.family("backup-record"), str(version), "--record-version")
         text = driver.export_record(backup_id, version=version, service=service)
         emit(
             stdout,

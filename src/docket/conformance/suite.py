@@ -65,23 +65,34 @@ class Suite:
             manifest = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SuiteError(f"{path}: no conformance manifest here") from None
+        except OSError as err:
+            raise SuiteError(f"{path}: cannot read: {err.strerror}") from None
         except ValueError as err:
             raise SuiteError(f"{path}: not JSON: {err}") from None
-        if manifest.get("suite") != SUITE:
+        if not isinstance(manifest, dict) or manifest.get("suite") != SUITE:
             raise SuiteError(f"{path}: not a {SUITE} manifest")
         files = []
-        for fam, spec in sorted(manifest.get("families", {}).items()):
-            for entry in spec.get("versions", []):
-                files.append(
-                    CaseFile(
-                        fam,
-                        entry["version"],
-                        root / entry["file"],
-                        bool(entry.get("released")),
-                        entry.get("sha256"),
+        try:
+            for fam, spec in sorted(manifest.get("families", {}).items()):
+                for entry in spec.get("versions", []):
+                    files.append(
+                        CaseFile(
+                            fam,
+                            entry["version"],
+                            root / entry["file"],
+                            bool(entry.get("released")),
+                            entry.get("sha256"),
+                        )
                     )
-                )
+        except (AttributeError, KeyError, TypeError) as err:
+            reason = f"{type(err).__name__}: {err}"
+            raise SuiteError(f"{path}: not a {SUITE} manifest ({reason})") from None
         return cls(root, manifest, tuple(files))
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The families the suite has cases of."""
+        return tuple(sorted({cf.family for cf in self.files}))
 
     @property
     def keys(self) -> Mapping[str, str]:

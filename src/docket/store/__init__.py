@@ -1,15 +1,20 @@
 """docket.store: Cinder's ``BackupMetadataAPI`` on SQLAlchemy, over Cinder's own tables.
 
 The implementation lives in the package's modules: :mod:`~docket.store.api` (the API, engines,
-demo databases), :mod:`~docket.store.tables` (the table layout and reflection),
-:mod:`~docket.store.sql` (statements compiled once per dialect), :mod:`~docket.store.restore`
-(the all-or-nothing restore engine) and :mod:`~docket.store.values` (database values to a
-version's JSON values and back).
+demo databases), :mod:`~docket.store.engines` (a URL checked and opened: :func:`open_engine`),
+:mod:`~docket.store.tables` (the table layout and reflection), :mod:`~docket.store.sql`
+(statements compiled once per dialect), :mod:`~docket.store.restore` (the all-or-nothing
+restore engine) and :mod:`~docket.store.values` (database values to a version's JSON values
+and back).
 """
 
 from docket.core.errors import (
+    BadDatabaseURL,
+    DatabaseUnreachable,
     Deadlock,
     KeyConflict,
+    MissingDatabaseDriver,
+    MissingTable,
     StoreError,
     ValueTooLong,
     VolumeNotFound,
@@ -22,6 +27,7 @@ from docket.store.api import (
     init_db,
     make_engine,
 )
+from docket.store.engines import open_engine
 from docket.store.restore import RestoreResult
 from docket.store.tables import cinder_metadata
 from docket.store.values import Unserializable
@@ -29,8 +35,12 @@ from docket.store.values import Unserializable
 __all__ = [
     "FAMILY",
     "BackupMetadataAPI",
+    "BadDatabaseURL",
+    "DatabaseUnreachable",
     "Deadlock",
     "KeyConflict",
+    "MissingDatabaseDriver",
+    "MissingTable",
     "RestoreResult",
     "StoreError",
     "Unserializable",
@@ -41,4 +51,5 @@ __all__ = [
     "create_volume_type",
     "init_db",
     "make_engine",
+    "open_engine",
 ]

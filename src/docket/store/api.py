@@ -125,8 +125,8 @@ def _database_error(action: str, err: Exception) -> StoreError:
 
 
 def init_db(engine_or_url: sa.Engine | str | sa.URL) -> None:
-    """Create Cinder's four tables where they do not exist (for a demo or test database;
-    docket never does this by itself)."""
+    """Create Cinder's tables that docket reads (:func:`~docket.store.cinder_metadata`) where
+    they do not exist (for a demo or test database; docket never does this by itself)."""
     with _engine(engine_or_url) as engine:
         try:
             cinder_metadata().create_all(engine, checkfirst=True)

@@ -16,13 +16,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from docket.core.errors import StoreError
+from docket.core.errors import MissingTable, StoreError
 from docket.store.values import Kind
 
 VOLUMES = "volumes"
 USER = "volume_metadata"
 GLANCE = "volume_glance_metadata"
 TYPES = "volume_types"
+BACKUPS = "backups"
 
 
 def _datetime() -> Any:
@@ -74,6 +75,34 @@ _VOLUME_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("updated_at", _datetime()),
 )
 
+# Cinder 29's ``backups`` row after the timestamps, in its model's order; ``docket audit --db``
+# reads id, volume_id, parent_id, status, container, service_metadata, service and deleted.
+_BACKUP_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("user_id", sa.String(255)),
+    ("project_id", sa.String(255)),
+    ("volume_id", sa.String(36)),
+    ("host", sa.String(255)),
+    ("availability_zone", sa.String(255)),
+    ("display_name", sa.String(255)),
+    ("display_description", sa.String(255)),
+    ("container", sa.String(255)),
+    ("parent_id", sa.String(36)),
+    ("status", sa.String(255)),
+    ("fail_reason", sa.String(255)),
+    ("service_metadata", sa.String(255)),
+    ("service", sa.String(255)),
+    ("size", sa.Integer()),
+    ("object_count", sa.Integer()),
+    ("temp_volume_id", sa.String(36)),
+    ("temp_snapshot_id", sa.String(36)),
+    ("num_dependent_backups", sa.Integer()),
+    ("snapshot_id", sa.String(36)),
+    ("data_timestamp", _datetime()),
+    ("restore_volume_id", sa.String(36)),
+    ("encryption_key_id", sa.String(36)),
+)
+_BACKUP_REQUIRED = frozenset({"user_id", "project_id", "volume_id"})
+
 _TABLE_OPTIONS: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 
 
@@ -87,8 +116,9 @@ def _timestamps() -> list[sa.Column[Any]]:
 
 
 def cinder_metadata() -> sa.MetaData:
-    """Cinder 29's layout of ``volumes``, ``volume_metadata``, ``volume_glance_metadata`` and
-    ``volume_types`` (what :func:`docket.store.init_db` creates).
+    """Cinder 29's layout of ``volumes``, ``volume_metadata``, ``volume_glance_metadata``,
+    ``volume_types`` and ``backups`` (what :func:`docket.store.init_db` creates): the tables
+    the store and ``docket audit --db`` read.
 
     Differences, on purpose: ``volumes.volume_type_id`` may be null (as before Cinder made it
     NOT NULL, so the "target has no type" rule can be exercised), and MySQL tables are
@@ -136,6 +166,14 @@ def cinder_metadata() -> sa.MetaData:
         sa.Column("snapshot_id", sa.String(36), index=True),
         sa.Column("key", sa.String(255)),
         sa.Column("value", sa.Text()),
+        **_TABLE_OPTIONS,
+    )
+    sa.Table(
+        BACKUPS,
+        md,
+        *_timestamps(),
+        sa.Column("id", sa.String(36), primary_key=True),
+        *(sa.Column(n, t, nullable=n not in _BACKUP_REQUIRED) for n, t in _BACKUP_COLUMNS),
         **_TABLE_OPTIONS,
     )
     return md
@@ -238,11 +276,7 @@ def _reflect(
     except sa.exc.NoSuchTableError:
         reflected = []
     if not reflected:
-        raise StoreError(
-            f"the database has no table {name!r}",
-            hint="point docket at a Cinder database; `docket db init URL` creates the tables "
-            "for a demo or test database",
-        )
+        raise MissingTable(name)
     present = {c["name"] for c in reflected}
     missing = [c for c in _REQUIRED[name] if c not in present]
     if missing:
