@@ -414,21 +414,6 @@ def release(
 # --- the click commands -------------------------------------------------------------------
 
 
-def _schemas_option(ctx: click.Context, schemas: Path | None) -> dict[str, Any]:
-    given = options.with_schemas(ctx)
-    if schemas is not None:
-        given["schemas"] = schemas
-    return given
-
-
-_local_schemas = click.option(
-    "--schemas",
-    "local_schemas",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The schema directory holding FAMILY (default: docket --schemas).",
-)
-
-
 @click.command(
     "new-version",
     short_help="Start a family's next version, or derive its migration.",
@@ -451,9 +436,9 @@ Examples:
     metavar="OLD=NEW",
     help="With --update: a field renamed (section.field=field or section.field=other.field).",
 )
-@_local_schemas
+@options.schemas
 @click.pass_context
-def new_version_command(ctx: click.Context, /, local_schemas: Path | None, **params: Any) -> None:
+def new_version_command(ctx: click.Context, /, **params: Any) -> None:
     """Start the next version of FAMILY: copy the current version's document (schema and
     policy) to the next version and make it current.
 
@@ -463,7 +448,7 @@ def new_version_command(ctx: click.Context, /, local_schemas: Path | None, **par
     downgrade is marked exact or lossy from the static comparison that docket check makes.
     Exit 1 when the result still has findings.
     """
-    ctx.exit(new_version(**params, **_schemas_option(ctx, local_schemas)))
+    ctx.exit(new_version(**params, **options.with_schemas(ctx)))
 
 
 @click.command(
@@ -479,17 +464,18 @@ Examples:
 @click.option(
     "--golden/--no-golden",
     default=True,
+    show_default=True,
     help="Write golden containers of the version (needs docket[testing]).",
 )
-@_local_schemas
+@options.schemas
 @click.pass_context
-def release_command(ctx: click.Context, /, local_schemas: Path | None, **params: Any) -> None:
+def release_command(ctx: click.Context, /, **params: Any) -> None:
     """Release VERSION of FAMILY: check the family (refused when docket's static checks find
     something), record the document's fingerprint in the manifest, and write golden
     containers, which docket check and the property suite compare against from then on.
     A released document is frozen: change it and docket check fails.
     """
-    ctx.exit(release(**params, **_schemas_option(ctx, local_schemas)))
+    ctx.exit(release(**params, **options.with_schemas(ctx)))
 
 
 COMMANDS = (new_version_command, release_command)

@@ -318,6 +318,7 @@ def import_record(
 
 
 @click.group(name="volume", context_settings=options.VOLUME_CONTEXT)
+@options.schemas
 def volume() -> None:
     """Back up, restore and verify volumes in Cinder's chunked POSIX format."""
 
@@ -347,6 +348,7 @@ def volume() -> None:
 @options.output_format()
 @options.progress(PROGRESS_HELP)
 @options.key_file
+@options.schemas
 @click.pass_context
 def backup_command(ctx: click.Context, /, **params: Any) -> None:
     """Back up the file or block device PATH."""
@@ -362,6 +364,7 @@ def backup_command(ctx: click.Context, /, **params: Any) -> None:
 @options.output_format()
 @options.progress(PROGRESS_HELP)
 @options.key_file
+@options.schemas
 @click.pass_context
 def restore_command(ctx: click.Context, /, **params: Any) -> None:
     """Restore BACKUP_ID (and the backups it builds on) onto TARGET."""
@@ -374,6 +377,7 @@ def restore_command(ctx: click.Context, /, **params: Any) -> None:
 @options.output_format()
 @options.progress(PROGRESS_HELP)
 @options.key_file
+@options.schemas
 @click.pass_context
 def verify_command(ctx: click.Context, /, **params: Any) -> None:
     """Check BACKUP_ID and its parents: object list, MD5s, SHA-256 blocks (exit 1 if not)."""
@@ -394,6 +398,7 @@ def verify_command(ctx: click.Context, /, **params: Any) -> None:
     "cinder.backup.drivers.posix.PosixBackupDriver, which Cinder imports).",
 )
 @options.output_format()
+@options.schemas
 @click.pass_context
 def export_record_command(ctx: click.Context, /, **params: Any) -> None:
     """Print the backup record of BACKUP_ID (base64 text)."""
@@ -405,6 +410,7 @@ def export_record_command(ctx: click.Context, /, **params: Any) -> None:
 @options.backup_root
 @options.output_format()
 @options.key_file
+@options.schemas
 def import_record_command(
     record: str, root: Path, output_format: str, key_file: Path | None
 ) -> None:
