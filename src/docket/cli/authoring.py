@@ -11,7 +11,6 @@ the fingerprint and writes the golden containers.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,10 +18,11 @@ from typing import Any, TextIO
 
 import click
 
+from docket.authoring.release import ReleasePlan, document_bytes, release_version
 from docket.cli import options
 from docket.cli.common import EXIT_FAILED, EXIT_OK, run, write_atomic
 from docket.cli.errors import UsageError
-from docket.core.documents import MANIFEST, fingerprint, read_document, version_text
+from docket.core.documents import GOLDEN, MANIFEST, read_document, version_text
 from docket.core.errors import UnsoundMigration
 from docket.core.migrations import (
     BUILTIN_CONVERTERS,
@@ -47,7 +47,7 @@ _CONVERSIONS = {
 
 
 def _write_json(path: Path, document: Mapping[str, Any]) -> None:
-    write_atomic(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode())
+    write_atomic(path, document_bytes(document))
 
 
 def _folder(schemas: str | os.PathLike[str] | None, family: str) -> Path:
@@ -381,34 +381,33 @@ def release(
                 f"{version!r} is not a version of {family}",
                 "versions: " + ", ".join(map(str, fam.versions)),
             ) from err
-        manifest = read_document(folder / MANIFEST)
-        printed = fingerprint(fam.source.documents[target])
-        recorded = manifest["released"].get(version_text(target))
-        if recorded is not None and recorded != printed:
-            stderr.write(
-                f"error: version {target!r} was released with {recorded} and its document "
-                f"changed since ({printed}); released versions are frozen: add a new version\n"
-            )
-            return EXIT_FAILED
-        manifest["released"] = {**manifest["released"], version_text(target): printed}
-        _write_json(folder / MANIFEST, manifest)
-        stdout.write(f"released {family} {target!r}: {printed}\n")
-        if golden:
-            try:
-                from docket.testing.golden import record_golden
-            except ImportError:
-                raise UsageError(
-                    "--golden",
-                    "writing golden containers needs hypothesis",
-                    "pip install 'docket[testing]', or pass --no-golden",
-                ) from None
-            fam = load_registry(folder.parent).family(family)
-            written = record_golden(fam, target)
-            where = written[0].parent if written else folder
-            stdout.write(f"wrote {len(written)} golden container(s) under {where}\n")
+        plan = release_version(fam, target, golden=golden)
+        stdout.write(_release_summary(plan, folder))
         return EXIT_OK
 
     return run(stderr, work)
+
+
+def _release_summary(plan: ReleasePlan, folder: Path) -> str:
+    name = f"{plan.family} {plan.version!r}"
+    if plan.released_before and plan.changes_nothing:
+        return f"{name} is released already ({plan.fingerprint}): nothing changed\n"
+    lines = [
+        f"{name} is released already ({plan.fingerprint}); recorded what its release lacked\n"
+        if plan.released_before
+        else f"released {name}: {plan.fingerprint}\n"
+    ]
+    if plan.golden:
+        lines.append(
+            f"wrote {len(plan.golden)} golden container(s) under {plan.golden[0].parent}\n"
+        )
+    if plan.pinned:
+        older = sorted({p.parent.parent.parent.name for p in plan.pinned})
+        lines.append(
+            f"pinned the upgrade to {plan.version!r} of {len(plan.pinned)} golden container(s) "
+            f"of version(s) {', '.join(older)} under {folder / GOLDEN}\n"
+        )
+    return "".join(lines)
 
 
 # --- the click commands -------------------------------------------------------------------

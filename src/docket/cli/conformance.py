@@ -22,8 +22,8 @@ from typing import IO, Any, TextIO
 
 import click
 
-from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from docket.cli import options
+from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from docket.cli.options import streams
 from docket.conformance.compare import ERROR, UNCLAIMED, Outcome, judge
 from docket.conformance.report import RENDERERS, Report
