@@ -303,3 +303,23 @@ def test_the_command_reports_a_failed_write_with_exit_1(
     code, _, err = run(release, "notes", "1", schemas=schemas)
     assert code == 1 and "No space left on device" in err and "Traceback" not in err
     assert tree(schemas) == before
+
+
+# --- golden messages show what they quote ---------------------------------------------------
+
+INVISIBLE = "\u200b\u200b\u2060\x07"
+
+
+@pytest.mark.parametrize("text", [INVISIBLE * 12, INVISIBLE])
+def test_a_golden_problem_shows_invisible_characters_escaped(schemas: Path, text: str) -> None:
+    # Too long for maxLength (invalid), or valid but written with JSON escapes (not canonical).
+    assert run(release, "notes", "1", schemas=schemas)[0] == 0
+    path = sorted((golden(schemas) / "1").glob("*.json"))[0]
+    data = json.loads(path.read_bytes())
+    data["note"]["text"] = text
+    path.write_text(json.dumps(data, ensure_ascii=len(text) < 10))
+    found = findings(schemas)
+    assert found and all(f["check"] == "golden" for f in found)
+    message = found[0]["message"]
+    assert not set(INVISIBLE) & set(message), message
+    assert "\\u200b" in message and "\\u2060" in message
