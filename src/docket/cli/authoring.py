@@ -292,7 +292,8 @@ def update_version(
     # Judge the downgrade on the schemas, as docket check will.
     family = load_registry(folder.parent, check_soundness=False).family(folder.name)
     report = check_edge(family, family.migration(old))
-    lost = sorted({loss.where for loss in report.losses})
+    # Exact only where the schemas show it: a conversion they cannot judge counts as lossy.
+    lost = sorted({loss.where for loss in report.losses} | report.unproven)
     if lost:
         migration["downgrade"]["kind"] = "lossy"
         migration["downgrade"]["losses"] = lost
@@ -304,12 +305,12 @@ def update_version(
         stdout.write(f"  downgrade  {_spec(op)}\n")
     kind = migration["downgrade"]["kind"]
     stdout.write(f"  the downgrade is {kind}" + (f", losing {', '.join(lost)}\n" if lost else "\n"))
-    if report.converted and kind == "exact":
+    if report.unproven:
         stdout.write(
-            "  note: converted fields ("
-            + ", ".join(sorted(report.converted))
-            + ") are exact only if the converter gives back every value; the property suite "
-            "tests it\n"
+            "  note: the schemas do not show that the conversions of "
+            + ", ".join(sorted(report.unproven))
+            + " give back every value, so the downgrade is declared lossy; if they do, "
+            'declare it "exact" and let the property suite test it\n'
         )
     family = load_registry(folder.parent, check_soundness=False).family(folder.name)
     findings = check_family(family)
