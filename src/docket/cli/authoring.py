@@ -445,7 +445,9 @@ def new_version_command(ctx: click.Context, /, **params: Any) -> None:
     After editing its schema, run with --update: the upgrade and downgrade operations are
     derived from the difference (added fields with their defaults, removed fields, renames
     confirmed with --rename, int/string and naive/aware timestamp conversions), and the
-    downgrade is marked exact or lossy from the static comparison that docket check makes.
+    downgrade is marked exact or lossy from the static comparison that docket check makes:
+    exact only where the schemas show every value comes back (a conversion they cannot
+    judge counts as lossy).
     Exit 1 when the result still has findings.
     """
     ctx.exit(new_version(**params, **options.with_schemas(ctx)))
@@ -465,15 +467,21 @@ Examples:
     "--golden/--no-golden",
     default=True,
     show_default=True,
-    help="Write golden containers of the version (needs docket[testing]).",
+    help="Write golden containers of the version (needs hypothesis: docket's testing "
+    "extra). Older versions' golden containers get their upgrade to it either way.",
 )
 @options.schemas
 @click.pass_context
 def release_command(ctx: click.Context, /, **params: Any) -> None:
     """Release VERSION of FAMILY: check the family (refused when docket's static checks find
-    something), record the document's fingerprint in the manifest, and write golden
-    containers, which docket check and the property suite compare against from then on.
-    A released document is frozen: change it and docket check fails.
+    something), record the document's fingerprint in the manifest, write golden containers,
+    and pin the upgrade to VERSION of every older version's golden containers; docket check
+    and the property suite compare against them from then on. Every file is written or none
+    (exit 1, nothing changed, when something fails).
+
+    A released document is frozen: change it and docket check fails, and releasing it again
+    is refused. Releasing an unchanged released version again rewrites nothing; it records
+    only what the release lacks (golden containers after --no-golden, missing pins).
     """
     ctx.exit(release(**params, **options.with_schemas(ctx)))
 
