@@ -26,7 +26,7 @@ raises them as :class:`~docket.core.errors.UnsoundMigration`; ``docket check`` l
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jsonschema_rs
@@ -452,15 +452,9 @@ class _Direction:
         if verdict is None or verdict.gives_back is None:
             self.unproven.add(_where(*origin))
         elif verdict.gives_back is False:
-            self.losses.append(
-                Loss(
-                    _where(*origin),
-                    _segments(*origin),
-                    f"the conversion {op.converter} does not give back every value version "
-                    f"{self.source!r} holds there: {verdict.reason}",
-                    operation,
-                )
-            )
+            why = f"the conversion {op.converter} does not give back every value version "
+            why += f"{self.source!r} holds there: {verdict.reason}"
+            self.losses.append(Loss(_where(*origin), _segments(*origin), why, operation))
 
     def _dropped(
         self,
@@ -693,15 +687,8 @@ def check_edge(
         up.run()
         findings += up.findings
     if not down_declared:
-        return EdgeReport(
-            m,
-            tuple(findings),
-            tuple(up.losses),
-            (),
-            (),
-            frozenset(up.converted),
-            frozenset(up.unproven),
-        )
+        up_only = (frozenset(up.converted), frozenset(up.unproven))
+        return EdgeReport(m, tuple(findings), tuple(up.losses), (), (), *up_only)
     down.run()
     findings += down.findings
     policy = tuple(policy_losses(family, m.target, m.source))
@@ -710,15 +697,7 @@ def check_edge(
     report = EdgeReport(m, (), tuple(up.losses), tuple(down.losses), policy, converted, unproven)
     if up_declared:
         findings += _judge(family, report)
-    return EdgeReport(
-        m,
-        tuple(findings),
-        report.upgrade_losses,
-        report.downgrade_losses,
-        policy,
-        converted,
-        unproven,
-    )
+    return replace(report, findings=tuple(findings))
 
 
 def _judge(family: Family, report: EdgeReport) -> list[Unsoundness]:
