@@ -202,6 +202,21 @@ def test_a_schema_directory_of_your_own() -> None:
     assert invoke("--schemas", "/nonexistent", "check").exit_code == 2
 
 
+@pytest.mark.parametrize(
+    "path", [p for p, _ in cli.walk(cli.cli) if p != ("docket",)], ids=" ".join
+)
+def test_every_command_takes_schemas_after_its_name(path: tuple[str, ...]) -> None:
+    # pre-commit appends a hook's args after the command: `--schemas DIR` must parse there.
+    command = dict(cli.walk(cli.cli))[path]
+    assert any("--schemas" in p.opts for p in command.params), " ".join(path)
+
+
+def test_check_takes_schemas_after_its_name() -> None:
+    result = invoke("check", "--schemas", FIXTURE_SCHEMAS, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["directory"] == str(FIXTURE_SCHEMAS)
+
+
 def test_store_commands(tmp_path: Path) -> None:
     from docket import store
 

@@ -75,8 +75,12 @@ def test_the_workflow_runs_from_an_empty_folder_to_a_released_version(tmp_path: 
     folder = tmp_path / "myschemas" / "notes"
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["versions"] == [1, 2] and manifest["current"] == 2
-    assert list(manifest["released"]) == ["2"]
+    assert list(manifest["released"]) == ["1", "2"]
     assert list((folder / "golden" / "2").glob("*.json"))
+    # Releasing 2 pinned what each golden container of 1 becomes at 2.
+    ones = sorted(p.name for p in (folder / "golden" / "1").glob("*.json"))
+    pinned = sorted(p.name for p in (folder / "golden" / "1" / "upgraded" / "2").glob("*.json"))
+    assert ones and pinned == ones
     # The migration the page shows is the one --update wrote.
     shown = re.search(
         r"It wrote this migration into `2.json`:\n\n```json\n(.*?)```", DOC.read_text(), re.S

@@ -495,7 +495,10 @@ def test_without_hypothesis_the_module_says_how_to_install_it() -> None:
     )
     done = _python(code)
     assert done.returncode == 0, done.stderr
-    assert "pip install 'docket[testing]'" in done.stdout
+    # docket is not on PyPI: the hint installs the extra from where docket comes from.
+    assert "pip install 'docket[testing] @ git+https://" in done.stdout
+    assert "pip install -c constraints.txt -e '.[testing]'" in done.stdout
+    assert "pip install 'docket[testing]'" not in done.stdout
 
 
 def test_the_plugin_does_not_import_hypothesis() -> None:

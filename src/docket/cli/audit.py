@@ -301,6 +301,7 @@ Examples:
   docket audit merge shard-*.jsonl --format html -o audit.html
 """,
 )
+@options.schemas
 def group() -> None:
     """Audit a backup root in Cinder's POSIX layout: for every backup its formats and
     versions, integrity, parent chain, and which readers can restore it.
@@ -383,6 +384,7 @@ Examples:
 @click.option(
     "--output", "-o", metavar="FILE", help="Write the report to FILE (whole or not at all)."
 )
+@options.schemas
 @click.pass_context
 def merge_command(
     ctx: click.Context, /, files: tuple[str, ...], output_format: str, output: str | None

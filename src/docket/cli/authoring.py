@@ -11,7 +11,6 @@ the fingerprint and writes the golden containers.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,10 +18,11 @@ from typing import Any, TextIO
 
 import click
 
+from docket.authoring.release import ReleasePlan, document_bytes, release_version
 from docket.cli import options
 from docket.cli.common import EXIT_FAILED, EXIT_OK, run, write_atomic
 from docket.cli.errors import UsageError
-from docket.core.documents import MANIFEST, fingerprint, read_document, version_text
+from docket.core.documents import GOLDEN, MANIFEST, read_document, version_text
 from docket.core.errors import UnsoundMigration
 from docket.core.migrations import (
     BUILTIN_CONVERTERS,
@@ -47,7 +47,7 @@ _CONVERSIONS = {
 
 
 def _write_json(path: Path, document: Mapping[str, Any]) -> None:
-    write_atomic(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode())
+    write_atomic(path, document_bytes(document))
 
 
 def _folder(schemas: str | os.PathLike[str] | None, family: str) -> Path:
@@ -292,7 +292,8 @@ def update_version(
     # Judge the downgrade on the schemas, as docket check will.
     family = load_registry(folder.parent, check_soundness=False).family(folder.name)
     report = check_edge(family, family.migration(old))
-    lost = sorted({loss.where for loss in report.losses})
+    # Exact only where the schemas show it: a conversion they cannot judge counts as lossy.
+    lost = sorted({loss.where for loss in report.losses} | report.unproven)
     if lost:
         migration["downgrade"]["kind"] = "lossy"
         migration["downgrade"]["losses"] = lost
@@ -304,12 +305,12 @@ def update_version(
         stdout.write(f"  downgrade  {_spec(op)}\n")
     kind = migration["downgrade"]["kind"]
     stdout.write(f"  the downgrade is {kind}" + (f", losing {', '.join(lost)}\n" if lost else "\n"))
-    if report.converted and kind == "exact":
+    if report.unproven:
         stdout.write(
-            "  note: converted fields ("
-            + ", ".join(sorted(report.converted))
-            + ") are exact only if the converter gives back every value; the property suite "
-            "tests it\n"
+            "  note: the schemas do not show that the conversions of "
+            + ", ".join(sorted(report.unproven))
+            + " give back every value, so the downgrade is declared lossy; if they do, "
+            'declare it "exact" and let the property suite test it\n'
         )
     family = load_registry(folder.parent, check_soundness=False).family(folder.name)
     findings = check_family(family)
@@ -381,52 +382,36 @@ def release(
                 f"{version!r} is not a version of {family}",
                 "versions: " + ", ".join(map(str, fam.versions)),
             ) from err
-        manifest = read_document(folder / MANIFEST)
-        printed = fingerprint(fam.source.documents[target])
-        recorded = manifest["released"].get(version_text(target))
-        if recorded is not None and recorded != printed:
-            stderr.write(
-                f"error: version {target!r} was released with {recorded} and its document "
-                f"changed since ({printed}); released versions are frozen: add a new version\n"
-            )
-            return EXIT_FAILED
-        manifest["released"] = {**manifest["released"], version_text(target): printed}
-        _write_json(folder / MANIFEST, manifest)
-        stdout.write(f"released {family} {target!r}: {printed}\n")
-        if golden:
-            try:
-                from docket.testing.golden import record_golden
-            except ImportError:
-                raise UsageError(
-                    "--golden",
-                    "writing golden containers needs hypothesis",
-                    "pip install 'docket[testing]', or pass --no-golden",
-                ) from None
-            fam = load_registry(folder.parent).family(family)
-            written = record_golden(fam, target)
-            where = written[0].parent if written else folder
-            stdout.write(f"wrote {len(written)} golden container(s) under {where}\n")
+        plan = release_version(fam, target, golden=golden)
+        stdout.write(_release_summary(plan, folder))
         return EXIT_OK
 
     return run(stderr, work)
 
 
+def _release_summary(plan: ReleasePlan, folder: Path) -> str:
+    name = f"{plan.family} {plan.version!r}"
+    if plan.released_before and plan.changes_nothing:
+        return f"{name} is released already ({plan.fingerprint}): nothing changed\n"
+    lines = [
+        f"{name} is released already ({plan.fingerprint}); recorded what its release lacked\n"
+        if plan.released_before
+        else f"released {name}: {plan.fingerprint}\n"
+    ]
+    if plan.golden:
+        lines.append(
+            f"wrote {len(plan.golden)} golden container(s) under {plan.golden[0].parent}\n"
+        )
+    if plan.pinned:
+        older = sorted({p.parent.parent.parent.name for p in plan.pinned})
+        lines.append(
+            f"pinned the upgrade to {plan.version!r} of {len(plan.pinned)} golden container(s) "
+            f"of version(s) {', '.join(older)} under {folder / GOLDEN}\n"
+        )
+    return "".join(lines)
+
+
 # --- the click commands -------------------------------------------------------------------
-
-
-def _schemas_option(ctx: click.Context, schemas: Path | None) -> dict[str, Any]:
-    given = options.with_schemas(ctx)
-    if schemas is not None:
-        given["schemas"] = schemas
-    return given
-
-
-_local_schemas = click.option(
-    "--schemas",
-    "local_schemas",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The schema directory holding FAMILY (default: docket --schemas).",
-)
 
 
 @click.command(
@@ -451,19 +436,21 @@ Examples:
     metavar="OLD=NEW",
     help="With --update: a field renamed (section.field=field or section.field=other.field).",
 )
-@_local_schemas
+@options.schemas
 @click.pass_context
-def new_version_command(ctx: click.Context, /, local_schemas: Path | None, **params: Any) -> None:
+def new_version_command(ctx: click.Context, /, **params: Any) -> None:
     """Start the next version of FAMILY: copy the current version's document (schema and
     policy) to the next version and make it current.
 
     After editing its schema, run with --update: the upgrade and downgrade operations are
     derived from the difference (added fields with their defaults, removed fields, renames
     confirmed with --rename, int/string and naive/aware timestamp conversions), and the
-    downgrade is marked exact or lossy from the static comparison that docket check makes.
+    downgrade is marked exact or lossy from the static comparison that docket check makes:
+    exact only where the schemas show every value comes back (a conversion they cannot
+    judge counts as lossy).
     Exit 1 when the result still has findings.
     """
-    ctx.exit(new_version(**params, **_schemas_option(ctx, local_schemas)))
+    ctx.exit(new_version(**params, **options.with_schemas(ctx)))
 
 
 @click.command(
@@ -479,17 +466,24 @@ Examples:
 @click.option(
     "--golden/--no-golden",
     default=True,
-    help="Write golden containers of the version (needs docket[testing]).",
+    show_default=True,
+    help="Write golden containers of the version (needs hypothesis: docket's testing "
+    "extra). Older versions' golden containers get their upgrade to it either way.",
 )
-@_local_schemas
+@options.schemas
 @click.pass_context
-def release_command(ctx: click.Context, /, local_schemas: Path | None, **params: Any) -> None:
+def release_command(ctx: click.Context, /, **params: Any) -> None:
     """Release VERSION of FAMILY: check the family (refused when docket's static checks find
-    something), record the document's fingerprint in the manifest, and write golden
-    containers, which docket check and the property suite compare against from then on.
-    A released document is frozen: change it and docket check fails.
+    something), record the document's fingerprint in the manifest, write golden containers,
+    and pin the upgrade to VERSION of every older version's golden containers; docket check
+    and the property suite compare against them from then on. Every file is written or none
+    (exit 1, nothing changed, when something fails).
+
+    A released document is frozen: change it and docket check fails, and releasing it again
+    is refused. Releasing an unchanged released version again rewrites nothing; it records
+    only what the release lacks (golden containers after --no-golden, missing pins).
     """
-    ctx.exit(release(**params, **_schemas_option(ctx, local_schemas)))
+    ctx.exit(release(**params, **options.with_schemas(ctx)))
 
 
 COMMANDS = (new_version_command, release_command)

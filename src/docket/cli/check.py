@@ -87,6 +87,7 @@ Examples:
 )
 @options.output_format()
 @options.key_file
+@options.schemas
 @click.pass_context
 def command(ctx: click.Context, /, **params: Any) -> None:
     """Check a schema directory (default: --schemas, else the bundled one).

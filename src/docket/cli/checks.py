@@ -7,7 +7,8 @@
   that exist, defaults and mapped values the target accepts, exact downgrades that lose
   nothing, declared losses that are the real ones;
 - every golden container loads, validates, dumps to its recorded bytes and upgrades to what
-  was recorded;
+  was recorded; every released version has golden containers, each pinned at every newer
+  released version;
 - with a git ref, that no version released at that ref changed since (read with
   ``git show REF:path``).
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from docket.cli.errors import UsageError
 from docket.core.codec import canonical, parse
 from docket.core.documents import (
+    GOLDEN,
     MANIFEST,
     FamilySource,
     check_against_metaschema,
@@ -33,7 +35,7 @@ from docket.core.documents import (
 )
 from docket.core.errors import DocketError, ParseError, SchemaDocumentError
 from docket.core.family import Family
-from docket.core.golden import check_golden_files
+from docket.core.golden import check_golden_files, missing_golden
 from docket.core.registry import Registry
 from docket.core.soundness import check_family
 
@@ -141,8 +143,11 @@ def soundness_findings(family: Family, registry: Registry) -> list[Finding]:
 
 
 def golden_findings(family: Family) -> tuple[int, list[Finding]]:
-    """Check every golden container (see :mod:`docket.core.golden`)."""
+    """Check every golden container, and that each release has the golden containers and
+    pinned upgrades it promises (see :mod:`docket.core.golden`)."""
     checked, problems = check_golden_files(family, family.golden())
+    if family.source.directory is not None:
+        problems += missing_golden(family, family.source.directory / GOLDEN)
     return len(checked), [Finding(family.name, "golden", p.message, str(p.path)) for p in problems]
 
 

@@ -22,6 +22,7 @@ from typing import IO, Any, TextIO
 
 import click
 
+from docket.cli import options
 from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, write_atomic
 from docket.cli.options import streams
 from docket.conformance.compare import ERROR, UNCLAIMED, Outcome, judge
@@ -258,6 +259,7 @@ def conformance_run(
 
 
 @click.group("conformance", short_help="Run the language-neutral conformance suite.")
+@options.schemas
 def group() -> None:
     """The conformance suite of docket's formats (conformance/ in a checkout; see
     docs/conformance.md)."""
@@ -308,6 +310,7 @@ Examples:
     show_default=True,
     help="Seconds to wait for each answer.",
 )
+@options.schemas
 @click.pass_context
 def run_command(ctx: click.Context, /, **params: Any) -> None:
     """Start COMMAND, send it every case of the levels it claims, one JSON line at a time,

@@ -179,6 +179,7 @@ def restore(
 
 
 @click.group("db", short_help="Cinder's database: create its tables.")
+@options.schemas
 def db_group() -> None:
     """Work with a Cinder database (the volumes and their metadata tables)."""
 
@@ -192,6 +193,7 @@ Examples:
 """,
 )
 @click.argument("url", metavar="URL")
+@options.schemas
 @click.pass_context
 def db_init_command(ctx: click.Context, /, **params: Any) -> None:
     """Create volumes, volume_metadata, volume_glance_metadata, volume_types and backups

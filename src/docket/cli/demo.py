@@ -196,6 +196,7 @@ Examples:
     help="Use this database (its tables are created if missing) [default: a new SQLite "
     "file in a temporary directory].",
 )
+@options.schemas
 @click.pass_context
 def command(ctx: click.Context, /, **params: Any) -> None:
     """Create a few volumes with metadata, back them up, show a container, migrate it to

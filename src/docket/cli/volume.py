@@ -436,6 +436,7 @@ def _examples(*lines: str) -> str:
         "docket volume restore BACKUP_ID --root /backups /dev/vg0/vol-2",
     ),
 )
+@options.schemas
 def volume() -> None:
     """Back up, restore, verify, list and delete volumes in Cinder's chunked POSIX format."""
 
@@ -477,6 +478,7 @@ def volume() -> None:
 @options.output_format()
 @options.progress(PROGRESS_HELP)
 @options.key_file
+@options.schemas
 @click.pass_context
 def backup_command(ctx: click.Context, /, **params: Any) -> None:
     """Back up the file or block device PATH into the backup root."""
@@ -501,6 +503,7 @@ def backup_command(ctx: click.Context, /, **params: Any) -> None:
 @options.output_format()
 @options.progress(PROGRESS_HELP)
 @options.key_file
+@options.schemas
 @click.pass_context
 def restore_command(ctx: click.Context, /, **params: Any) -> None:
     """Restore BACKUP_ID (and the backups it builds on) onto TARGET.
@@ -525,6 +528,7 @@ def restore_command(ctx: click.Context, /, **params: Any) -> None:
 @options.output_format()
 @options.progress(PROGRESS_HELP)
 @options.key_file
+@options.schemas
 @click.pass_context
 def verify_command(ctx: click.Context, /, **params: Any) -> None:
     """Check BACKUP_ID and its parents: object list, MD5s, SHA-256 blocks (exit 1 if not)."""
@@ -543,6 +547,7 @@ def verify_command(ctx: click.Context, /, **params: Any) -> None:
 @options.backup_root
 @click.option("--volume-id", metavar="ID", help="Only the backups of this volume.")
 @options.output_format()
+@options.schemas
 @click.pass_context
 def list_command(ctx: click.Context, /, **params: Any) -> None:
     """List the backups under the backup root: id, volume, parent, time, size, status.
@@ -570,6 +575,7 @@ def list_command(ctx: click.Context, /, **params: Any) -> None:
     help="Delete it even though incremental backups build on it (they can no longer be restored).",
 )
 @options.output_format()
+@options.schemas
 @click.pass_context
 def delete_command(ctx: click.Context, /, **params: Any) -> None:
     """Delete BACKUP_ID: its files and the directories it leaves empty.
@@ -602,6 +608,7 @@ def delete_command(ctx: click.Context, /, **params: Any) -> None:
     "cinder.backup.drivers.posix.PosixBackupDriver, which Cinder imports).",
 )
 @options.output_format()
+@options.schemas
 @click.pass_context
 def export_record_command(ctx: click.Context, /, **params: Any) -> None:
     """Print the backup record of BACKUP_ID (base64 text)."""
@@ -621,6 +628,7 @@ def export_record_command(ctx: click.Context, /, **params: Any) -> None:
 @options.backup_root
 @options.output_format()
 @options.key_file
+@options.schemas
 def import_record_command(
     record: str, root: Path, output_format: str, key_file: Path | None
 ) -> None:

@@ -10,10 +10,21 @@ A file still holds when it validates, loads at its folder's version, dumps to it
 bytes, upgrades to current, and upgrades to each recorded newer version giving the recorded
 bytes. ``docket check`` and :func:`docket.testing.check_golden` both check through
 :func:`check_golden_file`; recording (which generates examples) stays in ``docket.testing``.
+
+A release promises more than files that hold: every released version has golden containers
+(:func:`missing_golden` reports one without), and the containers of each released version are
+pinned at every newer released version (``upgraded/<newer>/``), which releasing the newer
+version records (:func:`upgrade_pins`).
+
+Messages show the values they quote with invisible and control characters escaped
+(:func:`visible`): a golden string of zero-width spaces reads as ``\\u200b\\u200b``, not as
+nothing.
 """
 
 from __future__ import annotations
 
+import json
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +37,27 @@ UPGRADED = "upgraded"
 """The folder, beside a version's golden containers, of their recorded upgrades."""
 
 
+_INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp", "Zs"})
+
+
+def visible(text: str) -> str:
+    """``text`` with every character a reader cannot see escaped as JSON does (``\\u200b``,
+    ``\\n``), a plain space and a backslash excepted: messages quote stored values with it."""
+    out = []
+    for char in text:
+        if char != " " and unicodedata.category(char) in _INVISIBLE:
+            out.append(json.dumps(char)[1:-1])
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def shown(data: bytes | str) -> str:
+    """A value as a message quotes it: JSON-escaped, every non-ASCII character as ``\\uXXXX``."""
+    text = data.decode("utf-8", "backslashreplace") if isinstance(data, bytes) else data
+    return json.dumps(text)
+
+
 @dataclass(frozen=True)
 class GoldenProblem:
     """One golden file that no longer holds, and how."""
@@ -33,8 +65,24 @@ class GoldenProblem:
     path: Path
     message: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", visible(self.message))
+
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
+
+
+def _first_difference(recorded: bytes, now: bytes) -> str:
+    """Where two byte strings part, with a little of each from there, escaped."""
+    at = next(
+        (i for i, (a, b) in enumerate(zip(recorded, now, strict=False)) if a != b),
+        min(len(recorded), len(now)),
+    )
+    start = max(0, at - 10)
+    return (
+        f"from byte {at}: recorded {shown(recorded[start : at + 30])}, "
+        f"now {shown(now[start : at + 30])}"
+    )
 
 
 def recorded_versions(family: Family, directory: Path) -> list[Version]:
@@ -67,10 +115,12 @@ def check_golden_file(family: Family, version: Version, path: Path) -> Iterator[
                 f"is a version {container.written_version!r} container in the {version!r} folder",
             )
             return
-        if family.dump(container, version=version) != raw:
+        dumped = family.dump(container, version=version)
+        if dumped != raw:
             yield GoldenProblem(
                 path,
-                "no longer dumps to its recorded bytes (not canonical, or the schema changed)",
+                "no longer dumps to its recorded bytes (not canonical, or the schema changed); "
+                + _first_difference(raw, dumped),
             )
         family.load(raw)  # upgrades to current and validates there
     except DocketError as err:
@@ -93,10 +143,12 @@ def _check_upgrades(family: Family, container: Container, path: Path) -> Iterato
         except DocketError as err:
             yield GoldenProblem(expected, str(err))
             continue
-        if got != expected.read_bytes():
+        recorded = expected.read_bytes()
+        if got != recorded:
             yield GoldenProblem(
                 expected,
-                f"the upgrade to {newer!r} changed: it no longer gives the recorded bytes",
+                f"the upgrade to {newer!r} changed: it no longer gives the recorded bytes; "
+                + _first_difference(recorded, got),
             )
 
 
@@ -111,3 +163,66 @@ def check_golden_files(
             checked.append(Path(path))
             problems.extend(check_golden_file(family, version, Path(path)))
     return checked, problems
+
+
+def _older(family: Family, versions: Iterable[Version], than: Version) -> list[Version]:
+    key = family.scheme.key
+    return [v for v in versions if key(v) < key(than)]
+
+
+def _containers(directory: Path, version: Version) -> list[Path]:
+    return sorted((directory / str(version)).glob("*.json"))
+
+
+def upgrade_pins(
+    family: Family, directory: Path, version: Version
+) -> tuple[dict[Path, bytes], list[GoldenProblem]]:
+    """What each golden container recorded at a version before ``version`` becomes at
+    ``version`` (``<directory>/<older>/upgraded/<version>/<id>.json`` to its bytes), and the
+    golden containers that no longer load."""
+    out: dict[Path, bytes] = {}
+    problems: list[GoldenProblem] = []
+    for older in _older(family, recorded_versions(family, directory), version):
+        for path in _containers(directory, older):
+            try:
+                container = family.load(path.read_bytes(), to=older)
+                out[path.parent / UPGRADED / str(version) / path.name] = family.dump(
+                    container, version=version
+                )
+            except DocketError as err:
+                problems.append(GoldenProblem(path, str(err)))
+            except OSError as err:
+                problems.append(GoldenProblem(path, f"cannot read: {err.strerror}"))
+    return out, problems
+
+
+def missing_golden(family: Family, directory: Path) -> list[GoldenProblem]:
+    """What the releases of ``family`` promise and ``directory`` lacks: golden containers of
+    each released version, and their upgrades to each newer released version."""
+    problems: list[GoldenProblem] = []
+    released = family.released()
+    for version in released:
+        files = _containers(directory, version)
+        if not files:
+            problems.append(
+                GoldenProblem(
+                    directory / str(version),
+                    f"version {version!r} is released and has no golden containers "
+                    f"(hint: docket release {family.name} {version} records what is missing)",
+                )
+            )
+            continue
+        for newer in released[released.index(version) + 1 :]:
+            pinned = directory / str(version) / UPGRADED / str(newer)
+            missing = [p for p in files if not (pinned / p.name).is_file()]
+            if missing:
+                problems.append(
+                    GoldenProblem(
+                        pinned,
+                        f"{len(missing)} of {len(files)} golden container(s) of version "
+                        f"{version!r} have no recorded upgrade to the released version "
+                        f"{newer!r} (hint: docket release {family.name} {newer} records what "
+                        "is missing)",
+                    )
+                )
+    return problems

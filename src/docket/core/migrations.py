@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
+from docket.core import conversions
+from docket.core.conversions import UNKNOWN, Exactness
 from docket.core.errors import (
     BackwardEdge,
     DanglingEdge,
@@ -49,6 +51,15 @@ class Converter:
     name: str
     forward: Callable[[Any], Any]
     inverse_name: str | None = None
+    exactness: Callable[[Any, Any], Exactness] | None = None
+    """Given a field's schema before and after the conversion, whether the conversion gives
+    back (through its inverse) every value the first admits (:mod:`docket.core.conversions`);
+    None: the static checks cannot tell."""
+
+    def judge(self, source: Any, target: Any) -> Exactness:
+        """Whether this conversion, from values ``source`` admits to ``target``, is one the
+        inverse undoes for every value."""
+        return UNKNOWN if self.exactness is None else self.exactness(source, target)
 
 
 _NAIVE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\Z")
@@ -92,8 +103,8 @@ BUILTIN_CONVERTERS: Mapping[str, Converter] = {
     for c in (
         Converter("naive-utc-to-aware", _naive_to_utc, "aware-utc-to-naive"),
         Converter("aware-utc-to-naive", _utc_to_naive, "naive-utc-to-aware"),
-        Converter("int-to-string", _to_string, "string-to-int"),
-        Converter("string-to-int", _string_to_int, "int-to-string"),
+        Converter("int-to-string", _to_string, "string-to-int", conversions.int_to_string),
+        Converter("string-to-int", _string_to_int, "int-to-string", conversions.string_to_int),
     )
 }
 

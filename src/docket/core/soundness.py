@@ -13,8 +13,10 @@ Nothing here runs a migration on a container. For each edge written as operation
   range the other version cannot hold (:func:`docket.core.compat.diff_schemas`);
 - an edge declared ``exact`` loses nothing either way; a lossy edge declares each data loss,
   and each loss it declares is one the comparison finds (data, or a field the older version's
-  restore policy no longer restores; a converted field may always be named, since a
-  converter is opaque here).
+  restore policy no longer restores; a converted field may always be named). A converter
+  that the schemas show does not give back every value (``string-to-int`` from strings such
+  as ``'00'``, :mod:`docket.core.conversions`) loses that field; one they cannot judge is
+  left to the property suite.
 
 Each problem is an :class:`Unsoundness` naming the family, the edge as the operation runs
 (``3 -> 2`` for a downgrade), the operation and the ``$``-path, with a hint. The registry
@@ -24,7 +26,7 @@ raises them as :class:`~docket.core.errors.UnsoundMigration`; ``docket check`` l
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jsonschema_rs
@@ -197,7 +199,9 @@ class _Direction:
     findings: list[Unsoundness] = field(default_factory=list)
     losses: list[Loss] = field(default_factory=list)
     converted: set[str] = field(default_factory=set)
-    """Where (in the source version) a converter ran: opaque, maybe lossy."""
+    """Where (in the source version) a converter ran."""
+    unproven: set[str] = field(default_factory=set)
+    """Where a converter ran that the schemas do not show exact (nor lossy)."""
 
     @property
     def src(self) -> Mapping[str, Any]:
@@ -433,9 +437,24 @@ class _Direction:
             return
         if isinstance(op, Convert):
             self.converted.add(_where(*origin))
+            self._conversion(name, origin, op)
         elif isinstance(op, Map):
             mapped.setdefault((op.section, op.field), []).extend(op.values)
             self._merges(name, origin, op)
+
+    def _conversion(self, operation: str, origin: FieldRef, op: Convert) -> None:
+        """A loss when the converter shows a value it does not give back; unproven when the
+        schemas do not tell (:mod:`docket.core.conversions`)."""
+        converter = self.converters.get(op.converter)
+        before = member_schema(self.src, *origin)
+        after = member_schema(self.dst, op.section, op.field)
+        verdict = converter.judge(before, after) if converter is not None else None
+        if verdict is None or verdict.gives_back is None:
+            self.unproven.add(_where(*origin))
+        elif verdict.gives_back is False:
+            why = f"the conversion {op.converter} does not give back every value version "
+            why += f"{self.source!r} holds there: {verdict.reason}"
+            self.losses.append(Loss(_where(*origin), _segments(*origin), why, operation))
 
     def _dropped(
         self,
@@ -640,6 +659,9 @@ class EdgeReport:
     downgrade_losses: tuple[Loss, ...]
     policy_losses: tuple[str, ...]
     converted: frozenset[str]
+    unproven: frozenset[str] = frozenset()
+    """Converted fields the schemas show neither exact nor lossy (a converter of your own, a
+    pattern docket does not recognise): the property suite tests them."""
 
     @property
     def losses(self) -> tuple[Loss, ...]:
@@ -665,17 +687,17 @@ def check_edge(
         up.run()
         findings += up.findings
     if not down_declared:
-        return EdgeReport(m, tuple(findings), tuple(up.losses), (), (), frozenset(up.converted))
+        up_only = (frozenset(up.converted), frozenset(up.unproven))
+        return EdgeReport(m, tuple(findings), tuple(up.losses), (), (), *up_only)
     down.run()
     findings += down.findings
     policy = tuple(policy_losses(family, m.target, m.source))
     converted = frozenset(up.converted | down.converted)
-    report = EdgeReport(m, (), tuple(up.losses), tuple(down.losses), policy, converted)
+    unproven = frozenset(up.unproven | down.unproven)
+    report = EdgeReport(m, (), tuple(up.losses), tuple(down.losses), policy, converted, unproven)
     if up_declared:
         findings += _judge(family, report)
-    return EdgeReport(
-        m, tuple(findings), report.upgrade_losses, report.downgrade_losses, policy, converted
-    )
+    return replace(report, findings=tuple(findings))
 
 
 def _judge(family: Family, report: EdgeReport) -> list[Unsoundness]:

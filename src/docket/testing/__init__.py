@@ -1,6 +1,7 @@
 """Property-based testing for container families: strategies, properties, golden files.
 
-Needs hypothesis (``pip install 'docket[testing]'``). The names below load on first use, so the
+Needs hypothesis: docket's ``testing`` extra (docket is not on PyPI: see :data:`_INSTALL_HINT`
+and docs/ci.md). The names below load on first use, so the
 pytest plugin in :mod:`docket.testing.plugin`, which every pytest run of a docket install
 imports, costs nothing and keeps working where hypothesis is not installed.
 """
@@ -49,7 +50,12 @@ __all__ = [
     "sections",
 ]
 
-_INSTALL_HINT = "docket.testing needs hypothesis: pip install 'docket[testing]'"
+_INSTALL_HINT = (
+    "docket.testing needs hypothesis: install docket with its testing extra (docket is not "
+    "on PyPI): pip install 'docket[testing] @ git+https://git.example.org/docket.git@<commit>'"
+    " (or a wheel you built: pip install 'dist/docket-0.1.0-py3-none-any.whl[testing]'; in a "
+    "checkout of docket: pip install -c constraints.txt -e '.[testing]')"
+)
 _GOLDEN = frozenset({"GoldenMismatch", "check_golden", "record_golden"})
 
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as Settings
 
+from docket._files import FileChanges, apply_changes
 from docket.core.errors import DocketError
 from docket.core.family import Container, Family
 from docket.core.golden import UPGRADED, check_golden_files, recorded_versions
@@ -93,6 +93,36 @@ def _examples(family: Family, version: Version, count: int) -> list[bytes]:
     return list(found)
 
 
+def recording(
+    family: Family,
+    version: Version | None = None,
+    directory: str | Path | None = None,
+    *,
+    count: int = DEFAULT_COUNT,
+    upgrades: Iterable[Version] | None = None,
+) -> FileChanges:
+    """The files :func:`record_golden` writes and removes, worked out without touching any:
+    ``count`` generated containers of ``version`` and what each becomes at ``upgrades``
+    (default: every newer version), replacing what was recorded for ``version``."""
+    v = family.current if version is None else version
+    family.spec(v)
+    folder = _directory(family, directory) / str(v)
+    changes = FileChanges()
+    if folder.is_dir():
+        changes.removes.extend(sorted(folder.glob("*.json")))
+        changes.removes.extend(sorted((folder / UPGRADED).glob("*/*.json")))
+    newer = _newer(family, v) if upgrades is None else tuple(upgrades)
+    for raw in _examples(family, v, count):
+        name = hashlib.sha256(raw).hexdigest()[:16] + ".json"
+        changes.write(folder / name, raw)
+        container = family.load(raw, to=v)
+        for later in newer:
+            changes.write(
+                folder / UPGRADED / str(later) / name, family.dump(container, version=later)
+            )
+    return changes
+
+
 def record_golden(
     family: Family,
     version: Version | None = None,
@@ -101,26 +131,13 @@ def record_golden(
     count: int = DEFAULT_COUNT,
 ) -> list[Path]:
     """Write ``count`` generated containers of ``version`` (current by default) and their
-    upgrades, replacing what was recorded for that version. Returns the container files."""
+    upgrades, replacing what was recorded for that version, all or nothing. Returns the
+    container files."""
     v = family.current if version is None else version
-    family.spec(v)
+    changes = recording(family, v, directory, count=count)
+    apply_changes(changes)
     folder = _directory(family, directory) / str(v)
-    if folder.is_dir():
-        for old in folder.glob("*.json"):
-            old.unlink()
-        shutil.rmtree(folder / UPGRADED, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for raw in _examples(family, v, count):
-        name = hashlib.sha256(raw).hexdigest()[:16] + ".json"
-        (folder / name).write_bytes(raw)
-        written.append(folder / name)
-        container = family.load(raw, to=v)
-        for newer in _newer(family, v):
-            target = folder / UPGRADED / str(newer)
-            target.mkdir(parents=True, exist_ok=True)
-            (target / name).write_bytes(family.dump(container, version=newer))
-    return sorted(written)
+    return sorted(p for p in changes.writes if p.parent == folder)
 
 
 def check_golden(
