@@ -194,7 +194,7 @@ def _describe_container(
             for name, write in plan.sections.items()
         }
         restore["dropped"] = [
-            {"section": d.section, "field": d.field, "reason": d.reason} for d in plan.dropped
+            {"section": d.section, "field": d.field, "reason": d.reason} for d in plan.left_out
         ]
     return {
         "file": "<stdin>" if path == STDIN else path,
