@@ -190,3 +190,23 @@ def test_refused_iff_the_report_names_values_that_do_not_survive(
             disks.migrate(container, to)
     else:
         assert disks.migrate(container, to).container == there
+
+
+def test_operations_name_only_what_their_inverse_cannot_give_back() -> None:
+    from docket.core.migrations import BUILTIN_CONVERTERS as C
+    from docket.core.migrations import Convert, Map, Move, Rename
+
+    merge = Map("s", "k", (("a", "x"), ("b", "x")))
+    assert merge.drops({}, {"k": "a"}, C) == ()  # "x" maps back to "a"
+    assert [d[:2] for d in merge.drops({}, {"k": "b"}, C)] == [(("s", "k"), LossKind.CHANGED)]
+    to_naive = Convert("s", "t", "aware-utc-to-naive")
+    assert to_naive.drops({}, {"t": "2026-01-02T03:04:05.000000Z"}, C) == ()
+    [(place, kind, _)] = to_naive.drops({}, {"t": "2026-01-02T03:04:05+01:00"}, C)
+    assert (place, kind) == (("s", "t"), LossKind.CONVERSION)
+    assert [d[:2] for d in Rename("s", "a", "b").drops({}, {"a": 1, "b": 2}, C)] == [
+        (("s", "b"), LossKind.CHANGED)
+    ]
+    data: dict[str, Any] = {"s": {"a": 1}, "t": {"a": 2}}
+    assert [d[:2] for d in Move("s", "a", "t").drops(data, data["s"], C)] == [
+        (("t", "a"), LossKind.CHANGED)
+    ]
