@@ -774,3 +774,15 @@ def test_written_files_get_the_usual_mode(files: dict[str, Path], tmp_path: Path
     mask = os.umask(0)
     os.umask(mask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_inspect_does_not_list_a_field_a_rule_writes_as_left_out(files: dict[str, Path]) -> None:
+    run = Run()
+    assert commands.inspect(str(files["v1"]), output_format="json", **run.kw) == 0
+    info = run.json()["restore"]
+    assert "bootable" in info["sections"]["volume-base-metadata"]["set_by_rules"]
+    assert "bootable" not in {d["field"] for d in info["dropped"]}
+    text = Run()
+    assert commands.inspect(str(files["v1"]), **text.kw) == 0
+    [left_out] = [line for line in text.out.splitlines() if "not in the restore allowlist" in line]
+    assert "bootable" not in left_out

@@ -36,10 +36,11 @@ def test_the_page_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     blocks = _blocks()
     files = [b for b in blocks if b["path"]]
     runs = [b for b in blocks if b["kind"] == "run"]
-    assert len(files) == 5 and len(runs) == 1
+    assert len(files) == 5 and len(runs) == 2
     _write_files(tmp_path, files)
     monkeypatch.chdir(tmp_path)
-    exec(compile(runs[0]["body"], str(DOC), "exec"), {})
+    for run in runs:
+        exec(compile(run["body"], str(DOC), "exec"), {})
 
 
 def _command(line: str) -> list[str]:

@@ -231,3 +231,26 @@ def test_writable_lists_allowlist_and_rule_writes() -> None:
     policy = NOTES.policy(1)
     assert policy.writable() is None
     assert policy.restorable() == {"note": ("title", "body"), "tags": None}
+
+
+@given(backup_metadata_v1v2())
+def test_a_field_a_rule_writes_is_not_also_left_out(data: dict[str, Any]) -> None:
+    c = BM.load(data, to=data["version"])
+    try:
+        plan = BM.restore_policy(c).plan(c)
+    except docket.RestoreRefused:
+        return
+    written = {(name, key) for name, w in plan.sections.items() for key in w.values}
+    assert not {(d.section, d.field) for d in plan.left_out} & written
+    # what the filter left out, rules aside, stays as the conformance suite's restore level
+    # defines ``dropped``; left_out is it without what the plan writes
+    assert plan.left_out == [d for d in plan.dropped if (d.section, d.field) not in written]
+
+
+def test_bootable_set_by_a_rule_is_not_listed_as_left_out() -> None:
+    glance = {"disk_format": "bare"}  # a volume made from an image: the rule sets bootable
+    data = {"version": 1, "volume-base-metadata": base(bootable=False)}
+    c = BM.load({**data, "volume-glance-metadata": glance}, to=1)
+    plan = BM.restore_policy(c).plan(c)
+    assert plan.sections["volume-base-metadata"].values["bootable"] is True
+    assert "bootable" not in {d.field for d in plan.left_out}

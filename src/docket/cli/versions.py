@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO, TextIO
 
 import click
@@ -26,7 +26,7 @@ from docket.cli.output import emit, issue_dict, pointer_path
 from docket.core.bulk import STDIN
 from docket.core.codec import parse
 from docket.core.compat import VersionDiff, diff_versions
-from docket.core.errors import DocketError, ValidationError
+from docket.core.errors import DocketError, LossyMigration, ValidationError
 from docket.core.family import Container, Family
 from docket.core.registry import Registry
 
@@ -42,6 +42,39 @@ def _restored_fields(family: Family, container: Container) -> set[tuple[str, str
     return {(section, name) for section, values in plan.items() for name in values}
 
 
+def _restore_notes(family: Family, before: Container, after: Container) -> list[str]:
+    """What changes in what a restore writes: fields a declared rename carries are named as
+    renamed, not as one field gained and another lost."""
+    old, new = _restored_fields(family, before), _restored_fields(family, after)
+    moves = family.moves(before.version, after.version)
+    carried = {field: moves.get(field, field) for field in old}
+    target, source = after.version, before.version
+    notes = [
+        f"{_dotted(a)} is renamed {_dotted(b)} in version {target!r}; its restore carries over"
+        for a, b in sorted(carried.items(), key=repr)
+        if a != b and b in new and b[0] is not None
+    ]
+    gained = new - set(carried.values())
+    if gained:
+        notes.append(
+            f"version {target!r}'s restore policy also restores {_names(gained)}, which "
+            f"version {source!r}'s did not; restoring the migrated container writes more "
+            "than restoring the original would"
+        )
+    lost = set(carried.values()) - new
+    if lost:
+        notes.append(f"version {target!r}'s restore policy no longer restores {_names(lost)}")
+    return notes
+
+
+def _dotted(field: tuple[str | None, str]) -> str:
+    return field[1] if field[0] is None else f"{field[0]}.{field[1]}"
+
+
+def _names(fields: Iterable[tuple[str | None, str]]) -> str:
+    return ", ".join(_dotted(f) for f in sorted(fields))
+
+
 def migrate(
     path: str,
     *,
@@ -51,45 +84,54 @@ def migrate(
     stdin: BinaryIO | None = None,
     output: str | None = None,
     allow_lossy: bool = False,
+    output_format: str = "text",
     family: str | None = None,
     schemas: str | os.PathLike[str] | None = None,
     key_file: str | os.PathLike[str] | None = None,
 ) -> int:
-    """``docket migrate``: the container at another version, canonical JSON on stdout or OUT."""
+    """``docket migrate``: the container at another version, canonical JSON on stdout or OUT
+    (with ``--format json``, a report holding it and the losses)."""
 
     def work() -> int:
         registry = build_registry(schemas, key_file, family)
         fam, container = load_at_own_version(registry, path, family, stdin)
         target = named_version(fam, to, "--to")
-        losses = fam.losses(container.version, target)
-        if losses and not allow_lossy:
+        report: dict[str, Any] = {
+            "family": fam.name,
+            "source": container.version,
+            "target": target,
+            "refused": False,
+            "losses": [],
+            "notes": [],
+            "output": None if output in (None, STDIN) else output,
+            "container": None,
+        }
+        try:
+            moved = fam.migrate(container, target, allow_lossy=allow_lossy)
+        except LossyMigration as err:
             stderr.write(
                 f"error: {fam.name} {container.version!r} -> {target!r} is lossy; it would lose:\n"
             )
-            for loss in losses:
-                stderr.write(f"  - {loss}\n")
+            for loss in err.report:
+                stderr.write(f"  - {loss.describe()}\n")
             stderr.write("hint: pass --allow-lossy to accept the loss\n")
+            report.update(refused=True, losses=[loss.as_dict() for loss in err.report])
+            emit(stdout, output_format, report, "")
             return EXIT_FAILED
-        data = fam.dump(container, version=target, allow_lossy=allow_lossy)
-        before = _restored_fields(fam, container)
-        after = _restored_fields(fam, fam.load(data, to=target))
-        for loss in losses:
-            stderr.write(f"warning: lossy: {loss}\n")
-        if after - before:
-            names = ", ".join(f"{s}.{f}" for s, f in sorted(after - before))
-            stderr.write(
-                f"note: version {target!r}'s restore policy also restores {names}, which "
-                f"version {container.version!r}'s did not; restoring the migrated container "
-                "writes more than restoring the original would\n"
-            )
-        if before - after:
-            names = ", ".join(f"{s}.{f}" for s, f in sorted(before - after))
-            stderr.write(f"note: version {target!r}'s restore policy no longer restores {names}\n")
+        data = fam.dump(moved.container, version=target)
+        for loss in moved.losses:
+            stderr.write(f"warning: lossy: {loss.describe()}\n")
+        notes = _restore_notes(fam, container, fam.load(data, to=target))
+        for note in notes:
+            stderr.write(f"note: {note}\n")
+        report.update(losses=[loss.as_dict() for loss in moved.losses], notes=notes)
         if output is None or output == STDIN:
-            stdout.write(data.decode("utf-8") + "\n")
+            report["container"] = json.loads(data)
+            emit(stdout, output_format, report, data.decode("utf-8") + "\n")
         else:
             write_atomic(output, data + b"\n")
             stderr.write(f"wrote {output} ({fam.name} version {target!r})\n")
+            emit(stdout, output_format, report, "")
         return EXIT_OK
 
     return run(stderr, work)
@@ -152,7 +194,7 @@ def _describe_container(
             for name, write in plan.sections.items()
         }
         restore["dropped"] = [
-            {"section": d.section, "field": d.field, "reason": d.reason} for d in plan.dropped
+            {"section": d.section, "field": d.field, "reason": d.reason} for d in plan.left_out
         ]
     return {
         "file": "<stdin>" if path == STDIN else path,
@@ -321,6 +363,7 @@ def schema(
 Examples:
   docket migrate backup.json --to 3 -o backup-v3.json
   docket migrate backup-v3.json --to 1 --allow-lossy > backup-v1.json
+  docket migrate backup.json --to 3 --format json | jq .losses
 """,
 )
 @click.argument("path", metavar="FILE")
@@ -331,7 +374,10 @@ Examples:
     metavar="OUT",
     help="Write here (whole or not at all) instead of standard output.",
 )
-@click.option("--allow-lossy", is_flag=True, help="Accept a downgrade that loses information.")
+@click.option(
+    "--allow-lossy", is_flag=True, help="Accept a migration that loses values the container holds."
+)
+@options.output_format()
 @options.family
 @options.key_file
 @options.schemas
@@ -339,9 +385,14 @@ Examples:
 def migrate_command(ctx: click.Context, /, **params: Any) -> None:
     """Upgrade or downgrade the container in FILE (- for standard input) to VERSION.
 
-    The result is canonical JSON. A lossy downgrade is refused (exit 1), naming what would
-    be lost, unless --allow-lossy is given. A note on standard error says when the target
-    version's restore policy restores fields the original's did not.
+    The result is canonical JSON. A migration, upgrade or downgrade, that would drop a
+    value the container holds or change one so that it cannot be given back (or a value a
+    downgrade is declared to lose) is refused (exit 1), naming each $-path, unless
+    --allow-lossy is given; then the losses are still named on standard error. Notes there
+    say what a restore of the result writes differently (renamed fields are named as
+    renamed). With --format json, standard output is a report: family, source, target,
+    refused, losses (each with path, pointer, reason, value, detail), notes, output, and
+    the migrated container when no OUT is given.
     """
     ctx.exit(migrate(**params, **options.reading(ctx)))
 

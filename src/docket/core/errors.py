@@ -13,7 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from docket.core.losses import DataLoss
 
 PathSegment = str | int
 Segments = tuple[PathSegment, ...]
@@ -458,17 +461,34 @@ class MigrationError(DocketError, ValueError):
 
 
 class LossyMigration(MigrationError):
-    """A downgrade would lose information and ``allow_lossy`` was not given."""
+    """A migration would lose information and ``allow_lossy`` was not given.
 
-    def __init__(self, family: str, source: Any, target: Any, losses: Sequence[str]) -> None:
+    ``losses`` says what in words. ``report`` holds the values the container holds that
+    would be lost, as :class:`docket.core.losses.DataLoss` values, each with its ``$``-path:
+    :meth:`docket.Family.migrate` refuses by them (and ``losses`` describes each one);
+    :meth:`~docket.Family.downgrade` and :meth:`~docket.Family.dump` refuse a downgrade the
+    family declares lossy (``losses`` are the declared ones) and leave ``report`` empty.
+    """
+
+    def __init__(
+        self,
+        family: str,
+        source: Any,
+        target: Any,
+        losses: Sequence[str],
+        *,
+        report: Sequence[DataLoss] = (),
+    ) -> None:
+        what = "it would lose values the container holds" if report else "downgrade is lossy"
         super().__init__(
             family,
             source,
             target,
-            "downgrade is lossy: " + "; ".join(losses),
+            f"{what}: " + "; ".join(losses),
             hint="pass allow_lossy=True (CLI: --allow-lossy) to accept the loss",
         )
         self.losses = tuple(losses)
+        self.report: tuple[DataLoss, ...] = tuple(report)
 
 
 class NoMigrationPath(MigrationError):

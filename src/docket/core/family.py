@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 
@@ -33,7 +33,7 @@ from docket.core.errors import (
     VersionError,
 )
 from docket.core.integrity import Integrity
-from docket.core.migrations import Migration, VersionGraph
+from docket.core.migrations import FieldRef, Migration, VersionGraph
 from docket.core.policy import (
     NamedRule,
     RestorePolicy,
@@ -42,6 +42,9 @@ from docket.core.policy import (
     policy_from_document,
 )
 from docket.core.versions import Version, VersionScheme, detect
+
+if TYPE_CHECKING:
+    from docket.core.losses import DataLoss
 
 JSONObject = dict[str, Any]
 _MAX_MESSAGE = 300
@@ -76,6 +79,15 @@ class Container:
     def sections(self) -> dict[str, Any]:
         """The members that are sections (objects), by name."""
         return {k: v for k, v in self.data.items() if isinstance(v, dict)}
+
+
+@dataclass(frozen=True, eq=False)
+class Migrated:
+    """What :meth:`Family.migrate` gives: the container at its new version, and the values
+    of the original that the migration lost (empty when it lost none)."""
+
+    container: Container
+    losses: tuple[DataLoss, ...] = ()
 
 
 def _truncate(text: str) -> str:
@@ -411,10 +423,7 @@ class Family:
             out = dst_integrity.seal(out, self.signing_key)
         return out
 
-    def _migrate(
-        self, container: Container, target: Version, *, allow_lossy: bool, owned: bool = False
-    ) -> Container:
-        """Move ``container`` to ``target``; with ``owned`` its data may be reused in place."""
+    def _require_own(self, container: Container, target: Version) -> None:
         self._require_version(target)
         if container.family != self.name:
             raise MigrationError(
@@ -423,6 +432,67 @@ class Family:
                 target,
                 f"the container belongs to family {container.family!r}",
             )
+
+    def migrate(
+        self, container: Container, to: Version | None = None, *, allow_lossy: bool = False
+    ) -> Migrated:
+        """``container`` upgraded or downgraded to ``to`` (current by default), with the
+        report of the values it holds that the migration loses.
+
+        One rule in both directions: a migration that drops a value the container holds, or
+        changes one so that it cannot be given back, or a value a downgrade is declared to
+        lose, is refused with :class:`LossyMigration` (its ``report`` names each
+        ``$``-path) unless ``allow_lossy``; with it, the result still lists the losses.
+        Fields the container does not hold are never a loss. (:meth:`downgrade` and
+        :meth:`dump` keep their rule, by the edges a family declares lossy.)
+        """
+        target = self.current if to is None else to
+        self._require_own(container, target)
+        report = self.loss_report(container, target)
+        if report and not allow_lossy:
+            raise LossyMigration(
+                self.name,
+                container.version,
+                target,
+                [loss.describe() for loss in report],
+                report=report,
+            )
+        return Migrated(self._migrate(container, target, allow_lossy=True), report)
+
+    def loss_report(self, container: Container, to: Version) -> tuple[DataLoss, ...]:
+        """The values ``container`` holds that migrating it to ``to`` would lose, each at its
+        ``$``-path in ``container`` (empty when none); nothing is migrated."""
+        from docket.core.losses import LossTracer  # not on validate's path
+
+        self._require_own(container, to)
+        data = container.data
+        tracer: LossTracer | None = None
+        for migration, up in self.graph.path(container.version, to):
+            src = migration.source if up else migration.target
+            integrity = self._specs[src].integrity
+            view = integrity.strip(dict(data)) if integrity is not None else data
+            tracer = tracer or LossTracer(view)
+            tracer.step(migration, up, view)
+            data = self._step(data, migration, up, owned=False)
+        return tracer.losses if tracer is not None else ()
+
+    def moves(self, source: Version, target: Version) -> dict[FieldRef, FieldRef]:
+        """Where the fields of a ``source`` container are at ``target``, for those a declared
+        rename or move carries (``(section, field)``; section None: a top-level member)."""
+        carried: dict[FieldRef, FieldRef] = {}
+        for migration, up in self.graph.path(source, target):
+            step = migration.moves if up else {b: a for a, b in migration.moves.items()}
+            now = {a: step.get(b, b) for a, b in carried.items()}
+            taken = set(carried) | set(carried.values())
+            now.update((a, b) for a, b in step.items() if a not in taken)
+            carried = now
+        return {a: b for a, b in carried.items() if a != b}
+
+    def _migrate(
+        self, container: Container, target: Version, *, allow_lossy: bool, owned: bool = False
+    ) -> Container:
+        """Move ``container`` to ``target``; with ``owned`` its data may be reused in place."""
+        self._require_own(container, target)
         steps = self.graph.path(container.version, target)
         if not allow_lossy:
             losses = [loss for m, up in steps if not up and not m.exact for loss in m.losses]

@@ -13,15 +13,14 @@ from __future__ import annotations
 import abc
 import copy
 import dataclasses
+import enum
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-from docket.core import conversions
-from docket.core.conversions import UNKNOWN, Exactness
+from docket.core.converters import BUILTIN_CONVERTERS as BUILTIN_CONVERTERS
+from docket.core.converters import Converter as Converter
 from docket.core.errors import (
     BackwardEdge,
     DanglingEdge,
@@ -41,75 +40,38 @@ FieldRef = tuple[str | None, str]
 """(section, field); section None is a top-level member of the container."""
 
 
-# --- converters ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Converter:
-    """A value conversion used by the ``convert`` operation, with its inverse."""
-
-    name: str
-    forward: Callable[[Any], Any]
-    inverse_name: str | None = None
-    exactness: Callable[[Any, Any], Exactness] | None = None
-    """Given a field's schema before and after the conversion, whether the conversion gives
-    back (through its inverse) every value the first admits (:mod:`docket.core.conversions`);
-    None: the static checks cannot tell."""
-
-    def judge(self, source: Any, target: Any) -> Exactness:
-        """Whether this conversion, from values ``source`` admits to ``target``, is one the
-        inverse undoes for every value."""
-        return UNKNOWN if self.exactness is None else self.exactness(source, target)
-
-
-_NAIVE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\Z")
-_AWARE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}:\d{2})\Z")
-
-
-def _naive_to_utc(value: Any) -> Any:
-    if value is None:
-        return None
-    match = _NAIVE.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError(f"{value!r} is not a naive timestamp YYYY-MM-DDTHH:MM:SS[.ffffff]")
-    try:
-        datetime.fromisoformat(match.group(1))
-    except ValueError:
-        # The older version's pattern accepts it, but no such moment exists (e.g. 02-30).
-        raise ValueError(f"{value!r} is not a real date and time") from None
-    return f"{match.group(1)}.{(match.group(2) or '').ljust(6, '0')}Z"
-
-
-def _utc_to_naive(value: Any) -> Any:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _AWARE.match(value):
-        raise ValueError(f"{value!r} is not a timezone-aware timestamp")
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    # isoformat, not strftime: glibc's %Y does not zero-pad years before 1000.
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds")
-
-
-def _to_string(value: Any) -> Any:
-    return None if value is None else str(value)
-
-
-def _string_to_int(value: Any) -> Any:
-    return None if value is None else int(value)
-
-
-BUILTIN_CONVERTERS: Mapping[str, Converter] = {
-    c.name: c
-    for c in (
-        Converter("naive-utc-to-aware", _naive_to_utc, "aware-utc-to-naive"),
-        Converter("aware-utc-to-naive", _utc_to_naive, "naive-utc-to-aware"),
-        Converter("int-to-string", _to_string, "string-to-int", conversions.int_to_string),
-        Converter("string-to-int", _string_to_int, "int-to-string", conversions.string_to_int),
-    )
-}
-
-
 # --- operations ----------------------------------------------------------------------------
+
+
+class LossKind(enum.Enum):
+    """Why a migration loses a value a container holds (the ``reason`` of a loss report)."""
+
+    REMOVED = "removed"
+    """The field is removed, and what the inverse puts back is not the value."""
+    CONVERSION = "lossy-conversion"
+    """A converter changes the value and its inverse does not give it back."""
+    CHANGED = "changed"
+    """A lossy operation changes the value (a ``map`` that merges it with another, a rename
+    or move onto it, a migration function)."""
+    NOT_HELD = "not-held"
+    """A migration function leaves it out: the target version cannot hold it."""
+    DECLARED = "declared"
+    """The family declares the downgrade loses it (its ``losses``)."""
+
+
+Drop = tuple["FieldRef", LossKind, str]
+"""The place (section, field) whose value an operation loses, why, and in words."""
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Whether two JSON values are equal, types included (``1`` is not ``1.0`` or ``True``)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 def _holder(data: JSONObject, section: str | None) -> JSONObject | None:
@@ -173,6 +135,14 @@ class Operation(abc.ABC):
         (empty when it gives everything back)."""
         return ()
 
+    def drops(
+        self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
+    ) -> tuple[Drop, ...]:
+        """The values that this operation, about to run on ``data`` (``holder`` is its
+        section), drops or changes so that :meth:`inverse` does not give them back; each
+        named by its place (section, field) before it runs."""
+        return ()
+
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> list[Operation]:
         """The operations one document entry (``{"op": ..., ...}``) stands for."""
@@ -217,6 +187,15 @@ class Remove(Operation):
     def inverse(self, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS) -> Operation:
         return Add(self.section, self.field, self.default)
 
+    def drops(
+        self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
+    ) -> tuple[Drop, ...]:
+        if self.field not in holder or same_json(holder[self.field], self.default):
+            return ()
+        back = json.dumps(self.default)
+        why = f"{self.where} is removed ({back} is put back)"
+        return (((self.section, self.field), LossKind.REMOVED, why),)
+
 
 @dataclass(frozen=True)
 class Rename(Operation):
@@ -234,6 +213,14 @@ class Rename(Operation):
 
     def inverse(self, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS) -> Operation:
         return Rename(self.section, self.to, self.field)
+
+    def drops(
+        self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
+    ) -> tuple[Drop, ...]:
+        if self.field in holder and self.to in holder:
+            why = f"renaming {self.where} replaces it"
+            return (((self.section, self.to), LossKind.CHANGED, why),)
+        return ()
 
     def moves(self) -> dict[FieldRef, FieldRef]:
         return {(self.section, self.field): (self.section, self.to)}
@@ -277,6 +264,20 @@ class Move(Operation):
     def inverse(self, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS) -> Operation:
         return Move(self.to_section, self.destination, self.section, self.field)
 
+    def drops(
+        self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
+    ) -> tuple[Drop, ...]:
+        if self.field not in holder:
+            return ()
+        target = data if self.to_section is None else data.get(self.to_section)
+        if target is not None and not isinstance(target, dict):
+            why = f"{self.where} has nowhere to go: {self.to_section} is not an object"
+            return (((self.section, self.field), LossKind.REMOVED, why),)
+        if target is not None and self.destination in target:
+            place = (self.to_section, self.destination)
+            return ((place, LossKind.CHANGED, f"moving {self.where} replaces it"),)
+        return ()
+
     def moves(self) -> dict[FieldRef, FieldRef]:
         return {(self.section, self.field): (self.to_section, self.destination)}
 
@@ -306,6 +307,21 @@ class Map(Operation):
 
     def inverse(self, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS) -> Operation:
         return Map(self.section, self.field, tuple((new, old) for old, new in self.values))
+
+    def drops(
+        self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
+    ) -> tuple[Drop, ...]:
+        if self.field not in holder:
+            return ()
+        probe = {self.field: holder[self.field]}
+        self._apply(probe, probe, converters)
+        changed = not same_json(probe[self.field], holder[self.field])
+        self.inverse(converters)._apply(probe, probe, converters)
+        if not changed or same_json(probe[self.field], holder[self.field]):
+            return ()
+        back = json.dumps(probe[self.field])
+        why = f"{self.where} is mapped ({back} is given back)"
+        return (((self.section, self.field), LossKind.CHANGED, why),)
 
     def losses(self) -> tuple[str, ...]:
         back: dict[tuple[str, str], list[Any]] = {}
@@ -357,6 +373,31 @@ class Convert(Operation):
                 hint="declare the downgrade's operations, or register the inverse converter",
             )
         return Convert(self.section, self.field, conv.inverse_name)
+
+    def drops(
+        self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
+    ) -> tuple[Drop, ...]:
+        if self.field not in holder:
+            return ()
+        value = holder[self.field]
+        try:
+            there = self.resolve(converters).forward(value)
+        except (ValueError, TypeError):
+            return ()  # the migration itself fails on it, and says so
+        if same_json(there, value):
+            return ()
+        conv = converters.get(self.converter)
+        back = converters.get(conv.inverse_name) if conv and conv.inverse_name else None
+        try:
+            given = back.forward(there) if back is not None else None
+        except (ValueError, TypeError):
+            back = None
+        if back is not None and same_json(given, value):
+            return ()
+        why = f"{self.where} is converted by {self.converter}" + (
+            f" ({json.dumps(given)} is given back)" if back is not None else " (no inverse)"
+        )
+        return (((self.section, self.field), LossKind.CONVERSION, why),)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> list[Operation]:
@@ -495,6 +536,17 @@ class Migration:
     upgrade_operations: tuple[Operation, ...] = ()
     """The upgrade as operations, when it was written as operations."""
     downgrade_operations: tuple[Operation, ...] = ()
+    declared_losses: tuple[str, ...] = ()
+    """The losses the family declares for the downgrade (empty when :attr:`losses` was
+    worked out, not declared)."""
+    converters: Mapping[str, Converter] = dataclasses.field(
+        default_factory=lambda: BUILTIN_CONVERTERS
+    )
+    """The converters the operations were compiled with."""
+
+    def operations(self, up: bool) -> tuple[Operation, ...]:
+        """The operations of one direction (empty when it is a function, or does nothing)."""
+        return self.upgrade_operations if up else self.downgrade_operations
 
     def run_upgrade(self, data: JSONObject, *, owned: bool = False) -> JSONObject:
         """Upgrade ``data``; with ``owned`` the caller hands it over and it may be changed."""
@@ -586,6 +638,8 @@ def build_migration(
         origin,
         up_ops,
         down_ops,
+        tuple(losses) if undo is not None and not exact else (),
+        converters,
     )
 
 

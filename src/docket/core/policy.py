@@ -99,6 +99,18 @@ class RestorePlan:
             self._deferred.clear()
         return self._dropped
 
+    @property
+    def left_out(self) -> list[Dropped]:
+        """:attr:`dropped` less the fields the plan writes all the same (a rule may write a
+        field the allowlist leaves out, as Cinder's ``bootable``): what a restore really
+        leaves out. ``dropped`` keeps them, as the conformance suite's restore level
+        defines it."""
+        return [
+            d
+            for d in self.dropped
+            if d.section not in self.sections or d.field not in self.sections[d.section].values
+        ]
+
     def section(self, name: str, mode: Mode = Mode.UPDATE) -> SectionWrite:
         """The write for ``name``, created (empty, ``mode``) when the policy made none."""
         if name not in self.sections:

@@ -58,9 +58,10 @@ class RestoreResult:
 
     @property
     def dropped(self) -> tuple[Dropped, ...]:
-        """Fields the policy left out, each with the reason (made when first asked for:
-        a bulk restore leaves out ~37 fields a volume, and most callers never look)."""
-        return tuple(self.plan.dropped) if self.plan is not None else ()
+        """Fields the restore left out, each with the reason (made when first asked for:
+        a bulk restore leaves out ~37 fields a volume, and most callers never look); a
+        field a rule wrote is not among them (:attr:`RestorePlan.left_out`)."""
+        return tuple(self.plan.left_out) if self.plan is not None else ()
 
 
 @dataclass

@@ -1,0 +1,78 @@
+"""Converters: named value conversions for the ``convert`` migration operation, each with the
+name of its inverse, and the built-in ones (naive/aware UTC timestamps, int/string)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from docket.core import conversions
+from docket.core.conversions import UNKNOWN, Exactness
+
+
+@dataclass(frozen=True)
+class Converter:
+    """A value conversion used by the ``convert`` operation, with its inverse."""
+
+    name: str
+    forward: Callable[[Any], Any]
+    inverse_name: str | None = None
+    exactness: Callable[[Any, Any], Exactness] | None = None
+    """Given a field's schema before and after the conversion, whether the conversion gives
+    back (through its inverse) every value the first admits (:mod:`docket.core.conversions`);
+    None: the static checks cannot tell."""
+
+    def judge(self, source: Any, target: Any) -> Exactness:
+        """Whether this conversion, from values ``source`` admits to ``target``, is one the
+        inverse undoes for every value."""
+        return UNKNOWN if self.exactness is None else self.exactness(source, target)
+
+
+_NAIVE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\Z")
+_AWARE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}:\d{2})\Z")
+
+
+def _naive_to_utc(value: Any) -> Any:
+    if value is None:
+        return None
+    match = _NAIVE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"{value!r} is not a naive timestamp YYYY-MM-DDTHH:MM:SS[.ffffff]")
+    try:
+        datetime.fromisoformat(match.group(1))
+    except ValueError:
+        # The older version's pattern accepts it, but no such moment exists (e.g. 02-30).
+        raise ValueError(f"{value!r} is not a real date and time") from None
+    return f"{match.group(1)}.{(match.group(2) or '').ljust(6, '0')}Z"
+
+
+def _utc_to_naive(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _AWARE.match(value):
+        raise ValueError(f"{value!r} is not a timezone-aware timestamp")
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    # isoformat, not strftime: glibc's %Y does not zero-pad years before 1000.
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def _to_string(value: Any) -> Any:
+    return None if value is None else str(value)
+
+
+def _string_to_int(value: Any) -> Any:
+    return None if value is None else int(value)
+
+
+BUILTIN_CONVERTERS: Mapping[str, Converter] = {
+    c.name: c
+    for c in (
+        Converter("naive-utc-to-aware", _naive_to_utc, "aware-utc-to-naive"),
+        Converter("aware-utc-to-naive", _utc_to_naive, "naive-utc-to-aware"),
+        Converter("int-to-string", _to_string, "string-to-int", conversions.int_to_string),
+        Converter("string-to-int", _string_to_int, "int-to-string", conversions.string_to_int),
+    )
+}
