@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import click
 import orjson
 
-from docket.backup.audit import FINDINGS, Summary, Verdict, audit, backup_rows
+from docket.backup.audit import FINDINGS, AuditRun, Summary, Verdict, audit, backup_rows
 from docket.cli import options
 from docket.cli.audit_report import render
 from docket.cli.common import EXIT_FAILED, EXIT_OK, atomic_output, run
@@ -155,14 +155,27 @@ def _progress(stderr: TextIO, show: bool | None) -> Iterator[Callable[[int, int]
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def _finish(stderr: TextIO, summary: Summary, what: str) -> int:
+def _finish(stderr: TextIO, summary: Summary, nothing: str) -> int:
+    """The exit status; ``nothing`` is the note for a report without a record."""
     if summary.records == 0:
-        stderr.write(f"docket audit: no backups found{what}\n")
+        stderr.write(f"docket audit: {nothing}\n")
     elif summary.failed:
         stderr.write(
             f"docket audit: {summary.with_findings} of {summary.records} record(s) with findings\n"
         )
     return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+def _nothing(root: str | os.PathLike[str], part: tuple[int, int] | None, run: AuditRun) -> str:
+    """What a run that audited nothing says: an empty shard is not an error (exit 0), as a
+    batch array of shards expects of each of its tasks."""
+    if part is None:
+        return f"no backups found under {root}"
+    shard = f"shard {part[0]}/{part[1]} is empty"
+    if not run.backups and not run.rows:
+        return f"{shard}: there are no backups under {root}"
+    rows = f" nor of the {run.rows} database rows" if run.rows else ""
+    return f"{shard}: none of the {run.backups} backups under {root}{rows} fall in it"
 
 
 def run_audit(
@@ -212,7 +225,7 @@ def run_audit(
                     f"a worker process died ({err})", hint="retry with --jobs 1"
                 ) from None
             report.end()
-        return _finish(stderr, report.summary, f" under {root}")
+        return _finish(stderr, report.summary, _nothing(root, part, verdicts))
 
     return run(stderr, work)
 
@@ -255,7 +268,7 @@ def merge(
                 for verdict in read_lines(path):
                     report.add(verdict)
             report.end()
-        return _finish(stderr, report.summary, " in " + ", ".join(files))
+        return _finish(stderr, report.summary, "no backups found in " + ", ".join(files))
 
     return run(stderr, work)
 
