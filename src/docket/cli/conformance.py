@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -80,7 +81,21 @@ def run(
     timeout: float = 30.0,
     progress: Callable[[Outcome], None] | None = None,
 ) -> Report:
-    """Run every case of ``levels`` (and ``families``) against ``command``."""
+    """Run every case of ``levels`` (and ``families``) against ``command``; the report says
+    the other levels were not run."""
+    selected = tuple(lv for lv in LEVELS if lv in levels)
+    report = _run(command, suite, selected, families, timeout, progress)
+    return replace(report, selected=selected)
+
+
+def _run(
+    command: Sequence[str],
+    suite: Suite,
+    levels: Sequence[str],
+    families: Sequence[str],
+    timeout: float,
+    progress: Callable[[Outcome], None] | None,
+) -> Report:
     problems = list(suite.check_pins())
     cases = list(suite.cases(levels=tuple(levels), families=tuple(families)))
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
@@ -106,11 +121,8 @@ def run(
             stderr.seek(0)
             tail = stderr.read()[-2000:].strip()
         if report.problems and tail:
-            report = Report(
-                report.implementation,
-                report.claimed,
-                report.outcomes,
-                (*report.problems, f"its standard error ended with: {tail}"),
+            report = replace(
+                report, problems=(*report.problems, f"its standard error ended with: {tail}")
             )
         return report
 
@@ -224,7 +236,16 @@ def conformance_run(
     try:
         loaded = Suite.load(suite if suite is not None else default_suite())
     except SuiteError as err:
-        stderr.write(f"error: {err}\n")
+        if not err.missing:
+            hint = "fix the suite, or check out its files again"
+        elif suite is None:
+            hint = (
+                "the suite is conformance/ in a checkout of docket: run this there, or give "
+                "its directory with --suite DIR"
+            )
+        else:
+            hint = "give --suite the directory holding manifest.json (conformance/ in a checkout)"
+        stderr.write(f"error: {err} (hint: {hint})\n")
         return EXIT_USAGE
     report = run(
         tuple(command) or DOCKET_COMMAND,
