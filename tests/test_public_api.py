@@ -84,6 +84,7 @@ SURFACES: dict[str, list[str]] = {
         "SchemaDocumentError",
         "SignatureError",
         "StoreError",
+        "TrailingData",
         "UnknownFamily",
         "UnknownField",
         "UnknownRule",

@@ -22,24 +22,48 @@ Location = str | Sequence[PathSegment]
 rendered ``$``-path (``$["a"][0]``) or JSON Pointer (``/a/0``, every segment read as a key)."""
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with each lone surrogate (which no UTF-8 output can carry; the codec refuses
+    them, naming where they are) written as its JSON escape, ``\\ud800``."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def json_path(segments: Iterable[PathSegment]) -> str:
-    """Render path segments as a ``$``-rooted path: ``$["a"][0]``."""
+    """Render path segments as a ``$``-rooted path: ``$["a"][0]`` (a lone surrogate in a key
+    as its escape, ``$["na\\ud800me"]``)."""
     out = ["$"]
     for seg in segments:
         if isinstance(seg, int):
             out.append(f"[{seg}]")
         else:
-            escaped = seg.replace("\\", "\\\\").replace('"', '\\"')
+            escaped = _printable(seg.replace("\\", "\\\\").replace('"', '\\"'))
             out.append(f'["{escaped}"]')
     return "".join(out)
 
 
 def json_pointer(segments: Iterable[PathSegment]) -> str:
-    """Render path segments as an RFC 6901 JSON Pointer: ``/a/0``."""
-    return "".join("/" + str(s).replace("~", "~0").replace("/", "~1") for s in segments)
+    """Render path segments as an RFC 6901 JSON Pointer: ``/a/0`` (a lone surrogate, which a
+    pointer cannot hold, as the text of its escape, ``\\ud800``)."""
+    return "".join(
+        "/" + _printable(str(s).replace("~", "~0").replace("/", "~1")) for s in segments
+    )
 
 
-_PATH_STEP = re.compile(r'\[(?:(0|[1-9][0-9]*)|"((?:[^"\\]|\\["\\])*)")\]')
+_SURROGATE_ESCAPE = r"u[dD][89a-fA-F][0-9a-fA-F]{2}"
+_PATH_STEP = re.compile(
+    r'\[(?:(0|[1-9][0-9]*)|"((?:[^"\\]|\\["\\]|\\' + _SURROGATE_ESCAPE + r')*)")\]'
+)
+_PATH_ESCAPE = re.compile(r"\\(" + _SURROGATE_ESCAPE + "|.)")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    escaped = match.group(1)
+    return chr(int(escaped[1:], 16)) if len(escaped) == 5 else escaped
 
 
 def segments_of(location: Location) -> Segments:
@@ -58,7 +82,7 @@ def segments_of(location: Location) -> Segments:
         if step is None:
             raise ValueError(f"{location!r} is not a $-path (at character {at})")
         index, key = step.groups()
-        out.append(int(index) if index is not None else re.sub(r"\\(.)", r"\1", key))
+        out.append(int(index) if index is not None else _PATH_ESCAPE.sub(_unescape, key))
         at = step.end()
     return tuple(out)
 
@@ -175,12 +199,29 @@ class ParseError(LocatedError, ValueError):
         """1-based column of ``position`` in its line, counted in characters."""
 
     def describe(self) -> str:
+        at = f" at {self.path}" if self.segments else ""
+        return f"{self.unlocated()}{at}"
+
+    def unlocated(self) -> str:
+        """The text without the ``$``-path (for an :class:`Issue`, which carries it)."""
         where = f" at byte {self.position}" if self.position is not None else ""
         return f"cannot parse container{where}: {self.reason}"
 
 
 class InvalidJSON(ParseError):
     """Malformed JSON text (truncated, bad syntax, wrong encoding)."""
+
+
+class TrailingData(InvalidJSON):
+    """More text after a complete JSON value (``position``: where it starts).
+
+    ``new_line`` when it starts on a line of its own: the text looks like JSON Lines (one
+    container per line), and the hint says so."""
+
+    def __init__(self, position: int, *, new_line: bool) -> None:
+        hint = "this looks like JSON Lines, one container per line" if new_line else ""
+        super().__init__("Extra data", position=position, hint=hint)
+        self.new_line = new_line
 
 
 class DuplicateKey(ParseError):
@@ -211,14 +252,24 @@ class NotAnObject(ParseError, TypeError):
 
 
 class LimitExceeded(ParseError):
-    """The input is larger or deeper than the configured limits allow."""
+    """The input is larger or deeper than the configured limits allow.
 
-    def __init__(self, limit: str, value: int, maximum: int, *, path: Location = ()) -> None:
-        at = json_path(segments_of(path))
+    ``value`` is what was found; for ``max_bytes`` it is None when only a bounded read of a
+    stream was made (the input is more than ``maximum`` bytes, how much more is not known).
+    """
+
+    def __init__(
+        self, limit: str, value: int | None, maximum: int, *, path: Location = ()
+    ) -> None:
+        if limit == "max_bytes":
+            if value is None:  # a bounded read stopped past the limit
+                reason = f"the input is more than {maximum} bytes, the limit (max_bytes)"
+            else:
+                reason = f"the input is {value} bytes, more than the limit of {maximum} (max_bytes)"
+        else:
+            reason = f"{limit} {value} exceeds the limit of {maximum}"
         super().__init__(
-            f"{limit} {value} exceeds the limit of {maximum} at {at}",
-            path=path,
-            hint=f"raise Limits.{limit} if this input is trusted",
+            reason, path=path, hint=f"raise Limits.{limit} if this input is trusted"
         )
         self.limit = limit
         self.value = value

@@ -360,7 +360,7 @@ class Family:
                 else self._parse(data)
             )
         except ParseError as err:
-            return [_parse_issue(err, data)]
+            return [parse_issue(err, data)]
         return self.validate_parsed(obj)
 
     def validate_parsed(self, obj: JSONObject) -> list[Issue]:
@@ -553,7 +553,7 @@ def problems(error: DocketError) -> Sequence[Issue]:
     return [Issue((), str(error), type(error).__name__)]
 
 
-def _parse_issue(err: ParseError, data: Any) -> Issue:
+def parse_issue(err: ParseError, data: Any) -> Issue:
     """A parse error as an issue, with the line and column of where the text is wrong."""
     line, column = err.line, err.column
     if line is None and isinstance(data, bytes | bytearray | memoryview | str):
@@ -570,7 +570,9 @@ def _parse_issue(err: ParseError, data: Any) -> Issue:
             )
         elif err.position is not None and not isinstance(data, str):
             line, column = locate.byte_position(data, err.position)
-    return Issue((), str(err), "parse", line=line, column=column)
+    # The issue carries the place; its message is the error's text without it.
+    text = f"{err.unlocated()} (hint: {err.hint})" if err.hint else err.unlocated()
+    return Issue(err.segments, text, "parse", line=line, column=column)
 
 
 def _unlocated(err: IntegrityError) -> str:
