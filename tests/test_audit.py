@@ -290,7 +290,7 @@ def test_require_a_reader(damaged: tuple[Path, dict[str, str]]) -> None:
     assert "backup-metadata 3" in v3.findings[0].message
     assert found[ids["full"]].ok
     assert "unrestorable" in _kinds(found[ids["partial"]])
-    with pytest.raises(ValueError, match="unknown reader 'ceph'"):
+    with pytest.raises(ValueError, match='unknown reader "ceph"'):
         audit(root, require=["ceph"])
 
 
@@ -614,7 +614,7 @@ def _family_dir(tmp_path: Path, readers: Any) -> Path:
 
 
 def test_a_reader_of_a_version_the_family_lacks_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(SchemaDocumentError, match="reader 'old' accepts version 4"):
+    with pytest.raises(SchemaDocumentError, match='reader "old" accepts version 4'):
         read_family(_family_dir(tmp_path, {"old": [1, 4]}))
     with pytest.raises(SchemaDocumentError):
         read_family(_family_dir(tmp_path / "b", {"old": ["1"]}))

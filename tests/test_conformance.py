@@ -160,7 +160,8 @@ def test_regeneration_catches_a_changed_expectation(tmp_path: Path) -> None:
     shutil.copytree(SUITE_DIR, copy, ignore=shutil.ignore_patterns("node_modules", "runners"))
     path = copy / "cases" / "backup-metadata" / "3.json"
     text = path.read_text(encoding="utf-8")
-    edited = text.replace('"valid": true,\n        "version": 3', '"valid": true,\n        "version": 2', 1)
+    valid = '"valid": true,\n        "version": '
+    edited = text.replace(valid + "3", valid + "2", 1)
     assert edited != text
     path.write_text(edited, encoding="utf-8")
     proc = _regenerate_check(copy)

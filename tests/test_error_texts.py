@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import re
+from collections.abc import Hashable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+import docket.errors as E
 from docket import load_registry
 from docket.cli.common import read_input
 from docket.core.bulk import validate_many
-from docket.core.codec import Limits, parse
-from docket.errors import InvalidJSON, LimitExceeded, json_path, segments_of
+from docket.core.codec import Limits, check_limits, parse
+from docket.errors import DocketError, InvalidJSON, LimitExceeded, json_path, segments_of
 
 REGISTRY = load_registry()
 SMALL = REGISTRY.with_limits(Limits(max_bytes=1000))
@@ -132,3 +139,66 @@ def test_trailing_data_on_the_same_line_is_not_called_json_lines() -> None:
     (result,) = validate_many(["-"], stdin=io.BytesIO(b'{"version": 2} {"version": 2}\n'))
     (issue,) = result.errors
     assert "JSON Lines" not in issue.message
+
+
+# --- values are spelt as JSON spells them -------------------------------------------------------
+
+# Strings without a quote mark or a capital letter: a `'` or a `None`/`True`/`False` in a
+# message can then only be Python's spelling of a value.
+_TEXT = st.text(
+    st.characters(exclude_characters="'\\", exclude_categories=("Lu", "Cs", "Cc")), max_size=8
+)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=6,
+)
+PYTHON = re.compile(r"\b(None|True|False)\b|'")
+
+
+def _messages(value: Any) -> list[str]:
+    """What docket says of ``value`` where a container holds it."""
+    out: list[str] = []
+    for family in ("backup-metadata", "chunked-backup"):
+        data = json.dumps({"version": value}).encode()
+        out += [i.message for i in REGISTRY.family(family).validate(data)]
+        try:
+            REGISTRY.family(family).load(data)
+        except DocketError as err:
+            out.append(str(err))
+    named = json.dumps({"family": value, "version": 2})
+    for result in validate_many(["-"], stdin=io.BytesIO(named.encode())):
+        out += [i.message for i in result.errors]
+    signed = REGISTRY.family("backup-metadata").new({}, version=3).data
+    out += [i.message for i in FAMILY.validate({**signed, "digest": value})]
+    out.append(str(E.MigrationError("f", value, value, "no")))
+    out.append(str(E.KeyConflict(("a",), [value, value], "MySQL")))
+    out.append(str(E.UnknownFamily(value, ["a"])))
+    out.append(str(E.UnknownRule(value, ["a"])))
+    for key in (value, None, True, 1):
+        try:
+            check_limits({"k": [{key: 1}]} if isinstance(key, Hashable) else {"k": key})
+        except DocketError as err:
+            out.append(str(err))
+    if isinstance(value, str):
+        key = json.dumps(value)
+        text = f'{{"version": 2, {key}: 1, {key}: 2}}'
+        out += [i.message for i in FAMILY.validate(text)]
+    return out
+
+
+@given(JSON_VALUES)
+def test_errors_spell_values_as_json(value: Any) -> None:
+    for message in _messages(value):
+        assert not PYTHON.search(message), message
+
+
+def test_python_spellings_are_gone_from_the_examples_of_the_issue() -> None:
+    [issue] = FAMILY.validate(b'{"version": true}')
+    assert "version true is not" in issue.message
+    assert "version null is not" in str(FAMILY.validate(b'{"version": null}')[0])
+    dup = FAMILY.validate(b'{"version": 2, "a": 1, "a": 2}')[0]
+    assert 'duplicate key "a"' in dup.message
+    with pytest.raises(E.NonFiniteNumber) as info:
+        check_limits({"k": math.nan})
+    assert "NaN" in str(info.value) and "nan" not in str(info.value)

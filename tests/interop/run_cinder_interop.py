@@ -10,9 +10,9 @@ the key is a hash of everything installed into it: Cinder, the test dependencies
 unit tests import (``CINDER_TEST_DEPS``) and docket's runtime dependencies (read from
 ``pyproject.toml``; the adapter that runs Cinder's unit tests against docket's store imports
 docket from ``src/``), installed at the exact versions of ``cinder-constraints.txt`` beside this
-file (refreshed by ``.ci/lock cinder``). A changed requirement or lock builds a new venv. It is built in a
-temporary folder and renamed into place once Cinder, its test base class and its POSIX driver
-import, under a lock, so parallel test runs never see half a venv.
+file (refreshed by ``.ci/lock cinder``). A changed requirement or lock builds a new venv. It is
+built in a temporary folder and renamed into place once Cinder, its test base class and its
+POSIX driver import, under a lock, so parallel test runs never see half a venv.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from docket.backup._audit_checks import (
     orphan,
 )
 from docket.backup._layout import _SAFE_ID, backup_dir_for
-from docket.core.errors import DriverOptionError
+from docket.core.errors import DriverOptionError, show
 from docket.core.registry import Registry, load_registry
 
 POSIX_SERVICES = (
@@ -306,7 +306,7 @@ def audit(
     if jobs < 0:
         raise ValueError(f"jobs={jobs}: give a number of processes, or 0 for one per CPU")
     if shard is not None and not 1 <= shard[0] <= shard[1]:
-        raise ValueError(f"shard={shard!r}: I must be between 1 and N")
+        raise ValueError(f"shard={show(shard)}: I must be between 1 and N")
     workers = jobs or os.cpu_count() or 1
     if registry is not None and workers > 1:
         raise ValueError("a registry cannot be sent to worker processes: pass schemas=, or jobs=1")
@@ -341,7 +341,7 @@ def audit(
     unknown = sorted(set(require) - set(inspector.reader_names))
     if unknown:
         raise ValueError(
-            f"unknown reader {unknown[0]!r}; known: " + ", ".join(inspector.reader_names)
+            f"unknown reader {show(unknown[0])}; known: " + ", ".join(inspector.reader_names)
         )
     run._verdicts = _run(base, setup, inspector, by_id, mine, workers, progress, run)
     return run

@@ -25,6 +25,7 @@ from docket.cli.audit_report import render
 from docket.cli.common import EXIT_FAILED, EXIT_OK, atomic_output, run
 from docket.cli.errors import CommandFailed, UsageError
 from docket.core.bulk import parse_shard
+from docket.core.errors import show
 
 FORMATS = ("text", "json", "jsonl", "html")
 MAX_LINE = 16 * 1024 * 1024
@@ -197,7 +198,9 @@ def run_audit(
 
     def work() -> int:
         if output_format not in FORMATS:
-            raise UsageError("--format", f"{output_format!r} is not one of {FORMATS}")
+            raise UsageError(
+                "--format", f"{show(output_format)} is not one of " + ", ".join(FORMATS)
+            )
         if not Path(root).is_dir():
             raise UsageError("ROOT", f"{root} is not a directory", "give the backup root")
         part = _shard(shard)
@@ -261,7 +264,9 @@ def merge(
         if not files:
             raise UsageError("FILES", "give the JSONL files the shards wrote")
         if output_format not in FORMATS:
-            raise UsageError("--format", f"{output_format!r} is not one of {FORMATS}")
+            raise UsageError(
+                "--format", f"{show(output_format)} is not one of " + ", ".join(FORMATS)
+            )
         with _target(stdout, output) as out:
             report = _Report(out, output_format, "docket audit")
             for path in files:

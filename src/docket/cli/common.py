@@ -27,6 +27,7 @@ from docket.core.errors import (
     LimitExceeded,
     UnsafeFile,
     ValidationError,
+    show,
 )
 from docket.core.family import Container, Family
 from docket.core.registry import Registry, load_registry
@@ -125,7 +126,7 @@ def named_family(registry: Registry, name: str, option: str = "--family") -> Fam
     if name not in registry:
         raise UsageError(
             option,
-            f"unknown family {name!r}",
+            f"unknown family {show(name)}",
             "known families: " + ", ".join(registry.families()),
         )
     return registry.family(name)
@@ -138,7 +139,7 @@ def named_version(family: Family, text: str, option: str) -> Version:
     except (DocketError, ValueError) as err:
         raise UsageError(
             option,
-            f"{text!r} is not a version of {family.name}",
+            f"{show(text)} is not a version of {family.name}",
             "versions: " + ", ".join(str(v) for v in family.versions),
         ) from err
 

@@ -28,6 +28,7 @@ from docket.cli.options import streams
 from docket.conformance.compare import ERROR, UNCLAIMED, Outcome, judge
 from docket.conformance.report import RENDERERS, Report
 from docket.conformance.suite import LEVELS, PROTOCOL, SUITE, Suite, SuiteError, without_expectation
+from docket.core.errors import show
 
 DOCKET_COMMAND = (sys.executable, "-m", "docket.conformance.adapter")
 """docket itself, through the same protocol as any other implementation."""
@@ -64,11 +65,11 @@ def _reply(lines: _Lines, timeout: float) -> dict[str, Any] | None:
     try:
         value = json.loads(line)
     except ValueError:
-        return {"error": f"the answer is not JSON: {line[:200]!r}"}
+        return {"error": f"the answer is not JSON: {show(line[:200])}"}
     return (
         value
         if isinstance(value, dict)
-        else {"error": f"the answer is not an object: {line[:200]!r}"}
+        else {"error": f"the answer is not an object: {show(line[:200])}"}
     )
 
 

@@ -26,7 +26,7 @@ from docket.cli.output import emit, issue_dict, pointer_path
 from docket.core.bulk import STDIN
 from docket.core.codec import parse
 from docket.core.compat import VersionDiff, diff_versions
-from docket.core.errors import DocketError, ValidationError
+from docket.core.errors import DocketError, ValidationError, show
 from docket.core.family import Container, Family
 from docket.core.registry import Registry
 
@@ -64,7 +64,8 @@ def migrate(
         losses = fam.losses(container.version, target)
         if losses and not allow_lossy:
             stderr.write(
-                f"error: {fam.name} {container.version!r} -> {target!r} is lossy; it would lose:\n"
+                f"error: {fam.name} {show(container.version)} -> {show(target)} is lossy; it "
+                "would lose:\n"
             )
             for loss in losses:
                 stderr.write(f"  - {loss}\n")
@@ -78,18 +79,20 @@ def migrate(
         if after - before:
             names = ", ".join(f"{s}.{f}" for s, f in sorted(after - before))
             stderr.write(
-                f"note: version {target!r}'s restore policy also restores {names}, which "
-                f"version {container.version!r}'s did not; restoring the migrated container "
+                f"note: version {show(target)}'s restore policy also restores {names}, which "
+                f"version {show(container.version)}'s did not; restoring the migrated container "
                 "writes more than restoring the original would\n"
             )
         if before - after:
             names = ", ".join(f"{s}.{f}" for s, f in sorted(before - after))
-            stderr.write(f"note: version {target!r}'s restore policy no longer restores {names}\n")
+            stderr.write(
+                f"note: version {show(target)}'s restore policy no longer restores {names}\n"
+            )
         if output is None or output == STDIN:
             stdout.write(data.decode("utf-8") + "\n")
         else:
             write_atomic(output, data + b"\n")
-            stderr.write(f"wrote {output} ({fam.name} version {target!r})\n")
+            stderr.write(f"wrote {output} ({fam.name} version {show(target)})\n")
         return EXIT_OK
 
     return run(stderr, work)
@@ -171,7 +174,7 @@ def _inspect_text(info: Mapping[str, Any]) -> str:
     lines = [
         f"file       {info['file']}",
         f"family     {info['family']}",
-        f"version    {info['version']!r} (current {info['current']!r})",
+        f"version    {show(info['version'])} (current {show(info['current'])})",
         f"digest     {info['digest']}",
         f"signature  {info['signature']}",
         "sections",
@@ -181,7 +184,7 @@ def _inspect_text(info: Mapping[str, Any]) -> str:
         lines.append(f"  {name:<{width}}  {count} field(s)")
     restore = info["restore"]
     lines.append(
-        f"restore    with the policy of version {restore['policy_version']!r}, onto "
+        f"restore    with the policy of version {show(restore['policy_version'])}, onto "
         f"{restore['target']}"
     )
     if "refused" in restore:
@@ -241,11 +244,11 @@ def diff_text(result: VersionDiff) -> str:
     old, new = result.old, result.new
     yes_no = {True: "yes", False: "NO"}
     lines = [
-        f"{result.family} {old!r} -> {new!r}: {result.compatibility.value}",
-        f"  backward: {yes_no[result.backward]:<3}  version {new!r} readers "
-        f"{'accept every' if result.backward else 'refuse some'} version {old!r} container(s)",
-        f"  forward:  {yes_no[result.forward]:<3}  version {old!r} readers "
-        f"{'accept every' if result.forward else 'refuse some'} version {new!r} container(s)",
+        f"{result.family} {show(old)} -> {show(new)}: {result.compatibility.value}",
+        f"  backward: {yes_no[result.backward]:<3}  version {show(new)} readers "
+        f"{'accept every' if result.backward else 'refuse some'} version {show(old)} container(s)",
+        f"  forward:  {yes_no[result.forward]:<3}  version {show(old)} readers "
+        f"{'accept every' if result.forward else 'refuse some'} version {show(new)} container(s)",
         "",
         "schema changes (B: breaks backward, F: breaks forward):",
     ]

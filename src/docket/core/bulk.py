@@ -33,7 +33,7 @@ from docket.core._reading import (
 )
 from docket.core.codec import Limits, parse
 from docket.core.documents import FamilySource
-from docket.core.errors import DocketError, Issue, LimitExceeded, ParseError, TrailingData
+from docket.core.errors import DocketError, Issue, LimitExceeded, ParseError, TrailingData, show
 from docket.core.family import Family, parse_issue
 from docket.core.locate import place
 from docket.core.migrations import BUILTIN_CONVERTERS
@@ -117,10 +117,10 @@ def parse_shard(text: str) -> tuple[int, int]:
     """``"I/N"`` (``1 <= I <= N``) as ``(I, N)``; :class:`ValueError` for anything else."""
     index, sep, count = text.partition("/")
     if not sep or not index.strip().isdigit() or not count.strip().isdigit():
-        raise ValueError(f"{text!r} is not I/N")
+        raise ValueError(f"{show(text)} is not I/N")
     i, n = int(index), int(count)
     if not 1 <= i <= n:
-        raise ValueError(f"{text!r}: I must be between 1 and N")
+        raise ValueError(f"{show(text)}: I must be between 1 and N")
     return i, n
 
 
@@ -250,7 +250,7 @@ class _Checker:
         self, file: str, line: int | None, raw: bytes, name: str, version: Any
     ) -> Result:
         known = ", ".join(self.registry.families())
-        issue = Issue(("family",), f"unknown family {name!r} (known: {known})", "family")
+        issue = Issue(("family",), f"unknown family {show(name)} (known: {known})", "family")
         placed = place(raw, [issue], first_line=line or 1)
         return Result(file, line, name, version, tuple(placed))
 
@@ -721,7 +721,7 @@ def validate_many(
     if jobs < 0:
         raise ValueError(f"jobs={jobs}: give a number of processes, or 0 for one per CPU")
     if shard is not None and not 1 <= shard[0] <= shard[1]:
-        raise ValueError(f"shard={shard!r}: I must be between 1 and N")
+        raise ValueError(f"shard={show(shard)}: I must be between 1 and N")
     if names.count(STDIN) > 1:
         raise ValueError("standard input (-) can be read once")
     if registry is None:

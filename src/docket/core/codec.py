@@ -32,6 +32,7 @@ from docket.core.errors import (
     PathSegment,
     TrailingData,
     json_path,
+    show,
 )
 
 JSONObject = dict[str, Any]
@@ -492,7 +493,7 @@ def _check_container(
         for key in node:
             if not isinstance(key, str):
                 raise InvalidJSON(
-                    f"object key {key!r} at {json_path(path)} is not a string",
+                    f"object key {show(key)} at {json_path(path)} is not a string",
                     hint="JSON object keys are strings",
                 )
             _check_text(key, limits, path, "a key", (*path, key))
@@ -579,7 +580,7 @@ def _check_scalar(value: Any, limits: Limits, path: tuple[PathSegment, ...]) -> 
             )
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise NonFiniteNumber(f"{value!r} (at {json_path(path)})")
+            raise NonFiniteNumber(f"{show(value)} (at {json_path(path)})")
     else:
         raise InvalidJSON(
             f"{_type_name(value)} at {json_path(path)} is not a JSON value",

@@ -10,6 +10,7 @@ reads, in ``str(error)`` and the CLI) and the RFC 6901 JSON Pointer ``/volume-me
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,17 @@ def _printable(text: str) -> str:
     if text.isascii():
         return text
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def show(value: Any) -> str:
+    """``value`` as JSON writes it, for messages: ``null``, ``true``, ``"a"``, ``[1, 2]``,
+    ``NaN`` (not Python's ``None``, ``True``, ``'a'``); what JSON cannot write (a set, bytes,
+    an object), as Python's ``repr``."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not JSON data, or a cycle
+        return repr(value)
+    return _printable(text)
 
 
 def json_path(segments: Iterable[PathSegment]) -> str:
@@ -74,13 +86,13 @@ def segments_of(location: Location) -> Segments:
         steps = location.split("/")[1:]
         return tuple(s.replace("~1", "/").replace("~0", "~") for s in steps)
     if not location.startswith("$"):
-        raise ValueError(f"{location!r} is neither a $-path nor a JSON Pointer")
+        raise ValueError(f"{show(location)} is neither a $-path nor a JSON Pointer")
     out: list[PathSegment] = []
     at = 1
     while at < len(location):
         step = _PATH_STEP.match(location, at)
         if step is None:
-            raise ValueError(f"{location!r} is not a $-path (at character {at})")
+            raise ValueError(f"{show(location)} is not a $-path (at character {at})")
         index, key = step.groups()
         out.append(int(index) if index is not None else _PATH_ESCAPE.sub(_unescape, key))
         at = step.end()
@@ -229,7 +241,7 @@ class DuplicateKey(ParseError):
 
     def __init__(self, key: str) -> None:
         super().__init__(
-            f"duplicate key {key!r}",
+            f"duplicate key {show(key)}",
             hint="remove one of the two members; docket refuses ambiguous input",
         )
         self.key = key
@@ -288,7 +300,7 @@ class VersionError(DocketError, ValueError):
         self.found = found
         self.supported = tuple(supported)
         self.reason = reason
-        self.hint = "supported versions: " + ", ".join(repr(v) for v in self.supported)
+        self.hint = "supported versions: " + ", ".join(show(v) for v in self.supported)
 
     def describe(self) -> str:
         return f"{self.family}: {self.reason}"
@@ -301,12 +313,12 @@ class MissingVersion(VersionError):
 
 class MalformedVersion(VersionError):
     def __init__(self, family: str, found: Any, supported: Sequence[Any], expected: str) -> None:
-        super().__init__(family, found, supported, f"version {found!r} is not {expected}")
+        super().__init__(family, found, supported, f"version {show(found)} is not {expected}")
 
 
 class UnknownVersion(VersionError):
     def __init__(self, family: str, found: Any, supported: Sequence[Any]) -> None:
-        super().__init__(family, found, supported, f"version {found!r} is not a known version")
+        super().__init__(family, found, supported, f"version {show(found)} is not a known version")
 
 
 class VersionTooNew(UnknownVersion):
@@ -318,11 +330,11 @@ class VersionTooNew(UnknownVersion):
             family,
             found,
             supported,
-            f"version {found!r} is newer than the current version {supported[-1]!r}",
+            f"version {show(found)} is newer than the current version {show(supported[-1])}",
         )
         self.hint = (
             f"this container was written by a newer release; upgrade docket "
-            f"(supported versions: {', '.join(repr(v) for v in self.supported)})"
+            f"(supported versions: {', '.join(show(v) for v in self.supported)})"
         )
 
 
@@ -393,7 +405,7 @@ class UnknownFamily(DocketError, LookupError):
         self.hint = "known families: " + (", ".join(self.known) or "none")
 
     def describe(self) -> str:
-        return f"unknown family {self.name!r}"
+        return f"unknown family {show(self.name)}"
 
 
 class UnknownRule(DocketError, LookupError):
@@ -403,7 +415,7 @@ class UnknownRule(DocketError, LookupError):
         self.hint = "registered rules: " + (", ".join(sorted(known)) or "none")
 
     def describe(self) -> str:
-        return f"unknown restore rule {self.name!r}"
+        return f"unknown restore rule {show(self.name)}"
 
 
 class GraphError(DocketError, ValueError):
@@ -505,7 +517,7 @@ class MigrationError(DocketError, ValueError):
         self.hint = hint
 
     def describe(self) -> str:
-        return f"{self.family} {self.source!r} -> {self.target!r}: {self.reason}"
+        return f"{self.family} {show(self.source)} -> {show(self.target)}: {self.reason}"
 
 
 class LossyMigration(MigrationError):
@@ -562,7 +574,7 @@ class KeyConflict(RestoreRefused):
 
     def __init__(self, path: Location, keys: Sequence[str], database: str) -> None:
         super().__init__(
-            f"keys {', '.join(repr(k) for k in keys)} are one key to {database}, which "
+            f"keys {', '.join(show(k) for k in keys)} are one key to {database}, which "
             "compares metadata keys without case, accents or trailing spaces",
             path=path,
             hint="rename one of the keys; restoring both would lose one",

@@ -31,6 +31,7 @@ from docket.core.errors import (
     UnknownRule,
     ValidationError,
     VersionError,
+    show,
 )
 from docket.core.integrity import Integrity
 from docket.core.migrations import Migration, VersionGraph
@@ -227,7 +228,7 @@ class Family:
             if section not in props:
                 raise SchemaDocumentError(
                     where,
-                    f"policy names section {section!r}, which the schema does not define",
+                    f"policy names section {show(section)}, which the schema does not define",
                     path=base,
                 )
             sec_props = props[section].get("properties")
@@ -235,7 +236,8 @@ class Family:
                 if not isinstance(sec_props, Mapping) or name not in sec_props:
                     raise SchemaDocumentError(
                         where,
-                        f"policy allows field {name!r}, which section {section!r} does not define",
+                        f"policy allows field {show(name)}, which section {show(section)} does "
+                        "not define",
                         path=(*base, "fields", i),
                         hint="add the field to the section's properties, or drop it from fields",
                     )
@@ -318,7 +320,8 @@ class Family:
         # it (change "version": 3 to 2 and the signature is never looked at).
         if self.signing_key is not None and self.signs:
             raise SignatureError(
-                f"version {version!r} containers cannot be signed and a signing key is configured",
+                f"version {show(version)} containers cannot be signed and a signing key is "
+                "configured",
                 path=("version",),
                 hint="only signed containers are accepted while a key is configured; "
                 "restore older containers without a key",
@@ -421,7 +424,7 @@ class Family:
                 self.name,
                 container.version,
                 target,
-                f"the container belongs to family {container.family!r}",
+                f"the container belongs to family {show(container.family)}",
             )
         steps = self.graph.path(container.version, target)
         if not allow_lossy:
@@ -464,7 +467,7 @@ class Family:
                     src,
                     dst,
                     f"the {'upgrade' if up else 'downgrade'} gives a container that is not "
-                    f"valid at version {dst!r}: " + "; ".join(str(i) for i in issues[:5]),
+                    f"valid at version {show(dst)}: " + "; ".join(str(i) for i in issues[:5]),
                     hint="this edge's operations or functions are broken; `docket check` "
                     "lists what it finds on the schemas",
                 )

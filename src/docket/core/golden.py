@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from docket.core.errors import DocketError
+from docket.core.errors import DocketError, show
 from docket.core.family import Container, Family
 from docket.core.versions import Version
 
@@ -64,7 +64,8 @@ def check_golden_file(family: Family, version: Version, path: Path) -> Iterator[
         if container.written_version != version:
             yield GoldenProblem(
                 path,
-                f"is a version {container.written_version!r} container in the {version!r} folder",
+                f"is a version {show(container.written_version)} container in the {show(version)} "
+                "folder",
             )
             return
         if family.dump(container, version=version) != raw:
@@ -96,7 +97,7 @@ def _check_upgrades(family: Family, container: Container, path: Path) -> Iterato
         if got != expected.read_bytes():
             yield GoldenProblem(
                 expected,
-                f"the upgrade to {newer!r} changed: it no longer gives the recorded bytes",
+                f"the upgrade to {show(newer)} changed: it no longer gives the recorded bytes",
             )
 
 

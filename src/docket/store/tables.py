@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from docket.core.errors import StoreError
+from docket.core.errors import StoreError, show
 from docket.store.values import Kind
 
 VOLUMES = "volumes"
@@ -239,7 +239,7 @@ def _reflect(
         reflected = []
     if not reflected:
         raise StoreError(
-            f"the database has no table {name!r}",
+            f"the database has no table {show(name)}",
             hint="point docket at a Cinder database; `docket db init URL` creates the tables "
             "for a demo or test database",
         )
@@ -247,7 +247,7 @@ def _reflect(
     missing = [c for c in _REQUIRED[name] if c not in present]
     if missing:
         raise StoreError(
-            f"table {name!r} has no column(s) {', '.join(missing)}",
+            f"table {show(name)} has no column(s) {', '.join(missing)}",
             hint="docket works on Cinder's layout of this table",
         )
     keep_all = name == VOLUMES
