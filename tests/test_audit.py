@@ -290,7 +290,7 @@ def test_require_a_reader(damaged: tuple[Path, dict[str, str]]) -> None:
     assert "backup-metadata 3" in v3.findings[0].message
     assert found[ids["full"]].ok
     assert "unrestorable" in _kinds(found[ids["partial"]])
-    with pytest.raises(ValueError, match="unknown reader 'ceph'"):
+    with pytest.raises(ValueError, match='unknown reader "ceph"'):
         audit(root, require=["ceph"])
 
 
@@ -614,7 +614,7 @@ def _family_dir(tmp_path: Path, readers: Any) -> Path:
 
 
 def test_a_reader_of_a_version_the_family_lacks_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(SchemaDocumentError, match="reader 'old' accepts version 4"):
+    with pytest.raises(SchemaDocumentError, match='reader "old" accepts version 4'):
         read_family(_family_dir(tmp_path, {"old": [1, 4]}))
     with pytest.raises(SchemaDocumentError):
         read_family(_family_dir(tmp_path / "b", {"old": ["1"]}))
@@ -638,3 +638,58 @@ def test_the_benchmark_runs_on_a_small_root(
     )
     out = capsys.readouterr().out
     assert "metadata, 1 job" in out and "60" in out
+
+
+# --- empty shards and empty age buckets ---------------------------------------------------------
+
+
+def test_ages_hold_no_empty_bucket(tmp_path: Path) -> None:
+    # A backup with no object of a known family and no date (its metadata object is gone)
+    # adds nothing to any month: the ages have no bucket for it.
+    root = tmp_path / "root"
+    bid = _ids(1, "ad")
+    d = _backup(root, tmp_path, bid)
+    for name in os.listdir(d):
+        (d / name).unlink()
+    (d / "stray").write_bytes(b"x")  # not empty: a backup directory with nothing known
+    summary = Summary()
+    summary.add(Verdict(bid, "x", integrity="damaged"))
+    for verdict in audit(root):
+        summary.add(verdict)
+    ages = summary.to_json()["ages"]
+    assert all(ages.values()), ages
+
+
+def _shard_without(root: Path, n: int) -> int:
+    """A shard of ``n`` that holds none of the backups under ``root``."""
+    taken = {shard_of(p.name, n) for p in root.glob("*/*/*")}
+    return min(set(range(1, n + 1)) - taken)
+
+
+def test_an_empty_shard_says_so_and_succeeds(tmp_path: Path) -> None:
+    from docket.cli.audit import run_audit
+
+    root = tmp_path / "root"
+    for i in (1, 2):
+        _backup(root, tmp_path, _ids(i, "ae"), volume_id=f"vol-{i}", seed=i)
+    empty = _shard_without(root, 5)
+    out, err = io.StringIO(), io.StringIO()
+    report = tmp_path / "shard.jsonl"
+    code = run_audit(
+        root, stdout=out, stderr=err, shard=f"{empty}/5", output_format="jsonl", output=report
+    )
+    assert code == 0
+    assert err.getvalue() == (
+        f"docket audit: shard {empty}/5 is empty: none of the 2 backups under {root} "
+        "fall in it\n"
+    )
+    assert report.read_text() == ""  # written, so `merge shard-*.jsonl` finds every shard
+    err = io.StringIO()
+    assert run_audit(tmp_path / "root", stdout=io.StringIO(), stderr=err) == 0
+    assert "empty" not in err.getvalue()
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    err = io.StringIO()
+    assert run_audit(bare, stdout=io.StringIO(), stderr=err, shard="1/3") == 0
+    expected = f"docket audit: shard 1/3 is empty: there are no backups under {bare}\n"
+    assert err.getvalue() == expected

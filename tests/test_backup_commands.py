@@ -153,7 +153,7 @@ def test_an_unknown_metadata_version_is_refused_without_writing(tmp_path: Path, 
     meta.write_text(meta.read_text().replace('"version": "1.0.0"', '"version": "3.1.0"'))
     s = Streams()
     assert commands.restore("c0de-5", tmp_path / "out", root=root, **s.kw) == 1
-    assert "chunked-backup: version '3.1.0' is newer" in s.stderr.getvalue()
+    assert 'chunked-backup: version "3.1.0" is newer' in s.stderr.getvalue()
     assert not (tmp_path / "out").exists()
 
 

@@ -263,7 +263,7 @@ def test_the_family_member_chooses_the_family(tmp_path: Path) -> None:
     assert commands.validate([str(unknown)], output_format="json", **run.kw) == 1
     (error,) = run.json()[0]["errors"]
     assert (error["pointer"], error["path"]) == ("/family", '$["family"]')
-    assert "unknown family 'no-such-family'" in error["message"]
+    assert 'unknown family "no-such-family"' in error["message"]
 
 
 @pytest.mark.parametrize(
@@ -460,7 +460,7 @@ def test_a_lossy_downgrade_is_refused_and_says_what_is_lost(
 @pytest.mark.parametrize(
     ("name", "to", "code", "words"),
     [
-        ("v2", "7", 2, "'7' is not a version of backup-metadata"),
+        ("v2", "7", 2, '"7" is not a version of backup-metadata'),
         ("v2", "two", 2, "is not a version"),
         ("too-new", "2", 1, "newer than the current version"),
         ("invalid", "3", 1, SIZE),
@@ -568,7 +568,7 @@ def test_diff_both_formats() -> None:
 
 @pytest.mark.parametrize(
     ("args", "words"),
-    [(("nope", "1", "2"), "unknown family"), (("backup-metadata", "1", "9"), "B: '9'")],
+    [(("nope", "1", "2"), "unknown family"), (("backup-metadata", "1", "9"), 'B: "9"')],
 )
 def test_diff_usage_errors(args: tuple[str, str, str], words: str) -> None:
     run = Run()
@@ -671,7 +671,7 @@ def test_backup_many_volumes_to_a_directory_or_json_lines(database: str, tmp_pat
     ("ids", "kwargs", "code", "words"),
     [
         (["missing"], {}, 1, "volume missing not found"),
-        (["vol-a"], {"version": "7"}, 2, "'7' is not a version"),
+        (["vol-a"], {"version": "7"}, 2, '"7" is not a version'),
         (["vol-a", "vol-b"], {"output": "one.json"}, 2, "do not fit in one file"),
     ],
 )
@@ -765,7 +765,7 @@ def test_a_container_naming_an_unknown_family_is_bad_input(tmp_path: Path) -> No
     ):
         run = Run()
         assert call(run) == 1
-        assert "unknown family 'ledger'" in run.err
+        assert 'unknown family "ledger"' in run.err
 
 
 def test_written_files_get_the_usual_mode(files: dict[str, Path], tmp_path: Path) -> None:

@@ -344,3 +344,38 @@ def test_cli_runs_docket_and_a_command(tmp_path: Path) -> None:
     missing = runner.invoke(cli, ["conformance", "run", "--suite", str(tmp_path)])
     assert missing.exit_code == 2
     assert "no conformance manifest" in missing.output
+
+
+def test_levels_left_out_by_level_are_not_run_nor_passed(suite: Suite) -> None:
+    report = run(fake("verdict"), suite, levels=("validate",), families=("backup-metadata",))
+    assert report.selected == ("validate",)
+    text = render_text(report)
+    for level in LEVELS[1:]:
+        line = next(x for x in text.splitlines() if x.split()[:1] == [level])
+        assert line.split()[1:] == ["not", "run"], line
+        assert not report.level_passed(level)
+    doc = json.loads(render_json(report))
+    for level in LEVELS[1:]:
+        assert doc["levels"][level]["run"] is False
+        assert doc["levels"][level]["passed"] is None
+    assert doc["levels"]["validate"]["run"] is True
+    root = ET.fromstring(render_junit(report).split("?>", 1)[1])
+    suites = {s.get("name"): s for s in root.iter("testsuite")}
+    for level in LEVELS[1:]:
+        skipped = [s.get("message") for s in suites[level].iter("skipped")]
+        assert skipped == ["not run"]
+        assert suites[level].get("skipped") == suites[level].get("tests") == "1"
+
+
+def test_outside_a_checkout_the_missing_suite_hints_at_the_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["conformance", "run"])
+    assert missing.exit_code == 2
+    assert "no conformance manifest" in missing.output
+    assert "--suite" in missing.output
+    given = runner.invoke(cli, ["conformance", "run", "--suite", str(tmp_path)])
+    assert given.exit_code == 2
+    assert "hint: give --suite the directory holding manifest.json" in given.output

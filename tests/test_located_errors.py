@@ -75,4 +75,9 @@ def test_the_whole_document_is_not_printed_as_a_location() -> None:
     assert E.RestoreRefused("refused").path == "$"
     assert str(E.BackupNotFound("gone", backup_id="b1")) == "backup b1: gone"
     assert str(E.LimitExceeded("max_bytes", 9, 8)).startswith("cannot parse container: ")
-    assert "exceeds the limit of 8 at $ (hint" in str(E.LimitExceeded("max_bytes", 9, 8))
+    assert "the limit of 8 (max_bytes) (hint" in str(E.LimitExceeded("max_bytes", 9, 8))
+    deep = E.LimitExceeded("max_depth", 9, 8, path=("a",))
+    assert str(deep).startswith(
+        'cannot parse container: max_depth 9 exceeds the limit of 8 at $["a"]'
+    )
+    assert "at $" not in str(E.LimitExceeded("max_depth", 9, 8))

@@ -95,7 +95,7 @@ def test_map_replaces_values_of_the_same_type_only() -> None:
     assert op.inverse() == Map("s", "status", (("cancelled", "void"), ("one", 1)))
     assert op.losses() == ()
     merging = Map("s", "k", [["a", "x"], ["b", "x"], ["c", "y"]])
-    assert merging.losses() == ("s.k: 'a' is given back for each of 'a', 'b'",)
+    assert merging.losses() == ('s.k: "a" is given back for each of "a", "b"',)
     assert applied(merging.inverse(), {"s": {"k": "x"}}) == {"s": {"k": "a"}}
 
 
@@ -162,9 +162,9 @@ def test_an_unknown_operation_is_a_schema_document_error_with_its_path() -> None
         parse_operations(specs, ("migration", "upgrade"))
     assert info.value.path == '$["migration"]["upgrade"][1]["op"]'
     assert info.value.pointer == "/migration/upgrade/1/op"
-    assert "unknown operation 'explode'" in str(info.value)
+    assert 'unknown operation "explode"' in str(info.value)
     assert "hint: operations: add, remove, rename, move, map, convert" in str(info.value)
-    with pytest.raises(docket.errors.SchemaDocumentError, match="needs a 'to' member") as bad:
+    with pytest.raises(docket.errors.SchemaDocumentError, match='needs a "to" member') as bad:
         parse_operations([{"op": "rename", "field": "f"}], ("m",))
     assert bad.value.segments == ("m", 0)
 
@@ -276,7 +276,7 @@ def test_inverse_needs_operations() -> None:
     registry = docket.load_registry()
     with pytest.raises(docket.MigrationError, match="inverse"):
         registry.with_migration("contacts", 1, 2, upgrade, "inverse")
-    with pytest.raises(docket.MigrationError, match="'reverse'"):
+    with pytest.raises(docket.MigrationError, match='"reverse"'):
         registry.with_migration("contacts", 1, 2, UPGRADE, "reverse")  # type: ignore[arg-type]
 
 

@@ -89,6 +89,7 @@ SURFACES: dict[str, list[str]] = {
         "SchemaDocumentError",
         "SignatureError",
         "StoreError",
+        "TrailingData",
         "UnknownFamily",
         "UnknownField",
         "UnknownRule",

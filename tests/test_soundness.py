@@ -71,7 +71,7 @@ def test_an_exact_downgrade_that_drops_a_section_is_refused(tmp_path: Path) -> N
     assert isinstance(err.value, GraphError) and err.value.edge == (3, 2)
     assert str(err.value).startswith(
         'volumes: 3 -> 2: downgrade operation 1: remove retention: $["retention"]: '
-        "the edge is declared exact, but the section 'retention' is dropped"
+        'the edge is declared exact, but the section "retention" is dropped'
     )
 
 
@@ -103,7 +103,7 @@ def test_declared_losses_must_be_what_the_downgrade_loses(tmp_path: Path) -> Non
     (undeclared,) = _only(found, "undeclared-loss")
     assert (undeclared.edge, undeclared.json_path) == ("3 -> 2", '$["retention"]')
     (stray,) = _only(found, "loss-not-found")
-    assert stray.edge == "3 -> 2" and "'disk.name'" in stray.reason
+    assert stray.edge == "3 -> 2" and '"disk.name"' in stray.reason
     assert stray.json_path == '$["migration"]["downgrade"]["losses"][0]'
 
 

@@ -533,7 +533,7 @@ def test_a_database_without_the_tables_is_a_typed_error_and_stays_empty(
     engine = store.make_engine(scratch_db())
     try:
         api = store.BackupMetadataAPI(engine)
-        with pytest.raises(StoreError, match="no table 'volumes'") as caught:
+        with pytest.raises(StoreError, match='no table "volumes"') as caught:
             api.get(SRC)
         assert "docket db init" in caught.value.hint
         with pytest.raises(StoreError):

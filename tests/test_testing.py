@@ -98,7 +98,7 @@ def test_an_unsupported_keyword_is_refused_with_its_path() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string", "oneOf": []}}}
     with pytest.raises(docket.SchemaDocumentError) as err:
         from_schema(schema).example()
-    assert "'oneOf'" in str(err.value)
+    assert '"oneOf"' in str(err.value)
     assert err.value.path == '$["a"]'
 
 
@@ -143,7 +143,7 @@ def test_sections_are_valid_against_their_schema(where: str, name: str) -> None:
 
 def test_sections_refuses_an_unknown_section() -> None:
     fam = family_of("bundled", "backup-metadata")
-    with pytest.raises(LookupError, match="no section 'volumes'") as err:
+    with pytest.raises(LookupError, match='no section "volumes"') as err:
         sections(fam, 3, "volumes")
     assert isinstance(err.value, docket.DocketError)
     assert "volume-metadata" in str(err.value)
@@ -304,7 +304,7 @@ def test_a_dropped_field_fails_upgrade_valid(tmp_path: Path) -> None:
     failure = _failure(check_upgrade_valid, fam)
     assert failure.property == "upgrade-valid"
     assert re.search(r"""["']size["'] is a required property""", str(failure))
-    assert str(failure).startswith("property 'upgrade-valid' failed for family 'toy'")
+    assert str(failure).startswith('property "upgrade-valid" failed for family "toy"')
 
 
 def test_a_non_deterministic_upgrade_is_caught(tmp_path: Path) -> None:

@@ -263,7 +263,7 @@ def test_a_duplicate_key_is_placed_at_its_second_occurrence(tmp_path: Path) -> N
     )
     path.write_text(text)
     (error,) = _errors([str(path)])
-    assert "duplicate key 'id'" in error["message"]
+    assert 'duplicate key "id"' in error["message"]
     assert (error["line"], error["column"]) == (5, 5)
 
 

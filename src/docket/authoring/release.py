@@ -28,7 +28,7 @@ from typing import Any
 
 from docket._files import FileChanges, apply_changes
 from docket.core.documents import GOLDEN, MANIFEST, fingerprint, read_document, version_text
-from docket.core.errors import DocketError
+from docket.core.errors import DocketError, show
 from docket.core.family import Family
 from docket.core.golden import upgrade_pins
 from docket.core.versions import Version
@@ -54,7 +54,7 @@ class ReleaseRefused(DocketError, ValueError):
         self.problems = tuple(problems)
 
     def describe(self) -> str:
-        text = f"{self.family} {self.version!r}: {self.reason}; nothing was released"
+        text = f"{self.family} {show(self.version)}: {self.reason}; nothing was released"
         return text + "".join(f"\n  {p}" for p in self.problems)
 
 

@@ -34,7 +34,7 @@ from docket.backup._layout import (
 from docket.backup._safe import Entry, open_beneath, read_bounded, scan_dir
 from docket.backup._verify import _Checked, _Verifier
 from docket.core.codec import Limits
-from docket.core.errors import DocketError, UnsafeFile
+from docket.core.errors import DocketError, UnsafeFile, show
 from docket.core.family import Family
 from docket.core.registry import Registry
 from docket.core.versions import Version
@@ -411,7 +411,7 @@ class Inspector:
             formats[METADATA_FAMILY] = _peek_version(raw)
             metadata = family.load(raw).data
             if metadata["backup_id"] != backup_id:
-                raise _Bad(f"the metadata object belongs to backup {metadata['backup_id']!r}")
+                raise _Bad(f"the metadata object belongs to backup {show(metadata['backup_id'])}")
             loaded = LoadedBackup(stored, metadata, _entries(metadata, backup_id))
         except Unreadable as err:
             return _unreadable(str(err), name)

@@ -26,6 +26,7 @@ from docket.core.errors import (
     DriverOptionError,
     InvalidBackup,
     UnsafeFile,
+    show,
 )
 from docket.core.family import Family
 
@@ -71,7 +72,7 @@ def check_id(backup_id: str, what: str = "backup id") -> str:
     (for ids the user gives: a usage error)."""
     if not safe_id(backup_id):
         raise DriverOptionError(
-            f"{what} {backup_id!r} is not one path-safe name",
+            f"{what} {show(backup_id)} is not one path-safe name",
             hint="use letters, digits, '_', '.' and '-' (Cinder uses UUIDs)",
         )
     return backup_id
@@ -82,7 +83,7 @@ def check_stored_id(value: object, what: str, backup_id: str | None, path: str) 
     path-safe name (bad stored data, not a usage error)."""
     if not safe_id(value):
         raise InvalidBackup(
-            f"{what} {value!r} is not one path-safe name",
+            f"{what} {show(value)} is not one path-safe name",
             backup_id=backup_id,
             path=(path,),
             hint="the record or metadata object was altered",
@@ -152,7 +153,7 @@ def check_prefix(backup: Backup | str, backup_id: str) -> str | None:
         or not prefix.endswith(f"_backup_{backup_id}")
     ):
         raise InvalidBackup(
-            f"object prefix {prefix!r} is not a name inside the backup directory "
+            f"object prefix {show(prefix)} is not a name inside the backup directory "
             f"for this backup (volume_<volume id>_<time>_backup_{backup_id})",
             backup_id=backup_id,
             path=("service_metadata",),
@@ -286,7 +287,7 @@ class BackupRoot:
             or not all(safe_id(part) for part in relative.parts)
         ):
             raise InvalidBackup(
-                f"container {recorded!r} is not a path inside the backup root",
+                f"container {show(recorded)} is not a path inside the backup root",
                 backup_id=backup_id,
                 path=("container",),
                 hint="a container is a relative path of path-safe names (Cinder: ab/cd/<id>)",
@@ -299,7 +300,7 @@ class BackupRoot:
             and parts[1] == parts[2][2:4]
         ):
             raise InvalidBackup(
-                f"container {recorded!r} is the directory of backup {parts[2]}",
+                f"container {show(recorded)} is the directory of backup {parts[2]}",
                 backup_id=backup_id,
                 path=("container",),
                 hint="a record names only its own backup's directory",
@@ -379,7 +380,7 @@ class BackupRoot:
         )
         if metadata["backup_id"] != stored.backup_id:
             raise InvalidBackup(
-                f"the metadata object belongs to backup {metadata['backup_id']!r}",
+                f"the metadata object belongs to backup {show(metadata['backup_id'])}",
                 backup_id=stored.backup_id,
                 path=("backup_id",),
             )
@@ -391,8 +392,8 @@ class BackupRoot:
                 claimed = getattr(backup, field)
                 if claimed is not None and claimed != metadata.get(field):
                     raise InvalidBackup(
-                        f"the record's {field} {claimed!r} is not the backup's "
-                        f"({metadata.get(field)!r})",
+                        f"the record's {field} {show(claimed)} is not the backup's "
+                        f"({show(metadata.get(field))})",
                         backup_id=stored.backup_id,
                         path=(field,),
                         hint="the record was altered or belongs to another backup",
@@ -414,7 +415,7 @@ class BackupRoot:
         )
         if shafile["backup_id"] != stored.backup_id:
             raise InvalidBackup(
-                f"the sha256file belongs to backup {shafile['backup_id']!r}",
+                f"the sha256file belongs to backup {show(shafile['backup_id'])}",
                 backup_id=stored.backup_id,
                 path=("backup_id",),
             )
@@ -528,7 +529,7 @@ def _entries(metadata: Mapping[str, Any], backup_id: str) -> Entries:
         ((name, entry),) = item.items()
         if not isinstance(name, str) or not safe_id(name) or name.startswith(TEMP_PREFIX):
             raise InvalidBackup(
-                f"object name {name!r} is not a name inside the backup directory",
+                f"object name {show(name)} is not a name inside the backup directory",
                 backup_id=backup_id,
                 path=("objects", i),
             )
@@ -549,7 +550,7 @@ def _entries(metadata: Mapping[str, Any], backup_id: str) -> Entries:
         seen.add(name)
         if compression_named(entry["compression"]) is None:
             raise InvalidBackup(
-                f"object {name} uses unknown compression {entry['compression']!r}",
+                f"object {name} uses unknown compression {show(entry['compression'])}",
                 backup_id=backup_id,
                 path=("objects", i, name, "compression"),
                 hint="known: " + ", ".join(c.value for c in Compression),

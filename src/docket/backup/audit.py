@@ -38,7 +38,7 @@ from docket.backup._audit_checks import (
     orphan,
 )
 from docket.backup._layout import _SAFE_ID, backup_dir_for
-from docket.core.errors import DriverOptionError
+from docket.core.errors import DriverOptionError, show
 from docket.core.registry import Registry, load_registry
 
 POSIX_SERVICES = (
@@ -271,6 +271,21 @@ def _in_pool(tasks: Iterable[_Task], jobs: int, setup: _Setup) -> Iterator[list[
             yield window.popleft().result()
 
 
+class AuditRun(Iterator[Verdict]):
+    """The verdicts of :func:`audit`, as they are made. Once the last is read, ``backups``
+    counts the backup directories the walk found under the root and ``rows`` the database
+    rows of the audited services (None without rows), in every shard: what an empty shard's
+    report says it had to choose from."""
+
+    def __init__(self) -> None:
+        self.backups = 0
+        self.rows: int | None = None
+        self._verdicts: Iterator[Verdict] = iter(())
+
+    def __next__(self) -> Verdict:
+        return next(self._verdicts)
+
+
 def audit(
     root: str | os.PathLike[str],
     *,
@@ -284,8 +299,9 @@ def audit(
     progress: Progress | None = None,
     services: Sequence[str | None] = (None, *POSIX_SERVICES),
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
-) -> Iterator[Verdict]:
-    """One :class:`Verdict` per backup (and per orphan) under ``root``, as they are made.
+) -> AuditRun:
+    """One :class:`Verdict` per backup (and per orphan) under ``root``, as they are made
+    (an :class:`AuditRun`, which counts what was found in every shard).
 
     ``rows`` are the database's backups (:func:`backup_rows`); with them, a row without files
     and files without a row are findings. ``require`` names readers that must be able to
@@ -300,7 +316,7 @@ def audit(
     if jobs < 0:
         raise ValueError(f"jobs={jobs}: give a number of processes, or 0 for one per CPU")
     if shard is not None and not 1 <= shard[0] <= shard[1]:
-        raise ValueError(f"shard={shard!r}: I must be between 1 and N")
+        raise ValueError(f"shard={show(shard)}: I must be between 1 and N")
     workers = jobs or os.cpu_count() or 1
     if registry is not None and workers > 1:
         raise ValueError("a registry cannot be sent to worker processes: pass schemas=, or jobs=1")
@@ -308,13 +324,16 @@ def audit(
     def mine(key: str) -> bool:
         return shard is None or shard_of(key, shard[1]) == shard[0]
 
+    run = AuditRun()
     by_id: dict[str, BackupRow] = {}
     containers: dict[str, str] = {}
     if rows is not None:
         wanted = set(services)
+        run.rows = 0
         for row in rows:
             if row.service not in wanted:
                 continue
+            run.rows += 1
             if _elsewhere(row):
                 containers[row.id] = str(row.container).strip("/")
             if mine(row.id):
@@ -332,9 +351,10 @@ def audit(
     unknown = sorted(set(require) - set(inspector.reader_names))
     if unknown:
         raise ValueError(
-            f"unknown reader {unknown[0]!r}; known: " + ", ".join(inspector.reader_names)
+            f"unknown reader {show(unknown[0])}; known: " + ", ".join(inspector.reader_names)
         )
-    return _run(base, setup, inspector, by_id, mine, workers, progress)
+    run._verdicts = _run(base, setup, inspector, by_id, mine, workers, progress, run)
+    return run
 
 
 def _elsewhere(row: BackupRow) -> bool:
@@ -354,12 +374,15 @@ def _run(
     mine: Callable[[str], bool],
     workers: int,
     progress: Progress | None,
+    run: AuditRun,
 ) -> Iterator[Verdict]:
     total = sum(1 for e in walk(base, setup.containers) if mine(e.key)) if progress else 0
 
     def tasks() -> Iterator[_Task]:
         batch: list[tuple[_Entry, BackupRow | None]] = []
         for entry in walk(base, setup.containers):
+            if entry.backup_id is not None:
+                run.backups += 1
             if not mine(entry.key):
                 continue
             row = by_id.pop(entry.backup_id, None) if entry.backup_id else None
@@ -438,7 +461,7 @@ class Summary:
             self.restorable += 1
         for reader in verdict.readers:
             self.readers[reader] += 1
-        month = self.ages.setdefault(_month(verdict.created_at), collections.Counter())
+        month: collections.Counter[str] = collections.Counter()
         for family, version in verdict.formats.items():
             label = "unknown" if version is None else str(version)
             month[f"{family} {label}"] += 1
@@ -452,6 +475,8 @@ class Summary:
                     cell["oldest"] = list(stamp)
                 if cell["newest"] is None or stamp > tuple(cell["newest"]):
                     cell["newest"] = list(stamp)
+        if month:  # a backup with no object adds no (empty) bucket to ``ages``
+            self.ages.setdefault(_month(verdict.created_at), collections.Counter()).update(month)
 
     @property
     def failed(self) -> bool:
@@ -491,6 +516,7 @@ class Summary:
 __all__ = [
     "FINDINGS",
     "POSIX_SERVICES",
+    "AuditRun",
     "BackupRow",
     "Finding",
     "Summary",

@@ -22,7 +22,7 @@ from docket.backup._model import (
     RestoreReport,
     VerifyReport,
 )
-from docket.core.errors import BackupError, ForeignRecord
+from docket.core.errors import BackupError, ForeignRecord, show
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
 
@@ -118,7 +118,7 @@ class BackupDriver(abc.ABC):
         service = imported.backup.service
         if service is not None and self.service_names and service not in self.service_names:
             raise ForeignRecord(
-                f"the record was made by backup service {service!r}",
+                f"the record was made by backup service {show(service)}",
                 backup_id=imported.backup.id,
                 path='$["service"]',
                 hint="import it with that service; this driver reads "

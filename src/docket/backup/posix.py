@@ -72,7 +72,7 @@ from docket.backup._restore import RestoreWriter, truncate_regular
 from docket.backup._verify import verify_chain
 from docket.backup.base import BackupDriver
 from docket.core.codec import Limits
-from docket.core.errors import BackupError, DocketError, DriverOptionError, InvalidBackup
+from docket.core.errors import BackupError, DocketError, DriverOptionError, InvalidBackup, show
 from docket.core.family import Family
 from docket.core.registry import Registry
 
@@ -99,7 +99,7 @@ def _utcnow() -> datetime:
 def _mode(value: int | None, what: str) -> int | None:
     if value is not None and (isinstance(value, bool) or not 0 <= value <= 0o777):
         raise DriverOptionError(
-            f"{what} {value!r} is not a permission mode",
+            f"{what} {show(value)} is not a permission mode",
             hint="use an octal mode such as 0o770, or None to follow the umask",
         )
     return value
@@ -151,7 +151,7 @@ class PosixBackupDriver(BackupDriver):
         found = compression_named(value)
         if found is None:
             raise DriverOptionError(
-                f"unknown compression {value!r}",
+                f"unknown compression {show(value)}",
                 hint="use one of: " + ", ".join(c.value for c in Compression),
             )
         return found

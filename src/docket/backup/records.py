@@ -32,6 +32,7 @@ from docket.core.errors import (
     RecordError,
     RecordParseError,
     SignatureError,
+    show,
 )
 from docket.core.family import Family
 from docket.core.versions import Version
@@ -85,7 +86,7 @@ def build_record(
     clash = sorted(k for k in fields if k in members)
     if clash:
         raise RecordError(
-            f"backup field {clash[0]!r} has the name of a record member",
+            f"backup field {show(clash[0])} has the name of a record member",
             path=(clash[0],),
             hint="rename the field; " + ", ".join(sorted(members)) + " are reserved",
         )
@@ -156,7 +157,7 @@ def import_record(family: Family, backup_url: str | bytes) -> ImportedRecord:
     found_family = obj.get("family")
     if found_family is not None and found_family != family.name:
         raise ForeignRecord(
-            f"this is a {found_family!r} container, not a backup record",
+            f"this is a {show(found_family)} container, not a backup record",
             path='$["family"]',
             hint="import it with the tool for that family",
         )

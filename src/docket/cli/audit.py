@@ -19,12 +19,13 @@ from typing import Any, TextIO
 import click
 import orjson
 
-from docket.backup.audit import FINDINGS, BackupRow, Summary, Verdict, audit, backup_rows
+from docket.backup.audit import FINDINGS, AuditRun, BackupRow, Summary, Verdict, audit, backup_rows
 from docket.cli import options
 from docket.cli.audit_report import render
 from docket.cli.common import EXIT_FAILED, EXIT_OK, atomic_output, database, run
 from docket.cli.errors import CommandFailed, UsageError
 from docket.core.bulk import parse_shard
+from docket.core.errors import show
 
 FORMATS = ("text", "json", "jsonl", "html")
 MAX_LINE = 16 * 1024 * 1024
@@ -155,14 +156,27 @@ def _progress(stderr: TextIO, show: bool | None) -> Iterator[Callable[[int, int]
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def _finish(stderr: TextIO, summary: Summary, what: str) -> int:
+def _finish(stderr: TextIO, summary: Summary, nothing: str) -> int:
+    """The exit status; ``nothing`` is the note for a report without a record."""
     if summary.records == 0:
-        stderr.write(f"docket audit: no backups found{what}\n")
+        stderr.write(f"docket audit: {nothing}\n")
     elif summary.failed:
         stderr.write(
             f"docket audit: {summary.with_findings} of {summary.records} record(s) with findings\n"
         )
     return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+def _nothing(root: str | os.PathLike[str], part: tuple[int, int] | None, run: AuditRun) -> str:
+    """What a run that audited nothing says: an empty shard is not an error (exit 0), as a
+    batch array of shards expects of each of its tasks."""
+    if part is None:
+        return f"no backups found under {root}"
+    shard = f"shard {part[0]}/{part[1]} is empty"
+    if not run.backups and not run.rows:
+        return f"{shard}: there are no backups under {root}"
+    rows = f" nor of the {run.rows} database rows" if run.rows else ""
+    return f"{shard}: none of the {run.backups} backups under {root}{rows} fall in it"
 
 
 def run_audit(
@@ -184,7 +198,9 @@ def run_audit(
 
     def work() -> int:
         if output_format not in FORMATS:
-            raise UsageError("--format", f"{output_format!r} is not one of {FORMATS}")
+            raise UsageError(
+                "--format", f"{show(output_format)} is not one of " + ", ".join(FORMATS)
+            )
         if not Path(root).is_dir():
             raise UsageError("ROOT", f"{root} is not a directory", "give the backup root")
         part = _shard(shard)
@@ -217,7 +233,7 @@ def run_audit(
                     f"a worker process died ({err})", hint="retry with --jobs 1"
                 ) from None
             report.end()
-        return _finish(stderr, report.summary, f" under {root}")
+        return _finish(stderr, report.summary, _nothing(root, part, verdicts))
 
     return run(stderr, work)
 
@@ -253,14 +269,16 @@ def merge(
         if not files:
             raise UsageError("FILES", "give the JSONL files the shards wrote")
         if output_format not in FORMATS:
-            raise UsageError("--format", f"{output_format!r} is not one of {FORMATS}")
+            raise UsageError(
+                "--format", f"{show(output_format)} is not one of " + ", ".join(FORMATS)
+            )
         with _target(stdout, output) as out:
             report = _Report(out, output_format, "docket audit")
             for path in files:
                 for verdict in read_lines(path):
                     report.add(verdict)
             report.end()
-        return _finish(stderr, report.summary, " in " + ", ".join(files))
+        return _finish(stderr, report.summary, "no backups found in " + ", ".join(files))
 
     return run(stderr, work)
 

@@ -23,7 +23,7 @@ from docket.cli import options
 from docket.cli.common import EXIT_FAILED, EXIT_OK, run, write_atomic
 from docket.cli.errors import UsageError
 from docket.core.documents import GOLDEN, MANIFEST, read_document, version_text
-from docket.core.errors import UnsoundMigration
+from docket.core.errors import UnsoundMigration, show
 from docket.core.migrations import (
     BUILTIN_CONVERTERS,
     Add,
@@ -59,7 +59,9 @@ def _folder(schemas: str | os.PathLike[str] | None, family: str) -> Path:
         )
     folder = Path(schemas) / family
     if not (folder / MANIFEST).is_file():
-        raise UsageError("FAMILY", f"no family {family!r} under {schemas} ({folder / MANIFEST})")
+        raise UsageError(
+            "FAMILY", f"no family {show(family)} under {schemas} ({folder / MANIFEST})"
+        )
     return folder
 
 
@@ -97,7 +99,7 @@ def start_version(folder: Path, stdout: TextIO) -> Version:
     manifest["current"] = new
     _write_json(folder / MANIFEST, manifest)
     stdout.write(
-        f"created {target} (a copy of version {current!r}); edit its schema and policy, "
+        f"created {target} (a copy of version {show(current)}); edit its schema and policy, "
         f"then run: docket --schemas {folder.parent} new-version {folder.name} --update\n"
     )
     return new
@@ -274,7 +276,7 @@ def update_version(
             section, name = _split(text)
             holder = schema["schema"] if section is None else _props(schema["schema"]).get(section)
             if name not in _props(holder):
-                raise UsageError("--rename", f"version {which!r} has no {text!r}")
+                raise UsageError("--rename", f"version {show(which)} has no {show(text)}")
     up, down = derive_operations(old_doc["schema"], document["schema"], renames, managed)
     same = [_spec(o) for o in inverse_operations(up)] == [_spec(o) for o in down]
     migration: dict[str, Any] = {
@@ -298,7 +300,7 @@ def update_version(
         migration["downgrade"]["kind"] = "lossy"
         migration["downgrade"]["losses"] = lost
         _write_json(path, document)
-    stdout.write(f"wrote the migration {old!r} -> {new!r} into {path}:\n")
+    stdout.write(f"wrote the migration {show(old)} -> {show(new)} into {path}:\n")
     for op in up:
         stdout.write(f"  upgrade    {_spec(op)}\n")
     for op in down:
@@ -336,7 +338,8 @@ def new_version(
         for text in renames:
             before, sep, after = text.partition("=")
             if not sep or not before or not after:
-                raise UsageError("--rename", f"{text!r} is not OLD=NEW", "e.g. disk.size_gb=size")
+                raise UsageError("--rename", f"{show(text)} is not "
+                    "OLD=NEW", "e.g. disk.size_gb=size")
             if "." in before and "." not in after:
                 after = f"{before.rpartition('.')[0]}.{after}"
             pairs.append((before, after))
@@ -379,7 +382,7 @@ def release(
         except (ValueError, LookupError) as err:
             raise UsageError(
                 "VERSION",
-                f"{version!r} is not a version of {family}",
+                f"{show(version)} is not a version of {family}",
                 "versions: " + ", ".join(map(str, fam.versions)),
             ) from err
         plan = release_version(fam, target, golden=golden)
@@ -390,7 +393,7 @@ def release(
 
 
 def _release_summary(plan: ReleasePlan, folder: Path) -> str:
-    name = f"{plan.family} {plan.version!r}"
+    name = f"{plan.family} {show(plan.version)}"
     if plan.released_before and plan.changes_nothing:
         return f"{name} is released already ({plan.fingerprint}): nothing changed\n"
     lines = [
@@ -405,7 +408,7 @@ def _release_summary(plan: ReleasePlan, folder: Path) -> str:
     if plan.pinned:
         older = sorted({p.parent.parent.parent.name for p in plan.pinned})
         lines.append(
-            f"pinned the upgrade to {plan.version!r} of {len(plan.pinned)} golden container(s) "
+            f"pinned the upgrade to {show(plan.version)} of {len(plan.pinned)} golden container(s) "
             f"of version(s) {', '.join(older)} under {folder / GOLDEN}\n"
         )
     return "".join(lines)

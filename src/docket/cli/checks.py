@@ -33,7 +33,7 @@ from docket.core.documents import (
     read_family,
     version_text,
 )
-from docket.core.errors import DocketError, ParseError, SchemaDocumentError
+from docket.core.errors import DocketError, ParseError, SchemaDocumentError, show
 from docket.core.family import Family
 from docket.core.golden import check_golden_files, missing_golden
 from docket.core.registry import Registry
@@ -175,7 +175,7 @@ def _check_ref(directory: Path, ref: str) -> None:
     if proc.returncode != 0:
         raise UsageError(
             "--against",
-            f"{ref!r} is not a commit of a git repository holding {directory}",
+            f"{show(ref)} is not a commit of a git repository holding {directory}",
             "pass a branch, tag or commit (fetch it first in a shallow CI clone)",
         )
 

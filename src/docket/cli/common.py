@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from docket.cli.errors import UsageError
+from docket.core._reading import stream_size
 from docket.core.bulk import DEFAULT_FAMILY, STDIN
 from docket.core.codec import Limits, parse
 from docket.core.documents import MANIFEST
@@ -28,6 +29,7 @@ from docket.core.errors import (
     StoreError,
     UnsafeFile,
     ValidationError,
+    show,
 )
 from docket.core.family import Container, Family
 from docket.core.registry import Registry, load_registry
@@ -126,7 +128,7 @@ def named_family(registry: Registry, name: str, option: str = "--family") -> Fam
     if name not in registry:
         raise UsageError(
             option,
-            f"unknown family {name!r}",
+            f"unknown family {show(name)}",
             "known families: " + ", ".join(registry.families()),
         )
     return registry.family(name)
@@ -139,7 +141,7 @@ def named_version(family: Family, text: str, option: str) -> Version:
     except (DocketError, ValueError) as err:
         raise UsageError(
             option,
-            f"{text!r} is not a version of {family.name}",
+            f"{show(text)} is not a version of {family.name}",
             "versions: " + ", ".join(str(v) for v in family.versions),
         ) from err
 
@@ -187,14 +189,18 @@ def read_input(path: str, stdin: BinaryIO | None, limits: Limits) -> bytes:
     if path == STDIN:
         source = stdin if stdin is not None else sys.stdin.buffer
         raw = source.read(limits.max_bytes + 1)
+        size = stream_size(source) if len(raw) > limits.max_bytes else None
     else:
         # A FIFO, device or link is refused (UnsafeFile) rather than read or followed.
         from docket.backup import _safe  # not on `docket validate`'s path
 
         with _safe.open_file(path, what="input file") as fh:
             raw = fh.read(limits.max_bytes + 1)
+            size = stream_size(fh) if len(raw) > limits.max_bytes else None
     if len(raw) > limits.max_bytes:
-        raise LimitExceeded("max_bytes", len(raw), limits.max_bytes)
+        # Only the first max_bytes + 1 bytes were read: the size is the file's, if known.
+        known = size if size is not None and size > limits.max_bytes else None
+        raise LimitExceeded("max_bytes", known, limits.max_bytes)
     return raw
 
 

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -28,7 +29,7 @@ from docket.cli.options import streams
 from docket.conformance.compare import ERROR, UNCLAIMED, Outcome, judge
 from docket.conformance.report import RENDERERS, Report
 from docket.conformance.suite import LEVELS, PROTOCOL, SUITE, Suite, SuiteError, without_expectation
-from docket.core.errors import DocketError
+from docket.core.errors import DocketError, show
 
 DOCKET_COMMAND = (sys.executable, "-m", "docket.conformance.adapter")
 """docket itself, through the same protocol as any other implementation."""
@@ -65,11 +66,11 @@ def _reply(lines: _Lines, timeout: float) -> dict[str, Any] | None:
     try:
         value = json.loads(line)
     except ValueError:
-        return {"error": f"the answer is not JSON: {line[:200]!r}"}
+        return {"error": f"the answer is not JSON: {show(line[:200])}"}
     return (
         value
         if isinstance(value, dict)
-        else {"error": f"the answer is not an object: {line[:200]!r}"}
+        else {"error": f"the answer is not an object: {show(line[:200])}"}
     )
 
 
@@ -82,7 +83,21 @@ def run(
     timeout: float = 30.0,
     progress: Callable[[Outcome], None] | None = None,
 ) -> Report:
-    """Run every case of ``levels`` (and ``families``) against ``command``."""
+    """Run every case of ``levels`` (and ``families``) against ``command``; the report says
+    the other levels were not run."""
+    selected = tuple(lv for lv in LEVELS if lv in levels)
+    report = _run(command, suite, selected, families, timeout, progress)
+    return replace(report, selected=selected)
+
+
+def _run(
+    command: Sequence[str],
+    suite: Suite,
+    levels: Sequence[str],
+    families: Sequence[str],
+    timeout: float,
+    progress: Callable[[Outcome], None] | None,
+) -> Report:
     problems = list(suite.check_pins())
     cases = list(suite.cases(levels=tuple(levels), families=tuple(families)))
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
@@ -108,11 +123,8 @@ def run(
             stderr.seek(0)
             tail = stderr.read()[-2000:].strip()
         if report.problems and tail:
-            report = Report(
-                report.implementation,
-                report.claimed,
-                report.outcomes,
-                (*report.problems, f"its standard error ended with: {tail}"),
+            report = replace(
+                report, problems=(*report.problems, f"its standard error ended with: {tail}")
             )
         return report
 
@@ -226,13 +238,22 @@ def conformance_run(
     try:
         loaded = Suite.load(suite if suite is not None else default_suite())
     except SuiteError as err:
-        stderr.write(f"error: {err}\n")
+        if not err.missing:
+            hint = "fix the suite, or check out its files again"
+        elif suite is None:
+            hint = (
+                "the suite is conformance/ in a checkout of docket: run this there, or give "
+                "its directory with --suite DIR"
+            )
+        else:
+            hint = "give --suite the directory holding manifest.json (conformance/ in a checkout)"
+        stderr.write(f"error: {err} (hint: {hint})\n")
         return EXIT_USAGE
     unknown = [name for name in families if name not in loaded.families]
     if unknown:
         known = ", ".join(loaded.families) or "none"
         stderr.write(
-            f"error: --family: the suite has no family {unknown[0]!r} (hint: its families: "
+            f"error: --family: the suite has no family {show(unknown[0])} (hint: its families: "
             f"{known})\n"
         )
         return EXIT_USAGE

@@ -27,6 +27,7 @@ from docket.cli.common import (
 from docket.cli.errors import UsageError
 from docket.cli.output import emit
 from docket.core.bulk import STDIN
+from docket.core.errors import show
 from docket.core.registry import Registry
 
 
@@ -117,7 +118,7 @@ def backup(
             text = "".join(containers[vid] + "\n" for vid in ids)
             write_atomic(target, text.encode("utf-8"))
         where = "standard output" if target is None else str(target)
-        stderr.write(f"backed up {len(ids)} volume(s) at version {api.version!r} to {where}\n")
+        stderr.write(f"backed up {len(ids)} volume(s) at version {show(api.version)} to {where}\n")
         return EXIT_OK
 
     return run(stderr, work)
@@ -126,7 +127,7 @@ def backup(
 def _restore_text(result: Any, source: str) -> str:
     lines = [
         f"restored {source} into volume {result.volume_id} "
-        f"(with the policy of version {result.version!r})"
+        f"(with the policy of version {show(result.version)})"
     ]
     for section, values in result.written.items():
         lines.append(f"  wrote    {section}: {', '.join(values) or '(nothing)'}")

@@ -30,6 +30,7 @@ from docket.core.bulk import (
     parse_shard,
     validate_many,
 )
+from docket.core.errors import show
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 """Less input than this gets no progress bar unless one is asked for."""
@@ -67,7 +68,9 @@ def validate(
         if not paths:
             raise UsageError("PATH", "give at least one file, directory or -")
         if output_format not in FORMATTERS:
-            raise UsageError("--format", f"{output_format!r} is not one of {tuple(FORMATTERS)}")
+            raise UsageError(
+                "--format", f"{show(output_format)} is not one of " + ", ".join(FORMATTERS)
+            )
         if jobs < 0:
             raise UsageError("--jobs", f"{jobs} is not a number of processes", "0 uses every CPU")
         if list(paths).count(STDIN) > 1:

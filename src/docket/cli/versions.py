@@ -26,7 +26,7 @@ from docket.cli.output import emit, issue_dict, pointer_path
 from docket.core.bulk import STDIN
 from docket.core.codec import parse
 from docket.core.compat import VersionDiff, diff_versions
-from docket.core.errors import DocketError, LossyMigration, ValidationError
+from docket.core.errors import DocketError, LossyMigration, ValidationError, show
 from docket.core.family import Container, Family
 from docket.core.registry import Registry
 
@@ -50,20 +50,20 @@ def _restore_notes(family: Family, before: Container, after: Container) -> list[
     carried = {field: moves.get(field, field) for field in old}
     target, source = after.version, before.version
     notes = [
-        f"{_dotted(a)} is renamed {_dotted(b)} in version {target!r}; its restore carries over"
+        f"{_dotted(a)} is renamed {_dotted(b)} in version {show(target)}; its restore carries over"
         for a, b in sorted(carried.items(), key=repr)
         if a != b and b in new and b[0] is not None
     ]
     gained = new - set(carried.values())
     if gained:
         notes.append(
-            f"version {target!r}'s restore policy also restores {_names(gained)}, which "
-            f"version {source!r}'s did not; restoring the migrated container writes more "
+            f"version {show(target)}'s restore policy also restores {_names(gained)}, which "
+            f"version {show(source)}'s did not; restoring the migrated container writes more "
             "than restoring the original would"
         )
     lost = set(carried.values()) - new
     if lost:
-        notes.append(f"version {target!r}'s restore policy no longer restores {_names(lost)}")
+        notes.append(f"version {show(target)}'s restore policy no longer restores {_names(lost)}")
     return notes
 
 
@@ -110,7 +110,8 @@ def migrate(
             moved = fam.migrate(container, target, allow_lossy=allow_lossy)
         except LossyMigration as err:
             stderr.write(
-                f"error: {fam.name} {container.version!r} -> {target!r} is lossy; it would lose:\n"
+                f"error: {fam.name} {show(container.version)} -> {show(target)} is lossy; it "
+                "would lose:\n"
             )
             for loss in err.report:
                 stderr.write(f"  - {loss.describe()}\n")
@@ -130,7 +131,7 @@ def migrate(
             emit(stdout, output_format, report, data.decode("utf-8") + "\n")
         else:
             write_atomic(output, data + b"\n")
-            stderr.write(f"wrote {output} ({fam.name} version {target!r})\n")
+            stderr.write(f"wrote {output} ({fam.name} version {show(target)})\n")
             emit(stdout, output_format, report, "")
         return EXIT_OK
 
@@ -213,7 +214,7 @@ def _inspect_text(info: Mapping[str, Any]) -> str:
     lines = [
         f"file       {info['file']}",
         f"family     {info['family']}",
-        f"version    {info['version']!r} (current {info['current']!r})",
+        f"version    {show(info['version'])} (current {show(info['current'])})",
         f"digest     {info['digest']}",
         f"signature  {info['signature']}",
         "sections",
@@ -223,7 +224,7 @@ def _inspect_text(info: Mapping[str, Any]) -> str:
         lines.append(f"  {name:<{width}}  {count} field(s)")
     restore = info["restore"]
     lines.append(
-        f"restore    with the policy of version {restore['policy_version']!r}, onto "
+        f"restore    with the policy of version {show(restore['policy_version'])}, onto "
         f"{restore['target']}"
     )
     if "refused" in restore:
@@ -283,11 +284,11 @@ def diff_text(result: VersionDiff) -> str:
     old, new = result.old, result.new
     yes_no = {True: "yes", False: "NO"}
     lines = [
-        f"{result.family} {old!r} -> {new!r}: {result.compatibility.value}",
-        f"  backward: {yes_no[result.backward]:<3}  version {new!r} readers "
-        f"{'accept every' if result.backward else 'refuse some'} version {old!r} container(s)",
-        f"  forward:  {yes_no[result.forward]:<3}  version {old!r} readers "
-        f"{'accept every' if result.forward else 'refuse some'} version {new!r} container(s)",
+        f"{result.family} {show(old)} -> {show(new)}: {result.compatibility.value}",
+        f"  backward: {yes_no[result.backward]:<3}  version {show(new)} readers "
+        f"{'accept every' if result.backward else 'refuse some'} version {show(old)} container(s)",
+        f"  forward:  {yes_no[result.forward]:<3}  version {show(old)} readers "
+        f"{'accept every' if result.forward else 'refuse some'} version {show(new)} container(s)",
         "",
         "schema changes (B: breaks backward, F: breaks forward):",
     ]

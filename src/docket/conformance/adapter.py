@@ -40,6 +40,7 @@ from docket.core.errors import (
     ValidationError,
     VersionError,
     VersionTooNew,
+    show,
 )
 
 IMPLEMENTATION = {"name": "docket", "version": docket.__version__, "language": "python"}
@@ -84,7 +85,7 @@ def _string_end(text: str) -> int:
         if text[i] == '"':
             return i + 1
         i += 1
-    raise ValueError(f"unterminated path {text!r}")
+    raise ValueError(f"unterminated path {show(text)}")
 
 
 def error_pointer(err: DocketError) -> str:
@@ -197,7 +198,7 @@ class Adapter:
         except (ParseError, VersionError, ValidationError, DigestMismatch, SignatureError) as err:
             return {"refused": "invalid-input", "message": str(err)}
         if isinstance(target, bool) or target not in family.versions:
-            return {"refused": "unknown-version", "message": f"{target!r} is not a version"}
+            return {"refused": "unknown-version", "message": f"{show(target)} is not a version"}
         try:
             moved = self._move(family, container, target, bool(case.get("allow_lossy")))
             out = family.dump(moved, version=target, allow_lossy=bool(case.get("allow_lossy")))
@@ -279,7 +280,7 @@ class Adapter:
             except DocketError as err:
                 return {"refused": "invalid-input", "message": str(err)}
             return {"output": canonical(made.data).decode("utf-8")}
-        raise CaseError(f"unknown integrity op {op!r}")
+        raise CaseError(f"unknown integrity op {show(op)}")
 
     def answer(self, case: Mapping[str, Any]) -> dict[str, Any]:
         """The result for one case (its ``expect`` member, if any, is not looked at)."""
@@ -292,7 +293,7 @@ class Adapter:
             return self.restore(case)
         if level == "integrity":
             return self.integrity(case)
-        raise CaseError(f"unknown level {level!r}")
+        raise CaseError(f"unknown level {show(level)}")
 
 
 @dataclass(frozen=True)
@@ -346,7 +347,7 @@ def _reply(adapter: Adapter, message: Mapping[str, Any]) -> dict[str, Any]:
     if cmd == "stop":
         return {"stop": True}
     if cmd != "run" or not isinstance(message.get("case"), Mapping):
-        return {"error": f"unknown command {cmd!r}"}
+        return {"error": f"unknown command {show(cmd)}"}
     case = message["case"]
     try:
         return {"id": case.get("id"), "result": adapter.answer(case)}

@@ -134,7 +134,8 @@ def judge(
     if "error" in reply:
         return outcome(ERROR, str(reply["error"]))
     if reply.get("id") != case.get("id"):
-        return outcome(ERROR, f"answer for {reply.get('id')!r} where {case.get('id')!r} was asked")
+        asked = f"{_show(reply.get('id'))} where {_show(case.get('id'))} was asked"
+        return outcome(ERROR, f"answer for {asked}")
     if "result" not in reply:
         return outcome(ERROR, 'the answer has no "result"')
     problems = differences(case, reply["result"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,9 @@ class Report:
     outcomes: tuple[Outcome, ...]
     problems: tuple[str, ...] = field(default=())
     """Problems with the run itself (the implementation died, the suite's pins broke)."""
+    selected: tuple[str, ...] = LEVELS
+    """The levels the run was asked for (``--level``); the others were not run, and neither
+    pass nor fail."""
 
     def levels(self) -> dict[str, dict[str, int]]:
         """Per level: how many cases ended in each status."""
@@ -27,14 +31,26 @@ class Report:
             out.setdefault(o.level, dict.fromkeys(STATUSES, 0))[o.status] += 1
         return out
 
+    def level_run(self, level: str) -> bool:
+        """Whether the run was asked for ``level`` (a level left out is not run)."""
+        return level in self.selected
+
     def level_passed(self, level: str) -> bool:
+        """Whether ``level`` was run, is claimed, and no case of it failed or errored."""
         counts = self.levels().get(level, {})
-        return level in self.claimed and not counts.get(FAIL) and not counts.get(ERROR)
+        return (
+            self.level_run(level)
+            and level in self.claimed
+            and not counts.get(FAIL)
+            and not counts.get(ERROR)
+        )
 
     @property
     def passed(self) -> bool:
-        """Every claimed level passed and the run itself had no problem."""
-        return not self.problems and all(self.level_passed(lv) for lv in self.claimed)
+        """Every claimed level that was run passed and the run itself had no problem."""
+        return not self.problems and all(
+            self.level_passed(lv) for lv in self.claimed if self.level_run(lv)
+        )
 
     def failures(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.status in (FAIL, ERROR)]
@@ -49,6 +65,9 @@ def render_text(report: Report, *, max_failures: int = 50) -> str:
     lines = [f"conformance of {_name(report)} ({report.implementation.get('language', '?')})"]
     for level, counts in report.levels().items():
         total = sum(counts.values())
+        if not report.level_run(level):
+            lines.append(f"  {level:<10} not run")
+            continue
         if level not in report.claimed:
             lines.append(f"  {level:<10} not claimed ({total} cases)")
             continue
@@ -74,7 +93,13 @@ def render_json(report: Report) -> str:
         "claimed": list(report.claimed),
         "passed": report.passed,
         "levels": {
-            lv: {"claimed": lv in report.claimed, "passed": report.level_passed(lv), **counts}
+            lv: {
+                "claimed": lv in report.claimed,
+                "run": report.level_run(lv),
+                # A level that was not run neither passed nor failed.
+                "passed": report.level_passed(lv) if report.level_run(lv) else None,
+                **counts,
+            }
             for lv, counts in report.levels().items()
         },
         "problems": list(report.problems),
@@ -88,12 +113,18 @@ def render_json(report: Report) -> str:
 
 
 def render_junit(report: Report) -> str:
-    """One test suite per level, one test case per case; unclaimed cases are skipped."""
+    """One test suite per level, one test case per case; unclaimed cases are skipped, and a
+    level that was not run is one skipped test case ("not run")."""
     root = ET.Element("testsuites", name=f"docket conformance: {_name(report)}")
     by_level: dict[str, list[Outcome]] = {lv: [] for lv in LEVELS}
     for o in report.outcomes:
         by_level.setdefault(o.level, []).append(o)
     for level, outcomes in by_level.items():
+        if not report.level_run(level) and not outcomes:
+            suite = ET.SubElement(root, "testsuite", name=level, tests="1", skipped="1")
+            case = ET.SubElement(suite, "testcase", classname=level, name=level)
+            ET.SubElement(case, "skipped", message="not run")
+            continue
         counts = dict.fromkeys(STATUSES, 0)
         for o in outcomes:
             counts[o.status] += 1
@@ -111,24 +142,38 @@ def render_junit(report: Report) -> str:
     if report.problems:
         suite = ET.SubElement(root, "testsuite", name="run", tests="1", errors="1")
         case = ET.SubElement(suite, "testcase", classname="run", name="run")
-        ET.SubElement(case, "error", message="; ".join(report.problems))
+        ET.SubElement(case, "error", message=_xml("; ".join(report.problems)))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+# Characters XML 1.0 cannot hold, even escaped (C0 controls but tab and newlines, surrogates,
+# U+FFFE and U+FFFF); case descriptions name such keys ("/volume-metadata/z\u000b").
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    """``text`` with what XML cannot hold written as ``\\uXXXX`` escapes."""
+    return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _cases(suite: ET.Element, level: str, outcomes: Sequence[Outcome]) -> None:
     for o in outcomes:
         case = ET.SubElement(
-            suite, "testcase", classname=f"{level}.{o.family}", name=o.id, time=f"{o.seconds:.4f}"
+            suite,
+            "testcase",
+            classname=f"{level}.{o.family}",
+            name=_xml(o.id),
+            time=f"{o.seconds:.4f}",
         )
         if o.description:
-            ET.SubElement(case, "system-out").text = o.description
+            ET.SubElement(case, "system-out").text = _xml(o.description)
         if o.status == FAIL:
-            ET.SubElement(case, "failure", message=o.message)
+            ET.SubElement(case, "failure", message=_xml(o.message))
         elif o.status == ERROR:
-            ET.SubElement(case, "error", message=o.message)
+            ET.SubElement(case, "error", message=_xml(o.message))
         elif o.status in (SKIPPED, UNCLAIMED):
-            ET.SubElement(case, "skipped", message=o.message or "level not claimed")
+            ET.SubElement(case, "skipped", message=_xml(o.message) or "level not claimed")
 
 
 RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}

@@ -27,7 +27,12 @@ DROP_REASONS = {
 
 
 class SuiteError(Exception):
-    """The suite directory is missing, malformed or does not match its pinned digests."""
+    """The suite directory is missing, malformed or does not match its pinned digests;
+    ``missing`` when it has no manifest at all (not a suite directory)."""
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 def file_digest(data: bytes) -> str:
@@ -64,7 +69,7 @@ class Suite:
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise SuiteError(f"{path}: no conformance manifest here") from None
+            raise SuiteError(f"{path}: no conformance manifest here", missing=True) from None
         except OSError as err:
             raise SuiteError(f"{path}: cannot read: {err.strerror}") from None
         except ValueError as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
+from pathlib import Path
 from typing import BinaryIO, cast
 
 _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -36,6 +37,16 @@ def _read_regular(path: str, most: int) -> bytes:
         return b"".join(pieces)
     finally:
         os.close(fd)
+
+
+def stream_size(stream: BinaryIO) -> int | None:
+    """The size of the regular file behind an open ``stream`` (standard input redirected
+    from a file), None for a pipe, terminal or device, or a stream without a descriptor."""
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):  # io.BytesIO: UnsupportedOperation
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
 def open_regular(path: str) -> BinaryIO:
@@ -90,6 +101,60 @@ def split_lines(
         yield line, [None if too_long else carry], pending
     elif pending:
         yield line, [], pending
+
+
+def _size(path: str | Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _open_stream(path: str) -> BinaryIO | None:
+    """``path`` opened for reading when it is not a regular file (a FIFO, a device: read as
+    a stream, once); None for a regular file or one that cannot be opened (read later)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        os.set_blocking(fd, True)  # opened without blocking only so a FIFO cannot stop us
+    except OSError:
+        os.close(fd)
+        return None
+    return open(fd, "rb")
+
+
+def _lines(
+    fh: BinaryIO, limit: int, span: int | None = None, *, stream: bool = False
+) -> Iterator[tuple[int, bytes | None]]:
+    """``(index, content)`` per line, over at most ``span`` bytes; a line longer than
+    ``limit`` gives ``(index, None)`` and is never held whole. In a regular file the rest of
+    that line is skipped in bounded pieces (the file's size bounds the work); in a
+    ``stream`` (standard input, a FIFO, a device) reading ends there, so an endless line
+    (``/dev/zero``) ends the run instead of keeping it reading."""
+    index, used = 0, 0
+    while span is None or used < span:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        consumed = len(line)
+        if len(line) > limit and not line.endswith(b"\n"):
+            yield index, None
+            if stream:
+                return
+            while True:  # skip the rest of the over-long line in bounded pieces
+                rest = fh.readline(1024 * 1024)
+                consumed += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        else:
+            yield index, line.rstrip(b"\r\n")
+        used += consumed
+        index += 1
 
 
 def _kind(mode: int) -> str:

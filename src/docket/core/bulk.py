@@ -21,11 +21,20 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 import orjson
 
-from docket.core._reading import _kind, _read_regular, open_regular, split_lines
+from docket.core._reading import (
+    _kind,
+    _lines,
+    _open_stream,
+    _read_regular,
+    _size,
+    open_regular,
+    split_lines,
+    stream_size,
+)
 from docket.core.codec import Limits, parse
 from docket.core.documents import FamilySource
-from docket.core.errors import DocketError, Issue
-from docket.core.family import Family
+from docket.core.errors import DocketError, Issue, LimitExceeded, ParseError, TrailingData, show
+from docket.core.family import Family, parse_issue
 from docket.core.locate import place
 from docket.core.migrations import BUILTIN_CONVERTERS
 from docket.core.registry import Registry, load_registry
@@ -108,10 +117,10 @@ def parse_shard(text: str) -> tuple[int, int]:
     """``"I/N"`` (``1 <= I <= N``) as ``(I, N)``; :class:`ValueError` for anything else."""
     index, sep, count = text.partition("/")
     if not sep or not index.strip().isdigit() or not count.strip().isdigit():
-        raise ValueError(f"{text!r} is not I/N")
+        raise ValueError(f"{show(text)} is not I/N")
     i, n = int(index), int(count)
     if not 1 <= i <= n:
-        raise ValueError(f"{text!r}: I must be between 1 and N")
+        raise ValueError(f"{show(text)}: I must be between 1 and N")
     return i, n
 
 
@@ -151,6 +160,8 @@ class _Raw(NamedTuple):
     display: str
     entries: tuple[_Entry, ...]
     size: int = 0
+    whole: int | None = None
+    """The size of a whole container read over the limit, when the stream knows it."""
 
 
 class _Block(NamedTuple):
@@ -205,8 +216,9 @@ class _Checker:
             return None
         return value if isinstance(value, dict) else None
 
-    def _explain(self, file: str, line: int | None, raw: bytes) -> Result:
-        """The verdict on a container the strict parse refused, from the family it names."""
+    def _explain(self, file: str, line: int | None, raw: bytes, err: DocketError) -> Result:
+        """The verdict on a container the strict parse refused (``err``), from the family
+        it names."""
         obj = self._peek(raw)
         name, version = self.default, None
         if obj is not None:
@@ -218,14 +230,27 @@ class _Checker:
                 version = found
         if name not in self.registry:
             return self._unknown(file, line, raw, name, version)
-        issues = place(raw, self.registry.family(name).validate(raw), first_line=line or 1)
-        return Result(file, line, name, version, tuple(issues))
+        if isinstance(err, TrailingData) and err.new_line and line is None:
+            err.hint = "this looks like JSON Lines: pass --jsonl"  # validate_many(jsonl=True)
+        if isinstance(err, ParseError) and self._family(name) is not None:
+            # The family parses with the same limits: its refusal is ``err``, not parsed again.
+            issues = [parse_issue(err, raw)]
+        else:
+            issues = self.registry.family(name).validate(raw)
+        return Result(file, line, name, version, tuple(place(raw, issues, first_line=line or 1)))
+
+    def _oversized(self, file: str, raw: bytes, size: int | None) -> Result:
+        """The verdict on a whole container longer than the limit (``raw``: its first
+        ``limit + 1`` bytes; ``size``: its length when known, else None)."""
+        limit = self._limits.max_bytes
+        known = size if size is not None and size > limit else None
+        return self._explain(file, None, raw, LimitExceeded("max_bytes", known, limit))
 
     def _unknown(
         self, file: str, line: int | None, raw: bytes, name: str, version: Any
     ) -> Result:
         known = ", ".join(self.registry.families())
-        issue = Issue(("family",), f"unknown family {name!r} (known: {known})", "family")
+        issue = Issue(("family",), f"unknown family {show(name)} (known: {known})", "family")
         placed = place(raw, [issue], first_line=line or 1)
         return Result(file, line, name, version, tuple(placed))
 
@@ -242,8 +267,8 @@ class _Checker:
         # is what the family validates: no container is parsed twice.
         try:
             obj = parse(raw, self._limits)
-        except DocketError:
-            return self._explain(file, line, raw)
+        except DocketError as err:
+            return self._explain(file, line, raw, err)
         name = obj.get("family", self.default)
         if type(name) is not str:
             name = self.default
@@ -277,7 +302,11 @@ class _Checker:
             )
         elif isinstance(task, _Raw):
             for line, raw, unreadable, slot in task.entries:
-                if self._mine(slot):
+                if not self._mine(slot):
+                    continue
+                if line is None and raw is not None and len(raw) > limit:
+                    yield self._oversized(task.display, raw, task.whole)
+                else:
                     yield self.check(task.display, line, raw, unreadable)
         elif isinstance(task, _Files):
             for path, slot in task.files:
@@ -288,7 +317,10 @@ class _Checker:
                 except OSError as err:
                     yield self.check(path, None, None, f"cannot read: {err.strerror or err}")
                 else:
-                    yield self.check(path, None, raw)
+                    if len(raw) > limit:
+                        yield self._oversized(path, raw, _size(path))
+                    else:
+                        yield self.check(path, None, raw)
         else:
             try:
                 with open(task.path, "rb") as fh:
@@ -341,42 +373,6 @@ class _Checker:
 def _too_long(limit: int, stream: str | None = None) -> str:
     text = f"the line is longer than the container limit of {limit} bytes (Limits.max_bytes)"
     return text if stream is None else f"{text}; the rest of {stream} is not read"
-
-
-def _lines(
-    fh: BinaryIO, limit: int, span: int | None = None, *, stream: bool = False
-) -> Iterator[tuple[int, bytes | None]]:
-    """``(index, content)`` per line, over at most ``span`` bytes; a line longer than
-    ``limit`` gives ``(index, None)`` and is never held whole. In a regular file the rest of
-    that line is skipped in bounded pieces (the file's size bounds the work); in a
-    ``stream`` (standard input, a FIFO, a device) reading ends there, so an endless line
-    (``/dev/zero``) ends the run instead of keeping it reading."""
-    index, used = 0, 0
-    while span is None or used < span:
-        line = fh.readline(limit + 1)
-        if not line:
-            return
-        consumed = len(line)
-        if len(line) > limit and not line.endswith(b"\n"):
-            yield index, None
-            if stream:
-                return
-            while True:  # skip the rest of the over-long line in bounded pieces
-                rest = fh.readline(1024 * 1024)
-                consumed += len(rest)
-                if not rest or rest.endswith(b"\n"):
-                    break
-        else:
-            yield index, line.rstrip(b"\r\n")
-        used += consumed
-        index += 1
-
-
-def _size(path: str | Path) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
 
 
 def input_size(paths: Iterable[str | os.PathLike[str]]) -> int:
@@ -514,7 +510,10 @@ def _stream_tasks(
     """A stream read once (standard input, a FIFO, a device) as tasks; then the number of
     slots it used. At most ``limit + 1`` bytes are held for one container."""
     if not jsonl:
-        yield _Raw(display, ((None, source.read(limit + 1), "", slot),))
+        whole = source.read(limit + 1)
+        # Over the limit, a stream that is a regular file (`< big.json`) knows its size.
+        size = stream_size(source) if len(whole) > limit else None
+        yield _Raw(display, ((None, whole, "", slot),), whole=size)
         yield 1
         return
     used = 0
@@ -531,24 +530,6 @@ def _stream_tasks(
     if entries:
         yield _Raw(display, tuple(entries))
     yield used
-
-
-def _open_stream(path: str) -> BinaryIO | None:
-    """``path`` opened for reading when it is not a regular file (a FIFO, a device: read as
-    a stream, once); None for a regular file or one that cannot be opened (read later)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    try:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            return None
-        os.set_blocking(fd, True)  # opened without blocking only so a FIFO cannot stop us
-    except OSError:
-        os.close(fd)
-        return None
-    return open(fd, "rb")
 
 
 def _tasks(
@@ -740,7 +721,7 @@ def validate_many(
     if jobs < 0:
         raise ValueError(f"jobs={jobs}: give a number of processes, or 0 for one per CPU")
     if shard is not None and not 1 <= shard[0] <= shard[1]:
-        raise ValueError(f"shard={shard!r}: I must be between 1 and N")
+        raise ValueError(f"shard={show(shard)}: I must be between 1 and N")
     if names.count(STDIN) > 1:
         raise ValueError("standard input (-) can be read once")
     if registry is None:

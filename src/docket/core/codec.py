@@ -30,7 +30,9 @@ from docket.core.errors import (
     NotAnObject,
     ParseError,
     PathSegment,
+    TrailingData,
     json_path,
+    show,
 )
 
 JSONObject = dict[str, Any]
@@ -364,6 +366,8 @@ def _decode(text: str, limits: Limits) -> JSONObject:
     except ParseError:
         raise
     except json.JSONDecodeError as err:
+        if err.msg == "Extra data":
+            raise TrailingData(err.pos, new_line=_on_new_line(text, err.pos)) from None
         raise InvalidJSON(err.msg, position=err.pos) from None
     except RecursionError:  # max_depth was raised above what this interpreter can decode
         raise LimitExceeded("max_depth", openers, limits.max_depth) from None
@@ -386,6 +390,16 @@ def _decode(text: str, limits: Limits) -> JSONObject:
 
 
 # --- where an error is (the error path only) ------------------------------------------------
+
+
+def _on_new_line(text: str, position: int) -> bool:
+    """Whether ``position`` starts a line, but for blanks before it (looked at backwards:
+    the text before it is not copied)."""
+    at = position - 1
+    while at >= 0 and text[at] in " \t\r":
+        at -= 1
+    return at >= 0 and text[at] == "\n"
+
 
 
 def _place(err: ParseError, before_or_text: str, position: int | None) -> None:
@@ -443,7 +457,15 @@ def _children(node: Any) -> Iterator[tuple[PathSegment, Any]]:
     return enumerate(node)
 
 
-def _check_text(text: str, limits: Limits, path: tuple[PathSegment, ...], what: str) -> None:
+def _check_text(
+    text: str,
+    limits: Limits,
+    path: tuple[PathSegment, ...],
+    what: str,
+    member: tuple[PathSegment, ...] | None = None,
+) -> None:
+    """A string's length and Unicode; a problem is at ``path`` (a lone surrogate in a key
+    at ``member``, the member whose key it is)."""
     if len(text) > limits.max_string_length:
         raise LimitExceeded("max_string_length", len(text), limits.max_string_length, path=path)
     if not text.isascii():
@@ -451,7 +473,8 @@ def _check_text(text: str, limits: Limits, path: tuple[PathSegment, ...], what: 
             text.encode("utf-8")
         except UnicodeEncodeError as err:
             raise InvalidJSON(
-                f"lone surrogate in {what} at {json_path(path)} ({err.reason})",
+                f"lone surrogate in {what} ({err.reason})",
+                path=path if member is None else member,
                 hint="JSON text must be valid Unicode",
             ) from None
 
@@ -470,10 +493,10 @@ def _check_container(
         for key in node:
             if not isinstance(key, str):
                 raise InvalidJSON(
-                    f"object key {key!r} at {json_path(path)} is not a string",
+                    f"object key {show(key)} at {json_path(path)} is not a string",
                     hint="JSON object keys are strings",
                 )
-            _check_text(key, limits, path, "a key")
+            _check_text(key, limits, path, "a key", (*path, key))
 
 
 def check_limits(value: Any, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -557,7 +580,7 @@ def _check_scalar(value: Any, limits: Limits, path: tuple[PathSegment, ...]) -> 
             )
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise NonFiniteNumber(f"{value!r} (at {json_path(path)})")
+            raise NonFiniteNumber(f"{show(value)} (at {json_path(path)})")
     else:
         raise InvalidJSON(
             f"{_type_name(value)} at {json_path(path)} is not a JSON value",

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from docket.core.errors import json_pointer
+from docket.core.errors import json_pointer, show
 from docket.core.family import Family
 from docket.core.versions import Version
 
@@ -783,10 +783,10 @@ def diff_versions(family: Family, old: Version, new: Version) -> VersionDiff:
             back = "lossy downgrade: " + "; ".join(migration.losses)
         if up:
             # The declared way back too: what an older reader gets from a newer writer.
-            steps.append(f"{src!r} -> {dst!r}: upgrade")
-            steps.append(f"{dst!r} -> {src!r}: {back} (declared)")
+            steps.append(f"{show(src)} -> {show(dst)}: upgrade")
+            steps.append(f"{show(dst)} -> {show(src)}: {back} (declared)")
         else:
-            steps.append(f"{src!r} -> {dst!r}: {back}")
+            steps.append(f"{show(src)} -> {show(dst)}: {back}")
     return VersionDiff(
         family.name,
         old,

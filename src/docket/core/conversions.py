@@ -27,6 +27,8 @@ from typing import Any
 
 import jsonschema_rs
 
+from docket.core.errors import show
+
 
 @dataclass(frozen=True)
 class Exactness:
@@ -106,7 +108,8 @@ def int_to_string(source: Any, target: Any) -> Exactness:
         if not dst.is_valid(str(number)):
             return Exactness(
                 False,
-                f"{number} is allowed and becomes {str(number)!r}, which the other version refuses",
+                f"{number} is allowed and becomes {show(str(number))}, "
+                "which the other version refuses",
             )
     pattern = target.get("pattern")
     if pattern is None or (isinstance(pattern, str) and _CANONICAL.fullmatch(pattern)):
@@ -127,15 +130,17 @@ def string_to_int(source: Any, target: Any) -> Exactness:
         try:
             number = int(text)
         except ValueError:
-            return Exactness(False, f"{text!r} is allowed and is not an integer")
+            return Exactness(False, f"{show(text)} is allowed and is not an integer")
         if str(number) != text:
             return Exactness(
                 False,
-                f"{text!r} is allowed and becomes {number}, which converts back to {str(number)!r}",
+                f"{show(text)} is allowed and becomes {number}, "
+                f"which converts back to {show(str(number))}",
             )
         if not dst.is_valid(number):
             return Exactness(
-                False, f"{text!r} is allowed and becomes {number}, which the other version refuses"
+                False,
+                f"{show(text)} is allowed and becomes {number}, which the other version refuses",
             )
     enumerated = "const" in source or isinstance(source.get("enum"), list)
     pattern = source.get("pattern")

@@ -11,6 +11,7 @@ from typing import Any
 
 from docket.core import conversions
 from docket.core.conversions import UNKNOWN, Exactness
+from docket.core.errors import show
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,12 @@ def _naive_to_utc(value: Any) -> Any:
         return None
     match = _NAIVE.match(value) if isinstance(value, str) else None
     if match is None:
-        raise ValueError(f"{value!r} is not a naive timestamp YYYY-MM-DDTHH:MM:SS[.ffffff]")
+        raise ValueError(f"{show(value)} is not a naive timestamp YYYY-MM-DDTHH:MM:SS[.ffffff]")
     try:
         datetime.fromisoformat(match.group(1))
     except ValueError:
         # The older version's pattern accepts it, but no such moment exists (e.g. 02-30).
-        raise ValueError(f"{value!r} is not a real date and time") from None
+        raise ValueError(f"{show(value)} is not a real date and time") from None
     return f"{match.group(1)}.{(match.group(2) or '').ljust(6, '0')}Z"
 
 
@@ -53,7 +54,7 @@ def _utc_to_naive(value: Any) -> Any:
     if value is None:
         return None
     if not isinstance(value, str) or not _AWARE.match(value):
-        raise ValueError(f"{value!r} is not a timezone-aware timestamp")
+        raise ValueError(f"{show(value)} is not a timezone-aware timestamp")
     moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
     # isoformat, not strftime: glibc's %Y does not zero-pad years before 1000.
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds")

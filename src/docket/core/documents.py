@@ -22,7 +22,7 @@ import jsonschema_rs
 
 from docket.core._rs import instance_path
 from docket.core.codec import Limits, canonical, parse
-from docket.core.errors import ParseError, SchemaDocumentError
+from docket.core.errors import ParseError, SchemaDocumentError, show
 from docket.core.versions import Version, VersionScheme
 
 _DOC_LIMITS = Limits(max_bytes=64 * 1024 * 1024, max_depth=64, max_keys=100_000)
@@ -42,7 +42,8 @@ def _data_dir(name: str) -> Path:
     checkout = here.parents[3] / name
     if checkout.is_dir():
         return checkout
-    raise SchemaDocumentError(name, f"bundled {name!r} folder not found", hint="reinstall docket")
+    raise SchemaDocumentError(name, f"bundled {show(name)} folder not "
+        "found", hint="reinstall docket")
 
 
 def bundled_schemas() -> Path:
@@ -171,7 +172,7 @@ def read_family(directory: Path) -> FamilySource:
     if name != directory.name:
         raise SchemaDocumentError(
             str(manifest_path),
-            f"family {name!r} lives in folder {directory.name!r}",
+            f"family {show(name)} lives in folder {show(directory.name)}",
             path=("family",),
             hint="name the folder after the family",
         )
@@ -180,7 +181,7 @@ def read_family(directory: Path) -> FamilySource:
         if not scheme.is_well_formed(v):
             raise SchemaDocumentError(
                 str(manifest_path),
-                f"version {v!r} is not {scheme.describe()}",
+                f"version {show(v)} is not {scheme.describe()}",
                 path=("versions", i),
             )
     documents: dict[Version, Mapping[str, Any]] = {}
@@ -190,7 +191,7 @@ def read_family(directory: Path) -> FamilySource:
         if not doc_path.is_file():
             raise SchemaDocumentError(
                 str(manifest_path),
-                f"no document for version {v!r}",
+                f"no document for version {show(v)}",
                 hint=f"create {doc_path.name}",
             )
         doc = _read_json(doc_path)
@@ -198,15 +199,15 @@ def read_family(directory: Path) -> FamilySource:
         if doc["family"] != name or doc["version"] != v or type(doc["version"]) is not type(v):
             raise SchemaDocumentError(
                 str(doc_path),
-                f"document says {doc['family']!r} version {doc['version']!r}, "
-                f"manifest expects {name!r} version {v!r}",
+                f"document says {show(doc['family'])} version {show(doc['version'])}, "
+                f"manifest expects {show(name)} version {show(v)}",
                 path=("version",),
             )
         const = doc["schema"]["properties"]["version"]["const"]
         if const != v or type(const) is not type(v):
             raise SchemaDocumentError(
                 str(doc_path),
-                f"schema's version const {const!r} is not {v!r}",
+                f"schema's version const {show(const)} is not {show(v)}",
                 path=("schema", "properties", "version", "const"),
             )
         documents[v] = doc
@@ -238,7 +239,8 @@ def _readers(
             if not any(v == known and type(v) is type(known) for known in versions):
                 raise SchemaDocumentError(
                     source,
-                    f"reader {reader!r} accepts version {v!r}, which the family does not have",
+                    f"reader {show(reader)} accepts version {show(v)}, which the family does not "
+                    "have",
                     path=("readers", reader, i),
                     hint="list versions from `versions`",
                 )

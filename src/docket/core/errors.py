@@ -10,6 +10,7 @@ reads, in ``str(error)`` and the CLI) and the RFC 6901 JSON Pointer ``/volume-me
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,24 +26,59 @@ Location = str | Sequence[PathSegment]
 rendered ``$``-path (``$["a"][0]``) or JSON Pointer (``/a/0``, every segment read as a key)."""
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with each lone surrogate (which no UTF-8 output can carry; the codec refuses
+    them, naming where they are) written as its JSON escape, ``\\ud800``."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def show(value: Any) -> str:
+    """``value`` as JSON writes it, for messages: ``null``, ``true``, ``"a"``, ``[1, 2]``,
+    ``NaN`` (not Python's ``None``, ``True``, ``'a'``); what JSON cannot write (a set, bytes,
+    an object), as Python's ``repr``."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not JSON data, or a cycle
+        return repr(value)
+    return _printable(text)
+
+
 def json_path(segments: Iterable[PathSegment]) -> str:
-    """Render path segments as a ``$``-rooted path: ``$["a"][0]``."""
+    """Render path segments as a ``$``-rooted path: ``$["a"][0]`` (a lone surrogate in a key
+    as its escape, ``$["na\\ud800me"]``)."""
     out = ["$"]
     for seg in segments:
         if isinstance(seg, int):
             out.append(f"[{seg}]")
         else:
-            escaped = seg.replace("\\", "\\\\").replace('"', '\\"')
+            escaped = _printable(seg.replace("\\", "\\\\").replace('"', '\\"'))
             out.append(f'["{escaped}"]')
     return "".join(out)
 
 
 def json_pointer(segments: Iterable[PathSegment]) -> str:
-    """Render path segments as an RFC 6901 JSON Pointer: ``/a/0``."""
-    return "".join("/" + str(s).replace("~", "~0").replace("/", "~1") for s in segments)
+    """Render path segments as an RFC 6901 JSON Pointer: ``/a/0`` (a lone surrogate, which a
+    pointer cannot hold, as the text of its escape, ``\\ud800``)."""
+    return "".join(
+        "/" + _printable(str(s).replace("~", "~0").replace("/", "~1")) for s in segments
+    )
 
 
-_PATH_STEP = re.compile(r'\[(?:(0|[1-9][0-9]*)|"((?:[^"\\]|\\["\\])*)")\]')
+_SURROGATE_ESCAPE = r"u[dD][89a-fA-F][0-9a-fA-F]{2}"
+_PATH_STEP = re.compile(
+    r'\[(?:(0|[1-9][0-9]*)|"((?:[^"\\]|\\["\\]|\\' + _SURROGATE_ESCAPE + r')*)")\]'
+)
+_PATH_ESCAPE = re.compile(r"\\(" + _SURROGATE_ESCAPE + "|.)")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    escaped = match.group(1)
+    return chr(int(escaped[1:], 16)) if len(escaped) == 5 else escaped
 
 
 def segments_of(location: Location) -> Segments:
@@ -53,15 +89,15 @@ def segments_of(location: Location) -> Segments:
         steps = location.split("/")[1:]
         return tuple(s.replace("~1", "/").replace("~0", "~") for s in steps)
     if not location.startswith("$"):
-        raise ValueError(f"{location!r} is neither a $-path nor a JSON Pointer")
+        raise ValueError(f"{show(location)} is neither a $-path nor a JSON Pointer")
     out: list[PathSegment] = []
     at = 1
     while at < len(location):
         step = _PATH_STEP.match(location, at)
         if step is None:
-            raise ValueError(f"{location!r} is not a $-path (at character {at})")
+            raise ValueError(f"{show(location)} is not a $-path (at character {at})")
         index, key = step.groups()
-        out.append(int(index) if index is not None else re.sub(r"\\(.)", r"\1", key))
+        out.append(int(index) if index is not None else _PATH_ESCAPE.sub(_unescape, key))
         at = step.end()
     return tuple(out)
 
@@ -178,6 +214,11 @@ class ParseError(LocatedError, ValueError):
         """1-based column of ``position`` in its line, counted in characters."""
 
     def describe(self) -> str:
+        at = f" at {self.path}" if self.segments else ""
+        return f"{self.unlocated()}{at}"
+
+    def unlocated(self) -> str:
+        """The text without the ``$``-path (for an :class:`Issue`, which carries it)."""
         where = f" at byte {self.position}" if self.position is not None else ""
         return f"cannot parse container{where}: {self.reason}"
 
@@ -186,12 +227,24 @@ class InvalidJSON(ParseError):
     """Malformed JSON text (truncated, bad syntax, wrong encoding)."""
 
 
+class TrailingData(InvalidJSON):
+    """More text after a complete JSON value (``position``: where it starts).
+
+    ``new_line`` when it starts on a line of its own: the text looks like JSON Lines (one
+    container per line), and the hint says so."""
+
+    def __init__(self, position: int, *, new_line: bool) -> None:
+        hint = "this looks like JSON Lines, one container per line" if new_line else ""
+        super().__init__("Extra data", position=position, hint=hint)
+        self.new_line = new_line
+
+
 class DuplicateKey(ParseError):
     """An object has the same key twice; JSON parsers disagree on which wins."""
 
     def __init__(self, key: str) -> None:
         super().__init__(
-            f"duplicate key {key!r}",
+            f"duplicate key {show(key)}",
             hint="remove one of the two members; docket refuses ambiguous input",
         )
         self.key = key
@@ -214,14 +267,24 @@ class NotAnObject(ParseError, TypeError):
 
 
 class LimitExceeded(ParseError):
-    """The input is larger or deeper than the configured limits allow."""
+    """The input is larger or deeper than the configured limits allow.
 
-    def __init__(self, limit: str, value: int, maximum: int, *, path: Location = ()) -> None:
-        at = json_path(segments_of(path))
+    ``value`` is what was found; for ``max_bytes`` it is None when only a bounded read of a
+    stream was made (the input is more than ``maximum`` bytes, how much more is not known).
+    """
+
+    def __init__(
+        self, limit: str, value: int | None, maximum: int, *, path: Location = ()
+    ) -> None:
+        if limit == "max_bytes":
+            if value is None:  # a bounded read stopped past the limit
+                reason = f"the input is more than {maximum} bytes, the limit (max_bytes)"
+            else:
+                reason = f"the input is {value} bytes, more than the limit of {maximum} (max_bytes)"
+        else:
+            reason = f"{limit} {value} exceeds the limit of {maximum}"
         super().__init__(
-            f"{limit} {value} exceeds the limit of {maximum} at {at}",
-            path=path,
-            hint=f"raise Limits.{limit} if this input is trusted",
+            reason, path=path, hint=f"raise Limits.{limit} if this input is trusted"
         )
         self.limit = limit
         self.value = value
@@ -240,7 +303,7 @@ class VersionError(DocketError, ValueError):
         self.found = found
         self.supported = tuple(supported)
         self.reason = reason
-        self.hint = "supported versions: " + ", ".join(repr(v) for v in self.supported)
+        self.hint = "supported versions: " + ", ".join(show(v) for v in self.supported)
 
     def describe(self) -> str:
         return f"{self.family}: {self.reason}"
@@ -253,12 +316,12 @@ class MissingVersion(VersionError):
 
 class MalformedVersion(VersionError):
     def __init__(self, family: str, found: Any, supported: Sequence[Any], expected: str) -> None:
-        super().__init__(family, found, supported, f"version {found!r} is not {expected}")
+        super().__init__(family, found, supported, f"version {show(found)} is not {expected}")
 
 
 class UnknownVersion(VersionError):
     def __init__(self, family: str, found: Any, supported: Sequence[Any]) -> None:
-        super().__init__(family, found, supported, f"version {found!r} is not a known version")
+        super().__init__(family, found, supported, f"version {show(found)} is not a known version")
 
 
 class VersionTooNew(UnknownVersion):
@@ -270,11 +333,11 @@ class VersionTooNew(UnknownVersion):
             family,
             found,
             supported,
-            f"version {found!r} is newer than the current version {supported[-1]!r}",
+            f"version {show(found)} is newer than the current version {show(supported[-1])}",
         )
         self.hint = (
             f"this container was written by a newer release; upgrade docket "
-            f"(supported versions: {', '.join(repr(v) for v in self.supported)})"
+            f"(supported versions: {', '.join(show(v) for v in self.supported)})"
         )
 
 
@@ -345,7 +408,7 @@ class UnknownFamily(DocketError, LookupError):
         self.hint = "known families: " + (", ".join(self.known) or "none")
 
     def describe(self) -> str:
-        return f"unknown family {self.name!r}"
+        return f"unknown family {show(self.name)}"
 
 
 class UnknownRule(DocketError, LookupError):
@@ -355,7 +418,7 @@ class UnknownRule(DocketError, LookupError):
         self.hint = "registered rules: " + (", ".join(sorted(known)) or "none")
 
     def describe(self) -> str:
-        return f"unknown restore rule {self.name!r}"
+        return f"unknown restore rule {show(self.name)}"
 
 
 class GraphError(DocketError, ValueError):
@@ -457,7 +520,7 @@ class MigrationError(DocketError, ValueError):
         self.hint = hint
 
     def describe(self) -> str:
-        return f"{self.family} {self.source!r} -> {self.target!r}: {self.reason}"
+        return f"{self.family} {show(self.source)} -> {show(self.target)}: {self.reason}"
 
 
 class LossyMigration(MigrationError):
@@ -531,7 +594,7 @@ class KeyConflict(RestoreRefused):
 
     def __init__(self, path: Location, keys: Sequence[str], database: str) -> None:
         super().__init__(
-            f"keys {', '.join(repr(k) for k in keys)} are one key to {database}, which "
+            f"keys {', '.join(show(k) for k in keys)} are one key to {database}, which "
             "compares metadata keys without case, accents or trailing spaces",
             path=path,
             hint="rename one of the keys; restoring both would lose one",
@@ -624,7 +687,7 @@ class MissingTable(StoreError, LookupError):
 
     def __init__(self, table: str) -> None:
         super().__init__(
-            f"the database has no table {table!r}",
+            f"the database has no table {show(table)}",
             hint="point docket at a Cinder database; `docket db init URL` creates Cinder's "
             "tables for a demo or test database",
         )

@@ -31,6 +31,7 @@ from docket.core.errors import (
     UnknownRule,
     ValidationError,
     VersionError,
+    show,
 )
 from docket.core.integrity import Integrity
 from docket.core.migrations import FieldRef, Migration, VersionGraph
@@ -239,7 +240,7 @@ class Family:
             if section not in props:
                 raise SchemaDocumentError(
                     where,
-                    f"policy names section {section!r}, which the schema does not define",
+                    f"policy names section {show(section)}, which the schema does not define",
                     path=base,
                 )
             sec_props = props[section].get("properties")
@@ -247,7 +248,8 @@ class Family:
                 if not isinstance(sec_props, Mapping) or name not in sec_props:
                     raise SchemaDocumentError(
                         where,
-                        f"policy allows field {name!r}, which section {section!r} does not define",
+                        f"policy allows field {show(name)}, which section {show(section)} does "
+                        "not define",
                         path=(*base, "fields", i),
                         hint="add the field to the section's properties, or drop it from fields",
                     )
@@ -330,7 +332,8 @@ class Family:
         # it (change "version": 3 to 2 and the signature is never looked at).
         if self.signing_key is not None and self.signs:
             raise SignatureError(
-                f"version {version!r} containers cannot be signed and a signing key is configured",
+                f"version {show(version)} containers cannot be signed and a signing key is "
+                "configured",
                 path=("version",),
                 hint="only signed containers are accepted while a key is configured; "
                 "restore older containers without a key",
@@ -372,7 +375,7 @@ class Family:
                 else self._parse(data)
             )
         except ParseError as err:
-            return [_parse_issue(err, data)]
+            return [parse_issue(err, data)]
         return self.validate_parsed(obj)
 
     def validate_parsed(self, obj: JSONObject) -> list[Issue]:
@@ -430,7 +433,7 @@ class Family:
                 self.name,
                 container.version,
                 target,
-                f"the container belongs to family {container.family!r}",
+                f"the container belongs to family {show(container.family)}",
             )
 
     def migrate(
@@ -534,7 +537,7 @@ class Family:
                     src,
                     dst,
                     f"the {'upgrade' if up else 'downgrade'} gives a container that is not "
-                    f"valid at version {dst!r}: " + "; ".join(str(i) for i in issues[:5]),
+                    f"valid at version {show(dst)}: " + "; ".join(str(i) for i in issues[:5]),
                     hint="this edge's operations or functions are broken; `docket check` "
                     "lists what it finds on the schemas",
                 )
@@ -623,7 +626,7 @@ def problems(error: DocketError) -> Sequence[Issue]:
     return [Issue((), str(error), type(error).__name__)]
 
 
-def _parse_issue(err: ParseError, data: Any) -> Issue:
+def parse_issue(err: ParseError, data: Any) -> Issue:
     """A parse error as an issue, with the line and column of where the text is wrong."""
     line, column = err.line, err.column
     if line is None and isinstance(data, bytes | bytearray | memoryview | str):
@@ -640,7 +643,9 @@ def _parse_issue(err: ParseError, data: Any) -> Issue:
             )
         elif err.position is not None and not isinstance(data, str):
             line, column = locate.byte_position(data, err.position)
-    return Issue((), str(err), "parse", line=line, column=column)
+    # The issue carries the place; its message is the error's text without it.
+    text = f"{err.unlocated()} (hint: {err.hint})" if err.hint else err.unlocated()
+    return Issue(err.segments, text, "parse", line=line, column=column)
 
 
 def _unlocated(err: IntegrityError) -> str:

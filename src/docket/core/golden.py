@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from docket.core.errors import DocketError
+from docket.core.errors import DocketError, show
 from docket.core.family import Container, Family
 from docket.core.versions import Version
 
@@ -112,7 +112,8 @@ def check_golden_file(family: Family, version: Version, path: Path) -> Iterator[
         if container.written_version != version:
             yield GoldenProblem(
                 path,
-                f"is a version {container.written_version!r} container in the {version!r} folder",
+                f"is a version {show(container.written_version)} container in the {show(version)} "
+                "folder",
             )
             return
         dumped = family.dump(container, version=version)
@@ -147,7 +148,7 @@ def _check_upgrades(family: Family, container: Container, path: Path) -> Iterato
         if got != recorded:
             yield GoldenProblem(
                 expected,
-                f"the upgrade to {newer!r} changed: it no longer gives the recorded bytes; "
+                f"the upgrade to {show(newer)} changed: it no longer gives the recorded bytes; "
                 + _first_difference(recorded, got),
             )
 
@@ -207,7 +208,7 @@ def missing_golden(family: Family, directory: Path) -> list[GoldenProblem]:
             problems.append(
                 GoldenProblem(
                     directory / str(version),
-                    f"version {version!r} is released and has no golden containers "
+                    f"version {show(version)} is released and has no golden containers "
                     f"(hint: docket release {family.name} {version} records what is missing)",
                 )
             )
@@ -220,8 +221,8 @@ def missing_golden(family: Family, directory: Path) -> list[GoldenProblem]:
                     GoldenProblem(
                         pinned,
                         f"{len(missing)} of {len(files)} golden container(s) of version "
-                        f"{version!r} have no recorded upgrade to the released version "
-                        f"{newer!r} (hint: docket release {family.name} {newer} records what "
+                        f"{show(version)} have no recorded upgrade to the released version "
+                        f"{show(newer)} (hint: docket release {family.name} {newer} records what "
                         "is missing)",
                     )
                 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docket.core.codec import canonical
-from docket.core.errors import DigestMismatch, SignatureError
+from docket.core.errors import DigestMismatch, SignatureError, show
 
 # hashlib and hmac are imported where a digest is made: containers of versions without
 # integrity members (v1 and v2, what Cinder writes) never need them, and loading OpenSSL
@@ -75,7 +75,7 @@ class Integrity:
         found = data.get(self.digest)
         expected = self.digest_of(data)
         if not isinstance(found, str) or not hmac.compare_digest(found, expected):
-            raise DigestMismatch(expected, repr(found))
+            raise DigestMismatch(expected, show(found))
         sig = data.get(self.signature) if self.signature else None
         if key is None:
             return "absent" if sig is None else "unverified"

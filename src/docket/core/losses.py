@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from docket.core.errors import Located, MigrationError, Segments
+from docket.core.errors import Located, MigrationError, Segments, show
 from docket.core.migrations import (
     Converter,
     FieldRef,
@@ -178,7 +178,7 @@ class LossTracer:
         src, dst = (
             (migration.source, migration.target) if up else (migration.target, migration.source)
         )
-        edge = f"the {'upgrade' if up else 'downgrade'} {src!r} -> {dst!r}"
+        edge = f"the {'upgrade' if up else 'downgrade'} {show(src)} -> {show(dst)}"
         declared = [] if up or migration.exact else self._declared(migration, data, edge)
         ops = migration.operations(up)
         if ops:

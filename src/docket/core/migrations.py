@@ -31,6 +31,7 @@ from docket.core.errors import (
     SchemaDocumentError,
     UnreachableVersion,
     VersionAfterCurrent,
+    show,
 )
 from docket.core.versions import Version, VersionScheme
 
@@ -329,7 +330,7 @@ class Map(Operation):
             key = (type(new).__name__, json.dumps(new, sort_keys=True, default=repr))
             back.setdefault(key, []).append(old)
         return tuple(
-            f"{self.where}: {olds[0]!r} is given back for each of {', '.join(map(repr, olds))}"
+            f"{self.where}: {show(olds[0])} is given back for each of {', '.join(map(show, olds))}"
             for olds in back.values()
             if len(olds) > 1
         )
@@ -348,7 +349,7 @@ class Convert(Operation):
         if found is None:
             raise SchemaDocumentError(
                 "migration",
-                f"unknown converter {self.converter!r}",
+                f"unknown converter {show(self.converter)}",
                 hint="known converters: " + ", ".join(sorted(converters)),
             )
         return found
@@ -367,7 +368,7 @@ class Convert(Operation):
         if conv is None or conv.inverse_name is None:
             raise SchemaDocumentError(
                 "migration",
-                f"converter {self.converter!r} has no inverse, so the downgrade "
+                f"converter {show(self.converter)} has no inverse, so the downgrade "
                 "cannot be 'inverse'",
                 path=("migration", "downgrade"),
                 hint="declare the downgrade's operations, or register the inverse converter",
@@ -423,7 +424,7 @@ def parse_operations(
         if cls is None:
             raise SchemaDocumentError(
                 "migration",
-                f"unknown operation {name!r}",
+                f"unknown operation {show(name)}",
                 path=(*at, i, "op"),
                 hint="operations: " + ", ".join(OPERATIONS),
             )
@@ -432,7 +433,7 @@ def parse_operations(
         except KeyError as err:
             raise SchemaDocumentError(
                 "migration",
-                f"the {name} operation needs a {err.args[0]!r} member",
+                f"the {name} operation needs a {show(err.args[0])} member",
                 path=(*at, i),
                 hint="see metaschema/version-document.schema.json",
             ) from None
@@ -610,7 +611,7 @@ def build_migration(
                 family,
                 target,
                 source,
-                f"the downgrade {downgrade!r} is not a function, operations or 'inverse' "
+                f"the downgrade {show(downgrade)} is not a function, operations or 'inverse' "
                 "of an upgrade written as operations",
                 hint="write the upgrade as operations, or pass a downgrade function",
             )
@@ -699,8 +700,8 @@ class VersionGraph:
         if current not in ordered:
             raise DanglingEdge(
                 family,
-                f"current version {current!r} is not one of the versions",
-                hint="known versions: " + ", ".join(map(repr, ordered)),
+                f"current version {show(current)} is not one of the versions",
+                hint="known versions: " + ", ".join(map(show, ordered)),
                 versions=(current,),
             )
         index = {v: i for i, v in enumerate(ordered)}
@@ -711,15 +712,16 @@ class VersionGraph:
                 if end not in index:
                     raise DanglingEdge(
                         family,
-                        f"migration {m.source!r} -> {m.target!r} names unknown version {end!r}",
-                        hint="known versions: " + ", ".join(map(repr, ordered)),
+                        f"migration {show(m.source)} -> {show(m.target)} names unknown version "
+                        f"{show(end)}",
+                        hint="known versions: " + ", ".join(map(show, ordered)),
                         edge=edge,
                         versions=(end,),
                     )
             if index[m.target] <= index[m.source]:
                 raise BackwardEdge(
                     family,
-                    f"upgrade {m.source!r} -> {m.target!r} does not go to a newer version",
+                    f"upgrade {show(m.source)} -> {show(m.target)} does not go to a newer version",
                     hint="declare upgrades old -> new; downgrades belong to the same edge",
                     edge=edge,
                 )
@@ -727,8 +729,8 @@ class VersionGraph:
                 skipped = ordered[index[m.source] + 1 : index[m.target]]
                 raise NonAdjacentEdge(
                     family,
-                    f"migration {m.source!r} -> {m.target!r} skips a version "
-                    f"({', '.join(map(repr, skipped))})",
+                    f"migration {show(m.source)} -> {show(m.target)} skips a version "
+                    f"({', '.join(map(show, skipped))})",
                     hint="migrations join adjacent versions only",
                     edge=edge,
                     versions=skipped,
@@ -736,7 +738,7 @@ class VersionGraph:
             if m.source in edges:
                 raise DuplicateEdge(
                     family,
-                    f"two migrations from {m.source!r} to {m.target!r}",
+                    f"two migrations from {show(m.source)} to {show(m.target)}",
                     hint="register each edge once (a document and Python both define it?)",
                     edge=edge,
                 )
@@ -746,8 +748,8 @@ class VersionGraph:
         if ordered[cur + 1 :]:
             raise VersionAfterCurrent(
                 family,
-                f"versions newer than current {current!r}: "
-                + ", ".join(map(repr, ordered[cur + 1 :])),
+                f"versions newer than current {show(current)}: "
+                + ", ".join(map(show, ordered[cur + 1 :])),
                 hint="make the newest version current",
                 versions=ordered[cur + 1 :],
             )
@@ -755,7 +757,8 @@ class VersionGraph:
             stuck = [v for v in heads if v != current]
             raise UnreachableVersion(
                 family,
-                "no upgrade from " + ", ".join(map(repr, stuck)) + f" towards current {current!r}",
+                f"no upgrade from {', '.join(map(show, stuck))} towards current "
+                f"{show(current)}",
                 hint="add the missing migration(s)",
                 versions=stuck,
             )

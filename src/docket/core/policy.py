@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from docket.core.errors import UnknownField, UnknownRule, json_path
+from docket.core.errors import UnknownField, UnknownRule, json_path, show
 
 if TYPE_CHECKING:
     from docket.core.family import Container
@@ -252,7 +252,8 @@ class RestorePolicy:
                 for key in source:
                     if key not in sp.known:
                         raise UnknownField(
-                            f"field {key!r} is not defined by the {name!r} section's schema",
+                            f"field {show(key)} is not defined by the {show(name)} section's "
+                            "schema",
                             path=(name, key),
                             hint="the policy rejects unknown fields; remove it from the container",
                         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from docket.core.errors import RestoreRefused
+from docket.core.errors import RestoreRefused, show
 from docket.core.policy import Dropped, NamedRule, RuleContext
 
 RESTORE_NAME_PREFIX = "restore_backup_"
@@ -71,15 +71,15 @@ def _volume_type(ctx: RuleContext) -> None:
     if target_type is None:
         if source_type is None or not ctx.target.exists("volume_types", source_type):
             raise RestoreRefused(
-                f"volume type {source_type!r} of the encrypted backup no longer exists",
+                f"volume type {show(source_type)} of the encrypted backup no longer exists",
                 path=(ctx.section, type_field),
                 hint="recreate the volume type, or restore onto a volume of that type",
             )
         write.values[type_field] = source_type
         return
     raise RestoreRefused(
-        f"the encrypted backup has volume type {source_type!r} but the target volume has "
-        f"{target_type!r}",
+        f"the encrypted backup has volume type {show(source_type)} but the target volume has "
+        f"{show(target_type)}",
         path=(ctx.section, type_field),
         hint="restore onto a new volume, or one of the backup's volume type",
     )

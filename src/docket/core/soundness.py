@@ -33,7 +33,7 @@ import jsonschema_rs
 
 from docket.core._rs import instance_path
 from docket.core.compat import diff_schemas
-from docket.core.errors import Located, Segments, json_path
+from docket.core.errors import Located, Segments, json_path, show
 from docket.core.family import Family
 from docket.core.losses import Loss, mentions, named_places, policy_losses, related
 from docket.core.migrations import (
@@ -75,7 +75,7 @@ class Unsoundness(Located):
 
     @property
     def edge(self) -> str:
-        return f"{self.source!r} -> {self.target!r}"
+        return f"{show(self.source)} -> {show(self.target)}"
 
     def describe(self) -> str:
         return f"{self.family}: {self.edge}: {self.operation}: {self.json_path}: {self.reason}"
@@ -265,18 +265,19 @@ class _Direction:
                 self.find(
                     i,
                     (op.section,),
-                    f"version {self.source!r} has no section {op.section!r} to add {op.field!r} to",
+                    f"version {show(self.source)} has no section {show(op.section)} to add "
+                    f"{show(op.field)} to",
                     'add the section first ("section": null, the section\'s name as "field")',
                     "missing-source",
                 )
             return
         if not self._has(shape, op.section, op.field):
             known = sorted(shape) if op.section is None else sorted(shape.get(op.section) or ())
-            place = "" if op.section is None else f" in section {op.section!r}"
+            place = "" if op.section is None else f" in section {show(op.section)}"
             self.find(
                 i,
                 _segments(op.section, op.field),
-                f"version {self.source!r} has no field {op.field!r}{place} "
+                f"version {show(self.source)} has no field {show(op.field)}{place} "
                 "(where this operation runs)",
                 "fields there: " + (", ".join(known) or "none") + "; check the spelling",
                 "missing-source",
@@ -299,14 +300,14 @@ class _Direction:
         if member_schema(self.dst, section, name) is None:
             holder = _holder(self.dst, section)
             if section is not None and holder is None:
-                why = f"version {self.target!r} has no section {section!r}"
+                why = f"version {show(self.target)} has no section {show(section)}"
             else:
-                why = f"version {self.target!r} does not define {_where(section, name)!r}"
+                why = f"version {show(self.target)} does not define {show(_where(section, name))}"
             self.find(
                 i,
                 _segments(section, name),
                 why,
-                f"add it to version {self.target!r}'s schema, or fix the operation",
+                f"add it to version {show(self.target)}'s schema, or fix the operation",
                 "missing-result",
             )
 
@@ -318,7 +319,7 @@ class _Direction:
         if schema is None:
             return
         segs = _segments(*place)
-        at = f"version {self.target!r}'s schema"
+        at = f"version {show(self.target)}'s schema"
         if isinstance(op, Add):
             refused = _refusal(schema, op.default)
             if refused is not None:
@@ -326,7 +327,7 @@ class _Direction:
                 self.find(
                     i,
                     (*segs, *inner),
-                    f"the default {op.default!r} is not valid in {at}: {why}",
+                    f"the default {show(op.default)} is not valid in {at}: {why}",
                     "choose a default the field's schema accepts",
                     "invalid-value",
                 )
@@ -337,7 +338,7 @@ class _Direction:
                     self.find(
                         i,
                         segs,
-                        f"{old!r} becomes {new!r}, which is not valid in {at}: {refusal}",
+                        f"{show(old)} becomes {show(new)}, which is not valid in {at}: {refusal}",
                         "map to values the field's schema accepts",
                         "invalid-value",
                     )
@@ -353,7 +354,7 @@ class _Direction:
                     self.find(
                         i,
                         segs,
-                        f"the converter fails on {sample!r}, which version {self.source!r} "
+                        f"the converter fails on {show(sample)}, which version {show(self.source)} "
                         f"allows: {err}",
                         "fix the converter or the source schema",
                         "invalid-value",
@@ -364,7 +365,8 @@ class _Direction:
                     self.find(
                         i,
                         segs,
-                        f"{sample!r} converts to {out!r}, which is not valid in {at}: {refusal}",
+                        f"{show(sample)} converts to {show(out)}, which is not valid in {at}: "
+                        f"{refusal}",
                         "fix the converter or the target schema",
                         "invalid-value",
                     )
@@ -453,7 +455,7 @@ class _Direction:
             self.unproven.add(_where(*origin))
         elif verdict.gives_back is False:
             why = f"the conversion {op.converter} does not give back every value version "
-            why += f"{self.source!r} holds there: {verdict.reason}"
+            why += f"{show(self.source)} holds there: {verdict.reason}"
             self.losses.append(Loss(_where(*origin), _segments(*origin), why, operation))
 
     def _dropped(
@@ -472,7 +474,7 @@ class _Direction:
                 Loss(
                     section,
                     (section,),
-                    f"the section {section!r} is dropped, and with it {shown}",
+                    f"the section {show(section)} is dropped, and with it {shown}",
                     operation,
                 )
             )
@@ -495,12 +497,13 @@ class _Direction:
         for old, new in op.values:
             key = repr((type(new).__name__, new))
             if key in seen:
-                merged.append(f"{seen[key]!r} and {old!r} both become {new!r}")
+                merged.append(f"{show(seen[key])} and {show(old)} both become {show(new)}")
             seen.setdefault(key, old)
             held = any(new == o and type(new) is type(o) for o in olds)
             if not held and schema is not None and _check_value(schema, new) is None:
                 merged.append(
-                    f"{old!r} becomes {new!r}, which version {self.source!r} also holds as itself"
+                    f"{show(old)} becomes {show(new)}, which version {show(self.source)} also "
+                    "holds as itself"
                 )
         for text in merged:
             self.losses.append(
@@ -517,8 +520,8 @@ class _Direction:
                     self.find(
                         -1,
                         (name,),
-                        f"{name!r} (where the operations leave it) has no place in "
-                        f"version {self.target!r}, and no operation removes or moves it",
+                        f"{show(name)} (where the operations leave it) has no place in "
+                        f"version {show(self.target)}, and no operation removes or moves it",
                         "remove, rename or move it in this direction's operations",
                         "no-place",
                     )
@@ -532,7 +535,7 @@ class _Direction:
                         -1,
                         (name, f),
                         f"{name}.{f} (where the operations leave it) has no place in "
-                        f"version {self.target!r}, and no operation removes or moves it",
+                        f"version {show(self.target)}, and no operation removes or moves it",
                         "remove, rename or move it in this direction's operations",
                         "no-place",
                     )
@@ -541,7 +544,7 @@ class _Direction:
                     self.find(
                         -1,
                         (name, f),
-                        f"version {self.target!r} requires {name}.{f}, and no operation "
+                        f"version {show(self.target)} requires {name}.{f}, and no operation "
                         "produces it",
                         "add it (with a default), or rename or move a field to it",
                         "not-produced",
@@ -551,7 +554,8 @@ class _Direction:
                 self.find(
                     -1,
                     (name,),
-                    f"version {self.target!r} requires {name!r}, and no operation produces it",
+                    f"version {show(self.target)} requires {show(name)}, and no operation "
+                    "produces it",
                     'add it ("section": null, the member\'s name as "field", with a default)',
                     "not-produced",
                 )
@@ -576,8 +580,8 @@ class _Direction:
                     Loss(
                         where,
                         _segments(*origin),
-                        f"version {self.target!r} cannot hold every value version "
-                        f"{self.source!r} holds there: " + "; ".join(narrow[:3]),
+                        f"version {show(self.target)} cannot hold every value version "
+                        f"{show(self.source)} holds there: " + "; ".join(narrow[:3]),
                         self.label,
                     )
                 )
@@ -597,8 +601,8 @@ class _Direction:
                             Loss(
                                 origin[0],
                                 (origin[0],),
-                                f"version {self.target!r}'s section {section!r} cannot hold "
-                                f"every member version {self.source!r}'s holds: "
+                                f"version {show(self.target)}'s section {show(section)} "
+                                f"cannot hold every member version {show(self.source)}'s holds: "
                                 + "; ".join(narrow[:3]),
                                 self.label,
                             )
@@ -720,8 +724,8 @@ def _judge(family: Family, report: EdgeReport) -> list[Unsoundness]:
                 loss.operation,
                 loss.segments,
                 f"the edge is declared exact, but {loss.reason}",
-                f"declare the downgrade lossy and list {loss.where!r} in its losses, or "
-                f"give version {dst!r} a place for it",
+                f"declare the downgrade lossy and list {show(loss.where)} in its losses, or "
+                f"give version {show(dst)} a place for it",
                 "exact-but-lossy",
             )
         return out
@@ -736,8 +740,8 @@ def _judge(family: Family, report: EdgeReport) -> list[Unsoundness]:
                 dst,
                 loss.operation,
                 loss.segments,
-                f"{loss.reason}, and the downgrade's losses do not name {loss.where!r}",
-                f"add {loss.where!r} to the downgrade's losses",
+                f"{loss.reason}, and the downgrade's losses do not name {show(loss.where)}",
+                f"add {show(loss.where)} to the downgrade's losses",
                 "undeclared-loss",
             )
     found = [x.where for x in report.losses] + list(report.policy_losses)
@@ -754,8 +758,8 @@ def _judge(family: Family, report: EdgeReport) -> list[Unsoundness]:
                     m.source,
                     "downgrade",
                     ("migration", "downgrade", "losses", i),
-                    f"the declared loss {text!r} names {place!r}, which the comparison of "
-                    f"versions {m.target!r} and {m.source!r} does not find lost",
+                    f"the declared loss {show(text)} names {show(place)}, which the comparison of "
+                    f"versions {show(m.target)} and {show(m.source)} does not find lost",
                     "drop it from the losses, or fix the name",
                     "loss-not-found",
                 )
@@ -765,8 +769,8 @@ def _judge(family: Family, report: EdgeReport) -> list[Unsoundness]:
             m.source,
             "downgrade",
             ("migration", "downgrade", "kind"),
-            f"the edge is declared lossy, but version {m.source!r} holds everything version "
-            f"{m.target!r} does and restores no less",
+            f"the edge is declared lossy, but version {show(m.source)} holds everything version "
+            f"{show(m.target)} does and restores no less",
             'declare the downgrade "exact"',
             "loses-nothing",
         )

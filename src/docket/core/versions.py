@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from docket.core.errors import MalformedVersion, MissingVersion, UnknownVersion, VersionTooNew
+from docket.core.errors import MalformedVersion, MissingVersion, UnknownVersion, VersionTooNew, show
 
 Version = int | str
 
@@ -39,10 +39,10 @@ class VersionScheme(enum.Enum):
         if self is VersionScheme.INTEGER:
             stripped = text.strip().lstrip("v")
             if not stripped.isdigit():
-                raise ValueError(f"{text!r} is not an integer version")
+                raise ValueError(f"{show(text)} is not an integer version")
             return int(stripped)
         if not _DOTTED.match(text.strip()):
-            raise ValueError(f"{text!r} is not a dotted version")
+            raise ValueError(f"{show(text)} is not a dotted version")
         return text.strip()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from docket.core.errors import BadDatabaseURL, DatabaseUnreachable, MissingDatabaseDriver
+from docket.core.errors import BadDatabaseURL, DatabaseUnreachable, MissingDatabaseDriver, show
 from docket.store.api import make_engine
 
 _EXTRAS = {"psycopg": "postgresql", "pymysql": "mysql"}
@@ -106,7 +106,7 @@ def open_engine(url: str | sa.URL, *, create: bool = False, **kwargs: Any) -> sa
         engine = make_engine(parsed, **kwargs)
     except sa.exc.NoSuchModuleError:
         raise BadDatabaseURL(
-            shown, f"SQLAlchemy has no database dialect {parsed.drivername!r}"
+            shown, f"SQLAlchemy has no database dialect {show(parsed.drivername)}"
         ) from None
     except ImportError as err:
         module = err.name or reason_of(err)

@@ -26,6 +26,7 @@ from docket.core.errors import (
     ValueTooLong,
     VolumeNotFound,
     json_path,
+    show,
 )
 from docket.core.family import Container, Family
 from docket.core.policy import Dropped, Mode, RestorePlan, RestorePolicy
@@ -346,7 +347,7 @@ class Restorer:
                     self.family.name,
                     data.version,
                     self.family.current,
-                    f"the container belongs to family {data.family!r}",
+                    f"the container belongs to family {show(data.family)}",
                 )
             if data.version == self.family.current:
                 return data
@@ -447,7 +448,7 @@ class Restorer:
                 planned.entries[name] = (write.mode, self._entries(name, write.values))
             else:
                 raise StoreError(
-                    f"the restore policy writes section {name!r}, which has no table in "
+                    f"the restore policy writes section {show(name)}, which has no table in "
                     "Cinder's database",
                     hint="restore only volume-base-metadata, volume-metadata and "
                     "volume-glance-metadata",
@@ -527,7 +528,8 @@ class Restorer:
     def exists(self, conn: sa.Connection, kind: str, key: Any) -> bool:
         sql = self._exists.get(kind)
         if sql is None:
-            raise ValueError(f"unknown kind {kind!r}; the store knows {', '.join(self._exists)}")
+            raise ValueError(f"unknown kind {show(kind)}; the store knows "
+                f"{', '.join(self._exists)}")
         if not isinstance(key, str):
             return False
         return bool(_fetch(conn, sql.text, sql.params({"key": key})))

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from docket.core.errors import MissingTable, StoreError
+from docket.core.errors import MissingTable, StoreError, show
 from docket.store.values import Kind
 
 VOLUMES = "volumes"
@@ -281,7 +281,7 @@ def _reflect(
     missing = [c for c in _REQUIRED[name] if c not in present]
     if missing:
         raise StoreError(
-            f"table {name!r} has no column(s) {', '.join(missing)}",
+            f"table {show(name)} has no column(s) {', '.join(missing)}",
             hint="docket works on Cinder's layout of this table",
         )
     keep_all = name == VOLUMES

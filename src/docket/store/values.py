@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import marshmallow
 from marshmallow import fields
 
-from docket.core.errors import json_path
+from docket.core.errors import json_path, show
 
 __all__ = [
     "Kind",
@@ -110,14 +110,14 @@ def utc_text(value: dt.datetime) -> str:
 
 def parse_naive(text: str) -> dt.datetime:
     if not _NAIVE_TEXT.match(text):
-        raise ValueError(f"{text!r} is not a timestamp YYYY-MM-DDTHH:MM:SS[.ffffff]")
+        raise ValueError(f"{show(text)} is not a timestamp YYYY-MM-DDTHH:MM:SS[.ffffff]")
     return dt.datetime.fromisoformat(text)
 
 
 def parse_utc(text: str) -> dt.datetime:
     """An aware timestamp as the naive UTC ``datetime`` a database column holds."""
     if not _AWARE_TEXT.match(text):
-        raise ValueError(f"{text!r} is not a timezone-aware timestamp")
+        raise ValueError(f"{show(text)} is not a timezone-aware timestamp")
     return (
         dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
     )

@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema
 from hypothesis import strategies as st
 
-from docket.core.errors import SchemaDocumentError
+from docket.core.errors import SchemaDocumentError, show
 
 Path = tuple[str, ...]
 Avoid = Mapping[Path, frozenset[str]]
@@ -144,7 +144,7 @@ def check_keywords(schema: Mapping[str, Any], path: Sequence[str | int] = ()) ->
     if unknown:
         raise SchemaDocumentError(
             "docket.testing",
-            f"keyword {unknown[0]!r} is not one a docket version document may use",
+            f"keyword {show(unknown[0])} is not one a docket version document may use",
             path=tuple(path),
             hint="container schemas may use only the keywords of the metaschema's $defs/subschema",
         )
@@ -288,7 +288,7 @@ def _datetime_strings(kind: str, pattern: str | None) -> st.SearchStrategy[str]:
     if not renderers:
         raise SchemaDocumentError(
             "docket.testing",
-            f"no {kind} rendering matches the pattern {pattern!r}",
+            f"no {kind} rendering matches the pattern {show(pattern)}",
             hint="use a pattern that accepts YYYY-MM-DDTHH:MM:SS[.ffffff][Z|+HH:MM]",
         )
     moments = _moments(aware)

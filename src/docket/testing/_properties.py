@@ -23,7 +23,7 @@ from hypothesis import settings as Settings
 from hypothesis import strategies as st
 
 from docket.core.codec import canonical
-from docket.core.errors import DocketError, RestoreRefused, json_pointer
+from docket.core.errors import DocketError, RestoreRefused, json_pointer, show
 from docket.core.family import Container, Family
 from docket.core.losses import mentions
 from docket.core.migrations import Migration
@@ -50,8 +50,11 @@ class PropertyFailure(DocketError, AssertionError):
         self.hint = hint
 
     def describe(self) -> str:
-        at = "" if self.version is None else f" (container of version {self.version!r})"
-        return f"property {self.property!r} failed for family {self.family!r}{at}: {self.reason}"
+        at = "" if self.version is None else f" (container of version {show(self.version)})"
+        return (
+            f"property {show(self.property)} failed for family {show(self.family)}{at}: "
+            f"{self.reason}"
+        )
 
 
 # --- running a property ---------------------------------------------------------------------
@@ -159,9 +162,9 @@ def _difference(a: Any, b: Any, segs: tuple[str | int, ...] = ()) -> str | None:
         for key in sorted(set(a) | set(b)):
             where = json_pointer((*segs, key)) or "/"
             if key not in b:
-                return f"{where} was {a[key]!r} and is now missing"
+                return f"{where} was {show(a[key])} and is now missing"
             if key not in a:
-                return f"{where} is new: {b[key]!r}"
+                return f"{where} is new: {show(b[key])}"
             found = _difference(a[key], b[key], (*segs, key))
             if found is not None:
                 return found
@@ -173,7 +176,7 @@ def _difference(a: Any, b: Any, segs: tuple[str | int, ...] = ()) -> str | None:
                 return found
         return None
     if canonical(a) != canonical(b):
-        return f"{json_pointer(segs) or '/'} was {a!r} and is now {b!r}"
+        return f"{json_pointer(segs) or '/'} was {show(a)} and is now {show(b)}"
     return None
 
 
@@ -192,7 +195,7 @@ def _require_valid(prop: str, family: Family, version: Version, what: str, c: Co
     if issues:
         shown = "; ".join(str(i) for i in issues[:5])
         raise PropertyFailure(
-            prop, family.name, None, f"{what} is not valid at version {version!r}: {shown}"
+            prop, family.name, None, f"{what} is not valid at version {show(version)}: {shown}"
         )
 
 
@@ -224,7 +227,7 @@ def check_dump_load(family: Family, *, settings: Settings | None = None) -> None
         back = _do(prop, family, v, "load of the dumped bytes", lambda: family.load(raw, to=v))
         if back.version != v or back.written_version != v:
             raise PropertyFailure(
-                prop, family.name, v, f"loaded back as version {back.version!r}, not {v!r}"
+                prop, family.name, v, f"loaded back as version {show(back.version)}, not {show(v)}"
             )
         _require_same(prop, family, v, "load(dump(x)) differs from x", c.data, back.data)
         if v != family.current:
@@ -270,7 +273,8 @@ def check_canonical_stable(family: Family, *, settings: Settings | None = None) 
                 prop,
                 family.name,
                 v,
-                f"dumping a loaded container changed its bytes: {first[:120]!r} -> {again[:120]!r}",
+                f"dumping a loaded container changed its bytes: {show(first[:120])} -> "
+                f"{show(again[:120])}",
             )
         if canonical(c.data) != first:
             raise PropertyFailure(
@@ -300,17 +304,18 @@ def check_upgrade_valid(family: Family, *, settings: Settings | None = None) -> 
                 prop,
                 family,
                 c.version,
-                f"upgrade to {target!r}",
+                f"upgrade to {show(target)}",
                 functools.partial(family.upgrade, c, target),
             )
-            _require_valid(prop, family, target, f"the upgrade of a v{c.version!r} container", up)
+            what = f"the upgrade of a v{show(c.version)} container"
+            _require_valid(prop, family, target, what, up)
             if up.version != target or up.written_version != c.version:
                 raise PropertyFailure(
                     prop,
                     family.name,
                     c.version,
-                    f"upgrade to {target!r} gave version {up.version!r} written at "
-                    f"{up.written_version!r}",
+                    f"upgrade to {show(target)} gave version {show(up.version)} written at "
+                    f"{show(up.written_version)}",
                 )
         raw = _do(prop, family, c.version, "dump at current", lambda: family.dump(c))
         problems = family.validate(raw)
@@ -386,7 +391,8 @@ def check_downgrade_inverse(family: Family, *, settings: Settings | None = None)
         __tracebackhide__ = True
         source, side, c = case
         m = family.migration(source)
-        up_edge, down_edge = f"{m.source!r} -> {m.target!r}", f"{m.target!r} -> {m.source!r}"
+        up_edge = f"{show(m.source)} -> {show(m.target)}"
+        down_edge = f"{show(m.target)} -> {show(m.source)}"
         if side == "old":
             there = _do(
                 prop, family, c.version, f"upgrade {up_edge}", lambda: family.upgrade(c, m.target)
@@ -446,7 +452,7 @@ def check_downgrade_inverse(family: Family, *, settings: Settings | None = None)
                 f"{trip} differs from its input",
                 _without(c.data, allowed),
                 _without(back.data, allowed),
-                hint=f"list {where!r} in the downgrade's losses, or fix the migration",
+                hint=f"list {show(where)} in the downgrade's losses, or fix the migration",
             )
 
     _run(family, prop, strategy, body, settings)
@@ -467,7 +473,7 @@ def check_upgrade_deterministic(family: Family, *, settings: Settings | None = N
         if i > 0 and family.migration(family.versions[i - 1]).downgrade is not None:
             prev = family.versions[i - 1]
             moves.append(
-                (f"downgrade to {prev!r}", lambda: family.downgrade(c, prev, allow_lossy=True))
+                (f"downgrade to {show(prev)}", lambda: family.downgrade(c, prev, allow_lossy=True))
             )
         for action, move in moves:
             first = _do(prop, family, c.version, action, move)
@@ -537,16 +543,16 @@ def _allowed(policy: RestorePolicy, container: Container) -> Callable[[str, str,
             return None
         sp = policy.sections.get(section)
         if sp is None or not sp.restore:
-            return f"the policy does not restore section {section!r}"
+            return f"the policy does not restore section {show(section)}"
         if sp.fields and field not in sp.fields:
-            return f"it is not in section {section!r}'s allowlist {list(sp.fields)}"
+            return f"it is not in section {show(section)}'s allowlist {show(list(sp.fields))}"
         if writable is not None and (section, field) not in writable:
             return "it is not in the policy's writable fields"
         source = container.data.get(section)
         if not isinstance(source, Mapping) or field not in source:
             return "the container has no such field (no rule declares writing it)"
         if canonical(source[field]) != canonical(value):
-            return f"the container holds {source[field]!r}, not {value!r}"
+            return f"the container holds {show(source[field])}, not {show(value)}"
         return None
 
     return why_not
@@ -577,7 +583,8 @@ def check_restore_allowlist(family: Family, *, settings: Settings | None = None)
             ) from err
         bounds = [("", policy)]
         for v in {c.version, moved.version}:
-            bounds.append((f" (version {v!r}'s policy)", family.policy(v).at_shape(moved.version)))
+            label = f" (version {show(v)}'s policy)"
+            bounds.append((label, family.policy(v).at_shape(moved.version)))
         checks = [(label, _allowed(p, moved)) for label, p in bounds]
         for section, values in written.items():
             for name, value in values.items():
@@ -588,7 +595,7 @@ def check_restore_allowlist(family: Family, *, settings: Settings | None = None)
                             prop,
                             family.name,
                             c.version,
-                            f"the restore {how} writes {section}.{name} = {value!r}, "
+                            f"the restore {how} writes {section}.{name} = {show(value)}, "
                             f"but {reason}{label}",
                             hint="a rule that writes a field must declare it "
                             "(NamedRule.writes); a restore is bounded by the policies of the "
@@ -608,7 +615,7 @@ def check_restore_allowlist(family: Family, *, settings: Settings | None = None)
             down = family.downgrade(c, older, allow_lossy=True)
         except DocketError:
             return  # a broken downgrade is the downgrade-inverse property's to report
-        restore(c, down, f"after a downgrade to {older!r}", target)
+        restore(c, down, f"after a downgrade to {show(older)}", target)
 
     strategy = st.tuples(_any_version(family, family.versions), _targets(family))
     _run(family, prop, strategy, body, settings)
@@ -677,5 +684,5 @@ def check_round_trip(family: Family, *, settings: Settings | None = None) -> Non
         raise failures[0]
     if failures:
         raise ExceptionGroup(
-            f"{len(failures)} docket properties failed for family {family.name!r}", failures
+            f"{len(failures)} docket properties failed for family {show(family.name)}", failures
         )

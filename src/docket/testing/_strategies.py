@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from docket.core.codec import canonical
-from docket.core.errors import DocketError, json_pointer
+from docket.core.errors import DocketError, json_pointer, show
 from docket.core.family import Container, Family
 from docket.core.versions import Version, VersionScheme
 from docket.testing._generate import Avoid, Path, declared_types, from_schema, type_matches
@@ -28,7 +28,7 @@ class UnknownSection(DocketError, LookupError):
         self.hint = "sections: " + (", ".join(known) or "none")
 
     def describe(self) -> str:
-        return f"{self.family} v{self.version} has no section {self.name!r}"
+        return f"{self.family} v{self.version} has no section {show(self.name)}"
 
 
 # --- strategies ------------------------------------------------------------------------------

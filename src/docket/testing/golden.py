@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as Settings
 
 from docket._files import FileChanges, apply_changes
-from docket.core.errors import DocketError
+from docket.core.errors import DocketError, show
 from docket.core.family import Container, Family
 from docket.core.golden import UPGRADED, check_golden_files, recorded_versions
 from docket.core.versions import Version
@@ -164,7 +164,7 @@ def check_golden(
         files = sorted((base / str(v)).glob("*.json"))
         if not files:
             problems.append(
-                f"version {v!r}: no golden containers in {base / str(v)} "
+                f"version {show(v)}: no golden containers in {base / str(v)} "
                 f"(record them with {REGENERATE_ENV}=1 or record_golden())"
             )
             continue
