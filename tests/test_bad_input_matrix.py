@@ -558,7 +558,7 @@ def test_a_bad_url_names_what_the_user_typed(command: str, places: Mapping[str, 
     result = CliRunner().invoke(app.cli, _argv(entry, places))
     assert result.exit_code == USAGE
     assert result.stderr.startswith(f"error: {_named(entry, at)}: "), result.stderr
-    assert "'notaurl'" in result.stderr and "sqlite:///" in result.stderr  # as typed; a form
+    assert '"notaurl"' in result.stderr and "sqlite:///" in result.stderr  # as typed; a form
 
 
 @pytest.mark.parametrize("command", sorted(DB_CASES))
@@ -615,7 +615,7 @@ def test_a_missing_table_is_named_with_how_to_make_it(
     result = CliRunner().invoke(app.cli, argv)
     assert result.exit_code == FAILED, result.stderr
     assert_one_error(result.stderr, result.stdout)
-    assert f"no table {TABLES_READ[command]!r}" in result.stderr
+    assert f"no table {json.dumps(TABLES_READ[command])}" in result.stderr
     assert "`docket db init URL` creates" in result.stderr
     assert sorted(Path(places["root"]).rglob("*")) == before  # refused: nothing written
 
@@ -711,4 +711,4 @@ def test_audit_with_db_init_tables_missing_backups_is_one_line(tmp_path: Path) -
     done = _docket("audit", str(tmp_path), "--db", url)
     assert_one_error(done.stderr, done.stdout)
     assert done.returncode == 1
-    assert "no table 'backups'" in done.stderr
+    assert 'no table "backups"' in done.stderr

@@ -688,8 +688,8 @@ def test_init_db_creates_cinder_tables_once(scratch_db: Callable[[], str]) -> No
 def test_open_engine_names_each_way_a_url_fails(tmp_path: Any) -> None:
     with pytest.raises(store.BadDatabaseURL) as bad:
         store.open_engine("notaurl")
-    assert isinstance(bad.value, ValueError) and bad.value.url == "'notaurl'"
-    with pytest.raises(store.BadDatabaseURL, match="no database dialect 'nosuch'"):
+    assert isinstance(bad.value, ValueError) and bad.value.url == '"notaurl"'
+    with pytest.raises(store.BadDatabaseURL, match='no database dialect "nosuch"'):
         store.open_engine("nosuch://host/db")
     with pytest.raises(store.DatabaseUnreachable) as refused:
         store.open_engine("postgresql+psycopg://cinder:secret@127.0.0.1:1/cinder")

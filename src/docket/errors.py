@@ -1,8 +1,10 @@
 """Every error docket raises, importable from one place.
 
 The core's errors are defined in :mod:`docket.core.errors`; the command line's own
-(``UsageError``, ``CommandFailed``) in :mod:`docket.cli.errors`, loaded on first use so that
-importing this module loads no command-line library.
+(``UsageError``, ``CommandFailed``) in :mod:`docket.cli.errors` and the database ones
+(``BadDatabaseURL``, ``MissingDatabaseDriver``, ``DatabaseUnreachable``, ``MissingTable``) in
+:mod:`docket.store.errors`, loaded on first use so that importing this module loads neither
+click nor SQLAlchemy.
 """
 
 from typing import Any
@@ -12,10 +14,8 @@ from docket.core.errors import (
     BackupInUse,
     BackupNotFound,
     BackwardEdge,
-    BadDatabaseURL,
     CycleDetected,
     DanglingEdge,
-    DatabaseUnreachable,
     Deadlock,
     DigestMismatch,
     DocketError,
@@ -36,9 +36,7 @@ from docket.core.errors import (
     LossyMigration,
     MalformedVersion,
     MigrationError,
-    MissingDatabaseDriver,
     MissingRecordFields,
-    MissingTable,
     MissingVersion,
     MultipleHeads,
     NoMigrationPath,
@@ -75,13 +73,21 @@ from docket.core.errors import (
 )
 
 _CLI_ERRORS = frozenset({"CommandFailed", "UsageError"})
+_DATABASE_ERRORS = frozenset(
+    {"BadDatabaseURL", "DatabaseUnreachable", "MissingDatabaseDriver", "MissingTable"}
+)
 
 
 def __getattr__(name: str) -> Any:
+    # Loaded on first use: the CLI's errors need click, the database ones SQLAlchemy.
     if name in _CLI_ERRORS:
         from docket.cli import errors
 
         return getattr(errors, name)
+    if name in _DATABASE_ERRORS:
+        from docket.store import errors as store_errors
+
+        return getattr(store_errors, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -90,10 +96,10 @@ __all__ = [
     "BackupInUse",
     "BackupNotFound",
     "BackwardEdge",
-    "BadDatabaseURL",
+    "BadDatabaseURL",  # noqa: F822 (module __getattr__)
     "CycleDetected",
     "DanglingEdge",
-    "DatabaseUnreachable",
+    "DatabaseUnreachable",  # noqa: F822 (module __getattr__)
     "Deadlock",
     "DigestMismatch",
     "DocketError",
@@ -114,9 +120,9 @@ __all__ = [
     "LossyMigration",
     "MalformedVersion",
     "MigrationError",
-    "MissingDatabaseDriver",
+    "MissingDatabaseDriver",  # noqa: F822 (module __getattr__)
     "MissingRecordFields",
-    "MissingTable",
+    "MissingTable",  # noqa: F822 (module __getattr__)
     "MissingVersion",
     "MultipleHeads",
     "NoMigrationPath",

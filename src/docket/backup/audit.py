@@ -73,8 +73,8 @@ def backup_rows(engine: Any) -> Iterator[BackupRow]:
     """
     import sqlalchemy as sa
 
-    from docket.core.errors import MissingTable
     from docket.store.engines import open_engine
+    from docket.store.errors import MissingTable
 
     owned = isinstance(engine, (str, sa.URL))
     bind = open_engine(engine) if owned else engine

@@ -22,7 +22,6 @@ from docket.core.bulk import DEFAULT_FAMILY, STDIN
 from docket.core.codec import Limits, parse
 from docket.core.documents import MANIFEST
 from docket.core.errors import (
-    BadDatabaseURL,
     DocketError,
     DriverOptionError,
     LimitExceeded,
@@ -168,6 +167,7 @@ def database(url: str, option: str = "--db", *, create: bool = False) -> Iterato
     import sqlalchemy as sa
 
     from docket.store.engines import open_engine, reason_of
+    from docket.store.errors import BadDatabaseURL
 
     try:
         engine = open_engine(url, create=create)

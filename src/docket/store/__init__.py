@@ -9,12 +9,8 @@ and back).
 """
 
 from docket.core.errors import (
-    BadDatabaseURL,
-    DatabaseUnreachable,
     Deadlock,
     KeyConflict,
-    MissingDatabaseDriver,
-    MissingTable,
     StoreError,
     ValueTooLong,
     VolumeNotFound,
@@ -28,6 +24,12 @@ from docket.store.api import (
     make_engine,
 )
 from docket.store.engines import open_engine
+from docket.store.errors import (
+    BadDatabaseURL,
+    DatabaseUnreachable,
+    MissingDatabaseDriver,
+    MissingTable,
+)
 from docket.store.restore import RestoreResult
 from docket.store.tables import cinder_metadata
 from docket.store.values import Unserializable

@@ -1,9 +1,9 @@
 """Engines from database URLs, checked before any work starts.
 
 :func:`open_engine` is the one place a URL a person typed becomes an engine: a URL that does
-not parse or names no dialect is :class:`~docket.core.errors.BadDatabaseURL`, one whose driver
-is not installed :class:`~docket.core.errors.MissingDatabaseDriver` (saying what to install),
-and a server (or SQLite file) it cannot open :class:`~docket.core.errors.DatabaseUnreachable`
+not parse or names no dialect is :class:`~docket.store.errors.BadDatabaseURL`, one whose driver
+is not installed :class:`~docket.store.errors.MissingDatabaseDriver` (saying what to install),
+and a server (or SQLite file) it cannot open :class:`~docket.store.errors.DatabaseUnreachable`
 (naming ``host:port``). Every command that takes a database URL goes through it.
 """
 
@@ -15,8 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from docket.core.errors import BadDatabaseURL, DatabaseUnreachable, MissingDatabaseDriver, show
+from docket.core.errors import show
 from docket.store.api import make_engine
+from docket.store.errors import BadDatabaseURL, DatabaseUnreachable, MissingDatabaseDriver
 
 _EXTRAS = {"psycopg": "postgresql", "pymysql": "mysql"}
 """Driver modules docket's extras install, and the extra that does."""
@@ -43,7 +44,7 @@ def redact(url: str | sa.URL) -> str:
         return sa.make_url(url).render_as_string(hide_password=True)
     except (sa.exc.ArgumentError, ValueError, TypeError):
         text = _PASSWORD.sub(r"\1***@", str(url))
-        return repr(text if len(text) <= 200 else text[:200] + "...")
+        return show(text if len(text) <= 200 else text[:200] + "...")
 
 
 def reason_of(err: BaseException) -> str:
@@ -94,7 +95,7 @@ def open_engine(url: str | sa.URL, *, create: bool = False, **kwargs: Any) -> sa
     """An engine on ``url`` (:func:`~docket.store.make_engine`) that has connected once.
 
     The connection goes back to the engine's pool, so the first statement reuses it. A
-    SQLite file that does not exist is :class:`~docket.core.errors.DatabaseUnreachable`
+    SQLite file that does not exist is :class:`~docket.store.errors.DatabaseUnreachable`
     unless ``create`` (connecting would make an empty one).
     """
     shown = redact(url)

@@ -16,7 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from docket.core.errors import MissingTable, StoreError, show
+from docket.core.errors import StoreError, show
+from docket.store.errors import MissingTable
 from docket.store.values import Kind
 
 VOLUMES = "volumes"
