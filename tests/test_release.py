@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import docket._files
+import docket.cli.authoring
 from docket import load_registry
 from docket.authoring import ReleaseRefused, plan_release, release_version
 from docket.cli.authoring import new_version, release
@@ -323,3 +324,54 @@ def test_a_golden_problem_shows_invisible_characters_escaped(schemas: Path, text
     message = found[0]["message"]
     assert not set(INVISIBLE) & set(message), message
     assert "\\u200b" in message and "\\u2060" in message
+
+
+# --- new-version writes all or nothing too ----------------------------------------------------
+
+
+def test_new_version_that_fails_to_write_leaves_the_family_as_it_was(
+    schemas: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version document and the manifest that makes it current: both, or neither."""
+    before = tree(schemas)
+    real = os.replace
+    failed = []
+
+    def manifest_fails(src: Any, dst: Any) -> None:
+        # The new manifest's rename fails once (putting the old one back still works).
+        if Path(dst).name == "manifest.json" and not failed:
+            failed.append(dst)
+            raise OSError(28, "No space left on device", str(dst))
+        real(src, dst)
+
+    monkeypatch.setattr(docket._files.os, "replace", manifest_fails)
+    code, _, err = run(new_version, "notes", schemas=schemas)
+    assert code == 1 and "No space left on device" in err and "Traceback" not in err
+    assert tree(schemas) == before
+    assert not (schemas / "notes" / "2.json").exists()
+
+
+def test_new_version_update_writes_its_document_once_and_final(
+    schemas: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--update judges the downgrade on a copy: the document is written once, already lossy
+    where the schemas say so (no exact migration on disk in between)."""
+    assert run(new_version, "notes", schemas=schemas)[0] == 0
+    path = schemas / "notes" / "2.json"
+    doc = json.loads(path.read_text())
+    doc["schema"]["properties"]["note"]["properties"]["pages"] = {"type": "integer", "default": 0}
+    path.write_text(json.dumps(doc, indent=2))
+    written: list[dict[str, Any]] = []
+    real = docket.cli.authoring.write_atomic
+
+    def recording(target: Any, data: bytes) -> None:
+        if Path(target) == path:
+            written.append(json.loads(data))
+        real(target, data)
+
+    monkeypatch.setattr(docket.cli.authoring, "write_atomic", recording)
+    assert run(new_version, "notes", schemas=schemas, update=True)[0] == 0
+    assert len(written) == 1
+    assert written[0]["migration"]["downgrade"]["kind"] == "lossy"
+    assert written[0]["migration"]["downgrade"]["losses"] == ["note.pages"]
+    assert not [p for p in schemas.rglob("*") if "docket-new-version" in p.name]

@@ -12,12 +12,15 @@ the fingerprint and writes the golden containers.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
+from docket._files import FileChanges, apply_changes
 from docket.authoring.release import ReleasePlan, document_bytes, release_version
 from docket.cli import options
 from docket.cli.common import EXIT_FAILED, EXIT_OK, run, write_atomic
@@ -94,10 +97,13 @@ def start_version(folder: Path, stdout: TextIO) -> Version:
         "upgrade": [],
         "downgrade": {"operations": "inverse", "kind": "exact"},
     }
-    _write_json(target, document)
     manifest["versions"] = [*manifest["versions"], new]
     manifest["current"] = new
-    _write_json(folder / MANIFEST, manifest)
+    # Both files or neither: the manifest (which makes the version count) is swapped in last.
+    changes = FileChanges()
+    changes.write(target, document_bytes(document))
+    changes.write(folder / MANIFEST, document_bytes(manifest))
+    apply_changes(changes)
     stdout.write(
         f"created {target} (a copy of version {show(current)}); edit its schema and policy, "
         f"then run: docket --schemas {folder.parent} new-version {folder.name} --update\n"
@@ -290,16 +296,20 @@ def update_version(
     if "description" in document.get("migration", {}):
         migration["description"] = document["migration"]["description"]
     document["migration"] = migration
-    _write_json(path, document)
-    # Judge the downgrade on the schemas, as docket check will.
-    family = load_registry(folder.parent, check_soundness=False).family(folder.name)
-    report = check_edge(family, family.migration(old))
+    # Judge the downgrade on the schemas, as docket check will, on a copy of the family with
+    # the new migration in it: the document itself is written once, when it is final.
+    with tempfile.TemporaryDirectory(prefix="docket-new-version-") as scratch:
+        copy = Path(scratch) / folder.name
+        shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(GOLDEN), symlinks=True)
+        (copy / path.name).write_bytes(document_bytes(document))
+        family = load_registry(copy.parent, check_soundness=False).family(folder.name)
+        report = check_edge(family, family.migration(old))
     # Exact only where the schemas show it: a conversion they cannot judge counts as lossy.
     lost = sorted({loss.where for loss in report.losses} | report.unproven)
     if lost:
         migration["downgrade"]["kind"] = "lossy"
         migration["downgrade"]["losses"] = lost
-        _write_json(path, document)
+    _write_json(path, document)
     stdout.write(f"wrote the migration {show(old)} -> {show(new)} into {path}:\n")
     for op in up:
         stdout.write(f"  upgrade    {_spec(op)}\n")
