@@ -187,7 +187,10 @@ def test_a_command_process_freezes_what_importing_made(tmp_path: Path) -> None:
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(path)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.split()[-1]) > 10_000
@@ -361,13 +364,17 @@ def test_sarif_output_is_valid_sarif_2_1_0(tree: Path) -> None:
         physical = location["physicalLocation"]
         region = physical["region"]
         found[physical["artifactLocation"]["uri"]] = (
-            result["ruleId"], region["startLine"], region["startColumn"]
+            result["ruleId"],
+            region["startLine"],
+            region["startColumn"],
         )
     bad = (tree / "sub" / "bad.json").read_text().splitlines()
     row = next(i for i, ln in enumerate(bad) if '"size"' in ln)
     assert found == {
         f"{tree}/sub/bad.json".replace(str(tree), "file://" + str(tree)): (
-            "schema", row + 1, bad[row].index('"size"') + 1
+            "schema",
+            row + 1,
+            bad[row].index('"size"') + 1,
         ),
         f"file://{tree}/export.jsonl": ("version", 2, 2),
     }
@@ -552,3 +559,26 @@ def test_a_fifo_given_as_a_path_is_read_as_a_stream(tmp_path: Path) -> None:
     thread.join(10)
     assert done.returncode == 0, done.stderr
     assert [(r["line"], r["valid"]) for r in json.loads(done.stdout)] == [(1, True), (2, True)]
+
+
+@given(
+    key=st.text(
+        alphabet=st.characters(codec="utf-8", categories=("Cc", "Co", "Cs", "Ll", "Zs")),
+        min_size=1,
+        max_size=6,
+    )
+)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_junit_stays_xml_whatever_a_key_holds(tmp_path: Path, key: str) -> None:
+    """A key with characters XML 1.0 cannot hold (a control character such as U+000B) is
+    named in the failure message: the report must still parse."""
+    data = cinder(2)
+    data["volume-metadata"] = {key: 1}  # not a string: a schema error naming the key
+    path = tmp_path / "odd.json"
+    path.write_bytes(json.dumps(data, ensure_ascii=True).encode())
+    code, run = _validate([str(path)], output_format="junit")
+    assert code == 1
+    suites = ET.fromstring(run.out)
+    assert suites.find("testsuite/testcase/failure") is not None

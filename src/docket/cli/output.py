@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol, TextIO
 import orjson
 
 import docket
+from docket._xml import escape, quoteattr
 from docket.core.bulk import Result, Skipped
 from docket.core.errors import Issue, json_path, segments_of
 
@@ -148,17 +149,6 @@ class JsonFormatter:
         self.out.write("]\n" if self.first else "\n]\n")
 
 
-# xml.sax.saxutils imports urllib.request (and ssl, http): only JUnit output pays for it.
-def escape(text: str) -> str:
-    from xml.sax import saxutils
-
-    return saxutils.escape(text)
-
-
-def quoteattr(text: str) -> str:
-    from xml.sax import saxutils
-
-    return saxutils.quoteattr(text)
 
 
 def _escape_data(text: str) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from docket._xml import xml_safe
 from docket.conformance.compare import ERROR, FAIL, PASS, SKIPPED, STATUSES, UNCLAIMED, Outcome
 from docket.conformance.suite import LEVELS
 
@@ -142,19 +142,9 @@ def render_junit(report: Report) -> str:
     if report.problems:
         suite = ET.SubElement(root, "testsuite", name="run", tests="1", errors="1")
         case = ET.SubElement(suite, "testcase", classname="run", name="run")
-        ET.SubElement(case, "error", message=_xml("; ".join(report.problems)))
+        ET.SubElement(case, "error", message=xml_safe("; ".join(report.problems)))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
-
-
-# Characters XML 1.0 cannot hold, even escaped (C0 controls but tab and newlines, surrogates,
-# U+FFFE and U+FFFF); case descriptions name such keys ("/volume-metadata/z\u000b").
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _xml(text: str) -> str:
-    """``text`` with what XML cannot hold written as ``\\uXXXX`` escapes."""
-    return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _cases(suite: ET.Element, level: str, outcomes: Sequence[Outcome]) -> None:
@@ -163,17 +153,17 @@ def _cases(suite: ET.Element, level: str, outcomes: Sequence[Outcome]) -> None:
             suite,
             "testcase",
             classname=f"{level}.{o.family}",
-            name=_xml(o.id),
+            name=xml_safe(o.id),
             time=f"{o.seconds:.4f}",
         )
         if o.description:
-            ET.SubElement(case, "system-out").text = _xml(o.description)
+            ET.SubElement(case, "system-out").text = xml_safe(o.description)
         if o.status == FAIL:
-            ET.SubElement(case, "failure", message=_xml(o.message))
+            ET.SubElement(case, "failure", message=xml_safe(o.message))
         elif o.status == ERROR:
-            ET.SubElement(case, "error", message=_xml(o.message))
+            ET.SubElement(case, "error", message=xml_safe(o.message))
         elif o.status in (SKIPPED, UNCLAIMED):
-            ET.SubElement(case, "skipped", message=_xml(o.message) or "level not claimed")
+            ET.SubElement(case, "skipped", message=xml_safe(o.message) or "level not claimed")
 
 
 RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}
