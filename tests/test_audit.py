@@ -680,8 +680,8 @@ def test_an_empty_shard_says_so_and_succeeds(tmp_path: Path) -> None:
     )
     assert code == 0
     assert err.getvalue() == (
-        f"docket audit: shard {empty}/5 is empty: none of the 2 backups under {root} "
-        "fall in it\n"
+        f"docket audit: shard {empty}/5 is empty: it holds none of the backups under {root} "
+        "(2 backups in all)\n"
     )
     assert report.read_text() == ""  # written, so `merge shard-*.jsonl` finds every shard
     err = io.StringIO()

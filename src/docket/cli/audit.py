@@ -175,8 +175,14 @@ def _nothing(root: str | os.PathLike[str], part: tuple[int, int] | None, run: Au
     shard = f"shard {part[0]}/{part[1]} is empty"
     if not run.backups and not run.rows:
         return f"{shard}: there are no backups under {root}"
-    rows = f" nor of the {run.rows} database rows" if run.rows else ""
-    return f"{shard}: none of the {run.backups} backups under {root}{rows} fall in it"
+    counted = _count(run.backups, "backup")
+    if run.rows:
+        counted += f" and {_count(run.rows, 'database row')}"
+    return f"{shard}: it holds none of the backups under {root} ({counted} in all)"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def run_audit(
