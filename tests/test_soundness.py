@@ -423,6 +423,6 @@ def test_a_broken_family_reports_its_first_failing_property_fast(tmp_path: Path)
     elapsed = time.monotonic() - started
     out = proc.stdout
     assert proc.returncode == 1, out[-3000:]
-    assert "property 'dump-load' failed for family 'toy'" in out
+    assert 'property "dump-load" failed for family "toy"' in out
     assert "shrinking stopped after 10 s" in out, out[-3000:]
     assert elapsed < 60, f"the first failure took {elapsed:.0f} s"

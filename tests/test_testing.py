@@ -343,7 +343,7 @@ def test_check_round_trip_groups_several_failures(tmp_path: Path) -> None:
     failed = {e.property for e in err.value.exceptions if isinstance(e, PropertyFailure)}
     assert {"upgrade-valid", "dump-load"} <= failed
     assert "invalid-refused" not in failed
-    assert "docket properties failed for family 'toy'" in str(err.value)
+    assert 'docket properties failed for family "toy"' in str(err.value)
 
 
 def test_a_migration_that_changes_its_input_is_caught(tmp_path: Path) -> None:

@@ -94,7 +94,7 @@ def test_a_broken_family_fails_the_property_that_guards_it(
     result.stdout.fnmatch_lines(
         [
             f"schemas/toy::{prop} FAILED*",
-            f"*property '{prop}' failed for family 'toy'{says}",
+            f'*property "{prop}" failed for family "toy"{says}',
         ]
     )
     # Hypothesis shows the shrunk container (its wording changed across versions).
@@ -291,7 +291,7 @@ def test_the_docs_example_fails_for_a_broken_family(pytester: pytest.Pytester) -
         [
             "*UnsoundMigration: ledger: 1 -> 2: upgrade operation 4: remove entry.secret: "
             '$[[]"entry"[]][[]"secret"[]]: entry.secret is dropped, and the downgrade\'s '
-            "losses do not name 'entry.secret'*",
+            'losses do not name "entry.secret"*',
         ]
     )
 
