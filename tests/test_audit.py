@@ -21,10 +21,10 @@ import pytest
 import sqlalchemy as sa
 
 from docket.backup import Backup, PosixBackupDriver
-from docket.backup.audit import Summary, Verdict, audit, backup_rows, shard_of
 from docket.core.documents import read_family
 from docket.core.registry import load_registry
 from docket.errors import SchemaDocumentError
+from docket.fleet.audit import Summary, Verdict, audit, backup_rows, shard_of
 
 CHUNK = 65536
 SIZE = 150_000  # three objects
@@ -389,7 +389,7 @@ def test_a_row_naming_another_directory(tmp_path: Path) -> None:
 
 
 def backup_rows_row(bid: str, container: str) -> Any:
-    from docket.backup.audit import BackupRow
+    from docket.fleet.audit import BackupRow
 
     return BackupRow(id=bid, volume_id="vol-a", status="available", container=container)
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from docket.backup.audit import audit, backup_rows
+from docket.fleet.audit import audit, backup_rows
 from tests.interop import run_cinder_interop as runner
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]

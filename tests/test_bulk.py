@@ -1,4 +1,4 @@
-"""``docket.core.bulk.validate_many`` called as a library: the same verdicts as ``docket
+"""``docket.fleet.validate.validate_many`` called as a library: the same verdicts as ``docket
 validate`` prints, in one process or several, whole or by shard."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 
 from docket import load_registry
 from docket.cli import commands
-from docket.core.bulk import Result, parse_shard, validate_many
 from docket.core.registry import Registry
+from docket.fleet.validate import Result, parse_shard, validate_many
 from tests.test_commands import Run, cinder, v3
 
 Row = tuple[Any, ...]

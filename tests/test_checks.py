@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from docket import load_registry
+from docket.authoring.checks import Report, run_checks
 from docket.cli import commands
-from docket.cli.checks import Report, run_checks
 from docket.core.documents import bundled_schemas, fingerprint
 from docket.errors import UsageError
 

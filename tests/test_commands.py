@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from docket import load_registry
 from docket.cli import commands
-from docket.core import bulk
+from docket.fleet import validate as bulk
 from docket.testing import containers, invalid_containers
 
 REGISTRY = load_registry()

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 import docket.errors as E
 from docket import load_registry
 from docket.cli.common import read_input
-from docket.core.bulk import validate_many
 from docket.core.codec import Limits, check_limits, parse
 from docket.errors import DocketError, InvalidJSON, LimitExceeded, json_path, segments_of
+from docket.fleet.validate import validate_many
 
 REGISTRY = load_registry()
 SMALL = REGISTRY.with_limits(Limits(max_bytes=1000))

@@ -1,8 +1,13 @@
 """The layer contract, read from the source: what each package of ``src/docket`` may import.
 
-- ``docket.core`` imports nothing from ``docket.store``, ``docket.backup``, ``docket.cli`` or
-  ``docket.testing``, and none of sqlalchemy, click, rich, marshmallow;
-- ``docket.store`` and ``docket.backup`` import nothing from ``docket.cli``;
+- ``docket.core`` imports nothing from ``docket.store``, ``docket.backup``, ``docket.cli``,
+  ``docket.testing``, ``docket.fleet`` or ``docket.authoring``, and none of sqlalchemy, click,
+  rich, marshmallow;
+- ``docket.store`` and ``docket.backup`` import nothing from ``docket.cli``, ``docket.fleet`` or
+  ``docket.authoring``;
+- ``docket.fleet`` (jobs over many containers or backups) imports nothing from ``docket.cli`` or
+  ``docket.authoring``; ``docket.authoring`` (schema-directory workflows) nothing from
+  ``docket.cli``, ``docket.store``, ``docket.backup`` or ``docket.fleet``;
 - ``docket.testing`` imports nothing from ``docket.cli``.
 
 Every import counts, wherever it stands (module level, inside a function, under
@@ -32,13 +37,17 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "docket.backup",
         "docket.cli",
         "docket.testing",
+        "docket.fleet",
+        "docket.authoring",
         "sqlalchemy",
         "click",
         "rich",
         "marshmallow",
     ),
-    "docket.store": ("docket.cli",),
-    "docket.backup": ("docket.cli",),
+    "docket.store": ("docket.cli", "docket.fleet", "docket.authoring"),
+    "docket.backup": ("docket.cli", "docket.fleet", "docket.authoring"),
+    "docket.fleet": ("docket.cli", "docket.authoring"),
+    "docket.authoring": ("docket.cli", "docket.store", "docket.backup", "docket.fleet"),
     "docket.testing": ("docket.cli",),
     "docket.conformance": ("docket.cli", "docket.store", "docket.backup", "sqlalchemy", "click"),
 }

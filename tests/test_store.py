@@ -704,7 +704,7 @@ def test_open_engine_names_each_way_a_url_fails(tmp_path: Any) -> None:
 
 
 def test_backup_rows_looks_for_its_table_when_called(tmp_path: Any) -> None:
-    from docket.backup.audit import backup_rows
+    from docket.fleet.audit import backup_rows
 
     url = f"sqlite:///{tmp_path / 'volumes-only.db'}"
     engine = store.make_engine(url)

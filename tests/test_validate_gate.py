@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 
 from docket import load_registry
 from docket.cli import commands
-from docket.core import bulk, locate
+from docket.core import locate
 from docket.core.codec import Limits
 from docket.errors import ValidationError
+from docket.fleet import validate as bulk
 from docket.testing import containers, invalid_containers
 from tests.test_commands import BM, SIZE, Run, cinder
 

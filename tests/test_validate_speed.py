@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import docket
-from docket.core import bulk
 from docket.core._reading import split_lines
+from docket.fleet import validate as bulk
 
 HEAVY = (
     "docket.backup",

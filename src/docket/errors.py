@@ -1,10 +1,9 @@
 """Every error docket raises, importable from one place.
 
-The core's errors are defined in :mod:`docket.core.errors`; the command line's own
-(``UsageError``, ``CommandFailed``) in :mod:`docket.cli.errors` and the database ones
+The core's errors, and the usage errors of commands and the library calls behind them
+(``UsageError``, ``CommandFailed``), are defined in :mod:`docket.core.errors`; the database ones
 (``BadDatabaseURL``, ``MissingDatabaseDriver``, ``DatabaseUnreachable``, ``MissingTable``) in
-:mod:`docket.store.errors`, loaded on first use so that importing this module loads neither
-click nor SQLAlchemy.
+:mod:`docket.store.errors`, loaded on first use so that importing this module loads no SQLAlchemy.
 """
 
 from typing import Any
@@ -14,6 +13,7 @@ from docket.core.errors import (
     BackupInUse,
     BackupNotFound,
     BackwardEdge,
+    CommandFailed,
     CycleDetected,
     DanglingEdge,
     Deadlock,
@@ -61,6 +61,7 @@ from docket.core.errors import (
     UnreachableVersion,
     UnsafeFile,
     UnsoundMigration,
+    UsageError,
     ValidationError,
     ValueTooLong,
     VersionAfterCurrent,
@@ -72,7 +73,6 @@ from docket.core.errors import (
     segments_of,
 )
 
-_CLI_ERRORS = frozenset({"CommandFailed", "UsageError"})
 _DATABASE_ERRORS = frozenset(
     {"BadDatabaseURL", "DatabaseUnreachable", "MissingDatabaseDriver", "MissingTable"}
 )
@@ -80,10 +80,6 @@ _DATABASE_ERRORS = frozenset(
 
 def __getattr__(name: str) -> Any:
     # Loaded on first use: the CLI's errors need click, the database ones SQLAlchemy.
-    if name in _CLI_ERRORS:
-        from docket.cli import errors
-
-        return getattr(errors, name)
     if name in _DATABASE_ERRORS:
         from docket.store import errors as store_errors
 
@@ -97,6 +93,7 @@ __all__ = [
     "BackupNotFound",
     "BackwardEdge",
     "BadDatabaseURL",  # noqa: F822 (module __getattr__)
+    "CommandFailed",
     "CycleDetected",
     "DanglingEdge",
     "DatabaseUnreachable",  # noqa: F822 (module __getattr__)
@@ -147,6 +144,7 @@ __all__ = [
     "UnreachableVersion",
     "UnsafeFile",
     "UnsoundMigration",
+    "UsageError",
     "ValidationError",
     "ValueTooLong",
     "VersionAfterCurrent",

@@ -1,6 +1,6 @@
 """``docket audit``: can every backup under a root still be restored, and by whom?
 
-The work is :func:`docket.backup.audit.audit`; this turns options into its arguments and its
+The work is :func:`docket.fleet.audit.audit`; this turns options into its arguments and its
 verdicts into a report: a summary table (text), the summary as JSON, one JSON line per backup
 (``jsonl``, what shards write and ``docket audit merge`` reads), or a self-contained HTML page.
 Exit status: 0 when no backup has a finding, 1 when one has, 2 for a usage error.
@@ -19,13 +19,13 @@ from typing import Any, TextIO
 import click
 import orjson
 
-from docket.backup.audit import FINDINGS, AuditRun, BackupRow, Summary, Verdict, audit, backup_rows
 from docket.cli import options
 from docket.cli.audit_report import render
 from docket.cli.common import EXIT_FAILED, EXIT_OK, atomic_output, database, run
 from docket.cli.errors import CommandFailed, UsageError
-from docket.core.bulk import parse_shard
 from docket.core.errors import show
+from docket.fleet.audit import FINDINGS, AuditRun, BackupRow, Summary, Verdict, audit, backup_rows
+from docket.fleet.validate import parse_shard
 
 FORMATS = ("text", "json", "jsonl", "html")
 MAX_LINE = 16 * 1024 * 1024

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from docket import __version__
-from docket.backup.audit import FINDINGS
+from docket.fleet.audit import FINDINGS
 
 PALETTE = ("#2f6db5", "#e08a1e", "#3a9a5b", "#c23b3b", "#7b55b3", "#8c6d3a", "#d462a8", "#5f6b7a")
 
@@ -193,7 +193,7 @@ def _moment(value: Mapping[str, str] | None) -> str:
 
 
 def render(summary: Mapping[str, Any], *, title: str = "docket audit") -> str:
-    """The report page for an audit summary (:meth:`docket.backup.audit.Summary.to_json`)."""
+    """The report page for an audit summary (:meth:`docket.fleet.audit.Summary.to_json`)."""
     backups = summary["backups"]
     cards = [
         ("records", summary["records"], ""),

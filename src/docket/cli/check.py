@@ -1,4 +1,4 @@
-"""``docket check``: a schema directory's findings (the checks are in :mod:`docket.cli.checks`)."""
+"""``docket check``: a schema directory's findings (the checks: :mod:`docket.authoring.checks`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any, TextIO
 
 import click
 
+from docket.authoring.checks import Report, run_checks
 from docket.cli import options
-from docket.cli.checks import Report, run_checks
 from docket.cli.common import EXIT_FAILED, EXIT_OK, build_registry, run
 from docket.cli.errors import UsageError
 from docket.cli.output import emit

@@ -18,7 +18,6 @@ from typing import Any, BinaryIO, TextIO
 
 from docket.cli.errors import UsageError
 from docket.core._reading import stream_size
-from docket.core.bulk import DEFAULT_FAMILY, STDIN
 from docket.core.codec import Limits, parse
 from docket.core.documents import MANIFEST
 from docket.core.errors import (
@@ -33,6 +32,7 @@ from docket.core.errors import (
 from docket.core.family import Container, Family
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
+from docket.fleet.validate import DEFAULT_FAMILY, STDIN
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -45,7 +45,7 @@ KEY_LIMIT = 64 << 10
 """The most bytes a key file may hold (an HMAC key is 32-64 bytes)."""
 
 Progress = Callable[[int, int], None]
-"""``progress(done, total)``, as the backup driver and :func:`docket.core.bulk.validate_many`
+"""``progress(done, total)``, as the backup driver and :func:`docket.fleet.validate.validate_many`
 call it."""
 
 

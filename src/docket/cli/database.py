@@ -26,9 +26,9 @@ from docket.cli.common import (
 )
 from docket.cli.errors import UsageError
 from docket.cli.output import emit
-from docket.core.bulk import STDIN
 from docket.core.errors import show
 from docket.core.registry import Registry
+from docket.fleet.validate import STDIN
 
 
 def dropped_lines(dropped: Iterable[Any], shown: int = 6) -> list[str]:

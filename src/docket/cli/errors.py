@@ -1,27 +1,10 @@
-"""Errors only the command line raises: a bad argument (exit 2), a command that could not finish."""
+"""The errors a command reports as usage (exit 2) or as a command that could not finish.
 
-from __future__ import annotations
+Defined in :mod:`docket.core.errors` so that the library functions behind the commands
+(:mod:`docket.authoring`, :mod:`docket.fleet`) raise them without importing the command line;
+kept importable from here.
+"""
 
-from docket.core.errors import DocketError
+from docket.core.errors import CommandFailed, UsageError
 
-
-class UsageError(DocketError, ValueError):
-    """A command was given an argument or option it cannot use (exit code 2)."""
-
-    def __init__(self, argument: str, reason: str, hint: str = "") -> None:
-        super().__init__(reason)
-        self.argument = argument
-        self.reason = reason
-        self.hint = hint
-
-    def describe(self) -> str:
-        return f"{self.argument}: {self.reason}"
-
-
-class CommandFailed(DocketError, RuntimeError):
-    """A command could not finish for a reason outside its input (a worker process died)."""
-
-    def __init__(self, reason: str, *, hint: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.hint = hint
+__all__ = ["CommandFailed", "UsageError"]

@@ -12,7 +12,7 @@ import click
 
 from docket.cli.common import KEY_ENV
 from docket.cli.output import DOCUMENT_FORMATS
-from docket.core.bulk import DEFAULT_FAMILY
+from docket.fleet.validate import DEFAULT_FAMILY
 
 F = TypeVar("F", bound=Callable[..., Any])
 

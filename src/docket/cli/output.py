@@ -20,8 +20,8 @@ import orjson
 
 import docket
 from docket._xml import escape, quoteattr
-from docket.core.bulk import Result, Skipped
 from docket.core.errors import Issue, json_path, segments_of
+from docket.fleet.validate import Result, Skipped
 
 TEXT = "text"
 JSON = "json"

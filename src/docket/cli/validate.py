@@ -1,6 +1,6 @@
 """``docket validate``: check containers in CI, many at once, in worker processes if asked.
 
-The work is :func:`docket.core.bulk.validate_many`; this turns options into its arguments and
+The work is :func:`docket.fleet.validate.validate_many`; this turns options into its arguments and
 its verdicts into output through a :class:`~docket.cli.output.Formatter`.
 """
 
@@ -22,7 +22,8 @@ from docket.cli.common import (
 )
 from docket.cli.errors import CommandFailed, UsageError
 from docket.cli.output import FORMATTERS
-from docket.core.bulk import (
+from docket.core.errors import show
+from docket.fleet.validate import (
     DEFAULT_FAMILY,
     NOT_A_CONTAINER_FILE,
     STDIN,
@@ -30,7 +31,6 @@ from docket.core.bulk import (
     parse_shard,
     validate_many,
 )
-from docket.core.errors import show
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 """Less input than this gets no progress bar unless one is asked for."""

@@ -23,12 +23,12 @@ from docket.cli.common import (
     write_atomic,
 )
 from docket.cli.output import emit, issue_dict, pointer_path
-from docket.core.bulk import STDIN
 from docket.core.codec import parse
 from docket.core.compat import VersionDiff, diff_versions
 from docket.core.errors import DocketError, LossyMigration, ValidationError, show
 from docket.core.family import Container, Family
 from docket.core.registry import Registry
+from docket.fleet.validate import STDIN
 
 # --- migrate ------------------------------------------------------------------------------
 

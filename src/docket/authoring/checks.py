@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docket.cli.errors import UsageError
 from docket.core.codec import canonical, parse
 from docket.core.documents import (
     GOLDEN,
@@ -33,7 +32,7 @@ from docket.core.documents import (
     read_family,
     version_text,
 )
-from docket.core.errors import DocketError, ParseError, SchemaDocumentError, show
+from docket.core.errors import DocketError, ParseError, SchemaDocumentError, UsageError, show
 from docket.core.family import Family
 from docket.core.golden import check_golden_files, missing_golden
 from docket.core.registry import Registry

@@ -28,7 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docket.backup._audit_checks import (
+from docket.backup._layout import _SAFE_ID, backup_dir_for
+from docket.core.errors import DriverOptionError, show
+from docket.core.registry import Registry, load_registry
+from docket.fleet._audit_checks import (
     DEFAULT_MAX_OBJECT_BYTES,
     FINDINGS,
     BackupRow,
@@ -37,9 +40,6 @@ from docket.backup._audit_checks import (
     Verdict,
     orphan,
 )
-from docket.backup._layout import _SAFE_ID, backup_dir_for
-from docket.core.errors import DriverOptionError, show
-from docket.core.registry import Registry, load_registry
 
 POSIX_SERVICES = (
     "cinder.backup.drivers.posix.PosixBackupDriver",
