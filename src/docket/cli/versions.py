@@ -25,9 +25,9 @@ from docket.cli.common import (
 from docket.cli.output import emit, issue_dict, pointer_path
 from docket.core.codec import parse
 from docket.core.compat import VersionDiff, diff_versions
-from docket.core.errors import DocketError, LossyMigration, ValidationError, show
+from docket.core.errors import DocketError, LossyMigration, show
+from docket.core.explain import Explanation, explain_restore
 from docket.core.family import Container, Family
-from docket.core.registry import Registry
 from docket.fleet.validate import STDIN
 
 # --- migrate ------------------------------------------------------------------------------
@@ -141,72 +141,33 @@ def migrate(
 # --- inspect ------------------------------------------------------------------------------
 
 
-def _integrity(
-    family: Family, obj: Mapping[str, Any], version: Any, keywords: set[str]
-) -> tuple[str, str]:
-    """The digest and signature verdicts, from the integrity problems found (their keywords)."""
-    integrity = family.spec(version).integrity
-    if integrity is None:
-        return "none", "none"
-    digest = "mismatch" if "digest" in keywords else "ok"
-    signed = integrity.signature is not None and integrity.signature in obj
-    if "signature" in keywords:
-        signature = "invalid"
-    elif family.signing_key is not None and signed:
-        signature = "verified"
+def _inspect_json(path: str, found: Explanation) -> dict[str, Any]:
+    """An explanation as ``inspect --format json`` prints it."""
+    restore: dict[str, Any] = {"policy_version": found.policy_version, "target": "a new volume"}
+    if found.refused is not None:
+        restore["refused"] = str(found.refused)
     else:
-        signature = "unverified" if signed else "absent"
-    return digest, signature
-
-
-def _describe_container(
-    registry: Registry, path: str, family_name: str | None, stdin: BinaryIO | None
-) -> dict[str, Any]:
-    raw = read_input(path, stdin, registry.limits)
-    obj = parse(raw, registry.limits)
-    family = family_of(registry, obj, family_name)
-    version = family.detect(obj)
-    issues = family.validate(obj)
-    keywords = {i.keyword for i in issues}
-    if not keywords <= {"digest", "signature"}:
-        raise ValidationError(family.name, version, issues)
-    digest, signature = _integrity(family, obj, version, keywords)
-    container = Container(family.name, version, obj, version, signature)
-    policy = family.restore_policy(container)
-    restore: dict[str, Any] = {"policy_version": version, "target": "a new volume"}
-    try:
-        plan = policy.plan(container)
-    except DocketError as err:
-        restore["refused"] = str(err)
-    else:
-        # Values a rule set (not the backed-up ones) are shown: they are the rule's constants.
         restore["sections"] = {
-            name: {
-                "mode": write.mode.value,
-                "fields": sorted(write.values),
-                "set_by_rules": {
-                    k: v
-                    for k, v in sorted(write.values.items())
-                    if not isinstance(obj.get(name), dict)
-                    or k not in obj[name]
-                    or obj[name][k] != v
-                },
+            w.section: {
+                "mode": w.mode.value,
+                "fields": list(w.fields),
+                "set_by_rules": dict(w.set_by_rules),
             }
-            for name, write in plan.sections.items()
+            for w in found.writes
         }
         restore["dropped"] = [
-            {"section": d.section, "field": d.field, "reason": d.reason} for d in plan.left_out
+            {"section": d.section, "field": d.field, "reason": d.reason} for d in found.left_out
         ]
     return {
         "file": "<stdin>" if path == STDIN else path,
-        "family": family.name,
-        "version": version,
-        "current": family.current,
-        "sections": {name: len(value) for name, value in container.sections().items()},
-        "digest": digest,
-        "signature": signature,
+        "family": found.family,
+        "version": found.version,
+        "current": found.current,
+        "sections": dict(found.sections),
+        "digest": found.digest,
+        "signature": found.signature,
         "restore": restore,
-        "problems": [issue_dict(i) for i in issues],
+        "problems": [issue_dict(i) for i in found.problems],
     }
 
 
@@ -268,10 +229,11 @@ def inspect(
 
     def work() -> int:
         registry = build_registry(schemas, key_file, family)
-        info = _describe_container(registry, path, family, stdin)
+        obj = parse(read_input(path, stdin, registry.limits), registry.limits)
+        found = explain_restore(family_of(registry, obj, family), obj)
+        info = _inspect_json(path, found)
         emit(stdout, output_format, info, _inspect_text(info))
-        failed = info["problems"] or "refused" in info["restore"]
-        return EXIT_FAILED if failed else EXIT_OK
+        return EXIT_OK if found.ok else EXIT_FAILED
 
     return run(stderr, work)
 
