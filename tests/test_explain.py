@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from docket import load_registry
 from docket.core.errors import ValidationError, VersionError
-from docket.core.explain import explain_restore
+from docket.core.explain import explain_restore, restore_changes
 from docket.core.family import Container
 from docket.core.policy import Mode
 from docket.testing import containers
@@ -19,13 +19,15 @@ from docket.testing import containers
 REGISTRY = load_registry()
 BM = REGISTRY.family("backup-metadata")
 BASE = {
-    "id": "5e6f7a8b-0000-4000-8000-000000000001",
-    "size": 10,
+    "id": "0f1e2d3c-0000-4000-8000-000000000001",
+    "size": 1,
     "status": "available",
+    "display_name": "vol-1",
+    "display_description": "test vol",
+    "volume_type_id": "0f1e2d3c-0000-4000-8000-000000000002",
+    "encryption_key_id": "0f1e2d3c-0000-4000-8000-00000000000a",
     "bootable": False,
-    "encryption_key_id": "key-1",
 }
-
 
 def cinder(version: int = 2, **base: Any) -> dict[str, Any]:
     return {
@@ -79,3 +81,11 @@ def test_what_is_written_and_what_is_left_out_never_overlap(data: st.DataObject)
     assert not written & {(d.section, d.field) for d in found.left_out}
     for write in found.writes:
         assert set(write.set_by_rules) <= set(write.fields)
+
+
+def test_a_migration_names_what_its_restore_writes_differently() -> None:
+    v1 = BM.load(json.dumps(cinder(1)), to=1)
+    v2 = BM.load(BM.dump(BM.upgrade(v1, 2), version=2), to=2)  # as written at version 2
+    [wider] = restore_changes(BM, v1, v2)
+    assert "also restores" in wider and "encryption_key_id" in wider
+    assert restore_changes(BM, v1, v1) == []

@@ -9,12 +9,12 @@ it leaves out and why, or why the restore is refused. ``docket inspect`` prints 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from docket.core.codec import parse
-from docket.core.errors import DocketError, Issue, ValidationError
+from docket.core.errors import DocketError, Issue, ValidationError, show
 from docket.core.family import Container, Family
 from docket.core.policy import Dropped, Mode, RestorePlan, Target
 from docket.core.versions import Version
@@ -138,3 +138,49 @@ def explain_restore(
         _section_write(name, write.mode, write.values, obj) for name, write in plan.sections.items()
     )
     return replace(found, writes=writes, left_out=tuple(plan.left_out), plan=plan)
+
+
+# --- what a migration changes in a restore ------------------------------------------------
+
+
+def _restored_fields(family: Family, container: Container) -> set[tuple[str, str]]:
+    """(section, field) pairs a restore of ``container`` onto a new volume writes."""
+    try:
+        plan = family.restore_policy(container).filter(container)
+    except DocketError:
+        return set()
+    return {(section, name) for section, values in plan.items() for name in values}
+
+
+def restore_changes(family: Family, before: Container, after: Container) -> list[str]:
+    """What changes in what a restore writes when ``before`` is migrated to ``after``, as
+    sentences: fields a declared rename carries are named as renamed, not as one field gained
+    and another lost."""
+    old, new = _restored_fields(family, before), _restored_fields(family, after)
+    moves = family.moves(before.version, after.version)
+    carried = {field: moves.get(field, field) for field in old}
+    target, source = after.version, before.version
+    notes = [
+        f"{_dotted(a)} is renamed {_dotted(b)} in version {show(target)}; its restore carries over"
+        for a, b in sorted(carried.items(), key=repr)
+        if a != b and b in new and b[0] is not None
+    ]
+    gained = new - set(carried.values())
+    if gained:
+        notes.append(
+            f"version {show(target)}'s restore policy also restores {_names(gained)}, which "
+            f"version {show(source)}'s did not; restoring the migrated container writes more "
+            "than restoring the original would"
+        )
+    lost = set(carried.values()) - new
+    if lost:
+        notes.append(f"version {show(target)}'s restore policy no longer restores {_names(lost)}")
+    return notes
+
+
+def _dotted(field: tuple[str | None, str]) -> str:
+    return field[1] if field[0] is None else f"{field[0]}.{field[1]}"
+
+
+def _names(fields: Iterable[tuple[str | None, str]]) -> str:
+    return ", ".join(_dotted(f) for f in sorted(fields))
