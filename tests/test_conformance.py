@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from docket.cli import cli
-from docket.cli.conformance import DOCKET_COMMAND, run
+from docket.conformance import DOCKET_COMMAND, run
 from docket.conformance.compare import FAIL, PASS, UNCLAIMED, differences
 from docket.conformance.report import render_json, render_junit, render_text
 from docket.conformance.suite import LEVELS, Suite, SuiteError

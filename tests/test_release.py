@@ -15,12 +15,15 @@ from typing import Any
 import pytest
 
 import docket._files
-import docket.cli.authoring
+import docket.authoring
+import docket.authoring.versions
 from docket import load_registry
 from docket.authoring import ReleaseRefused, plan_release, release_version
 from docket.cli.authoring import new_version, release
 from docket.cli.check import check
+from docket.core.errors import UsageError
 from docket.core.golden import UPGRADED
+from docket.core.migrations import Add, Remove
 
 SCHEMA = "https://json-schema.org/draft/2020-12/schema"
 
@@ -362,16 +365,74 @@ def test_new_version_update_writes_its_document_once_and_final(
     doc["schema"]["properties"]["note"]["properties"]["pages"] = {"type": "integer", "default": 0}
     path.write_text(json.dumps(doc, indent=2))
     written: list[dict[str, Any]] = []
-    real = docket.cli.authoring.write_atomic
+    real = docket.authoring.versions.apply_changes
 
-    def recording(target: Any, data: bytes) -> None:
-        if Path(target) == path:
-            written.append(json.loads(data))
-        real(target, data)
+    def recording(changes: Any) -> Any:
+        for target, data in changes.writes.items():
+            if Path(target) == path:
+                written.append(json.loads(data))
+        return real(changes)
 
-    monkeypatch.setattr(docket.cli.authoring, "write_atomic", recording)
+    monkeypatch.setattr(docket.authoring.versions, "apply_changes", recording)
     assert run(new_version, "notes", schemas=schemas, update=True)[0] == 0
     assert len(written) == 1
     assert written[0]["migration"]["downgrade"]["kind"] == "lossy"
     assert written[0]["migration"]["downgrade"]["losses"] == ["note.pages"]
     assert not [p for p in schemas.rglob("*") if "docket-new-version" in p.name]
+
+
+# --- the library calls behind the commands (docket.authoring) ---------------------------------
+
+
+def test_the_library_starts_and_updates_a_version_and_says_what_it_wrote(
+    schemas: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = schemas / "notes"
+    started = docket.authoring.start_version(folder)
+    assert (started.previous, started.version) == (1, 2)
+    assert started.path == folder / "2.json" and started.path.is_file()
+    assert json.loads((folder / "manifest.json").read_text())["current"] == 2
+    doc = json.loads(started.path.read_text())
+    doc["schema"]["properties"]["note"]["properties"]["pages"] = {"type": "integer", "default": 0}
+    started.path.write_text(json.dumps(doc))
+
+    update = docket.authoring.update_version(folder)
+    assert (update.source, update.target, update.path) == (1, 2, started.path)
+    assert update.upgrade == (Add("note", "pages", 0),)
+    assert update.downgrade == (Remove("note", "pages", 0),)
+    assert (update.kind, update.losses, update.ok) == ("lossy", ("note.pages",), True)
+    written = json.loads(started.path.read_text())["migration"]
+    assert written["upgrade"] == [docket.authoring.operation_spec(op) for op in update.upgrade]
+    assert written["downgrade"]["kind"] == update.kind
+    assert capsys.readouterr() == ("", "")  # a library call prints nothing
+
+
+def test_the_library_refuses_a_rename_of_a_missing_field_and_writes_nothing(
+    schemas: Path,
+) -> None:
+    folder = schemas / "notes"
+    docket.authoring.start_version(folder)
+    before = (folder / "2.json").read_bytes()
+    with pytest.raises(UsageError) as caught:
+        docket.authoring.update_version(folder, [("note.title", "note.heading")])
+    assert caught.value.argument == "--rename"
+    assert (folder / "2.json").read_bytes() == before
+
+
+def test_the_library_releases_a_version_typed_as_text(schemas: Path) -> None:
+    folder = schemas / "notes"
+    plan = docket.authoring.release(folder, "1", golden=False)
+    assert plan.version == 1 and not plan.released_before
+    recorded = json.loads((folder / "manifest.json").read_text())["released"]
+    assert recorded == {"1": plan.fingerprint}
+    with pytest.raises(UsageError) as caught:
+        docket.authoring.release(folder, "7", golden=False)
+    assert caught.value.argument == "VERSION" and "versions: 1" in str(caught.value)
+
+
+def test_the_library_check_reports_the_directory_it_checked(schemas: Path) -> None:
+    report = docket.authoring.check(schemas)
+    assert report.directory == schemas and report.families == 1
+    data = report.as_dict()
+    assert data["directory"] == str(schemas) and data["ok"] is report.ok
+    assert data["findings"] == [f.as_dict() for f in report.findings]

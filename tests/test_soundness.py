@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 import docket
 from _volumes_family import write_volumes
 from docket import load_registry, store
-from docket.cli.authoring import derive_operations
+from docket.authoring import derive_operations
 from docket.cli.check import check
 from docket.cli.versions import diff
 from docket.core.compat import diff_versions

@@ -1,5 +1,42 @@
-"""Schema-directory workflows a script or the command line runs: releasing a version."""
+"""Schema-directory workflows a script or the command line runs: checking a schema directory,
+starting a family's next version and deriving its migration, and releasing a version.
 
-from docket.authoring.release import ReleasePlan, ReleaseRefused, plan_release, release_version
+Each call takes paths and returns what it found or wrote; none prints. Golden containers are
+recorded by :func:`docket.testing.record_golden` (it needs hypothesis).
+"""
 
-__all__ = ["ReleasePlan", "ReleaseRefused", "plan_release", "release_version"]
+from docket.authoring.checks import Finding, Report, check, run_checks
+from docket.authoring.derive import derive_operations, operation_spec
+from docket.authoring.release import (
+    ReleasePlan,
+    ReleaseRefused,
+    plan_release,
+    release,
+    release_version,
+)
+from docket.authoring.versions import (
+    NewVersion,
+    VersionUpdate,
+    next_version,
+    start_version,
+    update_version,
+)
+
+__all__ = [
+    "Finding",
+    "NewVersion",
+    "ReleasePlan",
+    "ReleaseRefused",
+    "Report",
+    "VersionUpdate",
+    "check",
+    "derive_operations",
+    "next_version",
+    "operation_spec",
+    "plan_release",
+    "release",
+    "release_version",
+    "run_checks",
+    "start_version",
+    "update_version",
+]

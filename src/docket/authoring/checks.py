@@ -17,6 +17,7 @@ Nothing here raises for a problem in the directory: each one is a :class:`Findin
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from docket.core.documents import (
     GOLDEN,
     MANIFEST,
     FamilySource,
+    bundled_schemas,
     check_against_metaschema,
     read_document,
     read_family,
@@ -35,7 +37,7 @@ from docket.core.documents import (
 from docket.core.errors import DocketError, ParseError, SchemaDocumentError, UsageError, show
 from docket.core.family import Family
 from docket.core.golden import check_golden_files, missing_golden
-from docket.core.registry import Registry
+from docket.core.registry import Registry, load_registry
 from docket.core.soundness import check_family
 
 
@@ -72,10 +74,24 @@ class Report:
     versions: int = 0
     golden: int = 0
     released_compared: int = 0
+    directory: Path | None = None
+    """The schema directory checked."""
 
     @property
     def ok(self) -> bool:
         return not self.findings
+
+    def as_dict(self) -> dict[str, object]:
+        """The report as ``docket check --format json`` prints it."""
+        return {
+            "directory": str(self.directory),
+            "ok": self.ok,
+            "families": self.families,
+            "versions": self.versions,
+            "golden": self.golden,
+            "released_compared": self.released_compared,
+            "findings": [f.as_dict() for f in self.findings],
+        }
 
 
 def family_dirs(directory: Path) -> list[Path]:
@@ -247,7 +263,7 @@ def run_checks(
 ) -> Report:
     """Every check over the families in ``directory``; ``registry`` supplies Python
     migrations, rules, converters, limits and the signing key."""
-    report = Report()
+    report = Report(directory=directory)
     if against is not None:
         _check_ref(directory, against)
     for folder in family_dirs(directory):
@@ -288,3 +304,17 @@ def run_checks(
         report.golden += count
         report.findings.extend(found)
     return report
+
+
+def check(
+    directory: str | os.PathLike[str] | None = None,
+    registry: Registry | None = None,
+    *,
+    against: str | None = None,
+) -> Report:
+    """Every check over a schema directory (default: the bundled one), with the migrations,
+    rules, converters, limits and key of ``registry`` (default: docket's own); ``against``,
+    a git ref, also compares the versions released there."""
+    target = Path(directory) if directory is not None else bundled_schemas()
+    registry = registry if registry is not None else load_registry()
+    return run_checks(target, registry, against=against)

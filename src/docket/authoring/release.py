@@ -28,9 +28,10 @@ from typing import Any
 
 from docket._files import FileChanges, apply_changes
 from docket.core.documents import GOLDEN, MANIFEST, fingerprint, read_document, version_text
-from docket.core.errors import DocketError, show
+from docket.core.errors import DocketError, UsageError, show
 from docket.core.family import Family
 from docket.core.golden import upgrade_pins
+from docket.core.registry import load_registry
 from docket.core.versions import Version
 
 
@@ -169,3 +170,24 @@ def release_version(family: Family, version: Version, *, golden: bool = True) ->
     plan = plan_release(family, version, golden=golden)
     apply_changes(plan.changes)
     return plan
+
+
+def release(folder: Path, version: str | Version, *, golden: bool = True) -> ReleasePlan:
+    """Release ``version`` (as typed, ``"2"``, or a version) of the family in ``folder``.
+
+    The family is loaded from its schema directory with every check, so an unsound family
+    raises :class:`~docket.errors.UnsoundMigration` (its findings on it) and nothing is
+    written; a version the family does not have is a :class:`~docket.errors.UsageError`.
+    """
+    fam = load_registry(folder.parent).family(folder.name)
+    target = version
+    if isinstance(version, str):
+        try:
+            target = fam.parse_version(version)
+        except (ValueError, LookupError) as err:
+            raise UsageError(
+                "VERSION",
+                f"{show(version)} is not a version of {folder.name}",
+                "versions: " + ", ".join(map(str, fam.versions)),
+            ) from err
+    return release_version(fam, target, golden=golden)

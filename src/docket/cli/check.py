@@ -48,18 +48,8 @@ def check(
         target = Path(directory or schemas or bundled_schemas())
         if not target.is_dir():
             raise UsageError("SCHEMA_DIR", f"{target} is not a directory")
-        registry = build_registry(None, key_file)
-        report = run_checks(target, registry, against=against)
-        data = {
-            "directory": str(target),
-            "ok": report.ok,
-            "families": report.families,
-            "versions": report.versions,
-            "golden": report.golden,
-            "released_compared": report.released_compared,
-            "findings": [f.as_dict() for f in report.findings],
-        }
-        emit(stdout, output_format, data, _summary(target, report, against))
+        report = run_checks(target, build_registry(None, key_file), against=against)
+        emit(stdout, output_format, report.as_dict(), _summary(target, report, against))
         return EXIT_OK if report.ok else EXIT_FAILED
 
     return run(stderr, work)

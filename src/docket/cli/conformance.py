@@ -1,224 +1,72 @@
 """``docket conformance run``: drive an implementation under test through the conformance
-protocol, judge its answers against the suite and report per level.
+protocol (:mod:`docket.conformance.runner`), and report per level.
 
-The one part of the conformance tooling that runs a process (so it lives with the command line);
-the suite, the comparison, the reports and docket's own adapter are in
-:mod:`docket.conformance`, which imports nothing from here.
+Options in, one call to :func:`~docket.conformance.runner.run`, the report rendered here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import queue
-import subprocess
-import sys
-import tempfile
-import threading
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 
 import click
 
 from docket.cli import options
 from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, write_atomic
 from docket.cli.options import streams
-from docket.conformance.compare import ERROR, UNCLAIMED, Outcome, judge
 from docket.conformance.report import RENDERERS, Report
-from docket.conformance.suite import LEVELS, PROTOCOL, SUITE, Suite, SuiteError, without_expectation
+from docket.conformance.runner import DOCKET_COMMAND, default_suite, run
+from docket.conformance.suite import LEVELS, Suite, SuiteError
 from docket.core.errors import DocketError, show
 
-DOCKET_COMMAND = (sys.executable, "-m", "docket.conformance.adapter")
-"""docket itself, through the same protocol as any other implementation."""
-
-
-class _Lines:
-    """Lines from a stream, read by a thread so that waiting for one can time out."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        thread.start()
-
-    def _pump(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def next(self, timeout: float) -> str | None:
-        """The next non-empty line; None at the end of the stream; TimeoutError if none came."""
-        while True:
-            try:
-                line = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                raise TimeoutError(f"no answer within {timeout:g} s") from None
-            if line is None or line.strip():
-                return line
-
-
-def _reply(lines: _Lines, timeout: float) -> dict[str, Any] | None:
-    line = lines.next(timeout)
-    if line is None:
-        return None
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return {"error": f"the answer is not JSON: {show(line[:200])}"}
-    return (
-        value
-        if isinstance(value, dict)
-        else {"error": f"the answer is not an object: {show(line[:200])}"}
-    )
-
-
-def run(
-    command: Sequence[str],
-    suite: Suite,
-    *,
-    levels: Sequence[str] = LEVELS,
-    families: Sequence[str] = (),
-    timeout: float = 30.0,
-    progress: Callable[[Outcome], None] | None = None,
-) -> Report:
-    """Run every case of ``levels`` (and ``families``) against ``command``; the report says
-    the other levels were not run."""
-    selected = tuple(lv for lv in LEVELS if lv in levels)
-    report = _run(command, suite, selected, families, timeout, progress)
-    return replace(report, selected=selected)
-
-
-def _run(
-    command: Sequence[str],
-    suite: Suite,
-    levels: Sequence[str],
-    families: Sequence[str],
-    timeout: float,
-    progress: Callable[[Outcome], None] | None,
-) -> Report:
-    problems = list(suite.check_pins())
-    cases = list(suite.cases(levels=tuple(levels), families=tuple(families)))
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
-        try:
-            proc = subprocess.Popen(
-                list(command),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                text=True,
-                encoding="utf-8",
-                bufsize=1,
-            )
-        except OSError as err:
-            problems.append(f"cannot start {' '.join(command)}: {err}")
-            return _unrun(cases, {"name": " ".join(command)}, problems)
-        assert proc.stdin is not None and proc.stdout is not None
-        lines = _Lines(proc.stdout)
-        try:
-            report = _converse(proc, lines, cases, problems, timeout, progress)
-        finally:
-            _finish(proc)
-            stderr.seek(0)
-            tail = stderr.read()[-2000:].strip()
-        if report.problems and tail:
-            report = replace(
-                report, problems=(*report.problems, f"its standard error ended with: {tail}")
-            )
-        return report
-
-
-def _send(proc: subprocess.Popen[str], message: dict[str, Any]) -> None:
-    assert proc.stdin is not None
-    proc.stdin.write(json.dumps(message, ensure_ascii=True) + "\n")
-    proc.stdin.flush()
-
-
-def _converse(
-    proc: subprocess.Popen[str],
-    lines: _Lines,
-    cases: list[dict[str, Any]],
-    problems: list[str],
-    timeout: float,
-    progress: Callable[[Outcome], None] | None,
-) -> Report:
-    try:
-        _send(proc, {"cmd": "start", "suite": SUITE, "protocol": PROTOCOL})
-        hello = _reply(lines, timeout)
-    except (OSError, TimeoutError) as err:
-        hello = {"error": str(err)}
-    if not hello or not hello.get("ready"):
-        problems.append(f"the implementation did not start: {hello}")
-        return _unrun(cases, {"name": "?"}, problems)
-    implementation = hello.get("implementation") or {"name": "?"}
-    claimed = tuple(lv for lv in LEVELS if lv in (hello.get("levels") or ()))
-    outcomes: list[Outcome] = []
-    dead = False
-    for case in cases:
-        if case.get("level") not in claimed:
-            outcome = Outcome(
-                str(case["id"]),
-                str(case["level"]),
-                str(case["family"]),
-                UNCLAIMED,
-                "level not claimed",
-                str(case.get("description", "")),
-            )
-        elif dead:
-            outcome = judge(case, {"error": "the implementation stopped answering"})
-        else:
-            started = time.perf_counter()
-            try:
-                _send(proc, {"cmd": "run", "case": without_expectation(case)})
-                reply = _reply(lines, timeout)
-            except (OSError, TimeoutError) as err:
-                reply = {"error": str(err)}
-                dead = True
-            if reply is None:
-                dead = True
-                problems.append(f"the implementation exited during {case['id']}")
-            outcome = judge(case, reply, time.perf_counter() - started)
-        outcomes.append(outcome)
-        if progress is not None:
-            progress(outcome)
-    if not dead:
-        with contextlib.suppress(OSError):
-            _send(proc, {"cmd": "stop"})
-    return Report(implementation, claimed, tuple(outcomes), tuple(problems))
-
-
-def _unrun(
-    cases: list[dict[str, Any]], implementation: dict[str, Any], problems: list[str]
-) -> Report:
-    outcomes = tuple(
-        Outcome(str(c["id"]), str(c["level"]), str(c["family"]), ERROR, "not run") for c in cases
-    )
-    return Report(implementation, (), outcomes, tuple(problems))
-
-
-def _finish(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(OSError):
-        if proc.stdin is not None:
-            proc.stdin.close()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def default_suite() -> Path:
-    """``conformance/`` of the working directory or of a parent (a checkout of docket)."""
-    here = Path.cwd().resolve()
-    for directory in (here, *here.parents):
-        candidate = directory / "conformance" / "manifest.json"
-        if candidate.exists():
-            return candidate.parent
-    return here / "conformance"
-
-
 # --- the command ---------------------------------------------------------------------------
+
+
+def _load_suite(suite: Path | None, families: Sequence[str], stderr: TextIO) -> Suite | None:
+    """The suite, with each family asked for; None (the error written) when it cannot be."""
+    try:
+        loaded = Suite.load(suite if suite is not None else default_suite())
+    except SuiteError as err:
+        if not err.missing:
+            hint = "fix the suite, or check out its files again"
+        elif suite is None:
+            hint = (
+                "the suite is conformance/ in a checkout of docket: run this there, or give "
+                "its directory with --suite DIR"
+            )
+        else:
+            hint = "give --suite the directory holding manifest.json (conformance/ in a checkout)"
+        stderr.write(f"error: {err} (hint: {hint})\n")
+        return None
+    unknown = [name for name in families if name not in loaded.families]
+    if unknown:
+        known = ", ".join(loaded.families) or "none"
+        stderr.write(
+            f"error: --family: the suite has no family {show(unknown[0])} (hint: its families: "
+            f"{known})\n"
+        )
+        return None
+    return loaded
+
+
+def _write_report(
+    report: Report, output_format: str, output: Path | None, stdout: TextIO, stderr: TextIO
+) -> int:
+    """The report to standard output, or to ``output`` with a text summary on standard output."""
+    text = RENDERERS[output_format](report)
+    if output is None:
+        stdout.write(text)
+    else:
+        try:
+            write_atomic(output, text.encode("utf-8"))
+        except (OSError, DocketError) as err:
+            reason = err.strerror if isinstance(err, OSError) else str(err)
+            stderr.write(f"error: cannot write {output}: {reason}\n")
+            return EXIT_FAILED
+        if output_format != "text":
+            stdout.write(RENDERERS["text"](report))
+    return EXIT_OK if report.passed else EXIT_FAILED
 
 
 def conformance_run(
@@ -235,27 +83,8 @@ def conformance_run(
 ) -> int:
     """Run the suite against ``command`` (docket itself when empty); 0 when every claimed
     level passes, 1 when one fails, 2 when the suite cannot be read."""
-    try:
-        loaded = Suite.load(suite if suite is not None else default_suite())
-    except SuiteError as err:
-        if not err.missing:
-            hint = "fix the suite, or check out its files again"
-        elif suite is None:
-            hint = (
-                "the suite is conformance/ in a checkout of docket: run this there, or give "
-                "its directory with --suite DIR"
-            )
-        else:
-            hint = "give --suite the directory holding manifest.json (conformance/ in a checkout)"
-        stderr.write(f"error: {err} (hint: {hint})\n")
-        return EXIT_USAGE
-    unknown = [name for name in families if name not in loaded.families]
-    if unknown:
-        known = ", ".join(loaded.families) or "none"
-        stderr.write(
-            f"error: --family: the suite has no family {show(unknown[0])} (hint: its families: "
-            f"{known})\n"
-        )
+    loaded = _load_suite(suite, families, stderr)
+    if loaded is None:
         return EXIT_USAGE
     report = run(
         tuple(command) or DOCKET_COMMAND,
@@ -264,19 +93,7 @@ def conformance_run(
         families=tuple(families),
         timeout=timeout,
     )
-    text = RENDERERS[output_format](report)
-    if output is not None:
-        try:
-            write_atomic(output, text.encode("utf-8"))
-        except (OSError, DocketError) as err:
-            reason = err.strerror if isinstance(err, OSError) else str(err)
-            stderr.write(f"error: cannot write {output}: {reason}\n")
-            return EXIT_FAILED
-        if output_format != "text":
-            stdout.write(RENDERERS["text"](report))
-    else:
-        stdout.write(text)
-    return EXIT_OK if report.passed else EXIT_FAILED
+    return _write_report(report, output_format, output, stdout, stderr)
 
 
 @click.group("conformance", short_help="Run the language-neutral conformance suite.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, BinaryIO, TextIO
 
 import click
@@ -25,54 +25,18 @@ from docket.cli.common import (
 from docket.cli.output import emit, issue_dict, pointer_path
 from docket.core.codec import parse
 from docket.core.compat import VersionDiff, diff_versions
-from docket.core.errors import DocketError, LossyMigration, ValidationError, show
-from docket.core.family import Container, Family
-from docket.core.registry import Registry
+from docket.core.errors import LossyMigration, show
+from docket.core.explain import Explanation, explain_restore, restore_changes
 from docket.fleet.validate import STDIN
 
 # --- migrate ------------------------------------------------------------------------------
 
 
-def _restored_fields(family: Family, container: Container) -> set[tuple[str, str]]:
-    """(section, field) pairs a restore of ``container`` onto a new volume writes."""
-    try:
-        plan = family.restore_policy(container).filter(container)
-    except DocketError:
-        return set()
-    return {(section, name) for section, values in plan.items() for name in values}
-
-
-def _restore_notes(family: Family, before: Container, after: Container) -> list[str]:
-    """What changes in what a restore writes: fields a declared rename carries are named as
-    renamed, not as one field gained and another lost."""
-    old, new = _restored_fields(family, before), _restored_fields(family, after)
-    moves = family.moves(before.version, after.version)
-    carried = {field: moves.get(field, field) for field in old}
-    target, source = after.version, before.version
-    notes = [
-        f"{_dotted(a)} is renamed {_dotted(b)} in version {show(target)}; its restore carries over"
-        for a, b in sorted(carried.items(), key=repr)
-        if a != b and b in new and b[0] is not None
-    ]
-    gained = new - set(carried.values())
-    if gained:
-        notes.append(
-            f"version {show(target)}'s restore policy also restores {_names(gained)}, which "
-            f"version {show(source)}'s did not; restoring the migrated container writes more "
-            "than restoring the original would"
-        )
-    lost = set(carried.values()) - new
-    if lost:
-        notes.append(f"version {show(target)}'s restore policy no longer restores {_names(lost)}")
-    return notes
-
-
-def _dotted(field: tuple[str | None, str]) -> str:
-    return field[1] if field[0] is None else f"{field[0]}.{field[1]}"
-
-
-def _names(fields: Iterable[tuple[str | None, str]]) -> str:
-    return ", ".join(_dotted(f) for f in sorted(fields))
+def _lossy_text(family: str, source: Any, target: Any, err: LossyMigration) -> str:
+    lines = [f"error: {family} {show(source)} -> {show(target)} is lossy; it would lose:"]
+    lines += [f"  - {loss.describe()}" for loss in err.report]
+    lines.append("hint: pass --allow-lossy to accept the loss")
+    return "".join(f"{line}\n" for line in lines)
 
 
 def migrate(
@@ -109,20 +73,14 @@ def migrate(
         try:
             moved = fam.migrate(container, target, allow_lossy=allow_lossy)
         except LossyMigration as err:
-            stderr.write(
-                f"error: {fam.name} {show(container.version)} -> {show(target)} is lossy; it "
-                "would lose:\n"
-            )
-            for loss in err.report:
-                stderr.write(f"  - {loss.describe()}\n")
-            stderr.write("hint: pass --allow-lossy to accept the loss\n")
+            stderr.write(_lossy_text(fam.name, container.version, target, err))
             report.update(refused=True, losses=[loss.as_dict() for loss in err.report])
             emit(stdout, output_format, report, "")
             return EXIT_FAILED
         data = fam.dump(moved.container, version=target)
         for loss in moved.losses:
             stderr.write(f"warning: lossy: {loss.describe()}\n")
-        notes = _restore_notes(fam, container, fam.load(data, to=target))
+        notes = restore_changes(fam, container, fam.load(data, to=target))
         for note in notes:
             stderr.write(f"note: {note}\n")
         report.update(losses=[loss.as_dict() for loss in moved.losses], notes=notes)
@@ -141,72 +99,33 @@ def migrate(
 # --- inspect ------------------------------------------------------------------------------
 
 
-def _integrity(
-    family: Family, obj: Mapping[str, Any], version: Any, keywords: set[str]
-) -> tuple[str, str]:
-    """The digest and signature verdicts, from the integrity problems found (their keywords)."""
-    integrity = family.spec(version).integrity
-    if integrity is None:
-        return "none", "none"
-    digest = "mismatch" if "digest" in keywords else "ok"
-    signed = integrity.signature is not None and integrity.signature in obj
-    if "signature" in keywords:
-        signature = "invalid"
-    elif family.signing_key is not None and signed:
-        signature = "verified"
+def _inspect_json(path: str, found: Explanation) -> dict[str, Any]:
+    """An explanation as ``inspect --format json`` prints it."""
+    restore: dict[str, Any] = {"policy_version": found.policy_version, "target": "a new volume"}
+    if found.refused is not None:
+        restore["refused"] = str(found.refused)
     else:
-        signature = "unverified" if signed else "absent"
-    return digest, signature
-
-
-def _describe_container(
-    registry: Registry, path: str, family_name: str | None, stdin: BinaryIO | None
-) -> dict[str, Any]:
-    raw = read_input(path, stdin, registry.limits)
-    obj = parse(raw, registry.limits)
-    family = family_of(registry, obj, family_name)
-    version = family.detect(obj)
-    issues = family.validate(obj)
-    keywords = {i.keyword for i in issues}
-    if not keywords <= {"digest", "signature"}:
-        raise ValidationError(family.name, version, issues)
-    digest, signature = _integrity(family, obj, version, keywords)
-    container = Container(family.name, version, obj, version, signature)
-    policy = family.restore_policy(container)
-    restore: dict[str, Any] = {"policy_version": version, "target": "a new volume"}
-    try:
-        plan = policy.plan(container)
-    except DocketError as err:
-        restore["refused"] = str(err)
-    else:
-        # Values a rule set (not the backed-up ones) are shown: they are the rule's constants.
         restore["sections"] = {
-            name: {
-                "mode": write.mode.value,
-                "fields": sorted(write.values),
-                "set_by_rules": {
-                    k: v
-                    for k, v in sorted(write.values.items())
-                    if not isinstance(obj.get(name), dict)
-                    or k not in obj[name]
-                    or obj[name][k] != v
-                },
+            w.section: {
+                "mode": w.mode.value,
+                "fields": list(w.fields),
+                "set_by_rules": dict(w.set_by_rules),
             }
-            for name, write in plan.sections.items()
+            for w in found.writes
         }
         restore["dropped"] = [
-            {"section": d.section, "field": d.field, "reason": d.reason} for d in plan.left_out
+            {"section": d.section, "field": d.field, "reason": d.reason} for d in found.left_out
         ]
     return {
         "file": "<stdin>" if path == STDIN else path,
-        "family": family.name,
-        "version": version,
-        "current": family.current,
-        "sections": {name: len(value) for name, value in container.sections().items()},
-        "digest": digest,
-        "signature": signature,
+        "family": found.family,
+        "version": found.version,
+        "current": found.current,
+        "sections": dict(found.sections),
+        "digest": found.digest,
+        "signature": found.signature,
         "restore": restore,
-        "problems": [issue_dict(i) for i in issues],
+        "problems": [issue_dict(i) for i in found.problems],
     }
 
 
@@ -268,10 +187,11 @@ def inspect(
 
     def work() -> int:
         registry = build_registry(schemas, key_file, family)
-        info = _describe_container(registry, path, family, stdin)
+        obj = parse(read_input(path, stdin, registry.limits), registry.limits)
+        found = explain_restore(family_of(registry, obj, family), obj)
+        info = _inspect_json(path, found)
         emit(stdout, output_format, info, _inspect_text(info))
-        failed = info["problems"] or "refused" in info["restore"]
-        return EXIT_FAILED if failed else EXIT_OK
+        return EXIT_OK if found.ok else EXIT_FAILED
 
     return run(stderr, work)
 
