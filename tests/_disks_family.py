@@ -7,11 +7,10 @@ cannot hold.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "https://json-schema.org/draft/2020-12/schema"
+from _families import version_document, write_family
 
 
 def _disk(version: int) -> dict[str, Any]:
@@ -32,26 +31,16 @@ def _disk(version: int) -> dict[str, Any]:
 
 
 def document(version: int) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "family": "disks",
-        "version": version,
-        "schema": {
-            "$schema": SCHEMA,
-            "type": "object",
-            "required": ["version", "disk"],
-            "additionalProperties": False,
-            "properties": {"version": {"const": version}, "disk": _disk(version)},
-        },
-        "policy": {
-            "sections": {
-                "disk": {
-                    "restore": True,
-                    "fields": ["name", "size_gb" if version == 1 else "size"],
-                    "mode": "update",
-                }
+    policy = {
+        "sections": {
+            "disk": {
+                "restore": True,
+                "fields": ["name", "size_gb" if version == 1 else "size"],
+                "mode": "update",
             }
-        },
+        }
     }
+    doc = version_document("disks", version, {"disk": _disk(version)}, policy=policy)
     if version == 2:
         doc["migration"] = {
             "from": 1,
@@ -76,16 +65,4 @@ def document(version: int) -> dict[str, Any]:
 
 def write_disks(root: Path) -> Path:
     """Write the ``disks`` family under ``root/disks``; returns ``root``."""
-    folder = root / "disks"
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "family": "disks",
-        "version_scheme": "integer",
-        "versions": [1, 2, 3],
-        "current": 3,
-        "released": {},
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    for v in (1, 2, 3):
-        (folder / f"{v}.json").write_text(json.dumps(document(v), indent=2))
-    return root
+    return write_family(root, "disks", {v: document(v) for v in (1, 2, 3)})

@@ -7,13 +7,12 @@ guards against it fail.
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 from typing import Any
 
+from _families import version_document, write_family
 from docket import Migration, NamedRule, Registry, RuleContext, load_registry
 
-SCHEMA = "https://json-schema.org/draft/2020-12/schema"
 VARIANTS = ("correct", "drops-field", "non-deterministic", "lossy-exact", "leaky-policy")
 STATICALLY_UNSOUND = frozenset({"drops-field", "lossy-exact"})
 """Variants :mod:`docket.core.soundness` finds without running a container."""
@@ -40,27 +39,17 @@ def _item(version: int, variant: str) -> dict[str, Any]:
 
 
 def _document(version: int, variant: str) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "family": "toy",
-        "version": version,
-        "schema": {
-            "$schema": SCHEMA,
-            "type": "object",
-            "required": ["version", "item"],
-            "additionalProperties": False,
-            "properties": {"version": {"const": version}, "item": _item(version, variant)},
-        },
-        "policy": {
-            "sections": {
-                "item": {
-                    "restore": True,
-                    "fields": ["name", "size"],
-                    "unknown": "drop",
-                    **({"rules": [{"name": "copy-secret"}]} if variant == "leaky-policy" else {}),
-                }
+    policy = {
+        "sections": {
+            "item": {
+                "restore": True,
+                "fields": ["name", "size"],
+                "unknown": "drop",
+                **({"rules": [{"name": "copy-secret"}]} if variant == "leaky-policy" else {}),
             }
-        },
+        }
     }
+    doc = version_document("toy", version, {"item": _item(version, variant)}, policy=policy)
     if version == 2 and variant != "non-deterministic":
         # A version 2 color has nowhere to go in version 1: the downgrade loses it.
         upgrade: list[dict[str, Any]] = [
@@ -81,19 +70,7 @@ def write_toy(root: Path, variant: str = "correct") -> Path:
     """Write the ``toy`` family under ``root/toy``; returns ``root`` (the schema directory)."""
     if variant not in VARIANTS:
         raise ValueError(variant)
-    folder = root / "toy"
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "family": "toy",
-        "version_scheme": "integer",
-        "versions": [1, 2],
-        "current": 2,
-        "released": {},
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    for v in (1, 2):
-        (folder / f"{v}.json").write_text(json.dumps(_document(v, variant), indent=2))
-    return root
+    return write_family(root, "toy", {v: _document(v, variant) for v in (1, 2)})
 
 
 def _copy_secret(ctx: RuleContext) -> None:

@@ -6,11 +6,11 @@ section with a default. Each mistake is one the static checks (docket.core.sound
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "https://json-schema.org/draft/2020-12/schema"
+from _families import version_document, write_family
+
 MISTAKES = (
     "none",
     "exact-but-lossy",
@@ -45,33 +45,20 @@ RETENTION = {
 
 
 def document(version: int, mistake: str = "none") -> dict[str, Any]:
-    props: dict[str, Any] = {
-        "version": {"const": version},
-        "disk": _disk("size_gb" if version == 1 else "size"),
-    }
+    props: dict[str, Any] = {"disk": _disk("size_gb" if version == 1 else "size")}
     if version == 3:
         props["retention"] = RETENTION
-    doc: dict[str, Any] = {
-        "family": "volumes",
-        "version": version,
-        "schema": {
-            "$schema": SCHEMA,
-            "type": "object",
-            "required": ["version", "disk"],
-            "additionalProperties": False,
-            "properties": props,
-        },
-        "policy": {
-            "sections": {
-                "disk": {
-                    "restore": True,
-                    "fields": ["name", "size_gb" if version == 1 else "size"],
-                    "mode": "update",
-                },
-                **({"retention": {"restore": True, "mode": "update"}} if version == 3 else {}),
-            }
-        },
+    policy = {
+        "sections": {
+            "disk": {
+                "restore": True,
+                "fields": ["name", "size_gb" if version == 1 else "size"],
+                "mode": "update",
+            },
+            **({"retention": {"restore": True, "mode": "update"}} if version == 3 else {}),
+        }
     }
+    doc = version_document("volumes", version, props, required=["version", "disk"], policy=policy)
     if version == 2:
         renamed = "sizegb" if mistake == "rename-nonexistent" else "size_gb"
         doc["migration"] = {
@@ -109,16 +96,4 @@ def write_volumes(root: Path, mistake: str = "none") -> Path:
     """Write the ``volumes`` family under ``root/volumes``; returns ``root``."""
     if mistake not in MISTAKES:
         raise ValueError(mistake)
-    folder = root / "volumes"
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "family": "volumes",
-        "version_scheme": "integer",
-        "versions": [1, 2, 3],
-        "current": 3,
-        "released": {},
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    for v in (1, 2, 3):
-        (folder / f"{v}.json").write_text(json.dumps(document(v, mistake), indent=2))
-    return root
+    return write_family(root, "volumes", {v: document(v, mistake) for v in (1, 2, 3)})

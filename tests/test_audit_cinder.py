@@ -8,11 +8,8 @@ with the rows Cinder wrote; then a row is deleted by hand and a backup's files r
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import shutil
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from docket.fleet.audit import audit, backup_rows
-from tests.interop import run_cinder_interop as runner
+from tests.interop._cinder import cinder_python, run_posix_steps
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
@@ -34,12 +31,7 @@ def _id(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def cinder_made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str, str]]:
-    try:
-        python = runner.ensure_venv()
-    except runner.InstallFailed as err:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(str(err))
-        pytest.skip(f"Cinder cannot be installed here: {err}")
+    python = cinder_python()
     tmp = tmp_path_factory.mktemp("audit-cinder")
     root, db = tmp / "backups", tmp / "cinder.db"
     root.mkdir()
@@ -78,17 +70,8 @@ def cinder_made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, di
             "parent_id": ids["full"],
         },
     ]
-    work = tmp / "cinder"
-    work.mkdir()
-    done = subprocess.run(
-        [str(python), "-W", "ignore", str(runner.POSIX_ORACLE), str(work)],
-        input=json.dumps({"db": str(db), "root": str(root), "steps": steps}),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    for step, result in zip(steps, json.loads(done.stdout)["results"], strict=True):
+    results = run_posix_steps(python, tmp / "cinder", db, root, steps)
+    for step, result in zip(steps, results, strict=True):
         assert "error" not in result, (step, result)
     return root, f"sqlite:///{db}", ids
 

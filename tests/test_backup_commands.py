@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 import random
 import uuid
@@ -13,21 +12,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from _streams import Streams
 from docket.cli import volume as commands
 from docket.cli.common import EXIT_FAILED, EXIT_USAGE
 from docket.cli.volume import volume
 
 CHUNK = 65536
-
-
-class Streams:
-    def __init__(self) -> None:
-        self.stdout = io.StringIO()
-        self.stderr = io.StringIO()
-
-    @property
-    def kw(self) -> dict[str, Any]:
-        return {"stdout": self.stdout, "stderr": self.stderr}
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 import docket.store
+from _trees import snapshot
 from docket import load_registry
 from docket.backup import Backup, PosixBackupDriver
 from docket.backup._chunks import cinder_json
@@ -91,18 +92,6 @@ def stored_dir(root: Path, backup_id: str) -> Path:
 def object_path(root: Path, backup_id: str, suffix: str) -> Path:
     [path] = [p for p in stored_dir(root, backup_id).iterdir() if p.name.endswith(suffix)]
     return path
-
-
-def snapshot(folder: Path) -> dict[str, tuple[int, bytes | None]]:
-    """Every entry under ``folder`` (not following links): its type and, for files, bytes."""
-    out: dict[str, tuple[int, bytes | None]] = {}
-    for here, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            path = Path(here) / name
-            mode = path.lstat().st_mode
-            data = path.read_bytes() if stat.S_ISREG(mode) else None
-            out[str(path.relative_to(folder))] = (stat.S_IFMT(mode), data)
-    return out
 
 
 def plant(path: Path, kind: str, host_file: Path) -> None:

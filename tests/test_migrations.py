@@ -10,6 +10,7 @@ import pytest
 
 import docket
 import docket.errors
+from _families import chain_family, version_document, write_family
 from docket.core.migrations import (
     BUILTIN_CONVERTERS,
     OPERATIONS,
@@ -186,39 +187,23 @@ def test_a_document_migration_keeps_its_operations() -> None:
 
 def contacts(tmp_path: Path) -> Path:
     """A family ``contacts`` of two versions and no migration in its documents."""
-    fam = tmp_path / "schemas" / "contacts"
-    fam.mkdir(parents=True)
-    manifest = {
-        "family": "contacts",
-        "version_scheme": "integer",
-        "versions": [1, 2],
-        "current": 2,
-        "released": {},
-    }
-    (fam / "manifest.json").write_text(json.dumps(manifest))
     fields = {1: ["name", "phone"], 2: ["name", "mobile", "email"]}
-    for v, names in fields.items():
-        doc = {
-            "family": "contacts",
-            "version": v,
-            "schema": {
-                "$schema": "https://json-schema.org/draft/2020-12/schema",
-                "type": "object",
-                "required": ["version", "person"],
-                "additionalProperties": False,
-                "properties": {
-                    "version": {"const": v},
-                    "person": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {n: {"type": ["string", "null"]} for n in names},
-                    },
-                },
+    documents = {
+        v: version_document(
+            "contacts",
+            v,
+            {
+                "person": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {n: {"type": ["string", "null"]} for n in names},
+                }
             },
-            "policy": {"sections": {"person": {"restore": True, "fields": names[:2]}}},
-        }
-        (fam / f"{v}.json").write_text(json.dumps(doc))
-    return fam.parent
+            policy={"sections": {"person": {"restore": True, "fields": names[:2]}}},
+        )
+        for v, names in fields.items()
+    }
+    return write_family(tmp_path / "schemas", "contacts", documents, indent=None)
 
 
 UPGRADE = [Rename("person", "phone", "mobile"), Add("person", "email", None)]
@@ -288,32 +273,7 @@ def _identity(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def chain(tmp_path: Path, versions: list[int], current: int, documents: bool) -> Path:
-    fam = tmp_path / "schemas" / "t"
-    fam.mkdir(parents=True)
-    manifest = {
-        "family": "t",
-        "version_scheme": "integer",
-        "versions": versions,
-        "current": current,
-        "released": {},
-    }
-    (fam / "manifest.json").write_text(json.dumps(manifest))
-    for i, v in enumerate(versions):
-        doc: dict[str, Any] = {
-            "family": "t",
-            "version": v,
-            "schema": {
-                "$schema": "https://json-schema.org/draft/2020-12/schema",
-                "type": "object",
-                "required": ["version"],
-                "properties": {"version": {"const": v}},
-            },
-            "policy": {"sections": {}},
-        }
-        if documents and i > 0:
-            doc["migration"] = {"from": versions[i - 1], "upgrade": []}
-        (fam / f"{v}.json").write_text(json.dumps(doc))
-    return fam.parent
+    return chain_family(tmp_path / "schemas", "t", versions, current, migrations=documents)
 
 
 def edges(*pairs: tuple[int, int]) -> list[Migration]:

@@ -11,6 +11,7 @@ import pytest
 
 import docket
 import docket.errors
+from _families import chain_family
 from docket.core.migrations import Migration
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schemas"
@@ -22,33 +23,7 @@ def _identity(data: dict[str, Any]) -> dict[str, Any]:
 
 def _family_dir(tmp_path: Path, versions: list[int], current: int, migrations: bool) -> Path:
     """A family ``t`` with the given versions; each document migrates from the previous one."""
-    root = tmp_path / "schemas"
-    fam = root / "t"
-    fam.mkdir(parents=True)
-    manifest = {
-        "family": "t",
-        "version_scheme": "integer",
-        "versions": versions,
-        "current": current,
-        "released": {},
-    }
-    (fam / "manifest.json").write_text(json.dumps(manifest))
-    for i, v in enumerate(versions):
-        doc: dict[str, Any] = {
-            "family": "t",
-            "version": v,
-            "schema": {
-                "$schema": "https://json-schema.org/draft/2020-12/schema",
-                "type": "object",
-                "required": ["version"],
-                "properties": {"version": {"const": v}},
-            },
-            "policy": {"sections": {}},
-        }
-        if migrations and i > 0:
-            doc["migration"] = {"from": versions[i - 1], "upgrade": []}
-        (fam / f"{v}.json").write_text(json.dumps(doc))
-    return root
+    return chain_family(tmp_path / "schemas", "t", versions, current, migrations=migrations)
 
 
 def test_families_and_versions() -> None:

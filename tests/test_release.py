@@ -17,6 +17,8 @@ import pytest
 import docket._files
 import docket.authoring
 import docket.authoring.versions
+from _families import version_document, write_family
+from _no_hypothesis import WITHOUT_HYPOTHESIS
 from docket import load_registry
 from docket.authoring import ReleaseRefused, plan_release, release_version
 from docket.cli.authoring import new_version, release
@@ -25,42 +27,17 @@ from docket.core.errors import UsageError
 from docket.core.golden import UPGRADED
 from docket.core.migrations import Add, Remove
 
-SCHEMA = "https://json-schema.org/draft/2020-12/schema"
-
 
 def _write_family(root: Path) -> Path:
-    folder = root / "notes"
-    folder.mkdir(parents=True)
-    manifest = {
-        "family": "notes",
-        "version_scheme": "integer",
-        "versions": [1],
-        "current": 1,
-        "released": {},
+    note = {
+        "type": "object",
+        "required": ["text"],
+        "additionalProperties": False,
+        "properties": {"text": {"type": "string", "maxLength": 40}},
     }
-    document = {
-        "family": "notes",
-        "version": 1,
-        "schema": {
-            "$schema": SCHEMA,
-            "type": "object",
-            "required": ["version", "note"],
-            "additionalProperties": False,
-            "properties": {
-                "version": {"const": 1},
-                "note": {
-                    "type": "object",
-                    "required": ["text"],
-                    "additionalProperties": False,
-                    "properties": {"text": {"type": "string", "maxLength": 40}},
-                },
-            },
-        },
-        "policy": {"sections": {"note": {"restore": True, "mode": "update"}}},
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    (folder / "1.json").write_text(json.dumps(document, indent=2))
-    return root
+    policy = {"sections": {"note": {"restore": True, "mode": "update"}}}
+    document = version_document("notes", 1, {"note": note}, policy=policy)
+    return write_family(root, "notes", {1: document})
 
 
 @pytest.fixture
@@ -208,20 +185,7 @@ def test_re_releasing_a_changed_document_is_refused_and_changes_nothing(schemas:
 
 # --- all or nothing ------------------------------------------------------------------------
 
-NO_HYPOTHESIS = """
-import sys
-
-class NoHypothesis:
-    # As if hypothesis were not installed.
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "hypothesis":
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-
-sys.meta_path.insert(0, NoHypothesis())
-from docket.cli.app import main
-main()
-"""
+NO_HYPOTHESIS = WITHOUT_HYPOTHESIS + "from docket.cli.app import main\nmain()\n"
 
 
 def test_without_hypothesis_a_release_is_refused_before_writing_anything(

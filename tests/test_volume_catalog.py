@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _streams import Streams
+from _trees import snapshot
 from docket.backup import BackupInUse, BackupNotFound, PosixBackupDriver, UnsafeFile
 from docket.cli import volume as commands
 from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
@@ -25,28 +25,6 @@ CHUNK = 65536
 FULL = "f011-1"
 INCR = "f011-2"
 OTHER = "0123-other"
-
-
-class Streams:
-    def __init__(self) -> None:
-        self.stdout = io.StringIO()
-        self.stderr = io.StringIO()
-
-    @property
-    def kw(self) -> dict[str, Any]:
-        return {"stdout": self.stdout, "stderr": self.stderr}
-
-
-def snapshot(folder: Path) -> dict[str, tuple[int, bytes | None]]:
-    """Every entry under ``folder`` (not following links): its type and, for files, bytes."""
-    out: dict[str, tuple[int, bytes | None]] = {}
-    for here, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            path = Path(here) / name
-            mode = path.lstat().st_mode
-            data = path.read_bytes() if stat.S_ISREG(mode) else None
-            out[str(path.relative_to(folder))] = (stat.S_IFMT(mode), data)
-    return out
 
 
 def backup_dir(root: Path, backup_id: str) -> Path:

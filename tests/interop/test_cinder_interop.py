@@ -17,7 +17,6 @@ Outside CI the test skips only if Cinder cannot be installed; with ``CI=true`` t
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -31,6 +30,7 @@ import sqlalchemy as sa
 import docket
 from docket import store
 from tests.interop import run_cinder_interop as runner
+from tests.interop._cinder import cinder_python as cinder_python_or_skip
 
 pytestmark = pytest.mark.interop
 
@@ -119,12 +119,7 @@ def _targets() -> dict[tuple[str, str], dict[str, Any]]:
 @pytest.fixture(scope="module")
 def cinder_python() -> Path:
     started = time.monotonic()
-    try:
-        python = runner.ensure_venv()
-    except runner.InstallFailed as err:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(str(err))
-        pytest.skip(f"Cinder cannot be installed here: {err}")
+    python = cinder_python_or_skip()
     print(f"\ncinder venv ready in {time.monotonic() - started:.1f} s: {python}")
     return python
 

@@ -23,10 +23,8 @@ import base64
 import dataclasses
 import hashlib
 import json
-import os
 import random
 import shutil
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -39,7 +37,8 @@ from docket import store
 from docket.backup import Backup
 from docket.backup.posix import PosixBackupDriver
 from docket.cli.app import cli
-from tests.interop import run_cinder_interop as runner
+from tests.interop._cinder import cinder_python as shared_cinder_python
+from tests.interop._cinder import run_posix_steps
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
@@ -111,22 +110,6 @@ class World:
     seconds: float
 
 
-def _cinder(
-    python: Path, workdir: Path, db: Path, root: Path, steps: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [str(python), "-W", "ignore", str(runner.POSIX_ORACLE), str(workdir)],
-        input=json.dumps({"db": str(db), "root": str(root), "steps": steps}),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    results: list[dict[str, Any]] = json.loads(done.stdout)["results"]
-    return results
-
-
 def _backup_id(chain: str, compression: str, kind: str) -> str:
     return _id("backup", chain, compression, kind)
 
@@ -163,12 +146,7 @@ def _envelope(root: Path, backup_id: str, *service: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def cinder_python() -> Path:
-    try:
-        return runner.ensure_venv()
-    except runner.InstallFailed as err:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(str(err))
-        pytest.skip(f"Cinder cannot be installed here: {err}")
+    return shared_cinder_python()
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +196,7 @@ def world(cinder_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Worl
                     }
                 )
                 tagged.append((chain, c, kind))
-    results = _cinder(cinder_python, tmp / "cinder-1", cinder_db, root, steps)
+    results = run_posix_steps(cinder_python, tmp / "cinder-1", cinder_db, root, steps)
     for step, result in zip(steps, results, strict=True):
         assert "error" not in result, (step, result)
     shutil.copyfile(cinder_db, docket_db)
@@ -331,7 +309,7 @@ def world(cinder_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Worl
         tid = _target_id("docket>cinder", "zstd", kind, "cinder")
         steps.append({"op": "volume_state", "id": tid})
         keys.append(("state", tid))
-    results = _cinder(cinder_python, tmp / "cinder-2", cinder_db, root, steps)
+    results = run_posix_steps(cinder_python, tmp / "cinder-2", cinder_db, root, steps)
 
     imports: dict[tuple[str, str, str], dict[str, Any]] = {}
     exports: dict[tuple[str, str], dict[str, Any]] = {}

@@ -10,7 +10,6 @@ virtualenv) after pointing ``cinder.backup.driver.BackupMetadataAPI`` at a thin 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.interop import run_cinder_interop as runner
+from tests.interop._cinder import cinder_python
 
 pytestmark = pytest.mark.interop
 
@@ -60,12 +60,7 @@ VERSION_3 = "BackupMetadataAPITestCase.test_put_invalid_version"
 
 @pytest.fixture(scope="module")
 def outcomes() -> dict[str, dict[str, Any]]:
-    try:
-        python = runner.ensure_venv()
-    except runner.InstallFailed as err:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(str(err))
-        pytest.skip(f"Cinder cannot be installed here: {err}")
+    python = cinder_python()
     done = subprocess.run(
         [str(python), "-W", "ignore", str(runner.UNIT_ADAPTER), str(runner.ROOT / "src")],
         capture_output=True,
