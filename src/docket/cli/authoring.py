@@ -348,8 +348,9 @@ def new_version(
         for text in renames:
             before, sep, after = text.partition("=")
             if not sep or not before or not after:
-                raise UsageError("--rename", f"{show(text)} is not "
-                    "OLD=NEW", "e.g. disk.size_gb=size")
+                raise UsageError(
+                    "--rename", f"{show(text)} is not OLD=NEW", "e.g. disk.size_gb=size"
+                )
             if "." in before and "." not in after:
                 after = f"{before.rpartition('.')[0]}.{after}"
             pairs.append((before, after))
