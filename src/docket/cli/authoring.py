@@ -348,9 +348,8 @@ def new_version(
         for text in renames:
             before, sep, after = text.partition("=")
             if not sep or not before or not after:
-                raise UsageError(
-                    "--rename", f"{show(text)} is not OLD=NEW", "e.g. disk.size_gb=size"
-                )
+                raise UsageError("--rename", f"{show(text)} is not "
+                    "OLD=NEW", "e.g. disk.size_gb=size")
             if "." in before and "." not in after:
                 after = f"{before.rpartition('.')[0]}.{after}"
             pairs.append((before, after))

@@ -81,7 +81,6 @@ def read_key(path: str | os.PathLike[str]) -> bytes:
     """
     try:
         from docket.backup import _safe  # only when a key file is given
-
         key = _safe.read_bounded(path, KEY_LIMIT, what="key file")
     except UnsafeFile as err:
         raise UsageError("--key-file", err.describe(), "give the key's own file") from None

@@ -149,6 +149,8 @@ class JsonFormatter:
         self.out.write("]\n" if self.first else "\n]\n")
 
 
+
+
 def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
@@ -176,9 +178,7 @@ class GithubFormatter(TextFormatter):
 
 # --- SARIF ---------------------------------------------------------------------------------
 
-SARIF_SCHEMA = (
-    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-)
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 
 
 def information_uri() -> str | None:
@@ -196,37 +196,21 @@ def information_uri() -> str | None:
             return str(named[label])
     return None
 
-
 RULES: tuple[tuple[str, str, str], ...] = (
-    (
-        "parse",
-        "Not acceptable JSON",
-        "The text is not one strict JSON object: bad syntax, a duplicate key, NaN, invalid UTF-8, "
-        "a byte order mark, or more than the configured limits allow.",
-    ),
-    (
-        "limit",
-        "Line over the container limit",
-        "A line of JSON Lines is longer than a container may be; the rest of the input is not "
-        "read.",
-    ),
-    (
-        "version",
-        "Missing or unknown version",
-        "The version member is missing, malformed, or names no version of the family.",
-    ),
+    ("parse", "Not acceptable JSON",
+     "The text is not one strict JSON object: bad syntax, a duplicate key, NaN, invalid UTF-8, "
+     "a byte order mark, or more than the configured limits allow."),
+    ("limit", "Line over the container limit",
+     "A line of JSON Lines is longer than a container may be; the rest of the input is not "
+     "read."),
+    ("version", "Missing or unknown version",
+     "The version member is missing, malformed, or names no version of the family."),
     ("family", "Unknown family", "The family member names a family docket does not know."),
-    (
-        "schema",
-        "Does not match the version's schema",
-        "The container does not match the JSON Schema of its version.",
-    ),
+    ("schema", "Does not match the version's schema",
+     "The container does not match the JSON Schema of its version."),
     ("digest", "Digest does not match", "The digest member does not match the content."),
-    (
-        "signature",
-        "Signature missing or wrong",
-        "The signature is missing while a key is configured, or does not match the content.",
-    ),
+    ("signature", "Signature missing or wrong",
+     "The signature is missing while a key is configured, or does not match the content."),
     ("read", "Cannot be read", "The file could not be read."),
 )
 """SARIF rules, one per kind of finding: (id, short description, full description)."""

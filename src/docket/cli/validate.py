@@ -121,15 +121,14 @@ def validate(
                 ) from None
         out.end(count, invalid)
         if others:
-            stderr.write(f"docket validate: skipped {others} file(s) not named *.json or *.jsonl\n")
+            stderr.write(
+                f"docket validate: skipped {others} file(s) not named *.json or *.jsonl\n"
+            )
         if count == 0:
             stderr.write(
                 "docket validate: no containers found"
-                + (
-                    "\n"
-                    if allow_empty
-                    else " (hint: check the paths; --allow-empty accepts a run that finds none)\n"
-                )
+                + ("\n" if allow_empty else " (hint: check the paths; --allow-empty accepts "
+                   "a run that finds none)\n")
             )
             return EXIT_OK if allow_empty else EXIT_FAILED
         if invalid:

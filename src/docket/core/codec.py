@@ -401,6 +401,7 @@ def _on_new_line(text: str, position: int) -> bool:
     return at >= 0 and text[at] == "\n"
 
 
+
 def _place(err: ParseError, before_or_text: str, position: int | None) -> None:
     """Set ``err.line`` and ``err.column`` (1-based; the column counts characters) for the
     character ``position`` of the text, or for the end of ``before_or_text`` when None."""
@@ -514,8 +515,7 @@ def check_limits(value: Any, limits: Limits = DEFAULT_LIMITS) -> None:
 
 # Subclasses of the JSON types, dates and dataclasses make orjson raise, not write them.
 _PLAIN_ONLY = (
-    orjson.OPT_PASSTHROUGH_SUBCLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
+    orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
 

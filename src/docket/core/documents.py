@@ -42,9 +42,8 @@ def _data_dir(name: str) -> Path:
     checkout = here.parents[3] / name
     if checkout.is_dir():
         return checkout
-    raise SchemaDocumentError(
-        name, f"bundled {show(name)} folder not found", hint="reinstall docket"
-    )
+    raise SchemaDocumentError(name, f"bundled {show(name)} folder not "
+        "found", hint="reinstall docket")
 
 
 def bundled_schemas() -> Path:

@@ -64,12 +64,9 @@ def json_path(segments: Iterable[PathSegment]) -> str:
 def json_pointer(segments: Iterable[PathSegment]) -> str:
     """Render path segments as an RFC 6901 JSON Pointer: ``/a/0`` (a lone surrogate, which a
     pointer cannot hold, as the text of its escape, ``\\ud800``)."""
-    return "".join("/" + _printable(str(s).replace("~", "~0").replace("/", "~1")) for s in segments)
-
-
-def dotted(segments: Iterable[PathSegment]) -> str:
-    """Render path segments as a person names a field in a migration: ``section.field``."""
-    return ".".join(map(str, segments))
+    return "".join(
+        "/" + _printable(str(s).replace("~", "~0").replace("/", "~1")) for s in segments
+    )
 
 
 _SURROGATE_ESCAPE = r"u[dD][89a-fA-F][0-9a-fA-F]{2}"
@@ -276,7 +273,9 @@ class LimitExceeded(ParseError):
     stream was made (the input is more than ``maximum`` bytes, how much more is not known).
     """
 
-    def __init__(self, limit: str, value: int | None, maximum: int, *, path: Location = ()) -> None:
+    def __init__(
+        self, limit: str, value: int | None, maximum: int, *, path: Location = ()
+    ) -> None:
         if limit == "max_bytes":
             if value is None:  # a bounded read stopped past the limit
                 reason = f"the input is more than {maximum} bytes, the limit (max_bytes)"
@@ -284,7 +283,9 @@ class LimitExceeded(ParseError):
                 reason = f"the input is {value} bytes, more than the limit of {maximum} (max_bytes)"
         else:
             reason = f"{limit} {value} exceeds the limit of {maximum}"
-        super().__init__(reason, path=path, hint=f"raise Limits.{limit} if this input is trusted")
+        super().__init__(
+            reason, path=path, hint=f"raise Limits.{limit} if this input is trusted"
+        )
         self.limit = limit
         self.value = value
         self.maximum = maximum

@@ -369,7 +369,11 @@ class Family:
         for a bad container."""
         try:
             # Bytes and text (the common case) go straight to the parser.
-            obj = parse(data, self.limits) if isinstance(data, (bytes, str)) else self._parse(data)
+            obj = (
+                parse(data, self.limits)
+                if isinstance(data, (bytes, str))
+                else self._parse(data)
+            )
         except ParseError as err:
             return [parse_issue(err, data)]
         return self.validate_parsed(obj)

@@ -260,7 +260,9 @@ class _Walk:
 # --- scanning token by token (text the walk cannot follow) ----------------------------------
 
 
-def _scan(text: str, wanted: set[tuple[PathSegment, ...]]) -> dict[tuple[PathSegment, ...], int]:
+def _scan(
+    text: str, wanted: set[tuple[PathSegment, ...]]
+) -> dict[tuple[PathSegment, ...], int]:
     """The offset of each path of ``wanted`` in ``text``, from one pass over its tokens."""
     found: dict[tuple[PathSegment, ...], int] = {}
     # Per open object or array: whether it is an object, and whether a key comes next.

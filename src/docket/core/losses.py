@@ -267,7 +267,9 @@ class LossTracer:
 
     def _record(self, segments: Segments, kind: LossKind, detail: str) -> None:
         for loss in self._losses:
-            if segments[: len(loss.segments)] == loss.segments and (loss.segments or not segments):
+            if segments[: len(loss.segments)] == loss.segments and (
+                loss.segments or not segments
+            ):
                 return  # reported already, or within a place that is
         value = _walk(self._input, segments) if segments else None
         self._losses.append(DataLoss(segments, None if value is _MISSING else value, kind, detail))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from docket.core.converters import BUILTIN_CONVERTERS, Converter
-from docket.core.errors import PathSegment, SchemaDocumentError, dotted, show
+from docket.core.errors import PathSegment, SchemaDocumentError, show
 
 JSONObject = dict[str, Any]
 Transform = Callable[[JSONObject], JSONObject]
@@ -29,8 +29,10 @@ FieldRef = tuple[str | None, str]
 
 
 def place_name(place: FieldRef) -> str:
-    """A (section, field) place as a person names it: ``section.field`` (``field`` at the top)."""
-    return dotted(place_segments(place))
+    """A (section, field) place as a person names it: ``section.field`` (``field`` at the top);
+    the one rendering of a place in migration messages (``$``-paths: :func:`json_path` of
+    :func:`place_segments`)."""
+    return ".".join(place_segments(place))
 
 
 def place_segments(place: FieldRef) -> tuple[str, ...]:

@@ -246,7 +246,9 @@ class _Checker:
         known = size if size is not None and size > limit else None
         return self._explain(file, None, raw, LimitExceeded("max_bytes", known, limit))
 
-    def _unknown(self, file: str, line: int | None, raw: bytes, name: str, version: Any) -> Result:
+    def _unknown(
+        self, file: str, line: int | None, raw: bytes, name: str, version: Any
+    ) -> Result:
         known = ", ".join(self.registry.families())
         issue = Issue(("family",), f"unknown family {show(name)} (known: {known})", "family")
         placed = place(raw, [issue], first_line=line or 1)
@@ -279,10 +281,8 @@ class _Checker:
             family = self._family(name)
         else:
             return self._unknown(file, line, raw, name, version)
-        issues = (
-            family.validate_parsed(obj)
-            if family is not None
-            else (self.registry.family(name).validate(raw))
+        issues = family.validate_parsed(obj) if family is not None else (
+            self.registry.family(name).validate(raw)
         )
         if issues:  # only invalid input pays for finding where its problems are
             # The strict parse accepted it: its keys are unique, members are found directly.
@@ -346,6 +346,7 @@ class _Checker:
                             yield self.check(display, first_line + offset, raw)
             except OSError as err:
                 yield self.check(task.display, None, None, f"cannot read: {err.strerror or err}")
+
 
     def _block(
         self,

@@ -655,7 +655,9 @@ def _together(volumes: sa.Table, tables: Sequence[sa.Table]) -> sa.Select[Any]:
             .where(table.c.volume_id == volumes.c.id, table.c.deleted == sa.false())
             .scalar_subquery()
         )
-    return sa.select(volumes, *packed).where(in_list(volumes.c.id), volumes.c.deleted == sa.false())
+    return sa.select(volumes, *packed).where(
+        in_list(volumes.c.id), volumes.c.deleted == sa.false()
+    )
 
 
 def _aggregate(table: sa.Table, dialect: str) -> sa.Select[Any] | None:

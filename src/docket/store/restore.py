@@ -528,9 +528,8 @@ class Restorer:
     def exists(self, conn: sa.Connection, kind: str, key: Any) -> bool:
         sql = self._exists.get(kind)
         if sql is None:
-            raise ValueError(
-                f"unknown kind {show(kind)}; the store knows {', '.join(self._exists)}"
-            )
+            raise ValueError(f"unknown kind {show(kind)}; the store knows "
+                f"{', '.join(self._exists)}")
         if not isinstance(key, str):
             return False
         return bool(_fetch(conn, sql.text, sql.params({"key": key})))
