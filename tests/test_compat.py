@@ -193,6 +193,9 @@ def test_nested_changes_carry_their_pointer() -> None:
     new = obj({"sec": obj({"f": {"type": "string", "maxLength": 5}})})
     (change,) = diff_schemas(old, new)
     assert change.pointer == "#/properties/sec/properties/f/maxLength"
+    # the place is kept as segments; `pointer` and `json_path` render them
+    assert change.segments == ("properties", "sec", "properties", "f", "maxLength")
+    assert change.json_path == '$["properties"]["sec"]["properties"]["f"]["maxLength"]'
     assert (change.old, change.new) == (10, 5)
     assert change.as_dict() == {
         "kind": "MAX_LENGTH_DECREASED",

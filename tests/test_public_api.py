@@ -64,6 +64,7 @@ SURFACES: dict[str, list[str]] = {
         "IntegrityError",
         "InvalidBackup",
         "InvalidJSON",
+        "InvalidValue",
         "Issue",
         "KeyConflict",
         "LimitExceeded",

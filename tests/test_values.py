@@ -14,7 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import docket
-from docket.store.values import Kind, SectionValues, Unserializable, kinds_of
+import docket.errors
+from docket.errors import DocketError
+from docket.store.errors import InvalidValue
+from docket.store.values import Kind, SectionValues, Unserializable, kinds_of, load_converter
 
 FAMILY = docket.load_registry().family("backup-metadata")
 BASE = "volume-base-metadata"
@@ -221,3 +224,25 @@ def test_loading_refuses_values_of_the_wrong_type_naming_each_field() -> None:
         "created_at": dt.datetime(2026, 1, 2, 3, 4, 5),
         "x": [1],
     }
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "text"),
+    [
+        (Kind.BOOLEAN, 1, "expected a boolean"),
+        (Kind.INTEGER, True, "expected an integer"),
+        (Kind.STRING, 3, "expected a string"),
+        (Kind.UUID, 3, "expected a UUID string"),
+        (Kind.NAIVE_DATETIME, 3, "expected a timestamp string"),
+        (Kind.NAIVE_DATETIME, "2026-01-02", '"2026-01-02" is not a timestamp'),
+        (Kind.UTC_DATETIME, "2026-01-02T03:04:05", "is not a timezone-aware timestamp"),
+    ],
+)
+def test_a_value_a_column_cannot_take_is_a_typed_error(kind: Kind, value: Any, text: str) -> None:
+    convert = load_converter(kind)
+    assert convert is not None
+    with pytest.raises(InvalidValue) as err:
+        convert(value)
+    assert isinstance(err.value, DocketError) and isinstance(err.value, ValueError)
+    assert err.value.value == value and text in str(err.value) and text in err.value.reason
+    assert docket.errors.InvalidValue is InvalidValue

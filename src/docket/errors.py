@@ -74,7 +74,13 @@ from docket.core.errors import (
 )
 
 _DATABASE_ERRORS = frozenset(
-    {"BadDatabaseURL", "DatabaseUnreachable", "MissingDatabaseDriver", "MissingTable"}
+    {
+        "BadDatabaseURL",
+        "DatabaseUnreachable",
+        "InvalidValue",
+        "MissingDatabaseDriver",
+        "MissingTable",
+    }
 )
 
 
@@ -110,6 +116,7 @@ __all__ = [
     "IntegrityError",
     "InvalidBackup",
     "InvalidJSON",
+    "InvalidValue",  # noqa: F822 (module __getattr__)
     "Issue",
     "KeyConflict",
     "LimitExceeded",

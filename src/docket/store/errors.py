@@ -53,3 +53,14 @@ class MissingTable(StoreError, LookupError):
             "tables for a demo or test database",
         )
         self.table = table
+
+
+class InvalidValue(StoreError, ValueError):
+    """A JSON value a database column cannot take (not the type its schema names, or a
+    timestamp in another form): ``value`` is the value, ``reason`` what was expected. A
+    restore reports it as a :class:`~docket.core.errors.RestoreRefused` at the value's place."""
+
+    def __init__(self, value: object, reason: str) -> None:
+        super().__init__(reason)
+        self.value = value
+        self.reason = reason

@@ -28,6 +28,7 @@ import marshmallow
 from marshmallow import fields
 
 from docket.core.errors import json_path, show
+from docket.store.errors import InvalidValue
 
 __all__ = [
     "Kind",
@@ -110,14 +111,14 @@ def utc_text(value: dt.datetime) -> str:
 
 def parse_naive(text: str) -> dt.datetime:
     if not _NAIVE_TEXT.match(text):
-        raise ValueError(f"{show(text)} is not a timestamp YYYY-MM-DDTHH:MM:SS[.ffffff]")
+        raise InvalidValue(text, f"{show(text)} is not a timestamp YYYY-MM-DDTHH:MM:SS[.ffffff]")
     return dt.datetime.fromisoformat(text)
 
 
 def parse_utc(text: str) -> dt.datetime:
     """An aware timestamp as the naive UTC ``datetime`` a database column holds."""
     if not _AWARE_TEXT.match(text):
-        raise ValueError(f"{show(text)} is not a timezone-aware timestamp")
+        raise InvalidValue(text, f"{show(text)} is not a timezone-aware timestamp")
     return (
         dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
     )
@@ -366,38 +367,41 @@ def _dump_any_utc(value: Any) -> Any:
 
 def _load_naive(value: Any) -> Any:
     if not isinstance(value, str):
-        raise ValueError("expected a timestamp string")
+        raise InvalidValue(value, "expected a timestamp string")
     return parse_naive(value)
 
 
 def _load_utc(value: Any) -> Any:
     if not isinstance(value, str):
-        raise ValueError("expected a timestamp string")
+        raise InvalidValue(value, "expected a timestamp string")
     return parse_utc(value)
 
 
 def _load_bool(value: Any) -> Any:
     if type(value) is not bool:
-        raise ValueError("expected a boolean")
+        raise InvalidValue(value, "expected a boolean")
     return value
 
 
 def _load_int(value: Any) -> Any:
     if type(value) is not int:
-        raise ValueError("expected an integer")
+        raise InvalidValue(value, "expected an integer")
     return value
 
 
 def _load_uuid(value: Any) -> Any:
     if not isinstance(value, str):
-        raise ValueError("expected a UUID string")
-    uuid.UUID(value)
+        raise InvalidValue(value, "expected a UUID string")
+    try:
+        uuid.UUID(value)
+    except ValueError as err:
+        raise InvalidValue(value, str(err)) from None
     return value
 
 
 def _load_str(value: Any) -> Any:
     if not isinstance(value, str):
-        raise ValueError("expected a string")
+        raise InvalidValue(value, "expected a string")
     return value
 
 
