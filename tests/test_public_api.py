@@ -185,7 +185,6 @@ SURFACES: dict[str, list[str]] = {
         "check",
         "derive_operations",
         "next_version",
-        "operation_spec",
         "plan_release",
         "release",
         "release_version",

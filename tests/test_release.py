@@ -366,7 +366,7 @@ def test_the_library_starts_and_updates_a_version_and_says_what_it_wrote(
     assert update.downgrade == (Remove("note", "pages", 0),)
     assert (update.kind, update.losses, update.ok) == ("lossy", ("note.pages",), True)
     written = json.loads(started.path.read_text())["migration"]
-    assert written["upgrade"] == [docket.authoring.operation_spec(op) for op in update.upgrade]
+    assert written["upgrade"] == [op.spec() for op in update.upgrade]
     assert written["downgrade"]["kind"] == update.kind
     assert capsys.readouterr() == ("", "")  # a library call prints nothing
 

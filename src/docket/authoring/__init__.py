@@ -6,7 +6,7 @@ recorded by :func:`docket.testing.record_golden` (it needs hypothesis).
 """
 
 from docket.authoring.checks import Finding, Report, check, run_checks
-from docket.authoring.derive import derive_operations, operation_spec
+from docket.authoring.derive import derive_operations
 from docket.authoring.release import (
     ReleasePlan,
     ReleaseRefused,
@@ -32,7 +32,6 @@ __all__ = [
     "check",
     "derive_operations",
     "next_version",
-    "operation_spec",
     "plan_release",
     "release",
     "release_version",

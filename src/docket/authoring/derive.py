@@ -163,19 +163,3 @@ def derive_operations(
             if (name, f) not in renamed_from and f not in fields_after:
                 removed(name, f, schema, f in req_before)
     return up, down
-
-
-def operation_spec(op: Operation) -> dict[str, Any]:
-    """An operation as a version document spells it (one entry of ``upgrade``)."""
-    out: dict[str, Any] = {"op": op.name, "section": op.section}
-    if isinstance(op, Convert):
-        return {**out, "fields": [op.field], "converter": op.converter}
-    out["field"] = op.field
-    if isinstance(op, Add) or (isinstance(op, Remove) and op.default is not None):
-        out["default"] = op.default
-    elif isinstance(op, Rename):
-        out["to"] = op.to
-    elif isinstance(op, Move):
-        out["to_section"] = op.to_section
-        out["to_field"] = op.destination
-    return out

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from docket._files import FileChanges, apply_changes
-from docket.authoring.derive import derive_operations, operation_spec, props, split_field
+from docket.authoring.derive import derive_operations, props, split_field
 from docket.authoring.release import document_bytes
 from docket.core._reading import _kind
 from docket.core.documents import GOLDEN, MANIFEST, read_document, version_text
@@ -159,11 +159,11 @@ def update_version(folder: Path, renames: Sequence[tuple[str, str]] = ()) -> Ver
             if name not in props(holder):
                 raise UsageError("--rename", f"version {show(which)} has no {show(text)}")
     up, down = derive_operations(old_doc["schema"], document["schema"], renames, managed)
-    specs = [operation_spec(o) for o in down]
-    same = [operation_spec(o) for o in inverse_operations(up)] == specs
+    specs = [o.spec() for o in down]
+    same = [o.spec() for o in inverse_operations(up)] == specs
     migration: dict[str, Any] = {
         "from": old,
-        "upgrade": [operation_spec(o) for o in up],
+        "upgrade": [o.spec() for o in up],
         "downgrade": {"operations": "inverse" if same else specs, "kind": "exact"},
     }
     if "description" in document.get("migration", {}):

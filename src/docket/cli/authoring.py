@@ -14,7 +14,6 @@ from typing import Any, TextIO
 
 import click
 
-from docket.authoring.derive import operation_spec
 from docket.authoring.release import ReleasePlan
 from docket.authoring.release import release as release_family
 from docket.authoring.versions import NewVersion, VersionUpdate, start_version, update_version
@@ -67,8 +66,8 @@ def _started_text(new: NewVersion) -> str:
 def _updated_text(update: VersionUpdate) -> str:
     edge = f"{show(update.source)} -> {show(update.target)}"
     lines = [f"wrote the migration {edge} into {update.path}:"]
-    lines += [f"  upgrade    {operation_spec(op)}" for op in update.upgrade]
-    lines += [f"  downgrade  {operation_spec(op)}" for op in update.downgrade]
+    lines += [f"  upgrade    {show(op.spec())}" for op in update.upgrade]
+    lines += [f"  downgrade  {show(op.spec())}" for op in update.downgrade]
     losing = f", losing {', '.join(update.losses)}" if update.losses else ""
     lines.append(f"  the downgrade is {update.kind}{losing}")
     if update.unproven:
