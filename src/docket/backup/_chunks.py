@@ -18,7 +18,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, BinaryIO, Protocol
 
-from docket.core.errors import BackupError, InvalidBackup
+from docket.backup.errors import InvalidBackup
+from docket.core.errors import BackupError
 
 PIECE = 1 << 20
 """Bytes read, compressed, hashed or written in one step."""

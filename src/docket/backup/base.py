@@ -22,7 +22,8 @@ from docket.backup._model import (
     RestoreReport,
     VerifyReport,
 )
-from docket.core.errors import BackupError, ForeignRecord, show
+from docket.backup.errors import ForeignRecord
+from docket.core.errors import BackupError, show
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
 

@@ -71,8 +71,9 @@ from docket.backup._model import (
 from docket.backup._restore import RestoreWriter, truncate_regular
 from docket.backup._verify import verify_chain
 from docket.backup.base import BackupDriver
+from docket.backup.errors import InvalidBackup
 from docket.core.codec import Limits
-from docket.core.errors import BackupError, DocketError, DriverOptionError, InvalidBackup, show
+from docket.core.errors import BackupError, DocketError, DriverOptionError, show
 from docket.core.family import Family
 from docket.core.registry import Registry
 
