@@ -25,6 +25,7 @@ import os
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -74,7 +75,7 @@ from docket.backup.base import BackupDriver
 from docket.backup.errors import InvalidBackup
 from docket.core.codec import Limits
 from docket.core.errors import BackupError, DocketError, DriverOptionError, show
-from docket.core.family import Family
+from docket.core.family import Container, Family
 from docket.core.registry import Registry
 
 DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
@@ -444,7 +445,8 @@ class PosixBackupDriver(BackupDriver):
         transaction when the API has ``put_many`` (``docket.store.BackupMetadataAPI`` has).
         """
         chain = list(reversed(self._backups.chain(backup)))
-        self._check_containers(chain, volume_id)
+        containers = self._check_containers(chain, volume_id)
+        restoring = volume_id is not None and self.metadata_api is not None
         if volume_id is not None and self.metadata_api is not None:
             # The volume must exist before a byte is written, even when the chain holds no
             # metadata to restore into it (VolumeNotFound from the API otherwise).
@@ -459,7 +461,8 @@ class PosixBackupDriver(BackupDriver):
                 work.write(volume_file, sparse=False)
                 truncate_regular(volume_file, size)
                 volume_file.flush()
-            return self._report(work, volume_id)
+            results = self._put_volume_metadata(volume_id, containers)
+            return self._report(work, restoring, results)
         # Through a symlink, restore what it points at rather than replace the link.
         target = Path(os.path.realpath(volume_file))
         if os.path.lexists(target) and not target.is_file():
@@ -479,7 +482,8 @@ class PosixBackupDriver(BackupDriver):
                     work.write(out, sparse=False)
                     out.flush()
                     os.fsync(out.fileno())
-            return self._report(work, volume_id)
+            results = self._put_volume_metadata(volume_id, containers)
+            return self._report(work, restoring, results)
         tmp = temp_path(target)
         try:
             with _writing(str(target), backup_id), open(tmp, "wb") as out:
@@ -489,36 +493,44 @@ class PosixBackupDriver(BackupDriver):
                 os.fsync(out.fileno())
             if target.exists():
                 os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
-            report = self._report(work, volume_id)
+            # The data is written and on disk; the database is written before the new file
+            # replaces the target, so that a refused container leaves the target as it was.
+            results = self._put_volume_metadata(volume_id, containers)
             os.replace(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         fsync_path(target.parent)
-        return report
+        return self._report(work, restoring, results)
 
-    def _report(self, work: RestoreWriter, volume_id: str | None) -> RestoreReport:
-        results: list[tuple[str, Any]] = []
-        skipped: list[str] = []
-        absent: list[str] = []
-        todo: list[tuple[str, str]] = []
-        for loaded in work.chain:
-            volume_meta = loaded.metadata.get("volume_meta")
-            if not volume_meta:
-                absent.append(loaded.backup_id)
-                continue
-            if volume_id is None or self.metadata_api is None:
-                skipped.append(loaded.backup_id)
-                continue
-            todo.append((loaded.backup_id, volume_meta))
-        put_many = getattr(self.metadata_api, "put_many", None)
-        if todo and volume_id is not None and callable(put_many):
+    def _put_volume_metadata(
+        self, volume_id: str | None, containers: Sequence[_Checked]
+    ) -> list[tuple[str, Any]]:
+        """Write the chain's volume metadata to the database, oldest first, once its data is
+        written: the containers checked before the restore began, not loaded again."""
+        if volume_id is None or self.metadata_api is None or not containers:
+            return []
+        api = self.metadata_api
+        if isinstance(api, MetadataAPI):
             # One transaction for the chain: a refused container (the incremental's, say)
             # leaves the database exactly as it was.
-            done = put_many([(volume_id, meta) for _, meta in todo])
-            results = [(bid, out) for (bid, _), out in zip(todo, done, strict=True)]
-        elif volume_id is not None:
-            results = [(bid, self.put_metadata(volume_id, meta)) for bid, meta in todo]
+            done = api.put_many([(volume_id, c.container) for c in containers])
+            return [(c.backup_id, out) for c, out in zip(containers, done, strict=True)]
+        # An API of the two calls (get, put) restores each container from its text.
+        return [(c.backup_id, api.put(volume_id, c.text)) for c in containers]
+
+    @staticmethod
+    def _report(
+        work: RestoreWriter, restoring: bool, results: list[tuple[str, Any]]
+    ) -> RestoreReport:
+        """What the restore did; it writes nothing."""
+        skipped: list[str] = []
+        absent: list[str] = []
+        for loaded in work.chain:
+            if not loaded.metadata.get("volume_meta"):
+                absent.append(loaded.backup_id)
+            elif not restoring:
+                skipped.append(loaded.backup_id)
         return RestoreReport(
             backup_id=work.chain[-1].backup_id,
             chain=tuple(c.backup_id for c in work.chain),
@@ -611,20 +623,24 @@ class PosixBackupDriver(BackupDriver):
         )
         return verify_chain(self._backups, backup, progress, containers)
 
-    def _check_containers(self, chain: Sequence[LoadedBackup], volume_id: str | None) -> None:
+    def _check_containers(
+        self, chain: Sequence[LoadedBackup], volume_id: str | None
+    ) -> list[_Checked]:
         """Load every volume metadata container of the chain before any data is written,
         when they are to be restored or a signing key must vouch for them: a refused one
-        (unsigned, altered, invalid) stops the restore with the target untouched."""
+        (unsigned, altered, invalid) stops the restore with the target untouched. The loaded
+        containers, oldest first, are the ones restored."""
         restoring = volume_id is not None and self.metadata_api is not None
         if not restoring and self.registry.signing_key is None:
-            return
+            return []
         family = self.registry.family(CONTAINER_FAMILY)
+        checked: list[_Checked] = []
         for loaded in chain:
             volume_meta = loaded.metadata.get("volume_meta")
             if not volume_meta:
                 continue
             try:
-                family.load(volume_meta)
+                container = family.load(volume_meta)
             except DocketError as err:
                 raise InvalidBackup(
                     f"its volume metadata container is refused: {err}",
@@ -632,6 +648,17 @@ class PosixBackupDriver(BackupDriver):
                     path=("volume_meta",),
                     hint="nothing was restored",
                 ) from None
+            checked.append(_Checked(loaded.backup_id, volume_meta, container))
+        return checked
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A backup's volume metadata container, as stored and as loaded and checked."""
+
+    backup_id: str
+    text: str
+    container: Container
 
 
 @contextlib.contextmanager
