@@ -165,6 +165,7 @@ SURFACES: dict[str, list[str]] = {
         "check_dump_load",
         "check_golden",
         "check_invalid_refused",
+        "check_object_store",
         "check_restore_allowlist",
         "check_round_trip",
         "check_upgrade_deterministic",

@@ -449,6 +449,7 @@ def test_all_is_the_public_surface() -> None:
         "check_dump_load",
         "check_golden",
         "check_invalid_refused",
+        "check_object_store",
         "check_restore_allowlist",
         "check_round_trip",
         "check_upgrade_deterministic",
