@@ -76,7 +76,7 @@ def check_object_store(
 
     # A streamed write, in pieces, committed with the MD5 of every byte.
     name = f"{PREFIX}-00001"
-    pieces = [b"\x00" * 1000, bytes(range(256)) * 7, memoryview(b"tail")]
+    pieces: list[bytes | memoryview] = [b"\x00" * 1000, bytes(range(256)) * 7, memoryview(b"tail")]
     data = b"".join(bytes(p) for p in pieces)
     sink = store.open_writer(container, name)
     for piece in pieces:
