@@ -1,22 +1,25 @@
 """Every error docket raises, importable from one place.
 
-The core's errors, and the usage errors of commands and the library calls behind them
-(``UsageError``, ``CommandFailed``), are defined in :mod:`docket.core.errors`; the database ones
-(``BadDatabaseURL``, ``MissingDatabaseDriver``, ``DatabaseUnreachable``, ``MissingTable``) in
-:mod:`docket.store.errors`, loaded on first use so that importing this module loads no SQLAlchemy.
+Each error is defined in the layer that raises it. The core's errors, the bases
+``StoreError`` and ``BackupError`` (and ``DriverOptionError``, which every command maps to a usage
+error), and the usage errors of commands and the library calls behind them (``UsageError``,
+``CommandFailed``) are defined in :mod:`docket.core.errors`; the database ones (``Deadlock``,
+``VolumeNotFound``, ``ValueTooLong``, ``KeyConflict``, ``BadDatabaseURL``,
+``MissingDatabaseDriver``, ``DatabaseUnreachable``, ``MissingTable``) in :mod:`docket.store.errors`;
+the backup drivers' and records' (``BackupNotFound``, ``BackupInUse``, ``InvalidBackup``,
+``RecordError`` and its kinds, ``ForeignRecord``) in :mod:`docket.backup.errors`. Those two
+modules are loaded on first use, so that importing this module loads no SQLAlchemy and no
+backup driver.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docket.core.errors import (
     BackupError,
-    BackupInUse,
-    BackupNotFound,
     BackwardEdge,
     CommandFailed,
     CycleDetected,
     DanglingEdge,
-    Deadlock,
     DigestMismatch,
     DocketError,
     DriverOptionError,
@@ -24,19 +27,15 @@ from docket.core.errors import (
     DuplicateKey,
     FileTooLarge,
     FingerprintMismatch,
-    ForeignRecord,
     GraphError,
     IntegrityError,
-    InvalidBackup,
     InvalidJSON,
     Issue,
-    KeyConflict,
     LimitExceeded,
     LocatedError,
     LossyMigration,
     MalformedVersion,
     MigrationError,
-    MissingRecordFields,
     MissingVersion,
     MultipleHeads,
     NoMigrationPath,
@@ -45,9 +44,6 @@ from docket.core.errors import (
     NotAnObject,
     ParseError,
     PathSegment,
-    RecordDecodeError,
-    RecordError,
-    RecordParseError,
     RestoreError,
     RestoreRefused,
     SchemaDocumentError,
@@ -63,33 +59,75 @@ from docket.core.errors import (
     UnsoundMigration,
     UsageError,
     ValidationError,
-    ValueTooLong,
     VersionAfterCurrent,
     VersionError,
     VersionTooNew,
-    VolumeNotFound,
     json_path,
     json_pointer,
     segments_of,
 )
 
-_DATABASE_ERRORS = frozenset(
+if TYPE_CHECKING:
+    from docket.backup.errors import (
+        BackupInUse,
+        BackupNotFound,
+        ForeignRecord,
+        InvalidBackup,
+        MissingRecordFields,
+        RecordDecodeError,
+        RecordError,
+        RecordParseError,
+    )
+    from docket.store.errors import (
+        BadDatabaseURL,
+        DatabaseUnreachable,
+        Deadlock,
+        InvalidValue,
+        KeyConflict,
+        MissingDatabaseDriver,
+        MissingTable,
+        ValueTooLong,
+        VolumeNotFound,
+    )
+
+_STORE_ERRORS = frozenset(
     {
         "BadDatabaseURL",
         "DatabaseUnreachable",
+        "Deadlock",
         "InvalidValue",
+        "KeyConflict",
         "MissingDatabaseDriver",
         "MissingTable",
+        "ValueTooLong",
+        "VolumeNotFound",
+    }
+)
+_BACKUP_ERRORS = frozenset(
+    {
+        "BackupInUse",
+        "BackupNotFound",
+        "ForeignRecord",
+        "InvalidBackup",
+        "MissingRecordFields",
+        "RecordDecodeError",
+        "RecordError",
+        "RecordParseError",
     }
 )
 
 
 def __getattr__(name: str) -> Any:
-    # Loaded on first use: the CLI's errors need click, the database ones SQLAlchemy.
-    if name in _DATABASE_ERRORS:
+    # Loaded on first use: the database errors' package needs SQLAlchemy, the backup errors'
+    # package loads the drivers.
+    if name in _STORE_ERRORS:
         from docket.store import errors as store_errors
 
         return getattr(store_errors, name)
+    if name in _BACKUP_ERRORS:
+        from docket.backup import errors as backup_errors
+
+        return getattr(backup_errors, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -98,11 +136,11 @@ __all__ = [
     "BackupInUse",
     "BackupNotFound",
     "BackwardEdge",
-    "BadDatabaseURL",  # noqa: F822 (module __getattr__)
+    "BadDatabaseURL",
     "CommandFailed",
     "CycleDetected",
     "DanglingEdge",
-    "DatabaseUnreachable",  # noqa: F822 (module __getattr__)
+    "DatabaseUnreachable",
     "Deadlock",
     "DigestMismatch",
     "DocketError",
@@ -116,7 +154,7 @@ __all__ = [
     "IntegrityError",
     "InvalidBackup",
     "InvalidJSON",
-    "InvalidValue",  # noqa: F822 (module __getattr__)
+    "InvalidValue",
     "Issue",
     "KeyConflict",
     "LimitExceeded",
@@ -124,9 +162,9 @@ __all__ = [
     "LossyMigration",
     "MalformedVersion",
     "MigrationError",
-    "MissingDatabaseDriver",  # noqa: F822 (module __getattr__)
+    "MissingDatabaseDriver",
     "MissingRecordFields",
-    "MissingTable",  # noqa: F822 (module __getattr__)
+    "MissingTable",
     "MissingVersion",
     "MultipleHeads",
     "NoMigrationPath",

@@ -13,21 +13,18 @@ from docket.backup._model import (
     VerifyReport,
 )
 from docket.backup.base import BackupDriver
-from docket.backup.posix import PosixBackupDriver
-from docket.core.errors import (
-    BackupError,
+from docket.backup.errors import (
     BackupInUse,
     BackupNotFound,
-    DriverOptionError,
-    FileTooLarge,
     ForeignRecord,
     InvalidBackup,
     MissingRecordFields,
     RecordDecodeError,
     RecordError,
     RecordParseError,
-    UnsafeFile,
 )
+from docket.backup.posix import PosixBackupDriver
+from docket.core.errors import BackupError, DriverOptionError, FileTooLarge, UnsafeFile
 
 __all__ = [
     "Backup",

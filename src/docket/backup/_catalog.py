@@ -7,7 +7,7 @@ each backup's metadata object once and works out the chain sizes in memory. Dele
    directory holds: only regular files named as this backup's objects may be there (a
    shared directory may also hold other backups' objects); anything else is refused with
    :class:`~docket.core.errors.UnsafeFile` before anything changes;
-2. refuses (:class:`~docket.core.errors.BackupInUse`) while another backup names it as its
+2. refuses (:class:`~docket.backup.errors.BackupInUse`) while another backup names it as its
    parent, unless forced;
 3. renames the directory aside, in the same parent, to ``.deleting.<id>.<hex>`` (one atomic
    step), removes its files there (the metadata object first) and the directory, then each
@@ -44,13 +44,8 @@ from docket.backup._layout import (
     volume_of_prefix,
 )
 from docket.backup._model import Backup, BackupSummary, DeleteReport
-from docket.core.errors import (
-    BackupError,
-    BackupInUse,
-    BackupNotFound,
-    DocketError,
-    UnsafeFile,
-)
+from docket.backup.errors import BackupInUse, BackupNotFound
+from docket.core.errors import BackupError, DocketError, UnsafeFile
 
 DELETING_PREFIX = ".deleting."
 """What a backup's directory is renamed to while it is deleted: ``.deleting.<id>.<hex>``."""

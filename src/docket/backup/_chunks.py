@@ -16,9 +16,13 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, BinaryIO, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from docket.core.errors import BackupError, InvalidBackup
+from docket.backup.errors import InvalidBackup
+
+if TYPE_CHECKING:
+    from docket.backup.store import ObjectSink
+from docket.core.errors import BackupError
 
 PIECE = 1 << 20
 """Bytes read, compressed, hashed or written in one step."""
@@ -284,7 +288,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
 
 
 class ObjectWriter:
-    """One data object being written: compresses and hashes as bytes arrive.
+    """One data object being written: compresses and hashes as bytes arrive, into a sink of
+    an object store (``open_sink`` starts one; a second one when the object is rewritten).
 
     zstd needs the object's length up front, so that every frame records its content size.
     When ``size`` is not known (the runs of an incremental backup end where the changes end),
@@ -294,25 +299,24 @@ class ObjectWriter:
 
     def __init__(
         self,
-        directory: Path,
+        open_sink: Callable[[], ObjectSink],
         name: str,
         offset: int,
         compression: Compression,
         *,
         size: int | None = None,
-        mode: int | None = None,
     ) -> None:
         self.name = name
         self.offset = offset
-        self.final = directory / name
-        self.tmp = temp_path(self.final)
         self.compression = compression
         self.length = 0
         self.stored = 0
         self._md5 = hashlib.md5(usedforsecurity=False)
+        self._stored_md5 = hashlib.md5(usedforsecurity=False)
         self._deferred = compression is Compression.ZSTD and size is None
         self._compressor = None if self._deferred else _compressor(compression, size or 0)
-        self._fh: BinaryIO = create_file(self.tmp, mode)  # closed in finish/abort
+        self._open_sink = open_sink
+        self._sink = open_sink()  # committed in finish, dropped in abort
 
     def write(self, data: bytes | memoryview) -> None:
         self._md5.update(data)
@@ -321,8 +325,12 @@ class ObjectWriter:
             return
         out = data if self._compressor is None else self._compress(data)
         if out:
-            self._fh.write(out)
-            self.stored += len(out)
+            self._store(out)
+
+    def _store(self, out: bytes | memoryview) -> None:
+        self._sink.write(out)
+        self._stored_md5.update(out)
+        self.stored += len(out)
 
     def _compress(self, data: bytes | memoryview) -> bytes:
         assert self._compressor is not None
@@ -335,7 +343,7 @@ class ObjectWriter:
             ) from None
 
     def finish(self, reread: Callable[[int, int], Iterator[bytes]]) -> dict[str, Any]:
-        """Close the object and return its ``objects`` entry.
+        """Store the object and return its ``objects`` entry.
 
         A compressed object that did not shrink is rewritten uncompressed from ``reread``
         (offset, length -> pieces of the volume), which must give the same bytes.
@@ -351,12 +359,10 @@ class ObjectWriter:
                     f"cannot compress {self.name}: {err}",
                     hint="the volume changed size while it was backed up; back it up again",
                 ) from None
-            self._fh.write(tail)
-            self.stored += len(tail)
+            self._store(tail)
             if self.stored >= self.length:
                 self._store_raw(reread, md5)
-        self._fh.close()
-        os.replace(self.tmp, self.final)
+        self._sink.commit(self._stored_md5.hexdigest())
         return {
             "offset": self.offset,
             "length": self.length,
@@ -372,8 +378,7 @@ class ObjectWriter:
             again.update(piece)
             out = self._compress(piece)
             if out:
-                self._fh.write(out)
-                self.stored += len(out)
+                self._store(out)
         if again.hexdigest() != md5:
             raise InvalidBackup(
                 f"the volume changed while {self.name} was written",
@@ -381,23 +386,22 @@ class ObjectWriter:
             )
 
     def _store_raw(self, reread: Callable[[int, int], Iterator[bytes]], md5: str) -> None:
-        self._fh.seek(0)
-        self._fh.truncate()
-        again = hashlib.md5(usedforsecurity=False)
+        # Objects are written once (no rewrite in place in an object store): start over.
+        self._sink.abort()
+        self._sink = self._open_sink()
+        self._stored_md5 = hashlib.md5(usedforsecurity=False)
+        self.stored = 0
         for piece in reread(self.offset, self.length):
-            again.update(piece)
-            self._fh.write(piece)
-        if again.hexdigest() != md5:
+            self._store(piece)
+        if self._stored_md5.hexdigest() != md5:
             raise InvalidBackup(
                 f"the volume changed while {self.name} was written",
                 hint="back up a snapshot or an unmounted volume",
             )
         self.compression = Compression.NONE
-        self.stored = self.length
 
     def abort(self) -> None:
-        self._fh.close()
-        self.tmp.unlink(missing_ok=True)
+        self._sink.abort()
 
 
 # --- Cinder-style JSON -------------------------------------------------------------------
@@ -412,12 +416,11 @@ _MARK = "@@docket-sha256s@@"
 
 
 class Sha256FileWriter:
-    """Writes ``<prefix>_sha256file`` one hash at a time, byte for byte as :func:`cinder_json`
-    would write the whole object, so the list of hashes is never held in memory."""
+    """Writes ``<prefix>_sha256file`` into a sink one hash at a time, byte for byte as
+    :func:`cinder_json` would write the whole object, so the list of hashes is never held in
+    memory."""
 
-    def __init__(self, path: Path, header: Mapping[str, Any], *, mode: int | None = None) -> None:
-        self.path = path
-        self.tmp = temp_path(path)
+    def __init__(self, sink: ObjectSink, header: Mapping[str, Any]) -> None:
         text = cinder_json({**header, "sha256s": [_MARK]}).decode("utf-8")
         before, after = text.split(json.dumps(_MARK))
         self._open = before.rstrip()  # ends with "["
@@ -426,24 +429,26 @@ class Sha256FileWriter:
         self._close = after[: close_at + 1]
         self._rest = after[close_at + 1 :]
         self.count = 0
-        self._fh = create_file(self.tmp, mode, text=True)  # closed in close/abort
-        self._fh.write(self._open)
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sink = sink  # committed in close, dropped in abort
+        self._write(self._open)
+
+    def _write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        self._md5.update(data)
+        self._sink.write(data)
 
     def add(self, digest: bytes) -> None:
-        self._fh.write(("," if self.count else "") + self._item + '"' + digest.hex() + '"')
+        self._write(("," if self.count else "") + self._item + '"' + digest.hex() + '"')
         self.count += 1
 
     def close(self) -> None:
-        """Finish the file durably and move it into place."""
-        self._fh.write((self._close if self.count else "]") + self._rest)
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        os.replace(self.tmp, self.path)
+        """Finish the object and store it."""
+        self._write((self._close if self.count else "]") + self._rest)
+        self._sink.commit(self._md5.hexdigest())
 
     def abort(self) -> None:
-        self._fh.close()
-        self.tmp.unlink(missing_ok=True)
+        self._sink.abort()
 
 
 # --- reading the volume ------------------------------------------------------------------

@@ -21,13 +21,8 @@ from typing import Any, BinaryIO
 from docket.backup import _safe
 from docket.backup._chunks import TEMP_PREFIX, Compression, compression_named
 from docket.backup._model import Backup
-from docket.core.errors import (
-    BackupNotFound,
-    DriverOptionError,
-    InvalidBackup,
-    UnsafeFile,
-    show,
-)
+from docket.backup.errors import BackupNotFound, InvalidBackup
+from docket.core.errors import DriverOptionError, UnsafeFile, show
 from docket.core.family import Family
 
 DEFAULT_SHA_BLOCK_SIZE = 32768

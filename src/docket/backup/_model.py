@@ -3,25 +3,44 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from docket.core.errors import BackupError
 from docket.core.versions import Version
+
+if TYPE_CHECKING:
+    from docket.core.family import Container
 
 Progress = Callable[[int, int], None]
 """Called as work advances with (bytes done, bytes in total)."""
 
 
-class MetadataAPI(Protocol):
-    """Where a volume's metadata container comes from and goes back to."""
+class BasicMetadataAPI(Protocol):
+    """A metadata API of the two calls Cinder's has: ``get`` and ``put``."""
 
     def get(self, volume_id: str) -> str:
         """The volume's metadata container as JSON text."""
 
     def put(self, volume_id: str, json_metadata: str | bytes) -> Any:
         """Restore a metadata container onto the volume (all or nothing)."""
+
+
+@runtime_checkable
+class MetadataAPI(BasicMetadataAPI, Protocol):
+    """Where a volume's metadata container comes from and goes back to.
+
+    ``put_many`` restores a restore's containers (already loaded and checked: the driver passes
+    the :class:`~docket.core.family.Container` values it checked) in one transaction.
+    ``docket.store.BackupMetadataAPI`` implements it. An API with only ``get`` and ``put``
+    (:class:`BasicMetadataAPI`) still works: each container is then restored in its own ``put``,
+    from its JSON text.
+    """
+
+    def put_many(self, items: Sequence[tuple[str, Container]]) -> Sequence[Any]:
+        """Restore each (volume id, container) in one transaction: all of them or none;
+        one result per item, in order."""
 
 
 @dataclass(frozen=True)

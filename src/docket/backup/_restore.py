@@ -12,7 +12,7 @@ from typing import IO, Any
 from docket.backup._chunks import PIECE, ObjectDamaged, compression_named, object_pieces
 from docket.backup._layout import LoadedBackup
 from docket.backup._model import Progress
-from docket.core.errors import InvalidBackup
+from docket.backup.errors import InvalidBackup
 
 HOLE_UNIT = 4096
 """Zero runs are left as holes in units of this many bytes, aligned in the volume (the page

@@ -13,7 +13,8 @@ from typing import Any
 from docket.backup._chunks import ObjectDamaged, compression_named, object_pieces
 from docket.backup._layout import DEFAULT_SHA_BLOCK_SIZE, BackupRoot, LoadedBackup
 from docket.backup._model import Backup, Problem, Progress, VerifyReport
-from docket.core.errors import BackupNotFound, DocketError, UnsafeFile
+from docket.backup.errors import BackupNotFound
+from docket.core.errors import DocketError, UnsafeFile
 from docket.core.family import Family
 
 

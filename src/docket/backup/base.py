@@ -1,7 +1,7 @@
 """The base class backup drivers build on (Cinder's ``BackupDriver``).
 
 A driver moves a volume's bytes; the base class moves the volume's *metadata* through a
-:class:`MetadataAPI` (``docket.store.BackupMetadataAPI`` or anything with its ``get``/``put``)
+:class:`MetadataAPI` (``docket.store.BackupMetadataAPI``, or anything with its ``get``/``put``)
 and writes and reads backup records (:mod:`docket.backup.records`).
 """
 
@@ -15,14 +15,15 @@ from typing import Any, ClassVar
 from docket.backup import records
 from docket.backup._model import (
     Backup,
+    BasicMetadataAPI,
     DeleteReport,
     ImportedRecord,
-    MetadataAPI,
     Progress,
     RestoreReport,
     VerifyReport,
 )
-from docket.core.errors import BackupError, ForeignRecord, show
+from docket.backup.errors import ForeignRecord
+from docket.core.errors import BackupError, show
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
 
@@ -38,7 +39,7 @@ class BackupDriver(abc.ABC):
     """Names of this driver in a record's ``service`` field; the first is what it writes."""
 
     def __init__(
-        self, metadata_api: MetadataAPI | None = None, *, registry: Registry | None = None
+        self, metadata_api: BasicMetadataAPI | None = None, *, registry: Registry | None = None
     ) -> None:
         self.metadata_api = metadata_api
         self._registry = registry
@@ -54,7 +55,7 @@ class BackupDriver(abc.ABC):
 
     # --- volume metadata ------------------------------------------------------------------
 
-    def _api(self) -> MetadataAPI:
+    def _api(self) -> BasicMetadataAPI:
         if self.metadata_api is None:
             raise BackupError(
                 "this driver has no metadata API",

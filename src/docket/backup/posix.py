@@ -11,7 +11,8 @@ The metadata object is written last, atomically, after every other object is on 
 storage: a backup without one did not finish and never verifies or restores. Backup, restore
 and verify stream a piece at a time, so memory does not grow with the volume.
 
-This module is the driver and its writing side; :mod:`docket.backup._layout` finds backups and
+This module is the POSIX object store (:class:`PosixStore`) and the driver, the chunked engine
+(:mod:`docket.backup.engine`) over that store; :mod:`docket.backup._layout` finds backups and
 reads their metadata, :mod:`docket.backup._restore` and :mod:`docket.backup._verify` read
 their objects back.
 """
@@ -19,81 +20,71 @@ their objects back.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, BinaryIO
 
 from docket.backup import _safe
 from docket.backup._catalog import delete_backup, list_backups
 from docket.backup._chunks import (
-    PIECE,
+    TEMP_PREFIX,
     Compression,
-    ObjectWriter,
-    Sha256FileWriter,
     atomic_write,
-    cinder_json,
-    compression_named,
+    create_file,
     fsync_path,
     make_dirs,
-    read_full,
-    read_range,
     temp_path,
     volume_size,
 )
 from docket.backup._layout import (
     DEFAULT_SHA_BLOCK_SIZE,
-    FORMAT_VERSION,
-    METADATA_SUFFIX,
-    SHA256_SUFFIX,
     BackupRoot,
     LoadedBackup,
     backup_dir_for,
-    check_id,
     gib,
-    iso_utc,
     record_time,
+    safe_id,
 )
 from docket.backup._model import (
     Backup,
     BackupSummary,
+    BasicMetadataAPI,
     DeleteReport,
-    MetadataAPI,
     Progress,
     RestoreReport,
     VerifyReport,
 )
 from docket.backup._restore import RestoreWriter, truncate_regular
 from docket.backup._verify import verify_chain
-from docket.backup.base import BackupDriver
-from docket.core.codec import Limits
-from docket.core.errors import BackupError, DocketError, DriverOptionError, InvalidBackup, show
-from docket.core.family import Family
+from docket.backup.engine import (
+    CONTAINER_FAMILY,
+    DEFAULT_CHUNK_SIZE,
+    ChunkedBackupDriver,
+    _utcnow,
+)
+from docket.backup.errors import InvalidBackup
+from docket.backup.store import DEFAULT_PAGE, ObjectPage
+from docket.core.errors import BackupError, DriverOptionError, FileTooLarge, show
 from docket.core.registry import Registry
 
-DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
-"""Bytes of volume per data object. Cinder's POSIX driver uses 1999994880; any multiple of the
-SHA block size restores with either."""
+__all__ = [
+    "CONTAINER_FAMILY",
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_DIR_MODE",
+    "DEFAULT_FILE_MODE",
+    "PosixBackupDriver",
+    "PosixStore",
+]
+
 DEFAULT_DIR_MODE = 0o770
 DEFAULT_FILE_MODE = 0o660
 """Cinder's modes: a backup share is used by a group of services, whatever their umask."""
-CONTAINER_FAMILY = "backup-metadata"
-
-# The metadata and SHA-256 objects grow with the volume; they are the driver's own files, so
-# the only limit that matters is the machine's.
-_OBJECT_LIMITS = Limits(
-    max_bytes=1 << 40, max_depth=32, max_string_length=1 << 31, max_keys=1_000_000
-)
-_BUFFERS = 3
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _mode(value: int | None, what: str) -> int | None:
@@ -105,8 +96,191 @@ def _mode(value: int | None, what: str) -> int | None:
     return value
 
 
-class PosixBackupDriver(BackupDriver):
-    """Backs volumes (files or block devices) up into ``root`` in Cinder's POSIX layout."""
+def _check_name(name: object, what: str) -> str:
+    """A flat object name: one path-safe name, not a hidden (work-in-progress) one."""
+    if not isinstance(name, str) or not safe_id(name) or name.startswith(TEMP_PREFIX):
+        raise DriverOptionError(
+            f"{what} {show(name)} is not one path-safe name",
+            hint="object names are flat: letters, digits, '_', '.' and '-', no '/'",
+        )
+    return name
+
+
+class PosixStore:
+    """The :class:`~docket.backup.store.ObjectStore` of Cinder's POSIX driver: a container
+    is a directory under ``root`` (``ab/cd/<backup id>``), an object a regular file in it.
+
+    An object is written under a hidden temporary name (``.<name>.<hex>.part``, never listed)
+    and renamed into place when committed; its file is flushed to disk in the background,
+    and :meth:`sync` waits for those flushes and flushes the directory. Containers are
+    reached from the root without following a symbolic link, and only regular files are
+    read. Directories get ``dir_mode`` and files ``file_mode`` (when not None) whatever the
+    umask.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        dir_mode: int | None = DEFAULT_DIR_MODE,
+        file_mode: int | None = DEFAULT_FILE_MODE,
+    ) -> None:
+        self.root = Path(root)
+        self.dir_mode = _mode(dir_mode, "dir_mode")
+        self.file_mode = _mode(file_mode, "file_mode")
+        self._lock = threading.Lock()
+        self._flushing: dict[str, list[Future[None]]] = {}
+        self._syncer: ThreadPoolExecutor | None = None
+
+    def _directory(self, container: str) -> Path:
+        relative = PurePosixPath(container)
+        if (
+            not isinstance(container, str)
+            or relative.is_absolute()
+            or not relative.parts
+            or not all(safe_id(part) for part in relative.parts)
+        ):
+            raise DriverOptionError(
+                f"container {show(container)} is not a path inside the root",
+                hint="a container is a relative path of path-safe names (Cinder: ab/cd/<id>)",
+            )
+        return self.root / relative
+
+    @contextlib.contextmanager
+    def _open_dir(self, container: str) -> Iterator[int]:
+        self._directory(container)
+        with _safe.open_beneath(self.root, container, what="backup directory") as fd:
+            yield fd
+
+    def create_container(self, container: str) -> None:
+        make_dirs(self.root, self._directory(container), self.dir_mode)
+
+    def open_writer(self, container: str, name: str) -> _PosixSink:
+        final = self._directory(container) / _check_name(name, "object name")
+        return _PosixSink(self, container, final)
+
+    def put_object(self, container: str, name: str, data: bytes, *, md5: str) -> None:
+        _check_md5(data, md5, name)
+        atomic_write(
+            self._directory(container) / _check_name(name, "object name"),
+            data,
+            mode=self.file_mode,
+        )
+
+    def open_object(self, container: str, name: str, *, limit: int | None = None) -> BinaryIO:
+        _check_name(name, "object name")
+        with self._open_dir(container) as fd:
+            fh = _safe.open_file(name, what="object", dir_fd=fd)
+        if limit is not None:
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:
+                fh.close()
+                raise FileTooLarge(name, "object", size, limit)
+        return fh
+
+    def list_objects(
+        self,
+        container: str,
+        prefix: str = "",
+        *,
+        marker: str | None = None,
+        limit: int = DEFAULT_PAGE,
+    ) -> ObjectPage:
+        if limit < 1:
+            raise DriverOptionError(f"a listing page of {limit} names", hint="ask for 1 or more")
+        with self._open_dir(container) as fd:
+            names = [
+                entry.name
+                for entry in _safe.scan_dir(fd)
+                if entry.name.startswith(prefix)
+                and not entry.name.startswith(TEMP_PREFIX)
+                and not entry.directory
+                and (marker is None or entry.name > marker)
+            ]
+        page = tuple(names[:limit])
+        return ObjectPage(page, page[-1] if len(names) > limit else None)
+
+    def delete_object(self, container: str, name: str) -> None:
+        _check_name(name, "object name")
+        with self._open_dir(container) as fd, contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=fd)
+
+    def sync(self, container: str) -> None:
+        self._wait(container)
+        fsync_path(self._directory(container))
+
+    def _wait(self, container: str) -> None:
+        """Wait for the container's background flushes; the flushing thread stops when no
+        container has any left."""
+        with self._lock:
+            pending = self._flushing.pop(container, [])
+        try:
+            for flushed in pending:
+                flushed.result()
+        finally:
+            with self._lock:
+                if not self._flushing and self._syncer is not None:
+                    syncer, self._syncer = self._syncer, None
+                    syncer.shutdown(wait=False)
+
+    def discard_pending(self, container: str) -> None:
+        """Wait for the container's background flushes, ignoring their errors (before what
+        a failed write left is removed)."""
+        with contextlib.suppress(OSError):
+            self._wait(container)
+
+    def _flush_later(self, container: str, path: Path) -> None:
+        """Flush a committed object to disk in the background while the next one is
+        written; :meth:`sync` waits for it."""
+        with self._lock:
+            if self._syncer is None:
+                self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-fsync")
+            self._flushing.setdefault(container, []).append(self._syncer.submit(fsync_path, path))
+
+
+def _check_md5(data: bytes | None, md5: str, name: str, digest: str | None = None) -> None:
+    found = digest if digest is not None else hashlib.md5(data or b"", usedforsecurity=False)
+    found_hex = found if isinstance(found, str) else found.hexdigest()
+    if found_hex != md5:
+        raise InvalidBackup(
+            f"object {name} was stored with MD5 {found_hex}, not the {md5} it was sent with",
+            hint="nothing was stored under its name; write it again",
+        )
+
+
+class _PosixSink:
+    """One object being written to a hidden temporary file beside its final name."""
+
+    def __init__(self, store: PosixStore, container: str, final: Path) -> None:
+        self._store = store
+        self._container = container
+        self.final = final
+        self.tmp = temp_path(final)
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._fh: BinaryIO = create_file(self.tmp, store.file_mode)  # closed in commit/abort
+
+    def write(self, data: bytes | memoryview, /) -> None:
+        self._fh.write(data)
+        self._md5.update(data)
+
+    def commit(self, md5: str) -> None:
+        self._fh.close()
+        try:
+            _check_md5(None, md5, self.final.name, self._md5.hexdigest())
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
+        os.replace(self.tmp, self.final)
+        self._store._flush_later(self._container, self.final)
+
+    def abort(self) -> None:
+        self._fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class PosixBackupDriver(ChunkedBackupDriver):
+    """Backs volumes (files or block devices) up into ``root`` in Cinder's POSIX layout: the
+    chunked engine over a :class:`PosixStore`."""
 
     service_names = (
         "cinder.backup.drivers.posix.PosixBackupDriver",
@@ -115,10 +289,12 @@ class PosixBackupDriver(BackupDriver):
     """Records name Cinder's driver by default: the on-disk format is Cinder's, and Cinder's
     ``import_record`` accepts only the name of its own driver. Both names import."""
 
+    store: PosixStore
+
     def __init__(
         self,
         root: str | os.PathLike[str],
-        metadata_api: MetadataAPI | None = None,
+        metadata_api: BasicMetadataAPI | None = None,
         *,
         registry: Registry | None = None,
         compression: str | Compression = Compression.ZLIB,
@@ -128,40 +304,20 @@ class PosixBackupDriver(BackupDriver):
         dir_mode: int | None = DEFAULT_DIR_MODE,
         file_mode: int | None = DEFAULT_FILE_MODE,
     ) -> None:
-        super().__init__(metadata_api, registry=registry)
-        self.root = Path(root)
-        self.compression = self._compression(compression)
-        self.dir_mode = _mode(dir_mode, "dir_mode")
-        self.file_mode = _mode(file_mode, "file_mode")
-        if sha_block_size <= 0 or chunk_size <= 0 or chunk_size % sha_block_size:
-            raise DriverOptionError(
-                f"chunk size {chunk_size} is not a positive multiple of the SHA block size "
-                f"{sha_block_size}",
-                hint="incremental backups compare whole SHA blocks, so chunks hold whole blocks",
-            )
-        self.chunk_size = chunk_size
-        self.sha_block_size = sha_block_size
-        self._clock = clock
+        self._compression(compression)  # refused before the modes, as it always was
+        self.store = PosixStore(root, dir_mode=dir_mode, file_mode=file_mode)
+        super().__init__(
+            metadata_api,
+            registry=registry,
+            compression=compression,
+            chunk_size=chunk_size,
+            sha_block_size=sha_block_size,
+            clock=clock,
+        )
+        self.root = self.store.root
+        self.dir_mode = self.store.dir_mode
+        self.file_mode = self.store.file_mode
         self._backups = BackupRoot(self.root, lambda name: self._families[name])
-
-    @staticmethod
-    def _compression(value: str | Compression) -> Compression:
-        if isinstance(value, Compression):
-            return value
-        found = compression_named(value)
-        if found is None:
-            raise DriverOptionError(
-                f"unknown compression {show(value)}",
-                hint="use one of: " + ", ".join(c.value for c in Compression),
-            )
-        return found
-
-    @functools.cached_property
-    def _families(self) -> dict[str, Family]:
-        return {
-            name: self.registry.family(name).with_limits(_OBJECT_LIMITS)
-            for name in ("chunked-backup", "chunked-sha256")
-        }
 
     @staticmethod
     def backup_dir_for(backup_id: str) -> str:
@@ -169,257 +325,32 @@ class PosixBackupDriver(BackupDriver):
         ``container`` field of the backup record)."""
         return backup_dir_for(backup_id)
 
-    # --- backup ---------------------------------------------------------------------------
+    # --- the engine's questions -----------------------------------------------------------
 
-    def backup(
-        self, backup: Backup, volume_file: Any, *, progress: Progress | None = None
-    ) -> Backup:
-        """Back up a volume (a path or an open binary file) as ``backup``.
-
-        ``backup.volume_id`` is required; ``backup.parent_id`` makes an incremental backup that
-        stores only the SHA blocks that changed since the parent. Returns ``backup`` with
-        ``container``, ``service_metadata`` (the prefix), ``size``, ``object_count``...
-        filled in.
-        """
-        check_id(backup.id)  # the caller's id: a bad one is a usage error
+    def _new_container(self, backup: Backup) -> tuple[str, str]:
         backup_id, backup_dir = self._backups.locate(backup)
-        volume_id = backup.volume_id
-        if not volume_id:
-            raise DriverOptionError("a backup needs a volume id", backup_id=backup_id)
+        return backup_id, backup_dir.relative_to(self.root).as_posix()
+
+    def _check_unused(self, container: str, backup_id: str) -> None:
+        # Anything in the directory (another backup's files, a leftover) refuses it.
+        backup_dir = self.root / container
         if backup_dir.exists() and any(backup_dir.iterdir()):
             raise BackupError(
                 f"{backup_dir} already holds a backup",
                 backup_id=backup_id,
                 hint="pick another backup id, or delete the old backup first",
             )
-        parent_shas, parent_end = self._parent(backup, volume_id)
-        volume_meta = self.get_metadata(volume_id) if self.metadata_api is not None else None
-        now = self._clock().astimezone(UTC)
-        prefix = f"volume_{volume_id}_{now:%Y%m%d%H%M%S}_backup_{backup_id}"
-        header = {
-            "backup_id": backup_id,
-            "volume_id": volume_id,
-            "backup_name": backup.display_name,
-            "backup_description": backup.display_description,
-            "created_at": str(now),
-        }
-        metadata: dict[str, Any] = {
-            "version": FORMAT_VERSION,
-            **header,
-            "parent_id": backup.parent_id,
-            "objects": [],
-            "volume_meta": volume_meta,
-        }
-        # Refuse a bad id, name or metadata container before reading a byte of the volume.
-        self._families["chunked-backup"].load(metadata)
 
-        with contextlib.ExitStack() as stack:
-            fh = volume_file
-            if isinstance(volume_file, str | os.PathLike):
-                # Not a link, a FIFO or a character device: a regular file or block device.
-                fh = stack.enter_context(
-                    _safe.open_file(volume_file, what="volume", kinds=_safe.VOLUME)
-                )
-            objects, total = self._store(
-                fh, backup_dir, prefix, header, parent_shas, parent_end, backup_id, progress
-            )
-        metadata["objects"] = objects
-        try:
-            atomic_write(
-                backup_dir / (prefix + METADATA_SUFFIX), cinder_json(metadata), mode=self.file_mode
-            )
-            fsync_path(backup_dir)
-        except BaseException:
-            self._backups.remove(backup_dir, backup_id)
-            raise
-        return backup.replace(
-            container=str(backup_dir.relative_to(self.root)),
-            service_metadata=prefix,
-            service=self.service,
-            size=gib(total),
-            object_count=len(objects),
-            status="available",
-            created_at=iso_utc(now),
-            data_timestamp=backup.data_timestamp or iso_utc(now),
-        )
+    def _discard(self, container: str, backup_id: str) -> None:
+        # Its own objects and temporary files, and the directories it leaves empty.
+        self.store.discard_pending(container)
+        self._backups.remove(self.root / container, backup_id)
 
-    def _parent(self, backup: Backup, volume_id: str) -> tuple[list[bytes] | None, int]:
-        """The parent's SHA-256 list and volume size, checked (``None`` for a full backup)."""
-        if backup.parent_id is None:
-            return None, 0
-        parent_chain = self._backups.chain(check_id(backup.parent_id, "parent id"))
-        parent = parent_chain[0]
-        if parent.metadata["volume_id"] != volume_id:
-            raise BackupError(
-                f"parent backup {parent.backup_id} is of volume {parent.metadata['volume_id']}",
-                backup_id=backup.id,
-                hint="an incremental backup builds on a backup of the same volume",
-            )
-        end = max(c.end() for c in parent_chain)
-        shas, block_size = self._backups.sha256(parent, end)
-        if block_size != self.sha_block_size:
-            raise DriverOptionError(
-                f"the parent used SHA blocks of {block_size} bytes, this driver "
-                f"{self.sha_block_size}",
-                backup_id=backup.id,
-                hint="configure the same sha_block_size as the parent backup",
-            )
-        return [bytes.fromhex(h) for h in shas], end
+    def _chain(self, backup: Backup | str) -> list[LoadedBackup]:
+        return self._backups.chain(backup)
 
-    def _store(
-        self,
-        fh: IO[bytes],
-        backup_dir: Path,
-        prefix: str,
-        header: Mapping[str, Any],
-        parent_shas: Sequence[bytes] | None,
-        parent_end: int,
-        backup_id: str,
-        progress: Progress | None,
-    ) -> tuple[list[dict[str, Any]], int]:
-        total = volume_size(fh)
-        if parent_shas is not None and total < parent_end:
-            raise BackupError(
-                f"the volume has {total} bytes, fewer than the {parent_end} of its parent backup",
-                backup_id=backup_id,
-                hint="volumes only grow between incremental backups; take a full backup",
-            )
-        make_dirs(self.root, backup_dir, self.dir_mode)
-        sha = Sha256FileWriter(
-            backup_dir / (prefix + SHA256_SUFFIX),
-            {**header, "chunk_size": self.sha_block_size, "version": FORMAT_VERSION},
-            mode=self.file_mode,
-        )
-        try:
-            # Each finished object is flushed to disk in the background while the next one is
-            # read and hashed; all must be on disk before the metadata objects are written.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-fsync") as syncer:
-                flushing: list[Future[None]] = []
-                objects = self._write_objects(
-                    fh,
-                    backup_dir,
-                    prefix,
-                    parent_shas,
-                    sha,
-                    total,
-                    progress,
-                    lambda path: flushing.append(syncer.submit(fsync_path, path)),
-                )
-                for flushed in flushing:
-                    flushed.result()
-            sha.close()
-        except BaseException:
-            sha.abort()
-            self._backups.remove(backup_dir, backup_id)
-            raise
-        return objects, total
-
-    def _write_objects(
-        self,
-        fh: IO[bytes],
-        backup_dir: Path,
-        prefix: str,
-        parent_shas: Sequence[bytes] | None,
-        sha: Sha256FileWriter,
-        total: int,
-        progress: Progress | None,
-        written: Callable[[Path], None],
-    ) -> list[dict[str, Any]]:
-        """Read the volume once; write changed SHA blocks as objects, split at chunk edges.
-
-        ``written`` is called with each object's path once it is complete.
-        """
-        bs, cs = self.sha_block_size, self.chunk_size
-        piece_size = max(bs, PIECE // bs * bs)
-        # MD5, compression and writing run on a worker thread while this one reads and takes
-        # SHA-256s (both hashlib and the compressors release the GIL). Pieces rotate through
-        # a few buffers; a buffer is refilled only once the worker is done with it.
-        buffers = [bytearray(piece_size) for _ in range(_BUFFERS)]
-        busy: list[list[Future[None]]] = [[] for _ in range(_BUFFERS)]
-        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-write")
-        objects: list[dict[str, Any]] = []
-        run: ObjectWriter | None = None
-        block = 0
-        offset = 0
-        slot = 0
-
-        def reread(start: int, length: int) -> Iterator[bytes]:
-            return read_range(fh, start, length)
-
-        def open_run(at: int) -> ObjectWriter:
-            name = f"{prefix}-{len(objects) + 1:05d}"
-            # A full backup knows each chunk's length up front; an incremental run's length is
-            # known when it ends (zstd then compresses the run whole, to record its size).
-            size = min(cs, total - at) if parent_shas is None and total > at else None
-            return ObjectWriter(
-                backup_dir, name, at, self.compression, size=size, mode=self.file_mode
-            )
-
-        def wait(futures: list[Future[None]]) -> None:
-            for future in futures:
-                future.result()
-            futures.clear()
-
-        def write(data: memoryview) -> None:
-            assert run is not None
-            busy[slot].append(worker.submit(run.write, data))
-
-        def close_run() -> None:
-            nonlocal run
-            if run is not None:
-                for futures in busy:
-                    wait(futures)
-                objects.append({run.name: run.finish(reread)})
-                written(run.final)
-                run = None
-
-        try:
-            while True:
-                wait(busy[slot])
-                view = memoryview(buffers[slot])
-                want = min(piece_size, cs - offset % cs)
-                n = read_full(fh, view[:want])
-                if n == 0:
-                    break
-                data = view[:n]
-                span: int | None = None  # where this piece's changed bytes start
-                for at in range(0, n, bs):
-                    digest = hashlib.sha256(data[at : at + bs]).digest()
-                    sha.add(digest)
-                    changed = (
-                        parent_shas is None
-                        or block >= len(parent_shas)
-                        or parent_shas[block] != digest
-                    )
-                    block += 1
-                    if changed:
-                        if run is None:
-                            run = open_run(offset + at)
-                        if span is None:
-                            span = at
-                    elif run is not None:
-                        if span is not None:
-                            write(data[span:at])
-                            span = None
-                        close_run()
-                if run is not None and span is not None:
-                    write(data[span:n])
-                offset += n
-                if offset % cs == 0:
-                    close_run()
-                if progress is not None:
-                    progress(offset, max(total, offset))
-                slot = (slot + 1) % _BUFFERS
-                if n < want:
-                    break
-            close_run()
-        except BaseException:
-            worker.shutdown(wait=True, cancel_futures=True)
-            if run is not None:
-                run.abort()
-            raise
-        worker.shutdown(wait=True)
-        return objects
+    def _sha256(self, loaded: LoadedBackup, end: int) -> tuple[list[str], int]:
+        return self._backups.sha256(loaded, end)
 
     # --- restore --------------------------------------------------------------------------
 
@@ -443,7 +374,8 @@ class PosixBackupDriver(BackupDriver):
         transaction when the API has ``put_many`` (``docket.store.BackupMetadataAPI`` has).
         """
         chain = list(reversed(self._backups.chain(backup)))
-        self._check_containers(chain, volume_id)
+        containers = self._check_containers(chain, volume_id)
+        restoring = volume_id is not None and self.metadata_api is not None
         if volume_id is not None and self.metadata_api is not None:
             # The volume must exist before a byte is written, even when the chain holds no
             # metadata to restore into it (VolumeNotFound from the API otherwise).
@@ -458,7 +390,8 @@ class PosixBackupDriver(BackupDriver):
                 work.write(volume_file, sparse=False)
                 truncate_regular(volume_file, size)
                 volume_file.flush()
-            return self._report(work, volume_id)
+            results = self._put_volume_metadata(volume_id, containers)
+            return self._report(work, restoring, results)
         # Through a symlink, restore what it points at rather than replace the link.
         target = Path(os.path.realpath(volume_file))
         if os.path.lexists(target) and not target.is_file():
@@ -478,7 +411,8 @@ class PosixBackupDriver(BackupDriver):
                     work.write(out, sparse=False)
                     out.flush()
                     os.fsync(out.fileno())
-            return self._report(work, volume_id)
+            results = self._put_volume_metadata(volume_id, containers)
+            return self._report(work, restoring, results)
         tmp = temp_path(target)
         try:
             with _writing(str(target), backup_id), open(tmp, "wb") as out:
@@ -488,45 +422,15 @@ class PosixBackupDriver(BackupDriver):
                 os.fsync(out.fileno())
             if target.exists():
                 os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
-            report = self._report(work, volume_id)
+            # The data is written and on disk; the database is written before the new file
+            # replaces the target, so that a refused container leaves the target as it was.
+            results = self._put_volume_metadata(volume_id, containers)
             os.replace(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         fsync_path(target.parent)
-        return report
-
-    def _report(self, work: RestoreWriter, volume_id: str | None) -> RestoreReport:
-        results: list[tuple[str, Any]] = []
-        skipped: list[str] = []
-        absent: list[str] = []
-        todo: list[tuple[str, str]] = []
-        for loaded in work.chain:
-            volume_meta = loaded.metadata.get("volume_meta")
-            if not volume_meta:
-                absent.append(loaded.backup_id)
-                continue
-            if volume_id is None or self.metadata_api is None:
-                skipped.append(loaded.backup_id)
-                continue
-            todo.append((loaded.backup_id, volume_meta))
-        put_many = getattr(self.metadata_api, "put_many", None)
-        if todo and volume_id is not None and callable(put_many):
-            # One transaction for the chain: a refused container (the incremental's, say)
-            # leaves the database exactly as it was.
-            done = put_many([(volume_id, meta) for _, meta in todo])
-            results = [(bid, out) for (bid, _), out in zip(todo, done, strict=True)]
-        elif volume_id is not None:
-            results = [(bid, self.put_metadata(volume_id, meta)) for bid, meta in todo]
-        return RestoreReport(
-            backup_id=work.chain[-1].backup_id,
-            chain=tuple(c.backup_id for c in work.chain),
-            size=work.size,
-            written=work.done,
-            metadata=tuple(results),
-            metadata_skipped=tuple(skipped),
-            metadata_absent=tuple(absent),
-        )
+        return self._report(work, restoring, results)
 
     # --- delete ---------------------------------------------------------------------------
 
@@ -609,28 +513,6 @@ class PosixBackupDriver(BackupDriver):
             else None
         )
         return verify_chain(self._backups, backup, progress, containers)
-
-    def _check_containers(self, chain: Sequence[LoadedBackup], volume_id: str | None) -> None:
-        """Load every volume metadata container of the chain before any data is written,
-        when they are to be restored or a signing key must vouch for them: a refused one
-        (unsigned, altered, invalid) stops the restore with the target untouched."""
-        restoring = volume_id is not None and self.metadata_api is not None
-        if not restoring and self.registry.signing_key is None:
-            return
-        family = self.registry.family(CONTAINER_FAMILY)
-        for loaded in chain:
-            volume_meta = loaded.metadata.get("volume_meta")
-            if not volume_meta:
-                continue
-            try:
-                family.load(volume_meta)
-            except DocketError as err:
-                raise InvalidBackup(
-                    f"its volume metadata container is refused: {err}",
-                    backup_id=loaded.backup_id,
-                    path=("volume_meta",),
-                    hint="nothing was restored",
-                ) from None
 
 
 @contextlib.contextmanager

@@ -22,18 +22,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from docket.backup._model import Backup, ImportedRecord
-from docket.core.codec import canonical, parse
-from docket.core.errors import (
+from docket.backup.errors import (
     ForeignRecord,
     MissingRecordFields,
-    MissingVersion,
-    ParseError,
     RecordDecodeError,
     RecordError,
     RecordParseError,
-    SignatureError,
-    show,
 )
+from docket.core.codec import canonical, parse
+from docket.core.errors import MissingVersion, ParseError, SignatureError, show
 from docket.core.family import Family
 from docket.core.versions import Version
 

@@ -64,9 +64,7 @@ def json_path(segments: Iterable[PathSegment]) -> str:
 def json_pointer(segments: Iterable[PathSegment]) -> str:
     """Render path segments as an RFC 6901 JSON Pointer: ``/a/0`` (a lone surrogate, which a
     pointer cannot hold, as the text of its escape, ``\\ud800``)."""
-    return "".join(
-        "/" + _printable(str(s).replace("~", "~0").replace("/", "~1")) for s in segments
-    )
+    return "".join("/" + _printable(str(s).replace("~", "~0").replace("/", "~1")) for s in segments)
 
 
 _SURROGATE_ESCAPE = r"u[dD][89a-fA-F][0-9a-fA-F]{2}"
@@ -273,9 +271,7 @@ class LimitExceeded(ParseError):
     stream was made (the input is more than ``maximum`` bytes, how much more is not known).
     """
 
-    def __init__(
-        self, limit: str, value: int | None, maximum: int, *, path: Location = ()
-    ) -> None:
+    def __init__(self, limit: str, value: int | None, maximum: int, *, path: Location = ()) -> None:
         if limit == "max_bytes":
             if value is None:  # a bounded read stopped past the limit
                 reason = f"the input is more than {maximum} bytes, the limit (max_bytes)"
@@ -283,9 +279,7 @@ class LimitExceeded(ParseError):
                 reason = f"the input is {value} bytes, more than the limit of {maximum} (max_bytes)"
         else:
             reason = f"{limit} {value} exceeds the limit of {maximum}"
-        super().__init__(
-            reason, path=path, hint=f"raise Limits.{limit} if this input is trusted"
-        )
+        super().__init__(reason, path=path, hint=f"raise Limits.{limit} if this input is trusted")
         self.limit = limit
         self.value = value
         self.maximum = maximum
@@ -573,34 +567,8 @@ class UnknownField(RestoreRefused):
     """The section's policy rejects fields its schema does not define."""
 
 
-class ValueTooLong(RestoreRefused):
-    """A value is longer than its database column holds; refused before anything is written."""
-
-    def __init__(self, path: Location, length: int, limit: int, unit: str, column: str) -> None:
-        super().__init__(
-            f"{length} {unit} do not fit column {column} ({limit} {unit} at most)",
-            path=path,
-            hint="shorten the value, or widen the column",
-        )
-        self.length = length
-        self.limit = limit
-        self.unit = unit
-        self.column = column
-
-
-class KeyConflict(RestoreRefused):
-    """Two metadata keys the database would take for one (MySQL/MariaDB compare keys
-    case-insensitively); refused rather than lose one of them."""
-
-    def __init__(self, path: Location, keys: Sequence[str], database: str) -> None:
-        super().__init__(
-            f"keys {', '.join(show(k) for k in keys)} are one key to {database}, which "
-            "compares metadata keys without case, accents or trailing spaces",
-            path=path,
-            hint="rename one of the keys; restoring both would lose one",
-        )
-        self.keys = tuple(keys)
-        self.database = database
+# ValueTooLong and KeyConflict, the refusals only a database raises, are defined in
+# docket.store.errors (docket.errors exports them).
 
 
 # --- arguments and commands --------------------------------------------------------------
@@ -629,6 +597,9 @@ class CommandFailed(DocketError, RuntimeError):
 
 
 # --- store -------------------------------------------------------------------------------
+# The base stays here: a command reports a database failure as a StoreError without loading
+# SQLAlchemy (docket.cli.common). Deadlock, VolumeNotFound and the connection errors are
+# defined where they are raised, in docket.store.errors.
 
 
 class StoreError(DocketError):
@@ -643,34 +614,10 @@ class StoreError(DocketError):
         return self.reason
 
 
-class Deadlock(StoreError):
-    """The database failed the restore to break a deadlock (or a serialization conflict) each
-    time it was tried; nothing was written."""
-
-    def __init__(self, attempts: int, reason: str) -> None:
-        super().__init__(
-            f"the database broke a deadlock by failing this restore ({attempts} attempts): "
-            f"{reason}",
-            hint="nothing was written; run it again once the other writers are done",
-        )
-        self.attempts = attempts
-
-
-class VolumeNotFound(StoreError, LookupError):
-    """No volume (that is not soft-deleted) has the id."""
-
-    def __init__(self, volume_ids: Sequence[str]) -> None:
-        self.volume_ids = tuple(volume_ids)
-        shown = ", ".join(self.volume_ids[:5])
-        more = f" and {len(self.volume_ids) - 5} more" if len(self.volume_ids) > 5 else ""
-        noun = "volume" if len(self.volume_ids) == 1 else "volumes"
-        super().__init__(
-            f"{noun} {shown}{more} not found",
-            hint="check the id; deleted volumes do not exist for docket",
-        )
-
-
 # --- backups -----------------------------------------------------------------------------
+# The base and DriverOptionError stay here: every command maps a DriverOptionError to exit 2
+# (docket.cli.common.run), `docket validate` included, which loads no backup driver. The
+# errors only the drivers and records raise are defined in docket.backup.errors.
 
 
 class BackupError(LocatedError):
@@ -685,56 +632,6 @@ class BackupError(LocatedError):
     def describe(self) -> str:
         where = f"backup {self.backup_id}: " if self.backup_id else ""
         return where + super().describe()
-
-
-class BackupNotFound(BackupError, LookupError):
-    """No backup with that id is stored where the driver looks."""
-
-
-class BackupInUse(BackupError):
-    """Other backups build on this one (incrementals name it as their parent), so deleting
-    it would leave them unrestorable; ``children`` are their ids."""
-
-    def __init__(self, backup_id: str, children: Sequence[str]) -> None:
-        self.children = tuple(children)
-        super().__init__(
-            "incremental backups build on it: " + ", ".join(self.children),
-            backup_id=backup_id,
-            hint="delete those first, or delete it anyway with --force (force=True); they "
-            "can then no longer be restored",
-        )
-
-
-class InvalidBackup(BackupError, ValueError):
-    """The stored backup is incomplete, corrupt, or in a format this driver does not read."""
-
-
-class RecordError(BackupError, ValueError):
-    """A backup record cannot be imported."""
-
-
-class RecordDecodeError(RecordError):
-    """The record is not base64 text (Cinder: "Can't decode backup record.")."""
-
-
-class RecordParseError(RecordError):
-    """The decoded record is not a JSON object (Cinder: "Can't parse backup record.")."""
-
-
-class MissingRecordFields(RecordError):
-    """The record lacks fields an import needs."""
-
-    def __init__(self, missing: Sequence[str]) -> None:
-        self.missing = tuple(missing)
-        super().__init__(
-            "the backup record is missing required field(s): " + ", ".join(self.missing),
-            path=self.missing[:1],
-            hint="export the record again from the backup service that made it",
-        )
-
-
-class ForeignRecord(RecordError):
-    """The record belongs to another family or backup service."""
 
 
 class DriverOptionError(BackupError, ValueError):

@@ -8,13 +8,7 @@ restore engine) and :mod:`~docket.store.values` (database values to a version's 
 and back).
 """
 
-from docket.core.errors import (
-    Deadlock,
-    KeyConflict,
-    StoreError,
-    ValueTooLong,
-    VolumeNotFound,
-)
+from docket.core.errors import StoreError
 from docket.store.api import (
     FAMILY,
     BackupMetadataAPI,
@@ -27,8 +21,12 @@ from docket.store.engines import open_engine
 from docket.store.errors import (
     BadDatabaseURL,
     DatabaseUnreachable,
+    Deadlock,
+    KeyConflict,
     MissingDatabaseDriver,
     MissingTable,
+    ValueTooLong,
+    VolumeNotFound,
 )
 from docket.store.restore import RestoreResult
 from docket.store.tables import cinder_metadata

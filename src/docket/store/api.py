@@ -33,10 +33,11 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from docket.core.errors import Deadlock, DocketError, StoreError, ValidationError, VolumeNotFound
+from docket.core.errors import DocketError, StoreError, ValidationError
 from docket.core.family import Container, Family, VersionSpec
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
+from docket.store.errors import Deadlock, VolumeNotFound
 from docket.store.restore import Restorer, RestoreResult, WorkItem
 from docket.store.sql import InSql, in_list, result_processors
 from docket.store.tables import (
@@ -285,7 +286,7 @@ class BackupMetadataAPI:
 
     deadlock_retries: int = 3
     """Times a restore the database failed to break a deadlock is run again before
-    :class:`~docket.core.errors.Deadlock` is raised (0: never)."""
+    :class:`~docket.store.errors.Deadlock` is raised (0: never)."""
 
     def __init__(
         self,
@@ -655,9 +656,7 @@ def _together(volumes: sa.Table, tables: Sequence[sa.Table]) -> sa.Select[Any]:
             .where(table.c.volume_id == volumes.c.id, table.c.deleted == sa.false())
             .scalar_subquery()
         )
-    return sa.select(volumes, *packed).where(
-        in_list(volumes.c.id), volumes.c.deleted == sa.false()
-    )
+    return sa.select(volumes, *packed).where(in_list(volumes.c.id), volumes.c.deleted == sa.false())
 
 
 def _aggregate(table: sa.Table, dialect: str) -> sa.Select[Any] | None:

@@ -1,10 +1,18 @@
-"""The store's errors about reaching a database: a URL docket cannot use, a driver that is not
-installed, a server it cannot reach, a table the database lacks. Each is a
-:class:`~docket.core.errors.StoreError`; :mod:`docket.errors` exports them too."""
+"""The errors the store raises: about reaching a database (a URL docket cannot use, a driver
+that is not installed, a server it cannot reach, a table the database lacks), about its
+volumes (:class:`VolumeNotFound`), its transactions (:class:`Deadlock`), and the refusals only a
+database makes (:class:`ValueTooLong`, :class:`KeyConflict`). :mod:`docket.errors` exports them
+too.
+
+The base, :class:`~docket.core.errors.StoreError`, is defined in :mod:`docket.core.errors`: a
+command reports a database failure as one without loading SQLAlchemy.
+"""
 
 from __future__ import annotations
 
-from docket.core.errors import StoreError, show
+from collections.abc import Sequence
+
+from docket.core.errors import Location, RestoreRefused, StoreError, show
 
 URL_EXAMPLES = "e.g. sqlite:///cinder.db or postgresql+psycopg://user@host/cinder"
 
@@ -64,3 +72,60 @@ class InvalidValue(StoreError, ValueError):
         super().__init__(reason)
         self.value = value
         self.reason = reason
+
+
+class ValueTooLong(RestoreRefused):
+    """A value is longer than its database column holds; refused before anything is written."""
+
+    def __init__(self, path: Location, length: int, limit: int, unit: str, column: str) -> None:
+        super().__init__(
+            f"{length} {unit} do not fit column {column} ({limit} {unit} at most)",
+            path=path,
+            hint="shorten the value, or widen the column",
+        )
+        self.length = length
+        self.limit = limit
+        self.unit = unit
+        self.column = column
+
+
+class KeyConflict(RestoreRefused):
+    """Two metadata keys the database would take for one (MySQL/MariaDB compare keys
+    case-insensitively); refused rather than lose one of them."""
+
+    def __init__(self, path: Location, keys: Sequence[str], database: str) -> None:
+        super().__init__(
+            f"keys {', '.join(show(k) for k in keys)} are one key to {database}, which "
+            "compares metadata keys without case, accents or trailing spaces",
+            path=path,
+            hint="rename one of the keys; restoring both would lose one",
+        )
+        self.keys = tuple(keys)
+        self.database = database
+
+
+class Deadlock(StoreError):
+    """The database failed the restore to break a deadlock (or a serialization conflict) each
+    time it was tried; nothing was written."""
+
+    def __init__(self, attempts: int, reason: str) -> None:
+        super().__init__(
+            f"the database broke a deadlock by failing this restore ({attempts} attempts): "
+            f"{reason}",
+            hint="nothing was written; run it again once the other writers are done",
+        )
+        self.attempts = attempts
+
+
+class VolumeNotFound(StoreError, LookupError):
+    """No volume (that is not soft-deleted) has the id."""
+
+    def __init__(self, volume_ids: Sequence[str]) -> None:
+        self.volume_ids = tuple(volume_ids)
+        shown = ", ".join(self.volume_ids[:5])
+        more = f" and {len(self.volume_ids) - 5} more" if len(self.volume_ids) > 5 else ""
+        noun = "volume" if len(self.volume_ids) == 1 else "volumes"
+        super().__init__(
+            f"{noun} {shown}{more} not found",
+            hint="check the id; deleted volumes do not exist for docket",
+        )

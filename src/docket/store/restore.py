@@ -18,19 +18,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from docket.core.errors import (
-    KeyConflict,
-    MigrationError,
-    RestoreRefused,
-    StoreError,
-    ValueTooLong,
-    VolumeNotFound,
-    json_path,
-    show,
-)
+from docket.core.errors import MigrationError, RestoreRefused, StoreError, json_path, show
 from docket.core.family import Container, Family
 from docket.core.policy import Dropped, Mode, RestorePlan, RestorePolicy
 from docket.core.versions import Version
+from docket.store.errors import KeyConflict, ValueTooLong, VolumeNotFound
 from docket.store.sql import InSql, LazyRow, Sql, bind_processor, in_list, result_processors
 from docket.store.tables import Layout
 from docket.store.values import SectionValues, ValueConverter
@@ -528,8 +520,9 @@ class Restorer:
     def exists(self, conn: sa.Connection, kind: str, key: Any) -> bool:
         sql = self._exists.get(kind)
         if sql is None:
-            raise ValueError(f"unknown kind {show(kind)}; the store knows "
-                f"{', '.join(self._exists)}")
+            raise ValueError(
+                f"unknown kind {show(kind)}; the store knows {', '.join(self._exists)}"
+            )
         if not isinstance(key, str):
             return False
         return bool(_fetch(conn, sql.text, sql.params({"key": key})))

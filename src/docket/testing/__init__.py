@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         sections,
     )
     from docket.testing.golden import GoldenMismatch, check_golden, record_golden
+    from docket.testing.store_kit import check_object_store
 
 __all__ = [
     "PROPERTIES",
@@ -40,6 +41,7 @@ __all__ = [
     "check_dump_load",
     "check_golden",
     "check_invalid_refused",
+    "check_object_store",
     "check_restore_allowlist",
     "check_round_trip",
     "check_upgrade_deterministic",
@@ -57,11 +59,17 @@ _INSTALL_HINT = (
     "checkout of docket: pip install -c constraints.txt -e '.[testing]')"
 )
 _GOLDEN = frozenset({"GoldenMismatch", "check_golden", "record_golden"})
+_STORE_KIT = frozenset({"check_object_store"})
+"""Names that need no hypothesis: the object-store test kit."""
 
 
 def __getattr__(name: str) -> Any:
     if name not in __all__:
         raise AttributeError(f"module 'docket.testing' has no attribute {name!r}")
+    if name in _STORE_KIT:
+        value = getattr(importlib.import_module("docket.testing.store_kit"), name)
+        globals()[name] = value
+        return value
     try:
         import hypothesis  # noqa: F401
     except ImportError as err:

@@ -1,0 +1,478 @@
+"""The chunked backup engine: chunking, compression, SHA-256 blocks, incrementals, object
+naming and verification, over an :class:`~docket.backup.store.ObjectStore`.
+
+Cinder's ``ChunkedBackupDriver`` in docket's shape: the engine does not know where objects
+live. It writes a backup as Cinder's chunked drivers do, into one container:
+
+    <prefix>-00001, -00002, ...   data objects (changed SHA blocks only, for an incremental)
+    <prefix>_sha256file           the SHA-256 of every block of the volume
+    <prefix>_metadata             written last, once every other object is on stable storage
+
+A driver subclasses :class:`ChunkedBackupDriver` and gives it a store (``self.store``), where
+a backup's container is (:meth:`_new_container`), and how a stored backup chain is read back
+(:meth:`_chain`, :meth:`_sha256`). :class:`~docket.backup.posix.PosixBackupDriver` is the first.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import functools
+import hashlib
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from docket.backup import _safe
+from docket.backup._chunks import (
+    PIECE,
+    Compression,
+    ObjectWriter,
+    Sha256FileWriter,
+    cinder_json,
+    compression_named,
+    read_full,
+    read_range,
+    volume_size,
+)
+from docket.backup._layout import (
+    DEFAULT_SHA_BLOCK_SIZE,
+    FORMAT_VERSION,
+    METADATA_SUFFIX,
+    SHA256_SUFFIX,
+    LoadedBackup,
+    check_id,
+    gib,
+    iso_utc,
+    own_objects,
+)
+from docket.backup._model import (
+    Backup,
+    BasicMetadataAPI,
+    MetadataAPI,
+    Progress,
+    RestoreReport,
+)
+from docket.backup._restore import RestoreWriter
+from docket.backup.base import BackupDriver
+from docket.backup.errors import InvalidBackup
+from docket.backup.store import ObjectStore, all_objects
+from docket.core.codec import Limits
+from docket.core.errors import BackupError, DocketError, DriverOptionError, show
+from docket.core.family import Container, Family
+from docket.core.registry import Registry
+
+DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
+"""Bytes of volume per data object. Cinder's POSIX driver uses 1999994880; any multiple of the
+SHA block size restores with either."""
+CONTAINER_FAMILY = "backup-metadata"
+
+# The metadata and SHA-256 objects grow with the volume; they are the driver's own objects, so
+# the only limit that matters is the machine's.
+_OBJECT_LIMITS = Limits(
+    max_bytes=1 << 40, max_depth=32, max_string_length=1 << 31, max_keys=1_000_000
+)
+_BUFFERS = 3
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ChunkedBackupDriver(BackupDriver):
+    """A backup driver that stores volumes as chunked, compressed, checked objects in a
+    :class:`~docket.backup.store.ObjectStore` (Cinder's ``ChunkedBackupDriver``)."""
+
+    store: ObjectStore
+    """Where the objects live; set by the subclass before a backup is taken."""
+
+    def __init__(
+        self,
+        metadata_api: BasicMetadataAPI | None = None,
+        *,
+        registry: Registry | None = None,
+        compression: str | Compression = Compression.ZLIB,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        sha_block_size: int = DEFAULT_SHA_BLOCK_SIZE,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        super().__init__(metadata_api, registry=registry)
+        self.compression = self._compression(compression)
+        if sha_block_size <= 0 or chunk_size <= 0 or chunk_size % sha_block_size:
+            raise DriverOptionError(
+                f"chunk size {chunk_size} is not a positive multiple of the SHA block size "
+                f"{sha_block_size}",
+                hint="incremental backups compare whole SHA blocks, so chunks hold whole blocks",
+            )
+        self.chunk_size = chunk_size
+        self.sha_block_size = sha_block_size
+        self._clock = clock
+
+    @staticmethod
+    def _compression(value: str | Compression) -> Compression:
+        if isinstance(value, Compression):
+            return value
+        found = compression_named(value)
+        if found is None:
+            raise DriverOptionError(
+                f"unknown compression {show(value)}",
+                hint="use one of: " + ", ".join(c.value for c in Compression),
+            )
+        return found
+
+    @functools.cached_property
+    def _families(self) -> dict[str, Family]:
+        return {
+            name: self.registry.family(name).with_limits(_OBJECT_LIMITS)
+            for name in ("chunked-backup", "chunked-sha256")
+        }
+
+    # --- what a driver supplies -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _new_container(self, backup: Backup) -> tuple[str, str]:
+        """The id of a backup about to be taken and the container its objects go to."""
+
+    @abc.abstractmethod
+    def _chain(self, backup: Backup | str) -> list[LoadedBackup]:
+        """A stored backup and its parents, newest first, each checked as restore needs."""
+
+    @abc.abstractmethod
+    def _sha256(self, loaded: LoadedBackup, end: int) -> tuple[list[str], int]:
+        """A stored backup's SHA-256 list and block size, for a volume of ``end`` bytes."""
+
+    def _check_unused(self, container: str, backup_id: str) -> None:
+        """Refuse to write into a container that holds this backup's objects already."""
+        with contextlib.suppress(FileNotFoundError):
+            if self.store.list_objects(container, "volume_", limit=1).names:
+                raise BackupError(
+                    f"{container} already holds a backup",
+                    backup_id=backup_id,
+                    hint="pick another backup id, or delete the old backup first",
+                )
+
+    def _discard(self, container: str, backup_id: str) -> None:
+        """Remove what a failed backup left in its container."""
+        with contextlib.suppress(FileNotFoundError):
+            own = own_objects(backup_id)
+            for name in all_objects(self.store, container, "volume_"):
+                if own.match(name):
+                    self.store.delete_object(container, name)
+
+    # --- backup ---------------------------------------------------------------------------
+
+    def backup(
+        self, backup: Backup, volume_file: Any, *, progress: Progress | None = None
+    ) -> Backup:
+        """Back up a volume (a path or an open binary file) as ``backup``.
+
+        ``backup.volume_id`` is required; ``backup.parent_id`` makes an incremental backup that
+        stores only the SHA blocks that changed since the parent. Returns ``backup`` with
+        ``container``, ``service_metadata`` (the prefix), ``size``, ``object_count``...
+        filled in.
+        """
+        check_id(backup.id)  # the caller's id: a bad one is a usage error
+        backup_id, container = self._new_container(backup)
+        volume_id = backup.volume_id
+        if not volume_id:
+            raise DriverOptionError("a backup needs a volume id", backup_id=backup_id)
+        self._check_unused(container, backup_id)
+        parent_shas, parent_end = self._parent(backup, volume_id)
+        volume_meta = self.get_metadata(volume_id) if self.metadata_api is not None else None
+        now = self._clock().astimezone(UTC)
+        prefix = f"volume_{volume_id}_{now:%Y%m%d%H%M%S}_backup_{backup_id}"
+        header = {
+            "backup_id": backup_id,
+            "volume_id": volume_id,
+            "backup_name": backup.display_name,
+            "backup_description": backup.display_description,
+            "created_at": str(now),
+        }
+        metadata: dict[str, Any] = {
+            "version": FORMAT_VERSION,
+            **header,
+            "parent_id": backup.parent_id,
+            "objects": [],
+            "volume_meta": volume_meta,
+        }
+        # Refuse a bad id, name or metadata container before reading a byte of the volume.
+        self._families["chunked-backup"].load(metadata)
+
+        with contextlib.ExitStack() as stack:
+            fh = volume_file
+            if isinstance(volume_file, str | os.PathLike):
+                # Not a link, a FIFO or a character device: a regular file or block device.
+                fh = stack.enter_context(
+                    _safe.open_file(volume_file, what="volume", kinds=_safe.VOLUME)
+                )
+            objects, total = self._store(
+                fh, container, prefix, header, parent_shas, parent_end, backup_id, progress
+            )
+        metadata["objects"] = objects
+        try:
+            # Last, once every other object is on stable storage: a backup without its
+            # metadata object did not finish.
+            data = cinder_json(metadata)
+            self.store.put_object(
+                container,
+                prefix + METADATA_SUFFIX,
+                data,
+                md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            )
+            self.store.sync(container)
+        except BaseException:
+            self._discard(container, backup_id)
+            raise
+        return backup.replace(
+            container=container,
+            service_metadata=prefix,
+            service=self.service,
+            size=gib(total),
+            object_count=len(objects),
+            status="available",
+            created_at=iso_utc(now),
+            data_timestamp=backup.data_timestamp or iso_utc(now),
+        )
+
+    def _parent(self, backup: Backup, volume_id: str) -> tuple[list[bytes] | None, int]:
+        """The parent's SHA-256 list and volume size, checked (``None`` for a full backup)."""
+        if backup.parent_id is None:
+            return None, 0
+        parent_chain = self._chain(check_id(backup.parent_id, "parent id"))
+        parent = parent_chain[0]
+        if parent.metadata["volume_id"] != volume_id:
+            raise BackupError(
+                f"parent backup {parent.backup_id} is of volume {parent.metadata['volume_id']}",
+                backup_id=backup.id,
+                hint="an incremental backup builds on a backup of the same volume",
+            )
+        end = max(c.end() for c in parent_chain)
+        shas, block_size = self._sha256(parent, end)
+        if block_size != self.sha_block_size:
+            raise DriverOptionError(
+                f"the parent used SHA blocks of {block_size} bytes, this driver "
+                f"{self.sha_block_size}",
+                backup_id=backup.id,
+                hint="configure the same sha_block_size as the parent backup",
+            )
+        return [bytes.fromhex(h) for h in shas], end
+
+    def _store(
+        self,
+        fh: IO[bytes],
+        container: str,
+        prefix: str,
+        header: Mapping[str, Any],
+        parent_shas: Sequence[bytes] | None,
+        parent_end: int,
+        backup_id: str,
+        progress: Progress | None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        total = volume_size(fh)
+        if parent_shas is not None and total < parent_end:
+            raise BackupError(
+                f"the volume has {total} bytes, fewer than the {parent_end} of its parent backup",
+                backup_id=backup_id,
+                hint="volumes only grow between incremental backups; take a full backup",
+            )
+        self.store.create_container(container)
+        sha = Sha256FileWriter(
+            self.store.open_writer(container, prefix + SHA256_SUFFIX),
+            {**header, "chunk_size": self.sha_block_size, "version": FORMAT_VERSION},
+        )
+        try:
+            objects = self._write_objects(fh, container, prefix, parent_shas, sha, total, progress)
+            sha.close()
+            # Every object must be on stable storage before the metadata object is written.
+            self.store.sync(container)
+        except BaseException:
+            sha.abort()
+            self._discard(container, backup_id)
+            raise
+        return objects, total
+
+    def _write_objects(
+        self,
+        fh: IO[bytes],
+        container: str,
+        prefix: str,
+        parent_shas: Sequence[bytes] | None,
+        sha: Sha256FileWriter,
+        total: int,
+        progress: Progress | None,
+    ) -> list[dict[str, Any]]:
+        """Read the volume once; write changed SHA blocks as objects, split at chunk edges."""
+        bs, cs = self.sha_block_size, self.chunk_size
+        piece_size = max(bs, PIECE // bs * bs)
+        # MD5, compression and writing run on a worker thread while this one reads and takes
+        # SHA-256s (both hashlib and the compressors release the GIL). Pieces rotate through
+        # a few buffers; a buffer is refilled only once the worker is done with it.
+        buffers = [bytearray(piece_size) for _ in range(_BUFFERS)]
+        busy: list[list[Future[None]]] = [[] for _ in range(_BUFFERS)]
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-write")
+        objects: list[dict[str, Any]] = []
+        run: ObjectWriter | None = None
+        block = 0
+        offset = 0
+        slot = 0
+
+        def reread(start: int, length: int) -> Iterator[bytes]:
+            return read_range(fh, start, length)
+
+        def open_run(at: int) -> ObjectWriter:
+            name = f"{prefix}-{len(objects) + 1:05d}"
+            # A full backup knows each chunk's length up front; an incremental run's length is
+            # known when it ends (zstd then compresses the run whole, to record its size).
+            size = min(cs, total - at) if parent_shas is None and total > at else None
+            return ObjectWriter(
+                functools.partial(self.store.open_writer, container, name),
+                name,
+                at,
+                self.compression,
+                size=size,
+            )
+
+        def wait(futures: list[Future[None]]) -> None:
+            for future in futures:
+                future.result()
+            futures.clear()
+
+        def write(data: memoryview) -> None:
+            assert run is not None
+            busy[slot].append(worker.submit(run.write, data))
+
+        def close_run() -> None:
+            nonlocal run
+            if run is not None:
+                for futures in busy:
+                    wait(futures)
+                objects.append({run.name: run.finish(reread)})
+                run = None
+
+        try:
+            while True:
+                wait(busy[slot])
+                view = memoryview(buffers[slot])
+                want = min(piece_size, cs - offset % cs)
+                n = read_full(fh, view[:want])
+                if n == 0:
+                    break
+                data = view[:n]
+                span: int | None = None  # where this piece's changed bytes start
+                for at in range(0, n, bs):
+                    digest = hashlib.sha256(data[at : at + bs]).digest()
+                    sha.add(digest)
+                    changed = (
+                        parent_shas is None
+                        or block >= len(parent_shas)
+                        or parent_shas[block] != digest
+                    )
+                    block += 1
+                    if changed:
+                        if run is None:
+                            run = open_run(offset + at)
+                        if span is None:
+                            span = at
+                    elif run is not None:
+                        if span is not None:
+                            write(data[span:at])
+                            span = None
+                        close_run()
+                if run is not None and span is not None:
+                    write(data[span:n])
+                offset += n
+                if offset % cs == 0:
+                    close_run()
+                if progress is not None:
+                    progress(offset, max(total, offset))
+                slot = (slot + 1) % _BUFFERS
+                if n < want:
+                    break
+            close_run()
+        except BaseException:
+            worker.shutdown(wait=True, cancel_futures=True)
+            if run is not None:
+                run.abort()
+            raise
+        worker.shutdown(wait=True)
+        return objects
+
+    # --- restoring volume metadata ----------------------------------------------------
+
+    def _check_containers(
+        self, chain: Sequence[LoadedBackup], volume_id: str | None
+    ) -> list[_Checked]:
+        """Load every volume metadata container of the chain before any data is written,
+        when they are to be restored or a signing key must vouch for them: a refused one
+        (unsigned, altered, invalid) stops the restore with the target untouched. The loaded
+        containers, oldest first, are the ones restored."""
+        restoring = volume_id is not None and self.metadata_api is not None
+        if not restoring and self.registry.signing_key is None:
+            return []
+        family = self.registry.family(CONTAINER_FAMILY)
+        checked: list[_Checked] = []
+        for loaded in chain:
+            volume_meta = loaded.metadata.get("volume_meta")
+            if not volume_meta:
+                continue
+            try:
+                container = family.load(volume_meta)
+            except DocketError as err:
+                raise InvalidBackup(
+                    f"its volume metadata container is refused: {err}",
+                    backup_id=loaded.backup_id,
+                    path=("volume_meta",),
+                    hint="nothing was restored",
+                ) from None
+            checked.append(_Checked(loaded.backup_id, volume_meta, container))
+        return checked
+
+    def _put_volume_metadata(
+        self, volume_id: str | None, containers: Sequence[_Checked]
+    ) -> list[tuple[str, Any]]:
+        """Write the chain's volume metadata to the database, oldest first, once its data is
+        written: the containers checked before the restore began, not loaded again."""
+        if volume_id is None or self.metadata_api is None or not containers:
+            return []
+        api = self.metadata_api
+        if isinstance(api, MetadataAPI):
+            # One transaction for the chain: a refused container (the incremental's, say)
+            # leaves the database exactly as it was.
+            done = api.put_many([(volume_id, c.container) for c in containers])
+            return [(c.backup_id, out) for c, out in zip(containers, done, strict=True)]
+        # An API of the two calls (get, put) restores each container from its text.
+        return [(c.backup_id, api.put(volume_id, c.text)) for c in containers]
+
+    @staticmethod
+    def _report(
+        work: RestoreWriter, restoring: bool, results: list[tuple[str, Any]]
+    ) -> RestoreReport:
+        """What the restore did; it writes nothing."""
+        skipped: list[str] = []
+        absent: list[str] = []
+        for loaded in work.chain:
+            if not loaded.metadata.get("volume_meta"):
+                absent.append(loaded.backup_id)
+            elif not restoring:
+                skipped.append(loaded.backup_id)
+        return RestoreReport(
+            backup_id=work.chain[-1].backup_id,
+            chain=tuple(c.backup_id for c in work.chain),
+            size=work.size,
+            written=work.done,
+            metadata=tuple(results),
+            metadata_skipped=tuple(skipped),
+            metadata_absent=tuple(absent),
+        )
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A backup's volume metadata container, as stored and as loaded and checked."""
+
+    backup_id: str
+    text: str
+    container: Container

@@ -1,0 +1,109 @@
+"""Where a chunked backup's objects live: the object-store protocol the engine writes through.
+
+The chunked engine (:mod:`docket.backup.engine`) chunks, compresses, hashes and verifies; a
+store only keeps named objects, as Cinder's chunked drivers leave ``put_container``,
+``get_object_writer``, ``get_object_reader`` and ``delete_object`` to each driver. The
+protocol is what Swift and S3 offer, so that they can implement it too:
+
+- a *container* holds objects (Swift's container, S3's bucket, a POSIX directory); its name is
+  the store's business (POSIX: ``ab/cd/<backup id>`` under the root);
+- object names are flat (no ``/``) and never start with ``.``, which stores may use for work
+  in progress; a backup's objects share a prefix, ``volume_<id>_<time>_backup_<id>``;
+- an object is written once, whole, and checked: the writer is given the MD5 of the bytes it
+  was sent, and refuses (nothing stays under the name) when what it stored differs, as Swift
+  checks an ETag and S3 a Content-MD5. There is no rename and no append;
+- reads are bounded: a caller says how many bytes it will read at most;
+- listings are by prefix, sorted, in pages (``marker`` and ``limit``, as Swift and S3 page);
+- deleting is idempotent: deleting a missing object is not an error;
+- retries, credentials and durability belong to the store: ``sync`` returns once everything
+  written to a container is on stable storage (a no-op where a write is durable on return).
+
+A third party adds a store by implementing :class:`ObjectStore` alone, and checks it with
+:func:`docket.testing.check_object_store`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol, runtime_checkable
+
+DEFAULT_PAGE = 1000
+"""Names in a listing page unless the caller asks for fewer (Swift's and S3's default)."""
+
+
+@dataclass(frozen=True)
+class ObjectPage:
+    """One page of a listing: names in order, and where the next page starts."""
+
+    names: tuple[str, ...]
+    marker: str | None
+    """Pass as ``marker`` for the next page; ``None`` when this page is the last."""
+
+
+class ObjectSink(Protocol):
+    """One object being written. Nothing is visible under its name until :meth:`commit`."""
+
+    def write(self, data: bytes | memoryview, /) -> None:
+        """Add bytes to the object."""
+
+    def commit(self, md5: str) -> None:
+        """Store the object under its name; ``md5`` is the hex MD5 of every byte written.
+
+        When the stored bytes do not have that MD5 the object is dropped and
+        :class:`~docket.backup.errors.InvalidBackup` raised (Swift's ETag check).
+        """
+
+    def abort(self) -> None:
+        """Drop the object: nothing is stored under its name."""
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """Named objects in containers: what a chunked backup driver needs of its storage."""
+
+    def create_container(self, container: str) -> None:
+        """Make the container if it is missing (an existing one is left as it is)."""
+
+    def open_writer(self, container: str, name: str) -> ObjectSink:
+        """Start writing object ``name``; the container must exist."""
+
+    def put_object(self, container: str, name: str, data: bytes, *, md5: str) -> None:
+        """Write a small object whole, checked against ``md5`` (hex MD5 of ``data``)."""
+
+    def open_object(self, container: str, name: str, *, limit: int | None = None) -> BinaryIO:
+        """Open an object for reading; the caller closes it.
+
+        ``limit``: refuse (:class:`~docket.core.errors.FileTooLarge`) an object of more bytes,
+        before any is read. A missing object raises ``FileNotFoundError``.
+        """
+
+    def list_objects(
+        self,
+        container: str,
+        prefix: str = "",
+        *,
+        marker: str | None = None,
+        limit: int = DEFAULT_PAGE,
+    ) -> ObjectPage:
+        """The names starting with ``prefix`` after ``marker``, sorted, ``limit`` at most.
+
+        A missing container raises ``FileNotFoundError``.
+        """
+
+    def delete_object(self, container: str, name: str) -> None:
+        """Remove an object; a missing one is not an error."""
+
+    def sync(self, container: str) -> None:
+        """Return once every object committed to the container is on stable storage."""
+
+
+def all_objects(store: ObjectStore, container: str, prefix: str = "") -> list[str]:
+    """Every name under ``prefix`` in a container, following the listing's pages."""
+    names: list[str] = []
+    marker: str | None = None
+    while True:
+        page = store.list_objects(container, prefix, marker=marker)
+        names.extend(page.names)
+        if page.marker is None:
+            return names
+        marker = page.marker
