@@ -29,21 +29,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from docket.backup import _safe
+from docket import fs
 from docket.backup._catalog import delete_backup, list_backups
 from docket.backup._chunks import (
     PIECE,
     Compression,
     ObjectWriter,
     Sha256FileWriter,
-    atomic_write,
     cinder_json,
     compression_named,
-    fsync_path,
-    make_dirs,
     read_full,
     read_range,
-    temp_path,
     volume_size,
 )
 from docket.backup._layout import (
@@ -75,6 +71,7 @@ from docket.core.codec import Limits
 from docket.core.errors import BackupError, DocketError, DriverOptionError, InvalidBackup, show
 from docket.core.family import Family
 from docket.core.registry import Registry
+from docket.fs import atomic_write, fsync_path, make_dirs, temp_path
 
 DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
 """Bytes of volume per data object. Cinder's POSIX driver uses 1999994880; any multiple of the
@@ -218,7 +215,7 @@ class PosixBackupDriver(BackupDriver):
             if isinstance(volume_file, str | os.PathLike):
                 # Not a link, a FIFO or a character device: a regular file or block device.
                 fh = stack.enter_context(
-                    _safe.open_file(volume_file, what="volume", kinds=_safe.VOLUME)
+                    fs.open_file(volume_file, what="volume", kinds=fs.VOLUME)
                 )
             objects, total = self._store(
                 fh, backup_dir, prefix, header, parent_shas, parent_end, backup_id, progress
@@ -462,8 +459,8 @@ class PosixBackupDriver(BackupDriver):
         # Through a symlink, restore what it points at rather than replace the link.
         target = Path(os.path.realpath(volume_file))
         if os.path.lexists(target) and not target.is_file():
-            fd = _safe.open_regular(
-                target, what="restore target", kinds=_safe.VOLUME, flags=os.O_RDWR
+            fd = fs.open_regular(
+                target, what="restore target", kinds=fs.VOLUME, flags=os.O_RDWR
             )
             with os.fdopen(fd, "r+b") as out:
                 available = volume_size(out)

@@ -20,10 +20,9 @@ from typing import Any, TextIO
 
 import click
 
-from docket._files import FileChanges, apply_changes
 from docket.authoring.release import ReleasePlan, document_bytes, release_version
 from docket.cli import options
-from docket.cli.common import EXIT_FAILED, EXIT_OK, run, write_atomic
+from docket.cli.common import EXIT_FAILED, EXIT_OK, run
 from docket.cli.errors import UsageError
 from docket.core.documents import GOLDEN, MANIFEST, read_document, version_text
 from docket.core.errors import UnsoundMigration, show
@@ -40,6 +39,7 @@ from docket.core.migrations import (
 from docket.core.registry import load_registry
 from docket.core.soundness import check_edge, check_family
 from docket.core.versions import Version
+from docket.fs import FileChanges, apply_changes, write_atomic
 
 _CONVERSIONS = {
     ("integer", "string"): "int-to-string",

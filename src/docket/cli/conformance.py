@@ -24,12 +24,13 @@ from typing import IO, Any, TextIO
 import click
 
 from docket.cli import options
-from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, write_atomic
+from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from docket.cli.options import streams
 from docket.conformance.compare import ERROR, UNCLAIMED, Outcome, judge
 from docket.conformance.report import RENDERERS, Report
 from docket.conformance.suite import LEVELS, PROTOCOL, SUITE, Suite, SuiteError, without_expectation
 from docket.core.errors import DocketError, show
+from docket.fs import write_atomic
 
 DOCKET_COMMAND = (sys.executable, "-m", "docket.conformance.adapter")
 """docket itself, through the same protocol as any other implementation."""

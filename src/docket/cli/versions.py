@@ -20,7 +20,6 @@ from docket.cli.common import (
     named_version,
     read_input,
     run,
-    write_atomic,
 )
 from docket.cli.output import emit, issue_dict, pointer_path
 from docket.core.codec import parse
@@ -29,6 +28,7 @@ from docket.core.errors import DocketError, LossyMigration, ValidationError, sho
 from docket.core.family import Container, Family
 from docket.core.registry import Registry
 from docket.fleet.validate import STDIN
+from docket.fs import write_atomic
 
 # --- migrate ------------------------------------------------------------------------------
 
