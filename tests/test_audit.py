@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -495,6 +496,29 @@ def test_merge_rejects_what_is_not_a_shard(tmp_path: Path) -> None:
     err = io.StringIO()
     assert merge([str(bad)], stdout=io.StringIO(), stderr=err) == 1
     assert "bad.jsonl:1" in err.getvalue()
+
+
+def test_merging_shards_is_a_library_call_giving_one_runs_verdicts(
+    damaged: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    from docket.fleet import merge_shards
+
+    root, _ = damaged
+    whole = Summary()
+    for verdict in audit(root):
+        whole.add(verdict)
+    files = []
+    for i in (1, 2, 3):
+        path = tmp_path / f"shard-{i}.jsonl"
+        lines = (orjson.dumps(v.to_json()) + b"\n" for v in audit(root, shard=(i, 3)))
+        path.write_bytes(b"".join(lines))
+        files.append(str(path))
+    stdin = io.BytesIO(Path(files.pop()).read_bytes())  # one shard from standard input
+    merged = Summary()
+    for verdict in merge_shards([*files, "-"], stdin=stdin):
+        merged.add(verdict)
+    assert merged.records == whole.records > 0
+    assert merged.to_json() == whole.to_json()
 
 
 @pytest.mark.slow

@@ -139,3 +139,16 @@ def test_parse_shard() -> None:
     for text in ("0/4", "5/4", "2", "a/b", "/4"):
         with pytest.raises(ValueError):
             parse_shard(text)
+
+
+def test_choose_shard_is_a_usage_error_of_the_option() -> None:
+    from docket.core.errors import UsageError
+    from docket.fleet import choose_shard
+
+    assert choose_shard(None) is None
+    assert choose_shard("3/8") == (3, 8)
+    with pytest.raises(UsageError) as info:
+        choose_shard("9/8", option="--part")
+    assert info.value.argument == "--part" and "between 1 and N" in info.value.reason
+    assert "--part 2/4" in info.value.hint
+

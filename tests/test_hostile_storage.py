@@ -30,9 +30,7 @@ from _trees import snapshot
 from docket import load_registry
 from docket.backup import Backup, PosixBackupDriver
 from docket.backup._chunks import cinder_json
-from docket.backup._safe import open_regular, read_bounded, scan_dir
 from docket.cli import cli
-from docket.cli.common import write_atomic
 from docket.errors import (
     BackupNotFound,
     DriverOptionError,
@@ -42,6 +40,7 @@ from docket.errors import (
     SignatureError,
     UnsafeFile,
 )
+from docket.fs import open_regular, read_bounded, scan_dir, write_atomic
 from tests._databases import dump, scratch_database
 
 KEY = b"operator key for hostile storage"

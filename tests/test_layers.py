@@ -1,10 +1,17 @@
 """The layer contract, read from the source: what each package of ``src/docket`` may import.
 
 - ``docket.core`` imports nothing from ``docket.store``, ``docket.backup``, ``docket.cli``,
-  ``docket.testing``, ``docket.fleet`` or ``docket.authoring``, and none of sqlalchemy, click,
-  rich, marshmallow;
+  ``docket.testing``, ``docket.fleet`` or ``docket.authoring``, none of sqlalchemy, click,
+  rich, marshmallow, and no process pools (``concurrent.futures``, ``multiprocessing``);
+- ``docket.core`` walks no directories (``os.walk``, ``os.scandir``, ``os.listdir``,
+  ``Path.iterdir``/``glob``/``rglob``) except in ``docket.core.documents``, the loader that
+  reads schema directories;
+- ``docket.fs`` (safe file access, used by every package) imports nothing from docket but
+  ``docket.core.errors``;
 - ``docket.store`` and ``docket.backup`` import nothing from ``docket.cli``, ``docket.fleet`` or
-  ``docket.authoring``;
+  ``docket.authoring``, nor each other: the backup driver reaches the database through its
+  ``MetadataAPI`` protocol (``docket.backup.base``), which ``docket.store.BackupMetadataAPI``
+  implements;
 - ``docket.fleet`` (jobs over many containers or backups) imports nothing from ``docket.cli`` or
   ``docket.authoring``; ``docket.authoring`` (schema-directory workflows) nothing from
   ``docket.cli``, ``docket.store``, ``docket.backup`` or ``docket.fleet``;
@@ -43,15 +50,28 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "click",
         "rich",
         "marshmallow",
+        "concurrent.futures",
+        "multiprocessing",
     ),
-    "docket.store": ("docket.cli", "docket.fleet", "docket.authoring"),
-    "docket.backup": ("docket.cli", "docket.fleet", "docket.authoring"),
+    "docket.store": ("docket.cli", "docket.fleet", "docket.authoring", "docket.backup"),
+    "docket.backup": ("docket.cli", "docket.fleet", "docket.authoring", "docket.store"),
     "docket.fleet": ("docket.cli", "docket.authoring"),
     "docket.authoring": ("docket.cli", "docket.store", "docket.backup", "docket.fleet"),
     "docket.testing": ("docket.cli",),
     "docket.conformance": ("docket.cli", "docket.store", "docket.backup", "sqlalchemy", "click"),
 }
 """For each layer (a package and everything below it), the modules it may not import."""
+
+ONLY_FROM_DOCKET: dict[str, tuple[str, ...]] = {"docket.fs": ("docket.core.errors",)}
+"""Bottom layers: of docket, each may import only these modules."""
+
+WALKING_CORE = "docket.core"
+WALK_ALLOWED = frozenset({"docket.core.documents"})
+"""The one core module that lists directories: the loader of schema directories."""
+WALK_FUNCTIONS = frozenset({"walk", "fwalk", "scandir", "listdir"})
+"""``os.<name>`` calls (and ``from os import <name>``) that walk or list a directory."""
+WALK_METHODS = frozenset({"iterdir", "glob", "rglob"})
+"""``Path.<name>()`` (any ``x.<name>()``, and the ``glob`` module) that list a directory."""
 
 HEAVY = ("sqlalchemy", "click", "rich", "marshmallow", "psycopg", "pymysql")
 MAX_LINES = 800
@@ -133,18 +153,66 @@ def imports_of(path: Path, root: Path) -> Iterator[tuple[int, str]]:
                 yield node.lineno, named
 
 
-def violations(root: Path, rules: dict[str, tuple[str, ...]] = FORBIDDEN) -> list[Violation]:
-    """Every import under ``root`` that breaks ``rules``; one per (line, forbidden module)."""
+def violations(
+    root: Path,
+    rules: dict[str, tuple[str, ...]] = FORBIDDEN,
+    only: dict[str, tuple[str, ...]] = ONLY_FROM_DOCKET,
+) -> list[Violation]:
+    """Every import under ``root`` that breaks ``rules`` (one per line and forbidden module),
+    or imports from docket what ``only`` does not allow its layer (reported as ``docket``)."""
     found: list[Violation] = []
     for path in sorted(root.rglob("*.py")):
         module = module_name(path, root)
         banned = [b for layer, bans in rules.items() if _is_within(module, layer) for b in bans]
+        allowed = [a for layer, oks in only.items() if _is_within(module, layer) for a in oks]
+        bottom = any(_is_within(module, layer) for layer in only)
         seen: set[tuple[int, str]] = set()
         for line, imported in imports_of(path, root):
             for forbidden in banned:
                 if _is_within(imported, forbidden) and (line, forbidden) not in seen:
                     seen.add((line, forbidden))
                     found.append(Violation(path, line, module, imported, forbidden))
+            if (
+                bottom
+                and _is_within(imported, "docket")
+                and not any(_is_within(imported, a) for a in allowed)
+                and (line, "docket") not in seen
+            ):
+                seen.add((line, "docket"))
+                found.append(Violation(path, line, module, imported, "docket"))
+    return found
+
+
+def walks_of(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, what) for every directory listing in the file: ``os.walk(...)`` and its kin,
+    ``x.iterdir()`` / ``x.glob(...)`` / ``x.rglob(...)``, and importing any of them."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name, owner = node.func.attr, node.func.value
+            if name in WALK_FUNCTIONS and isinstance(owner, ast.Name) and owner.id == "os":
+                yield node.lineno, f"os.{name}"
+            elif name in WALK_METHODS:
+                yield node.lineno, f".{name}()"
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            for alias in node.names:
+                if alias.name in WALK_FUNCTIONS:
+                    yield node.lineno, f"os.{alias.name}"
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+            if "glob" in names:
+                yield node.lineno, "glob"
+
+
+def walk_violations(root: Path) -> list[Violation]:
+    """Every directory listing in ``docket.core`` outside the schema-directory loader."""
+    found: list[Violation] = []
+    for path in sorted(root.rglob("*.py")):
+        module = module_name(path, root)
+        if not _is_within(module, WALKING_CORE) or module in WALK_ALLOWED:
+            continue
+        for line, what in walks_of(path):
+            found.append(Violation(path, line, module, what, "directory walks"))
     return found
 
 
@@ -156,10 +224,15 @@ def test_every_layer_keeps_to_its_imports() -> None:
     assert not found, "layer contract broken:\n" + "\n".join(map(str, found))
 
 
+def test_core_walks_no_directories_outside_the_schema_loader() -> None:
+    found = walk_violations(SRC)
+    assert not found, "core lists directories:\n" + "\n".join(map(str, found))
+
+
 def test_the_scan_sees_every_package() -> None:
     # A contract over no files would pass forever: make sure each layer has modules scanned.
     modules = {module_name(p, SRC) for p in SRC.rglob("*.py")}
-    for layer in FORBIDDEN:
+    for layer in [*FORBIDDEN, *ONLY_FROM_DOCKET, *WALK_ALLOWED]:
         assert any(_is_within(m, layer) for m in modules), layer
     assert len(modules) > 30
 
@@ -197,7 +270,14 @@ def write(root: Path, relative: str, source: str) -> Path:
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """A small docket-shaped tree whose modules keep to the contract."""
-    for package in ("docket", "docket/core", "docket/store", "docket/cli", "docket/testing"):
+    for package in (
+        "docket",
+        "docket/core",
+        "docket/store",
+        "docket/backup",
+        "docket/cli",
+        "docket/testing",
+    ):
         write(tmp_path, f"{package}/__init__.py", "")
     write(
         tmp_path,
@@ -210,11 +290,23 @@ def tree(tmp_path: Path) -> Path:
     )
     write(tmp_path, "docket/store/api.py", "import sqlalchemy\nfrom docket.core import codec\n")
     write(tmp_path, "docket/cli/app.py", "import click\nfrom docket.store import api\n")
+    write(tmp_path, "docket/fs.py", "import os\nfrom docket.core.errors import UnsafeFile\n")
+    write(
+        tmp_path,
+        "docket/backup/base.py",
+        "from typing import Protocol\nfrom docket import fs\nclass MetadataAPI(Protocol): ...\n",
+    )
+    write(
+        tmp_path,
+        "docket/core/documents.py",
+        "import os\ndef read(p):\n    return sorted(p.iterdir()) + os.listdir(p)\n",
+    )
     return tmp_path
 
 
 def test_a_clean_tree_has_no_violations(tree: Path) -> None:
     assert violations(tree) == []
+    assert walk_violations(tree) == []
 
 
 @pytest.mark.parametrize(
@@ -260,6 +352,23 @@ def test_a_clean_tree_has_no_violations(tree: Path) -> None:
         ("docket/store/bad.py", "from docket.cli.errors import UsageError\n", 1, "docket.cli"),
         ("docket/backup/bad.py", "import docket.cli.app\n", 1, "docket.cli"),
         ("docket/testing/bad.py", "from docket.cli import commands\n", 1, "docket.cli"),
+        ("docket/core/bad.py", "import os\nimport multiprocessing\n", 2, "multiprocessing"),
+        (
+            "docket/core/sub/bad.py",
+            "from concurrent.futures import ProcessPoolExecutor\n",
+            1,
+            "concurrent.futures",
+        ),
+        (
+            "docket/backup/bad.py",
+            "from docket.store.api import BackupMetadataAPI\n",
+            1,
+            "docket.store",
+        ),
+        ("docket/backup/bad.py", "from docket import store\n", 1, "docket.store"),
+        ("docket/store/bad.py", "import docket.backup.posix\n", 1, "docket.backup"),
+        ("docket/fs.py", "from docket.core.codec import parse\n", 1, "docket"),
+        ("docket/fs.py", "import os\nfrom docket.backup import base\n", 2, "docket"),
     ],
 )
 def test_a_forbidden_import_is_reported_with_file_and_line(
@@ -271,6 +380,35 @@ def test_a_forbidden_import_is_reported_with_file_and_line(
     assert str(found[0]).startswith(f"{bad}:{line}: ")
 
 
+@pytest.mark.parametrize(
+    ("source", "line", "what"),
+    [
+        ("import os\nnames = os.listdir('.')\n", 2, "os.listdir"),
+        ("import os\nfor top, dirs, files in os.walk('.'):\n    pass\n", 2, "os.walk"),
+        (
+            "import os\n\ndef f():\n    with os.scandir('.') as it:\n        return it\n",
+            4,
+            "os.scandir",
+        ),
+        ("from os import scandir\n", 1, "os.scandir"),
+        ("from pathlib import Path\nfound = list(Path('.').iterdir())\n", 2, ".iterdir()"),
+        ("def f(p):\n    return sorted(p.rglob('*.json'))\n", 2, ".rglob()"),
+        ("def f(p):\n    return p.glob('*')\n", 2, ".glob()"),
+        ("import glob\n", 1, "glob"),
+    ],
+)
+def test_a_directory_walk_in_core_is_reported(
+    tree: Path, source: str, line: int, what: str
+) -> None:
+    bad = write(tree, "docket/core/bad.py", source)
+    found = walk_violations(tree)
+    assert [(v.path, v.line, v.imported) for v in found] == [(bad, line, what)]
+    # The same listing in the schema loader, or outside core, is not reported.
+    write(tree, "docket/core/documents.py", source)
+    write(tree, "docket/backup/walks.py", source)
+    assert [(v.path, v.line) for v in walk_violations(tree)] == [(bad, line)]
+
+
 def test_allowed_imports_are_not_reported(tree: Path) -> None:
     # The store may use SQLAlchemy and the core; the CLI may use anything; names that only
     # start like a forbidden module are other modules.
@@ -278,4 +416,8 @@ def test_allowed_imports_are_not_reported(tree: Path) -> None:
     write(tree, "docket/cli/ok.py", "import rich\nfrom docket.testing import golden\n")
     write(tree, "docket/core/ok.py", "import clickhouse\nimport richtext\nimport docket.corex\n")
     write(tree, "docket/core/dynamic.py", "import importlib\nimportlib.import_module(name)\n")
+    # Every package may use the safe-file module; the core may too (reading schema files).
+    write(tree, "docket/core/reads.py", "from docket import fs\nfrom docket.fs import open_file\n")
+    write(tree, "docket/store/reads.py", "from docket.fs import write_atomic\n")
+    write(tree, "docket/core/threads.py", "import threading\nimport concurrently\n")
     assert violations(tree) == []

@@ -208,6 +208,19 @@ SURFACES: dict[str, list[str]] = {
         "run",
     ],
     "docket.cli": ["cli", "main"],
+    "docket.fleet": [
+        "Result",
+        "Skipped",
+        "Summary",
+        "Verdict",
+        "audit",
+        "backup_rows",
+        "choose_shard",
+        "merge_shards",
+        "parse_shard",
+        "shard_of",
+        "validate_many",
+    ],
 }
 
 # Names that left ``docket``'s surface, and the module each is imported from now.

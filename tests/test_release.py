@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-import docket._files
 import docket.authoring
 import docket.authoring.versions
+import docket.fs
 from _families import version_document, write_family
 from _no_hypothesis import WITHOUT_HYPOTHESIS
 from docket import load_registry
@@ -240,7 +240,7 @@ def test_a_failure_at_any_step_of_the_write_leaves_every_file_as_it_was(
             raise OSError(28, "No space left on device", str(dst))
         real(src, dst)
 
-    monkeypatch.setattr(docket._files.os, "replace", failing)
+    monkeypatch.setattr(docket.fs.os, "replace", failing)
     # Fail at the first rename, then the second, ... until the release gets through.
     for fail_at in range(1, 10 * steps):
         calls = 0
@@ -267,7 +267,7 @@ def test_the_command_reports_a_failed_write_with_exit_1(
     def full_disk(src: Any, dst: Any) -> None:
         raise OSError(28, "No space left on device", str(dst))
 
-    monkeypatch.setattr(docket._files.os, "replace", full_disk)
+    monkeypatch.setattr(docket.fs.os, "replace", full_disk)
     code, _, err = run(release, "notes", "1", schemas=schemas)
     assert code == 1 and "No space left on device" in err and "Traceback" not in err
     assert tree(schemas) == before
@@ -311,7 +311,7 @@ def test_new_version_that_fails_to_write_leaves_the_family_as_it_was(
             raise OSError(28, "No space left on device", str(dst))
         real(src, dst)
 
-    monkeypatch.setattr(docket._files.os, "replace", manifest_fails)
+    monkeypatch.setattr(docket.fs.os, "replace", manifest_fails)
     code, _, err = run(new_version, "notes", schemas=schemas)
     assert code == 1 and "No space left on device" in err and "Traceback" not in err
     assert tree(schemas) == before

@@ -24,8 +24,9 @@ from docket import load_registry
 from docket.cli import commands
 from docket.core import locate
 from docket.core.codec import Limits
-from docket.errors import ValidationError
+from docket.errors import UnsafeFile, ValidationError
 from docket.fleet import validate as bulk
+from docket.fs import read_prefix
 from docket.testing import containers, invalid_containers
 from tests.test_commands import BM, SIZE, Run, cinder
 
@@ -493,8 +494,9 @@ def test_a_regular_file_swapped_for_a_fifo_does_not_block(tmp_path: Path) -> Non
     fifo = tmp_path / "swapped.json"
     os.mkfifo(fifo)
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
-    with pytest.raises(OSError, match="not a regular file"):
-        bulk._read_regular(str(fifo), 100)
+    with pytest.raises(UnsafeFile) as info:
+        read_prefix(str(fifo), 100, what="container", follow=True)
+    assert info.value.found == "a FIFO"
 
 
 def _bounded(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:

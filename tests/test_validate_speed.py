@@ -13,8 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import docket
-from docket.core._reading import split_lines
-from docket.fleet import validate as bulk
+from docket.fleet._input import read_lines, split_lines
 
 HEAVY = (
     "docket.backup",
@@ -55,7 +54,7 @@ def test_validate_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
     ],
 )
 def test_blocks_split_as_lines_are_read(block: bytes) -> None:
-    assert _split_once(block, 10, 4) == list(bulk._lines(io.BytesIO(block), 10))
+    assert _split_once(block, 10, 4) == list(read_lines(io.BytesIO(block), 10))
 
 
 def _split_once(data: bytes, limit: int, chunk: int) -> list[tuple[int, bytes | None]]:
@@ -87,7 +86,7 @@ def test_reading_once_gives_the_lines_the_reference_reader_gives(
     """split_lines (one read, any block size) agrees with _lines (readline, bounded) on
     every line, over-long ones included, whatever the block boundaries cut."""
     data = b"\n".join(p.replace(b"\n", b"") for p in pieces) + (b"\n" if newline_at_end else b"")
-    assert _split_once(data, limit, chunk) == list(bulk._lines(io.BytesIO(data), limit))
+    assert _split_once(data, limit, chunk) == list(read_lines(io.BytesIO(data), limit))
 
 
 def test_an_over_long_line_is_never_held_whole() -> None:

@@ -12,7 +12,7 @@ A release makes three promises, recorded together or not at all:
 :func:`plan_release` works everything out, checking what it needs (a family folder,
 hypothesis for golden containers, older golden containers that still load) before anything
 is written; :func:`release_version` then writes the files all or nothing, the manifest last
-(:mod:`docket._files`). Releasing a version released already changes nothing that was
+(:mod:`docket.fs`). Releasing a version released already changes nothing that was
 recorded: it is refused when the document changed since, and otherwise records only what
 the release lacks (golden containers of a version released with ``golden=False``, pins
 missing since an older docket), never rewriting a file.
@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from docket._files import FileChanges, apply_changes
 from docket.core.documents import GOLDEN, MANIFEST, fingerprint, read_document, version_text
 from docket.core.errors import DocketError, UsageError, show
 from docket.core.family import Family
 from docket.core.golden import upgrade_pins
 from docket.core.registry import load_registry
 from docket.core.versions import Version
+from docket.fs import FileChanges, apply_changes
 
 
 class ReleaseRefused(DocketError, ValueError):

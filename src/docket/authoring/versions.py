@@ -23,16 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docket._files import FileChanges, apply_changes
 from docket.authoring.derive import derive_operations, props, split_field
 from docket.authoring.release import document_bytes
-from docket.core._reading import _kind
 from docket.core.documents import GOLDEN, MANIFEST, read_document, version_text
 from docket.core.errors import UnsafeFile, UsageError, show
 from docket.core.migrations import Operation, inverse_operations
 from docket.core.registry import load_registry
 from docket.core.soundness import Unsoundness, check_edge, check_family
 from docket.core.versions import Version
+from docket.fs import FileChanges, apply_changes, kind_of
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,7 @@ def _write_document(path: Path, document: Any) -> None:
             raise UnsafeFile(
                 os.fspath(path),
                 "output file",
-                _kind(mode),
+                kind_of(mode),
                 hint="give a new path or a regular file to replace",
             )
     changes = FileChanges()

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from docket.backup import _safe
+from docket import fs
 from docket.backup._layout import (
     ANY_OBJECT,
     METADATA_SUFFIX,
@@ -63,7 +63,7 @@ def check_root(root: Path) -> None:
         raise BackupError(f"the backup root {root} does not exist", hint="check --root") from None
     if not stat.S_ISDIR(info.st_mode):
         raise BackupError(
-            f"the backup root {root} is not a directory ({_safe.kind_of(info.st_mode)})",
+            f"the backup root {root} is not a directory ({fs.kind_of(info.st_mode)})",
             hint="--root is the directory the backups are under",
         )
 
@@ -95,7 +95,7 @@ def list_backups(backups: BackupRoot, volume_id: str | None = None) -> list[Back
     check_root(root)
     found: dict[str, _Found] = {}
     leftovers: list[BackupSummary] = []
-    for where, fd in _safe.walk_dirs(root, 3):
+    for where, fd in fs.walk_dirs(root, 3):
         name = where.name
         left = leftover_id(name)
         if left is not None:
@@ -109,9 +109,9 @@ def list_backups(backups: BackupRoot, volume_id: str | None = None) -> list[Back
     return out
 
 
-def _own_files(fd: int, backup_id: str) -> list[_safe.Entry]:
+def _own_files(fd: int, backup_id: str) -> list[fs.Entry]:
     own = own_objects(backup_id)
-    return [e for e in _safe.scan_dir(fd) if e.regular and own.match(e.name)]
+    return [e for e in fs.scan_dir(fd) if e.regular and own.match(e.name)]
 
 
 def _leftover(backup_id: str, where: PurePosixPath, fd: int) -> BackupSummary:
@@ -215,7 +215,7 @@ class _Target:
 
     name: str
     fd: int
-    files: list[_safe.Entry]
+    files: list[fs.Entry]
     shared: bool = False
     """It also holds other backups' objects: only this backup's files go, in place."""
 
@@ -234,7 +234,7 @@ def delete_backup(
     with contextlib.ExitStack() as stack:
         try:
             parent_fd = stack.enter_context(
-                _safe.open_beneath(root, parent, what="directory", backup_id=backup_id)
+                fs.open_beneath(root, parent, what="directory", backup_id=backup_id)
             )
         except (FileNotFoundError, NotADirectoryError):
             raise _not_found(backup_id, root, backup_dir) from None
@@ -248,7 +248,7 @@ def delete_backup(
             if orphaned and not force:
                 raise BackupInUse(backup_id, orphaned)
         # Nothing has changed yet; from here on, everything is this backup's own.
-        removed: list[_safe.Entry] = []
+        removed: list[fs.Entry] = []
         directories: list[str] = []
         for target in targets:
             if target.shared:
@@ -287,7 +287,7 @@ def _targets(
     own = own_objects(backup_id)
     leftovers = sorted(
         e.name
-        for e in _safe.scan_dir(parent_fd)
+        for e in fs.scan_dir(parent_fd)
         if e.directory and leftover_id(e.name) == backup_id
     )
     names = [relative.name, *leftovers]
@@ -298,7 +298,7 @@ def _targets(
             continue
         stack.callback(os.close, fd)
         target = _Target(name, fd, [])
-        for entry in _safe.scan_dir(fd):
+        for entry in fs.scan_dir(fd):
             if entry.regular and own.match(entry.name):
                 target.files.append(entry)
             elif i == 0 and entry.regular and ANY_OBJECT.match(entry.name):
@@ -328,7 +328,7 @@ def _open_dir(parent_fd: int, name: str, shown: str, backup_id: str) -> int | No
         raise UnsafeFile(
             shown,
             "backup directory",
-            _safe.kind_of(mode),
+            fs.kind_of(mode),
             backup_id=backup_id,
             hint="nothing was deleted; docket never follows a symbolic link below the root",
         ) from None
@@ -354,10 +354,10 @@ def _set_aside(parent_fd: int, target: _Target, backup_id: str, shown: PurePosix
     return aside
 
 
-def _unlink(target: _Target) -> list[_safe.Entry]:
+def _unlink(target: _Target) -> list[fs.Entry]:
     """Remove the target's files, the metadata object first: stopped half-way, what is left
     is a partial backup, which never verifies or restores. Unlinking never follows a link."""
-    done: list[_safe.Entry] = []
+    done: list[fs.Entry] = []
     for entry in sorted(target.files, key=lambda e: (not e.name.endswith(METADATA_SUFFIX), e.name)):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(entry.name, dir_fd=target.fd)
@@ -372,7 +372,7 @@ def _remove_empty_parents(root: Path, parent: PurePosixPath) -> list[str]:
     here = parent
     while here.parts:
         try:
-            with _safe.open_beneath(root, here.parent, what="directory") as fd:
+            with fs.open_beneath(root, here.parent, what="directory") as fd:
                 os.rmdir(here.name, dir_fd=fd)
         except (OSError, UnsafeFile):
             break  # not empty (or not ours to touch): it stays

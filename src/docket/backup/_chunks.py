@@ -11,10 +11,8 @@ import enum
 import hashlib
 import json
 import os
-import secrets
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -27,9 +25,8 @@ from docket.core.errors import BackupError
 PIECE = 1 << 20
 """Bytes read, compressed, hashed or written in one step."""
 
-TEMP_PREFIX = "."
-"""Objects are written under a dot name first: Cinder lists a backup's directory by the object
-prefix, so a half-written object is never mistaken for a real one."""
+# Objects are written under a dot name first (docket.fs.TEMP_PREFIX): Cinder lists a backup's
+# directory by the object prefix, so a half-written object is never mistaken for a real one.
 
 
 class Compression(enum.Enum):
@@ -225,66 +222,6 @@ def object_pieces(fh: IO[bytes], compression: Compression, length: int) -> Itera
 
 
 # --- writing objects ---------------------------------------------------------------------
-
-
-def temp_path(final: Path) -> Path:
-    """A hidden, unique sibling of ``final`` to write into before renaming."""
-    return final.with_name(f"{TEMP_PREFIX}{final.name}.{secrets.token_hex(4)}.part")
-
-
-def fsync_path(path: Path) -> None:
-    """Flush a file's (or directory's) data and metadata to stable storage."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def create_file(path: Path, mode: int | None, *, text: bool = False) -> Any:
-    """Open a new file for writing; ``mode`` (when given) is set whatever the umask."""
-    fh: IO[Any] = open(path, "w", encoding="utf-8") if text else open(path, "wb")  # noqa: SIM115
-    if mode is not None:
-        try:
-            os.fchmod(fh.fileno(), mode)
-        except BaseException:
-            fh.close()
-            raise
-    return fh
-
-
-def make_dirs(top: Path, path: Path, mode: int | None) -> None:
-    """Create ``path`` and the missing directories between it and ``top``; each directory
-    this creates gets ``mode`` (when given) whatever the umask. ``top`` itself must exist or
-    is created as ``mkdir -p`` would."""
-    missing: list[Path] = []
-    here = path
-    while here != top and here.is_relative_to(top) and not here.is_dir():
-        missing.append(here)
-        here = here.parent
-    if not top.is_dir():
-        top.mkdir(parents=True, exist_ok=True)
-    for directory in reversed(missing):
-        try:
-            directory.mkdir()
-        except FileExistsError:
-            continue  # made by a concurrent backup: not ours to change
-        if mode is not None:
-            os.chmod(directory, mode)
-
-
-def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either nothing or all of it."""
-    tmp = temp_path(path)
-    try:
-        with create_file(tmp, mode) as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class ObjectWriter:

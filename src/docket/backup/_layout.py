@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from docket.backup import _safe
-from docket.backup._chunks import TEMP_PREFIX, Compression, compression_named
+from docket import fs
+from docket.backup._chunks import Compression, compression_named
 from docket.backup._model import Backup
 from docket.backup.errors import BackupNotFound, InvalidBackup
 from docket.core.errors import DriverOptionError, UnsafeFile, show
 from docket.core.family import Family
+from docket.fs import TEMP_PREFIX
 
 DEFAULT_SHA_BLOCK_SIZE = 32768
 GIB = 1 << 30
@@ -187,13 +188,13 @@ class StoredBackup:
     def directory(self) -> Iterator[int]:
         """A descriptor of the backup directory, reached without following links."""
         if self.root is None:
-            with _safe.open_beneath(
+            with fs.open_beneath(
                 self.backup_dir, what="backup directory", backup_id=self.backup_id
             ) as fd:
                 yield fd
             return
         relative = PurePosixPath(self.backup_dir.relative_to(self.root).as_posix())
-        with _safe.open_beneath(
+        with fs.open_beneath(
             self.root, relative, what="backup directory", backup_id=self.backup_id
         ) as fd:
             yield fd
@@ -203,20 +204,20 @@ class StoredBackup:
         Whatever they are (a FIFO, a link): opening one is what refuses it."""
         skip = {self.metadata_name, self.sha256_name}
         with self.directory() as fd:
-            names = [entry.name for entry in _safe.scan_dir(fd)]
+            names = [entry.name for entry in fs.scan_dir(fd)]
         return sorted(name for name in names if name.startswith(self.prefix) and name not in skip)
 
     def open_object(self, name: str) -> BinaryIO:
         """One of the backup's objects, opened for reading as a regular file (a FIFO, device,
         socket or symbolic link is :class:`UnsafeFile`); the caller closes it."""
         with self.directory() as fd:
-            return _safe.open_file(name, what="object", dir_fd=fd, backup_id=self.backup_id)
+            return fs.open_file(name, what="object", dir_fd=fd, backup_id=self.backup_id)
 
     def read_object(self, name: str, limit: int) -> bytes:
         """One of the backup's objects, whole, refused (:class:`FileTooLarge`) past ``limit``
         bytes before it is read."""
         with self.directory() as fd:
-            return _safe.read_bounded(
+            return fs.read_bounded(
                 name, limit, what="object", dir_fd=fd, backup_id=self.backup_id
             )
 
@@ -308,7 +309,7 @@ class BackupRoot:
         probe = StoredBackup(backup_id, backup_dir, "", False, self.root)
         try:
             with probe.directory() as fd:
-                names = [entry.name for entry in _safe.scan_dir(fd)]
+                names = [entry.name for entry in fs.scan_dir(fd)]
         except (FileNotFoundError, NotADirectoryError):
             raise BackupNotFound(
                 f"no backup under {self.root} (looked in {backup_dir})",
@@ -359,7 +360,7 @@ class BackupRoot:
     @staticmethod
     def _object_count(stored: StoredBackup) -> int:
         with stored.directory() as fd:
-            return len(_safe.scan_dir(fd))
+            return len(fs.scan_dir(fd))
 
     def load(self, backup: Backup | str) -> LoadedBackup:
         """Find a backup and read its metadata object: version, schema and entries checked."""
@@ -465,17 +466,17 @@ class BackupRoot:
         """
         if not self.root.is_dir():
             return
-        for where, fd in _safe.walk_dirs(self.root, 3):
+        for where, fd in fs.walk_dirs(self.root, 3):
             if not safe_id(where.name):
                 continue  # not a backup: what an interrupted delete left, say
-            for entry in _safe.scan_dir(fd):
+            for entry in fs.scan_dir(fd):
                 name = entry.name
                 if not (
                     entry.regular and name.startswith("volume_") and name.endswith(METADATA_SUFFIX)
                 ):
                     continue
                 try:
-                    raw = _safe.read_bounded(
+                    raw = fs.read_bounded(
                         name, METADATA_BASE_LIMIT, what="metadata object", dir_fd=fd
                     )
                     data = json.loads(raw)
@@ -496,7 +497,7 @@ class BackupRoot:
         stored = StoredBackup(backup_id, backup_dir, "", False, self.root)
         try:
             with stored.directory() as fd:
-                for entry in _safe.scan_dir(fd):
+                for entry in fs.scan_dir(fd):
                     if own.match(entry.name) and not entry.directory:
                         with contextlib.suppress(FileNotFoundError):
                             os.unlink(entry.name, dir_fd=fd)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from docket.backup import _safe
+from docket import fs
 from docket.backup._chunks import (
     PIECE,
     Compression,
@@ -206,7 +206,7 @@ class ChunkedBackupDriver(BackupDriver):
             if isinstance(volume_file, str | os.PathLike):
                 # Not a link, a FIFO or a character device: a regular file or block device.
                 fh = stack.enter_context(
-                    _safe.open_file(volume_file, what="volume", kinds=_safe.VOLUME)
+                    fs.open_file(volume_file, what="volume", kinds=fs.VOLUME)
                 )
             objects, total = self._store(
                 fh, container, prefix, header, parent_shas, parent_end, backup_id, progress

@@ -30,18 +30,9 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, BinaryIO
 
-from docket.backup import _safe
+from docket import fs
 from docket.backup._catalog import delete_backup, list_backups
-from docket.backup._chunks import (
-    TEMP_PREFIX,
-    Compression,
-    atomic_write,
-    create_file,
-    fsync_path,
-    make_dirs,
-    temp_path,
-    volume_size,
-)
+from docket.backup._chunks import Compression, volume_size
 from docket.backup._layout import (
     DEFAULT_SHA_BLOCK_SIZE,
     BackupRoot,
@@ -72,6 +63,7 @@ from docket.backup.errors import InvalidBackup
 from docket.backup.store import DEFAULT_PAGE, ObjectPage
 from docket.core.errors import BackupError, DriverOptionError, FileTooLarge, show
 from docket.core.registry import Registry
+from docket.fs import TEMP_PREFIX, atomic_write, create_file, fsync_path, make_dirs, temp_path
 
 __all__ = [
     "CONTAINER_FAMILY",
@@ -149,7 +141,7 @@ class PosixStore:
     @contextlib.contextmanager
     def _open_dir(self, container: str) -> Iterator[int]:
         self._directory(container)
-        with _safe.open_beneath(self.root, container, what="backup directory") as fd:
+        with fs.open_beneath(self.root, container, what="backup directory") as fd:
             yield fd
 
     def create_container(self, container: str) -> None:
@@ -170,7 +162,7 @@ class PosixStore:
     def open_object(self, container: str, name: str, *, limit: int | None = None) -> BinaryIO:
         _check_name(name, "object name")
         with self._open_dir(container) as fd:
-            fh = _safe.open_file(name, what="object", dir_fd=fd)
+            fh = fs.open_file(name, what="object", dir_fd=fd)
         if limit is not None:
             size = os.fstat(fh.fileno()).st_size
             if size > limit:
@@ -191,7 +183,7 @@ class PosixStore:
         with self._open_dir(container) as fd:
             names = [
                 entry.name
-                for entry in _safe.scan_dir(fd)
+                for entry in fs.scan_dir(fd)
                 if entry.name.startswith(prefix)
                 and not entry.name.startswith(TEMP_PREFIX)
                 and not entry.directory
@@ -395,8 +387,8 @@ class PosixBackupDriver(ChunkedBackupDriver):
         # Through a symlink, restore what it points at rather than replace the link.
         target = Path(os.path.realpath(volume_file))
         if os.path.lexists(target) and not target.is_file():
-            fd = _safe.open_regular(
-                target, what="restore target", kinds=_safe.VOLUME, flags=os.O_RDWR
+            fd = fs.open_regular(
+                target, what="restore target", kinds=fs.VOLUME, flags=os.O_RDWR
             )
             with os.fdopen(fd, "r+b") as out:
                 available = volume_size(out)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -21,24 +20,15 @@ import orjson
 
 from docket.cli import options
 from docket.cli.audit_report import render
-from docket.cli.common import EXIT_FAILED, EXIT_OK, atomic_output, database, run
+from docket.cli.common import EXIT_FAILED, EXIT_OK, database, run
 from docket.cli.errors import CommandFailed, UsageError
 from docket.core.errors import show
 from docket.fleet.audit import FINDINGS, AuditRun, BackupRow, Summary, Verdict, audit, backup_rows
-from docket.fleet.validate import parse_shard
+from docket.fleet.merge import merge_shards
+from docket.fleet.shards import choose_shard
+from docket.fs import atomic_output
 
 FORMATS = ("text", "json", "jsonl", "html")
-MAX_LINE = 16 * 1024 * 1024
-"""The longest line ``merge`` reads (a verdict line is a few hundred bytes)."""
-
-
-def _shard(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        return parse_shard(text)
-    except ValueError as err:
-        raise UsageError("--shard", str(err), "for example --shard 2/4") from None
 
 
 @contextlib.contextmanager
@@ -209,7 +199,7 @@ def run_audit(
             )
         if not Path(root).is_dir():
             raise UsageError("ROOT", f"{root} is not a directory", "give the backup root")
-        part = _shard(shard)
+        part = choose_shard(shard)
         with contextlib.ExitStack() as stack:
             engine = None if db is None else stack.enter_context(database(db))
             rows = None if engine is None else backup_rows(engine)
@@ -244,23 +234,6 @@ def run_audit(
     return run(stderr, work)
 
 
-def read_lines(path: str) -> Iterator[Verdict]:
-    """The verdicts of a ``--format jsonl`` file; :class:`CommandFailed` at a bad line."""
-    with open(path, "rb") if path != "-" else contextlib.nullcontext(sys.stdin.buffer) as fh:
-        for number, line in enumerate(iter(lambda: fh.readline(MAX_LINE + 1), b""), 1):
-            if not line.strip():
-                continue
-            try:
-                if len(line) > MAX_LINE:
-                    raise ValueError("the line is too long")
-                yield Verdict.from_json(orjson.loads(line))
-            except (ValueError, KeyError, TypeError, AttributeError) as err:
-                raise CommandFailed(
-                    f"{path}:{number}: not a line of `docket audit --format jsonl` ({err})",
-                    hint="merge the JSONL files the shards wrote",
-                ) from None
-
-
 def merge(
     files: Sequence[str],
     *,
@@ -280,9 +253,8 @@ def merge(
             )
         with _target(stdout, output) as out:
             report = _Report(out, output_format, "docket audit")
-            for path in files:
-                for verdict in read_lines(path):
-                    report.add(verdict)
+            for verdict in merge_shards(files):
+                report.add(verdict)
             report.end()
         return _finish(stderr, report.summary, "no backups found in " + ", ".join(files))
 

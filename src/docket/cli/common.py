@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from docket.cli.errors import UsageError
-from docket.core._reading import stream_size
 from docket.core.codec import Limits, parse
 from docket.core.documents import MANIFEST
 from docket.core.errors import (
@@ -33,6 +31,7 @@ from docket.core.family import Container, Family
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
 from docket.fleet.validate import DEFAULT_FAMILY, STDIN
+from docket.fs import open_file, read_bounded, stream_size
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -80,8 +79,7 @@ def read_key(path: str | os.PathLike[str]) -> bytes:
     :data:`KEY_LIMIT` bytes; anything else is a usage error of ``--key-file``.
     """
     try:
-        from docket.backup import _safe  # only when a key file is given
-        key = _safe.read_bounded(path, KEY_LIMIT, what="key file")
+        key = read_bounded(path, KEY_LIMIT, what="key file")
     except UnsafeFile as err:
         raise UsageError("--key-file", err.describe(), "give the key's own file") from None
     except OSError as err:
@@ -192,9 +190,7 @@ def read_input(path: str, stdin: BinaryIO | None, limits: Limits) -> bytes:
         size = stream_size(source) if len(raw) > limits.max_bytes else None
     else:
         # A FIFO, device or link is refused (UnsafeFile) rather than read or followed.
-        from docket.backup import _safe  # not on `docket validate`'s path
-
-        with _safe.open_file(path, what="input file") as fh:
+        with open_file(path, what="input file") as fh:
             raw = fh.read(limits.max_bytes + 1)
             size = stream_size(fh) if len(raw) > limits.max_bytes else None
     if len(raw) > limits.max_bytes:
@@ -227,59 +223,6 @@ def load_at_own_version(
     integrity = family.spec(version).integrity
     reader = family if integrity and integrity.signature else family.with_signing_key(None)
     return family, reader.load(obj, to=version)
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all (a temporary file, then a rename).
-
-    An existing ``path`` that is not a regular file (a device, FIFO, socket, directory or
-    symbolic link) is refused with :class:`UnsafeFile` naming ``path`` as given: renaming
-    over it would replace it, not write into it.
-    """
-    with atomic_output(path, binary=True) as fh:
-        fh.write(data)
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str], *, binary: bool = False) -> Iterator[Any]:
-    """A file that replaces ``path`` only when the block ends without an error (a temporary
-    file beside it, then a rename); the same refusal of non-regular targets as
-    :func:`write_atomic`."""
-    target = Path(path)
-    try:
-        mode = os.lstat(target).st_mode
-    except FileNotFoundError:
-        pass
-    else:
-        if not stat.S_ISREG(mode):
-            from docket.backup import _safe  # not on `docket validate`'s path
-
-            raise UnsafeFile(
-                os.fspath(path),
-                "output file",
-                _safe.kind_of(mode),
-                hint="give a new path or a regular file to replace",
-            )
-    import tempfile  # with shutil, bz2 and lzma: only for -o, not at every start
-
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    except OSError as err:  # name the file asked for, not the temporary one
-        raise OSError(err.errno, err.strerror, os.fspath(path)) from None
-    try:
-        # mkstemp makes the file private (0600); give it the mode a plain open() would.
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)
-        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager

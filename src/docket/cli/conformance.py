@@ -13,12 +13,13 @@ from typing import Any, TextIO
 import click
 
 from docket.cli import options
-from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, write_atomic
+from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from docket.cli.options import streams
 from docket.conformance.report import RENDERERS, Report
 from docket.conformance.runner import DOCKET_COMMAND, default_suite, run
 from docket.conformance.suite import LEVELS, Suite, SuiteError
 from docket.core.errors import DocketError, show
+from docket.fs import write_atomic
 
 # --- the command ---------------------------------------------------------------------------
 

@@ -22,13 +22,13 @@ from docket.cli.common import (
     read_input,
     redact,
     run,
-    write_atomic,
 )
 from docket.cli.errors import UsageError
 from docket.cli.output import emit
 from docket.core.errors import show
 from docket.core.registry import Registry
 from docket.fleet.validate import STDIN
+from docket.fs import write_atomic
 
 
 def dropped_lines(dropped: Iterable[Any], shown: int = 6) -> list[str]:

@@ -12,8 +12,9 @@ from typing import Any, TextIO
 import click
 
 from docket.cli import options
-from docket.cli.common import EXIT_OK, build_registry, database, redact, run, write_atomic
+from docket.cli.common import EXIT_OK, build_registry, database, redact, run
 from docket.cli.database import dropped_lines
+from docket.fs import write_atomic
 
 BASE_SECTION = "volume-base-metadata"
 

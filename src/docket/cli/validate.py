@@ -23,26 +23,17 @@ from docket.cli.common import (
 from docket.cli.errors import CommandFailed, UsageError
 from docket.cli.output import FORMATTERS
 from docket.core.errors import show
+from docket.fleet.shards import choose_shard
 from docket.fleet.validate import (
     DEFAULT_FAMILY,
     NOT_A_CONTAINER_FILE,
     STDIN,
     Skipped,
-    parse_shard,
     validate_many,
 )
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 """Less input than this gets no progress bar unless one is asked for."""
-
-
-def _shard(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        return parse_shard(text)
-    except ValueError as err:
-        raise UsageError("--shard", str(err), "for example --shard 2/4") from None
 
 
 def validate(
@@ -75,7 +66,7 @@ def validate(
             raise UsageError("--jobs", f"{jobs} is not a number of processes", "0 uses every CPU")
         if list(paths).count(STDIN) > 1:
             raise UsageError("PATH", "standard input (-) can be read once")
-        part = _shard(shard)
+        part = choose_shard(shard)
         default = family or DEFAULT_FAMILY
         # Containers are judged at their own version: no migration runs, so the migration
         # soundness checks (`docket check`) are not part of this command's start-up.

@@ -20,7 +20,6 @@ from docket.cli.common import (
     named_version,
     read_input,
     run,
-    write_atomic,
 )
 from docket.cli.output import emit, issue_dict, pointer_path
 from docket.core.codec import parse
@@ -28,6 +27,7 @@ from docket.core.compat import VersionDiff, diff_versions
 from docket.core.errors import LossyMigration, show
 from docket.core.explain import Explanation, explain_restore, restore_changes
 from docket.fleet.validate import STDIN
+from docket.fs import write_atomic
 
 # --- migrate ------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, TextIO
 
 import click
 
-from docket.backup import _safe
+from docket import fs
 from docket.backup._chunks import Compression
 from docket.backup._model import Backup, BackupSummary, MetadataAPI
 from docket.backup.posix import DEFAULT_CHUNK_SIZE, PosixBackupDriver
@@ -306,7 +306,7 @@ def import_record(
         text = record
         if record == "-":
             source = stdin if stdin is not None else sys.stdin.buffer
-            raw = _safe.read_bounded(source, RECORD_TEXT_LIMIT, what="record", name="<stdin>")
+            raw = fs.read_bounded(source, RECORD_TEXT_LIMIT, what="record", name="<stdin>")
             text = raw.decode("ascii", "replace")
         imported = driver.import_record(text.strip())
         result = driver.verify(imported.backup)

@@ -213,7 +213,7 @@ def read_family(directory: Path) -> FamilySource:
         documents[v] = doc
         gdir = directory / GOLDEN / version_text(v)
         if gdir.is_dir():
-            golden[v] = tuple(sorted(gdir.glob("*.json")))
+            golden[v] = tuple(json_files(gdir))
     readers = _readers(manifest.get("readers", {}), versions, str(manifest_path))
     return FamilySource(
         name=name,
@@ -259,6 +259,19 @@ def read_schema_dir(path: Path) -> list[FamilySource]:
             hint=f"pass the directory holding it: {path.parent}",
         )
     return [read_family(d) for d in sorted(path.iterdir()) if (d / MANIFEST).is_file()]
+
+
+def json_files(folder: Path) -> list[Path]:
+    """The ``*.json`` files in a folder of a schema directory (golden containers), sorted."""
+    return sorted(folder.glob("*.json"))
+
+
+def subfolders(folder: Path) -> list[Path]:
+    """The folders in a folder of a schema directory (a family's golden versions), sorted;
+    none when ``folder`` is not a directory."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir())
 
 
 def read_golden(path: Path) -> bytes:

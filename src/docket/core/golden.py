@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from docket.core.documents import json_files, subfolders
 from docket.core.errors import DocketError, show
 from docket.core.family import Container, Family
 from docket.core.versions import Version
@@ -87,10 +88,8 @@ def _first_difference(recorded: bytes, now: bytes) -> str:
 
 def recorded_versions(family: Family, directory: Path) -> list[Version]:
     """The versions of ``family`` that have a folder under ``directory``."""
-    if not directory.is_dir():
-        return []
     names = {str(v): v for v in family.versions}
-    found = [names[d.name] for d in directory.iterdir() if d.is_dir() and d.name in names]
+    found = [names[d.name] for d in subfolders(directory) if d.name in names]
     return sorted(found, key=family.scheme.key)
 
 
@@ -131,10 +130,7 @@ def check_golden_file(family: Family, version: Version, path: Path) -> Iterator[
 
 
 def _check_upgrades(family: Family, container: Container, path: Path) -> Iterator[GoldenProblem]:
-    upgraded = path.parent / UPGRADED
-    if not upgraded.is_dir():
-        return
-    for folder in sorted(p for p in upgraded.iterdir() if p.is_dir()):
+    for folder in subfolders(path.parent / UPGRADED):
         expected = folder / path.name
         if not expected.is_file():
             continue
@@ -172,7 +168,7 @@ def _older(family: Family, versions: Iterable[Version], than: Version) -> list[V
 
 
 def _containers(directory: Path, version: Version) -> list[Path]:
-    return sorted((directory / str(version)).glob("*.json"))
+    return json_files(directory / str(version))
 
 
 def upgrade_pins(

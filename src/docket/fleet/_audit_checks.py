@@ -21,7 +21,6 @@ from typing import Any
 
 import orjson
 
-from docket.backup._chunks import TEMP_PREFIX
 from docket.backup._layout import (
     METADATA_SUFFIX,
     SHA256_SUFFIX,
@@ -31,13 +30,13 @@ from docket.backup._layout import (
     backup_dir_for,
     check_id,
 )
-from docket.backup._safe import Entry, open_beneath, read_bounded, scan_dir
 from docket.backup._verify import _Checked, _Verifier
 from docket.core.codec import Limits
 from docket.core.errors import DocketError, UnsafeFile, show
 from docket.core.family import Family
 from docket.core.registry import Registry
 from docket.core.versions import Version
+from docket.fs import TEMP_PREFIX, Entry, open_beneath, read_bounded, scan_dir
 
 METADATA_FAMILY = "chunked-backup"
 SHA256_FAMILY = "chunked-sha256"

@@ -19,11 +19,8 @@ are added) and ``jobs`` worker processes give the same verdicts as one run, and
 from __future__ import annotations
 
 import collections
-import hashlib
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +37,8 @@ from docket.fleet._audit_checks import (
     Verdict,
     orphan,
 )
+from docket.fleet.pool import in_order, workers
+from docket.fleet.shards import check_shard, shard_of
 
 POSIX_SERVICES = (
     "cinder.backup.drivers.posix.PosixBackupDriver",
@@ -54,13 +53,6 @@ _IGNORED = frozenset({"lost+found"})
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: backup directories audited so far, of those found."""
-
-
-def shard_of(key: str, count: int) -> int:
-    """The shard (1 to ``count``) a backup id belongs to: a hash, so shards are stable as
-    backups are added."""
-    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
-    return int.from_bytes(digest[:8], "big") % count + 1
 
 
 def backup_rows(engine: Any) -> Iterator[BackupRow]:
@@ -256,21 +248,6 @@ def _work(task: _Task) -> list[Verdict]:
     return _audit_task(_WORKER, task)
 
 
-def _in_pool(tasks: Iterable[_Task], jobs: int, setup: _Setup) -> Iterator[list[Verdict]]:
-    """Verdicts of each task in order, at most ``2 * jobs`` tasks in flight (flat memory)."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_init_worker, initargs=(setup,)
-    ) as pool:
-        window: collections.deque[Future[list[Verdict]]] = collections.deque()
-        for task in tasks:
-            window.append(pool.submit(_work, task))
-            if len(window) >= 2 * jobs:
-                yield window.popleft().result()
-        while window:
-            yield window.popleft().result()
-
-
 class AuditRun(Iterator[Verdict]):
     """The verdicts of :func:`audit`, as they are made. Once the last is read, ``backups``
     counts the backup directories the walk found under the root and ``rows`` the database
@@ -313,12 +290,9 @@ def audit(
     base = Path(root)
     if not base.is_dir():
         raise DriverOptionError(f"{base} is not a directory", hint="give the backup root")
-    if jobs < 0:
-        raise ValueError(f"jobs={jobs}: give a number of processes, or 0 for one per CPU")
-    if shard is not None and not 1 <= shard[0] <= shard[1]:
-        raise ValueError(f"shard={show(shard)}: I must be between 1 and N")
-    workers = jobs or os.cpu_count() or 1
-    if registry is not None and workers > 1:
+    count = workers(jobs)
+    check_shard(shard)
+    if registry is not None and count > 1:
         raise ValueError("a registry cannot be sent to worker processes: pass schemas=, or jobs=1")
 
     def mine(key: str) -> bool:
@@ -347,13 +321,13 @@ def audit(
         rows is not None,
         max_object_bytes,
     )
-    inspector = setup.inspector(registry) if workers == 1 else setup.inspector()
+    inspector = setup.inspector(registry) if count == 1 else setup.inspector()
     unknown = sorted(set(require) - set(inspector.reader_names))
     if unknown:
         raise ValueError(
             f"unknown reader {show(unknown[0])}; known: " + ", ".join(inspector.reader_names)
         )
-    run._verdicts = _run(base, setup, inspector, by_id, mine, workers, progress, run)
+    run._verdicts = _run(base, setup, inspector, by_id, mine, count, progress, run)
     return run
 
 
@@ -372,7 +346,7 @@ def _run(
     inspector: Inspector,
     by_id: dict[str, BackupRow],
     mine: Callable[[str], bool],
-    workers: int,
+    count: int,
     progress: Progress | None,
     run: AuditRun,
 ) -> Iterator[Verdict]:
@@ -397,10 +371,10 @@ def _run(
     if progress is not None:
         progress(done, total)
     finished: Iterable[list[Verdict]]
-    if workers == 1:
+    if count == 1:
         finished = (_audit_task(inspector, task) for task in tasks())
     else:
-        finished = _in_pool(tasks(), workers, setup)
+        finished = (v for _, v in in_order(tasks(), count, _work, _init_worker, (setup,)))
     for verdicts in finished:
         yield from verdicts
         done += len(verdicts)

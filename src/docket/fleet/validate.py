@@ -10,38 +10,36 @@ input order whatever the number of workers.
 
 from __future__ import annotations
 
-import collections
 import os
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
+from typing import Any, BinaryIO, NamedTuple, cast
 
 import orjson
 
-from docket.core._reading import (
-    _kind,
-    _lines,
-    _open_stream,
-    _read_regular,
-    _size,
-    open_regular,
-    split_lines,
-    stream_size,
-)
 from docket.core.codec import Limits, parse
 from docket.core.documents import FamilySource
-from docket.core.errors import DocketError, Issue, LimitExceeded, ParseError, TrailingData, show
+from docket.core.errors import (
+    DocketError,
+    Issue,
+    LimitExceeded,
+    ParseError,
+    TrailingData,
+    UnsafeFile,
+    show,
+)
 from docket.core.family import Family, parse_issue
 from docket.core.locate import place
 from docket.core.migrations import BUILTIN_CONVERTERS
 from docket.core.registry import Registry, load_registry
 from docket.core.rules import BUILTIN_RULES
-
-if TYPE_CHECKING:  # worker processes are started only for jobs > 1: imported then
-    from concurrent.futures import Future
+from docket.fleet._input import file_size, open_stream, read_lines, split_lines
+from docket.fleet.pool import Progress, in_order, workers
+from docket.fleet.shards import check_shard, parse_shard
+from docket.fs import kind_of, open_file, read_prefix, stream_size
 
 DEFAULT_FAMILY = "backup-metadata"
 """The family of a container without a ``family`` member, unless the caller names another."""
@@ -57,10 +55,6 @@ CONTAINER_SUFFIXES = (".json", ".jsonl")
 """The files a directory is searched for: ``*.json`` containers and ``*.jsonl`` lines."""
 NOT_A_CONTAINER_FILE = "not named *.json or *.jsonl"
 """Why a file below a directory was skipped for its name (see :class:`Skipped`)."""
-
-Progress = Callable[[int, int], None]
-"""``progress(done, total)``: bytes of input validated so far, of the bytes the paths hold."""
-
 
 @dataclass(frozen=True)
 class Skipped:
@@ -111,17 +105,6 @@ def _result(
     members["version"] = version
     members["errors"] = errors
     return result
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"I/N"`` (``1 <= I <= N``) as ``(I, N)``; :class:`ValueError` for anything else."""
-    index, sep, count = text.partition("/")
-    if not sep or not index.strip().isdigit() or not count.strip().isdigit():
-        raise ValueError(f"{show(text)} is not I/N")
-    i, n = int(index), int(count)
-    if not 1 <= i <= n:
-        raise ValueError(f"{show(text)}: I must be between 1 and N")
-    return i, n
 
 
 # --- tasks ------------------------------------------------------------------------------------
@@ -313,12 +296,12 @@ class _Checker:
                 if not self._mine(slot):
                     continue
                 try:
-                    raw = _read_regular(path, limit + 1)
-                except OSError as err:
-                    yield self.check(path, None, None, f"cannot read: {err.strerror or err}")
+                    raw = read_prefix(path, limit + 1, what="container", follow=True)
+                except (OSError, UnsafeFile) as err:
+                    yield self.check(path, None, None, _cannot_read(err))
                 else:
                     if len(raw) > limit:
-                        yield self._oversized(path, raw, _size(path))
+                        yield self._oversized(path, raw, file_size(path))
                     else:
                         yield self.check(path, None, raw)
         else:
@@ -336,7 +319,7 @@ class _Checker:
                             lines, task.display, task.first_line, task.first_slot, limit
                         )
                         return
-                    pieces = _lines(fh, limit, span)
+                    pieces = read_lines(fh, limit, span)
                     display, first_line, first_slot = task.display, task.first_line, task.first_slot
                     every = self.shard is None
                     for offset, raw in pieces:
@@ -345,7 +328,7 @@ class _Checker:
                         elif raw.strip() and (every or self._mine(first_slot + offset)):
                             yield self.check(display, first_line + offset, raw)
             except OSError as err:
-                yield self.check(task.display, None, None, f"cannot read: {err.strerror or err}")
+                yield self.check(task.display, None, None, _cannot_read(err))
 
 
     def _block(
@@ -370,6 +353,13 @@ class _Checker:
                 yield check(display, first_line + offset, raw)
 
 
+def _cannot_read(err: OSError | UnsafeFile) -> str:
+    """Why a container could not be read, as results say it."""
+    if isinstance(err, UnsafeFile):
+        return f"cannot read: not a regular file ({err.found})"
+    return f"cannot read: {err.strerror or err}"
+
+
 def _too_long(limit: int, stream: str | None = None) -> str:
     text = f"the line is longer than the container limit of {limit} bytes (Limits.max_bytes)"
     return text if stream is None else f"{text}; the rest of {stream} is not read"
@@ -384,9 +374,9 @@ def input_size(paths: Iterable[str | os.PathLike[str]]) -> int:
         if str(text) == STDIN:
             continue
         if path.is_dir():
-            total += sum(_size(Path(p)) for p in walk(str(path)))
+            total += sum(file_size(Path(p)) for p in walk(str(path)))
         elif path.is_file():
-            total += _size(path)
+            total += file_size(path)
     return total
 
 
@@ -447,11 +437,11 @@ def walk(root: str, on_skip: OnSkip | None = None) -> list[str]:
                         skip(path, "a dangling symbolic link")
                         continue
                     if not stat.S_ISREG(mode):
-                        skip(path, f"a symbolic link to {_kind(mode)}, not a regular file")
+                        skip(path, f"a symbolic link to {kind_of(mode)}, not a regular file")
                         continue
                 elif not entry.is_file(follow_symlinks=False):
                     mode = entry.stat(follow_symlinks=False).st_mode
-                    skip(path, f"{_kind(mode)}, not a regular file")
+                    skip(path, f"{kind_of(mode)}, not a regular file")
                     continue
             except OSError as err:
                 skip(path, f"cannot read: {err.strerror or err}")
@@ -495,9 +485,9 @@ def _line_chunks(path: str, first_slot: int) -> Iterator[_Lines | int]:
 
 def _inline_chunks(path: str, first_slot: int, limit: int) -> Iterator[_Block | int]:
     """:func:`_line_chunks` for tasks checked in this process: each block is read once and
-    split as it is read (:func:`~docket.core._reading.split_lines`); then the line count."""
+    split as it is read (:func:`~docket.fleet._input.split_lines`); then the line count."""
     count = 0
-    with open_regular(path) as fh:
+    with open_file(path, what="container", follow=True) as fh:
         for first, lines, size in split_lines(fh, _CHUNK_BYTES, limit):
             yield _Block(path, first, first_slot + first - 1, lines, size)
             count = max(count, first - 1 + len(lines))
@@ -518,7 +508,7 @@ def _stream_tasks(
         return
     used = 0
     entries: list[_Entry] = []
-    for index, raw in _lines(source, limit, stream=True):
+    for index, raw in read_lines(source, limit, stream=True):
         if raw is None:
             entries.append((index + 1, None, _too_long(limit, display), slot + used))
         elif raw.strip():  # blank lines hold no container, as in files
@@ -572,8 +562,8 @@ def _tasks(
                     slot += chunk
                 else:
                     yield chunk
-        except OSError as err:
-            yield _Raw(display, ((None, None, f"cannot read: {err.strerror or err}", slot),))
+        except (OSError, UnsafeFile) as err:
+            yield _Raw(display, ((None, None, _cannot_read(err), slot),))
             slot += 1
 
     for text in paths:
@@ -584,7 +574,7 @@ def _tasks(
         if os.path.isdir(text):
             found = walk(text, on_skip)
         else:
-            stream = _open_stream(text)
+            stream = open_stream(text)
             if stream is not None:  # a FIFO or device: read once, as it comes
                 yield from flush()
                 with stream:
@@ -598,7 +588,7 @@ def _tasks(
                 continue
             files.append((name, slot))
             if sizes:
-                files_size += _size(name)
+                files_size += file_size(name)
             slot += 1
             if len(files) >= _FILES_PER_TASK:
                 yield from flush()
@@ -661,29 +651,6 @@ def _work(task: _Task) -> list[Result]:
     return list(_WORKER.results(task))
 
 
-def _in_pool(
-    tasks: Iterable[_Task], jobs: int, initargs: tuple[Any, ...]
-) -> Iterator[tuple[_Task, list[Result]]]:
-    """Tasks and their results in input order, at most ``2 * jobs`` in flight (flat memory)."""
-    import multiprocessing  # only runs with workers pay for these imports
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn, not fork: a caller's thread (a progress bar) may be running when the pool starts.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_init_worker, initargs=initargs
-    ) as pool:
-        window: collections.deque[tuple[_Task, Future[list[Result]]]] = collections.deque()
-        for task in tasks:
-            window.append((task, pool.submit(_work, task)))
-            if len(window) >= 2 * jobs:
-                done, future = window.popleft()
-                yield done, future.result()
-        while window:
-            done, future = window.popleft()
-            yield done, future.result()
-
-
 # --- the entry point --------------------------------------------------------------------------
 
 
@@ -718,18 +685,15 @@ def validate_many(
     :class:`concurrent.futures.process.BrokenProcessPool`.
     """
     names = [os.fspath(p) for p in paths]
-    if jobs < 0:
-        raise ValueError(f"jobs={jobs}: give a number of processes, or 0 for one per CPU")
-    if shard is not None and not 1 <= shard[0] <= shard[1]:
-        raise ValueError(f"shard={show(shard)}: I must be between 1 and N")
+    count = workers(jobs)
+    check_shard(shard)
     if names.count(STDIN) > 1:
         raise ValueError("standard input (-) can be read once")
     if registry is None:
         registry = load_registry()
     built = registry if isinstance(registry, Registry) else registry()
-    workers = jobs or os.cpu_count() or 1
     # Checked now, not when the first result is asked for.
-    factory = _portable(registry) if workers > 1 and isinstance(registry, Registry) else registry
+    factory = _portable(registry) if count > 1 and isinstance(registry, Registry) else registry
     tasks = _tasks(
         names,
         jsonl,
@@ -737,15 +701,15 @@ def validate_many(
         built.limits.max_bytes,
         on_skip,
         sizes=progress is not None,
-        inline=workers == 1,
+        inline=count == 1,
     )
-    if workers == 1:
+    if count == 1:
         checker = _Checker(built, family, shard)
         finished: Iterable[tuple[_Task, Iterable[Result]]] = (
             (task, checker.results(task)) for task in tasks
         )
     else:
-        finished = _in_pool(tasks, workers, (factory, family, shard))
+        finished = in_order(tasks, count, _work, _init_worker, (factory, family, shard))
     return _report(finished, input_size(names) if progress is not None else 0, progress)
 
 

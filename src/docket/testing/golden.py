@@ -24,11 +24,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as Settings
 
-from docket._files import FileChanges, apply_changes
 from docket.core.errors import DocketError, show
 from docket.core.family import Container, Family
 from docket.core.golden import UPGRADED, check_golden_files, recorded_versions
 from docket.core.versions import Version
+from docket.fs import FileChanges, apply_changes
 from docket.testing._properties import containers
 
 REGENERATE_ENV = "DOCKET_REGENERATE_GOLDEN"

@@ -1,4 +1,9 @@
-"""Reading the files ``validate_many`` is given: regular files only, never blocking."""
+"""The input of ``validate_many``: JSON Lines split as it is read, streams read once.
+
+A FIFO, a device or standard input is read once, as it comes; a regular file may be read again
+(in byte ranges, by worker processes). A line longer than the container limit is never held
+whole.
+"""
 
 from __future__ import annotations
 
@@ -7,60 +12,6 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
-
-_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-
-
-def _read_regular(path: str, most: int) -> bytes:
-    """At most ``most`` bytes of the regular file ``path``; never blocks on a FIFO or device
-    put in its place (opened without blocking, checked on the open descriptor).
-
-    Read with one ``os.read`` of the size ``fstat`` gives (plus one byte, to see the end),
-    more only when the file grew meanwhile: no buffered file object per file."""
-    fd = os.open(path, _READ_FLAGS)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(0, f"not a regular file ({_kind(info.st_mode)})")
-        want = min(info.st_size + 1, most)
-        data = os.read(fd, want) if want > 0 else b""
-        if len(data) < want or len(data) >= most:
-            return data
-        pieces = [data]  # the file grew since fstat: read on to its end or to ``most``
-        got = len(data)
-        while got < most:
-            piece = os.read(fd, min(most - got, 1024 * 1024))
-            if not piece:
-                break
-            pieces.append(piece)
-            got += len(piece)
-        return b"".join(pieces)
-    finally:
-        os.close(fd)
-
-
-def stream_size(stream: BinaryIO) -> int | None:
-    """The size of the regular file behind an open ``stream`` (standard input redirected
-    from a file), None for a pipe, terminal or device, or a stream without a descriptor."""
-    try:
-        info = os.fstat(stream.fileno())
-    except (OSError, ValueError, AttributeError):  # io.BytesIO: UnsupportedOperation
-        return None
-    return info.st_size if stat.S_ISREG(info.st_mode) else None
-
-
-def open_regular(path: str) -> BinaryIO:
-    """``path`` opened for unbuffered reading if it is a regular file (opened without
-    blocking, checked on the open descriptor, as :func:`_read_regular` does); else OSError."""
-    fd = os.open(path, _READ_FLAGS)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise OSError(0, f"not a regular file ({_kind(mode)})")
-        return open(fd, "rb", buffering=0)  # the caller closes it
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def split_lines(
@@ -103,14 +54,15 @@ def split_lines(
         yield line, [], pending
 
 
-def _size(path: str | Path) -> int:
+def file_size(path: str | Path) -> int:
+    """The size of ``path`` in bytes (0 when it cannot be read)."""
     try:
         return os.stat(path).st_size
     except OSError:
         return 0
 
 
-def _open_stream(path: str) -> BinaryIO | None:
+def open_stream(path: str) -> BinaryIO | None:
     """``path`` opened for reading when it is not a regular file (a FIFO, a device: read as
     a stream, once); None for a regular file or one that cannot be opened (read later)."""
     try:
@@ -128,7 +80,7 @@ def _open_stream(path: str) -> BinaryIO | None:
     return open(fd, "rb")
 
 
-def _lines(
+def read_lines(
     fh: BinaryIO, limit: int, span: int | None = None, *, stream: bool = False
 ) -> Iterator[tuple[int, bytes | None]]:
     """``(index, content)`` per line, over at most ``span`` bytes; a line longer than
@@ -155,19 +107,3 @@ def _lines(
             yield index, line.rstrip(b"\r\n")
         used += consumed
         index += 1
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISLNK(mode):
-        return "a symbolic link"
-    return "not a regular file"

@@ -1,0 +1,64 @@
+"""Worker processes for a job over many containers or backups: results in input order.
+
+A job is cut into tasks; :func:`in_order` hands them to ``jobs`` worker processes with at most
+two tasks per worker in flight, so memory stays flat however long the input, and gives each
+task back with its result in the order the tasks came. Workers are spawned, not forked (a
+caller's thread, a progress bar, may be running), and build what they need once, in
+``initializer``; ``work`` then runs there per task. Both must be module-level functions (they
+are sent to the workers by name). A worker that dies raises
+:class:`concurrent.futures.process.BrokenProcessPool`.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # worker processes are started only for jobs > 1: imported then
+    from concurrent.futures import Future
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``, called as a job goes (what it counts is the job's to say)."""
+
+
+def workers(jobs: int) -> int:
+    """The number of worker processes ``jobs`` asks for (0: one per CPU); :class:`ValueError`
+    for a negative number."""
+    if jobs < 0:
+        raise ValueError(f"jobs={jobs}: give a number of processes, or 0 for one per CPU")
+    return jobs or os.cpu_count() or 1
+
+
+def in_order(
+    tasks: Iterable[T],
+    jobs: int,
+    work: Callable[[T], R],
+    initializer: Callable[..., None],
+    initargs: tuple[Any, ...],
+) -> Iterator[tuple[T, R]]:
+    """Each task with ``work(task)`` as a worker returned it, in input order, at most
+    ``2 * jobs`` tasks in flight."""
+    import multiprocessing  # only runs with workers pay for these imports
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=initializer, initargs=initargs
+    ) as pool:
+        window: collections.deque[tuple[T, Future[R]]] = collections.deque()
+        for task in tasks:
+            window.append((task, pool.submit(work, task)))
+            if len(window) >= 2 * jobs:
+                done, future = window.popleft()
+                yield done, future.result()
+        while window:
+            done, future = window.popleft()
+            yield done, future.result()
+
+
+__all__ = ["Progress", "in_order", "workers"]

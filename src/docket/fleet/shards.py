@@ -1,0 +1,54 @@
+"""Shards: one share of a job over many containers or backups, for a CI matrix or a batch array.
+
+``--shard I/N`` is read once, here (:func:`choose_shard`), for ``docket validate`` and
+``docket audit`` alike. ``validate_many`` keeps the containers ``k`` (counting files and lines
+in input order) with ``k mod N == I - 1``; ``audit`` keeps the backups whose id hashes to share
+I (:func:`shard_of`), so a backup stays in its shard as others are added.
+"""
+
+from __future__ import annotations
+
+from docket.core.errors import UsageError, show
+
+Shard = tuple[int, int]
+"""``(I, N)``: share I (from 1) of N."""
+
+
+def parse_shard(text: str) -> Shard:
+    """``"I/N"`` (``1 <= I <= N``) as ``(I, N)``; :class:`ValueError` for anything else."""
+    index, sep, count = text.partition("/")
+    if not sep or not index.strip().isdigit() or not count.strip().isdigit():
+        raise ValueError(f"{show(text)} is not I/N")
+    i, n = int(index), int(count)
+    if not 1 <= i <= n:
+        raise ValueError(f"{show(text)}: I must be between 1 and N")
+    return i, n
+
+
+def choose_shard(text: str | None, option: str = "--shard") -> Shard | None:
+    """The shard an option gives (None: the whole job); :class:`UsageError` of ``option``
+    for text that is not ``I/N``."""
+    if text is None:
+        return None
+    try:
+        return parse_shard(text)
+    except ValueError as err:
+        raise UsageError(option, str(err), f"for example {option} 2/4") from None
+
+
+def check_shard(shard: Shard | None) -> None:
+    """:class:`ValueError` unless ``shard`` is None or ``(I, N)`` with ``1 <= I <= N``."""
+    if shard is not None and not 1 <= shard[0] <= shard[1]:
+        raise ValueError(f"shard={show(shard)}: I must be between 1 and N")
+
+
+def shard_of(key: str, count: int) -> int:
+    """The shard (1 to ``count``) a backup id belongs to: a hash, so shards are stable as
+    backups are added."""
+    import hashlib  # not on `docket validate`'s path, which shares this module
+
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+__all__ = ["Shard", "check_shard", "choose_shard", "parse_shard", "shard_of"]
