@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from _families import version_document, write_family
+from tests._families import version_document, write_family
 
 
 def _disk(version: int) -> dict[str, Any]:

@@ -10,8 +10,8 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from _families import version_document, write_family
 from docket import Migration, NamedRule, Registry, RuleContext, load_registry
+from tests._families import version_document, write_family
 
 VARIANTS = ("correct", "drops-field", "non-deterministic", "lossy-exact", "leaky-policy")
 STATICALLY_UNSOUND = frozenset({"drops-field", "lossy-exact"})

@@ -32,13 +32,13 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # edit); `.ci/run` runs them with `-m "slow or interop"`. A path names a whole module, a node
 # id one test (all its parameters).
 SLOW = (
-    "tests/test_concurrency.py",  # eight processes restoring at once, per server
+    "tests/store/test_concurrency.py",  # eight processes restoring at once, per server
     "tests/test_benchmarks_smoke.py",  # runs the harness on tiny sizes
-    "tests/test_testing_plugin.py",  # property meta-tests: pytest runs of broken families
-    "tests/test_testing.py::test_containers_shrink_to_a_minimal_example",
-    "tests/test_testing.py::test_check_round_trip_groups_several_failures",
-    "tests/test_testing.py::test_check_round_trip_raises_the_one_failure",
-    "tests/test_testing.py::test_a_signed_family_also_gets_bad_signatures",
+    "tests/testing/test_testing_plugin.py",  # property meta-tests: pytest runs of broken families
+    "tests/testing/test_testing.py::test_containers_shrink_to_a_minimal_example",
+    "tests/testing/test_testing.py::test_check_round_trip_groups_several_failures",
+    "tests/testing/test_testing.py::test_check_round_trip_raises_the_one_failure",
+    "tests/testing/test_testing.py::test_a_signed_family_also_gets_bad_signatures",
 )
 
 

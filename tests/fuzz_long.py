@@ -6,7 +6,7 @@ restore over a stored backup whose ``_metadata`` and ``_sha256file`` objects are
 The only exceptions allowed out of them are :class:`docket.DocketError` subclasses, and
 ``Family.validate`` must agree with ``load``.
 
-``tests/test_fuzz.py`` runs every target briefly in the default test run. The long mode runs
+``tests/core/test_fuzz.py`` runs every target briefly in the default test run. The long mode runs
 them for a million inputs in all and reports what happened::
 
     python -m tests.fuzz_long                  # 1 000 000 inputs over all targets

@@ -415,14 +415,14 @@ def records() -> dict[str, tuple[bytes, dict[str, str]]]:
             b64(text(dict(v1, container="aa/11/aa11bb22-other"))),
             ok_record(
                 "the record is well formed; the driver refuses a container that is another "
-                "backup's directory (tests/test_hostile_storage.py)"
+                "backup's directory (tests/backup/test_hostile_storage.py)"
             ),
         ),
         "prefix-of-another-backup.b64": (
             b64(text(dict(v1, service_metadata="volume_v_20260102030405_backup_other"))),
             ok_record(
                 "the record is well formed; the driver refuses an object prefix that is not "
-                "its own backup's (tests/test_hostile_storage.py)"
+                "its own backup's (tests/backup/test_hostile_storage.py)"
             ),
         ),
         "size-string.b64": (b64(text(dict(v1, size="1"))), err("ValidationError")),

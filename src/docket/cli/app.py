@@ -130,7 +130,7 @@ def reference() -> str:
         "# Command line reference",
         "",
         "<!-- Generated from `docket --help` by `python -m docket.cli > docs/cli.md`;"
-        " tests/test_cli.py fails when the two drift. -->",
+        " tests/cli/test_cli.py fails when the two drift. -->",
         "",
         "Every command takes `-h`/`--help`. Exit status: 0 success, 1 invalid input, a refused",
         "operation or a finding, 2 a usage error. An error is one line on standard error,",

@@ -648,7 +648,7 @@ def compile_operations(ops: Sequence[Operation], converters: Mapping[str, Conver
     :meth:`Operation.compile`), as the store's row dumpers are: each section is looked up
     once for a run of operations on it, converters are resolved and immutable defaults bound
     ahead of time. It does what applying the
-    operations one by one (:meth:`Operation.apply`) does; ``tests/test_migrations.py``
+    operations one by one (:meth:`Operation.apply`) does; ``tests/core/test_migrations.py``
     compares the two.
     """
     namespace: dict[str, Any] = {

@@ -5,7 +5,7 @@ A version document types its section fields with ``x-docket-type`` (``naive-date
 marshmallow schema per section, the reference definition of how a database value (a
 ``datetime``, a ``bool``, an ``int``, a ``UUID``...) becomes the JSON value a container holds and
 back. Hot paths (a store dumping ten thousand volume rows) use converters compiled per field
-from the same kinds; ``tests/test_values.py`` proves the two agree.
+from the same kinds; ``tests/store/test_values.py`` proves the two agree.
 
 A value that has no JSON form (bytes that are not text, a float that is not finite, an object
 of no known type) is never dropped silently and never crashes a dump: it is left out of the
