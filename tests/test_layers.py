@@ -257,6 +257,35 @@ def test_no_source_file_is_over_800_lines() -> None:
     assert not long, f"over {MAX_LINES} lines: {long}"
 
 
+TESTS = Path(__file__).resolve().parent
+
+
+def test_no_test_file_is_over_800_lines() -> None:
+    long = {
+        str(p.relative_to(TESTS)): n
+        for p in TESTS.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, f"over {MAX_LINES} lines: {long}"
+
+
+def test_the_tests_mirror_the_packages() -> None:
+    """Every folder of tests (but the data and the Cinder interop runs) names a package of
+    docket, and holds test files: a newcomer finds a package's tests under its name."""
+    packages = {p.name for p in (SRC / "docket").iterdir() if (p / "__init__.py").is_file()}
+    data = {"data", "families", "fixtures", "hostile", "interop", "__pycache__"}
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and p.name not in data}
+    assert folders <= packages, folders - packages
+    for folder in folders:
+        assert list((TESTS / folder).glob("test_*.py")), folder
+    assert not list(TESTS.glob("test_*.py")) or {p.stem for p in TESTS.glob("test_*.py")} == {
+        "test_layers",
+        "test_public_api",
+        "test_packaging",
+        "test_benchmarks_smoke",
+    }
+
+
 # --- the checker itself, on synthetic modules ---------------------------------------------------
 
 

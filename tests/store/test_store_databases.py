@@ -1,0 +1,412 @@
+"""The store on databases docket did not create (foreign tables, extra columns, URLs and
+engines) and the allowlist of columns a restore may ever change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import docket
+from docket import store
+from docket.errors import (
+    StoreError,
+)
+from tests import _volumes as vols
+from tests.conftest_db import dump
+
+CINDER_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$")
+SRC = "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
+DST = "8a7b6c5d-4e3f-4a2b-9c1d-0e1f2a3b4c5d"
+OTHER = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
+FAMILY = docket.load_registry().family("backup-metadata")
+
+
+def _source(engine: sa.Engine, **kw: Any) -> str:
+    vols.types(engine)
+    kw.setdefault("metadata", {"fee": "fi", "fo": "fum"})
+    kw.setdefault("glance", {"disk_format": "raw", "container_format": "bare", "min_ram": 512})
+    return vols.volume(engine, SRC, **kw)
+
+
+def _target(engine: sa.Engine, volume_id: str = DST, **kw: Any) -> str:
+    kw.setdefault("name", f"restore_backup_{volume_id}")
+    kw.setdefault("description", None)
+    kw.setdefault("metadata", {"fee": "old", "stale": "x"})
+    kw.setdefault("glance", {"disk_format": "qcow2", "old_key": "1"})
+    return vols.volume(engine, volume_id, status="restoring-backup", **kw)
+
+
+# --- databases docket did not create -----------------------------------------------------
+
+
+def test_a_database_without_the_tables_is_a_typed_error_and_stays_empty(
+    scratch_db: Callable[[], str],
+) -> None:
+    engine = store.make_engine(scratch_db())
+    try:
+        api = store.BackupMetadataAPI(engine)
+        with pytest.raises(StoreError, match='no table "volumes"') as caught:
+            api.get(SRC)
+        assert "docket db init" in caught.value.hint
+        with pytest.raises(StoreError):
+            api.put(SRC, json.dumps({"version": 2}))
+        assert sa.inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+
+
+def test_extra_columns_are_backed_up_and_tables_are_never_altered(
+    db_backend: str, scratch_db: Callable[[], str]
+) -> None:
+    # Another release's layout: columns in another order, some missing, some Cinder 29 lacks.
+    engine = store.make_engine(scratch_db())
+    try:
+        md = sa.MetaData()
+        sa.Table(
+            "volumes",
+            md,
+            sa.Column("deleted", sa.Boolean),
+            sa.Column("id", sa.String(36), primary_key=True),
+            sa.Column("display_name", sa.String(255)),
+            sa.Column("display_description", sa.String(255)),
+            sa.Column("volume_type_id", sa.String(36)),
+            sa.Column("encryption_key_id", sa.String(36)),
+            sa.Column("bootable", sa.Boolean),
+            sa.Column("created_at", sa.DateTime),
+            sa.Column("frobnication_level", sa.Integer),
+            sa.Column("retired_at", sa.DateTime),
+            sa.Column("legacy_flag", sa.Boolean),
+            sa.Column("blob", sa.LargeBinary),
+        )
+        for name in ("volume_metadata", "volume_glance_metadata"):
+            sa.Table(
+                name,
+                md,
+                sa.Column("id", sa.Integer, primary_key=True),
+                sa.Column("volume_id", sa.String(36)),
+                sa.Column("key", sa.String(255)),
+                sa.Column("value", sa.Text),
+                sa.Column("deleted", sa.Boolean),
+                sa.Column("note", sa.String(20)),
+            )
+        sa.Table(
+            "volume_types",
+            md,
+            sa.Column("id", sa.String(36), primary_key=True),
+            sa.Column("deleted", sa.Boolean),
+        )
+        md.create_all(engine)
+        ddl = _schema(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                md.tables["volumes"].insert(),
+                [
+                    {
+                        "id": SRC,
+                        "deleted": False,
+                        "display_name": "old",
+                        "bootable": False,
+                        "created_at": vols.CREATED,
+                        "frobnication_level": 11,
+                        "retired_at": dt.datetime(2030, 5, 6, 7, 8, 9),
+                        "legacy_flag": True,
+                        "blob": b"\xff\xfe not text",
+                    },
+                ],
+            )
+            conn.execute(
+                md.tables["volumes"].insert(),
+                {"id": DST, "deleted": False, "display_name": "restore_backup_x"},
+            )
+            conn.execute(
+                md.tables["volume_metadata"].insert(),
+                {"volume_id": SRC, "key": "a", "value": "b", "deleted": False},
+            )
+        api = store.BackupMetadataAPI(engine)
+        base = json.loads(api.get(SRC))["volume-base-metadata"]
+        assert base == {
+            "deleted": False,
+            "id": SRC,
+            "display_name": "old",
+            "display_description": None,
+            "volume_type_id": None,
+            "encryption_key_id": None,
+            "bootable": False,
+            # MariaDB's plain DATETIME (Cinder's own layout there) keeps whole seconds.
+            "created_at": "2026-01-02T03:04:05.000000"
+            if db_backend == "mariadb"
+            else "2026-01-02T03:04:05.123456",
+            "frobnication_level": 11,
+            "retired_at": "2030-05-06T07:08:09.000000",
+            "legacy_flag": True,
+        }
+        (problem,) = api.last_report
+        assert (problem.section, problem.field, problem.volume_id) == (
+            "volume-base-metadata",
+            "blob",
+            SRC,
+        )
+        assert problem.type_name in ("bytes", "memoryview", "bytearray")
+        assert problem.path == '$["volume-base-metadata"]["blob"]'
+        v3 = store.BackupMetadataAPI(engine, version=3).get(SRC)
+        assert FAMILY.load(v3).data["volume-base-metadata"]["retired_at"].endswith("Z")
+        api.put(DST, api.get(SRC))
+        assert json.loads(api.get(DST))["volume-metadata"] == {"a": "b"}
+        assert json.loads(api.get(DST))["volume-base-metadata"]["display_name"] == "old"
+        assert _schema(engine) == ddl
+    finally:
+        engine.dispose()
+
+
+def _schema(engine: sa.Engine) -> dict[str, list[tuple[str, str]]]:
+    inspector = sa.inspect(engine)
+    return {
+        t: [(c["name"], str(c["type"])) for c in inspector.get_columns(t)]
+        for t in sorted(inspector.get_table_names())
+    }
+
+
+def test_the_dump_report_belongs_to_the_last_call(db_engine: sa.Engine) -> None:
+    _source(db_engine)
+    api = store.BackupMetadataAPI(db_engine)
+    api.get(SRC)
+    assert api.last_report == ()
+
+
+def test_init_db_creates_cinder_tables_once(scratch_db: Callable[[], str]) -> None:
+    url = scratch_db()
+    store.init_db(url)
+    store.init_db(url)  # a second time changes nothing
+    engine = store.make_engine(url)
+    try:
+        names = set(sa.inspect(engine).get_table_names())
+        assert names == {
+            "volumes",
+            "volume_metadata",
+            "volume_glance_metadata",
+            "volume_types",
+            "backups",  # what `docket audit --db` reads
+        }
+        columns = [c["name"] for c in sa.inspect(engine).get_columns("volumes")]
+        assert len(columns) == 40
+        backups = {c["name"] for c in sa.inspect(engine).get_columns("backups")}
+        read = {"id", "volume_id", "parent_id", "status", "container", "service_metadata"}
+        assert read | {"service", "deleted", "user_id", "project_id"} <= backups
+        assert len(backups) == 27  # Cinder 29's backups row
+    finally:
+        engine.dispose()
+
+
+def test_open_engine_names_each_way_a_url_fails(tmp_path: Any) -> None:
+    with pytest.raises(store.BadDatabaseURL) as bad:
+        store.open_engine("notaurl")
+    assert isinstance(bad.value, ValueError) and bad.value.url == '"notaurl"'
+    with pytest.raises(store.BadDatabaseURL, match='no database dialect "nosuch"'):
+        store.open_engine("nosuch://host/db")
+    with pytest.raises(store.DatabaseUnreachable) as refused:
+        store.open_engine("postgresql+psycopg://cinder:secret@127.0.0.1:1/cinder")
+    assert refused.value.where == "127.0.0.1:1" and isinstance(refused.value, ConnectionError)
+    assert "secret" not in str(refused.value)
+    missing = tmp_path / "cinder.db"
+    with pytest.raises(store.DatabaseUnreachable, match="no such file"):
+        store.open_engine(f"sqlite:///{missing}")
+    assert not missing.exists()  # not made by trying
+    store.open_engine(f"sqlite:///{missing}", create=True).dispose()
+    assert missing.exists()
+
+
+def test_backup_rows_looks_for_its_table_when_called(tmp_path: Any) -> None:
+    from docket.fleet.audit import backup_rows
+
+    url = f"sqlite:///{tmp_path / 'volumes-only.db'}"
+    engine = store.make_engine(url)
+    md = store.cinder_metadata()
+    md.create_all(engine, tables=[t for name, t in md.tables.items() if name != "backups"])
+    engine.dispose()
+    with pytest.raises(store.MissingTable) as missing:
+        backup_rows(url)  # not at the first row: before the audit starts
+    assert missing.value.table == "backups" and "docket db init" in str(missing.value)
+    with pytest.raises(store.BadDatabaseURL):
+        backup_rows("notaurl")
+
+
+def test_make_engine_turns_sqlite_foreign_keys_on(tmp_path: Any) -> None:
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        store.init_db(engine)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO volume_metadata (volume_id, key, value, deleted)"
+                " VALUES ('no such volume', 'k', 'v', 0)"
+            )
+    finally:
+        engine.dispose()
+
+
+def test_make_engine_asks_mysql_for_utf8mb4() -> None:
+    engine = store.make_engine("mysql+pymysql://root@127.0.0.1:3306/test")
+    assert engine.url.query["charset"] == "utf8mb4"
+    engine.dispose()
+
+
+# --- only allowlisted columns ever change -------------------------------------------------
+
+ALLOWED = {
+    1: {"display_name", "display_description", "bootable", "updated_at"},
+    2: {
+        "display_name",
+        "display_description",
+        "encryption_key_id",
+        "volume_type_id",
+        "bootable",
+        "updated_at",
+    },
+}
+ALLOWED[3] = ALLOWED[2]
+COLUMNS = [c.name for c in store.cinder_metadata().tables["volumes"].columns]
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+    st.text(alphabet="ab", min_size=250, max_size=70_000),  # huge values
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+keys = st.one_of(
+    st.sampled_from(["fee", "fo", "Fee", "status", "host", "project_id", "deleted", "id"]),
+    st.text(min_size=1, max_size=12),
+)
+
+
+def _fitting(name: str) -> st.SearchStrategy[Any]:
+    """Values of the type the schema gives a volume column (datetimes as Cinder writes them)."""
+    kinds = {
+        "size": st.integers(0, 2**40),
+        "ec2_id": st.one_of(st.integers(), st.text(max_size=10)),
+    }
+    if name.endswith("_at"):
+        return st.datetimes().map(lambda d: d.isoformat(timespec="microseconds"))
+    if name in ("bootable", "deleted", "multiattach", "use_quota", "shared_targets"):
+        return st.booleans()
+    return kinds.get(name, st.text(max_size=36))
+
+
+@st.composite
+def adversarial(draw: st.DrawFn, source: dict[str, Any]) -> tuple[int, bytes]:
+    """A container built from a real backup, then given extra sections, extra fields (any
+    volume column, with a fitting or any value), huge values and odd metadata."""
+    version = draw(st.sampled_from([1, 2, 3]))
+    sections: dict[str, Any] = {k: dict(v) for k, v in source.items() if k != "version"}
+    base = sections["volume-base-metadata"]
+    for name in draw(st.lists(st.sampled_from([*COLUMNS, "not_a_column"]), max_size=8)):
+        anything = name == "not_a_column" or draw(st.integers(0, 9)) == 0
+        base[name] = draw(json_values if anything else st.one_of(st.none(), _fitting(name)))
+    if draw(st.booleans()):
+        base["display_name"] = draw(st.sampled_from(["", None, "restore_backup_x", "named"]))
+    for section in ("volume-metadata", "volume-glance-metadata"):
+        if draw(st.booleans()):
+            value = json_values if draw(st.integers(0, 4)) == 0 else st.text(max_size=255)
+            sections[section] = draw(st.dictionaries(keys, value, max_size=4))
+        elif draw(st.booleans()):
+            sections.pop(section, None)
+    for _ in range(draw(st.integers(0, 2))):
+        sections[draw(st.text(min_size=1, max_size=10))] = draw(json_values)
+    if version == 3:
+        for name in (
+            "scheduled_at",
+            "launched_at",
+            "terminated_at",
+            "deleted_at",
+            "created_at",
+            "updated_at",
+        ):
+            if isinstance(base.get(name), str):
+                base[name] += "Z"
+        try:
+            body = FAMILY.dump(FAMILY.new(sections, version=3))
+        except docket.DocketError:
+            body = json.dumps({"version": 3, **sections}).encode()
+        return version, body
+    return version, json.dumps({"version": version, **sections}).encode()
+
+
+def _changes(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> dict[str, Any]:
+    return {t: (before[t], after[t]) for t in before if before[t] != after[t]}
+
+
+def test_only_allowlisted_columns_ever_change(db_engine: sa.Engine, db_backend: str) -> None:
+    _source(db_engine, encryption_key_id="6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d")
+    api = store.BackupMetadataAPI(db_engine)
+    source = json.loads(api.get(SRC))
+    tables = store.cinder_metadata().tables
+    volumes = tables["volumes"]
+    examples = 40 if db_backend == "sqlite" else 15
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(data=adversarial(source), target_named=st.booleans(), typed=st.booleans())
+    def prop(data: tuple[int, bytes], target_named: bool, typed: bool) -> None:
+        version, body = data
+        with db_engine.begin() as conn:
+            for name in ("volume_metadata", "volume_glance_metadata"):
+                table = tables[name]
+                conn.execute(sa.delete(table).where(table.c.volume_id == DST))
+            conn.execute(sa.delete(volumes).where(volumes.c.id == DST))
+        _target(
+            db_engine,
+            name="mine" if target_named else f"restore_backup_{DST}",
+            type_id=vols.TYPE_GOLD if typed else None,
+        )
+        before = dump(db_engine)
+        try:
+            api.put(DST, body)
+        except docket.DocketError as err:
+            outcomes.append(type(err).__name__)
+            assert dump(db_engine) == before
+            return
+        outcomes.append("restored")
+        after = dump(db_engine)
+        changed = _changes(before, after)
+        assert set(changed) <= {"volumes", "volume_metadata", "volume_glance_metadata"}
+        if "volumes" in changed:
+            old = {r[0]: r for r in (tuple(x) for x in before["volumes"])}
+            for new_row in after["volumes"]:
+                vid = new_row[COLUMNS.index("id")]
+                assert vid == DST or old[vid] == tuple(new_row)
+                if vid == DST:
+                    moved = {
+                        COLUMNS[i]
+                        for i, (a, b) in enumerate(zip(old[vid], new_row, strict=True))
+                        if a != b
+                    }
+                    assert moved <= ALLOWED[version], moved
+        for table in ("volume_metadata", "volume_glance_metadata"):
+            if table in changed:
+                ours = {r for r in before[table] if DST not in r}
+                assert ours == {r for r in after[table] if DST not in r}
+
+    outcomes: list[str] = []
+    prop()
+    # The property must restore as well as refuse, or it shows nothing.
+    assert "restored" in outcomes and len(set(outcomes)) > 1, outcomes
