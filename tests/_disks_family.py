@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests._families import version_document, write_family
+from tests._families import disk_policy, size_renamed, version_document, write_family
 
 
 def _disk(version: int) -> dict[str, Any]:
@@ -31,22 +31,10 @@ def _disk(version: int) -> dict[str, Any]:
 
 
 def document(version: int) -> dict[str, Any]:
-    policy = {
-        "sections": {
-            "disk": {
-                "restore": True,
-                "fields": ["name", "size_gb" if version == 1 else "size"],
-                "mode": "update",
-            }
-        }
-    }
+    policy = {"sections": {"disk": disk_policy(version)}}
     doc = version_document("disks", version, {"disk": _disk(version)}, policy=policy)
     if version == 2:
-        doc["migration"] = {
-            "from": 1,
-            "upgrade": [{"op": "rename", "section": "disk", "field": "size_gb", "to": "size"}],
-            "downgrade": {"operations": "inverse", "kind": "exact"},
-        }
+        doc["migration"] = size_renamed()
     if version == 3:
         doc["migration"] = {
             "from": 2,

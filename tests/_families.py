@@ -45,6 +45,26 @@ def version_document(
     }
 
 
+def disk_policy(version: int) -> dict[str, Any]:
+    """The ``disk`` section's rule in the disk families (``_disks_family``, ``_volumes_family``):
+    restore its name and size (``size_gb`` in version 1, ``size`` after), updating the disk."""
+    return {
+        "restore": True,
+        "fields": ["name", "size_gb" if version == 1 else "size"],
+        "mode": "update",
+    }
+
+
+def size_renamed(field: str = "size_gb") -> dict[str, Any]:
+    """Version 2's migration in the disk families: ``disk.<field>`` becomes ``disk.size``,
+    and the inverse undoes it exactly."""
+    return {
+        "from": 1,
+        "upgrade": [{"op": "rename", "section": "disk", "field": field, "to": "size"}],
+        "downgrade": {"operations": "inverse", "kind": "exact"},
+    }
+
+
 def write_family(
     root: Path,
     name: str,

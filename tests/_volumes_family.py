@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests._families import version_document, write_family
+from tests._families import disk_policy, size_renamed, version_document, write_family
 
 MISTAKES = (
     "none",
@@ -50,22 +50,13 @@ def document(version: int, mistake: str = "none") -> dict[str, Any]:
         props["retention"] = RETENTION
     policy = {
         "sections": {
-            "disk": {
-                "restore": True,
-                "fields": ["name", "size_gb" if version == 1 else "size"],
-                "mode": "update",
-            },
+            "disk": disk_policy(version),
             **({"retention": {"restore": True, "mode": "update"}} if version == 3 else {}),
         }
     }
     doc = version_document("volumes", version, props, required=["version", "disk"], policy=policy)
     if version == 2:
-        renamed = "sizegb" if mistake == "rename-nonexistent" else "size_gb"
-        doc["migration"] = {
-            "from": 1,
-            "upgrade": [{"op": "rename", "section": "disk", "field": renamed, "to": "size"}],
-            "downgrade": {"operations": "inverse", "kind": "exact"},
-        }
+        doc["migration"] = size_renamed("sizegb" if mistake == "rename-nonexistent" else "size_gb")
     if version == 3:
         keep = -1 if mistake == "bad-default" else 30
         downgrade: dict[str, Any] = {

@@ -7,11 +7,38 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from docket.core.migrations import (
+    BUILTIN_CONVERTERS,
+    Add,
+    Convert,
+    Map,
+    Move,
+    Operation,
+    Remove,
+    Rename,
+)
+
 NAIVE_TS = st.datetimes(min_value=datetime(1900, 1, 1)).map(
     lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%f")
 )
 short_text = st.text(max_size=40)
 meta_keys = st.text(min_size=1, max_size=30)
+
+
+def operations(
+    sections: st.SearchStrategy[str | None],
+    fields: st.SearchStrategy[str],
+    values: st.SearchStrategy[Any],
+) -> st.SearchStrategy[Operation]:
+    """One operation of every kind, on the sections, fields and values given."""
+    return st.one_of(
+        st.builds(Add, sections, fields, values),
+        st.builds(Remove, sections, fields, values),
+        st.builds(Rename, sections, fields, fields),
+        st.builds(Move, sections, fields, sections, st.one_of(st.none(), fields)),
+        st.builds(Map, sections, fields, st.lists(st.tuples(values, values), max_size=2)),
+        st.builds(Convert, sections, fields, st.sampled_from(sorted(BUILTIN_CONVERTERS))),
+    )
 
 
 @st.composite

@@ -338,19 +338,30 @@ def test_a_restore_target_that_is_not_a_file_or_block_device_is_refused(
 # --- 4. one restore, one outcome --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("refusal", ["load", "put"])
-def test_a_refused_incremental_leaves_the_database_and_target_as_they_were(
-    tmp_path: Path, sqlite_db: tuple[str, Any], refusal: str
-) -> None:
-    url, engine = sqlite_db
+def _full_backup(tmp_path: Path, engine: Any) -> tuple[docket.store.BackupMetadataAPI, Path, Path]:
+    """The volume's full backup (FULL) under tmp_path/root, its metadata from the database."""
     make_volume(engine)
     api = docket.store.BackupMetadataAPI(engine)
     root = tmp_path / "root"
     src = tmp_path / "src"
     src.write_bytes(volume_bytes())
     driver(root, metadata_api=api).backup(Backup(id=FULL, volume_id=VOLUME_ID), src)
-    src.write_bytes(volume_bytes(seed=3))
+    return api, root, src
+
+
+def _incremental(root: Path, api: docket.store.BackupMetadataAPI, src: Path) -> None:
+    """An incremental (INCR) of ``src`` on FULL."""
     driver(root, metadata_api=api).backup(Backup(id=INCR, volume_id=VOLUME_ID, parent_id=FULL), src)
+
+
+@pytest.mark.parametrize("refusal", ["load", "put"])
+def test_a_refused_incremental_leaves_the_database_and_target_as_they_were(
+    tmp_path: Path, sqlite_db: tuple[str, Any], refusal: str
+) -> None:
+    url, engine = sqlite_db
+    api, root, src = _full_backup(tmp_path, engine)
+    src.write_bytes(volume_bytes(seed=3))
+    _incremental(root, api, src)
     # The incremental's container: one the loader refuses, or one only the database refuses.
     bad = (
         '{"version": 2, "volume-base-metadata": "not a section"}'
@@ -372,14 +383,9 @@ def test_a_good_chain_restores_its_metadata_in_order(
     tmp_path: Path, sqlite_db: tuple[str, Any]
 ) -> None:
     _, engine = sqlite_db
-    make_volume(engine)
-    api = docket.store.BackupMetadataAPI(engine)
-    root = tmp_path / "root"
-    src = tmp_path / "src"
-    src.write_bytes(volume_bytes())
-    driver(root, metadata_api=api).backup(Backup(id=FULL, volume_id=VOLUME_ID), src)
+    api, root, src = _full_backup(tmp_path, engine)
     api.put(VOLUME_ID, json.dumps({"version": 2, "volume-metadata": {"fee": "new"}}))
-    driver(root, metadata_api=api).backup(Backup(id=INCR, volume_id=VOLUME_ID, parent_id=FULL), src)
+    _incremental(root, api, src)
     api.put(VOLUME_ID, json.dumps({"version": 2, "volume-metadata": {"fee": "latest"}}))
     report = driver(root, metadata_api=api).restore(INCR, VOLUME_ID, tmp_path / "t")
     assert [b for b, _ in report.metadata] == [FULL, INCR]

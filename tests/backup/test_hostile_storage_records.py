@@ -27,22 +27,9 @@ from docket.errors import (
     UnsafeFile,
 )
 from docket.fs import write_atomic
+from tests import _hostile_storage as hs
 from tests._databases import dump, scratch_database
-from tests._hostile_storage import (
-    BLOCK,
-    CHUNK,
-    FULL,
-    KEY,
-    VOLUME_ID,
-    driver,
-    make_backup,
-    make_volume,
-    object_path,
-    plant,
-    rewrite,
-    run_cli,
-    volume_bytes,
-)
+from tests._hostile_storage import FULL, driver, make_backup, run_cli, volume_bytes
 from tests._trees import snapshot
 
 # A FIFO opened the wrong way blocks forever: every test here runs under an alarm.
@@ -54,7 +41,7 @@ pytestmark = pytest.mark.usefixtures("never_blocks")
 @pytest.fixture
 def key_file(tmp_path: Path) -> Path:
     path = tmp_path / "operator.key"
-    path.write_bytes(KEY)
+    path.write_bytes(hs.KEY)
     return path
 
 
@@ -62,12 +49,12 @@ def test_volume_commands_take_the_key_and_refuse_unsigned_backups(
     tmp_path: Path, sqlite_db: tuple[str, Any], key_file: Path
 ) -> None:
     url, engine = sqlite_db
-    make_volume(engine)
+    hs.make_volume(engine)
     root = tmp_path / "root"
     src = tmp_path / "src"
     src.write_bytes(volume_bytes())
     base = ["--root", str(root)]
-    db = ["--db", url, "--volume-id", VOLUME_ID]
+    db = ["--db", url, "--volume-id", hs.VOLUME_ID]
     # Unsigned (no key): verify and restore with the key refuse it.
     assert run_cli(["volume", "backup", str(src), *base, *db, "--backup-id", FULL]).exit_code == 0
     env = {"DOCKET_SIGNING_KEY_FILE": str(key_file)}
@@ -85,14 +72,14 @@ def test_volume_commands_take_the_key_and_refuse_unsigned_backups(
     restored = run_cli(["volume", "restore", "cc33-signed", *base, str(target), *db, *signed])
     assert restored.exit_code == 0, restored.output
     # Re-digested with the old signature: the digest matches, the signature does not.
-    meta = object_path(root, "cc33-signed", "_metadata")
+    meta = hs.object_path(root, "cc33-signed", "_metadata")
     container = json.loads(json.loads(meta.read_bytes())["volume_meta"])
     assert container.get("signature")
     family = load_registry().family("backup-metadata")
     altered = {k: v for k, v in container.items() if k not in ("digest", "signature")}
     altered["volume-base-metadata"] = dict(altered["volume-base-metadata"], display_name="evil")
     redigested = dict(family.new(altered).data, signature=container["signature"])
-    rewrite(meta, lambda d: d.update(volume_meta=json.dumps(redigested)))
+    hs.rewrite(meta, lambda d: d.update(volume_meta=json.dumps(redigested)))
     result = run_cli(["volume", "verify", "cc33-signed", *base, *signed])
     assert result.exit_code == 1 and "signature" in result.output.lower()
     before = dump(engine)
@@ -104,7 +91,7 @@ def test_import_record_honours_the_key(tmp_path: Path, key_file: Path) -> None:
     root = tmp_path / "root"
     make_backup(root, tmp_path, volume_bytes())
     unsigned = driver(root).export_record(FULL)
-    signed = driver(root, registry=load_registry().with_signing_key(KEY)).export_record(FULL)
+    signed = driver(root, registry=load_registry().with_signing_key(hs.KEY)).export_record(FULL)
     base = ["volume", "import-record", "--root", str(root)]
     assert run_cli([*base, unsigned]).exit_code == 0
     result = run_cli([*base, "--key-file", str(key_file), unsigned])
@@ -121,7 +108,7 @@ def test_import_record_honours_the_key(tmp_path: Path, key_file: Path) -> None:
     text = base64.b64encode(json.dumps(redigested).encode()).decode()
     assert run_cli([*base, text]).exit_code == 0  # without a key nothing can tell
     with pytest.raises(SignatureError):
-        driver(root, registry=load_registry().with_signing_key(KEY)).import_record(text)
+        driver(root, registry=load_registry().with_signing_key(hs.KEY)).import_record(text)
 
 
 # --- 6. a record cannot reach another backup ------------------------------------------------
@@ -203,7 +190,7 @@ def test_output_refuses_an_existing_target_that_is_not_a_regular_file(
 ) -> None:
     out = tmp_path / "out.json"
     out.write_bytes(b"")
-    plant(out, kind, host_file)
+    hs.plant(out, kind, host_file)
     secret = host_file.read_bytes()
     with pytest.raises(UnsafeFile) as info:
         write_atomic(out, b"{}")
@@ -217,10 +204,10 @@ def test_cli_output_to_a_fifo_is_refused_naming_the_given_path(
     tmp_path: Path, sqlite_db: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, engine = sqlite_db
-    make_volume(engine)
+    hs.make_volume(engine)
     monkeypatch.chdir(tmp_path)
     os.mkfifo("pipe.json")
-    result = run_cli(["backup", "--db", url, VOLUME_ID, "-o", "pipe.json"])
+    result = run_cli(["backup", "--db", url, hs.VOLUME_ID, "-o", "pipe.json"])
     assert result.exit_code == 1 and "pipe.json is a FIFO" in result.output
     assert stat.S_ISFIFO(os.lstat("pipe.json").st_mode)
 
@@ -263,10 +250,10 @@ def test_a_zstd_object_with_trailing_frames_is_altered(tmp_path: Path, extra: st
     root = tmp_path / "root"
     src = tmp_path / "src"
     src.write_bytes(b"compressible " * 8000)
-    PosixBackupDriver(root, compression="zstd", chunk_size=CHUNK, sha_block_size=BLOCK).backup(
-        Backup(id=FULL, volume_id=VOLUME_ID), src
-    )
-    obj = object_path(root, FULL, "-00001")
+    PosixBackupDriver(
+        root, compression="zstd", chunk_size=hs.CHUNK, sha_block_size=hs.BLOCK
+    ).backup(Backup(id=FULL, volume_id=hs.VOLUME_ID), src)
+    obj = hs.object_path(root, FULL, "-00001")
     tail = (
         b"\x50\x2a\x4d\x18" + (8).to_bytes(4, "little") + b"smuggled"
         if extra == "skippable"
@@ -283,7 +270,7 @@ def test_a_hostile_parent_id_is_a_parent_problem_not_a_usage_error(tmp_path: Pat
     root = tmp_path / "root"
     make_backup(root, tmp_path, volume_bytes())
     for parent in ["../../etc", "x\n", "/abs"]:
-        rewrite(object_path(root, FULL, "_metadata"), lambda d: d.update(parent_id=parent))  # noqa: B023
+        hs.rewrite(hs.object_path(root, FULL, "_metadata"), lambda d: d.update(parent_id=parent))  # noqa: B023
         for args in (["verify", FULL], ["restore", FULL, str(tmp_path / "t")]):
             result = run_cli(["volume", *args, "--root", str(root)])
             assert result.exit_code == 1, result.output
@@ -343,7 +330,7 @@ def test_a_target_the_file_system_cannot_grow_is_a_typed_refusal(tmp_path: Path,
     if onto == "path":
         code = code.replace('with open(target, "r+b") as out:', "if True:\n    out = target")
     out = subprocess.run(
-        [sys.executable, "-c", code, str(root), str(target), FULL, str(CHUNK), str(BLOCK)],
+        [sys.executable, "-c", code, str(root), str(target), FULL, str(hs.CHUNK), str(hs.BLOCK)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -24,19 +24,8 @@ from docket.errors import (
     VersionError,
     VersionTooNew,
 )
-from tests._posix import (
-    BLOCK,
-    COMPRESSIONS,
-    VOLUME_ID,
-    back_up,
-    backup_dir,
-    driver,
-    edit,
-    meta_path,
-    restored,
-    sha_path,
-    volume_bytes,
-)
+from tests import _posix as px
+from tests._posix import BLOCK, back_up, backup_dir, driver, meta_path, sha_path, volume_bytes
 
 # --- a backup laid out by hand from CINDER.md ------------------------------------------------
 
@@ -65,11 +54,11 @@ def lay_out(
     """A backup written the way CINDER.md says, without any docket code."""
     where = root / backup_id[0:2] / backup_id[2:4] / backup_id
     where.mkdir(parents=True)
-    prefix = f"volume_{VOLUME_ID}_{stamp}_backup_{backup_id}"
+    prefix = f"volume_{px.VOLUME_ID}_{stamp}_backup_{backup_id}"
     objects = []
     for i, (offset, length) in enumerate(pieces, 1):
         raw = volume[offset : offset + length]
-        kind = COMPRESSIONS[i % 4]
+        kind = px.COMPRESSIONS[i % 4]
         name = f"{prefix}-{i:05d}"
         (where / name).write_bytes(_compress(kind, raw))
         entry = {"offset": offset, "length": length, "compression": kind}
@@ -77,7 +66,7 @@ def lay_out(
         objects.append({name: entry})
     header = {
         "backup_id": backup_id,
-        "volume_id": VOLUME_ID,
+        "volume_id": px.VOLUME_ID,
         "backup_name": f"by hand {backup_id}",
         "backup_description": None,
         "created_at": "2025-12-31 23:59:59",
@@ -108,7 +97,7 @@ def test_a_backup_laid_out_by_hand_restores_and_verifies(tmp_path: Path) -> None
     pieces = [(BLOCK, BLOCK), (7 * BLOCK, BLOCK), (10 * BLOCK, len(changed) - 10 * BLOCK)]
     lay_out(root, "aa11bb33", changed, pieces, parent="aa11bb22", stamp="20260101000000")
     d = PosixBackupDriver(root)
-    assert restored(d, "aa11bb22", tmp_path / "full") == full
+    assert px.restored(d, "aa11bb22", tmp_path / "full") == full
     report = d.restore("aa11bb33", None, tmp_path / "inc")
     assert (tmp_path / "inc").read_bytes() == changed
     assert report.chain == ("aa11bb22", "aa11bb33")
@@ -130,7 +119,7 @@ def test_cinder_compression_spellings_restore(tmp_path: Path) -> None:
     (where / name).write_bytes(zlib.compress(data))
     entry["compression"] = "gzip"
     meta_path.write_text(json.dumps(meta, sort_keys=True, indent=2))
-    assert restored(PosixBackupDriver(root), "ab12cd34", tmp_path / "out") == data
+    assert px.restored(PosixBackupDriver(root), "ab12cd34", tmp_path / "out") == data
 
 
 @pytest.mark.parametrize("version", ["2.0.0", "1.0.1", "1.0"])
@@ -273,7 +262,7 @@ CORRUPTIONS = {
 }
 
 
-@pytest.mark.parametrize("compression", COMPRESSIONS)
+@pytest.mark.parametrize("compression", px.COMPRESSIONS)
 @pytest.mark.parametrize("case", sorted(CORRUPTIONS))
 def test_verify_names_each_damaged_object(tmp_path: Path, compression: str, case: str) -> None:
     d = driver(tmp_path / "root", compression=compression)
@@ -347,7 +336,7 @@ def test_verify_checks_the_whole_chain(tmp_path: Path) -> None:
     vol = tmp_path / "vol"
     v1 = volume_bytes(17, 400_000)
     back_up(d, vol, v1, "c4a1-1")
-    back_up(d, vol, edit(v1, 1), "c4a1-2", parent="c4a1-1")
+    back_up(d, vol, px.edit(v1, 1), "c4a1-2", parent="c4a1-1")
     assert d.verify("c4a1-2").chain == ("c4a1-2", "c4a1-1")
     _flip(_objects(backup_dir(tmp_path / "root", "c4a1-1"))[1])
     report = d.verify("c4a1-2")
@@ -363,7 +352,7 @@ def test_verify_reports_a_missing_parent(tmp_path: Path) -> None:
     vol = tmp_path / "vol"
     v1 = volume_bytes(18, 100_000)
     back_up(d, vol, v1, "c4a2-1")
-    back_up(d, vol, edit(v1, 2), "c4a2-2", parent="c4a2-1")
+    back_up(d, vol, px.edit(v1, 2), "c4a2-2", parent="c4a2-1")
     for p in backup_dir(tmp_path / "root", "c4a2-1").iterdir():
         p.unlink()
     backup_dir(tmp_path / "root", "c4a2-1").rmdir()

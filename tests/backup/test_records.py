@@ -35,25 +35,14 @@ from docket.errors import (
     ValidationError,
     VersionTooNew,
 )
+from tests._records import nightly
 
 REGISTRY = docket.load_registry()
 RECORDS = REGISTRY.family("backup-record")
 KEY = b"operator key"
 SIGNED = REGISTRY.with_signing_key(KEY).family("backup-record")
 
-BACKUP = Backup(
-    id="5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
-    volume_id="9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f",
-    display_name="nightly",
-    display_description="before the upgrade",
-    container="5e/6f/5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
-    service_metadata="volume_9f1c_20260102030405_backup_5e6f",
-    service="docket.backup.posix.PosixBackupDriver",
-    size=2,
-    object_count=7,
-    status="available",
-    created_at="2026-01-02T03:04:05.123456Z",
-)
+BACKUP = nightly("9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f", status="available")
 
 
 def decoded(text: str) -> dict[str, Any]:

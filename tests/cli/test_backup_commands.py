@@ -28,6 +28,15 @@ def vol(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def cinder_db(tmp_path: Path) -> tuple[Any, str]:
+    """docket.store (skipped without it) and the URL of a Cinder database it made."""
+    store = pytest.importorskip("docket.store")
+    url = f"sqlite:///{tmp_path / 'cinder.db'}"
+    store.init_db(url)
+    return store, url
+
+
 def test_backup_restore_verify_in_process(tmp_path: Path, vol: Path) -> None:
     root = tmp_path / "root"
     s = Streams()
@@ -219,10 +228,10 @@ def test_the_click_group(tmp_path: Path, vol: Path) -> None:
     assert result.exit_code == 1 and "error: backup missing-1: no backup" in result.output
 
 
-def test_db_options_back_up_and_restore_volume_metadata(tmp_path: Path, vol: Path) -> None:
-    store = pytest.importorskip("docket.store", reason="docket.store is not there yet")
-    url = f"sqlite:///{tmp_path / 'cinder.db'}"
-    store.init_db(url)
+def test_db_options_back_up_and_restore_volume_metadata(
+    tmp_path: Path, vol: Path, cinder_db: tuple[Any, str]
+) -> None:
+    store, url = cinder_db
     engine = store.make_engine(url)
     source = store.create_volume(engine, display_name="vol-1", metadata={"k": "v"})
     target = store.create_volume(engine, display_name="restore_backup_c0de-8")
@@ -244,11 +253,9 @@ def test_db_options_back_up_and_restore_volume_metadata(tmp_path: Path, vol: Pat
 
 
 def test_restore_with_db_of_a_backup_without_metadata_says_none_was_restored(
-    tmp_path: Path, vol: Path
+    tmp_path: Path, vol: Path, cinder_db: tuple[Any, str]
 ) -> None:
-    store = pytest.importorskip("docket.store")
-    url = f"sqlite:///{tmp_path / 'cinder.db'}"
-    store.init_db(url)
+    store, url = cinder_db
     engine = store.make_engine(url)
     target = store.create_volume(engine, display_name="restore_backup_c0de-9")
     engine.dispose()
@@ -276,11 +283,9 @@ def test_restore_with_db_of_a_backup_without_metadata_says_none_was_restored(
 
 
 def test_restore_into_a_volume_that_does_not_exist_is_refused_before_writing(
-    tmp_path: Path, vol: Path
+    tmp_path: Path, vol: Path, cinder_db: tuple[Any, str]
 ) -> None:
-    store = pytest.importorskip("docket.store")
-    url = f"sqlite:///{tmp_path / 'cinder.db'}"
-    store.init_db(url)
+    _, url = cinder_db
     root = tmp_path / "root"
     assert commands.backup(vol, root=root, backup_id="c0de-a", **Streams().kw) == 0
     s = Streams()

@@ -29,13 +29,12 @@ from docket.errors import (
 from docket.testing import check_golden
 from docket.testing.golden import regenerating
 from tests import _volumes as vols
+from tests._store import DST, SRC
 from tests.conftest_db import dump
 
 REGISTRY = docket.load_registry()
 FAMILY = REGISTRY.family("backup-metadata")
 GOLDEN_KEY = b"docket-golden-key"
-SRC = "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
-DST = "8a7b6c5d-4e3f-4a2b-9c1d-0e1f2a3b4c5d"
 KEY_ID = "6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d"
 
 
@@ -258,49 +257,25 @@ def _time(offset_seconds: float) -> str:
 
 
 def cinder_29_base(**overrides: Any) -> dict[str, Any]:
-    """The 40 columns Cinder 29's get() writes, in its order, for an attached LVM volume."""
-    base: dict[str, Any] = {
-        "id": SRC,
-        "_name_id": None,
-        "use_quota": True,
-        "ec2_id": None,
-        "user_id": "5d4f3e2a1b0c4d5e6f7a8b9c0d1e2f3a",
-        "project_id": "0a1b2c3d4e5f40718293a4b5c6d7e8f9",
-        "snapshot_id": None,
-        "cluster_name": None,
-        "host": "node1@lvm#pool",
-        "size": 1,
-        "availability_zone": "nova",
-        "status": "available",
-        "attach_status": "detached",
-        "migration_status": None,
-        "scheduled_at": _time(0.125),
-        "launched_at": _time(3.5),
-        "terminated_at": None,
-        "display_name": "vol-1",
-        "display_description": "test vol",
-        "provider_location": f"10.0.0.1:3260,1 iqn.2010-10.org.openstack:volume-{SRC} 1",
-        "provider_auth": "CHAP 4lbtVjbEdEpJUJ5MeCKs 4hPvUhQkiDFkw7Yn",
-        "provider_geometry": None,
-        "provider_id": None,
-        "volume_type_id": vols.TYPE_GOLD,
-        "source_volid": None,
-        "encryption_key_id": None,
-        "consistencygroup_id": None,
-        "group_id": None,
-        "bootable": False,
-        "multiattach": False,
-        "replication_status": None,
-        "replication_extended_status": None,
-        "replication_driver_data": None,
-        "previous_status": None,
-        "service_uuid": "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a",
-        "shared_targets": True,
-        "deleted_at": None,
-        "deleted": False,
-        "created_at": _time(0),
-        "updated_at": _time(12.000001),
-    }
+    """The 40 columns Cinder 29's get() writes, in its order (the table's), for an attached
+    LVM volume: the store tests' full row, with its times as Cinder writes them."""
+    values = vols.full_columns(
+        SRC,
+        id=SRC,
+        size=1,
+        display_name="vol-1",
+        display_description="test vol",
+        volume_type_id=vols.TYPE_GOLD,
+        deleted=False,
+        provider_auth="CHAP 4lbtVjbEdEpJUJ5MeCKs 4hPvUhQkiDFkw7Yn",
+        replication_status=None,
+        scheduled_at=_time(0.125),
+        launched_at=_time(3.5),
+        created_at=_time(0),
+        updated_at=_time(12.000001),
+    )
+    columns = store.cinder_metadata().tables["volumes"].columns
+    base = {str(column.name): values[column.name] for column in columns}
     base.update(overrides)
     return base
 

@@ -12,14 +12,10 @@ from hypothesis import strategies as st
 from docket.core.migrations import (
     BUILTIN_CONVERTERS,
     Add,
-    Convert,
-    Map,
-    Move,
     Operation,
-    Remove,
-    Rename,
     compile_operations,
 )
+from tests.strategies import operations
 
 _SECTIONS = st.sampled_from([None, "s", "t"])
 _FIELDS = st.sampled_from(["a", "b", "s", "t", "at"])
@@ -30,14 +26,7 @@ _VALUES = st.one_of(
     st.lists(st.integers(0, 2), max_size=2),
     st.dictionaries(st.sampled_from(["a", "b"]), st.integers(0, 2), max_size=2),
 )
-_OPS: st.SearchStrategy[Operation] = st.one_of(
-    st.builds(Add, _SECTIONS, _FIELDS, _VALUES),
-    st.builds(Remove, _SECTIONS, _FIELDS, _VALUES),
-    st.builds(Rename, _SECTIONS, _FIELDS, _FIELDS),
-    st.builds(Move, _SECTIONS, _FIELDS, _SECTIONS, st.one_of(st.none(), _FIELDS)),
-    st.builds(Map, _SECTIONS, _FIELDS, st.lists(st.tuples(_VALUES, _VALUES), max_size=2)),
-    st.builds(Convert, _SECTIONS, _FIELDS, st.sampled_from(sorted(BUILTIN_CONVERTERS))),
-)
+_OPS = operations(_SECTIONS, _FIELDS, _VALUES)
 _DATA = st.dictionaries(
     st.sampled_from(["s", "t", "a", "b", "version"]),
     st.one_of(_VALUES, st.dictionaries(_FIELDS, _VALUES, max_size=4)),

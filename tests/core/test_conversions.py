@@ -21,26 +21,28 @@ from tests.authoring.test_release import grow, run
 CANONICAL = "^(0|[1-9][0-9]*)$"
 
 
+def _set_count(root: Path, version: int, schema: dict[str, Any]) -> None:
+    """Give ``count`` in notes ``version`` the schema ``schema``."""
+    path = root / "notes" / f"{version}.json"
+    doc = json.loads(path.read_text())
+    doc["schema"]["properties"]["note"]["properties"]["count"] = schema
+    path.write_text(json.dumps(doc, indent=2))
+
+
 def _family(root: Path, pattern: str | None, *, minimum: int | None = 0) -> Path:
     """notes 1 (an integer ``count``) and 2 (``count`` a string matching ``pattern``)."""
     from tests.authoring.test_release import _write_family
 
     _write_family(root)
-    path = root / "notes" / "1.json"
-    doc = json.loads(path.read_text())
     count: dict[str, Any] = {"type": "integer", "default": 0}
     if minimum is not None:
         count["minimum"] = minimum
-    doc["schema"]["properties"]["note"]["properties"]["count"] = count
-    path.write_text(json.dumps(doc, indent=2))
+    _set_count(root, 1, count)
     assert run(new_version, "notes", schemas=root)[0] == 0
-    path = root / "notes" / "2.json"
-    doc = json.loads(path.read_text())
     after: dict[str, Any] = {"type": "string", "maxLength": 30}
     if pattern is not None:
         after["pattern"] = pattern
-    doc["schema"]["properties"]["note"]["properties"]["count"] = after
-    path.write_text(json.dumps(doc, indent=2))
+    _set_count(root, 2, after)
     return root
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -15,27 +14,10 @@ from docket.core.explain import explain_restore, restore_changes
 from docket.core.family import Container
 from docket.core.policy import Mode
 from docket.testing import containers
+from tests.cli.test_commands import cinder
 
 REGISTRY = load_registry()
 BM = REGISTRY.family("backup-metadata")
-BASE = {
-    "id": "0f1e2d3c-0000-4000-8000-000000000001",
-    "size": 1,
-    "status": "available",
-    "display_name": "vol-1",
-    "display_description": "test vol",
-    "volume_type_id": "0f1e2d3c-0000-4000-8000-000000000002",
-    "encryption_key_id": "0f1e2d3c-0000-4000-8000-00000000000a",
-    "bootable": False,
-}
-
-def cinder(version: int = 2, **base: Any) -> dict[str, Any]:
-    return {
-        "version": version,
-        "volume-base-metadata": {**BASE, **base},
-        "volume-metadata": {"fee": "fi", "fo": "fum"},
-        "volume-glance-metadata": {"disk_format": "bare"},
-    }
 
 
 def test_a_container_is_explained_at_the_version_it_was_written_at() -> None:

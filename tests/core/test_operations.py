@@ -31,18 +31,12 @@ from docket.core.operations import (
 )
 from docket.core.soundness import check_edge
 from tests._volumes_family import write_volumes
+from tests.strategies import operations
 
 _NAMES = st.sampled_from(["a", "b", "disk", "size_gb"])
 _SECTIONS = st.one_of(st.none(), _NAMES)
 _VALUES = st.one_of(st.none(), st.integers(-2, 2), st.text(max_size=3), st.lists(st.booleans()))
-_OPS: st.SearchStrategy[Operation] = st.one_of(
-    st.builds(Add, _SECTIONS, _NAMES, _VALUES),
-    st.builds(Remove, _SECTIONS, _NAMES, _VALUES),
-    st.builds(Rename, _SECTIONS, _NAMES, _NAMES),
-    st.builds(Move, _SECTIONS, _NAMES, _SECTIONS, st.one_of(st.none(), _NAMES)),
-    st.builds(Map, _SECTIONS, _NAMES, st.lists(st.tuples(_VALUES, _VALUES), max_size=2)),
-    st.builds(Convert, _SECTIONS, _NAMES, st.sampled_from(sorted(BUILTIN_CONVERTERS))),
-)
+_OPS = operations(_SECTIONS, _NAMES, _VALUES)
 
 
 @settings(max_examples=200, deadline=None)

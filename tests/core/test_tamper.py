@@ -25,6 +25,7 @@ import docket.errors
 from docket import DocketError, load_registry
 from docket.backup import Backup
 from docket.backup.records import export_record, import_record
+from tests._records import nightly
 
 LONG = os.environ.get("DOCKET_FUZZ_LONG") == "1"
 long_mode = pytest.mark.skipif(not LONG, reason="long mode: set DOCKET_FUZZ_LONG=1")
@@ -117,18 +118,7 @@ def full_container() -> bytes:
 
 
 def record_text() -> str:
-    backup = Backup(
-        id="5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
-        volume_id=VOLUME_ID,
-        display_name="nightly",
-        display_description="before the upgrade",
-        container="5e/6f/5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
-        service_metadata="volume_0d1e_20260102030405_backup_5e6f",
-        service="docket.backup.posix.PosixBackupDriver",
-        size=2,
-        object_count=7,
-        created_at="2026-01-02T03:04:05.123456Z",
-    )
+    backup = nightly(VOLUME_ID)
     return export_record(RECORDS, backup.fields(), info={"driver_info": {"chunks": [1, 2]}})
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import docket
-from docket.backup import Backup
 from docket.backup.records import export_record
+from tests._records import nightly
 
 HERE = Path(__file__).resolve().parent
 VOLUME_ID = "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
@@ -347,15 +347,14 @@ def containers() -> dict[str, tuple[bytes, dict[str, str]]]:
 def records() -> dict[str, tuple[bytes, dict[str, str]]]:
     registry = docket.load_registry()
     family = registry.family("backup-record")
-    fields = Backup(
-        id="5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
-        volume_id=VOLUME_ID,
-        display_name="nightly",
+    fields = nightly(
+        VOLUME_ID,
         display_description="",
-        container="5e/6f/5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
         service_metadata="volume_prefix",
+        service=None,
         size=1,
         object_count=1,
+        created_at=None,
     ).fields()
     v1 = json.loads(base64.b64decode(export_record(family, fields, version=1)))
     v2 = json.loads(base64.b64decode(export_record(family, fields)))

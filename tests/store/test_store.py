@@ -5,7 +5,6 @@ column allowlist: test_store_databases.py)."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,35 +24,14 @@ from docket.errors import (
     VolumeNotFound,
 )
 from tests import _volumes as vols
+from tests._store import CINDER_TIME, DST, FAMILY, OTHER, SRC, source_volume, target_volume
 from tests.conftest_db import dump
-
-CINDER_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$")
-SRC = "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
-DST = "8a7b6c5d-4e3f-4a2b-9c1d-0e1f2a3b4c5d"
-OTHER = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
-FAMILY = docket.load_registry().family("backup-metadata")
-
-
-def _source(engine: sa.Engine, **kw: Any) -> str:
-    vols.types(engine)
-    kw.setdefault("metadata", {"fee": "fi", "fo": "fum"})
-    kw.setdefault("glance", {"disk_format": "raw", "container_format": "bare", "min_ram": 512})
-    return vols.volume(engine, SRC, **kw)
-
-
-def _target(engine: sa.Engine, volume_id: str = DST, **kw: Any) -> str:
-    kw.setdefault("name", f"restore_backup_{volume_id}")
-    kw.setdefault("description", None)
-    kw.setdefault("metadata", {"fee": "old", "stale": "x"})
-    kw.setdefault("glance", {"disk_format": "qcow2", "old_key": "1"})
-    return vols.volume(engine, volume_id, status="restoring-backup", **kw)
-
 
 # --- get -----------------------------------------------------------------------------------
 
 
 def test_get_holds_every_column_of_the_volume_row(db_engine: sa.Engine) -> None:
-    _source(db_engine)
+    source_volume(db_engine)
     container = json.loads(store.BackupMetadataAPI(db_engine).get(SRC))
     base = container["volume-base-metadata"]
     columns = [c.name for c in store.cinder_metadata().tables["volumes"].columns]
@@ -77,13 +55,13 @@ def test_get_holds_every_column_of_the_volume_row(db_engine: sa.Engine) -> None:
 
 
 def test_get_leaves_empty_sections_out(db_engine: sa.Engine) -> None:
-    _source(db_engine, metadata={}, glance={})
+    source_volume(db_engine, metadata={}, glance={})
     container = json.loads(store.BackupMetadataAPI(db_engine).get(SRC))
     assert set(container) == {"version", "volume-base-metadata"}
 
 
 def test_get_writes_the_configured_version(db_engine: sa.Engine) -> None:
-    _source(db_engine)
+    source_volume(db_engine)
     v1 = json.loads(store.BackupMetadataAPI(db_engine, version=1).get(SRC))
     v2 = json.loads(store.BackupMetadataAPI(db_engine).get(SRC))
     assert v1["version"] == 1 and {k: v for k, v in v1.items() if k != "version"} == {
@@ -100,7 +78,7 @@ def test_get_writes_the_configured_version(db_engine: sa.Engine) -> None:
 
 
 def test_get_of_a_signing_registry_is_signed(db_engine: sa.Engine) -> None:
-    _source(db_engine)
+    source_volume(db_engine)
     registry = docket.load_registry(signing_key=b"operator key")
     text = store.BackupMetadataAPI(db_engine, version=3, registry=registry).get(SRC)
     assert registry.family("backup-metadata").load(text).signature == "verified"
@@ -112,7 +90,7 @@ def test_an_unknown_output_version_is_refused_at_once(db_engine: sa.Engine) -> N
 
 
 def test_missing_and_soft_deleted_volumes_do_not_exist(db_engine: sa.Engine) -> None:
-    _source(db_engine)
+    source_volume(db_engine)
     vols.volume(db_engine, OTHER, deleted=True, deleted_at=vols.CREATED)
     api = store.BackupMetadataAPI(db_engine)
     for missing in (OTHER, "no-such-volume"):
@@ -126,7 +104,7 @@ def test_missing_and_soft_deleted_volumes_do_not_exist(db_engine: sa.Engine) -> 
 
 
 def test_soft_deleted_metadata_is_not_backed_up(db_engine: sa.Engine) -> None:
-    _source(db_engine)
+    source_volume(db_engine)
     tables = store.cinder_metadata().tables
     with db_engine.begin() as conn:
         for name in ("volume_metadata", "volume_glance_metadata"):
@@ -143,7 +121,7 @@ def test_soft_deleted_metadata_is_not_backed_up(db_engine: sa.Engine) -> None:
 def test_metadata_that_is_not_text_is_reported(db_engine: sa.Engine, db_backend: str) -> None:
     # Each database builds a volume's entries in one query where it can; a key or value
     # that is not text sends that volume's entries through the row-by-row path.
-    _source(db_engine)
+    source_volume(db_engine)
     json_text = {"plain": "yes", "json": '{"a": 1}', "list": "[1, 2]", "quote": 'a"b\\'}
     vols.volume(db_engine, OTHER, metadata=json_text)
     table = store.cinder_metadata().tables["volume_metadata"]
@@ -171,7 +149,7 @@ def test_metadata_that_is_not_text_is_reported(db_engine: sa.Engine, db_backend:
 
 
 def test_get_many_is_get_per_volume(db_engine: sa.Engine) -> None:
-    _source(db_engine)
+    source_volume(db_engine)
     vols.volume(db_engine, OTHER, name="other", metadata={"a": "b"})
     vols.volume(db_engine, DST, name="bare", metadata={}, glance={})
     api = store.BackupMetadataAPI(db_engine, chunk_size=2)
@@ -208,7 +186,7 @@ def test_get_many_runs_the_same_queries_for_one_volume_and_for_many(
 ) -> None:
     if db_backend != "sqlite":
         pytest.skip("counted with SQLite's statement trace; the SQL is the same on every backend")
-    _source(db_engine)
+    source_volume(db_engine)
     ids = [vols.volume(db_engine, f"vol-{i:03d}", metadata={"k": str(i)}) for i in range(40)]
     api = store.BackupMetadataAPI(db_engine)
     counts = []
@@ -223,8 +201,8 @@ def test_get_many_runs_the_same_queries_for_one_volume_and_for_many(
 
 
 def test_a_backup_restores_into_a_volume_created_for_the_restore(db_engine: sa.Engine) -> None:
-    _source(db_engine)
-    _target(db_engine)
+    source_volume(db_engine)
+    target_volume(db_engine)
     before = vols.row(db_engine, DST)
     api = store.BackupMetadataAPI(db_engine)
     result = api.put(DST, api.get(SRC))
@@ -256,8 +234,8 @@ def test_a_backup_restores_into_a_volume_created_for_the_restore(db_engine: sa.E
 
 
 def test_removing_metadata_soft_deletes_it(db_engine: sa.Engine) -> None:
-    _source(db_engine)
-    _target(db_engine)
+    source_volume(db_engine)
+    target_volume(db_engine)
     api = store.BackupMetadataAPI(db_engine)
     api.put(DST, api.get(SRC))
     table = store.cinder_metadata().tables["volume_metadata"]
@@ -273,8 +251,8 @@ def test_removing_metadata_soft_deletes_it(db_engine: sa.Engine) -> None:
 
 
 def test_booleans_are_booleans_on_every_backend(db_engine: sa.Engine) -> None:
-    _source(db_engine)
-    _target(db_engine)
+    source_volume(db_engine)
+    target_volume(db_engine)
     api = store.BackupMetadataAPI(db_engine)
     api.put(DST, api.get(SRC))
     reflected = sa.Table("volumes", sa.MetaData(), autoload_with=db_engine)
@@ -289,8 +267,8 @@ def test_booleans_are_booleans_on_every_backend(db_engine: sa.Engine) -> None:
 
 
 def test_values_up_to_the_column_sizes_round_trip(db_engine: sa.Engine, db_backend: str) -> None:
-    _source(db_engine)
-    _target(db_engine)
+    source_volume(db_engine)
+    target_volume(db_engine)
     # 255 characters of 1, 2, 3 and 4 UTF-8 bytes each; TEXT holds 65535 bytes on MariaDB.
     texts = {f"k{n}" + "x" * 251: c * 255 for n, c in enumerate("aé€😀")}
     glance_size = 65_535 if db_backend == "mariadb" else 300_000
@@ -316,8 +294,8 @@ def test_values_up_to_the_column_sizes_round_trip(db_engine: sa.Engine, db_backe
 def test_longer_values_are_refused_before_anything_is_written(
     db_engine: sa.Engine, db_backend: str
 ) -> None:
-    _source(db_engine)
-    _target(db_engine)
+    source_volume(db_engine)
+    target_volume(db_engine)
     before = dump(db_engine)
     api = store.BackupMetadataAPI(db_engine)
     for section, field in (("volume-metadata", "k"), ("volume-base-metadata", "display_name")):
@@ -354,7 +332,7 @@ def test_a_narrower_column_refuses_longer_values_with_the_path(
             conn.execute(sa.text("DROP TABLE volume_metadata"))
             narrow.create(conn)
         vols.types(engine)
-        _target(engine, metadata={})
+        target_volume(engine, metadata={})
         before = dump(engine)
         api = store.BackupMetadataAPI(engine)
         with pytest.raises(ValueTooLong) as caught:
@@ -375,8 +353,8 @@ def test_a_narrower_column_refuses_longer_values_with_the_path(
 
 
 def test_keys_differing_only_in_case(db_engine: sa.Engine, db_backend: str) -> None:
-    _source(db_engine)
-    _target(db_engine)
+    source_volume(db_engine)
+    target_volume(db_engine)
     before = dump(db_engine)
     api = store.BackupMetadataAPI(db_engine)
     text = json.dumps({"version": 2, "volume-metadata": {"Owner": "a", "owner": "b"}})
@@ -394,16 +372,16 @@ def test_keys_differing_only_in_case(db_engine: sa.Engine, db_backend: str) -> N
 
 
 def test_a_key_whose_case_changed_replaces_the_old_one(db_engine: sa.Engine) -> None:
-    _source(db_engine)
-    _target(db_engine, metadata={"Owner": "a"})
+    source_volume(db_engine)
+    target_volume(db_engine, metadata={"Owner": "a"})
     api = store.BackupMetadataAPI(db_engine)
     api.put(DST, json.dumps({"version": 2, "volume-metadata": {"owner": "b"}}))
     assert vols.user_metadata(db_engine, DST) == {"owner": "b"}
 
 
 def test_nul_characters_are_refused(db_engine: sa.Engine) -> None:
-    _source(db_engine)
-    _target(db_engine)
+    source_volume(db_engine)
+    target_volume(db_engine)
     before = dump(db_engine)
     api = store.BackupMetadataAPI(db_engine)
     for bad in (
@@ -417,8 +395,8 @@ def test_nul_characters_are_refused(db_engine: sa.Engine) -> None:
 
 
 def test_glance_values_are_stored_as_cinder_stores_them(db_engine: sa.Engine) -> None:
-    _source(db_engine)
-    _target(db_engine)
+    source_volume(db_engine)
+    target_volume(db_engine)
     api = store.BackupMetadataAPI(db_engine)
     glance = {"min_ram": 512, "flag": True, "none": None, "ratio": 1.5, "big": 10**30}
     result = api.put(DST, json.dumps({"version": 2, "volume-glance-metadata": glance}))
@@ -428,9 +406,9 @@ def test_glance_values_are_stored_as_cinder_stores_them(db_engine: sa.Engine) ->
 
 
 def test_put_many_is_one_transaction(db_engine: sa.Engine) -> None:
-    _source(db_engine)
-    _target(db_engine)
-    _target(db_engine, OTHER)
+    source_volume(db_engine)
+    target_volume(db_engine)
+    target_volume(db_engine, OTHER)
     before = dump(db_engine)
     api = store.BackupMetadataAPI(db_engine)
     good = api.get(SRC)
@@ -444,9 +422,9 @@ def test_put_many_is_one_transaction(db_engine: sa.Engine) -> None:
 
 
 def test_put_many_restores_a_volume_named_twice_in_order(db_engine: sa.Engine) -> None:
-    _source(db_engine)
-    _target(db_engine)
-    _target(db_engine, OTHER)
+    source_volume(db_engine)
+    target_volume(db_engine)
+    target_volume(db_engine, OTHER)
     api = store.BackupMetadataAPI(db_engine)
     first = json.dumps({"version": 2, "volume-metadata": {"a": "1"}})
     second = json.dumps({"version": 2, "volume-metadata": {"b": "2"}})
@@ -458,10 +436,13 @@ def test_put_many_restores_a_volume_named_twice_in_order(db_engine: sa.Engine) -
 
 
 def test_put_many_equals_put_per_volume(db_engine: sa.Engine) -> None:
-    _source(db_engine)
+    source_volume(db_engine)
     api = store.BackupMetadataAPI(db_engine)
     container = api.get(SRC)
-    ids = [_target(db_engine, f"t-{i:02d}", metadata={f"m{i}": "x", "fee": "y"}) for i in range(6)]
+    ids = [
+        target_volume(db_engine, f"t-{i:02d}", metadata={f"m{i}": "x", "fee": "y"})
+        for i in range(6)
+    ]
     singles = [api.put(vid, container) for vid in ids[:3]]
     many = api.put_many([(vid, container) for vid in ids[3:]])
     for one, other in zip(singles, many, strict=True):
@@ -496,10 +477,10 @@ def statements(engine: sa.Engine) -> Iterator[list[str]]:
 def test_put_many_runs_the_same_statements_for_one_volume_and_for_many(
     db_engine: sa.Engine,
 ) -> None:
-    _source(db_engine)
+    source_volume(db_engine)
     api = store.BackupMetadataAPI(db_engine)
     container = api.get(SRC)
-    ids = [_target(db_engine, f"t-{i:03d}") for i in range(41)]
+    ids = [target_volume(db_engine, f"t-{i:03d}") for i in range(41)]
     counts = []
     for wanted in (ids[:1], ids[1:]):
         with statements(db_engine) as seen:
@@ -512,12 +493,10 @@ def test_put_many_runs_the_same_statements_for_one_volume_and_for_many(
 
 
 def test_put_accepts_a_loaded_container(db_engine: sa.Engine) -> None:
-    _source(db_engine)
-    _target(db_engine)
+    source_volume(db_engine)
+    target_volume(db_engine)
     api = store.BackupMetadataAPI(db_engine)
     loaded = FAMILY.load(api.get(SRC), to=2)
     result = api.put(DST, loaded)
     assert result.version == 2
     assert vols.row(db_engine, DST)["display_name"] == "vol-1"
-
-

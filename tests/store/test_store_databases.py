@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,33 +15,10 @@ from hypothesis import strategies as st
 
 import docket
 from docket import store
-from docket.errors import (
-    StoreError,
-)
+from docket.errors import StoreError
 from tests import _volumes as vols
+from tests._store import DST, FAMILY, SRC, source_volume, target_volume
 from tests.conftest_db import dump
-
-CINDER_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$")
-SRC = "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
-DST = "8a7b6c5d-4e3f-4a2b-9c1d-0e1f2a3b4c5d"
-OTHER = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
-FAMILY = docket.load_registry().family("backup-metadata")
-
-
-def _source(engine: sa.Engine, **kw: Any) -> str:
-    vols.types(engine)
-    kw.setdefault("metadata", {"fee": "fi", "fo": "fum"})
-    kw.setdefault("glance", {"disk_format": "raw", "container_format": "bare", "min_ram": 512})
-    return vols.volume(engine, SRC, **kw)
-
-
-def _target(engine: sa.Engine, volume_id: str = DST, **kw: Any) -> str:
-    kw.setdefault("name", f"restore_backup_{volume_id}")
-    kw.setdefault("description", None)
-    kw.setdefault("metadata", {"fee": "old", "stale": "x"})
-    kw.setdefault("glance", {"disk_format": "qcow2", "old_key": "1"})
-    return vols.volume(engine, volume_id, status="restoring-backup", **kw)
-
 
 # --- databases docket did not create -----------------------------------------------------
 
@@ -175,7 +151,7 @@ def _schema(engine: sa.Engine) -> dict[str, list[tuple[str, str]]]:
 
 
 def test_the_dump_report_belongs_to_the_last_call(db_engine: sa.Engine) -> None:
-    _source(db_engine)
+    source_volume(db_engine)
     api = store.BackupMetadataAPI(db_engine)
     api.get(SRC)
     assert api.last_report == ()
@@ -353,7 +329,7 @@ def _changes(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> dict[
 
 
 def test_only_allowlisted_columns_ever_change(db_engine: sa.Engine, db_backend: str) -> None:
-    _source(db_engine, encryption_key_id="6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d")
+    source_volume(db_engine, encryption_key_id="6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d")
     api = store.BackupMetadataAPI(db_engine)
     source = json.loads(api.get(SRC))
     tables = store.cinder_metadata().tables
@@ -373,7 +349,7 @@ def test_only_allowlisted_columns_ever_change(db_engine: sa.Engine, db_backend: 
                 table = tables[name]
                 conn.execute(sa.delete(table).where(table.c.volume_id == DST))
             conn.execute(sa.delete(volumes).where(volumes.c.id == DST))
-        _target(
+        target_volume(
             db_engine,
             name="mine" if target_named else f"restore_backup_{DST}",
             type_id=vols.TYPE_GOLD if typed else None,
