@@ -98,6 +98,15 @@ def row(
     return dict(zip(CLASSES, entries, strict=True))
 
 
+def database_url(*before: str, after: tuple[str, ...] = ()) -> dict[str, Entry]:
+    """The two database classes of a command that takes a URL where ``before`` ends: a URL
+    that does not parse (a usage error) and a server that is not there (exit 1)."""
+    return {
+        "url": case(*before, "notaurl", *after, exit=USAGE),
+        "unreachable": case(*before, UNREACHABLE, *after),
+    }
+
+
 def group(name: str) -> dict[str, Entry]:
     """The row of a command group: its commands have their own rows."""
     return dict.fromkeys(CLASSES, NA(f"{name} is a group; its commands have rows"))
@@ -185,8 +194,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket db init": row(
         missing=case("db", "init", "sqlite:///{missing}/cinder.db"),
         directory=case("db", "init", "sqlite:///{dir}"),
-        url=case("db", "init", "notaurl", exit=USAGE),
-        unreachable=case("db", "init", UNREACHABLE),
+        **database_url("db", "init"),
         unknown=NA("names no family or version"),
         malformed=NO_JSON,
         stdin=NO_STDIN,
@@ -194,8 +202,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket backup": row(
         missing=case("backup", "--db", "sqlite:///{missing}", "VOL"),
         directory=case("backup", "--db", "sqlite:///{dir}", "VOL"),
-        url=case("backup", "--db", "notaurl", "VOL", exit=USAGE),
-        unreachable=case("backup", "--db", UNREACHABLE, "VOL"),
+        **database_url("backup", "--db", after=("VOL",)),
         unknown=case("backup", "--db", "sqlite:///{db}", "VOL", "--version", "99", exit=USAGE),
         malformed=NA("reads no JSON"),
         stdin=NO_STDIN,
@@ -203,8 +210,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket restore": row(
         missing=case("restore", "--db", "sqlite:///{db}", "VOL", "{missing}"),
         directory=case("restore", "--db", "sqlite:///{db}", "VOL", "{dir}"),
-        url=case("restore", "--db", "notaurl", "VOL", "{valid}", exit=USAGE),
-        unreachable=case("restore", "--db", UNREACHABLE, "VOL", "{valid}"),
+        **database_url("restore", "--db", after=("VOL", "{valid}")),
         unknown=case("restore", "--db", "sqlite:///{db}", "VOL", "{foreign}"),
         malformed=case("restore", "--db", "sqlite:///{db}", "VOL", "{bad_json}"),
         stdin=case("restore", "--db", "sqlite:///{db}", "VOL", "-"),
@@ -212,8 +218,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket demo": row(
         missing=case("demo", "--db", "sqlite:///{missing}/cinder.db"),
         directory=case("demo", "--db", "sqlite:///{dir}"),
-        url=case("demo", "--db", "notaurl", exit=USAGE),
-        unreachable=case("demo", "--db", UNREACHABLE),
+        **database_url("demo", "--db"),
         unknown=NA("names no family or version"),
         malformed=NO_JSON,
         stdin=NO_STDIN,
@@ -222,28 +227,8 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket volume backup": row(
         missing=case("volume", "backup", "{missing}", "--root", "{root}"),
         directory=case("volume", "backup", "{dir}", "--root", "{root}", exit=USAGE),
-        url=case(
-            "volume",
-            "backup",
-            "{image}",
-            "--root",
-            "{root}",
-            "--db",
-            "notaurl",
-            "--volume-id",
-            "VOL",
-            exit=USAGE,
-        ),
-        unreachable=case(
-            "volume",
-            "backup",
-            "{image}",
-            "--root",
-            "{root}",
-            "--db",
-            UNREACHABLE,
-            "--volume-id",
-            "VOL",
+        **database_url(
+            "volume", "backup", "{image}", "--root", "{root}", "--db", after=("--volume-id", "VOL")
         ),
         unknown=case("volume", "backup", "{image}", "--root", "{root}", "--parent", "nope"),
         malformed=NA("reads no JSON the user gives (the parent's is a backup's)"),
@@ -254,7 +239,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
         directory=case(
             "volume", "restore", "{backup_id}", "{dir}", "--root", "{backups}", exit=USAGE
         ),
-        url=case(
+        **database_url(
             "volume",
             "restore",
             "{backup_id}",
@@ -262,22 +247,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
             "--root",
             "{backups}",
             "--db",
-            "notaurl",
-            "--volume-id",
-            "VOL",
-            exit=USAGE,
-        ),
-        unreachable=case(
-            "volume",
-            "restore",
-            "{backup_id}",
-            "{target}",
-            "--root",
-            "{backups}",
-            "--db",
-            UNREACHABLE,
-            "--volume-id",
-            "VOL",
+            after=("--volume-id", "VOL"),
         ),
         unknown=case("volume", "restore", "nope", "{target}", "--root", "{backups}"),
         malformed=case("volume", "restore", "{broken_id}", "{target}", "--root", "{backups}"),
@@ -341,8 +311,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket audit run": row(
         missing=case("audit", "run", "{missing}", exit=USAGE),
         directory=case("audit", "run", "{root}", "-o", "{dir}"),
-        url=case("audit", "run", "{root}", "--db", "notaurl", exit=USAGE),
-        unreachable=case("audit", "run", "{root}", "--db", UNREACHABLE),
+        **database_url("audit", "run", "{root}", "--db"),
         unknown=case("audit", "run", "{root}", "--require", "nope", exit=USAGE),
         malformed=NA("a bad object under ROOT is a finding, reported as such"),
         stdin=NO_STDIN,
