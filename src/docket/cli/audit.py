@@ -263,14 +263,13 @@ def merge(
 
 # --- the click layer --------------------------------------------------------------------------
 
-_format = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text: summary tables and each finding; json: the summary; jsonl: one line per "
+_format = options.output_format(
+    FORMATS,
+    "text: summary tables and each finding; json: the summary; jsonl: one line per "
     "backup, as audited; html: a self-contained report page.",
+)
+_output = click.option(
+    "--output", "-o", metavar="FILE", help="Write the report to FILE (whole or not at all)."
 )
 
 
@@ -334,23 +333,14 @@ Examples:
     multiple=True,
     help="A backup READER (cinder, docket, ...) cannot restore is a finding. Repeatable.",
 )
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Worker processes (0: one per CPU).",
-)
+@options.jobs
 @click.option(
     "--shard",
     metavar="I/N",
     help="Audit only share I of N (by a hash of the backup id); merge the shards' JSONL.",
 )
 @_format
-@click.option(
-    "--output", "-o", metavar="FILE", help="Write the report to FILE (whole or not at all)."
-)
+@_output
 @options.progress("Draw a progress bar [default: on a terminal].")
 @options.schemas
 @click.pass_context
@@ -377,9 +367,7 @@ Examples:
 )
 @click.argument("files", metavar="FILES...", nargs=-1, required=True)
 @_format
-@click.option(
-    "--output", "-o", metavar="FILE", help="Write the report to FILE (whole or not at all)."
-)
+@_output
 @options.schemas
 @click.pass_context
 def merge_command(

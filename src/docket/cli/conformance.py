@@ -128,14 +128,7 @@ Examples:
     help="Run only this level (repeatable) [default: every level].",
 )
 @click.option("--family", "families", metavar="NAME", multiple=True, help="Run only this family.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(tuple(RENDERERS)),
-    default="text",
-    show_default=True,
-    help="Human text, JSON, or JUnit XML (one test suite per level).",
-)
+@options.output_format(RENDERERS, "Human text, JSON, or JUnit XML (one test suite per level).")
 @click.option(
     "-o",
     "--output",

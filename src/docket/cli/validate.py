@@ -145,23 +145,12 @@ Examples:
 )
 @click.argument("paths", metavar="PATH...", nargs=-1)
 @options.family
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(tuple(FORMATTERS)),
-    default="text",
-    show_default=True,
-    help="text (FILE:LINE:COLUMN: PATH: message), json, github (workflow annotations), sarif "
+@options.output_format(
+    FORMATTERS,
+    "text (FILE:LINE:COLUMN: PATH: message), json, github (workflow annotations), sarif "
     "(SARIF 2.1.0, for code scanning) or junit (JUnit XML test report).",
 )
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Worker processes (0: one per CPU).",
-)
+@options.jobs
 @click.option(
     "--shard",
     metavar="I/N",
