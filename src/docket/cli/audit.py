@@ -287,14 +287,13 @@ class _AuditGroup(click.Group):
     cls=_AuditGroup,
     context_settings=options.CONTEXT,
     short_help="Can every backup under a root be restored, and by whom?",
-    epilog="""\b
-Examples:
-  docket audit /srv/backups
-  docket audit /srv/backups --db mysql+pymysql://cinder@db/cinder --require cinder
-  docket audit /srv/backups --deep --jobs 8 --format html -o audit.html
-  docket audit /srv/backups --shard 3/16 --format jsonl -o shard-3.jsonl
-  docket audit merge shard-*.jsonl --format html -o audit.html
-""",
+    epilog=options.examples(
+        "docket audit /srv/backups",
+        "docket audit /srv/backups --db mysql+pymysql://cinder@db/cinder --require cinder",
+        "docket audit /srv/backups --deep --jobs 8 --format html -o audit.html",
+        "docket audit /srv/backups --shard 3/16 --format jsonl -o shard-3.jsonl",
+        "docket audit merge shard-*.jsonl --format html -o audit.html",
+    ),
 )
 @options.schemas
 def group() -> None:
@@ -311,11 +310,10 @@ def group() -> None:
     "run",
     context_settings=options.CONTEXT,
     short_help="Audit the backups under ROOT.",
-    epilog="""\b
-Examples:
-  docket audit run /srv/backups --format json
-  docket audit run /srv/backups --db sqlite:///cinder.db --require cinder --deep
-""",
+    epilog=options.examples(
+        "docket audit run /srv/backups --format json",
+        "docket audit run /srv/backups --db sqlite:///cinder.db --require cinder --deep",
+    ),
 )
 @click.argument("root", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
@@ -359,11 +357,10 @@ def run_command(ctx: click.Context, /, root: Path, **params: Any) -> None:
     "merge",
     context_settings=options.CONTEXT,
     short_help="Combine the JSONL of shards into one report.",
-    epilog="""\b
-Examples:
-  docket audit merge shard-1.jsonl shard-2.jsonl shard-3.jsonl
-  docket audit merge results/shard-*.jsonl --format html -o audit.html
-""",
+    epilog=options.examples(
+        "docket audit merge shard-1.jsonl shard-2.jsonl shard-3.jsonl",
+        "docket audit merge results/shard-*.jsonl --format html -o audit.html",
+    ),
 )
 @click.argument("files", metavar="FILES...", nargs=-1, required=True)
 @_format

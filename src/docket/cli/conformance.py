@@ -107,12 +107,11 @@ def group() -> None:
 @group.command(
     "run",
     short_help="Run an implementation (docket by default) against the suite.",
-    epilog="""\b
-Examples:
-  docket conformance run
-  docket conformance run -- node conformance/runners/node/runner.js
-  docket conformance run --format junit -o conformance.xml -- ./my-implementation
-""",
+    epilog=options.examples(
+        "docket conformance run",
+        "docket conformance run -- node conformance/runners/node/runner.js",
+        "docket conformance run --format junit -o conformance.xml -- ./my-implementation",
+    ),
 )
 @click.argument("command", metavar="[-- COMMAND...]", nargs=-1, type=click.UNPROCESSED)
 @click.option(

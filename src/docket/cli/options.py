@@ -30,6 +30,11 @@ class Settings:
     schemas: Path | None = None
 
 
+def examples(*lines: str) -> str:
+    """A command's ``Examples:`` epilog, one command line each, kept as written (``\\b``)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines) + "\n"
+
+
 def settings(ctx: click.Context) -> Settings:
     obj = ctx.find_object(Settings)
     return obj if obj is not None else Settings()

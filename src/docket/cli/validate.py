@@ -134,14 +134,13 @@ def validate(
 @click.command(
     "validate",
     short_help="Check containers in CI: schema, version, digest, signature.",
-    epilog="""\b
-Examples:
-  docket validate backup.json
-  docket validate backups/ exported.jsonl --format json > report.json
-  docket validate backups/ --format sarif > docket.sarif
-  docket validate big.jsonl --jobs 4 --shard 2/8
-  cat backup.json | docket validate -
-""",
+    epilog=options.examples(
+        "docket validate backup.json",
+        "docket validate backups/ exported.jsonl --format json > report.json",
+        "docket validate backups/ --format sarif > docket.sarif",
+        "docket validate big.jsonl --jobs 4 --shard 2/8",
+        "cat backup.json | docket validate -",
+    ),
 )
 @click.argument("paths", metavar="PATH...", nargs=-1)
 @options.family

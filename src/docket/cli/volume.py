@@ -419,16 +419,11 @@ def delete(
 # --- the click group ------------------------------------------------------------------------
 
 
-def _examples(*lines: str) -> str:
-    """An ``Examples:`` epilog, kept as written (``\\b``)."""
-    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines) + "\n"
-
-
 @click.group(
     name="volume",
     context_settings=options.VOLUME_CONTEXT,
     short_help="Volume backups in Cinder's chunked POSIX layout.",
-    epilog=_examples(
+    epilog=options.examples(
         "docket volume backup /dev/vg0/vol-1 --root /backups --volume-id VOL",
         "docket volume list --root /backups",
         "docket volume restore BACKUP_ID --root /backups /dev/vg0/vol-2",
@@ -447,7 +442,7 @@ def _command(
         name,
         context_settings=options.VOLUME_CONTEXT,
         short_help=short_help,
-        epilog=_examples(*examples),
+        epilog=options.examples(*examples),
     )
 
 
