@@ -461,6 +461,23 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
         raise
 
 
+def refuse_irregular(path: PathArg) -> None:
+    """Raise :class:`UnsafeFile` (naming ``path`` as given) when ``path`` exists and is not a
+    regular file (a device, FIFO, socket, directory or symbolic link): a file written
+    beside it and renamed over it would replace it, not write into it."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise UnsafeFile(
+            os.fspath(path),
+            "output file",
+            kind_of(mode),
+            hint="give a new path or a regular file to replace",
+        )
+
+
 def write_atomic(path: PathArg, data: bytes) -> None:
     """Write ``data`` to ``path`` whole or not at all (a temporary file, then a rename).
 
@@ -478,18 +495,7 @@ def atomic_output(path: PathArg, *, binary: bool = False) -> Iterator[Any]:
     file beside it, then a rename); the same refusal of non-regular targets as
     :func:`write_atomic`."""
     target = Path(path)
-    try:
-        mode = os.lstat(target).st_mode
-    except FileNotFoundError:
-        pass
-    else:
-        if not stat.S_ISREG(mode):
-            raise UnsafeFile(
-                os.fspath(path),
-                "output file",
-                kind_of(mode),
-                hint="give a new path or a regular file to replace",
-            )
+    refuse_irregular(path)
     try:
         fd, tmp = _mkstemp(target, "")
     except OSError as err:  # name the file asked for, not the temporary one
@@ -684,6 +690,7 @@ __all__ = [
     "open_regular",
     "read_bounded",
     "read_prefix",
+    "refuse_irregular",
     "scan_dir",
     "stream_size",
     "temp_path",

@@ -14,9 +14,7 @@ return what they did; they print nothing.
 
 from __future__ import annotations
 
-import os
 import shutil
-import stat
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,12 +24,12 @@ from typing import Any
 from docket.authoring.derive import derive_operations, props, split_field
 from docket.authoring.release import document_bytes
 from docket.core.documents import GOLDEN, MANIFEST, read_document, version_text
-from docket.core.errors import UnsafeFile, UsageError, show
+from docket.core.errors import UsageError, show
 from docket.core.migrations import Operation, inverse_operations
 from docket.core.registry import load_registry
 from docket.core.soundness import Unsoundness, check_edge, check_family
 from docket.core.versions import Version
-from docket.fs import FileChanges, apply_changes, kind_of
+from docket.fs import FileChanges, apply_changes, refuse_irregular
 
 
 @dataclass(frozen=True)
@@ -112,18 +110,7 @@ def start_version(folder: Path) -> NewVersion:
 def _write_document(path: Path, document: Any) -> None:
     """Replace a version document whole or not at all; a target that is not a regular file
     (a link, a FIFO) is refused, not replaced."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        pass
-    else:
-        if not stat.S_ISREG(mode):
-            raise UnsafeFile(
-                os.fspath(path),
-                "output file",
-                kind_of(mode),
-                hint="give a new path or a regular file to replace",
-            )
+    refuse_irregular(path)
     changes = FileChanges()
     changes.write(path, document_bytes(document))
     apply_changes(changes)

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from docket import __version__
-from docket.cli.options import CONTEXT, HELP_WIDTH, Settings
+from docket.cli.options import CONTEXT, HELP_WIDTH, Settings, examples
 
 
 def _every_command() -> list[click.Command]:
@@ -80,13 +80,12 @@ class _Group(click.Group):
 @click.group(
     cls=_Group,
     context_settings=CONTEXT,
-    epilog="""\b
-Examples:
-  docket demo
-  docket validate backups/ --format github
-  docket migrate backup.json --to 3 -o backup-v3.json
-  docket --schemas ./schemas diff my-family 1 2
-""",
+    epilog=examples(
+        "docket demo",
+        "docket validate backups/ --format github",
+        "docket migrate backup.json --to 3 -o backup-v3.json",
+        "docket --schemas ./schemas diff my-family 1 2",
+    ),
 )
 @click.version_option(__version__, "--version", prog_name="docket", message="%(prog)s %(version)s")
 @click.option(

@@ -263,14 +263,13 @@ def merge(
 
 # --- the click layer --------------------------------------------------------------------------
 
-_format = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text: summary tables and each finding; json: the summary; jsonl: one line per "
+_format = options.output_format(
+    FORMATS,
+    "text: summary tables and each finding; json: the summary; jsonl: one line per "
     "backup, as audited; html: a self-contained report page.",
+)
+_output = click.option(
+    "--output", "-o", metavar="FILE", help="Write the report to FILE (whole or not at all)."
 )
 
 
@@ -288,14 +287,13 @@ class _AuditGroup(click.Group):
     cls=_AuditGroup,
     context_settings=options.CONTEXT,
     short_help="Can every backup under a root be restored, and by whom?",
-    epilog="""\b
-Examples:
-  docket audit /srv/backups
-  docket audit /srv/backups --db mysql+pymysql://cinder@db/cinder --require cinder
-  docket audit /srv/backups --deep --jobs 8 --format html -o audit.html
-  docket audit /srv/backups --shard 3/16 --format jsonl -o shard-3.jsonl
-  docket audit merge shard-*.jsonl --format html -o audit.html
-""",
+    epilog=options.examples(
+        "docket audit /srv/backups",
+        "docket audit /srv/backups --db mysql+pymysql://cinder@db/cinder --require cinder",
+        "docket audit /srv/backups --deep --jobs 8 --format html -o audit.html",
+        "docket audit /srv/backups --shard 3/16 --format jsonl -o shard-3.jsonl",
+        "docket audit merge shard-*.jsonl --format html -o audit.html",
+    ),
 )
 @options.schemas
 def group() -> None:
@@ -312,11 +310,10 @@ def group() -> None:
     "run",
     context_settings=options.CONTEXT,
     short_help="Audit the backups under ROOT.",
-    epilog="""\b
-Examples:
-  docket audit run /srv/backups --format json
-  docket audit run /srv/backups --db sqlite:///cinder.db --require cinder --deep
-""",
+    epilog=options.examples(
+        "docket audit run /srv/backups --format json",
+        "docket audit run /srv/backups --db sqlite:///cinder.db --require cinder --deep",
+    ),
 )
 @click.argument("root", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
@@ -334,23 +331,14 @@ Examples:
     multiple=True,
     help="A backup READER (cinder, docket, ...) cannot restore is a finding. Repeatable.",
 )
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Worker processes (0: one per CPU).",
-)
+@options.jobs
 @click.option(
     "--shard",
     metavar="I/N",
     help="Audit only share I of N (by a hash of the backup id); merge the shards' JSONL.",
 )
 @_format
-@click.option(
-    "--output", "-o", metavar="FILE", help="Write the report to FILE (whole or not at all)."
-)
+@_output
 @options.progress("Draw a progress bar [default: on a terminal].")
 @options.schemas
 @click.pass_context
@@ -369,17 +357,14 @@ def run_command(ctx: click.Context, /, root: Path, **params: Any) -> None:
     "merge",
     context_settings=options.CONTEXT,
     short_help="Combine the JSONL of shards into one report.",
-    epilog="""\b
-Examples:
-  docket audit merge shard-1.jsonl shard-2.jsonl shard-3.jsonl
-  docket audit merge results/shard-*.jsonl --format html -o audit.html
-""",
+    epilog=options.examples(
+        "docket audit merge shard-1.jsonl shard-2.jsonl shard-3.jsonl",
+        "docket audit merge results/shard-*.jsonl --format html -o audit.html",
+    ),
 )
 @click.argument("files", metavar="FILES...", nargs=-1, required=True)
 @_format
-@click.option(
-    "--output", "-o", metavar="FILE", help="Write the report to FILE (whole or not at all)."
-)
+@_output
 @options.schemas
 @click.pass_context
 def merge_command(

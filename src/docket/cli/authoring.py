@@ -163,11 +163,10 @@ def _release_summary(plan: ReleasePlan, folder: Path) -> str:
 @click.command(
     "new-version",
     short_help="Start a family's next version, or derive its migration.",
-    epilog="""\b
-Examples:
-  docket new-version volumes --schemas ./schemas
-  docket new-version volumes --schemas ./schemas --update --rename disk.size_gb=size
-""",
+    epilog=options.examples(
+        "docket new-version volumes --schemas ./schemas",
+        "docket new-version volumes --schemas ./schemas --update --rename disk.size_gb=size",
+    ),
 )
 @click.argument("family", metavar="FAMILY")
 @click.option(
@@ -202,10 +201,9 @@ def new_version_command(ctx: click.Context, /, **params: Any) -> None:
 @click.command(
     "release",
     short_help="Record a version's fingerprint and write its golden containers.",
-    epilog="""\b
-Examples:
-  docket release volumes 2 --schemas ./schemas
-""",
+    epilog=options.examples(
+        "docket release volumes 2 --schemas ./schemas",
+    ),
 )
 @click.argument("family", metavar="FAMILY")
 @click.argument("version", metavar="VERSION")

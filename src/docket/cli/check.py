@@ -58,11 +58,10 @@ def check(
 @click.command(
     "check",
     short_help="Check a schema directory: metaschema, releases, graph, goldens.",
-    epilog="""\b
-Examples:
-  docket check
-  docket check ./schemas --against origin/main
-""",
+    epilog=options.examples(
+        "docket check",
+        "docket check ./schemas --against origin/main",
+    ),
 )
 @click.argument(
     "directory",

@@ -107,12 +107,11 @@ def group() -> None:
 @group.command(
     "run",
     short_help="Run an implementation (docket by default) against the suite.",
-    epilog="""\b
-Examples:
-  docket conformance run
-  docket conformance run -- node conformance/runners/node/runner.js
-  docket conformance run --format junit -o conformance.xml -- ./my-implementation
-""",
+    epilog=options.examples(
+        "docket conformance run",
+        "docket conformance run -- node conformance/runners/node/runner.js",
+        "docket conformance run --format junit -o conformance.xml -- ./my-implementation",
+    ),
 )
 @click.argument("command", metavar="[-- COMMAND...]", nargs=-1, type=click.UNPROCESSED)
 @click.option(
@@ -128,14 +127,7 @@ Examples:
     help="Run only this level (repeatable) [default: every level].",
 )
 @click.option("--family", "families", metavar="NAME", multiple=True, help="Run only this family.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(tuple(RENDERERS)),
-    default="text",
-    show_default=True,
-    help="Human text, JSON, or JUnit XML (one test suite per level).",
-)
+@options.output_format(RENDERERS, "Human text, JSON, or JUnit XML (one test suite per level).")
 @click.option(
     "-o",
     "--output",

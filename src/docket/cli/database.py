@@ -188,10 +188,9 @@ def db_group() -> None:
 @db_group.command(
     "init",
     short_help="Create Cinder's tables where they do not exist.",
-    epilog="""\b
-Examples:
-  docket db init sqlite:///cinder.db
-""",
+    epilog=options.examples(
+        "docket db init sqlite:///cinder.db",
+    ),
 )
 @click.argument("url", metavar="URL")
 @options.schemas
@@ -206,12 +205,11 @@ def db_init_command(ctx: click.Context, /, **params: Any) -> None:
 @click.command(
     "backup",
     short_help="Back up volumes' metadata as Cinder's backup drivers do.",
-    epilog="""\b
-Examples:
-  docket backup --db sqlite:///cinder.db 5e6f7a8b-... > vol.json
-  docket backup --db $URL VOL1 VOL2 -o backups/
-  docket backup --db $URL VOL1 VOL2 --version 3 -o backups.jsonl
-""",
+    epilog=options.examples(
+        "docket backup --db sqlite:///cinder.db 5e6f7a8b-... > vol.json",
+        "docket backup --db $URL VOL1 VOL2 -o backups/",
+        "docket backup --db $URL VOL1 VOL2 --version 3 -o backups.jsonl",
+    ),
 )
 @options.database_url
 @click.argument("volume_ids", metavar="VOLUME_ID...", nargs=-1, required=True)
@@ -240,11 +238,10 @@ def backup_command(ctx: click.Context, /, **params: Any) -> None:
 @click.command(
     "restore",
     short_help="Restore a container into a volume, all or nothing.",
-    epilog="""\b
-Examples:
-  docket restore --db sqlite:///cinder.db 5e6f7a8b-... vol.json
-  docket restore --db $URL 5e6f7a8b-... - --format json < vol.json
-""",
+    epilog=options.examples(
+        "docket restore --db sqlite:///cinder.db 5e6f7a8b-... vol.json",
+        "docket restore --db $URL 5e6f7a8b-... - --format json < vol.json",
+    ),
 )
 @options.database_url
 @click.argument("volume_id", metavar="VOLUME_ID")

@@ -185,11 +185,10 @@ def demo(
 @click.command(
     "demo",
     short_help="Back up, migrate and restore volume metadata on a fresh database.",
-    epilog="""\b
-Examples:
-  docket demo
-  docket demo --db postgresql+psycopg://postgres@127.0.0.1/test
-""",
+    epilog=options.examples(
+        "docket demo",
+        "docket demo --db postgresql+psycopg://postgres@127.0.0.1/test",
+    ),
 )
 @click.option(
     "--db",

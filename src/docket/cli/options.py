@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +30,11 @@ class Settings:
     schemas: Path | None = None
 
 
+def examples(*lines: str) -> str:
+    """A command's ``Examples:`` epilog, one command line each, kept as written (``\\b``)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines) + "\n"
+
+
 def settings(ctx: click.Context) -> Settings:
     obj = ctx.find_object(Settings)
     return obj if obj is not None else Settings()
@@ -50,15 +55,21 @@ def reading(ctx: click.Context) -> dict[str, Any]:
     return {**with_schemas(ctx), "stdin": sys.stdin.buffer}
 
 
-def output_format(choices: Sequence[str] = DOCUMENT_FORMATS) -> Callable[[F], F]:
+def output_format(
+    choices: Collection[str] = DOCUMENT_FORMATS, text: str | None = None
+) -> Callable[[F], F]:
+    """``--format`` (default ``text``) among ``choices``, with its help ``text``."""
+    if text is None:
+        text = "Human text, or JSON for machines" + (
+            ", or GitHub workflow annotations." if "github" in choices else "."
+        )
     return click.option(
         "--format",
         "output_format",
         type=click.Choice(tuple(choices)),
         default="text",
         show_default=True,
-        help="Human text, or JSON for machines"
-        + (", or GitHub workflow annotations." if "github" in choices else "."),
+        help=text,
     )
 
 
@@ -102,6 +113,15 @@ def progress(text: str) -> Callable[[F], F]:
     """``--progress/--no-progress`` (None when neither is given), with its help ``text``."""
     return click.option("--progress/--no-progress", default=None, help=text)
 
+
+jobs = click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Worker processes (0: one per CPU).",
+)
 
 database_url = click.option(
     "--db",

@@ -134,34 +134,22 @@ def validate(
 @click.command(
     "validate",
     short_help="Check containers in CI: schema, version, digest, signature.",
-    epilog="""\b
-Examples:
-  docket validate backup.json
-  docket validate backups/ exported.jsonl --format json > report.json
-  docket validate backups/ --format sarif > docket.sarif
-  docket validate big.jsonl --jobs 4 --shard 2/8
-  cat backup.json | docket validate -
-""",
+    epilog=options.examples(
+        "docket validate backup.json",
+        "docket validate backups/ exported.jsonl --format json > report.json",
+        "docket validate backups/ --format sarif > docket.sarif",
+        "docket validate big.jsonl --jobs 4 --shard 2/8",
+        "cat backup.json | docket validate -",
+    ),
 )
 @click.argument("paths", metavar="PATH...", nargs=-1)
 @options.family
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(tuple(FORMATTERS)),
-    default="text",
-    show_default=True,
-    help="text (FILE:LINE:COLUMN: PATH: message), json, github (workflow annotations), sarif "
+@options.output_format(
+    FORMATTERS,
+    "text (FILE:LINE:COLUMN: PATH: message), json, github (workflow annotations), sarif "
     "(SARIF 2.1.0, for code scanning) or junit (JUnit XML test report).",
 )
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Worker processes (0: one per CPU).",
-)
+@options.jobs
 @click.option(
     "--shard",
     metavar="I/N",

@@ -280,12 +280,11 @@ def schema(
 @click.command(
     "migrate",
     short_help="Upgrade or downgrade a container to another version.",
-    epilog="""\b
-Examples:
-  docket migrate backup.json --to 3 -o backup-v3.json
-  docket migrate backup-v3.json --to 1 --allow-lossy > backup-v1.json
-  docket migrate backup.json --to 3 --format json | jq .losses
-""",
+    epilog=options.examples(
+        "docket migrate backup.json --to 3 -o backup-v3.json",
+        "docket migrate backup-v3.json --to 1 --allow-lossy > backup-v1.json",
+        "docket migrate backup.json --to 3 --format json | jq .losses",
+    ),
 )
 @click.argument("path", metavar="FILE")
 @click.option("--to", "to", metavar="VERSION", required=True, help="The version to migrate to.")
@@ -321,11 +320,10 @@ def migrate_command(ctx: click.Context, /, **params: Any) -> None:
 @click.command(
     "inspect",
     short_help="Show a container and exactly what restoring it writes.",
-    epilog="""\b
-Examples:
-  docket inspect backup.json
-  docket inspect backup.json --format json | jq .restore
-""",
+    epilog=options.examples(
+        "docket inspect backup.json",
+        "docket inspect backup.json --format json | jq .restore",
+    ),
 )
 @click.argument("path", metavar="FILE")
 @options.output_format()
@@ -347,11 +345,10 @@ def inspect_command(ctx: click.Context, /, **params: Any) -> None:
 @click.command(
     "diff",
     short_help="Typed changes and compatibility class between two versions.",
-    epilog="""\b
-Examples:
-  docket diff backup-metadata 2 3
-  docket diff backup-metadata 1 2 --format json
-""",
+    epilog=options.examples(
+        "docket diff backup-metadata 2 3",
+        "docket diff backup-metadata 1 2 --format json",
+    ),
 )
 @click.argument("family", metavar="FAMILY")
 @click.argument("old", metavar="A")
@@ -372,10 +369,9 @@ def diff_command(ctx: click.Context, /, **params: Any) -> None:
 @click.command(
     "schema",
     short_help="Print a version's JSON Schema.",
-    epilog="""\b
-Examples:
-  docket schema backup-metadata 3 > backup-metadata-v3.schema.json
-""",
+    epilog=options.examples(
+        "docket schema backup-metadata 3 > backup-metadata-v3.schema.json",
+    ),
 )
 @click.argument("family", metavar="FAMILY")
 @click.argument("version", metavar="VERSION")

@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -36,6 +36,22 @@ from docket.core.errors import BackupError, DriverOptionError
 from docket.core.registry import Registry
 
 PROGRESS_HELP = "Draw a progress bar (default: only on a terminal)."
+
+_Outcome = tuple[Any, str, int]
+"""What a command's work gives :func:`_report`: the JSON data, the text, the exit code."""
+
+
+def _report(
+    stdout: TextIO, stderr: TextIO, output_format: str, work: Callable[[], _Outcome]
+) -> int:
+    """Run ``work`` as :func:`~docket.cli.common.run` does, then print its report."""
+
+    def body() -> int:
+        data, text, code = work()
+        emit(stdout, output_format, data, text, sort_keys=True)
+        return code
+
+    return run(stderr, body)
 
 
 def _need_volume_id(db: str | None, volume_id: str | None, what: str) -> None:
@@ -97,7 +113,7 @@ def backup(
     stored container must carry a valid signature.
     """
 
-    def work() -> int:
+    def work() -> _Outcome:
         _need_volume_id(db, volume_id, "back up")
         registry = build_registry(None, key_file)
         with _metadata_api(db, registry) as api:
@@ -117,9 +133,7 @@ def backup(
             with progress_bar(stderr, "backup", progress) as report:
                 done = driver.backup(request, path, progress=report)
         kind = f"incremental of {done.parent_id}" if done.parent_id else "full"
-        emit(
-            stdout,
-            output_format,
+        return (
             done.fields(),
             f"backed up {path} as {done.id} ({kind})\n"
             f"  volume     {done.volume_id}\n"
@@ -127,11 +141,10 @@ def backup(
             f"  prefix     {done.service_metadata}\n"
             f"  objects    {done.object_count}\n"
             f"  size       {done.size} GiB\n",
-            sort_keys=True,
+            EXIT_OK,
         )
-        return EXIT_OK
 
-    return run(stderr, work)
+    return _report(stdout, stderr, output_format, work)
 
 
 def restore(
@@ -153,7 +166,7 @@ def restore(
     signature; one that does not is refused before any data is written.
     """
 
-    def work() -> int:
+    def work() -> _Outcome:
         _need_volume_id(db, volume_id, "restore")
         registry = build_registry(None, key_file)
         with _metadata_api(db, registry) as api:
@@ -181,9 +194,7 @@ def restore(
             )
             if not done.metadata:
                 lines.append(f"  metadata   no volume metadata restored into volume {volume_id}")
-        emit(
-            stdout,
-            output_format,
+        return (
             {
                 "backup_id": done.backup_id,
                 "target": str(target),
@@ -195,11 +206,10 @@ def restore(
                 "metadata_absent": list(done.metadata_absent),
             },
             "\n".join(lines) + "\n",
-            sort_keys=True,
+            EXIT_OK,
         )
-        return EXIT_OK
 
-    return run(stderr, work)
+    return _report(stdout, stderr, output_format, work)
 
 
 def verify(
@@ -215,7 +225,7 @@ def verify(
     """``docket volume verify``: exit 0 when intact, 1 with each problem listed (with
     ``key_file``, an unsigned or wrongly signed metadata container is one)."""
 
-    def work() -> int:
+    def work() -> _Outcome:
         driver = PosixBackupDriver(root, registry=build_registry(None, key_file))
         with progress_bar(stderr, "verify", progress) as report:
             result = driver.verify(backup_id, progress=report)
@@ -225,9 +235,7 @@ def verify(
             f"backup {result.backup_id}: {verdict} ({result.objects} objects, "
             f"{result.blocks} SHA-256 blocks checked; chain {' <- '.join(result.chain) or '-'})\n"
         )
-        emit(
-            stdout,
-            output_format,
+        return (
             {
                 "backup_id": result.backup_id,
                 "ok": result.ok,
@@ -245,11 +253,10 @@ def verify(
                 ],
             },
             "".join(text),
-            sort_keys=True,
+            EXIT_OK if result.ok else EXIT_FAILED,
         )
-        return EXIT_OK if result.ok else EXIT_FAILED
 
-    return run(stderr, work)
+    return _report(stdout, stderr, output_format, work)
 
 
 def export_record(
@@ -267,21 +274,18 @@ def export_record(
     The record names ``service`` (Cinder's POSIX driver by default, which Cinder imports).
     """
 
-    def work() -> int:
+    def work() -> _Outcome:
         driver = PosixBackupDriver(root)
         if version is not None:  # a version it lacks is the option's fault: exit 2
             named_version(driver.registry.family("backup-record"), str(version), "--record-version")
         text = driver.export_record(backup_id, version=version, service=service)
-        emit(
-            stdout,
-            output_format,
+        return (
             {"backup-record": {"backup_service": service or driver.service, "backup_url": text}},
             text + "\n",
-            sort_keys=True,
+            EXIT_OK,
         )
-        return EXIT_OK
 
-    return run(stderr, work)
+    return _report(stdout, stderr, output_format, work)
 
 
 def import_record(
@@ -301,7 +305,7 @@ def import_record(
     or wrongly signed record (and metadata container) is refused.
     """
 
-    def work() -> int:
+    def work() -> _Outcome:
         driver = PosixBackupDriver(root, registry=build_registry(None, key_file))
         text = record
         if record == "-":
@@ -310,9 +314,7 @@ def import_record(
             text = raw.decode("ascii", "replace")
         imported = driver.import_record(text.strip())
         result = driver.verify(imported.backup)
-        emit(
-            stdout,
-            output_format,
+        return (
             {
                 "backup": imported.backup.fields(),
                 "record_version": imported.version,
@@ -325,11 +327,10 @@ def import_record(
             f"{imported.signature}); ignored fields: {', '.join(imported.ignored) or 'none'}\n"
             + "".join(f"{p}\n" for p in result.problems)
             + f"backup {imported.backup.id}: {'ok' if result.ok else 'FAILED'}\n",
-            sort_keys=True,
+            EXIT_OK if result.ok else EXIT_FAILED,
         )
-        return EXIT_OK if result.ok else EXIT_FAILED
 
-    return run(stderr, work)
+    return _report(stdout, stderr, output_format, work)
 
 
 def list_backups(
@@ -390,7 +391,7 @@ def delete(
     """``docket volume delete``: delete a backup, refused while others build on it (unless
     ``force``) or when its directory holds anything but its own files."""
 
-    def work() -> int:
+    def work() -> _Outcome:
         done = PosixBackupDriver(root).delete(backup_id, force=force)
         text = (
             f"deleted backup {done.backup_id}: {len(done.objects)} file(s), "
@@ -400,9 +401,7 @@ def delete(
             text += "  removed    " + ", ".join(done.directories) + "\n"
         if done.orphaned:
             text += "  orphaned   " + ", ".join(done.orphaned) + " (their parent is gone)\n"
-        emit(
-            stdout,
-            output_format,
+        return (
             {
                 "backup_id": done.backup_id,
                 "objects": list(done.objects),
@@ -411,26 +410,20 @@ def delete(
                 "orphaned": list(done.orphaned),
             },
             text,
-            sort_keys=True,
+            EXIT_OK,
         )
-        return EXIT_OK
 
-    return run(stderr, work)
+    return _report(stdout, stderr, output_format, work)
 
 
 # --- the click group ------------------------------------------------------------------------
-
-
-def _examples(*lines: str) -> str:
-    """An ``Examples:`` epilog, kept as written (``\\b``)."""
-    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines) + "\n"
 
 
 @click.group(
     name="volume",
     context_settings=options.VOLUME_CONTEXT,
     short_help="Volume backups in Cinder's chunked POSIX layout.",
-    epilog=_examples(
+    epilog=options.examples(
         "docket volume backup /dev/vg0/vol-1 --root /backups --volume-id VOL",
         "docket volume list --root /backups",
         "docket volume restore BACKUP_ID --root /backups /dev/vg0/vol-2",
@@ -441,16 +434,24 @@ def volume() -> None:
     """Back up, restore, verify, list and delete volumes in Cinder's chunked POSIX format."""
 
 
-@volume.command(
+def _command(
+    name: str, short_help: str, *examples: str
+) -> Callable[[Callable[..., Any]], click.Command]:
+    """A ``docket volume`` command, with its examples as the epilog."""
+    return volume.command(
+        name,
+        context_settings=options.VOLUME_CONTEXT,
+        short_help=short_help,
+        epilog=options.examples(*examples),
+    )
+
+
+@_command(
     "backup",
-    context_settings=options.VOLUME_CONTEXT,
-    short_help="Back up a file or block device.",
-    epilog=_examples(
-        "docket volume backup vol.img --root /backups",
-        "docket volume backup /dev/vg0/vol-1 --root /backups --db sqlite:///cinder.db "
-        "--volume-id VOL",
-        "docket volume backup vol.img --root /backups --parent BACKUP_ID",
-    ),
+    "Back up a file or block device.",
+    "docket volume backup vol.img --root /backups",
+    "docket volume backup /dev/vg0/vol-1 --root /backups --db sqlite:///cinder.db --volume-id VOL",
+    "docket volume backup vol.img --root /backups --parent BACKUP_ID",
 )
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @options.backup_root
@@ -485,15 +486,12 @@ def backup_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(backup(**params, **options.streams()))
 
 
-@volume.command(
+@_command(
     "restore",
-    context_settings=options.VOLUME_CONTEXT,
-    short_help="Restore a backup and its parents onto a target.",
-    epilog=_examples(
-        "docket volume restore BACKUP_ID --root /backups restored.img",
-        "docket volume restore BACKUP_ID --root /backups /dev/vg0/vol-2 "
-        "--db sqlite:///cinder.db --volume-id VOL",
-    ),
+    "Restore a backup and its parents onto a target.",
+    "docket volume restore BACKUP_ID --root /backups restored.img",
+    "docket volume restore BACKUP_ID --root /backups /dev/vg0/vol-2 "
+    "--db sqlite:///cinder.db --volume-id VOL",
 )
 @click.argument("backup_id")
 @options.backup_root
@@ -514,14 +512,11 @@ def restore_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(restore(**params, **options.streams()))
 
 
-@volume.command(
+@_command(
     "verify",
-    context_settings=options.VOLUME_CONTEXT,
-    short_help="Check a backup and its parents (exit 1 if not intact).",
-    epilog=_examples(
-        "docket volume verify BACKUP_ID --root /backups",
-        "docket volume verify BACKUP_ID --root /backups --format json",
-    ),
+    "Check a backup and its parents (exit 1 if not intact).",
+    "docket volume verify BACKUP_ID --root /backups",
+    "docket volume verify BACKUP_ID --root /backups --format json",
 )
 @click.argument("backup_id")
 @options.backup_root
@@ -535,14 +530,11 @@ def verify_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(verify(**params, **options.streams()))
 
 
-@volume.command(
+@_command(
     "list",
-    context_settings=options.VOLUME_CONTEXT,
-    short_help="List the backups under a backup root.",
-    epilog=_examples(
-        "docket volume list --root /backups",
-        "docket volume list --root /backups --volume-id VOL --format json",
-    ),
+    "List the backups under a backup root.",
+    "docket volume list --root /backups",
+    "docket volume list --root /backups --volume-id VOL --format json",
 )
 @options.backup_root
 @click.option("--volume-id", metavar="ID", help="Only the backups of this volume.")
@@ -558,14 +550,11 @@ def list_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(list_backups(**params, **options.streams()))
 
 
-@volume.command(
+@_command(
     "delete",
-    context_settings=options.VOLUME_CONTEXT,
-    short_help="Delete a backup and its emptied directories.",
-    epilog=_examples(
-        "docket volume delete BACKUP_ID --root /backups",
-        "docket volume delete BACKUP_ID --root /backups --force",
-    ),
+    "Delete a backup and its emptied directories.",
+    "docket volume delete BACKUP_ID --root /backups",
+    "docket volume delete BACKUP_ID --root /backups --force",
 )
 @click.argument("backup_id")
 @options.backup_root
@@ -586,14 +575,11 @@ def delete_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(delete(**params, **options.streams()))
 
 
-@volume.command(
+@_command(
     "export-record",
-    context_settings=options.VOLUME_CONTEXT,
-    short_help="Print a backup's record (base64 text).",
-    epilog=_examples(
-        "docket volume export-record BACKUP_ID --root /backups > record.txt",
-        "docket volume export-record BACKUP_ID --root /backups --format json",
-    ),
+    "Print a backup's record (base64 text).",
+    "docket volume export-record BACKUP_ID --root /backups > record.txt",
+    "docket volume export-record BACKUP_ID --root /backups --format json",
 )
 @click.argument("backup_id")
 @options.backup_root
@@ -615,14 +601,11 @@ def export_record_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(export_record(**params, **options.streams()))
 
 
-@volume.command(
+@_command(
     "import-record",
-    context_settings=options.VOLUME_CONTEXT,
-    short_help="Check a backup record and verify its backup.",
-    epilog=_examples(
-        'docket volume import-record "$(cat record.txt)" --root /backups',
-        "docket volume import-record - --root /backups < record.txt",
-    ),
+    "Check a backup record and verify its backup.",
+    'docket volume import-record "$(cat record.txt)" --root /backups',
+    "docket volume import-record - --root /backups < record.txt",
 )
 @click.argument("record")
 @options.backup_root

@@ -266,7 +266,7 @@ class _Differ:
             elif name in o_props:
                 self._removed(name, _as_schema(o_props[name]), o, n, where)
             else:
-                self._added(name, _as_schema(n_props[name]), o, n, n_req, where)
+                self._added(name, _as_schema(n_props[name]), o, n_req, where)
         self._additional(o, n, path)
 
     def _required(
@@ -301,7 +301,6 @@ class _Differ:
         name: str,
         schema: Mapping[str, Any],
         o: Mapping[str, Any],
-        n: Mapping[str, Any],
         n_req: set[str],
         where: list[str | int],
     ) -> None:
