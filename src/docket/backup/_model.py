@@ -86,7 +86,7 @@ class Backup:
         known = {k: v for k, v in fields.items() if k in names}
         extra = {k: v for k, v in fields.items() if k not in names}
         if not isinstance(known.get("id"), str):
-            raise BackupError("a backup needs a string id", path='$["id"]')
+            raise BackupError("a backup needs a string id", path=("id",))
         return cls(**known, extra=extra)
 
     def replace(self, **changes: Any) -> Backup:

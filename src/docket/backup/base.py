@@ -121,7 +121,7 @@ class BackupDriver(abc.ABC):
             raise ForeignRecord(
                 f"the record was made by backup service {show(service)}",
                 backup_id=imported.backup.id,
-                path='$["service"]',
+                path=("service",),
                 hint="import it with that service; this driver reads "
                 + ", ".join(self.service_names),
             )

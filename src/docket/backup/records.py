@@ -155,7 +155,7 @@ def import_record(family: Family, backup_url: str | bytes) -> ImportedRecord:
     if found_family is not None and found_family != family.name:
         raise ForeignRecord(
             f"this is a {show(found_family)} container, not a backup record",
-            path='$["family"]',
+            path=("family",),
             hint="import it with the tool for that family",
         )
     if "version" not in obj:

@@ -362,7 +362,7 @@ class Restorer:
         if "\x00" in text:
             raise RestoreRefused(
                 "the value holds a NUL character, which databases do not store alike",
-                path=json_path([section, name]),
+                path=(section, name),
                 hint="remove the NUL character",
             )
         limit = self.layout.limits.get((table, column))
@@ -370,7 +370,7 @@ class Restorer:
             size = limit.measure(text)
             if size > limit.size:
                 raise ValueTooLong(
-                    json_path([section, name]), size, limit.size, limit.unit, f"{table}.{column}"
+                    (section, name), size, limit.size, limit.unit, f"{table}.{column}"
                 )
 
     def _base(self, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -388,7 +388,7 @@ class Restorer:
                 try:
                     value = convert(value)
                 except ValueError as err:
-                    raise RestoreRefused(str(err), path=json_path([BASE, name])) from None
+                    raise RestoreRefused(str(err), path=(BASE, name)) from None
             if isinstance(value, str):
                 self._check_text("volumes", name, BASE, name, value)
             bind = self._binds[name]
@@ -414,11 +414,11 @@ class Restorer:
                     try:
                         value = str(value)
                     except ValueError as err:  # an integer too long to print
-                        raise RestoreRefused(str(err), path=json_path([section, key])) from None
+                        raise RestoreRefused(str(err), path=(section, key)) from None
             elif value is not None and type(value) is not str:
                 raise RestoreRefused(
                     f"a metadata value must be text or null, not {type(value).__name__}",
-                    path=json_path([section, key]),
+                    path=(section, key),
                 )
             if value is not None and (len(value) > value_fits or "\x00" in value):
                 self._check_text(table, "value", section, key, value)
@@ -428,7 +428,7 @@ class Restorer:
             for key in out:
                 other = folded.setdefault(_fold(key), key)
                 if other != key:
-                    raise KeyConflict(json_path([section, key]), [other, key], "MySQL/MariaDB")
+                    raise KeyConflict((section, key), [other, key], "MySQL/MariaDB")
         return out
 
     def _prepare(self, item: WorkItem, plan: RestorePlan) -> _Planned:
@@ -515,7 +515,7 @@ class Restorer:
                 continue
             pair = collation_conflict(conn, self._tables[section], keys)
             if pair:
-                raise KeyConflict(json_path([section, pair[1]]), pair, "MySQL/MariaDB")
+                raise KeyConflict((section, pair[1]), pair, "MySQL/MariaDB")
 
     def exists(self, conn: sa.Connection, kind: str, key: Any) -> bool:
         sql = self._exists.get(kind)
