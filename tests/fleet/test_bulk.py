@@ -14,6 +14,7 @@ import pytest
 from docket import load_registry
 from docket.cli import commands
 from docket.core.registry import Registry
+from docket.errors import UsageError
 from docket.fleet.validate import Result, parse_shard, validate_many
 from tests.cli.test_commands import Run, cinder, v3
 
@@ -120,7 +121,7 @@ def test_a_registry_with_functions_needs_a_factory_for_workers(paths: list[str])
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
-        ({"jobs": -1}, "jobs=-1"),
+        ({"jobs": -1}, "jobs: -1 is negative"),
         ({"shard": (3, 2)}, "between 1 and N"),
         ({"shard": (0, 2)}, "between 1 and N"),
     ],
@@ -128,9 +129,11 @@ def test_a_registry_with_functions_needs_a_factory_for_workers(paths: list[str])
 def test_bad_arguments_are_refused_at_the_call(
     paths: list[str], kwargs: dict[str, Any], words: str
 ) -> None:
-    with pytest.raises(ValueError, match=words):
+    # A usage error of the argument (a DocketError that is also a ValueError).
+    with pytest.raises(UsageError, match=words) as err:
         validate_many(paths, **kwargs)
-    with pytest.raises(ValueError, match="once"):
+    assert isinstance(err.value, ValueError) and err.value.argument in kwargs
+    with pytest.raises(UsageError, match="once"):
         validate_many(["-", "-"])
 
 

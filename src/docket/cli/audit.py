@@ -218,8 +218,10 @@ def run_audit(
                     shard=part,
                     progress=bar,
                 )
-            except ValueError as err:
-                raise UsageError("--require", str(err)) from None
+            except UsageError as err:
+                if err.argument != "require":
+                    raise
+                raise UsageError("--require", err.reason, err.hint) from None
             report = _Report(out, output_format, "docket audit")
             try:
                 for verdict in verdicts:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from docket.backup._layout import _SAFE_ID, backup_dir_for
-from docket.core.errors import DriverOptionError, show
+from docket.core.errors import DriverOptionError, UsageError, show
 from docket.core.registry import Registry, load_registry
 from docket.fleet._audit_checks import (
     DEFAULT_MAX_OBJECT_BYTES,
@@ -293,7 +293,9 @@ def audit(
     count = workers(jobs)
     check_shard(shard)
     if registry is not None and count > 1:
-        raise ValueError("a registry cannot be sent to worker processes: pass schemas=, or jobs=1")
+        raise UsageError(
+            "registry", "a registry cannot be sent to worker processes: pass schemas=, or jobs=1"
+        )
 
     def mine(key: str) -> bool:
         return shard is None or shard_of(key, shard[1]) == shard[0]
@@ -324,8 +326,9 @@ def audit(
     inspector = setup.inspector(registry) if count == 1 else setup.inspector()
     unknown = sorted(set(require) - set(inspector.reader_names))
     if unknown:
-        raise ValueError(
-            f"unknown reader {show(unknown[0])}; known: " + ", ".join(inspector.reader_names)
+        raise UsageError(
+            "require",
+            f"unknown reader {show(unknown[0])}; known: " + ", ".join(inspector.reader_names),
         )
     run._verdicts = _run(base, setup, inspector, by_id, mine, count, progress, run)
     return run

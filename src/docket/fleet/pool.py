@@ -16,6 +16,8 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from docket.core.errors import UsageError
+
 if TYPE_CHECKING:  # worker processes are started only for jobs > 1: imported then
     from concurrent.futures import Future
 
@@ -27,10 +29,12 @@ Progress = Callable[[int, int], None]
 
 
 def workers(jobs: int) -> int:
-    """The number of worker processes ``jobs`` asks for (0: one per CPU); :class:`ValueError`
-    for a negative number."""
+    """The number of worker processes ``jobs`` asks for (0: one per CPU); a
+    :class:`UsageError` (a ``ValueError``) for a negative number."""
     if jobs < 0:
-        raise ValueError(f"jobs={jobs}: give a number of processes, or 0 for one per CPU")
+        raise UsageError(
+            "jobs", f"{jobs} is negative: give a number of processes, or 0 for one per CPU"
+        )
     return jobs or os.cpu_count() or 1
 
 

@@ -37,9 +37,10 @@ def choose_shard(text: str | None, option: str = "--shard") -> Shard | None:
 
 
 def check_shard(shard: Shard | None) -> None:
-    """:class:`ValueError` unless ``shard`` is None or ``(I, N)`` with ``1 <= I <= N``."""
+    """A :class:`UsageError` (a ``ValueError``) unless ``shard`` is None or ``(I, N)`` with
+    ``1 <= I <= N``."""
     if shard is not None and not 1 <= shard[0] <= shard[1]:
-        raise ValueError(f"shard={show(shard)}: I must be between 1 and N")
+        raise UsageError("shard", f"{show(shard)}: I must be between 1 and N")
 
 
 def shard_of(key: str, count: int) -> int:

@@ -29,6 +29,7 @@ from docket.core.errors import (
     ParseError,
     TrailingData,
     UnsafeFile,
+    UsageError,
     show,
 )
 from docket.core.family import Family, parse_issue
@@ -55,6 +56,7 @@ CONTAINER_SUFFIXES = (".json", ".jsonl")
 """The files a directory is searched for: ``*.json`` containers and ``*.jsonl`` lines."""
 NOT_A_CONTAINER_FILE = "not named *.json or *.jsonl"
 """Why a file below a directory was skipped for its name (see :class:`Skipped`)."""
+
 
 @dataclass(frozen=True)
 class Skipped:
@@ -229,9 +231,7 @@ class _Checker:
         known = size if size is not None and size > limit else None
         return self._explain(file, None, raw, LimitExceeded("max_bytes", known, limit))
 
-    def _unknown(
-        self, file: str, line: int | None, raw: bytes, name: str, version: Any
-    ) -> Result:
+    def _unknown(self, file: str, line: int | None, raw: bytes, name: str, version: Any) -> Result:
         known = ", ".join(self.registry.families())
         issue = Issue(("family",), f"unknown family {show(name)} (known: {known})", "family")
         placed = place(raw, [issue], first_line=line or 1)
@@ -264,8 +264,10 @@ class _Checker:
             family = self._family(name)
         else:
             return self._unknown(file, line, raw, name, version)
-        issues = family.validate_parsed(obj) if family is not None else (
-            self.registry.family(name).validate(raw)
+        issues = (
+            family.validate_parsed(obj)
+            if family is not None
+            else (self.registry.family(name).validate(raw))
         )
         if issues:  # only invalid input pays for finding where its problems are
             # The strict parse accepted it: its keys are unique, members are found directly.
@@ -329,7 +331,6 @@ class _Checker:
                             yield self.check(display, first_line + offset, raw)
             except OSError as err:
                 yield self.check(task.display, None, None, _cannot_read(err))
-
 
     def _block(
         self,
@@ -624,9 +625,10 @@ def _portable(registry: Registry) -> Callable[[], Registry]:
         or dict(registry.converters) != BUILTIN_CONVERTERS
     )
     if own:
-        raise ValueError(
+        raise UsageError(
+            "registry",
             "a registry with Python migrations, rules or converters cannot be sent to worker "
-            "processes: pass registry= a module-level function that builds it, or use jobs=1"
+            "processes: pass registry= a module-level function that builds it, or use jobs=1",
         )
     return _Documents(registry.sources, registry.signing_key, registry.limits)
 
@@ -688,7 +690,7 @@ def validate_many(
     count = workers(jobs)
     check_shard(shard)
     if names.count(STDIN) > 1:
-        raise ValueError("standard input (-) can be read once")
+        raise UsageError("paths", "standard input (-) can be read once")
     if registry is None:
         registry = load_registry()
     built = registry if isinstance(registry, Registry) else registry()

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from docket.core.errors import DocketError, StoreError, ValidationError
+from docket.core.errors import DocketError, StoreError, UsageError, ValidationError
 from docket.core.family import Container, Family, VersionSpec
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
@@ -302,7 +302,7 @@ class BackupMetadataAPI:
         self.family.spec(version)  # an unknown version is a typed error here, not on first use
         self.version = version
         if chunk_size < 1:
-            raise ValueError("chunk_size must be at least 1")
+            raise UsageError("chunk_size", f"{chunk_size} is not at least 1")
         # A statement names at most as many values as the driver takes parameters.
         self.chunk_size = min(chunk_size, _max_parameters(engine.dialect) - 16)
         self._report: list[Unserializable] = []
