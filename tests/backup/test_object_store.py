@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from docket import load_registry
 from docket.backup import Backup
-from docket.backup._layout import LoadedBackup
+from docket.backup._layout import METADATA_BASE_LIMIT, METADATA_PER_OBJECT, LoadedBackup
 from docket.backup.engine import ChunkedBackupDriver
-from docket.backup.errors import InvalidBackup
+from docket.backup.errors import BackupNotFound, InvalidBackup
 from docket.backup.posix import PosixBackupDriver, PosixStore
 from docket.backup.store import ObjectPage, ObjectStore
 from docket.core.errors import FileTooLarge
@@ -180,3 +182,114 @@ def test_the_engine_writes_the_same_objects_to_any_store(tmp_path: Path, compres
     }
     assert memory.containers["backups-abcd-1"] == on_disk
     assert len(on_disk) == done.object_count + 2
+
+
+class StoreOnlyDriver(ChunkedBackupDriver):
+    """The engine over a store and nothing else: no hook of the engine is overridden."""
+
+    def __init__(self, store: ObjectStore, **kw: Any) -> None:
+        super().__init__(registry=REGISTRY, **kw)
+        self.store = store
+
+
+def _volumes(seed: int) -> tuple[bytes, bytes]:
+    """A volume, and the same volume later: some blocks changed, some zeroed, grown."""
+    rng = random.Random(seed)
+    blocks = [rng.randbytes(32768) if rng.random() < 0.6 else bytes(32768) for _ in range(9)]
+    first = b"".join(blocks) + b"tail"
+    for i in (1, 4, 5):
+        blocks[i] = rng.randbytes(32768)
+    blocks[7] = bytes(32768)
+    return first, b"".join(blocks) + rng.randbytes(40000)
+
+
+def _both(tmp_path: Path, compression: str) -> tuple[PosixBackupDriver, StoreOnlyDriver, Any]:
+    times = iter([datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 3, tzinfo=UTC)] * 2)
+    kw: dict[str, Any] = {"compression": compression, "chunk_size": 2 * 32768}
+    posix = PosixBackupDriver(tmp_path / "root", registry=REGISTRY, clock=lambda: next(times), **kw)
+    memory = MemoryStore()
+    again = StoreOnlyDriver(memory, clock=lambda: next(times), **kw)
+    return posix, again, memory
+
+
+@pytest.mark.parametrize("compression", ["none", "zlib", "zstd"])
+def test_a_store_alone_gets_backup_verify_restore_and_delete(
+    tmp_path: Path, compression: str
+) -> None:
+    posix, driver, memory = _both(tmp_path, compression)
+    first, second = _volumes(3)
+    (tmp_path / "v1").write_bytes(first)
+    (tmp_path / "v2").write_bytes(second)
+    for d in (posix, driver):
+        d.backup(Backup(id="abcd-1", volume_id="v"), tmp_path / "v1")
+        d.backup(Backup(id="abcd-2", volume_id="v", parent_id="abcd-1"), tmp_path / "v2")
+    for backup_id in ("abcd-1", "abcd-2"):
+        on_disk = {p.name: p.read_bytes() for p in (tmp_path / "root/ab/cd" / backup_id).iterdir()}
+        assert memory.containers[f"ab/cd/{backup_id}"] == on_disk
+
+    report = driver.verify("abcd-2")
+    assert report.ok and report.chain == ("abcd-2", "abcd-1")
+    assert report == posix.verify("abcd-2")
+
+    restored = driver.restore("abcd-2", None, tmp_path / "from-store")
+    assert restored == posix.restore("abcd-2", None, tmp_path / "from-posix")
+    assert (tmp_path / "from-store").read_bytes() == second
+    assert (tmp_path / "from-posix").read_bytes() == second
+    out = io.BytesIO()
+    driver.restore("abcd-1", None, out)
+    assert out.getvalue() == first
+
+    described = driver.get_backup("abcd-2")
+    assert described.service == driver.service
+    assert described.replace(service=posix.service) == posix.get_backup("abcd-2")
+    for backup_id in ("abcd-2", "abcd-1"):
+        gone, expected = driver.delete(backup_id), posix.delete(backup_id)
+        assert gone.objects == expected.objects
+        assert gone.stored_bytes == expected.stored_bytes
+        assert memory.containers[f"ab/cd/{backup_id}"] == {}
+        with pytest.raises(BackupNotFound):
+            driver.delete(backup_id)
+
+
+def test_the_engine_reads_a_store_as_it_checks_the_posix_layout(tmp_path: Path) -> None:
+    _, driver, memory = _both(tmp_path, "zlib")
+    first, _ = _volumes(5)
+    (tmp_path / "v1").write_bytes(first)
+    driver.backup(Backup(id="abcd-1", volume_id="v"), tmp_path / "v1")
+    objects = memory.containers["ab/cd/abcd-1"]
+    name = sorted(n for n in objects if n[-6:-5] == "-")[0]
+    objects[name] = objects[name][:-1] + bytes([objects[name][-1] ^ 1])
+    problems = driver.verify("abcd-1").problems
+    assert [(p.kind, p.object) for p in problems] == [("altered", name)]
+    with pytest.raises(InvalidBackup, match=f"object {name}"):
+        driver.restore("abcd-1", None, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    # An oversized metadata object is refused by the store before it is read.
+    meta = next(n for n in objects if n.endswith("_metadata"))
+    objects[meta] = b" " * (METADATA_BASE_LIMIT + 10 * METADATA_PER_OBJECT)
+    with pytest.raises(FileTooLarge) as refused:
+        driver.restore("abcd-1", None, tmp_path / "out")
+    assert refused.value.backup_id == "abcd-1"
+    with pytest.raises(BackupNotFound, match="in the store"):
+        driver.verify("abcd-9")
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    first=st.binary(max_size=5 * 4096),
+    edits=st.lists(st.tuples(st.integers(0, 6 * 4096), st.binary(min_size=1, max_size=600))),
+)
+def test_a_chain_restores_from_any_store_to_its_last_volume(
+    first: bytes, edits: list[tuple[int, bytes]]
+) -> None:
+    second = bytearray(first)
+    for at, data in edits:
+        at = min(at, len(second))
+        second[at : at + len(data)] = data
+    driver = StoreOnlyDriver(MemoryStore(), sha_block_size=4096, chunk_size=8192)
+    driver.backup(Backup(id="abcd-1", volume_id="v"), io.BytesIO(first))
+    driver.backup(Backup(id="abcd-2", volume_id="v", parent_id="abcd-1"), io.BytesIO(second))
+    assert driver.verify("abcd-2").ok
+    out = io.BytesIO()
+    driver.restore("abcd-2", None, out)
+    assert out.getvalue() == bytes(second)

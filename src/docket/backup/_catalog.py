@@ -140,7 +140,7 @@ def _describe(backups: BackupRoot, backup_id: str, where: PurePosixPath) -> _Fou
     base = BackupSummary(backup_id=backup_id, status="invalid", container=where.as_posix())
     try:
         stored = backups.find(backup_id)
-        with stored.directory() as fd:
+        with backups.directory(stored.container, backup_id) as fd:
             files = _own_files(fd, backup_id)
         base = replace(
             base,

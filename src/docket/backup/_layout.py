@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -22,7 +22,8 @@ from docket import fs
 from docket.backup._chunks import Compression, compression_named
 from docket.backup._model import Backup
 from docket.backup.errors import BackupNotFound, InvalidBackup
-from docket.core.errors import DriverOptionError, UnsafeFile, show
+from docket.backup.store import ObjectStore, all_objects
+from docket.core.errors import DriverOptionError, FileTooLarge, UnsafeFile, show
 from docket.core.family import Family
 from docket.fs import TEMP_PREFIX
 
@@ -165,16 +166,15 @@ def backup_dir_for(backup_id: str) -> str:
 
 @dataclass(frozen=True)
 class StoredBackup:
-    """Where one backup's objects are."""
+    """Where one backup's objects are: a container of a store, and their common prefix."""
 
     backup_id: str
-    backup_dir: Path
+    container: str
     prefix: str
     complete: bool
     """Whether the metadata object exists (a backup without one did not finish)."""
-    root: Path | None = None
-    """The backup root: when known, the directory is reached from it without following a
-    symbolic link (otherwise only the objects themselves are not followed)."""
+    backups: Backups | None = field(default=None, compare=False, repr=False)
+    """The backups it was found among, which read its objects (None: names only)."""
 
     @property
     def metadata_name(self) -> str:
@@ -184,42 +184,45 @@ class StoredBackup:
     def sha256_name(self) -> str:
         return self.prefix + SHA256_SUFFIX
 
-    @contextlib.contextmanager
-    def directory(self) -> Iterator[int]:
-        """A descriptor of the backup directory, reached without following links."""
-        if self.root is None:
-            with fs.open_beneath(
-                self.backup_dir, what="backup directory", backup_id=self.backup_id
-            ) as fd:
-                yield fd
-            return
-        relative = PurePosixPath(self.backup_dir.relative_to(self.root).as_posix())
-        with fs.open_beneath(
-            self.root, relative, what="backup directory", backup_id=self.backup_id
-        ) as fd:
-            yield fd
+    def _reader(self) -> Backups:
+        assert self.backups is not None, "a StoredBackup of names only reads no object"
+        return self.backups
 
     def entries(self) -> list[str]:
         """The data objects present: names starting with the prefix (Cinder's listing).
         Whatever they are (a FIFO, a link): opening one is what refuses it."""
         skip = {self.metadata_name, self.sha256_name}
-        with self.directory() as fd:
-            names = [entry.name for entry in fs.scan_dir(fd)]
+        names = self._reader().names(self.container, self.backup_id)
         return sorted(name for name in names if name.startswith(self.prefix) and name not in skip)
 
     def open_object(self, name: str) -> BinaryIO:
-        """One of the backup's objects, opened for reading as a regular file (a FIFO, device,
-        socket or symbolic link is :class:`UnsafeFile`); the caller closes it."""
-        with self.directory() as fd:
-            return fs.open_file(name, what="object", dir_fd=fd, backup_id=self.backup_id)
+        """One of the backup's objects, opened for reading (on POSIX as a regular file: a
+        FIFO, device, socket or symbolic link is :class:`UnsafeFile`); the caller closes it."""
+        return self._reader().open_object(self, name)
 
     def read_object(self, name: str, limit: int) -> bytes:
         """One of the backup's objects, whole, refused (:class:`FileTooLarge`) past ``limit``
         bytes before it is read."""
-        with self.directory() as fd:
-            return fs.read_bounded(
-                name, limit, what="object", dir_fd=fd, backup_id=self.backup_id
-            )
+        with self.open_object_bounded(name, limit) as fh:
+            data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise FileTooLarge(name, "object", None, limit, backup_id=self.backup_id)
+        return data
+
+    def open_object_bounded(self, name: str, limit: int) -> BinaryIO:
+        """:meth:`open_object`, refused (:class:`FileTooLarge`) past ``limit`` bytes."""
+        return self._reader().open_object(self, name, limit=limit)
+
+
+@contextlib.contextmanager
+def _naming(backup_id: str) -> Iterator[None]:
+    """A store's refusal (a link, a FIFO, too large) names the backup it was reading."""
+    try:
+        yield
+    except (UnsafeFile, InvalidBackup) as err:
+        if err.backup_id is None:
+            err.backup_id = backup_id
+        raise
 
 
 @dataclass(frozen=True)
@@ -247,34 +250,69 @@ class LoadedBackup:
         return SHA256_BASE_LIMIT + SHA256_PER_BLOCK * blocks
 
 
-class BackupRoot:
-    """The backups under one root: finding them, reading their metadata, removing them.
+class Backups:
+    """The backups in one object store: finding them, reading their metadata, SHA-256 and
+    data objects, and walking a chain, through the store's protocol alone.
 
     ``family`` gives the driver's ``chunked-backup`` and ``chunked-sha256`` families by name;
     it is called only when an object is read, so finding or deleting loads no registry.
     """
 
-    def __init__(self, root: Path, family: Callable[[str], Family]) -> None:
-        self.root = root
+    def __init__(self, store: ObjectStore, family: Callable[[str], Family]) -> None:
+        self.store = store
         self._family = family
 
-    def locate(self, backup: Backup | str) -> tuple[str, Path]:
-        """The backup's id and directory: its record's ``container`` field, or the default.
+    # --- what a store's catalog may say differently ---------------------------------------
+
+    @property
+    def place(self) -> str:
+        """Where the backups are, in messages: ``under <root>`` for a POSIX root."""
+        return "in the store"
+
+    def names(self, container: str, backup_id: str) -> list[str]:
+        """Every object name in a container (``FileNotFoundError`` when there is none)."""
+        with _naming(backup_id):
+            return all_objects(self.store, container)
+
+    def open_object(
+        self, stored: StoredBackup, name: str, *, limit: int | None = None
+    ) -> BinaryIO:
+        """One of a backup's objects, opened through the store (bounded by ``limit``)."""
+        with _naming(stored.backup_id):
+            return self.store.open_object(stored.container, name, limit=limit)
+
+    def not_found(self, backup_id: str, container: str) -> BackupNotFound:
+        return BackupNotFound(
+            f"no backup {self.place} (looked in container {container})",
+            backup_id=backup_id,
+            hint="check the backup id and where the store is",
+        )
+
+    def children(self, backup_id: str) -> Iterator[str]:
+        """The ids of the backups that name ``backup_id`` as their parent, where the store
+        can say: the protocol lists no containers, so none by default (Cinder's API refuses
+        deleting a parent from its records, ``num_dependent_backups``)."""
+        return iter(())
+
+    # --- finding and reading --------------------------------------------------------------
+
+    def container_of(self, backup: Backup | str) -> tuple[str, str]:
+        """The backup's id and container: its record's ``container`` field, or the default.
 
         An id given as text is the user's (a bad one is :class:`DriverOptionError`); a
         :class:`Backup` comes from a record, whose bad id or container is
         :class:`InvalidBackup`. A container must be a relative path of path-safe names that
-        is not another backup's default directory.
+        is not another backup's default container.
         """
         if isinstance(backup, str):
             backup_id = check_id(backup)
-            return backup_id, self.root / backup_dir_for(backup_id)
+            return backup_id, backup_dir_for(backup_id)
         backup_id = check_stored_id(backup.id, "backup id", None, "id")
         if backup.parent_id is not None:
             check_stored_id(backup.parent_id, "parent id", backup_id, "parent_id")
         recorded = backup.container
         if not recorded:
-            return backup_id, self.root / backup_dir_for(backup_id)
+            return backup_id, backup_dir_for(backup_id)
         relative = PurePosixPath(recorded) if isinstance(recorded, str) else None
         if (
             relative is None
@@ -301,26 +339,19 @@ class BackupRoot:
                 path=("container",),
                 hint="a record names only its own backup's directory",
             )
-        return backup_id, self.root / relative
+        return backup_id, relative.as_posix()
 
     def find(self, backup: Backup | str) -> StoredBackup:
         """Where a backup's objects are, finished or not; :class:`BackupNotFound` if nowhere."""
-        backup_id, backup_dir = self.locate(backup)
-        probe = StoredBackup(backup_id, backup_dir, "", False, self.root)
+        backup_id, container = self.container_of(backup)
         try:
-            with probe.directory() as fd:
-                names = [entry.name for entry in fs.scan_dir(fd)]
+            names = self.names(container, backup_id)
         except (FileNotFoundError, NotADirectoryError):
-            raise BackupNotFound(
-                f"no backup under {self.root} (looked in {backup_dir})",
-                backup_id=backup_id,
-                hint="check the backup id and --root; `docket volume list --root DIR` "
-                "lists the backups there",
-            ) from None
+            raise self.not_found(backup_id, container) from None
         prefix = check_prefix(backup, backup_id)
         if prefix:
             return StoredBackup(
-                backup_id, backup_dir, prefix, prefix + METADATA_SUFFIX in names, self.root
+                backup_id, container, prefix, prefix + METADATA_SUFFIX in names, self
             )
         tail = f"_backup_{backup_id}{METADATA_SUFFIX}"
         found = sorted(n for n in names if n.startswith("volume_") and n.endswith(tail))
@@ -331,36 +362,30 @@ class BackupRoot:
             )
         if found:
             return StoredBackup(
-                backup_id, backup_dir, found[0][: -len(METADATA_SUFFIX)], True, self.root
+                backup_id, container, found[0][: -len(METADATA_SUFFIX)], True, self
             )
         # No metadata object: the backup never finished. Name its prefix from what is there.
         pattern = re.compile(rf"^(volume_.+_backup_{re.escape(backup_id)})(-\d+|{SHA256_SUFFIX})$")
         guesses = sorted({m.group(1) for n in names if (m := pattern.match(n))})
         prefix = guesses[0] if guesses else f"volume_?_backup_{backup_id}"
-        return StoredBackup(backup_id, backup_dir, prefix, False, self.root)
+        return StoredBackup(backup_id, container, prefix, False, self)
 
     def read_object(
-        self, family: str, path: Path, backup_id: str, *, limit: int | None = None
+        self, family: str, stored: StoredBackup, name: str, *, limit: int | None = None
     ) -> dict[str, Any]:
-        """A metadata or SHA-256 object, loaded and checked by its family.
+        """A metadata or SHA-256 object of a found backup, loaded and checked by its family.
 
-        The object must be a regular file (not followed if a link) of at most ``limit`` bytes
-        (refused before reading; default: what a metadata object beside the stored objects
-        can need). ``path`` is ``stored.backup_dir / name`` of a backup under this root.
+        The object is refused before it is read when it has more than ``limit`` bytes
+        (default: what a metadata object beside the stored objects can need).
         """
-        stored = StoredBackup(backup_id, path.parent, "", True, self.root)
         if limit is None:
-            limit = METADATA_BASE_LIMIT + METADATA_PER_OBJECT * self._object_count(stored)
+            count = len(self.names(stored.container, stored.backup_id))
+            limit = METADATA_BASE_LIMIT + METADATA_PER_OBJECT * count
         try:
-            raw = stored.read_object(path.name, limit)
+            raw = stored.read_object(name, limit)
         except FileNotFoundError:
-            raise InvalidBackup(f"{path.name} is missing", backup_id=backup_id) from None
+            raise InvalidBackup(f"{name} is missing", backup_id=stored.backup_id) from None
         return self._family(family).load(raw).data
-
-    @staticmethod
-    def _object_count(stored: StoredBackup) -> int:
-        with stored.directory() as fd:
-            return len(fs.scan_dir(fd))
 
     def load(self, backup: Backup | str) -> LoadedBackup:
         """Find a backup and read its metadata object: version, schema and entries checked."""
@@ -371,9 +396,7 @@ class BackupRoot:
                 backup_id=stored.backup_id,
                 hint="delete it and back up again",
             )
-        metadata = self.read_object(
-            "chunked-backup", stored.backup_dir / stored.metadata_name, stored.backup_id
-        )
+        metadata = self.read_object("chunked-backup", stored, stored.metadata_name)
         if metadata["backup_id"] != stored.backup_id:
             raise InvalidBackup(
                 f"the metadata object belongs to backup {show(metadata['backup_id'])}",
@@ -384,14 +407,14 @@ class BackupRoot:
             check_stored_id(metadata["parent_id"], "parent id", stored.backup_id, "parent_id")
         if isinstance(backup, Backup):
             # A record's claims must agree with the backup's own metadata.
-            for field in ("volume_id", "parent_id"):
-                claimed = getattr(backup, field)
-                if claimed is not None and claimed != metadata.get(field):
+            for field_name in ("volume_id", "parent_id"):
+                claimed = getattr(backup, field_name)
+                if claimed is not None and claimed != metadata.get(field_name):
                     raise InvalidBackup(
-                        f"the record's {field} {show(claimed)} is not the backup's "
-                        f"({show(metadata.get(field))})",
+                        f"the record's {field_name} {show(claimed)} is not the backup's "
+                        f"({show(metadata.get(field_name))})",
                         backup_id=stored.backup_id,
-                        path=(field,),
+                        path=(field_name,),
                         hint="the record was altered or belongs to another backup",
                     )
         return LoadedBackup(stored, metadata, _entries(metadata, stored.backup_id))
@@ -404,10 +427,7 @@ class BackupRoot:
         """
         stored = loaded.stored
         shafile = self.read_object(
-            "chunked-sha256",
-            stored.backup_dir / stored.sha256_name,
-            stored.backup_id,
-            limit=loaded.sha256_limit(end),
+            "chunked-sha256", stored, stored.sha256_name, limit=loaded.sha256_limit(end)
         )
         if shafile["backup_id"] != stored.backup_id:
             raise InvalidBackup(
@@ -436,7 +456,7 @@ class BackupRoot:
                 if not chain:
                     raise
                 raise BackupNotFound(
-                    f"parent backup {err.backup_id} is not under {self.root}",
+                    f"parent backup {err.backup_id} is not {self.place}",
                     backup_id=chain[-1].backup_id,
                     path=("parent_id",),
                     hint="an incremental backup needs every backup it builds on",
@@ -457,6 +477,49 @@ class BackupRoot:
             chain.append(loaded)
             current = loaded.parent_id
         return chain
+
+
+class BackupRoot(Backups):
+    """The backups under one POSIX root (a :class:`~docket.backup.posix.PosixStore`'s).
+
+    Objects are read through the store; a backup directory is listed whole, every entry
+    (so that a directory posing as an object is refused when opened, not passed over), and
+    reached from the root without following a link. Searching for children and removing
+    what a backup left are directory walks.
+    """
+
+    def __init__(self, root: Path, store: ObjectStore, family: Callable[[str], Family]) -> None:
+        super().__init__(store, family)
+        self.root = root
+
+    @property
+    def place(self) -> str:
+        return f"under {self.root}"
+
+    def locate(self, backup: Backup | str) -> tuple[str, Path]:
+        """The backup's id and directory (see :meth:`Backups.container_of`)."""
+        backup_id, container = self.container_of(backup)
+        return backup_id, self.root / container
+
+    @contextlib.contextmanager
+    def directory(self, container: str, backup_id: str) -> Iterator[int]:
+        """A descriptor of a backup directory, reached from the root without following links."""
+        with fs.open_beneath(
+            self.root, container, what="backup directory", backup_id=backup_id
+        ) as fd:
+            yield fd
+
+    def names(self, container: str, backup_id: str) -> list[str]:
+        with self.directory(container, backup_id) as fd:
+            return [entry.name for entry in fs.scan_dir(fd)]
+
+    def not_found(self, backup_id: str, container: str) -> BackupNotFound:
+        return BackupNotFound(
+            f"no backup under {self.root} (looked in {self.root / container})",
+            backup_id=backup_id,
+            hint="check the backup id and --root; `docket volume list --root DIR` "
+            "lists the backups there",
+        )
 
     def children(self, backup_id: str) -> Iterator[str]:
         """The ids of the backups under the root that name ``backup_id`` as their parent.
@@ -494,9 +557,8 @@ class BackupRoot:
         is not touched.
         """
         own = own_objects(backup_id)
-        stored = StoredBackup(backup_id, backup_dir, "", False, self.root)
         try:
-            with stored.directory() as fd:
+            with self.directory(backup_dir.relative_to(self.root).as_posix(), backup_id) as fd:
                 for entry in fs.scan_dir(fd):
                     if own.match(entry.name) and not entry.directory:
                         with contextlib.suppress(FileNotFoundError):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docket.backup._chunks import ObjectDamaged, compression_named, object_pieces
-from docket.backup._layout import DEFAULT_SHA_BLOCK_SIZE, BackupRoot, LoadedBackup
+from docket.backup._layout import DEFAULT_SHA_BLOCK_SIZE, Backups, LoadedBackup
 from docket.backup._model import Backup, Problem, Progress, VerifyReport
 from docket.backup.errors import BackupNotFound
 from docket.core.errors import DocketError, UnsafeFile
@@ -19,12 +19,12 @@ from docket.core.family import Family
 
 
 def verify_chain(
-    backups: BackupRoot,
+    backups: Backups,
     backup: Backup | str,
     progress: Progress | None,
     containers: Family | None = None,
 ) -> VerifyReport:
-    """Check a stored backup and every backup it builds on (see ``PosixBackupDriver.verify``).
+    """Check a stored backup and every backup it builds on (see ``ChunkedBackupDriver.verify``).
 
     With ``containers`` (the ``backup-metadata`` family, signing key and all), each backup's
     stored volume metadata container is loaded by it too: a refusal is a ``metadata`` problem.

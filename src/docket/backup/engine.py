@@ -8,22 +8,24 @@ live. It writes a backup as Cinder's chunked drivers do, into one container:
     <prefix>_sha256file           the SHA-256 of every block of the volume
     <prefix>_metadata             written last, once every other object is on stable storage
 
-A driver subclasses :class:`ChunkedBackupDriver` and gives it a store (``self.store``), where
-a backup's container is (:meth:`_new_container`), and how a stored backup chain is read back
-(:meth:`_chain`, :meth:`_sha256`). :class:`~docket.backup.posix.PosixBackupDriver` is the first.
+A driver subclasses :class:`ChunkedBackupDriver` and gives it a store (``self.store``): backup,
+restore, verify and delete then go through the store's protocol alone (reads bounded by
+``open_object(limit=)``; :class:`~docket.backup._layout.Backups` finds and reads backups).
+:class:`~docket.backup.posix.PosixBackupDriver` is the first.
 """
 
 from __future__ import annotations
 
-import abc
 import contextlib
 import functools
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 from docket import fs
@@ -43,27 +45,33 @@ from docket.backup._layout import (
     FORMAT_VERSION,
     METADATA_SUFFIX,
     SHA256_SUFFIX,
+    Backups,
     LoadedBackup,
     check_id,
     gib,
     iso_utc,
     own_objects,
+    record_time,
 )
 from docket.backup._model import (
     Backup,
     BasicMetadataAPI,
+    DeleteReport,
     MetadataAPI,
     Progress,
     RestoreReport,
+    VerifyReport,
 )
-from docket.backup._restore import RestoreWriter
+from docket.backup._restore import RestoreWriter, truncate_regular
+from docket.backup._verify import verify_chain
 from docket.backup.base import BackupDriver
-from docket.backup.errors import InvalidBackup
+from docket.backup.errors import BackupInUse, InvalidBackup
 from docket.backup.store import ObjectStore, all_objects
 from docket.core.codec import Limits
 from docket.core.errors import BackupError, DocketError, DriverOptionError, show
 from docket.core.family import Container, Family
 from docket.core.registry import Registry
+from docket.fs import fsync_path, temp_path
 
 DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
 """Bytes of volume per data object. Cinder's POSIX driver uses 1999994880; any multiple of the
@@ -132,17 +140,23 @@ class ChunkedBackupDriver(BackupDriver):
 
     # --- what a driver supplies -------------------------------------------------------------
 
-    @abc.abstractmethod
-    def _new_container(self, backup: Backup) -> tuple[str, str]:
-        """The id of a backup about to be taken and the container its objects go to."""
+    @functools.cached_property
+    def _backups(self) -> Backups:
+        """The backups in the store: finding them and reading them back."""
+        return Backups(self.store, lambda name: self._families[name])
 
-    @abc.abstractmethod
+    def _new_container(self, backup: Backup) -> tuple[str, str]:
+        """The id of a backup about to be taken and the container its objects go to: the
+        record's ``container``, else ``<id[0:2]>/<id[2:4]>/<id>`` (Cinder's layout)."""
+        return self._backups.container_of(backup)
+
     def _chain(self, backup: Backup | str) -> list[LoadedBackup]:
         """A stored backup and its parents, newest first, each checked as restore needs."""
+        return self._backups.chain(backup)
 
-    @abc.abstractmethod
     def _sha256(self, loaded: LoadedBackup, end: int) -> tuple[list[str], int]:
         """A stored backup's SHA-256 list and block size, for a volume of ``end`` bytes."""
+        return self._backups.sha256(loaded, end)
 
     def _check_unused(self, container: str, backup_id: str) -> None:
         """Refuse to write into a container that holds this backup's objects already."""
@@ -400,6 +414,181 @@ class ChunkedBackupDriver(BackupDriver):
         worker.shutdown(wait=True)
         return objects
 
+    # --- restore --------------------------------------------------------------------------
+
+    def restore(
+        self,
+        backup: Backup | str,
+        volume_id: str | None,
+        volume_file: Any,
+        *,
+        progress: Progress | None = None,
+    ) -> RestoreReport:
+        """Restore a backup and its parents (oldest first) onto a path or open binary file.
+
+        Every metadata object of the chain is read and checked (version, object list) before
+        a byte is written. A path to a regular file (or a new path) is written to a temporary
+        file that replaces it only when everything, volume metadata included, is restored.
+        A block device or an open file cannot be thrown away, so every object of the chain
+        is read and checked before the first byte is written to it; and each object's bytes
+        reach any target only after its length and MD5 are checked. With ``volume_id`` and a
+        metadata API, the chain's volume metadata is restored after all the data, in one
+        transaction when the API has ``put_many`` (``docket.store.BackupMetadataAPI`` has).
+        """
+        chain = list(reversed(self._chain(backup)))
+        containers = self._check_containers(chain, volume_id)
+        restoring = volume_id is not None and self.metadata_api is not None
+        if volume_id is not None and self.metadata_api is not None:
+            # The volume must exist before a byte is written, even when the chain holds no
+            # metadata to restore into it (VolumeNotFound from the API otherwise).
+            self.metadata_api.get(volume_id)
+        size = max(c.end() for c in chain)
+        work = RestoreWriter(chain, size, progress)
+        backup_id = chain[-1].backup_id
+        if not isinstance(volume_file, str | os.PathLike):
+            work.verify()
+            with _writing("the restore target", backup_id):
+                _reserve(volume_file, size, backup_id)
+                work.write(volume_file, sparse=False)
+                truncate_regular(volume_file, size)
+                volume_file.flush()
+            results = self._put_volume_metadata(volume_id, containers)
+            return self._report(work, restoring, results)
+        # Through a symlink, restore what it points at rather than replace the link.
+        target = Path(os.path.realpath(volume_file))
+        if os.path.lexists(target) and not target.is_file():
+            fd = fs.open_regular(
+                target, what="restore target", kinds=fs.VOLUME, flags=os.O_RDWR
+            )
+            with os.fdopen(fd, "r+b") as out:
+                available = volume_size(out)
+                if available < size:
+                    raise InvalidBackup(
+                        f"{target} has {available} bytes; the backup needs {size}",
+                        backup_id=chain[-1].backup_id,
+                        hint="restore onto a volume at least as large as the backed-up one",
+                    )
+                work.verify()
+                with _writing(str(target), backup_id):
+                    work.write(out, sparse=False)
+                    out.flush()
+                    os.fsync(out.fileno())
+            results = self._put_volume_metadata(volume_id, containers)
+            return self._report(work, restoring, results)
+        tmp = temp_path(target)
+        try:
+            with _writing(str(target), backup_id), open(tmp, "wb") as out:
+                work.write(out, sparse=True)
+                out.truncate(size)
+                out.flush()
+                os.fsync(out.fileno())
+            if target.exists():
+                os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+            # The data is written and on disk; the database is written before the new file
+            # replaces the target, so that a refused container leaves the target as it was.
+            results = self._put_volume_metadata(volume_id, containers)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        fsync_path(target.parent)
+        return self._report(work, restoring, results)
+
+    # --- delete ---------------------------------------------------------------------------
+
+    def delete(self, backup: Backup | str, *, force: bool = False) -> DeleteReport:
+        """Delete a backup's objects (a partial backup's too), the metadata object first, so
+        that an interrupted delete leaves a partial backup the next delete finishes.
+
+        Refused with :class:`BackupInUse` while a backup the store knows of names it as its
+        parent (``force`` deletes it anyway); :class:`BackupNotFound` when there is nothing
+        of it. A refusal changes nothing.
+        """
+        stored = self._backups.find(backup)
+        own = own_objects(stored.backup_id)
+        names = [n for n in all_objects(self.store, stored.container, "volume_") if own.match(n)]
+        if not names:
+            raise self._backups.not_found(stored.backup_id, stored.container)
+        orphaned = tuple(sorted(self._backups.children(stored.backup_id)))
+        if orphaned and not force:
+            raise BackupInUse(stored.backup_id, orphaned)
+        names.sort(key=lambda n: n != stored.metadata_name)
+        size = 0
+        for name in names:
+            with self._backups.open_object(stored, name) as fh:
+                size += fh.seek(0, os.SEEK_END)
+        for name in names:
+            self.store.delete_object(stored.container, name)
+        self.store.sync(stored.container)
+        return DeleteReport(
+            backup_id=stored.backup_id,
+            objects=tuple(names),
+            stored_bytes=size,
+            directories=(),
+            orphaned=orphaned,
+        )
+
+    # --- verify ---------------------------------------------------------------------------
+
+    def verify(self, backup: Backup | str, *, progress: Progress | None = None) -> VerifyReport:
+        """Check a stored backup and every backup it builds on; report each problem.
+
+        Checks that the stored objects are exactly the listed ones, that each object's
+        uncompressed bytes have its recorded length and MD5, that every SHA-256 block matches
+        the sha256file, that a full backup covers every block and that a block an incremental
+        did not store is unchanged from its parent. Raises :class:`BackupNotFound` when the
+        backup itself does not exist; everything else is a :class:`Problem` in the report.
+        """
+        containers = (
+            self.registry.family(CONTAINER_FAMILY)
+            if self.registry.signing_key is not None
+            else None
+        )
+        return verify_chain(self._backups, backup, progress, containers)
+
+    # --- describing -----------------------------------------------------------------------
+
+    def get_backup(self, backup_id: str) -> Backup:
+        """The backup as a record describes it, rebuilt from its stored metadata object."""
+        chain = self._chain(backup_id)
+        top = chain[0]
+        created_at = record_time(top.metadata.get("created_at"))
+        return Backup(
+            id=top.backup_id,
+            volume_id=top.metadata["volume_id"],
+            display_name=top.metadata.get("backup_name"),
+            display_description=top.metadata.get("backup_description"),
+            container=top.stored.container,
+            service_metadata=top.stored.prefix,
+            service=self.service,
+            parent_id=top.parent_id,
+            size=gib(max(c.end() for c in chain)),
+            object_count=len(top.objects),
+            status="available",
+            created_at=created_at,
+            # Cinder's data_timestamp of a volume backup is its created_at; docket's backups
+            # are all of volumes (none of snapshots), and backup() sets it so.
+            data_timestamp=created_at,
+        )
+
+    def export_record(
+        self,
+        backup: Backup | str,
+        *,
+        version: int | str | None = None,
+        service: str | None = None,
+    ) -> str:
+        """A record for a backup object, or for a stored backup given by id.
+
+        The record's ``service`` is ``service`` when given, else the backup's own (Cinder's
+        driver name for a stored backup, :attr:`service`), which Cinder's import expects.
+        """
+        if isinstance(backup, str):
+            backup = self.get_backup(backup)
+        if service is not None:
+            backup = backup.replace(service=service)
+        return super().export_record(backup, version=version)
+
     # --- restoring volume metadata ----------------------------------------------------
 
     def _check_containers(
@@ -476,3 +665,43 @@ class _Checked:
     backup_id: str
     text: str
     container: Container
+
+
+@contextlib.contextmanager
+def _writing(target: str, backup_id: str) -> Iterator[None]:
+    """Report a target the system will not write (full, too large, read-only) as a backup
+    error naming it, not as a bare ``OSError``."""
+    try:
+        yield
+    except OSError as err:
+        raise BackupError(
+            f"cannot write {target}: {err.strerror or err}",
+            backup_id=backup_id,
+            hint="restore onto a file system or volume that can hold the backup",
+        ) from None
+
+
+def _reserve(out: IO[bytes], size: int, backup_id: str) -> None:
+    """Grow a regular file target to ``size`` before a byte of data is written, so a file
+    system that cannot hold that much refuses now, with the target as it was."""
+    try:
+        fd = out.fileno()
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return  # an in-memory file grows as written
+    if not regular:
+        return
+    out.flush()
+    before = os.fstat(fd).st_size
+    if before >= size:
+        return
+    try:
+        os.ftruncate(fd, size)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, before)
+        raise BackupError(
+            f"the restore target cannot grow to {size} bytes: {err.strerror or err}",
+            backup_id=backup_id,
+            hint="restore onto a file system or volume that can hold the backup",
+        ) from None

@@ -12,34 +12,31 @@ storage: a backup without one did not finish and never verifies or restores. Bac
 and verify stream a piece at a time, so memory does not grow with the volume.
 
 This module is the POSIX object store (:class:`PosixStore`) and the driver, the chunked engine
-(:mod:`docket.backup.engine`) over that store; :mod:`docket.backup._layout` finds backups and
-reads their metadata, :mod:`docket.backup._restore` and :mod:`docket.backup._verify` read
-their objects back.
+(:mod:`docket.backup.engine`) over that store, which restores and verifies through it;
+:mod:`docket.backup._layout` finds backups and reads their metadata (a POSIX root's
+directories listed whole), :mod:`docket.backup._catalog` lists a root and deletes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
-import stat
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, BinaryIO
+from typing import BinaryIO
 
 from docket import fs
 from docket.backup._catalog import delete_backup, list_backups
-from docket.backup._chunks import Compression, volume_size
+from docket.backup._chunks import Compression
 from docket.backup._layout import (
     DEFAULT_SHA_BLOCK_SIZE,
     BackupRoot,
-    LoadedBackup,
     backup_dir_for,
-    gib,
-    record_time,
     safe_id,
 )
 from docket.backup._model import (
@@ -47,12 +44,7 @@ from docket.backup._model import (
     BackupSummary,
     BasicMetadataAPI,
     DeleteReport,
-    Progress,
-    RestoreReport,
-    VerifyReport,
 )
-from docket.backup._restore import RestoreWriter, truncate_regular
-from docket.backup._verify import verify_chain
 from docket.backup.engine import (
     CONTAINER_FAMILY,
     DEFAULT_CHUNK_SIZE,
@@ -309,7 +301,10 @@ class PosixBackupDriver(ChunkedBackupDriver):
         self.root = self.store.root
         self.dir_mode = self.store.dir_mode
         self.file_mode = self.store.file_mode
-        self._backups = BackupRoot(self.root, lambda name: self._families[name])
+
+    @functools.cached_property
+    def _backups(self) -> BackupRoot:
+        return BackupRoot(self.root, self.store, lambda name: self._families[name])
 
     @staticmethod
     def backup_dir_for(backup_id: str) -> str:
@@ -318,10 +313,6 @@ class PosixBackupDriver(ChunkedBackupDriver):
         return backup_dir_for(backup_id)
 
     # --- the engine's questions -----------------------------------------------------------
-
-    def _new_container(self, backup: Backup) -> tuple[str, str]:
-        backup_id, backup_dir = self._backups.locate(backup)
-        return backup_id, backup_dir.relative_to(self.root).as_posix()
 
     def _check_unused(self, container: str, backup_id: str) -> None:
         # Anything in the directory (another backup's files, a leftover) refuses it.
@@ -337,92 +328,6 @@ class PosixBackupDriver(ChunkedBackupDriver):
         # Its own objects and temporary files, and the directories it leaves empty.
         self.store.discard_pending(container)
         self._backups.remove(self.root / container, backup_id)
-
-    def _chain(self, backup: Backup | str) -> list[LoadedBackup]:
-        return self._backups.chain(backup)
-
-    def _sha256(self, loaded: LoadedBackup, end: int) -> tuple[list[str], int]:
-        return self._backups.sha256(loaded, end)
-
-    # --- restore --------------------------------------------------------------------------
-
-    def restore(
-        self,
-        backup: Backup | str,
-        volume_id: str | None,
-        volume_file: Any,
-        *,
-        progress: Progress | None = None,
-    ) -> RestoreReport:
-        """Restore a backup and its parents (oldest first) onto a path or open binary file.
-
-        Every metadata object of the chain is read and checked (version, object list) before
-        a byte is written. A path to a regular file (or a new path) is written to a temporary
-        file that replaces it only when everything, volume metadata included, is restored.
-        A block device or an open file cannot be thrown away, so every object of the chain
-        is read and checked before the first byte is written to it; and each object's bytes
-        reach any target only after its length and MD5 are checked. With ``volume_id`` and a
-        metadata API, the chain's volume metadata is restored after all the data, in one
-        transaction when the API has ``put_many`` (``docket.store.BackupMetadataAPI`` has).
-        """
-        chain = list(reversed(self._backups.chain(backup)))
-        containers = self._check_containers(chain, volume_id)
-        restoring = volume_id is not None and self.metadata_api is not None
-        if volume_id is not None and self.metadata_api is not None:
-            # The volume must exist before a byte is written, even when the chain holds no
-            # metadata to restore into it (VolumeNotFound from the API otherwise).
-            self.metadata_api.get(volume_id)
-        size = max(c.end() for c in chain)
-        work = RestoreWriter(chain, size, progress)
-        backup_id = chain[-1].backup_id
-        if not isinstance(volume_file, str | os.PathLike):
-            work.verify()
-            with _writing("the restore target", backup_id):
-                _reserve(volume_file, size, backup_id)
-                work.write(volume_file, sparse=False)
-                truncate_regular(volume_file, size)
-                volume_file.flush()
-            results = self._put_volume_metadata(volume_id, containers)
-            return self._report(work, restoring, results)
-        # Through a symlink, restore what it points at rather than replace the link.
-        target = Path(os.path.realpath(volume_file))
-        if os.path.lexists(target) and not target.is_file():
-            fd = fs.open_regular(
-                target, what="restore target", kinds=fs.VOLUME, flags=os.O_RDWR
-            )
-            with os.fdopen(fd, "r+b") as out:
-                available = volume_size(out)
-                if available < size:
-                    raise InvalidBackup(
-                        f"{target} has {available} bytes; the backup needs {size}",
-                        backup_id=chain[-1].backup_id,
-                        hint="restore onto a volume at least as large as the backed-up one",
-                    )
-                work.verify()
-                with _writing(str(target), backup_id):
-                    work.write(out, sparse=False)
-                    out.flush()
-                    os.fsync(out.fileno())
-            results = self._put_volume_metadata(volume_id, containers)
-            return self._report(work, restoring, results)
-        tmp = temp_path(target)
-        try:
-            with _writing(str(target), backup_id), open(tmp, "wb") as out:
-                work.write(out, sparse=True)
-                out.truncate(size)
-                out.flush()
-                os.fsync(out.fileno())
-            if target.exists():
-                os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
-            # The data is written and on disk; the database is written before the new file
-            # replaces the target, so that a refused container leaves the target as it was.
-            results = self._put_volume_metadata(volume_id, containers)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        fsync_path(target.parent)
-        return self._report(work, restoring, results)
 
     # --- delete ---------------------------------------------------------------------------
 
@@ -444,104 +349,3 @@ class PosixBackupDriver(ChunkedBackupDriver):
         ``deleting`` (an interrupted delete's leftover). Only the default layout
         (``<id[0:2]>/<id[2:4]>/<id>``) is searched, never through a link."""
         return list_backups(self._backups, volume_id)
-
-    # --- describing -----------------------------------------------------------------------
-
-    def get_backup(self, backup_id: str) -> Backup:
-        """The backup as a record describes it, rebuilt from its stored metadata object."""
-        chain = self._backups.chain(backup_id)
-        top = chain[0]
-        created_at = record_time(top.metadata.get("created_at"))
-        return Backup(
-            id=top.backup_id,
-            volume_id=top.metadata["volume_id"],
-            display_name=top.metadata.get("backup_name"),
-            display_description=top.metadata.get("backup_description"),
-            container=str(top.stored.backup_dir.relative_to(self.root)),
-            service_metadata=top.stored.prefix,
-            service=self.service,
-            parent_id=top.parent_id,
-            size=gib(max(c.end() for c in chain)),
-            object_count=len(top.objects),
-            status="available",
-            created_at=created_at,
-            # Cinder's data_timestamp of a volume backup is its created_at; docket's backups
-            # are all of volumes (none of snapshots), and backup() sets it so.
-            data_timestamp=created_at,
-        )
-
-    def export_record(
-        self,
-        backup: Backup | str,
-        *,
-        version: int | str | None = None,
-        service: str | None = None,
-    ) -> str:
-        """A record for a backup object, or for a stored backup given by id.
-
-        The record's ``service`` is ``service`` when given, else the backup's own (Cinder's
-        driver name for a stored backup, :attr:`service`), which Cinder's import expects.
-        """
-        if isinstance(backup, str):
-            backup = self.get_backup(backup)
-        if service is not None:
-            backup = backup.replace(service=service)
-        return super().export_record(backup, version=version)
-
-    # --- verify ---------------------------------------------------------------------------
-
-    def verify(self, backup: Backup | str, *, progress: Progress | None = None) -> VerifyReport:
-        """Check a stored backup and every backup it builds on; report each problem.
-
-        Checks that the stored objects are exactly the listed ones, that each object's
-        uncompressed bytes have its recorded length and MD5, that every SHA-256 block matches
-        the sha256file, that a full backup covers every block and that a block an incremental
-        did not store is unchanged from its parent. Raises :class:`BackupNotFound` when the
-        backup itself does not exist; everything else is a :class:`Problem` in the report.
-        """
-        containers = (
-            self.registry.family(CONTAINER_FAMILY)
-            if self.registry.signing_key is not None
-            else None
-        )
-        return verify_chain(self._backups, backup, progress, containers)
-
-
-@contextlib.contextmanager
-def _writing(target: str, backup_id: str) -> Iterator[None]:
-    """Report a target the system will not write (full, too large, read-only) as a backup
-    error naming it, not as a bare ``OSError``."""
-    try:
-        yield
-    except OSError as err:
-        raise BackupError(
-            f"cannot write {target}: {err.strerror or err}",
-            backup_id=backup_id,
-            hint="restore onto a file system or volume that can hold the backup",
-        ) from None
-
-
-def _reserve(out: IO[bytes], size: int, backup_id: str) -> None:
-    """Grow a regular file target to ``size`` before a byte of data is written, so a file
-    system that cannot hold that much refuses now, with the target as it was."""
-    try:
-        fd = out.fileno()
-        regular = stat.S_ISREG(os.fstat(fd).st_mode)
-    except (AttributeError, OSError, ValueError):
-        return  # an in-memory file grows as written
-    if not regular:
-        return
-    out.flush()
-    before = os.fstat(fd).st_size
-    if before >= size:
-        return
-    try:
-        os.ftruncate(fd, size)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, before)
-        raise BackupError(
-            f"the restore target cannot grow to {size} bytes: {err.strerror or err}",
-            backup_id=backup_id,
-            hint="restore onto a file system or volume that can hold the backup",
-        ) from None

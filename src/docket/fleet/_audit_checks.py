@@ -24,6 +24,7 @@ import orjson
 from docket.backup._layout import (
     METADATA_SUFFIX,
     SHA256_SUFFIX,
+    BackupRoot,
     LoadedBackup,
     StoredBackup,
     _entries,
@@ -31,6 +32,7 @@ from docket.backup._layout import (
     check_id,
 )
 from docket.backup._verify import _Checked, _Verifier
+from docket.backup.posix import PosixStore
 from docket.core.codec import Limits
 from docket.core.errors import DocketError, UnsafeFile, show
 from docket.core.family import Family
@@ -300,6 +302,8 @@ class Inspector:
             for name in (METADATA_FAMILY, SHA256_FAMILY, CONTAINER_FAMILY)
         }
         self.reader_names = sorted({r for f in self.families.values() for r in f.readers})
+        # Deep checks read data objects through the store, as verify does.
+        self._backups = BackupRoot(root, PosixStore(root), self.families.__getitem__)
         self._cache: collections.OrderedDict[str, _Node] = collections.OrderedDict()
 
     def place_of(self, backup_id: str) -> str:
@@ -390,7 +394,7 @@ class Inspector:
             partial = Finding("partial", "no metadata object: the backup did not finish")
             volume = volumes[0] if len(volumes) == 1 else None
             return _Look(_Node(True, volume_id=volume, findings=(partial,)))
-        stored = StoredBackup(backup_id, self.root / place, prefix, True)
+        stored = StoredBackup(backup_id, place, prefix, True, self._backups)
         look = self._metadata(backup_id, dir_fd, stored, listing)
         if full and look.loaded is not None:
             formats = dict(look.node.formats)
