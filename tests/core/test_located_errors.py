@@ -41,7 +41,7 @@ def test_an_issue_keeps_segments_and_prints_the_dollar_path() -> None:
     assert issue.segments == ("volume-metadata", "k/1")
     assert issue.json_path == '$["volume-metadata"]["k/1"]'
     assert issue.pointer == "/volume-metadata/k~11"
-    assert issue.path == issue.pointer  # the alias earlier callers read
+    assert issue.path == issue.json_path  # .path is a $-path here as on every LocatedError
     assert str(issue) == '$["volume-metadata"]["k/1"]: is not a string'
     # The form of earlier releases: a rendered pointer first, segments last (they win).
     assert E.Issue("/family", "unknown", "family") == E.Issue(("family",), "unknown", "family")

@@ -98,7 +98,7 @@ def error_pointer(err: DocketError) -> str:
 
 def _issue_pointer(issue: Any) -> str:
     pointer = getattr(issue, "pointer", None)
-    return pointer if isinstance(pointer, str) else str(issue.path)
+    return pointer if isinstance(pointer, str) else _pointer_of_path(str(issue.path))
 
 
 def parse_kind(err: ParseError) -> str:

@@ -155,9 +155,9 @@ class Issue(Located):
 
     @property
     def path(self) -> str:
-        """Alias of :attr:`pointer`, kept for callers written before segments (``""`` is the
-        whole document)."""
-        return self.pointer
+        """The place as a ``$``-path, as :attr:`LocatedError.path` is: ``.path`` has one
+        meaning everywhere (``.pointer`` is the JSON Pointer)."""
+        return self.json_path
 
     def __str__(self) -> str:
         return f"{self.json_path}: {self.message}"
