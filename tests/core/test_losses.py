@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import docket
 from docket import load_registry
 from docket.cli import commands
+from docket.core.explain import migrate_and_explain
 from docket.core.family import Migrated
 from docket.core.losses import DataLoss, LossKind
 from tests._disks_family import write_disks
@@ -150,6 +151,22 @@ def test_family_migrate_refuses_with_the_report(disks: docket.Family) -> None:
     # to current by default; nothing to lose gives an empty report
     plain = disks.migrate(disks.load({"version": 1, "disk": {"name": "d"}}, to=1))
     assert plain.losses == () and plain.container.version == 3
+
+
+def test_migrate_and_explain_reports_a_refusal_as_an_outcome(disks: docket.Family) -> None:
+    """The library call behind `docket migrate`: refused or not, the same losses; the bytes
+    and the restore notes only when it went through."""
+    container = disks.load(C1, to=1)
+    refused = migrate_and_explain(disks, container, 3)
+    assert refused.refused and refused.data is None and refused.notes == ()
+    assert [loss.json_path for loss in refused.losses] == [INTERNAL_ID]
+    allowed = migrate_and_explain(disks, container, 3, allow_lossy=True)
+    assert not allowed.refused and allowed.losses == refused.losses
+    assert allowed.data is not None
+    assert disks.load(allowed.data, to=3).data == disks.migrate(
+        container, 3, allow_lossy=True
+    ).container.data
+    assert any("renamed" in note for note in allowed.notes)
 
 
 def _disk_values(version: int) -> st.SearchStrategy[dict[str, Any]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from typing import Any, BinaryIO, TextIO
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import click
 
@@ -24,17 +24,20 @@ from docket.cli.common import (
 from docket.cli.output import emit, issue_dict, pointer_path
 from docket.core.codec import parse
 from docket.core.compat import VersionDiff, diff_versions
-from docket.core.errors import LossyMigration, show
-from docket.core.explain import Explanation, explain_restore, restore_changes
+from docket.core.errors import show
+from docket.core.explain import Explanation, explain_restore, migrate_and_explain
 from docket.fleet.validate import STDIN
 from docket.fs import write_atomic
+
+if TYPE_CHECKING:
+    from docket.core.losses import DataLoss
 
 # --- migrate ------------------------------------------------------------------------------
 
 
-def _lossy_text(family: str, source: Any, target: Any, err: LossyMigration) -> str:
+def _lossy_text(family: str, source: Any, target: Any, losses: Iterable[DataLoss]) -> str:
     lines = [f"error: {family} {show(source)} -> {show(target)} is lossy; it would lose:"]
-    lines += [f"  - {loss.describe()}" for loss in err.report]
+    lines += [f"  - {loss.describe()}" for loss in losses]
     lines.append("hint: pass --allow-lossy to accept the loss")
     return "".join(f"{line}\n" for line in lines)
 
@@ -60,35 +63,28 @@ def migrate(
         registry = build_registry(schemas, key_file, family)
         fam, container = load_at_own_version(registry, path, family, stdin)
         target = named_version(fam, to, "--to")
+        outcome = migrate_and_explain(fam, container, target, allow_lossy=allow_lossy)
         report: dict[str, Any] = {
-            "family": fam.name,
-            "source": container.version,
-            "target": target,
-            "refused": False,
-            "losses": [],
-            "notes": [],
+            "family": outcome.family,
+            "source": outcome.source,
+            "target": outcome.target,
+            "refused": outcome.refused,
+            "losses": [loss.as_dict() for loss in outcome.losses],
+            "notes": list(outcome.notes),
             "output": None if output in (None, STDIN) else output,
             "container": None,
         }
-        try:
-            moved = fam.migrate(container, target, allow_lossy=allow_lossy)
-        except LossyMigration as err:
-            stderr.write(_lossy_text(fam.name, container.version, target, err))
-            report.update(refused=True, losses=[loss.as_dict() for loss in err.report])
+        if outcome.data is None:
+            stderr.write(_lossy_text(fam.name, container.version, target, outcome.losses))
             emit(stdout, output_format, report, "")
             return EXIT_FAILED
-        data = fam.dump(moved.container, version=target)
-        for loss in moved.losses:
-            stderr.write(f"warning: lossy: {loss.describe()}\n")
-        notes = restore_changes(fam, container, fam.load(data, to=target))
-        for note in notes:
-            stderr.write(f"note: {note}\n")
-        report.update(losses=[loss.as_dict() for loss in moved.losses], notes=notes)
+        stderr.writelines(f"warning: lossy: {loss.describe()}\n" for loss in outcome.losses)
+        stderr.writelines(f"note: {note}\n" for note in outcome.notes)
         if output is None or output == STDIN:
-            report["container"] = json.loads(data)
-            emit(stdout, output_format, report, data.decode("utf-8") + "\n")
+            report["container"] = json.loads(outcome.data)
+            emit(stdout, output_format, report, outcome.data.decode("utf-8") + "\n")
         else:
-            write_atomic(output, data + b"\n")
+            write_atomic(output, outcome.data + b"\n")
             stderr.write(f"wrote {output} ({fam.name} version {show(target)})\n")
             emit(stdout, output_format, report, "")
         return EXIT_OK

@@ -184,3 +184,39 @@ def _dotted(field: tuple[str | None, str]) -> str:
 
 def _names(fields: Iterable[tuple[str | None, str]]) -> str:
     return ", ".join(_dotted(f) for f in sorted(fields))
+
+
+@dataclass(frozen=True)
+class MigrationOutcome:
+    """What migrating a container to ``target`` gives: the canonical bytes (None when the
+    migration was refused for what it would lose), the losses (refused or allowed), and the
+    notes on what a restore of the result writes differently."""
+
+    family: str
+    source: Version
+    target: Version
+    refused: bool
+    losses: tuple[Any, ...]
+    notes: tuple[str, ...]
+    data: bytes | None
+
+
+def migrate_and_explain(
+    family: Family, container: Container, target: Version, *, allow_lossy: bool = False
+) -> MigrationOutcome:
+    """Migrate ``container`` to ``target`` (:meth:`Family.migrate`'s rule: a loss of a value
+    it holds is refused unless ``allow_lossy``) and say what the result restores differently;
+    a refusal is an outcome, not an error, so a caller can report the losses either way."""
+    from docket.core.errors import LossyMigration
+
+    try:
+        moved = family.migrate(container, target, allow_lossy=allow_lossy)
+    except LossyMigration as err:
+        return MigrationOutcome(
+            family.name, container.version, target, True, tuple(err.report), (), None
+        )
+    data = family.dump(moved.container, version=target)
+    notes = restore_changes(family, container, family.load(data, to=target))
+    return MigrationOutcome(
+        family.name, container.version, target, False, tuple(moved.losses), tuple(notes), data
+    )
