@@ -204,7 +204,7 @@ def read_prefix(path: PathArg, most: int, *, what: str, follow: bool = False) ->
         if len(data) < want or len(data) >= most:
             return data
         # The file grew since fstat: read on to its end or to ``most``.
-        return data + b"".join(_read_upto(lambda n: os.read(fd, n), most - len(data)))
+        return data + b"".join(read_upto(lambda n: os.read(fd, n), most - len(data)))
     finally:
         os.close(fd)
 
@@ -248,19 +248,21 @@ def read_bounded(
         info = os.fstat(source)
         if stat.S_ISREG(info.st_mode) and info.st_size > limit:
             raise FileTooLarge(label, what, info.st_size, limit, backup_id=backup_id)
-        chunks = _read_upto(lambda n: os.read(source, n), limit + 1)
+        chunks = read_upto(lambda n: os.read(source, n), limit + 1)
     else:
         label = name or str(getattr(source, "name", "<stream>"))
         reader = getattr(source, "read1", None) or source.read
-        chunks = _read_upto(reader, limit + 1)
+        chunks = read_upto(reader, limit + 1)
     data = b"".join(chunks)
     if len(data) > limit:
         raise FileTooLarge(label, what, None, limit, backup_id=backup_id)
     return data
 
 
-def _read_upto(read: Callable[[int], bytes], most: int) -> list[bytes]:
-    """Pieces from ``read(n)`` until end of file or ``most`` bytes in all."""
+def read_upto(read: Callable[[int], bytes], most: int) -> list[bytes]:
+    """Pieces from ``read(n)`` until end of file or ``most`` bytes in all, a MiB at a time:
+    memory grows with what is there, never with ``most`` (a ``read(most)`` would allocate
+    ``most`` bytes first)."""
     out: list[bytes] = []
     left = most
     while left > 0:
@@ -690,6 +692,7 @@ __all__ = [
     "open_regular",
     "read_bounded",
     "read_prefix",
+    "read_upto",
     "refuse_irregular",
     "scan_dir",
     "stream_size",

@@ -268,6 +268,32 @@ def test_insane_object_offsets_and_lengths_are_refused(
     assert result.exit_code == 1
 
 
+def test_a_far_offset_does_not_make_docket_allocate_what_it_allows(tmp_path: Path) -> None:
+    """An offset of 150 GiB (inside the sane bound) lets the SHA-256 list be 25 GB long; the
+    small list there is read in pieces, not into a buffer of the allowed size (found by the
+    storage fuzzer as a MemoryError), and the backup is a typed problem."""
+    root = tmp_path / "root"
+    make_backup(root, tmp_path, volume_bytes())
+
+    def change(data: dict[str, Any]) -> None:
+        [(_name, entry)] = data["objects"][0].items()
+        entry.update(offset=161_767_240_705)
+
+    rewrite(object_path(root, FULL, "_metadata"), change)
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "from docket.backup import PosixBackupDriver\n"
+        f"report = PosixBackupDriver({str(root)!r}).verify({FULL!r})\n"
+        "print(sorted({p.kind for p in report.problems}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "MemoryError" not in done.stderr and done.stdout.strip() not in ("", "[]")
+
+
 # --- 3. nothing unverified reaches the target -----------------------------------------------
 
 
