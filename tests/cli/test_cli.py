@@ -345,3 +345,53 @@ def test_the_pre_commit_hooks_run_real_commands(files: dict[str, Path]) -> None:
     assert re.search(check["files"], "schemas/notes/2.json")
     assert re.search(check["files"], "schemas/notes/manifest.json")
     assert invoke(*check["entry"].split()[1:], ROOT / "schemas").exit_code == 0
+
+
+def test_each_command_is_found_in_its_own_module() -> None:
+    """A command run by name imports only its module: the table of homes names exactly the
+    commands the group registers, each the very same object."""
+    from docket.cli import app
+
+    every = {c.name: c for c in app._every_command()}
+    assert set(app._HOMES) == set(every)
+    for name, command in every.items():
+        assert app._one_command(name) is command, name
+    assert app._one_command("no-such-command") is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "unloaded"),
+    [
+        (
+            ["db", "init", "notaurl"],
+            ("docket.fleet.audit", "docket.cli.audit", "docket.cli.volume"),
+        ),
+        (
+            ["migrate", "missing.json", "--to", "3"],
+            ("sqlalchemy", "docket.store", "docket.cli.audit"),
+        ),
+    ],
+)
+def test_a_command_refusing_its_input_loads_only_its_own_layers(
+    tmp_path: Path, argv: list[str], unloaded: tuple[str, ...]
+) -> None:
+    code = (
+        "import sys\n"
+        "from docket.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit as done:\n"
+        "    print(done.code)\n"
+        f"print(sorted(m for m in {list(unloaded)!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    exit_code, loaded = done.stdout.strip().splitlines()[-2:]
+    assert exit_code in ("1", "2"), done.stderr
+    assert loaded == "[]", loaded

@@ -9,6 +9,7 @@ them; errors become messages and exit codes in :func:`docket.cli.common.run`, no
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import sys
 from collections.abc import Iterator
@@ -47,12 +48,45 @@ def _every_command() -> list[click.Command]:
     ]
 
 
+_HOMES = {
+    "validate": "validate",
+    "migrate": "versions",
+    "inspect": "versions",
+    "diff": "versions",
+    "schema": "versions",
+    "check": "check",
+    "new-version": "authoring",
+    "release": "authoring",
+    "db": "database",
+    "backup": "database",
+    "restore": "database",
+    "demo": "demo",
+    "volume": "volume",
+    "conformance": "conformance",
+    "audit": "audit",
+}
+"""The module of ``docket.cli`` each command lives in (tests hold it to :func:`_every_command`)."""
+
+
+def _one_command(name: str) -> click.Command | None:
+    """The command ``name``, importing its own module only (None: no such command)."""
+    home = _HOMES.get(name)
+    if home is None:
+        return None
+    module = importlib.import_module(f"docket.cli.{home}")
+    found = [
+        c for c in vars(module).values() if isinstance(c, click.Command) and c.name == name
+    ]
+    return found[0] if found else None
+
+
 class _Group(click.Group):
     """The ``docket`` group, registering its commands when they are first looked at.
 
-    ``docket validate`` runs in every CI job, so its start-up counts: it imports its own
-    module only, not the database, backup, audit and conformance layers. Anything else that
-    looks at the commands (``--help``, another command, a typo to suggest for) registers all.
+    A command run by name imports its own module only: ``docket validate`` runs in every CI
+    job, and a command refusing a bad argument answers without loading the database, backup,
+    audit and conformance layers it does not use. Anything that looks at all the commands
+    (``--help``, a typo to suggest for) registers all.
     """
 
     _registered = False
@@ -70,10 +104,10 @@ class _Group(click.Group):
         self._commands = value
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name == "validate" and not self._registered:
-            from docket.cli import validate
-
-            return validate.command
+        if not self._registered:
+            found = _one_command(cmd_name)
+            if found is not None:
+                return found
         return super().get_command(ctx, cmd_name)
 
 
