@@ -186,73 +186,68 @@ def case_restore(bench: Bench, base: Database, count: int) -> None:
     items = list(zip(base.dataset.targets[:count], base.containers[:count], strict=True))
     kept: dict[str, str] = {}
 
-    def docket_run(keep: str | None = None) -> float:
+    def on_copy(keep: str | None, work: Callable[[str], float]) -> float:
+        """``work`` on a fresh copy of the database, which is dropped after, or kept under
+        ``keep`` for the check."""
         db = backend.copy()
-        engine = backends.make_engine(backend.url(db))
-        try:
-            api = store.BackupMetadataAPI(engine, version=2)
-            with engine.connect():
-                pass  # the pool's first connection is not part of the restore
-            elapsed = timed(lambda: api.put_many(items))
-        finally:
-            engine.dispose()
+        elapsed = work(db)
         if keep is None:
             backend.drop(db)
         else:
             kept[keep] = db
         return elapsed
+
+    def on_connection(keep: str | None, restore: Callable[[Any], Callable[[], None]]) -> float:
+        """The time of ``restore(conn)()`` on a DBAPI connection to a fresh copy."""
+
+        def work(db: str) -> float:
+            conn = backend.connect(db)
+            try:
+                return timed(restore(conn))
+            finally:
+                conn.close()
+
+        return on_copy(keep, work)
+
+    def docket_run(keep: str | None = None) -> float:
+        def work(db: str) -> float:
+            engine = backends.make_engine(backend.url(db))
+            try:
+                api = store.BackupMetadataAPI(engine, version=2)
+                with engine.connect():
+                    pass  # the pool's first connection is not part of the restore
+                return timed(lambda: api.put_many(items))
+            finally:
+                engine.dispose()
+
+        return on_copy(keep, work)
+
+    def seed_puts(commit_each: bool) -> Callable[[Any], Callable[[], None]]:
+        """The seed's restores, a commit each or one for all."""
+
+        def restore(conn: Any) -> Callable[[], None]:
+            seed = SeedMetadataAPI(conn, dialect=backend.dialect)
+
+            def restore_all() -> None:
+                for vid, text in items:
+                    seed.put(vid, text, commit=commit_each)
+                if not commit_each:
+                    conn.commit()
+
+            return restore_all
+
+        return restore
 
     def seed_run(keep: str | None = None) -> float:
-        db = backend.copy()
-        conn = backend.connect(db)
-        try:
-            seed = SeedMetadataAPI(conn, dialect=backend.dialect)
-
-            def restore_all() -> None:
-                for vid, text in items:
-                    seed.put(vid, text)
-
-            elapsed = timed(restore_all)
-        finally:
-            conn.close()
-        if keep is None:
-            backend.drop(db)
-        else:
-            kept[keep] = db
-        return elapsed
+        return on_connection(keep, seed_puts(commit_each=True))
 
     def seed_one_run(keep: str | None = None) -> float:
-        db = backend.copy()
-        conn = backend.connect(db)
-        try:
-            seed = SeedMetadataAPI(conn, dialect=backend.dialect)
-
-            def restore_all() -> None:
-                for vid, text in items:
-                    seed.put(vid, text, commit=False)
-                conn.commit()
-
-            elapsed = timed(restore_all)
-        finally:
-            conn.close()
-        if keep is None:
-            backend.drop(db)
-        else:
-            kept[keep] = db
-        return elapsed
+        return on_connection(keep, seed_puts(commit_each=False))
 
     def plain_run(keep: str | None = None) -> float:
-        db = backend.copy()
-        conn = backend.connect(db)
-        try:
-            elapsed = timed(lambda: plain_bulk.restore(conn, backend.dialect, items))
-        finally:
-            conn.close()
-        if keep is None:
-            backend.drop(db)
-        else:
-            kept[keep] = db
-        return elapsed
+        return on_connection(
+            keep, lambda conn: lambda: plain_bulk.restore(conn, backend.dialect, items)
+        )
 
     # The warm-up runs keep their databases for the check.
     docket_run("docket")

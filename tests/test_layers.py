@@ -248,22 +248,14 @@ def test_importing_docket_loads_no_database_or_cli_library(statement: str) -> No
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
-def test_no_source_file_is_over_800_lines() -> None:
-    long = {
-        str(p.relative_to(SRC)): n
-        for p in SRC.rglob("*.py")
-        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
-    }
-    assert not long, f"over {MAX_LINES} lines: {long}"
-
-
 TESTS = Path(__file__).resolve().parent
 
 
-def test_no_test_file_is_over_800_lines() -> None:
+@pytest.mark.parametrize("root", [SRC, TESTS], ids=["src", "tests"])
+def test_no_file_is_over_800_lines(root: Path) -> None:
     long = {
-        str(p.relative_to(TESTS)): n
-        for p in TESTS.rglob("*.py")
+        str(p.relative_to(root)): n
+        for p in root.rglob("*.py")
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not long, f"over {MAX_LINES} lines: {long}"

@@ -12,6 +12,7 @@ modules are loaded on first use, so that importing this module loads no SQLAlche
 backup driver.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from docket.core.errors import (
@@ -90,45 +91,44 @@ if TYPE_CHECKING:
         VolumeNotFound,
     )
 
-_STORE_ERRORS = frozenset(
-    {
-        "BadDatabaseURL",
-        "DatabaseUnreachable",
-        "Deadlock",
-        "InvalidValue",
-        "KeyConflict",
-        "MissingDatabaseDriver",
-        "MissingTable",
-        "ValueTooLong",
-        "VolumeNotFound",
-    }
-)
-_BACKUP_ERRORS = frozenset(
-    {
-        "BackupInUse",
-        "BackupNotFound",
-        "ForeignRecord",
-        "InvalidBackup",
-        "MissingRecordFields",
-        "RecordDecodeError",
-        "RecordError",
-        "RecordParseError",
-    }
-)
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "BadDatabaseURL",
+            "DatabaseUnreachable",
+            "Deadlock",
+            "InvalidValue",
+            "KeyConflict",
+            "MissingDatabaseDriver",
+            "MissingTable",
+            "ValueTooLong",
+            "VolumeNotFound",
+        ),
+        "docket.store.errors",
+    ),
+    **dict.fromkeys(
+        (
+            "BackupInUse",
+            "BackupNotFound",
+            "ForeignRecord",
+            "InvalidBackup",
+            "MissingRecordFields",
+            "RecordDecodeError",
+            "RecordError",
+            "RecordParseError",
+        ),
+        "docket.backup.errors",
+    ),
+}
+"""The errors defined above the core, by the module that defines them: loaded on first use
+(the store's module needs SQLAlchemy, the backup's loads the drivers)."""
 
 
 def __getattr__(name: str) -> Any:
-    # Loaded on first use: the database errors' package needs SQLAlchemy, the backup errors'
-    # package loads the drivers.
-    if name in _STORE_ERRORS:
-        from docket.store import errors as store_errors
-
-        return getattr(store_errors, name)
-    if name in _BACKUP_ERRORS:
-        from docket.backup import errors as backup_errors
-
-        return getattr(backup_errors, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
 
 
 __all__ = [

@@ -31,7 +31,7 @@ from docket.core.family import Container, Family
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
 from docket.fleet.validate import DEFAULT_FAMILY, STDIN
-from docket.fs import open_file, read_bounded, stream_size
+from docket.fs import open_file, read_bounded, read_upto, stream_size
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -184,15 +184,17 @@ def database(url: str, option: str = "--db", *, create: bool = False) -> Iterato
 
 def read_input(path: str, stdin: BinaryIO | None, limits: Limits) -> bytes:
     """A whole file (or standard input for ``-``), refusing more than ``limits.max_bytes``."""
-    if path == STDIN:
-        source = stdin if stdin is not None else sys.stdin.buffer
-        raw = source.read(limits.max_bytes + 1)
-        size = stream_size(source) if len(raw) > limits.max_bytes else None
-    else:
-        # A FIFO, device or link is refused (UnsafeFile) rather than read or followed.
-        with open_file(path, what="input file") as fh:
-            raw = fh.read(limits.max_bytes + 1)
-            size = stream_size(fh) if len(raw) > limits.max_bytes else None
+    # A FIFO, device or link given by name is refused (UnsafeFile) rather than read or
+    # followed; standard input is read as it is, and left open.
+    opened = (
+        contextlib.nullcontext(stdin if stdin is not None else sys.stdin.buffer)
+        if path == STDIN
+        else open_file(path, what="input file")
+    )
+    with opened as fh:
+        # In pieces: memory grows with the input, not with the limit.
+        raw = b"".join(read_upto(fh.read, limits.max_bytes + 1))
+        size = stream_size(fh) if len(raw) > limits.max_bytes else None
     if len(raw) > limits.max_bytes:
         # Only the first max_bytes + 1 bytes were read: the size is the file's, if known.
         known = size if size is not None and size > limits.max_bytes else None
