@@ -87,6 +87,7 @@ if TYPE_CHECKING:
         KeyConflict,
         MissingDatabaseDriver,
         MissingTable,
+        UnstorableValue,
         ValueTooLong,
         VolumeNotFound,
     )
@@ -101,6 +102,7 @@ _LAZY = {
             "KeyConflict",
             "MissingDatabaseDriver",
             "MissingTable",
+            "UnstorableValue",
             "ValueTooLong",
             "VolumeNotFound",
         ),
@@ -189,6 +191,7 @@ __all__ = [
     "UnreachableVersion",
     "UnsafeFile",
     "UnsoundMigration",
+    "UnstorableValue",
     "UsageError",
     "ValidationError",
     "ValueTooLong",

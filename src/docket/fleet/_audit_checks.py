@@ -556,7 +556,8 @@ class Inspector:
 
     def no_files(self, row: BackupRow, place: str | None, stray: tuple[str, ...] = ()) -> Verdict:
         """A database row whose backup has no files under the root."""
-        where = f" (looked in {place})" if place else ""
+        # No place: the row's id is not one path-safe name, so no directory can be its.
+        where = f" (looked in {place})" if place else " (its id is not one path-safe name)"
         findings = [
             Finding("no-files", f"the database row ({row.status}) has no backup files{where}")
         ]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docket.backup._layout import _SAFE_ID, backup_dir_for
+from docket.backup._layout import backup_dir_for, safe_id
 from docket.core.errors import DriverOptionError, UsageError, show
 from docket.core.registry import Registry, load_registry
 from docket.fleet._audit_checks import (
@@ -187,7 +187,7 @@ def walk(root: Path, containers: Mapping[str, str] | None = None) -> Iterator[_E
                 yield problem
             continue
         parts = rel.split("/") if rel else []
-        if depth == 2 and _SAFE_ID.match(name) and name[0:2] == parts[0] and name[2:4] == parts[1]:
+        if depth == 2 and safe_id(name) and name[0:2] == parts[0] and name[2:4] == parts[1]:
             yield _Entry(path, name)
             continue
         if _empty(entry.path):
@@ -385,7 +385,7 @@ def audit(
 def _elsewhere(row: BackupRow) -> bool:
     """Whether a row names a directory inside the root other than the layout's."""
     container = row.container
-    if not container or not _SAFE_ID.match(row.id) or container == backup_dir_for(row.id):
+    if not container or not safe_id(row.id) or container == backup_dir_for(row.id):
         return False
     parts = container.strip("/").split("/")
     return not container.startswith("/") and ".." not in parts and "" not in parts
@@ -435,7 +435,7 @@ def _run(
     for backup_id in sorted(by_id):
         row = by_id[backup_id]
         path = setup.containers.get(backup_id) or (
-            backup_dir_for(backup_id) if _SAFE_ID.match(backup_id) else None
+            backup_dir_for(backup_id) if safe_id(backup_id) else None
         )
         yield inspector.no_files(row, path)
 

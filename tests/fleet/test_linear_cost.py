@@ -1,0 +1,265 @@
+"""Cost grows with the input, not faster (issue 24, class 3): the audit's parent chains, the
+walks of deep trees, and what those cost in a child process.
+
+Each test doubles its input and compares counts of work (or asserts the run finishes within a
+child process's generous bounds); nothing times a single run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from docket.core.registry import load_registry
+from docket.fleet import _audit_checks as checks
+from docket.fleet.audit import audit
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.audit_bench import build  # noqa: E402
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> dict[str, int]:
+    calls = {name: 0}
+    original: Callable[..., Any] = getattr(checks.Inspector, name)
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls[name] += 1
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(checks.Inspector, name, counted)
+    return calls
+
+
+def test_a_parent_chain_costs_one_step_a_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, each backup walked its whole chain: N²/2 parent look-ups for a chain of N."""
+    calls = _count_calls(monkeypatch, "node")
+    counts = {}
+    for n in (150, 300):
+        root = tmp_path / f"root-{n}"
+        root.mkdir()
+        build(root, n, chain=n)  # one chain through every backup, audited in id order
+        calls["node"] = 0
+        verdicts = list(audit(root))
+        assert len(verdicts) == n and all(v.ok and v.readers for v in verdicts)
+        assert sum(1 for v in verdicts if v.parent_id is None) == 1
+        counts[n] = calls["node"]
+    assert counts[300] / counts[150] < 3, counts
+    assert counts[300] <= 2 * 300, counts
+
+
+# --- the chain's verdict is the walk's, whatever the order ---------------------------------
+
+
+def _reference(nodes: dict[str, checks._Node], start: str) -> tuple[list[str], frozenset[str]]:
+    """The chain as it was walked before memoising: one step at a time from ``start``."""
+    node = nodes[start]
+    readers = set(node.readers)
+    seen = {start}
+    child_id, child = start, node
+    while child.parent_id is not None:
+        parent_id = child.parent_id
+        if parent_id in seen:
+            return [f"parent-loop:{parent_id}"], frozenset()
+        seen.add(parent_id)
+        parent = nodes.get(parent_id, checks._Node(False))
+        if not parent.found:
+            where = "" if child_id == start else child_id
+            return [f"missing-parent:{parent_id}:{where}"], frozenset()
+        if None not in (parent.volume_id, child.volume_id) and (
+            parent.volume_id != child.volume_id
+        ):
+            return [f"foreign-parent:{parent_id}:{child_id}"], frozenset()
+        if not parent.restorable:
+            return [f"broken-parent:{parent_id}"], frozenset()
+        readers &= parent.readers
+        child_id, child = parent_id, parent
+    return [], frozenset(readers)
+
+
+def _shown(finding: checks.Finding) -> str:
+    message = finding.message
+    if finding.kind == "parent-loop":
+        return f"parent-loop:{message.rsplit(' ', 1)[1]}"
+    if finding.kind == "missing-parent":
+        parent = message.split()[2]
+        where = (
+            message.split("(the parent of ")[1].rstrip(")").split(")")[0] if "(" in message else ""
+        )
+        return f"missing-parent:{parent}:{where}"
+    if finding.kind == "foreign-parent":
+        words = message.split()
+        return f"foreign-parent:{words[2]}:{words[8]}"
+    return f"broken-parent:{message.split()[1].rstrip(',')}"
+
+
+@st.composite
+def _graphs(draw: st.DrawFn) -> dict[str, checks._Node]:
+    size = draw(st.integers(1, 12))
+    ids = [f"b{i}" for i in range(size)]
+    nodes = {}
+    blocked = checks.Finding("partial", "no metadata object")
+    for backup_id in ids:
+        nodes[backup_id] = checks._Node(
+            True,
+            volume_id=draw(st.sampled_from(["v1", "v1", "v1", "v2", None])),
+            parent_id=draw(st.one_of(st.none(), st.sampled_from([*ids, "gone"]))),
+            findings=(blocked,) if draw(st.integers(0, 6)) == 0 else (),
+            readers=frozenset(draw(st.sets(st.sampled_from(["cinder", "docket"])))),
+        )
+    return nodes
+
+
+@settings(max_examples=300, deadline=None)
+@given(nodes=_graphs(), seed=st.integers(0, 1 << 16))
+def test_each_chain_is_judged_as_walking_it_would_in_any_order(
+    nodes: dict[str, checks._Node], seed: int
+) -> None:
+    inspector = object.__new__(checks.Inspector)
+    inspector.reader_names = ["cinder", "docket"]
+    inspector._ups = checks.collections.OrderedDict()
+    inspector.node = lambda backup_id: nodes.get(backup_id, checks._Node(False))  # type: ignore[method-assign]
+    order = list(nodes)
+    random.Random(seed).shuffle(order)
+    for start in order:
+        findings, readers = inspector._chain(start, nodes[start])
+        expected, expected_readers = _reference(nodes, start)
+        assert [_shown(f) for f in findings] == expected, start
+        assert readers == expected_readers, start
+
+
+# --- deep trees: no recursion, bounded in a child process ------------------------------------
+
+
+def _nest(top: Path, depth: int) -> Path:
+    """``depth`` directories, one inside the next, under ``top``; the deepest."""
+    here = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=here)
+            below = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=here)
+            os.close(here)
+            here = below
+    finally:
+        os.close(here)
+    return top.joinpath(*["d"] * depth)
+
+
+def _unnest(top: Path) -> None:
+    """Remove a chain made by :func:`_nest` without recursion (``shutil.rmtree`` recurses,
+    and the paths are longer than the system takes)."""
+    here = os.getcwd()
+    try:
+        os.chdir(top)
+        depth = 0
+        while os.path.isdir("d"):
+            os.chdir("d")
+            depth += 1
+        for _ in range(depth):
+            for name in os.listdir("."):
+                os.unlink(name)
+            os.chdir("..")
+            os.rmdir("d")
+    finally:
+        os.chdir(here)
+
+
+@pytest.fixture
+def nest() -> Iterator[Callable[[Path, int], Path]]:
+    """:func:`_nest`, each chain removed at the end."""
+    made: list[Path] = []
+
+    def make(top: Path, depth: int) -> Path:
+        made.append(top)
+        return _nest(top, depth)
+
+    yield make
+    for top in made:
+        _unnest(top)
+
+
+def _child(*args: str, limit: float = 120) -> tuple[int, str, str, int]:
+    """Exit status, stdout, stderr and peak RSS (KiB) of ``python -m docket ARGS``, killed
+    after ``limit`` seconds."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-m", "docket", *args], stdout=out, stderr=err)
+        deadline = time.monotonic() + limit
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise AssertionError(f"docket {' '.join(args)} ran over {limit} s")
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        text = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
+    return proc.returncode, text[0], text[1], usage.ru_maxrss
+
+
+@pytest.mark.parametrize("depth", [1200, 1900])
+def test_audit_walks_a_tree_deeper_than_the_interpreter_stack(
+    tmp_path: Path, depth: int, nest: Callable[[Path, int], Path]
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    nest(root, depth)  # empty directories outside the layout, deeper than sys.getrecursionlimit()
+    (root / "ab" / "cd").mkdir(parents=True)
+    nest(root / "ab" / "cd", depth)
+    code, out, err, _ = _child("audit", str(root), "--format", "jsonl")
+    assert "Traceback" not in err and "RecursionError" not in err, err[-2000:]
+    assert code == 1, err
+    verdicts = [json.loads(line) for line in out.splitlines()]
+    assert {v["path"] for v in verdicts} == {"d", "ab/cd/d"}
+    assert all(v["findings"][0]["kind"] == "orphan" for v in verdicts)
+
+
+def test_audit_walks_the_prefixes_of_a_deep_row_container(
+    tmp_path: Path, nest: Callable[[Path, int], Path]
+) -> None:
+    from docket.fleet.audit import BackupRow, walk
+
+    root = tmp_path / "root"
+    root.mkdir()
+    deepest = nest(root, 1500)
+    (deepest / "x").write_text("stray")
+    place = "/".join(["d"] * 1500)
+    rows = {"some-backup": place}
+    found = list(walk(root, rows))
+    assert [(e.path, e.backup_id) for e in found] == [(place, "some-backup")]
+    (verdict,) = audit(root, rows=[BackupRow(id="some-backup", container=place)])
+    assert verdict.path == place and not verdict.ok
+
+
+def test_validate_walks_a_tree_deeper_than_the_interpreter_stack(
+    tmp_path: Path, nest: Callable[[Path, int], Path]
+) -> None:
+    family = load_registry().family("backup-metadata")
+    container = family.new({"volume-base-metadata": {"id": "v"}}, version=2).data
+    deepest = nest(tmp_path, 1500)
+    (deepest / "c.json").write_text(json.dumps(container))
+    code, out, err, rss = _child("validate", "--format", "json", str(tmp_path / "d"))
+    assert "Traceback" not in err, err[-2000:]
+    assert code == 0, err
+    (result,) = json.loads(out)
+    assert result["valid"] and result["file"].endswith("/d/c.json")
+    assert 0 < rss < 300 * 1024
