@@ -315,6 +315,46 @@ def open_beneath(
         os.close(fd)
 
 
+def make_dirs_beneath(
+    root: PathArg,
+    relative: str,
+    mode: int | None,
+    *,
+    what: str,
+    backup_id: str | None = None,
+) -> None:
+    """Create the directory ``root/relative`` and those missing on the way, reached from
+    ``root`` without following a link: a symbolic link (or any non-directory) in place of
+    a component raises :class:`UnsafeFile` and nothing is created through it. Each directory
+    this creates gets ``mode`` (when given) whatever the umask; ``root`` itself is created as
+    ``mkdir -p`` would (the operator chose it)."""
+    parts = PurePosixPath(relative).parts
+    if not parts or parts[0] == "/" or ".." in parts:
+        raise UnsafeFile(relative, what, "not a path inside the backup root", backup_id=backup_id)
+    os.makedirs(root, exist_ok=True)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        walked = PurePosixPath(os.fspath(root))
+        for part in parts:
+            walked /= part
+            try:
+                os.mkdir(part, 0o700, dir_fd=fd)
+                made = True
+            except FileExistsError:
+                made = False  # there already (or made by a concurrent backup): not changed
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as err:
+                _refuse_open_error(err, part, fd, what, backup_id, str(walked))
+                raise
+            os.close(fd)
+            fd = child
+            if made and mode is not None:
+                os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True)
 class Entry:
     """One name in a directory, described without following it."""
@@ -687,6 +727,7 @@ __all__ = [
     "fsync_path",
     "kind_of",
     "make_dirs",
+    "make_dirs_beneath",
     "open_beneath",
     "open_file",
     "open_regular",
