@@ -281,8 +281,11 @@ def open_beneath(
     *,
     what: str,
     backup_id: str | None = None,
+    make: bool = False,
+    mode: int | None = None,
 ) -> Iterator[int]:
-    """A descriptor of the directory ``root/relative``, reached without following a link.
+    """A descriptor of the directory ``root/relative``, reached without following a link
+    (``make``: the missing directories on the way are created, with ``mode`` when given).
 
     ``root`` itself is opened as given (the operator chose it, links and all); every
     component of ``relative`` is opened from its parent's descriptor with ``O_NOFOLLOW``, so a
@@ -303,6 +306,11 @@ def open_beneath(
             if part == ".":
                 continue
             walked /= part
+            made = False
+            if make:
+                with contextlib.suppress(FileExistsError):  # there, or a concurrent backup's
+                    os.mkdir(part, 0o700, dir_fd=fd)
+                    made = True
             try:
                 child = os.open(part, _DIR_FLAGS, dir_fd=fd)
             except OSError as err:
@@ -310,6 +318,8 @@ def open_beneath(
                 raise
             os.close(fd)
             fd = child
+            if made and mode is not None:
+                os.fchmod(fd, mode)
         yield fd
     finally:
         os.close(fd)
@@ -328,31 +338,9 @@ def make_dirs_beneath(
     a component raises :class:`UnsafeFile` and nothing is created through it. Each directory
     this creates gets ``mode`` (when given) whatever the umask; ``root`` itself is created as
     ``mkdir -p`` would (the operator chose it)."""
-    parts = PurePosixPath(relative).parts
-    if not parts or parts[0] == "/" or ".." in parts:
-        raise UnsafeFile(relative, what, "not a path inside the backup root", backup_id=backup_id)
     os.makedirs(root, exist_ok=True)
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        walked = PurePosixPath(os.fspath(root))
-        for part in parts:
-            walked /= part
-            try:
-                os.mkdir(part, 0o700, dir_fd=fd)
-                made = True
-            except FileExistsError:
-                made = False  # there already (or made by a concurrent backup): not changed
-            try:
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except OSError as err:
-                _refuse_open_error(err, part, fd, what, backup_id, str(walked))
-                raise
-            os.close(fd)
-            fd = child
-            if made and mode is not None:
-                os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
+    with open_beneath(root, relative, what=what, backup_id=backup_id, make=True, mode=mode):
+        pass
 
 
 @dataclass(frozen=True)

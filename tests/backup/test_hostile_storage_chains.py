@@ -120,31 +120,32 @@ def _restore_refused(tmp_path: Path, root: Path, url: str, engine: Any, match: s
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".target")]
 
 
-def test_another_volumes_chain_relabelled_as_this_volumes_is_refused(
-    tmp_path: Path, sqlite_db: tuple[str, Any]
-) -> None:
-    url, engine = sqlite_db
-    make_volume(engine)
-    root = tmp_path / "root"
-    _chain_of_other_volume(tmp_path, root)
-    # The metadata objects now say VOLUME_ID; the objects are still named for OTHER.
+def _relabel(tmp_path: Path, root: Path, src: Path) -> None:
+    """The metadata objects now say VOLUME_ID; the objects are still named for OTHER."""
     for backup_id in (FULL, INCR):
         rewrite(object_path(root, backup_id, "_metadata"), lambda d: d.update(volume_id=VOLUME_ID))
-    _restore_refused(tmp_path, root, url, engine, f"objects are named for volume {OTHER!r}|{OTHER}")
 
 
-def test_this_volumes_child_of_another_volumes_backup_is_refused(
-    tmp_path: Path, sqlite_db: tuple[str, Any]
-) -> None:
-    url, engine = sqlite_db
-    make_volume(engine)
-    root = tmp_path / "root"
-    src = _chain_of_other_volume(tmp_path, root)
-    # INCR made again as this volume's own incremental of its own full backup, then pointed
-    # at OTHER's full backup instead.
+def _adopt(tmp_path: Path, root: Path, src: Path) -> None:
+    """INCR made again as this volume's incremental of its own full backup, then pointed at
+    OTHER's full backup instead."""
     shutil.rmtree(stored_dir(root, INCR))
     mine = "cc33dd44-mine"
     driver(root).backup(Backup(id=mine, volume_id=VOLUME_ID), src)
     driver(root).backup(Backup(id=INCR, volume_id=VOLUME_ID, parent_id=mine), src)
     rewrite(object_path(root, INCR, "_metadata"), lambda d: d.update(parent_id=FULL))
-    _restore_refused(tmp_path, root, url, engine, "of another volume")
+
+
+@pytest.mark.parametrize(
+    ("forge", "match"),
+    [(_relabel, f"objects are named for volume .{OTHER}"), (_adopt, "of another volume")],
+    ids=["relabelled-chain", "child-of-another-volumes-backup"],
+)
+def test_another_volumes_backup_is_not_restored_into_this_volume(
+    tmp_path: Path, sqlite_db: tuple[str, Any], forge: Any, match: str
+) -> None:
+    url, engine = sqlite_db
+    make_volume(engine)
+    root = tmp_path / "root"
+    forge(tmp_path, root, _chain_of_other_volume(tmp_path, root))
+    _restore_refused(tmp_path, root, url, engine, match)
