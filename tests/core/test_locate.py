@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import pytest
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,8 +15,7 @@ from docket.core.locate import _scan, _Walk, locate, position
 KEYS = st.text(alphabet='ab"\\/é\n\t\u2028 ', min_size=0, max_size=4)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | KEYS,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(KEYS, children, max_size=4),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(KEYS, children, max_size=4),
     max_leaves=25,
 )
 
