@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,6 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from docket.core.registry import load_registry
 from docket.fleet import _audit_checks as checks
@@ -31,6 +29,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.audit_bench import build  # noqa: E402
+
+from tests import fuzz_long  # noqa: E402
 
 
 def _count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> dict[str, int]:
@@ -67,81 +67,12 @@ def test_a_parent_chain_costs_one_step_a_backup(
 # --- the chain's verdict is the walk's, whatever the order ---------------------------------
 
 
-def _reference(nodes: dict[str, checks._Node], start: str) -> tuple[list[str], frozenset[str]]:
-    """The chain as it was walked before memoising: one step at a time from ``start``."""
-    node = nodes[start]
-    readers = set(node.readers)
-    seen = {start}
-    child_id, child = start, node
-    while child.parent_id is not None:
-        parent_id = child.parent_id
-        if parent_id in seen:
-            return [f"parent-loop:{parent_id}"], frozenset()
-        seen.add(parent_id)
-        parent = nodes.get(parent_id, checks._Node(False))
-        if not parent.found:
-            where = "" if child_id == start else child_id
-            return [f"missing-parent:{parent_id}:{where}"], frozenset()
-        if None not in (parent.volume_id, child.volume_id) and (
-            parent.volume_id != child.volume_id
-        ):
-            return [f"foreign-parent:{parent_id}:{child_id}"], frozenset()
-        if not parent.restorable:
-            return [f"broken-parent:{parent_id}"], frozenset()
-        readers &= parent.readers
-        child_id, child = parent_id, parent
-    return [], frozenset(readers)
-
-
-def _shown(finding: checks.Finding) -> str:
-    message = finding.message
-    if finding.kind == "parent-loop":
-        return f"parent-loop:{message.rsplit(' ', 1)[1]}"
-    if finding.kind == "missing-parent":
-        parent = message.split()[2]
-        where = (
-            message.split("(the parent of ")[1].rstrip(")").split(")")[0] if "(" in message else ""
-        )
-        return f"missing-parent:{parent}:{where}"
-    if finding.kind == "foreign-parent":
-        words = message.split()
-        return f"foreign-parent:{words[2]}:{words[8]}"
-    return f"broken-parent:{message.split()[1].rstrip(',')}"
-
-
-@st.composite
-def _graphs(draw: st.DrawFn) -> dict[str, checks._Node]:
-    size = draw(st.integers(1, 12))
-    ids = [f"b{i}" for i in range(size)]
-    nodes = {}
-    blocked = checks.Finding("partial", "no metadata object")
-    for backup_id in ids:
-        nodes[backup_id] = checks._Node(
-            True,
-            volume_id=draw(st.sampled_from(["v1", "v1", "v1", "v2", None])),
-            parent_id=draw(st.one_of(st.none(), st.sampled_from([*ids, "gone"]))),
-            findings=(blocked,) if draw(st.integers(0, 6)) == 0 else (),
-            readers=frozenset(draw(st.sets(st.sampled_from(["cinder", "docket"])))),
-        )
-    return nodes
-
-
 @settings(max_examples=300, deadline=None)
-@given(nodes=_graphs(), seed=st.integers(0, 1 << 16))
+@given(case=fuzz_long.chain_cases)
 def test_each_chain_is_judged_as_walking_it_would_in_any_order(
-    nodes: dict[str, checks._Node], seed: int
+    case: tuple[dict[str, Any], list[str]],
 ) -> None:
-    inspector = object.__new__(checks.Inspector)
-    inspector.reader_names = ["cinder", "docket"]
-    inspector._ups = checks.collections.OrderedDict()
-    inspector.node = lambda backup_id: nodes.get(backup_id, checks._Node(False))  # type: ignore[method-assign]
-    order = list(nodes)
-    random.Random(seed).shuffle(order)
-    for start in order:
-        findings, readers = inspector._chain(start, nodes[start])
-        expected, expected_readers = _reference(nodes, start)
-        assert [_shown(f) for f in findings] == expected, start
-        assert readers == expected_readers, start
+    fuzz_long.check_chain(case)
 
 
 # --- deep trees: no recursion, bounded in a child process ------------------------------------
