@@ -53,19 +53,22 @@ def test_rows_with_odd_ids_are_reported_and_the_rest_audited(backend: str, tmp_p
     build(root, 3)  # a full backup and two incrementals of one volume
     good = [_uuid(i) for i in range(3)]
 
-    def row(backup_id: str, parent: str | None = None) -> dict[str, object]:
+    def row(
+        backup_id: str, parent: str | None = None, container: str | None = None
+    ) -> dict[str, object]:
         return {
             "id": backup_id,
             "volume_id": _uuid(-1),
             "parent_id": parent,
             "status": "available",
-            "container": None,
+            "container": container,
             "service": POSIX,
             "deleted": False,
         }
 
     rows = [row(good[0]), row(good[1], good[0]), row(good[2], good[1])]
-    rows += [row(odd) for odd in ODD_IDS]
+    # Half of them name a container too (a row's own directory is looked at first).
+    rows += [row(odd, container=f"ab/cd/{i}" if i % 2 else None) for i, odd in enumerate(ODD_IDS)]
     (tmp_path / "db").mkdir()
     with scratch_database(backend, tmp_path / "db") as url:
         _table(url, rows)
