@@ -11,8 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -125,26 +123,29 @@ def nest() -> Iterator[Callable[[Path, int], Path]]:
         _unnest(top)
 
 
+# ``python -m docket`` that reports its own peak RSS (VmHWM) on stderr as it exits: ru_maxrss
+# would carry the pytest worker's high-water mark across exec.
+_PEAK = """
+import atexit, runpy, sys
+def peak():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                sys.stderr.write("\\nPEAK-KIB " + line.split()[1] + "\\n")
+atexit.register(peak)
+sys.argv = ["docket", *sys.argv[1:]]
+runpy.run_module("docket", run_name="__main__", alter_sys=True)
+"""
+
+
 def _child(*args: str, limit: float = 120) -> tuple[int, str, str, int]:
     """Exit status, stdout, stderr and peak RSS (KiB) of ``python -m docket ARGS``, killed
     after ``limit`` seconds."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "docket", *args], stdout=out, stderr=err)
-        deadline = time.monotonic() + limit
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                proc.wait()
-                raise AssertionError(f"docket {' '.join(args)} ran over {limit} s")
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        text = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
-    return proc.returncode, text[0], text[1], usage.ru_maxrss
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK, *args], capture_output=True, text=True, timeout=limit
+    )
+    err, _, peak = done.stderr.rpartition("\nPEAK-KIB ")
+    return done.returncode, done.stdout, err, int(peak)
 
 
 @pytest.mark.parametrize("depth", [1200, 1900])
