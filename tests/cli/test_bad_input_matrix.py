@@ -33,6 +33,7 @@ from click.testing import CliRunner
 from docket import store
 from docket.cli import app
 from docket.conformance.suite import SUITE
+from tests._databases import volumes_only_database
 from tests.cli.test_commands import cinder
 
 CLASSES = (
@@ -672,11 +673,7 @@ def test_no_traceback_reaches_a_terminal(
 
 def test_audit_with_db_init_tables_missing_backups_is_one_line(tmp_path: Path) -> None:
     """The issue's third traceback: a database of volumes only (an older ``db init``)."""
-    url = f"sqlite:///{tmp_path / 'cinder.db'}"
-    engine = store.make_engine(url)
-    tables = store.cinder_metadata()
-    tables.create_all(engine, tables=[t for n, t in tables.tables.items() if n != "backups"])
-    engine.dispose()
+    url = volumes_only_database(tmp_path / "cinder.db")
     done = _docket("audit", str(tmp_path), "--db", url)
     assert_one_error(done.stderr, done.stdout)
     assert done.returncode == 1
