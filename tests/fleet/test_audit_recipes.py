@@ -208,12 +208,13 @@ def _sbatch(env: dict[str, str], where: Path, *args: str) -> str:
     return done.stdout.strip().split(";")[0]
 
 
-def _recipe(
+def _submit(
     env: dict[str, str], where: Path, n: int, root: Path, options: list[str], merge: list[str]
 ) -> tuple[str, str]:
     """Submits the array job of ``n`` shards of ``root`` (with audit ``options``) writing in
-    ``where/results``, and its merge (with ``merge`` options) into ``where/audit.json``; waits
-    for both. Returns the ids of both jobs."""
+    ``where/results``, and its merge (with ``merge`` options) into ``where/audit.json``.
+    Returns the ids of both jobs."""
+    where.mkdir()
     results = where / "results"
     shards = _sbatch(
         env, where, f"--array=1-{n}", str(RECIPES / "audit-shard.sbatch"), str(root),
@@ -224,13 +225,16 @@ def _recipe(
         str(RECIPES / "audit-merge.sbatch"), str(results), str(n), str(where / "audit.json"),
         *merge,
     )  # fmt: skip
-    # Not sbatch --wait, which polls at growing intervals (and exits 0 for a job cancelled
-    # before it ran): the jobs' states, until both have ended.
-    deadline = time.monotonic() + 600
-    while not all(s[0] in ENDED for job in (shards, merged) for s in _states(env, job)):
-        assert time.monotonic() < deadline, (_states(env, shards), _logs(where))
-        time.sleep(0.5)
     return shards, merged
+
+
+def _wait(env: dict[str, str], jobs: list[str], where: Path) -> None:
+    """Until every task of ``jobs`` has ended. (Not sbatch --wait, which polls at growing
+    intervals, and exits 0 for a job cancelled before it ran.)"""
+    deadline = time.monotonic() + 600
+    while not all(s[0] in ENDED for job in jobs for s in _states(env, job)):
+        assert time.monotonic() < deadline, ([_states(env, job) for job in jobs], _logs(where))
+        time.sleep(0.5)
 
 
 def _states(env: dict[str, str], job: str) -> list[tuple[str, str, str]]:
@@ -243,28 +247,29 @@ def _states(env: dict[str, str], job: str) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.slow
-def test_a_slurm_array_job_audits_in_shards_a_merge_adds_them_up(
+def test_slurm_array_jobs_audit_in_shards_and_merge_only_when_every_shard_ran(
     slurm: dict[str, str], fleet: Path, tmp_path: Path
 ) -> None:
-    shards, merge = _recipe(slurm, tmp_path, N, fleet, ["--deep"], ["--format", "json"])
+    """Two array jobs at once (one test, so one cluster start whatever the pytest workers):
+    one's shards run, with findings, and its merge is a single run's report; the other's
+    shards cannot reach their database, so they fail and its merge never runs."""
+    ran, failed = tmp_path / "ran", tmp_path / "failed"
+    shards, merge = _submit(slurm, ran, N, fleet, ["--deep"], ["--format", "json"])
+    bad_shards, no_merge = _submit(slurm, failed, 2, fleet, ["--db", UNREACHABLE_DB], [])
+    _wait(slurm, [shards, merge, bad_shards, no_merge], tmp_path)
+
     assert _states(slurm, shards) == [("COMPLETED", "None", "0:0")] * N
     assert _states(slurm, merge) == [("COMPLETED", "None", "0:0")]
-    files = sorted((tmp_path / "results").iterdir())
-    assert files == [tmp_path / "results" / f"shard-{i}.jsonl" for i in range(1, N + 1)]
-    _assert_merge_is_a_single_run(fleet, files, (tmp_path / "audit.json").read_text(), deep=True)
+    files = sorted((ran / "results").iterdir())
+    assert files == [ran / "results" / f"shard-{i}.jsonl" for i in range(1, N + 1)]
+    _assert_merge_is_a_single_run(fleet, files, (ran / "audit.json").read_text(), deep=True)
 
-
-@pytest.mark.slow
-def test_a_slurm_shard_that_cannot_audit_fails_and_nothing_is_merged(
-    slurm: dict[str, str], fleet: Path, tmp_path: Path
-) -> None:
-    shards, merge = _recipe(slurm, tmp_path, 2, fleet, ["--db", UNREACHABLE_DB], [])
-    assert _states(slurm, shards) == [("FAILED", "NonZeroExitCode", "1:0")] * 2
-    assert _states(slurm, merge) == [("CANCELLED", "DependencyNeverSatisfied", "0:0")]
-    assert not (tmp_path / "audit.json").exists()
-    assert not list((tmp_path / "results").glob("*.jsonl"))
-    assert "shard 1/2 did not run: docket audit exited with 1" in _logs(tmp_path)
+    assert _states(slurm, bad_shards) == [("FAILED", "NonZeroExitCode", "1:0")] * 2
+    assert _states(slurm, no_merge) == [("CANCELLED", "DependencyNeverSatisfied", "0:0")]
+    assert not (failed / "audit.json").exists()
+    assert not list((failed / "results").glob("*.jsonl"))
+    assert "shard 1/2 did not run: docket audit exited with 1" in _logs(failed)
 
 
 def _logs(where: Path) -> str:
-    return "".join(p.read_text() for p in sorted(where.glob("slurm-*.out")))
+    return "".join(p.read_text() for p in sorted(where.rglob("slurm-*.out")))
