@@ -88,6 +88,14 @@ def _assert_merge_is_a_single_run(
     assert json.loads(merged_json) == json.loads(one_run.stdout)
 
 
+def _unreachable_db_status(root: Path) -> int:
+    """docket's exit status for a shard whose database cannot be reached (it writes no
+    report): 1, the status of findings, in releases before the audit's exit 3."""
+    done = _docket("audit", "run", str(root), "--db", UNREACHABLE_DB, "--format", "jsonl")
+    assert done.returncode != 0 and not done.stdout, done.stderr
+    return done.returncode
+
+
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(reason)
@@ -163,9 +171,11 @@ def test_an_indexed_job_pod_that_cannot_audit_fails(tmp_path: Path) -> None:
     stale = tmp_path / "shard-2.jsonl"
     stale.write_text("from an earlier run\n")
     # docket exits 1, as for findings, but writes no report: the pod fails.
+    # Findings or not, no report means no shard: the pod fails with docket's status.
+    status = _unreachable_db_status(tmp_path / "root")
     pod = _pod(1, DOCKET_DB=UNREACHABLE_DB, **env)
-    assert pod.returncode == 1
-    assert "shard 2/3 did not run: docket audit exited with 1" in pod.stderr
+    assert pod.returncode == status
+    assert f"shard 2/3 did not run: docket audit exited with {status}" in pod.stderr
     assert not stale.exists()
     pod = _pod(0, **{**env, "BACKUPS": str(tmp_path / "no-such-root")})
     assert pod.returncode == 2 and not (tmp_path / "shard-1.jsonl").exists()
@@ -264,11 +274,12 @@ def test_slurm_array_jobs_audit_in_shards_and_merge_only_when_every_shard_ran(
     assert files == [ran / "results" / f"shard-{i}.jsonl" for i in range(1, N + 1)]
     _assert_merge_is_a_single_run(fleet, files, (ran / "audit.json").read_text(), deep=True)
 
-    assert _states(slurm, bad_shards) == [("FAILED", "NonZeroExitCode", "1:0")] * 2
+    status = _unreachable_db_status(fleet)
+    assert _states(slurm, bad_shards) == [("FAILED", "NonZeroExitCode", f"{status}:0")] * 2
     assert _states(slurm, no_merge) == [("CANCELLED", "DependencyNeverSatisfied", "0:0")]
     assert not (failed / "audit.json").exists()
     assert not list((failed / "results").glob("*.jsonl"))
-    assert "shard 1/2 did not run: docket audit exited with 1" in _logs(failed)
+    assert f"shard 1/2 did not run: docket audit exited with {status}" in _logs(failed)
 
 
 def _logs(where: Path) -> str:
