@@ -34,8 +34,10 @@ def _uuid(i: int) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_OID, f"audit-bench-{i}"))
 
 
-def build(root: Path, count: int) -> None:
-    """``count`` small backups under ``root``, written straight to disk (no driver)."""
+def build(root: Path, count: int, chain: int = 5) -> None:
+    """``count`` small backups under ``root``, written straight to disk (no driver): each
+    ``chain`` in a row are one volume's, every one an incremental of the one before but the
+    first (``chain=count``: one parent chain through them all)."""
     payload = bytes(range(256)) * (DATA // 256)
     md5 = hashlib.md5(payload, usedforsecurity=False).hexdigest()
     sha = hashlib.sha256(payload).hexdigest()
@@ -45,8 +47,8 @@ def build(root: Path, count: int) -> None:
     previous = ""
     for i in range(count):
         bid = _uuid(i)
-        incremental = i % 5 != 0
-        volume = _uuid(-(i // 5) - 1)
+        incremental = i % chain != 0
+        volume = _uuid(-(i // chain) - 1)
         directory = root / bid[0:2] / bid[2:4] / bid
         directory.mkdir(parents=True, exist_ok=True)
         month = 1 + i * 12 // max(count, 1)

@@ -76,7 +76,8 @@ __getattr__ = lazy_exports(
     __name__,
     {
         "docket.store.errors": """BadDatabaseURL DatabaseUnreachable Deadlock InvalidValue
-            KeyConflict MissingDatabaseDriver MissingTable ValueTooLong VolumeNotFound""",
+            KeyConflict MissingDatabaseDriver MissingTable UnstorableValue ValueTooLong
+            VolumeNotFound""",
         "docket.backup.errors": """BackupInUse BackupNotFound ForeignRecord InvalidBackup
             MissingRecordFields RecordDecodeError RecordError RecordParseError""",
     },
@@ -143,6 +144,7 @@ __all__ = [
     "UnreachableVersion",
     "UnsafeFile",
     "UnsoundMigration",
+    "UnstorableValue",
     "UsageError",
     "ValidationError",
     "ValueTooLong",

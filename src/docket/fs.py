@@ -281,8 +281,11 @@ def open_beneath(
     *,
     what: str,
     backup_id: str | None = None,
+    make: bool = False,
+    mode: int | None = None,
 ) -> Iterator[int]:
-    """A descriptor of the directory ``root/relative``, reached without following a link.
+    """A descriptor of the directory ``root/relative``, reached without following a link
+    (``make``: the missing directories on the way are created, with ``mode`` when given).
 
     ``root`` itself is opened as given (the operator chose it, links and all); every
     component of ``relative`` is opened from its parent's descriptor with ``O_NOFOLLOW``, so a
@@ -303,6 +306,11 @@ def open_beneath(
             if part == ".":
                 continue
             walked /= part
+            made = False
+            if make:
+                with contextlib.suppress(FileExistsError):  # there, or a concurrent backup's
+                    os.mkdir(part, 0o700, dir_fd=fd)
+                    made = True
             try:
                 child = os.open(part, _DIR_FLAGS, dir_fd=fd)
             except OSError as err:
@@ -310,9 +318,29 @@ def open_beneath(
                 raise
             os.close(fd)
             fd = child
+            if made and mode is not None:
+                os.fchmod(fd, mode)
         yield fd
     finally:
         os.close(fd)
+
+
+def make_dirs_beneath(
+    root: PathArg,
+    relative: str,
+    mode: int | None,
+    *,
+    what: str,
+    backup_id: str | None = None,
+) -> None:
+    """Create the directory ``root/relative`` and those missing on the way, reached from
+    ``root`` without following a link: a symbolic link (or any non-directory) in place of
+    a component raises :class:`UnsafeFile` and nothing is created through it. Each directory
+    this creates gets ``mode`` (when given) whatever the umask; ``root`` itself is created as
+    ``mkdir -p`` would (the operator chose it)."""
+    os.makedirs(root, exist_ok=True)
+    with open_beneath(root, relative, what=what, backup_id=backup_id, make=True, mode=mode):
+        pass
 
 
 @dataclass(frozen=True)
@@ -687,6 +715,7 @@ __all__ = [
     "fsync_path",
     "kind_of",
     "make_dirs",
+    "make_dirs_beneath",
     "open_beneath",
     "open_file",
     "open_regular",

@@ -51,7 +51,7 @@ def _steps() -> list[tuple[Any, str]]:
         (chunks.ObjectWriter, "finish"),
         (chunks.Sha256FileWriter, "add"),
         (chunks.Sha256FileWriter, "close"),
-        (posix, "atomic_write"),
+        (posix._PosixSink, "commit"),
     ]
 
 

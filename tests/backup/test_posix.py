@@ -303,7 +303,7 @@ if stage == "between-objects":
 elif stage == "inside-an-object":
     chunks.ObjectWriter.write = die_after(5, chunks.ObjectWriter.write)
 elif stage == "before-metadata":
-    posix.atomic_write = die_after(0, posix.atomic_write)
+    posix.PosixStore.put_object = die_after(0, posix.PosixStore.put_object)
 driver = posix.PosixBackupDriver(root, compression="zlib", chunk_size=65536)
 driver.backup(Backup(id="dead-beef", volume_id="v"), volume)
 """

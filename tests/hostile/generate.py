@@ -310,6 +310,20 @@ def containers() -> dict[str, tuple[bytes, dict[str, str]]]:
             text(v2(volume_metadata={"k\t\n": "\x1b[31mred\x1b[0m\r"})),
             ok("control characters are data, stored as they are"),
         ),
+        "astral-characters.json": (
+            text(
+                v2(
+                    volume_base_metadata=base(display_name="vol \U0001f600"),
+                    volume_metadata={"k\U0001f600": "\U0001f600\U0001d11e"},
+                    volume_glance_metadata={"os": "\U0001f427"},
+                )
+            ),
+            ok(
+                "characters beyond U+FFFF are stored exactly where the columns hold them "
+                "(utf8mb4, PostgreSQL, SQLite); a utf8mb3 or latin1 column refuses them "
+                "with UnstorableValue (tests/store/test_store_charsets.py)"
+            ),
+        ),
         "proto-keys.json": (
             text(v2(volume_metadata={"__proto__": "x", "constructor": "y", "__class__": "z"})),
             ok("no key has a meaning to docket beyond being a key"),

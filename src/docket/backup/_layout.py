@@ -113,6 +113,21 @@ def volume_of_prefix(prefix: str) -> str | None:
     return found.group("volume") if found else None
 
 
+def _check_named_volume(loaded: LoadedBackup) -> None:
+    """Refuse a backup whose objects are named for another volume than its metadata object
+    names: another volume's backup (or child of one) passed off as this volume's."""
+    named = volume_of_prefix(loaded.stored.prefix)
+    claimed = loaded.metadata["volume_id"]
+    if named is not None and named != claimed:
+        raise InvalidBackup(
+            f"its objects are named for volume {show(named)}, its metadata object says "
+            f"volume {show(claimed)}",
+            backup_id=loaded.backup_id,
+            path=("volume_id",),
+            hint="the backup was altered, or is another volume's: nothing was restored",
+        )
+
+
 def iso_utc(moment: datetime) -> str:
     """A time as records write it: ``YYYY-mm-ddTHH:MM:SS.ffffffZ``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -449,6 +464,7 @@ class Backups:
     def chain(self, backup: Backup | str) -> list[LoadedBackup]:
         """The backup and its parents, newest first, each checked as restore needs."""
         chain: list[LoadedBackup] = []
+        seen: set[str] = set()
         current: Backup | str | None = backup
         while current is not None:
             try:
@@ -463,6 +479,7 @@ class Backups:
                     hint="an incremental backup needs every backup it builds on",
                 ) from None
             _check_listing(loaded)
+            _check_named_volume(loaded)
             if chain and loaded.metadata["volume_id"] != chain[-1].metadata["volume_id"]:
                 raise InvalidBackup(
                     f"parent backup {loaded.backup_id} is of another volume "
@@ -470,12 +487,13 @@ class Backups:
                     backup_id=chain[-1].backup_id,
                     path=("parent_id",),
                 )
-            if any(c.backup_id == loaded.backup_id for c in chain):
+            if loaded.backup_id in seen:
                 raise InvalidBackup(
                     "the parent chain loops back to backup " + loaded.backup_id,
                     backup_id=chain[0].backup_id,
                 )
             chain.append(loaded)
+            seen.add(loaded.backup_id)
             current = loaded.parent_id
         return chain
 

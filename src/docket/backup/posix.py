@@ -52,7 +52,7 @@ from docket.backup.engine import (
 from docket.backup.errors import InvalidBackup
 from docket.backup.store import DEFAULT_PAGE, ObjectPage
 from docket.core.errors import BackupError, DriverOptionError, FileTooLarge, show
-from docket.fs import TEMP_PREFIX, atomic_write, create_file, fsync_path, make_dirs, temp_path
+from docket.fs import TEMP_PREFIX, fsync_path, temp_path
 
 __all__ = [
     "CONTAINER_FAMILY",
@@ -134,19 +134,23 @@ class PosixStore:
             yield fd
 
     def create_container(self, container: str) -> None:
-        make_dirs(self.root, self._directory(container), self.dir_mode)
+        self._directory(container)
+        fs.make_dirs_beneath(self.root, container, self.dir_mode, what="backup directory")
 
     def open_writer(self, container: str, name: str) -> _PosixSink:
-        final = self._directory(container) / _check_name(name, "object name")
-        return _PosixSink(self, container, final)
+        _check_name(name, "object name")
+        with self._open_dir(container) as fd:
+            return _PosixSink(self, container, os.dup(fd), name)
 
     def put_object(self, container: str, name: str, data: bytes, *, md5: str) -> None:
         _check_md5(data, md5, name)
-        atomic_write(
-            self._directory(container) / _check_name(name, "object name"),
-            data,
-            mode=self.file_mode,
-        )
+        sink = self.open_writer(container, name)
+        try:
+            sink.write(data)
+        except BaseException:
+            sink.abort()
+            raise
+        sink.commit(md5, durable=True)
 
     def open_object(self, container: str, name: str, *, limit: int | None = None) -> BinaryIO:
         _check_name(name, "object name")
@@ -230,33 +234,62 @@ def _check_md5(data: bytes | None, md5: str, name: str, digest: str | None = Non
 
 
 class _PosixSink:
-    """One object being written to a hidden temporary file beside its final name."""
+    """One object being written to a hidden temporary file beside its final name, in a
+    directory held open (``dir_fd``, owned), so that nothing is written through a link that
+    replaced a directory of the container meanwhile."""
 
-    def __init__(self, store: PosixStore, container: str, final: Path) -> None:
+    def __init__(self, store: PosixStore, container: str, dir_fd: int, name: str) -> None:
         self._store = store
         self._container = container
-        self.final = final
-        self.tmp = temp_path(final)
+        self._dir_fd = dir_fd
+        self.name = name
+        self.tmp = temp_path(Path(name)).name
         self._md5 = hashlib.md5(usedforsecurity=False)
-        self._fh: BinaryIO = create_file(self.tmp, store.file_mode)  # closed in commit/abort
+        try:
+            fd = os.open(self.tmp, _NEW_FILE, 0o600, dir_fd=dir_fd)
+        except BaseException:
+            os.close(dir_fd)
+            raise
+        self._fh: BinaryIO = os.fdopen(fd, "wb")  # closed in commit/abort
+        if store.file_mode is not None:
+            os.fchmod(fd, store.file_mode)
 
     def write(self, data: bytes | memoryview, /) -> None:
         self._fh.write(data)
         self._md5.update(data)
 
-    def commit(self, md5: str) -> None:
-        self._fh.close()
+    def commit(self, md5: str, *, durable: bool = False) -> None:
+        """Rename the object into place once its MD5 is ``md5``; ``durable``: on stable
+        storage before the rename (else flushed in the background, see :meth:`sync`)."""
         try:
-            _check_md5(None, md5, self.final.name, self._md5.hexdigest())
+            if durable:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            self._fh.close()
+            _check_md5(None, md5, self.name, self._md5.hexdigest())
+            os.replace(self.tmp, self.name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
         except BaseException:
-            self.tmp.unlink(missing_ok=True)
+            self.abort()
             raise
-        os.replace(self.tmp, self.final)
-        self._store._flush_later(self._container, self.final)
+        self._release()
+        if not durable:
+            final = self._store.root / self._container / self.name
+            self._store._flush_later(self._container, final)
 
     def abort(self) -> None:
         self._fh.close()
-        self.tmp.unlink(missing_ok=True)
+        if self._dir_fd >= 0:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.tmp, dir_fd=self._dir_fd)
+        self._release()
+
+    def _release(self) -> None:
+        if self._dir_fd >= 0:
+            os.close(self._dir_fd)
+            self._dir_fd = -1
+
+
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class PosixBackupDriver(ChunkedBackupDriver):
@@ -302,9 +335,17 @@ class PosixBackupDriver(ChunkedBackupDriver):
     # --- the engine's questions -----------------------------------------------------------
 
     def _check_unused(self, container: str, backup_id: str) -> None:
-        # Anything in the directory (another backup's files, a leftover) refuses it.
+        # Anything in the directory (another backup's files, a leftover) refuses it; so does
+        # a link anywhere on the way to it (UnsafeFile): nothing is written through one.
         backup_dir = self.root / container
-        if backup_dir.exists() and any(backup_dir.iterdir()):
+        try:
+            with fs.open_beneath(
+                self.root, container, what="backup directory", backup_id=backup_id
+            ) as fd:
+                used = bool(fs.scan_dir(fd))
+        except FileNotFoundError:
+            used = False
+        if used:
             raise BackupError(
                 f"{backup_dir} already holds a backup",
                 backup_id=backup_id,

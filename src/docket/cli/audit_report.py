@@ -16,6 +16,10 @@ from typing import Any
 from docket import __version__
 from docket.fleet.audit import FINDINGS
 
+_SERIES = 7
+"""Versions a chart names; the rest of a family's versions are drawn as one series."""
+_BARS = 120
+"""Bars in a chart at most; beyond, consecutive months share a bar."""
 PALETTE = ("#2f6db5", "#e08a1e", "#3a9a5b", "#c23b3b", "#7b55b3", "#8c6d3a", "#d462a8", "#5f6b7a")
 
 _CSS = """
@@ -186,6 +190,37 @@ def horizontal_bars(title: str, values: Mapping[str, int], colours: Sequence[str
     return "".join(parts)
 
 
+def _chart(family: str, versions: Mapping[str, Any], ages: Mapping[str, Mapping[str, int]]) -> str:
+    """One family's versions by month, drawn in bounded size whatever the summary holds: the
+    most common versions by name and the rest as one series, and at most ``_BARS`` bars
+    (consecutive months share a bar when there are more). Work is one pass over ``ages``."""
+    by_count = sorted(versions, key=lambda v: (-versions[v]["count"], v))
+    named = by_count if len(by_count) <= _SERIES + 1 else by_count[:_SERIES]
+    rest = len(by_count) - len(named)
+    other = f"{rest:,} other versions"
+    label = {f"{family} {v}": v for v in named}
+    series = [*named, *([other] if rest else [])]
+    prefix = f"{family} "
+    months = sorted(ages)
+    per_bar = -(-len(months) // _BARS) or 1
+    bars: dict[str, dict[str, int]] = {}
+    for start in range(0, len(months), per_bar):
+        group = months[start : start + per_bar]
+        name = group[0] if len(group) == 1 else f"{group[0]} to {group[-1]}"
+        counts: dict[str, int] = {}
+        for month in group:
+            for key, count in ages[month].items():
+                if key.startswith(prefix):
+                    which = label.get(key, other)
+                    counts[which] = counts.get(which, 0) + count
+        bars[name] = counts
+    return (
+        f"<h3><code>{_e(family)}</code></h3>"
+        + _legend(series)
+        + stacked_bars(f"{family} versions by month of backup", bars, series)
+    )
+
+
 def _moment(value: Mapping[str, str] | None) -> str:
     if not value:
         return '<span class="muted">unknown</span>'
@@ -231,16 +266,9 @@ def render(summary: Mapping[str, Any], *, title: str = "docket audit") -> str:
         ]
         for kind, n in summary["findings"].items()
     ]
-    ages: Mapping[str, Mapping[str, int]] = summary["ages"]
-    charts = []
-    for family in summary["formats"]:
-        series = [f"{family} {v}" for v in summary["formats"][family]]
-        months = {m: {s: c.get(s, 0) for s in series} for m, c in ages.items()}
-        charts.append(
-            f"<h3><code>{_e(family)}</code></h3>"
-            + _legend([s.split(" ", 1)[1] for s in series])
-            + stacked_bars(f"{family} versions by month of backup", months, series)
-        )
+    charts = [
+        _chart(family, versions, summary["ages"]) for family, versions in summary["formats"].items()
+    ]
     data = json.dumps(summary, sort_keys=True).replace("</", "<\\/")
     deep = "every object's checksum checked" if summary["deep"] else "metadata only"
     return f"""<!DOCTYPE html>

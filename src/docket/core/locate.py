@@ -38,6 +38,21 @@ def position(text: str, offset: int) -> Position:
     return line, offset - (before.rfind("\n") + 1) + 1
 
 
+def _positions(text: str, offsets: Iterable[int]) -> dict[int, Position]:
+    """The line and column of each of ``offsets``, from one pass over ``text`` (not one
+    pass per offset: many errors in a long text cost the text's length once)."""
+    out: dict[int, Position] = {}
+    line, line_start, at = 1, 0, 0
+    for offset in sorted(set(offsets)):
+        line += text.count("\n", at, offset)
+        newline = text.rfind("\n", at, offset)
+        if newline >= 0:
+            line_start = newline + 1
+        at = offset
+        out[offset] = line, offset - line_start + 1
+    return out
+
+
 def byte_position(data: bytes | bytearray | memoryview, offset: int) -> Position:
     """The line and column of byte ``offset`` of UTF-8 ``data`` (the column in characters)."""
     raw = bytes(data[:offset])
@@ -71,7 +86,8 @@ def locate(
         found = _Walk(text, wanted, unique_keys).run()
     except _CannotWalk:
         found = _scan(text, wanted)
-    return {p: position(text, offset) for p, offset in found.items()}
+    where = _positions(text, found.values())
+    return {p: where[offset] for p, offset in found.items()}
 
 
 # --- walking down to the paths (the common case) ----------------------------------------------
@@ -83,6 +99,9 @@ _SCALAR = r'[^\s,\]}\[{":]++'
 _SKIP_DEPTH = 12
 # Occurrences of a key's text (inside strings or other objects) tried before walking instead.
 _MAX_CANDIDATES = 8
+# Members of one object looked for by their key's text; for more, the object is walked once
+# (each look checks the members before the key: many looks would cost the object many times).
+_MAX_JUMPS = 4
 
 
 def _value_pattern(depth: int) -> str:
@@ -181,7 +200,11 @@ class _Walk:
         """Record the paths of ``node`` below the container at ``pos`` (``path``), going
         straight to each wanted member of an object (its keys are unique)."""
         text = self.text
-        if text[pos] != "{" or not all(type(segment) is str for segment in node):
+        if (
+            text[pos] != "{"
+            or len(node) > _MAX_JUMPS
+            or not all(type(segment) is str for segment in node)
+        ):
             self._container(pos, path, node)  # arrays are walked element by element
             return
         starts = []

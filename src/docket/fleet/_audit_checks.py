@@ -267,6 +267,34 @@ class _Look:
     """Files in the directory that belong to no backup (when nothing of the backup is)."""
 
 
+@dataclass(frozen=True)
+class _Break:
+    """The first link of a parent chain that stops a restore: ``child_id`` → ``parent_id``."""
+
+    kind: str
+    child_id: str
+    parent_id: str
+    message: str = ""
+
+    def finding(self, backup_id: str) -> Finding:
+        """The finding as the audit of ``backup_id`` (at the chain's foot) words it."""
+        if self.kind == "parent-loop":
+            return Finding(self.kind, f"the parent chain loops back to {self.parent_id}")
+        if self.kind == "missing-parent":
+            where = "" if self.child_id == backup_id else f" (the parent of {self.child_id})"
+            message = f"parent backup {self.parent_id}{where} is not under the root"
+            return Finding(self.kind, message)
+        return Finding(self.kind, self.message)
+
+
+@dataclass(frozen=True)
+class _Up:
+    """A backup's parent chain: its first break, else who can read every backup of it."""
+
+    broken: _Break | None
+    readers: frozenset[str]
+
+
 def _unreadable(message: str, obj: str | None = None) -> _Look:
     return _Look(_Node(True, findings=(Finding("unreadable", message, obj),)))
 
@@ -305,6 +333,7 @@ class Inspector:
         # Deep checks read data objects through the store, as verify does.
         self._backups = BackupRoot(root, PosixStore(root), self.families.__getitem__)
         self._cache: collections.OrderedDict[str, _Node] = collections.OrderedDict()
+        self._ups: collections.OrderedDict[str, _Up] = collections.OrderedDict()
 
     def place_of(self, backup_id: str) -> str:
         """Where a backup's objects are, relative to the root: its row's ``container``, else
@@ -527,7 +556,8 @@ class Inspector:
 
     def no_files(self, row: BackupRow, place: str | None, stray: tuple[str, ...] = ()) -> Verdict:
         """A database row whose backup has no files under the root."""
-        where = f" (looked in {place})" if place else ""
+        # No place: the row's id is not one path-safe name, so no directory can be its.
+        where = f" (looked in {place})" if place else " (its id is not one path-safe name)"
         findings = [
             Finding("no-files", f"the database row ({row.status}) has no backup files{where}")
         ]
@@ -565,38 +595,102 @@ class Inspector:
 
     def _chain(self, backup_id: str, node: _Node) -> tuple[list[Finding], frozenset[str]]:
         """The first problem of the parent chain, and who can read every backup of it."""
-        readers = set(node.readers)
-        seen = {backup_id}
-        child_id, child = backup_id, node
-        while child.parent_id is not None:
-            parent_id = child.parent_id
-            if parent_id in seen:
-                loop = Finding("parent-loop", f"the parent chain loops back to {parent_id}")
-                return [loop], frozenset()
-            seen.add(parent_id)
+        up = self._up(backup_id, node)
+        if up.broken is None:
+            return [], up.readers
+        return [up.broken.finding(backup_id)], frozenset()
+
+    def _up(self, backup_id: str, node: _Node) -> _Up:
+        """The chain above ``backup_id``, worked out once per backup and remembered (bounded,
+        as the parent cache): a chain of N backups costs N steps in all, not N², whatever
+        the order the backups are audited in, and gives the same verdicts in any order."""
+        known = self._ups.get(backup_id)
+        if known is not None:
+            return known
+        # Follow the parent ids (past failing links too) until a backup whose chain is
+        # known, the chain's end, or a backup seen before on this walk (a loop).
+        path: list[tuple[str, _Node]] = []
+        at: dict[str, int] = {}
+        here_id, here = backup_id, node
+        below = _Up(None, frozenset())
+        end = None
+        while True:
+            at[here_id] = len(path)
+            path.append((here_id, here))
+            parent_id = here.parent_id
+            if parent_id is None:
+                break
+            if parent_id in at:
+                end = at[parent_id]
+                break
+            if parent_id in self._ups:
+                below = self._ups[parent_id]
+                break
             parent = self.node(parent_id)
             if not parent.found:
-                where = "" if child_id == backup_id else f" (the parent of {child_id})"
-                message = f"parent backup {parent_id}{where} is not under the root"
-                return [Finding("missing-parent", message)], frozenset()
-            if None not in (parent.volume_id, child.volume_id) and (
-                parent.volume_id != child.volume_id
-            ):
-                message = (
-                    f"parent backup {parent_id} is of volume {parent.volume_id}, "
-                    f"backup {child_id} of volume {child.volume_id}"
-                )
-                return [Finding("foreign-parent", message)], frozenset()
-            if not parent.restorable:
-                first = next(f for f in parent.findings if blocking(f.kind))
-                message = (
-                    f"backup {parent_id}, which it builds on, cannot be restored "
-                    f"({first.kind}: {first.message})"
-                )
-                return [Finding("broken-parent", message)], frozenset()
-            readers &= parent.readers
-            child_id, child = parent_id, parent
-        return [], frozenset(readers)
+                break
+            here_id, here = parent_id, parent
+        ups = [below] * len(path)
+        if end is not None:
+            ups[end:] = self._loop(path[end:])
+            below = ups[end]
+        for i in reversed(range(len(path) if end is None else end)):
+            child_id, child = path[i]
+            if child.parent_id is None:
+                below = _Up(None, child.readers)
+            else:
+                broken = self._link(child_id, child, child.parent_id)
+                if broken is not None:
+                    below = _Up(broken, frozenset())
+                else:
+                    below = _Up(below.broken, below.readers & child.readers)
+            ups[i] = below
+        for (some_id, _), up in zip(path, ups, strict=True):
+            self._ups[some_id] = up
+        while len(self._ups) > _CACHE:
+            self._ups.popitem(last=False)
+        return ups[0]
+
+    def _loop(self, cycle: list[tuple[str, _Node]]) -> list[_Up]:
+        """The chains of the backups of one loop: from each, the first failing link on the
+        way round (the link back into it is not followed), else the loop itself."""
+        size = len(cycle)
+        links = [self._link(*cycle[i], cycle[(i + 1) % size][0]) for i in range(size)]
+        failing: list[int | None] = [None] * size
+        nearest = None
+        for k in reversed(range(2 * size)):  # twice round: the nearest failing link ahead
+            if links[k % size] is not None:
+                nearest = k % size
+            if k < size:
+                failing[k] = nearest
+        out = []
+        for i, (some_id, _) in enumerate(cycle):
+            j = failing[i]
+            broken = links[j] if j is not None and (j - i) % size <= size - 2 else None
+            out.append(_Up(broken or _Break("parent-loop", some_id, some_id), frozenset()))
+        return out
+
+    def _link(self, child_id: str, child: _Node, parent_id: str) -> _Break | None:
+        """What stops a restore of ``child`` at its parent, if anything."""
+        parent = self.node(parent_id)
+        if not parent.found:
+            return _Break("missing-parent", child_id, parent_id)
+        if None not in (parent.volume_id, child.volume_id) and (
+            parent.volume_id != child.volume_id
+        ):
+            message = (
+                f"parent backup {parent_id} is of volume {parent.volume_id}, "
+                f"backup {child_id} of volume {child.volume_id}"
+            )
+            return _Break("foreign-parent", child_id, parent_id, message)
+        if not parent.restorable:
+            first = next(f for f in parent.findings if blocking(f.kind))
+            message = (
+                f"backup {parent_id}, which it builds on, cannot be restored "
+                f"({first.kind}: {first.message})"
+            )
+            return _Break("broken-parent", child_id, parent_id, message)
+        return None
 
     def _required(
         self,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docket.backup._layout import _SAFE_ID, backup_dir_for
+from docket.backup._layout import backup_dir_for, safe_id
 from docket.core.errors import DriverOptionError, UsageError, show
 from docket.core.registry import Registry, load_registry
 from docket.fleet._audit_checks import (
@@ -39,6 +39,7 @@ from docket.fleet._audit_checks import (
 )
 from docket.fleet.pool import in_order, workers
 from docket.fleet.shards import check_shard, shard_of
+from docket.fs import scan_dir
 
 POSIX_SERVICES = (
     "cinder.backup.drivers.posix.PosixBackupDriver",
@@ -48,6 +49,7 @@ POSIX_SERVICES = (
 """Rows of these services (or with no service) are backups in the POSIX layout; the rows of
 other drivers (Swift, Ceph, ...) are not audited."""
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _PER_TASK = 64
 _IGNORED = frozenset({"lost+found"})
 
@@ -148,18 +150,26 @@ def walk(root: Path, containers: Mapping[str, str] | None = None) -> Iterator[_E
     """
     places = {path: backup_id for backup_id, path in (containers or {}).items()}
     prefixes = {"/".join(p.split("/")[:i]) for p in places for i in range(1, p.count("/") + 1)}
-    yield from _walk_level(root, "", 0, places, prefixes)
+    # Depth first, in name order, without recursion: a directory nested any deep (the
+    # prefixes of a row's container) costs a list of listings, never the interpreter's stack.
+    stack: list[tuple[str, int, Iterator[os.DirEntry[str]]]] = []
 
+    def enter(directory: Path, rel: str, depth: int) -> _Entry | None:
+        listing = _scan(directory)
+        if isinstance(listing, str):
+            return _Entry(rel or ".", problem=f"the directory {listing}")
+        stack.append((rel, depth, iter(listing)))
+        return None
 
-def _walk_level(
-    directory: Path, rel: str, depth: int, places: Mapping[str, str], prefixes: set[str]
-) -> Iterator[_Entry]:
-    listing = _scan(directory)
-    if isinstance(listing, str):
-        yield _Entry(rel or ".", problem=f"the directory {listing}")
-        return
-    parts = rel.split("/") if rel else []
-    for entry in listing:
+    problem = enter(root, "", 0)
+    if problem is not None:
+        yield problem
+    while stack:
+        rel, depth, listing = stack[-1]
+        entry = next(listing, None)
+        if entry is None:
+            stack.pop()
+            continue
         name = entry.name
         if name.startswith(".") or (depth == 0 and name in _IGNORED):
             continue
@@ -172,21 +182,59 @@ def _walk_level(
             yield _Entry(path, problem=f"{what} outside any backup directory")
             continue
         if (depth < 2 and len(name) == 2) or path in prefixes:
-            yield from _walk_level(Path(entry.path), path, depth + 1, places, prefixes)
+            problem = enter(Path(entry.path), path, depth + 1)
+            if problem is not None:
+                yield problem
             continue
-        if depth == 2 and _SAFE_ID.match(name) and name[0:2] == parts[0] and name[2:4] == parts[1]:
+        parts = rel.split("/") if rel else []
+        if depth == 2 and safe_id(name) and name[0:2] == parts[0] and name[2:4] == parts[1]:
             yield _Entry(path, name)
             continue
-        if _empty(Path(entry.path)):
+        if _empty(entry.path):
             continue
         yield _Entry(path, problem="a directory outside Cinder's layout")
 
 
-def _empty(directory: Path) -> bool:
-    listing = _scan(directory)
-    if isinstance(listing, str):
+_EMPTY_DEPTH = 64
+"""Directories nested deeper than this are not looked into for being empty: such a tree is
+reported as a directory outside the layout (the look holds a descriptor per level)."""
+
+
+class _NotEmpty(Exception):
+    """A directory holds something other than a directory."""
+
+
+def _subdirs(fd: int) -> list[str]:
+    entries = scan_dir(fd)
+    if not all(e.directory for e in entries):
+        raise _NotEmpty
+    return [e.name for e in entries]
+
+
+def _empty(directory: str) -> bool:
+    """Whether ``directory`` holds nothing but directories that hold nothing, ``_EMPTY_DEPTH``
+    levels at most; walked by descriptors (links are never followed), without recursion."""
+    try:
+        fds = [os.open(directory, _DIR_FLAGS)]
+    except OSError:
         return False
-    return all(e.is_dir(follow_symlinks=False) and _empty(Path(e.path)) for e in listing)
+    try:
+        todo = [_subdirs(fds[0])]
+        while todo:
+            if not todo[-1]:
+                todo.pop()
+                os.close(fds.pop())
+                continue
+            if len(fds) > _EMPTY_DEPTH:
+                return False
+            fds.append(os.open(todo[-1].pop(), _DIR_FLAGS, dir_fd=fds[-1]))
+            todo.append(_subdirs(fds[-1]))
+        return True
+    except (OSError, _NotEmpty):
+        return False
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 # --- auditing places --------------------------------------------------------------------------
@@ -340,7 +388,7 @@ def audit(
 def _elsewhere(row: BackupRow) -> bool:
     """Whether a row names a directory inside the root other than the layout's."""
     container = row.container
-    if not container or not _SAFE_ID.match(row.id) or container == backup_dir_for(row.id):
+    if not container or not safe_id(row.id) or container == backup_dir_for(row.id):
         return False
     parts = container.strip("/").split("/")
     return not container.startswith("/") and ".." not in parts and "" not in parts
@@ -390,7 +438,7 @@ def _run(
     for backup_id in sorted(by_id):
         row = by_id[backup_id]
         path = setup.containers.get(backup_id) or (
-            backup_dir_for(backup_id) if _SAFE_ID.match(backup_id) else None
+            backup_dir_for(backup_id) if safe_id(backup_id) else None
         )
         yield inspector.no_files(row, path)
 

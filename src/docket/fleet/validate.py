@@ -395,14 +395,15 @@ def walk(root: str, on_skip: OnSkip | None = None) -> list[str]:
 
     found: list[str] = []
 
-    def visit(top: str) -> None:
+    def visit(top: str) -> list[str]:
+        """One directory's files; the directories below it, to visit next."""
         # os.walk(top, followlinks=False), top-down, keeping the directory entries: their
         # types come with the listing, so a regular file costs no lstat of its own.
         try:
             listing = os.scandir(top)
         except OSError as err:
             unreadable(err)
-            return
+            return []
         dirs: list[os.DirEntry[str]] = []
         files: list[os.DirEntry[str]] = []
         with listing:
@@ -411,7 +412,7 @@ def walk(root: str, on_skip: OnSkip | None = None) -> list[str]:
                     entry = next(listing, None)
                 except OSError as err:
                     unreadable(err)
-                    return
+                    return []
                 if entry is None:
                     break
                 try:
@@ -448,10 +449,12 @@ def walk(root: str, on_skip: OnSkip | None = None) -> list[str]:
                 skip(path, f"cannot read: {err.strerror or err}")
                 continue
             found.append(path)
-        for path in below:
-            visit(path)
+        return below
 
-    visit(root)
+    # Depth first without recursion: a tree of any depth costs a list of names, not a stack.
+    todo = [root]
+    while todo:
+        todo += reversed(visit(todo.pop()))
     return sorted(found)
 
 

@@ -25,6 +25,7 @@ from docket.store.errors import (
     KeyConflict,
     MissingDatabaseDriver,
     MissingTable,
+    UnstorableValue,
     ValueTooLong,
     VolumeNotFound,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "RestoreResult",
     "StoreError",
     "Unserializable",
+    "UnstorableValue",
     "ValueTooLong",
     "VolumeNotFound",
     "cinder_metadata",

@@ -89,6 +89,22 @@ class ValueTooLong(RestoreRefused):
         self.column = column
 
 
+class UnstorableValue(RestoreRefused):
+    """Text the column's character set cannot hold as it is: MySQL/MariaDB would store
+    something else (``?`` for an emoji in ``utf8mb3`` under a non-strict ``sql_mode``), so
+    it is refused before anything is written."""
+
+    def __init__(self, path: Location, character: str, column: str, charset: str) -> None:
+        self.character, self.column, self.charset = character, column, charset
+        told = f"U+{ord(character):04X} {show(character)}"
+        super().__init__(
+            f"column {column} is in character set {charset}, which cannot hold {told}: "
+            "the database would store another value",
+            path=path,
+            hint="convert the table to utf8mb4, or remove the character",
+        )
+
+
 class KeyConflict(RestoreRefused):
     """Two metadata keys the database would take for one (MySQL/MariaDB compare keys
     case-insensitively); refused rather than lose one of them."""

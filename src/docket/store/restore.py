@@ -22,7 +22,7 @@ from docket.core.errors import MigrationError, RestoreRefused, StoreError, json_
 from docket.core.family import Container, Family
 from docket.core.policy import Dropped, Mode, RestorePlan, RestorePolicy
 from docket.core.versions import Version
-from docket.store.errors import KeyConflict, ValueTooLong, VolumeNotFound
+from docket.store.errors import KeyConflict, UnstorableValue, ValueTooLong, VolumeNotFound
 from docket.store.sql import InSql, LazyRow, Sql, bind_processor, in_list, result_processors
 from docket.store.tables import Layout
 from docket.store.values import SectionValues, ValueConverter
@@ -366,6 +366,11 @@ class Restorer:
                 hint="remove the NUL character",
             )
         limit = self.layout.limits.get((table, column))
+        if limit is not None and limit.charset is not None:
+            character = limit.unstorable(text)
+            if character is not None:
+                where = f"{table}.{column}"
+                raise UnstorableValue((section, name), character, where, limit.charset)
         if limit is not None and len(text) > limit.surely_fits:
             size = limit.measure(text)
             if size > limit.size:
@@ -404,6 +409,11 @@ class Restorer:
         # Text this short fits whatever the column; only longer text is measured.
         key_fits = key_limit.surely_fits if key_limit is not None else 1 << 62
         value_fits = value_limit.surely_fits if value_limit is not None else 1 << 62
+        # A column in a narrow character set (utf8mb3, latin1): every text is checked.
+        if key_limit is not None and key_limit.charset is not None:
+            key_fits = -1
+        if value_limit is not None and value_limit.charset is not None:
+            value_fits = -1
         out: dict[str, Any] = {}
         for key, value in values.items():
             if len(key) > key_fits or "\x00" in key:

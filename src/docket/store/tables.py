@@ -7,10 +7,12 @@ reads every column of ``volumes`` whatever the release that made it.
 
 from __future__ import annotations
 
+import codecs
+import re
 import threading
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -219,8 +221,59 @@ class Limit:
         """Text of at most this many characters fits without measuring it."""
         return self.size // 4 if self.unit == "bytes" else self.size  # UTF-8: <= 4 bytes each
 
+    charset: str | None = None
+    """MySQL/MariaDB: the column's character set when it cannot hold every character (as
+    ``utf8mb3``, which holds none beyond U+FFFF); None: it holds any text."""
+
     def measure(self, text: str) -> int:
         return len(text.encode("utf-8")) if self.unit == "bytes" else len(text)
+
+    def unstorable(self, text: str) -> str | None:
+        """The first character of ``text`` the column's character set cannot hold, if any."""
+        if self.charset is None or text.isascii():
+            return None
+        return _first_unstorable(text, self.charset)
+
+
+# MySQL's character sets that hold every character; those that hold the Basic Multilingual
+# Plane only; and Python's names for the others, whose text is checked by encoding it.
+_MYSQL_ALL_TEXT = frozenset({"utf8mb4", "utf16", "utf16le", "utf32", "binary"})
+_MYSQL_BMP = frozenset({"utf8mb3", "utf8", "ucs2"})
+_MYSQL_CODECS = {"latin1": "cp1252", "koi8r": "koi8_r", "koi8u": "koi8_u", "ujis": "euc_jp"}
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
+def _first_unstorable(text: str, charset: str) -> str | None:
+    if charset in _MYSQL_BMP:
+        found = _ASTRAL.search(text)
+        return found.group() if found else None
+    codec = _MYSQL_CODECS.get(charset, charset)
+    try:
+        codecs.lookup(codec)
+    except LookupError:
+        codec = "ascii"  # a character set Python does not know: only ASCII is sure to fit
+    for character in text:
+        try:
+            character.encode(codec)
+        except UnicodeEncodeError:
+            return character
+    return None
+
+
+def _mysql_charsets(conn: sa.Connection, table: str) -> dict[str, str]:
+    """Per text column of ``table``, its character set when it cannot hold every character."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table"
+        ),
+        {"table": table},
+    )
+    return {
+        str(name): str(charset).lower()
+        for name, charset in rows
+        if charset is not None and str(charset).lower() not in _MYSQL_ALL_TEXT
+    }
 
 
 @dataclass(frozen=True)
@@ -290,6 +343,7 @@ def _reflect(
     columns = []
     hints: dict[str, Kind] = {}
     limits: dict[tuple[str, str], Limit] = {}
+    charsets = _mysql_charsets(conn, name) if dialect in ("mysql", "mariadb") else {}
     for col in reflected:
         cname = col["name"]
         if not keep_all and cname not in _REQUIRED[name] and cname not in _OPTIONAL:
@@ -309,7 +363,7 @@ def _reflect(
             hints[cname] = hint
         limit = _limit(type_, dialect)
         if limit is not None:
-            limits[(name, cname)] = limit
+            limits[(name, cname)] = replace(limit, charset=charsets.get(cname))
         columns.append(sa.Column(cname, typed, primary_key=cname == "id"))
     return sa.Table(name, md, *columns), hints, limits
 
