@@ -35,6 +35,8 @@ from docket.core.errors import (
 )
 from docket.core.integrity import Integrity
 from docket.core.migrations import FieldRef, Migration, VersionGraph
+from docket.core.narrowing import Touched, narrowed, touched_by
+from docket.core.operations import Operation, compiled_operations
 from docket.core.policy import (
     NamedRule,
     RestorePolicy,
@@ -348,7 +350,12 @@ class Family:
         """Parse, validate and upgrade a container (to current, or to ``to``); a
         :class:`Container` is checked again and keeps its written version."""
         obj = self._parse(data)
-        version = self.detect(obj)
+        found: Any = obj.get("version")
+        # One dict lookup finds a known version (the family's versions are _specs' keys);
+        # anything else gets detect()'s typed error.
+        version = found if type(found) in _VERSION_TYPES and found in self._specs else (
+            self.detect(obj)
+        )
         status = self._check(obj, version)
         if isinstance(data, Container):
             container = replace(data, version=version, data=obj, signature=status)
@@ -360,7 +367,7 @@ class Family:
         self._require_version(target)
         # Freshly parsed data is ours to change in place; a caller's dict (or container) is not.
         owned = not isinstance(data, Mapping | Container)
-        return self._migrate(container, target, allow_lossy=False, owned=owned)
+        return self._migrate(container, target, allow_lossy=False, owned=owned, checked=True)
 
     def validate(
         self, data: bytes | bytearray | memoryview | str | Mapping[str, Any] | Container
@@ -492,9 +499,17 @@ class Family:
         return {a: b for a, b in carried.items() if a != b}
 
     def _migrate(
-        self, container: Container, target: Version, *, allow_lossy: bool, owned: bool = False
+        self,
+        container: Container,
+        target: Version,
+        *,
+        allow_lossy: bool,
+        owned: bool = False,
+        checked: bool = False,
     ) -> Container:
-        """Move ``container`` to ``target``; with ``owned`` its data may be reused in place."""
+        """Move ``container`` to ``target``; with ``owned`` its data may be reused in place,
+        with ``checked`` it was just found valid at its version (the result is judged by
+        the narrowed check, :meth:`_migrated_check`)."""
         self._require_own(container, target)
         steps = self.graph.path(container.version, target)
         if not allow_lossy:
@@ -506,8 +521,10 @@ class Family:
             data = self._step(data, migration, up, owned)
             owned = True  # every step after the first works on a fresh object
         spec = self._specs[target]
-        if steps and not spec.is_valid(data):
-            raise self._broken_step(container, target, steps)
+        if steps:
+            check = self._migrated_check(container.version, target) if checked else spec.fast
+            if not check.is_valid(data):
+                raise self._broken_step(container, target, steps)
         status = container.signature
         if steps and spec.integrity is not None:
             status = "verified" if self.signing_key is not None else "absent"
@@ -518,6 +535,42 @@ class Family:
         ):
             floor = target
         return Container(self.name, target, data, container.written_version, status, floor)
+
+    @functools.cached_property
+    def _migrated_checks(self) -> dict[tuple[Version, Version], Any]:
+        return {}
+
+    def _migrated_check(self, source: Version, target: Version) -> Any:
+        """The validator whose verdict on a container migrated from ``source`` to ``target``,
+        valid at ``source`` before, is the target schema's: that schema narrowed to what the
+        path's operations touch (:mod:`docket.core.narrowing`), built once per path."""
+        key = (source, target)
+        found = self._migrated_checks.get(key)
+        if found is None:
+            found = self._migrated_checks[key] = self._narrowed_check(source, target)
+        return found
+
+    def _narrowed_check(self, source: Version, target: Version) -> Any:
+        whole = {"version"}  # every step sets it
+        ops: list[Operation] = []
+        for migration, up in self.graph.path(source, target):
+            compiled = compiled_operations(migration.upgrade if up else migration.downgrade)
+            if compiled is None:  # a function of its own: it may change anything
+                return self._specs[target].fast
+            ops.extend(compiled)
+            for v in (migration.source, migration.target):
+                integrity = self._specs[v].integrity
+                if integrity is not None:
+                    whole.update(m for m in (integrity.digest, integrity.signature) if m)
+        touched = touched_by(ops)
+        schema = narrowed(
+            self._specs[source].schema,
+            self._specs[target].schema,
+            Touched(touched.whole | whole, touched.fields),
+        )
+        if schema is None:
+            return self._specs[target].fast
+        return jsonschema_rs.validator_for(schema, validate_formats=True)
 
     def _broken_step(
         self, container: Container, target: Version, steps: Sequence[tuple[Migration, bool]]
