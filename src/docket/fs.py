@@ -158,6 +158,19 @@ def _open_checked(
     """``os.open(path, flags)``, the descriptor checked to be one of ``kinds`` (else
     :class:`UnsafeFile`, the descriptor closed). Without ``follow``, the errors an open
     refusing a link or a socket gives become :class:`UnsafeFile` too."""
+    return _open_stat(path, flags, what, dir_fd, kinds, backup_id, follow)[0]
+
+
+def _open_stat(
+    path: PathArg,
+    flags: int,
+    what: str,
+    dir_fd: int | None = None,
+    kinds: Iterable[int] = REGULAR,
+    backup_id: str | None = None,
+    follow: bool = False,
+) -> tuple[int, os.stat_result]:
+    """:func:`_open_checked`, with the ``fstat`` of the descriptor it checked."""
     try:
         fd = os.open(path, flags, dir_fd=dir_fd)
     except OSError as err:
@@ -165,13 +178,14 @@ def _open_checked(
             _refuse_open_error(err, path, dir_fd, what, backup_id)
         raise
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_IFMT(mode) not in frozenset(kinds):
+        info = os.fstat(fd)
+        mode = info.st_mode
+        if stat.S_IFMT(mode) not in kinds:
             raise UnsafeFile(os.fspath(path), what, kind_of(mode), backup_id=backup_id, hint=_HINT)
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, info
 
 
 def open_file(
@@ -197,9 +211,9 @@ def read_prefix(path: PathArg, most: int, *, what: str, follow: bool = False) ->
     Read with one ``os.read`` of the size ``fstat`` gives (plus one byte, to see the end),
     more only when the file grew meanwhile: no buffered file object per file, which
     ``docket validate`` over many small files would pay for at every file."""
-    fd = _open_checked(path, _open_flags(0, follow), what, follow=follow)
+    fd, info = _open_stat(path, _open_flags(0, follow), what, follow=follow)
     try:
-        want = min(os.fstat(fd).st_size + 1, most)
+        want = min(info.st_size + 1, most)
         data = os.read(fd, want) if want > 0 else b""
         if len(data) < want or len(data) >= most:
             return data
