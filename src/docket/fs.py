@@ -130,7 +130,7 @@ def open_regular(
     ``follow=True`` follows a symbolic link to what it names (``docket validate`` reads the
     files a user lists, links included); what it reaches is checked all the same.
     """
-    fd = _open_checked(path, _open_flags(flags, follow), what, dir_fd, kinds, backup_id, follow)
+    fd, _ = _open_stat(path, _open_flags(flags, follow), what, dir_fd, kinds, backup_id, follow)
     try:
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
     except BaseException:
@@ -146,21 +146,6 @@ def _open_flags(flags: int, follow: bool) -> int:
     return open_flags & ~os.O_NOFOLLOW if follow else open_flags
 
 
-def _open_checked(
-    path: PathArg,
-    flags: int,
-    what: str,
-    dir_fd: int | None = None,
-    kinds: Iterable[int] = REGULAR,
-    backup_id: str | None = None,
-    follow: bool = False,
-) -> int:
-    """``os.open(path, flags)``, the descriptor checked to be one of ``kinds`` (else
-    :class:`UnsafeFile`, the descriptor closed). Without ``follow``, the errors an open
-    refusing a link or a socket gives become :class:`UnsafeFile` too."""
-    return _open_stat(path, flags, what, dir_fd, kinds, backup_id, follow)[0]
-
-
 def _open_stat(
     path: PathArg,
     flags: int,
@@ -170,7 +155,9 @@ def _open_stat(
     backup_id: str | None = None,
     follow: bool = False,
 ) -> tuple[int, os.stat_result]:
-    """:func:`_open_checked`, with the ``fstat`` of the descriptor it checked."""
+    """``os.open(path, flags)``, the descriptor checked to be one of ``kinds`` (else
+    :class:`UnsafeFile`, the descriptor closed), and its ``fstat``. Without ``follow``, the
+    errors an open refusing a link or a socket gives become :class:`UnsafeFile` too."""
     try:
         fd = os.open(path, flags, dir_fd=dir_fd)
     except OSError as err:
