@@ -370,7 +370,9 @@ class Family:
             self.detect(obj)
         )
         status = self._check(obj, version)
-        if isinstance(data, Container):
+        # Bytes and text (the common case) skip the ABC checks.
+        fresh = type(data) is bytes or type(data) is str
+        if not fresh and isinstance(data, Container):
             container = replace(data, version=version, data=obj, signature=status)
         else:
             container = Container(self.name, version, obj, version, status)
@@ -380,7 +382,7 @@ class Family:
         if to is not None:
             self._require_version(target)
         # Freshly parsed data is ours to change in place; a caller's dict (or container) is not.
-        owned = not isinstance(data, Mapping | Container)
+        owned = fresh or not isinstance(data, Mapping | Container)
         return self._migrate(container, target, allow_lossy=False, owned=owned, checked=True)
 
     def validate(
