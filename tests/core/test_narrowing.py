@@ -223,3 +223,11 @@ def test_a_document_round_trips_through_json() -> None:
     # The narrowed schema is plain JSON, as jsonschema-rs takes it.
     out = narrowed(_obj(s=_S, t=_S), _obj(s=_S, t=_S), Touched(frozenset({"t"})))
     assert json.loads(json.dumps(out)) == out
+
+
+def test_a_boolean_subschema_is_kept_as_it_is() -> None:
+    source = _obj(s={"type": "object", "properties": {"a": True, "b": False}}, t=True)
+    out = narrowed(source, source, Touched(fields={"s": frozenset({"a"}), "t": frozenset({"x"})}))
+    assert out is not None
+    assert out["properties"]["t"] is True
+    assert out["properties"]["s"]["properties"] == {"a": True, "b": True}

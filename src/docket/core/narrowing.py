@@ -106,19 +106,18 @@ def _same(a: Any, b: Any) -> bool:
     return not _placed(a) and canonical(a) == canonical(b)
 
 
-def _narrow(
-    source: Mapping[str, Any], target: Mapping[str, Any], keep: Any
-) -> tuple[dict[str, Any], bool]:
+def _narrow(source: Any, target: Any, keep: Any) -> tuple[Any, bool]:
     """``target`` (an object schema) with its properties not in ``keep`` and the same in
-    ``source`` replaced by true. ``keep(name)`` says, for a property: True (keep it whole),
-    a set of field names (narrow inside it, keeping those) or False (free to replace)."""
-    out = dict(target)
+    ``source`` replaced by true, and whether any was; ``target`` itself when it cannot be
+    narrowed. ``keep(name)`` says, for a property: True (keep it whole), a set of field
+    names (narrow inside it, keeping those) or False (free to replace)."""
     if not (_plain_object(source) and _plain_object(target)):
-        return out, False
+        return target, False
     before = source.get("properties")
     after = target.get("properties")
     if not isinstance(before, Mapping) or not isinstance(after, Mapping):
-        return out, False
+        return target, False
+    out = dict(target)
     props: dict[str, Any] = {}
     changed = False
     for name, sub in after.items():
@@ -152,4 +151,4 @@ def narrowed(
         return touched.fields.get(name, False)
 
     out, changed = _narrow(source, target, keep)
-    return out if changed else None
+    return dict(out) if changed else None
