@@ -281,6 +281,29 @@ def containers(n: int, *, seed: int = 7) -> list[str]:
     return out
 
 
+COMPACT_COLUMNS = (
+    *("id", "user_id", "project_id", "host", "size", "availability_zone", "status"),
+    *("display_name", "volume_type_id", "bootable", "created_at", "updated_at"),
+)
+"""The base columns of :func:`compact_container`."""
+
+
+def compact_container(seed: int = 7) -> str:
+    """A v2 container of about 1.5 KB as Cinder's ``json.dumps`` writes it: twelve volume
+    columns, 20 user-metadata entries and 20 glance entries with short values (issue 26's
+    smaller container, where the cost per call shows most)."""
+    full = json.loads(containers(1, seed=seed)[0])
+    base = full["volume-base-metadata"]
+    glance = full["volume-glance-metadata"]
+    container = {
+        "version": 2,
+        "volume-base-metadata": {k: base[k] for k in COMPACT_COLUMNS},
+        "volume-metadata": {f"key-{i:02d}": f"value-{i:02d}" for i in range(USER_ENTRIES)},
+        "volume-glance-metadata": {k: v[:8] for k, v in glance.items()},
+    }
+    return json.dumps(container)
+
+
 # --- container files -------------------------------------------------------------------------
 
 # Each defect makes a container invalid under its version's schema, or unreadable; together

@@ -57,6 +57,8 @@ def test_every_case_has_a_row(report: tuple[str, str]) -> None:
         "restore: put_many()",
         "Family.load() of one container (v2",
         "Family.load() of one container (v3)",
+        "Family.load() of one small container (v2",
+        "Family.load() of one small container (v3)",
         "validate: API Family.validate()",
         "validate: API spec.is_valid()",
         "validate: CLI",
@@ -65,7 +67,8 @@ def test_every_case_has_a_row(report: tuple[str, str]) -> None:
         "gate: `docket validate` one invalid file",
         "gate: Family.validate()",
         "gate: `docket validate` JSONL",
-        "gate: `docket validate DIR`",
+        "gate: `docket validate DIR` vs",
+        "gate: `docket validate DIR` of indented Cinder files",
     ]
     for case in cases:
         cells = _row(markdown, case)
@@ -77,7 +80,8 @@ def test_every_case_has_a_row(report: tuple[str, str]) -> None:
 
 def test_cases_run_when_docket_has_their_parts(report: tuple[str, str]) -> None:
     _, markdown = report
-    ran = ["Family.load() of one container (v2", "validate: API Family.validate()",
+    ran = ["Family.load() of one container (v2", "Family.load() of one small container (v2",
+           "validate: API Family.validate()",
            "posix driver backup", "gate: Family.validate()"]
     if _has("docket.store"):
         ran += ["get() of one volume", "backup: get_many()", "restore: put_many()"]

@@ -130,7 +130,7 @@ def open_regular(
     ``follow=True`` follows a symbolic link to what it names (``docket validate`` reads the
     files a user lists, links included); what it reaches is checked all the same.
     """
-    fd = _open_checked(path, _open_flags(flags, follow), what, dir_fd, kinds, backup_id, follow)
+    fd, _ = _open_stat(path, _open_flags(flags, follow), what, dir_fd, kinds, backup_id, follow)
     try:
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
     except BaseException:
@@ -146,7 +146,7 @@ def _open_flags(flags: int, follow: bool) -> int:
     return open_flags & ~os.O_NOFOLLOW if follow else open_flags
 
 
-def _open_checked(
+def _open_stat(
     path: PathArg,
     flags: int,
     what: str,
@@ -154,10 +154,10 @@ def _open_checked(
     kinds: Iterable[int] = REGULAR,
     backup_id: str | None = None,
     follow: bool = False,
-) -> int:
+) -> tuple[int, os.stat_result]:
     """``os.open(path, flags)``, the descriptor checked to be one of ``kinds`` (else
-    :class:`UnsafeFile`, the descriptor closed). Without ``follow``, the errors an open
-    refusing a link or a socket gives become :class:`UnsafeFile` too."""
+    :class:`UnsafeFile`, the descriptor closed), and its ``fstat``. Without ``follow``, the
+    errors an open refusing a link or a socket gives become :class:`UnsafeFile` too."""
     try:
         fd = os.open(path, flags, dir_fd=dir_fd)
     except OSError as err:
@@ -165,13 +165,14 @@ def _open_checked(
             _refuse_open_error(err, path, dir_fd, what, backup_id)
         raise
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_IFMT(mode) not in frozenset(kinds):
+        info = os.fstat(fd)
+        mode = info.st_mode
+        if stat.S_IFMT(mode) not in kinds:
             raise UnsafeFile(os.fspath(path), what, kind_of(mode), backup_id=backup_id, hint=_HINT)
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, info
 
 
 def open_file(
@@ -197,9 +198,9 @@ def read_prefix(path: PathArg, most: int, *, what: str, follow: bool = False) ->
     Read with one ``os.read`` of the size ``fstat`` gives (plus one byte, to see the end),
     more only when the file grew meanwhile: no buffered file object per file, which
     ``docket validate`` over many small files would pay for at every file."""
-    fd = _open_checked(path, _open_flags(0, follow), what, follow=follow)
+    fd, info = _open_stat(path, _open_flags(0, follow), what, follow=follow)
     try:
-        want = min(os.fstat(fd).st_size + 1, most)
+        want = min(info.st_size + 1, most)
         data = os.read(fd, want) if want > 0 else b""
         if len(data) < want or len(data) >= most:
             return data

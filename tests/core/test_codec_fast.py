@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -140,3 +141,14 @@ def test_invalid_utf8_is_placed_by_the_characters_before_it() -> None:
     with pytest.raises(InvalidJSON) as info:
         parse('{"a":\n "ü\xff"}'.encode("latin-1").replace(b"\xfc", "ü".encode()))
     assert (info.value.line, info.value.column) == (2, 4)
+
+
+@example(1e16)
+@example(float(2**63))
+@example(-float(2**63))
+@example(1.7976931348623157e308)
+@given(st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: abs(x) >= 1e16))
+def test_orjson_writes_every_float_of_1e16_or_more_with_an_exponent(x: float) -> None:
+    # The fast path relies on it: no "e+" in orjson's writing means no float that may be an
+    # integer beyond 64 bits (2**63 or more in size) it read.
+    assert b"e+" in orjson.dumps(x)

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import docket
 import docket.errors
@@ -98,6 +100,20 @@ def test_map_replaces_values_of_the_same_type_only() -> None:
     merging = Map("s", "k", [["a", "x"], ["b", "x"], ["c", "y"]])
     assert merging.losses() == ('s.k: "a" is given back for each of "a", "b"',)
     assert applied(merging.inverse(), {"s": {"k": "x"}}) == {"s": {"k": "a"}}
+
+
+@given(
+    st.datetimes().map(lambda d: d.isoformat(timespec="seconds")),
+    st.one_of(st.none(), st.text("0123456789", min_size=1, max_size=6)),
+)
+def test_a_naive_timestamp_becomes_the_aware_one_of_six_fraction_digits(
+    moment: str, fraction: str | None
+) -> None:
+    # Whatever the digits given (Cinder writes six: that text is kept with a Z), the result
+    # is the moment with its fraction padded to six digits.
+    text = moment if fraction is None else f"{moment}.{fraction}"
+    converted = BUILTIN_CONVERTERS["naive-utc-to-aware"].forward(text)
+    assert converted == f"{moment}.{(fraction or '').ljust(6, '0')}Z"
 
 
 def test_convert_uses_the_named_converter_and_its_inverse() -> None:

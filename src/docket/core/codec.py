@@ -195,8 +195,9 @@ def _parse_fast(data: bytes | bytearray | memoryview | str, limits: Limits) -> J
       of the strings kept, so a dropped member leaves the text with more. Otherwise
       ``count('":') + count('"<whitespace>')``, at least the number of members of the text,
       must equal the number of keys the parsed objects hold;
-    - *no big integers*: orjson's writing equals the text, or no float is 2**63 or more in
-      size;
+    - *no big integers*: orjson's writing equals the text, or holds no ``+`` (orjson
+      writes every float of 1e16 or more in size with an exponent, ``1e+16``), or no float
+      is 2**63 or more in size;
     - *limits*: a text no longer than ``max_string_length`` holds no longer string, one of
       ``n`` characters at most ``(n + 1) // 2`` values; depth is bounded by the brackets
       the text opens (or walked, when it opens many) and keys per object are counted.
@@ -219,6 +220,11 @@ def _parse_fast(data: bytes | bytearray | memoryview | str, limits: Limits) -> J
             return value
         return value if _walk(value, limits) is not None else None
     if (b"\\" not in raw or b"\\u003" not in raw) and raw.count(b":") == shown.count(b":"):
+        # orjson writes every float of 1e16 or more in size with an exponent ("1e+16"): with
+        # no "+" in its writing (a search at memchr's speed), no float is large enough to be
+        # an integer it could not keep.
+        if b"+" not in shown and _shape_within(raw, limits):
+            return value
         keys = _walk(value, limits)
         return value if keys is not None else None
     keys = _walk(value, limits)

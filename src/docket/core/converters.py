@@ -42,12 +42,15 @@ def _naive_to_utc(value: Any) -> Any:
     match = _NAIVE.match(value) if isinstance(value, str) else None
     if match is None:
         raise ValueError(f"{show(value)} is not a naive timestamp YYYY-MM-DDTHH:MM:SS[.ffffff]")
+    moment, fraction = match.groups()
     try:
-        datetime.fromisoformat(match.group(1))
+        datetime.fromisoformat(moment)
     except ValueError:
         # The older version's pattern accepts it, but no such moment exists (e.g. 02-30).
         raise ValueError(f"{show(value)} is not a real date and time") from None
-    return f"{match.group(1)}.{(match.group(2) or '').ljust(6, '0')}Z"
+    if fraction is not None and len(fraction) == 6:
+        return value + "Z"  # value is moment.fraction: Cinder writes every timestamp so
+    return f"{moment}.{(fraction or '').ljust(6, '0')}Z"
 
 
 def _utc_to_naive(value: Any) -> Any:

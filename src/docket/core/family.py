@@ -35,6 +35,8 @@ from docket.core.errors import (
 )
 from docket.core.integrity import Integrity
 from docket.core.migrations import FieldRef, Migration, VersionGraph
+from docket.core.narrowing import Touched, narrowed, touched_by
+from docket.core.operations import Operation, compiled_operations
 from docket.core.policy import (
     NamedRule,
     RestorePolicy,
@@ -151,6 +153,17 @@ class VersionSpec:
 
     def is_valid(self, data: Any) -> bool:
         return bool(self.fast.is_valid(data))
+
+
+@dataclass(frozen=True)
+class _Route:
+    """A path between two versions, as :meth:`Family._migrate` runs it."""
+
+    steps: tuple[tuple[Migration, bool], ...]
+    losses: tuple[str, ...]
+    """What its downgrades lose (those not declared exact)."""
+    check: Any
+    """The validator of its result (narrowed, :meth:`Family._migrated_check`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,6 +312,8 @@ class Family:
     def _parse(
         self, data: bytes | bytearray | memoryview | str | Mapping[str, Any] | Container
     ) -> JSONObject:
+        if type(data) is bytes or type(data) is str:  # the common case, before the ABC checks
+            return parse(data, self.limits)
         if isinstance(data, Container):
             data = data.data
         if isinstance(data, Mapping):
@@ -315,7 +330,7 @@ class Family:
 
     def _check(self, obj: JSONObject, version: Version) -> str:
         spec = self._specs[version]
-        if not spec.is_valid(obj):
+        if not spec.fast.is_valid(obj):
             raise ValidationError(self.name, version, spec.issues(obj))
         if spec.integrity is not None:
             return spec.integrity.verify(obj, self.signing_key)
@@ -348,19 +363,27 @@ class Family:
         """Parse, validate and upgrade a container (to current, or to ``to``); a
         :class:`Container` is checked again and keeps its written version."""
         obj = self._parse(data)
-        version = self.detect(obj)
+        found: Any = obj.get("version")
+        # One dict lookup finds a known version (the family's versions are _specs' keys);
+        # anything else gets detect()'s typed error.
+        version = found if type(found) in _VERSION_TYPES and found in self._specs else (
+            self.detect(obj)
+        )
         status = self._check(obj, version)
-        if isinstance(data, Container):
+        # Bytes and text (the common case) skip the ABC checks.
+        fresh = type(data) is bytes or type(data) is str
+        if not fresh and isinstance(data, Container):
             container = replace(data, version=version, data=obj, signature=status)
         else:
             container = Container(self.name, version, obj, version, status)
         target = self.current if to is None else to
         if target == version:
             return container
-        self._require_version(target)
+        if to is not None:
+            self._require_version(target)
         # Freshly parsed data is ours to change in place; a caller's dict (or container) is not.
-        owned = not isinstance(data, Mapping | Container)
-        return self._migrate(container, target, allow_lossy=False, owned=owned)
+        owned = fresh or not isinstance(data, Mapping | Container)
+        return self._migrate(container, target, allow_lossy=False, owned=owned, checked=True)
 
     def validate(
         self, data: bytes | bytearray | memoryview | str | Mapping[str, Any] | Container
@@ -492,32 +515,84 @@ class Family:
         return {a: b for a, b in carried.items() if a != b}
 
     def _migrate(
-        self, container: Container, target: Version, *, allow_lossy: bool, owned: bool = False
+        self,
+        container: Container,
+        target: Version,
+        *,
+        allow_lossy: bool,
+        owned: bool = False,
+        checked: bool = False,
     ) -> Container:
-        """Move ``container`` to ``target``; with ``owned`` its data may be reused in place."""
-        self._require_own(container, target)
-        steps = self.graph.path(container.version, target)
-        if not allow_lossy:
-            losses = [loss for m, up in steps if not up and not m.exact for loss in m.losses]
-            if losses:
-                raise LossyMigration(self.name, container.version, target, losses)
+        """Move ``container`` to ``target``; with ``owned`` its data may be reused in place,
+        with ``checked`` it was just found valid at its version (the result is judged by
+        the narrowed check, :meth:`_migrated_check`)."""
+        if not checked or container.family != self.name:
+            self._require_own(container, target)
+        route = self._route(container.version, target)
+        steps = route.steps
+        if not allow_lossy and route.losses:
+            raise LossyMigration(self.name, container.version, target, list(route.losses))
         data = container.data
         for migration, up in steps:
             data = self._step(data, migration, up, owned)
             owned = True  # every step after the first works on a fresh object
         spec = self._specs[target]
-        if steps and not spec.is_valid(data):
+        if steps and not (route.check if checked else spec.fast).is_valid(data):
             raise self._broken_step(container, target, steps)
         status = container.signature
         if steps and spec.integrity is not None:
             status = "verified" if self.signing_key is not None else "absent"
         floor = container.floor
-        key = self.scheme.key
-        if key(target) < key(container.written_version) and (
-            floor is None or key(target) < key(floor)
-        ):
-            floor = target
+        if target != self.current:  # nothing is below current
+            key = self.scheme.key
+            if key(target) < key(container.written_version) and (
+                floor is None or key(target) < key(floor)
+            ):
+                floor = target
         return Container(self.name, target, data, container.written_version, status, floor)
+
+    @functools.cached_property
+    def _routes(self) -> dict[tuple[Version, Version], _Route]:
+        return {}
+
+    def _route(self, source: Version, target: Version) -> _Route:
+        """The path from ``source`` to ``target``, worked out once per pair of versions."""
+        key = (source, target)
+        found = self._routes.get(key)
+        if found is None:
+            steps = tuple(self.graph.path(source, target))
+            losses = tuple(loss for m, up in steps if not up and not m.exact for loss in m.losses)
+            check = self._narrowed_check(source, target) if steps else None
+            found = self._routes[key] = _Route(steps, losses, check)
+        return found
+
+    def _migrated_check(self, source: Version, target: Version) -> Any:
+        """The validator whose verdict on a container migrated from ``source`` to ``target``,
+        valid at ``source`` before, is the target schema's: that schema narrowed to what the
+        path's operations touch (:mod:`docket.core.narrowing`), built once per path."""
+        return self._route(source, target).check
+
+    def _narrowed_check(self, source: Version, target: Version) -> Any:
+        whole = {"version"}  # every step sets it
+        ops: list[Operation] = []
+        for migration, up in self.graph.path(source, target):
+            compiled = compiled_operations(migration.upgrade if up else migration.downgrade)
+            if compiled is None:  # a function of its own: it may change anything
+                return self._specs[target].fast
+            ops.extend(compiled)
+            for v in (migration.source, migration.target):
+                integrity = self._specs[v].integrity
+                if integrity is not None:
+                    whole.update(m for m in (integrity.digest, integrity.signature) if m)
+        touched = touched_by(ops)
+        schema = narrowed(
+            self._specs[source].schema,
+            self._specs[target].schema,
+            Touched(touched.whole | whole, touched.fields),
+        )
+        if schema is None:
+            return self._specs[target].fast
+        return jsonschema_rs.validator_for(schema, validate_formats=True)
 
     def _broken_step(
         self, container: Container, target: Version, steps: Sequence[tuple[Migration, bool]]

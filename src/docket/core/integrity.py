@@ -7,6 +7,7 @@ container except the signature, so the version, the family and the digest are si
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,12 +31,13 @@ class Integrity:
     digest: str = "digest"
     signature: str | None = "signature"
 
+    @functools.cached_property
     def _excluded(self) -> frozenset[str]:
         members = {self.digest} | ({self.signature} if self.signature else set())
         return HEADER_MEMBERS | members
 
     def digest_of(self, data: Mapping[str, Any]) -> str:
-        excluded = self._excluded()
+        excluded = self._excluded
         import hashlib
 
         covered = {k: v for k, v in data.items() if k not in excluded}

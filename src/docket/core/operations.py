@@ -674,7 +674,15 @@ def compile_operations(ops: Sequence[Operation], converters: Mapping[str, Conver
     lines.append("    return data")
     exec(compile("\n".join(lines), "<docket migration>", "exec"), namespace)
     run: Transform = namespace["run"]
+    run._docket_operations = tuple(ops)  # type: ignore[attr-defined]
     return run
+
+
+def compiled_operations(fn: Transform | None) -> tuple[Operation, ...] | None:
+    """The operations ``fn`` was compiled from by :func:`compile_operations`; None when it
+    is any other function (which may do anything)."""
+    ops = getattr(fn, "_docket_operations", None)
+    return ops if isinstance(ops, tuple) else None
 
 
 def json_copy(value: Any) -> Any:

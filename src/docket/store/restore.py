@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import sqlalchemy as sa
@@ -477,7 +478,8 @@ class Restorer:
                 written: dict[str, dict[str, Any]] = {}
                 for name, w in planned.plan.sections.items():
                     if name in planned.entries:
-                        written[name] = dict(planned.entries[name][1])
+                        # Made for this restore by _entries and only read since: no copy.
+                        written[name] = planned.entries[name][1]
                     else:
                         written[name] = dict(w.values)
                 results[item.index] = RestoreResult(
@@ -625,4 +627,4 @@ class Restorer:
             return
         # One multi-row INSERT per chunk.
         for chunk in self._chunks(inserts, len(fields)):
-            conn.exec_driver_sql(rows.insert(len(chunk)), tuple(v for row in chunk for v in row))
+            conn.exec_driver_sql(rows.insert(len(chunk)), tuple(chain.from_iterable(chunk)))

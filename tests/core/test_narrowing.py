@@ -1,0 +1,233 @@
+"""The narrowed check after a migration (``docket.core.narrowing``) gives the full schema's
+verdict: ``Family.load`` (narrowed) and ``Family.upgrade`` of the loaded container (the full
+schema) agree, on results and on errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import docket
+from docket import DocketError, Migration
+from docket.core.family import Family
+from docket.core.migrations import Convert, Move, Rename
+from docket.core.narrowing import Touched, narrowed, touched_by
+from docket.errors import MigrationError
+from tests._families import SCHEMA, version_document, write_family
+from tests.strategies import backup_metadata_v1v2, short_text
+
+_BACKUP = docket.load_registry().family("backup-metadata")
+
+
+def _both_ways(family: Family, raw: bytes) -> tuple[str, Any]:
+    """``family.load`` (narrowed check) and loading at the written version, then upgrading
+    (full check): the same container or the same error, else the test fails."""
+    try:
+        fast: tuple[str, Any] = ("ok", family.load(raw))
+    except DocketError as err:
+        fast = ("error", (type(err), str(err)))
+    try:
+        written = family.load(raw, to=json.loads(raw)["version"])
+        slow: tuple[str, Any] = ("ok", family.upgrade(written))
+    except DocketError as err:
+        slow = ("error", (type(err), str(err)))
+    if fast[0] == "ok" and slow[0] == "ok":
+        a, b = fast[1], slow[1]
+        assert (a.version, a.written_version, a.signature, a.floor) == (
+            b.version, b.written_version, b.signature, b.floor
+        )
+        assert family.dump(a) == family.dump(b)
+    else:
+        assert fast == slow
+    return fast
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(backup_metadata_v1v2())
+def test_loading_cinder_containers_narrowed_is_loading_them_in_full(obj: dict[str, Any]) -> None:
+    kind, _ = _both_ways(_BACKUP, json.dumps(obj).encode())
+    assert kind == "ok"  # every valid v1 or v2 container upgrades
+
+
+def test_the_upgrade_to_v3_checks_only_what_it_converts() -> None:
+    """The work the narrowing saves: v2 -> v3 converts six timestamps and adds the family,
+    so the user and glance metadata (the same schema in both versions) are not checked
+    again, nor are the base metadata's other columns."""
+    ops: list[Any] = []
+    for migration, _ in _BACKUP.graph.path(2, 3):
+        ops.extend(migration.upgrade_operations)
+    touched = touched_by(ops)
+    whole = touched.whole | {"version", "digest", "signature"}
+    schema = narrowed(_BACKUP.schema(2), _BACKUP.schema(3), Touched(whole, touched.fields))
+    assert schema is not None
+    props = schema["properties"]
+    assert props["volume-metadata"] is True
+    assert props["volume-glance-metadata"] is True
+    base = props["volume-base-metadata"]["properties"]
+    kept = {name for name, sub in base.items() if sub is not True}
+    assert kept == {
+        "scheduled_at", "launched_at", "terminated_at", "deleted_at", "created_at", "updated_at"
+    }
+    assert props["family"] == _BACKUP.schema(3)["properties"]["family"]
+
+
+# --- a family whose upgrade can give an invalid container ---------------------------------
+
+def _nar_documents() -> dict[int, dict[str, Any]]:
+    other = {"type": "object", "additionalProperties": {"type": "string", "maxLength": 4}}
+
+    def item(n: Any) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "additionalProperties": True,
+            "properties": {"n": n, "k": {"type": "string", "maxLength": 3}},
+        }
+
+    v1 = version_document(
+        "nar", 1, {"item": item({"type": "integer"}), "other": other}, required=["version"]
+    )
+    v2 = version_document(
+        "nar",
+        2,
+        {"item": item({"type": "string", "maxLength": 2}), "other": other},
+        required=["version"],
+    )
+    v2["migration"] = {
+        "from": 1,
+        "upgrade": [
+            {"op": "convert", "section": "item", "fields": ["n"], "converter": "int-to-string"}
+        ],
+    }
+    return {1: v1, 2: v2}
+
+
+@pytest.fixture(scope="module")
+def nar(tmp_path_factory: pytest.TempPathFactory) -> Family:
+    root = write_family(tmp_path_factory.mktemp("nar"), "nar", _nar_documents())
+    return docket.load_registry(root, check_soundness=False).family("nar")
+
+
+_NAR = st.fixed_dictionaries(
+    {"version": st.just(1)},
+    optional={
+        "item": st.fixed_dictionaries(
+            {}, optional={"n": st.integers(-150, 150), "k": short_text, "z": st.integers()}
+        ),
+        "other": st.dictionaries(short_text, short_text, max_size=3),
+    },
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_NAR)
+def test_an_upgrade_that_breaks_the_container_is_refused_alike(
+    nar: Family, obj: dict[str, Any]
+) -> None:
+    _both_ways(nar, json.dumps(obj).encode())
+
+
+def test_the_narrowed_family_refuses_a_broken_upgrade_with_the_full_explanation(
+    nar: Family,
+) -> None:
+    raw = orjson.dumps({"version": 1, "item": {"n": 123}, "other": {"a": "b"}})
+    kind, (error, text) = _both_ways(nar, raw)
+    assert kind == "error" and error is MigrationError
+    assert "not valid at version 2" in text and "item" in text
+
+
+def test_an_untouched_section_is_not_checked_again_but_a_touched_one_is(nar: Family) -> None:
+    check = nar._migrated_check(1, 2)
+    assert check is not nar.spec(2).fast
+    # "other" is not checked again: it was valid at version 1 under the same schema.
+    assert check.is_valid({"version": 2, "other": {"a": "too long"}})
+    assert not check.is_valid({"version": 2, "item": {"n": "123"}})
+
+
+def test_a_python_migration_is_checked_in_full(tmp_path: Path) -> None:
+    docs = _nar_documents()
+    del docs[2]["migration"]
+    root = write_family(tmp_path, "nar", docs)
+
+    def up(data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+    family = docket.load_registry(
+        root, migrations=[Migration("nar", 1, 2, up)], check_soundness=False
+    ).family("nar")
+    assert family._migrated_check(1, 2) is family.spec(2).fast
+
+
+# --- narrowed() on its own ----------------------------------------------------------------
+
+def _obj(**props: Any) -> dict[str, Any]:
+    return {"$schema": SCHEMA, "type": "object", "properties": props}
+
+
+_S = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"const": 1}}}
+
+
+def test_equal_untouched_subschemas_become_true_and_touched_ones_stay() -> None:
+    out = narrowed(_obj(s=_S, t=_S), _obj(s=_S, t=_S), Touched(frozenset({"t"})))
+    assert out is not None
+    assert out["properties"] == {"s": True, "t": _S}
+
+
+def test_within_a_touched_section_only_its_touched_fields_stay() -> None:
+    out = narrowed(_obj(s=_S), _obj(s=_S), Touched(fields={"s": frozenset({"a"})}))
+    assert out is not None
+    assert out["properties"]["s"]["properties"] == {"a": {"type": "string"}, "b": True}
+    assert out["properties"]["s"]["type"] == "object"
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        pytest.param(_obj(s=_S), {**_obj(s=_S), "$schema": "http://json-schema.org/draft-07/schema#"},
+                     id="another dialect"),
+        pytest.param(_obj(s=_S), {**_obj(s=_S), "allOf": [{"required": ["s"]}]},
+                     id="a keyword over the whole object"),
+        pytest.param(_obj(s=_S), {**_obj(s=_S), "patternProperties": {"^s": {"type": "object"}}},
+                     id="a pattern that reaches the property"),
+        pytest.param(_obj(s={"$ref": "#/$defs/x"}), _obj(s={"$ref": "#/$defs/x"}),
+                     id="a reference"),
+        pytest.param(_obj(s={"const": 1}), _obj(s={"const": True}), id="1 is not true in JSON"),
+        pytest.param(_obj(s={"type": "string"}), _obj(s={"type": "integer"}), id="changed"),
+    ],
+)
+def test_what_cannot_be_judged_by_the_value_alone_is_not_narrowed(
+    source: dict[str, Any], target: dict[str, Any]
+) -> None:
+    assert narrowed(source, target, Touched()) is None
+
+
+def test_operations_touch_where_they_read_and_where_they_write() -> None:
+    touched = touched_by(
+        [
+            Convert("s", "a", "int-to-string"),
+            Rename("s", "b", "c"),
+            Rename(None, "top", "renamed"),
+            Move("u", "x", "v"),
+        ]
+    )
+    assert touched.whole == {"top", "renamed", "u", "v"}
+    assert touched.fields == {"s": frozenset({"a", "b", "c"})}
+
+
+def test_a_document_round_trips_through_json() -> None:
+    # The narrowed schema is plain JSON, as jsonschema-rs takes it.
+    out = narrowed(_obj(s=_S, t=_S), _obj(s=_S, t=_S), Touched(frozenset({"t"})))
+    assert json.loads(json.dumps(out)) == out
+
+
+def test_a_boolean_subschema_is_kept_as_it_is() -> None:
+    source = _obj(s={"type": "object", "properties": {"a": True, "b": False}}, t=True)
+    out = narrowed(source, source, Touched(fields={"s": frozenset({"a"}), "t": frozenset({"x"})}))
+    assert out is not None
+    assert out["properties"]["t"] is True
+    assert out["properties"]["s"]["properties"] == {"a": True, "b": True}
