@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from docket.backup._layout import _SAFE_ID, backup_dir_for
+from docket.core.display import json_safe
 from docket.core.errors import DriverOptionError, UsageError, show
 from docket.core.registry import Registry, load_registry
 from docket.fleet._audit_checks import (
@@ -37,6 +40,7 @@ from docket.fleet._audit_checks import (
     Verdict,
     orphan,
 )
+from docket.fleet.merge import ShardEnd, ShardHeader
 from docket.fleet.pool import in_order, workers
 from docket.fleet.shards import check_shard, shard_of
 
@@ -249,18 +253,47 @@ def _work(task: _Task) -> list[Verdict]:
 
 
 class AuditRun(Iterator[Verdict]):
-    """The verdicts of :func:`audit`, as they are made. Once the last is read, ``backups``
+    """The verdicts of :func:`audit`, as they are made. ``header`` says which share of which
+    audit this is (what a shard file opens with). Once the last verdict is read, ``backups``
     counts the backup directories the walk found under the root and ``rows`` the database
     rows of the audited services (None without rows), in every shard: what an empty shard's
-    report says it had to choose from."""
+    report says it had to choose from; ``end`` is what a shard file ends with."""
 
-    def __init__(self) -> None:
+    def __init__(self, header: ShardHeader) -> None:
+        self.header = header
         self.backups = 0
         self.rows: int | None = None
+        self.records = 0
         self._verdicts: Iterator[Verdict] = iter(())
 
     def __next__(self) -> Verdict:
-        return next(self._verdicts)
+        verdict = next(self._verdicts)
+        self.records += 1
+        return verdict
+
+    @property
+    def end(self) -> ShardEnd:
+        return ShardEnd(self.records)
+
+    def jsonl(self) -> Iterator[bytes]:
+        """The run as a shard file (what ``--format jsonl`` writes and
+        :func:`~docket.fleet.merge.merge_shards` reads): the header, a line per verdict, the
+        end line."""
+        yield orjson.dumps(self.header.to_json()) + b"\n"
+        for verdict in self:
+            yield orjson.dumps(json_safe(verdict.to_json())) + b"\n"
+        yield orjson.dumps(self.end.to_json()) + b"\n"
+
+
+def database_identity(url: str) -> str:
+    """A database URL as a shard file records it: without its password."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        return url
+    return parsed.set(password=None).render_as_string(hide_password=False)
 
 
 def audit(
@@ -276,6 +309,7 @@ def audit(
     progress: Progress | None = None,
     services: Sequence[str | None] = (None, *POSIX_SERVICES),
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
+    database: str | None = None,
 ) -> AuditRun:
     """One :class:`Verdict` per backup (and per orphan) under ``root``, as they are made
     (an :class:`AuditRun`, which counts what was found in every shard).
@@ -285,7 +319,8 @@ def audit(
     restore every backup (an ``unrestorable`` finding otherwise); an unknown name is a
     :class:`ValueError`. ``jobs`` worker processes (0: one per CPU) audit; they build the
     bundled registry, plus ``schemas``, themselves (``registry`` serves ``jobs=1`` only).
-    ``shard=(I, N)`` keeps the backups whose id hashes to share I of N.
+    ``shard=(I, N)`` keeps the backups whose id hashes to share I of N. ``database`` names
+    the database ``rows`` come from (:func:`database_identity`) in the run's ``header``.
     """
     base = Path(root)
     if not base.is_dir():
@@ -300,7 +335,8 @@ def audit(
     def mine(key: str) -> bool:
         return shard is None or shard_of(key, shard[1]) == shard[0]
 
-    run = AuditRun()
+    index, total = shard or (1, 1)
+    run = AuditRun(ShardHeader(index, total, str(base.resolve()), database))
     by_id: dict[str, BackupRow] = {}
     containers: dict[str, str] = {}
     if rows is not None:
@@ -500,6 +536,7 @@ __all__ = [
     "Verdict",
     "audit",
     "backup_rows",
+    "database_identity",
     "shard_of",
     "walk",
 ]
