@@ -227,6 +227,7 @@ def read_bounded(
     dir_fd: int | None = None,
     name: str | None = None,
     backup_id: str | None = None,
+    follow: bool = False,
 ) -> bytes:
     """All bytes of ``source``, refusing with :class:`FileTooLarge` if there are more than
     ``limit``; never reads more than ``limit + 1`` bytes.
@@ -235,10 +236,11 @@ def read_bounded(
     descriptor (read from where it stands; not closed) or a binary stream such as
     ``sys.stdin.buffer`` (not closed). A regular file larger than ``limit`` is refused from
     its size, before a byte is read. ``name`` is the file's name in messages for a descriptor
-    or stream (default: ``<fd N>`` / the stream's ``name``).
+    or stream (default: ``<fd N>`` / the stream's ``name``). ``follow``: a path that is a
+    symbolic link is followed (to a regular file: what it reaches is checked all the same).
     """
     if isinstance(source, str | os.PathLike):
-        fd = open_regular(source, what=what, dir_fd=dir_fd, backup_id=backup_id)
+        fd = open_regular(source, what=what, dir_fd=dir_fd, backup_id=backup_id, follow=follow)
         try:
             return read_bounded(fd, limit, what=what, name=os.fspath(source), backup_id=backup_id)
         finally:

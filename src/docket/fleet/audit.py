@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ from docket.fleet._audit_checks import (
 from docket.fleet.merge import ShardEnd, ShardHeader
 from docket.fleet.pool import in_order, workers
 from docket.fleet.shards import check_shard, shard_of
+from docket.fs import Entry, scan_dir
 
 POSIX_SERVICES = (
     "cinder.backup.drivers.posix.PosixBackupDriver",
@@ -122,25 +124,31 @@ class _Entry:
         return self.backup_id or self.path
 
 
-def _scan(directory: Path) -> list[os.DirEntry[str]] | str:
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _scan(fd: int) -> list[Entry] | str:
     try:
-        with os.scandir(directory) as it:
-            return sorted(it, key=lambda e: e.name)
+        return scan_dir(fd)
     except OSError as err:
         return f"cannot be listed: {err.strerror}"
 
 
-def _what(entry: os.DirEntry[str]) -> str:
+def _open_dir(parent: int, name: str) -> int | None:
+    """The directory ``name`` in ``parent``, never through a link (None: it is not a
+    directory now, e.g. swapped for a symbolic link since it was listed)."""
     try:
-        if entry.is_symlink():
-            return "a symbolic link (not followed)"
-        if entry.is_dir(follow_symlinks=False):
-            return "a directory"
-        if entry.is_file(follow_symlinks=False):
-            return "a file"
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
     except OSError:
-        pass
-    return "not a regular file"
+        return None
+
+
+def _what(entry: Entry) -> str:
+    if stat.S_ISLNK(entry.mode):
+        return "a symbolic link (not followed)"
+    if entry.directory:
+        return "a directory"
+    return "a file" if entry.regular else "not a regular file"
 
 
 def walk(root: Path, containers: Mapping[str, str] | None = None) -> Iterator[_Entry]:
@@ -149,16 +157,27 @@ def walk(root: Path, containers: Mapping[str, str] | None = None) -> Iterator[_E
     ``containers`` maps backup ids to directories their database rows name outside the
     default layout. Hidden names and ``lost+found`` at the top are skipped (snapshots, file
     system housekeeping); empty directories are not reported (Cinder leaves them behind).
+    The walk goes from directory descriptor to directory descriptor and never follows a
+    symbolic link, even one put in a directory's place while it runs: nothing outside the
+    root is listed or reported.
     """
     places = {path: backup_id for backup_id, path in (containers or {}).items()}
     prefixes = {"/".join(p.split("/")[:i]) for p in places for i in range(1, p.count("/") + 1)}
-    yield from _walk_level(root, "", 0, places, prefixes)
+    try:
+        top = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as err:
+        yield _Entry(".", problem=f"the directory cannot be listed: {err.strerror}")
+        return
+    try:
+        yield from _walk_level(top, "", 0, places, prefixes)
+    finally:
+        os.close(top)
 
 
 def _walk_level(
-    directory: Path, rel: str, depth: int, places: Mapping[str, str], prefixes: set[str]
+    fd: int, rel: str, depth: int, places: Mapping[str, str], prefixes: set[str]
 ) -> Iterator[_Entry]:
-    listing = _scan(directory)
+    listing = _scan(fd)
     if isinstance(listing, str):
         yield _Entry(rel or ".", problem=f"the directory {listing}")
         return
@@ -176,21 +195,52 @@ def _walk_level(
             yield _Entry(path, problem=f"{what} outside any backup directory")
             continue
         if (depth < 2 and len(name) == 2) or path in prefixes:
-            yield from _walk_level(Path(entry.path), path, depth + 1, places, prefixes)
+            child = _open_dir(fd, name)
+            if child is None:
+                yield _Entry(path, problem="no longer a directory (not followed)")
+                continue
+            try:
+                yield from _walk_level(child, path, depth + 1, places, prefixes)
+            finally:
+                os.close(child)
             continue
         if depth == 2 and _SAFE_ID.match(name) and name[0:2] == parts[0] and name[2:4] == parts[1]:
             yield _Entry(path, name)
             continue
-        if _empty(Path(entry.path)):
+        if _empty(fd, name):
             continue
         yield _Entry(path, problem="a directory outside Cinder's layout")
 
 
-def _empty(directory: Path) -> bool:
-    listing = _scan(directory)
-    if isinstance(listing, str):
-        return False
-    return all(e.is_dir(follow_symlinks=False) and _empty(Path(e.path)) for e in listing)
+def _empty(parent: int, name: str) -> bool:
+    """Whether the directory ``name`` in ``parent`` holds nothing but directories that hold
+    nothing (links not followed). Iterative, and a descriptor is kept open only for a
+    directory with children still to visit: a chain of any depth costs neither stack nor
+    descriptors."""
+    stack: list[tuple[int, list[str]]] = []  # (descriptor, child directories still to visit)
+    current = _open_dir(parent, name)
+    try:
+        while current is not None:
+            listing = _scan(current)
+            if isinstance(listing, str) or not all(e.directory for e in listing):
+                return False
+            stack.append((current, [e.name for e in listing]))
+            current = None
+            while stack and current is None:
+                top, todo = stack[-1]
+                if todo:
+                    current = _open_dir(top, todo.pop())
+                    if current is None:
+                        return False  # swapped for something else meanwhile
+                if not todo:
+                    stack.pop()
+                    os.close(top)
+        return not stack and current is None
+    finally:
+        if current is not None:
+            os.close(current)
+        for top, _ in stack:
+            os.close(top)
 
 
 # --- auditing places --------------------------------------------------------------------------
