@@ -357,6 +357,22 @@ MORE: dict[str, Case] = {
     "migrate: -o in a directory that does not exist": case(
         "migrate", "{valid}", "--to", "3", "-o", "{missing}/out.json"
     ),
+    "export-record: a --key-file that is missing": case(
+        "volume", "export-record", "{backup_id}", "--root", "{backups}", "--key-file",
+        "{missing}", exit=USAGE,
+    ),
+    "export-record: a --key-file that is a directory": case(
+        "volume", "export-record", "{backup_id}", "--root", "{backups}", "--key-file", "{dir}",
+        exit=USAGE,
+    ),
+    "audit merge: standard input twice": case("audit", "merge", "-", "-", exit=ERROR),
+    "new-version: a family that is a path": case(
+        "new-version", "../x", "--schemas", "{dir}", exit=USAGE
+    ),
+    "volume backup: a --volume-id that is a path": case(
+        "volume", "backup", "{valid}", "--root", "{backups}", "--volume-id", "x/../..",
+        exit=USAGE,
+    ),
 }
 """Bad input found beyond the classes, each once a traceback or a misleading message."""
 

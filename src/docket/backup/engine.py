@@ -189,10 +189,12 @@ class ChunkedBackupDriver(BackupDriver):
         filled in.
         """
         check_id(backup.id)  # the caller's id: a bad one is a usage error
-        backup_id, container = self._new_container(backup)
         volume_id = backup.volume_id
         if not volume_id:
-            raise DriverOptionError("a backup needs a volume id", backup_id=backup_id)
+            raise DriverOptionError("a backup needs a volume id", backup_id=backup.id)
+        # The volume id becomes part of every object name: checked before anything is made.
+        check_id(volume_id, "volume id")
+        backup_id, container = self._new_container(backup)
         self._check_unused(container, backup_id)
         parent_shas, parent_end = self._parent(backup, volume_id)
         volume_meta = self.get_metadata(volume_id) if self.metadata_api is not None else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -32,7 +31,7 @@ from docket.core.family import Container, Family
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
 from docket.fleet.validate import DEFAULT_FAMILY, STDIN
-from docket.fs import open_file, read_bounded, read_upto, stream_size
+from docket.fs import open_file, read_bounded, read_upto, standard_input, stream_size
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -197,7 +196,7 @@ def read_input(path: str, stdin: BinaryIO | None, limits: Limits) -> bytes:
     # A FIFO, device or link given by name is refused (UnsafeFile) rather than read or
     # followed; standard input is read as it is, and left open.
     opened = (
-        contextlib.nullcontext(stdin if stdin is not None else sys.stdin.buffer)
+        contextlib.nullcontext(stdin if stdin is not None else standard_input("input"))
         if path == STDIN
         else open_file(path, what="input file")
     )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import sys
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -28,7 +27,7 @@ import orjson
 from docket.core.display import display, json_type
 from docket.core.errors import CommandFailed
 from docket.fleet._audit_checks import Verdict
-from docket.fs import open_file
+from docket.fs import open_file, standard_input
 
 MAX_LINE = 16 * 1024 * 1024
 """The longest line read (a verdict line is a few hundred bytes)."""
@@ -86,7 +85,7 @@ def _lines(path: str, stdin: BinaryIO | None) -> Generator[tuple[int, bytes], No
     :data:`MAX_LINE` bytes."""
     opened: contextlib.AbstractContextManager[BinaryIO]
     if path == STDIN:
-        opened = contextlib.nullcontext(stdin if stdin is not None else sys.stdin.buffer)
+        opened = contextlib.nullcontext(stdin if stdin is not None else standard_input("shard"))
     else:
         raw = open_file(path, what="shard file", follow=True)
         opened = io.BufferedReader(raw)  # type: ignore[type-var]  # a FileIO: raw I/O
