@@ -16,7 +16,10 @@ from hypothesis import settings
 from tests import fuzz_long
 
 LONG = os.environ.get("DOCKET_FUZZ_LONG") == "1"
-NAMES = ["load", "load-signed", "load-text", "load-mapping", "record", "record-signed"]
+NAMES = [
+    "load", "load-signed", "load-text", "load-mapping", "record", "record-signed",
+    "merge", "names", "reports",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", NAMES)

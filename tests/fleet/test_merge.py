@@ -25,6 +25,8 @@ from docket.fleet.audit import Summary, audit
 from docket.fleet.merge import merge_shards
 
 ID = "{:02x}{:02x}0000-0000-4000-8000-000000000000"
+HOSTILE = Path(__file__).resolve().parents[1] / "hostile"
+SHARD_CASES: dict[str, dict[str, str]] = json.loads((HOSTILE / "cases.json").read_text())["shards"]
 UNREACHABLE = "postgresql+psycopg://docket@127.0.0.1:1/cinder"
 
 
@@ -161,6 +163,24 @@ def test_a_bad_header_is_a_typed_refusal(header: str, tmp_path: Path) -> None:
     bad.write_text(header + "\n")
     with pytest.raises(CommandFailed, match=r"bad\.jsonl:1"):
         list(merge_shards([str(bad)]))
+
+
+@pytest.mark.parametrize("name", sorted(SHARD_CASES))
+def test_the_hostile_shard_corpus(name: str, tmp_path: Path) -> None:
+    """Each shard file of ``tests/hostile/shards``: merged, or refused with its typed error,
+    one line on standard error and no report written."""
+    expected = SHARD_CASES[name]["merge"]
+    report = tmp_path / "merged.jsonl"
+    code, _, err = _merge(HOSTILE / "shards" / name, output_format="jsonl", output=report)
+    if expected == "ok":
+        assert code in (0, 1), err
+        head, *_, end = [json.loads(line) for line in report.read_text().splitlines()]
+        assert head["shard"]["count"] == 1 and "end" in end
+    else:
+        assert code == 3 and err.startswith("error: ") and err.count("\n") == 1
+        assert not report.exists()
+        with pytest.raises(CommandFailed):
+            list(merge_shards([str(HOSTILE / "shards" / name)]))
 
 
 def _child(code: str, *args: str) -> subprocess.CompletedProcess[str]:
