@@ -186,15 +186,16 @@ def _finish(stderr: TextIO, summary: Summary, nothing: str) -> int:
 def _nothing(root: str | os.PathLike[str], part: tuple[int, int] | None, run: AuditRun) -> str:
     """What a run that audited nothing says: an empty shard is not an error (exit 0), as a
     batch array of shards expects of each of its tasks."""
+    shown = display(root)
     if part is None:
-        return f"no backups found under {root}"
+        return f"no backups found under {shown}"
     shard = f"shard {part[0]}/{part[1]} is empty"
     if not run.backups and not run.rows:
-        return f"{shard}: there are no backups under {root}"
+        return f"{shard}: there are no backups under {shown}"
     counted = _count(run.backups, "backup")
     if run.rows:
         counted += f" and {_count(run.rows, 'database row')}"
-    return f"{shard}: it holds none of the backups under {root} ({counted} in all)"
+    return f"{shard}: it holds none of the backups under {shown} ({counted} in all)"
 
 
 def _count(n: int, noun: str) -> str:
@@ -286,7 +287,8 @@ def merge(
             for verdict in verdicts:
                 report.add(verdict)
             report.end()
-        return _finish(stderr, report.summary, "no backups found in " + ", ".join(files))
+        nothing = "no backups found in " + ", ".join(map(display, files))
+        return _finish(stderr, report.summary, nothing)
 
     return run(stderr, work, failed=EXIT_ERROR)
 

@@ -21,7 +21,7 @@ import orjson
 
 import docket
 from docket._xml import escape, quoteattr
-from docket.core.display import display, text_of
+from docket.core.display import display, guard_lines, text_of
 from docket.core.errors import Issue, json_path, segments_of
 from docket.fleet.validate import Result, Skipped
 
@@ -115,7 +115,8 @@ class TextFormatter:
 
     def result(self, result: Result) -> None:
         for issue in result.errors:
-            self.out.write(f"{where(result, issue)}: {issue_text(issue)}\n")
+            # the file is escaped by where(); a message is guarded all the same
+            self.out.write(guard_lines(f"{where(result, issue)}: {issue_text(issue)}") + "\n")
 
     def skipped(self, skipped: Skipped) -> None:
         pass
