@@ -207,3 +207,13 @@ def test_conformance_junit_of_the_bundled_suite_is_xml() -> None:
     assert done.returncode == 0, done.stderr
     root = ET.fromstring(done.stdout)
     assert root.tag == "testsuites" and len(root.findall(".//testcase")) > 100
+
+
+def test_a_one_report_command_guards_its_text(tmp_path: Path) -> None:
+    root = tmp_path / "root\n::error::r"
+    root.mkdir()
+    done = _docket("volume", "list", "--root", str(root), "--volume-id", "v\n::add-mask::x")
+    assert done.returncode == 0, done.stderr
+    _no_workflow_lines(done.stdout)
+    text = done.stdout.decode()
+    assert "root\\n::error::r" in text and "v\\n::add-mask::x" in text

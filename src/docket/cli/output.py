@@ -21,7 +21,7 @@ import orjson
 
 import docket
 from docket._xml import escape, quoteattr
-from docket.core.display import display, guard_lines, text_of
+from docket.core.display import display, guard_lines, json_safe, text_of
 from docket.core.errors import Issue, json_path, segments_of
 from docket.fleet.validate import Result, Skipped
 
@@ -178,7 +178,7 @@ class GithubFormatter(TextFormatter):
                 if issue.column is not None:
                     props += f",col={issue.column}"
             props += ",title=docket validate"
-            message = _escape_data(display(issue_text(issue)))
+            message = _escape_data(text_of(issue_text(issue)))  # one line: %0A for a newline
             self.out.write(f"::error {props}::{message}\n")
 
 
@@ -410,8 +410,11 @@ FORMATTERS: dict[str, type[Formatter]] = {
 
 
 def emit(out: TextIO, output_format: str, data: Any, text: str, *, sort_keys: bool = False) -> None:
-    """One report: ``data`` as indented JSON for ``--format json``, else ``text`` as it is."""
+    """One report: ``data`` as indented JSON for ``--format json``, else ``text`` with no
+    line a CI runner would take for a workflow command (names in it: see
+    :mod:`docket.core.display`)."""
     if output_format == JSON:
-        out.write(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=sort_keys) + "\n")
+        dumped = json.dumps(json_safe(data), indent=2, ensure_ascii=False, sort_keys=sort_keys)
+        out.write(dumped + "\n")
     else:
-        out.write(text)
+        out.write(guard_lines(text))

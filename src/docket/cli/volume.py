@@ -32,6 +32,7 @@ from docket.cli.common import (
     run,
 )
 from docket.cli.output import emit
+from docket.core.display import display
 from docket.core.errors import BackupError, DriverOptionError
 from docket.core.registry import Registry
 
@@ -358,8 +359,8 @@ def _list_text(
     found: list[BackupSummary], root: str | os.PathLike[str], volume_id: str | None
 ) -> str:
     if not found:
-        of = f" of volume {volume_id}" if volume_id is not None else ""
-        return f"no backups under {root}{of}\n"
+        of = f" of volume {display(volume_id)}" if volume_id is not None else ""
+        return f"no backups under {display(root)}{of}\n"
     rows = [("BACKUP", "VOLUME", "PARENT", "CREATED", "SIZE", "OBJECTS", "STATUS")]
     rows += [
         (
