@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import collections
 import os
-import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,6 @@ from docket.fleet._audit_checks import (
 from docket.fleet.merge import ShardEnd, ShardHeader
 from docket.fleet.pool import in_order, workers
 from docket.fleet.shards import check_shard, shard_of
-from docket.fs import Entry, scan_dir
 
 POSIX_SERVICES = (
     "cinder.backup.drivers.posix.PosixBackupDriver",
@@ -127,9 +125,12 @@ class _Entry:
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def _scan(fd: int) -> list[Entry] | str:
+def _scan(fd: int) -> list[os.DirEntry[str]] | str:
+    """The entries of the directory ``fd``, by name; their kinds come with the listing
+    (``d_type``), so nothing is followed and no entry costs a ``stat``."""
     try:
-        return scan_dir(fd)
+        with os.scandir(fd) as it:
+            return sorted(it, key=lambda e: e.name)
     except OSError as err:
         return f"cannot be listed: {err.strerror}"
 
@@ -143,12 +144,24 @@ def _open_dir(parent: int, name: str) -> int | None:
         return None
 
 
-def _what(entry: Entry) -> str:
-    if stat.S_ISLNK(entry.mode):
-        return "a symbolic link (not followed)"
-    if entry.directory:
-        return "a directory"
-    return "a file" if entry.regular else "not a regular file"
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _what(entry: os.DirEntry[str]) -> str:
+    try:
+        if entry.is_symlink():
+            return "a symbolic link (not followed)"
+        if entry.is_dir(follow_symlinks=False):
+            return "a directory"
+        if entry.is_file(follow_symlinks=False):
+            return "a file"
+    except OSError:
+        pass
+    return "not a regular file"
 
 
 def walk(root: Path, containers: Mapping[str, str] | None = None) -> Iterator[_Entry]:
@@ -222,7 +235,7 @@ def _empty(parent: int, name: str) -> bool:
     try:
         while current is not None:
             listing = _scan(current)
-            if isinstance(listing, str) or not all(e.directory for e in listing):
+            if isinstance(listing, str) or not all(_is_dir(e) for e in listing):
                 return False
             stack.append((current, [e.name for e in listing]))
             current = None
