@@ -98,3 +98,16 @@ def dump(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
             rows = conn.execute(sa.select(table)).all()
             out[table.name] = sorted((tuple(r) for r in rows), key=repr)
     return out
+
+
+def volumes_only_database(path: Path) -> str:
+    """A SQLite database at ``path`` with Cinder's tables but ``backups`` (as an older
+    ``docket db init`` made it); its URL."""
+    from docket import store
+
+    url = f"sqlite:///{path}"
+    engine = store.make_engine(url)
+    tables = store.cinder_metadata()
+    tables.create_all(engine, tables=[t for n, t in tables.tables.items() if n != "backups"])
+    engine.dispose()
+    return url

@@ -47,6 +47,13 @@ def make_backup(root: Path, tmp: Path, data: bytes, backup_id: str = FULL, **kw:
     return done
 
 
+def backed_up_root(tmp: Path) -> Path:
+    """``tmp/root`` holding one full backup (``FULL``) of :func:`volume_bytes`."""
+    root = tmp / "root"
+    make_backup(root, tmp, volume_bytes())
+    return root
+
+
 def stored_dir(root: Path, backup_id: str) -> Path:
     return root / backup_id[0:2] / backup_id[2:4] / backup_id
 

@@ -62,7 +62,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 }
 """For each layer (a package and everything below it), the modules it may not import."""
 
-ONLY_FROM_DOCKET: dict[str, tuple[str, ...]] = {"docket.fs": ("docket.core.errors",)}
+ONLY_FROM_DOCKET: dict[str, tuple[str, ...]] = {
+    "docket.fs": ("docket.core.errors",),
+    "docket._lazy": (),
+}
 """Bottom layers: of docket, each may import only these modules."""
 
 WALKING_CORE = "docket.core"

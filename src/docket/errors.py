@@ -12,9 +12,9 @@ modules are loaded on first use, so that importing this module loads no SQLAlche
 backup driver.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from docket._lazy import lazy_exports
 from docket.core.errors import (
     BackupError,
     BackwardEdge,
@@ -69,66 +69,20 @@ from docket.core.errors import (
 )
 
 if TYPE_CHECKING:
-    from docket.backup.errors import (
-        BackupInUse,
-        BackupNotFound,
-        ForeignRecord,
-        InvalidBackup,
-        MissingRecordFields,
-        RecordDecodeError,
-        RecordError,
-        RecordParseError,
-    )
-    from docket.store.errors import (
-        BadDatabaseURL,
-        DatabaseUnreachable,
-        Deadlock,
-        InvalidValue,
-        KeyConflict,
-        MissingDatabaseDriver,
-        MissingTable,
-        ValueTooLong,
-        VolumeNotFound,
-    )
+    from docket.backup.errors import *  # noqa: F403  (types only: loaded lazily below)
+    from docket.store.errors import *  # noqa: F403
 
-_LAZY = {
-    **dict.fromkeys(
-        (
-            "BadDatabaseURL",
-            "DatabaseUnreachable",
-            "Deadlock",
-            "InvalidValue",
-            "KeyConflict",
-            "MissingDatabaseDriver",
-            "MissingTable",
-            "ValueTooLong",
-            "VolumeNotFound",
-        ),
-        "docket.store.errors",
-    ),
-    **dict.fromkeys(
-        (
-            "BackupInUse",
-            "BackupNotFound",
-            "ForeignRecord",
-            "InvalidBackup",
-            "MissingRecordFields",
-            "RecordDecodeError",
-            "RecordError",
-            "RecordParseError",
-        ),
-        "docket.backup.errors",
-    ),
-}
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "docket.store.errors": """BadDatabaseURL DatabaseUnreachable Deadlock InvalidValue
+            KeyConflict MissingDatabaseDriver MissingTable ValueTooLong VolumeNotFound""",
+        "docket.backup.errors": """BackupInUse BackupNotFound ForeignRecord InvalidBackup
+            MissingRecordFields RecordDecodeError RecordError RecordParseError""",
+    },
+)
 """The errors defined above the core, by the module that defines them: loaded on first use
 (the store's module needs SQLAlchemy, the backup's loads the drivers)."""
-
-
-def __getattr__(name: str) -> Any:
-    home = _LAZY.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
 
 
 __all__ = [

@@ -30,6 +30,7 @@ from docket.backup import Backup
 from docket.backup.posix import PosixBackupDriver
 from docket.errors import BackupNotFound, DocketError
 from tests._databases import BACKENDS, backend_params, dump, scratch_database
+from tests._fork import fork_reporting
 
 BLOCK = 32768
 CHUNK = 2 * BLOCK
@@ -57,33 +58,27 @@ def _steps() -> list[tuple[Any, str]]:
 def run_killed_at(step: int | None, work: Callable[[], None]) -> tuple[str, int]:
     """Run ``work`` in a forked child that SIGKILLs itself on entering file-system step number
     ``step`` (1-based; None: never). Returns how the child ended and how many steps it took."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        code = 70
-        try:
-            os.close(read)
-            lock = threading.Lock()
-            seen = [0]
 
-            def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
-                def wrapper(*args: Any, **kwargs: Any) -> Any:
-                    with lock:
-                        seen[0] += 1
-                        if step is not None and seen[0] >= step:
-                            os.kill(os.getpid(), signal.SIGKILL)
-                    return original(*args, **kwargs)
+    def child(write: int) -> None:
+        lock = threading.Lock()
+        seen = [0]
 
-                return wrapper
+        def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                with lock:
+                    seen[0] += 1
+                    if step is not None and seen[0] >= step:
+                        os.kill(os.getpid(), signal.SIGKILL)
+                return original(*args, **kwargs)
 
-            for owner, name in _steps():
-                setattr(owner, name, wrap(getattr(owner, name)))
-            work()
-            os.write(write, str(seen[0]).encode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write)
+            return wrapper
+
+        for owner, name in _steps():
+            setattr(owner, name, wrap(getattr(owner, name)))
+        work()
+        os.write(write, str(seen[0]).encode())
+
+    pid, read = fork_reporting(child)
     with os.fdopen(read) as pipe:
         steps = pipe.read()
     _, status = os.waitpid(pid, 0)

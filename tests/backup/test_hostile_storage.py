@@ -36,6 +36,7 @@ from tests._hostile_storage import (
     KINDS,
     PEAK_RSS_SOURCE,
     VOLUME_ID,
+    backed_up_root,
     child_peak_rss,
     driver,
     make_backup,
@@ -81,8 +82,7 @@ def test_safe_helpers_refuse_what_is_not_a_regular_file(tmp_path: Path, host_fil
 def test_a_planted_data_object_is_refused_by_verify_and_restore(
     tmp_path: Path, host_file: Path, kind: str
 ) -> None:
-    root = tmp_path / "root"
-    make_backup(root, tmp_path, volume_bytes())
+    root = backed_up_root(tmp_path)
     plant(object_path(root, FULL, "-00002"), kind, host_file)
     report = driver(root).verify(FULL)
     [problem] = [p for p in report.problems if p.object and p.object.endswith("-00002")]
@@ -103,8 +103,7 @@ def test_a_planted_data_object_is_refused_by_verify_and_restore(
 def test_a_planted_metadata_or_sha256_object_is_refused(
     tmp_path: Path, host_file: Path, kind: str, suffix: str
 ) -> None:
-    root = tmp_path / "root"
-    make_backup(root, tmp_path, volume_bytes())
+    root = backed_up_root(tmp_path)
     # The host file is a valid object of another backup: following the link would "work".
     other = tmp_path / "other-root"
     make_backup(other, tmp_path, volume_bytes(seed=2))
@@ -148,8 +147,7 @@ def test_symlinked_directories_under_the_root_are_not_followed(
 
 
 def test_children_search_does_not_follow_links(tmp_path: Path) -> None:
-    root = tmp_path / "root"
-    make_backup(root, tmp_path, volume_bytes())
+    root = backed_up_root(tmp_path)
     # Another tree's incremental of FULL, linked in: it is not under the root.
     other = tmp_path / "other"
     make_backup(other, tmp_path, volume_bytes())
@@ -196,8 +194,7 @@ def _sparse(path: Path, size: int, head: bytes = b"") -> None:
 def test_a_huge_metadata_or_sha256_object_is_refused_before_reading(
     tmp_path: Path, suffix: str
 ) -> None:
-    root = tmp_path / "root"
-    make_backup(root, tmp_path, volume_bytes())
+    root = backed_up_root(tmp_path)
     # 8 GiB that take no disk: reading them would need 8 GiB of memory.
     _sparse(object_path(root, FULL, suffix), 8 << 30, b'{"version": "1.0.0", "x": "')
     rss, out = child_peak_rss(
@@ -239,8 +236,7 @@ def test_a_huge_key_file_is_refused_before_reading(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("block_size", [1, 2, 1 << 40])
 def test_an_insane_sha_block_size_is_refused(tmp_path: Path, block_size: int) -> None:
-    root = tmp_path / "root"
-    make_backup(root, tmp_path, volume_bytes())
+    root = backed_up_root(tmp_path)
     rewrite(object_path(root, FULL, "_sha256file"), lambda d: d.update(chunk_size=block_size))
     report = driver(root).verify(FULL)
     assert [p.kind for p in report.problems] == ["sha256"]
@@ -251,8 +247,7 @@ def test_an_insane_sha_block_size_is_refused(tmp_path: Path, block_size: int) ->
 def test_insane_object_offsets_and_lengths_are_refused(
     tmp_path: Path, offset: int, length: int
 ) -> None:
-    root = tmp_path / "root"
-    make_backup(root, tmp_path, volume_bytes())
+    root = backed_up_root(tmp_path)
 
     def change(data: dict[str, Any]) -> None:
         [(_name, entry)] = data["objects"][1].items()
@@ -272,8 +267,7 @@ def test_a_far_offset_does_not_make_docket_allocate_what_it_allows(tmp_path: Pat
     """An offset of 150 GiB (inside the sane bound) lets the SHA-256 list be 25 GB long; the
     small list there is read in pieces, not into a buffer of the allowed size (found by the
     storage fuzzer as a MemoryError), and the backup is a typed problem."""
-    root = tmp_path / "root"
-    make_backup(root, tmp_path, volume_bytes())
+    root = backed_up_root(tmp_path)
 
     def change(data: dict[str, Any]) -> None:
         [(_name, entry)] = data["objects"][0].items()
@@ -301,8 +295,7 @@ def test_a_far_offset_does_not_make_docket_allocate_what_it_allows(tmp_path: Pat
 def test_an_open_file_target_gets_nothing_when_an_object_is_bad(
     tmp_path: Path, host_file: Path, damage: str
 ) -> None:
-    root = tmp_path / "root"
-    make_backup(root, tmp_path, volume_bytes())
+    root = backed_up_root(tmp_path)
     last = object_path(root, FULL, "-00005")
     if damage == "altered":
         last.write_bytes(last.read_bytes()[:-3] + b"xyz")
@@ -321,8 +314,7 @@ def test_an_open_file_target_gets_nothing_when_an_object_is_bad(
 def test_each_object_is_checked_before_its_bytes_are_written(tmp_path: Path) -> None:
     """The object is changed between the check of the chain and its own write: the spool
     holds what was checked, so a swap at that moment writes nothing of the new bytes."""
-    root = tmp_path / "root"
-    make_backup(root, tmp_path, volume_bytes())
+    root = backed_up_root(tmp_path)
     from docket.backup import _restore
 
     last = object_path(root, FULL, "-00005")
@@ -352,8 +344,7 @@ def test_each_object_is_checked_before_its_bytes_are_written(tmp_path: Path) -> 
 def test_a_restore_target_that_is_not_a_file_or_block_device_is_refused(
     tmp_path: Path, host_file: Path, kind: str
 ) -> None:
-    root = tmp_path / "root"
-    make_backup(root, tmp_path, volume_bytes())
+    root = backed_up_root(tmp_path)
     target = tmp_path / "target"
     target.write_bytes(b"")
     plant(target, kind, host_file)

@@ -29,7 +29,7 @@ from docket.errors import (
 from docket.fs import write_atomic
 from tests import _hostile_storage as hs
 from tests._databases import dump, scratch_database
-from tests._hostile_storage import FULL, driver, make_backup, run_cli, volume_bytes
+from tests._hostile_storage import FULL, backed_up_root, driver, make_backup, run_cli, volume_bytes
 from tests._trees import snapshot
 
 # A FIFO opened the wrong way blocks forever: every test here runs under an alarm.
@@ -88,8 +88,7 @@ def test_volume_commands_take_the_key_and_refuse_unsigned_backups(
 
 
 def test_import_record_honours_the_key(tmp_path: Path, key_file: Path) -> None:
-    root = tmp_path / "root"
-    make_backup(root, tmp_path, volume_bytes())
+    root = backed_up_root(tmp_path)
     unsigned = driver(root).export_record(FULL)
     signed = driver(root, registry=load_registry().with_signing_key(hs.KEY)).export_record(FULL)
     base = ["volume", "import-record", "--root", str(root)]
@@ -267,8 +266,7 @@ def test_a_zstd_object_with_trailing_frames_is_altered(tmp_path: Path, extra: st
 
 
 def test_a_hostile_parent_id_is_a_parent_problem_not_a_usage_error(tmp_path: Path) -> None:
-    root = tmp_path / "root"
-    make_backup(root, tmp_path, volume_bytes())
+    root = backed_up_root(tmp_path)
     for parent in ["../../etc", "x\n", "/abs"]:
         hs.rewrite(hs.object_path(root, FULL, "_metadata"), lambda d: d.update(parent_id=parent))  # noqa: B023
         for args in (["verify", FULL], ["restore", FULL, str(tmp_path / "t")]):
@@ -322,8 +320,7 @@ with open(target, "r+b") as out:
 def test_a_target_the_file_system_cannot_grow_is_a_typed_refusal(tmp_path: Path, onto: str) -> None:
     """With a file size limit below the volume's size, the file system refuses to grow the
     target: the restore says so as a BackupError and the target is as it was."""
-    root = tmp_path / "root"
-    make_backup(root, tmp_path, volume_bytes())
+    root = backed_up_root(tmp_path)
     target = tmp_path / "target"
     target.write_bytes(b"\xee" * 100)
     code = _FSIZE_CHILD

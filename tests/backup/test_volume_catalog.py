@@ -196,16 +196,15 @@ def test_delete_of_a_partial_backup(root: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["symlink", "directory", "fifo", "stranger"])
 def test_delete_refuses_a_backup_directory_holding_something_unexpected(
-    root: Path, tmp_path: Path, kind: str
+    root: Path, host_file: Path, kind: str
 ) -> None:
-    host = tmp_path / "host-file"
-    host.write_bytes(b"precious")
+    secret = host_file.read_bytes()
     where = backup_dir(root, INCR)
     (data,) = (p for p in where.iterdir() if p.name.endswith("-00001"))
     if kind == "symlink":
         # Named as one of its objects, pointing out of the root.
         data.unlink()
-        data.symlink_to(host)
+        data.symlink_to(host_file)
     elif kind == "directory":
         (where / "nested").mkdir()
     elif kind == "fifo":
@@ -218,7 +217,7 @@ def test_delete_refuses_a_backup_directory_holding_something_unexpected(
     err = s.stderr.getvalue()
     assert err.startswith("error: ") and err.count("\n") == 1 and "nothing was deleted" in err
     assert snapshot(root) == before
-    assert host.read_bytes() == b"precious"
+    assert host_file.read_bytes() == secret
     with pytest.raises(UnsafeFile):
         PosixBackupDriver(root).delete(INCR)
     assert snapshot(root) == before

@@ -33,6 +33,7 @@ from click.testing import CliRunner
 from docket import store
 from docket.cli import app
 from docket.conformance.suite import SUITE
+from tests._databases import volumes_only_database
 from tests.cli.test_commands import cinder
 
 CLASSES = (
@@ -115,6 +116,8 @@ def group(name: str) -> dict[str, Entry]:
 
 
 NO_DB = NA("takes no database URL")
+NO_DATABASE = {"url": NO_DB, "unreachable": NO_DB}
+"""Both database classes, for a command that takes no database URL."""
 NO_STDIN = NA("reads no standard input")
 NO_JSON = NA("reads no JSON the user gives")
 
@@ -123,8 +126,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket validate": row(
         missing=finding("validate", "{missing}"),
         directory=NA("a directory is walked for containers"),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=case("validate", "--family", "nope", "{valid}", exit=USAGE),
         malformed=finding("validate", "{bad_json}"),
         stdin=finding("validate", "-"),
@@ -132,8 +134,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket migrate": row(
         missing=case("migrate", "{missing}", "--to", "3"),
         directory=case("migrate", "{dir}", "--to", "3"),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=case("migrate", "{valid}", "--to", "99", exit=USAGE),
         malformed=case("migrate", "{bad_json}", "--to", "3"),
         stdin=case("migrate", "-", "--to", "3"),
@@ -141,8 +142,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket inspect": row(
         missing=case("inspect", "{missing}"),
         directory=case("inspect", "{dir}"),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=case("inspect", "--family", "nope", "{valid}", exit=USAGE),
         malformed=case("inspect", "{bad_json}"),
         stdin=case("inspect", "-"),
@@ -150,8 +150,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket diff": row(
         missing=NA("takes no file"),
         directory=NA("takes no file"),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=case("diff", "nope", "1", "2", exit=USAGE),
         malformed=NO_JSON,
         stdin=NO_STDIN,
@@ -159,8 +158,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket schema": row(
         missing=NA("takes no file"),
         directory=NA("takes no file"),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=case("schema", "backup-metadata", "99", exit=USAGE),
         malformed=NO_JSON,
         stdin=NO_STDIN,
@@ -168,8 +166,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket check": row(
         missing=case("check", "{missing}", exit=USAGE),
         directory=NA("SCHEMA_DIR is a directory"),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=NA("checks every family it finds"),
         malformed=finding("check", "{bad_schemas}"),
         stdin=NO_STDIN,
@@ -177,8 +174,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket new-version": row(
         missing=case("new-version", "volumes", "--schemas", "{missing}", exit=USAGE),
         directory=NA("its files are found in --schemas"),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=case("new-version", "nope", "--schemas", "{schemas}", exit=USAGE),
         malformed=case("new-version", "broken", "--schemas", "{bad_schemas}"),
         stdin=NO_STDIN,
@@ -186,8 +182,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket release": row(
         missing=case("release", "volumes", "1", "--schemas", "{missing}", exit=USAGE),
         directory=NA("its files are found in --schemas"),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=case("release", "nope", "1", "--schemas", "{schemas}", exit=USAGE),
         malformed=case("release", "broken", "1", "--schemas", "{bad_schemas}"),
         stdin=NO_STDIN,
@@ -258,8 +253,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket volume verify": row(
         missing=case("volume", "verify", "{backup_id}", "--root", "{missing}"),
         directory=NA("--root is a directory"),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=case("volume", "verify", "nope", "--root", "{backups}"),
         malformed=finding("volume", "verify", "{broken_id}", "--root", "{backups}"),
         stdin=NO_STDIN,
@@ -267,8 +261,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket volume export-record": row(
         missing=case("volume", "export-record", "{backup_id}", "--root", "{missing}"),
         directory=NA("--root is a directory"),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=case(
             "volume",
             "export-record",
@@ -285,8 +278,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket volume import-record": row(
         missing=case("volume", "import-record", "{record}", "--root", "{missing}"),
         directory=NA("--root is a directory; RECORD is text"),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=NA("a record names no family"),
         malformed=case("volume", "import-record", "e30K", "--root", "{backups}"),
         stdin=case("volume", "import-record", "-", "--root", "{backups}"),
@@ -294,8 +286,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket volume list": row(
         missing=case("volume", "list", "--root", "{missing}"),
         directory=NA("--root is a directory"),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=NA("a listing names no family; an unknown --volume-id lists nothing"),
         malformed=NA("a backup with a bad metadata file is listed as invalid, not an error"),
         stdin=NO_STDIN,
@@ -303,8 +294,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket volume delete": row(
         missing=case("volume", "delete", "{backup_id}", "--root", "{missing}"),
         directory=NA("--root is a directory"),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=case("volume", "delete", "nope", "--root", "{backups}"),
         malformed=NA("delete reads no JSON the user gives"),
         stdin=NO_STDIN,
@@ -322,18 +312,16 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket audit merge": row(
         missing=case("audit", "merge", "{missing}", exit=ERROR),
         directory=case("audit", "merge", "{dir}", exit=ERROR),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=NA("names no family or version"),
         malformed=case("audit", "merge", "{bad_json}", exit=ERROR),
-        stdin=NA("empty input is a shard with no backups (a shard may have none)"),
+        stdin=case("audit", "merge", "-", exit=ERROR),  # no header: not a shard file
     ),
     "docket conformance": group("docket conformance"),
     "docket conformance run": row(
         missing=case("conformance", "run", "--suite", "{missing}", exit=USAGE),
         directory=case("conformance", "run", "--suite", "{bad_suite}", "-o", "{dir}", exit=USAGE),
-        url=NO_DB,
-        unreachable=NO_DB,
+        **NO_DATABASE,
         unknown=case("conformance", "run", "--family", "nope", exit=USAGE),
         malformed=case("conformance", "run", "--suite", "{bad_suite}", exit=USAGE),
         stdin=NA("COMMAND's standard input is docket's, not the user's"),
@@ -697,11 +685,7 @@ def test_no_traceback_reaches_a_terminal(
 
 def test_audit_with_db_init_tables_missing_backups_is_one_line(tmp_path: Path) -> None:
     """The issue's third traceback: a database of volumes only (an older ``db init``)."""
-    url = f"sqlite:///{tmp_path / 'cinder.db'}"
-    engine = store.make_engine(url)
-    tables = store.cinder_metadata()
-    tables.create_all(engine, tables=[t for n, t in tables.tables.items() if n != "backups"])
-    engine.dispose()
+    url = volumes_only_database(tmp_path / "cinder.db")
     done = _docket("audit", str(tmp_path), "--db", url)
     assert_one_error(done.stderr, done.stdout)
     assert done.returncode == ERROR

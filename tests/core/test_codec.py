@@ -30,23 +30,22 @@ json_values = st.recursive(
 json_objects = st.dictionaries(st.text(max_size=8), json_values, max_size=6)
 
 
+BAD_INPUT: dict[type[Exception], tuple[bytes, ...]] = {
+    docket.errors.DuplicateKey: (b'{"a": 1, "a": 2}', b'{"a": {"b": 1, "b": 1}}'),
+    docket.errors.NonFiniteNumber: (b'{"a": NaN}', b'{"a": Infinity}', b'{"a": -Infinity}'),
+    docket.errors.NotAnObject: (b"[1, 2]", b'"text"', b"null"),
+    docket.errors.InvalidJSON: (
+        b'{"a": "\xff"}',
+        b'\xef\xbb\xbf{"a": 1}',
+        b'{"a": 1',
+        b"",
+        b'{"a": 1} trailing',
+    ),
+}
+
+
 @pytest.mark.parametrize(
-    ("raw", "error"),
-    [
-        (b'{"a": 1, "a": 2}', docket.errors.DuplicateKey),
-        (b'{"a": {"b": 1, "b": 1}}', docket.errors.DuplicateKey),
-        (b'{"a": NaN}', docket.errors.NonFiniteNumber),
-        (b'{"a": Infinity}', docket.errors.NonFiniteNumber),
-        (b'{"a": -Infinity}', docket.errors.NonFiniteNumber),
-        (b"[1, 2]", docket.errors.NotAnObject),
-        (b'"text"', docket.errors.NotAnObject),
-        (b"null", docket.errors.NotAnObject),
-        (b'{"a": "\xff"}', docket.errors.InvalidJSON),
-        (b'\xef\xbb\xbf{"a": 1}', docket.errors.InvalidJSON),
-        (b'{"a": 1', docket.errors.InvalidJSON),
-        (b"", docket.errors.InvalidJSON),
-        (b'{"a": 1} trailing', docket.errors.InvalidJSON),
-    ],
+    ("raw", "error"), [(raw, error) for error, raws in BAD_INPUT.items() for raw in raws]
 )
 def test_bad_input_raises_its_typed_error(raw: bytes, error: type[Exception]) -> None:
     with pytest.raises(error) as info:

@@ -16,7 +16,6 @@ import random
 import select
 import threading
 import time
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ import sqlalchemy as sa
 
 from docket import DocketError
 from tests._databases import SERVERS, backend_params, scratch_database
+from tests._fork import fork_reporting
 
 WRITERS = 8
 VOLUMES = 4
@@ -128,20 +128,12 @@ def run_all(url: str, volumes: list[str]) -> tuple[list[dict[str, Any]], list[di
     stop_r, stop_w = os.pipe()
     children: list[tuple[str, int, int]] = []
     for role, number in roles:
-        out_r, out_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns into pytest
-            code = 70
-            try:
-                os.close(out_r)
-                with os.fdopen(out_w, "w") as out:
-                    worker(url, role, number, volumes, out, go_r, stop_r)
-                code = 0
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                os._exit(code)
-        os.close(out_w)
+
+        def child(out_w: int, role: str = role, number: int = number) -> None:
+            with os.fdopen(out_w, "w") as out:
+                worker(url, role, number, volumes, out, go_r, stop_r)
+
+        pid, out_r = fork_reporting(child)
         children.append((role, pid, out_r))
     streams = [(role, pid, os.fdopen(fd)) for role, pid, fd in children]
     try:

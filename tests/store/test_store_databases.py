@@ -17,6 +17,7 @@ import docket
 from docket import store
 from docket.errors import StoreError
 from tests import _volumes as vols
+from tests._databases import volumes_only_database
 from tests._store import DST, FAMILY, SRC, source_volume, target_volume
 from tests.conftest_db import dump
 
@@ -202,11 +203,7 @@ def test_open_engine_names_each_way_a_url_fails(tmp_path: Any) -> None:
 def test_backup_rows_looks_for_its_table_when_called(tmp_path: Any) -> None:
     from docket.fleet.audit import backup_rows
 
-    url = f"sqlite:///{tmp_path / 'volumes-only.db'}"
-    engine = store.make_engine(url)
-    md = store.cinder_metadata()
-    md.create_all(engine, tables=[t for name, t in md.tables.items() if name != "backups"])
-    engine.dispose()
+    url = volumes_only_database(tmp_path / "volumes-only.db")
     with pytest.raises(store.MissingTable) as missing:
         backup_rows(url)  # not at the first row: before the audit starts
     assert missing.value.table == "backups" and "docket db init" in str(missing.value)

@@ -66,6 +66,7 @@ class ReleasePlan:
     family: str
     version: Version
     fingerprint: str
+    """The version's fingerprint as the manifest records it."""
     released_before: bool
     """The manifest already records this version (with this fingerprint)."""
     golden: tuple[Path, ...]

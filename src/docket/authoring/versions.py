@@ -49,7 +49,9 @@ class VersionUpdate:
     """What :func:`update_version` wrote into the current version's document."""
 
     folder: Path
+    """The family's folder."""
     path: Path
+    """The current version's document, rewritten."""
     source: Version
     """The version the migration comes from."""
     target: Version

@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 from docket import fs
 from docket.backup._chunks import (
@@ -90,6 +90,16 @@ _NAME_MAX = 255
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class EngineOptions(TypedDict, total=False):
+    """The chunked engine's options, which every driver on it takes as keywords."""
+
+    registry: Registry | None
+    compression: str | Compression
+    chunk_size: int
+    sha_block_size: int
+    clock: Callable[[], datetime]
 
 
 class ChunkedBackupDriver(BackupDriver):

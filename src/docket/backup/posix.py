@@ -24,17 +24,15 @@ import functools
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, Unpack
 
 from docket import fs
 from docket.backup._catalog import delete_backup, list_backups
 from docket.backup._chunks import Compression
 from docket.backup._layout import (
-    DEFAULT_SHA_BLOCK_SIZE,
     BackupRoot,
     backup_dir_for,
     safe_id,
@@ -49,12 +47,11 @@ from docket.backup.engine import (
     CONTAINER_FAMILY,
     DEFAULT_CHUNK_SIZE,
     ChunkedBackupDriver,
-    _utcnow,
+    EngineOptions,
 )
 from docket.backup.errors import InvalidBackup
 from docket.backup.store import DEFAULT_PAGE, ObjectPage
 from docket.core.errors import BackupError, DriverOptionError, FileTooLarge, show
-from docket.core.registry import Registry
 from docket.fs import TEMP_PREFIX, atomic_write, create_file, fsync_path, make_dirs, temp_path
 
 __all__ = [
@@ -280,24 +277,14 @@ class PosixBackupDriver(ChunkedBackupDriver):
         root: str | os.PathLike[str],
         metadata_api: BasicMetadataAPI | None = None,
         *,
-        registry: Registry | None = None,
-        compression: str | Compression = Compression.ZLIB,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        sha_block_size: int = DEFAULT_SHA_BLOCK_SIZE,
-        clock: Callable[[], datetime] = _utcnow,
         dir_mode: int | None = DEFAULT_DIR_MODE,
         file_mode: int | None = DEFAULT_FILE_MODE,
+        **options: Unpack[EngineOptions],
     ) -> None:
-        self._compression(compression)  # refused before the modes, as it always was
+        # An unknown compression is refused before the modes, as it always was.
+        self._compression(options.get("compression", Compression.ZLIB))
         self.store = PosixStore(root, dir_mode=dir_mode, file_mode=file_mode)
-        super().__init__(
-            metadata_api,
-            registry=registry,
-            compression=compression,
-            chunk_size=chunk_size,
-            sha_block_size=sha_block_size,
-            clock=clock,
-        )
+        super().__init__(metadata_api, **options)
         self.root = self.store.root
         self.dir_mode = self.store.dir_mode
         self.file_mode = self.store.file_mode

@@ -339,14 +339,13 @@ def group() -> None:
     """
 
 
-@group.command(
+@options.command(
     "run",
-    context_settings=options.CONTEXT,
-    short_help="Audit the backups under ROOT.",
-    epilog=options.examples(
-        "docket audit run /srv/backups --format json",
-        "docket audit run /srv/backups --db sqlite:///cinder.db --require cinder --deep",
-    ),
+    "Audit the backups under ROOT.",
+    "docket audit run /srv/backups --format json",
+    "docket audit run /srv/backups --db sqlite:///cinder.db --require cinder --deep",
+    group=group,
+    context=options.CONTEXT,
 )
 @click.argument("root", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
@@ -387,14 +386,13 @@ def run_command(ctx: click.Context, /, root: Path, **params: Any) -> None:
     ctx.exit(run_audit(root, **params, **options.with_schemas(ctx)))
 
 
-@group.command(
+@options.command(
     "merge",
-    context_settings=options.CONTEXT,
-    short_help="Combine the JSONL of shards into one report.",
-    epilog=options.examples(
-        "docket audit merge shard-1.jsonl shard-2.jsonl shard-3.jsonl",
-        "docket audit merge results/shard-*.jsonl --format html -o audit.html",
-    ),
+    "Combine the JSONL of shards into one report.",
+    "docket audit merge shard-1.jsonl shard-2.jsonl shard-3.jsonl",
+    "docket audit merge results/shard-*.jsonl --format html -o audit.html",
+    group=group,
+    context=options.CONTEXT,
 )
 @click.argument("files", metavar="FILES...", nargs=-1, required=True)
 @_format

@@ -170,13 +170,11 @@ def _release_summary(plan: ReleasePlan, folder: Path) -> str:
 # --- the click commands -------------------------------------------------------------------
 
 
-@click.command(
+@options.command(
     "new-version",
-    short_help="Start a family's next version, or derive its migration.",
-    epilog=options.examples(
-        "docket new-version volumes --schemas ./schemas",
-        "docket new-version volumes --schemas ./schemas --update --rename disk.size_gb=size",
-    ),
+    "Start a family's next version, or derive its migration.",
+    "docket new-version volumes --schemas ./schemas",
+    "docket new-version volumes --schemas ./schemas --update --rename disk.size_gb=size",
 )
 @click.argument("family", metavar="FAMILY")
 @click.option(
@@ -208,15 +206,12 @@ def new_version_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(new_version(**params, **options.with_schemas(ctx)))
 
 
-@click.command(
+@options.command(
     "release",
-    short_help="Record a version's fingerprint and write its golden containers.",
-    epilog=options.examples(
-        "docket release volumes 2 --schemas ./schemas",
-    ),
+    "Record a version's fingerprint and write its golden containers.",
+    "docket release volumes 2 --schemas ./schemas",
 )
-@click.argument("family", metavar="FAMILY")
-@click.argument("version", metavar="VERSION")
+@options.family_version
 @click.option(
     "--golden/--no-golden",
     default=True,

@@ -55,13 +55,11 @@ def check(
     return run(stderr, work)
 
 
-@click.command(
+@options.command(
     "check",
-    short_help="Check a schema directory: metaschema, releases, graph, goldens.",
-    epilog=options.examples(
-        "docket check",
-        "docket check ./schemas --against origin/main",
-    ),
+    "Check a schema directory: metaschema, releases, graph, goldens.",
+    "docket check",
+    "docket check ./schemas --against origin/main",
 )
 @click.argument(
     "directory",

@@ -111,14 +111,13 @@ def group() -> None:
     docs/conformance.md)."""
 
 
-@group.command(
+@options.command(
     "run",
-    short_help="Run an implementation (docket by default) against the suite.",
-    epilog=options.examples(
-        "docket conformance run",
-        "docket conformance run -- node conformance/runners/node/runner.js",
-        "docket conformance run --format junit -o conformance.xml -- ./my-implementation",
-    ),
+    "Run an implementation (docket by default) against the suite.",
+    "docket conformance run",
+    "docket conformance run -- node conformance/runners/node/runner.js",
+    "docket conformance run --format junit -o conformance.xml -- ./my-implementation",
+    group=group,
 )
 @click.argument("command", metavar="[-- COMMAND...]", nargs=-1, type=click.UNPROCESSED)
 @click.option(

@@ -185,12 +185,11 @@ def db_group() -> None:
     """Work with a Cinder database (the volumes and their metadata tables)."""
 
 
-@db_group.command(
+@options.command(
     "init",
-    short_help="Create Cinder's tables where they do not exist.",
-    epilog=options.examples(
-        "docket db init sqlite:///cinder.db",
-    ),
+    "Create Cinder's tables where they do not exist.",
+    "docket db init sqlite:///cinder.db",
+    group=db_group,
 )
 @click.argument("url", metavar="URL")
 @options.schemas
@@ -202,14 +201,12 @@ def db_init_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(db_init(**params, **options.streams()))
 
 
-@click.command(
+@options.command(
     "backup",
-    short_help="Back up volumes' metadata as Cinder's backup drivers do.",
-    epilog=options.examples(
-        "docket backup --db sqlite:///cinder.db 5e6f7a8b-... > vol.json",
-        "docket backup --db $URL VOL1 VOL2 -o backups/",
-        "docket backup --db $URL VOL1 VOL2 --version 3 -o backups.jsonl",
-    ),
+    "Back up volumes' metadata as Cinder's backup drivers do.",
+    "docket backup --db sqlite:///cinder.db 5e6f7a8b-... > vol.json",
+    "docket backup --db $URL VOL1 VOL2 -o backups/",
+    "docket backup --db $URL VOL1 VOL2 --version 3 -o backups.jsonl",
 )
 @options.database_url
 @click.argument("volume_ids", metavar="VOLUME_ID...", nargs=-1, required=True)
@@ -235,13 +232,11 @@ def backup_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(backup(**params, **options.with_schemas(ctx)))
 
 
-@click.command(
+@options.command(
     "restore",
-    short_help="Restore a container into a volume, all or nothing.",
-    epilog=options.examples(
-        "docket restore --db sqlite:///cinder.db 5e6f7a8b-... vol.json",
-        "docket restore --db $URL 5e6f7a8b-... - --format json < vol.json",
-    ),
+    "Restore a container into a volume, all or nothing.",
+    "docket restore --db sqlite:///cinder.db 5e6f7a8b-... vol.json",
+    "docket restore --db $URL 5e6f7a8b-... - --format json < vol.json",
 )
 @options.database_url
 @click.argument("volume_id", metavar="VOLUME_ID")

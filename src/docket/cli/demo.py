@@ -182,13 +182,11 @@ def demo(
     return run(stderr, work)
 
 
-@click.command(
+@options.command(
     "demo",
-    short_help="Back up, migrate and restore volume metadata on a fresh database.",
-    epilog=options.examples(
-        "docket demo",
-        "docket demo --db postgresql+psycopg://postgres@127.0.0.1/test",
-    ),
+    "Back up, migrate and restore volume metadata on a fresh database.",
+    "docket demo",
+    "docket demo --db postgresql+psycopg://postgres@127.0.0.1/test",
 )
 @click.option(
     "--db",

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -33,6 +33,27 @@ class Settings:
 def examples(*lines: str) -> str:
     """A command's ``Examples:`` epilog, one command line each, kept as written (``\\b``)."""
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines) + "\n"
+
+
+def command(
+    name: str,
+    short_help: str,
+    *example_lines: str,
+    group: click.Group | None = None,
+    context: dict[str, Any] | None = None,
+) -> Callable[[Callable[..., Any]], click.Command]:
+    """A command named ``name`` (of ``group``, or standalone), its one-line help, and the
+    command lines of its ``Examples:`` epilog."""
+    make: Any = click.command if group is None else group.command
+    return cast(
+        "Callable[[Callable[..., Any]], click.Command]",
+        make(
+            name,
+            context_settings=context,
+            short_help=short_help,
+            epilog=examples(*example_lines),
+        ),
+    )
 
 
 def settings(ctx: click.Context) -> Settings:
@@ -92,6 +113,12 @@ def family(func: F) -> F:
         metavar="NAME",
         help=f"Family of containers without a `family` member [default: {DEFAULT_FAMILY}].",
     )(func)
+
+
+def family_version(func: F) -> F:
+    """The FAMILY and VERSION arguments of a command about one version of a family."""
+    func = click.argument("version", metavar="VERSION")(func)
+    return click.argument("family", metavar="FAMILY")(func)
 
 
 def _use_schemas(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:

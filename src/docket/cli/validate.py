@@ -114,14 +114,15 @@ def validate(
                 ) from None
         out.end(count, invalid)
         if others:
-            stderr.write(
-                f"docket validate: skipped {others} file(s) not named *.json or *.jsonl\n"
-            )
+            stderr.write(f"docket validate: skipped {others} file(s) not named *.json or *.jsonl\n")
         if count == 0:
             stderr.write(
                 "docket validate: no containers found"
-                + ("\n" if allow_empty else " (hint: check the paths; --allow-empty accepts "
-                   "a run that finds none)\n")
+                + (
+                    "\n"
+                    if allow_empty
+                    else " (hint: check the paths; --allow-empty accepts a run that finds none)\n"
+                )
             )
             return EXIT_OK if allow_empty else EXIT_FAILED
         if invalid:
@@ -133,16 +134,14 @@ def validate(
     return run(stderr, work)
 
 
-@click.command(
+@options.command(
     "validate",
-    short_help="Check containers in CI: schema, version, digest, signature.",
-    epilog=options.examples(
-        "docket validate backup.json",
-        "docket validate backups/ exported.jsonl --format json > report.json",
-        "docket validate backups/ --format sarif > docket.sarif",
-        "docket validate big.jsonl --jobs 4 --shard 2/8",
-        "cat backup.json | docket validate -",
-    ),
+    "Check containers in CI: schema, version, digest, signature.",
+    "docket validate backup.json",
+    "docket validate backups/ exported.jsonl --format json > report.json",
+    "docket validate backups/ --format sarif > docket.sarif",
+    "docket validate big.jsonl --jobs 4 --shard 2/8",
+    "cat backup.json | docket validate -",
 )
 @click.argument("paths", metavar="PATH...", nargs=-1)
 @options.family

@@ -273,14 +273,12 @@ def schema(
 # --- the click commands -------------------------------------------------------------------
 
 
-@click.command(
+@options.command(
     "migrate",
-    short_help="Upgrade or downgrade a container to another version.",
-    epilog=options.examples(
-        "docket migrate backup.json --to 3 -o backup-v3.json",
-        "docket migrate backup-v3.json --to 1 --allow-lossy > backup-v1.json",
-        "docket migrate backup.json --to 3 --format json | jq .losses",
-    ),
+    "Upgrade or downgrade a container to another version.",
+    "docket migrate backup.json --to 3 -o backup-v3.json",
+    "docket migrate backup-v3.json --to 1 --allow-lossy > backup-v1.json",
+    "docket migrate backup.json --to 3 --format json | jq .losses",
 )
 @click.argument("path", metavar="FILE")
 @click.option("--to", "to", metavar="VERSION", required=True, help="The version to migrate to.")
@@ -313,13 +311,11 @@ def migrate_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(migrate(**params, **options.reading(ctx)))
 
 
-@click.command(
+@options.command(
     "inspect",
-    short_help="Show a container and exactly what restoring it writes.",
-    epilog=options.examples(
-        "docket inspect backup.json",
-        "docket inspect backup.json --format json | jq .restore",
-    ),
+    "Show a container and exactly what restoring it writes.",
+    "docket inspect backup.json",
+    "docket inspect backup.json --format json | jq .restore",
 )
 @click.argument("path", metavar="FILE")
 @options.output_format()
@@ -338,13 +334,11 @@ def inspect_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(inspect(**params, **options.reading(ctx)))
 
 
-@click.command(
+@options.command(
     "diff",
-    short_help="Typed changes and compatibility class between two versions.",
-    epilog=options.examples(
-        "docket diff backup-metadata 2 3",
-        "docket diff backup-metadata 1 2 --format json",
-    ),
+    "Typed changes and compatibility class between two versions.",
+    "docket diff backup-metadata 2 3",
+    "docket diff backup-metadata 1 2 --format json",
 )
 @click.argument("family", metavar="FAMILY")
 @click.argument("old", metavar="A")
@@ -362,15 +356,12 @@ def diff_command(ctx: click.Context, /, **params: Any) -> None:
     ctx.exit(diff(**params, **options.with_schemas(ctx)))
 
 
-@click.command(
+@options.command(
     "schema",
-    short_help="Print a version's JSON Schema.",
-    epilog=options.examples(
-        "docket schema backup-metadata 3 > backup-metadata-v3.schema.json",
-    ),
+    "Print a version's JSON Schema.",
+    "docket schema backup-metadata 3 > backup-metadata-v3.schema.json",
 )
-@click.argument("family", metavar="FAMILY")
-@click.argument("version", metavar="VERSION")
+@options.family_version
 @options.schemas
 @click.pass_context
 def schema_command(ctx: click.Context, /, **params: Any) -> None:

@@ -442,11 +442,8 @@ def _command(
     name: str, short_help: str, *examples: str
 ) -> Callable[[Callable[..., Any]], click.Command]:
     """A ``docket volume`` command, with its examples as the epilog."""
-    return volume.command(
-        name,
-        context_settings=options.VOLUME_CONTEXT,
-        short_help=short_help,
-        epilog=options.examples(*examples),
+    return options.command(
+        name, short_help, *examples, group=volume, context=options.VOLUME_CONTEXT
     )
 
 

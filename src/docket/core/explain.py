@@ -194,11 +194,16 @@ class MigrationOutcome:
 
     family: str
     source: Version
+    """The version the container was read at."""
     target: Version
     refused: bool
+    """The migration would lose values and lossy migrations were not allowed."""
     losses: tuple[Any, ...]
+    """What the migration loses (:class:`~docket.core.losses.DataLoss`), refused or not."""
     notes: tuple[str, ...]
+    """What a restore of the result writes differently from a restore of the input."""
     data: bytes | None
+    """The migrated container's canonical bytes; None when refused."""
 
 
 def migrate_and_explain(

@@ -9,7 +9,9 @@ goes. Importing this package imports no submodule: ``docket validate`` loads onl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from docket._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from docket.fleet.audit import Summary, Verdict, audit, backup_rows
@@ -17,30 +19,17 @@ if TYPE_CHECKING:
     from docket.fleet.shards import choose_shard, parse_shard, shard_of
     from docket.fleet.validate import Result, Skipped, validate_many
 
-_HOMES = {
-    "Result": "docket.fleet.validate",
-    "Skipped": "docket.fleet.validate",
-    "validate_many": "docket.fleet.validate",
-    "Summary": "docket.fleet.audit",
-    "Verdict": "docket.fleet.audit",
-    "audit": "docket.fleet.audit",
-    "backup_rows": "docket.fleet.audit",
-    "merge_shards": "docket.fleet.merge",
-    "choose_shard": "docket.fleet.shards",
-    "parse_shard": "docket.fleet.shards",
-    "shard_of": "docket.fleet.shards",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """The entry points, imported when first asked for (auditing needs the backup layer,
-    validating does not)."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'docket.fleet' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(home), name)
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "docket.fleet.validate": "Result Skipped validate_many",
+        "docket.fleet.audit": "Summary Verdict audit backup_rows",
+        "docket.fleet.merge": "merge_shards",
+        "docket.fleet.shards": "choose_shard parse_shard shard_of",
+    },
+)
+"""The entry points, imported when first asked for (auditing needs the backup layer,
+validating does not)."""
 
 
 __all__ = [

@@ -265,8 +265,11 @@ class _Setup:
 
     root: Path
     schemas: Path | None
+    """Where the worker loads its registry from (None: the bundled families)."""
     deep: bool
+    """Read every object and check its checksums."""
     require: tuple[str, ...]
+    """The readers every backup must be restorable by."""
     containers: Mapping[str, str]
     with_rows: bool
     max_object_bytes: int

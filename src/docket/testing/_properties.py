@@ -143,17 +143,46 @@ def _run(
         raise err.with_traceback(None) from None
 
 
-def _do(prop: str, family: Family, version: Any, action: str, fn: Callable[[], T]) -> T:
-    """Run one step of a property; any error is the property failing at that step."""
-    __tracebackhide__ = True  # pytest shows the failure, not this frame
-    try:
-        return fn()
-    except PropertyFailure:
-        raise
-    except Exception as err:  # also a user's migration or rule code: report it, do not hide it
-        raise PropertyFailure(
-            prop, family.name, version, f"{action} raised {type(err).__name__}: {err}"
-        ) from err
+@dataclass(frozen=True)
+class _Step:
+    """Where a property is: its name, the family, the version of the container it checks."""
+
+    prop: str
+    family: Family
+    version: Any
+
+    def failure(self, reason: str, hint: str = "") -> PropertyFailure:
+        return PropertyFailure(self.prop, self.family.name, self.version, reason, hint)
+
+    def do(self, action: str, fn: Callable[[], T]) -> T:
+        """Run one step of a property; any error is the property failing at that step."""
+        __tracebackhide__ = True  # pytest shows the failure, not this frame
+        try:
+            return fn()
+        except PropertyFailure:
+            raise
+        except Exception as err:  # also a user's migration or rule code: report it, do not hide it
+            raise self.failure(f"{action} raised {type(err).__name__}: {err}") from err
+
+    def dump(self, c: Container) -> bytes:
+        """``c`` dumped at its own version."""
+        __tracebackhide__ = True
+        return self.do("dump", lambda: self.family.dump(c, version=c.version))
+
+    def same(self, what: str, a: Any, b: Any, hint: str = "") -> None:
+        __tracebackhide__ = True
+        if canonical(a) != canonical(b):
+            raise self.failure(f"{what}: {_difference(a, b) or 'the values differ'}", hint)
+
+    def valid(self, version: Version, what: str, c: Container) -> None:
+        """``c`` is valid at ``version`` (the failure names no container version)."""
+        __tracebackhide__ = True
+        issues = self.family.spec(version).issues(c.data)
+        if issues:
+            shown = "; ".join(str(i) for i in issues[:5])
+            raise _Step(self.prop, self.family, None).failure(
+                f"{what} is not valid at version {show(version)}: {shown}"
+            )
 
 
 def _difference(a: Any, b: Any, segs: tuple[str | int, ...] = ()) -> str | None:
@@ -180,25 +209,6 @@ def _difference(a: Any, b: Any, segs: tuple[str | int, ...] = ()) -> str | None:
     return None
 
 
-def _require_same(
-    prop: str, family: Family, version: Any, what: str, a: Any, b: Any, hint: str = ""
-) -> None:
-    __tracebackhide__ = True  # pytest shows the failure, not this frame
-    if canonical(a) != canonical(b):
-        diff = _difference(a, b) or "the values differ"
-        raise PropertyFailure(prop, family.name, version, f"{what}: {diff}", hint)
-
-
-def _require_valid(prop: str, family: Family, version: Version, what: str, c: Container) -> None:
-    __tracebackhide__ = True  # pytest shows the failure, not this frame
-    issues = family.spec(version).issues(c.data)
-    if issues:
-        shown = "; ".join(str(i) for i in issues[:5])
-        raise PropertyFailure(
-            prop, family.name, None, f"{what} is not valid at version {show(version)}: {shown}"
-        )
-
-
 def _any_version(family: Family, versions: Sequence[Version]) -> st.SearchStrategy[Container]:
     return st.one_of([containers(family, v) for v in versions])
 
@@ -222,20 +232,19 @@ def check_dump_load(family: Family, *, settings: Settings | None = None) -> None
 
     def body(c: Container) -> None:
         __tracebackhide__ = True
+        step = _Step(prop, family, c.version)
         v = c.version
-        raw = _do(prop, family, v, "dump", lambda: family.dump(c, version=v))
-        back = _do(prop, family, v, "load of the dumped bytes", lambda: family.load(raw, to=v))
+        raw = step.dump(c)
+        back = step.do("load of the dumped bytes", lambda: family.load(raw, to=v))
         if back.version != v or back.written_version != v:
-            raise PropertyFailure(
-                prop, family.name, v, f"loaded back as version {show(back.version)}, not {show(v)}"
-            )
-        _require_same(prop, family, v, "load(dump(x)) differs from x", c.data, back.data)
+            raise step.failure(f"loaded back as version {show(back.version)}, not {show(v)}")
+        step.same("load(dump(x)) differs from x", c.data, back.data)
         if v != family.current:
-            up = _do(prop, family, v, "upgrade", lambda: family.upgrade(c))
-            raw_now = _do(prop, family, v, "dump at current", lambda: family.dump(c))
-            now = _do(prop, family, v, "load at current", lambda: family.load(raw_now))
+            up = step.do("upgrade", lambda: family.upgrade(c))
+            raw_now = step.do("dump at current", lambda: family.dump(c))
+            now = step.do("load at current", lambda: family.load(raw_now))
             what = "load(dump(x)) at current differs from upgrade(x)"
-            _require_same(prop, family, v, what, up.data, now.data)
+            step.same(what, up.data, now.data)
 
     _run(family, prop, _any_version(family, family.versions), body, settings)
 
@@ -247,40 +256,27 @@ def check_canonical_stable(family: Family, *, settings: Settings | None = None) 
 
     def body(c: Container) -> None:
         __tracebackhide__ = True
+        step = _Step(prop, family, c.version)
+        first = step.dump(c)
         v = c.version
-        first = _do(prop, family, v, "dump", lambda: family.dump(c, version=v))
         shuffled = Container(c.family, v, _reordered(c.data), c.written_version, c.signature)
-        second = _do(
-            prop, family, v, "dump (members reordered)", lambda: family.dump(shuffled, version=v)
-        )
+        second = step.do("dump (members reordered)", lambda: family.dump(shuffled, version=v))
         if first != second:
-            raise PropertyFailure(
-                prop,
-                family.name,
-                v,
+            raise step.failure(
                 "the bytes depend on the order of members",
                 hint="dump must write canonical JSON (sorted keys)",
             )
-        again = _do(
-            prop,
-            family,
-            v,
+        again = step.do(
             "dump after load",
             lambda: family.dump(family.load(first, to=v), version=v),
         )
         if again != first:
-            raise PropertyFailure(
-                prop,
-                family.name,
-                v,
+            raise step.failure(
                 f"dumping a loaded container changed its bytes: {show(first[:120])} -> "
                 f"{show(again[:120])}",
             )
         if canonical(c.data) != first:
-            raise PropertyFailure(
-                prop,
-                family.name,
-                v,
+            raise step.failure(
                 "dump at the container's own version is not its canonical JSON",
             )
 
@@ -298,32 +294,24 @@ def check_upgrade_valid(family: Family, *, settings: Settings | None = None) -> 
 
     def body(c: Container) -> None:
         __tracebackhide__ = True
+        step = _Step(prop, family, c.version)
         later = family.versions[family.versions.index(c.version) + 1 :]
         for target in later:
-            up = _do(
-                prop,
-                family,
-                c.version,
+            up = step.do(
                 f"upgrade to {show(target)}",
                 functools.partial(family.upgrade, c, target),
             )
             what = f"the upgrade of a v{show(c.version)} container"
-            _require_valid(prop, family, target, what, up)
+            step.valid(target, what, up)
             if up.version != target or up.written_version != c.version:
-                raise PropertyFailure(
-                    prop,
-                    family.name,
-                    c.version,
+                raise step.failure(
                     f"upgrade to {show(target)} gave version {show(up.version)} written at "
                     f"{show(up.written_version)}",
                 )
-        raw = _do(prop, family, c.version, "dump at current", lambda: family.dump(c))
+        raw = step.do("dump at current", lambda: family.dump(c))
         problems = family.validate(raw)
         if problems:
-            raise PropertyFailure(
-                prop,
-                family.name,
-                c.version,
+            raise step.failure(
                 "the upgraded container does not validate: " + "; ".join(map(str, problems[:5])),
             )
 
@@ -390,45 +378,32 @@ def check_downgrade_inverse(family: Family, *, settings: Settings | None = None)
     def body(case: tuple[Version, str, Container]) -> None:
         __tracebackhide__ = True
         source, side, c = case
+        step = _Step(prop, family, c.version)
         m = family.migration(source)
         up_edge = f"{show(m.source)} -> {show(m.target)}"
         down_edge = f"{show(m.target)} -> {show(m.source)}"
         if side == "old":
-            there = _do(
-                prop, family, c.version, f"upgrade {up_edge}", lambda: family.upgrade(c, m.target)
-            )
-            back = _do(
-                prop,
-                family,
-                c.version,
+            there = step.do(f"upgrade {up_edge}", lambda: family.upgrade(c, m.target))
+            back = step.do(
                 f"downgrade {down_edge}",
                 lambda: family.downgrade(there, m.source, allow_lossy=True),
             )
-            _require_valid(prop, family, m.source, f"the downgrade {down_edge}", back)
+            step.valid(m.source, f"the downgrade {down_edge}", back)
             trip, edge = "downgrade(upgrade(x))", up_edge
         else:
-            there = _do(
-                prop,
-                family,
-                c.version,
+            there = step.do(
                 f"downgrade {down_edge}",
                 lambda: family.downgrade(c, m.source, allow_lossy=True),
             )
-            _require_valid(prop, family, m.source, f"the downgrade {down_edge}", there)
-            back = _do(
-                prop,
-                family,
-                c.version,
+            step.valid(m.source, f"the downgrade {down_edge}", there)
+            back = step.do(
                 f"upgrade {up_edge}",
                 lambda: family.upgrade(there, m.target),
             )
             trip, edge = "upgrade(downgrade(y))", down_edge
         what = f"the edge {edge} is declared exact, but {trip} differs from its input"
         if m.exact:
-            _require_same(
-                prop,
-                family,
-                c.version,
+            step.same(
                 what,
                 c.data,
                 back.data,
@@ -444,10 +419,7 @@ def check_downgrade_inverse(family: Family, *, settings: Settings | None = None)
         if undeclared:
             where = ".".join(map(str, undeclared[0]))
             allowed = [(s,) for s in sealed] + [p for p in places if p not in undeclared]
-            _require_same(
-                prop,
-                family,
-                c.version,
+            step.same(
                 f"the edge {edge} loses {where}, which its declared losses do not name; "
                 f"{trip} differs from its input",
                 _without(c.data, allowed),
@@ -465,6 +437,7 @@ def check_upgrade_deterministic(family: Family, *, settings: Settings | None = N
 
     def body(c: Container) -> None:
         __tracebackhide__ = True
+        step = _Step(prop, family, c.version)
         before = canonical(c.data)
         i = family.versions.index(c.version)
         moves: list[tuple[str, Callable[[], Container]]] = []
@@ -476,22 +449,16 @@ def check_upgrade_deterministic(family: Family, *, settings: Settings | None = N
                 (f"downgrade to {show(prev)}", lambda: family.downgrade(c, prev, allow_lossy=True))
             )
         for action, move in moves:
-            first = _do(prop, family, c.version, action, move)
-            second = _do(prop, family, c.version, action + " (again)", move)
-            _require_same(
-                prop,
-                family,
-                c.version,
+            first = step.do(action, move)
+            second = step.do(action + " (again)", move)
+            step.same(
                 f"{action} of the same container gave two different results",
                 first.data,
                 second.data,
                 hint="a migration must not depend on time, randomness or state between calls",
             )
             if canonical(c.data) != before:
-                raise PropertyFailure(
-                    prop,
-                    family.name,
-                    c.version,
+                raise step.failure(
                     f"{action} modified its input container",
                     hint="a migration must work on a copy",
                 )
@@ -567,18 +534,14 @@ def check_restore_allowlist(family: Family, *, settings: Settings | None = None)
 
     def restore(c: Container, moved: Container, how: str, target: _Target | None) -> None:
         __tracebackhide__ = True
-        policy = _do(
-            prop, family, c.version, f"restore_policy {how}", lambda: family.restore_policy(moved)
-        )
+        step = _Step(prop, family, c.version)
+        policy = step.do(f"restore_policy {how}", lambda: family.restore_policy(moved))
         try:
             written = policy.filter(moved, target)
         except RestoreRefused:
             return  # a refused restore writes nothing
         except Exception as err:
-            raise PropertyFailure(
-                prop,
-                family.name,
-                c.version,
+            raise step.failure(
                 f"the restore filter {how} raised {type(err).__name__}: {err}",
             ) from err
         bounds = [("", policy)]
@@ -591,10 +554,7 @@ def check_restore_allowlist(family: Family, *, settings: Settings | None = None)
                 for label, why_not in checks:
                     reason = why_not(section, name, value)
                     if reason is not None:
-                        raise PropertyFailure(
-                            prop,
-                            family.name,
-                            c.version,
+                        raise step.failure(
                             f"the restore {how} writes {section}.{name} = {show(value)}, "
                             f"but {reason}{label}",
                             hint="a rule that writes a field must declare it "
@@ -605,7 +565,8 @@ def check_restore_allowlist(family: Family, *, settings: Settings | None = None)
     def body(pair: tuple[Container, _Target | None]) -> None:
         __tracebackhide__ = True
         c, target = pair
-        up = _do(prop, family, c.version, "upgrade", lambda: family.upgrade(c))
+        step = _Step(prop, family, c.version)
+        up = step.do("upgrade", lambda: family.upgrade(c))
         restore(c, up, "after an upgrade", target)
         i = family.versions.index(c.version)
         if i == 0 or family.migration(family.versions[i - 1]).downgrade is None:
@@ -629,14 +590,12 @@ def check_invalid_refused(family: Family, *, settings: Settings | None = None) -
 
     def body(bad: InvalidContainer) -> None:
         __tracebackhide__ = True
+        step = _Step(prop, family, bad.version)
         raw = canonical(bad.data)
         issues = family.validate(raw)
         at = f"{bad.reason} at {bad.pointer or '/'}"
         if sorted({i.pointer for i in issues}) != [bad.pointer]:
-            raise PropertyFailure(
-                prop,
-                family.name,
-                bad.version,
+            raise step.failure(
                 f"{at}: expected one problem there, "
                 f"validate reported {[str(i) for i in issues] or 'none'}",
             )
@@ -645,13 +604,10 @@ def check_invalid_refused(family: Family, *, settings: Settings | None = None) -
         except DocketError:
             return
         except Exception as err:
-            raise PropertyFailure(
-                prop,
-                family.name,
-                bad.version,
+            raise step.failure(
                 f"{at}: load raised {type(err).__name__}, not a DocketError",
             ) from err
-        raise PropertyFailure(prop, family.name, bad.version, f"{at}: load accepted the container")
+        raise step.failure(f"{at}: load accepted the container")
 
     _run(family, prop, strategy, body, settings)
 
