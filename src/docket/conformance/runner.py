@@ -59,6 +59,7 @@ class _Peer:
         os.set_blocking(self._in, False)
         os.set_blocking(self._out, False)
         self._buffer = bytearray()
+        self._searched = 0  # bytes of the buffer known to hold no newline
         self._ended = False
         self._tail: collections.deque[bytes] = collections.deque()
         self._tail_size = 0
@@ -79,7 +80,7 @@ class _Peer:
         deadline = time.monotonic() + timeout
         while data:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([], [self._in], [], left)[1]:
+            if left <= 0 or not _ready(self._in, select.POLLOUT, left):
                 raise PeerFailed(f"the implementation did not read its input within {timeout:g} s")
             try:
                 data = data[os.write(self._in, data) :]
@@ -91,7 +92,8 @@ class _Peer:
         none came within ``timeout`` or one is longer than :data:`MAX_ANSWER`."""
         deadline = time.monotonic() + timeout
         while True:
-            end = self._buffer.find(b"\n")
+            end = self._buffer.find(b"\n", self._searched)
+            self._searched = len(self._buffer) if end < 0 else 0
             if end >= 0:
                 raw = bytes(self._buffer[: end + 1])
                 del self._buffer[: end + 1]
@@ -105,7 +107,7 @@ class _Peer:
                 rest, self._buffer = bytes(self._buffer), bytearray()
                 return rest.decode("utf-8", "replace") if rest.strip() else None
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._out], [], [], left)[0]:
+            if left <= 0 or not _ready(self._out, select.POLLIN, left):
                 raise PeerFailed(f"no answer within {timeout:g} s")
             try:
                 piece = os.read(self._out, 65536)
@@ -115,6 +117,14 @@ class _Peer:
                 self._buffer += piece
             else:
                 self._ended = True
+
+
+def _ready(fd: int, event: int, timeout: float) -> bool:
+    """Whether ``fd`` is ready for ``event`` (or closed at the other end) within ``timeout``
+    seconds (``poll``: any descriptor number, unlike ``select``)."""
+    poller = select.poll()
+    poller.register(fd, event)
+    return bool(poller.poll(max(1, int(timeout * 1000))))
 
 
 def _reply(peer: _Peer, timeout: float) -> dict[str, Any] | None:
