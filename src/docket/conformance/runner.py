@@ -182,7 +182,7 @@ def _run(
     try:
         report = _converse(peer, cases, problems, timeout, progress)
     finally:
-        _finish(proc)
+        _finish(proc, min(timeout, 10.0))
     tail = peer.stderr_tail().strip()
     if report.problems and tail:
         report = replace(
@@ -271,12 +271,13 @@ def _unrun(
     return Report(implementation, (), outcomes, tuple(problems))
 
 
-def _finish(proc: subprocess.Popen[bytes]) -> None:
+def _finish(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """Close the implementation's input and give it ``grace`` seconds to exit, then kill it."""
     with contextlib.suppress(OSError):
         if proc.stdin is not None:
             proc.stdin.close()
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
