@@ -5,6 +5,10 @@ Targets: ``Family.load`` (with and without a signing key, as bytes, text and map
 restore over a stored backup whose ``_metadata`` and ``_sha256file`` objects are hostile; the
 audit's parent chains (``chain``: any graph, judged in any order, as walking it would) and
 database rows of any id (``audit-rows``); and ``locate`` over padded documents.
+``import_record``, ``BackupMetadataAPI.put``, (``storage``) the POSIX driver's verify and
+restore over a stored backup whose ``_metadata`` and ``_sha256file`` objects are hostile,
+(``merge``) ``audit merge`` over hostile shard files, (``names``) any file name through every
+output form, and (``reports``) conformance reports of a hostile runner's words.
 The only exceptions allowed out of them are :class:`docket.DocketError` subclasses, and
 ``Family.validate`` must agree with ``load``.
 
@@ -25,6 +29,7 @@ import base64
 import errno
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -557,6 +562,97 @@ def check_locate(case: tuple[Any, int | None, int]) -> str:
 locate_cases = st.tuples(locate_values, st.sampled_from([None, 0, 2]), st.integers(0, 40))
 
 
+# --- fleet, names and reports (issue 24) ---------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+SHARD_HEADER = {"shard": {"index": 1, "count": 1, "root": "/r", "database": None}}
+VERDICT = {"backup_id": None, "path": "p", "findings": [{"kind": "orphan", "message": "m"}]}
+
+
+@st.composite
+def shard_files(draw: st.DrawFn) -> bytes:
+    """A shard file: its header, verdicts and end line, each kept or broken (a member of
+    another JSON type, a line of garbage, a wrong count)."""
+
+    def maybe_broken(value: dict[str, Any]) -> Any:
+        if not draw(st.booleans()):
+            return value
+        inner = value[next(iter(value))] if len(value) == 1 else value
+        if isinstance(inner, dict) and inner and draw(st.booleans()):
+            key = draw(st.sampled_from(sorted(inner)))
+            inner = {**inner, key: draw(JSON_VALUES)}
+            return {next(iter(value)): inner} if len(value) == 1 else inner
+        return draw(JSON_VALUES)
+
+    verdicts = [maybe_broken(dict(VERDICT)) for _ in range(draw(st.integers(0, 3)))]
+    end = {"end": {"records": draw(st.sampled_from([len(verdicts), len(verdicts) + 1]))}}
+    lines = [json.dumps(maybe_broken(SHARD_HEADER)).encode()]
+    lines += [json.dumps(v).encode() for v in verdicts]
+    lines.append(json.dumps(maybe_broken(end)).encode())
+    if draw(st.booleans()):
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.binary(max_size=20)))
+    return b"\n".join(lines) + b"\n"
+
+
+def check_merge(data: bytes) -> str:
+    import io
+
+    from docket.fleet.audit import Summary
+    from docket.fleet.merge import merge_shards
+
+    summary = Summary()
+    for verdict in merge_shards(["-"], stdin=io.BytesIO(data)):
+        summary.add(verdict)
+    summary.to_json()
+    return "ok"
+
+
+def check_name(name: str) -> str:
+    import xml.etree.ElementTree as ET
+
+    import orjson
+
+    from docket._xml import escape
+    from docket.core.display import display, json_safe, text_of
+
+    shown = display(name)
+    assert "\n" not in shown and "\r" not in shown and not shown.lstrip().startswith("::")
+    shown.encode("utf-8")
+    orjson.dumps(json_safe({"path": name, name: [name]}))
+    ET.fromstring(f"<a>{escape(text_of(name))}</a>")
+    return "ok"
+
+
+@st.composite
+def runner_words(draw: st.DrawFn) -> dict[str, Any]:
+    """What a runner may say: its implementation's description and an answer's message."""
+    text = st.one_of(st.text(), st.sampled_from(["::error::x", "</testsuites>", "\ud800", "]]>"]))
+    return {
+        "implementation": draw(st.dictionaries(st.sampled_from(["name", "version"]), JSON_VALUES)),
+        "message": draw(text),
+        "id": draw(text),
+    }
+
+
+def check_reports(words: dict[str, Any]) -> str:
+    import xml.etree.ElementTree as ET
+
+    from docket.conformance.compare import FAIL, Outcome
+    from docket.conformance.report import Report, render_json, render_junit, render_text
+
+    outcome = Outcome(words["id"], "validate", "backup-metadata", FAIL, words["message"])
+    report = Report(words["implementation"], ("validate",), (outcome,), (words["message"],))
+    json.loads(render_json(report))
+    ET.fromstring(render_junit(report).encode("utf-8"))
+    for line in render_text(report).splitlines():
+        assert not line.lstrip().startswith("::"), line
+    return "ok"
+
+
 def targets(
     tally: Tally,
     put: Callable[[Any], str] | None = None,
@@ -599,6 +695,17 @@ def targets(
     @given(locate_cases)
     def locate(case: tuple[Any, int | None, int]) -> None:
         tally.run("locate", case, check_locate)
+    @given(shard_files())
+    def merge(data: bytes) -> None:
+        tally.run("merge", data, check_merge)
+
+    @given(st.one_of(st.text(), st.binary().map(os.fsdecode)))
+    def names(name: str) -> None:
+        tally.run("names", name, check_name)
+
+    @given(runner_words())
+    def reports(words: dict[str, Any]) -> None:
+        tally.run("reports", words, check_reports)
 
     out: dict[str, Callable[[], None]] = {
         "load": load,
@@ -610,6 +717,9 @@ def targets(
         "chain": chain,
         "audit-rows": rows,
         "locate": locate,
+        "merge": merge,
+        "names": names,
+        "reports": reports,
     }
     if put is not None:
 
@@ -676,6 +786,9 @@ SHARES = {
     "chain": 0.03,
     "audit-rows": 0.01,
     "locate": 0.03,
+    "merge": 0.02,
+    "names": 0.02,
+    "reports": 0.01,
 }
 
 

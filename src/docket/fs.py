@@ -47,6 +47,7 @@ import errno
 import fcntl
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -210,6 +211,20 @@ def read_prefix(path: PathArg, most: int, *, what: str, follow: bool = False) ->
         os.close(fd)
 
 
+def standard_input(what: str = "input") -> BinaryIO:
+    """Standard input as bytes; :class:`UnsafeFile` when the process has none (started with
+    it closed, ``<&-``: Python's ``sys.stdin`` is None then)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise UnsafeFile(
+            "<stdin>",
+            what,
+            "closed (the process was started without standard input)",
+            hint="give the input on standard input, or name a file",
+        )
+    return stream  # type: ignore[no-any-return]
+
+
 def stream_size(stream: IO[Any]) -> int | None:
     """The size of the regular file behind an open ``stream`` (standard input redirected
     from a file), None for a pipe, terminal or device, or a stream without a descriptor."""
@@ -228,6 +243,7 @@ def read_bounded(
     dir_fd: int | None = None,
     name: str | None = None,
     backup_id: str | None = None,
+    follow: bool = False,
 ) -> bytes:
     """All bytes of ``source``, refusing with :class:`FileTooLarge` if there are more than
     ``limit``; never reads more than ``limit + 1`` bytes.
@@ -236,10 +252,11 @@ def read_bounded(
     descriptor (read from where it stands; not closed) or a binary stream such as
     ``sys.stdin.buffer`` (not closed). A regular file larger than ``limit`` is refused from
     its size, before a byte is read. ``name`` is the file's name in messages for a descriptor
-    or stream (default: ``<fd N>`` / the stream's ``name``).
+    or stream (default: ``<fd N>`` / the stream's ``name``). ``follow``: a path that is a
+    symbolic link is followed (to a regular file: what it reaches is checked all the same).
     """
     if isinstance(source, str | os.PathLike):
-        fd = open_regular(source, what=what, dir_fd=dir_fd, backup_id=backup_id)
+        fd = open_regular(source, what=what, dir_fd=dir_fd, backup_id=backup_id, follow=follow)
         try:
             return read_bounded(fd, limit, what=what, name=os.fspath(source), backup_id=backup_id)
         finally:
@@ -532,15 +549,39 @@ def atomic_output(path: PathArg, *, binary: bool = False) -> Iterator[Any]:
     except OSError as err:  # name the file asked for, not the temporary one
         raise OSError(err.errno, err.strerror, os.fspath(path)) from None
     try:
-        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        fh = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")
+        try:
+            try:
+                yield fh
+            except OSError as err:
+                if err.filename != tmp and not (err.filename is None and err.errno in _FULL):
+                    raise  # another file's error, raised by the caller's block
+                raise OSError(err.errno, err.strerror, os.fspath(path)) from None
+            _as_target(fh.flush, path)
+            _as_target(lambda: os.fsync(fh.fileno()), path)
+        finally:
+            # Closing after a failed write tries the write again and fails again: the first
+            # error, naming the path, is the one to report.
+            with contextlib.suppress(OSError):
+                fh.close()
+        _as_target(lambda: os.replace(tmp, target), path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO})
+"""The errors a write into the temporary file gives (no file name attached)."""
+
+
+def _as_target(step: Callable[[], object], path: PathArg) -> None:
+    """Run one step of writing ``path`` through its temporary file; an ``OSError`` names
+    ``path`` as the user gave it, never the temporary file."""
+    try:
+        step()
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, os.fspath(path)) from None
 
 
 def _mkstemp(beside: Path, suffix: str) -> tuple[int, str]:
@@ -725,6 +766,7 @@ __all__ = [
     "read_upto",
     "refuse_irregular",
     "scan_dir",
+    "standard_input",
     "stream_size",
     "temp_path",
     "walk_dirs",

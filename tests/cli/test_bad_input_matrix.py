@@ -49,6 +49,8 @@ CLASSES = (
 
 USAGE = 2
 FAILED = 1
+ERROR = 3
+"""``docket audit`` could not audit (its exit 1 means findings)."""
 UNREACHABLE = "postgresql+psycopg://docket@127.0.0.1:1/cinder"
 """A server that is not there: port 1 on this host refuses at once."""
 
@@ -300,19 +302,20 @@ MATRIX: dict[str, dict[str, Entry]] = {
     "docket audit": group("docket audit"),
     "docket audit run": row(
         missing=case("audit", "run", "{missing}", exit=USAGE),
-        directory=case("audit", "run", "{root}", "-o", "{dir}"),
-        **database_url("audit", "run", "{root}", "--db"),
+        directory=case("audit", "run", "{root}", "-o", "{dir}", exit=ERROR),
+        url=case("audit", "run", "{root}", "--db", "notaurl", exit=USAGE),
+        unreachable=case("audit", "run", "{root}", "--db", UNREACHABLE, exit=ERROR),
         unknown=case("audit", "run", "{root}", "--require", "nope", exit=USAGE),
         malformed=NA("a bad object under ROOT is a finding, reported as such"),
         stdin=NO_STDIN,
     ),
     "docket audit merge": row(
-        missing=case("audit", "merge", "{missing}"),
-        directory=case("audit", "merge", "{dir}"),
+        missing=case("audit", "merge", "{missing}", exit=ERROR),
+        directory=case("audit", "merge", "{dir}", exit=ERROR),
         **NO_DATABASE,
         unknown=NA("names no family or version"),
-        malformed=case("audit", "merge", "{bad_json}"),
-        stdin=NA("empty input is a shard with no backups (a shard may have none)"),
+        malformed=case("audit", "merge", "{bad_json}", exit=ERROR),
+        stdin=case("audit", "merge", "-", exit=ERROR),  # no header: not a shard file
     ),
     "docket conformance": group("docket conformance"),
     "docket conformance run": row(
@@ -341,6 +344,22 @@ MORE: dict[str, Case] = {
     ),
     "migrate: -o in a directory that does not exist": case(
         "migrate", "{valid}", "--to", "3", "-o", "{missing}/out.json"
+    ),
+    "export-record: a --key-file that is missing": case(
+        "volume", "export-record", "{backup_id}", "--root", "{backups}", "--key-file",
+        "{missing}", exit=USAGE,
+    ),
+    "export-record: a --key-file that is a directory": case(
+        "volume", "export-record", "{backup_id}", "--root", "{backups}", "--key-file", "{dir}",
+        exit=USAGE,
+    ),
+    "audit merge: standard input twice": case("audit", "merge", "-", "-", exit=ERROR),
+    "new-version: a family that is a path": case(
+        "new-version", "../x", "--schemas", "{dir}", exit=USAGE
+    ),
+    "volume backup: a --volume-id that is a path": case(
+        "volume", "backup", "{valid}", "--root", "{backups}", "--volume-id", "x/../..",
+        exit=USAGE,
     ),
 }
 """Bad input found beyond the classes, each once a traceback or a misleading message."""
@@ -541,9 +560,13 @@ def test_an_unreachable_server_is_named(command: str, places: Mapping[str, str])
     argv = _argv(entry, places)
     argv[at] = "mysql+pymysql://cinder@127.0.0.1:1/cinder"
     result = CliRunner().invoke(app.cli, argv)
-    assert result.exit_code == FAILED, result.stderr
+    assert result.exit_code == DB_FAILED.get(command, FAILED), result.stderr
     assert_one_error(result.stderr, result.stdout)
     assert "could not connect to the database at 127.0.0.1:1" in result.stderr
+
+
+DB_FAILED = {"docket audit run": ERROR}
+"""Commands whose exit when the database fails is not 1 (which means findings there)."""
 
 
 TABLES_READ = {
@@ -570,7 +593,7 @@ def test_a_missing_table_is_named_with_how_to_make_it(
     argv[at] = f"sqlite:///{empty}"
     before = sorted(Path(places["root"]).rglob("*"))
     result = CliRunner().invoke(app.cli, argv)
-    assert result.exit_code == FAILED, result.stderr
+    assert result.exit_code == DB_FAILED.get(command, FAILED), result.stderr
     assert_one_error(result.stderr, result.stdout)
     assert f"no table {json.dumps(TABLES_READ[command])}" in result.stderr
     assert "`docket db init URL` creates" in result.stderr
@@ -615,7 +638,9 @@ def test_db_init_makes_every_table_audit_reads(tmp_path: Path) -> None:
     engine.dispose()
     found = CliRunner().invoke(app.cli, ["audit", str(root), "--db", url, "--format", "jsonl"])
     assert found.exit_code == 1
-    (verdict,) = [json.loads(line) for line in found.stdout.splitlines()]
+    head, verdict, end = [json.loads(line) for line in found.stdout.splitlines()]
+    assert head["shard"]["index"] == head["shard"]["count"] == 1
+    assert head["shard"]["database"] == url and end == {"end": {"records": 1}}
     assert verdict["backup_id"] == gone
     assert [f["kind"] for f in verdict["findings"]] == ["no-files"]
 
@@ -663,5 +688,5 @@ def test_audit_with_db_init_tables_missing_backups_is_one_line(tmp_path: Path) -
     url = volumes_only_database(tmp_path / "cinder.db")
     done = _docket("audit", str(tmp_path), "--db", url)
     assert_one_error(done.stderr, done.stdout)
-    assert done.returncode == 1
+    assert done.returncode == ERROR
     assert 'no table "backups"' in done.stderr

@@ -19,6 +19,7 @@ LONG = os.environ.get("DOCKET_FUZZ_LONG") == "1"
 NAMES = [
     "load", "load-signed", "load-text", "load-mapping", "record", "record-signed",
     "chain", "audit-rows", "locate",
+    "merge", "names", "reports",
 ]  # fmt: skip
 
 

@@ -84,9 +84,11 @@ def outcome(call: Callable[[], object]) -> DocketError | None:
 
 
 def test_every_file_has_an_expectation_and_every_expectation_a_file() -> None:
-    for kind in ("containers", "records"):
+    for kind in ("containers", "records", "shards"):
         on_disk = sorted(p.name for p in (HOSTILE / kind).iterdir())
         assert on_disk == sorted(CASES[kind]), kind
+    for case in CASES["shards"].values():
+        assert case["merge"] == "CommandFailed" or case.get("why"), case
     for case in [*CASES["containers"].values(), *CASES["records"].values()]:
         assert case["load"] == "ok" or issubclass(error_type(case["load"]), DocketError)
         if case["load"] == "ok" or set(case) - {"load"}:
@@ -109,7 +111,11 @@ def test_the_corpus_covers_every_kind_of_hostile_input() -> None:
 
 
 def test_the_corpus_is_what_the_generator_writes() -> None:
-    for kind, build in (("containers", generate.containers), ("records", generate.records)):
+    for kind, build in (
+        ("containers", generate.containers),
+        ("records", generate.records),
+        ("shards", generate.shards),
+    ):
         for name, (data, expect) in build().items():
             assert raw(kind, name) == data, f"{kind}/{name} differs: run the generator"
             assert CASES[kind][name] == expect

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -494,8 +493,8 @@ def test_merge_rejects_what_is_not_a_shard(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"not": "a verdict"}\n')
     err = io.StringIO()
-    assert merge([str(bad)], stdout=io.StringIO(), stderr=err) == 1
-    assert "bad.jsonl:1" in err.getvalue()
+    assert merge([str(bad)], stdout=io.StringIO(), stderr=err) == 3  # could not audit
+    assert "bad.jsonl" in err.getvalue() and "no shard header" in err.getvalue()
 
 
 def test_merging_shards_is_a_library_call_giving_one_runs_verdicts(
@@ -510,8 +509,7 @@ def test_merging_shards_is_a_library_call_giving_one_runs_verdicts(
     files = []
     for i in (1, 2, 3):
         path = tmp_path / f"shard-{i}.jsonl"
-        lines = (orjson.dumps(v.to_json()) + b"\n" for v in audit(root, shard=(i, 3)))
-        path.write_bytes(b"".join(lines))
+        path.write_bytes(b"".join(audit(root, shard=(i, 3)).jsonl()))
         files.append(str(path))
     stdin = io.BytesIO(Path(files.pop()).read_bytes())  # one shard from standard input
     merged = Summary()
@@ -707,7 +705,12 @@ def test_an_empty_shard_says_so_and_succeeds(tmp_path: Path) -> None:
         f"docket audit: shard {empty}/5 is empty: it holds none of the backups under {root} "
         "(2 backups in all)\n"
     )
-    assert report.read_text() == ""  # written, so `merge shard-*.jsonl` finds every shard
+    # written, so `merge shard-*.jsonl` finds every shard: its header and end, no verdict
+    head, end = [json.loads(line) for line in report.read_text().splitlines()]
+    assert head["shard"] == {
+        "index": empty, "count": 5, "root": str(root.resolve()), "database": None
+    }
+    assert end == {"end": {"records": 0}}
     err = io.StringIO()
     assert run_audit(tmp_path / "root", stdout=io.StringIO(), stderr=err) == 0
     assert "empty" not in err.getvalue()

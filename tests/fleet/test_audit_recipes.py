@@ -90,7 +90,7 @@ def _assert_merge_is_a_single_run(
 
 def _unreachable_db_status(root: Path) -> int:
     """docket's exit status for a shard whose database cannot be reached (it writes no
-    report): 1, the status of findings, in releases before the audit's exit 3."""
+    report): 3 (1, the status of findings, in releases before the audit's exit 3)."""
     done = _docket("audit", "run", str(root), "--db", UNREACHABLE_DB, "--format", "jsonl")
     assert done.returncode != 0 and not done.stdout, done.stderr
     return done.returncode
@@ -170,7 +170,7 @@ def test_an_indexed_job_pod_that_cannot_audit_fails(tmp_path: Path) -> None:
     env = {"SHARDS": str(N), "BACKUPS": str(tmp_path / "root"), "RESULTS": str(tmp_path)}
     stale = tmp_path / "shard-2.jsonl"
     stale.write_text("from an earlier run\n")
-    # docket exits 1, as for findings, but writes no report: the pod fails.
+    # docket exits 3 (1, as for findings, before) and writes no report: the pod fails.
     # Findings or not, no report means no shard: the pod fails with docket's status.
     status = _unreachable_db_status(tmp_path / "root")
     pod = _pod(1, DOCKET_DB=UNREACHABLE_DB, **env)

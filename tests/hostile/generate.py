@@ -467,13 +467,67 @@ def records() -> dict[str, tuple[bytes, dict[str, str]]]:
     }
 
 
+def shards() -> dict[str, tuple[bytes, dict[str, str]]]:
+    """Shard files ``docket audit merge`` is given (issue 24): each refused with a typed
+    error, or merged. ``root`` names the audit each belongs to."""
+
+    def lines(*values: Any) -> bytes:
+        return b"".join(
+            v if isinstance(v, bytes) else json.dumps(v).encode() + b"\n" for v in values
+        )
+
+    def head(index: int = 1, count: int = 1, **extra: Any) -> dict[str, Any]:
+        return {"shard": {"index": index, "count": count, "root": "/backups", "database": None}
+                | extra}  # fmt: skip
+
+    verdict = {
+        "backup_id": "ab000000-0000-4000-8000-000000000000", "path": "ab/00/ab000000",
+        "findings": [{"kind": "partial", "message": "no _metadata object"}],
+    }  # fmt: skip
+    refused = {"merge": "CommandFailed"}
+    return {
+        "whole.jsonl": (
+            lines(head(), verdict, {"end": {"records": 1}}),
+            {"merge": "ok", "why": "a whole audit of one shard"},
+        ),
+        "no-header.jsonl": (lines(verdict, {"end": {"records": 1}}), refused),
+        "no-end.jsonl": (lines(head(), verdict), refused),
+        "end-counts-more.jsonl": (lines(head(), verdict, {"end": {"records": 2}}), refused),
+        "one-of-two.jsonl": (lines(head(1, 2), {"end": {"records": 0}}), refused),
+        "header-twice.jsonl": (lines(head(), head(), {"end": {"records": 0}}), refused),
+        "index-zero.jsonl": (lines(head(0, 1), {"end": {"records": 0}}), refused),
+        "index-true.jsonl": (lines(head(True, 1), {"end": {"records": 0}}), refused),
+        "root-number.jsonl": (lines(head(root=7), {"end": {"records": 0}}), refused),
+        "verdict-array.jsonl": (lines(head(), [], {"end": {"records": 1}}), refused),
+        "backup-id-number.jsonl": (
+            lines(head(), verdict | {"backup_id": 5}, {"end": {"records": 1}}), refused
+        ),
+        "findings-object.jsonl": (
+            lines(head(), verdict | {"findings": {}}, {"end": {"records": 1}}), refused
+        ),
+        "finding-kind-null.jsonl": (
+            lines(head(), verdict | {"findings": [{"kind": None}]}, {"end": {"records": 1}}),
+            refused,
+        ),
+        "created-at-number.jsonl": (
+            lines(head(), verdict | {"created_at": 20260101}, {"end": {"records": 1}}), refused
+        ),
+        "not-utf8.jsonl": (lines(head(), b"\xff\xfe\n", {"end": {"records": 0}}), refused),
+        "line-after-end.jsonl": (lines(head(), {"end": {"records": 0}}, verdict), refused),
+        "workflow-command-path.jsonl": (
+            lines(head(), verdict | {"path": "::error::x\n::add-mask::y"}, {"end": {"records": 1}}),
+            {"merge": "ok", "why": "a path is data: every report escapes it"},
+        ),
+    }
+
+
 def ok_record(why: str) -> dict[str, str]:
     return {"load": "ok", "why": why}
 
 
 def main() -> None:
-    cases: dict[str, dict[str, dict[str, str]]] = {"containers": {}, "records": {}}
-    for kind, items in (("containers", containers()), ("records", records())):
+    cases: dict[str, dict[str, dict[str, str]]] = {"containers": {}, "records": {}, "shards": {}}
+    for kind, items in (("containers", containers()), ("records", records()), ("shards", shards())):
         folder = HERE / kind
         folder.mkdir(exist_ok=True)
         for old in folder.iterdir():

@@ -84,6 +84,8 @@ _OBJECT_LIMITS = Limits(
     max_bytes=1 << 40, max_depth=32, max_string_length=1 << 31, max_keys=1_000_000
 )
 _BUFFERS = 3
+_NAME_MAX = 255
+"""The longest file name POSIX file systems hold, in bytes (an object is one file)."""
 
 
 def _utcnow() -> datetime:
@@ -199,10 +201,20 @@ class ChunkedBackupDriver(BackupDriver):
         filled in.
         """
         check_id(backup.id)  # the caller's id: a bad one is a usage error
-        backup_id, container = self._new_container(backup)
         volume_id = backup.volume_id
         if not volume_id:
-            raise DriverOptionError("a backup needs a volume id", backup_id=backup_id)
+            raise DriverOptionError("a backup needs a volume id", backup_id=backup.id)
+        # The volume id becomes part of every object name: checked before anything is made.
+        check_id(volume_id, "volume id")
+        longest = len(f".volume_{volume_id}_YYYYmmddHHMMSS_backup_{backup.id}_sha256file.") + 13
+        if longest > _NAME_MAX:  # the temporary file of the longest object name
+            raise DriverOptionError(
+                f"volume id and backup id make object names of {longest} bytes, more than a "
+                f"file name may hold ({_NAME_MAX})",
+                hint="Cinder's ids are 36-character UUIDs",
+                backup_id=backup.id,
+            )
+        backup_id, container = self._new_container(backup)
         self._check_unused(container, backup_id)
         parent_shas, parent_end = self._parent(backup, volume_id)
         volume_meta = self.get_metadata(volume_id) if self.metadata_api is not None else None

@@ -3,7 +3,9 @@
 The work is :func:`docket.fleet.audit.audit`; this turns options into its arguments and its
 verdicts into a report: a summary table (text), the summary as JSON, one JSON line per backup
 (``jsonl``, what shards write and ``docket audit merge`` reads), or a self-contained HTML page.
-Exit status: 0 when no backup has a finding, 1 when one has, 2 for a usage error.
+Exit status: 0 when no backup has a finding, 1 when one has, 2 for a usage error, 3 when the
+audit could not be made (a root or database that cannot be read, a shard set that is not
+whole): a batch wrapper's ``test $? -le 1`` passes findings and fails the rest.
 """
 
 from __future__ import annotations
@@ -20,11 +22,21 @@ import orjson
 
 from docket.cli import options
 from docket.cli.audit_report import render
-from docket.cli.common import EXIT_FAILED, EXIT_OK, database, run
+from docket.cli.common import EXIT_ERROR, EXIT_FAILED, EXIT_OK, database, run
 from docket.cli.errors import CommandFailed, UsageError
+from docket.core.display import display, json_safe
 from docket.core.errors import show
-from docket.fleet.audit import FINDINGS, AuditRun, BackupRow, Summary, Verdict, audit, backup_rows
-from docket.fleet.merge import merge_shards
+from docket.fleet.audit import (
+    FINDINGS,
+    AuditRun,
+    BackupRow,
+    Summary,
+    Verdict,
+    audit,
+    backup_rows,
+    database_identity,
+)
+from docket.fleet.merge import ShardEnd, ShardHeader, merge_shards
 from docket.fleet.shards import choose_shard
 from docket.fs import atomic_output
 
@@ -44,30 +56,44 @@ def _target(stdout: TextIO, output: str | os.PathLike[str] | None) -> Iterator[T
 class _Report:
     """Writes verdicts as they come and the summary at the end, in one output format."""
 
-    def __init__(self, out: TextIO, output_format: str, title: str) -> None:
+    def __init__(
+        self, out: TextIO, output_format: str, title: str, header: ShardHeader
+    ) -> None:
         self.out = out
         self.format = output_format
         self.title = title
         self.summary = Summary()
+        if self.format == "jsonl":  # which share of which audit: what merge proves whole
+            self.out.write(_dumps(header.to_json()) + "\n")
 
     def add(self, verdict: Verdict) -> None:
         self.summary.add(verdict)
         if self.format == "jsonl":
-            self.out.write(orjson.dumps(verdict.to_json()).decode("utf-8") + "\n")
+            self.out.write(_dumps(verdict.to_json()) + "\n")
         elif self.format == "text":
-            where = verdict.backup_id or verdict.path or "?"
+            where = display(verdict.backup_id or verdict.path or "?")
             for finding in verdict.findings:
-                obj = f" [{finding.object}]" if finding.object else ""
-                self.out.write(f"{where}: {finding.kind}: {finding.message}{obj}\n")
+                obj = f" [{display(finding.object)}]" if finding.object else ""
+                self.out.write(f"{where}: {finding.kind}: {display(finding.message)}{obj}\n")
 
     def end(self) -> None:
-        data = self.summary.to_json()
-        if self.format == "json":
+        data = json_safe(self.summary.to_json())
+        if self.format == "jsonl":
+            self.out.write(_dumps(ShardEnd(self.summary.records).to_json()) + "\n")
+        elif self.format == "json":
             self.out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n")
         elif self.format == "html":
             self.out.write(render(data, title=self.title))
         elif self.format == "text":
             write_text(self.out, data)
+
+
+def _dumps(value: Any, option: int = 0) -> str:
+    """``value`` as JSON text; names that are not UTF-8 (a file name's bytes) as escapes."""
+    try:
+        return orjson.dumps(value, option=option).decode("utf-8")
+    except TypeError:  # a lone surrogate: an undecodable byte of a file name
+        return orjson.dumps(json_safe(value), option=option).decode("utf-8")
 
 
 def write_text(out: TextIO, summary: dict[str, Any]) -> None:
@@ -160,15 +186,16 @@ def _finish(stderr: TextIO, summary: Summary, nothing: str) -> int:
 def _nothing(root: str | os.PathLike[str], part: tuple[int, int] | None, run: AuditRun) -> str:
     """What a run that audited nothing says: an empty shard is not an error (exit 0), as a
     batch array of shards expects of each of its tasks."""
+    shown = display(root)
     if part is None:
-        return f"no backups found under {root}"
+        return f"no backups found under {shown}"
     shard = f"shard {part[0]}/{part[1]} is empty"
     if not run.backups and not run.rows:
-        return f"{shard}: there are no backups under {root}"
+        return f"{shard}: there are no backups under {shown}"
     counted = _count(run.backups, "backup")
     if run.rows:
         counted += f" and {_count(run.rows, 'database row')}"
-    return f"{shard}: it holds none of the backups under {root} ({counted} in all)"
+    return f"{shard}: it holds none of the backups under {shown} ({counted} in all)"
 
 
 def _count(n: int, noun: str) -> str:
@@ -217,12 +244,13 @@ def run_audit(
                     jobs=jobs,
                     shard=part,
                     progress=bar,
+                    database=None if db is None else database_identity(db),
                 )
             except UsageError as err:
                 if err.argument != "require":
                     raise
                 raise UsageError("--require", err.reason, err.hint) from None
-            report = _Report(out, output_format, "docket audit")
+            report = _Report(out, output_format, "docket audit", verdicts.header)
             try:
                 for verdict in verdicts:
                     report.add(verdict)
@@ -233,7 +261,7 @@ def run_audit(
             report.end()
         return _finish(stderr, report.summary, _nothing(root, part, verdicts))
 
-    return run(stderr, work)
+    return run(stderr, work, failed=EXIT_ERROR)
 
 
 def merge(
@@ -253,14 +281,16 @@ def merge(
             raise UsageError(
                 "--format", f"{show(output_format)} is not one of " + ", ".join(FORMATS)
             )
+        verdicts = merge_shards(files)  # the set proven whole before anything is written
         with _target(stdout, output) as out:
-            report = _Report(out, output_format, "docket audit")
-            for verdict in merge_shards(files):
+            report = _Report(out, output_format, "docket audit", verdicts.header)
+            for verdict in verdicts:
                 report.add(verdict)
             report.end()
-        return _finish(stderr, report.summary, "no backups found in " + ", ".join(files))
+        nothing = "no backups found in " + ", ".join(map(display, files))
+        return _finish(stderr, report.summary, nothing)
 
-    return run(stderr, work)
+    return run(stderr, work, failed=EXIT_ERROR)
 
 
 # --- the click layer --------------------------------------------------------------------------
@@ -303,8 +333,9 @@ def group() -> None:
     versions, integrity, parent chain, and which readers can restore it.
 
     `docket audit ROOT [OPTIONS]` is `docket audit run ROOT [OPTIONS]` (name a root called
-    "run" or "merge" as ./run). Exit status: 0 when no backup has a finding, 1 when one has
-    (or the input was unreadable), 2 for a usage error.
+    "run" or "merge" as ./run). Exit status: 0 when no backup has a finding, 1 when one has,
+    2 for a usage error, 3 when the audit could not be made (unreadable input, a database
+    that cannot be reached, a shard set with a share missing, twice or of another audit).
     """
 
 
@@ -349,7 +380,8 @@ def run_command(ctx: click.Context, /, root: Path, **params: Any) -> None:
     Per backup: id, volume, parent, the version of its metadata object, SHA-256 object and
     the volume_meta container inside, integrity, the parent chain's health, and the readers
     (declared in family manifests) that can restore it. Exit status: 0 when nothing was
-    found, 1 when a backup has a finding, 2 for a usage error.
+    found, 1 when a backup has a finding, 2 for a usage error, 3 when the audit could not
+    be made.
     """
     ctx.exit(run_audit(root, **params, **options.with_schemas(ctx)))
 
@@ -371,5 +403,7 @@ def merge_command(
     ctx: click.Context, /, files: tuple[str, ...], output_format: str, output: str | None
 ) -> None:
     """Combine `--format jsonl` outputs of `docket audit --shard I/N` into the summary, HTML
-    and exit status one run over the whole root gives."""
+    and exit status one run over the whole root gives. The set must be whole: every share
+    once, all of one root and database, each file complete (exit 3 otherwise, naming the
+    share)."""
     ctx.exit(merge(files, output_format=output_format, output=output, **options.streams()))

@@ -269,7 +269,14 @@ def render(summary: Mapping[str, Any], *, title: str = "docket audit") -> str:
     charts = [
         _chart(family, versions, summary["ages"]) for family, versions in summary["formats"].items()
     ]
-    data = json.dumps(summary, sort_keys=True).replace("</", "<\\/")
+    # Inside <script> the parser looks for "</script" and "<!--" (which can hide the end tag
+    # from it): no "<", ">" or "&" is left for it to see, only their JSON escapes.
+    data = (
+        json.dumps(summary, sort_keys=True)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
     deep = "every object's checksum checked" if summary["deep"] else "metadata only"
     return f"""<!DOCTYPE html>
 <html lang="en">

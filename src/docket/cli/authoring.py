@@ -31,7 +31,17 @@ def _folder(schemas: str | os.PathLike[str] | None, family: str) -> Path:
             "name the schema directory of the family",
             "docket --schemas DIR new-version FAMILY (the bundled families are not edited)",
         )
+    if family in ("", ".", "..") or "/" in family or "\0" in family:
+        raise UsageError(
+            "FAMILY",
+            f"{show(family)} is not a family name: one folder name under {schemas}",
+            "name the family's folder, not a path",
+        )
     folder = Path(schemas) / family
+    if folder.is_symlink():  # its files would be written wherever the link leads
+        raise UsageError(
+            "FAMILY", f"{folder} is a symbolic link", "give the family's own folder, not a link"
+        )
     if not (folder / MANIFEST).is_file():
         raise UsageError(
             "FAMILY", f"no family {show(family)} under {schemas} ({folder / MANIFEST})"

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from docket.cli.errors import UsageError
 from docket.core.codec import Limits, parse
+from docket.core.display import display, guard_lines
 from docket.core.documents import MANIFEST
 from docket.core.errors import (
     DocketError,
@@ -31,13 +31,16 @@ from docket.core.family import Container, Family
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
 from docket.fleet.validate import DEFAULT_FAMILY, STDIN
-from docket.fs import open_file, read_bounded, read_upto, stream_size
+from docket.fs import open_file, read_bounded, read_upto, standard_input, stream_size
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 """Invalid, unreadable, refused, or a check found something."""
 EXIT_USAGE = 2
 """A bad argument or option."""
+EXIT_ERROR = 3
+"""The command could not do its work, where exit 1 means it did and found something
+(``docket audit``: a batch wrapper's ``test $? -le 1`` must not pass a shard that failed)."""
 
 KEY_ENV = "DOCKET_SIGNING_KEY_FILE"
 KEY_LIMIT = 64 << 10
@@ -48,25 +51,31 @@ Progress = Callable[[int, int], None]
 call it."""
 
 
-def run(stderr: TextIO, work: Callable[[], int]) -> int:
-    """Run a command body; report a :class:`DocketError` or ``OSError`` as one message."""
+def run(stderr: TextIO, work: Callable[[], int], *, failed: int = EXIT_FAILED) -> int:
+    """Run a command body; report a :class:`DocketError` or ``OSError`` as one message (with
+    no line a CI runner would read as a workflow command, whatever names it holds) and exit
+    ``failed`` (2 for a usage error)."""
+
+    def say(text: str) -> None:
+        stderr.write(guard_lines(text) + "\n")
+
     try:
         return work()
     except (UsageError, DriverOptionError) as err:
-        stderr.write(f"error: {err}\n")
+        say(f"error: {err}")
         return EXIT_USAGE
     except ValidationError as err:
-        stderr.write(f"error: {err.family} v{err.version}: {len(err.issues)} problem(s)\n")
+        say(f"error: {err.family} v{err.version}: {len(err.issues)} problem(s)")
         for issue in err.issues:
-            stderr.write(f"  {issue.json_path}: {issue.message}\n")
-        return EXIT_FAILED
+            say(f"  {issue.json_path}: {issue.message}")
+        return failed
     except DocketError as err:
-        stderr.write(f"error: {err}\n")
-        return EXIT_FAILED
+        say(f"error: {err}")
+        return failed
     except OSError as err:
-        where = f": {err.filename}" if err.filename else ""
-        stderr.write(f"error: {err.strerror or err}{where}\n")
-        return EXIT_FAILED
+        where = f": {display(err.filename)}" if err.filename else ""
+        say(f"error: {err.strerror or err}{where}")
+        return failed
 
 
 # --- registries, families, versions -----------------------------------------------------------
@@ -187,7 +196,7 @@ def read_input(path: str, stdin: BinaryIO | None, limits: Limits) -> bytes:
     # A FIFO, device or link given by name is refused (UnsafeFile) rather than read or
     # followed; standard input is read as it is, and left open.
     opened = (
-        contextlib.nullcontext(stdin if stdin is not None else sys.stdin.buffer)
+        contextlib.nullcontext(stdin if stdin is not None else standard_input("input"))
         if path == STDIN
         else open_file(path, what="input file")
     )

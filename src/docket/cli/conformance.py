@@ -18,8 +18,9 @@ from docket.cli.options import streams
 from docket.conformance.report import RENDERERS, Report
 from docket.conformance.runner import DOCKET_COMMAND, default_suite, run
 from docket.conformance.suite import LEVELS, Suite, SuiteError
-from docket.core.errors import DocketError, show
-from docket.fs import write_atomic
+from docket.core.display import display, guard_lines
+from docket.core.errors import DocketError, UnsafeFile, show
+from docket.fs import refuse_irregular, write_atomic
 
 # --- the command ---------------------------------------------------------------------------
 
@@ -63,7 +64,7 @@ def _write_report(
             write_atomic(output, text.encode("utf-8"))
         except (OSError, DocketError) as err:
             reason = err.strerror if isinstance(err, OSError) else str(err)
-            stderr.write(f"error: cannot write {output}: {reason}\n")
+            stderr.write(guard_lines(f"error: cannot write {display(output)}: {reason}") + "\n")
             return EXIT_FAILED
         if output_format != "text":
             stdout.write(RENDERERS["text"](report))
@@ -87,6 +88,12 @@ def conformance_run(
     loaded = _load_suite(suite, families, stderr)
     if loaded is None:
         return EXIT_USAGE
+    if output is not None:
+        try:  # before the run: a link, FIFO or device is refused as `audit -o` refuses it
+            refuse_irregular(output)
+        except UnsafeFile as err:
+            stderr.write(guard_lines(f"error: cannot write {display(output)}: {err}") + "\n")
+            return EXIT_FAILED
     report = run(
         tuple(command) or DOCKET_COMMAND,
         loaded,

@@ -73,7 +73,9 @@ def with_schemas(ctx: click.Context) -> dict[str, Any]:
 
 def reading(ctx: click.Context) -> dict[str, Any]:
     """The streams, standard input and schema directory every reading command takes."""
-    return {**with_schemas(ctx), "stdin": sys.stdin.buffer}
+    # None when the process has no standard input (it was closed): a command reading `-`
+    # then refuses with a typed error, and the others never notice.
+    return {**with_schemas(ctx), "stdin": getattr(sys.stdin, "buffer", None)}
 
 
 def output_format(

@@ -13,6 +13,7 @@ file also carries the line and column where it is (see :mod:`docket.core.locate`
 from __future__ import annotations
 
 import json
+import os
 import urllib.parse
 from typing import Any, ClassVar, Protocol, TextIO
 
@@ -20,6 +21,7 @@ import orjson
 
 import docket
 from docket._xml import escape, quoteattr
+from docket.core.display import display, guard_lines, json_safe, text_of
 from docket.core.errors import Issue, json_path, segments_of
 from docket.fleet.validate import Result, Skipped
 
@@ -57,7 +59,7 @@ def result_dict(result: Result) -> dict[str, Any]:
     a JSON Lines file (None for a whole file); each error's ``line`` and ``column`` are where
     the problem is in the file (None when it has no place, e.g. a file that cannot be read)."""
     return {
-        "file": result.file,
+        "file": text_of(result.file),
         "line": result.line,
         "valid": result.valid,
         "family": result.family,
@@ -67,10 +69,12 @@ def result_dict(result: Result) -> dict[str, Any]:
 
 
 def where(result: Result, issue: Issue) -> str:
-    """``FILE:LINE:COLUMN`` of a problem (``FILE[:LINE]`` when it has no place)."""
+    """``FILE:LINE:COLUMN`` of a problem (``FILE[:LINE]`` when it has no place), the file's
+    name escaped for display."""
+    file = display(result.file)
     if issue.line is not None:
-        return f"{result.file}:{issue.line}:{issue.column or 1}"
-    return result.file if result.line is None else f"{result.file}:{result.line}"
+        return f"{file}:{issue.line}:{issue.column or 1}"
+    return file if result.line is None else f"{file}:{result.line}"
 
 
 class Formatter(Protocol):
@@ -111,7 +115,8 @@ class TextFormatter:
 
     def result(self, result: Result) -> None:
         for issue in result.errors:
-            self.out.write(f"{where(result, issue)}: {issue_text(issue)}\n")
+            # the file is escaped by where(); a message is guarded all the same
+            self.out.write(guard_lines(f"{where(result, issue)}: {issue_text(issue)}") + "\n")
 
     def skipped(self, skipped: Skipped) -> None:
         pass
@@ -138,7 +143,7 @@ class JsonFormatter:
 
     def skipped(self, skipped: Skipped) -> None:
         # An item of its own, told apart by its "skipped" member (it has no "valid").
-        self._item({"file": skipped.path, "skipped": skipped.reason})
+        self._item({"file": text_of(skipped.path), "skipped": text_of(skipped.reason)})
 
     def _item(self, item: dict[str, Any]) -> None:
         separator = "\n  " if self.first else ",\n  "
@@ -166,14 +171,15 @@ class GithubFormatter(TextFormatter):
 
     def result(self, result: Result) -> None:
         for issue in result.errors:
-            props = f"file={_escape_property(result.file)}"
+            props = f"file={_escape_property(display(result.file))}"
             line = issue.line if issue.line is not None else result.line
             if line is not None:
                 props += f",line={line}"
                 if issue.column is not None:
                     props += f",col={issue.column}"
             props += ",title=docket validate"
-            self.out.write(f"::error {props}::{_escape_data(issue_text(issue))}\n")
+            message = _escape_data(text_of(issue_text(issue)))  # one line: %0A for a newline
+            self.out.write(f"::error {props}::{message}\n")
 
 
 # --- SARIF ---------------------------------------------------------------------------------
@@ -227,9 +233,10 @@ def _uri(path: str) -> str:
     to find them in the repository)."""
     if path == "<stdin>":
         return "stdin"
+    raw = os.fsencode(path)  # the name's own bytes, UTF-8 or not, percent-encoded
     if path.startswith("/"):
-        return "file://" + urllib.parse.quote(path)
-    return urllib.parse.quote(path.removeprefix("./"))
+        return "file://" + urllib.parse.quote(raw)
+    return urllib.parse.quote(raw.removeprefix(b"./"))
 
 
 class SarifFormatter:
@@ -294,7 +301,7 @@ class SarifFormatter:
                 "ruleId": kind,
                 "ruleIndex": _RULE_INDEX[kind],
                 "level": "error",
-                "message": {"text": issue_text(issue)},
+                "message": {"text": text_of(issue_text(issue))},
                 "locations": [{"physicalLocation": location}],
                 "properties": {"path": issue.json_path, "keyword": issue.keyword},
             }
@@ -306,7 +313,7 @@ class SarifFormatter:
         self.notes.append(
             {
                 "level": "note",
-                "message": {"text": f"skipped {skipped.path}: {skipped.reason}"},
+                "message": {"text": text_of(f"skipped {skipped.path}: {skipped.reason}")},
                 "locations": [
                     {"physicalLocation": {"artifactLocation": {"uri": _uri(skipped.path)}}}
                 ],
@@ -403,8 +410,11 @@ FORMATTERS: dict[str, type[Formatter]] = {
 
 
 def emit(out: TextIO, output_format: str, data: Any, text: str, *, sort_keys: bool = False) -> None:
-    """One report: ``data`` as indented JSON for ``--format json``, else ``text`` as it is."""
+    """One report: ``data`` as indented JSON for ``--format json``, else ``text`` with no
+    line a CI runner would take for a workflow command (names in it: see
+    :mod:`docket.core.display`)."""
     if output_format == JSON:
-        out.write(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=sort_keys) + "\n")
+        dumped = json.dumps(json_safe(data), indent=2, ensure_ascii=False, sort_keys=sort_keys)
+        out.write(dumped + "\n")
     else:
-        out.write(text)
+        out.write(guard_lines(text))

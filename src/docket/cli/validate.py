@@ -22,6 +22,7 @@ from docket.cli.common import (
 )
 from docket.cli.errors import CommandFailed, UsageError
 from docket.cli.output import FORMATTERS
+from docket.core.display import display
 from docket.core.errors import show
 from docket.fleet.shards import choose_shard
 from docket.fleet.validate import (
@@ -81,7 +82,8 @@ def validate(
                 others += 1  # other files are counted, not listed
                 return
             out.skipped(item)  # in the report, where the format has a place for it
-            stderr.write(f"docket validate: skipped {item.path}: {item.reason}\n")
+            reason = display(item.reason)
+            stderr.write(f"docket validate: skipped {display(item.path)}: {reason}\n")
 
         out.begin()
         with progress_bar(stderr, "validating", progress, min_total=PROGRESS_MIN_BYTES) as bar:

@@ -32,6 +32,7 @@ from docket.cli.common import (
     run,
 )
 from docket.cli.output import emit
+from docket.core.display import display
 from docket.core.errors import BackupError, DriverOptionError
 from docket.core.registry import Registry
 
@@ -268,14 +269,17 @@ def export_record(
     version: int | None = None,
     service: str | None = None,
     output_format: str = "text",
+    key_file: str | os.PathLike[str] | None = None,
 ) -> int:
     """``docket volume export-record``: print a stored backup's record (base64 text).
 
     The record names ``service`` (Cinder's POSIX driver by default, which Cinder imports).
+    With ``key_file``, the record is signed with it, so that ``import-record`` with the same
+    key accepts it.
     """
 
     def work() -> _Outcome:
-        driver = PosixBackupDriver(root)
+        driver = PosixBackupDriver(root, registry=build_registry(None, key_file))
         if version is not None:  # a version it lacks is the option's fault: exit 2
             named_version(driver.registry.family("backup-record"), str(version), "--record-version")
         text = driver.export_record(backup_id, version=version, service=service)
@@ -309,7 +313,7 @@ def import_record(
         driver = PosixBackupDriver(root, registry=build_registry(None, key_file))
         text = record
         if record == "-":
-            source = stdin if stdin is not None else sys.stdin.buffer
+            source = stdin if stdin is not None else fs.standard_input("record")
             raw = fs.read_bounded(source, RECORD_TEXT_LIMIT, what="record", name="<stdin>")
             text = raw.decode("ascii", "replace")
         imported = driver.import_record(text.strip())
@@ -355,8 +359,8 @@ def _list_text(
     found: list[BackupSummary], root: str | os.PathLike[str], volume_id: str | None
 ) -> str:
     if not found:
-        of = f" of volume {volume_id}" if volume_id is not None else ""
-        return f"no backups under {root}{of}\n"
+        of = f" of volume {display(volume_id)}" if volume_id is not None else ""
+        return f"no backups under {display(root)}{of}\n"
     rows = [("BACKUP", "VOLUME", "PARENT", "CREATED", "SIZE", "OBJECTS", "STATUS")]
     rows += [
         (
@@ -591,10 +595,12 @@ def delete_command(ctx: click.Context, /, **params: Any) -> None:
     "cinder.backup.drivers.posix.PosixBackupDriver, which Cinder imports).",
 )
 @options.output_format()
+@options.key_file
 @options.schemas
 @click.pass_context
 def export_record_command(ctx: click.Context, /, **params: Any) -> None:
-    """Print the backup record of BACKUP_ID (base64 text)."""
+    """Print the backup record of BACKUP_ID (base64 text); with a key (--key-file or
+    DOCKET_SIGNING_KEY_FILE), signed, as import-record with that key requires."""
     ctx.exit(export_record(**params, **options.streams()))
 
 
@@ -619,7 +625,7 @@ def import_record_command(
             root=root,
             output_format=output_format,
             key_file=key_file,
-            stdin=sys.stdin.buffer,
+            stdin=None,  # standard input, read only for RECORD -
             **options.streams(),
         )
     )

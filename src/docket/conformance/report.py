@@ -11,6 +11,7 @@ from xml.etree import ElementTree as ET
 from docket._xml import xml_safe
 from docket.conformance.compare import ERROR, FAIL, PASS, SKIPPED, STATUSES, UNCLAIMED, Outcome
 from docket.conformance.suite import LEVELS
+from docket.core.display import display, json_safe
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,14 @@ class Report:
 
 
 def _name(report: Report) -> str:
+    """The implementation's name and version as it said them (a peer's words: escaped)."""
     impl = report.implementation
-    return f"{impl.get('name', '?')} {impl.get('version', '')}".strip()
+    return display(f"{impl.get('name', '?')} {impl.get('version', '')}".strip())
 
 
 def render_text(report: Report, *, max_failures: int = 50) -> str:
-    lines = [f"conformance of {_name(report)} ({report.implementation.get('language', '?')})"]
+    language = display(str(report.implementation.get("language", "?")))
+    lines = [f"conformance of {_name(report)} ({language})"]
     for level, counts in report.levels().items():
         total = sum(counts.values())
         if not report.level_run(level):
@@ -77,11 +80,11 @@ def render_text(report: Report, *, max_failures: int = 50) -> str:
     shown = report.failures()[:max_failures]
     if shown:
         lines.append("")
-        lines.extend(f"{o.status.upper()} {o.id}: {o.message}" for o in shown)
+        lines.extend(f"{o.status.upper()} {display(o.id)}: {display(o.message)}" for o in shown)
         more = len(report.failures()) - len(shown)
         if more > 0:
             lines.append(f"... and {more} more")
-    lines.extend(f"PROBLEM {p}" for p in report.problems)
+    lines.extend(f"PROBLEM {display(p)}" for p in report.problems)
     lines.append("")
     lines.append("conformance: " + ("passed" if report.passed else "FAILED"))
     return "\n".join(lines) + "\n"
@@ -109,7 +112,7 @@ def render_json(report: Report) -> str:
             for o in report.outcomes
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(json_safe(doc), indent=2, ensure_ascii=False) + "\n"
 
 
 def render_junit(report: Report) -> str:

@@ -9,12 +9,13 @@ The one part of the conformance tooling that runs a process; the command line
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
-import queue
+import os
+import select
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,32 +32,103 @@ DOCKET_COMMAND = (sys.executable, "-m", "docket.conformance.adapter")
 """docket itself, through the same protocol as any other implementation."""
 
 
-class _Lines:
-    """Lines from a stream, read by a thread so that waiting for one can time out."""
+MAX_ANSWER = 16 * 1024 * 1024
+"""The longest answer line read from an implementation (a case's answer is a few KiB)."""
+STDERR_TAIL = 2000
+"""How much of an implementation's standard error is kept: its last characters, for the report."""
 
-    def __init__(self, stream: IO[str]) -> None:
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        thread.start()
 
-    def _pump(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._queue.put(line)
-        self._queue.put(None)
+class PeerFailed(OSError):
+    """The implementation did not take or give a message in time or within the limits."""
 
-    def next(self, timeout: float) -> str | None:
-        """The next non-empty line; None at the end of the stream; TimeoutError if none came."""
-        while True:
+
+class _Peer:
+    """An implementation's pipes, every read and write bounded in time and size.
+
+    Writes go through a non-blocking descriptor, waiting with ``select`` at most until the
+    deadline (an implementation that never reads its input cannot block docket); reads take
+    what is there, up to one line of at most :data:`MAX_ANSWER` bytes (an endless line or a
+    flood of lines cannot grow memory); standard error is drained by a thread that keeps only
+    its last :data:`STDERR_TAIL` characters."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        self.proc = proc
+        self._in = proc.stdin.fileno()
+        self._out = proc.stdout.fileno()
+        os.set_blocking(self._in, False)
+        os.set_blocking(self._out, False)
+        self._buffer = bytearray()
+        self._searched = 0  # bytes of the buffer known to hold no newline
+        self._ended = False
+        self._tail: collections.deque[bytes] = collections.deque()
+        self._tail_size = 0
+        threading.Thread(target=self._drain, args=(proc.stderr,), daemon=True).start()
+
+    def _drain(self, stream: IO[bytes]) -> None:
+        for piece in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
+            self._tail.append(piece)
+            self._tail_size += len(piece)
+            while self._tail_size - len(self._tail[0]) >= STDERR_TAIL:
+                self._tail_size -= len(self._tail.popleft())
+
+    def stderr_tail(self) -> str:
+        return b"".join(self._tail)[-STDERR_TAIL:].decode("utf-8", "replace")
+
+    def send(self, message: dict[str, Any], timeout: float) -> None:
+        data = memoryview((json.dumps(message, ensure_ascii=True) + "\n").encode("ascii"))
+        deadline = time.monotonic() + timeout
+        while data:
+            left = deadline - time.monotonic()
+            if left <= 0 or not _ready(self._in, select.POLLOUT, left):
+                raise PeerFailed(f"the implementation did not read its input within {timeout:g} s")
             try:
-                line = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                raise TimeoutError(f"no answer within {timeout:g} s") from None
-            if line is None or line.strip():
-                return line
+                data = data[os.write(self._in, data) :]
+            except BlockingIOError:
+                continue
+
+    def line(self, timeout: float) -> str | None:
+        """The next non-empty line; None at the end of the output; :class:`PeerFailed` when
+        none came within ``timeout`` or one is longer than :data:`MAX_ANSWER`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            end = self._buffer.find(b"\n", self._searched)
+            self._searched = len(self._buffer) if end < 0 else 0
+            if end >= 0:
+                raw = bytes(self._buffer[: end + 1])
+                del self._buffer[: end + 1]
+                if raw.strip():
+                    return raw.decode("utf-8", "replace")
+                continue
+            if len(self._buffer) > MAX_ANSWER:
+                self._buffer.clear()
+                raise PeerFailed(f"an answer is longer than {MAX_ANSWER} bytes")
+            if self._ended:
+                rest, self._buffer = bytes(self._buffer), bytearray()
+                return rest.decode("utf-8", "replace") if rest.strip() else None
+            left = deadline - time.monotonic()
+            if left <= 0 or not _ready(self._out, select.POLLIN, left):
+                raise PeerFailed(f"no answer within {timeout:g} s")
+            try:
+                piece = os.read(self._out, 65536)
+            except BlockingIOError:
+                continue
+            if piece:
+                self._buffer += piece
+            else:
+                self._ended = True
 
 
-def _reply(lines: _Lines, timeout: float) -> dict[str, Any] | None:
-    line = lines.next(timeout)
+def _ready(fd: int, event: int, timeout: float) -> bool:
+    """Whether ``fd`` is ready for ``event`` (or closed at the other end) within ``timeout``
+    seconds (``poll``: any descriptor number, unlike ``select``)."""
+    poller = select.poll()
+    poller.register(fd, event)
+    return bool(poller.poll(max(1, int(timeout * 1000))))
+
+
+def _reply(peer: _Peer, timeout: float) -> dict[str, Any] | None:
+    line = peer.line(timeout)
     if line is None:
         return None
     try:
@@ -96,59 +168,48 @@ def _run(
 ) -> Report:
     problems = list(suite.check_pins())
     cases = list(suite.cases(levels=tuple(levels), families=tuple(families)))
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
-        try:
-            proc = subprocess.Popen(
-                list(command),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                text=True,
-                encoding="utf-8",
-                bufsize=1,
-            )
-        except OSError as err:
-            problems.append(f"cannot start {' '.join(command)}: {err}")
-            return _unrun(cases, {"name": " ".join(command)}, problems)
-        assert proc.stdin is not None and proc.stdout is not None
-        lines = _Lines(proc.stdout)
-        try:
-            report = _converse(proc, lines, cases, problems, timeout, progress)
-        finally:
-            _finish(proc)
-            stderr.seek(0)
-            tail = stderr.read()[-2000:].strip()
-        if report.problems and tail:
-            report = replace(
-                report, problems=(*report.problems, f"its standard error ended with: {tail}")
-            )
-        return report
-
-
-def _send(proc: subprocess.Popen[str], message: dict[str, Any]) -> None:
-    assert proc.stdin is not None
-    proc.stdin.write(json.dumps(message, ensure_ascii=True) + "\n")
-    proc.stdin.flush()
+    try:
+        proc = subprocess.Popen(
+            list(command),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except OSError as err:
+        problems.append(f"cannot start {' '.join(command)}: {err}")
+        return _unrun(cases, {"name": " ".join(command)}, problems)
+    peer = _Peer(proc)
+    try:
+        report = _converse(peer, cases, problems, timeout, progress)
+    finally:
+        _finish(proc, min(timeout, 10.0))
+    tail = peer.stderr_tail().strip()
+    if report.problems and tail:
+        report = replace(
+            report, problems=(*report.problems, f"its standard error ended with: {tail}")
+        )
+    return report
 
 
 def _converse(
-    proc: subprocess.Popen[str],
-    lines: _Lines,
+    peer: _Peer,
     cases: list[dict[str, Any]],
     problems: list[str],
     timeout: float,
     progress: Callable[[Outcome], None] | None,
 ) -> Report:
     try:
-        _send(proc, {"cmd": "start", "suite": SUITE, "protocol": PROTOCOL})
-        hello = _reply(lines, timeout)
-    except (OSError, TimeoutError) as err:
+        peer.send({"cmd": "start", "suite": SUITE, "protocol": PROTOCOL}, timeout)
+        hello = _reply(peer, timeout)
+    except OSError as err:
         hello = {"error": str(err)}
-    if not hello or not hello.get("ready"):
-        problems.append(f"the implementation did not start: {hello}")
+    wrong = _malformed_hello(hello)
+    if wrong:
+        problems.append(f"the implementation did not start: {wrong}")
         return _unrun(cases, {"name": "?"}, problems)
+    assert hello is not None
     implementation = hello.get("implementation") or {"name": "?"}
-    claimed = tuple(lv for lv in LEVELS if lv in (hello.get("levels") or ()))
+    claimed = tuple(lv for lv in LEVELS if lv in hello["levels"])
     outcomes: list[Outcome] = []
     dead = False
     for case in cases:
@@ -166,9 +227,9 @@ def _converse(
         else:
             started = time.perf_counter()
             try:
-                _send(proc, {"cmd": "run", "case": without_expectation(case)})
-                reply = _reply(lines, timeout)
-            except (OSError, TimeoutError) as err:
+                peer.send({"cmd": "run", "case": without_expectation(case)}, timeout)
+                reply = _reply(peer, timeout)
+            except OSError as err:
                 reply = {"error": str(err)}
                 dead = True
             if reply is None:
@@ -180,8 +241,25 @@ def _converse(
             progress(outcome)
     if not dead:
         with contextlib.suppress(OSError):
-            _send(proc, {"cmd": "stop"})
+            peer.send({"cmd": "stop"}, timeout)
     return Report(implementation, claimed, tuple(outcomes), tuple(problems))
+
+
+def _malformed_hello(hello: dict[str, Any] | None) -> str:
+    """What is wrong with an implementation's first answer ("" when it is a hello)."""
+    if hello is None:
+        return "it exited without answering"
+    if "error" in hello and not hello.get("ready"):
+        return show(hello["error"])[:500]
+    if hello.get("ready") is not True:
+        return 'its first answer does not say "ready": true'
+    levels = hello.get("levels")
+    if not isinstance(levels, list) or not all(isinstance(lv, str) for lv in levels):
+        return '"levels" is not a list of level names'
+    implementation = hello.get("implementation")
+    if implementation is not None and not isinstance(implementation, dict):
+        return '"implementation" is not an object'
+    return ""
 
 
 def _unrun(
@@ -193,15 +271,20 @@ def _unrun(
     return Report(implementation, (), outcomes, tuple(problems))
 
 
-def _finish(proc: subprocess.Popen[str]) -> None:
+def _finish(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """Close the implementation's input and give it ``grace`` seconds to exit, then kill it."""
     with contextlib.suppress(OSError):
         if proc.stdin is not None:
             proc.stdin.close()
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 def default_suite() -> Path:

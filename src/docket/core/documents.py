@@ -22,8 +22,9 @@ import jsonschema_rs
 
 from docket.core._rs import instance_path
 from docket.core.codec import Limits, canonical, parse
-from docket.core.errors import ParseError, SchemaDocumentError, show
+from docket.core.errors import ParseError, SchemaDocumentError, UnsafeFile, show
 from docket.core.versions import Version, VersionScheme
+from docket.fs import read_bounded
 
 _DOC_LIMITS = Limits(max_bytes=64 * 1024 * 1024, max_depth=64, max_keys=100_000)
 MANIFEST = "manifest.json"
@@ -149,10 +150,7 @@ def parse_error_text(raw: bytes, err: ParseError) -> str:
 def read_document(path: Path) -> dict[str, Any]:
     """A manifest or version document, parsed (a :class:`SchemaDocumentError` says where a
     syntax error is, by line and column)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise SchemaDocumentError(str(path), f"cannot read: {err.strerror}") from None
+    raw = _read(path, _DOC_LIMITS.max_bytes, "schema document")
     try:
         return parse(raw, _DOC_LIMITS)
     except ParseError as err:
@@ -274,5 +272,18 @@ def subfolders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir())
 
 
+def _read(path: Path, limit: int, what: str) -> bytes:
+    """A file of a schema directory, whole: a link is followed to a regular file, but a FIFO
+    (which would block), a device (``/dev/zero``: endless) or a file over ``limit`` is a
+    :class:`SchemaDocumentError`, as is a file that cannot be read."""
+    try:
+        return read_bounded(path, limit, what=what, follow=True)
+    except UnsafeFile as err:
+        raise SchemaDocumentError(str(path), err.describe()) from None
+    except OSError as err:
+        raise SchemaDocumentError(str(path), f"cannot read: {err.strerror}") from None
+
+
 def read_golden(path: Path) -> bytes:
-    return path.read_bytes()
+    """A golden container's bytes (at most the size a schema document may have)."""
+    return _read(path, _DOC_LIMITS.max_bytes, "golden container")

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from docket.core.display import display
+
 if TYPE_CHECKING:
     from docket.core.losses import DataLoss
 
@@ -668,7 +670,7 @@ class UnsafeFile(DocketError, ValueError):
 
     def describe(self) -> str:
         where = f"backup {self.backup_id}: " if self.backup_id else ""
-        return f"{where}{self.what} {self.filename} is {self.found}"
+        return f"{where}{self.what} {display(self.filename)} is {self.found}"
 
 
 class FileTooLarge(UnsafeFile):

@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from docket.backup._layout import backup_dir_for, safe_id
+from docket.core.display import json_safe
 from docket.core.errors import DriverOptionError, UsageError, show
 from docket.core.registry import Registry, load_registry
 from docket.fleet._audit_checks import (
@@ -37,9 +40,9 @@ from docket.fleet._audit_checks import (
     Verdict,
     orphan,
 )
+from docket.fleet.merge import ShardEnd, ShardHeader
 from docket.fleet.pool import in_order, workers
 from docket.fleet.shards import check_shard, shard_of
-from docket.fs import scan_dir
 
 POSIX_SERVICES = (
     "cinder.backup.drivers.posix.PosixBackupDriver",
@@ -120,12 +123,30 @@ class _Entry:
         return self.backup_id or self.path
 
 
-def _scan(directory: Path) -> list[os.DirEntry[str]] | str:
+def _scan(fd: int) -> list[os.DirEntry[str]] | str:
+    """The entries of the directory ``fd``, by name; their kinds come with the listing
+    (``d_type``), so nothing is followed and no entry costs a ``stat``."""
     try:
-        with os.scandir(directory) as it:
+        with os.scandir(fd) as it:
             return sorted(it, key=lambda e: e.name)
     except OSError as err:
         return f"cannot be listed: {err.strerror}"
+
+
+def _open_dir(parent: int, name: str) -> int | None:
+    """The directory ``name`` in ``parent``, never through a link (None: it is not a
+    directory now, e.g. swapped for a symbolic link since it was listed)."""
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except OSError:
+        return None
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def _what(entry: os.DirEntry[str]) -> str:
@@ -147,94 +168,115 @@ def walk(root: Path, containers: Mapping[str, str] | None = None) -> Iterator[_E
     ``containers`` maps backup ids to directories their database rows name outside the
     default layout. Hidden names and ``lost+found`` at the top are skipped (snapshots, file
     system housekeeping); empty directories are not reported (Cinder leaves them behind).
+    The walk goes from directory descriptor to directory descriptor and never follows a
+    symbolic link, even one put in a directory's place while it runs: nothing outside the
+    root is listed or reported.
     """
     places = {path: backup_id for backup_id, path in (containers or {}).items()}
     prefixes = {"/".join(p.split("/")[:i]) for p in places for i in range(1, p.count("/") + 1)}
-    # Depth first, in name order, without recursion: a directory nested any deep (the
-    # prefixes of a row's container) costs a list of listings, never the interpreter's stack.
-    stack: list[tuple[str, int, Iterator[os.DirEntry[str]]]] = []
+    try:
+        top = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # the root may be a link
+    except OSError as err:
+        yield _Entry(".", problem=f"the directory cannot be listed: {err.strerror}")
+        return
+    # Depth first, in name order, without recursion: each level open is a descriptor and what
+    # is left of its listing, so a tree nested any deep costs a list, not the interpreter's stack.
+    stack: list[tuple[int, str, int, Iterator[os.DirEntry[str]]]] = []
 
-    def enter(directory: Path, rel: str, depth: int) -> _Entry | None:
-        listing = _scan(directory)
+    def enter(fd: int, rel: str, depth: int) -> _Entry | None:
+        listing = _scan(fd)
         if isinstance(listing, str):
+            os.close(fd)
             return _Entry(rel or ".", problem=f"the directory {listing}")
-        stack.append((rel, depth, iter(listing)))
+        stack.append((fd, rel, depth, iter(listing)))
         return None
 
-    problem = enter(root, "", 0)
-    if problem is not None:
-        yield problem
-    while stack:
-        rel, depth, listing = stack[-1]
-        entry = next(listing, None)
-        if entry is None:
-            stack.pop()
-            continue
-        name = entry.name
-        if name.startswith(".") or (depth == 0 and name in _IGNORED):
-            continue
-        path = f"{rel}/{name}" if rel else name
-        what = _what(entry)
-        if path in places:
-            yield _Entry(path, places[path])
-            continue
-        if what != "a directory":
-            yield _Entry(path, problem=f"{what} outside any backup directory")
-            continue
-        if (depth < 2 and len(name) == 2) or path in prefixes:
-            problem = enter(Path(entry.path), path, depth + 1)
-            if problem is not None:
-                yield problem
-            continue
-        parts = rel.split("/") if rel else []
-        if depth == 2 and safe_id(name) and name[0:2] == parts[0] and name[2:4] == parts[1]:
-            yield _Entry(path, name)
-            continue
-        if _empty(entry.path):
-            continue
-        yield _Entry(path, problem="a directory outside Cinder's layout")
-
-
-_EMPTY_DEPTH = 64
-"""Directories nested deeper than this are not looked into for being empty: such a tree is
-reported as a directory outside the layout (the look holds a descriptor per level)."""
-
-
-class _NotEmpty(Exception):
-    """A directory holds something other than a directory."""
-
-
-def _subdirs(fd: int) -> list[str]:
-    entries = scan_dir(fd)
-    if not all(e.directory for e in entries):
-        raise _NotEmpty
-    return [e.name for e in entries]
-
-
-def _empty(directory: str) -> bool:
-    """Whether ``directory`` holds nothing but directories that hold nothing, ``_EMPTY_DEPTH``
-    levels at most; walked by descriptors (links are never followed), without recursion."""
     try:
-        fds = [os.open(directory, _DIR_FLAGS)]
-    except OSError:
-        return False
-    try:
-        todo = [_subdirs(fds[0])]
-        while todo:
-            if not todo[-1]:
-                todo.pop()
-                os.close(fds.pop())
+        problem = enter(top, "", 0)
+        if problem is not None:
+            yield problem
+        while stack:
+            fd, rel, depth, listing = stack[-1]
+            entry = next(listing, None)
+            if entry is None:
+                stack.pop()
+                os.close(fd)
                 continue
-            if len(fds) > _EMPTY_DEPTH:
-                return False
-            fds.append(os.open(todo[-1].pop(), _DIR_FLAGS, dir_fd=fds[-1]))
-            todo.append(_subdirs(fds[-1]))
-        return True
-    except (OSError, _NotEmpty):
-        return False
+            found = _place(fd, rel, depth, entry, places, prefixes)
+            if found == "enter":
+                child = _open_dir(fd, entry.name)
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                if child is None:
+                    yield _Entry(path, problem="no longer a directory (not followed)")
+                    continue
+                problem = enter(child, path, depth + 1)
+                if problem is not None:
+                    yield problem
+            elif isinstance(found, _Entry):
+                yield found
     finally:
-        for fd in fds:
+        for fd, *_ in stack:
             os.close(fd)
+
+
+def _place(
+    fd: int,
+    rel: str,
+    depth: int,
+    entry: os.DirEntry[str],
+    places: Mapping[str, str],
+    prefixes: set[str],
+) -> _Entry | str | None:
+    """What one name in a listed directory is: a backup directory or a stray place (an
+    ``_Entry``), a directory of the layout to go into (``"enter"``), or nothing to report."""
+    name = entry.name
+    if name.startswith(".") or (depth == 0 and name in _IGNORED):
+        return None
+    path = f"{rel}/{name}" if rel else name
+    if path in places:
+        return _Entry(path, places[path])
+    what = _what(entry)
+    if what != "a directory":
+        return _Entry(path, problem=f"{what} outside any backup directory")
+    if (depth < 2 and len(name) == 2) or path in prefixes:
+        return "enter"
+    parts = rel.split("/") if rel else []
+    if depth == 2 and safe_id(name) and name[0:2] == parts[0] and name[2:4] == parts[1]:
+        return _Entry(path, name)
+    if _empty(fd, name):
+        return None
+    return _Entry(path, problem="a directory outside Cinder's layout")
+
+
+def _empty(parent: int, name: str) -> bool:
+    """Whether the directory ``name`` in ``parent`` holds nothing but directories that hold
+    nothing (links not followed). Iterative, and a descriptor is kept open only for a
+    directory with children still to visit: a chain of any depth costs neither stack nor
+    descriptors."""
+    stack: list[tuple[int, list[str]]] = []  # (descriptor, child directories still to visit)
+    current = _open_dir(parent, name)
+    try:
+        while current is not None:
+            listing = _scan(current)
+            if isinstance(listing, str) or not all(_is_dir(e) for e in listing):
+                return False
+            stack.append((current, [e.name for e in listing]))
+            current = None
+            while stack and current is None:
+                top, todo = stack[-1]
+                if todo:
+                    current = _open_dir(top, todo.pop())
+                    if current is None:
+                        return False  # swapped for something else meanwhile
+                if not todo:
+                    stack.pop()
+                    os.close(top)
+        return not stack and current is None
+    finally:
+        if current is not None:
+            os.close(current)
+        for top, _ in stack:
+            os.close(top)
 
 
 # --- auditing places --------------------------------------------------------------------------
@@ -300,18 +342,47 @@ def _work(task: _Task) -> list[Verdict]:
 
 
 class AuditRun(Iterator[Verdict]):
-    """The verdicts of :func:`audit`, as they are made. Once the last is read, ``backups``
+    """The verdicts of :func:`audit`, as they are made. ``header`` says which share of which
+    audit this is (what a shard file opens with). Once the last verdict is read, ``backups``
     counts the backup directories the walk found under the root and ``rows`` the database
     rows of the audited services (None without rows), in every shard: what an empty shard's
-    report says it had to choose from."""
+    report says it had to choose from; ``end`` is what a shard file ends with."""
 
-    def __init__(self) -> None:
+    def __init__(self, header: ShardHeader) -> None:
+        self.header = header
         self.backups = 0
         self.rows: int | None = None
+        self.records = 0
         self._verdicts: Iterator[Verdict] = iter(())
 
     def __next__(self) -> Verdict:
-        return next(self._verdicts)
+        verdict = next(self._verdicts)
+        self.records += 1
+        return verdict
+
+    @property
+    def end(self) -> ShardEnd:
+        return ShardEnd(self.records)
+
+    def jsonl(self) -> Iterator[bytes]:
+        """The run as a shard file (what ``--format jsonl`` writes and
+        :func:`~docket.fleet.merge.merge_shards` reads): the header, a line per verdict, the
+        end line."""
+        yield orjson.dumps(self.header.to_json()) + b"\n"
+        for verdict in self:
+            yield orjson.dumps(json_safe(verdict.to_json())) + b"\n"
+        yield orjson.dumps(self.end.to_json()) + b"\n"
+
+
+def database_identity(url: str) -> str:
+    """A database URL as a shard file records it: without its password."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        return url
+    return parsed.set(password=None).render_as_string(hide_password=False)
 
 
 def audit(
@@ -327,6 +398,7 @@ def audit(
     progress: Progress | None = None,
     services: Sequence[str | None] = (None, *POSIX_SERVICES),
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
+    database: str | None = None,
 ) -> AuditRun:
     """One :class:`Verdict` per backup (and per orphan) under ``root``, as they are made
     (an :class:`AuditRun`, which counts what was found in every shard).
@@ -336,7 +408,8 @@ def audit(
     restore every backup (an ``unrestorable`` finding otherwise); an unknown name is a
     :class:`ValueError`. ``jobs`` worker processes (0: one per CPU) audit; they build the
     bundled registry, plus ``schemas``, themselves (``registry`` serves ``jobs=1`` only).
-    ``shard=(I, N)`` keeps the backups whose id hashes to share I of N.
+    ``shard=(I, N)`` keeps the backups whose id hashes to share I of N. ``database`` names
+    the database ``rows`` come from (:func:`database_identity`) in the run's ``header``.
     """
     base = Path(root)
     if not base.is_dir():
@@ -351,7 +424,8 @@ def audit(
     def mine(key: str) -> bool:
         return shard is None or shard_of(key, shard[1]) == shard[0]
 
-    run = AuditRun()
+    index, total = shard or (1, 1)
+    run = AuditRun(ShardHeader(index, total, str(base.resolve()), database))
     by_id: dict[str, BackupRow] = {}
     containers: dict[str, str] = {}
     if rows is not None:
@@ -551,6 +625,7 @@ __all__ = [
     "Verdict",
     "audit",
     "backup_rows",
+    "database_identity",
     "shard_of",
     "walk",
 ]

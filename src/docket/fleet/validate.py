@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ from docket.core.rules import BUILTIN_RULES
 from docket.fleet._input import file_size, open_stream, read_lines, split_lines
 from docket.fleet.pool import Progress, in_order, workers
 from docket.fleet.shards import check_shard, parse_shard
-from docket.fs import kind_of, open_file, read_prefix, stream_size
+from docket.fs import kind_of, open_file, read_prefix, standard_input, stream_size
 
 DEFAULT_FAMILY = "backup-metadata"
 """The family of a container without a ``family`` member, unless the caller names another."""
@@ -573,7 +572,7 @@ def _tasks(
     for text in paths:
         if text == STDIN:
             yield from flush()
-            yield from lines_of(text, stdin if stdin is not None else sys.stdin.buffer)
+            yield from lines_of(text, stdin if stdin is not None else standard_input())
             continue
         if os.path.isdir(text):
             found = walk(text, on_skip)

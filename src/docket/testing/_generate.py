@@ -21,6 +21,7 @@ from typing import Any
 import jsonschema
 from hypothesis import strategies as st
 
+from docket.core.display import json_type
 from docket.core.errors import SchemaDocumentError, show
 
 Path = tuple[str, ...]
@@ -94,25 +95,9 @@ def _weighted(*branches: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrateg
     return pick()
 
 
-def _type_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
 def type_matches(value: Any, types: Sequence[str]) -> bool:
     """JSON Schema's type check (an integer is also a number; a boolean is not)."""
-    found = _type_of(value)
+    found = json_type(value)
     if found in types:
         return True
     if found == "integer" and "number" in types:

@@ -1,0 +1,109 @@
+"""Names as docket shows them: any name a file system allows, made safe for each output.
+
+A file or directory name is a string of bytes without ``/`` or NUL. It may be invalid UTF-8
+(Python hands it over with each bad byte as a lone surrogate, ``\\udcff``), hold newlines,
+control characters and terminal escape sequences, or start with ``::``, which a CI runner
+reads as a workflow command (``::error ...``, ``::add-mask::``) when it opens a line. The one
+place that decides how such a name is written is here:
+
+- :func:`display` for people (text output, messages on standard error): every character that
+  is not printable, and the backslash itself, as an escape (``\\n``, ``\\x1b``, ``\\xff``,
+  ``\\u202e``), and a leading ``:`` as ``\\x3a``; the result is one line that no terminal or
+  CI runner interprets;
+- :func:`text_of` for machine formats (JSON, XML): the name as it is, but bytes that are not
+  UTF-8 (and lone surrogates) as escapes, so that it can be encoded at all;
+- :func:`json_safe` the same over a whole JSON value;
+- :func:`guard_lines` for a message of several lines that may embed names: a line that would
+  start a workflow command has its first ``:`` escaped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from typing import Any
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_WORKFLOW = re.compile(r"^([ \t]*):(?=:)", re.MULTILINE)
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def _surrogate(char: str) -> str:
+    code = ord(char)
+    # surrogateescape maps an undecodable byte B to U+DC00 + B (B >= 0x80)
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def text_of(name: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
+    """``name`` as text any encoder takes: undecodable bytes as ``\\xNN``, other lone
+    surrogates as ``\\uXXXX``; everything else as it is (for JSON and XML, which escape the
+    rest themselves)."""
+    text = os.fsdecode(name)
+    if text.isascii():
+        return text
+    return _SURROGATE.sub(lambda m: _surrogate(m.group()), text)
+
+
+def _escape(char: str) -> str:
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:
+        return _surrogate(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _unsafe(char: str) -> bool:
+    # Cc: C0, DEL, C1 controls; Cf: bidirectional overrides, zero-width characters; Cs: lone
+    # surrogates; Zl/Zp: line and paragraph separators.
+    return char == "\\" or unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+
+
+def display(name: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
+    """``name`` as one line people can read and nothing interprets: backslashes, control
+    and format characters and undecodable bytes as escapes, and a ``:`` that opens it (after
+    blanks) as ``\\x3a``, so it never starts a CI workflow command."""
+    text = os.fsdecode(name)
+    if not (text.isascii() and text.isprintable() and "\\" not in text):
+        text = "".join(_escape(c) if _unsafe(c) else c for c in text)
+    return _WORKFLOW.sub(lambda m: m.group(1) + "\\x3a", text, count=1)
+
+
+def guard_lines(text: str) -> str:
+    """``text`` with no line a CI runner reads as a workflow command: a line that starts
+    (after blanks) with ``:`` has that ``:`` written ``\\x3a``; lone surrogates as escapes."""
+    return _WORKFLOW.sub(lambda m: m.group(1) + "\\x3a", text_of(text))
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` (JSON data) with every string, key or value, through :func:`text_of`."""
+    if isinstance(value, str):
+        return text_of(value)
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def json_type(value: Any) -> str:
+    """The JSON Schema type of a JSON value, for messages: ``"integer"``, ``"array"``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+__all__ = ["display", "guard_lines", "json_safe", "json_type", "text_of"]

@@ -1,0 +1,219 @@
+"""Any name a file system allows, in every command and output format (issue 24, class 1).
+
+A name may be invalid UTF-8, hold newlines, control characters and terminal escapes, or read
+as a CI workflow command (``::error ...``, ``::add-mask::``). No command crashes on one; JSON
+stays JSON, XML stays XML 1.0, text shows the name escaped, and no line on standard output or
+error opens a workflow command (save the ``github`` format's own ``::error`` lines).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import unicodedata
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from docket.cli.audit_report import render
+from docket.core.display import display, guard_lines, json_safe, text_of
+from docket.fleet.audit import Summary
+
+HOSTILE = (
+    b"\xff\xfe-not-utf8",
+    b"line\nbreak",
+    b"carriage\rreturn",
+    b"esc\x1b[31mred\x1b[0m",
+    b"::error title=pwned::boom",
+    b"  ::add-mask::secret",
+    b"bidi\xe2\x80\xaeevil",
+    b"back\\slash",
+    b"tab\there",
+)
+"""File names that have broken outputs before, as bytes (the file system's own form)."""
+
+WORKFLOW = re.compile(r"^\s*::")
+
+
+def _make(directory: Path, suffix: bytes, content: bytes) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in HOSTILE:
+        with open(os.path.join(os.fsencode(directory), name + suffix), "wb") as fh:
+            fh.write(content)
+
+
+def _docket(*argv: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "docket", *argv], capture_output=True, timeout=120, check=False
+    )
+
+
+def _no_workflow_lines(data: bytes, *, allowed: str = "") -> None:
+    for line in data.decode("utf-8").splitlines():
+        if WORKFLOW.match(line):
+            assert allowed and line.startswith(allowed), line
+
+
+# --- the one escaping place -------------------------------------------------------------------
+
+
+def test_display_escapes_what_is_not_printable() -> None:
+    assert display(os.fsdecode(b"a\xffb")) == "a\\xffb"
+    assert display("a\nb\x1b[0m") == "a\\nb\\x1b[0m"
+    assert display("::error x::y") == "\\x3a:error x::y"
+    assert display("  ::add-mask::s") == "  \\x3a:add-mask::s"
+    assert display("a::b") == "a::b"  # only a line's start is a command
+    assert display("back\\slash") == "back\\\\slash"
+    assert display("r\u202eevil") == "r\\u202eevil"
+    assert display("plain/name.json") == "plain/name.json"
+    assert text_of(os.fsdecode(b"x\xff")) == "x\\xff" and text_of("a\nb") == "a\nb"
+    assert guard_lines("ok\n ::warning::x\n:single") == "ok\n \\x3a:warning::x\n:single"
+    assert json_safe({os.fsdecode(b"\xfe"): [os.fsdecode(b"\xff"), 1]}) == {"\\xfe": ["\\xff", 1]}
+
+
+@given(st.one_of(st.text(), st.binary().map(os.fsdecode)))
+def test_a_displayed_name_is_one_inert_line(name: str) -> None:
+    shown = display(name)
+    assert "\n" not in shown and "\r" not in shown
+    assert not WORKFLOW.match(shown)
+    assert all(
+        unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in shown
+    ), shown
+    shown.encode("utf-8")  # any output encodes it
+
+
+@given(st.text(), st.text())
+def test_display_tells_names_apart(a: str, b: str) -> None:
+    assert (display(a) == display(b)) == (a == b)
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hostile_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("names") / "root"
+    _make(root, b"", b"x")
+    _make(root / "ab", b"", b"x")
+    os.mkdir(os.path.join(os.fsencode(root), b"\xffdir"))
+    _make(Path(os.fsdecode(os.path.join(os.fsencode(root), b"\xffdir"))), b"", b"x")
+    return root
+
+
+ORPHANS = 2 * len(HOSTILE) + 1
+"""Each name at the top and in ``ab/``, and the directory ``\xffdir`` (outside the layout)."""
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "jsonl", "html"])
+def test_audit_over_hostile_names_reports_each_and_stays_valid(
+    hostile_root: Path, fmt: str, tmp_path: Path
+) -> None:
+    done = _docket("audit", str(hostile_root), "--format", fmt)
+    assert done.returncode == 1, done.stderr  # findings: the orphans, not a crash
+    assert b"Traceback" not in done.stderr
+    _no_workflow_lines(done.stdout)
+    _no_workflow_lines(done.stderr)
+    text = done.stdout.decode("utf-8")  # strict: valid UTF-8
+    if fmt == "json":
+        assert json.loads(text)["findings"]["orphan"] == ORPHANS
+    elif fmt == "jsonl":
+        lines = [json.loads(line) for line in text.splitlines()]
+        paths = {line.get("path") for line in lines}
+        assert "\\xff\\xfe-not-utf8" in paths and "line\nbreak" in paths
+        assert lines[-1] == {"end": {"records": ORPHANS}}
+    elif fmt == "text":
+        assert "\\xff\\xfe-not-utf8: orphan" in text and "line\\nbreak: orphan" in text
+        assert "\x1b" not in text and "\r" not in text
+    out = tmp_path / f"report.{fmt}"
+    again = _docket("audit", str(hostile_root), "--format", fmt, "-o", str(out))
+    assert again.returncode == 1 and out.read_bytes() == done.stdout
+
+
+def test_the_html_data_block_cannot_be_closed_or_hidden() -> None:
+    summary = Summary().to_json()
+    for attack in ("</script><script>alert(1)</script>", "<!--<script>", "]]>&amp;<"):
+        summary["examples"] = {"orphan": [attack]}
+        page = render(summary, title="docket audit")
+        start = page.index('<script type="application/json" id="audit-summary">')
+        block = page[start : page.index("</script>", start)]
+        body = block.split(">", 1)[1]
+        assert "<" not in body and ">" not in body and "&" not in body
+        assert json.loads(body)["examples"]["orphan"] == [attack]
+        assert page.count("<script") == 2  # the data block and the page's own script
+
+
+# --- validate ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tree = tmp_path_factory.mktemp("validate") / "tree"
+    _make(tree, b".json", b"{}")
+    with open(os.path.join(os.fsencode(tree), b"::error::skip\xff.json"), "wb") as fh:
+        fh.write(b"{}")
+    return tree
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github", "sarif", "junit"])
+def test_validate_over_hostile_names_stays_valid(hostile_files: Path, fmt: str) -> None:
+    done = _docket("validate", str(hostile_files), "--format", fmt)
+    assert done.returncode == 1, done.stderr  # every container is invalid ({} has no version)
+    assert b"Traceback" not in done.stderr
+    _no_workflow_lines(done.stdout, allowed="::error file=" if fmt == "github" else "")
+    _no_workflow_lines(done.stderr)
+    text = done.stdout.decode("utf-8")
+    if fmt in ("json", "sarif"):
+        json.loads(text)
+    elif fmt == "junit":
+        ET.fromstring(done.stdout)
+    if fmt in ("text", "github"):
+        assert "\x1b" not in text and "add-mask" in text
+        assert text.count("\n") == len(HOSTILE) + 1  # one line per file: no name breaks one
+
+
+def test_a_skipped_path_is_shown_escaped(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    link = os.path.join(os.fsencode(tree), b"\n::error::x\xff.json")
+    os.symlink("/nonexistent", link)
+    os.mkfifo(os.path.join(os.fsencode(tree), b"::add-mask::fifo.json"))
+    done = _docket("validate", str(tree), "--format", "sarif")
+    _no_workflow_lines(done.stderr)
+    _no_workflow_lines(done.stdout)
+    json.loads(done.stdout)
+    assert b"Traceback" not in done.stderr
+
+
+def test_an_error_naming_a_hostile_path_is_one_inert_line(tmp_path: Path) -> None:
+    fifo = os.path.join(os.fsencode(tmp_path), b"x\n::error::pwned\xff")
+    os.mkfifo(fifo)
+    done = _docket("migrate", os.fsdecode(fifo), "--to", "3")
+    assert done.returncode == 1
+    lines = done.stderr.decode("utf-8").splitlines()
+    assert len(lines) == 1 and "x\\n::error::pwned\\xff" in lines[0]
+
+
+# --- conformance ------------------------------------------------------------------------------
+
+
+def test_conformance_junit_of_the_bundled_suite_is_xml() -> None:
+    done = _docket("conformance", "run", "--format", "junit")
+    assert done.returncode == 0, done.stderr
+    root = ET.fromstring(done.stdout)
+    assert root.tag == "testsuites" and len(root.findall(".//testcase")) > 100
+
+
+def test_a_one_report_command_guards_its_text(tmp_path: Path) -> None:
+    root = tmp_path / "root\n::error::r"
+    root.mkdir()
+    done = _docket("volume", "list", "--root", str(root), "--volume-id", "v\n::add-mask::x")
+    assert done.returncode == 0, done.stderr
+    _no_workflow_lines(done.stdout)
+    text = done.stdout.decode()
+    assert "root\\n::error::r" in text and "v\\n::add-mask::x" in text
