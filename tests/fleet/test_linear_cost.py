@@ -154,13 +154,18 @@ def test_audit_walks_a_tree_deeper_than_the_interpreter_stack(
 ) -> None:
     root = tmp_path / "root"
     root.mkdir()
-    nest(root, depth)  # empty directories outside the layout, deeper than sys.getrecursionlimit()
+    # Directories outside the layout, deeper than sys.getrecursionlimit(), with a file at the
+    # bottom (a stray tree to report) ...
+    (nest(root, depth) / "stray").write_bytes(b"x")
     (root / "ab" / "cd").mkdir(parents=True)
-    nest(root / "ab" / "cd", depth)
+    (nest(root / "ab" / "cd", depth) / "stray").write_bytes(b"x")
+    # ... and one as deep holding nothing but directories: empty, so not reported.
+    (root / "ab" / "ef").mkdir()
+    nest(root / "ab" / "ef", depth)
     code, out, err, _ = _child("audit", str(root), "--format", "jsonl")
     assert "Traceback" not in err and "RecursionError" not in err, err[-2000:]
     assert code == 1, err
-    verdicts = [json.loads(line) for line in out.splitlines()]
+    verdicts = [v for v in map(json.loads, out.splitlines()) if "path" in v]
     assert {v["path"] for v in verdicts} == {"d", "ab/cd/d"}
     assert all(v["findings"][0]["kind"] == "orphan" for v in verdicts)
 
