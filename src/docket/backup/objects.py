@@ -35,6 +35,7 @@ from docket.backup._layout import (
     StoredBackup,
     check_id,
     check_stored_id,
+    gib,
     record_time,
 )
 from docket.backup._model import Backup, BackupSummary, BasicMetadataAPI, DeleteReport
@@ -409,6 +410,7 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
             parent_id=meta.get("parent_id"),
             created_at=record_time(meta.get("created_at")),
             name=meta.get("backup_name"),
+            size=gib(loaded.end()),
             object_count=len(loaded.objects),
             version=meta.get("version"),
         )
