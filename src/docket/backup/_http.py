@@ -127,7 +127,8 @@ class ObjectBody(io.RawIOBase):
     ``open_at(offset)`` (re)opens the body from ``offset`` (a ranged GET). A body that breaks
     off (a reset, a timeout) is reopened where it stopped, ``attempts`` times at most with a
     growing pause; a body that ends early, or a reopened one of another length, is
-    :class:`InvalidBackup`. ``seek(0, SEEK_END)`` gives the size without reading.
+    :class:`InvalidBackup`. ``seek(0, SEEK_END)`` gives the size without reading; a seek
+    forward skips what the open body holds, a seek back reopens it there.
     """
 
     def __init__(
@@ -150,6 +151,8 @@ class ObjectBody(io.RawIOBase):
         self._attempts = max(1, attempts)
         self._backoff = backoff
         self._pos = 0
+        self._stream_at = 0
+        """Where the open body is: the next byte it gives is this one of the object."""
 
     def readable(self) -> bool:
         return True
@@ -161,16 +164,18 @@ class ObjectBody(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if (offset, whence) == (0, io.SEEK_END):
-            self._pos = self.size
-        elif not (whence == io.SEEK_SET and offset == self._pos):
-            raise io.UnsupportedOperation("an object body reads forward only")
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        self._pos = max(0, base + offset)
         return self._pos
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         if self._pos >= self.size or not len(view):
             return 0
+        if self._pos < self._stream_at:
+            self._reopen_at(self._pos)
+        while self._stream_at < self._pos:  # skip forward within the open body
+            self._piece(min(READ_PIECE, self._pos - self._stream_at))
         want = min(len(view), self.size - self._pos, READ_PIECE)
         data = self._piece(want)
         n = len(data)
@@ -185,29 +190,32 @@ class ObjectBody(io.RawIOBase):
             except Exception as err:  # the client's own errors: a reset, a timeout...
                 if attempt + 1 >= self._attempts:
                     raise self._failure(err) from None
-                self._reopen(attempt)
+                time.sleep(self._backoff * (2**attempt))
+                self._reopen_at(self._stream_at)
                 continue
             if not data:
                 raise InvalidBackup(
-                    f"object {self.name_} ended after {self._pos} of the {self.size} bytes "
-                    "the store declared",
+                    f"object {self.name_} ended after {self._stream_at} of the {self.size} "
+                    "bytes the store declared",
                     hint="the object store returned a short body; try again, or check the store",
                 )
-            return data[:want]
+            data = data[:want]
+            self._stream_at += len(data)
+            return data
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _reopen(self, attempt: int) -> None:
+    def _reopen_at(self, at: int) -> None:
         self._quiet_close()
-        time.sleep(self._backoff * (2**attempt))
         try:
-            self._read, self._close, length = self._open_at(self._pos)
+            self._read, self._close, length = self._open_at(at)
         except FileNotFoundError:
             raise InvalidBackup(f"object {self.name_} went away while it was read") from None
-        if length != self.size - self._pos:
+        self._stream_at = at
+        if length != self.size - at:
             self._quiet_close()
             raise InvalidBackup(
                 f"object {self.name_} changed while it was read ({self.size} bytes, then "
-                f"{self._pos + length})"
+                f"{at + length})"
             )
 
     def _quiet_close(self) -> None:
