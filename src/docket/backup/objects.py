@@ -21,7 +21,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import orjson
 
@@ -79,6 +79,9 @@ def _own_tail(prefix: str) -> re.Pattern[str]:
 class ObjectStoreBackups(Backups):
     """The backups in one shared container of an object store, found by prefix."""
 
+    max_listed = MAX_LISTED
+    """Names one listing may return in all before it is refused as endless."""
+
     def __init__(
         self,
         store: ObjectStore,
@@ -104,9 +107,10 @@ class ObjectStoreBackups(Backups):
             except FileNotFoundError:
                 return []
             names.extend(page.names)
-            if len(names) > MAX_LISTED:
+            if len(names) > self.max_listed:
                 raise ObjectStoreError(
-                    f"the listing of {container} under {show(prefix)} passed {MAX_LISTED} names",
+                    f"the listing of {container} under {show(prefix)} passed "
+                    f"{self.max_listed} names",
                     hint="a listing that never ends: the store is misbehaving",
                 )
             if page.marker is None or not page.names:
@@ -118,6 +122,18 @@ class ObjectStoreBackups(Backups):
 
     def listing(self, stored: StoredBackup) -> list[str]:
         return self.listed(stored.container, stored.prefix)
+
+    def open_object(self, stored: StoredBackup, name: str, *, limit: int | None = None) -> BinaryIO:
+        """As in any store, but an object listed and then not found (a store that lost it,
+        or one that lies) is :class:`InvalidBackup`, not a bare ``FileNotFoundError``."""
+        try:
+            return super().open_object(stored, name, limit=limit)
+        except FileNotFoundError:
+            raise InvalidBackup(
+                f"object {name} is listed but cannot be read (404)",
+                backup_id=stored.backup_id,
+                hint="the store lost the object, or changed while it was read",
+            ) from None
 
     def object_name_ok(self, name: object) -> bool:
         return isinstance(name, str) and _DATA_OBJECT.fullmatch(name) is not None
