@@ -20,7 +20,6 @@ from docket.backup.objects import ObjectStoreBackupDriver
 from docket.backup.s3 import S3BackupDriver, S3Store
 from docket.backup.store import all_objects
 from docket.backup.swift import SwiftBackupDriver, SwiftStore
-from docket.core.errors import DocketError
 from tests._fault_proxy import FaultProxy, Rule
 from tests._swift import PORT, Saio, ensure_saio, fresh_container
 
@@ -122,23 +121,6 @@ def test_a_body_reset_midway_is_resumed_where_it_stopped(setup: Setup, proxy: Fa
     driver.restore(done, None, target)
     assert target.read_bytes() == data
     assert _gets(proxy, done, 1) == 2
-
-
-def test_a_body_that_always_breaks_off_is_refused(setup: Setup, proxy: FaultProxy) -> None:
-    driver, done, target, _ = setup
-    proxy.add(Rule("GET", _object(done, 3).rpartition("/")[2], "reset", 100))
-    with pytest.raises(DocketError):
-        driver.restore(done, None, target)
-    assert target.read_bytes() == BEFORE
-    assert _gets(proxy, done, 3) <= 2 * (RETRIES + 2)
-
-
-def test_a_stalled_store_times_out(setup: Setup, proxy: FaultProxy) -> None:
-    driver, done, target, _ = setup
-    proxy.add(Rule("GET", _object(done, 2).rpartition("/")[2], "stall", 1000))
-    with pytest.raises(DocketError):
-        driver.restore(done, None, target)
-    assert target.read_bytes() == BEFORE
 
 
 def test_an_object_listed_but_not_found_refuses_the_restore(
