@@ -79,7 +79,8 @@ __getattr__ = lazy_exports(
             KeyConflict MissingDatabaseDriver MissingTable UnstorableValue ValueTooLong
             VolumeNotFound""",
         "docket.backup.errors": """BackupInUse BackupNotFound ForeignRecord InvalidBackup
-            MissingRecordFields RecordDecodeError RecordError RecordParseError""",
+            MissingRecordFields MissingStoreClient ObjectStoreAuthError ObjectStoreError
+            RecordDecodeError RecordError RecordParseError""",
     },
 )
 """The errors defined above the core, by the module that defines them: loaded on first use
@@ -119,6 +120,7 @@ __all__ = [
     "MigrationError",
     "MissingDatabaseDriver",
     "MissingRecordFields",
+    "MissingStoreClient",
     "MissingTable",
     "MissingVersion",
     "MultipleHeads",
@@ -126,6 +128,8 @@ __all__ = [
     "NonAdjacentEdge",
     "NonFiniteNumber",
     "NotAnObject",
+    "ObjectStoreAuthError",
+    "ObjectStoreError",
     "ParseError",
     "PathSegment",
     "RecordDecodeError",

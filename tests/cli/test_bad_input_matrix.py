@@ -110,6 +110,21 @@ def database_url(*before: str, after: tuple[str, ...] = ()) -> dict[str, Entry]:
     }
 
 
+def object_store(*before: str, after: tuple[str, ...] = ()) -> dict[str, Entry]:
+    """The classes of a command whose ``--root`` may be a store's URL: ``--cinder-config``
+    naming a directory (a usage error), a root of an unknown scheme (a usage error) and a
+    Swift store that is not there, as a cinder.conf configures it (exit 1)."""
+    return {
+        "directory": case(
+            *before, "--root", "{backups}", "--cinder-config", "{dir}", *after, exit=USAGE
+        ),
+        "url": case(*before, "--root", "ftp://bucket", *after, exit=USAGE),
+        "unreachable": case(
+            *before, "--root", "swift://volumebackups", "--cinder-config", "{no_swift}", *after
+        ),
+    }
+
+
 def group(name: str) -> dict[str, Entry]:
     """The row of a command group: its commands have their own rows."""
     return dict.fromkeys(CLASSES, NA(f"{name} is a group; its commands have rows"))
@@ -252,16 +267,14 @@ MATRIX: dict[str, dict[str, Entry]] = {
     ),
     "docket volume verify": row(
         missing=case("volume", "verify", "{backup_id}", "--root", "{missing}"),
-        directory=NA("--root is a directory"),
-        **NO_DATABASE,
+        **object_store("volume", "verify", "{backup_id}"),
         unknown=case("volume", "verify", "nope", "--root", "{backups}"),
         malformed=finding("volume", "verify", "{broken_id}", "--root", "{backups}"),
         stdin=NO_STDIN,
     ),
     "docket volume export-record": row(
         missing=case("volume", "export-record", "{backup_id}", "--root", "{missing}"),
-        directory=NA("--root is a directory"),
-        **NO_DATABASE,
+        **object_store("volume", "export-record", "{backup_id}"),
         unknown=case(
             "volume",
             "export-record",
@@ -277,24 +290,21 @@ MATRIX: dict[str, dict[str, Entry]] = {
     ),
     "docket volume import-record": row(
         missing=case("volume", "import-record", "{record}", "--root", "{missing}"),
-        directory=NA("--root is a directory; RECORD is text"),
-        **NO_DATABASE,
+        **object_store("volume", "import-record", "{record}"),
         unknown=NA("a record names no family"),
         malformed=case("volume", "import-record", "e30K", "--root", "{backups}"),
         stdin=case("volume", "import-record", "-", "--root", "{backups}"),
     ),
     "docket volume list": row(
         missing=case("volume", "list", "--root", "{missing}"),
-        directory=NA("--root is a directory"),
-        **NO_DATABASE,
+        **object_store("volume", "list"),
         unknown=NA("a listing names no family; an unknown --volume-id lists nothing"),
         malformed=NA("a backup with a bad metadata file is listed as invalid, not an error"),
         stdin=NO_STDIN,
     ),
     "docket volume delete": row(
         missing=case("volume", "delete", "{backup_id}", "--root", "{missing}"),
-        directory=NA("--root is a directory"),
-        **NO_DATABASE,
+        **object_store("volume", "delete", "{backup_id}"),
         unknown=case("volume", "delete", "nope", "--root", "{backups}"),
         malformed=NA("delete reads no JSON the user gives"),
         stdin=NO_STDIN,
@@ -428,6 +438,13 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, str]:
     assert export.exit_code == 0, export.output
     db = tmp / "cinder.db"
     store.init_db(f"sqlite:///{db}")
+    # A Swift that is not there (port 1 refuses at once), tried once.
+    no_swift = tmp / "cinder.conf"
+    no_swift.write_text(
+        "[DEFAULT]\nbackup_swift_auth = single_user\n"
+        "backup_swift_auth_url = http://127.0.0.1:1/auth/v1.0\nbackup_swift_user = u\n"
+        "backup_swift_key = k\nbackup_swift_retry_attempts = 0\n"
+    )
     schemas = tmp / "schemas"
     (schemas / "broken").mkdir(parents=True)
     (schemas / "broken" / "manifest.json").write_bytes(b'{"family": ')
@@ -458,6 +475,7 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, str]:
         "broken_id": broken,
         "record": export.stdout.strip().splitlines()[0],
         "db": str(db),
+        "no_swift": str(no_swift),
         "schemas": str(tmp / "adir"),
         "bad_schemas": str(schemas),
         **suites,
@@ -508,6 +526,50 @@ def test_an_output_that_cannot_be_made_names_the_path_given(places: Mapping[str,
     assert result.stderr.strip().endswith(f": {target}"), result.stderr  # not a temporary name
 
 
+# --- object stores: every command whose --root may be a store's URL ----------------------------
+
+STORE_CASES = {
+    command: entries["unreachable server"]
+    for command, entries in MATRIX.items()
+    if isinstance(entries["unreachable server"], Case)
+    and "swift://volumebackups" in entries["unreachable server"].argv  # type: ignore[union-attr]
+}
+
+
+@pytest.mark.parametrize("command", sorted(STORE_CASES))
+@pytest.mark.parametrize(("scheme", "modules"), [("swift", ["swiftclient"]), ("s3", ["boto3"])])
+def test_a_missing_store_client_says_what_to_install(
+    command: str,
+    scheme: str,
+    modules: list[str],
+    places: Mapping[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for module in modules:
+        monkeypatch.setitem(sys.modules, module, None)  # import it: ImportError
+    entry = STORE_CASES[command]
+    argv = [a.replace("swift://", f"{scheme}://") for a in _argv(entry, places)]
+    result = CliRunner().invoke(app.cli, argv)
+    assert result.exit_code == USAGE, result.stderr
+    assert_one_error(result.stderr, result.stdout)
+    assert f"pip install 'docket[{scheme}]'" in result.stderr
+
+
+def test_a_store_error_never_shows_the_secret(places: Mapping[str, str], tmp_path: Path) -> None:
+    conf = tmp_path / "cinder.conf"
+    conf.write_text(
+        Path(places["no_swift"])
+        .read_text()
+        .replace("backup_swift_key = k", "backup_swift_key = s3cr3t-k3y")
+    )
+    result = CliRunner().invoke(
+        app.cli, ["volume", "list", "--root", "swift://c", "--cinder-config", str(conf)]
+    )
+    assert result.exit_code == FAILED
+    assert_one_error(result.stderr, result.stdout)
+    assert "s3cr3t" not in result.stderr + result.stdout
+
+
 # --- databases: every command that takes a URL, the same way ----------------------------------
 
 
@@ -515,7 +577,7 @@ def _db_cases() -> Iterator[tuple[str, Case, int]]:
     """Each command's bad-URL case, and where in its arguments the URL stands."""
     for command, entries in MATRIX.items():
         entry = entries["bad URL"]
-        if isinstance(entry, Case):
+        if isinstance(entry, Case) and "notaurl" in entry.argv:
             yield command, entry, entry.argv.index("notaurl")
 
 

@@ -57,7 +57,7 @@ BACKUP_FIELDS = (
 )
 
 
-def _write_conf(workdir: Path, db: str, root: str) -> Path:
+def _write_conf(workdir: Path, db: str, root: str, extra: tuple[str, ...] = ()) -> Path:
     conf = workdir / "cinder.conf"
     conf.write_text(
         "\n".join(
@@ -67,6 +67,7 @@ def _write_conf(workdir: Path, db: str, root: str) -> Path:
                 f"state_path = {workdir}",
                 f"backup_posix_path = {root}",
                 f"backup_driver = {SERVICE}",
+                *extra,
                 "backup_enable_progress_timer = false",
                 "host = docket-interop",
                 "quota_backups = -1",
@@ -88,7 +89,9 @@ def _write_conf(workdir: Path, db: str, root: str) -> Path:
 class Cinder:
     """Cinder configured from a config file, with the modules the steps use."""
 
-    def __init__(self, workdir: Path, db: str, root: str) -> None:
+    service = SERVICE
+
+    def __init__(self, workdir: Path, db: str, root: str, extra: tuple[str, ...] = ()) -> None:
         warnings.simplefilter("ignore")
         logging.disable(logging.CRITICAL)
         from cinder import objects
@@ -103,7 +106,7 @@ class Cinder:
         from cinder.db import migration
         from cinder.objects import fields
 
-        conf_file = _write_conf(workdir, db, root)
+        conf_file = _write_conf(workdir, db, root, extra)
         cfg.CONF([], project="cinder", default_config_files=[str(conf_file)])
         rpc.init(cfg.CONF)
         self.conf = cfg.CONF
@@ -157,7 +160,7 @@ class Cinder:
                 "status": self.fields.BackupStatus.CREATING,
                 "size": step.get("gib", 1),
                 "parent_id": step.get("parent_id"),
-                "service": SERVICE,
+                "service": self.service,
                 "host": self.conf.host,
             },
         )
@@ -212,11 +215,14 @@ class Cinder:
         }
 
 
-def main() -> int:
+def main(make: Any = None) -> int:
+    """Run the steps on stdin; ``make(workdir, spec)`` builds the Cinder (this module's by
+    default), whose ``extra_ops`` add steps of its own."""
     workdir = Path(sys.argv[1])
     spec = json.load(sys.stdin)
-    cinder = Cinder(workdir, spec["db"], spec["root"])
+    cinder = (make or (lambda w, s: Cinder(w, s["db"], s["root"])))(workdir, spec)
     ops = {
+        **getattr(cinder, "extra_ops", dict)(),
         "migrate": cinder.migrate,
         "volume": cinder.volume,
         "backup": cinder.backup,

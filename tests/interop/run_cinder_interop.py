@@ -32,6 +32,9 @@ CINDER = "cinder==29.0.0"
 # What cinder/tests/unit/test.py and its fixtures import beyond Cinder's own requirements
 # (Cinder's test-requirements.txt is not shipped in its wheel).
 CINDER_TEST_DEPS = ("fixtures>=3.0.0", "testtools>=2.5.0")
+# The clients of Cinder's Swift and S3 backup drivers (its ``swift`` and ``s3`` extras). botocore
+# refuses python-dateutil 3 and later, so the lock holds 2.9.0.post0, which Cinder runs with.
+CINDER_STORE_DEPS = ("python-swiftclient>=3.10.1", "boto3>=1.18.49")
 READY = "docket-ready"
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -49,7 +52,7 @@ class InstallFailed(RuntimeError):
 def requirements() -> list[str]:
     """Everything the venv holds: Cinder, its unit tests' deps, docket's runtime deps."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    return [CINDER, *CINDER_TEST_DEPS, *project["project"]["dependencies"]]
+    return [CINDER, *CINDER_TEST_DEPS, *CINDER_STORE_DEPS, *project["project"]["dependencies"]]
 
 
 def venv_key() -> str:
@@ -100,6 +103,7 @@ def _build(venv: Path) -> None:
                 "ignore",
                 "-c",
                 "import cinder.backup.driver, cinder.backup.drivers.posix, zstd, "
+                "cinder.backup.drivers.swift, cinder.backup.drivers.s3, "
                 "cinder.tests.unit.test, orjson, marshmallow, jsonschema_rs",
             ],
             check=True,

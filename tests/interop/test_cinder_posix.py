@@ -37,8 +37,8 @@ from docket import store
 from docket.backup import Backup
 from docket.backup.posix import PosixBackupDriver
 from docket.cli.app import cli
+from tests.interop._cinder import CHAINS, RESTORERS, run_posix_steps
 from tests.interop._cinder import cinder_python as shared_cinder_python
-from tests.interop._cinder import run_posix_steps
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
@@ -50,21 +50,6 @@ MIB = 1 << 20
 SIZE = 12 * MIB
 GOLD = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"
 NAMESPACE = uuid.UUID("0f1e2d3c-4b5a-4697-a8b9-cadbecfd0e1f")
-# (direction, who restores): direction names who wrote the full and the incremental.
-CHAINS = {
-    "cinder>docket": ("cinder", "cinder"),
-    "docket>cinder": ("docket", "docket"),
-    "docket-full+cinder-incr": ("docket", "cinder"),
-    "cinder-full+docket-incr": ("cinder", "docket"),
-}
-RESTORERS = {
-    "cinder>docket": ("docket",),
-    "docket>cinder": ("cinder",),
-    "docket-full+cinder-incr": ("docket", "cinder"),
-    "cinder-full+docket-incr": ("docket", "cinder"),
-}
-
-
 def _id(*parts: str) -> str:
     return str(uuid.uuid5(NAMESPACE, "/".join(parts)))
 

@@ -207,7 +207,7 @@ class StoredBackup:
         """The data objects present: names starting with the prefix (Cinder's listing).
         Whatever they are (a FIFO, a link): opening one is what refuses it."""
         skip = {self.metadata_name, self.sha256_name}
-        names = self._reader().names(self.container, self.backup_id)
+        names = self._reader().listing(self)
         return sorted(name for name in names if name.startswith(self.prefix) and name not in skip)
 
     def open_object(self, name: str) -> BinaryIO:
@@ -289,6 +289,16 @@ class Backups:
         """Every object name in a container (``FileNotFoundError`` when there is none)."""
         with _naming(backup_id):
             return all_objects(self.store, container)
+
+    def listing(self, stored: StoredBackup) -> list[str]:
+        """The names that may be a found backup's objects: its container's, by default (a
+        store whose containers hold many backups lists by the backup's prefix)."""
+        return self.names(stored.container, stored.backup_id)
+
+    def object_name_ok(self, name: object) -> bool:
+        """Whether a metadata object may list ``name`` as a data object: one path-safe
+        name, not a temporary one (a store whose names hold ``/`` says otherwise)."""
+        return flat_name_ok(name)
 
     def open_object(
         self, stored: StoredBackup, name: str, *, limit: int | None = None
@@ -395,12 +405,16 @@ class Backups:
         (default: what a metadata object beside the stored objects can need).
         """
         if limit is None:
-            count = len(self.names(stored.container, stored.backup_id))
+            count = len(self.listing(stored))
             limit = METADATA_BASE_LIMIT + METADATA_PER_OBJECT * count
         try:
             raw = stored.read_object(name, limit)
         except FileNotFoundError:
             raise InvalidBackup(f"{name} is missing", backup_id=stored.backup_id) from None
+        return self.decode(family, raw)
+
+    def decode(self, family: str, raw: bytes) -> dict[str, Any]:
+        """A metadata or SHA-256 object's bytes, loaded and checked by its family."""
         return self._family(family).load(raw).data
 
     def load(self, backup: Backup | str) -> LoadedBackup:
@@ -433,7 +447,9 @@ class Backups:
                         path=(field_name,),
                         hint="the record was altered or belongs to another backup",
                     )
-        return LoadedBackup(stored, metadata, _entries(metadata, stored.backup_id))
+        return LoadedBackup(
+            stored, metadata, _entries(metadata, stored.backup_id, self.object_name_ok)
+        )
 
     def sha256(self, loaded: LoadedBackup, end: int) -> tuple[list[str], int]:
         """A loaded backup's SHA-256 list and block size, for a volume of ``end`` bytes.
@@ -593,7 +609,17 @@ class BackupRoot(Backups):
             here = here.parent
 
 
-def _entries(metadata: Mapping[str, Any], backup_id: str) -> Entries:
+def flat_name_ok(name: object) -> bool:
+    """Whether ``name`` may be a data object of a POSIX backup: one path-safe name, not a
+    temporary one."""
+    return isinstance(name, str) and safe_id(name) and not name.startswith(TEMP_PREFIX)
+
+
+def _entries(
+    metadata: Mapping[str, Any],
+    backup_id: str,
+    name_ok: Callable[[object], bool] = flat_name_ok,
+) -> Entries:
     out: list[tuple[str, dict[str, Any]]] = []
     seen: set[str] = set()
     for i, item in enumerate(metadata["objects"]):
@@ -604,7 +630,7 @@ def _entries(metadata: Mapping[str, Any], backup_id: str) -> Entries:
                 path=("objects", i),
             )
         ((name, entry),) = item.items()
-        if not isinstance(name, str) or not safe_id(name) or name.startswith(TEMP_PREFIX):
+        if not name_ok(name):
             raise InvalidBackup(
                 f"object name {show(name)} is not a name inside the backup directory",
                 backup_id=backup_id,

@@ -170,6 +170,11 @@ class ChunkedBackupDriver(BackupDriver):
         """A stored backup's SHA-256 list and block size, for a volume of ``end`` bytes."""
         return self._backups.sha256(loaded, end)
 
+    def _object_prefix(self, volume_id: str, now: datetime, backup_id: str) -> str:
+        """The prefix of a new backup's object names: Cinder's POSIX driver's,
+        ``volume_<volume id>_<YYYYmmddHHMMSS>_backup_<id>``, unless a driver says otherwise."""
+        return f"volume_{volume_id}_{now:%Y%m%d%H%M%S}_backup_{backup_id}"
+
     def _check_unused(self, container: str, backup_id: str) -> None:
         """Refuse to write into a container that holds this backup's objects already."""
         with contextlib.suppress(FileNotFoundError):
@@ -219,7 +224,7 @@ class ChunkedBackupDriver(BackupDriver):
         parent_shas, parent_end = self._parent(backup, volume_id)
         volume_meta = self.get_metadata(volume_id) if self.metadata_api is not None else None
         now = self._clock().astimezone(UTC)
-        prefix = f"volume_{volume_id}_{now:%Y%m%d%H%M%S}_backup_{backup_id}"
+        prefix = self._object_prefix(volume_id, now, backup_id)
         header = {
             "backup_id": backup_id,
             "volume_id": volume_id,

@@ -21,6 +21,9 @@ __all__ = [
     "ForeignRecord",
     "InvalidBackup",
     "MissingRecordFields",
+    "MissingStoreClient",
+    "ObjectStoreAuthError",
+    "ObjectStoreError",
     "RecordDecodeError",
     "RecordError",
     "RecordParseError",
@@ -75,3 +78,23 @@ class MissingRecordFields(RecordError):
 
 class ForeignRecord(RecordError):
     """The record belongs to another family or backup service."""
+
+
+class ObjectStoreError(BackupError):
+    """An object store failed a request after the retries its options allow: an HTTP error,
+    a connection refused, reset or stalled, a timeout, or a listing that does not progress."""
+
+
+class ObjectStoreAuthError(ObjectStoreError):
+    """The object store refused the credentials (HTTP 401 or 403)."""
+
+
+class MissingStoreClient(DriverOptionError):
+    """The client library an object store needs is not installed (an extra of docket's)."""
+
+    def __init__(self, store: str, extra: str) -> None:
+        self.extra = extra
+        super().__init__(
+            f"the {store} store needs a client library that is not installed",
+            hint=f"pip install 'docket[{extra}]'",
+        )

@@ -7,8 +7,9 @@ protocol is what Swift and S3 offer, so that they can implement it too:
 
 - a *container* holds objects (Swift's container, S3's bucket, a POSIX directory); its name is
   the store's business (POSIX: ``ab/cd/<backup id>`` under the root);
-- object names are flat (no ``/``) and never start with ``.``, which stores may use for work
-  in progress; a backup's objects share a prefix, ``volume_<id>_<time>_backup_<id>``;
+- object names never start with ``.``, which stores may use for work in progress; a backup's
+  objects share a prefix, ``volume_<id>_<time>_backup_<id>`` on POSIX (flat names) and
+  ``volume_<id>/<time>/az_<zone>_backup_<id>`` in Swift and S3 (names with ``/``);
 - an object is written once, whole, and checked: the writer is given the MD5 of the bytes it
   was sent, and refuses (nothing stays under the name) when what it stored differs, as Swift
   checks an ETag and S3 a Content-MD5. There is no rename and no append;

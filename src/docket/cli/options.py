@@ -163,9 +163,38 @@ database_url = click.option(
     "postgresql+psycopg://..., mysql+pymysql://...).",
 )
 
+
+class BackupRootType(click.ParamType["Path | str"]):
+    """A backup root: ``swift://CONTAINER`` or ``s3://BUCKET`` as text, else a directory
+    (checked as ``click.Path(file_okay=False)`` checks it)."""
+
+    name = "root"
+    _path = click.Path(file_okay=False, path_type=Path)
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Path | str:
+        if isinstance(value, str) and "://" in value:
+            return value
+        return Path(self._path.convert(value, param, ctx))
+
+
 backup_root = click.option(
     "--root",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The backup root (Cinder's POSIX layout below it).",
+    type=BackupRootType(),
+    metavar="DIR|swift://CONTAINER|s3://BUCKET",
+    help="Where the backups are: a directory (Cinder's POSIX layout below it), a Swift "
+    "container or an S3 bucket (Cinder's Swift and S3 layouts; needs docket[swift] or "
+    "docket[s3]). Swift credentials come from ST_AUTH/ST_USER/ST_KEY or OS_*, S3's from "
+    "boto3's chain (AWS_*), unless --cinder-config gives them.",
+)
+
+cinder_config = click.option(
+    "--cinder-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="An operator's cinder.conf: its backup_swift_*, backup_s3_*, "
+    "backup_compression_algorithm and storage_availability_zone options configure the store.",
 )

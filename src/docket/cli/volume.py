@@ -1,4 +1,5 @@
-"""``docket volume``: back up, restore and verify volumes in Cinder's chunked POSIX format.
+"""``docket volume``: back up, restore and verify volumes in Cinder's chunked formats, in a
+directory (POSIX), a Swift container or an S3 bucket.
 
 Plain functions (streams in, an exit code out) and, below them, the click group over them.
 """
@@ -19,8 +20,8 @@ import click
 from docket import fs
 from docket.backup._chunks import Compression
 from docket.backup._model import Backup, BackupSummary, MetadataAPI
-from docket.backup.posix import DEFAULT_CHUNK_SIZE, PosixBackupDriver
 from docket.backup.records import RECORD_TEXT_LIMIT
+from docket.backup.roots import open_driver
 from docket.cli import options
 from docket.cli.common import (
     EXIT_FAILED,
@@ -96,14 +97,15 @@ def backup(
     root: str | os.PathLike[str],
     stdout: TextIO,
     stderr: TextIO,
+    cinder_config: str | os.PathLike[str] | None = None,
     db: str | None = None,
     volume_id: str | None = None,
     parent: str | None = None,
-    compression: str = "zlib",
+    compression: str | None = None,
     backup_id: str | None = None,
     name: str | None = None,
     description: str | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     output_format: str = "text",
     progress: bool | None = None,
     key_file: str | os.PathLike[str] | None = None,
@@ -118,8 +120,13 @@ def backup(
         _need_volume_id(db, volume_id, "back up")
         registry = build_registry(None, key_file)
         with _metadata_api(db, registry) as api:
-            driver = PosixBackupDriver(
-                root, api, registry=registry, compression=compression, chunk_size=chunk_size
+            driver = open_driver(
+                root,
+                api,
+                registry=registry,
+                compression=compression,
+                chunk_size=chunk_size,
+                cinder_config=cinder_config,
             )
             vid = volume_id
             if vid is None:
@@ -155,6 +162,7 @@ def restore(
     root: str | os.PathLike[str],
     stdout: TextIO,
     stderr: TextIO,
+    cinder_config: str | os.PathLike[str] | None = None,
     db: str | None = None,
     volume_id: str | None = None,
     output_format: str = "text",
@@ -171,7 +179,7 @@ def restore(
         _need_volume_id(db, volume_id, "restore")
         registry = build_registry(None, key_file)
         with _metadata_api(db, registry) as api:
-            driver = PosixBackupDriver(root, api, registry=registry)
+            driver = open_driver(root, api, registry=registry, cinder_config=cinder_config)
             with progress_bar(stderr, "restore", progress) as report:
                 done = driver.restore(backup_id, volume_id, target, progress=report)
         lines = [
@@ -219,6 +227,7 @@ def verify(
     root: str | os.PathLike[str],
     stdout: TextIO,
     stderr: TextIO,
+    cinder_config: str | os.PathLike[str] | None = None,
     output_format: str = "text",
     progress: bool | None = None,
     key_file: str | os.PathLike[str] | None = None,
@@ -227,7 +236,8 @@ def verify(
     ``key_file``, an unsigned or wrongly signed metadata container is one)."""
 
     def work() -> _Outcome:
-        driver = PosixBackupDriver(root, registry=build_registry(None, key_file))
+        registry = build_registry(None, key_file)
+        driver = open_driver(root, registry=registry, cinder_config=cinder_config)
         with progress_bar(stderr, "verify", progress) as report:
             result = driver.verify(backup_id, progress=report)
         verdict = "ok" if result.ok else f"FAILED: {len(result.problems)} problem(s)"
@@ -266,6 +276,7 @@ def export_record(
     root: str | os.PathLike[str],
     stdout: TextIO,
     stderr: TextIO,
+    cinder_config: str | os.PathLike[str] | None = None,
     version: int | None = None,
     service: str | None = None,
     output_format: str = "text",
@@ -279,7 +290,8 @@ def export_record(
     """
 
     def work() -> _Outcome:
-        driver = PosixBackupDriver(root, registry=build_registry(None, key_file))
+        registry = build_registry(None, key_file)
+        driver = open_driver(root, registry=registry, cinder_config=cinder_config)
         if version is not None:  # a version it lacks is the option's fault: exit 2
             named_version(driver.registry.family("backup-record"), str(version), "--record-version")
         text = driver.export_record(backup_id, version=version, service=service)
@@ -298,6 +310,7 @@ def import_record(
     root: str | os.PathLike[str],
     stdout: TextIO,
     stderr: TextIO,
+    cinder_config: str | os.PathLike[str] | None = None,
     output_format: str = "text",
     key_file: str | os.PathLike[str] | None = None,
     stdin: BinaryIO | None = None,
@@ -310,7 +323,8 @@ def import_record(
     """
 
     def work() -> _Outcome:
-        driver = PosixBackupDriver(root, registry=build_registry(None, key_file))
+        registry = build_registry(None, key_file)
+        driver = open_driver(root, registry=registry, cinder_config=cinder_config)
         text = record
         if record == "-":
             source = stdin if stdin is not None else fs.standard_input("record")
@@ -342,13 +356,14 @@ def list_backups(
     root: str | os.PathLike[str],
     stdout: TextIO,
     stderr: TextIO,
+    cinder_config: str | os.PathLike[str] | None = None,
     volume_id: str | None = None,
     output_format: str = "text",
 ) -> int:
     """``docket volume list``: the backups under ``root`` (of ``volume_id`` only, when given)."""
 
     def work() -> int:
-        found = PosixBackupDriver(root).list_backups(volume_id)
+        found = open_driver(root, cinder_config=cinder_config).list_backups(volume_id)
         emit(stdout, output_format, [s.fields() for s in found], _list_text(found, root, volume_id))
         return EXIT_OK
 
@@ -389,6 +404,7 @@ def delete(
     root: str | os.PathLike[str],
     stdout: TextIO,
     stderr: TextIO,
+    cinder_config: str | os.PathLike[str] | None = None,
     force: bool = False,
     output_format: str = "text",
 ) -> int:
@@ -396,7 +412,7 @@ def delete(
     ``force``) or when its directory holds anything but its own files."""
 
     def work() -> _Outcome:
-        done = PosixBackupDriver(root).delete(backup_id, force=force)
+        done = open_driver(root, cinder_config=cinder_config).delete(backup_id, force=force)
         text = (
             f"deleted backup {done.backup_id}: {len(done.objects)} file(s), "
             f"{done.stored_bytes} bytes\n"
@@ -456,16 +472,17 @@ def _command(
 )
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @options.backup_root
+@options.cinder_config
 @click.option("--db", metavar="URL", help="Database to read the volume's metadata from.")
 @click.option("--volume-id", metavar="ID", help="The volume's id (its row with --db).")
 @click.option("--parent", metavar="BACKUP_ID", help="Make an incremental backup of this one.")
 @click.option(
     "--compression",
     type=click.Choice([c.value for c in Compression]),
-    default=Compression.ZLIB.value,
-    show_default=True,
+    default=None,
     help="How each data object is compressed (zstd needs the docket[zstd] extra); an object "
-    "that does not shrink is stored as none.",
+    "that does not shrink is stored as none. [default: backup_compression_algorithm of "
+    "--cinder-config, else zlib]",
 )
 @click.option("--backup-id", metavar="ID", help="Id for the new backup (default: a UUID).")
 @click.option("--name", help="The backup's display name.")
@@ -473,9 +490,10 @@ def _command(
 @click.option(
     "--chunk-size",
     type=click.IntRange(min=1),
-    default=DEFAULT_CHUNK_SIZE,
-    show_default=True,
-    help="Bytes of volume per data object (a multiple of 32768).",
+    default=None,
+    help="Bytes of volume per data object (a multiple of 32768). [default: 67108864 in a "
+    "directory; backup_swift_object_size or backup_s3_object_size, else 52428800, in Swift "
+    "and S3]",
 )
 @options.output_format()
 @options.progress(PROGRESS_HELP)
@@ -496,6 +514,7 @@ def backup_command(ctx: click.Context, /, **params: Any) -> None:
 )
 @click.argument("backup_id")
 @options.backup_root
+@options.cinder_config
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--db", metavar="URL", help="Database to restore the volume's metadata into.")
 @click.option("--volume-id", metavar="ID", help="The volume whose metadata to restore.")
@@ -521,6 +540,7 @@ def restore_command(ctx: click.Context, /, **params: Any) -> None:
 )
 @click.argument("backup_id")
 @options.backup_root
+@options.cinder_config
 @options.output_format()
 @options.progress(PROGRESS_HELP)
 @options.key_file
@@ -538,6 +558,7 @@ def verify_command(ctx: click.Context, /, **params: Any) -> None:
     "docket volume list --root /backups --volume-id VOL --format json",
 )
 @options.backup_root
+@options.cinder_config
 @click.option("--volume-id", metavar="ID", help="Only the backups of this volume.")
 @options.output_format()
 @options.schemas
@@ -559,6 +580,7 @@ def list_command(ctx: click.Context, /, **params: Any) -> None:
 )
 @click.argument("backup_id")
 @options.backup_root
+@options.cinder_config
 @click.option(
     "--force",
     is_flag=True,
@@ -584,6 +606,7 @@ def delete_command(ctx: click.Context, /, **params: Any) -> None:
 )
 @click.argument("backup_id")
 @options.backup_root
+@options.cinder_config
 @click.option(
     "--record-version", "version", type=int, default=None, help="Record version (default: current)."
 )
@@ -591,7 +614,7 @@ def delete_command(ctx: click.Context, /, **params: Any) -> None:
     "--service",
     default=None,
     metavar="NAME",
-    help="Backup service the record names (default: Cinder's "
+    help="Backup service the record names (default: Cinder's driver of the store, such as "
     "cinder.backup.drivers.posix.PosixBackupDriver, which Cinder imports).",
 )
 @options.output_format()
@@ -612,17 +635,23 @@ def export_record_command(ctx: click.Context, /, **params: Any) -> None:
 )
 @click.argument("record")
 @options.backup_root
+@options.cinder_config
 @options.output_format()
 @options.key_file
 @options.schemas
 def import_record_command(
-    record: str, root: Path, output_format: str, key_file: Path | None
+    record: str,
+    root: Path | str,
+    cinder_config: Path | None,
+    output_format: str,
+    key_file: Path | None,
 ) -> None:
     """Check RECORD (base64 text, or - for stdin) and verify the backup it describes."""
     sys.exit(
         import_record(
             record,
             root=root,
+            cinder_config=cinder_config,
             output_format=output_format,
             key_file=key_file,
             stdin=None,  # standard input, read only for RECORD -

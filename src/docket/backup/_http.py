@@ -1,0 +1,391 @@
+"""What the HTTP object stores (Swift, S3) share: object and container names, writes spooled
+and checked by MD5, reads of exactly the length the store declared, resumed where a body
+broke off, bounded listings, and secrets kept out of every message.
+
+A store gives each helper its client's calls; nothing here imports a client library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any, BinaryIO
+
+from docket.backup.errors import InvalidBackup, ObjectStoreError
+from docket.backup.store import ObjectPage
+from docket.core.errors import DriverOptionError, FileTooLarge, show
+
+SPOOL_IN_MEMORY = 8 << 20
+"""Bytes of an object being written kept in memory; the rest spools to a temporary file."""
+MAX_NAME_BYTES = 1024
+"""Swift's and S3's longest object name, in UTF-8 bytes."""
+MAX_LISTED = 10_000_000
+"""Names one listing may return in all: past this, a listing that never ends is refused."""
+READ_PIECE = 1 << 20
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTAINER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+
+
+def check_object_name(name: object, what: str = "object name") -> str:
+    """A name a store accepts and docket writes: at most 1024 UTF-8 bytes, no control
+    character, not starting with ``.`` or ``/``, no empty, ``.`` or ``..`` segment."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or len(name.encode("utf-8", "replace")) > MAX_NAME_BYTES
+        or _CONTROL.search(name)
+        or name.startswith((".", "/"))
+        or any(part in ("", ".", "..") for part in name.split("/"))
+    ):
+        raise DriverOptionError(
+            f"{what} {show(name)} is not an object name docket writes",
+            hint="object names have at most 1024 bytes, no control characters and no "
+            "empty, '.' or '..' segments",
+        )
+    return name
+
+
+def check_container(name: object, what: str = "container") -> str:
+    """A container (bucket) name: letters, digits, ``_``, ``.``, ``-``; no ``/``."""
+    if not isinstance(name, str) or _CONTAINER.fullmatch(name) is None:
+        raise DriverOptionError(
+            f"{what} {show(name)} is not a container name",
+            hint="use letters, digits, '_', '.' and '-' (Cinder's default: volumebackups)",
+        )
+    return name
+
+
+def md5_hex(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def refuse_md5(name: str, found: str, sent: str) -> InvalidBackup:
+    return InvalidBackup(
+        f"object {name} was stored with MD5 {found}, not the {sent} it was sent with",
+        hint="nothing was stored under its name; write it again",
+    )
+
+
+class Redactor:
+    """Removes secrets (keys, tokens) from text that reaches a message."""
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
+
+    def __call__(self, text: object) -> str:
+        out = str(text)
+        for secret in self._secrets:
+            out = out.replace(secret, "***")
+        return out
+
+
+class SpooledSink:
+    """An object being written: its bytes spooled (in memory up to 8 MiB, then to a
+    temporary file) and hashed, then stored whole by ``put(file, length, md5)`` on commit,
+    once the caller's MD5 matches what was written. Nothing is stored before the commit."""
+
+    def __init__(self, name: str, put: Callable[[BinaryIO, int, str], None]) -> None:
+        self.name = name
+        self._put = put
+        # Closed in commit or abort.
+        self._spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._size = 0
+
+    def write(self, data: bytes | memoryview, /) -> None:
+        self._spool.write(data)
+        self._md5.update(data)
+        self._size += len(data)
+
+    def commit(self, md5: str) -> None:
+        try:
+            found = self._md5.hexdigest()
+            if found != md5:
+                raise refuse_md5(self.name, found, md5)
+            self._spool.seek(0)
+            self._put(self._spool, self._size, md5)  # type: ignore[arg-type]
+        finally:
+            self._spool.close()
+
+    def abort(self) -> None:
+        self._spool.close()
+
+
+Opened = tuple[Callable[[int], bytes], Callable[[], None], int]
+"""An opened body: its ``read(n)``, its ``close()`` and how many bytes it declares."""
+
+
+class ObjectBody(io.RawIOBase):
+    """An object's body of exactly ``size`` bytes, read in pieces.
+
+    ``open_at(offset)`` (re)opens the body from ``offset`` (a ranged GET). A body that breaks
+    off (a reset, a timeout) is reopened where it stopped, ``attempts`` times at most with a
+    growing pause; a body that ends early, or a reopened one of another length, is
+    :class:`InvalidBackup`. ``seek(0, SEEK_END)`` gives the size without reading; a seek
+    forward skips what the open body holds, a seek back reopens it there.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        size: int,
+        first: Opened,
+        open_at: Callable[[int], Opened],
+        failure: Callable[[BaseException], BaseException],
+        *,
+        attempts: int = 3,
+        backoff: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.name_ = name
+        self.size = size
+        self._read, self._close, _ = first
+        self._open_at = open_at
+        self._failure = failure
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+        self._pos = 0
+        self._stream_at = 0
+        """Where the open body is: the next byte it gives is this one of the object."""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._pos >= self.size or not len(view):
+            return 0
+        if self._pos < self._stream_at:
+            self._reopen_at(self._pos)
+        while self._stream_at < self._pos:  # skip forward within the open body
+            self._piece(min(READ_PIECE, self._pos - self._stream_at))
+        want = min(len(view), self.size - self._pos, READ_PIECE)
+        data = self._piece(want)
+        n = len(data)
+        view[:n] = data
+        self._pos += n
+        return n
+
+    def _piece(self, want: int) -> bytes:
+        for attempt in range(self._attempts):
+            try:
+                data = self._read(want)
+            except Exception as err:  # the client's own errors: a reset, a timeout...
+                if attempt + 1 >= self._attempts:
+                    raise self._failure(err) from None
+                time.sleep(self._backoff * (2**attempt))
+                self._reopen_at(self._stream_at)
+                continue
+            if not data:
+                raise InvalidBackup(
+                    f"object {self.name_} ended after {self._stream_at} of the {self.size} "
+                    "bytes the store declared",
+                    hint="the object store returned a short body; try again, or check the store",
+                )
+            data = data[:want]
+            self._stream_at += len(data)
+            return data
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _reopen_at(self, at: int) -> None:
+        self._quiet_close()
+        try:
+            self._read, self._close, length = self._open_at(at)
+        except FileNotFoundError:
+            raise InvalidBackup(f"object {self.name_} went away while it was read") from None
+        self._stream_at = at
+        if length != self.size - at:
+            self._quiet_close()
+            raise InvalidBackup(
+                f"object {self.name_} changed while it was read ({self.size} bytes, then "
+                f"{at + length})"
+            )
+
+    def _quiet_close(self) -> None:
+        with contextlib.suppress(Exception):  # closing a broken connection may fail again
+            self._close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._quiet_close()
+        super().close()
+
+
+def bounded(name: str, size: int, limit: int | None, close: Callable[[], None]) -> None:
+    """Refuse (:class:`FileTooLarge`) an object of more than ``limit`` bytes before reading."""
+    if limit is not None and size > limit:
+        close()
+        raise FileTooLarge(name, "object", size, limit)
+
+
+def check_page(names: list[str], prefix: str, marker: str | None, where: str) -> None:
+    """A listing page must be sorted, after the marker, and under the prefix; a store that
+    says otherwise is refused (:class:`ObjectStoreError`), so a listing always progresses."""
+    last = marker
+    for name in names:
+        if not name.startswith(prefix) or (last is not None and name <= last):
+            raise ObjectStoreError(
+                f"the listing of {where} is out of order or outside prefix {show(prefix)} "
+                f"(at {show(name)})",
+                hint="the object store is misbehaving; check it or the proxy in front of it",
+            )
+        last = name
+
+
+def retry_pause(backoff: float, attempt: int) -> None:
+    time.sleep(backoff * (2**attempt))
+
+
+def bad_option(option: str, value: object, hint: str) -> DriverOptionError:
+    return DriverOptionError(f"{option} {show(value)} is not valid", hint=hint)
+
+
+@contextlib.contextmanager
+def translating(
+    failure: Callable[[BaseException, str], BaseException], what: str
+) -> Iterator[None]:
+    """Turn a client's errors into docket's typed ones (``failure`` decides which)."""
+    try:
+        yield
+    except Exception as err:
+        raise failure(err, what) from None
+
+
+class HttpObjectStore:
+    """The :class:`~docket.backup.store.ObjectStore` protocol over an HTTP object store's
+    client: names checked before any request, writes spooled and checked by MD5 (and the
+    ETag the store returns, unless ``_store`` returns None), bounded reads resumed where a
+    body broke off, listings checked to progress, idempotent deletes. A store supplies the
+    requests (``_head``, ``_create``, ``_store``, ``_open``, ``_page``, ``_delete``) and
+    ``_failure``, which makes its client's errors typed."""
+
+    kind = "object"
+    retries: int = 3
+    backoff: float = 1.0
+
+    # --- what a store supplies ------------------------------------------------------------
+
+    def _failure(self, err: BaseException, what: str) -> BaseException:
+        raise NotImplementedError
+
+    def _head(self, container: str) -> None:
+        raise NotImplementedError
+
+    def _create(self, container: str) -> None:
+        raise NotImplementedError
+
+    def _store(self, container: str, name: str, fh: BinaryIO, size: int, md5: str) -> str | None:
+        """PUT the object; the ETag the store returned, or None when it is not an MD5."""
+        raise NotImplementedError
+
+    def _open(self, container: str, name: str, at: int) -> Opened:
+        raise NotImplementedError
+
+    def _page(
+        self, container: str, prefix: str, marker: str | None, limit: int
+    ) -> tuple[list[str], bool]:
+        """Up to ``limit`` names after ``marker``, and whether the store says there are more."""
+        raise NotImplementedError
+
+    def _delete(self, container: str, name: str) -> None:
+        raise NotImplementedError
+
+    # --- the protocol ---------------------------------------------------------------------
+
+    def _requests(self, what: str) -> contextlib.AbstractContextManager[None]:
+        return translating(self._failure, what)
+
+    def create_container(self, container: str) -> None:
+        check_container(container)
+        try:
+            with self._requests(f"reading {self.kind} {container}"):
+                self._head(container)
+        except FileNotFoundError:
+            with self._requests(f"creating {self.kind} {container}"):
+                self._create(container)
+
+    def open_writer(self, container: str, name: str) -> SpooledSink:
+        check_container(container)
+        check_object_name(name)
+        return SpooledSink(name, lambda fh, size, md5: self._put(container, name, fh, size, md5))
+
+    def put_object(self, container: str, name: str, data: bytes, *, md5: str) -> None:
+        check_container(container)
+        check_object_name(name)
+        found = md5_hex(data)
+        if found != md5:
+            raise refuse_md5(name, found, md5)
+        self._put(container, name, io.BytesIO(data), len(data), md5)
+
+    def _put(self, container: str, name: str, fh: BinaryIO, size: int, md5: str) -> None:
+        with self._requests(f"writing object {name}"):
+            etag = self._store(container, name, fh, size, md5)
+        if etag is not None and etag != md5:
+            # Cinder's check: the stored object is not what was sent. Leave nothing.
+            with contextlib.suppress(FileNotFoundError, ObjectStoreError):
+                self.delete_object(container, name)
+            raise refuse_md5(name, etag, md5)
+
+    def open_object(self, container: str, name: str, *, limit: int | None = None) -> BinaryIO:
+        check_container(container)
+        check_object_name(name)
+        with self._requests(f"reading object {name}"):
+            first = self._open(container, name, 0)
+        bounded(name, first[2], limit, first[1])
+        body = ObjectBody(
+            name,
+            first[2],
+            first,
+            lambda at: self._reopen(container, name, at),
+            lambda err: self._failure(err, f"reading object {name}"),
+            attempts=self.retries + 1,
+            backoff=self.backoff,
+        )
+        return io.BufferedReader(body, READ_PIECE)
+
+    def _reopen(self, container: str, name: str, at: int) -> Opened:
+        with self._requests(f"reading object {name}"):
+            return self._open(container, name, at)
+
+    def list_objects(
+        self,
+        container: str,
+        prefix: str = "",
+        *,
+        marker: str | None = None,
+        limit: int = 1000,
+    ) -> ObjectPage:
+        check_container(container)
+        if limit < 1:
+            raise DriverOptionError(f"a listing page of {limit} names", hint="ask for 1 or more")
+        with self._requests(f"listing {self.kind} {container}"):
+            names, more = self._page(container, prefix, marker, limit)
+        names = names[:limit]
+        check_page(names, prefix, marker, f"{self.kind} {container}")
+        return ObjectPage(tuple(names), names[-1] if more and names else None)
+
+    def delete_object(self, container: str, name: str) -> None:
+        check_container(container)
+        check_object_name(name)
+        with contextlib.suppress(FileNotFoundError), self._requests(f"deleting object {name}"):
+            self._delete(container, name)
+
+    def sync(self, container: str) -> None:
+        """A PUT is durable when it returns: nothing to wait for."""

@@ -1,0 +1,432 @@
+"""Chunked backups in an object store's shared container, in the layout of Cinder's Swift and
+S3 drivers: the base of :class:`~docket.backup.swift.SwiftBackupDriver` and
+:class:`~docket.backup.s3.S3BackupDriver`, and of a store of your own.
+
+Every backup lives in one flat container (``volumebackups`` by default), under a prefix kept
+as its record's ``service_metadata``::
+
+    volume_<volume id>/<UTC YYYYmmddHHMMSS>/az_<availability zone>_backup_<backup id>
+    <prefix>-00001, -00002, ...   data objects (one per changed extent, for an incremental)
+    <prefix>_sha256file
+    <prefix>_metadata             written last
+
+Listings are by prefix and in pages, and bounded (a listing that never ends is refused).
+Nothing but a backup's own objects is ever written under its prefix: Cinder's restore
+refuses a backup with one name more.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any, BinaryIO, ClassVar
+
+import orjson
+
+from docket.backup._chunks import Compression
+from docket.backup._http import MAX_LISTED, check_container, check_object_name
+from docket.backup._layout import (
+    METADATA_BASE_LIMIT,
+    METADATA_SUFFIX,
+    SHA256_SUFFIX,
+    Backups,
+    StoredBackup,
+    check_id,
+    check_stored_id,
+    gib,
+    record_time,
+)
+from docket.backup._model import Backup, BackupSummary, BasicMetadataAPI, DeleteReport
+from docket.backup.engine import ChunkedBackupDriver, _utcnow
+from docket.backup.errors import BackupInUse, BackupNotFound, InvalidBackup, ObjectStoreError
+from docket.backup.store import ObjectStore
+from docket.core.errors import BackupError, DocketError, show
+from docket.core.registry import Registry
+
+__all__ = [
+    "DEFAULT_AVAILABILITY_ZONE",
+    "DEFAULT_CONTAINER",
+    "DEFAULT_OBJECT_SIZE",
+    "DEFAULT_SHA_BLOCK_SIZE",
+    "ObjectStoreBackupDriver",
+    "ObjectStoreBackups",
+]
+
+DEFAULT_CONTAINER = "volumebackups"
+DEFAULT_OBJECT_SIZE = 52428800
+DEFAULT_SHA_BLOCK_SIZE = 32768
+DEFAULT_AVAILABILITY_ZONE = "nova"
+"""Cinder's defaults: ``backup_swift_container``/``backup_s3_store_bucket``, the object and
+SHA block sizes, and ``storage_availability_zone``."""
+
+_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+_AZ = r"[A-Za-z0-9_.:-]*"
+_PREFIX = re.compile(rf"volume_(?P<volume>{_ID})/(?P<time>\d{{14}})/az_{_AZ}_backup_(?P<id>{_ID})")
+_STAND_IN = "\N{DIVISION SLASH}"
+"""What stands in for ``/`` in a data object's name while the schema checks the rest."""
+_TAIL = rf"(?:-\d{{5,}}|{METADATA_SUFFIX}|{SHA256_SUFFIX})"
+_DATA_OBJECT = re.compile(rf"{_PREFIX.pattern}-\d{{5,}}")
+_ANY_OBJECT = re.compile(rf"(?P<prefix>{_PREFIX.pattern}){_TAIL}")
+
+
+def _own_tail(prefix: str) -> re.Pattern[str]:
+    """A backup's own objects: its prefix and one of the three endings, nothing else."""
+    return re.compile(rf"{re.escape(prefix)}{_TAIL}")
+
+
+class ObjectStoreBackups(Backups):
+    """The backups in one shared container of an object store, found by prefix."""
+
+    max_listed = MAX_LISTED
+    """Names one listing may return in all before it is refused as endless."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        family: Callable[[str], Any],
+        container: str,
+        place: str,
+    ) -> None:
+        super().__init__(store, family)
+        self.container = container
+        self._place = place
+
+    @property
+    def place(self) -> str:
+        return f"in {self._place}"
+
+    def listed(self, container: str, prefix: str) -> list[str]:
+        """Every name under ``prefix``, page by page, refused past :data:`MAX_LISTED`."""
+        names: list[str] = []
+        marker: str | None = None
+        while True:
+            try:
+                page = self.store.list_objects(container, prefix, marker=marker)
+            except FileNotFoundError:
+                return []
+            names.extend(page.names)
+            if len(names) > self.max_listed:
+                raise ObjectStoreError(
+                    f"the listing of {container} under {show(prefix)} passed "
+                    f"{self.max_listed} names",
+                    hint="a listing that never ends: the store is misbehaving",
+                )
+            if page.marker is None or not page.names:
+                return names
+            marker = page.marker
+
+    def names(self, container: str, backup_id: str) -> list[str]:
+        return self.listed(container, "volume_")
+
+    def listing(self, stored: StoredBackup) -> list[str]:
+        return self.listed(stored.container, stored.prefix)
+
+    def open_object(self, stored: StoredBackup, name: str, *, limit: int | None = None) -> BinaryIO:
+        """As in any store, but an object listed and then not found (a store that lost it,
+        or one that lies) is :class:`InvalidBackup`, not a bare ``FileNotFoundError``."""
+        try:
+            return super().open_object(stored, name, limit=limit)
+        except FileNotFoundError:
+            raise InvalidBackup(
+                f"object {name} is listed but cannot be read (404)",
+                backup_id=stored.backup_id,
+                hint="the store lost the object, or changed while it was read",
+            ) from None
+
+    def object_name_ok(self, name: object) -> bool:
+        return isinstance(name, str) and _DATA_OBJECT.fullmatch(name) is not None
+
+    def decode(self, family: str, raw: bytes) -> dict[str, Any]:
+        """As on POSIX, but data object names hold ``/`` here, which the released
+        ``chunked-backup`` 1.0.0 schema does not allow (it was written from the POSIX
+        driver): the names are checked by :meth:`object_name_ok` and the rest of the
+        document by the schema, with each name stood in for by one without ``/``."""
+        if family != "chunked-backup":
+            return super().decode(family, raw)
+        try:
+            document = orjson.loads(raw)
+            items = document["objects"]
+            names = [next(iter(item)) for item in items]
+        except (orjson.JSONDecodeError, KeyError, TypeError, StopIteration):
+            return super().decode(family, raw)  # the family says what is wrong with it
+        if not all(isinstance(n, str) and "/" in n for n in names):
+            return super().decode(family, raw)
+        document["objects"] = [
+            {n.replace("/", _STAND_IN): v for n, v in item.items()} for item in items
+        ]
+        data = super().decode(family, orjson.dumps(document))
+        data["objects"] = [
+            {n.replace(_STAND_IN, "/"): v for n, v in item.items()} for item in data["objects"]
+        ]
+        return data
+
+    def container_of(self, backup: Backup | str) -> tuple[str, str]:
+        """The backup's id and container: its record's ``container``, or the driver's."""
+        if isinstance(backup, str):
+            return check_id(backup), self.container
+        backup_id = check_stored_id(backup.id, "backup id", None, "id")
+        if backup.parent_id is not None:
+            check_stored_id(backup.parent_id, "parent id", backup_id, "parent_id")
+        if not backup.container:
+            return backup_id, self.container
+        try:
+            return backup_id, check_container(backup.container)
+        except DocketError:
+            raise InvalidBackup(
+                f"container {show(backup.container)} is not a container name",
+                backup_id=backup_id,
+                path=("container",),
+            ) from None
+
+    def find(self, backup: Backup | str) -> StoredBackup:
+        backup_id, container = self.container_of(backup)
+        prefix = record_prefix(backup, backup_id)
+        if prefix is not None:
+            names = self.listed(container, prefix)
+            own = _own_tail(prefix)
+            if not any(own.fullmatch(n) for n in names):
+                raise self.not_found(backup_id, container)
+            return StoredBackup(
+                backup_id, container, prefix, prefix + METADATA_SUFFIX in names, self
+            )
+        # By id alone: search the container for its objects.
+        prefixes = sorted(
+            {
+                m.group("prefix")
+                for n in self.names(container, backup_id)
+                if (m := _ANY_OBJECT.fullmatch(n)) and m.group("id") == backup_id
+            }
+        )
+        if not prefixes:
+            raise self.not_found(backup_id, container)
+        if len(prefixes) > 1:
+            raise InvalidBackup(
+                "the container holds several backups of this id: " + ", ".join(prefixes),
+                backup_id=backup_id,
+                hint="name the backup by its record (export-record) to pick one",
+            )
+        found = self.listed(container, prefixes[0])
+        return StoredBackup(
+            backup_id, container, prefixes[0], prefixes[0] + METADATA_SUFFIX in found, self
+        )
+
+    def not_found(self, backup_id: str, container: str) -> BackupNotFound:
+        return BackupNotFound(
+            f"no backup {self.place}",
+            backup_id=backup_id,
+            hint="check the backup id and the container; `docket volume list` lists them",
+        )
+
+    def children_of(self, stored: StoredBackup) -> Iterator[str]:
+        """The ids of the backups of the same volume that name this one as their parent."""
+        volume = stored.prefix.split("/", 1)[0] + "/"
+        for name in self.listed(stored.container, volume):
+            match = _ANY_OBJECT.fullmatch(name)
+            if match is None or not name.endswith(METADATA_SUFFIX):
+                continue
+            other = StoredBackup(
+                match.group("id"), stored.container, match.group("prefix"), True, self
+            )
+            try:
+                data = self.read_object(
+                    "chunked-backup", other, other.metadata_name, limit=METADATA_BASE_LIMIT
+                )
+            except DocketError:
+                continue
+            if data.get("parent_id") == stored.backup_id:
+                yield str(data.get("backup_id"))
+
+
+def record_prefix(backup: Backup | str, backup_id: str) -> str | None:
+    """The object prefix a record gives (its ``service_metadata``), checked: it must be the
+    prefix of this backup, ``volume_<volume id>/<time>/az_<zone>_backup_<backup id>``."""
+    prefix = backup.service_metadata if isinstance(backup, Backup) else None
+    if not prefix:
+        return None
+    match = _PREFIX.fullmatch(prefix) if isinstance(prefix, str) else None
+    if match is None or match.group("id") != backup_id:
+        raise InvalidBackup(
+            f"object prefix {show(prefix)} is not this backup's "
+            f"(volume_<volume id>/<time>/az_<zone>_backup_{backup_id})",
+            backup_id=backup_id,
+            path=("service_metadata",),
+        )
+    return prefix
+
+
+class ObjectStoreBackupDriver(ChunkedBackupDriver):
+    """The chunked engine over an object store whose containers hold many backups, in the
+    layout of Cinder's Swift and S3 drivers. A subclass names its ``scheme`` (``swift``) and
+    Cinder's driver in ``service_names``; the store is given."""
+
+    scheme: ClassVar[str] = "objects"
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        metadata_api: BasicMetadataAPI | None = None,
+        *,
+        container: str = DEFAULT_CONTAINER,
+        availability_zone: str = DEFAULT_AVAILABILITY_ZONE,
+        registry: Registry | None = None,
+        compression: str | Compression = Compression.ZLIB,
+        chunk_size: int = DEFAULT_OBJECT_SIZE,
+        sha_block_size: int = DEFAULT_SHA_BLOCK_SIZE,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.store = store
+        self.container = check_container(container)
+        if re.fullmatch(_AZ, availability_zone) is None:
+            raise BackupError(
+                f"availability zone {show(availability_zone)} cannot be in an object name",
+                hint="use letters, digits, '_', '.', ':' and '-'",
+            )
+        self.availability_zone = availability_zone
+        self._prefixes: dict[str, str] = {}
+        super().__init__(
+            metadata_api,
+            registry=registry,
+            compression=compression,
+            chunk_size=chunk_size,
+            sha_block_size=sha_block_size,
+            clock=clock,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.container}"
+
+    @functools.cached_property
+    def _backups(self) -> ObjectStoreBackups:
+        return ObjectStoreBackups(
+            self.store, lambda name: self._families[name], self.container, self.url
+        )
+
+    # --- the engine's questions -----------------------------------------------------------
+
+    def _object_prefix(self, volume_id: str, now: datetime, backup_id: str) -> str:
+        prefix = (
+            f"volume_{volume_id}/{now:%Y%m%d%H%M%S}/az_{self.availability_zone}_backup_{backup_id}"
+        )
+        check_object_name(prefix + METADATA_SUFFIX)
+        # A backup of this id of the same volume already stored would make two.
+        for name in self._backups.listed(self.container, f"volume_{volume_id}/"):
+            match = _ANY_OBJECT.fullmatch(name)
+            if match is not None and match.group("id") == backup_id:
+                raise BackupError(
+                    f"{self.url} already holds objects of this backup ({name})",
+                    backup_id=backup_id,
+                    hint="pick another backup id, or delete the old backup first",
+                )
+        self._prefixes[backup_id] = prefix
+        return prefix
+
+    def _check_unused(self, container: str, backup_id: str) -> None:
+        """Checked by prefix once the volume is known (:meth:`_object_prefix`)."""
+
+    def _discard(self, container: str, backup_id: str) -> None:
+        prefix = self._prefixes.get(backup_id)
+        if prefix is None:
+            return
+        own = _own_tail(prefix)
+        for name in self._backups.listed(container, prefix):
+            if own.fullmatch(name):
+                self.store.delete_object(container, name)
+
+    def backup(self, backup: Backup, volume_file: Any, *, progress: Any = None) -> Backup:
+        try:
+            return super().backup(backup, volume_file, progress=progress)
+        finally:
+            self._prefixes.pop(backup.id, None)
+
+    # --- delete and list ------------------------------------------------------------------
+
+    def delete(self, backup: Backup | str, *, force: bool = False) -> DeleteReport:
+        """Delete every object of a backup (the metadata object first) and leave the
+        container; refused (:class:`BackupInUse`) while a backup of the same volume names it
+        as its parent, unless ``force``. :class:`BackupNotFound` when nothing of it is there."""
+        stored = self._backups.find(backup)
+        own = _own_tail(stored.prefix)
+        names = [n for n in self._backups.listing(stored) if own.fullmatch(n)]
+        orphaned = tuple(sorted(self._backups.children_of(stored)))
+        if orphaned and not force:
+            raise BackupInUse(stored.backup_id, orphaned)
+        names.sort(key=lambda n: n != stored.metadata_name)
+        size = 0
+        for name in names:
+            try:
+                with self.store.open_object(stored.container, name) as fh:
+                    size += fh.seek(0, 2)
+            except FileNotFoundError:
+                continue
+        for name in names:
+            self.store.delete_object(stored.container, name)
+        return DeleteReport(
+            backup_id=stored.backup_id,
+            objects=tuple(names),
+            stored_bytes=size,
+            directories=(),
+            orphaned=orphaned,
+        )
+
+    def list_backups(self, volume_id: str | None = None) -> list[BackupSummary]:
+        """The backups in the container (of ``volume_id`` only, when given), sorted by volume,
+        time and id: ``available`` when the metadata object reads and checks, ``partial``
+        without one, ``invalid`` when it is refused."""
+        where = f"volume_{check_id(volume_id, 'volume id')}/" if volume_id else "volume_"
+        groups: dict[str, list[str]] = {}
+        for name in self._backups.listed(self.container, where):
+            match = _ANY_OBJECT.fullmatch(name)
+            if match is not None:
+                groups.setdefault(match.group("prefix"), []).append(name)
+        out: list[BackupSummary] = []
+        for prefix, names in sorted(groups.items()):
+            match = _PREFIX.fullmatch(prefix)
+            assert match is not None
+            out.append(self._summary(prefix, match, names))
+        return out
+
+    def _summary(self, prefix: str, match: re.Match[str], names: list[str]) -> BackupSummary:
+        backup_id = match.group("id")
+        base = BackupSummary(
+            backup_id=backup_id,
+            status="partial",
+            container=self.container,
+            volume_id=match.group("volume"),
+            object_count=sum(1 for n in names if _DATA_OBJECT.fullmatch(n)),
+            problem="no metadata object: the backup did not finish",
+        )
+        if prefix + METADATA_SUFFIX not in names:
+            return base
+        record = Backup(
+            id=backup_id,
+            volume_id=match.group("volume"),
+            container=self.container,
+            service_metadata=prefix,
+        )
+        try:
+            loaded = self._backups.load(record)
+        except DocketError as err:
+            return BackupSummary(
+                backup_id=backup_id,
+                status="invalid",
+                container=self.container,
+                volume_id=match.group("volume"),
+                object_count=base.object_count,
+                problem=str(err),
+            )
+        meta = loaded.metadata
+        return BackupSummary(
+            backup_id=backup_id,
+            status="available",
+            container=self.container,
+            volume_id=meta.get("volume_id"),
+            parent_id=meta.get("parent_id"),
+            created_at=record_time(meta.get("created_at")),
+            name=meta.get("backup_name"),
+            size=gib(loaded.end()),
+            object_count=len(loaded.objects),
+            version=meta.get("version"),
+        )

@@ -1,0 +1,168 @@
+"""S3 as an object store and backup driver, in Cinder's ``S3BackupDriver`` format (boto3, the
+client Cinder uses: ``pip install 'docket[s3]'``).
+
+:class:`S3Store` keeps the :class:`~docket.backup.store.ObjectStore` protocol over one S3
+endpoint; :class:`S3BackupDriver` is the chunked engine over it, with Cinder's options
+(``backup_s3_*``), defaults and object layout (see :mod:`docket.backup.objects`).
+Credentials not given come from boto3's own chain (``AWS_ACCESS_KEY_ID``, profiles,
+``AWS_ENDPOINT_URL``...).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, BinaryIO
+
+from docket.backup._http import HttpObjectStore, Opened, Redactor
+from docket.backup.errors import MissingStoreClient, ObjectStoreAuthError, ObjectStoreError
+from docket.backup.objects import ObjectStoreBackupDriver
+
+__all__ = ["S3BackupDriver", "S3Store"]
+
+_MISSING = {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}
+_AUTH = {"401", "403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+
+
+def _clients() -> tuple[Any, Any]:
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise MissingStoreClient("S3", "s3") from None
+    return boto3, Config
+
+
+class S3Store(HttpObjectStore):
+    """S3 buckets and objects through boto3, as Cinder's S3 driver configures it.
+
+    ``retries`` (Cinder's ``backup_s3_retry_max_attempts``) and ``retry_mode``
+    (``backup_s3_retry_mode``) go to botocore, which retries throttling, 5xx and connection
+    errors; a body that breaks off is resumed from where it stopped as many times.
+    ``md5_validation`` sends each object's Content-MD5 (the store refuses a mismatch), and
+    the returned ETag must be the MD5 (unless SSE-C is on, where it is not).
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        region: str | None = None,
+        retries: int = 4,
+        retry_mode: str = "legacy",
+        timeout: float = 60.0,
+        max_pool_connections: int = 10,
+        verify: bool | str | None = None,
+        md5_validation: bool = True,
+        sse_customer_key: str | None = None,
+        sse_customer_algorithm: str | None = None,
+        http_proxy: str | None = None,
+        https_proxy: str | None = None,
+    ) -> None:
+        boto3, config = _clients()
+        proxies = {k: v for k, v in (("http", http_proxy), ("https", https_proxy)) if v}
+        settings: dict[str, Any] = {
+            "connect_timeout": timeout,
+            "read_timeout": timeout,
+            "max_pool_connections": max_pool_connections,
+            "retries": {"max_attempts": retries, "mode": retry_mode},
+            # Checksums only where S3 requires them: what Cinder's requests carry (Content-MD5),
+            # which every S3 implementation understands.
+            "request_checksum_calculation": "when_required",
+            "response_checksum_validation": "when_required",
+        }
+        if proxies:
+            settings["proxies"] = proxies
+        self.kind = "bucket"
+        self.retries = retries
+        self.backoff = 0.5
+        self.redact = Redactor([secret_key, sse_customer_key])
+        self.md5_validation = md5_validation
+        self._sse: dict[str, str] = (
+            {"SSECustomerAlgorithm": sse_customer_algorithm, "SSECustomerKey": sse_customer_key}
+            if sse_customer_key and sse_customer_algorithm
+            else {}
+        )
+        self._client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name=region,
+            verify=verify,
+            config=config(**settings),
+        )
+
+    def _failure(self, err: BaseException, what: str) -> BaseException:
+        if isinstance(err, FileNotFoundError | ObjectStoreError):
+            return err
+        response = getattr(err, "response", None) or {}
+        code = str(response.get("Error", {}).get("Code", ""))
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _MISSING or status == 404:
+            return FileNotFoundError(what)
+        if code in _AUTH or status in (401, 403):
+            return ObjectStoreAuthError(
+                f"S3 refused the credentials ({code or status}) {what}",
+                hint="check boto3's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+                "AWS_ENDPOINT_URL) or backup_s3_* in cinder.conf",
+            )
+        detail = f"{code or status}" if (code or status) else type(err).__name__
+        return ObjectStoreError(
+            f"S3 failed {what} ({self.redact(detail)}) after {self.retries} attempts",
+            hint="check that the store is up and reachable; the request can be repeated",
+        )
+
+    # --- the requests ---------------------------------------------------------------------
+
+    def _head(self, container: str) -> None:
+        self._client.head_bucket(Bucket=container)
+
+    def _create(self, container: str) -> None:
+        self._client.create_bucket(Bucket=container)
+
+    def _store(self, container: str, name: str, fh: BinaryIO, size: int, md5: str) -> str | None:
+        args: dict[str, Any] = {
+            "Bucket": container,
+            "Key": name,
+            "Body": fh,
+            "ContentLength": size,
+            **self._sse,
+        }
+        if self.md5_validation:
+            args["ContentMD5"] = base64.b64encode(bytes.fromhex(md5)).decode("ascii")
+        answer = self._client.put_object(**args)
+        # With SSE-C the ETag is not the MD5 of the bytes; Content-MD5 was checked instead.
+        return None if self._sse else str(answer.get("ETag", "")).strip('"')
+
+    def _open(self, container: str, name: str, at: int) -> Opened:
+        extra = {"Range": f"bytes={at}-"} if at else {}
+        answer = self._client.get_object(Bucket=container, Key=name, **extra, **self._sse)
+        stream = answer["Body"]
+        return stream.read, stream.close, int(answer.get("ContentLength", 0))
+
+    def _page(
+        self, container: str, prefix: str, marker: str | None, limit: int
+    ) -> tuple[list[str], bool]:
+        args: dict[str, Any] = {"Bucket": container, "Prefix": prefix, "MaxKeys": limit}
+        if marker:
+            args["StartAfter"] = marker
+        answer = self._client.list_objects_v2(**args)
+        names = [str(item.get("Key", "")) for item in answer.get("Contents") or []]
+        return names, bool(answer.get("IsTruncated"))
+
+    def _delete(self, container: str, name: str) -> None:
+        self._client.delete_object(Bucket=container, Key=name)
+
+
+class S3BackupDriver(ObjectStoreBackupDriver):
+    """Volumes backed up into an S3 bucket in the layout of Cinder's ``S3BackupDriver``: the
+    chunked engine over an :class:`S3Store`."""
+
+    scheme = "s3"
+    service_names = (
+        "cinder.backup.drivers.s3.S3BackupDriver",
+        "docket.backup.s3.S3BackupDriver",
+    )
+    store: S3Store
