@@ -72,6 +72,7 @@ SURFACES: dict[str, list[str]] = {
         "LossyMigration",
         "MalformedVersion",
         "MigrationError",
+        "MissingCinder",
         "MissingDatabaseDriver",
         "MissingRecordFields",
         "MissingTable",
