@@ -66,6 +66,9 @@ DRIVERS = {
     "cinder": "cinder.backup.drivers.posix.PosixBackupDriver",
 }
 START_TIMEOUT = 180.0
+STATS_INTERVAL = 10
+"""Seconds between cinder-backup's reports of its driver's state to the scheduler, which
+places a backup only on a service that reported a working driver."""
 
 
 class DeployError(RuntimeError):
@@ -166,6 +169,7 @@ default_volume_type = __DEFAULT__
 backup_driver = {DRIVERS[driver]}
 backup_posix_path = {self.backup_root}
 backup_driver_init_check_interval = 5
+backup_driver_stats_polling_interval = {STATS_INTERVAL}
 quota_volumes = -1
 quota_snapshots = -1
 quota_gigabytes = -1
@@ -390,6 +394,23 @@ nas_secure_file_permissions = false
             except ValueError:
                 return err.code, raw.decode(errors="replace")
 
+    def _started(self, service: str) -> str:
+        """When this deployment started ``service`` (UTC, as the API shows times): only a
+        heartbeat after it counts, and ``cinder-backup`` beats only once its driver's
+        ``check_for_setup_error`` passed."""
+        try:
+            return _utc(self._pidfile(service).stat().st_mtime)
+        except OSError:
+            return ""
+
+    def _settle(self) -> None:
+        """A cinder-backup that has just started told the scheduler its driver was not set
+        up yet: wait for its next report (every ``STATS_INTERVAL`` s) after its heartbeat."""
+        with contextlib.suppress(OSError):
+            age = time.time() - self._pidfile("cinder-backup").stat().st_mtime
+            if age < 4 * STATS_INTERVAL:
+                time.sleep(STATS_INTERVAL + 1)
+
     def wait_ready(self) -> None:
         """Wait until the API answers, the three other services report up (``cinder-backup``
         only once its driver's ``check_for_setup_error`` passed) and the backend reports its
@@ -407,7 +428,9 @@ nas_secure_file_permissions = false
                     up = {
                         s["binary"]
                         for s in body["services"]
-                        if s["state"] == "up" and s["status"] == "enabled"
+                        if s["state"] == "up"
+                        and s["status"] == "enabled"
+                        and (s["updated_at"] or "") >= self._started(s["binary"])
                     }
                     missing = {"cinder-scheduler", "cinder-volume", "cinder-backup"} - up
                     pools_status, pools = self.request("GET", "/scheduler-stats/get_pools")
@@ -416,6 +439,7 @@ nas_secure_file_permissions = false
                     elif pools_status != 200 or not pools.get("pools"):
                         problem = "the volume backend reports no pool"
                     else:
+                        self._settle()
                         return
                 else:
                     problem = f"the API answers {status}"
@@ -423,6 +447,10 @@ nas_secure_file_permissions = false
                 problem = f"the API does not answer: {err}"
             time.sleep(0.5)
         raise DeployError(f"the deployment did not come up in {START_TIMEOUT:.0f} s: {problem}")
+
+
+def _utc(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def _zombie(pid: int) -> bool:
