@@ -91,8 +91,9 @@ class Cinder:
 
     def delete_backup(self, backup_id: str, *, force: bool = False) -> None:
         if force:
-            self.call("POST", f"/backups/{backup_id}/action", {"os-force_delete": {}},
-                      expect=(202,))
+            self.call(
+                "POST", f"/backups/{backup_id}/action", {"os-force_delete": {}}, expect=(202,)
+            )
         else:
             self.call("DELETE", f"/backups/{backup_id}", expect=(202,))
         self.wait("backup", backup_id, "deleted")
@@ -102,8 +103,9 @@ class Cinder:
         return dict(record)
 
     def import_record(self, record: dict[str, str]) -> str:
-        answer = self.call("POST", "/backups/import_record", {"backup-record": record},
-                           expect=(201,))
+        answer = self.call(
+            "POST", "/backups/import_record", {"backup-record": record}, expect=(201,)
+        )
         backup_id = str(answer["backup"]["id"])
         self.wait("backup", backup_id, "available")
         return backup_id

@@ -150,7 +150,7 @@ class PosixBackupDriver(cinder_driver.BackupDriver):  # type: ignore[misc]
             raise cinder_exception.ConfigNotFound(path=str(root))
         try:
             self.metadata_api.engine.connect().close()
-        except Exception as err:  # noqa: BLE001  (any driver error: not set up yet)
+        except Exception as err:  # any error: the database is not there yet
             raise cinder_exception.BackupDriverException(reason=str(err)) from err
 
     def backup(self, backup: Any, volume_file: Any, backup_metadata: bool = True) -> dict[str, Any]:
