@@ -177,6 +177,7 @@ quota_backups = -1
 quota_backup_gigabytes = -1
 report_interval = 5
 periodic_interval = 5
+periodic_fuzzy_delay = 0
 debug = false
 
 [database]

@@ -7,9 +7,10 @@ resource reaches a status (and fail with Cinder's ``fail_reason`` when it reache
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cinder_deploy import Deployment
+if TYPE_CHECKING:
+    from tests.interop.cinder_deploy import Deployment
 
 WAIT = 600.0
 

@@ -196,21 +196,28 @@ class PosixBackupDriver(cinder_driver.BackupDriver):  # type: ignore[misc]
             LOG.info("backup %s has no objects left in %s", backup.id, record.container)
 
     def export_record(self, backup: Any) -> dict[str, Any]:
-        """Nothing beyond Cinder's own record: the objects are found from the backup's id
-        and container, as Cinder's driver finds them."""
-        return {}
+        """Where the backup's objects are and whose they are, for :meth:`import_record` to
+        check (Cinder's own driver adds nothing, and ignores this)."""
+        return {"docket": {"container": backup.container, "volume_id": backup.volume_id}}
 
     def import_record(self, backup: Any, driver_info: Any) -> None:
-        """Refuse a record whose backup is not in storage, or is of another volume: the
-        stored metadata object is read (bounded) and checked before Cinder marks the backup
-        available."""
-        record = self._record(backup)
+        """Refuse a record whose backup is not in storage, or is of another volume than the
+        record says: the stored metadata objects of its chain are read (bounded) and checked
+        before Cinder marks the backup available. (Cinder calls this before it copies the
+        record's fields onto ``backup``, so they come from ``driver_info``; a record made by
+        Cinder's driver carries none, and its backup is looked for in the default place.)"""
+        info = driver_info.get("docket") if isinstance(driver_info, dict) else None
+        info = info if isinstance(info, dict) else {}
+        container = info.get("container") or backup_dir_for(backup.id)
+        record = Backup(id=backup.id, container=container)
         try:
-            stored = _in_native_thread(lambda: self.driver.get_backup(record.id))
+            chain = _in_native_thread(lambda: self.driver._chain(record))
         except DocketError as err:
             raise cinder_exception.InvalidBackup(reason=str(err)) from err
-        if stored.volume_id != backup.volume_id:
+        stored = chain[0].metadata.get("volume_id")
+        expected = info.get("volume_id")
+        if expected is not None and stored != expected:
             raise cinder_exception.InvalidBackup(
-                reason=f"the stored backup {backup.id} is of volume {stored.volume_id}, "
-                f"the record says {backup.volume_id}"
+                reason=f"the stored backup {backup.id} is of volume {stored}, "
+                f"the record says {expected}"
             )
