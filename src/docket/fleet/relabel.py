@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from docket.backup._model import Backup
@@ -118,6 +119,10 @@ def relabel(
     URL or an engine) as ``to``'s (``docket`` or ``cinder``), after checking each in ``root``
     (the shared ``backup_posix_path``). ``dry_run`` checks and reports, and writes nothing."""
     service = target_service(to)
+    if not Path(root).is_dir():
+        raise UsageError(
+            "--root", f"{root} is not a directory", hint="give the backup_posix_path both use"
+        )
     source = SERVICES["cinder" if to == "docket" else "docket"]
     registry = registry if registry is not None else load_registry()
     import sqlalchemy as sa
