@@ -64,7 +64,7 @@ def round_trip(
     """The round trip with ``driver`` running in cinder-backup; the restored volume's view."""
     deployment.switch(driver)
     root = deployment.backup_root
-    source = api.create_volume(1, name=f"source-{driver}", description="round trip")
+    source = api.create_volume(1, name="source", description="round trip")
     api.set_metadata(source, METADATA)
     path = deployment.volume_path(source)
     write_regions(path, seed=27)
@@ -119,3 +119,5 @@ def test_round_trip_with_docket_and_with_cinder(
     }
     assert views["docket"] == views["cinder"]
     assert views["docket"]["metadata"] == METADATA
+    # The new volume was named restore_backup_<id>; the restore gave it the source's name.
+    assert (views["docket"]["name"], views["docket"]["description"]) == ("source", "round trip")

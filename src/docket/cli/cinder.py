@@ -62,6 +62,7 @@ def _text(report: object) -> str:
 
 
 @click.group(name="cinder")
+@options.schemas
 def group() -> None:
     """Run docket's backup driver in a Cinder deployment (docket.cinder)."""
 
