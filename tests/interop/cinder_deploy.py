@@ -134,16 +134,11 @@ class Deployment:
     def volume_path(self, volume_id: str) -> Path:
         return self.export / f"volume-{volume_id}"
 
-    def env(self, service: str = "") -> dict[str, str]:
-        """The services' environment: docket from this checkout, the venv's scripts first.
-        ``DOCKET_CINDER_NATIVE_THREADS=1`` runs cinder-backup in Cinder's native threading
-        mode instead of eventlet (Cinder calls it experimental)."""
+    def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
         env["PATH"] = os.pathsep.join([str(self.venv / "bin"), env.get("PATH", "")])
         env.pop("OS_CINDER_DISABLE_EVENTLET_PATCHING", None)
-        if service == "cinder-backup" and env.get("DOCKET_CINDER_NATIVE_THREADS") == "1":
-            env["OS_CINDER_DISABLE_EVENTLET_PATCHING"] = "true"
         return env
 
     def command(self, script: str) -> list[str]:
@@ -282,7 +277,7 @@ nas_secure_file_permissions = false
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=self.env(service),
+                env=self.env(),
                 cwd=self.state,
                 start_new_session=True,
             )
