@@ -60,7 +60,12 @@ def measure(rounds: int = 2, written_mib: int = 100) -> dict[str, Any]:
     deployment = cinder_deploy.Deployment.at()
     running = all(deployment.pid(s) is not None for s in cinder_deploy.SERVICES)
     started = time.perf_counter()
-    deployment.start("docket")
+    try:
+        deployment.start("docket")
+    except BaseException:
+        if not running:
+            deployment.stop()
+        raise
     start_s = time.perf_counter() - started
     api = Cinder(deployment)
     source = api.create_volume(1, name="benchmark")

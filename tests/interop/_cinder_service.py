@@ -38,6 +38,8 @@ def deployment() -> Iterator[cinder_deploy.Deployment]:
     try:
         found.start("docket")
     except (cinder_deploy.DeployError, OSError) as err:
+        if not running:
+            found.stop()  # what this fixture started, and only that
         _unavailable(f"the Cinder deployment cannot start here: {err}")
     yield found
     if not running:
