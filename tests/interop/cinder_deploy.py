@@ -151,7 +151,8 @@ class Deployment:
 
     # --- configuration --------------------------------------------------------------------
 
-    def write_conf(self, driver: str) -> None:
+    def write_conf(self, driver: str, signing_key: Path | None = None) -> None:
+        docket_section = f"\n[docket]\nsigning_key_file = {signing_key}\n" if signing_key else ""
         helper = " ".join([*self.command("privsep-helper"), "--config-file", str(self.conf)])
         conf = f"""\
 [DEFAULT]
@@ -182,7 +183,7 @@ debug = false
 
 [database]
 connection = {self.database_url}
-
+{docket_section}
 [oslo_concurrency]
 lock_path = {self.state / "locks"}
 
@@ -332,10 +333,11 @@ nas_secure_file_permissions = false
             return (self.state / "run" / "cinder-backup.driver").read_text()
         return None
 
-    def switch(self, driver: str) -> dict[str, Any]:
-        """Restart ``cinder-backup`` alone with ``driver`` (the other services run on)."""
+    def switch(self, driver: str, signing_key: Path | None = None) -> dict[str, Any]:
+        """Restart ``cinder-backup`` alone with ``driver`` (the other services run on);
+        ``signing_key``: a file of the key docket's driver signs containers with."""
         started = time.monotonic()
-        self.write_conf(driver)
+        self.write_conf(driver, signing_key)
         self.end("cinder-backup")
         self.spawn("cinder-backup")
         (self.state / "run" / "cinder-backup.driver").write_text(driver)

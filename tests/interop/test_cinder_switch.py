@@ -107,3 +107,52 @@ def test_switch_from_cinder_to_docket_and_back(
         assert not files_under(deployment.backup_root / container)
     for volume in (source, *restored, again):
         api.delete_volume(volume)
+
+
+def test_a_signed_backup_is_restored_by_docket_and_stays_docket_s(
+    deployment: cinder_deploy.Deployment, api: Cinder, tmp_path: Path
+) -> None:
+    """With ``[docket] signing_key_file``, the volume metadata container is signed (version
+    3): docket's driver restores it, and ``relabel --to cinder`` refuses to hand it to
+    Cinder's driver, which reads versions 1 and 2 only."""
+    key = deployment.state / "docket.key"
+    key.write_bytes(b"a signing key for the interop test\n")
+    deployment.switch("docket", signing_key=key)
+    try:
+        source = api.create_volume(1, name="signed")
+        api.set_metadata(source, METADATA)
+        write_regions(deployment.volume_path(source), seed=41)
+        digest = padded_digest(deployment.volume_path(source))
+        backup = api.create_backup(source)
+        container = deployment.backup_root / api.backup(backup)["container"]
+        (meta,) = container.glob("*_metadata")
+        volume_meta = json.loads(json.loads(meta.read_text())["volume_meta"])
+        assert volume_meta["version"] == 3
+        assert volume_meta["signature"].startswith("hmac-sha256:")
+        restored = api.restore(backup)
+        assert padded_digest(deployment.volume_path(restored)) == digest
+        assert _without_backup_id(api.volume(restored)["metadata"]) == METADATA
+
+        out, err = io.StringIO(), io.StringIO()
+        code = commands.relabel(
+            deployment.database_url,
+            deployment.backup_root,
+            "cinder",
+            dry_run=True,
+            output_format="json",
+            stdout=out,
+            stderr=err,
+        )
+        assert code == 1, err.getvalue()
+        (mine,) = [b for b in json.loads(out.getvalue())["backups"] if b["backup_id"] == backup]
+        assert mine["verdict"] == "refuse"
+        assert "version 3" in mine["reason"]
+        api.delete_backup(backup)
+        for volume in (source, restored):
+            api.delete_volume(volume)
+    finally:
+        deployment.switch("docket")
+
+
+def _without_backup_id(metadata: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in metadata.items() if k != "src_backup_id"}
