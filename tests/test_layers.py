@@ -15,7 +15,11 @@
 - ``docket.fleet`` (jobs over many containers or backups) imports nothing from ``docket.cli`` or
   ``docket.authoring``; ``docket.authoring`` (schema-directory workflows) nothing from
   ``docket.cli``, ``docket.store``, ``docket.backup`` or ``docket.fleet``;
-- ``docket.testing`` imports nothing from ``docket.cli``.
+- ``docket.testing`` imports nothing from ``docket.cli``;
+- ``docket.cinder`` (the integration module that imports Cinder, loaded by ``cinder-backup``)
+  builds on ``docket.backup`` and ``docket.store`` and imports nothing from ``docket.cli``,
+  ``docket.fleet``, ``docket.authoring``, ``docket.testing`` or ``docket.conformance``; no
+  other package imports it (it fails outside a Cinder environment).
 
 Every import counts, wherever it stands (module level, inside a function, under
 ``TYPE_CHECKING``), and so does ``importlib.import_module("...")`` with a literal name. Also:
@@ -46,6 +50,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "docket.testing",
         "docket.fleet",
         "docket.authoring",
+        "docket.cinder",
         "sqlalchemy",
         "click",
         "rich",
@@ -53,12 +58,45 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "concurrent.futures",
         "multiprocessing",
     ),
-    "docket.store": ("docket.cli", "docket.fleet", "docket.authoring", "docket.backup"),
-    "docket.backup": ("docket.cli", "docket.fleet", "docket.authoring", "docket.store"),
-    "docket.fleet": ("docket.cli", "docket.authoring"),
-    "docket.authoring": ("docket.cli", "docket.store", "docket.backup", "docket.fleet"),
-    "docket.testing": ("docket.cli",),
-    "docket.conformance": ("docket.cli", "docket.store", "docket.backup", "sqlalchemy", "click"),
+    "docket.store": (
+        "docket.cli",
+        "docket.fleet",
+        "docket.authoring",
+        "docket.backup",
+        "docket.cinder",
+    ),
+    "docket.backup": (
+        "docket.cli",
+        "docket.fleet",
+        "docket.authoring",
+        "docket.store",
+        "docket.cinder",
+    ),
+    "docket.fleet": ("docket.cli", "docket.authoring", "docket.cinder"),
+    "docket.authoring": (
+        "docket.cli",
+        "docket.store",
+        "docket.backup",
+        "docket.fleet",
+        "docket.cinder",
+    ),
+    "docket.testing": ("docket.cli", "docket.cinder"),
+    "docket.conformance": (
+        "docket.cli",
+        "docket.store",
+        "docket.backup",
+        "docket.cinder",
+        "sqlalchemy",
+        "click",
+    ),
+    "docket.cli": ("docket.cinder",),
+    "docket.cinder": (
+        "docket.cli",
+        "docket.fleet",
+        "docket.authoring",
+        "docket.testing",
+        "docket.conformance",
+    ),
 }
 """For each layer (a package and everything below it), the modules it may not import."""
 
@@ -401,6 +439,16 @@ def test_a_clean_tree_has_no_violations(tree: Path) -> None:
         ("docket/authoring/bad.py", "from docket.store import api\n", 1, "docket.store"),
         ("docket/authoring/bad.py", "import docket.backup.posix\n", 1, "docket.backup"),
         ("docket/authoring/bad.py", "from docket.fleet import pool\n", 1, "docket.fleet"),
+        ("docket/cli/bad.py", "import docket.cinder\n", 1, "docket.cinder"),
+        (
+            "docket/fleet/bad.py",
+            "from docket.cinder import PosixBackupDriver\n",
+            1,
+            "docket.cinder",
+        ),
+        ("docket/backup/bad.py", "from docket.cinder.posix import x\n", 1, "docket.cinder"),
+        ("docket/cinder/bad.py", "from docket.cli import commands\n", 1, "docket.cli"),
+        ("docket/cinder/bad.py", "import docket.fleet.relabel\n", 1, "docket.fleet"),
         ("docket/fs.py", "from docket.core.codec import parse\n", 1, "docket"),
         ("docket/fs.py", "import os\nfrom docket.backup import base\n", 2, "docket"),
     ],

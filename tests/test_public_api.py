@@ -72,6 +72,7 @@ SURFACES: dict[str, list[str]] = {
         "LossyMigration",
         "MalformedVersion",
         "MigrationError",
+        "MissingCinder",
         "MissingDatabaseDriver",
         "MissingRecordFields",
         "MissingStoreClient",
@@ -365,3 +366,23 @@ def test_fixed_api_names_exist() -> None:
     ):
         assert hasattr(fam, name)
     assert callable(fam.policy(2).filter)
+
+
+def test_docket_cinder_outside_cinder_says_what_to_install() -> None:
+    """``docket.cinder`` is loaded by cinder-backup; elsewhere importing it is a typed error
+    (an ImportError too) that says how to install docket into Cinder's environment."""
+    import subprocess
+    import sys
+
+    code = (
+        "import docket.errors\n"
+        "try:\n"
+        "    import docket.cinder\n"
+        "except docket.errors.MissingCinder as err:\n"
+        "    assert isinstance(err, ImportError)\n"
+        "    print(err)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("docket.cinder runs inside Cinder's environment: ")
+    assert "pip install docket" in done.stdout

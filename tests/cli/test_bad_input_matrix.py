@@ -327,6 +327,35 @@ MATRIX: dict[str, dict[str, Entry]] = {
         malformed=case("audit", "merge", "{bad_json}", exit=ERROR),
         stdin=case("audit", "merge", "-", exit=ERROR),  # no header: not a shard file
     ),
+    "docket cinder": group("docket cinder"),
+    "docket cinder relabel": row(
+        missing=case(
+            "cinder",
+            "relabel",
+            "--db",
+            "sqlite:///{db}",
+            "--root",
+            "{missing}",
+            "--to",
+            "docket",
+            exit=USAGE,
+        ),
+        directory=NA("--root is a directory"),
+        **database_url("cinder", "relabel", "--root", "{backups}", "--to", "docket", "--db"),
+        unknown=case(
+            "cinder",
+            "relabel",
+            "--db",
+            "sqlite:///{db}",
+            "--root",
+            "{backups}",
+            "--to",
+            "nope",
+            exit=USAGE,
+        ),
+        malformed=NA("a backup whose metadata does not parse is refused in the report"),
+        stdin=NO_STDIN,
+    ),
     "docket conformance": group("docket conformance"),
     "docket conformance run": row(
         missing=case("conformance", "run", "--suite", "{missing}", exit=USAGE),
@@ -636,6 +665,7 @@ TABLES_READ = {
     "docket restore": "volumes",
     "docket audit run": "backups",
     "docket volume backup": "volumes",
+    "docket cinder relabel": "backups",
 }
 """Commands that read tables, and the first they read."""
 

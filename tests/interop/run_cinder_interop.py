@@ -7,7 +7,8 @@ Cinder lives in a virtualenv of its own, created on first use and reused after::
 
 The venv is ``$DOCKET_CINDER_VENV`` or ``~/.cache/docket/cinder-29.0.0-py3.X-<key>``, where
 the key is a hash of everything installed into it: Cinder, the test dependencies Cinder's own
-unit tests import (``CINDER_TEST_DEPS``) and docket's runtime dependencies (read from
+unit tests import (``CINDER_TEST_DEPS``), the MySQL driver of the deployment
+(``CINDER_SERVICE_DEPS``) and docket's runtime dependencies (read from
 ``pyproject.toml``; the adapter that runs Cinder's unit tests against docket's store imports
 docket from ``src/``), installed at the exact versions of ``cinder-constraints.txt`` beside
 this file (refreshed by ``.ci/lock cinder``). A changed requirement or lock builds a new venv.
@@ -35,6 +36,10 @@ CINDER_TEST_DEPS = ("fixtures>=3.0.0", "testtools>=2.5.0")
 # The clients of Cinder's Swift and S3 backup drivers (its ``swift`` and ``s3`` extras). botocore
 # refuses python-dateutil 3 and later, so the lock holds 2.9.0.post0, which Cinder runs with.
 CINDER_STORE_DEPS = ("python-swiftclient>=3.10.1", "boto3>=1.18.49")
+
+# What the deployment of tests/interop/cinder_deploy.py needs beyond Cinder's requirements: the
+# MySQL driver of its ``[database] connection`` (Cinder leaves the choice to the operator).
+CINDER_SERVICE_DEPS = ("PyMySQL>=1.1",)
 READY = "docket-ready"
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -52,7 +57,13 @@ class InstallFailed(RuntimeError):
 def requirements() -> list[str]:
     """Everything the venv holds: Cinder, its unit tests' deps, docket's runtime deps."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    return [CINDER, *CINDER_TEST_DEPS, *CINDER_STORE_DEPS, *project["project"]["dependencies"]]
+    return [
+        CINDER,
+        *CINDER_TEST_DEPS,
+        *CINDER_STORE_DEPS,
+        *CINDER_SERVICE_DEPS,
+        *project["project"]["dependencies"],
+    ]
 
 
 def venv_key() -> str:
@@ -104,7 +115,7 @@ def _build(venv: Path) -> None:
                 "-c",
                 "import cinder.backup.driver, cinder.backup.drivers.posix, zstd, "
                 "cinder.backup.drivers.swift, cinder.backup.drivers.s3, "
-                "cinder.tests.unit.test, orjson, marshmallow, jsonschema_rs",
+                "cinder.tests.unit.test, orjson, marshmallow, jsonschema_rs, pymysql",
             ],
             check=True,
             capture_output=True,

@@ -27,6 +27,7 @@ def _every_command() -> list[click.Command]:
         audit,
         authoring,
         check,
+        cinder,
         conformance,
         database,
         demo,
@@ -45,6 +46,7 @@ def _every_command() -> list[click.Command]:
         volume,
         conformance.group,
         audit.group,
+        cinder.group,
     ]
 
 
@@ -64,6 +66,7 @@ _HOMES = {
     "volume": "volume",
     "conformance": "conformance",
     "audit": "audit",
+    "cinder": "cinder",
 }
 """The module of ``docket.cli`` each command lives in (tests hold it to :func:`_every_command`)."""
 

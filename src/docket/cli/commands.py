@@ -5,6 +5,7 @@ functions live in their command group's module.
 """
 
 from docket.cli.check import check
+from docket.cli.cinder import relabel
 from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, build_registry, read_key, run
 from docket.cli.database import backup, db_init, restore
 from docket.cli.demo import demo
@@ -24,6 +25,7 @@ __all__ = [
     "inspect",
     "migrate",
     "read_key",
+    "relabel",
     "restore",
     "run",
     "schema",

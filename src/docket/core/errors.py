@@ -598,6 +598,19 @@ class CommandFailed(DocketError, RuntimeError):
         self.hint = hint
 
 
+class MissingCinder(DocketError, ImportError):
+    """``docket.cinder`` was imported outside a Cinder environment: Cinder's own packages,
+    which its drivers build on, are not importable (``reason`` says which import failed)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"docket.cinder runs inside Cinder's environment: {reason}")
+        self.reason = reason
+        self.hint = (
+            "install docket into the environment cinder-backup runs from "
+            "(`<cinder venv>/bin/pip install docket`), or use docket.backup.posix outside Cinder"
+        )
+
+
 # --- store -------------------------------------------------------------------------------
 # The base stays here: a command reports a database failure as a StoreError without loading
 # SQLAlchemy (docket.cli.common). Deadlock, VolumeNotFound and the connection errors are
