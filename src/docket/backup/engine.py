@@ -43,6 +43,7 @@ from docket.backup._chunks import (
 from docket.backup._layout import (
     DEFAULT_SHA_BLOCK_SIZE,
     FORMAT_VERSION,
+    GIB,
     METADATA_SUFFIX,
     SHA256_SUFFIX,
     Backups,
@@ -62,7 +63,7 @@ from docket.backup._model import (
     RestoreReport,
     VerifyReport,
 )
-from docket.backup._restore import RestoreWriter, truncate_regular
+from docket.backup._restore import RestoreWriter, plan, truncate_regular
 from docket.backup._verify import verify_chain
 from docket.backup.base import BackupDriver
 from docket.backup.errors import BackupInUse, InvalidBackup
@@ -443,7 +444,11 @@ class ChunkedBackupDriver(BackupDriver):
             # metadata to restore into it (VolumeNotFound from the API otherwise).
             self.metadata_api.get(volume_id)
         size = max(c.end() for c in chain)
-        work = RestoreWriter(chain, size, progress)
+        # Each backup's sha256file is what every block is checked against; the declared
+        # objects must fit the volume it describes before anything is read or written.
+        record_size = backup.size * GIB if isinstance(backup, Backup) and backup.size else None
+        layers = plan(chain, lambda loaded: self._sha256(loaded, size), record_size)
+        work = RestoreWriter(layers, size, progress)
         backup_id = chain[-1].backup_id
         if not isinstance(volume_file, str | os.PathLike):
             work.verify()
