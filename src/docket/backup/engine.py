@@ -32,7 +32,6 @@ from docket import fs
 from docket.backup._chunks import (
     PIECE,
     Compression,
-    ObjectWriter,
     Sha256FileWriter,
     cinder_json,
     compression_named,
@@ -65,6 +64,7 @@ from docket.backup._model import (
 )
 from docket.backup._restore import RestoreWriter, plan, truncate_regular
 from docket.backup._verify import verify_chain
+from docket.backup._writer import ObjectWriter
 from docket.backup.base import BackupDriver
 from docket.backup.errors import BackupInUse, InvalidBackup
 from docket.backup.store import ObjectStore, all_objects
@@ -84,7 +84,7 @@ CONTAINER_FAMILY = "backup-metadata"
 _OBJECT_LIMITS = Limits(
     max_bytes=1 << 40, max_depth=32, max_string_length=1 << 31, max_keys=1_000_000
 )
-_BUFFERS = 3
+_BUFFERS = 4
 
 
 def _utcnow() -> datetime:
@@ -328,6 +328,11 @@ class ChunkedBackupDriver(BackupDriver):
         buffers = [bytearray(piece_size) for _ in range(_BUFFERS)]
         busy: list[list[Future[None]]] = [[] for _ in range(_BUFFERS)]
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-write")
+        # zlib and bz2 pieces of an object are compressed side by side, one thread a core.
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, min(os.cpu_count() or 1, _BUFFERS - 1)),
+            thread_name_prefix="docket-compress",
+        )
         objects: list[dict[str, Any]] = []
         run: ObjectWriter | None = None
         block = 0
@@ -348,6 +353,7 @@ class ChunkedBackupDriver(BackupDriver):
                 at,
                 self.compression,
                 size=size,
+                pool=pool,
             )
 
         def wait(futures: list[Future[None]]) -> None:
@@ -357,7 +363,7 @@ class ChunkedBackupDriver(BackupDriver):
 
         def write(data: memoryview) -> None:
             assert run is not None
-            busy[slot].append(worker.submit(run.write, data))
+            busy[slot].append(run.submit(data, worker))
 
         def close_run() -> None:
             nonlocal run
@@ -409,10 +415,12 @@ class ChunkedBackupDriver(BackupDriver):
             close_run()
         except BaseException:
             worker.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
             if run is not None:
                 run.abort()
             raise
         worker.shutdown(wait=True)
+        pool.shutdown(wait=True)
         return objects
 
     # --- restore --------------------------------------------------------------------------
