@@ -271,12 +271,14 @@ class Sha256FileWriter:
         self._rest = after[close_at + 1 :]
         self.count = 0
         self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha256 = hashlib.sha256()
         self._sink = sink  # committed in close, dropped in abort
         self._write(self._open)
 
     def _write(self, text: str) -> None:
         data = text.encode("utf-8")
         self._md5.update(data)
+        self._sha256.update(data)
         self._sink.write(data)
 
     def add(self, digest: bytes) -> None:
@@ -287,6 +289,11 @@ class Sha256FileWriter:
         """Finish the object and store it."""
         self._write((self._close if self.count else "]") + self._rest)
         self._sink.commit(self._md5.hexdigest())
+
+    @property
+    def digest(self) -> str:
+        """The SHA-256 of the object's bytes (``sha256:<hex>``), once closed."""
+        return "sha256:" + self._sha256.hexdigest()
 
     def abort(self) -> None:
         self._sink.abort()

@@ -63,6 +63,7 @@ from docket.backup._model import (
     VerifyReport,
 )
 from docket.backup._restore import RestoreWriter, plan, truncate_regular
+from docket.backup._seal import SEAL, seal_of
 from docket.backup._verify import verify_chain
 from docket.backup._writer import ObjectWriter
 from docket.backup.base import BackupDriver
@@ -144,7 +145,9 @@ class ChunkedBackupDriver(BackupDriver):
     @functools.cached_property
     def _backups(self) -> Backups:
         """The backups in the store: finding them and reading them back."""
-        return Backups(self.store, lambda name: self._families[name])
+        return Backups(
+            self.store, lambda name: self._families[name], self.registry.signing_key
+        )
 
     def _new_container(self, backup: Backup) -> tuple[str, str]:
         """The id of a backup about to be taken and the container its objects go to: the
@@ -223,10 +226,12 @@ class ChunkedBackupDriver(BackupDriver):
                 fh = stack.enter_context(
                     fs.open_file(volume_file, what="volume", kinds=fs.VOLUME)
                 )
-            objects, total = self._store(
+            objects, total, sha256file = self._store(
                 fh, container, prefix, header, parent_shas, parent_end, backup_id, progress
             )
         metadata["objects"] = objects
+        if self.registry.signing_key is not None:
+            metadata[SEAL] = seal_of(metadata, sha256file, self.registry.signing_key)
         try:
             # Last, once every other object is on stable storage: a backup without its
             # metadata object did not finish.
@@ -285,7 +290,9 @@ class ChunkedBackupDriver(BackupDriver):
         parent_end: int,
         backup_id: str,
         progress: Progress | None,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[dict[str, Any]], int, str]:
+        """Write the data objects and the sha256file: the object list, the volume's size
+        and the sha256file's digest."""
         total = volume_size(fh)
         if parent_shas is not None and total < parent_end:
             raise BackupError(
@@ -307,7 +314,7 @@ class ChunkedBackupDriver(BackupDriver):
             sha.abort()
             self._discard(container, backup_id)
             raise
-        return objects, total
+        return objects, total, sha.digest
 
     def _write_objects(
         self,
@@ -454,7 +461,11 @@ class ChunkedBackupDriver(BackupDriver):
         size = max(c.end() for c in chain)
         # Each backup's sha256file is what every block is checked against; the declared
         # objects must fit the volume it describes before anything is read or written.
-        record_size = backup.size * GIB if isinstance(backup, Backup) and backup.size else None
+        record_size = (
+            backup.size * GIB
+            if isinstance(backup, Backup) and isinstance(backup.size, int)
+            else None
+        )
         layers = plan(chain, lambda loaded: self._sha256(loaded, size), record_size)
         work = RestoreWriter(layers, size, progress)
         backup_id = chain[-1].backup_id
