@@ -15,11 +15,12 @@ first :data:`HOLD` bytes and then grows past its raw size is rewritten raw at th
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
-from docket.backup._chunks import Compression, _compressor
+from docket.backup._chunks import Compression, _compressor, _zstandard
 from docket.backup._compress import COMPRESS_PIECE, WINDOW, Piece, PieceStream
 from docket.backup.errors import InvalidBackup
 
@@ -121,11 +122,16 @@ class ObjectWriter:
                 self._held_out.append(out)
             self._held += len(data)
             if self._held >= HOLD:
-                self._choose(b"")
+                self._choose(None)
 
     def _choose(self, tail: bytes | None) -> None:
         """Store what is held in the smaller form, and keep to that form (``tail``: what
         closes the compressed stream, at the end of the object; None while it goes on)."""
+        if tail is None and self._compressor is not None:
+            # What the compressor still buffers counts too (zstd's workers lag behind).
+            pending = self._flush_block()
+            if pending:
+                self._held_out.append(pending)
         compressed = sum(len(o) for o in self._held_out) + len(tail or b"")
         if compressed < self._held:
             for out in self._held_out:
@@ -152,6 +158,15 @@ class ObjectWriter:
             return self._compressor.compress(data)  # type: ignore[arg-type]
         except Exception as err:  # zstd refuses more bytes than the pledged size
             raise InvalidBackup(f"cannot compress {self.name}: {err}", hint=_RESIZED) from None
+
+    def _flush_block(self) -> bytes:
+        """Everything the compressor holds back, the stream going on after it."""
+        assert self._compressor is not None
+        if self.compression is Compression.ZSTD:
+            return self._compressor.flush(_zstandard().COMPRESSOBJ_FLUSH_BLOCK)  # type: ignore[call-arg]
+        if self.compression is Compression.ZLIB:
+            return self._compressor.flush(zlib.Z_SYNC_FLUSH)  # type: ignore[call-arg]
+        return b""  # bz2 holds up to a block (900 kB) back: a small part of what is held
 
     def _tail(self) -> bytes:
         if self._compressor is None:
