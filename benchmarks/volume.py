@@ -367,6 +367,43 @@ def splice(page: Path, section: str) -> None:
     page.write_text(text, encoding="utf-8")
 
 
+def case_volume(bench: Any) -> None:
+    """The group inside the harness: a row per compression and case (docket's driver over
+    Cinder's), a row for the CLI, and the detailed section in the report."""
+    from benchmarks.report import Row, Target
+
+    s = bench.settings
+    try:
+        run = measure(s.volume_mb, s.volume_rounds, workdir=bench.workdir, log=bench.log)
+    except Exception as err:  # Cinder's venv cannot be built here, say: a row that says so
+        bench.not_run("volume", "volume", Target("<=", 0.7), str(err)[:300])
+        return
+    med = summary(run)
+    for name, ok in run["checks"]:
+        bench.check(f"volume {name}", ok, "restored bytes equal the volume's")
+    for compression in run["results"]:
+        for case in CASES:
+            d = med.get((compression, case, "docket"))
+            c = med.get((compression, case, "cinder"))
+            cli = med.get((compression, case, "cli"))
+            if d is None or c is None:
+                continue
+            target = target_of(compression, case)
+            runs = {"docket": [r["wall_s"] for r in
+                               run["results"][compression]["docket"][case]],
+                    "Cinder": [r["wall_s"] for r in
+                               run["results"][compression]["cinder"][case]]}
+            bench.add(Row("volume", f"{case}, {compression}", f"{s.volume_mb} MiB",
+                          None if target is None else Target("<=", target), d["wall_s"],
+                          c["wall_s"], baseline_name="Cinder", runs=runs,
+                          note=f"peak RSS {d['peak_rss_mib']:.0f} vs "
+                               f"{c['peak_rss_mib']:.0f} MiB"))
+            if cli is not None:
+                bench.add(Row("volume", f"{case}, {compression}, CLI", f"{s.volume_mb} MiB",
+                              None, cli["wall_s"], c["wall_s"], baseline_name="Cinder"))
+    bench.sections.append(markdown(run).replace(START, "").replace(END, "").strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.volume", description=__doc__)
     p.add_argument("--size", type=int, default=256, help="MiB of volume (256; 1024: 1 GiB)")
@@ -374,9 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compressions", default=",".join(COMPRESSIONS))
     p.add_argument("--no-write", action="store_true", help="print only")
     p.add_argument("--json", type=Path, help="also write the raw measurements here")
+    p.add_argument("--workdir", type=Path, help="where the volumes go (a temporary folder)")
     a = p.parse_args(argv)
     started = time.perf_counter()
-    run = measure(a.size, a.rounds, tuple(a.compressions.split(",")))
+    run = measure(a.size, a.rounds, tuple(a.compressions.split(",")), a.workdir)
     section = markdown(run)
     print(section)
     print(f"\n{time.perf_counter() - started:.0f} s", file=sys.stderr)
