@@ -10,8 +10,9 @@ virtualenv's Python) and the operations, in order::
      "ops": [{"op": "backup", "id": ID, "path": VOLUME, "parent_id": ID or null},
              {"op": "restore", "id": ID, "path": TARGET, "size": BYTES}]}
 
-Each operation is timed around the driver call alone: wall time, CPU time of the process (all
-threads), the peak RSS during the call (``VmHWM``, reset before it through
+Each operation is timed around the driver call alone: wall time, wall time until what it
+wrote is on disk (the call, then ``sync``: docket's call syncs its own files, Cinder's leaves
+them to the page cache), CPU time of the process (all threads), the peak RSS during the call (``VmHWM``, reset before it through
 ``/proc/self/clear_refs``), the bytes the process sent to storage (``/proc/self/io``) and
 the disk blocks its output holds. Only the standard library is imported here besides the
 side's own driver, so the same file serves both virtualenvs.
@@ -66,9 +67,11 @@ def timed(call: Callable[[], Any], output: Callable[[], Path]) -> dict[str, floa
     call()
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu
+    synced = time.perf_counter()
     os.sync()  # the bytes the call dirtied reach the disk and are counted
     return {
         "wall_s": wall,
+        "durable_s": wall + time.perf_counter() - synced,
         "cpu_s": cpu,
         "peak_rss_mib": _peak_kib() / 1024,
         "written_mib": (_io_written() - written) / (1 << 20),

@@ -74,8 +74,8 @@ class _Compressor(Protocol):
 
 
 ZSTD_JOB = 2 << 20
-"""Bytes of input each of zstd's worker threads compresses at a time: the frame stays one
-frame, and the workers' buffers stay a few MiB."""
+"""Bytes of input zstd's worker thread compresses at a time: the frame stays one frame, and
+the worker's buffers stay a few MiB."""
 
 
 def _compressor(compression: Compression, size: int) -> _Compressor | None:
@@ -88,13 +88,11 @@ def _compressor(compression: Compression, size: int) -> _Compressor | None:
         # A checksum lets the decompressor itself catch a damaged frame; the content size
         # lets one-shot decompressors size their output: Cinder's ``zstd.decompress`` fails
         # with "length mismatch" on a frame without it once it holds more than 128 KiB.
-        # zstd's own worker threads (one per core) compress jobs of one frame side by side.
-        threads = min(os.cpu_count() or 1, 4)
+        # One zstd worker thread compresses while the caller's threads read, hash and write
+        # (each further worker would hold ~15 MiB of buffers, past the 64 MiB budget).
+        threads = 1 if (os.cpu_count() or 1) > 1 and size > ZSTD_JOB else 0
         params = zstandard.ZstdCompressionParameters.from_level(
-            3,
-            write_checksum=True,
-            threads=threads if threads > 1 and size > ZSTD_JOB else 0,
-            job_size=ZSTD_JOB,
+            3, write_checksum=True, threads=threads, job_size=ZSTD_JOB
         )
         cctx = zstandard.ZstdCompressor(compression_params=params)
         return cctx.compressobj(size=size)  # type: ignore[no-any-return]

@@ -7,7 +7,7 @@
 - bz2: each piece is a bz2 stream of its own; ``bz2.decompress`` (Cinder's) reads streams one
   after another.
 
-zstd needs none of this: the zstandard library's worker threads compress one frame.
+zstd needs none of this: a zstandard worker thread compresses one frame beside the caller.
 """
 
 from __future__ import annotations
