@@ -352,8 +352,8 @@ def markdown(run: dict[str, Any]) -> str:
                     f"{m['written_mib']:.0f} MiB")
                 lines.append(
                     f"| {compression} | {case} | {side} | {m['wall_s']:.2f} s | "
-                    f"{m['durable_s']:.2f} s | {m['cpu_s']:.2f} s | {m['peak_rss_mib']:.0f} MiB | {written} | "
-                    f"{m['allocated_mib']:.0f} MiB |"
+                    f"{m['durable_s']:.2f} s | {m['cpu_s']:.2f} s | "
+                    f"{m['peak_rss_mib']:.0f} MiB | {written} | {m['allocated_mib']:.0f} MiB |"
                 )
     lines += ["", "Floors on the same volume, same run:", "", "| tool | time |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} s |" for k, v in run["floors"].items()]
