@@ -14,8 +14,9 @@ Each operation is timed around the driver call alone: wall time, wall time until
 wrote is on disk (the call, then ``sync``: docket's call syncs its own files, Cinder's leaves
 them to the page cache), CPU time of the process (all threads), the peak RSS during the
 call (``VmHWM``, reset before it through ``/proc/self/clear_refs``), the bytes the process
-sent to storage (``/proc/self/io``) and the disk blocks its output holds. Only the standard library is imported here besides the
-side's own driver, so the same file serves both virtualenvs.
+sent to storage (``/proc/self/io``) and the disk blocks its output holds. Only the standard
+library is imported here besides the side's own driver, so the same file serves both
+virtualenvs.
 """
 
 from __future__ import annotations
