@@ -27,7 +27,7 @@ from docket.backup.errors import InvalidBackup
 if TYPE_CHECKING:
     from docket.backup.store import ObjectSink
 
-HOLD = 4 << 20
+HOLD = 2 << 20
 """Bytes of an object held (raw and compressed) before its stored form is chosen."""
 
 _CHANGED = "the volume changed while {} was written"
