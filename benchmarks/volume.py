@@ -369,6 +369,11 @@ def markdown(run: dict[str, Any]) -> str:
 
 
 GAPS = [
+    "Reproduce: `python -m benchmarks.volume` (256 MiB, 3 rounds, every compression; under "
+    "5 minutes on 2 idle cores), `--size 1024` for the 1 GiB mode, `--compressions` for a "
+    "subset, `--json FILE` for the raw runs. Peak RSS at 1 GiB and 4 GiB: "
+    "`python benchmarks/posix_rss.py 1024 4096`.",
+    "",
     "### Where the remaining gaps come from",
     "",
     "- **Checks Cinder does not make.** docket's restore checks every 32 KiB block against "
