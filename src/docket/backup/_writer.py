@@ -5,11 +5,12 @@ Pieces of zlib and bz2 objects are compressed side by side on a pool of threads
 (:mod:`~docket.backup._compress`), zstd objects by the zstandard library's own workers; the
 MD5s and the sink see the pieces in order on the caller's writer thread.
 
-An object is stored compressed only when that makes it smaller. Until :data:`HOLD` bytes of
-it have passed, both forms are held in memory and the smaller is written; past that, the
-form that was smaller so far is written from then on. So an incompressible run is written
-once, raw, and never compressed and then rewritten (only an object that shrinks over its
-first :data:`HOLD` bytes and then grows past its raw size is rewritten raw at the end).
+An object is stored compressed only when that makes it smaller (Cinder's rule). Until
+:data:`HOLD` bytes of it have passed, both forms are held in memory and the smaller is
+written; past that, the form that was smaller so far is written from then on, while the
+compressed size is still counted. So an incompressible run is written once, raw, never
+compressed and then rewritten. Only an object whose first :data:`HOLD` bytes mislead is
+written again at the end, in the form Cinder's rule gives for the whole object.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class ObjectWriter:
             None if self._deferred or piecewise else _compressor(compression, size or 0)
         )
         self._mode = "raw" if compression is Compression.NONE else "hold"
+        self._chosen = compression
+        self._shadow: int | None = None
+        """Once stored raw mid-object: the compressed size so far, still counted, so the
+        object ends compressed whenever Cinder's rule (compressed when smaller) says so."""
         self._held_raw: list[bytes] = []
         self._held_out: list[bytes] = []
         self._held = 0
@@ -86,19 +91,23 @@ class ObjectWriter:
         the returned future is done): its compression starts now on the pool, and the
         writer thread hashes and stores it in order."""
         job: Future[Piece] | None = None
-        if self._piecewise is not None and self._pool is not None and self._mode != "raw":
+        if self._piecewise is not None and self._pool is not None and self._compressing:
             job = self._pool.submit(self._piecewise, data, self._primer)
             self._primer = bytes(data[-WINDOW:]) if len(data) >= WINDOW else (
                 (self._primer + bytes(data))[-WINDOW:]
             )
         return writer.submit(self.write, data, job)
 
+    @property
+    def _compressing(self) -> bool:
+        return self._mode != "raw" or self._shadow is not None
+
     def write(self, data: bytes | memoryview, job: Future[Piece] | None = None) -> None:
         self._md5.update(data)
         self.length += len(data)
         if self._deferred:
             return
-        if self._mode == "raw":
+        if not self._compressing:
             self._store(data)
             return
         if job is not None:
@@ -115,6 +124,8 @@ class ObjectWriter:
             if out:
                 self._store(out)
         elif self._mode == "raw":
+            if self._shadow is not None:
+                self._shadow += len(out)
             self._store(data)
         else:
             self._held_raw.append(bytes(data))
@@ -144,7 +155,8 @@ class ObjectWriter:
                 self._store(raw)
             self._mode = "raw"
             self.compression = Compression.NONE
-            self._compressor = None
+            if tail is None:
+                self._shadow = compressed
         self._held_raw, self._held_out, self._held = [], [], 0
 
     def _store(self, out: bytes | memoryview) -> None:
@@ -198,6 +210,9 @@ class ObjectWriter:
             self._store(self._tail())
             if self.stored >= self.length:
                 self._store_raw(reread, md5)
+        elif self._shadow is not None and self._shadow + len(self._tail()) < self.length:
+            # Incompressible at first, smaller compressed over all: stored as Cinder would.
+            self._store_compressed(reread, md5)
         self._sink.commit(self._stored_md5.hexdigest())
         return {
             "offset": self.offset,
@@ -212,7 +227,7 @@ class ObjectWriter:
         again = hashlib.md5(usedforsecurity=False)
         for piece in reread(self.offset, self.length):
             again.update(piece)
-            self._emit(b"" if self._mode == "raw" else self._compress(piece), piece)
+            self._emit(self._compress(piece) if self._compressing else b"", piece)
         if again.hexdigest() != md5:
             raise InvalidBackup(
                 _CHANGED.format(self.name), hint="back up a snapshot or an unmounted volume"
@@ -231,6 +246,28 @@ class ObjectWriter:
                 _CHANGED.format(self.name), hint="back up a snapshot or an unmounted volume"
             )
         self.compression = Compression.NONE
+
+    def _store_compressed(
+        self, reread: Callable[[int, int], Iterator[bytes]], md5: str
+    ) -> None:
+        """Start over, compressed in one stream (the rare object stored raw at first)."""
+        self._sink.abort()
+        self._sink = self._open_sink()
+        self._stored_md5 = hashlib.md5(usedforsecurity=False)
+        self.stored = 0
+        self.compression = self._chosen
+        compressor = _compressor(self._chosen, self.length)
+        assert compressor is not None
+        self._compressor = compressor
+        again = hashlib.md5(usedforsecurity=False)
+        for piece in reread(self.offset, self.length):
+            again.update(piece)
+            self._store(self._compress(piece))
+        self._store(compressor.flush())
+        if again.hexdigest() != md5:
+            raise InvalidBackup(
+                _CHANGED.format(self.name), hint="back up a snapshot or an unmounted volume"
+            )
 
     def abort(self) -> None:
         self._sink.abort()
