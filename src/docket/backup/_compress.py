@@ -7,7 +7,8 @@
 - bz2: each piece is a bz2 stream of its own; ``bz2.decompress`` (Cinder's) reads streams one
   after another.
 
-zstd needs none of this: a zstandard worker thread compresses one frame beside the caller.
+zstd needs none of this: it compresses one frame on the writer thread, beside the thread that
+reads the volume and takes its SHA-256s.
 """
 
 from __future__ import annotations
