@@ -26,7 +26,7 @@ ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
 DEFAULT_PG = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 PROFILE_ITEMS = 2_000
 """Volumes or containers a profile of a bulk case runs on: enough to show where time goes."""
-CASES = ("get", "backup", "restore", "load", "validate", "rss", "posix", "gate")
+CASES = ("get", "backup", "restore", "load", "validate", "rss", "posix", "gate", "volume")
 DB_TARGETS = {"get": Target("<=", 1.0), "backup": Target("<=", 0.25),
                "restore": Target("<=", 0.2)}
 PG_TARGETS = {"backup": Target("<=", 0.12), "restore": Target("<=", 0.1)}
@@ -56,6 +56,9 @@ class Settings:
     validate_sample: int = 5_000
     rss_lines: int = 1_000_000
     posix_mb: int = 1024
+    volume_mb: int = 256
+    """MiB of the volume group's volume (benchmarks/volume.py; 1024 for the 1 GiB mode)."""
+    volume_rounds: int = 3
     repeat: int = 5
     heavy_repeat: int = 3
     """Runs of the cases that take seconds per run (backup, restore, validate)."""
@@ -80,6 +83,8 @@ class Settings:
             validate_sample=1_000,
             rss_lines=100_000,
             posix_mb=128,
+            volume_mb=64,
+            volume_rounds=1,
             repeat=3,
             heavy_repeat=3,
             pg_volumes=1_000,
@@ -107,6 +112,8 @@ class Bench:
     profiles: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     environment: dict[str, str] = field(default_factory=dict)
+    sections: list[str] = field(default_factory=list)
+    """Markdown sections a case adds to the report as they are (the volume group's)."""
     _profilers: dict[int, Callable[[], str]] = field(default_factory=dict)
 
     def log(self, message: str) -> None:

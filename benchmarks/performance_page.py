@@ -97,6 +97,8 @@ def render(bench: Bench) -> str:
     for backend, rows in by_backend.items():
         title = {"-": "Without a database"}.get(backend, backend)
         out += [f"## {title}", "", markdown_table(rows), ""]
+    for section in bench.sections:
+        out += [section, ""]
     out += ranges_section(history_of(s))
     out += ["## Correctness checks (made before the timings count)", ""]
     out += [f"- {'ok' if c.ok else '**FAILED**'}: {c.case}: {c.detail}" for c in bench.checks]

@@ -88,6 +88,11 @@ def _run(bench: Bench) -> None:
     if "posix" in s.cases:
         bench.log("case posix")
         case_posix(bench)
+    if "volume" in s.cases:  # beside Cinder's own driver: benchmarks/volume.py
+        from benchmarks import volume
+
+        bench.log("case volume")
+        volume.case_volume(bench)
     if "gate" in s.cases:  # `docket validate` as a CI gate: benchmarks/validate_gate.py
         from benchmarks import validate_gate
 
@@ -141,6 +146,9 @@ def parse_args(argv: list[str] | None) -> Settings:
                    help="lines the jsonschema reference is timed on (5000)")
     p.add_argument("--rss-lines", type=int, help="lines for the RSS run (1000000)")
     p.add_argument("--posix-mb", type=int, help="MiB of the POSIX throughput file (1024)")
+    p.add_argument("--volume-mb", type=int,
+                   help="MiB of the volume group's volume (256; 1024 for the 1 GiB mode)")
+    p.add_argument("--volume-rounds", type=int, help="rounds of the volume group (3)")
     p.add_argument("--repeat", type=int, help="timed runs per case (5)")
     p.add_argument("--heavy-repeat", type=int,
                    help="timed runs of backup, restore, validate and gate (3)")
@@ -158,8 +166,8 @@ def parse_args(argv: list[str] | None) -> Settings:
     s = Settings.quick() if a.quick else Settings()
     overrides: dict[str, Any] = {}
     for name in ("volumes", "get_ops", "load_ops", "validate", "validate_sample", "rss_lines",
-                 "posix_mb", "repeat", "heavy_repeat", "warmup", "pg_volumes", "pg_restore",
-                 "output", "workdir", "postgres"):
+                 "posix_mb", "volume_mb", "volume_rounds", "repeat", "heavy_repeat", "warmup",
+                 "pg_volumes", "pg_restore", "output", "workdir", "postgres"):
         value = getattr(a, name)
         if value is not None:
             overrides[name] = value
@@ -176,7 +184,8 @@ def parse_args(argv: list[str] | None) -> Settings:
             p.error(f"unknown cases {sorted(unknown)}; choose from {','.join(CASES)}")
         overrides["cases"] = chosen
     for name in ("volumes", "get_ops", "load_ops", "validate", "validate_sample", "rss_lines",
-                 "posix_mb", "repeat", "heavy_repeat", "pg_volumes", "pg_restore"):
+                 "posix_mb", "volume_mb", "volume_rounds", "repeat", "heavy_repeat",
+                 "pg_volumes", "pg_restore"):
         if name in overrides and overrides[name] < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     return replace(s, **overrides)

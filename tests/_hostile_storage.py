@@ -21,6 +21,7 @@ import docket.store
 from docket.backup import Backup, PosixBackupDriver
 from docket.backup._chunks import cinder_json
 from docket.cli import cli
+from docket.core.registry import Registry
 
 KEY = b"operator key for hostile storage"
 BLOCK = 4096
@@ -40,11 +41,19 @@ def driver(root: Path, **kw: Any) -> PosixBackupDriver:
     return PosixBackupDriver(root, chunk_size=CHUNK, sha_block_size=BLOCK, **kw)
 
 
-def make_backup(root: Path, tmp: Path, data: bytes, backup_id: str = FULL, **kw: Any) -> Backup:
+def make_backup(
+    root: Path,
+    tmp: Path,
+    data: bytes,
+    backup_id: str = FULL,
+    registry: Registry | None = None,
+    **kw: Any,
+) -> Backup:
+    """A backup of ``data``; with a keyed ``registry`` its objects are sealed."""
     src = tmp / f"src-{backup_id}"
     src.write_bytes(data)
-    done = driver(root).backup(Backup(id=backup_id, volume_id=VOLUME_ID, **kw), src)
-    return done
+    taker = driver(root) if registry is None else driver(root, registry=registry)
+    return taker.backup(Backup(id=backup_id, volume_id=VOLUME_ID, **kw), src)
 
 
 def backed_up_root(tmp: Path) -> Path:

@@ -355,11 +355,16 @@ def storage_edits(draw: st.DrawFn) -> tuple[str, bytes]:
     if which == "_sha256file":
         field_name = draw(st.sampled_from(["chunk_size", "backup_id", "sha256s"]))
     else:
-        field_name = draw(st.sampled_from(["offset", "length", "name", "parent_id", "backup_id"]))
+        field_name = draw(
+            st.sampled_from(["offset", "length", "name", "compression", "parent_id", "backup_id"])
+        )
     value: Any = draw(
         st.one_of(hostile_numbers, st.sampled_from([*INTERESTING_STRINGS, "x\n", "f0zz-1"]))
     )
-    if field_name in ("offset", "length", "name"):
+    if field_name == "compression":
+        # A small object declared as another compression (a frame of zeros read as bz2, ...).
+        value = draw(st.sampled_from(["none", "zlib", "gzip", "bz2", "bzip2", "zstd", "ZSTD"]))
+    if field_name in ("offset", "length", "name", "compression"):
         index = draw(st.integers(0, len(doc["objects"]) - 1))
         [(_, entry)] = doc["objects"][index].items()
         if field_name == "name":

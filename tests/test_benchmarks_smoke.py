@@ -19,6 +19,8 @@ TINY = [
     "--volumes", "40", "--get-ops", "10", "--load-ops", "20", "--validate", "400",
     "--validate-sample", "80", "--rss-lines", "800", "--posix-mb", "4", "--repeat", "1",
     "--heavy-repeat", "1", "--warmup", "0", "--no-postgres", "--no-profile",
+    # The volume group runs Cinder in its own virtualenv: test_volume_group_beside_cinder.
+    "--cases", "get,backup,restore,load,validate,rss,posix,gate",
 ]
 
 
@@ -117,3 +119,27 @@ def test_a_missed_target_is_reported_as_not_met() -> None:
                         "not run"]
     assert rows[0].ratio == 0.5
     assert "0.600x" in markdown_table(rows)
+
+
+@pytest.mark.interop
+@pytest.mark.slow
+def test_volume_group_beside_cinder(tmp_path: Path) -> None:
+    """The volume group at a tiny size: every case of both sides and the CLI has a line, the
+    floors are measured, and every restore equals its volume byte for byte."""
+    from tests.interop._cinder import cinder_python
+
+    cinder_python()  # builds the virtualenv, or skips (fails under CI) when it cannot
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.volume", "--size", "8", "--rounds", "1",
+         "--compressions", "zlib,zstd", "--no-write", "--workdir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for compression in ("zlib", "zstd"):
+        for case in ("full backup", "incremental", "restore full", "restore chain"):
+            assert f"| {compression} | {case} | docket |" in done.stdout
+            assert f"| {compression} | {case} | cinder |" in done.stdout
+            assert f"| {compression} | {case} | cli |" in done.stdout
+    for floor in ("cat", "cp + sync", "sha256sum", "Python zlib"):
+        assert f"| {floor}" in done.stdout
+    assert "Restores compared byte for byte with their volume: 12, all equal." in done.stdout

@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 import docket.backup._chunks as chunks
+import docket.backup._writer as writer
 import docket.backup.posix as posix
 from docket import load_registry
 from docket.backup import Backup
@@ -47,8 +48,8 @@ def _steps() -> list[tuple[Any, str]]:
         (os, "replace"),
         (os, "mkdir"),
         (os, "unlink"),
-        (chunks.ObjectWriter, "write"),
-        (chunks.ObjectWriter, "finish"),
+        (writer.ObjectWriter, "write"),
+        (writer.ObjectWriter, "finish"),
         (chunks.Sha256FileWriter, "add"),
         (chunks.Sha256FileWriter, "close"),
         (posix._PosixSink, "commit"),

@@ -88,7 +88,9 @@ def test_volume_commands_take_the_key_and_refuse_unsigned_backups(
 
 
 def test_import_record_honours_the_key(tmp_path: Path, key_file: Path) -> None:
-    root = backed_up_root(tmp_path)
+    root = tmp_path / "root"
+    # Taken with the key: its object list and sha256file are sealed, as a keyed import needs.
+    make_backup(root, tmp_path, volume_bytes(), registry=load_registry().with_signing_key(hs.KEY))
     unsigned = driver(root).export_record(FULL)
     signed = driver(root, registry=load_registry().with_signing_key(hs.KEY)).export_record(FULL)
     base = ["volume", "import-record", "--root", str(root)]

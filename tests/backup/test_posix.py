@@ -282,7 +282,7 @@ def test_restored_zeros_stay_sparse(tmp_path: Path) -> None:
 
 KILLER = """
 import os, signal, sys
-import docket.backup._chunks as chunks
+import docket.backup._writer as chunks
 import docket.backup.posix as posix
 from docket.backup import Backup
 
@@ -331,7 +331,7 @@ def test_a_backup_killed_midway_never_verifies(tmp_path: Path, stage: str) -> No
 
 
 def test_a_failed_backup_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import docket.backup._chunks as chunks
+    import docket.backup._writer as chunks
 
     calls = {"n": 0}
     original = chunks.ObjectWriter.finish

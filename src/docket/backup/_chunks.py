@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from docket.backup.errors import InvalidBackup
-
 if TYPE_CHECKING:
     from docket.backup.store import ObjectSink
 from docket.core.errors import BackupError
@@ -75,6 +73,12 @@ class _Compressor(Protocol):
     def flush(self) -> bytes: ...
 
 
+ZSTD_JOB = 2 << 20
+"""Bytes of input a zstd worker thread compresses at a time (one frame all the same)."""
+ZSTD_THREADS = 0
+"""zstandard worker threads for a zstd object: none by default (memory, see below)."""
+
+
 def _compressor(compression: Compression, size: int) -> _Compressor | None:
     if compression is Compression.ZLIB:
         return zlib.compressobj()
@@ -85,7 +89,14 @@ def _compressor(compression: Compression, size: int) -> _Compressor | None:
         # A checksum lets the decompressor itself catch a damaged frame; the content size
         # lets one-shot decompressors size their output: Cinder's ``zstd.decompress`` fails
         # with "length mismatch" on a frame without it once it holds more than 128 KiB.
-        cctx = zstandard.ZstdCompressor(level=3, write_checksum=True)
+        # zstd compresses on the writer thread, beside the reading and hashing thread: a
+        # zstandard worker thread measured 61-67 MiB at peak with its buffers, past the
+        # 64 MiB budget (ZSTD_THREADS > 0 turns it on where memory allows).
+        threads = ZSTD_THREADS if size > ZSTD_JOB else 0
+        params = zstandard.ZstdCompressionParameters.from_level(
+            3, write_checksum=True, threads=threads, job_size=ZSTD_JOB
+        )
+        cctx = zstandard.ZstdCompressor(compression_params=params)
         return cctx.compressobj(size=size)  # type: ignore[no-any-return]
     return None
 
@@ -129,12 +140,27 @@ def _zlib_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
 
 
 def _bz2_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
+    """bz2 streams one after another (as ``bz2.decompress`` reads them, Cinder's too): the
+    concurrent backup writes one stream per piece."""
     d = bz2.BZ2Decompressor()
     produced = 0
-    while not d.eof and produced < limit:
-        data = fh.read(PIECE) if d.needs_input else b""
-        if d.needs_input and not data:
-            return
+    data = b""
+    while produced < limit:
+        if d.eof:
+            data = d.unused_data
+            if len(data) < 4:  # a stream's header may straddle two reads
+                data += fh.read(PIECE)
+            if not data:
+                return
+            if not data.startswith(b"BZh"):
+                raise ObjectDamaged("bz2: data after the end of the stream")
+            d = bz2.BZ2Decompressor()
+        elif d.needs_input:
+            data = fh.read(PIECE)
+            if not data:
+                return
+        else:
+            data = b""
         try:
             out = d.decompress(data, PIECE)
         except (OSError, EOFError) as err:
@@ -142,8 +168,6 @@ def _bz2_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
         produced += len(out)
         if out:
             yield out
-    if d.eof and (d.unused_data or fh.read(1)):
-        raise ObjectDamaged("bz2: data after the end of the stream")
 
 
 def _zstd_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
@@ -221,126 +245,6 @@ def object_pieces(fh: IO[bytes], compression: Compression, length: int) -> Itera
     return _READERS[compression](fh, length + 1)
 
 
-# --- writing objects ---------------------------------------------------------------------
-
-
-class ObjectWriter:
-    """One data object being written: compresses and hashes as bytes arrive, into a sink of
-    an object store (``open_sink`` starts one; a second one when the object is rewritten).
-
-    zstd needs the object's length up front, so that every frame records its content size.
-    When ``size`` is not known (the runs of an incremental backup end where the changes end),
-    the bytes are only hashed as they arrive, and :meth:`finish` compresses the object whole
-    from the volume, in pieces, once its length is known.
-    """
-
-    def __init__(
-        self,
-        open_sink: Callable[[], ObjectSink],
-        name: str,
-        offset: int,
-        compression: Compression,
-        *,
-        size: int | None = None,
-    ) -> None:
-        self.name = name
-        self.offset = offset
-        self.compression = compression
-        self.length = 0
-        self.stored = 0
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._stored_md5 = hashlib.md5(usedforsecurity=False)
-        self._deferred = compression is Compression.ZSTD and size is None
-        self._compressor = None if self._deferred else _compressor(compression, size or 0)
-        self._open_sink = open_sink
-        self._sink = open_sink()  # committed in finish, dropped in abort
-
-    def write(self, data: bytes | memoryview) -> None:
-        self._md5.update(data)
-        self.length += len(data)
-        if self._deferred:
-            return
-        out = data if self._compressor is None else self._compress(data)
-        if out:
-            self._store(out)
-
-    def _store(self, out: bytes | memoryview) -> None:
-        self._sink.write(out)
-        self._stored_md5.update(out)
-        self.stored += len(out)
-
-    def _compress(self, data: bytes | memoryview) -> bytes:
-        assert self._compressor is not None
-        try:
-            return self._compressor.compress(data)  # type: ignore[arg-type]
-        except Exception as err:  # zstd refuses more bytes than the pledged size
-            raise InvalidBackup(
-                f"cannot compress {self.name}: {err}",
-                hint="the volume changed size while it was backed up; back it up again",
-            ) from None
-
-    def finish(self, reread: Callable[[int, int], Iterator[bytes]]) -> dict[str, Any]:
-        """Store the object and return its ``objects`` entry.
-
-        A compressed object that did not shrink is rewritten uncompressed from ``reread``
-        (offset, length -> pieces of the volume), which must give the same bytes.
-        """
-        md5 = self._md5.hexdigest()
-        if self._deferred:
-            self._compress_whole(reread, md5)
-        if self._compressor is not None:
-            try:
-                tail = self._compressor.flush()
-            except Exception as err:
-                raise InvalidBackup(
-                    f"cannot compress {self.name}: {err}",
-                    hint="the volume changed size while it was backed up; back it up again",
-                ) from None
-            self._store(tail)
-            if self.stored >= self.length:
-                self._store_raw(reread, md5)
-        self._sink.commit(self._stored_md5.hexdigest())
-        return {
-            "offset": self.offset,
-            "length": self.length,
-            "compression": self.compression.value,
-            "md5": md5,
-        }
-
-    def _compress_whole(self, reread: Callable[[int, int], Iterator[bytes]], md5: str) -> None:
-        """Compress the object from the volume now that its length is known."""
-        self._compressor = _compressor(self.compression, self.length)
-        again = hashlib.md5(usedforsecurity=False)
-        for piece in reread(self.offset, self.length):
-            again.update(piece)
-            out = self._compress(piece)
-            if out:
-                self._store(out)
-        if again.hexdigest() != md5:
-            raise InvalidBackup(
-                f"the volume changed while {self.name} was written",
-                hint="back up a snapshot or an unmounted volume",
-            )
-
-    def _store_raw(self, reread: Callable[[int, int], Iterator[bytes]], md5: str) -> None:
-        # Objects are written once (no rewrite in place in an object store): start over.
-        self._sink.abort()
-        self._sink = self._open_sink()
-        self._stored_md5 = hashlib.md5(usedforsecurity=False)
-        self.stored = 0
-        for piece in reread(self.offset, self.length):
-            self._store(piece)
-        if self._stored_md5.hexdigest() != md5:
-            raise InvalidBackup(
-                f"the volume changed while {self.name} was written",
-                hint="back up a snapshot or an unmounted volume",
-            )
-        self.compression = Compression.NONE
-
-    def abort(self) -> None:
-        self._sink.abort()
-
-
 # --- Cinder-style JSON -------------------------------------------------------------------
 
 
@@ -367,12 +271,14 @@ class Sha256FileWriter:
         self._rest = after[close_at + 1 :]
         self.count = 0
         self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha256 = hashlib.sha256()
         self._sink = sink  # committed in close, dropped in abort
         self._write(self._open)
 
     def _write(self, text: str) -> None:
         data = text.encode("utf-8")
         self._md5.update(data)
+        self._sha256.update(data)
         self._sink.write(data)
 
     def add(self, digest: bytes) -> None:
@@ -383,6 +289,11 @@ class Sha256FileWriter:
         """Finish the object and store it."""
         self._write((self._close if self.count else "]") + self._rest)
         self._sink.commit(self._md5.hexdigest())
+
+    @property
+    def digest(self) -> str:
+        """The SHA-256 of the object's bytes (``sha256:<hex>``), once closed."""
+        return "sha256:" + self._sha256.hexdigest()
 
     def abort(self) -> None:
         self._sink.abort()

@@ -1,12 +1,36 @@
-"""The POSIX driver's restore side: writing a checked chain's objects onto a volume."""
+"""The chunked engine's restore side: a checked chain's objects streamed onto a volume.
+
+Every object is decompressed once, in pieces of whole SHA blocks, through a bounded pipeline
+of three stages on their own threads (zlib, bz2, zstandard and hashlib release the GIL on
+large buffers, so the stages share the machine's cores):
+
+1. the calling thread reads and decompresses the object, and checks its length;
+2. one worker takes the object's MD5 as the pieces pass, in order;
+3. another checks every SHA block against the backup's ``_sha256file`` and writes the blocks
+   that matched: a byte reaches the output only once its block's SHA-256 is the listed one.
+
+At most :data:`_IN_FLIGHT` pieces (each :data:`PIECE` bytes or one SHA block, whichever is
+larger) are held at once, whatever the size of an object; nothing is spooled to disk. Each
+block is written once: by the newest backup of the chain that holds it (the older ones are
+still read and checked, as their MD5s need). A block the list says is zeros is left as a
+hole in a new file, so the file takes the disk its data needs.
+
+The object's MD5 is compared when its last piece has passed. By then its verified blocks may
+be on the output: that is why the engine restores a path into a temporary file that replaces
+it only at the end, and runs :meth:`RestoreWriter.verify` over the whole chain before writing
+onto a target that cannot be thrown away (a block device, an open file).
+"""
 
 from __future__ import annotations
 
+import array
+import functools
 import hashlib
 import os
 import stat
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import IO, Any
 
 from docket.backup._chunks import PIECE, ObjectDamaged, compression_named, object_pieces
@@ -14,13 +38,12 @@ from docket.backup._layout import LoadedBackup
 from docket.backup._model import Progress
 from docket.backup.errors import InvalidBackup
 
-HOLE_UNIT = 4096
-"""Zero runs are left as holes in units of this many bytes, aligned in the volume (the page
-and file-system block size almost everywhere)."""
-_ZERO = memoryview(bytes(PIECE))
-SPOOL_MEMORY = 8 << 20
-"""An object is verified before any of its bytes reach the target: up to this many bytes it
-is held in memory, beyond it in a private temporary file (mode 0600, already unlinked)."""
+_IN_FLIGHT = 3
+"""Pieces between the decompressing thread and the writer: one per stage."""
+_DIGEST = 32
+_NO_OWNER = 0xFFFF
+MAX_CHAIN = _NO_OWNER - 1
+"""Backups a restored chain may hold (one owner mark per SHA block, two bytes each)."""
 
 
 def truncate_regular(fh: IO[bytes], size: int) -> None:
@@ -33,113 +56,311 @@ def truncate_regular(fh: IO[bytes], size: int) -> None:
         fh.truncate(size)
 
 
-class RestoreWriter:
-    """Writes a checked chain's objects onto an output, oldest backup first."""
+@dataclass(frozen=True)
+class Layer:
+    """One backup of a chain as restore trusts it: its objects and its SHA-256 list (packed,
+    32 bytes a block)."""
 
-    def __init__(self, chain: list[LoadedBackup], size: int, progress: Progress | None) -> None:
-        self.chain = chain
+    loaded: LoadedBackup
+    shas: bytes
+    block_size: int
+
+    @property
+    def blocks(self) -> int:
+        return len(self.shas) // _DIGEST
+
+
+def plan(
+    chain: Sequence[LoadedBackup],
+    sha256: Callable[[LoadedBackup], tuple[list[str], int]],
+    record_size: int | None = None,
+) -> list[Layer]:
+    """Check what each backup of a chain (oldest first) declares before anything is read or
+    written: its objects start on SHA block edges, lie inside the volume its ``_sha256file``
+    describes (and inside ``record_size`` bytes when a record gives the size), and do not
+    overlap. Declared lengths then bound nothing but what the restore writes."""
+    if len(chain) > MAX_CHAIN:
+        raise InvalidBackup(
+            f"the chain holds {len(chain)} backups, more than {MAX_CHAIN}",
+            backup_id=chain[-1].backup_id,
+        )
+    layers: list[Layer] = []
+    for loaded in chain:
+        listed, block_size = sha256(loaded)
+        try:
+            shas = b"".join(bytes.fromhex(h) for h in listed)
+        except ValueError:
+            shas = b""
+        if len(shas) != _DIGEST * len(listed):
+            raise InvalidBackup(
+                "the sha256file lists a hash that is not 64 hex digits",
+                backup_id=loaded.backup_id,
+                path=("sha256s",),
+            )
+        if layers and block_size != layers[0].block_size:
+            raise InvalidBackup(
+                f"SHA blocks of {block_size} bytes; the backup it builds on used "
+                f"{layers[0].block_size}",
+                backup_id=loaded.backup_id,
+                path=("chunk_size",),
+            )
+        layer = Layer(loaded, shas, block_size)
+        _check_ranges(layer, record_size)
+        layers.append(layer)
+    return layers
+
+
+def _check_ranges(layer: Layer, record_size: int | None) -> None:
+    loaded, bs = layer.loaded, layer.block_size
+    volume = layer.blocks * bs
+    if record_size is not None:
+        volume = min(volume, record_size)
+    end_seen = 0
+    for name, entry in sorted(loaded.objects, key=lambda item: item[1]["offset"]):
+        offset, length = entry["offset"], entry["length"]
+        problem = None
+        if offset % bs:
+            problem = f"starts at {offset}, not on a SHA block edge ({bs} bytes)"
+        elif offset + length > volume:
+            problem = (
+                f"reaches to byte {offset + length}; the volume has at most {volume} "
+                f"({layer.blocks} SHA blocks of {bs} bytes"
+                + (f", {record_size} bytes by the record)" if record_size is not None else ")")
+            )
+        elif offset < end_seen:
+            problem = "overlaps the object before it"
+        if problem is not None:
+            raise InvalidBackup(
+                f"object {name} {problem}",
+                backup_id=loaded.backup_id,
+                path=("objects",),
+                hint="the metadata object or the sha256file was altered; nothing was written",
+            )
+        end_seen = offset + length
+
+
+class RestoreWriter:
+    """Streams a planned chain's objects onto an output, oldest backup first, each block
+    written by the newest backup that holds it."""
+
+    def __init__(self, layers: list[Layer], size: int, progress: Progress | None) -> None:
+        self.layers = layers
+        self.chain = [layer.loaded for layer in layers]
         self.size = size
-        self.total = sum(e["length"] for c in chain for _, e in c.objects)
+        self.total = sum(e["length"] for c in self.chain for _, e in c.objects)
         self.done = 0
         self.progress = progress
+        self.block_size = layers[0].block_size if layers else PIECE
+        self._batch = max(self.block_size, PIECE // self.block_size * self.block_size)
+        blocks = -(-size // self.block_size)
+        self._owner = array.array("H", [_NO_OWNER]) * blocks
+        for index, layer in enumerate(layers):
+            for _, entry in layer.loaded.objects:
+                first = entry["offset"] // self.block_size
+                last = -(-(entry["offset"] + entry["length"]) // self.block_size)
+                self._owner[first:last] = array.array("H", [index]) * (last - first)
+        self._zero = _zeros(self.block_size)
 
     def write(self, out: IO[bytes], *, sparse: bool) -> None:
-        """``sparse``: ``out`` is new and empty, so the full backup's zero runs are skipped
-        (left as holes). Later backups of the chain write their zeros: an older backup may
-        have put data there."""
-        for layer, loaded in enumerate(self.chain):
-            for name, entry in loaded.objects:
-                self._object(out, loaded, name, entry, skip_zeros=sparse and layer == 0)
-
-    def _object(
-        self,
-        out: IO[bytes],
-        loaded: LoadedBackup,
-        name: str,
-        entry: Mapping[str, Any],
-        *,
-        skip_zeros: bool,
-    ) -> None:
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as spool:
-            self._verified(loaded, name, entry, spool.write)
-            spool.seek(0)
-            out.seek(entry["offset"])
-            at = entry["offset"]
-            while piece := spool.read(PIECE):
-                if skip_zeros:
-                    _write_sparse(out, piece, at)
-                else:
-                    out.write(piece)
-                at += len(piece)
-                self.done += len(piece)
-                if self.progress is not None:
-                    self.progress(self.done, self.total)
+        """``sparse``: ``out`` is new and empty, so blocks of zeros are skipped (left as
+        holes); otherwise every block of the chain is written."""
+        self._run(_Output(out, sparse))
 
     def verify(self) -> None:
         """Read and check every object of the chain, writing nothing (before a restore onto
         a target that cannot be thrown away: a block device or an open file)."""
-        for loaded in self.chain:
-            for name, entry in loaded.objects:
-                self._verified(loaded, name, entry, lambda _piece: None)
+        self._run(None)
 
-    @staticmethod
-    def _verified(
-        loaded: LoadedBackup,
+    def _run(self, out: _Output | None) -> None:
+        self.done = 0
+        md5s = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-md5")
+        blocks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-blocks")
+        try:
+            for index, layer in enumerate(self.layers):
+                for name, entry in layer.loaded.objects:
+                    self._object(index, layer, name, entry, out, md5s, blocks)
+        finally:
+            md5s.shutdown(wait=True, cancel_futures=True)
+            blocks.shutdown(wait=True, cancel_futures=True)
+
+    def _object(
+        self,
+        index: int,
+        layer: Layer,
         name: str,
         entry: Mapping[str, Any],
-        sink: Callable[[bytes], object],
+        out: _Output | None,
+        md5s: ThreadPoolExecutor,
+        blocks: ThreadPoolExecutor,
     ) -> None:
-        """Decompress one object into ``sink``, checking its length and MD5 (a private
-        spool: what it holds reaches the target only once this returns)."""
+        loaded = layer.loaded
+        length, offset = entry["length"], entry["offset"]
+        md5 = hashlib.md5(usedforsecurity=False)
+        pending: list[Future[None]] = []
+        at = offset
+        for piece in self._pieces(loaded, name, entry):
+            pending.append(md5s.submit(md5.update, piece))
+            pending.append(blocks.submit(self._blocks, index, layer, name, piece, at, out))
+            at += len(piece)
+            while len(pending) > 2 * _IN_FLIGHT:
+                pending.pop(0).result()
+            self.done += len(piece)
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+        for future in pending:
+            future.result()
+        if at - offset < length:
+            raise _damaged(loaded, name, f"is truncated: {at - offset} of {length} bytes")
+        if md5.hexdigest() != entry["md5"]:
+            raise _damaged(loaded, name, "does not match its MD5")
+
+    def _pieces(
+        self, loaded: LoadedBackup, name: str, entry: Mapping[str, Any]
+    ) -> Iterator[bytes]:
+        """The object's bytes in pieces of whole SHA blocks (the last may be short); more
+        bytes than its recorded length are refused as they appear."""
         length = entry["length"]
         compression = compression_named(entry["compression"])
         assert compression is not None  # checked when the metadata was loaded
-        md5 = hashlib.md5(usedforsecurity=False)
+        batch = self._batch
         seen = 0
+        held = bytearray()
         try:
             with loaded.stored.open_object(name) as fh:
                 for piece in object_pieces(fh, compression, length):
                     seen += len(piece)
                     if seen > length:
                         raise _damaged(loaded, name, f"holds more than its {length} bytes")
-                    md5.update(piece)
-                    sink(piece)
+                    if not held and len(piece) == batch:
+                        yield piece
+                        continue
+                    held += piece
+                    if len(held) >= batch:
+                        whole = len(held) // batch * batch
+                        for cut in range(0, whole, batch):
+                            yield bytes(held[cut : cut + batch])
+                        del held[:whole]
         except ObjectDamaged as err:
             raise _damaged(loaded, name, f"cannot be decompressed ({err})") from None
-        if seen < length:
-            raise _damaged(loaded, name, f"is truncated: {seen} of {length} bytes")
-        if md5.hexdigest() != entry["md5"]:
-            raise _damaged(loaded, name, "does not match its MD5")
+        if held:
+            yield bytes(held)
+
+    def _blocks(
+        self,
+        index: int,
+        layer: Layer,
+        name: str,
+        piece: bytes,
+        at: int,
+        out: _Output | None,
+    ) -> None:
+        """Check each SHA block of ``piece`` (at volume offset ``at``) against the list, then
+        write the runs of blocks this backup owns (and that are not holes to leave)."""
+        bs, shas, owner = layer.block_size, layer.shas, self._owner
+        view = memoryview(piece)
+        first = at // bs
+        run_start: int | None = None
+        for start in range(0, len(view), bs):
+            block = view[start : start + bs]
+            number = first + start // bs
+            listed = shas[number * _DIGEST : (number + 1) * _DIGEST]
+            if hashlib.sha256(block).digest() != listed:
+                raise _damaged(
+                    layer.loaded,
+                    name,
+                    f"block {number} (offset {number * bs}) does not match the sha256file",
+                )
+            keep = out is not None and owner[number] == index
+            if keep and out is not None and out.sparse:
+                keep = listed != (self._zero if len(block) == bs else _zeros(len(block)))
+            if keep and out is not None and out.sparse and _zero_edge(block, at + start):
+                # A zero run begins or ends inside this block: its zero units stay holes.
+                if run_start is not None:
+                    out.put(view[run_start:start], at + run_start)
+                    run_start = None
+                out.put_sparse(block, at + start)
+            elif keep:
+                if run_start is None:
+                    run_start = start
+            elif run_start is not None:
+                assert out is not None
+                out.put(view[run_start:start], at + run_start)
+                run_start = None
+        if run_start is not None:
+            assert out is not None
+            out.put(view[run_start:], at + run_start)
 
 
-def _write_sparse(out: IO[bytes], piece: bytes, at: int) -> None:
-    """Write ``piece`` (which starts at volume offset ``at``, where ``out`` is positioned),
-    seeking over every zero unit instead of writing it."""
-    view = memoryview(piece)
-    size = len(view)
-    if view == _ZERO[:size]:
-        out.seek(size, os.SEEK_CUR)
-        return
-    span: int | None = None  # where the data not yet written starts
-    start = 0
-    end = min(size, HOLE_UNIT - at % HOLE_UNIT)
+@functools.lru_cache(maxsize=4)
+def _zeros(size: int) -> bytes:
+    """The SHA-256 of ``size`` zero bytes (a short last block of the volume)."""
+    return hashlib.sha256(bytes(size)).digest()
+
+
+HOLE_UNIT = 4096
+"""Inside a block where a zero run starts or ends, zeros are left as holes in units of this
+many bytes, aligned in the volume (the page and file-system block size almost everywhere)."""
+_ZERO_UNIT = bytes(HOLE_UNIT)
+
+
+def _units(at: int, size: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of the hole units of ``size`` bytes at volume offset ``at``, relative."""
+    start, end = 0, min(size, HOLE_UNIT - at % HOLE_UNIT)
     while start < size:
-        if view[start:end] == _ZERO[: end - start]:
-            if span is not None:
-                out.write(view[span:start])
-                span = None
-            out.seek(end - start, os.SEEK_CUR)
-        elif span is None:
-            span = start
+        yield start, end
         start, end = end, min(size, end + HOLE_UNIT)
-    if span is not None:
-        out.write(view[span:])
+
+
+def _zero_edge(block: memoryview, at: int) -> bool:
+    """Whether the first or last hole unit of a block is all zeros."""
+    first_end = min(len(block), HOLE_UNIT - at % HOLE_UNIT)
+    last_start = max(len(block) - ((at + len(block)) % HOLE_UNIT or HOLE_UNIT), 0)
+    return (
+        block[:first_end] == _ZERO_UNIT[:first_end]
+        or block[last_start:] == _ZERO_UNIT[: len(block) - last_start]
+    )
+
+
+class _Output:
+    """Where verified blocks go: positioned writes (``pwrite`` on a real file)."""
+
+    def __init__(self, out: IO[bytes], sparse: bool) -> None:
+        self.sparse = sparse
+        self._out = out
+        try:
+            out.flush()
+            self._fd: int | None = out.fileno()
+        except (AttributeError, OSError, ValueError):
+            self._fd = None  # an in-memory file
+
+    def put_sparse(self, data: memoryview, at: int) -> None:
+        """Write ``data`` at ``at``, leaving its zero units as holes."""
+        span: int | None = None
+        for start, end in _units(at, len(data)):
+            if data[start:end] == _ZERO_UNIT[: end - start]:
+                if span is not None:
+                    self.put(data[span:start], at + span)
+                    span = None
+            elif span is None:
+                span = start
+        if span is not None:
+            self.put(data[span:], at + span)
+
+    def put(self, data: memoryview, at: int) -> None:
+        if self._fd is None:
+            self._out.seek(at)
+            self._out.write(data)
+            return
+        while data:
+            n = os.pwrite(self._fd, data, at)
+            data, at = data[n:], at + n
 
 
 def _damaged(loaded: LoadedBackup, name: str, what: str) -> InvalidBackup:
     return InvalidBackup(
-        f"object {name} {what}; none of its bytes were written (nothing at all onto a new "
-        "or regular-file target)",
+        f"object {name} {what}; no block of it that failed a check was written, and the "
+        "target is left as it was (a new or regular-file target is replaced only at the end; "
+        "a device or open file only after the whole chain is checked)",
         backup_id=loaded.backup_id,
         hint="`docket volume verify` lists every damaged object",
     )

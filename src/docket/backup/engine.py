@@ -32,7 +32,6 @@ from docket import fs
 from docket.backup._chunks import (
     PIECE,
     Compression,
-    ObjectWriter,
     Sha256FileWriter,
     cinder_json,
     compression_named,
@@ -43,6 +42,7 @@ from docket.backup._chunks import (
 from docket.backup._layout import (
     DEFAULT_SHA_BLOCK_SIZE,
     FORMAT_VERSION,
+    GIB,
     METADATA_SUFFIX,
     SHA256_SUFFIX,
     Backups,
@@ -62,8 +62,10 @@ from docket.backup._model import (
     RestoreReport,
     VerifyReport,
 )
-from docket.backup._restore import RestoreWriter, truncate_regular
+from docket.backup._restore import RestoreWriter, plan, truncate_regular
+from docket.backup._seal import SEAL, seal_of
 from docket.backup._verify import verify_chain
+from docket.backup._writer import ObjectWriter
 from docket.backup.base import BackupDriver
 from docket.backup.errors import BackupInUse, InvalidBackup
 from docket.backup.store import ObjectStore, all_objects
@@ -83,7 +85,7 @@ CONTAINER_FAMILY = "backup-metadata"
 _OBJECT_LIMITS = Limits(
     max_bytes=1 << 40, max_depth=32, max_string_length=1 << 31, max_keys=1_000_000
 )
-_BUFFERS = 3
+_BUFFERS = 4
 _NAME_MAX = 255
 """The longest file name POSIX file systems hold, in bytes (an object is one file)."""
 
@@ -155,7 +157,9 @@ class ChunkedBackupDriver(BackupDriver):
     @functools.cached_property
     def _backups(self) -> Backups:
         """The backups in the store: finding them and reading them back."""
-        return Backups(self.store, lambda name: self._families[name])
+        return Backups(
+            self.store, lambda name: self._families[name], self.registry.signing_key
+        )
 
     def _new_container(self, backup: Backup) -> tuple[str, str]:
         """The id of a backup about to be taken and the container its objects go to: the
@@ -249,10 +253,12 @@ class ChunkedBackupDriver(BackupDriver):
                 fh = stack.enter_context(
                     fs.open_file(volume_file, what="volume", kinds=fs.VOLUME)
                 )
-            objects, total = self._store(
+            objects, total, sha256file = self._store(
                 fh, container, prefix, header, parent_shas, parent_end, backup_id, progress
             )
         metadata["objects"] = objects
+        if self.registry.signing_key is not None:
+            metadata[SEAL] = seal_of(metadata, sha256file, self.registry.signing_key)
         try:
             # Last, once every other object is on stable storage: a backup without its
             # metadata object did not finish.
@@ -311,7 +317,9 @@ class ChunkedBackupDriver(BackupDriver):
         parent_end: int,
         backup_id: str,
         progress: Progress | None,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[dict[str, Any]], int, str]:
+        """Write the data objects and the sha256file: the object list, the volume's size
+        and the sha256file's digest."""
         total = volume_size(fh)
         if parent_shas is not None and total < parent_end:
             raise BackupError(
@@ -333,7 +341,7 @@ class ChunkedBackupDriver(BackupDriver):
             sha.abort()
             self._discard(container, backup_id)
             raise
-        return objects, total
+        return objects, total, sha.digest
 
     def _write_objects(
         self,
@@ -354,6 +362,11 @@ class ChunkedBackupDriver(BackupDriver):
         buffers = [bytearray(piece_size) for _ in range(_BUFFERS)]
         busy: list[list[Future[None]]] = [[] for _ in range(_BUFFERS)]
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-write")
+        # zlib and bz2 pieces of an object are compressed side by side, one thread a core.
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, min(os.cpu_count() or 1, _BUFFERS - 1)),
+            thread_name_prefix="docket-compress",
+        )
         objects: list[dict[str, Any]] = []
         run: ObjectWriter | None = None
         block = 0
@@ -374,6 +387,7 @@ class ChunkedBackupDriver(BackupDriver):
                 at,
                 self.compression,
                 size=size,
+                pool=pool,
             )
 
         def wait(futures: list[Future[None]]) -> None:
@@ -383,7 +397,7 @@ class ChunkedBackupDriver(BackupDriver):
 
         def write(data: memoryview) -> None:
             assert run is not None
-            busy[slot].append(worker.submit(run.write, data))
+            busy[slot].append(run.submit(data, worker))
 
         def close_run() -> None:
             nonlocal run
@@ -435,10 +449,12 @@ class ChunkedBackupDriver(BackupDriver):
             close_run()
         except BaseException:
             worker.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
             if run is not None:
                 run.abort()
             raise
         worker.shutdown(wait=True)
+        pool.shutdown(wait=True)
         return objects
 
     # --- restore --------------------------------------------------------------------------
@@ -470,7 +486,15 @@ class ChunkedBackupDriver(BackupDriver):
             # metadata to restore into it (VolumeNotFound from the API otherwise).
             self.metadata_api.get(volume_id)
         size = max(c.end() for c in chain)
-        work = RestoreWriter(chain, size, progress)
+        # Each backup's sha256file is what every block is checked against; the declared
+        # objects must fit the volume it describes before anything is read or written.
+        record_size = (
+            backup.size * GIB
+            if isinstance(backup, Backup) and isinstance(backup.size, int)
+            else None
+        )
+        layers = plan(chain, lambda loaded: self._sha256(loaded, size), record_size)
+        work = RestoreWriter(layers, size, progress)
         backup_id = chain[-1].backup_id
         if not isinstance(volume_file, str | os.PathLike):
             work.verify()

@@ -324,7 +324,9 @@ class PosixBackupDriver(ChunkedBackupDriver):
 
     @functools.cached_property
     def _backups(self) -> BackupRoot:
-        return BackupRoot(self.root, self.store, lambda name: self._families[name])
+        return BackupRoot(
+            self.root, self.store, lambda name: self._families[name], self.registry.signing_key
+        )
 
     @staticmethod
     def backup_dir_for(backup_id: str) -> str:

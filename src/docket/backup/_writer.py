@@ -1,0 +1,273 @@
+"""Writing one data object: hashing and compressing the bytes of a run of the volume as they
+arrive, into a sink of an object store.
+
+Pieces of zlib and bz2 objects are compressed side by side on a pool of threads
+(:mod:`~docket.backup._compress`), zstd objects by the zstandard library's own workers; the
+MD5s and the sink see the pieces in order on the caller's writer thread.
+
+An object is stored compressed only when that makes it smaller (Cinder's rule). Until
+:data:`HOLD` bytes of it have passed, both forms are held in memory and the smaller is
+written; past that, the form that was smaller so far is written from then on, while the
+compressed size is still counted. So an incompressible run is written once, raw, never
+compressed and then rewritten. Only an object whose first :data:`HOLD` bytes mislead is
+written again at the end, in the form Cinder's rule gives for the whole object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
+from typing import TYPE_CHECKING, Any
+
+from docket.backup._chunks import Compression, _compressor, _zstandard
+from docket.backup._compress import COMPRESS_PIECE, WINDOW, Piece, PieceStream
+from docket.backup.errors import InvalidBackup
+
+if TYPE_CHECKING:
+    from docket.backup.store import ObjectSink
+
+HOLD = 2 << 20
+"""Bytes of an object held (raw and compressed) before its stored form is chosen."""
+
+_CHANGED = "the volume changed while {} was written"
+_RESIZED = "the volume changed size while it was backed up; back it up again"
+
+
+class ObjectWriter:
+    """One data object being written: compresses and hashes as bytes arrive, into a sink of
+    an object store (``open_sink`` starts one; a second one when the object is rewritten).
+
+    zstd needs the object's length up front, so that every frame records its content size.
+    When ``size`` is not known (the runs of an incremental backup end where the changes end),
+    the bytes are only hashed as they arrive, and :meth:`finish` compresses the object whole
+    from the volume, in pieces, once its length is known. With a ``pool``, zlib and bz2
+    pieces are compressed on it (see :meth:`submit`).
+    """
+
+    def __init__(
+        self,
+        open_sink: Callable[[], ObjectSink],
+        name: str,
+        offset: int,
+        compression: Compression,
+        *,
+        size: int | None = None,
+        pool: Executor | None = None,
+    ) -> None:
+        self.name = name
+        self.offset = offset
+        self.compression = compression
+        self.length = 0
+        self.stored = 0
+        self._size = size
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._stored_md5 = hashlib.md5(usedforsecurity=False)
+        self._deferred = compression is Compression.ZSTD and size is None
+        piecewise = COMPRESS_PIECE.get(compression) if pool is not None else None
+        self._piecewise = piecewise
+        self._pool = pool
+        self._stream = PieceStream(compression)
+        self._primer = b""
+        self._compressor = (
+            None if self._deferred or piecewise else _compressor(compression, size or 0)
+        )
+        self._mode = "raw" if compression is Compression.NONE else "hold"
+        self._chosen = compression
+        self._shadow: int | None = None
+        """Once stored raw mid-object: the compressed size so far, still counted, so the
+        object ends compressed whenever Cinder's rule (compressed when smaller) says so."""
+        self._held_raw: list[bytes] = []
+        self._held_out: list[bytes] = []
+        self._held = 0
+        self._open_sink = open_sink
+        self._sink = open_sink()  # committed in finish, dropped in abort
+
+    # --- bytes in ---------------------------------------------------------------------------
+
+    def submit(self, data: memoryview, writer: Executor) -> Future[None]:
+        """Queue ``data`` (the next bytes of the object; the caller keeps the buffer until
+        the returned future is done): its compression starts now on the pool, and the
+        writer thread hashes and stores it in order."""
+        job: Future[Piece] | None = None
+        if self._piecewise is not None and self._pool is not None and self._compressing:
+            job = self._pool.submit(self._piecewise, data, self._primer)
+            self._primer = bytes(data[-WINDOW:]) if len(data) >= WINDOW else (
+                (self._primer + bytes(data))[-WINDOW:]
+            )
+        return writer.submit(self.write, data, job)
+
+    @property
+    def _compressing(self) -> bool:
+        return self._mode != "raw" or self._shadow is not None
+
+    def write(self, data: bytes | memoryview, job: Future[Piece] | None = None) -> None:
+        self._md5.update(data)
+        self.length += len(data)
+        if self._deferred:
+            return
+        if not self._compressing:
+            self._store(data)
+            return
+        if job is not None:
+            out = self._stream.add(job.result())
+        elif self._piecewise is not None:  # the pool is gone: compress here
+            out = self._stream.add(self._piecewise(data, b""))
+        else:
+            out = self._compress(data)
+        self._emit(out, data)
+
+    def _emit(self, out: bytes, data: bytes | memoryview) -> None:
+        """Hold, or store in the chosen form, the compressed ``out`` of raw ``data``."""
+        if self._mode == "compressed":
+            if out:
+                self._store(out)
+        elif self._mode == "raw":
+            if self._shadow is not None:
+                self._shadow += len(out)
+            self._store(data)
+        else:
+            self._held_raw.append(bytes(data))
+            if out:
+                self._held_out.append(out)
+            self._held += len(data)
+            if self._held >= HOLD:
+                self._choose(None)
+
+    def _choose(self, tail: bytes | None) -> None:
+        """Store what is held in the smaller form, and keep to that form (``tail``: what
+        closes the compressed stream, at the end of the object; None while it goes on)."""
+        if tail is None and self._compressor is not None:
+            # What the compressor still buffers counts too (zstd's workers lag behind).
+            pending = self._flush_block()
+            if pending:
+                self._held_out.append(pending)
+        compressed = sum(len(o) for o in self._held_out) + len(tail or b"")
+        if compressed < self._held:
+            for out in self._held_out:
+                self._store(out)
+            if tail:
+                self._store(tail)
+            self._mode = "compressed"
+        else:
+            for raw in self._held_raw:
+                self._store(raw)
+            self._mode = "raw"
+            self.compression = Compression.NONE
+            if tail is None:
+                self._shadow = compressed
+        self._held_raw, self._held_out, self._held = [], [], 0
+
+    def _store(self, out: bytes | memoryview) -> None:
+        self._sink.write(out)
+        self._stored_md5.update(out)
+        self.stored += len(out)
+
+    def _compress(self, data: bytes | memoryview) -> bytes:
+        assert self._compressor is not None
+        try:
+            return self._compressor.compress(data)  # type: ignore[arg-type]
+        except Exception as err:  # zstd refuses more bytes than the pledged size
+            raise InvalidBackup(f"cannot compress {self.name}: {err}", hint=_RESIZED) from None
+
+    def _flush_block(self) -> bytes:
+        """Everything the compressor holds back, the stream going on after it."""
+        assert self._compressor is not None
+        if self.compression is Compression.ZSTD:
+            return self._compressor.flush(_zstandard().COMPRESSOBJ_FLUSH_BLOCK)  # type: ignore[call-arg]
+        if self.compression is Compression.ZLIB:
+            return self._compressor.flush(zlib.Z_SYNC_FLUSH)  # type: ignore[call-arg]
+        return b""  # bz2 holds up to a block (900 kB) back: a small part of what is held
+
+    def _tail(self) -> bytes:
+        if self._compressor is None:
+            return self._stream.tail()
+        try:
+            return self._compressor.flush()
+        except Exception as err:
+            raise InvalidBackup(f"cannot compress {self.name}: {err}", hint=_RESIZED) from None
+
+    # --- the end ----------------------------------------------------------------------------
+
+    def finish(self, reread: Callable[[int, int], Iterator[bytes]]) -> dict[str, Any]:
+        """Store the object and return its ``objects`` entry.
+
+        ``reread`` (offset, length -> pieces of the volume, which must give the same bytes)
+        serves a zstd object of unknown size, compressed now, and the rare rewrite.
+        """
+        md5 = self._md5.hexdigest()
+        if self._deferred:
+            self._compress_whole(reread, md5)
+        if self._size is not None and self.length != self._size:
+            raise InvalidBackup(
+                f"{self.name} holds {self.length} bytes, not the {self._size} expected",
+                hint=_RESIZED,
+            )
+        if self._mode == "hold":
+            self._choose(self._tail())
+        elif self._mode == "compressed":
+            self._store(self._tail())
+            if self.stored >= self.length:
+                self._store_raw(reread, md5)
+        elif self._shadow is not None and self._shadow + len(self._tail()) < self.length:
+            # Incompressible at first, smaller compressed over all: stored as Cinder would.
+            self._store_compressed(reread, md5)
+        self._sink.commit(self._stored_md5.hexdigest())
+        return {
+            "offset": self.offset,
+            "length": self.length,
+            "compression": self.compression.value,
+            "md5": md5,
+        }
+
+    def _compress_whole(self, reread: Callable[[int, int], Iterator[bytes]], md5: str) -> None:
+        """Compress the object from the volume now that its length is known."""
+        self._compressor = _compressor(self.compression, self.length)
+        again = hashlib.md5(usedforsecurity=False)
+        for piece in reread(self.offset, self.length):
+            again.update(piece)
+            self._emit(self._compress(piece) if self._compressing else b"", piece)
+        if again.hexdigest() != md5:
+            raise InvalidBackup(
+                _CHANGED.format(self.name), hint="back up a snapshot or an unmounted volume"
+            )
+
+    def _store_raw(self, reread: Callable[[int, int], Iterator[bytes]], md5: str) -> None:
+        # Objects are written once (no rewrite in place in an object store): start over.
+        self._sink.abort()
+        self._sink = self._open_sink()
+        self._stored_md5 = hashlib.md5(usedforsecurity=False)
+        self.stored = 0
+        for piece in reread(self.offset, self.length):
+            self._store(piece)
+        if self._stored_md5.hexdigest() != md5:
+            raise InvalidBackup(
+                _CHANGED.format(self.name), hint="back up a snapshot or an unmounted volume"
+            )
+        self.compression = Compression.NONE
+
+    def _store_compressed(
+        self, reread: Callable[[int, int], Iterator[bytes]], md5: str
+    ) -> None:
+        """Start over, compressed in one stream (the rare object stored raw at first)."""
+        self._sink.abort()
+        self._sink = self._open_sink()
+        self._stored_md5 = hashlib.md5(usedforsecurity=False)
+        self.stored = 0
+        self.compression = self._chosen
+        compressor = _compressor(self._chosen, self.length)
+        assert compressor is not None
+        self._compressor = compressor
+        again = hashlib.md5(usedforsecurity=False)
+        for piece in reread(self.offset, self.length):
+            again.update(piece)
+            self._store(self._compress(piece))
+        self._store(compressor.flush())
+        if again.hexdigest() != md5:
+            raise InvalidBackup(
+                _CHANGED.format(self.name), hint="back up a snapshot or an unmounted volume"
+            )
+
+    def abort(self) -> None:
+        self._sink.abort()

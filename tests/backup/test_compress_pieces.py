@@ -1,0 +1,64 @@
+"""Objects compressed piece by piece are one stream that the one-shot decompressors Cinder's
+restore uses read back whole, and that docket's own streaming reader reads too."""
+
+from __future__ import annotations
+
+import bz2
+import io
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from docket.backup._chunks import Compression, ObjectDamaged, object_pieces
+from docket.backup._compress import (
+    COMPRESS_PIECE,
+    WINDOW,
+    PieceStream,
+    adler32_combine,
+)
+
+_ONE_SHOT = {Compression.ZLIB: zlib.decompress, Compression.BZ2: bz2.decompress}
+
+# Bytes that compress (runs, repeats) and bytes that do not, cut into pieces of any size.
+_chunks = st.lists(
+    st.one_of(
+        st.binary(max_size=3000),
+        st.builds(lambda b, n: b * n, st.binary(min_size=1, max_size=40), st.integers(1, 2000)),
+    ),
+    max_size=12,
+)
+
+
+def _compress(compression: Compression, pieces: list[bytes]) -> bytes:
+    stream = PieceStream(compression)
+    out = []
+    before = b""
+    for piece in pieces:
+        out.append(stream.add(COMPRESS_PIECE[compression](piece, before[-WINDOW:])))
+        before += piece
+    out.append(stream.tail())
+    return b"".join(out)
+
+
+@settings(max_examples=150, deadline=None)
+@given(pieces=_chunks, compression=st.sampled_from([Compression.ZLIB, Compression.BZ2]))
+def test_pieces_make_one_stream(pieces: list[bytes], compression: Compression) -> None:
+    data = b"".join(pieces)
+    stored = _compress(compression, pieces)
+    assert _ONE_SHOT[compression](stored) == data
+    read = b"".join(object_pieces(io.BytesIO(stored), compression, len(data)))
+    assert read == data
+
+
+@given(st.binary(max_size=5000), st.binary(max_size=5000))
+def test_adler32_combine_is_zlibs(first: bytes, second: bytes) -> None:
+    combined = adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
+    assert combined == zlib.adler32(first + second)
+
+
+def test_data_after_the_last_bz2_stream_is_damage() -> None:
+    stored = bz2.compress(b"a" * 100) + bz2.compress(b"b" * 100) + b"junk"
+    with pytest.raises(ObjectDamaged, match="after the end"):
+        b"".join(object_pieces(io.BytesIO(stored), Compression.BZ2, 200))
