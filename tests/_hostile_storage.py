@@ -22,6 +22,7 @@ from docket.backup import Backup, PosixBackupDriver
 from docket.backup._chunks import cinder_json
 from docket.cli import cli
 from docket.core.registry import Registry
+from tests._rss import PEAK_RSS_SOURCE
 
 KEY = b"operator key for hostile storage"
 BLOCK = 4096
@@ -103,19 +104,6 @@ def run_cli(args: list[str], **kw: Any) -> Any:
     result = CliRunner().invoke(cli, args, catch_exceptions=False, **kw)
     assert "Traceback" not in result.output
     return result
-
-
-# A child's peak RSS, from the kernel's high-water mark of its own address space (VmHWM).
-# ru_maxrss is no use here: Linux carries the parent's high-water mark across exec, so a child
-# of a large pytest worker would report the worker's memory, not its own.
-PEAK_RSS_SOURCE = """
-def PEAK_RSS_KIB():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
-"""
 
 
 def child_peak_rss(code: str) -> tuple[int, str]:

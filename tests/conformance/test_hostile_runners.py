@@ -22,6 +22,7 @@ from docket.cli import cli
 from docket.conformance import run
 from docket.conformance.runner import MAX_ANSWER
 from docket.conformance.suite import LEVELS, PROTOCOL, SUITE, Suite
+from tests._rss import PEAK_RSS_SOURCE
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE_DIR = ROOT / "conformance"
@@ -85,15 +86,15 @@ def test_a_malformed_hello_fails_the_run(name: str, suite: Suite, tmp_path: Path
     assert all(o.status == "error" for o in report.outcomes)
 
 
-CHILD = """
-import json, resource, sys
+CHILD = PEAK_RSS_SOURCE + """
+import json, sys
 from docket.conformance import run
 from docket.conformance.suite import Suite
 report = run(json.loads(sys.argv[1]), Suite.load(sys.argv[2]), timeout=float(sys.argv[3]))
 print(json.dumps({"passed": report.passed, "problems": list(report.problems),
                   "messages": sorted({o.message for o in report.outcomes
                                       if "was asked" not in o.message})[:20],
-                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "peak": PEAK_RSS_KIB()}))
 """
 
 

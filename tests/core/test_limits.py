@@ -20,6 +20,7 @@ from docket import load_registry
 from docket.core import codec
 from docket.core.codec import DEFAULT_LIMITS, Limits, check_limits, parse
 from docket.errors import InvalidJSON, LimitExceeded, NonFiniteNumber
+from tests._rss import PEAK_RSS_SOURCE
 
 # A memory bound, not a timing assertion: the child imports docket (~60 MB) and builds its
 # hostile input (up to ~200 MB for 100 MB of text) itself; a parser that decoded the input
@@ -77,8 +78,8 @@ for _value in SMALL_VALUES:
         call = lambda: family.load(data)
     """
 
-CHILD = """
-import gc, json, resource, sys, textwrap
+CHILD = PEAK_RSS_SOURCE + """
+import gc, json, sys, textwrap
 import docket
 import docket.core.codec
 family = docket.load_registry().family("backup-metadata")
@@ -98,7 +99,7 @@ for name, code in json.loads(sys.argv[1]).items():
         facts["error"] = None
     data = call = None
     gc.collect()
-    facts["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    facts["peak_mb"] = PEAK_RSS_KIB() / 1024
     print(json.dumps(facts), flush=True)
 """
 

@@ -23,6 +23,7 @@ from docket.cli.audit import merge
 from docket.errors import CommandFailed
 from docket.fleet.audit import Summary, audit
 from docket.fleet.merge import merge_shards
+from tests._rss import PEAK_RSS_SOURCE
 
 ID = "{:02x}{:02x}0000-0000-4000-8000-000000000000"
 HOSTILE = Path(__file__).resolve().parents[1] / "hostile"
@@ -185,7 +186,7 @@ def test_the_hostile_shard_corpus(name: str, tmp_path: Path) -> None:
 
 def _child(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a child; it prints the peak RSS (KiB) last."""
-    tail = "\nimport resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    tail = "\n" + PEAK_RSS_SOURCE + "\nprint(PEAK_RSS_KIB())"
     return subprocess.run(
         [sys.executable, "-c", code + tail, *args],
         capture_output=True,

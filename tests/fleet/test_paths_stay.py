@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from docket.cli import cli
 from docket.fleet.audit import audit, walk
+from tests._rss import PEAK_RSS_SOURCE
 
 LEDGER = Path(__file__).resolve().parents[1] / "families" / "ledger"
 
@@ -63,14 +64,14 @@ def test_new_version_refuses_a_family_folder_that_is_a_link(
     assert _tree(outside) == theirs
 
 
-CHECK_IN_CHILD = """
-import resource, sys
+CHECK_IN_CHILD = PEAK_RSS_SOURCE + """
+import sys
 from click.testing import CliRunner
 from docket.cli import cli
 result = CliRunner().invoke(cli, ["check", sys.argv[1]])
 print(result.exit_code)
 print(result.stdout.strip().splitlines()[0] if result.stdout.strip() else result.stderr)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(PEAK_RSS_KIB())
 """
 
 
