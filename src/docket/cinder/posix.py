@@ -13,9 +13,9 @@ Cinder's option, 2 by default), validated before it is stored and before anythin
 restored in one transaction, and signed (version 3) when ``[docket] signing_key_file`` names
 a key.
 
-Under eventlet (Cinder's default), each operation runs in a native thread of eventlet's pool,
-so the engine's reader and writer threads run side by side and the service's green threads
-(RPC, heartbeats) are never starved.
+Under eventlet (Cinder's default), each operation runs in the green thread Cinder's manager
+called it in; the engine's worker pools become green threads of that OS thread, and its waits
+on them yield to the hub, so the service's RPC and heartbeats keep running.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cinder import exception as cinder_exception
-from cinder import utils as cinder_utils
 from cinder.backup import chunkeddriver as cinder_chunked  # noqa: F401  (registers options)
 from cinder.backup import driver as cinder_driver
 from cinder.backup.drivers import posix as cinder_posix  # noqa: F401  (registers options)
@@ -83,12 +82,15 @@ def _registry(key_file: str | None) -> Registry:
 
 
 def _in_native_thread(call: Callable[[], T]) -> T:
-    """Run ``call`` in a native thread under eventlet (it blocks), directly otherwise."""
-    if cinder_utils.concurrency_mode_threading():
-        return call()
-    from eventlet import tpool
+    """Run ``call`` where Cinder's manager called the driver.
 
-    return tpool.execute(call)  # type: ignore[no-any-return]
+    Under eventlet (Cinder's default) that is a green thread: the engine's worker pools are
+    then green threads of the same OS thread, and its waits on them yield to the hub, so the
+    service keeps reporting while a backup runs. The engine is not run in eventlet's native
+    pool (``tpool``): its pools and their locks, patched green by eventlet, cannot be waited on
+    from another OS thread ("Cannot switch to a different thread").
+    """
+    return call()
 
 
 def _unwrap(volume_file: Any) -> Any:
