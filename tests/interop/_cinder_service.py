@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import random
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +31,17 @@ def _unavailable(reason: str) -> None:
 def deployment() -> Iterator[cinder_deploy.Deployment]:
     """The deployment of ``cinder_deploy.py``, started if it is not running, and stopped
     after the module only if this fixture started it. Unavailable (Cinder not installable,
-    RabbitMQ or MariaDB down, no bind mounts): skipped, and failed with ``CI=true``."""
+    RabbitMQ or MariaDB down, no bind mounts): skipped, and failed with ``CI=true``.
+
+    There is one deployment on the machine, and modules using it switch its driver: each
+    module holds it alone (a lock file), so test workers running two of them wait in turn."""
+    lock_path = Path(tempfile.gettempdir()) / "docket-cinder-deployment.lock"
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, after the module
+        yield from _deployment()
+
+
+def _deployment() -> Iterator[cinder_deploy.Deployment]:
     try:
         found = cinder_deploy.Deployment.at()
     except runner.InstallFailed as err:
