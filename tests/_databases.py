@@ -111,3 +111,29 @@ def volumes_only_database(path: Path) -> str:
     tables.create_all(engine, tables=[t for n, t in tables.tables.items() if n != "backups"])
     engine.dispose()
     return url
+
+
+def backups_table(url: str, rows: list[dict[str, Any]]) -> None:
+    """A ``backups`` table with the columns the audit reads (and one it does not), holding
+    ``rows``; on MySQL/MariaDB in ``utf8mb4``, so any text fits."""
+    engine = sa.create_engine(url)
+    meta = sa.MetaData()
+    table = sa.Table(
+        "backups",
+        meta,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("volume_id", sa.String(36)),
+        sa.Column("parent_id", sa.String(36)),
+        sa.Column("status", sa.String(255)),
+        sa.Column("container", sa.String(255)),
+        sa.Column("service_metadata", sa.String(255)),
+        sa.Column("service", sa.String(255)),
+        sa.Column("deleted", sa.Boolean),
+        sa.Column("availability_zone", sa.String(255)),  # a column audit does not use
+        sa.Column("num_dependent_backups", sa.Integer),
+        mysql_charset="utf8mb4",
+    )
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), rows)
+    engine.dispose()

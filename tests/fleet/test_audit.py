@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from docket.backup import Backup, PosixBackupDriver
 from docket.core.documents import read_family
 from docket.core.registry import load_registry
 from docket.errors import SchemaDocumentError
 from docket.fleet.audit import Summary, Verdict, audit, backup_rows, shard_of
+from tests._databases import backups_table
 
 CHUNK = 65536
 SIZE = 150_000  # three objects
@@ -310,29 +310,6 @@ def test_hostile_sizes_are_findings(tmp_path: Path) -> None:
     assert _kinds(found["cd/ef/cdef-link"]) == ["orphan"]
 
 
-def _make_db(url: str, rows: list[dict[str, Any]]) -> None:
-    engine = sa.create_engine(url)
-    meta = sa.MetaData()
-    table = sa.Table(
-        "backups",
-        meta,
-        sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("volume_id", sa.String(36)),
-        sa.Column("parent_id", sa.String(36)),
-        sa.Column("status", sa.String(255)),
-        sa.Column("container", sa.String(255)),
-        sa.Column("service_metadata", sa.String(255)),
-        sa.Column("service", sa.String(255)),
-        sa.Column("deleted", sa.Boolean),
-        sa.Column("availability_zone", sa.String(255)),  # a column audit does not use
-        sa.Column("num_dependent_backups", sa.Integer),
-    )
-    meta.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(table.insert(), rows)
-    engine.dispose()
-
-
 def test_database_rows_and_files(tmp_path: Path) -> None:
     root = tmp_path / "root"
     a, b, c, gone, deleted, swift = (_ids(i, "ab") for i in range(1, 7))
@@ -357,7 +334,7 @@ def test_database_rows_and_files(tmp_path: Path) -> None:
         return {**base, **kw}
 
     url = f"sqlite:///{tmp_path / 'cinder.db'}"
-    _make_db(
+    backups_table(
         url,
         [
             row(a),

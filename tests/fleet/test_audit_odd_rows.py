@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from docket.fleet.audit import audit, backup_rows
-from tests._databases import backend_params, scratch_database
+from tests._databases import backend_params, backups_table, scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -23,27 +23,6 @@ from benchmarks.audit_bench import _uuid, build  # noqa: E402
 
 POSIX = "cinder.backup.drivers.posix.PosixBackupDriver"
 ODD_IDS = ["ab'cd\"ef", "ok-\U0001f600", "../../etc", "ab\ncd", "ab cd", "-leading-dash"]
-
-
-def _table(url: str, rows: list[dict[str, object]]) -> None:
-    engine = sa.create_engine(url)
-    meta = sa.MetaData()
-    table = sa.Table(
-        "backups",
-        meta,
-        sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("volume_id", sa.String(36)),
-        sa.Column("parent_id", sa.String(36)),
-        sa.Column("status", sa.String(255)),
-        sa.Column("container", sa.String(255)),
-        sa.Column("service", sa.String(255)),
-        sa.Column("deleted", sa.Boolean),
-        mysql_charset="utf8mb4",
-    )
-    meta.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(table.insert(), rows)
-    engine.dispose()
 
 
 @pytest.mark.parametrize("backend", backend_params(["sqlite", "postgresql", "mariadb"]))
@@ -71,7 +50,7 @@ def test_rows_with_odd_ids_are_reported_and_the_rest_audited(backend: str, tmp_p
     rows += [row(odd, container=f"ab/cd/{i}" if i % 2 else None) for i, odd in enumerate(ODD_IDS)]
     (tmp_path / "db").mkdir()
     with scratch_database(backend, tmp_path / "db") as url:
-        _table(url, rows)
+        backups_table(url, rows)
         found = {v.backup_id: v for v in audit(root, rows=backup_rows(url))}
         assert set(found) == {*good, *ODD_IDS}
         assert all(found[g].ok for g in good)
