@@ -102,18 +102,18 @@ def test_an_operation_describes_itself(op: Operation, text: str) -> None:
 class Relabel(Operation):
     """A rename of our own: the field is carried to ``to`` in its section."""
 
-    to: str
-    name: ClassVar[str] = "relabel"
     members: ClassVar[tuple[str, ...]] = ("to",)
+    name: ClassVar[str] = "relabel"
+    to: str
 
     def _apply(
         self, data: JSONObject, holder: JSONObject, converters: Mapping[str, Converter]
     ) -> None:
-        if self.field in holder:
-            holder[self.to] = holder.pop(self.field)
+        moved = {self.to: holder.pop(self.field)} if self.field in holder else {}
+        holder.update(moved)
 
     def inverse(self, converters: Mapping[str, Converter] = BUILTIN_CONVERTERS) -> Operation:
-        return Relabel(self.section, self.to, self.field)
+        return type(self)(section=self.section, field=self.to, to=self.field)
 
     def describe(self) -> str:
         return f"relabel {self.where} as {self.to}"
