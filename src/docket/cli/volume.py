@@ -9,23 +9,25 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO, TypedDict, Unpack
 
 import click
 
 from docket import fs
 from docket.backup._chunks import Compression
 from docket.backup._model import Backup, BackupSummary, MetadataAPI
+from docket.backup.objects import ObjectStoreBackupDriver
+from docket.backup.posix import PosixBackupDriver
 from docket.backup.records import RECORD_TEXT_LIMIT
 from docket.backup.roots import open_driver
 from docket.cli import options
 from docket.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    Progress,
     build_registry,
     database,
     named_version,
@@ -42,18 +44,54 @@ PROGRESS_HELP = "Draw a progress bar (default: only on a terminal)."
 _Outcome = tuple[Any, str, int]
 """What a command's work gives :func:`_report`: the JSON data, the text, the exit code."""
 
+PathArg = str | os.PathLike[str]
 
-def _report(
-    stdout: TextIO, stderr: TextIO, output_format: str, work: Callable[[], _Outcome]
-) -> int:
+
+class _Where(TypedDict):
+    root: PathArg
+    stdout: TextIO
+    stderr: TextIO
+
+
+class Common(_Where, total=False):
+    """The keywords every command function takes: where the backups are (``root``, a path or
+    a ``swift://``/``s3://`` URL, with ``cinder_config``), the streams, the output format,
+    whether to draw a progress bar, and the signing key file."""
+
+    cinder_config: PathArg | None
+    output_format: str
+    progress: bool | None
+    key_file: PathArg | None
+
+
+def _report(common: Common, work: Callable[[], _Outcome], *, sort_keys: bool = True) -> int:
     """Run ``work`` as :func:`~docket.cli.common.run` does, then print its report."""
 
     def body() -> int:
         data, text, code = work()
-        emit(stdout, output_format, data, text, sort_keys=True)
+        emit(common["stdout"], common.get("output_format", "text"), data, text, sort_keys=sort_keys)
         return code
 
-    return run(stderr, body)
+    return run(common["stderr"], body)
+
+
+def _registry(common: Common) -> Registry:
+    return build_registry(None, common.get("key_file"))
+
+
+def _driver(
+    common: Common, api: MetadataAPI | None = None, **extra: Any
+) -> PosixBackupDriver | ObjectStoreBackupDriver:
+    """The driver of ``common``'s root (its options from ``cinder_config``); ``extra`` are
+    :func:`~docket.backup.roots.open_driver`'s other keywords."""
+    return open_driver(common["root"], api, cinder_config=common.get("cinder_config"), **extra)
+
+
+@contextlib.contextmanager
+def _bar(common: Common, label: str) -> Iterator[Progress | None]:
+    """A progress bar on ``common``'s stderr when it asks for one (see ``progress_bar``)."""
+    with progress_bar(common["stderr"], label, common.get("progress")) as report:
+        yield report
 
 
 def _need_volume_id(db: str | None, volume_id: str | None, what: str) -> None:
@@ -92,12 +130,8 @@ def default_volume_id(path: str | os.PathLike[str]) -> str:
 
 
 def backup(
-    path: str | os.PathLike[str],
+    path: PathArg,
     *,
-    root: str | os.PathLike[str],
-    stdout: TextIO,
-    stderr: TextIO,
-    cinder_config: str | os.PathLike[str] | None = None,
     db: str | None = None,
     volume_id: str | None = None,
     parent: str | None = None,
@@ -106,9 +140,7 @@ def backup(
     name: str | None = None,
     description: str | None = None,
     chunk_size: int | None = None,
-    output_format: str = "text",
-    progress: bool | None = None,
-    key_file: str | os.PathLike[str] | None = None,
+    **common: Unpack[Common],
 ) -> int:
     """``docket volume backup``: back up a file or block device into ``root``.
 
@@ -118,15 +150,10 @@ def backup(
 
     def work() -> _Outcome:
         _need_volume_id(db, volume_id, "back up")
-        registry = build_registry(None, key_file)
+        registry = _registry(common)
         with _metadata_api(db, registry) as api:
-            driver = open_driver(
-                root,
-                api,
-                registry=registry,
-                compression=compression,
-                chunk_size=chunk_size,
-                cinder_config=cinder_config,
+            driver = _driver(
+                common, api, registry=registry, compression=compression, chunk_size=chunk_size
             )
             vid = volume_id
             if vid is None:
@@ -138,7 +165,7 @@ def backup(
                 display_name=name,
                 display_description=description,
             )
-            with progress_bar(stderr, "backup", progress) as report:
+            with _bar(common, "backup") as report:
                 done = driver.backup(request, path, progress=report)
         kind = f"incremental of {done.parent_id}" if done.parent_id else "full"
         return (
@@ -152,22 +179,16 @@ def backup(
             EXIT_OK,
         )
 
-    return _report(stdout, stderr, output_format, work)
+    return _report(common, work)
 
 
 def restore(
     backup_id: str,
-    target: str | os.PathLike[str],
+    target: PathArg,
     *,
-    root: str | os.PathLike[str],
-    stdout: TextIO,
-    stderr: TextIO,
-    cinder_config: str | os.PathLike[str] | None = None,
     db: str | None = None,
     volume_id: str | None = None,
-    output_format: str = "text",
-    progress: bool | None = None,
-    key_file: str | os.PathLike[str] | None = None,
+    **common: Unpack[Common],
 ) -> int:
     """``docket volume restore``: restore a backup (and its parents) onto ``target``.
 
@@ -177,10 +198,10 @@ def restore(
 
     def work() -> _Outcome:
         _need_volume_id(db, volume_id, "restore")
-        registry = build_registry(None, key_file)
+        registry = _registry(common)
         with _metadata_api(db, registry) as api:
-            driver = open_driver(root, api, registry=registry, cinder_config=cinder_config)
-            with progress_bar(stderr, "restore", progress) as report:
+            driver = _driver(common, api, registry=registry)
+            with _bar(common, "restore") as report:
                 done = driver.restore(backup_id, volume_id, target, progress=report)
         lines = [
             f"restored {done.backup_id} onto {target}: {done.size} bytes",
@@ -218,27 +239,16 @@ def restore(
             EXIT_OK,
         )
 
-    return _report(stdout, stderr, output_format, work)
+    return _report(common, work)
 
 
-def verify(
-    backup_id: str,
-    *,
-    root: str | os.PathLike[str],
-    stdout: TextIO,
-    stderr: TextIO,
-    cinder_config: str | os.PathLike[str] | None = None,
-    output_format: str = "text",
-    progress: bool | None = None,
-    key_file: str | os.PathLike[str] | None = None,
-) -> int:
+def verify(backup_id: str, **common: Unpack[Common]) -> int:
     """``docket volume verify``: exit 0 when intact, 1 with each problem listed (with
     ``key_file``, an unsigned or wrongly signed metadata container is one)."""
 
     def work() -> _Outcome:
-        registry = build_registry(None, key_file)
-        driver = open_driver(root, registry=registry, cinder_config=cinder_config)
-        with progress_bar(stderr, "verify", progress) as report:
+        driver = _driver(common, registry=_registry(common))
+        with _bar(common, "verify") as report:
             result = driver.verify(backup_id, progress=report)
         verdict = "ok" if result.ok else f"FAILED: {len(result.problems)} problem(s)"
         text = [f"{p}\n" for p in result.problems]
@@ -267,20 +277,15 @@ def verify(
             EXIT_OK if result.ok else EXIT_FAILED,
         )
 
-    return _report(stdout, stderr, output_format, work)
+    return _report(common, work)
 
 
 def export_record(
     backup_id: str,
     *,
-    root: str | os.PathLike[str],
-    stdout: TextIO,
-    stderr: TextIO,
-    cinder_config: str | os.PathLike[str] | None = None,
     version: int | None = None,
     service: str | None = None,
-    output_format: str = "text",
-    key_file: str | os.PathLike[str] | None = None,
+    **common: Unpack[Common],
 ) -> int:
     """``docket volume export-record``: print a stored backup's record (base64 text).
 
@@ -290,8 +295,7 @@ def export_record(
     """
 
     def work() -> _Outcome:
-        registry = build_registry(None, key_file)
-        driver = open_driver(root, registry=registry, cinder_config=cinder_config)
+        driver = _driver(common, registry=_registry(common))
         if version is not None:  # a version it lacks is the option's fault: exit 2
             named_version(driver.registry.family("backup-record"), str(version), "--record-version")
         text = driver.export_record(backup_id, version=version, service=service)
@@ -301,20 +305,10 @@ def export_record(
             EXIT_OK,
         )
 
-    return _report(stdout, stderr, output_format, work)
+    return _report(common, work)
 
 
-def import_record(
-    record: str,
-    *,
-    root: str | os.PathLike[str],
-    stdout: TextIO,
-    stderr: TextIO,
-    cinder_config: str | os.PathLike[str] | None = None,
-    output_format: str = "text",
-    key_file: str | os.PathLike[str] | None = None,
-    stdin: BinaryIO | None = None,
-) -> int:
+def import_record(record: str, *, stdin: BinaryIO | None = None, **common: Unpack[Common]) -> int:
     """``docket volume import-record``: check a record, then verify the backup it names.
 
     ``record`` ``-`` reads standard input (``stdin``), at most
@@ -323,8 +317,7 @@ def import_record(
     """
 
     def work() -> _Outcome:
-        registry = build_registry(None, key_file)
-        driver = open_driver(root, registry=registry, cinder_config=cinder_config)
+        driver = _driver(common, registry=_registry(common))
         text = record
         if record == "-":
             source = stdin if stdin is not None else fs.standard_input("record")
@@ -348,26 +341,17 @@ def import_record(
             EXIT_OK if result.ok else EXIT_FAILED,
         )
 
-    return _report(stdout, stderr, output_format, work)
+    return _report(common, work)
 
 
-def list_backups(
-    *,
-    root: str | os.PathLike[str],
-    stdout: TextIO,
-    stderr: TextIO,
-    cinder_config: str | os.PathLike[str] | None = None,
-    volume_id: str | None = None,
-    output_format: str = "text",
-) -> int:
+def list_backups(*, volume_id: str | None = None, **common: Unpack[Common]) -> int:
     """``docket volume list``: the backups under ``root`` (of ``volume_id`` only, when given)."""
 
-    def work() -> int:
-        found = open_driver(root, cinder_config=cinder_config).list_backups(volume_id)
-        emit(stdout, output_format, [s.fields() for s in found], _list_text(found, root, volume_id))
-        return EXIT_OK
+    def work() -> _Outcome:
+        found = _driver(common).list_backups(volume_id)
+        return [s.fields() for s in found], _list_text(found, common["root"], volume_id), EXIT_OK
 
-    return run(stderr, work)
+    return _report(common, work, sort_keys=False)
 
 
 def _list_text(
@@ -398,21 +382,12 @@ def _list_text(
     return "\n".join(lines) + "\n"
 
 
-def delete(
-    backup_id: str,
-    *,
-    root: str | os.PathLike[str],
-    stdout: TextIO,
-    stderr: TextIO,
-    cinder_config: str | os.PathLike[str] | None = None,
-    force: bool = False,
-    output_format: str = "text",
-) -> int:
+def delete(backup_id: str, *, force: bool = False, **common: Unpack[Common]) -> int:
     """``docket volume delete``: delete a backup, refused while others build on it (unless
     ``force``) or when its directory holds anything but its own files."""
 
     def work() -> _Outcome:
-        done = open_driver(root, cinder_config=cinder_config).delete(backup_id, force=force)
+        done = _driver(common).delete(backup_id, force=force)
         text = (
             f"deleted backup {done.backup_id}: {len(done.objects)} file(s), "
             f"{done.stored_bytes} bytes\n"
@@ -433,7 +408,7 @@ def delete(
             EXIT_OK,
         )
 
-    return _report(stdout, stderr, output_format, work)
+    return _report(common, work)
 
 
 # --- the click group ------------------------------------------------------------------------
@@ -639,22 +614,8 @@ def export_record_command(ctx: click.Context, /, **params: Any) -> None:
 @options.output_format()
 @options.key_file
 @options.schemas
-def import_record_command(
-    record: str,
-    root: Path | str,
-    cinder_config: Path | None,
-    output_format: str,
-    key_file: Path | None,
-) -> None:
+@click.pass_context
+def import_record_command(ctx: click.Context, /, **params: Any) -> None:
     """Check RECORD (base64 text, or - for stdin) and verify the backup it describes."""
-    sys.exit(
-        import_record(
-            record,
-            root=root,
-            cinder_config=cinder_config,
-            output_format=output_format,
-            key_file=key_file,
-            stdin=None,  # standard input, read only for RECORD -
-            **options.streams(),
-        )
-    )
+    # stdin None: standard input, read only for RECORD -
+    ctx.exit(import_record(**params, stdin=None, **options.streams()))
