@@ -322,6 +322,12 @@ def test_the_tests_mirror_the_packages() -> None:
 # --- the checker itself, on synthetic modules ---------------------------------------------------
 
 
+def _planted(name: str) -> list[dict[str, object]]:
+    """Planted violations, one a row, from ``tests/data/<name>``."""
+    rows: list[dict[str, object]] = json.loads((Path(__file__).parent / "data" / name).read_text())
+    return rows
+
+
 def write(root: Path, relative: str, source: str) -> Path:
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -373,85 +379,7 @@ def test_a_clean_tree_has_no_violations(tree: Path) -> None:
 
 @pytest.mark.parametrize(
     ("relative", "source", "line", "forbidden"),
-    [
-        ("docket/core/bad.py", "import os\nimport sqlalchemy as sa\n", 2, "sqlalchemy"),
-        ("docket/core/bad.py", "from rich.console import Console\n", 1, "rich"),
-        ("docket/core/bad.py", "from docket import cli\n", 1, "docket.cli"),
-        ("docket/core/bad.py", "from ..store import api\n", 1, "docket.store"),
-        ("docket/core/sub/bad.py", "from ...testing import x\n", 1, "docket.testing"),
-        (
-            "docket/core/bad.py",
-            """
-            def later():
-                import marshmallow
-                return marshmallow
-            """,
-            2,
-            "marshmallow",
-        ),
-        (
-            "docket/core/bad.py",
-            """
-            from typing import TYPE_CHECKING
-
-            if TYPE_CHECKING:
-                import click
-            """,
-            4,
-            "click",
-        ),
-        (
-            "docket/core/bad.py",
-            """
-            import importlib
-
-            def backend():
-                return importlib.import_module("docket.backup.posix")
-            """,
-            4,
-            "docket.backup",
-        ),
-        ("docket/store/bad.py", "from docket.cli.errors import UsageError\n", 1, "docket.cli"),
-        ("docket/backup/bad.py", "import docket.cli.app\n", 1, "docket.cli"),
-        ("docket/testing/bad.py", "from docket.cli import commands\n", 1, "docket.cli"),
-        ("docket/core/bad.py", "import os\nimport multiprocessing\n", 2, "multiprocessing"),
-        (
-            "docket/core/sub/bad.py",
-            "from concurrent.futures import ProcessPoolExecutor\n",
-            1,
-            "concurrent.futures",
-        ),
-        (
-            "docket/backup/bad.py",
-            "from docket.store.api import BackupMetadataAPI\n",
-            1,
-            "docket.store",
-        ),
-        ("docket/backup/bad.py", "from docket import store\n", 1, "docket.store"),
-        ("docket/store/bad.py", "import docket.backup.posix\n", 1, "docket.backup"),
-        ("docket/core/bad.py", "from docket.fleet import validate\n", 1, "docket.fleet"),
-        ("docket/core/bad.py", "import docket.authoring.checks\n", 1, "docket.authoring"),
-        ("docket/store/bad.py", "from docket.fleet.audit import audit\n", 1, "docket.fleet"),
-        ("docket/backup/bad.py", "from docket.authoring import release\n", 1, "docket.authoring"),
-        ("docket/fleet/bad.py", "from docket.cli.common import run\n", 1, "docket.cli"),
-        ("docket/fleet/bad.py", "from docket.authoring import checks\n", 1, "docket.authoring"),
-        ("docket/authoring/bad.py", "from docket.cli.errors import UsageError\n", 1, "docket.cli"),
-        ("docket/authoring/bad.py", "from docket.store import api\n", 1, "docket.store"),
-        ("docket/authoring/bad.py", "import docket.backup.posix\n", 1, "docket.backup"),
-        ("docket/authoring/bad.py", "from docket.fleet import pool\n", 1, "docket.fleet"),
-        ("docket/cli/bad.py", "import docket.cinder\n", 1, "docket.cinder"),
-        (
-            "docket/fleet/bad.py",
-            "from docket.cinder import PosixBackupDriver\n",
-            1,
-            "docket.cinder",
-        ),
-        ("docket/backup/bad.py", "from docket.cinder.posix import x\n", 1, "docket.cinder"),
-        ("docket/cinder/bad.py", "from docket.cli import commands\n", 1, "docket.cli"),
-        ("docket/cinder/bad.py", "import docket.fleet.relabel\n", 1, "docket.fleet"),
-        ("docket/fs.py", "from docket.core.codec import parse\n", 1, "docket"),
-        ("docket/fs.py", "import os\nfrom docket.backup import base\n", 2, "docket"),
-    ],
+    [tuple(row.values()) for row in _planted("planted_imports.json")],
 )
 def test_a_forbidden_import_is_reported_with_file_and_line(
     tree: Path, relative: str, source: str, line: int, forbidden: str

@@ -23,19 +23,11 @@ from docket import Family, load_registry
 from docket.core.codec import canonical
 from docket.core.migrations import BUILTIN_CONVERTERS
 from docket.testing import (
-    PROPERTIES,
     GoldenMismatch,
     PropertyFailure,
-    check_downgrade_inverse,
     check_golden,
-    check_restore_allowlist,
-    check_round_trip,
-    check_upgrade_deterministic,
-    check_upgrade_valid,
     containers,
-    invalid_containers,
     record_golden,
-    sections,
 )
 from docket.testing._generate import HANDLED_KEYWORDS, from_schema
 from tests._no_hypothesis import WITHOUT_HYPOTHESIS
@@ -130,7 +122,7 @@ def test_sections_are_valid_against_their_schema(where: str, name: str) -> None:
         for section, schema in fam.schema(v)["properties"].items():
             if schema.get("type") == "object":
                 validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-                cases[(v, section)] = (validator, sections(fam, v, section))
+                cases[(v, section)] = (validator, docket.testing.sections(fam, v, section))
     assert len(cases) >= 2 * len(fam.versions)
     keys = sorted(cases, key=str)
 
@@ -145,7 +137,7 @@ def test_sections_are_valid_against_their_schema(where: str, name: str) -> None:
 def test_sections_refuses_an_unknown_section() -> None:
     fam = family_of("bundled", "backup-metadata")
     with pytest.raises(LookupError, match='no section "volumes"') as err:
-        sections(fam, 3, "volumes")
+        docket.testing.sections(fam, 3, "volumes")
     assert isinstance(err.value, docket.DocketError)
     assert "volume-metadata" in str(err.value)
 
@@ -248,7 +240,7 @@ def test_containers_shrink_to_a_minimal_example() -> None:
 def test_invalid_containers_cover_each_kind_of_problem() -> None:
     # That each is reported at its pointer is the invalid-refused property, run below.
     ledger = family_of("tests", "ledger")
-    found = _collect(invalid_containers(ledger, 3), 60)
+    found = _collect(docket.testing.invalid_containers(ledger, 3), 60)
     for bad in found[:10]:
         assert {i.pointer for i in ledger.validate(canonical(bad.data))} == {bad.pointer}
     kinds = Counter(bad.reason for bad in found)
@@ -265,7 +257,7 @@ def test_invalid_containers_cover_each_kind_of_problem() -> None:
 
 def test_a_signed_family_also_gets_bad_signatures() -> None:
     fam = load_registry(signing_key=b"k" * 32).family("backup-metadata")
-    found = _collect(invalid_containers(fam, 3), 150)
+    found = _collect(docket.testing.invalid_containers(fam, 3), 150)
     bad = [b for b in found if b.reason == "bad signature"]
     assert bad and all(b.pointer == "/signature" for b in bad)
     for b in bad:
@@ -276,10 +268,10 @@ def test_a_signed_family_also_gets_bad_signatures() -> None:
 # --- the properties ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("prop", list(PROPERTIES))
+@pytest.mark.parametrize("prop", list(docket.testing.PROPERTIES))
 @pytest.mark.parametrize(("where", "name"), FAMILY_NAMES, ids=[n for _, n in FAMILY_NAMES])
 def test_each_property_holds_for_the_tested_families(where: str, name: str, prop: str) -> None:
-    PROPERTIES[prop](family_of(where, name))
+    docket.testing.PROPERTIES[prop](family_of(where, name))
 
 
 @pytest.mark.parametrize(
@@ -287,11 +279,13 @@ def test_each_property_holds_for_the_tested_families(where: str, name: str, prop
 )
 def test_every_bundled_family_keeps_the_properties(name: str) -> None:
     # backup-metadata gets the full profile above; this keeps the other bundled families honest.
-    check_round_trip(family_of("bundled", name), settings=settings(max_examples=15, database=None))
+    docket.testing.check_round_trip(
+        family_of("bundled", name), settings=settings(max_examples=15, database=None)
+    )
 
 
 def test_check_round_trip_passes_a_correct_family(tmp_path: Path) -> None:
-    check_round_trip(toy_registry(write_toy(tmp_path)).family("toy"))
+    docket.testing.check_round_trip(toy_registry(write_toy(tmp_path)).family("toy"))
 
 
 def _failure(check: Any, family: Family) -> PropertyFailure:
@@ -302,7 +296,7 @@ def _failure(check: Any, family: Family) -> PropertyFailure:
 
 def test_a_dropped_field_fails_upgrade_valid(tmp_path: Path) -> None:
     fam = toy_registry(write_toy(tmp_path, "drops-field"), "drops-field").family("toy")
-    failure = _failure(check_upgrade_valid, fam)
+    failure = _failure(docket.testing.check_upgrade_valid, fam)
     assert failure.property == "upgrade-valid"
     assert re.search(r"""["']size["'] is a required property""", str(failure))
     assert str(failure).startswith('property "upgrade-valid" failed for family "toy"')
@@ -313,15 +307,15 @@ def test_a_dropped_field_fails_upgrade_valid(tmp_path: Path) -> None:
     [
         (
             "non-deterministic",
-            check_upgrade_deterministic,
+            docket.testing.check_upgrade_deterministic,
             ["two different results", "/item/color"],
         ),
         (
             "lossy-exact",
-            check_downgrade_inverse,
+            docket.testing.check_downgrade_inverse,
             ["declared exact", "/item/note", "declare the edge lossy"],
         ),
-        ("leaky-policy", check_restore_allowlist, ["item.secret", "allowlist"]),
+        ("leaky-policy", docket.testing.check_restore_allowlist, ["item.secret", "allowlist"]),
     ],
 )
 def test_a_broken_family_is_caught_by_the_property_that_guards_it(
@@ -336,14 +330,14 @@ def test_a_broken_family_is_caught_by_the_property_that_guards_it(
 def test_check_round_trip_raises_the_one_failure(tmp_path: Path) -> None:
     fam = toy_registry(write_toy(tmp_path, "lossy-exact"), "lossy-exact").family("toy")
     with pytest.raises(PropertyFailure) as err:
-        check_round_trip(fam, settings=settings(database=None))
+        docket.testing.check_round_trip(fam, settings=settings(database=None))
     assert err.value.property == "downgrade-inverse"  # and the six others held
 
 
 def test_check_round_trip_groups_several_failures(tmp_path: Path) -> None:
     fam = toy_registry(write_toy(tmp_path, "drops-field"), "drops-field").family("toy")
     with pytest.raises(ExceptionGroup) as err:
-        check_round_trip(fam, settings=settings(database=None, max_examples=10))
+        docket.testing.check_round_trip(fam, settings=settings(database=None, max_examples=10))
     failed = {e.property for e in err.value.exceptions if isinstance(e, PropertyFailure)}
     assert {"upgrade-valid", "dump-load"} <= failed
     assert "invalid-refused" not in failed
@@ -363,7 +357,7 @@ def test_a_migration_that_changes_its_input_is_caught(tmp_path: Path) -> None:
     del doc["migration"]
     (tmp_path / "toy" / "2.json").write_text(json.dumps(doc))
     reg = load_registry(tmp_path, migrations=[docket.Migration("toy", 1, 2, in_place)])
-    check_upgrade_deterministic(reg.family("toy"))
+    docket.testing.check_upgrade_deterministic(reg.family("toy"))
 
 
 # --- golden files --------------------------------------------------------------------------------
