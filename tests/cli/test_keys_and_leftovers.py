@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from docket.cli import cli
+from tests._child import run_python
 
 BACKUP = "7a7a0000-0000-4000-8000-000000000001"
 VOLUME = "vol-keys"
@@ -109,9 +110,7 @@ READS_STDIN = {
 
 
 @pytest.mark.parametrize("name", sorted(READS_STDIN))
-def test_a_closed_standard_input_is_a_typed_error(
-    name: str, keyed: tuple[Path, Path]
-) -> None:
+def test_a_closed_standard_input_is_a_typed_error(name: str, keyed: tuple[Path, Path]) -> None:
     root, _ = keyed
     huge = "A" * 100_000  # a record too long to be one, given as the argument
     argv = [a.format(root=root, huge=huge) for a in READS_STDIN[name]]
@@ -168,13 +167,7 @@ def test_a_failed_write_names_the_output_not_its_temporary_file(tmp_path: Path) 
     (root / "stray" / "file").write_bytes(b"x")
     out = tmp_path / "out.json"
     out.write_text("before")
-    done = subprocess.run(
-        [sys.executable, "-c", FSIZE_CHILD, "audit", str(root), "--format", "json", "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_python(FSIZE_CHILD, "audit", str(root), "--format", "json", "-o", str(out))
     assert done.returncode == 3, done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert line == f"error: File too large: {out}"

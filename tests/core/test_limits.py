@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime
 import enum
 import json
-import subprocess
-import sys
 import uuid
 from typing import Any
 
@@ -20,6 +18,7 @@ from docket import load_registry
 from docket.core import codec
 from docket.core.codec import DEFAULT_LIMITS, Limits, check_limits, parse
 from docket.errors import InvalidJSON, LimitExceeded, NonFiniteNumber
+from tests._child import run_python
 from tests._rss import PEAK_RSS_SOURCE
 
 # A memory bound, not a timing assertion: the child imports docket (~60 MB) and builds its
@@ -78,7 +77,9 @@ for _value in SMALL_VALUES:
         call = lambda: family.load(data)
     """
 
-CHILD = PEAK_RSS_SOURCE + """
+CHILD = (
+    PEAK_RSS_SOURCE
+    + """
 import gc, json, sys, textwrap
 import docket
 import docket.core.codec
@@ -102,18 +103,13 @@ for name, code in json.loads(sys.argv[1]).items():
     facts["peak_mb"] = PEAK_RSS_KIB() / 1024
     print(json.dumps(facts), flush=True)
 """
+)
 
 
 @pytest.fixture(scope="module")
 def measured() -> dict[str, dict[str, Any]]:
     """Every scenario, run in one fresh interpreter."""
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(SCENARIOS)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    proc = run_python(CHILD, json.dumps(SCENARIOS), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = [json.loads(line) for line in proc.stdout.splitlines()]
     return {r["name"]: r for r in results}
@@ -393,13 +389,19 @@ def test_plain_json_values_orjson_writes_alike_pass_without_the_walk() -> None:
 
 
 _scalars = (
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats()
-    | st.text(max_size=12) | st.sampled_from([_Shade.DARK, _LoudStr("abc"), (1, 2)])
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.text(max_size=12)
+    | st.sampled_from([_Shade.DARK, _LoudStr("abc"), (1, 2)])
 )
 _values = st.recursive(
     _scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=6) | st.integers(0, 3), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=6) | st.integers(0, 3), inner, max_size=4)
+    ),
     max_leaves=24,
 )
 _limits = st.builds(

@@ -23,6 +23,7 @@ from docket.cli.audit import merge
 from docket.errors import CommandFailed
 from docket.fleet.audit import Summary, audit
 from docket.fleet.merge import merge_shards
+from tests._child import run_python
 from tests._rss import PEAK_RSS_SOURCE
 
 ID = "{:02x}{:02x}0000-0000-4000-8000-000000000000"
@@ -94,9 +95,7 @@ def test_a_shard_of_another_audit_is_refused(root: Path, tmp_path: Path) -> None
     files = _shards(root, tmp_path / "a")
     other_root = tmp_path / "other"
     other_root.mkdir()
-    (stranger,) = [
-        p for p in _shards(other_root, tmp_path / "b") if p.name == files[1].name
-    ]
+    (stranger,) = [p for p in _shards(other_root, tmp_path / "b") if p.name == files[1].name]
     code, _, err = _merge(files[0], stranger, files[2])
     assert code == 3 and "b/shard-2.jsonl: is shard 2/3 of" in err and "not of the audit" in err
     fewer = _shards(root, tmp_path / "c", n=2)
@@ -187,13 +186,7 @@ def test_the_hostile_shard_corpus(name: str, tmp_path: Path) -> None:
 def _child(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a child; it prints the peak RSS (KiB) last."""
     tail = "\n" + PEAK_RSS_SOURCE + "\nprint(PEAK_RSS_KIB())"
-    return subprocess.run(
-        [sys.executable, "-c", code + tail, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_python(code + tail, *args)
 
 
 MERGE_IN_CHILD = """

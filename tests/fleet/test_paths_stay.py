@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from click.testing import CliRunner
 
 from docket.cli import cli
 from docket.fleet.audit import audit, walk
+from tests._child import run_python
 from tests._rss import PEAK_RSS_SOURCE
 
 LEDGER = Path(__file__).resolve().parents[1] / "families" / "ledger"
@@ -52,9 +51,7 @@ def test_new_version_refuses_a_family_that_is_a_path(
     assert _tree(schemas) == before and _tree(outside) == theirs
 
 
-def test_new_version_refuses_a_family_folder_that_is_a_link(
-    schemas: Path, tmp_path: Path
-) -> None:
+def test_new_version_refuses_a_family_folder_that_is_a_link(schemas: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     shutil.copytree(LEDGER, outside)
     (schemas / "linked").symlink_to(outside)
@@ -64,7 +61,9 @@ def test_new_version_refuses_a_family_folder_that_is_a_link(
     assert _tree(outside) == theirs
 
 
-CHECK_IN_CHILD = PEAK_RSS_SOURCE + """
+CHECK_IN_CHILD = (
+    PEAK_RSS_SOURCE
+    + """
 import sys
 from click.testing import CliRunner
 from docket.cli import cli
@@ -73,6 +72,7 @@ print(result.exit_code)
 print(result.stdout.strip().splitlines()[0] if result.stdout.strip() else result.stderr)
 print(PEAK_RSS_KIB())
 """
+)
 
 
 @pytest.mark.parametrize("kind", ["link to /dev/zero", "FIFO"])
@@ -83,13 +83,7 @@ def test_check_refuses_a_schema_file_that_is_not_one(kind: str, schemas: Path) -
         os.mkfifo(document)  # nobody writes: reading it would hang
     else:
         document.symlink_to("/dev/zero")  # endless: reading it whole is a MemoryError
-    done = subprocess.run(
-        [sys.executable, "-c", CHECK_IN_CHILD, str(schemas)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_python(CHECK_IN_CHILD, str(schemas))
     code, first, peak = done.stdout.splitlines()[-3:]
     assert code == "1", done.stderr
     assert "2.json" in first and ("a FIFO" in first or "character device" in first)
@@ -112,9 +106,7 @@ def test_a_directory_swapped_for_a_link_while_walking_is_not_followed(tmp_path: 
     (root / "ab").rmdir()
     (root / "ab").symlink_to(outside)
     rest = list(places)
-    assert [(e.path, e.problem) for e in rest] == [
-        ("ab", "no longer a directory (not followed)")
-    ]
+    assert [(e.path, e.problem) for e in rest] == [("ab", "no longer a directory (not followed)")]
     verdicts = list(audit(root))
     assert all("secret" not in (v.path or "") for v in verdicts)
     assert any(v.path == "ab" and "symbolic link" in v.findings[0].message for v in verdicts)

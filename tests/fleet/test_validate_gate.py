@@ -28,6 +28,7 @@ from docket.errors import UnsafeFile, ValidationError
 from docket.fleet import validate as bulk
 from docket.fs import read_prefix
 from docket.testing import containers, invalid_containers
+from tests._child import run_python
 from tests.cli.test_commands import BM, SIZE, Run, cinder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,13 +192,7 @@ def test_a_command_process_freezes_what_importing_made(tmp_path: Path) -> None:
         "sys.argv = ['docket', 'validate', sys.argv[1]]\n"
         "main()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_python(code, str(path))
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.split()[-1]) > 10_000
 
