@@ -67,27 +67,37 @@ def _docket(*args: str) -> list[str]:
     return [sys.executable, "-m", "docket", *args]
 
 
-def _nest(top: Path, depth: int) -> None:
+def nest(top: Path, depth: int) -> Path:
+    """``depth`` directories, one inside the next, under ``top``; the deepest."""
     here = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
-    for _ in range(depth):
-        os.mkdir("d", dir_fd=here)
-        below = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=here)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=here)
+            below = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=here)
+            os.close(here)
+            here = below
+    finally:
         os.close(here)
-        here = below
-    os.close(here)
+    return top.joinpath(*["d"] * depth)
 
 
-def _unnest(top: Path) -> None:
+def unnest(top: Path) -> None:
+    """Remove a chain made by :func:`nest` (and the files in it) without recursion:
+    ``shutil.rmtree`` recurses, and the paths are longer than the system takes."""
     here = os.getcwd()
-    os.chdir(top)
-    depth = 0
-    while os.path.isdir("d"):
-        os.chdir("d")
-        depth += 1
-    for _ in range(depth):
-        os.chdir("..")
-        os.rmdir("d")
-    os.chdir(here)
+    try:
+        os.chdir(top)
+        depth = 0
+        while os.path.isdir("d"):
+            os.chdir("d")
+            depth += 1
+        for _ in range(depth):
+            for name in os.listdir("."):
+                os.unlink(name)
+            os.chdir("..")
+            os.rmdir("d")
+    finally:
+        os.chdir(here)
 
 
 def _padded_container(path: Path, errors: int) -> None:
@@ -120,7 +130,7 @@ def case_deep_tree(work: Path, n: int) -> list[str]:
     top = work / f"deep-{n}"
     if not top.exists():
         top.mkdir()
-        _nest(top, n)
+        nest(top, n)
     return _docket("validate", "--format", "json", "--allow-empty", str(top))
 
 
@@ -153,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((label, n1, s1, r1, n2, s2, r2, s2 / s1))
     finally:
         for top in work.glob("deep-*"):
-            _unnest(top)
+            unnest(top)
         shutil.rmtree(work, ignore_errors=True)
     head = ("case", "n", "s", "MiB", "2n", "s", "MiB", "2n/n")
     print("{:<32} {:>7} {:>7} {:>6} {:>7} {:>7} {:>6} {:>6}".format(*head))

@@ -8,7 +8,6 @@ child process's generous bounds); nothing times a single run.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import scaling  # noqa: E402
 from benchmarks.audit_bench import build  # noqa: E402
 
 from tests import fuzz_long  # noqa: E402
@@ -76,51 +76,18 @@ def test_each_chain_is_judged_as_walking_it_would_in_any_order(
 # --- deep trees: no recursion, bounded in a child process ------------------------------------
 
 
-def _nest(top: Path, depth: int) -> Path:
-    """``depth`` directories, one inside the next, under ``top``; the deepest."""
-    here = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for _ in range(depth):
-            os.mkdir("d", dir_fd=here)
-            below = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=here)
-            os.close(here)
-            here = below
-    finally:
-        os.close(here)
-    return top.joinpath(*["d"] * depth)
-
-
-def _unnest(top: Path) -> None:
-    """Remove a chain made by :func:`_nest` without recursion (``shutil.rmtree`` recurses,
-    and the paths are longer than the system takes)."""
-    here = os.getcwd()
-    try:
-        os.chdir(top)
-        depth = 0
-        while os.path.isdir("d"):
-            os.chdir("d")
-            depth += 1
-        for _ in range(depth):
-            for name in os.listdir("."):
-                os.unlink(name)
-            os.chdir("..")
-            os.rmdir("d")
-    finally:
-        os.chdir(here)
-
-
 @pytest.fixture
 def nest() -> Iterator[Callable[[Path, int], Path]]:
-    """:func:`_nest`, each chain removed at the end."""
+    """:func:`benchmarks.scaling.nest`, each chain removed at the end."""
     made: list[Path] = []
 
     def make(top: Path, depth: int) -> Path:
         made.append(top)
-        return _nest(top, depth)
+        return scaling.nest(top, depth)
 
     yield make
     for top in made:
-        _unnest(top)
+        scaling.unnest(top)
 
 
 # ``python -m docket`` that reports its own peak RSS (VmHWM) on stderr as it exits: ru_maxrss
