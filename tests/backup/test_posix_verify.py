@@ -188,27 +188,20 @@ def test_a_damaged_object_leaves_the_target_untouched(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["root", "target", "vol"]
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        lambda m: m["objects"].append({}),
-        lambda m: m["objects"].append({"a": {}, "b": {}}),
-        lambda m: m["objects"].append(m["objects"][0]),
-        lambda m: next(iter(m["objects"][0].values())).update(compression="lz4"),
-        lambda m: m.update(backup_id="someone-else"),
-        lambda m: m.pop("objects"),
-        lambda m: next(iter(m["objects"][0].values())).update(md5="XYZ"),
-    ],
-    ids=[
-        "empty-entry",
-        "two-names",
-        "listed-twice",
-        "unknown-compression",
-        "other-backup",
-        "no-objects",
-        "bad-md5",
-    ],
-)
+BAD_METADATA: dict[str, Any] = {
+    "empty-entry": lambda m: m["objects"].append({}),
+    "two-names": lambda m: m["objects"].append({"a": {}, "b": {}}),
+    "listed-twice": lambda m: m["objects"].append(m["objects"][0]),
+    "unknown-compression": lambda m: next(iter(m["objects"][0].values())).update(
+        compression="lz4"
+    ),
+    "other-backup": lambda m: m.update(backup_id="someone-else"),
+    "no-objects": lambda m: m.pop("objects"),
+    "bad-md5": lambda m: next(iter(m["objects"][0].values())).update(md5="XYZ"),
+}
+
+
+@pytest.mark.parametrize("change", list(BAD_METADATA.values()), ids=list(BAD_METADATA))
 def test_bad_metadata_objects_are_refused(tmp_path: Path, change: Any) -> None:
     root = tmp_path / "root"
     data = volume_bytes(14, 2 * BLOCK)

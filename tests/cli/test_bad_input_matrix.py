@@ -125,6 +125,19 @@ def object_store(*before: str, after: tuple[str, ...] = ()) -> dict[str, Entry]:
     }
 
 
+def creates_database(*before: str) -> dict[str, Entry]:
+    """The row of a command that creates a database at a URL where ``before`` ends: a
+    missing folder or a directory for the SQLite file, and the two database classes."""
+    return row(
+        missing=case(*before, "sqlite:///{missing}/cinder.db"),
+        directory=case(*before, "sqlite:///{dir}"),
+        **database_url(*before),
+        unknown=NA("names no family or version"),
+        malformed=NO_JSON,
+        stdin=NO_STDIN,
+    )
+
+
 def group(name: str) -> dict[str, Entry]:
     """The row of a command group: its commands have their own rows."""
     return dict.fromkeys(CLASSES, NA(f"{name} is a group; its commands have rows"))
@@ -203,14 +216,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
         stdin=NO_STDIN,
     ),
     "docket db": group("docket db"),
-    "docket db init": row(
-        missing=case("db", "init", "sqlite:///{missing}/cinder.db"),
-        directory=case("db", "init", "sqlite:///{dir}"),
-        **database_url("db", "init"),
-        unknown=NA("names no family or version"),
-        malformed=NO_JSON,
-        stdin=NO_STDIN,
-    ),
+    "docket db init": creates_database("db", "init"),
     "docket backup": row(
         missing=case("backup", "--db", "sqlite:///{missing}", "VOL"),
         directory=case("backup", "--db", "sqlite:///{dir}", "VOL"),
@@ -227,14 +233,7 @@ MATRIX: dict[str, dict[str, Entry]] = {
         malformed=case("restore", "--db", "sqlite:///{db}", "VOL", "{bad_json}"),
         stdin=case("restore", "--db", "sqlite:///{db}", "VOL", "-"),
     ),
-    "docket demo": row(
-        missing=case("demo", "--db", "sqlite:///{missing}/cinder.db"),
-        directory=case("demo", "--db", "sqlite:///{dir}"),
-        **database_url("demo", "--db"),
-        unknown=NA("names no family or version"),
-        malformed=NO_JSON,
-        stdin=NO_STDIN,
-    ),
+    "docket demo": creates_database("demo", "--db"),
     "docket volume": group("docket volume"),
     "docket volume backup": row(
         missing=case("volume", "backup", "{missing}", "--root", "{root}"),

@@ -14,18 +14,10 @@ import sqlalchemy as sa
 
 import docket
 import docket.errors
-from docket import store
+from docket import RestoreRefused, ValidationError, VersionError, store
 from docket.core.documents import fingerprint
 from docket.core.family import Family
-from docket.errors import (
-    MalformedVersion,
-    MissingVersion,
-    RestoreRefused,
-    UnknownVersion,
-    ValidationError,
-    VersionError,
-    VersionTooNew,
-)
+from docket.errors import MalformedVersion, MissingVersion, UnknownVersion, VersionTooNew
 from docket.testing import check_golden
 from docket.testing.golden import regenerating
 from tests import _volumes as vols
