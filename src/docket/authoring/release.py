@@ -67,6 +67,8 @@ class ReleasePlan:
     version: Version
     fingerprint: str
     """The version's fingerprint as the manifest records it."""
+    changes: FileChanges = field(repr=False)
+    """The writes and removals, applied by :func:`release_version`."""
     released_before: bool
     """The manifest already records this version (with this fingerprint)."""
     golden: tuple[Path, ...]
@@ -75,7 +77,6 @@ class ReleasePlan:
     """Upgrades of older versions' golden containers to this version to write."""
     changed: tuple[Path, ...]
     """Every file the release writes or removes (those whose content changes)."""
-    changes: FileChanges = field(repr=False)
 
     @property
     def changes_nothing(self) -> bool:
@@ -150,14 +151,14 @@ def plan_release(family: Family, version: Version, *, golden: bool = True) -> Re
             folder / MANIFEST, document_bytes(manifest)
         )  # last: it makes the release count
     return ReleasePlan(
-        family.name,
-        version,
-        printed,
-        released_before,
-        tuple(golden_files),
-        tuple(sorted(pins)),
-        tuple(changes.changed()),
-        changes,
+        family=family.name,
+        version=version,
+        fingerprint=printed,
+        changes=changes,
+        released_before=released_before,
+        golden=tuple(golden_files),
+        pinned=tuple(sorted(pins)),
+        changed=tuple(changes.changed()),
     )
 
 

@@ -196,14 +196,17 @@ class MigrationOutcome:
     source: Version
     """The version the container was read at."""
     target: Version
-    refused: bool
-    """The migration would lose values and lossy migrations were not allowed."""
     losses: tuple[Any, ...]
     """What the migration loses (:class:`~docket.core.losses.DataLoss`), refused or not."""
     notes: tuple[str, ...]
     """What a restore of the result writes differently from a restore of the input."""
     data: bytes | None
     """The migrated container's canonical bytes; None when refused."""
+
+    @property
+    def refused(self) -> bool:
+        """The migration would lose values and lossy migrations were not allowed."""
+        return self.data is None
 
 
 def migrate_and_explain(
@@ -217,11 +220,9 @@ def migrate_and_explain(
     try:
         moved = family.migrate(container, target, allow_lossy=allow_lossy)
     except LossyMigration as err:
-        return MigrationOutcome(
-            family.name, container.version, target, True, tuple(err.report), (), None
-        )
+        return MigrationOutcome(family.name, container.version, target, tuple(err.report), (), None)
     data = family.dump(moved.container, version=target)
     notes = restore_changes(family, container, family.load(data, to=target))
     return MigrationOutcome(
-        family.name, container.version, target, False, tuple(moved.losses), tuple(notes), data
+        family.name, container.version, target, tuple(moved.losses), tuple(notes), data
     )
