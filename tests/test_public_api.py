@@ -68,6 +68,7 @@ SURFACES: dict[str, list[str]] = {
         "Issue",
         "KeyConflict",
         "LimitExceeded",
+        "ListingTooLong",
         "LocatedError",
         "LossyMigration",
         "MalformedVersion",
