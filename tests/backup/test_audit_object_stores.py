@@ -166,11 +166,39 @@ def test_deep_finds_the_changed_object_through_swift_and_s3_alike(varied: dict[s
     assert _run(f"s3://{container}") == _run(f"swift://{container}")
 
 
-def test_small_pages_give_the_verdicts_of_one_page(varied: dict[str, Any]) -> None:
+def test_small_pages_and_worker_processes_give_the_verdicts_of_one_run(
+    varied: dict[str, Any],
+) -> None:
     # Pages of 2 names cut every backup's objects across pages, nested prefixes too.
     url = f"swift://{varied['container']}"
-    assert _run(url, page=2) == _run(url)
-    assert _run(url.replace("swift", "s3"), page=3) == _run(url)
+    one = _run(url)
+    assert _run(url, page=2) == one
+    assert _run(url.replace("swift", "s3"), page=3) == one
+    assert _run(url, jobs=2, deep=True) == _run(url, deep=True)
+
+
+def test_a_cinder_config_gives_the_store(
+    saio: Saio, varied: dict[str, Any], tmp_path: Path
+) -> None:
+    conf = tmp_path / "cinder.conf"
+    conf.write_text(
+        "[DEFAULT]\n"
+        f"backup_s3_endpoint_url = {saio.endpoint}\n"
+        f"backup_s3_store_access_key = {saio.user}\n"
+        f"backup_s3_store_secret_key = {saio.key}\n"
+    )
+    bare = {**dict.fromkeys(saio.env(), ""), "AWS_DEFAULT_REGION": "us-east-1"}
+    root = f"s3://{varied['container']}"
+    code, out, err = _docket("audit", root, "--format", "jsonl", env=bare)
+    assert code == 3 and "NoCredentialsError" in err, err  # it could not run
+    code, out, err = _docket(
+        "audit", root, "--cinder-config", str(conf), "--format", "jsonl", env=bare
+    )
+    assert code == 1, err
+    assert [json.loads(x) for x in out.splitlines()[1:-1]] == [
+        json.loads(x) for x in _docket("audit", root, "--format", "jsonl")[1].splitlines()[1:-1]
+    ]
+    assert saio.key not in out + err
 
 
 def test_shards_merge_into_the_single_run(varied: dict[str, Any], tmp_path: Path) -> None:
