@@ -7,7 +7,8 @@ its metadata objects and of the container inside (``formats``), its integrity (w
 readers that can restore it (from the ``readers`` that family manifests declare). Given the
 rows of Cinder's ``backups`` table (:func:`backup_rows`), rows without files and files
 without rows are findings too. Files under the root that belong to no backup are verdicts
-without a backup id (``orphan``).
+without a backup id (``orphan``). A root ``swift://CONTAINER`` or ``s3://BUCKET`` is audited
+the same way over the store's paged listing (:mod:`docket.fleet._audit_objects`).
 
 Memory stays flat: the walk holds one directory listing per level, parents are looked up at
 their place through a bounded cache, and verdicts are yielded, not kept. A verdict depends only
