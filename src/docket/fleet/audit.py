@@ -466,7 +466,9 @@ def audit(
         wanted = set(services)
         run.rows = 0
         for row in rows:
-            if row.service not in wanted or (objects and not _in(row, objects.container)):
+            if row.service not in wanted or (
+                objects is not None and not _in(row, objects.container)
+            ):
                 continue
             run.rows += 1
             if objects is None and _elsewhere(row):
@@ -537,7 +539,7 @@ def _run(
             if not mine(entry.key):
                 continue
             row = by_id.get(entry.backup_id) if entry.backup_id else None
-            if row is not None and setup.url and row.service_metadata not in (None, entry.path):
+            if row is not None and setup.url and row.service_metadata not in ("", None, entry.path):
                 row = None  # the row's backup is another of this id (its prefix is elsewhere)
             if row is not None:
                 del by_id[row.id]
