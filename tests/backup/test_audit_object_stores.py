@@ -327,6 +327,15 @@ def test_hostile_names_and_sizes(saio: Saio, tmp_path: Path) -> None:
         assert "\x1b" not in out
         found = [Verdict.from_json(json.loads(x)) for x in out.splitlines()[1:-1]]
         assert [v.findings[0].kind for v in found if v.backup_id is None] == ["orphan"]
+        # A metadata object that declares a terabyte object: read as far as it goes.
+        meta_name = f"{done.service_metadata}_metadata"
+        with driver.store.open_object(driver.container, meta_name) as fh:
+            meta = json.loads(fh.read())
+        ((first, entry),) = meta["objects"][0].items()
+        entry["length"] = 1 << 40
+        _put(driver.store, driver.container, meta_name, json.dumps(meta, indent=2).encode())
+        deep = next(v for v in audit(f"swift://{driver.container}", deep=True) if v.backup_id)
+        assert ("truncated", first) in {(f.kind, f.object) for f in deep.findings}
         small = list(audit(f"swift://{driver.container}", max_object_bytes=100))
         backup = next(v for v in small if v.backup_id == "h-1")
         assert [f.kind for f in backup.findings] == ["unreadable"]
