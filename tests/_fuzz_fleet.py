@@ -85,7 +85,9 @@ def check_chain(case: tuple[dict[str, Any], list[str]]) -> str:
     inspector = object.__new__(checks.Inspector)
     inspector.reader_names = ["cinder", "docket"]
     inspector._ups = collections.OrderedDict()
-    inspector.node = lambda backup_id: nodes.get(backup_id, checks._Node(False))  # type: ignore[method-assign]
+    inspector.node = lambda backup_id, volume=None: nodes.get(  # type: ignore[method-assign]
+        backup_id, checks._Node(False)
+    )
     kinds = set()
     for start in order:
         findings, readers = inspector._chain(start, nodes[start])

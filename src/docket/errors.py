@@ -80,8 +80,8 @@ __getattr__ = lazy_exports(
             KeyConflict MissingDatabaseDriver MissingTable UnstorableValue ValueTooLong
             VolumeNotFound""",
         "docket.backup.errors": """BackupInUse BackupNotFound ForeignRecord InvalidBackup
-            MissingRecordFields MissingStoreClient ObjectStoreAuthError ObjectStoreError
-            RecordDecodeError RecordError RecordParseError""",
+            ListingTooLong MissingRecordFields MissingStoreClient ObjectStoreAuthError
+            ObjectStoreError RecordDecodeError RecordError RecordParseError""",
     },
 )
 """The errors defined above the core, by the module that defines them: loaded on first use
@@ -115,6 +115,7 @@ __all__ = [
     "Issue",
     "KeyConflict",
     "LimitExceeded",
+    "ListingTooLong",
     "LocatedError",
     "LossyMigration",
     "MalformedVersion",

@@ -20,6 +20,7 @@ __all__ = [
     "DriverOptionError",
     "ForeignRecord",
     "InvalidBackup",
+    "ListingTooLong",
     "MissingRecordFields",
     "MissingStoreClient",
     "ObjectStoreAuthError",
@@ -83,6 +84,10 @@ class ForeignRecord(RecordError):
 class ObjectStoreError(BackupError):
     """An object store failed a request after the retries its options allow: an HTTP error,
     a connection refused, reset or stalled, a timeout, or a listing that does not progress."""
+
+
+class ListingTooLong(ObjectStoreError):
+    """A listing passed the most names docket reads of one (a listing that never ends)."""
 
 
 class ObjectStoreAuthError(ObjectStoreError):

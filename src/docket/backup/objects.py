@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, ClassVar
 import orjson
 
 from docket.backup._chunks import Compression
-from docket.backup._http import MAX_LISTED, check_container, check_object_name
+from docket.backup._http import MAX_LISTED, check_container, check_object_name, check_page
 from docket.backup._layout import (
     METADATA_BASE_LIMIT,
     METADATA_SUFFIX,
@@ -40,8 +40,13 @@ from docket.backup._layout import (
 )
 from docket.backup._model import Backup, BackupSummary, BasicMetadataAPI, DeleteReport
 from docket.backup.engine import ChunkedBackupDriver, _utcnow
-from docket.backup.errors import BackupInUse, BackupNotFound, InvalidBackup, ObjectStoreError
-from docket.backup.store import ObjectStore
+from docket.backup.errors import (
+    BackupInUse,
+    BackupNotFound,
+    InvalidBackup,
+    ListingTooLong,
+)
+from docket.backup.store import DEFAULT_PAGE, ObjectStore
 from docket.core.errors import BackupError, DocketError, show
 from docket.core.registry import Registry
 
@@ -52,6 +57,7 @@ __all__ = [
     "DEFAULT_SHA_BLOCK_SIZE",
     "ObjectStoreBackupDriver",
     "ObjectStoreBackups",
+    "parse_object_name",
 ]
 
 DEFAULT_CONTAINER = "volumebackups"
@@ -99,22 +105,33 @@ class ObjectStoreBackups(Backups):
 
     def listed(self, container: str, prefix: str) -> list[str]:
         """Every name under ``prefix``, page by page, refused past :data:`MAX_LISTED`."""
-        names: list[str] = []
+        try:
+            return [name for page in self.pages(container, prefix) for name in page]
+        except FileNotFoundError:
+            return []
+
+    def pages(
+        self, container: str, prefix: str = "", *, limit: int = DEFAULT_PAGE
+    ) -> Iterator[tuple[str, ...]]:
+        """The listing under ``prefix`` as it comes, a page at a time (only one is held).
+        A page out of order or not after the last is :class:`ObjectStoreError`; past
+        :attr:`max_listed` names in all, :class:`ListingTooLong` (a listing that never ends).
+        A missing container is ``FileNotFoundError``."""
+        count = 0
         marker: str | None = None
         while True:
-            try:
-                page = self.store.list_objects(container, prefix, marker=marker)
-            except FileNotFoundError:
-                return []
-            names.extend(page.names)
-            if len(names) > self.max_listed:
-                raise ObjectStoreError(
+            page = self.store.list_objects(container, prefix, marker=marker, limit=limit)
+            check_page(list(page.names), prefix, marker, f"{self._place} under {show(prefix)}")
+            count += len(page.names)
+            if count > self.max_listed:
+                raise ListingTooLong(
                     f"the listing of {container} under {show(prefix)} passed "
                     f"{self.max_listed} names",
-                    hint="a listing that never ends: the store is misbehaving",
+                    hint="a listing that never ends: the store is misbehaving (or raise the cap)",
                 )
+            yield page.names
             if page.marker is None or not page.names:
-                return names
+                return
             marker = page.marker
 
     def names(self, container: str, backup_id: str) -> list[str]:
@@ -237,6 +254,15 @@ class ObjectStoreBackups(Backups):
                 continue
             if data.get("parent_id") == stored.backup_id:
                 yield str(data.get("backup_id"))
+
+
+def parse_object_name(name: str) -> tuple[str, str, str] | None:
+    """``(prefix, volume id, backup id)`` of an object name in Cinder's Swift and S3 layout
+    (a data, SHA-256 or metadata object); None for any other name."""
+    match = _ANY_OBJECT.fullmatch(name)
+    if match is None:
+        return None
+    return match.group("prefix"), match.group("volume"), match.group("id")
 
 
 def record_prefix(backup: Backup | str, backup_id: str) -> str | None:

@@ -35,6 +35,7 @@ from docket.fleet.audit import (
     audit,
     backup_rows,
     database_identity,
+    is_object_root,
 )
 from docket.fleet.merge import ShardEnd, ShardHeader, merge_shards
 from docket.fleet.shards import choose_shard
@@ -216,15 +217,18 @@ def run_audit(
     output: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     schemas: str | os.PathLike[str] | None = None,
+    cinder_config: str | os.PathLike[str] | None = None,
+    max_listed: int | None = None,
 ) -> int:
-    """``docket audit ROOT``: exit 0 when no backup has a finding, 1 when one has."""
+    """``docket audit ROOT``: exit 0 when no backup has a finding, 1 when one has. ROOT is a
+    directory, ``swift://CONTAINER`` or ``s3://BUCKET``."""
 
     def work() -> int:
         if output_format not in FORMATS:
             raise UsageError(
                 "--format", f"{show(output_format)} is not one of " + ", ".join(FORMATS)
             )
-        if not Path(root).is_dir():
+        if not is_object_root(root) and not Path(root).is_dir():
             raise UsageError("ROOT", f"{root} is not a directory", "give the backup root")
         part = choose_shard(shard)
         with contextlib.ExitStack() as stack:
@@ -245,6 +249,8 @@ def run_audit(
                     shard=part,
                     progress=bar,
                     database=None if db is None else database_identity(db),
+                    cinder_config=cinder_config,
+                    max_listed=max_listed,
                 )
             except UsageError as err:
                 if err.argument != "require":
@@ -324,13 +330,14 @@ class _AuditGroup(click.Group):
         "docket audit /srv/backups --db mysql+pymysql://cinder@db/cinder --require cinder",
         "docket audit /srv/backups --deep --jobs 8 --format html -o audit.html",
         "docket audit /srv/backups --shard 3/16 --format jsonl -o shard-3.jsonl",
+        "docket audit swift://volumebackups --deep --jobs 4",
         "docket audit merge shard-*.jsonl --format html -o audit.html",
     ),
 )
 @options.schemas
 def group() -> None:
-    """Audit a backup root in Cinder's POSIX layout: for every backup its formats and
-    versions, integrity, parent chain, and which readers can restore it.
+    """Audit a backup root in Cinder's POSIX, Swift or S3 layout: for every backup its
+    formats and versions, integrity, parent chain, and which readers can restore it.
 
     `docket audit ROOT [OPTIONS]` is `docket audit run ROOT [OPTIONS]` (name a root called
     "run" or "merge" as ./run). Exit status: 0 when no backup has a finding, 1 when one has,
@@ -347,7 +354,7 @@ def group() -> None:
     group=group,
     context=options.CONTEXT,
 )
-@click.argument("root", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("root", type=options.BackupRootType(), metavar="ROOT")
 @click.option(
     "--db",
     metavar="URL",
@@ -369,13 +376,26 @@ def group() -> None:
     metavar="I/N",
     help="Audit only share I of N (by a hash of the backup id); merge the shards' JSONL.",
 )
+@options.cinder_config
+@click.option(
+    "--max-listed",
+    metavar="N",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Refuse (exit 3) an object store's listing of more than N names, a listing that "
+    "never ends [default: 10000000].",
+)
 @_format
 @_output
 @options.progress("Draw a progress bar [default: on a terminal].")
 @options.schemas
 @click.pass_context
-def run_command(ctx: click.Context, /, root: Path, **params: Any) -> None:
+def run_command(ctx: click.Context, /, root: Path | str, **params: Any) -> None:
     """Audit every backup under ROOT (and, with --db, every row of the backups table).
+
+    ROOT is a directory (Cinder's POSIX layout), swift://CONTAINER or s3://BUCKET (Cinder's
+    Swift and S3 layouts, listed a page at a time; credentials from ST_AUTH/ST_USER/ST_KEY or
+    OS_* for Swift, boto3's chain for S3, unless --cinder-config gives them).
 
     Per backup: id, volume, parent, the version of its metadata object, SHA-256 object and
     the volume_meta container inside, integrity, the parent chain's health, and the readers

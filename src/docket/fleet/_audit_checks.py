@@ -12,8 +12,9 @@ stored and never on which other backups were audited before it (shards agree wit
 from __future__ import annotations
 
 import collections
+import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from docket.backup._layout import (
     METADATA_SUFFIX,
     SHA256_SUFFIX,
     BackupRoot,
+    Backups,
     LoadedBackup,
     StoredBackup,
     _entries,
@@ -38,6 +40,9 @@ from docket.core.errors import DocketError, UnsafeFile, show
 from docket.core.family import Family
 from docket.core.registry import Registry
 from docket.core.versions import Version
+from docket.fleet._verdicts import BackupRow as BackupRow
+from docket.fleet._verdicts import Finding as Finding
+from docket.fleet._verdicts import Verdict as Verdict
 from docket.fs import TEMP_PREFIX, Entry, open_beneath, read_bounded, scan_dir
 
 METADATA_FAMILY = "chunked-backup"
@@ -103,101 +108,16 @@ def blocking(kind: str) -> bool:
     return FINDINGS[kind][0]
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One thing wrong with a backup (or with files under the root)."""
-
-    kind: str
-    message: str
-    object: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "message": self.message}
-        if self.object is not None:
-            out["object"] = self.object
-        return out
-
-
-@dataclass(frozen=True)
-class BackupRow:
-    """What audit uses of a row of Cinder's ``backups`` table."""
-
-    id: str
-    volume_id: str | None = None
-    parent_id: str | None = None
-    status: str | None = None
-    container: str | None = None
-    service_metadata: str | None = None
-    service: str | None = None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The audit's answer for one backup (or one orphan: ``backup_id`` None)."""
-
-    backup_id: str | None
-    path: str | None
-    """The backup directory, relative to the root."""
-    volume_id: str | None = None
-    parent_id: str | None = None
-    created_at: str | None = None
-    """When the backup was made, ISO 8601 in UTC (None when unknown)."""
-    formats: Mapping[str, Version | None] = field(default_factory=dict)
-    """Family to the version found (as written, known or not) for each object present."""
-    integrity: str | None = None
-    """``"ok"``, ``"damaged"``, or None where there is no backup to check."""
-    deep: bool = False
-    readers: tuple[str, ...] = ()
-    """The readers that can restore it (every object of its chain in a version they read)."""
-    findings: tuple[Finding, ...] = ()
-    row: str | None = None
-    """The status of its database row (None: no database, or no row)."""
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "backup_id": self.backup_id,
-            "path": self.path,
-            "volume_id": self.volume_id,
-            "parent_id": self.parent_id,
-            "created_at": self.created_at,
-            "formats": dict(self.formats),
-            "integrity": self.integrity,
-            "deep": self.deep,
-            "readers": list(self.readers),
-            "row": self.row,
-            "findings": [f.to_json() for f in self.findings],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Verdict:
-        """A verdict from its JSON form (a line of ``--format jsonl``); KeyError/TypeError
-        when it is not one."""
-        return cls(
-            backup_id=data["backup_id"],
-            path=data["path"],
-            volume_id=data.get("volume_id"),
-            parent_id=data.get("parent_id"),
-            created_at=data.get("created_at"),
-            formats=dict(data.get("formats") or {}),
-            integrity=data.get("integrity"),
-            deep=bool(data.get("deep", False)),
-            readers=tuple(data.get("readers") or ()),
-            findings=tuple(
-                Finding(f["kind"], f["message"], f.get("object")) for f in data["findings"]
-            ),
-            row=data.get("row"),
-        )
-
-
 class Unreadable(Exception):
     """A file that cannot be read safely (the message says why)."""
 
 
-def read_object(name: str, dir_fd: int, limit: int, what: str) -> bytes:
+Read = Callable[..., bytes]
+"""``read(name, what=...)``: a whole object of a backup, at most the inspector's limit of
+bytes; :class:`Unreadable` when it cannot be read safely."""
+
+
+def read_object(name: str, *, dir_fd: int, limit: int, what: str) -> bytes:
     """A whole regular file of at most ``limit`` bytes in the directory ``dir_fd``, never
     following a link or blocking on a FIFO or device; :class:`Unreadable` otherwise."""
     try:
@@ -331,13 +251,17 @@ class Inspector:
         }
         self.reader_names = sorted({r for f in self.families.values() for r in f.readers})
         # Deep checks read data objects through the store, as verify does.
-        self._backups = BackupRoot(root, PosixStore(root), self.families.__getitem__)
+        self._backups: Backups = self._open_backups()
         self._cache: collections.OrderedDict[str, _Node] = collections.OrderedDict()
         self._ups: collections.OrderedDict[str, _Up] = collections.OrderedDict()
 
-    def place_of(self, backup_id: str) -> str:
+    def _open_backups(self) -> Backups:
+        return BackupRoot(self.root, PosixStore(self.root), self.families.__getitem__)
+
+    def place_of(self, backup_id: str, volume: str | None = None) -> str | None:
         """Where a backup's objects are, relative to the root: its row's ``container``, else
-        Cinder's layout."""
+        Cinder's layout (``volume``, of the backup that names it as a parent, is for stores
+        that look for it by volume)."""
         return self.containers.get(backup_id) or backup_dir_for(backup_id)
 
     # --- readers ----------------------------------------------------------------------------
@@ -357,27 +281,38 @@ class Inspector:
 
     # --- one backup, as a restore sees it ---------------------------------------------------
 
-    def node(self, backup_id: str) -> _Node:
-        """A backup looked up as a parent (cached)."""
-        cached = self._cache.get(backup_id)
+    def node(self, backup_id: str, volume: str | None = None) -> _Node:
+        """A backup looked up as a parent (of a backup of ``volume``), cached."""
+        key = self._key(backup_id, volume)
+        cached = self._cache.get(key)
         if cached is not None:
-            self._cache.move_to_end(backup_id)
+            self._cache.move_to_end(key)
             return cached
         try:
-            place = self.place_of(check_id(backup_id))
+            place = self.place_of(check_id(backup_id), volume)
         except DocketError:
-            return _Node(False)
-        node = self.inspect(backup_id, place).node
-        self._remember(backup_id, node)
+            place = None
+        node = _Node(False) if place is None else self.inspect(backup_id, place).node
+        self._remember(key, node)
         return node
 
-    def _remember(self, backup_id: str, node: _Node) -> None:
-        self._cache[backup_id] = node
+    def _key(self, backup_id: str, volume: str | None) -> str:
+        """What a parent looked up is cached under (its place may depend on the volume)."""
+        return backup_id
+
+    def _remember(self, key: str, node: _Node) -> None:
+        self._cache[key] = node
         if len(self._cache) > _CACHE:
             self._cache.popitem(last=False)
 
     def inspect(
-        self, backup_id: str, place: str, prefix: str | None = None, *, full: bool = False
+        self,
+        backup_id: str,
+        place: str,
+        prefix: str | None = None,
+        *,
+        full: bool = False,
+        names: tuple[str, ...] | None = None,
     ) -> _Look:
         """What a restore would find of the backup at ``place`` (relative to the root); with
         ``full``, its SHA-256 object too. The directory is reached without following links."""
@@ -386,7 +321,8 @@ class Inspector:
                 self.root, place, what="backup directory", backup_id=backup_id
             ) as dir_fd:
                 listing = {e.name: e for e in scan_dir(dir_fd)}
-                return self._look(backup_id, dir_fd, place, prefix, listing, full)
+                read = functools.partial(read_object, dir_fd=dir_fd, limit=self.limit)
+                return self._look(backup_id, read, place, prefix, listing, full)
         except FileNotFoundError:
             return _Look(_Node(False))
         except UnsafeFile as err:
@@ -397,7 +333,7 @@ class Inspector:
     def _look(
         self,
         backup_id: str,
-        dir_fd: int,
+        read: Read,
         place: str,
         prefix: str | None,
         listing: Mapping[str, Entry],
@@ -416,35 +352,43 @@ class Inspector:
             if metas:
                 prefix = metas[0][: -len(METADATA_SUFFIX)]
         if prefix is None or prefix + METADATA_SUFFIX not in listing:
-            pattern = re.compile(
-                rf"^volume_(.+)_\d{{14}}_backup_{re.escape(backup_id)}(-\d+|{SHA256_SUFFIX})$"
-            )
-            volumes = sorted({m.group(1) for n in listing if (m := pattern.match(n))})
             partial = Finding("partial", "no metadata object: the backup did not finish")
-            volume = volumes[0] if len(volumes) == 1 else None
+            volume = self._partial_volume(backup_id, place, listing)
             return _Look(_Node(True, volume_id=volume, findings=(partial,)))
-        stored = StoredBackup(backup_id, place, prefix, True, self._backups)
-        look = self._metadata(backup_id, dir_fd, stored, listing)
+        stored = StoredBackup(backup_id, self._container_of(place), prefix, True, self._backups)
+        look = self._metadata(backup_id, read, stored, listing)
         if full and look.loaded is not None:
             formats = dict(look.node.formats)
-            sha256, shas = self._sha256(look.loaded, dir_fd, formats)
+            sha256, shas = self._sha256(look.loaded, read, formats)
             node = replace(look.node, formats=formats)
             return replace(look, node=node, sha256=tuple(sha256), shas=shas)
         return look
 
+    def _container_of(self, place: str) -> str:
+        """The container a backup at ``place`` is in, as the store names it."""
+        return place
+
+    def _partial_volume(self, backup_id: str, place: str, listing: Mapping[str, Any]) -> str | None:
+        """The volume of a backup without a metadata object, from its objects' names."""
+        pattern = re.compile(
+            rf"^volume_(.+)_\d{{14}}_backup_{re.escape(backup_id)}(-\d+|{SHA256_SUFFIX})$"
+        )
+        volumes = sorted({m.group(1) for n in listing if (m := pattern.match(n))})
+        return volumes[0] if len(volumes) == 1 else None
+
     def _metadata(
-        self, backup_id: str, dir_fd: int, stored: StoredBackup, listing: Mapping[str, Entry]
+        self, backup_id: str, read: Read, stored: StoredBackup, listing: Mapping[str, Entry]
     ) -> _Look:
         name = stored.metadata_name
         formats: dict[str, Version | None] = {}
-        family = self.families[METADATA_FAMILY]
         try:
-            raw = read_object(name, dir_fd, self.limit, "metadata object")
+            raw = read(name, what="metadata object")
             formats[METADATA_FAMILY] = _peek_version(raw)
-            metadata = family.load(raw).data
+            metadata = self._backups.decode(METADATA_FAMILY, raw)
             if metadata["backup_id"] != backup_id:
                 raise _Bad(f"the metadata object belongs to backup {show(metadata['backup_id'])}")
-            loaded = LoadedBackup(stored, metadata, _entries(metadata, backup_id))
+            entries = _entries(metadata, backup_id, self._backups.object_name_ok)
+            loaded = LoadedBackup(stored, metadata, entries)
         except Unreadable as err:
             return _unreadable(str(err), name)
         except (DocketError, _Bad) as err:
@@ -482,14 +426,13 @@ class Inspector:
         ]
 
     def _sha256(
-        self, loaded: LoadedBackup, dir_fd: int, formats: dict[str, Version | None]
+        self, loaded: LoadedBackup, read: Read, formats: dict[str, Version | None]
     ) -> tuple[list[Finding], tuple[list[str], int] | None]:
         name = loaded.stored.sha256_name
-        family = self.families[SHA256_FAMILY]
         try:
-            raw = read_object(name, dir_fd, self.limit, "SHA-256 object")
+            raw = read(name, what="SHA-256 object")
             formats[SHA256_FAMILY] = _peek_version(raw)
-            sha = family.load(raw).data
+            sha = self._backups.decode(SHA256_FAMILY, raw)
         except (Unreadable, DocketError) as err:
             return [Finding("sha256", str(err), name)], None
         meta = loaded.metadata
@@ -512,12 +455,19 @@ class Inspector:
 
     # --- the backup being audited -----------------------------------------------------------
 
-    def verdict(self, backup_id: str, place: str, row: BackupRow | None) -> Verdict | None:
-        """The verdict on the backup at ``place``; None when nothing is there."""
+    def verdict(
+        self,
+        backup_id: str,
+        place: str,
+        row: BackupRow | None,
+        names: tuple[str, ...] | None = None,
+    ) -> Verdict | None:
+        """The verdict on the backup at ``place`` (whose objects are ``names``, when the walk
+        listed them); None when nothing is there."""
         prefix = None
         if row is not None and _plain_prefix(row.service_metadata):
             prefix = row.service_metadata
-        look = self.inspect(backup_id, place, prefix, full=True)
+        look = self.inspect(backup_id, place, prefix, full=True, names=names)
         node = look.node
         if not node.found:
             if row is not None:
@@ -526,7 +476,7 @@ class Inspector:
                 message = f"a backup directory holding no object of backup {backup_id}: "
                 return orphan(place, message + _names(look.stray))
             return None
-        self._remember(backup_id, node)
+        self._remember(self._key(backup_id, node.volume_id), node)
         findings = [*node.findings, *look.sha256]
         if self.deep and node.restorable and look.loaded is not None:
             findings += self._deep(look.loaded, look.shas)
@@ -586,10 +536,12 @@ class Inspector:
     def _parent_shas(self, loaded: LoadedBackup) -> _Checked | None:
         """The parent with its SHA-256 list, for the check of blocks an incremental skipped."""
         parent_id = loaded.parent_id
-        if parent_id is None or not self.node(parent_id).restorable:
+        volume = loaded.metadata.get("volume_id")
+        if parent_id is None or not self.node(parent_id, volume).restorable:
             return None
-        look = self.inspect(parent_id, self.place_of(parent_id), full=True)
-        if look.loaded is None or look.shas is None:
+        place = self.place_of(parent_id, volume)
+        look = self.inspect(parent_id, place, full=True) if place is not None else None
+        if look is None or look.loaded is None or look.shas is None:
             return None
         return _Checked(look.loaded, look.shas[0], look.shas[1])
 
@@ -626,7 +578,7 @@ class Inspector:
             if parent_id in self._ups:
                 below = self._ups[parent_id]
                 break
-            parent = self.node(parent_id)
+            parent = self.node(parent_id, here.volume_id)
             if not parent.found:
                 break
             here_id, here = parent_id, parent
@@ -672,7 +624,7 @@ class Inspector:
 
     def _link(self, child_id: str, child: _Node, parent_id: str) -> _Break | None:
         """What stops a restore of ``child`` at its parent, if anything."""
-        parent = self.node(parent_id)
+        parent = self.node(parent_id, child.volume_id)
         if not parent.found:
             return _Break("missing-parent", child_id, parent_id)
         if None not in (parent.volume_id, child.volume_id) and (

@@ -7,7 +7,8 @@ its metadata objects and of the container inside (``formats``), its integrity (w
 readers that can restore it (from the ``readers`` that family manifests declare). Given the
 rows of Cinder's ``backups`` table (:func:`backup_rows`), rows without files and files
 without rows are findings too. Files under the root that belong to no backup are verdicts
-without a backup id (``orphan``).
+without a backup id (``orphan``). A root ``swift://CONTAINER`` or ``s3://BUCKET`` is audited
+the same way over the store's paged listing (:mod:`docket.fleet._audit_objects`).
 
 Memory stays flat: the walk holds one directory listing per level, parents are looked up at
 their place through a bounded cache, and verdicts are yielded, not kept. A verdict depends only
@@ -28,6 +29,8 @@ from typing import Any
 import orjson
 
 from docket.backup._layout import backup_dir_for, safe_id
+from docket.backup.objects import DEFAULT_CONTAINER
+from docket.backup.store import DEFAULT_PAGE
 from docket.core.display import json_safe
 from docket.core.errors import DriverOptionError, UsageError, show
 from docket.core.registry import Registry, load_registry
@@ -40,6 +43,13 @@ from docket.fleet._audit_checks import (
     Verdict,
     orphan,
 )
+from docket.fleet._audit_objects import (
+    ObjectInspector,
+    is_object_root,
+    open_object_root,
+    walk_objects,
+)
+from docket.fleet._verdicts import Place
 from docket.fleet.merge import ShardEnd, ShardHeader
 from docket.fleet.pool import in_order, workers
 from docket.fleet.shards import check_shard, shard_of
@@ -110,17 +120,7 @@ def _backup_rows(bind: Any, table: Any, owned: bool) -> Iterator[BackupRow]:
 # --- the walk ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Entry:
-    """A place the walk found: a backup directory (``backup_id``) or files of no backup."""
-
-    path: str
-    backup_id: str | None = None
-    problem: str = ""
-
-    @property
-    def key(self) -> str:
-        return self.backup_id or self.path
+_Entry = Place
 
 
 def _scan(fd: int) -> list[os.DirEntry[str]] | str:
@@ -296,12 +296,31 @@ class _Setup:
     containers: Mapping[str, str]
     with_rows: bool
     max_object_bytes: int
+    url: str | None = None
+    """An object store's root (``swift://C``, ``s3://B``); None for the directory ``root``."""
+    cinder_config: Path | None = None
+    max_listed: int | None = None
+    """The most names one listing of the store may hold (None: the store's cap)."""
+    page: int = DEFAULT_PAGE
+    """Names asked for per listing page."""
 
     def inspector(self, registry: Registry | None = None) -> Inspector:
         if registry is None:
             registry = load_registry()
             if self.schemas is not None:
                 registry = registry.with_schemas(self.schemas)
+        if self.url is not None:
+            return ObjectInspector(
+                self.url,
+                registry,
+                cinder_config=self.cinder_config,
+                deep=self.deep,
+                require=self.require,
+                with_rows=self.with_rows,
+                max_object_bytes=self.max_object_bytes,
+                max_listed=self.max_listed,
+                page=self.page,
+            )
         return Inspector(
             self.root,
             registry,
@@ -322,7 +341,7 @@ def _audit_task(inspector: Inspector, task: _Task) -> list[Verdict]:
         if entry.backup_id is None:
             out.append(orphan(entry.path, entry.problem))
             continue
-        verdict = inspector.verdict(entry.backup_id, entry.path, row)
+        verdict = inspector.verdict(entry.backup_id, entry.path, row, entry.names)
         if verdict is not None:
             out.append(verdict)
     return out
@@ -396,9 +415,12 @@ def audit(
     jobs: int = 1,
     shard: tuple[int, int] | None = None,
     progress: Progress | None = None,
-    services: Sequence[str | None] = (None, *POSIX_SERVICES),
+    services: Sequence[str | None] | None = None,
     max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
     database: str | None = None,
+    cinder_config: str | os.PathLike[str] | None = None,
+    max_listed: int | None = None,
+    page: int = DEFAULT_PAGE,
 ) -> AuditRun:
     """One :class:`Verdict` per backup (and per orphan) under ``root``, as they are made
     (an :class:`AuditRun`, which counts what was found in every shard).
@@ -410,9 +432,17 @@ def audit(
     bundled registry, plus ``schemas``, themselves (``registry`` serves ``jobs=1`` only).
     ``shard=(I, N)`` keeps the backups whose id hashes to share I of N. ``database`` names
     the database ``rows`` come from (:func:`database_identity`) in the run's ``header``.
+
+    ``root`` may be ``swift://CONTAINER`` or ``s3://BUCKET`` (credentials from the
+    environment or ``cinder_config``, as ``docket volume`` takes them): the container's
+    listing is read ``page`` names at a time, refused past ``max_listed`` names
+    (:class:`~docket.backup.errors.ListingTooLong`), and the rows audited are those of the
+    store's services (Cinder's driver and docket's) in that container. ``services`` are the
+    rows' services audited (default: the POSIX drivers', and rows with none, for a directory).
     """
-    base = Path(root)
-    if not base.is_dir():
+    url = os.fspath(root) if is_object_root(root) else None
+    base = Path(".") if url is not None else Path(root)
+    if url is None and not base.is_dir():
         raise DriverOptionError(f"{base} is not a directory", hint="give the backup root")
     count = workers(jobs)
     check_shard(shard)
@@ -425,17 +455,23 @@ def audit(
         return shard is None or shard_of(key, shard[1]) == shard[0]
 
     index, total = shard or (1, 1)
-    run = AuditRun(ShardHeader(index, total, str(base.resolve()), database))
+    objects = None if url is None else open_object_root(url, cinder_config)
+    where = str(base.resolve()) if objects is None else objects.url
+    run = AuditRun(ShardHeader(index, total, where, database))
     by_id: dict[str, BackupRow] = {}
     containers: dict[str, str] = {}
     if rows is not None:
+        if services is None:
+            services = (None, *POSIX_SERVICES) if objects is None else objects.service_names
         wanted = set(services)
         run.rows = 0
         for row in rows:
-            if row.service not in wanted:
+            if row.service not in wanted or (
+                objects is not None and not _in(row, objects.container)
+            ):
                 continue
             run.rows += 1
-            if _elsewhere(row):
+            if objects is None and _elsewhere(row):
                 containers[row.id] = str(row.container).strip("/")
             if mine(row.id):
                 by_id[row.id] = row
@@ -447,6 +483,10 @@ def audit(
         containers,
         rows is not None,
         max_object_bytes,
+        url,
+        Path(cinder_config) if cinder_config is not None else None,
+        max_listed,
+        page,
     )
     inspector = setup.inspector(registry) if count == 1 else setup.inspector()
     unknown = sorted(set(require) - set(inspector.reader_names))
@@ -457,6 +497,12 @@ def audit(
         )
     run._verdicts = _run(base, setup, inspector, by_id, mine, count, progress, run)
     return run
+
+
+def _in(row: BackupRow, container: str) -> bool:
+    """Whether a row's backup is in an object store's ``container`` (Cinder's default when
+    the row names none)."""
+    return row.container == container or (not row.container and container == DEFAULT_CONTAINER)
 
 
 def _elsewhere(row: BackupRow) -> bool:
@@ -478,16 +524,25 @@ def _run(
     progress: Progress | None,
     run: AuditRun,
 ) -> Iterator[Verdict]:
-    total = sum(1 for e in walk(base, setup.containers) if mine(e.key)) if progress else 0
+    def places() -> Iterator[Place]:
+        if isinstance(inspector, ObjectInspector):
+            return walk_objects(inspector)
+        return walk(base, setup.containers)
+
+    total = sum(1 for e in places() if mine(e.key)) if progress else 0
 
     def tasks() -> Iterator[_Task]:
         batch: list[tuple[_Entry, BackupRow | None]] = []
-        for entry in walk(base, setup.containers):
+        for entry in places():
             if entry.backup_id is not None:
                 run.backups += 1
             if not mine(entry.key):
                 continue
-            row = by_id.pop(entry.backup_id, None) if entry.backup_id else None
+            row = by_id.get(entry.backup_id) if entry.backup_id else None
+            if row is not None and setup.url and row.service_metadata not in ("", None, entry.path):
+                row = None  # the row's backup is another of this id (its prefix is elsewhere)
+            if row is not None:
+                del by_id[row.id]
             batch.append((entry, row))
             if len(batch) >= _PER_TASK:
                 yield tuple(batch)
@@ -511,9 +566,12 @@ def _run(
     # Rows whose directory the walk never reached: no files at all.
     for backup_id in sorted(by_id):
         row = by_id[backup_id]
-        path = setup.containers.get(backup_id) or (
-            backup_dir_for(backup_id) if safe_id(backup_id) else None
-        )
+        if setup.url is not None:
+            path = row.service_metadata or None
+        else:
+            path = setup.containers.get(backup_id) or (
+                backup_dir_for(backup_id) if safe_id(backup_id) else None
+            )
         yield inspector.no_files(row, path)
 
 
@@ -626,6 +684,7 @@ __all__ = [
     "audit",
     "backup_rows",
     "database_identity",
+    "is_object_root",
     "shard_of",
     "walk",
 ]
