@@ -361,11 +361,15 @@ def markdown(run: dict[str, Any]) -> str:
                 )
     lines += ["", "Floors on the same volume, same run:", "", "| tool | time |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} s |" for k, v in run["floors"].items()]
-    bad = [name for name, ok in run["checks"] if not ok]
-    lines += ["", f"Restores compared byte for byte with their volume: {len(run['checks'])}, "
-              + ("all equal." if not bad else f"**DIFFERENT: {', '.join(bad)}**"), "",
-              *GAPS, END]
+    lines += ["", compared(run["checks"]), "", *GAPS, END]
     return "\n".join(lines)
+
+
+def compared(checks: list[tuple[str, bool]]) -> str:
+    """The line that says how many restores equalled their volume byte for byte."""
+    bad = [name for name, ok in checks if not ok]
+    return f"Restores compared byte for byte with their volume: {len(checks)}, " + (
+        "all equal." if not bad else f"**DIFFERENT: {', '.join(bad)}**")
 
 
 GAPS = [
@@ -400,12 +404,13 @@ GAPS = [
 ]
 
 
-def splice(page: Path, section: str) -> None:
-    """Put ``section`` in place of the page's volume section (or at its end)."""
+def splice(page: Path, section: str, start: str = START, end: str = END) -> None:
+    """Put ``section`` in place of the page's section between ``start`` and ``end`` (the
+    volume section by default), or at its end."""
     text = page.read_text(encoding="utf-8") if page.exists() else ""
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + section + rest.split(end, 1)[1]
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
     page.write_text(text, encoding="utf-8")

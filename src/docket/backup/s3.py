@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from typing import Any, BinaryIO
 
-from docket.backup._http import HttpObjectStore, Opened, Redactor
+from docket.backup._http import UPLOADS, HttpObjectStore, Opened, Redactor, Uploads
 from docket.backup.errors import MissingStoreClient, ObjectStoreAuthError, ObjectStoreError
 from docket.backup.objects import ObjectStoreBackupDriver
 
@@ -59,6 +59,7 @@ class S3Store(HttpObjectStore):
         sse_customer_algorithm: str | None = None,
         http_proxy: str | None = None,
         https_proxy: str | None = None,
+        uploads: int = UPLOADS,
     ) -> None:
         boto3, config = _clients()
         proxies = {k: v for k, v in (("http", http_proxy), ("https", https_proxy)) if v}
@@ -74,6 +75,7 @@ class S3Store(HttpObjectStore):
         }
         if proxies:
             settings["proxies"] = proxies
+        self.uploads = Uploads(uploads) if uploads > 0 else None
         self.kind = "bucket"
         self.retries = retries
         self.backoff = 0.5
