@@ -207,24 +207,27 @@ class Uploads:
 
 class ReadAhead(io.RawIOBase):
     """A body read on a thread of its own, :data:`READ_AHEAD` pieces ahead of its reader, so
-    that the network and the reader's work (decompressing, hashing) overlap. ``open`` is
+    that the network and the reader's work (decompressing, hashing) overlap. ``open_body`` is
     called on that thread too: a body can be asked for before it is needed. Errors reach the
-    reader when it comes to them. Read once, from the start: not seekable."""
+    reader when it comes to them. A seek (zstd's frame check walks back over the object)
+    ends the read-ahead: the body is opened again and read from where it is asked, in
+    the reader's thread."""
 
     def __init__(self, open_body: Callable[[], BinaryIO], depth: int = READ_AHEAD) -> None:
         super().__init__()
+        self._open_body = open_body
         self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(max(1, depth))
         self._stop = threading.Event()
         self._left = b""
         self._ended = False
-        self._thread = threading.Thread(
-            target=self._fill, args=(open_body,), name="docket-read-ahead", daemon=True
-        )
+        self._pos = 0
+        self._direct: BinaryIO | None = None
+        self._thread = threading.Thread(target=self._fill, name="docket-read-ahead", daemon=True)
         self._thread.start()
 
-    def _fill(self, open_body: Callable[[], BinaryIO]) -> None:
+    def _fill(self) -> None:
         try:
-            with open_body() as body:
+            with self._open_body() as body:
                 while not self._stop.is_set():
                     piece = body.read(READ_PIECE)
                     if not piece:
@@ -245,7 +248,24 @@ class ReadAhead(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos if self._direct is None else self._direct.tell()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if self._direct is None:
+            if whence == io.SEEK_SET and offset == self._pos:
+                return self._pos
+            self._end_ahead()
+            self._direct = self._open_body()
+            self._direct.seek(self._pos)
+        return self._direct.seek(offset, whence)
+
     def readinto(self, buffer: Any) -> int:
+        if self._direct is not None:
+            return self._direct.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
         view = memoryview(buffer).cast("B")
         if not self._left and not self._ended:
             item = self._queue.get()
@@ -259,14 +279,20 @@ class ReadAhead(io.RawIOBase):
         n = min(len(view), len(self._left))
         view[:n] = self._left[:n]
         self._left = self._left[n:]
+        self._pos += n
         return n
+
+    def _end_ahead(self) -> None:
+        self._stop.set()  # the thread stops at its next piece and closes its body
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
 
     def close(self) -> None:
         if not self.closed:
-            self._stop.set()  # the thread stops at its next piece and closes the body
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    self._queue.get_nowait()
+            self._end_ahead()
+            if self._direct is not None:
+                self._direct.close()
         super().close()
 
 

@@ -171,7 +171,7 @@ class ObjectStoreBackups(Backups):
         return following if following in listed else None
 
     def _read_ahead(self, stored: StoredBackup, name: str) -> ReadAhead:
-        return ReadAhead(lambda: self._open(stored, name, None))
+        return ReadAhead(functools.partial(self._open, stored, name, None))
 
     def close_ahead(self) -> None:
         """Drop what was asked for ahead and not read (a restore that stopped early)."""
