@@ -39,7 +39,9 @@ class S3Store(HttpObjectStore):
     (``backup_s3_retry_mode``) go to botocore, which retries throttling, 5xx and connection
     errors; a body that breaks off is resumed from where it stopped as many times.
     ``md5_validation`` sends each object's Content-MD5 (the store refuses a mismatch), and
-    the returned ETag must be the MD5 (unless SSE-C is on, where it is not).
+    the returned ETag must be the MD5 (unless SSE-C is on, where it is not). ``uploads``
+    committed objects are stored at once in the background (0: each as it is committed);
+    :meth:`sync` waits for them.
     """
 
     def __init__(

@@ -41,6 +41,9 @@ class SwiftStore(HttpObjectStore):
     and a body that breaks off is resumed from where it stopped as many times. A write is
     checked twice: the MD5 goes with the PUT as its ETag (Swift refuses a mismatch) and the
     ETag Swift returns must be that MD5 (Cinder's check); a refused object is deleted.
+    ``uploads`` committed objects are stored at once in the background (each thread on its
+    own connection; 0: each as it is committed); :meth:`sync` waits for them. Every request
+    times out after ``timeout`` seconds without a byte.
     """
 
     def __init__(
