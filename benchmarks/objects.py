@@ -65,6 +65,10 @@ TARGET_TIME = 0.5
 """docket / Cinder time, backup and restore (issue 25)."""
 
 
+class Unavailable(Exception):
+    """Cinder's virtualenv or the store cannot be had here: the group is not run."""
+
+
 def _saio() -> dict[str, str]:
     """The running store's endpoints and test user (started when it is not answering)."""
     from tests._swift import LOCK, SCRIPT, Saio
@@ -178,8 +182,11 @@ def measure(
     """Run both sides over every store and compression, ``rounds`` times, sides alternating."""
     say = log or (lambda m: print(m, file=sys.stderr, flush=True))
     load_before = os.getloadavg()[0]
-    cinder = cinder_python()
-    store = _saio()
+    try:
+        cinder = cinder_python()
+        store = _saio()
+    except Exception as err:  # no Cinder virtualenv or no store here: nothing to measure
+        raise Unavailable(str(err)[-500:]) from err
     results: dict[str, dict[str, dict[str, list[dict[str, float]]]]] = {}
     floors: dict[str, list[dict[str, float]]] = {}
     checks: list[tuple[str, bool]] = []
@@ -328,6 +335,36 @@ NOTES = [
 ]
 
 
+def case_objects(bench: Any) -> None:
+    """The group inside the harness: a row per store and case (docket over Cinder), and the
+    detailed section in the report; a row that says why when it cannot run here."""
+    from benchmarks.report import Row, Target
+
+    s = bench.settings
+    try:
+        run = measure(s.volume_mb, s.volume_rounds, workdir=bench.workdir, log=bench.log)
+    except Unavailable as err:
+        bench.not_run("objects", "objects", Target("<=", TARGET_TIME), str(err)[:300])
+        return
+    med = summary(run)
+    for name, ok in run["checks"]:
+        bench.check(f"objects {name}", ok, "restored bytes equal the volume's")
+    for cell in run["results"]:
+        for case in CASES:
+            d, c = med.get((cell, case, "docket")), med.get((cell, case, "cinder"))
+            if d is None or c is None:
+                continue
+            runs = {side: [r["wall_s"] for r in run["results"][cell][side][case]]
+                    for side in SIDES}
+            bench.add(Row("objects", f"{case}, {cell}", f"{s.volume_mb} MiB",
+                          Target("<=", TARGET_TIME), d["wall_s"], c["wall_s"],
+                          baseline_name="Cinder", runs={"docket": runs["docket"],
+                                                        "Cinder": runs["cinder"]},
+                          note=f"peak RSS {d['peak_rss_mib']:.0f} vs "
+                               f"{c['peak_rss_mib']:.0f} MiB"))
+    bench.sections.append(markdown(run).replace(START, "").replace(END, "").strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.objects", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -343,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run = measure(a.size, a.rounds, tuple(a.stores.split(",")),
                       tuple(a.compressions.split(",")), a.workdir)
-    except (RuntimeError, OSError, ImportError, subprocess.CalledProcessError) as err:
+    except Unavailable as err:
         print(f"objects: not run: {err}", file=sys.stderr)
         return 0
     section = markdown(run)
