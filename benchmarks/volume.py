@@ -416,20 +416,37 @@ def splice(page: Path, section: str, start: str = START, end: str = END) -> None
     page.write_text(text, encoding="utf-8")
 
 
+def run_in_harness(
+    bench: Any, group: str, target: float, measure: Any, unavailable: type[Exception]
+) -> dict[str, Any] | None:
+    """Run a group's ``measure`` at the harness's size and rounds, its byte-for-byte checks
+    recorded; None (and a row that says why) when it raised ``unavailable``."""
+    from benchmarks.report import Target
+
+    s = bench.settings
+    try:
+        run: dict[str, Any] = measure(
+            s.volume_mb, s.volume_rounds, workdir=bench.workdir, log=bench.log
+        )
+    except unavailable as err:
+        bench.not_run(group, group, Target("<=", target), str(err)[:300])
+        return None
+    for name, ok in run["checks"]:
+        bench.check(f"{group} {name}", ok, "restored bytes equal the volume's")
+    return run
+
+
 def case_volume(bench: Any) -> None:
     """The group inside the harness: a row per compression and case (docket's driver over
     Cinder's), a row for the CLI, and the detailed section in the report."""
     from benchmarks.report import Row, Target
 
     s = bench.settings
-    try:
-        run = measure(s.volume_mb, s.volume_rounds, workdir=bench.workdir, log=bench.log)
-    except Exception as err:  # Cinder's venv cannot be built here, say: a row that says so
-        bench.not_run("volume", "volume", Target("<=", 0.7), str(err)[:300])
+    # Cinder's venv cannot be built here, say: a row that says so.
+    run = run_in_harness(bench, "volume", 0.7, measure, Exception)
+    if run is None:
         return
     med = summary(run)
-    for name, ok in run["checks"]:
-        bench.check(f"volume {name}", ok, "restored bytes equal the volume's")
     for compression in run["results"]:
         for case in CASES:
             d = med.get((compression, case, "docket"))
