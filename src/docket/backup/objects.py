@@ -48,7 +48,15 @@ from docket.backup._layout import (
     gib,
     record_time,
 )
-from docket.backup._model import Backup, BackupSummary, BasicMetadataAPI, DeleteReport
+from docket.backup._model import (
+    Backup,
+    BackupSummary,
+    BasicMetadataAPI,
+    DeleteReport,
+    Progress,
+    RestoreReport,
+    VerifyReport,
+)
 from docket.backup.engine import ChunkedBackupDriver, _utcnow
 from docket.backup.errors import BackupInUse, BackupNotFound, InvalidBackup, ObjectStoreError
 from docket.backup.store import ObjectStore
@@ -413,16 +421,21 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
             self._prefixes.pop(backup.id, None)
 
     def restore(
-        self, backup: Backup | str, volume_id: str | None, volume_file: Any, **kwargs: Any
-    ) -> Any:
+        self,
+        backup: Backup | str,
+        volume_id: str | None,
+        volume_file: Any,
+        *,
+        progress: Progress | None = None,
+    ) -> RestoreReport:
         try:
-            return super().restore(backup, volume_id, volume_file, **kwargs)
+            return super().restore(backup, volume_id, volume_file, progress=progress)
         finally:
-            self._backups.close_ahead()
+            self._backups.close_ahead()  # what was read ahead and not read: a failed restore
 
-    def verify(self, backup: Backup | str, **kwargs: Any) -> Any:
+    def verify(self, backup: Backup | str, *, progress: Progress | None = None) -> VerifyReport:
         try:
-            return super().verify(backup, **kwargs)
+            return super().verify(backup, progress=progress)
         finally:
             self._backups.close_ahead()
 
