@@ -86,6 +86,8 @@ _STAND_IN = "\N{DIVISION SLASH}"
 """What stands in for ``/`` in a data object's name while the schema checks the rest."""
 _TAIL = rf"(?:-\d{{5,}}|{METADATA_SUFFIX}|{SHA256_SUFFIX})"
 _DATA_OBJECT = re.compile(rf"{_PREFIX.pattern}-\d{{5,}}")
+_LISTINGS_KEPT = 64
+"""Backups whose listing is kept to know which object comes next (a chain being restored)."""
 _NUMBERED = re.compile(r"(?P<stem>.*)-(?P<n>\d{5,})")
 _ANY_OBJECT = re.compile(rf"(?P<prefix>{_PREFIX.pattern}){_TAIL}")
 
@@ -147,7 +149,10 @@ class ObjectStoreBackups(Backups):
     def listing(self, stored: StoredBackup) -> list[str]:
         names = self.listed(stored.container, stored.prefix)
         with self._lock:
+            self._listed.pop((stored.container, stored.prefix), None)
             self._listed[(stored.container, stored.prefix)] = frozenset(names)
+            while len(self._listed) > _LISTINGS_KEPT:  # a long-lived service: the newest only
+                del self._listed[next(iter(self._listed))]
         return names
 
     def open_object(self, stored: StoredBackup, name: str, *, limit: int | None = None) -> BinaryIO:
@@ -185,6 +190,7 @@ class ObjectStoreBackups(Backups):
         """Drop what was asked for ahead and not read (a restore that stopped early)."""
         with self._lock:
             ahead, self._ahead = self._ahead, {}
+            self._listed.clear()
         for body in ahead.values():
             body.close()
 
