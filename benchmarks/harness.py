@@ -26,7 +26,9 @@ ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
 DEFAULT_PG = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 PROFILE_ITEMS = 2_000
 """Volumes or containers a profile of a bulk case runs on: enough to show where time goes."""
-CASES = ("get", "backup", "restore", "load", "validate", "rss", "posix", "gate", "volume")
+CASES = (
+    "get", "backup", "restore", "load", "validate", "rss", "posix", "gate", "volume", "objects"
+)
 DB_TARGETS = {"get": Target("<=", 1.0), "backup": Target("<=", 0.25),
                "restore": Target("<=", 0.2)}
 PG_TARGETS = {"backup": Target("<=", 0.12), "restore": Target("<=", 0.1)}

@@ -93,6 +93,11 @@ def _run(bench: Bench) -> None:
 
         bench.log("case volume")
         volume.case_volume(bench)
+    if "objects" in s.cases:  # beside Cinder's Swift and S3 drivers: benchmarks/objects.py
+        from benchmarks import objects
+
+        bench.log("case objects")
+        objects.case_objects(bench)
     if "gate" in s.cases:  # `docket validate` as a CI gate: benchmarks/validate_gate.py
         from benchmarks import validate_gate
 

@@ -361,11 +361,15 @@ def markdown(run: dict[str, Any]) -> str:
                 )
     lines += ["", "Floors on the same volume, same run:", "", "| tool | time |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} s |" for k, v in run["floors"].items()]
-    bad = [name for name, ok in run["checks"] if not ok]
-    lines += ["", f"Restores compared byte for byte with their volume: {len(run['checks'])}, "
-              + ("all equal." if not bad else f"**DIFFERENT: {', '.join(bad)}**"), "",
-              *GAPS, END]
+    lines += ["", compared(run["checks"]), "", *GAPS, END]
     return "\n".join(lines)
+
+
+def compared(checks: list[tuple[str, bool]]) -> str:
+    """The line that says how many restores equalled their volume byte for byte."""
+    bad = [name for name, ok in checks if not ok]
+    return f"Restores compared byte for byte with their volume: {len(checks)}, " + (
+        "all equal." if not bad else f"**DIFFERENT: {', '.join(bad)}**")
 
 
 GAPS = [
@@ -400,15 +404,36 @@ GAPS = [
 ]
 
 
-def splice(page: Path, section: str) -> None:
-    """Put ``section`` in place of the page's volume section (or at its end)."""
+def splice(page: Path, section: str, start: str = START, end: str = END) -> None:
+    """Put ``section`` in place of the page's section between ``start`` and ``end`` (the
+    volume section by default), or at its end."""
     text = page.read_text(encoding="utf-8") if page.exists() else ""
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + section + rest.split(end, 1)[1]
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
     page.write_text(text, encoding="utf-8")
+
+
+def run_in_harness(
+    bench: Any, group: str, target: float, measure: Any, unavailable: type[Exception]
+) -> dict[str, Any] | None:
+    """Run a group's ``measure`` at the harness's size and rounds, its byte-for-byte checks
+    recorded; None (and a row that says why) when it raised ``unavailable``."""
+    from benchmarks.report import Target
+
+    s = bench.settings
+    try:
+        run: dict[str, Any] = measure(
+            s.volume_mb, s.volume_rounds, workdir=bench.workdir, log=bench.log
+        )
+    except unavailable as err:
+        bench.not_run(group, group, Target("<=", target), str(err)[:300])
+        return None
+    for name, ok in run["checks"]:
+        bench.check(f"{group} {name}", ok, "restored bytes equal the volume's")
+    return run
 
 
 def case_volume(bench: Any) -> None:
@@ -417,14 +442,11 @@ def case_volume(bench: Any) -> None:
     from benchmarks.report import Row, Target
 
     s = bench.settings
-    try:
-        run = measure(s.volume_mb, s.volume_rounds, workdir=bench.workdir, log=bench.log)
-    except Exception as err:  # Cinder's venv cannot be built here, say: a row that says so
-        bench.not_run("volume", "volume", Target("<=", 0.7), str(err)[:300])
+    # Cinder's venv cannot be built here, say: a row that says so.
+    run = run_in_harness(bench, "volume", 0.7, measure, Exception)
+    if run is None:
         return
     med = summary(run)
-    for name, ok in run["checks"]:
-        bench.check(f"volume {name}", ok, "restored bytes equal the volume's")
     for compression in run["results"]:
         for case in CASES:
             d = med.get((compression, case, "docket"))

@@ -114,6 +114,32 @@ def _docket(spec: dict[str, Any]) -> list[dict[str, float]]:
 # --- Cinder ------------------------------------------------------------------------------------
 
 
+class TimedDriver:
+    """A Cinder driver whose backup and restore calls are measured into ``measured``;
+    ``pending["out"]()`` names what the call writes."""
+
+    def __init__(
+        self, inner: Any, measured: list[dict[str, float]], pending: dict[str, Callable[[], Path]]
+    ) -> None:
+        self.inner = inner
+        self.measured = measured
+        self.pending = pending
+
+    def backup(self, backup: Any, volume_file: Any) -> Any:
+        out: list[Any] = []
+        self.measured.append(
+            timed(lambda: out.append(self.inner.backup(backup, volume_file)), self.pending["out"])
+        )
+        return out[0]
+
+    def restore(self, *args: Any) -> Any:
+        out: list[Any] = []
+        self.measured.append(
+            timed(lambda: out.append(self.inner.restore(*args)), self.pending["out"])
+        )
+        return out[0]
+
+
 def _cinder(spec: dict[str, Any]) -> list[dict[str, float]]:
     warnings.simplefilter("ignore")
     logging.disable(logging.CRITICAL)
@@ -129,25 +155,11 @@ def _cinder(spec: dict[str, Any]) -> list[dict[str, float]]:
     real = cinder.posix.PosixBackupDriver
     pending: dict[str, Callable[[], Path]] = {}
 
-    class Timed:
-        """Cinder's driver, each backup and restore call measured."""
-
-        def __init__(self, ctx: Any) -> None:
-            self.inner = real(ctx)
-
-        def backup(self, backup: Any, volume_file: Any) -> Any:
-            out: list[Any] = []
-            measured.append(
-                timed(lambda: out.append(self.inner.backup(backup, volume_file)), pending["out"])
-            )
-            return out[0]
-
-        def restore(self, *args: Any) -> Any:
-            out: list[Any] = []
-            measured.append(timed(lambda: out.append(self.inner.restore(*args)), pending["out"]))
-            return out[0]
-
-    cinder.posix = type("posix", (), {"PosixBackupDriver": Timed})
+    cinder.posix = type(
+        "posix",
+        (),
+        {"PosixBackupDriver": lambda ctx: TimedDriver(real(ctx), measured, pending)},
+    )
     for op in spec["ops"]:
         if op["op"] == "backup":
             pending["out"] = lambda i=op["id"]: Path(spec["root"]) / i[0:2] / i[2:4] / i
@@ -169,9 +181,13 @@ def _cinder(spec: dict[str, Any]) -> list[dict[str, float]]:
     return measured
 
 
-def main() -> int:
+def main(
+    docket: Callable[[dict[str, Any]], list[dict[str, float]]] = _docket,
+    cinder: Callable[[dict[str, Any]], list[dict[str, float]]] = _cinder,
+) -> int:
+    """Read the spec on stdin, run its side, write the measurements on stdout."""
     spec = json.load(sys.stdin)
-    run = _docket if spec["side"] == "docket" else _cinder
+    run = docket if spec["side"] == "docket" else cinder
     json.dump({"results": run(spec)}, sys.stdout)
     return 0
 

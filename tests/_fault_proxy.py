@@ -12,7 +12,9 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import struct
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,8 +33,10 @@ class Rule:
     path: str
     action: str
     """``status`` (answer ``arg``), ``reset`` (send ``arg`` bytes of the body, then close),
-    ``stall`` (send ``arg`` bytes, then wait until the proxy stops), ``etag`` (answer with
-    ETag ``arg``), ``endless`` (a Swift listing that never ends)."""
+    ``stall`` (send ``arg`` bytes, then wait until the proxy stops), ``silent`` (read the
+    request, answer nothing until the proxy stops), ``drop`` (reset the connection without an
+    answer), ``etag`` (answer with ETag ``arg``), ``endless`` (a Swift listing that never
+    ends), ``endless-s3`` (an S3 ListObjectsV2 that is always truncated)."""
     arg: Any = None
     times: int | None = None
     query: str | None = None
@@ -112,6 +116,21 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if rule is not None and rule.action == "endless":
                 self._endless()
                 return
+            if rule is not None and rule.action == "endless-s3":
+                self._endless_s3()
+                return
+            if rule is not None and rule.action == "silent":
+                proxy.stopping.wait(120)
+                self.close_connection = True
+                return
+            if rule is not None and rule.action == "drop":
+                # SO_LINGER 0: the close sends a reset, not a clean end of stream.
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.close_connection = True
+                self.connection.close()
+                return
             status, headers, data = self._forward(body)
             if rule is not None and rule.action == "etag":
                 headers = [(k, rule.arg if k.lower() == "etag" else v) for k, v in headers]
@@ -182,6 +201,28 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             start = int(query.get("marker", "").rpartition("-")[2] or 0) if "marker" in query else 0
             names = [{"name": f"{prefix}x-{n:012d}"} for n in _count(start + 1, limit)]
             self._answer(200, {"Content-Type": "application/json"}, json.dumps(names).encode())
+
+        def _endless_s3(self) -> None:
+            """An S3 ListObjectsV2 page of ``max-keys`` made-up names after ``start-after``
+            (or the continuation token), always truncated."""
+            query = urllib.parse.parse_qs(self.path.partition("?")[2])
+            limit = int(query.get("max-keys", ["1000"])[0])
+            prefix = query.get("prefix", [""])[0]
+            after = (query.get("continuation-token") or query.get("start-after") or [""])[0]
+            start = int(after.rpartition("-")[2] or 0) if after else 0
+            keys = "".join(
+                f"<Contents><Key>{prefix}x-{n:012d}</Key><Size>1</Size></Contents>"
+                for n in _count(start + 1, limit)
+            )
+            last = f"{prefix}x-{start + limit:012d}"
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>'
+                '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                f"<Name>bucket</Name><Prefix>{prefix}</Prefix><KeyCount>{limit}</KeyCount>"
+                f"<MaxKeys>{limit}</MaxKeys><IsTruncated>true</IsTruncated>{keys}"
+                f"<NextContinuationToken>{last}</NextContinuationToken></ListBucketResult>"
+            ).encode()
+            self._answer(200, {"Content-Type": "application/xml"}, body)
 
     return Handler
 

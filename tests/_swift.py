@@ -7,9 +7,13 @@ test; elsewhere it skips, with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import signal
+import socket
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,3 +76,59 @@ def ensure_saio() -> Saio:
 
 def fresh_container() -> str:
     return f"docket-test-{uuid.uuid4().hex[:12]}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OwnProxy:
+    """A second ``swift-proxy-server`` of the running SAIO (its rings, storage and memcached:
+    the same store and tokens) on a port of its own, that a test may stop mid-run while the
+    SAIO's own proxy, which other tests use, keeps serving. ``with OwnProxy(tmp) as p:``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = _free_port()
+        state = Path(os.environ.get("DOCKET_SWIFT_DIR", "/tmp/docket-swift"))
+        text = (state / "etc" / "proxy-server.conf").read_text()
+        self.conf = folder / "own-proxy-server.conf"
+        self.conf.write_text(text.replace(f"bind_port = {PORT}", f"bind_port = {self.port}"))
+        self.log = folder / "own-proxy.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def auth_url(self) -> str:
+        return f"{self.endpoint}/auth/v1.0"
+
+    def __enter__(self) -> OwnProxy:
+        with open(self.log, "wb") as log:
+            self._proc = subprocess.Popen(
+                ["swift-proxy-server", str(self.conf)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop() ends its workers too
+            )
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"swift-proxy-server did not start: {self.log.read_text()[-500:]}")
+
+    def stop(self) -> None:
+        """Stop the server (its process group) and wait for it."""
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait(30)
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

@@ -143,3 +143,26 @@ def test_volume_group_beside_cinder(tmp_path: Path) -> None:
     for floor in ("cat", "cp + sync", "sha256sum", "Python zlib"):
         assert f"| {floor}" in done.stdout
     assert "Restores compared byte for byte with their volume: 12, all equal." in done.stdout
+
+
+@pytest.mark.interop
+@pytest.mark.slow
+def test_objects_group_beside_cinder(tmp_path: Path) -> None:
+    """The objects group at a tiny size: both stores, both sides, both cases, the floor, and
+    every restore equal to its volume byte for byte."""
+    from tests._swift import ensure_saio
+    from tests.interop._cinder import cinder_python
+
+    cinder_python()  # builds the virtualenv, or skips (fails under CI) when it cannot
+    ensure_saio()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.objects", "--size", "8", "--rounds", "1",
+         "--no-write", "--workdir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for store in ("swift", "s3"):
+        for case in ("backup", "restore"):
+            assert f"| {store} zlib | {case} | docket |" in done.stdout
+            assert f"| {store} zlib | {case} | cinder |" in done.stdout
+    assert "Restores compared byte for byte with their volume: 4, all equal." in done.stdout

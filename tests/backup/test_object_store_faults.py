@@ -8,8 +8,12 @@ its target as it was; a refused backup leaves nothing under its prefix.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
-from collections.abc import Iterator
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +25,7 @@ from docket.backup.s3 import S3BackupDriver, S3Store
 from docket.backup.store import all_objects
 from docket.backup.swift import SwiftBackupDriver, SwiftStore
 from tests._fault_proxy import FaultProxy, Rule
+from tests._rss import PEAK_RSS_SOURCE
 from tests._swift import PORT, Saio, ensure_saio, fresh_container
 
 RETRIES = 2
@@ -154,13 +159,15 @@ def test_a_wrong_etag_refuses_the_backup_and_leaves_nothing(
 
 
 def test_a_listing_that_never_ends_is_refused(setup: Setup, proxy: FaultProxy) -> None:
+    """A Swift listing whose pages never run out, an S3 ListObjectsV2 truncated for ever:
+    bounded, and a typed error (not a hang, not memory growing without end)."""
     driver, _, _, _ = setup
-    if isinstance(driver, S3BackupDriver):
-        pytest.skip("the endless listing is made in Swift's JSON form")
+    endless = "endless-s3" if isinstance(driver, S3BackupDriver) else "endless"
     driver._backups.max_listed = 5000
-    proxy.add(Rule("GET", f"/{driver.container}", "endless", query="prefix=volume_"))
-    with pytest.raises(ObjectStoreError, match="passed 5000 names"):
-        driver.list_backups()
+    proxy.add(Rule("GET", f"/{driver.container}", endless, query="prefix=volume_"))
+    err = _bounded(driver.list_backups)
+    assert isinstance(err, ObjectStoreError), err
+    assert "passed 5000 names" in str(err)
     assert proxy.count("GET", f"/{driver.container}") <= 7
 
 
@@ -194,3 +201,143 @@ def test_objects_changed_in_the_store_refuse_the_restore(
     assert target.read_bytes() == BEFORE
     if change != "no metadata":
         assert driver.verify("b-1").problems
+
+
+# --- stalls, resets, endless listings: every failure bounded ---------------------------------
+
+
+def _bounded(work: Callable[[], object]) -> BaseException | None:
+    """Run ``work`` on a thread; what it raised. A call still running after 10 minutes is a
+    hang (what a missing timeout looks like), not a slow store: the test fails."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as err:  # handed to the test
+            raised.append(err)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(600)
+    assert not thread.is_alive(), "the call hung: a timeout or a retry bound is missing"
+    return raised[0] if raised else None
+
+
+def test_a_store_that_stalls_mid_body_fails_after_bounded_retries(
+    setup: Setup, proxy: FaultProxy
+) -> None:
+    """No byte for longer than the timeout: each attempt times out, the body is asked for
+    again from where it stopped, and the restore fails after the retries, typed."""
+    driver, done, target, _ = setup
+    proxy.add(Rule("GET", _object(done, 2).rpartition("/")[2], "stall", 4096))
+    err = _bounded(lambda: driver.restore(done, None, target))
+    assert isinstance(err, ObjectStoreError), err
+    assert target.read_bytes() == BEFORE
+    assert _gets(proxy, done, 2) == RETRIES + 1
+
+
+def test_a_store_that_never_answers_a_write_fails_the_backup_and_leaves_nothing(
+    setup: Setup, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    driver = setup[0]
+    volume = tmp_path / "other"
+    volume.write_bytes(random.Random(8).randbytes(3 * OBJECT))
+    proxy.add(Rule("PUT", "-00002", "silent"))
+    err = _bounded(lambda: driver.backup(Backup(id="b-2", volume_id="v-2"), volume))
+    assert isinstance(err, ObjectStoreError), err
+    assert all_objects(driver.store, driver.container, "volume_v-2/") == []
+    # swiftclient and botocore each retry the write RETRIES times, no more.
+    assert proxy.count("PUT", "-00002") == RETRIES + 1
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_a_connection_always_reset_fails_after_bounded_retries(
+    setup: Setup, proxy: FaultProxy, tmp_path: Path, method: str
+) -> None:
+    """Every connection to one object reset before an answer: Cinder's retry options
+    (backup_swift_retry_attempts, backup_s3_retry_max_attempts) bound the attempts."""
+    driver, done, target, _ = setup
+    if method == "GET":
+        proxy.add(Rule("GET", _object(done, 2).rpartition("/")[2], "drop"))
+        err = _bounded(lambda: driver.restore(done, None, target))
+        assert target.read_bytes() == BEFORE
+        assert _gets(proxy, done, 2) == RETRIES + 1
+    else:
+        volume = tmp_path / "other"
+        volume.write_bytes(random.Random(9).randbytes(3 * OBJECT))
+        proxy.add(Rule("PUT", "-00002", "drop"))
+        err = _bounded(lambda: driver.backup(Backup(id="b-2", volume_id="v-2"), volume))
+        assert all_objects(driver.store, driver.container, "volume_v-2/") == []
+        assert proxy.count("PUT", "-00002") == RETRIES + 1
+    assert isinstance(err, ObjectStoreError), err
+
+
+# --- memory under faults ----------------------------------------------------------------------
+
+_MEMORY = """
+import random, sys, tempfile
+from pathlib import Path
+from docket.backup import Backup
+from docket.backup.errors import ObjectStoreError
+from docket.backup.swift import SwiftBackupDriver, SwiftStore
+from docket.backup.s3 import S3BackupDriver, S3Store
+kind, endpoint, user, key, container, volume = sys.argv[1:7]
+if kind == "swift":
+    store = SwiftStore(auth_url=endpoint + "/auth/v1.0", user=user, key=key, retries=2,
+                       backoff=0.01, timeout=2)
+    driver = SwiftBackupDriver(store, container=container, chunk_size=16 << 20)
+else:
+    store = S3Store(endpoint_url=endpoint, access_key=user, secret_key=key, region="us-east-1",
+                    retries=2, timeout=2)
+    driver = S3BackupDriver(store, container=container, chunk_size=16 << 20)
+try:
+    driver.backup(Backup(id="m-1", volume_id="v-m"), volume)
+except ObjectStoreError:
+    print("FAILED")
+print("RSS", PEAK_RSS_KIB() // 1024)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["swift", "s3"])
+def test_peak_memory_stays_bounded_while_uploads_fail(
+    saio: Saio, proxy: FaultProxy, tmp_path: Path, kind: str
+) -> None:
+    """A 128 MiB backup in objects of 16 MiB whose fifth object's writes are always reset:
+    the uploads in flight, their retries and the failure hold a few spooled pieces, never
+    the volume or an object per retry."""
+    proxy.clear()
+    volume = tmp_path / "volume"
+    rng = random.Random(11)
+    with open(volume, "wb") as fh:
+        for _ in range(128):
+            fh.write(rng.randbytes(1 << 20))
+    proxy.add(Rule("PUT", "-00005", "drop"))
+    container = fresh_container()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PEAK_RSS_SOURCE + _MEMORY,
+            kind,
+            proxy.endpoint,
+            saio.user,
+            saio.key,
+            container,
+            str(volume),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "FAILED" in done.stdout
+    peak = int(done.stdout.split("RSS")[1])
+    # Imports (boto3 alone is ~60 MiB), 3 uploads spooling 8 MiB each, the pieces in flight:
+    # bounded, under the 128 MiB volume whatever the retries.
+    assert peak < 200, peak
+    proxy.clear()
+    store = _swift(saio, proxy, container).store
+    assert all_objects(store, container, "volume_v-m/") == []

@@ -8,8 +8,9 @@ As ``cinder_posix.py`` (whose steps it runs), with Cinder's own ``SwiftBackupDri
     {"kind": "s3", "options": {"backup_s3_endpoint_url": "...", ...}}
 
 One more step: ``{"op": "delete", "id"}`` runs the driver's ``delete_backup``. With
-``backup_swift_auth = per_user``, the request context carries the spec's ``token`` and
-``project_id`` (the user's request, as Cinder's API would pass it).
+``backup_swift_auth = per_user``, the request context carries the spec's ``token``,
+``project_id`` and ``catalog`` (the user's request and service catalog, as Cinder's API would
+pass them: without ``backup_swift_url``, Cinder finds Swift in the catalog).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class ObjectCinder(Cinder):
                 store["project_id"],
                 is_admin=True,
                 auth_token=store["token"],
+                service_catalog=store.get("catalog"),
             )
 
     def driver(self, compression: str | None = None, chunk_size: int | None = None) -> Any:

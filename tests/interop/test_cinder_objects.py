@@ -1,10 +1,12 @@
-"""Interop with the real Cinder's ``SwiftBackupDriver`` and ``S3BackupDriver`` on a real Swift
-(the one-node SAIO of ``scripts/swift-saio``; S3 through its s3api).
+"""Interop with the real Cinder's ``SwiftBackupDriver`` and ``S3BackupDriver`` on a real Swift (the
+one-node SAIO of ``scripts/swift-saio``; S3 through its s3api).
 
 Cinder 29.0.0 runs unmodified in its own virtualenv (``cinder_objects.py``), configured through
 oslo.config as a deployment is (``backup_swift_auth = single_user``, or the S3 endpoint and
-keys). Both sides use one container and the same object size. For each store and each
-compression (none, zlib, bz2, zstd):
+keys), and once more with ``backup_swift_auth = per_user``: the user's tempauth token and a
+service catalog naming the user's storage URL in Cinder's request context, the same token
+through docket's cinder.conf route. Both sides use one container and the same object size. For
+each store and each compression (none, zlib, bz2, zstd):
 
 - Cinder backs up (full, then incremental) and docket restores and verifies both, and
   restores the full from Cinder's exported record;
@@ -29,6 +31,7 @@ import pytest
 
 from docket.backup import Backup
 from docket.backup.objects import ObjectStoreBackupDriver
+from docket.backup.roots import open_driver
 from docket.backup.s3 import S3BackupDriver, S3Store
 from docket.backup.store import all_objects
 from docket.backup.swift import SwiftBackupDriver, SwiftStore
@@ -102,10 +105,46 @@ def _volume(vid: str) -> dict[str, Any]:
     }
 
 
+def _per_user(
+    saio: Saio, container: str, folder: Path
+) -> tuple[ObjectStoreBackupDriver, dict[str, Any]]:
+    """Cinder's ``per_user`` Swift: the user's token from tempauth, and the service catalog
+    that names the user's storage URL, in Cinder's request context; docket gets the same
+    token through its cinder.conf route (``backup_swift_url`` + ``OS_PROJECT_ID``, with
+    ``OS_AUTH_TOKEN``), as an operator would configure it."""
+    import swiftclient.client
+
+    storage_url, token = swiftclient.client.get_auth(saio.auth_url, saio.user, saio.key)
+    base, _, project = storage_url.rpartition("AUTH_")
+    conf = folder / "cinder-per-user.conf"
+    conf.write_text(
+        f"[DEFAULT]\nbackup_swift_auth = per_user\nbackup_swift_url = {base}AUTH_\n"
+    )
+    driver = open_driver(
+        f"swift://{container}",
+        cinder_config=conf,
+        chunk_size=OBJECT_SIZE,
+        environ={"OS_PROJECT_ID": project, "OS_AUTH_TOKEN": token},
+    )
+    assert isinstance(driver, ObjectStoreBackupDriver)
+    catalog = [
+        {"type": "object-store", "name": "swift", "endpoints": [{"publicURL": storage_url}]}
+    ]
+    options = {
+        "backup_swift_auth": "per_user",
+        "backup_swift_container": container,
+        "backup_swift_object_size": OBJECT_SIZE,
+    }
+    store = {"kind": "swift", "options": options, "token": token, "project_id": project}
+    return driver, {**store, "catalog": catalog}
+
+
 def _stores(
-    kind: str, saio: Saio, container: str
+    kind: str, saio: Saio, container: str, folder: Path
 ) -> tuple[ObjectStoreBackupDriver, dict[str, Any]]:
     """docket's driver and Cinder's configuration of one store and container."""
+    if kind == "swift per_user":
+        return _per_user(saio, container, folder)
     if kind == "swift":
         store = SwiftStore(auth_url=saio.auth_url, user=saio.user, key=saio.key)
         driver: ObjectStoreBackupDriver = SwiftBackupDriver(
@@ -154,15 +193,15 @@ def saio() -> Saio:
     return ensure_saio()
 
 
-@pytest.fixture(scope="module", params=["swift", "s3"])
+@pytest.fixture(scope="module", params=["swift", "swift per_user", "s3"])
 def world(
     request: pytest.FixtureRequest, saio: Saio, tmp_path_factory: pytest.TempPathFactory
 ) -> World:
     kind = str(request.param)
     python = shared_cinder_python()
-    tmp = tmp_path_factory.mktemp(f"{kind}-interop")
+    tmp = tmp_path_factory.mktemp(f"{kind.replace(' ', '-')}-interop")
     container = fresh_container()
-    driver, store = _stores(kind, saio, container)
+    driver, store = _stores(kind, saio, container, tmp)
     first, second = _images(random.Random(29))
     states = {"full": first, "incremental": second}
     paths = {k: tmp / f"{k}.img" for k in KINDS}

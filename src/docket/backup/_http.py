@@ -8,12 +8,16 @@ A store gives each helper its client's calls; nothing here imports a client libr
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
+import queue
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, BinaryIO
 
 from docket.backup.errors import InvalidBackup, ObjectStoreError
@@ -27,6 +31,10 @@ MAX_NAME_BYTES = 1024
 MAX_LISTED = 10_000_000
 """Names one listing may return in all: past this, a listing that never ends is refused."""
 READ_PIECE = 1 << 20
+UPLOADS = 3
+"""Objects a store writes at once, beside the backup that goes on making the next ones."""
+READ_AHEAD = 4
+"""Pieces of :data:`READ_PIECE` bytes a read-ahead holds before its reader takes them."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTAINER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
@@ -88,11 +96,20 @@ class Redactor:
 class SpooledSink:
     """An object being written: its bytes spooled (in memory up to 8 MiB, then to a
     temporary file) and hashed, then stored whole by ``put(file, length, md5)`` on commit,
-    once the caller's MD5 matches what was written. Nothing is stored before the commit."""
+    once the caller's MD5 matches what was written. Nothing is stored before the commit.
 
-    def __init__(self, name: str, put: Callable[[BinaryIO, int, str], None]) -> None:
+    ``run`` is how the commit's store is run: at once by default, or handed to
+    :class:`Uploads`, which stores it in the background (the spool is closed when it is)."""
+
+    def __init__(
+        self,
+        name: str,
+        put: Callable[[BinaryIO, int, str], None],
+        run: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
         self.name = name
         self._put = put
+        self._run = run
         # Closed in commit or abort.
         self._spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
         self._md5 = hashlib.md5(usedforsecurity=False)
@@ -104,17 +121,179 @@ class SpooledSink:
         self._size += len(data)
 
     def commit(self, md5: str) -> None:
+        spool, size = self._spool, self._size
+        found = self._md5.hexdigest()
+        if found != md5:
+            spool.close()
+            raise refuse_md5(self.name, found, md5)
+        spool.seek(0)
+
+        def store() -> None:
+            try:
+                self._put(spool, size, md5)  # type: ignore[arg-type]
+            finally:
+                spool.close()
+
+        if self._run is None:
+            store()
+            return
         try:
-            found = self._md5.hexdigest()
-            if found != md5:
-                raise refuse_md5(self.name, found, md5)
-            self._spool.seek(0)
-            self._put(self._spool, self._size, md5)  # type: ignore[arg-type]
-        finally:
-            self._spool.close()
+            self._run(store)
+        except BaseException:
+            spool.close()  # not handed over: an earlier upload failed
+            raise
 
     def abort(self) -> None:
         self._spool.close()
+
+
+class Uploads:
+    """Objects stored in the background, ``limit`` at once at most, per container.
+
+    Handing one over waits for a free slot, so a backup that makes objects faster than the
+    store takes them holds ``limit`` spooled objects at most (8 MiB of memory each, the rest
+    in temporary files). A failed upload is raised by the next hand-over to its container
+    and by :meth:`wait`, which waits for every upload to the container (also after a
+    failure, so that nothing is still being written when a failed backup cleans up)."""
+
+    def __init__(self, limit: int = UPLOADS) -> None:
+        self.limit = max(1, limit)
+        self._slots = threading.BoundedSemaphore(self.limit)
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: dict[str, list[Future[None]]] = {}
+
+    def submit(self, container: str, job: Callable[[], None]) -> None:
+        self._raise_failed(container)
+        self._slots.acquire()
+        try:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(
+                        max_workers=self.limit, thread_name_prefix="docket-upload"
+                    )
+                future = self._pool.submit(self._slot, job)
+                self._pending.setdefault(container, []).append(future)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _slot(self, job: Callable[[], None]) -> None:
+        try:
+            job()
+        finally:
+            self._slots.release()
+
+    def _raise_failed(self, container: str) -> None:
+        with self._lock:
+            futures = list(self._pending.get(container, ()))
+        for future in futures:
+            if future.done() and future.exception() is not None:
+                future.result()
+
+    def wait(self, container: str) -> None:
+        """Return once every upload to ``container`` is done; raise the first that failed."""
+        with self._lock:
+            futures = self._pending.pop(container, [])
+        failure: BaseException | None = None
+        for future in futures:
+            try:
+                future.result()
+            except BaseException as err:  # every upload is waited for before raising
+                failure = failure or err
+        if failure is not None:
+            raise failure
+
+
+class ReadAhead(io.RawIOBase):
+    """A body read on a thread of its own, :data:`READ_AHEAD` pieces ahead of its reader, so
+    that the network and the reader's work (decompressing, hashing) overlap. ``open_body`` is
+    called on that thread too: a body can be asked for before it is needed. Errors reach the
+    reader when it comes to them. A seek (zstd's frame check walks back over the object)
+    ends the read-ahead: the body is opened again and read from where it is asked, in
+    the reader's thread."""
+
+    def __init__(self, open_body: Callable[[], BinaryIO], depth: int = READ_AHEAD) -> None:
+        super().__init__()
+        self._open_body = open_body
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(max(1, depth))
+        self._stop = threading.Event()
+        self._left = b""
+        self._ended = False
+        self._pos = 0
+        self._direct: BinaryIO | None = None
+        self._thread = threading.Thread(target=self._fill, name="docket-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _fill(self) -> None:
+        try:
+            with self._open_body() as body:
+                while not self._stop.is_set():
+                    piece = body.read(READ_PIECE)
+                    if not piece:
+                        break
+                    self._put(piece)
+            self._put(None)
+        except BaseException as err:  # handed to the reader
+            self._put(err)
+
+    def _put(self, item: bytes | BaseException | None) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos if self._direct is None else self._direct.tell()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if self._direct is None:
+            if whence == io.SEEK_SET and offset == self._pos:
+                return self._pos
+            self._end_ahead()
+            self._direct = self._open_body()
+            self._direct.seek(self._pos)
+        return self._direct.seek(offset, whence)
+
+    def readinto(self, buffer: Any) -> int:
+        if self._direct is not None:
+            return self._direct.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
+        view = memoryview(buffer).cast("B")
+        if not self._left and not self._ended:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._ended = True
+                raise item
+            if item is None:
+                self._ended = True
+            else:
+                self._left = item
+        n = min(len(view), len(self._left))
+        view[:n] = self._left[:n]
+        self._left = self._left[n:]
+        self._pos += n
+        return n
+
+    def _end_ahead(self) -> None:
+        self._stop.set()  # the thread stops at its next piece and closes its body
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._end_ahead()
+            if self._direct is not None:
+                self._direct.close()
+        super().close()
 
 
 Opened = tuple[Callable[[int], bytes], Callable[[], None], int]
@@ -279,6 +458,9 @@ class HttpObjectStore:
     kind = "object"
     retries: int = 3
     backoff: float = 1.0
+    uploads: Uploads | None = None
+    """Where committed objects are stored in the background (None: each as it is committed);
+    :meth:`sync` waits for them."""
 
     # --- what a store supplies ------------------------------------------------------------
 
@@ -324,7 +506,12 @@ class HttpObjectStore:
     def open_writer(self, container: str, name: str) -> SpooledSink:
         check_container(container)
         check_object_name(name)
-        return SpooledSink(name, lambda fh, size, md5: self._put(container, name, fh, size, md5))
+        uploads = self.uploads
+        return SpooledSink(
+            name,
+            lambda fh, size, md5: self._put(container, name, fh, size, md5),
+            None if uploads is None else functools.partial(uploads.submit, container),
+        )
 
     def put_object(self, container: str, name: str, data: bytes, *, md5: str) -> None:
         check_container(container)
@@ -388,4 +575,7 @@ class HttpObjectStore:
             self._delete(container, name)
 
     def sync(self, container: str) -> None:
-        """A PUT is durable when it returns: nothing to wait for."""
+        """A PUT is durable when it returns: wait for the uploads still running (and raise
+        the first that failed)."""
+        if self.uploads is not None:
+            self.uploads.wait(container)

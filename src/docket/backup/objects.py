@@ -17,8 +17,12 @@ refuses a backup with one name more.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import re
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, BinaryIO, ClassVar
@@ -26,7 +30,14 @@ from typing import Any, BinaryIO, ClassVar
 import orjson
 
 from docket.backup._chunks import Compression
-from docket.backup._http import MAX_LISTED, check_container, check_object_name, check_page
+from docket.backup._http import (
+    MAX_LISTED,
+    READ_PIECE,
+    ReadAhead,
+    check_container,
+    check_object_name,
+    check_page,
+)
 from docket.backup._layout import (
     METADATA_BASE_LIMIT,
     METADATA_SUFFIX,
@@ -38,7 +49,15 @@ from docket.backup._layout import (
     gib,
     record_time,
 )
-from docket.backup._model import Backup, BackupSummary, BasicMetadataAPI, DeleteReport
+from docket.backup._model import (
+    Backup,
+    BackupSummary,
+    BasicMetadataAPI,
+    DeleteReport,
+    Progress,
+    RestoreReport,
+    VerifyReport,
+)
 from docket.backup.engine import ChunkedBackupDriver, _utcnow
 from docket.backup.errors import (
     BackupInUse,
@@ -74,6 +93,9 @@ _STAND_IN = "\N{DIVISION SLASH}"
 """What stands in for ``/`` in a data object's name while the schema checks the rest."""
 _TAIL = rf"(?:-\d{{5,}}|{METADATA_SUFFIX}|{SHA256_SUFFIX})"
 _DATA_OBJECT = re.compile(rf"{_PREFIX.pattern}-\d{{5,}}")
+_LISTINGS_KEPT = 64
+"""Backups whose listing is kept to know which object comes next (a chain being restored)."""
+_NUMBERED = re.compile(r"(?P<stem>.*)-(?P<n>\d{5,})")
 _ANY_OBJECT = re.compile(rf"(?P<prefix>{_PREFIX.pattern}){_TAIL}")
 
 
@@ -98,6 +120,11 @@ class ObjectStoreBackups(Backups):
         super().__init__(store, family)
         self.container = container
         self._place = place
+        self._listed: dict[tuple[str, str], frozenset[str]] = {}
+        """The names a backup's listing gave, by (container, prefix): which objects exist
+        to be asked for ahead."""
+        self._ahead: dict[tuple[str, str], ReadAhead] = {}
+        self._lock = threading.Lock()
 
     @property
     def place(self) -> str:
@@ -138,11 +165,54 @@ class ObjectStoreBackups(Backups):
         return self.listed(container, "volume_")
 
     def listing(self, stored: StoredBackup) -> list[str]:
-        return self.listed(stored.container, stored.prefix)
+        names = self.listed(stored.container, stored.prefix)
+        with self._lock:
+            self._listed.pop((stored.container, stored.prefix), None)
+            self._listed[(stored.container, stored.prefix)] = frozenset(names)
+            while len(self._listed) > _LISTINGS_KEPT:  # a long-lived service: the newest only
+                del self._listed[next(iter(self._listed))]
+        return names
 
     def open_object(self, stored: StoredBackup, name: str, *, limit: int | None = None) -> BinaryIO:
         """As in any store, but an object listed and then not found (a store that lost it,
-        or one that lies) is :class:`InvalidBackup`, not a bare ``FileNotFoundError``."""
+        or one that lies) is :class:`InvalidBackup`, not a bare ``FileNotFoundError``.
+
+        A data object read whole (no ``limit``: a restore or a verify) is read ahead on a
+        thread of its own, and the next data object of the listing is asked for while this
+        one is read: the network overlaps decompressing and checking. One object ahead at
+        most, :data:`~docket.backup._http.READ_AHEAD` MiB each."""
+        if limit is not None or not self.object_name_ok(name):
+            return self._open(stored, name, limit)
+        with self._lock:
+            body = self._ahead.pop((stored.container, name), None)
+            following = self._following(stored, name)
+            for key in [k for k in self._ahead if k[1] != following]:
+                self._ahead.pop(key).close()  # asked for ahead, then not read next
+            if following is not None and (stored.container, following) not in self._ahead:
+                self._ahead[(stored.container, following)] = self._read_ahead(stored, following)
+        return io.BufferedReader(body or self._read_ahead(stored, name), READ_PIECE)
+
+    def _following(self, stored: StoredBackup, name: str) -> str | None:
+        match = _NUMBERED.fullmatch(name)
+        if match is None:
+            return None
+        width = len(match.group("n"))
+        following = f"{match.group('stem')}-{int(match.group('n')) + 1:0{width}d}"
+        listed = self._listed.get((stored.container, stored.prefix), frozenset())
+        return following if following in listed else None
+
+    def _read_ahead(self, stored: StoredBackup, name: str) -> ReadAhead:
+        return ReadAhead(functools.partial(self._open, stored, name, None))
+
+    def close_ahead(self) -> None:
+        """Drop what was asked for ahead and not read (a restore that stopped early)."""
+        with self._lock:
+            ahead, self._ahead = self._ahead, {}
+            self._listed.clear()
+        for body in ahead.values():
+            body.close()
+
+    def _open(self, stored: StoredBackup, name: str, limit: int | None) -> BinaryIO:
         try:
             return super().open_object(stored, name, limit=limit)
         except FileNotFoundError:
@@ -356,16 +426,51 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
         prefix = self._prefixes.get(backup_id)
         if prefix is None:
             return
+        # Uploads still running in the background finish first (their failure is what is
+        # being raised, or follows from it): then nothing appears after the listing.
+        failure = sys.exc_info()[1]  # what made the backup fail (called while handling it)
+        with contextlib.suppress(Exception):
+            self.store.sync(container)
         own = _own_tail(prefix)
-        for name in self._backups.listed(container, prefix):
-            if own.fullmatch(name):
-                self.store.delete_object(container, name)
+        try:
+            for name in self._backups.listed(container, prefix):
+                if own.fullmatch(name):
+                    self.store.delete_object(container, name)
+        except DocketError:
+            # The store failed again (it is down): say what may be left, keep the failure.
+            if isinstance(failure, DocketError):
+                left = (
+                    f"objects of this backup may be left under {prefix} in {container}: "
+                    f"`docket volume delete {backup_id}` removes them once the store is back"
+                )
+                failure.hint = f"{failure.hint}; {left}" if failure.hint else left
+            else:
+                raise
 
     def backup(self, backup: Backup, volume_file: Any, *, progress: Any = None) -> Backup:
         try:
             return super().backup(backup, volume_file, progress=progress)
         finally:
             self._prefixes.pop(backup.id, None)
+
+    def restore(
+        self,
+        backup: Backup | str,
+        volume_id: str | None,
+        volume_file: Any,
+        *,
+        progress: Progress | None = None,
+    ) -> RestoreReport:
+        try:
+            return super().restore(backup, volume_id, volume_file, progress=progress)
+        finally:
+            self._backups.close_ahead()  # what was read ahead and not read: a failed restore
+
+    def verify(self, backup: Backup | str, *, progress: Progress | None = None) -> VerifyReport:
+        try:
+            return super().verify(backup, progress=progress)
+        finally:
+            self._backups.close_ahead()
 
     # --- delete and list ------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from typing import Any, BinaryIO
 
-from docket.backup._http import HttpObjectStore, Opened, Redactor
+from docket.backup._http import UPLOADS, HttpObjectStore, Opened, Redactor, Uploads
 from docket.backup.errors import MissingStoreClient, ObjectStoreAuthError, ObjectStoreError
 from docket.backup.objects import ObjectStoreBackupDriver
 
@@ -39,7 +39,9 @@ class S3Store(HttpObjectStore):
     (``backup_s3_retry_mode``) go to botocore, which retries throttling, 5xx and connection
     errors; a body that breaks off is resumed from where it stopped as many times.
     ``md5_validation`` sends each object's Content-MD5 (the store refuses a mismatch), and
-    the returned ETag must be the MD5 (unless SSE-C is on, where it is not).
+    the returned ETag must be the MD5 (unless SSE-C is on, where it is not). ``uploads``
+    committed objects are stored at once in the background (0: each as it is committed);
+    :meth:`sync` waits for them.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class S3Store(HttpObjectStore):
         sse_customer_algorithm: str | None = None,
         http_proxy: str | None = None,
         https_proxy: str | None = None,
+        uploads: int = UPLOADS,
     ) -> None:
         boto3, config = _clients()
         proxies = {k: v for k, v in (("http", http_proxy), ("https", https_proxy)) if v}
@@ -74,6 +77,7 @@ class S3Store(HttpObjectStore):
         }
         if proxies:
             settings["proxies"] = proxies
+        self.uploads = Uploads(uploads) if uploads > 0 else None
         self.kind = "bucket"
         self.retries = retries
         self.backoff = 0.5

@@ -17,7 +17,8 @@ protocol is what Swift and S3 offer, so that they can implement it too:
 - listings are by prefix, sorted, in pages (``marker`` and ``limit``, as Swift and S3 page);
 - deleting is idempotent: deleting a missing object is not an error;
 - retries, credentials and durability belong to the store: ``sync`` returns once everything
-  written to a container is on stable storage (a no-op where a write is durable on return).
+  written to a container is on stable storage (a no-op where a write is durable on return),
+  and once every object committed to it is stored, when the store writes in the background.
 
 A third party adds a store by implementing :class:`ObjectStore` alone, and checks it with
 :func:`docket.testing.check_object_store`.
@@ -52,6 +53,10 @@ class ObjectSink(Protocol):
 
         When the stored bytes do not have that MD5 the object is dropped and
         :class:`~docket.backup.errors.InvalidBackup` raised (Swift's ETag check).
+        A store may store the object in the background and return at once (Swift and S3
+        upload a few objects at a time): it is then stored by the time
+        :meth:`ObjectStore.sync` returns, and a failure is raised by a later commit to the
+        container or by ``sync``.
         """
 
     def abort(self) -> None:

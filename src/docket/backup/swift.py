@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
-from docket.backup._http import HttpObjectStore, Opened, Redactor
+from docket.backup._http import UPLOADS, HttpObjectStore, Opened, Redactor, Uploads
 from docket.backup.errors import MissingStoreClient, ObjectStoreAuthError, ObjectStoreError
 from docket.backup.objects import ObjectStoreBackupDriver
 
@@ -41,6 +41,9 @@ class SwiftStore(HttpObjectStore):
     and a body that breaks off is resumed from where it stopped as many times. A write is
     checked twice: the MD5 goes with the PUT as its ETag (Swift refuses a mismatch) and the
     ETag Swift returns must be that MD5 (Cinder's check); a refused object is deleted.
+    ``uploads`` committed objects are stored at once in the background (each thread on its
+    own connection; 0: each as it is committed); :meth:`sync` waits for them. Every request
+    times out after ``timeout`` seconds without a byte.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class SwiftStore(HttpObjectStore):
         cacert: str | None = None,
         insecure: bool = False,
         timeout: float = DEFAULT_TIMEOUT,
+        uploads: int = UPLOADS,
     ) -> None:
         self._client = _client()
         self._settings: dict[str, Any] = {
@@ -75,6 +79,7 @@ class SwiftStore(HttpObjectStore):
             "insecure": insecure,
             "timeout": timeout,
         }
+        self.uploads = Uploads(uploads) if uploads > 0 else None
         self.kind = "container"
         self.retries = retries
         self.backoff = backoff
@@ -127,6 +132,10 @@ class SwiftStore(HttpObjectStore):
             **{**self._settings, "preauthurl": url, "preauthtoken": token}
         )
         found, body = own.get_object(container, name, resp_chunk_size=1 << 20, headers=headers)
+        # swiftclient would resume a broken body itself, ``retries`` times for each of the
+        # ObjectBody's own attempts (a stalled store then cost timeout x retries squared):
+        # the body is resumed by ObjectBody alone, bounded once.
+        own.retries = 0
         size = int(found.get("content-length", "0"))
 
         def close() -> None:

@@ -83,6 +83,7 @@ def check_object_store(
         sink.write(piece)
     assert name not in _listed(store, container, PREFIX, 100), "listed before its commit"
     sink.commit(_md5(data))
+    store.sync(container)  # a store may write committed objects in the background
     assert _read(store, container, name) == data, "read back other bytes than were written"
 
     # A whole small object.
