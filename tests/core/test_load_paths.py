@@ -48,6 +48,12 @@ def _agree(family: Family, raw: bytes) -> tuple[Any, ...]:
     fast = _outcome(lambda: family.load(raw))
     general = _outcome(lambda: family.load(raw, to=family.current))
     assert fast == general, raw
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        pass
+    else:
+        assert _outcome(lambda: family.load(text)) == fast, raw
     reference = _reference(family, raw)
     # The reference loads a value: the same verdict, and the same error when not a parse one.
     assert fast[0] == reference[0], raw

@@ -387,8 +387,8 @@ class Family:
     ) -> Container:
         """Parse, validate and upgrade a container (to current, or to ``to``); a
         :class:`Container` is checked again and keeps its written version."""
-        if to is None and type(data) is bytes:
-            return self._load_bytes(data)
+        if to is None and (type(data) is bytes or type(data) is str):
+            return self._load_text(data)
         obj = self._parse(data)
         found: Any = obj.get("version")
         # One dict lookup finds a known version (the family's versions are _specs' keys);
@@ -417,8 +417,8 @@ class Family:
         """The versions with a digest, each with the members it does not cover."""
         return {v: s.integrity.excluded for v, s in self._specs.items() if s.integrity}
 
-    def _load_bytes(self, data: bytes) -> Container:
-        """:meth:`load` of bytes to the current version: the same checks in the same order,
+    def _load_text(self, data: bytes | str) -> Container:
+        """:meth:`load` of bytes or text to the current version: the same checks in the same order,
         with less in between (``tests/core/test_load_paths.py`` holds it to the general
         path). The serialisation that proves the parse exact is the digest's input too
         (:func:`~docket.core.codec.parse_sealed`), and a fresh container is upgraded in
