@@ -182,8 +182,9 @@ def parse_sealed(
     very serialisation that proves the parse exact (None when not shown so).
 
     The proof is :func:`_parse_fast`'s first one: the text is orjson's writing of the value
-    (here written as its excluded members, then the canonical bytes of the rest; members in
-    another order, or anything else, fall back to :func:`parse`, whose value or error it is).
+    (here written as the canonical bytes of its excluded members, then those of the rest;
+    members in another order, or anything else, go the way :func:`parse` goes, to the same
+    value or error).
     """
     if type(data) is not bytes or not _size_within(len(data), limits):
         return parse(data, limits), None
@@ -198,15 +199,12 @@ def parse_sealed(
     if excluded is not None:
         covered = {k: v for k, v in value.items() if k not in excluded}
         body = canonical(covered)
-        head = [
-            orjson.dumps(k) + b":" + canonical(value[k])
-            for k in sorted(k for k in value if k in excluded)
-        ]
-        if covered:
-            head.append(body[1:-1])
-        if data == b"{" + b",".join(head) + b"}" and (
-            _shape_within(data, limits) or _walk(value, limits) is not None
-        ):
+        head = canonical({k: v for k, v in value.items() if k in excluded})
+        if len(head) == 2:  # no excluded member
+            written = body
+        else:
+            written = head if len(body) == 2 else head[:-1] + b"," + body[1:]
+        if data == written and (_shape_within(data, limits) or _walk(value, limits) is not None):
             return value, body
     proved = _proved(data, value, limits)
     return (proved if proved is not None else parse_exact(data, limits)), None
