@@ -80,17 +80,15 @@ class Integrity:
         Returns the signature status: ``"verified"``, ``"unverified"`` (signed, no key given)
         or ``"absent"``. Raises :class:`DigestMismatch` or :class:`SignatureError`.
         """
+        import hmac
+
         found = data.get(self.digest)
         expected = self.digest_of(data, covered)
-        # The digest is no secret (anyone can work it out from the content): a plain
-        # comparison tells nothing a constant-time one would hide.
-        if not isinstance(found, str) or found != expected:
+        if not isinstance(found, str) or not hmac.compare_digest(found, expected):
             raise DigestMismatch(expected, show(found))
         sig = data.get(self.signature) if self.signature else None
         if key is None:
             return "absent" if sig is None else "unverified"
-        import hmac
-
         path = (self.signature or "signature",)
         if sig is None:
             raise SignatureError(
