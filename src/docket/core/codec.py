@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import accumulate, repeat
 from typing import Any
@@ -173,6 +173,43 @@ def parse(
     return parse_exact(data, limits)
 
 
+def parse_sealed(
+    data: bytes | str, limits: Limits, sealed: Mapping[Any, frozenset[str]]
+) -> tuple[JSONObject, bytes | None]:
+    """:func:`parse`, and for a container whose ``version`` is a key of ``sealed`` (the
+    versions with a digest, each with the members it does not cover) and whose text is its
+    canonical writing, the canonical bytes of its other members: the digest's input, from the
+    very serialisation that proves the parse exact (None when not shown so).
+
+    The proof is :func:`_parse_fast`'s first one: the text is orjson's writing of the value
+    (here written as the canonical bytes of its excluded members, then those of the rest;
+    members in another order, or anything else, go the way :func:`parse` goes, to the same
+    value or error).
+    """
+    if type(data) is not bytes or not _size_within(len(data), limits):
+        return parse(data, limits), None
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return parse_exact(data, limits), None  # orjson refused it: the exact path decides
+    if type(value) is not dict:
+        return parse_exact(data, limits), None
+    found = value.get("version")
+    excluded = sealed.get(found) if type(found) is int or type(found) is str else None
+    if excluded is not None:
+        covered = {k: v for k, v in value.items() if k not in excluded}
+        body = canonical(covered)
+        head = canonical({k: v for k, v in value.items() if k in excluded})
+        if len(head) == 2:  # no excluded member
+            written = body
+        else:
+            written = head if len(body) == 2 else head[:-1] + b"," + body[1:]
+        if data == written and (_shape_within(data, limits) or _walk(value, limits) is not None):
+            return value, body
+    proved = _proved(data, value, limits)
+    return (proved if proved is not None else parse_exact(data, limits)), None
+
+
 # Every float orjson makes of an integer outside [-2**63, 2**64) is at least this large; the
 # exact path reads such integers exactly, so a float this large sends the text there.
 _BIG_FLOAT = float(2**63)
@@ -212,6 +249,12 @@ def _parse_fast(data: bytes | bytearray | memoryview | str, limits: Limits) -> J
         return None
     if type(value) is not dict:
         return None
+    return _proved(text, value, limits)
+
+
+def _proved(text: bytes | str, value: JSONObject, limits: Limits) -> JSONObject | None:
+    """``value``, orjson's parse of ``text`` (within the limits its length bounds), when it
+    is provably the exact parse (:func:`_parse_fast`); None when not shown."""
     # orjson read it, so it is valid UTF-8 without lone surrogates.
     raw = text if isinstance(text, bytes) else text.encode("utf-8")
     shown = orjson.dumps(value)

@@ -32,6 +32,7 @@ class Converter:
         return UNKNOWN if self.exactness is None else self.exactness(source, target)
 
 
+_from_iso = datetime.fromisoformat
 _NAIVE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\Z")
 _AWARE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}:\d{2})\Z")
 
@@ -42,14 +43,14 @@ def _naive_to_utc(value: Any) -> Any:
     match = _NAIVE.match(value) if isinstance(value, str) else None
     if match is None:
         raise ValueError(f"{show(value)} is not a naive timestamp YYYY-MM-DDTHH:MM:SS[.ffffff]")
-    moment, fraction = match.groups()
     try:
-        datetime.fromisoformat(moment)
+        _from_iso(match[1])
     except ValueError:
         # The older version's pattern accepts it, but no such moment exists (e.g. 02-30).
         raise ValueError(f"{show(value)} is not a real date and time") from None
-    if fraction is not None and len(fraction) == 6:
-        return value + "Z"  # value is moment.fraction: Cinder writes every timestamp so
+    if len(value) == 26:  # 19 characters of moment, a dot and 6 of fraction: as Cinder writes
+        return value + "Z"
+    moment, fraction = match.groups()
     return f"{moment}.{(fraction or '').ljust(6, '0')}Z"
 
 

@@ -14,8 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 
+from docket.core._frozen import filled
 from docket.core._rs import PathFinder
-from docket.core.codec import DEFAULT_LIMITS, Limits, canonical, check_limits, parse
+from docket.core.codec import (
+    DEFAULT_LIMITS,
+    Limits,
+    canonical,
+    check_limits,
+    parse,
+    parse_sealed,
+)
 from docket.core.documents import FamilySource
 from docket.core.errors import (
     DigestMismatch,
@@ -82,6 +90,23 @@ class Container:
     def sections(self) -> dict[str, Any]:
         """The members that are sections (objects), by name."""
         return {k: v for k, v in self.data.items() if isinstance(v, dict)}
+
+
+def _container(
+    family: str, version: Version, data: JSONObject, written: Version, signature: str
+) -> Container:
+    """``Container(family, version, data, written, signature)`` (no floor), made directly."""
+    return filled(
+        Container,
+        {
+            "family": family,
+            "version": version,
+            "data": data,
+            "written_version": written,
+            "signature": signature,
+            "floor": None,
+        },
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -362,6 +387,8 @@ class Family:
     ) -> Container:
         """Parse, validate and upgrade a container (to current, or to ``to``); a
         :class:`Container` is checked again and keeps its written version."""
+        if to is None and (type(data) is bytes or type(data) is str):
+            return self._load_text(data)
         obj = self._parse(data)
         found: Any = obj.get("version")
         # One dict lookup finds a known version (the family's versions are _specs' keys);
@@ -384,6 +411,46 @@ class Family:
         # Freshly parsed data is ours to change in place; a caller's dict (or container) is not.
         owned = fresh or not isinstance(data, Mapping | Container)
         return self._migrate(container, target, allow_lossy=False, owned=owned, checked=True)
+
+    @functools.cached_property
+    def _sealed(self) -> dict[Version, frozenset[str]]:
+        """The versions with a digest, each with the members it does not cover."""
+        return {v: s.integrity.excluded for v, s in self._specs.items() if s.integrity}
+
+    def _load_text(self, data: bytes | str) -> Container:
+        """:meth:`load` of bytes or text to the current version: the same checks in the same order,
+        with less in between (``tests/core/test_load_paths.py`` holds it to the general
+        path). The serialisation that proves the parse exact is the digest's input too
+        (:func:`~docket.core.codec.parse_sealed`), and a fresh container is upgraded in
+        place."""
+        obj, covered = parse_sealed(data, self.limits, self._sealed)
+        found: Any = obj.get("version")
+        spec = self._specs.get(found) if type(found) in _VERSION_TYPES else None
+        if spec is None:
+            spec = self._specs[self.detect(obj)]
+        version = spec.version
+        if not spec.fast.is_valid(obj):
+            raise ValidationError(self.name, version, spec.issues(obj))
+        if spec.integrity is not None:
+            status = spec.integrity.verify(obj, self.signing_key, covered)
+        else:
+            self._refuse_unsignable(version)
+            status = "absent"
+        target = self.current
+        if version == target:
+            return _container(self.name, version, obj, version, status)
+        route = self._route(version, target)
+        if route.losses:
+            raise LossyMigration(self.name, version, target, list(route.losses))
+        out = obj
+        for migration, up in route.steps:
+            out = self._step(out, migration, up, True)
+        if not route.check.is_valid(out):
+            container = _container(self.name, version, obj, version, status)
+            raise self._broken_step(container, target, route.steps)
+        if self._specs[target].integrity is not None:
+            status = "verified" if self.signing_key is not None else "absent"
+        return _container(self.name, target, out, version, status)
 
     def validate(
         self, data: bytes | bytearray | memoryview | str | Mapping[str, Any] | Container

@@ -32,16 +32,21 @@ class Integrity:
     signature: str | None = "signature"
 
     @functools.cached_property
-    def _excluded(self) -> frozenset[str]:
+    def excluded(self) -> frozenset[str]:
+        """The members the digest does not cover (the version, the family, the integrity
+        members)."""
         members = {self.digest} | ({self.signature} if self.signature else set())
         return HEADER_MEMBERS | members
 
-    def digest_of(self, data: Mapping[str, Any]) -> str:
-        excluded = self._excluded
+    def digest_of(self, data: Mapping[str, Any], covered: bytes | None = None) -> str:
+        """The digest of ``data``; ``covered``, when given, is already the canonical bytes
+        of its covered members (:func:`~docket.core.codec.parse_sealed` gives them)."""
         import hashlib
 
-        covered = {k: v for k, v in data.items() if k not in excluded}
-        return DIGEST_PREFIX + hashlib.sha256(canonical(covered)).hexdigest()
+        if covered is None:
+            excluded = self.excluded
+            covered = canonical({k: v for k, v in data.items() if k not in excluded})
+        return DIGEST_PREFIX + hashlib.sha256(covered).hexdigest()
 
     def signature_of(self, data: Mapping[str, Any], key: bytes) -> str:
         import hashlib
@@ -66,8 +71,11 @@ class Integrity:
             data.pop(self.signature, None)
         return data
 
-    def verify(self, data: Mapping[str, Any], key: bytes | None) -> str:
-        """Check the digest, and the signature when ``key`` is set.
+    def verify(
+        self, data: Mapping[str, Any], key: bytes | None, covered: bytes | None = None
+    ) -> str:
+        """Check the digest, and the signature when ``key`` is set (``covered``: see
+        :meth:`digest_of`).
 
         Returns the signature status: ``"verified"``, ``"unverified"`` (signed, no key given)
         or ``"absent"``. Raises :class:`DigestMismatch` or :class:`SignatureError`.
@@ -75,7 +83,7 @@ class Integrity:
         import hmac
 
         found = data.get(self.digest)
-        expected = self.digest_of(data)
+        expected = self.digest_of(data, covered)
         if not isinstance(found, str) or not hmac.compare_digest(found, expected):
             raise DigestMismatch(expected, show(found))
         sig = data.get(self.signature) if self.signature else None

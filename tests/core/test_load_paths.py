@@ -1,0 +1,138 @@
+"""``Family.load`` of bytes (its fast path: one serialisation proves the parse exact and feeds
+the digest, the upgrade runs in place) against the general path (``load(..., to=current)``)
+and against the reference parse (``parse_exact``, then loading the value): they accept the
+same containers, give the same result and refuse the rest with the same error."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+import docket
+from docket import DocketError
+from docket.core.codec import Limits, canonical, parse_exact
+from docket.core.family import Family
+from tests.strategies import backup_metadata_v1v2
+
+_BACKUP = docket.load_registry().family("backup-metadata")
+_FAMILIES = (
+    _BACKUP,
+    _BACKUP.with_signing_key(b"operator key"),
+    _BACKUP.with_limits(Limits(max_depth=2)),
+    _BACKUP.with_limits(Limits(max_keys=8)),
+)
+
+
+def _outcome(load: Any) -> tuple[Any, ...]:
+    try:
+        c = load()
+    except DocketError as err:
+        return ("error", type(err).__name__, str(err))
+    return ("ok", c.version, c.written_version, c.signature, c.floor, canonical(c.data))
+
+
+def _reference(family: Family, raw: bytes) -> tuple[Any, ...]:
+    """Parsed by the reference parser, then loaded as a value (its limits checked again)."""
+    try:
+        value = parse_exact(raw, family.limits)
+    except DocketError as err:
+        return ("error", type(err).__name__, str(err))
+    return _outcome(lambda: family.load(value))
+
+
+def _agree(family: Family, raw: bytes) -> tuple[Any, ...]:
+    fast = _outcome(lambda: family.load(raw))
+    general = _outcome(lambda: family.load(raw, to=family.current))
+    assert fast == general, raw
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        pass
+    else:
+        assert _outcome(lambda: family.load(text)) == fast, raw
+    reference = _reference(family, raw)
+    # The reference loads a value: the same verdict, and the same error when not a parse one.
+    assert fast[0] == reference[0], raw
+    if fast[0] == "ok" or reference[1] != "ParseError":
+        assert fast == reference, raw
+    return fast
+
+
+def _variants(draw: st.DrawFn, obj: dict[str, Any]) -> bytes:
+    """``obj`` as a v3 container docket writes, then maybe changed the way a hostile or
+    careless writer would: reordered, spaced, a member twice, a digest or value changed."""
+    v3 = _BACKUP.dump(_BACKUP.load(json.dumps(obj).encode()))
+    how = draw(
+        st.sampled_from(
+            ["same", "unsorted", "spaced", "duplicate", "digest", "value", "escaped", "version",
+             "signed", "big", "deep"]
+        )
+    )
+    value = orjson.loads(v3)
+    if how == "same":
+        return v3
+    if how == "unsorted":
+        return orjson.dumps(dict(reversed(list(value.items()))))
+    if how == "spaced":
+        return json.dumps(value, ensure_ascii=False).encode()
+    if how == "duplicate":
+        member = draw(st.sampled_from(sorted(value)))
+        again = b'"' + member.encode() + b'":' + canonical(value[member])
+        at = draw(st.sampled_from(["start", "end"]))
+        return (b"{" + again + b"," + v3[1:]) if at == "start" else (v3[:-1] + b"," + again + b"}")
+    if how == "digest":
+        value["digest"] = "sha256:" + "0" * 64
+    elif how == "value":
+        value["volume-base-metadata"]["id"] = "changed"
+    elif how == "escaped":
+        return v3.replace(b'"version"', b'"\\u0076ersion"')
+    elif how == "version":
+        value["version"] = draw(st.sampled_from([2, "3", True, 3.0, None]))
+    elif how == "signed":
+        value["signature"] = "hmac-sha256:" + "0" * 64
+    elif how == "big":
+        return v3.replace(b'"version":3', b'"version":3,"zz":18446744073709551616')
+    elif how == "deep":
+        value.setdefault("volume-metadata", {})["nested"] = {"a": {"b": {"c": [1]}}}
+    return canonical(value)
+
+
+@st.composite
+def _containers(draw: st.DrawFn) -> bytes:
+    obj = draw(backup_metadata_v1v2())
+    kind = draw(st.sampled_from(["v3", "cinder", "compact"]))
+    if kind == "v3":
+        return _variants(draw, obj)
+    separators = (", ", ": ") if kind == "cinder" else (",", ":")
+    return json.dumps(obj, separators=separators).encode()
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(_containers(), st.sampled_from(_FAMILIES))
+@example(b'{"version":3,"version":3}', _BACKUP)
+@example(b'{"digest":"x","digest":"y","version":3}', _BACKUP)
+@example(b"[]", _BACKUP)
+@example(b'{"version": 9}', _BACKUP)
+def test_the_fast_load_agrees_with_the_general_and_reference_paths(
+    raw: bytes, family: Family
+) -> None:
+    _agree(family, raw)
+
+
+def test_a_v3_container_docket_wrote_takes_the_sealed_path() -> None:
+    """What the fast path is for: docket's own v3 writing is read with the digest's input
+    taken from the proof of the parse, and loads to the same container."""
+    from docket.core.codec import parse_sealed
+
+    v2 = json.dumps({"version": 2, "volume-metadata": {"a": "b"}}).encode()
+    v3 = _BACKUP.dump(_BACKUP.load(v2))
+    value, covered = parse_sealed(v3, _BACKUP.limits, _BACKUP._sealed)
+    assert covered == canonical({"volume-metadata": {"a": "b"}})
+    assert value == orjson.loads(v3)
+    assert _agree(_BACKUP, v3)[0] == "ok"
+    # Another writing of the same value is parsed, but gives no digest input.
+    assert parse_sealed(json.dumps(value).encode(), _BACKUP.limits, _BACKUP._sealed)[1] is None
