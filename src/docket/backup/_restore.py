@@ -36,6 +36,7 @@ from typing import IO, Any
 from docket.backup._chunks import PIECE, ObjectDamaged, compression_named, object_pieces
 from docket.backup._layout import LoadedBackup
 from docket.backup._model import Progress
+from docket.backup._threads import executor
 from docket.backup.errors import InvalidBackup
 
 _IN_FLIGHT = 3
@@ -173,8 +174,8 @@ class RestoreWriter:
 
     def _run(self, out: _Output | None) -> None:
         self.done = 0
-        md5s = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-md5")
-        blocks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-blocks")
+        md5s = executor("md5")
+        blocks = executor("blocks")
         try:
             for index, layer in enumerate(self.layers):
                 for name, entry in layer.loaded.objects:
