@@ -22,6 +22,7 @@ from docket import fs
 from docket.backup._chunks import Compression, compression_named
 from docket.backup._model import Backup
 from docket.backup._seal import check_seal, sha256file_digest
+from docket.backup._shalist import split_sha256file
 from docket.backup.errors import BackupNotFound, InvalidBackup
 from docket.backup.store import ObjectStore, all_objects
 from docket.core.errors import DriverOptionError, FileTooLarge, UnsafeFile, show
@@ -463,11 +464,13 @@ class Backups:
             stored, metadata, _entries(metadata, stored.backup_id, self.object_name_ok)
         )
 
-    def sha256(self, loaded: LoadedBackup, end: int) -> tuple[list[str], int]:
-        """A loaded backup's SHA-256 list and block size, for a volume of ``end`` bytes.
+    def sha256(self, loaded: LoadedBackup, end: int) -> tuple[bytes, int]:
+        """A loaded backup's SHA-256 list, packed (32 bytes a block), and its block size, for
+        a volume of ``end`` bytes.
 
         The object is refused before reading when it is larger than such a volume's list can
-        be, and its block size must be within the sane bounds.
+        be, and its block size must be within the sane bounds. The list is packed as it is
+        read (:mod:`docket.backup._shalist`); the rest of the object is checked by its family.
         """
         stored = loaded.stored
         raw = self._raw(stored, stored.sha256_name, loaded.sha256_limit(end))
@@ -476,7 +479,15 @@ class Backups:
             check_seal(
                 loaded.metadata, sha256file_digest(raw), self.signing_key, stored.backup_id
             )
-        shafile = self._family("chunked-sha256").load(raw).data
+        family = self._family("chunked-sha256")
+        split = split_sha256file(raw)
+        if split is None:  # not the usual form: the family reads it whole, or names the fault
+            shafile = family.load(raw).data
+            packed = b"".join(bytes.fromhex(h) for h in shafile["sha256s"])
+        else:
+            del raw
+            shafile = family.load(split[0]).data
+            packed = bytes(split[1])
         if shafile["backup_id"] != stored.backup_id:
             raise InvalidBackup(
                 f"the sha256file belongs to backup {show(shafile['backup_id'])}",
@@ -491,7 +502,7 @@ class Backups:
                 backup_id=stored.backup_id,
                 path=("chunk_size",),
             )
-        return shafile["sha256s"], block_size
+        return packed, block_size
 
     def chain(self, backup: Backup | str) -> list[LoadedBackup]:
         """The backup and its parents, newest first, each checked as restore needs."""

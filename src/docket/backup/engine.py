@@ -177,8 +177,9 @@ class ChunkedBackupDriver(BackupDriver):
         """A stored backup and its parents, newest first, each checked as restore needs."""
         return self._backups.chain(backup)
 
-    def _sha256(self, loaded: LoadedBackup, end: int) -> tuple[list[str], int]:
-        """A stored backup's SHA-256 list and block size, for a volume of ``end`` bytes."""
+    def _sha256(self, loaded: LoadedBackup, end: int) -> tuple[bytes, int]:
+        """A stored backup's SHA-256 list (packed, 32 bytes a block) and block size, for a
+        volume of ``end`` bytes."""
         return self._backups.sha256(loaded, end)
 
     def _object_prefix(self, volume_id: str, now: datetime, backup_id: str) -> str:
@@ -310,7 +311,7 @@ class ChunkedBackupDriver(BackupDriver):
                 backup_id=backup.id,
                 hint="configure the same sha_block_size as the parent backup",
             )
-        return b"".join(bytes.fromhex(h) for h in shas), end
+        return shas, end
 
     def _store(
         self,
