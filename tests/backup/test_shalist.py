@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from docket.backup._shalist import Digests, split_sha256file
+from docket.backup._shalist import Digests, read_sha256file, split_sha256file
 
 HEADER = {
     "backup_id": "b1",
@@ -34,7 +34,12 @@ def test_packed_digests_are_the_listed_ones(dump: object) -> None:
     raw = dump({**HEADER, "sha256s": HEXES}).encode("utf-8")  # type: ignore[operator]
     split = split_sha256file(raw)
     assert split is not None
-    header, packed = split
+    header, packed = split.header, split.packed
+    assert split.digest == "sha256:" + hashlib.sha256(raw).hexdigest()
+    # Read a few bytes at a time: tokens and items cut anywhere.
+    small = [raw[at : at + 97] for at in range(0, len(raw), 97)][::-1]
+    again = read_sha256file(lambda _: small.pop() if small else b"", 0)
+    assert again is not None and again.packed == packed and again.header == header
     assert json.loads(header) == {**HEADER, "sha256s": []}
     assert bytes(packed) == b"".join(bytes.fromhex(h) for h in HEXES)
     digests = Digests(bytes(packed))
@@ -43,7 +48,7 @@ def test_packed_digests_are_the_listed_ones(dump: object) -> None:
 
 def test_an_empty_list() -> None:
     split = split_sha256file(json.dumps({**HEADER, "sha256s": []}).encode())
-    assert split is not None and split[1] == b""
+    assert split is not None and split.packed == b""
 
 
 ITEM = '"' + "ab" * 32 + '"'
@@ -58,6 +63,7 @@ ITEM = '"' + "ab" * 32 + '"'
         '{"sha256s": ["' + "zz" * 32 + '"]}',
         '{"sha256s": [' + ITEM + " " + ITEM + "]}",  # no comma
         '{"sha256s": [' + ITEM + ",]}",
+        '{"sha256s": [' + ITEM + ", ]}",
         '{"sha256s": [' + ITEM + ",," + ITEM + "]}",
         '{"sha256s": [' + ITEM + '], "sha256s": []}',  # twice
         '{"sha256s": [' + ITEM,  # never ends
@@ -75,4 +81,4 @@ def test_other_forms_are_left_to_the_family(text: str) -> None:
 def test_a_duplicate_member_reaches_the_family() -> None:
     # Kept in the header text, where the family's codec refuses duplicate keys.
     split = split_sha256file(b'{"a": 1, "a": 2, "sha256s": []}')
-    assert split is not None and split[0] == b'{"a":1,"a":2,"sha256s":[]}'
+    assert split is not None and split.header == b'{"a":1,"a":2,"sha256s":[]}'

@@ -63,7 +63,7 @@ class Layer:
     32 bytes a block)."""
 
     loaded: LoadedBackup
-    shas: bytes
+    shas: bytes | bytearray
     block_size: int
 
     @property
@@ -73,7 +73,7 @@ class Layer:
 
 def plan(
     chain: Sequence[LoadedBackup],
-    sha256: Callable[[LoadedBackup], tuple[bytes, int]],
+    sha256: Callable[[LoadedBackup], tuple[bytes | bytearray, int]],
     record_size: int | None = None,
 ) -> list[Layer]:
     """Check what each backup of a chain (oldest first) declares before anything is read or

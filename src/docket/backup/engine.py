@@ -177,7 +177,7 @@ class ChunkedBackupDriver(BackupDriver):
         """A stored backup and its parents, newest first, each checked as restore needs."""
         return self._backups.chain(backup)
 
-    def _sha256(self, loaded: LoadedBackup, end: int) -> tuple[bytes, int]:
+    def _sha256(self, loaded: LoadedBackup, end: int) -> tuple[bytes | bytearray, int]:
         """A stored backup's SHA-256 list (packed, 32 bytes a block) and block size, for a
         volume of ``end`` bytes."""
         return self._backups.sha256(loaded, end)
@@ -290,7 +290,7 @@ class ChunkedBackupDriver(BackupDriver):
             data_timestamp=backup.data_timestamp or iso_utc(now),
         )
 
-    def _parent(self, backup: Backup, volume_id: str) -> tuple[bytes | None, int]:
+    def _parent(self, backup: Backup, volume_id: str) -> tuple[bytes | bytearray | None, int]:
         """The parent's SHA-256 list and volume size, checked (``None`` for a full backup)."""
         if backup.parent_id is None:
             return None, 0
@@ -319,7 +319,7 @@ class ChunkedBackupDriver(BackupDriver):
         container: str,
         prefix: str,
         header: Mapping[str, Any],
-        parent_shas: bytes | None,
+        parent_shas: bytes | bytearray | None,
         parent_end: int,
         backup_id: str,
         progress: Progress | None,
@@ -354,7 +354,7 @@ class ChunkedBackupDriver(BackupDriver):
         fh: IO[bytes],
         container: str,
         prefix: str,
-        parent_shas: bytes | None,
+        parent_shas: bytes | bytearray | None,
         sha: Sha256FileWriter,
         total: int,
         progress: Progress | None,
