@@ -111,10 +111,8 @@ class ObjectWriter:
         job: Future[Piece] | None = None
         if self._piecewise is not None and self._pool is not None and self._compressing:
             job = self._pool.submit(self._piecewise, data, self._primer)
-            self._primer = (
-                bytes(data[-WINDOW:])
-                if len(data) >= WINDOW
-                else ((self._primer + bytes(data))[-WINDOW:])
+            self._primer = bytes(data[-WINDOW:]) if len(data) >= WINDOW else (
+                (self._primer + bytes(data))[-WINDOW:]
             )
         futures.append(writer.submit(self.write, data, job, zeros, self._hasher is None))
         return futures
@@ -291,7 +289,9 @@ class ObjectWriter:
             )
         self.compression = Compression.NONE
 
-    def _store_compressed(self, reread: Callable[[int, int], Iterator[bytes]], md5: str) -> None:
+    def _store_compressed(
+        self, reread: Callable[[int, int], Iterator[bytes]], md5: str
+    ) -> None:
         """Start over, compressed in one stream (the rare object stored raw at first)."""
         self._restart()
         self.compression = self._chosen

@@ -166,7 +166,9 @@ class ChunkedBackupDriver(BackupDriver):
     @functools.cached_property
     def _backups(self) -> Backups:
         """The backups in the store: finding them and reading them back."""
-        return Backups(self.store, lambda name: self._families[name], self.registry.signing_key)
+        return Backups(
+            self.store, lambda name: self._families[name], self.registry.signing_key
+        )
 
     def _new_container(self, backup: Backup) -> tuple[str, str]:
         """The id of a backup about to be taken and the container its objects go to: the
@@ -258,7 +260,9 @@ class ChunkedBackupDriver(BackupDriver):
             fh = volume_file
             if isinstance(volume_file, str | os.PathLike):
                 # Not a link, a FIFO or a character device: a regular file or block device.
-                fh = stack.enter_context(fs.open_file(volume_file, what="volume", kinds=fs.VOLUME))
+                fh = stack.enter_context(
+                    fs.open_file(volume_file, what="volume", kinds=fs.VOLUME)
+                )
             objects, total, sha256file = self._store(
                 fh, container, prefix, header, parent_shas, parent_end, backup_id, progress
             )
