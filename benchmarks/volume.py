@@ -405,10 +405,15 @@ GAPS = [
     "ratio of CPU times (the CPU column), which for zlib and bz2 is the compressor's own "
     "cost on both sides: the same library at the same level. The load average is recorded "
     "with the run.",
+    "- **zlib** pieces are deflated side by side (as pigz does), and 64 KiB segments that "
+    "do not compress (three 4 KiB samples do not shrink at level 1) are stored as deflate "
+    "stored blocks instead of searched for matches: most of the CPU left is zlib's own "
+    "deflate of what does compress, at Cinder's level.",
     "- **zstd** compresses on docket's writer thread (now free of the MD5), beside the "
-    "reading and hashing thread and the MD5 thread; Cinder's uses a worker per core. A "
-    "zstandard worker thread measured 61-67 MiB at peak, past the 64 MiB budget, so it is "
-    "off (`_chunks.ZSTD_THREADS`).",
+    "reading and hashing thread and the MD5 thread: three busy threads on two cores, "
+    "0.50-0.58x of Cinder's time, whose zstd uses a worker per core. A zstandard worker "
+    "thread measured 58-67 MiB at peak (job sizes of 1-2 MiB), too close to or past the "
+    "64 MiB budget, so it is off (`_chunks.ZSTD_THREADS`).",
     "- **Memory.** docket's data path is flat; what grows with the volume is the packed "
     "SHA-256 list a restore or an incremental checks against (32 bytes a block: 1 MiB per "
     "GiB at 32 KiB blocks), read from the `_sha256file` as it streams in. Cinder holds a "
