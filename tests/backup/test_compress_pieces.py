@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bz2
 import io
+import random
 import zlib
 
 import pytest
@@ -62,3 +63,21 @@ def test_data_after_the_last_bz2_stream_is_damage() -> None:
     stored = bz2.compress(b"a" * 100) + bz2.compress(b"b" * 100) + b"junk"
     with pytest.raises(ObjectDamaged, match="after the end"):
         b"".join(object_pieces(io.BytesIO(stored), Compression.BZ2, 200))
+
+
+def test_pieces_that_do_not_compress_are_stored_in_the_stream() -> None:
+    # Random segments (stored as they are) between text and zeros (deflated), in one zlib
+    # stream that Cinder's zlib.decompress and docket's reader read back whole.
+    rng = random.Random(26)
+    text = b" ".join(rng.choice([b"alpha", b"beta", b"gamma"]) for _ in range(40000))
+    pieces = [
+        rng.randbytes(1 << 20),
+        text[: 300 << 10] + rng.randbytes(200 << 10) + bytes(300 << 10),
+        bytes(5000) + rng.randbytes(70000),
+    ]
+    blob = _compress(Compression.ZLIB, pieces)
+    whole = b"".join(pieces)
+    assert zlib.decompress(blob) == whole
+    assert b"".join(object_pieces(io.BytesIO(blob), Compression.ZLIB, len(whole))) == whole
+    # Stored: barely larger than the random bytes; the text and zeros still shrink.
+    assert len(blob) < (1 << 20) + (200 << 10) + 70000 + (100 << 10)

@@ -150,7 +150,7 @@ class MemoryDriver(ChunkedBackupDriver):
     def _chain(self, backup: Backup | str) -> list[LoadedBackup]:
         raise NotImplementedError
 
-    def _sha256(self, loaded: LoadedBackup, end: int) -> tuple[list[str], int]:
+    def _sha256(self, loaded: LoadedBackup, end: int) -> tuple[bytes | bytearray, int]:
         raise NotImplementedError
 
     def restore(self, backup: Backup | str, volume_id: str | None, volume: Any, **kw: Any) -> Any:

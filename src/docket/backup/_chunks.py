@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -282,8 +282,16 @@ class Sha256FileWriter:
         self._sink.write(data)
 
     def add(self, digest: bytes) -> None:
-        self._write(("," if self.count else "") + self._item + '"' + digest.hex() + '"')
-        self.count += 1
+        self.add_many((digest,))
+
+    def add_many(self, digests: Sequence[bytes]) -> None:
+        """Add the next digests, in order, in one write."""
+        if not digests:
+            return
+        item = self._item
+        text = ",".join(f'{item}"{d.hex()}"' for d in digests)
+        self._write(("," if self.count else "") + text)
+        self.count += len(digests)
 
     def close(self) -> None:
         """Finish the object and store it."""

@@ -49,15 +49,69 @@ def adler32_combine(first: int, second: int, second_length: int) -> int:
     return sum1 | (sum2 << 16)
 
 
-def deflate_piece(data: bytes | memoryview, primer: bytes) -> Piece:
-    """Raw deflate of ``data`` ending on a byte edge (sync flush), primed with ``primer``
-    (the bytes before it in the object; empty for the first piece)."""
+SEGMENT = 64 << 10
+"""Bytes of a piece judged at a time: deflated, or stored as they are when they do not
+compress (random or already compressed data), which costs deflate's whole match search for
+nothing."""
+_SAMPLE = 4096
+_STORED_MAX = 65535
+
+
+def _incompressible(segment: memoryview) -> bool:
+    """Whether three samples of a whole segment (start, middle, end) do not shrink at level 1:
+    a cheap guess (a few percent of deflating it) that deflate would store it."""
+    if len(segment) < SEGMENT:
+        return False
+    for at in (0, (len(segment) - _SAMPLE) // 2, len(segment) - _SAMPLE):
+        if len(zlib.compress(segment[at : at + _SAMPLE], 1)) < _SAMPLE * 0.97:
+            return False
+    return True
+
+
+def _stored(segment: memoryview) -> bytes:
+    """Deflate stored blocks holding ``segment`` (the stream is on a byte edge here)."""
+    out = bytearray()
+    for at in range(0, len(segment), _STORED_MAX):
+        part = segment[at : at + _STORED_MAX]
+        size = len(part)
+        out += b"\x00" + size.to_bytes(2, "little") + (size ^ 0xFFFF).to_bytes(2, "little")
+        out += part
+    return bytes(out)
+
+
+def _deflate(data: memoryview, primer: bytes) -> bytes:
     if primer:
         c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15, zdict=primer)
     else:
         c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
-    return Piece(out, zlib.adler32(data), len(data))
+    return c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+
+
+def deflate_piece(data: bytes | memoryview, primer: bytes) -> Piece:
+    """Raw deflate of ``data`` ending on a byte edge (sync flush), primed with ``primer``
+    (the bytes before it in the object; empty for the first piece). Segments that do not
+    compress are stored as they are, in stored blocks between sync-flushed deflate runs."""
+    view = memoryview(data)
+    out: list[bytes] = []
+    run = 0  # where the run of segments to deflate starts
+    for start in range(0, len(view), SEGMENT):
+        segment = view[start : start + SEGMENT]
+        if not _incompressible(segment):
+            continue
+        if run < start:
+            out.append(_deflate(view[run:start], _before(primer, view, run)))
+        out.append(_stored(segment))
+        run = start + len(segment)
+    if run < len(view) or not out:
+        out.append(_deflate(view[run:], _before(primer, view, run)))
+    return Piece(b"".join(out), zlib.adler32(view), len(view))
+
+
+def _before(primer: bytes, view: memoryview, at: int) -> bytes:
+    """The window of bytes before ``at`` in the object (the primer, then the piece)."""
+    if at >= WINDOW:
+        return bytes(view[at - WINDOW : at])
+    return (primer + bytes(view[:at]))[-WINDOW:]
 
 
 def bz2_piece(data: bytes | memoryview, primer: bytes) -> Piece:

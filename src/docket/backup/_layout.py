@@ -22,6 +22,7 @@ from docket import fs
 from docket.backup._chunks import Compression, compression_named
 from docket.backup._model import Backup
 from docket.backup._seal import check_seal, sha256file_digest
+from docket.backup._shalist import Split, read_sha256file
 from docket.backup.errors import BackupNotFound, InvalidBackup
 from docket.backup.store import ObjectStore, all_objects
 from docket.core.errors import DriverOptionError, FileTooLarge, UnsafeFile, show
@@ -422,7 +423,31 @@ class Backups:
         try:
             return stored.read_object(name, limit)
         except FileNotFoundError:
-            raise InvalidBackup(f"{name} is missing", backup_id=stored.backup_id) from None
+            raise self._missing(stored, name) from None
+
+    @staticmethod
+    def _split_sha256(stored: StoredBackup, name: str, limit: int) -> Split | None:
+        """A sha256file read through as it streams in (:mod:`docket.backup._shalist`)."""
+        with stored.open_object_bounded(name, limit) as fh:
+            try:
+                size = os.fstat(fh.fileno()).st_size
+            except (AttributeError, OSError, ValueError):
+                size = 0  # not a file: the packed list grows as it is read
+            seen = 0
+
+            def read(n: int) -> bytes:
+                nonlocal seen
+                piece = fh.read(n)
+                seen += len(piece)
+                if seen > limit:
+                    raise FileTooLarge(name, "object", None, limit, backup_id=stored.backup_id)
+                return piece
+
+            return read_sha256file(read, size)
+
+    @staticmethod
+    def _missing(stored: StoredBackup, name: str) -> InvalidBackup:
+        return InvalidBackup(f"{name} is missing", backup_id=stored.backup_id)
 
     def decode(self, family: str, raw: bytes) -> dict[str, Any]:
         """A metadata or SHA-256 object's bytes, loaded and checked by its family (a store
@@ -463,20 +488,33 @@ class Backups:
             stored, metadata, _entries(metadata, stored.backup_id, self.object_name_ok)
         )
 
-    def sha256(self, loaded: LoadedBackup, end: int) -> tuple[list[str], int]:
-        """A loaded backup's SHA-256 list and block size, for a volume of ``end`` bytes.
+    def sha256(self, loaded: LoadedBackup, end: int) -> tuple[bytes | bytearray, int]:
+        """A loaded backup's SHA-256 list, packed (32 bytes a block), and its block size, for
+        a volume of ``end`` bytes.
 
         The object is refused before reading when it is larger than such a volume's list can
-        be, and its block size must be within the sane bounds.
+        be, and its block size must be within the sane bounds. The list is packed as it is
+        read (:mod:`docket.backup._shalist`); the rest of the object is checked by its family.
         """
         stored = loaded.stored
-        raw = self._raw(stored, stored.sha256_name, loaded.sha256_limit(end))
+        name, limit = stored.sha256_name, loaded.sha256_limit(end)
+        family = self._family("chunked-sha256")
+        try:
+            split = self._split_sha256(stored, name, limit)
+            raw = None if split is not None else stored.read_object(name, limit)
+        except FileNotFoundError:
+            raise self._missing(stored, name) from None
         if self.signing_key is not None:
-            # Before the list is parsed: what restore and verify compare against is sealed.
-            check_seal(
-                loaded.metadata, sha256file_digest(raw), self.signing_key, stored.backup_id
-            )
-        shafile = self._family("chunked-sha256").load(raw).data
+            # Before the list is used: what restore and verify compare against is sealed.
+            digest = split.digest if split is not None else sha256file_digest(raw or b"")
+            check_seal(loaded.metadata, digest, self.signing_key, stored.backup_id)
+        packed: bytes | bytearray
+        if split is None:  # not the usual form: the family reads it whole, or names the fault
+            shafile = family.load(raw or b"").data
+            packed = b"".join(bytes.fromhex(h) for h in shafile["sha256s"])
+        else:
+            shafile = family.load(split.header).data
+            packed = split.packed
         if shafile["backup_id"] != stored.backup_id:
             raise InvalidBackup(
                 f"the sha256file belongs to backup {show(shafile['backup_id'])}",
@@ -491,7 +529,7 @@ class Backups:
                 backup_id=stored.backup_id,
                 path=("chunk_size",),
             )
-        return shafile["sha256s"], block_size
+        return packed, block_size
 
     def chain(self, backup: Backup | str) -> list[LoadedBackup]:
         """The backup and its parents, newest first, each checked as restore needs."""

@@ -13,6 +13,7 @@ from typing import Any
 from docket.backup._chunks import ObjectDamaged, compression_named, object_pieces
 from docket.backup._layout import DEFAULT_SHA_BLOCK_SIZE, Backups, LoadedBackup
 from docket.backup._model import Backup, Problem, Progress, VerifyReport
+from docket.backup._shalist import Digests
 from docket.backup.errors import BackupNotFound
 from docket.core.errors import DocketError, UnsafeFile
 from docket.core.family import Family
@@ -90,7 +91,7 @@ def verify_chain(
         stored = checked.loaded.stored
         try:
             shas, block_size = backups.sha256(checked.loaded, end)
-            found[i] = _Checked(checked.loaded, shas, block_size)
+            found[i] = _Checked(checked.loaded, Digests(shas), block_size)
         except (DocketError, OSError) as err:
             message = str(err) if isinstance(err, DocketError) else _os_message(err)
             problems.append(Problem(stored.backup_id, "sha256", message, stored.sha256_name))
@@ -114,8 +115,13 @@ class _Checked:
     """A backup verify is checking, with its SHA-256 list when that could be read."""
 
     loaded: LoadedBackup
-    shas: list[str] | None = None
+    shas: Digests | list[str] | None = None
     block_size: int = DEFAULT_SHA_BLOCK_SIZE
+
+    def __post_init__(self) -> None:
+        if isinstance(self.shas, list):  # hex, as a caller read it (checked by the schema)
+            packed = b"".join(bytes.fromhex(h) for h in self.shas)
+            object.__setattr__(self, "shas", Digests(packed))
 
 
 class _Verifier:
@@ -191,7 +197,7 @@ class _Verifier:
         loaded: LoadedBackup,
         name: str,
         entry: Mapping[str, Any],
-        shas: list[str] | None,
+        shas: Digests | list[str] | None,
         block_size: int,
     ) -> None:
         self.objects += 1
@@ -213,7 +219,7 @@ class _Verifier:
         def compare(block: memoryview | bytearray) -> None:
             nonlocal index, bad_count, bad_first
             assert shas is not None
-            digest = hashlib.sha256(block).hexdigest()
+            digest = hashlib.sha256(block).digest()
             self.blocks += 1
             if index >= len(shas) or shas[index] != digest:
                 bad_count += 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +55,7 @@ class ObjectWriter:
         *,
         size: int | None = None,
         pool: Executor | None = None,
+        hasher: Executor | None = None,
     ) -> None:
         self.name = name
         self.offset = offset
@@ -63,7 +64,11 @@ class ObjectWriter:
         self.stored = 0
         self._size = size
         self._md5 = hashlib.md5(usedforsecurity=False)
+        self._hasher = hasher
         self._stored_md5 = hashlib.md5(usedforsecurity=False)
+        self._hash_stored = compression is not Compression.NONE
+        """Whether the stored bytes need an MD5 of their own: not while they are the raw
+        bytes themselves, whose MD5 (:attr:`_md5`) is the stored one too."""
         self._deferred = compression is Compression.ZSTD and size is None
         piecewise = COMPRESS_PIECE.get(compression) if pool is not None else None
         self._piecewise = piecewise
@@ -83,32 +88,54 @@ class ObjectWriter:
         self._held = 0
         self._open_sink = open_sink
         self._sink = open_sink()  # committed in finish, dropped in abort
+        self._bind_sink()
+
+    def _bind_sink(self) -> None:
+        """Write through the sink's ``write_known`` and ``skip`` where it has them (the
+        sink then leaves the MD5 to this writer, which takes it once)."""
+        self._put = getattr(self._sink, "write_known", self._sink.write)
+        self._skip: Callable[[int], None] | None = getattr(self._sink, "skip", None)
 
     # --- bytes in ---------------------------------------------------------------------------
 
-    def submit(self, data: memoryview, writer: Executor) -> Future[None]:
+    def submit(
+        self, data: memoryview, writer: Executor, zeros: Sequence[tuple[int, int]] = ()
+    ) -> list[Future[None]]:
         """Queue ``data`` (the next bytes of the object; the caller keeps the buffer until
-        the returned future is done): its compression starts now on the pool, and the
-        writer thread hashes and stores it in order."""
+        the returned futures are done): its compression starts now on the pool, its MD5
+        on the hashing thread, and the writer thread stores it in order. ``zeros``: the
+        (start, end) runs of ``data`` known to be zero bytes (holes, when stored raw)."""
+        futures = []
+        if self._hasher is not None:
+            futures.append(self._hasher.submit(self._md5.update, data))
         job: Future[Piece] | None = None
         if self._piecewise is not None and self._pool is not None and self._compressing:
             job = self._pool.submit(self._piecewise, data, self._primer)
             self._primer = bytes(data[-WINDOW:]) if len(data) >= WINDOW else (
                 (self._primer + bytes(data))[-WINDOW:]
             )
-        return writer.submit(self.write, data, job)
+        futures.append(writer.submit(self.write, data, job, zeros, self._hasher is None))
+        return futures
 
     @property
     def _compressing(self) -> bool:
         return self._mode != "raw" or self._shadow is not None
 
-    def write(self, data: bytes | memoryview, job: Future[Piece] | None = None) -> None:
-        self._md5.update(data)
+    def write(
+        self,
+        data: bytes | memoryview,
+        job: Future[Piece] | None = None,
+        zeros: Sequence[tuple[int, int]] = (),
+        md5: bool = True,
+    ) -> None:
+        """Store the next bytes of the object (``md5``: take their MD5 here too)."""
+        if md5:
+            self._md5.update(data)
         self.length += len(data)
         if self._deferred:
             return
         if not self._compressing:
-            self._store(data)
+            self._store_raw_piece(data, zeros)
             return
         if job is not None:
             out = self._stream.add(job.result())
@@ -151,6 +178,7 @@ class ObjectWriter:
                 self._store(tail)
             self._mode = "compressed"
         else:
+            self._hash_stored = False  # the stored bytes are the raw ones from here on
             for raw in self._held_raw:
                 self._store(raw)
             self._mode = "raw"
@@ -160,9 +188,26 @@ class ObjectWriter:
         self._held_raw, self._held_out, self._held = [], [], 0
 
     def _store(self, out: bytes | memoryview) -> None:
-        self._sink.write(out)
-        self._stored_md5.update(out)
+        self._put(out)
+        if self._hash_stored:
+            self._stored_md5.update(out)
         self.stored += len(out)
+
+    def _store_raw_piece(self, data: bytes | memoryview, zeros: Sequence[tuple[int, int]]) -> None:
+        """Store raw bytes, their zero runs as holes where the sink leaves holes."""
+        if not zeros or self._skip is None or self._hash_stored:
+            self._store(data)
+            return
+        view = memoryview(data)
+        at = 0
+        for start, end in zeros:
+            if start > at:
+                self._put(view[at:start])
+            self._skip(end - start)
+            at = end
+        if at < len(view):
+            self._put(view[at:])
+        self.stored += len(view)
 
     def _compress(self, data: bytes | memoryview) -> bytes:
         assert self._compressor is not None
@@ -213,7 +258,7 @@ class ObjectWriter:
         elif self._shadow is not None and self._shadow + len(self._tail()) < self.length:
             # Incompressible at first, smaller compressed over all: stored as Cinder would.
             self._store_compressed(reread, md5)
-        self._sink.commit(self._stored_md5.hexdigest())
+        self._sink.commit(self._stored_md5.hexdigest() if self._hash_stored else md5)
         return {
             "offset": self.offset,
             "length": self.length,
@@ -235,10 +280,7 @@ class ObjectWriter:
 
     def _store_raw(self, reread: Callable[[int, int], Iterator[bytes]], md5: str) -> None:
         # Objects are written once (no rewrite in place in an object store): start over.
-        self._sink.abort()
-        self._sink = self._open_sink()
-        self._stored_md5 = hashlib.md5(usedforsecurity=False)
-        self.stored = 0
+        self._restart()
         for piece in reread(self.offset, self.length):
             self._store(piece)
         if self._stored_md5.hexdigest() != md5:
@@ -251,10 +293,7 @@ class ObjectWriter:
         self, reread: Callable[[int, int], Iterator[bytes]], md5: str
     ) -> None:
         """Start over, compressed in one stream (the rare object stored raw at first)."""
-        self._sink.abort()
-        self._sink = self._open_sink()
-        self._stored_md5 = hashlib.md5(usedforsecurity=False)
-        self.stored = 0
+        self._restart()
         self.compression = self._chosen
         compressor = _compressor(self._chosen, self.length)
         assert compressor is not None
@@ -268,6 +307,15 @@ class ObjectWriter:
             raise InvalidBackup(
                 _CHANGED.format(self.name), hint="back up a snapshot or an unmounted volume"
             )
+
+    def _restart(self) -> None:
+        """Drop what was stored and start the object over in a new sink."""
+        self._sink.abort()
+        self._sink = self._open_sink()
+        self._bind_sink()
+        self._stored_md5 = hashlib.md5(usedforsecurity=False)
+        self._hash_stored = True
+        self.stored = 0
 
     def abort(self) -> None:
         self._sink.abort()

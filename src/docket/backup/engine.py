@@ -22,7 +22,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +64,7 @@ from docket.backup._model import (
 )
 from docket.backup._restore import RestoreWriter, plan, truncate_regular
 from docket.backup._seal import SEAL, seal_of
+from docket.backup._threads import executor
 from docket.backup._verify import verify_chain
 from docket.backup._writer import ObjectWriter
 from docket.backup.base import BackupDriver
@@ -86,8 +87,16 @@ _OBJECT_LIMITS = Limits(
     max_bytes=1 << 40, max_depth=32, max_string_length=1 << 31, max_keys=1_000_000
 )
 _BUFFERS = 4
+_DIGEST = 32
+"""Bytes of a SHA-256 digest."""
 _NAME_MAX = 255
 """The longest file name POSIX file systems hold, in bytes (an object is one file)."""
+
+
+@functools.lru_cache(maxsize=4)
+def _zero_digest(size: int) -> bytes:
+    """The SHA-256 of a block of ``size`` zero bytes."""
+    return hashlib.sha256(bytes(size)).digest()
 
 
 def _utcnow() -> datetime:
@@ -170,8 +179,9 @@ class ChunkedBackupDriver(BackupDriver):
         """A stored backup and its parents, newest first, each checked as restore needs."""
         return self._backups.chain(backup)
 
-    def _sha256(self, loaded: LoadedBackup, end: int) -> tuple[list[str], int]:
-        """A stored backup's SHA-256 list and block size, for a volume of ``end`` bytes."""
+    def _sha256(self, loaded: LoadedBackup, end: int) -> tuple[bytes | bytearray, int]:
+        """A stored backup's SHA-256 list (packed, 32 bytes a block) and block size, for a
+        volume of ``end`` bytes."""
         return self._backups.sha256(loaded, end)
 
     def _object_prefix(self, volume_id: str, now: datetime, backup_id: str) -> str:
@@ -284,7 +294,7 @@ class ChunkedBackupDriver(BackupDriver):
             data_timestamp=backup.data_timestamp or iso_utc(now),
         )
 
-    def _parent(self, backup: Backup, volume_id: str) -> tuple[list[bytes] | None, int]:
+    def _parent(self, backup: Backup, volume_id: str) -> tuple[bytes | bytearray | None, int]:
         """The parent's SHA-256 list and volume size, checked (``None`` for a full backup)."""
         if backup.parent_id is None:
             return None, 0
@@ -305,7 +315,7 @@ class ChunkedBackupDriver(BackupDriver):
                 backup_id=backup.id,
                 hint="configure the same sha_block_size as the parent backup",
             )
-        return [bytes.fromhex(h) for h in shas], end
+        return shas, end
 
     def _store(
         self,
@@ -313,7 +323,7 @@ class ChunkedBackupDriver(BackupDriver):
         container: str,
         prefix: str,
         header: Mapping[str, Any],
-        parent_shas: Sequence[bytes] | None,
+        parent_shas: bytes | bytearray | None,
         parent_end: int,
         backup_id: str,
         progress: Progress | None,
@@ -348,7 +358,7 @@ class ChunkedBackupDriver(BackupDriver):
         fh: IO[bytes],
         container: str,
         prefix: str,
-        parent_shas: Sequence[bytes] | None,
+        parent_shas: bytes | bytearray | None,
         sha: Sha256FileWriter,
         total: int,
         progress: Progress | None,
@@ -356,22 +366,24 @@ class ChunkedBackupDriver(BackupDriver):
         """Read the volume once; write changed SHA blocks as objects, split at chunk edges."""
         bs, cs = self.sha_block_size, self.chunk_size
         piece_size = max(bs, PIECE // bs * bs)
-        # MD5, compression and writing run on a worker thread while this one reads and takes
-        # SHA-256s (both hashlib and the compressors release the GIL). Pieces rotate through
-        # a few buffers; a buffer is refilled only once the worker is done with it.
+        parent_blocks = len(parent_shas) // _DIGEST if parent_shas is not None else 0
+        # MD5 on one thread, compression on a pool and writing on a third run while this one
+        # reads and takes SHA-256s (hashlib and the compressors release the GIL). Pieces
+        # rotate through a few buffers; a buffer is refilled only once all are done with it.
         buffers = [bytearray(piece_size) for _ in range(_BUFFERS)]
         busy: list[list[Future[None]]] = [[] for _ in range(_BUFFERS)]
-        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-write")
+        worker = executor("write")
+        hasher = executor("md5")  # an object's MD5 is one stream: a thread of its own
         # zlib and bz2 pieces of an object are compressed side by side, one thread a core.
-        pool = ThreadPoolExecutor(
-            max_workers=max(1, min(os.cpu_count() or 1, _BUFFERS - 1)),
-            thread_name_prefix="docket-compress",
-        )
+        pool = executor("compress", max(1, min(os.cpu_count() or 1, _BUFFERS - 1)))
         objects: list[dict[str, Any]] = []
         run: ObjectWriter | None = None
         block = 0
         offset = 0
         slot = 0
+        zero_block = bytes(bs)
+        zero_digest = _zero_digest(bs)
+        sha256 = hashlib.sha256
 
         def reread(start: int, length: int) -> Iterator[bytes]:
             return read_range(fh, start, length)
@@ -388,6 +400,7 @@ class ChunkedBackupDriver(BackupDriver):
                 self.compression,
                 size=size,
                 pool=pool,
+                hasher=hasher,
             )
 
         def wait(futures: list[Future[None]]) -> None:
@@ -395,9 +408,16 @@ class ChunkedBackupDriver(BackupDriver):
                 future.result()
             futures.clear()
 
-        def write(data: memoryview) -> None:
+        def write(data: memoryview, start: int, zeros: list[tuple[int, int]]) -> None:
+            """Queue ``data``, which starts ``start`` bytes into the piece."""
             assert run is not None
-            busy[slot].append(run.submit(data, worker))
+            end = start + len(data)
+            runs = [
+                (max(a, start) - start, min(b, end) - start)
+                for a, b in zeros
+                if a < end and b > start
+            ]
+            busy[slot].extend(run.submit(data, worker, runs))
 
         def close_run() -> None:
             nonlocal run
@@ -410,20 +430,33 @@ class ChunkedBackupDriver(BackupDriver):
         try:
             while True:
                 wait(busy[slot])
-                view = memoryview(buffers[slot])
+                buffer = buffers[slot]
+                view = memoryview(buffer)
                 want = min(piece_size, cs - offset % cs)
                 n = read_full(fh, view[:want])
                 if n == 0:
                     break
                 data = view[:n]
-                span: int | None = None  # where this piece's changed bytes start
+                # One SHA-256 a block; a block of zeros (a memcmp) has a known one.
+                digests: list[bytes] = []
+                zeros: list[tuple[int, int]] = []
                 for at in range(0, n, bs):
-                    digest = hashlib.sha256(data[at : at + bs]).digest()
-                    sha.add(digest)
+                    if buffer.startswith(zero_block, at, min(at + bs, n)):
+                        digests.append(zero_digest)
+                        if zeros and zeros[-1][1] == at:
+                            zeros[-1] = (zeros[-1][0], at + bs)
+                        else:
+                            zeros.append((at, at + bs))
+                    else:
+                        digests.append(sha256(data[at : at + bs]).digest())
+                sha.add_many(digests)
+                span: int | None = None  # where this piece's changed bytes start
+                for index, digest in enumerate(digests):
+                    at = index * bs
                     changed = (
                         parent_shas is None
-                        or block >= len(parent_shas)
-                        or parent_shas[block] != digest
+                        or block >= parent_blocks
+                        or parent_shas[block * _DIGEST : (block + 1) * _DIGEST] != digest
                     )
                     block += 1
                     if changed:
@@ -433,11 +466,11 @@ class ChunkedBackupDriver(BackupDriver):
                             span = at
                     elif run is not None:
                         if span is not None:
-                            write(data[span:at])
+                            write(data[span:at], span, zeros)
                             span = None
                         close_run()
                 if run is not None and span is not None:
-                    write(data[span:n])
+                    write(data[span:n], span, zeros)
                 offset += n
                 if offset % cs == 0:
                     close_run()
@@ -448,13 +481,13 @@ class ChunkedBackupDriver(BackupDriver):
                     break
             close_run()
         except BaseException:
-            worker.shutdown(wait=True, cancel_futures=True)
-            pool.shutdown(wait=True, cancel_futures=True)
+            for pipeline in (worker, hasher, pool):
+                pipeline.shutdown(wait=True, cancel_futures=True)
             if run is not None:
                 run.abort()
             raise
-        worker.shutdown(wait=True)
-        pool.shutdown(wait=True)
+        for pipeline in (worker, hasher, pool):
+            pipeline.shutdown(wait=True)
         return objects
 
     # --- restore --------------------------------------------------------------------------
@@ -508,9 +541,7 @@ class ChunkedBackupDriver(BackupDriver):
         # Through a symlink, restore what it points at rather than replace the link.
         target = Path(os.path.realpath(volume_file))
         if os.path.lexists(target) and not target.is_file():
-            fd = fs.open_regular(
-                target, what="restore target", kinds=fs.VOLUME, flags=os.O_RDWR
-            )
+            fd = fs.open_regular(target, what="restore target", kinds=fs.VOLUME, flags=os.O_RDWR)
             with os.fdopen(fd, "r+b") as out:
                 available = volume_size(out)
                 if available < size:

@@ -24,10 +24,10 @@ import functools
 import hashlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Unpack
+from typing import Any, BinaryIO, TypeVar, Unpack
 
 from docket import fs
 from docket.backup._catalog import delete_backup, list_backups
@@ -43,6 +43,7 @@ from docket.backup._model import (
     BasicMetadataAPI,
     DeleteReport,
 )
+from docket.backup._threads import executor
 from docket.backup.engine import (
     CONTAINER_FAMILY,
     DEFAULT_CHUNK_SIZE,
@@ -62,6 +63,8 @@ __all__ = [
     "PosixBackupDriver",
     "PosixStore",
 ]
+
+_T = TypeVar("_T")
 
 DEFAULT_DIR_MODE = 0o770
 DEFAULT_FILE_MODE = 0o660
@@ -214,13 +217,13 @@ class PosixStore:
         with contextlib.suppress(OSError):
             self._wait(container)
 
-    def _flush_later(self, container: str, path: Path) -> None:
-        """Flush a committed object to disk in the background while the next one is
-        written; :meth:`sync` waits for it."""
+    def _flush_later(self, container: str, flush: Callable[[_T], None], what: _T) -> None:
+        """Flush (part of) an object to disk in the background while the rest, or the next
+        one, is written; :meth:`sync` waits for it."""
         with self._lock:
             if self._syncer is None:
-                self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-fsync")
-            self._flushing.setdefault(container, []).append(self._syncer.submit(fsync_path, path))
+                self._syncer = executor("fsync")
+            self._flushing.setdefault(container, []).append(self._syncer.submit(flush, what))
 
 
 def _check_md5(data: bytes | None, md5: str, name: str, digest: str | None = None) -> None:
@@ -236,7 +239,12 @@ def _check_md5(data: bytes | None, md5: str, name: str, digest: str | None = Non
 class _PosixSink:
     """One object being written to a hidden temporary file beside its final name, in a
     directory held open (``dir_fd``, owned), so that nothing is written through a link that
-    replaced a directory of the container meanwhile."""
+    replaced a directory of the container meanwhile.
+
+    Every :data:`FLUSH_STEP` bytes, what was written so far is flushed to disk in the
+    background (``fdatasync`` on the store's flushing thread) while later bytes are still
+    being hashed and written, so the flush at the end has only the last step left.
+    """
 
     def __init__(self, store: PosixStore, container: str, dir_fd: int, name: str) -> None:
         self._store = store
@@ -244,29 +252,60 @@ class _PosixSink:
         self._dir_fd = dir_fd
         self.name = name
         self.tmp = temp_path(Path(name)).name
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._md5: Any = hashlib.md5(usedforsecurity=False)
+        """The sink's own MD5 of what it wrote, checked in commit; None once the caller
+        said it takes the MD5 itself (:meth:`write_known`, :meth:`skip`)."""
         try:
-            fd = os.open(self.tmp, _NEW_FILE, 0o600, dir_fd=dir_fd)
+            self._fd = os.open(self.tmp, _NEW_FILE, 0o600, dir_fd=dir_fd)
         except BaseException:
             os.close(dir_fd)
             raise
-        self._fh: BinaryIO = os.fdopen(fd, "wb")  # closed in commit/abort
+        self._at = 0  # the file's length as written (holes included)
+        self._end = 0  # the bytes actually written (the file's size on disk so far)
+        self._flushed = 0
         if store.file_mode is not None:
-            os.fchmod(fd, store.file_mode)
+            os.fchmod(self._fd, store.file_mode)
 
     def write(self, data: bytes | memoryview, /) -> None:
-        self._fh.write(data)
-        self._md5.update(data)
+        if self._md5 is not None:
+            self._md5.update(data)
+        self._put(data)
+
+    def write_known(self, data: bytes | memoryview, /) -> None:
+        """Write bytes whose MD5 the caller takes itself, from the same buffer, and gives to
+        :meth:`commit`: the sink does not take it a second time (in the same process the
+        second MD5 would check nothing the first does not)."""
+        self._md5 = None
+        self._put(data)
+
+    def skip(self, size: int, /) -> None:
+        """``size`` zero bytes, left as a hole in the file (the caller hashes them, as for
+        :meth:`write_known`); the file still reads back every byte."""
+        self._md5 = None
+        self._at += size
+
+    def _put(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        at = self._at
+        while view:
+            n = os.pwrite(self._fd, view, at)
+            view, at = view[n:], at + n
+        self._at = self._end = at
+        if at - self._flushed >= FLUSH_STEP:
+            self._flushed = at
+            self._store._flush_later(self._container, _fdatasync, os.dup(self._fd))
 
     def commit(self, md5: str, *, durable: bool = False) -> None:
         """Rename the object into place once its MD5 is ``md5``; ``durable``: on stable
         storage before the rename (else flushed in the background, see :meth:`sync`)."""
         try:
+            if self._at > self._end:  # ends in a hole
+                os.ftruncate(self._fd, self._at)
             if durable:
-                self._fh.flush()
-                os.fsync(self._fh.fileno())
-            self._fh.close()
-            _check_md5(None, md5, self.name, self._md5.hexdigest())
+                os.fsync(self._fd)
+            self._close()
+            if self._md5 is not None:
+                _check_md5(None, md5, self.name, self._md5.hexdigest())
             os.replace(self.tmp, self.name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
         except BaseException:
             self.abort()
@@ -274,10 +313,15 @@ class _PosixSink:
         self._release()
         if not durable:
             final = self._store.root / self._container / self.name
-            self._store._flush_later(self._container, final)
+            self._store._flush_later(self._container, fsync_path, final)
+
+    def _close(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
 
     def abort(self) -> None:
-        self._fh.close()
+        self._close()
         if self._dir_fd >= 0:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tmp, dir_fd=self._dir_fd)
@@ -287,6 +331,18 @@ class _PosixSink:
         if self._dir_fd >= 0:
             os.close(self._dir_fd)
             self._dir_fd = -1
+
+
+FLUSH_STEP = 32 << 20
+"""Bytes of an object written between two background flushes of it."""
+
+
+def _fdatasync(fd: int) -> None:
+    """Flush a file's data to disk through ``fd`` (a duplicate, closed here)."""
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
