@@ -29,10 +29,11 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import IO, Any
 
+from docket.backup import _threads
 from docket.backup._chunks import PIECE, ObjectDamaged, compression_named, object_pieces
 from docket.backup._layout import LoadedBackup
 from docket.backup._model import Progress
@@ -173,8 +174,8 @@ class RestoreWriter:
 
     def _run(self, out: _Output | None) -> None:
         self.done = 0
-        md5s = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-md5")
-        blocks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-blocks")
+        md5s = _threads.pool(1, "docket-md5")
+        blocks = _threads.pool(1, "docket-blocks")
         try:
             for index, layer in enumerate(self.layers):
                 for name, entry in layer.loaded.objects:
@@ -190,8 +191,8 @@ class RestoreWriter:
         name: str,
         entry: Mapping[str, Any],
         out: _Output | None,
-        md5s: ThreadPoolExecutor,
-        blocks: ThreadPoolExecutor,
+        md5s: Executor,
+        blocks: Executor,
     ) -> None:
         loaded = layer.loaded
         length, offset = entry["length"], entry["offset"]

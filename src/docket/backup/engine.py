@@ -22,13 +22,14 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypedDict
 
 from docket import fs
+from docket.backup import _threads
 from docket.backup._chunks import (
     PIECE,
     Compression,
@@ -361,12 +362,9 @@ class ChunkedBackupDriver(BackupDriver):
         # a few buffers; a buffer is refilled only once the worker is done with it.
         buffers = [bytearray(piece_size) for _ in range(_BUFFERS)]
         busy: list[list[Future[None]]] = [[] for _ in range(_BUFFERS)]
-        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-write")
+        worker = _threads.pool(1, "docket-write")
         # zlib and bz2 pieces of an object are compressed side by side, one thread a core.
-        pool = ThreadPoolExecutor(
-            max_workers=max(1, min(os.cpu_count() or 1, _BUFFERS - 1)),
-            thread_name_prefix="docket-compress",
-        )
+        pool = _threads.pool(max(1, min(os.cpu_count() or 1, _BUFFERS - 1)), "docket-compress")
         objects: list[dict[str, Any]] = []
         run: ObjectWriter | None = None
         block = 0
