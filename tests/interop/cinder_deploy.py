@@ -19,7 +19,10 @@ in a vhost of their own) and the local MariaDB (root, no password, a database of
   ``qemu-img`` (``qemu-utils``) installed, and the privsep helpers set to the venv's
   ``privsep-helper`` (the services run as root; there is no sudo).
 - ``cinder-backup`` loads ``backup_driver``: ``docket.cinder.PosixBackupDriver`` (``docket``)
-  or ``cinder.backup.drivers.posix.PosixBackupDriver`` (``cinder``), both on one backup root.
+  or ``cinder.backup.drivers.posix.PosixBackupDriver`` (``cinder``), both on one backup root;
+  or ``docket.cinder.SwiftBackupDriver`` (``docket-swift``) or ``S3BackupDriver``
+  (``docket-s3``) on the one-node Swift of ``scripts/swift-saio`` (started separately, on
+  ``$DOCKET_SWIFT_PORT``, 18080 by default).
   docket is imported from this checkout's ``src`` (``PYTHONPATH``), as ``pip install docket``
   into Cinder's environment would provide it.
 
@@ -64,7 +67,12 @@ SERVICES = ("cinder-api", "cinder-scheduler", "cinder-volume", "cinder-backup")
 DRIVERS = {
     "docket": "docket.cinder.PosixBackupDriver",
     "cinder": "cinder.backup.drivers.posix.PosixBackupDriver",
+    "docket-swift": "docket.cinder.SwiftBackupDriver",
+    "docket-s3": "docket.cinder.S3BackupDriver",
 }
+SWIFT = f"http://{HOST}:{os.environ.get('DOCKET_SWIFT_PORT', '18080')}"
+"""The one-node Swift of ``scripts/swift-saio`` (tempauth ``test:tester``/``testing``, S3
+through s3api) that the Swift and S3 drivers back up into."""
 START_TIMEOUT = 180.0
 STATS_INTERVAL = 10
 """Seconds between cinder-backup's reports of its driver's state to the scheduler, which
@@ -169,6 +177,16 @@ enabled_backends = {BACKEND}
 default_volume_type = __DEFAULT__
 backup_driver = {DRIVERS[driver]}
 backup_posix_path = {self.backup_root}
+backup_swift_auth = single_user
+backup_swift_auth_url = {SWIFT}/auth/v1.0
+backup_swift_auth_version = 1
+backup_swift_user = test:tester
+backup_swift_key = testing
+backup_swift_container = docket-cinder
+backup_s3_endpoint_url = {SWIFT}
+backup_s3_store_access_key = test:tester
+backup_s3_store_secret_key = testing
+backup_s3_store_bucket = docket-cinder-s3
 backup_driver_init_check_interval = 5
 backup_driver_stats_polling_interval = {STATS_INTERVAL}
 quota_volumes = -1

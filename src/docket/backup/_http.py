@@ -14,12 +14,12 @@ import io
 import queue
 import re
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from typing import IO, Any, BinaryIO
 
+from docket.backup import _threads
 from docket.backup.errors import InvalidBackup, ObjectStoreError
 from docket.backup.store import ObjectPage
 from docket.core.errors import DriverOptionError, FileTooLarge, show
@@ -158,9 +158,9 @@ class Uploads:
 
     def __init__(self, limit: int = UPLOADS) -> None:
         self.limit = max(1, limit)
-        self._slots = threading.BoundedSemaphore(self.limit)
-        self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
+        self._slots = _threads.primitives().BoundedSemaphore(self.limit)
+        self._lock = _threads.lock()
+        self._pool: Executor | None = None
         self._pending: dict[str, list[Future[None]]] = {}
 
     def submit(self, container: str, job: Callable[[], None]) -> None:
@@ -169,9 +169,7 @@ class Uploads:
         try:
             with self._lock:
                 if self._pool is None:
-                    self._pool = ThreadPoolExecutor(
-                        max_workers=self.limit, thread_name_prefix="docket-upload"
-                    )
+                    self._pool = _threads.executor("upload", self.limit)
                 future = self._pool.submit(self._slot, job)
                 self._pending.setdefault(container, []).append(future)
         except BaseException:
@@ -216,13 +214,17 @@ class ReadAhead(io.RawIOBase):
     def __init__(self, open_body: Callable[[], BinaryIO], depth: int = READ_AHEAD) -> None:
         super().__init__()
         self._open_body = open_body
-        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(max(1, depth))
-        self._stop = threading.Event()
+        self._queue: queue.Queue[bytes | BaseException | None] = _threads.queues().Queue(
+            max(1, depth)
+        )
+        self._stop = _threads.primitives().Event()
         self._left = b""
         self._ended = False
         self._pos = 0
         self._direct: BinaryIO | None = None
-        self._thread = threading.Thread(target=self._fill, name="docket-read-ahead", daemon=True)
+        self._thread = _threads.primitives().Thread(
+            target=self._fill, name="docket-read-ahead", daemon=True
+        )
         self._thread.start()
 
     def _fill(self) -> None:
@@ -242,7 +244,7 @@ class ReadAhead(io.RawIOBase):
             try:
                 self._queue.put(item, timeout=0.1)
                 return
-            except queue.Full:
+            except _threads.queues().Full:
                 continue
 
     def readable(self) -> bool:
@@ -284,7 +286,7 @@ class ReadAhead(io.RawIOBase):
 
     def _end_ahead(self) -> None:
         self._stop.set()  # the thread stops at its next piece and closes its body
-        with contextlib.suppress(queue.Empty):
+        with contextlib.suppress(_threads.queues().Empty):
             while True:
                 self._queue.get_nowait()
 

@@ -29,7 +29,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -182,8 +182,8 @@ class RestoreWriter:
         name: str,
         entry: Mapping[str, Any],
         out: _Output | None,
-        md5s: ThreadPoolExecutor,
-        blocks: ThreadPoolExecutor,
+        md5s: Executor,
+        blocks: Executor,
     ) -> None:
         loaded = layer.loaded
         length, offset = entry["length"], entry["offset"]

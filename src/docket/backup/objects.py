@@ -22,13 +22,13 @@ import functools
 import io
 import re
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, BinaryIO, ClassVar
 
 import orjson
 
+from docket.backup import _threads
 from docket.backup._chunks import Compression
 from docket.backup._http import (
     MAX_LISTED,
@@ -124,7 +124,7 @@ class ObjectStoreBackups(Backups):
         """The names a backup's listing gave, by (container, prefix): which objects exist
         to be asked for ahead."""
         self._ahead: dict[tuple[str, str], ReadAhead] = {}
-        self._lock = threading.Lock()
+        self._lock = _threads.lock()
 
     @property
     def place(self) -> str:

@@ -23,13 +23,13 @@ import contextlib
 import functools
 import hashlib
 import os
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, TypeVar, Unpack
 
 from docket import fs
+from docket.backup import _threads
 from docket.backup._catalog import delete_backup, list_backups
 from docket.backup._chunks import Compression
 from docket.backup._layout import (
@@ -112,9 +112,9 @@ class PosixStore:
         self.root = Path(root)
         self.dir_mode = _mode(dir_mode, "dir_mode")
         self.file_mode = _mode(file_mode, "file_mode")
-        self._lock = threading.Lock()
+        self._lock = _threads.lock()
         self._flushing: dict[str, list[Future[None]]] = {}
-        self._syncer: ThreadPoolExecutor | None = None
+        self._syncer: Executor | None = None
 
     def _directory(self, container: str) -> Path:
         relative = PurePosixPath(container)
