@@ -22,17 +22,10 @@ import pytest
 
 from tests._swift import Saio, ensure_saio
 from tests.interop import cinder_deploy
-from tests.interop._cinder_service import (
-    api,
-    change_regions,
-    deployment,
-    padded_digest,
-    write_regions,
-)
+from tests.interop._cinder_service import change_regions, padded_digest, write_regions
 from tests.interop.cinder_rest import Cinder
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow, pytest.mark.xdist_group("cinder-service")]
-__all__ = ["api", "deployment"]  # the fixtures
 
 METADATA = {"owner": "docket-objects", "tier": "silver"}
 CONTAINERS = {"docket-swift": "docket-cinder", "docket-s3": "docket-cinder-s3"}

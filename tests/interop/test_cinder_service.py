@@ -23,9 +23,7 @@ import pytest
 
 from tests.interop import cinder_deploy
 from tests.interop._cinder_service import (
-    api,
     change_regions,
-    deployment,
     padded_digest,
     put_back,
     set_aside,
@@ -34,7 +32,6 @@ from tests.interop._cinder_service import (
 from tests.interop.cinder_rest import Cinder
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow, pytest.mark.xdist_group("cinder-service")]
-__all__ = ["api", "deployment"]  # the fixtures
 
 METADATA = {"owner": "docket-interop", "tier": "gold", "note": "éclair ✓"}
 

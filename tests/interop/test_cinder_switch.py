@@ -18,18 +18,11 @@ import sqlalchemy as sa
 
 from docket.cli import commands
 from tests.interop import cinder_deploy
-from tests.interop._cinder_service import (
-    api,
-    change_regions,
-    deployment,
-    padded_digest,
-    write_regions,
-)
+from tests.interop._cinder_service import change_regions, padded_digest, write_regions
 from tests.interop.cinder_rest import Cinder
 from tests.interop.test_cinder_service import METADATA, files_under
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow, pytest.mark.xdist_group("cinder-service")]
-__all__ = ["api", "deployment"]  # the fixtures
 
 
 def services(deployment: cinder_deploy.Deployment, ids: list[str]) -> dict[str, str]:

@@ -81,12 +81,8 @@ class BackupDriver(abc.ABC):
 
     @abc.abstractmethod
     def restore(
-        self,
-        backup: Backup | str,
-        volume_id: str | None,
-        volume_file: Any,
-        *,
-        progress: Progress | None = None,
+        self, backup: Backup | str, volume_id: str | None, volume_file: Any,
+        *, progress: Progress | None = None
     ) -> RestoreReport:
         """Restore a backup (and its parents) onto ``volume_file``."""
 

@@ -47,6 +47,8 @@ from docket.backup._layout import (
     SHA256_SUFFIX,
     Backups,
     LoadedBackup,
+    StoredBackup,
+    _naming,
     check_id,
     gib,
     iso_utc,
@@ -594,11 +596,19 @@ class ChunkedBackupDriver(BackupDriver):
         orphaned = tuple(sorted(self._backups.children(stored.backup_id)))
         if orphaned and not force:
             raise BackupInUse(stored.backup_id, orphaned)
-        names.sort(key=lambda n: n != stored.metadata_name)
+        return self._delete_objects(stored, names, orphaned)
+
+    def _delete_objects(self, stored: StoredBackup, names: list[str], orphans: Any) -> DeleteReport:
+        """Delete ``names`` of ``stored``, metadata first; report the bytes they held."""
+        names = sorted(names, key=lambda n: n != stored.metadata_name)
         size = 0
+        where = stored.container
         for name in names:
-            with self._backups.open_object(stored, name) as fh:
-                size += fh.seek(0, os.SEEK_END)
+            try:  # the store's own open: nothing read ahead of an object about to go
+                with _naming(stored.backup_id), self.store.open_object(where, name) as fh:
+                    size += fh.seek(0, os.SEEK_END)
+            except FileNotFoundError:
+                continue
         for name in names:
             self.store.delete_object(stored.container, name)
         self.store.sync(stored.container)
@@ -607,7 +617,7 @@ class ChunkedBackupDriver(BackupDriver):
             objects=tuple(names),
             stored_bytes=size,
             directories=(),
-            orphaned=orphaned,
+            orphaned=orphans,
         )
 
     # --- verify ---------------------------------------------------------------------------

@@ -24,12 +24,11 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar, Concatenate, ParamSpec, TypeVar, Unpack
 
 import orjson
 
 from docket.backup import _threads
-from docket.backup._chunks import Compression
 from docket.backup._http import (
     MAX_LISTED,
     READ_PIECE,
@@ -54,11 +53,8 @@ from docket.backup._model import (
     BackupSummary,
     BasicMetadataAPI,
     DeleteReport,
-    Progress,
-    RestoreReport,
-    VerifyReport,
 )
-from docket.backup.engine import ChunkedBackupDriver, _utcnow
+from docket.backup.engine import ChunkedBackupDriver, EngineOptions
 from docket.backup.errors import (
     BackupInUse,
     BackupNotFound,
@@ -67,7 +63,6 @@ from docket.backup.errors import (
 )
 from docket.backup.store import DEFAULT_PAGE, ObjectStore
 from docket.core.errors import BackupError, DocketError, show
-from docket.core.registry import Registry
 
 __all__ = [
     "DEFAULT_AVAILABILITY_ZONE",
@@ -352,6 +347,27 @@ def record_prefix(backup: Backup | str, backup_id: str) -> str | None:
     return prefix
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _closing_ahead(
+    method: Callable[Concatenate[ChunkedBackupDriver, _P], _R],
+) -> Callable[Concatenate[ChunkedBackupDriver, _P], _R]:
+    """``method``, then the driver's read-ahead closed, however it ended."""
+
+    @functools.wraps(method)
+    def run(driver: ChunkedBackupDriver, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(driver, *args, **kwargs)
+        finally:
+            backups = driver._backups
+            if isinstance(backups, ObjectStoreBackups):
+                backups.close_ahead()
+
+    return run
+
+
 class ObjectStoreBackupDriver(ChunkedBackupDriver):
     """The chunked engine over an object store whose containers hold many backups, in the
     layout of Cinder's Swift and S3 drivers. A subclass names its ``scheme`` (``swift``) and
@@ -366,12 +382,10 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
         *,
         container: str = DEFAULT_CONTAINER,
         availability_zone: str = DEFAULT_AVAILABILITY_ZONE,
-        registry: Registry | None = None,
-        compression: str | Compression = Compression.ZLIB,
-        chunk_size: int = DEFAULT_OBJECT_SIZE,
-        sha_block_size: int = DEFAULT_SHA_BLOCK_SIZE,
-        clock: Callable[[], datetime] = _utcnow,
+        **options: Unpack[EngineOptions],
     ) -> None:
+        """``options`` are the engine's (:class:`~docket.backup.engine.EngineOptions`);
+        ``chunk_size`` defaults to Cinder's object size for Swift and S3, 52428800."""
         self.store = store
         self.container = check_container(container)
         if re.fullmatch(_AZ, availability_zone) is None:
@@ -381,14 +395,8 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
             )
         self.availability_zone = availability_zone
         self._prefixes: dict[str, str] = {}
-        super().__init__(
-            metadata_api,
-            registry=registry,
-            compression=compression,
-            chunk_size=chunk_size,
-            sha_block_size=sha_block_size,
-            clock=clock,
-        )
+        options.setdefault("chunk_size", DEFAULT_OBJECT_SIZE)
+        super().__init__(metadata_api, **options)
 
     @property
     def url(self) -> str:
@@ -453,24 +461,9 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
         finally:
             self._prefixes.pop(backup.id, None)
 
-    def restore(
-        self,
-        backup: Backup | str,
-        volume_id: str | None,
-        volume_file: Any,
-        *,
-        progress: Progress | None = None,
-    ) -> RestoreReport:
-        try:
-            return super().restore(backup, volume_id, volume_file, progress=progress)
-        finally:
-            self._backups.close_ahead()  # what was read ahead and not read: a failed restore
-
-    def verify(self, backup: Backup | str, *, progress: Progress | None = None) -> VerifyReport:
-        try:
-            return super().verify(backup, progress=progress)
-        finally:
-            self._backups.close_ahead()
+    # What was read ahead and not read (a failed restore or verify) is dropped at the end.
+    restore = _closing_ahead(ChunkedBackupDriver.restore)
+    verify = _closing_ahead(ChunkedBackupDriver.verify)
 
     # --- delete and list ------------------------------------------------------------------
 
@@ -484,23 +477,7 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
         orphaned = tuple(sorted(self._backups.children_of(stored)))
         if orphaned and not force:
             raise BackupInUse(stored.backup_id, orphaned)
-        names.sort(key=lambda n: n != stored.metadata_name)
-        size = 0
-        for name in names:
-            try:
-                with self.store.open_object(stored.container, name) as fh:
-                    size += fh.seek(0, 2)
-            except FileNotFoundError:
-                continue
-        for name in names:
-            self.store.delete_object(stored.container, name)
-        return DeleteReport(
-            backup_id=stored.backup_id,
-            objects=tuple(names),
-            stored_bytes=size,
-            directories=(),
-            orphaned=orphaned,
-        )
+        return self._delete_objects(stored, names, orphaned)
 
     def list_backups(self, volume_id: str | None = None) -> list[BackupSummary]:
         """The backups in the container (of ``volume_id`` only, when given), sorted by volume,

@@ -84,12 +84,8 @@ class ObjectStore(Protocol):
         """
 
     def list_objects(
-        self,
-        container: str,
-        prefix: str = "",
-        *,
-        marker: str | None = None,
-        limit: int = DEFAULT_PAGE,
+        self, container: str, prefix: str = "", *, marker: str | None = None,
+        limit: int = DEFAULT_PAGE
     ) -> ObjectPage:
         """The names starting with ``prefix`` after ``marker``, sorted, ``limit`` at most.
 

@@ -162,13 +162,8 @@ class ObjectInspector(Inspector):
     # --- reading ----------------------------------------------------------------------------
 
     def inspect(
-        self,
-        backup_id: str,
-        place: str,
-        prefix: str | None = None,
-        *,
-        full: bool = False,
-        names: tuple[str, ...] | None = None,
+        self, backup_id: str, place: str, prefix: str | None = None,
+        *, full: bool = False, names: tuple[str, ...] | None = None
     ) -> _Look:
         """The backup at prefix ``place``, from ``names`` (the walk's listing of it) or a
         listing of the prefix."""
