@@ -44,15 +44,14 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.volume import (  # noqa: E402
     INTEROP,
     MIB,
-    PAGE,
     VOLUME_TYPE,
     _digest,
     _template_db,
     cinder_python,
     compared,
     make_volumes,
+    publish,
     run_in_harness,
-    splice,
     summary,
 )
 
@@ -398,14 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     except Unavailable as err:
         print(f"objects: not run: {err}", file=sys.stderr)
         return 0
-    section = markdown(run)
-    print(section)
-    print(f"\n{time.perf_counter() - started:.0f} s", file=sys.stderr)
-    if a.json:
-        a.json.write_text(json.dumps(run, indent=1))
-    if not a.no_write:
-        splice(PAGE, section, START, END)
-    return 0
+    return publish(a, run, markdown(run), started, START, END)
 
 
 if __name__ == "__main__":

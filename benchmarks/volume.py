@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -321,23 +322,17 @@ def markdown(run: dict[str, Any]) -> str:
         "| CLI ratio |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for compression in run["results"]:
-        for case in CASES:
-            d = med.get((compression, case, "docket"))
-            c = med.get((compression, case, "cinder"))
-            cli = med.get((compression, case, "cli"))
-            if d is None or c is None:
-                continue
-            ratio = d["wall_s"] / c["wall_s"]
-            target = target_of(compression, case)
-            met = "-" if target is None else ("met" if ratio <= target else "NOT MET")
-            lines.append(
-                f"| {compression} | {case} | {d['wall_s']:.2f} s | {c['wall_s']:.2f} s | "
-                f"{ratio:.2f}x | {'-' if target is None else f'<= {target}x'} | {met} | "
-                f"{d['durable_s'] / c['durable_s']:.2f}x | "
-                + (f"{cli['wall_s']:.2f} s | {cli['wall_s'] / c['wall_s']:.2f}x |"
-                   if cli else "- | - |")
-            )
+    for compression, case, d, c, cli in measured(run, med):
+        ratio = d["wall_s"] / c["wall_s"]
+        target = target_of(compression, case)
+        met = "-" if target is None else ("met" if ratio <= target else "NOT MET")
+        lines.append(
+            f"| {compression} | {case} | {d['wall_s']:.2f} s | {c['wall_s']:.2f} s | "
+            f"{ratio:.2f}x | {'-' if target is None else f'<= {target}x'} | {met} | "
+            f"{d['durable_s'] / c['durable_s']:.2f}x | "
+            + (f"{cli['wall_s']:.2f} s | {cli['wall_s'] / c['wall_s']:.2f}x |"
+               if cli else "- | - |")
+        )
     lines += [
         "",
         "Per operation (medians): CPU time of the process (all threads), peak RSS during the "
@@ -425,6 +420,19 @@ GAPS = [
 ]
 
 
+def measured(
+    run: dict[str, Any], med: dict[Any, Any]
+) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any], dict[str, Any] | None]]:
+    """Each (compression, case) both docket and Cinder measured, with the medians of docket,
+    Cinder and the CLI (None when it did not run)."""
+    for compression in run["results"]:
+        for case in CASES:
+            d = med.get((compression, case, "docket"))
+            c = med.get((compression, case, "cinder"))
+            if d is not None and c is not None:
+                yield compression, case, d, c, med.get((compression, case, "cli"))
+
+
 def splice(page: Path, section: str, start: str = START, end: str = END) -> None:
     """Put ``section`` in place of the page's section between ``start`` and ``end`` (the
     volume section by default), or at its end."""
@@ -468,26 +476,20 @@ def case_volume(bench: Any) -> None:
     if run is None:
         return
     med = summary(run)
-    for compression in run["results"]:
-        for case in CASES:
-            d = med.get((compression, case, "docket"))
-            c = med.get((compression, case, "cinder"))
-            cli = med.get((compression, case, "cli"))
-            if d is None or c is None:
-                continue
-            target = target_of(compression, case)
-            runs = {"docket": [r["wall_s"] for r in
-                               run["results"][compression]["docket"][case]],
-                    "Cinder": [r["wall_s"] for r in
-                               run["results"][compression]["cinder"][case]]}
-            bench.add(Row("volume", f"{case}, {compression}", f"{s.volume_mb} MiB",
-                          None if target is None else Target("<=", target), d["wall_s"],
-                          c["wall_s"], baseline_name="Cinder", runs=runs,
-                          note=f"peak RSS {d['peak_rss_mib']:.0f} vs "
-                               f"{c['peak_rss_mib']:.0f} MiB"))
-            if cli is not None:
-                bench.add(Row("volume", f"{case}, {compression}, CLI", f"{s.volume_mb} MiB",
-                              None, cli["wall_s"], c["wall_s"], baseline_name="Cinder"))
+    for compression, case, d, c, cli in measured(run, med):
+        target = target_of(compression, case)
+        runs = {"docket": [r["wall_s"] for r in
+                           run["results"][compression]["docket"][case]],
+                "Cinder": [r["wall_s"] for r in
+                           run["results"][compression]["cinder"][case]]}
+        bench.add(Row("volume", f"{case}, {compression}", f"{s.volume_mb} MiB",
+                      None if target is None else Target("<=", target), d["wall_s"],
+                      c["wall_s"], baseline_name="Cinder", runs=runs,
+                      note=f"peak RSS {d['peak_rss_mib']:.0f} vs "
+                           f"{c['peak_rss_mib']:.0f} MiB"))
+        if cli is not None:
+            bench.add(Row("volume", f"{case}, {compression}, CLI", f"{s.volume_mb} MiB",
+                          None, cli["wall_s"], c["wall_s"], baseline_name="Cinder"))
     bench.sections.append(markdown(run).replace(START, "").replace(END, "").strip())
 
 
@@ -502,13 +504,22 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     started = time.perf_counter()
     run = measure(a.size, a.rounds, tuple(a.compressions.split(",")), a.workdir)
-    section = markdown(run)
+    return publish(a, run, markdown(run), started)
+
+
+def publish(
+    a: argparse.Namespace, run: dict[str, Any], section: str, started: float,
+    start: str = START, end: str = END,
+) -> int:
+    """Print ``section`` and the time since ``started``; write the raw ``run`` to ``--json``
+    and, unless ``--no-write``, the section into docs/performance.md between ``start`` and
+    ``end``."""
     print(section)
     print(f"\n{time.perf_counter() - started:.0f} s", file=sys.stderr)
     if a.json:
         a.json.write_text(json.dumps(run, indent=1))
     if not a.no_write:
-        splice(PAGE, section)
+        splice(PAGE, section, start, end)
     return 0
 
 
