@@ -39,7 +39,8 @@ from tests import _volumes as vols
 from tests._volumes_family import write_volumes
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = settings(database=None, max_examples=60, deadline=None)
+# Derandomized: the mistakes planted here must be found on every run, not on most.
+FAST = settings(database=None, max_examples=60, deadline=None, derandomize=True)
 
 
 def _family(tmp_path: Path, mistake: str) -> docket.Family:
