@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,24 @@ def ensure_saio() -> Saio:
                 pytest.fail(reason)
             pytest.skip(reason)
     return Saio()
+
+
+@contextlib.contextmanager
+def saio_environment() -> Iterator[Saio]:
+    """The running store (see :func:`ensure_saio`), its credentials in ``os.environ`` (what
+    ``docket ... swift://`` and ``s3://`` read, and what child processes inherit) until the
+    block ends."""
+    found = ensure_saio()
+    saved = {k: os.environ.get(k) for k in found.env()}
+    os.environ.update(found.env())
+    try:
+        yield found
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def fresh_container() -> str:

@@ -26,7 +26,7 @@ from docket.cli import app
 from docket.fleet.audit import Summary, Verdict, audit
 from tests._databases import backups_table
 from tests._fault_proxy import FaultProxy, Rule
-from tests._swift import Saio, ensure_saio, fresh_container
+from tests._swift import Saio, fresh_container, saio_environment
 
 SWIFT = "cinder.backup.drivers.swift.SwiftBackupDriver"
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -34,15 +34,8 @@ WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def saio() -> Iterator[Saio]:
-    found = ensure_saio()
-    saved = {k: os.environ.get(k) for k in found.env()}
-    os.environ.update(found.env())  # what `docket audit swift://...` reads
-    yield found
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with saio_environment() as found:  # what `docket audit swift://...` reads
+        yield found
 
 
 def _store(saio: Saio) -> SwiftStore:

@@ -1,5 +1,7 @@
 """The fleet recipes of docs/audit.md, run as committed: a Slurm array job on a real one-node
-Slurm (scripts/slurm-node), and the command of the Kubernetes Indexed Job, index by index.
+Slurm (scripts/slurm-node), over a directory and over a Swift container (``swift://`` and
+``s3://`` of the one-node Swift of tests/_swift.py), and the command of the Kubernetes Indexed
+Job, index by index.
 
 Each runs ``docket audit`` in shards over a root of a few dozen backups (some damaged, so
 there are findings), merges the shards' files and compares the result with a single run:
@@ -9,6 +11,7 @@ findings does not.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,9 +27,12 @@ import pytest
 import yaml
 
 from docket.backup import Backup, PosixBackupDriver
+from docket.backup.store import all_objects
+from docket.backup.swift import SwiftBackupDriver, SwiftStore
 from docket.fleet import merge_shards
 from docket.fleet.audit import Verdict, audit
 from tests._posix import backup_dir, edit, volume_bytes
+from tests._swift import Saio, fresh_container, saio_environment
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = REPO / "docs" / "recipes"
@@ -49,21 +55,57 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lost parent and a stray file among them."""
     tmp = tmp_path_factory.mktemp("fleet")
     root = tmp / "root"
-    driver = PosixBackupDriver(root, chunk_size=32768, compression="zlib")
-    for volume in range(VOLUMES):
-        data = volume_bytes(volume, 100_000)
-        parent = None
-        for generation in range(3):
-            (tmp / "volume.img").write_bytes(data)
-            backup = Backup(id=_id(volume, generation), volume_id=f"vol-{volume}", parent_id=parent)
-            driver.backup(backup, tmp / "volume.img")
-            parent, data = backup.id, edit(data, generation)
+    _fill(PosixBackupDriver(root, chunk_size=32768, compression="zlib"), tmp)
     next(backup_dir(root, _id(1, 0)).glob("*-00002")).unlink()
     truncated = next(backup_dir(root, _id(2, 1)).glob("*-00001"))
     truncated.write_bytes(truncated.read_bytes()[:100])
     shutil.rmtree(backup_dir(root, _id(3, 1)))
     (root / "stray.txt").write_text("not a backup")
     return root
+
+
+def _fill(driver: PosixBackupDriver | SwiftBackupDriver, tmp: Path) -> dict[str, Backup]:
+    """VOLUMES volumes, each a full backup and two incrementals (by id)."""
+    made = {}
+    for volume in range(VOLUMES):
+        data = volume_bytes(volume, 100_000)
+        parent = None
+        for generation in range(3):
+            (tmp / "volume.img").write_bytes(data)
+            backup = Backup(id=_id(volume, generation), volume_id=f"vol-{volume}", parent_id=parent)
+            made[backup.id] = driver.backup(backup, tmp / "volume.img")
+            parent, data = backup.id, edit(data, generation)
+    return made
+
+
+@pytest.fixture(scope="module")
+def saio() -> Iterator[Saio]:
+    with saio_environment() as found:  # the audits here, the jobs and their children read it
+        yield found
+
+
+@pytest.fixture(scope="module")
+def swift_fleet(saio: Saio, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The fleet of :func:`fleet` in a Swift container (its name; ``swift://`` and ``s3://``
+    reach it): a missing object, a truncated one, a lost parent and a stray object."""
+    container = fresh_container()
+    store = SwiftStore(auth_url=saio.auth_url, user=saio.user, key=saio.key)
+    driver = SwiftBackupDriver(store, container=container, chunk_size=32768, compression="zlib")
+    made = _fill(driver, tmp_path_factory.mktemp("swift-fleet"))
+    prefixes = {i: str(b.service_metadata) for i, b in made.items()}
+    store.delete_object(container, f"{prefixes[_id(1, 0)]}-00002")
+    truncated = f"{prefixes[_id(2, 1)]}-00001"
+    with store.open_object(container, truncated) as fh:
+        head = fh.read(100)
+    store.put_object(container, truncated, head, md5=hashlib.md5(head).hexdigest())
+    for name in all_objects(store, container, prefixes[_id(3, 1)]):
+        store.delete_object(container, name)
+    store.put_object(
+        container, "stray.txt", b"not a backup", md5=hashlib.md5(b"not a backup").hexdigest()
+    )
+    yield container
+    for name in all_objects(store, container):
+        store.delete_object(container, name)
 
 
 def _verdicts(verdicts: Iterable[Verdict]) -> list[dict[str, Any]]:
@@ -77,7 +119,7 @@ def _docket(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _assert_merge_is_a_single_run(
-    root: Path, shards: list[Path], merged_json: str, *, deep: bool
+    root: Path | str, shards: list[Path], merged_json: str, *, deep: bool
 ) -> None:
     """The shards' verdicts are a single run's, and so is their merged summary."""
     single = list(audit(root, deep=deep))
@@ -88,7 +130,7 @@ def _assert_merge_is_a_single_run(
     assert json.loads(merged_json) == json.loads(one_run.stdout)
 
 
-def _unreachable_db_status(root: Path) -> int:
+def _unreachable_db_status(root: Path | str) -> int:
     """docket's exit status for a shard whose database cannot be reached (it writes no
     report): 3 (1, the status of findings, in releases before the audit's exit 3)."""
     done = _docket("audit", "run", str(root), "--db", UNREACHABLE_DB, "--format", "jsonl")
@@ -219,7 +261,7 @@ def _sbatch(env: dict[str, str], where: Path, *args: str) -> str:
 
 
 def _submit(
-    env: dict[str, str], where: Path, n: int, root: Path, options: list[str], merge: list[str]
+    env: dict[str, str], where: Path, n: int, root: Path | str, options: list[str], merge: list[str]
 ) -> tuple[str, str]:
     """Submits the array job of ``n`` shards of ``root`` (with audit ``options``) writing in
     ``where/results``, and its merge (with ``merge`` options) into ``where/audit.json``.
@@ -284,3 +326,34 @@ def test_slurm_array_jobs_audit_in_shards_and_merge_only_when_every_shard_ran(
 
 def _logs(where: Path) -> str:
     return "".join(p.read_text() for p in sorted(where.rglob("slurm-*.out")))
+
+
+@pytest.mark.slow
+def test_slurm_array_jobs_audit_a_swift_container_through_either_face(
+    slurm: dict[str, str], saio: Saio, swift_fleet: str, tmp_path: Path
+) -> None:
+    """The same recipes with ``BACKUPS=swift://C`` and ``s3://C`` and the store's credentials
+    in the job's environment: each array job's merge is a single run's report, with the
+    findings of the damaged backups; and a shard whose store refuses its credentials fails,
+    so its merge never runs."""
+    env = {**slurm, **saio.env()}
+    jobs: dict[str, tuple[str, str]] = {}
+    for scheme in ("swift", "s3"):
+        root = f"{scheme}://{swift_fleet}"
+        jobs[scheme] = _submit(env, tmp_path / scheme, N, root, ["--deep"], ["--format", "json"])
+    denied = {**env, "ST_KEY": "not-the-key", "AWS_SECRET_ACCESS_KEY": "not-the-key"}
+    bad_shards, no_merge = _submit(denied, tmp_path / "denied", 2, f"swift://{swift_fleet}", [], [])
+    _wait(env, [*(j for pair in jobs.values() for j in pair), bad_shards, no_merge], tmp_path)
+
+    for scheme, (shards, merge) in jobs.items():
+        assert _states(env, shards) == [("COMPLETED", "None", "0:0")] * N, _logs(tmp_path)
+        assert _states(env, merge) == [("COMPLETED", "None", "0:0")]
+        files = sorted((tmp_path / scheme / "results").iterdir())
+        report = (tmp_path / scheme / "audit.json").read_text()
+        _assert_merge_is_a_single_run(f"{scheme}://{swift_fleet}", files, report, deep=True)
+        kinds = json.loads(report)["findings"]
+        assert {"missing", "truncated", "missing-parent", "orphan"} <= set(kinds), kinds
+    assert [s[0] for s in _states(env, bad_shards)] == ["FAILED"] * 2
+    assert _states(env, no_merge) == [("CANCELLED", "DependencyNeverSatisfied", "0:0")]
+    assert "did not run: docket audit exited with 3" in _logs(tmp_path / "denied")
+    assert "not-the-key" not in _logs(tmp_path / "denied")
