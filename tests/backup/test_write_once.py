@@ -6,6 +6,7 @@ from __future__ import annotations
 import bz2
 import io
 import json
+import os
 import random
 import zlib
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from docket.backup import Backup, _writer
+from docket.backup.errors import InvalidBackup
 from docket.backup.posix import PosixBackupDriver
 
 BLOCK = 32768
@@ -205,3 +207,24 @@ def test_a_compressed_stream_past_the_spool_limit_is_compressed_again(
     (name,) = [p for p in (root / done.container).iterdir() if p.name.endswith("-00001")]
     assert zlib.decompress(name.read_bytes()) == data
     assert driver.verify("z2").problems == ()
+
+
+def test_a_compressed_stream_changed_in_its_temporary_file_is_not_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream kept aside is checked as it is read back: bytes that changed on the
+    temporary file's disk fail the backup, and nothing of it is left."""
+    add = _writer._Spool.add
+
+    def add_then_damage(self: Any, data: bytes) -> None:
+        add(self, data)
+        os.pwrite(self._file.fileno(), b"\xff", 0)  # the disk under the spool flips a byte
+
+    monkeypatch.setattr(_writer._Spool, "add", add_then_damage)
+    volume = tmp_path / "vol"
+    volume.write_bytes(random.Random(29).randbytes(3 << 20) + bytes(5 << 20))
+    root = tmp_path / "root"
+    driver = PosixBackupDriver(root, compression="zlib", chunk_size=8 << 20)
+    with pytest.raises(InvalidBackup, match="kept in a temporary file changed"):
+        driver.backup(Backup(id="z3", volume_id="v"), volume)
+    assert not [p for p in root.rglob("*") if p.is_file()]

@@ -13,8 +13,8 @@ incompressible run is written once, raw, never compressed and then rewritten.
 An object stored raw is still compressed as it goes, and its compressed stream is kept aside
 in a temporary file (:class:`_Spool`, up to :data:`SPOOL_LIMIT` bytes; memory holds none of
 it): when the whole object turns out smaller compressed (random bytes first, then long runs of
-zeros, say), that stream is what is stored, read back and checked against the MD5 taken as it
-was kept, with no second read of the volume and no second compression. Only an object whose
+zeros, say), that stream is what is stored, read back and checked against the CRC-32 taken as
+it was kept, with no second read of the volume and no second compression. Only an object whose
 compressed stream outgrew the spool, or one compressed at first that ends larger than raw, is
 written again from a second read of the volume. Zero runs of an object stored raw are left as
 holes where the store leaves holes, and a piece that is all zeros is compressed once per
@@ -350,14 +350,12 @@ class ObjectWriter:
         self.compression = Compression.NONE
 
     def _store_spooled(self, spool: _Spool, tail: bytes) -> None:
-        """Start over with the compressed stream kept aside: each byte read back once,
-        checked against the MD5 taken as it was kept before the object is committed."""
+        """Start over with the compressed stream kept aside, read back once (and checked
+        against the CRC-32 taken as it was kept) before the object is committed."""
         self._restart()
         self.compression = self._chosen
         for part in spool.replay(self.name):
-            self._put(part)
-            self.stored += len(part)
-        self._stored_md5 = spool.md5.copy()  # of the very bytes just replayed and checked
+            self._store(part)
         self._store(tail)
 
     def _store_compressed(
@@ -395,43 +393,39 @@ class ObjectWriter:
 
 class _Spool:
     """An object's compressed stream kept aside in an unnamed temporary file while the object
-    is stored raw, with the MD5 of what was kept."""
+    is stored raw, with the CRC-32 of what was kept: the stream is kept for every object whose
+    first bytes do not compress and is rarely used, so its check costs a fraction of an MD5
+    (the stored MD5 is taken as it is read back, when it is used)."""
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115  (closed in close)
-        self.md5 = hashlib.md5(usedforsecurity=False)
+        self._crc = 0
         self.size = 0
 
     def add(self, data: bytes) -> None:
-        self.md5.update(data)
+        self._crc = zlib.crc32(data, self._crc)
         view = memoryview(data)
         while view:
             view = view[self._file.write(view) :]
         self.size += len(data)
 
     def replay(self, name: str) -> Iterator[bytes]:
-        """What was kept, in pieces; raises before the last piece is given when the bytes
-        read back are not the ones kept."""
-        again = hashlib.md5(usedforsecurity=False)
+        """What was kept, in pieces; at the end, raises when the bytes read back are not the
+        ones kept (the caller commits nothing then)."""
         self._file.seek(0)
-        left = self.size
-        held: bytes | None = None
+        crc, left = 0, self.size
         while left > 0:
             part = self._file.read(min(PIECE, left))
             if not part:
                 break
-            again.update(part)
+            crc = zlib.crc32(part, crc)
             left -= len(part)
-            if held is not None:
-                yield held
-            held = part
-        if left or again.digest() != self.md5.digest():
+            yield part
+        if left or crc != self._crc:
             raise InvalidBackup(
                 f"the compressed copy of {name} kept in a temporary file changed",
                 hint="check the temporary directory's disk, and back up again",
             )
-        if held is not None:
-            yield held
 
     def close(self) -> None:
         self._file.close()
