@@ -159,3 +159,29 @@ def test_the_command(world: tuple[str, Path]) -> None:
         f"re-labelled 3 backup(s) as {DOCKET}; 2 refused, 1 skipped, 0 already its own"
     )
     assert err.getvalue() == ""
+
+
+OTHER_STORES = (
+    "cinder.backup.drivers.swift.SwiftBackupDriver",
+    "cinder.backup.drivers.s3.S3BackupDriver",
+    "cinder.backup.drivers.nfs.NFSBackupDriver",
+    "cinder.backup.drivers.swift",  # an old record's module path
+    "docket.cinder.SwiftBackupDriver",
+    "docket.cinder.S3BackupDriver",
+)
+
+
+@pytest.mark.parametrize("to", ["docket", "cinder"])
+def test_backups_of_other_stores_are_left_alone(tmp_path: Path, to: str) -> None:
+    """relabel moves between the two POSIX drivers only: a Swift, S3 or NFS backup (Cinder's
+    or docket's) is neither checked, reported nor re-labelled, in either direction."""
+    root = tmp_path / "root"
+    root.mkdir()
+    url = f"sqlite:///{tmp_path / 'cinder.db'}"
+    ids = [f"{n:02x}{n:02x}0000-0000-4000-8000-0000000000{n:02x}" for n in range(1, 7)]
+    _rows(url, [_row(i, service=s) for i, s in zip(ids, OTHER_STORES, strict=True)])
+    before = _services(url)
+    report = relabel(url, root, to=to)
+    assert report.moves == ()
+    assert report.changed == 0 and report.ok
+    assert _services(url) == before

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import random
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,9 +33,7 @@ def deployment() -> Iterator[cinder_deploy.Deployment]:
 
     There is one deployment on the machine, and modules using it switch its driver: each
     module holds it alone (a lock file), so test workers running two of them wait in turn."""
-    lock_path = Path(tempfile.gettempdir()) / "docket-cinder-deployment.lock"
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, after the module
+    with cinder_deploy.exclusive():  # released after the module
         yield from _deployment()
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -47,6 +48,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,19 @@ places a backup only on a service that reported a working driver."""
 
 class DeployError(RuntimeError):
     """The deployment could not be started (a service missing, a port taken, ...)."""
+
+
+LOCK = Path(tempfile.gettempdir()) / "docket-cinder-deployment.lock"
+"""The one deployment on the machine switches drivers under whoever uses it: the test modules
+and the benchmark hold this lock while they do, and wait their turn."""
+
+
+@contextlib.contextmanager
+def exclusive() -> Iterator[None]:
+    """Hold the deployment alone (:data:`LOCK`) until the block ends."""
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def default_state() -> Path:
@@ -300,7 +315,21 @@ nas_secure_file_permissions = false
                 cwd=self.state,
                 start_new_session=True,
             )
-        self._pidfile(service).write_text(str(proc.pid))
+        # Written whole and renamed, so a reader (wait_ready) never sees it empty.
+        pidfile = self._pidfile(service)
+        part = pidfile.with_name(pidfile.name + ".part")
+        part.write_text(str(proc.pid))
+        os.replace(part, pidfile)
+
+    def exited(self, service: str) -> bool:
+        """Whether ``service`` is not running, seen three times over a second: one look can
+        catch its process id file or ``/proc`` entry mid-change on a loaded machine."""
+        for attempt in range(3):
+            if self.pid(service) is not None:
+                return False
+            if attempt < 2:
+                time.sleep(0.5)
+        return True
 
     def end(self, service: str) -> None:
         pid = self.pid(service)
@@ -440,7 +469,7 @@ nas_secure_file_permissions = false
         problem = "the API does not answer"
         while time.monotonic() < deadline:
             for service in SERVICES:
-                if self.pid(service) is None:
+                if self.exited(service):
                     tail = (self.state / "logs" / f"{service}.log").read_text(errors="replace")
                     raise DeployError(f"{service} exited:\n{tail[-3000:]}")
             try:

@@ -118,3 +118,31 @@ def test_round_trip_with_docket_and_with_cinder(
     assert views["docket"]["metadata"] == METADATA
     # The new volume was named restore_backup_<id>; the restore gave it the source's name.
     assert (views["docket"]["name"], views["docket"]["description"]) == ("source", "round trip")
+
+
+def test_a_damaged_backup_fails_its_restore_into_a_new_volume(
+    deployment: cinder_deploy.Deployment, api: Cinder
+) -> None:
+    """Restored into a new volume (``volume_is_new``), docket's driver writes in one pass and
+    checks as it goes: a damaged data object raises ``InvalidBackup``, the manager marks the
+    new volume as failed and leaves the backup ``available``."""
+    deployment.switch("docket")
+    source = api.create_volume(1, name="damaged source")
+    write_regions(deployment.volume_path(source), seed=29)
+    backup = api.create_backup(source)
+    directory = deployment.backup_root / api.backup(backup)["container"]
+    data = sorted(p for p in directory.iterdir() if p.name[-6:-5] == "-")[0]
+    blob = bytearray(data.read_bytes())
+    middle = len(blob) // 2
+    blob[middle : middle + 64] = bytes(b ^ 0x5A for b in blob[middle : middle + 64])
+    data.write_bytes(bytes(blob))
+    answer = api.call("POST", f"/backups/{backup}/restore", {"restore": {}}, expect=(202,))
+    target = str(answer["restore"]["volume_id"])
+    failed = api.wait("volume", target, "error", "error_restoring")
+    assert failed["status"] in ("error", "error_restoring")
+    assert api.wait("backup", backup, "available")["status"] == "available"
+    log = (deployment.state / "logs" / "cinder-backup.log").read_text(errors="replace")
+    assert "InvalidBackup" in log and "left partly written" in log
+    api.delete_volume(target)
+    api.delete_backup(backup)
+    api.delete_volume(source)

@@ -14,6 +14,7 @@ reads the volume and takes its SHA-256s.
 from __future__ import annotations
 
 import bz2
+import functools
 import zlib
 from dataclasses import dataclass
 
@@ -147,3 +148,13 @@ class PieceStream:
 
 COMPRESS_PIECE = {Compression.ZLIB: deflate_piece, Compression.BZ2: bz2_piece}
 """How a piece is compressed on its own, for the compressions that are built of pieces."""
+
+ZERO_WINDOW = bytes(WINDOW)
+
+
+@functools.lru_cache(maxsize=8)
+def zero_piece(compression: Compression, length: int, primer: bytes) -> Piece:
+    """A piece of ``length`` zero bytes, compressed once and then reused: the long zero runs
+    of a sparse volume cost a lookup, not a deflate each (``primer``: empty, or
+    :data:`ZERO_WINDOW`, the only primers a run of zeros is looked up with)."""
+    return COMPRESS_PIECE[compression](bytes(length), primer)

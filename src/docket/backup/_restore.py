@@ -353,11 +353,18 @@ class _Output:
             data, at = data[n:], at + n
 
 
+UNTOUCHED = (
+    "the target is left as it was (a new or regular-file target is replaced only at the end; "
+    "a device or open file only after the whole chain is checked)"
+)
+"""What a damaged object's error says of the target (a one-pass restore onto a new volume,
+:mod:`~docket.backup._targets`, says otherwise)."""
+
+
 def _damaged(loaded: LoadedBackup, name: str, what: str) -> InvalidBackup:
     return InvalidBackup(
-        f"object {name} {what}; no block of it that failed a check was written, and the "
-        "target is left as it was (a new or regular-file target is replaced only at the end; "
-        "a device or open file only after the whole chain is checked)",
+        f"object {name} {what}; no block of it that failed a check was written, and "
+        + UNTOUCHED,
         backup_id=loaded.backup_id,
         hint="`docket volume verify` lists every damaged object",
     )

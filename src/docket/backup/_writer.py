@@ -7,22 +7,38 @@ MD5s and the sink see the pieces in order on the caller's writer thread.
 
 An object is stored compressed only when that makes it smaller (Cinder's rule). Until
 :data:`HOLD` bytes of it have passed, both forms are held in memory and the smaller is
-written; past that, the form that was smaller so far is written from then on, while the
-compressed size is still counted. So an incompressible run is written once, raw, never
-compressed and then rewritten. Only an object whose first :data:`HOLD` bytes mislead is
-written again at the end, in the form Cinder's rule gives for the whole object.
+written; past that, the form that was smaller so far is written from then on. So an
+incompressible run is written once, raw, never compressed and then rewritten.
+
+An object stored raw is still compressed as it goes, and its compressed stream is kept aside
+in a temporary file (:class:`_Spool`, up to :data:`SPOOL_LIMIT` bytes; memory holds none of
+it): when the whole object turns out smaller compressed (random bytes first, then long runs of
+zeros, say), that stream is what is stored, read back and checked against the CRC-32 taken as
+it was kept, with no second read of the volume and no second compression. Only an object whose
+compressed stream outgrew the spool, or one compressed at first that ends larger than raw, is
+written again from a second read of the volume. Zero runs of an object stored raw are left as
+holes where the store leaves holes, and a piece that is all zeros is compressed once per
+length (:func:`~docket.backup._compress.zero_piece`), not deflated each time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
-from docket.backup._chunks import Compression, _compressor, _zstandard
-from docket.backup._compress import COMPRESS_PIECE, WINDOW, Piece, PieceStream
+from docket.backup._chunks import PIECE, Compression, _compressor, _zstandard
+from docket.backup._compress import (
+    COMPRESS_PIECE,
+    WINDOW,
+    ZERO_WINDOW,
+    Piece,
+    PieceStream,
+    zero_piece,
+)
 from docket.backup.errors import InvalidBackup
 
 if TYPE_CHECKING:
@@ -30,6 +46,10 @@ if TYPE_CHECKING:
 
 HOLD = 2 << 20
 """Bytes of an object held (raw and compressed) before its stored form is chosen."""
+SPOOL_LIMIT = 256 << 20
+"""Bytes of an object's compressed stream kept aside while the object is stored raw; past
+this (an object that mostly does not compress), the spool is dropped, and the rare object
+that still ends smaller compressed is compressed again from the volume."""
 
 _CHANGED = "the volume changed while {} was written"
 _RESIZED = "the volume changed size while it was backed up; back it up again"
@@ -83,6 +103,8 @@ class ObjectWriter:
         self._shadow: int | None = None
         """Once stored raw mid-object: the compressed size so far, still counted, so the
         object ends compressed whenever Cinder's rule (compressed when smaller) says so."""
+        self._spool: _Spool | None = None
+        """Meanwhile, the compressed stream itself, while it fits :data:`SPOOL_LIMIT`."""
         self._held_raw: list[bytes] = []
         self._held_out: list[bytes] = []
         self._held = 0
@@ -108,9 +130,16 @@ class ObjectWriter:
         futures = []
         if self._hasher is not None:
             futures.append(self._hasher.submit(self._md5.update, data))
-        job: Future[Piece] | None = None
+        job: Future[Piece] | Piece | None = None
         if self._piecewise is not None and self._pool is not None and self._compressing:
-            job = self._pool.submit(self._piecewise, data, self._primer)
+            if (
+                len(zeros) == 1
+                and zeros[0] == (0, len(data))
+                and self._primer in (b"", ZERO_WINDOW)
+            ):  # all zeros after zeros (or first): the same bytes every time
+                job = zero_piece(self._chosen, len(data), self._primer)
+            else:
+                job = self._pool.submit(self._piecewise, data, self._primer)
             self._primer = bytes(data[-WINDOW:]) if len(data) >= WINDOW else (
                 (self._primer + bytes(data))[-WINDOW:]
             )
@@ -124,7 +153,7 @@ class ObjectWriter:
     def write(
         self,
         data: bytes | memoryview,
-        job: Future[Piece] | None = None,
+        job: Future[Piece] | Piece | None = None,
         zeros: Sequence[tuple[int, int]] = (),
         md5: bool = True,
     ) -> None:
@@ -137,15 +166,19 @@ class ObjectWriter:
         if not self._compressing:
             self._store_raw_piece(data, zeros)
             return
-        if job is not None:
+        if isinstance(job, Piece):
+            out = self._stream.add(job)
+        elif job is not None:
             out = self._stream.add(job.result())
         elif self._piecewise is not None:  # the pool is gone: compress here
             out = self._stream.add(self._piecewise(data, b""))
         else:
             out = self._compress(data)
-        self._emit(out, data)
+        self._emit(out, data, zeros)
 
-    def _emit(self, out: bytes, data: bytes | memoryview) -> None:
+    def _emit(
+        self, out: bytes, data: bytes | memoryview, zeros: Sequence[tuple[int, int]] = ()
+    ) -> None:
         """Hold, or store in the chosen form, the compressed ``out`` of raw ``data``."""
         if self._mode == "compressed":
             if out:
@@ -153,7 +186,8 @@ class ObjectWriter:
         elif self._mode == "raw":
             if self._shadow is not None:
                 self._shadow += len(out)
-            self._store(data)
+                self._keep(out)
+            self._store_raw_piece(data, zeros)
         else:
             self._held_raw.append(bytes(data))
             if out:
@@ -185,7 +219,24 @@ class ObjectWriter:
             self.compression = Compression.NONE
             if tail is None:
                 self._shadow = compressed
+                self._spool = _Spool()
+                for out in self._held_out:
+                    self._keep(out)
         self._held_raw, self._held_out, self._held = [], [], 0
+
+    def _keep(self, out: bytes) -> None:
+        """Add to the compressed stream kept aside, or drop it once it outgrows the limit."""
+        if self._spool is None or not out:
+            return
+        if self._spool.size + len(out) > SPOOL_LIMIT:
+            self._drop_spool()
+        else:
+            self._spool.add(out)
+
+    def _drop_spool(self) -> None:
+        if self._spool is not None:
+            spool, self._spool = self._spool, None
+            spool.close()
 
     def _store(self, out: bytes | memoryview) -> None:
         self._put(out)
@@ -242,22 +293,31 @@ class ObjectWriter:
         serves a zstd object of unknown size, compressed now, and the rare rewrite.
         """
         md5 = self._md5.hexdigest()
-        if self._deferred:
-            self._compress_whole(reread, md5)
-        if self._size is not None and self.length != self._size:
-            raise InvalidBackup(
-                f"{self.name} holds {self.length} bytes, not the {self._size} expected",
-                hint=_RESIZED,
-            )
-        if self._mode == "hold":
-            self._choose(self._tail())
-        elif self._mode == "compressed":
-            self._store(self._tail())
-            if self.stored >= self.length:
-                self._store_raw(reread, md5)
-        elif self._shadow is not None and self._shadow + len(self._tail()) < self.length:
-            # Incompressible at first, smaller compressed over all: stored as Cinder would.
-            self._store_compressed(reread, md5)
+        try:
+            if self._deferred:
+                self._compress_whole(reread, md5)
+            if self._size is not None and self.length != self._size:
+                raise InvalidBackup(
+                    f"{self.name} holds {self.length} bytes, not the {self._size} expected",
+                    hint=_RESIZED,
+                )
+            if self._mode == "hold":
+                self._choose(self._tail())
+            elif self._mode == "compressed":
+                self._store(self._tail())
+                if self.stored >= self.length:
+                    self._store_raw(reread, md5)
+            elif self._shadow is not None:
+                tail = self._tail()
+                if self._shadow + len(tail) < self.length:
+                    # Incompressible at first, smaller compressed over all: stored as Cinder
+                    # would, from the stream kept aside when it is there.
+                    if self._spool is not None:
+                        self._store_spooled(self._spool, tail)
+                    else:
+                        self._store_compressed(reread, md5)
+        finally:
+            self._drop_spool()
         self._sink.commit(self._stored_md5.hexdigest() if self._hash_stored else md5)
         return {
             "offset": self.offset,
@@ -289,6 +349,15 @@ class ObjectWriter:
             )
         self.compression = Compression.NONE
 
+    def _store_spooled(self, spool: _Spool, tail: bytes) -> None:
+        """Start over with the compressed stream kept aside, read back once (and checked
+        against the CRC-32 taken as it was kept) before the object is committed."""
+        self._restart()
+        self.compression = self._chosen
+        for part in spool.replay(self.name):
+            self._store(part)
+        self._store(tail)
+
     def _store_compressed(
         self, reread: Callable[[int, int], Iterator[bytes]], md5: str
     ) -> None:
@@ -318,4 +387,45 @@ class ObjectWriter:
         self.stored = 0
 
     def abort(self) -> None:
+        self._drop_spool()
         self._sink.abort()
+
+
+class _Spool:
+    """An object's compressed stream kept aside in an unnamed temporary file while the object
+    is stored raw, with the CRC-32 of what was kept: the stream is kept for every object whose
+    first bytes do not compress and is rarely used, so its check costs a fraction of an MD5
+    (the stored MD5 is taken as it is read back, when it is used)."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115  (closed in close)
+        self._crc = 0
+        self.size = 0
+
+    def add(self, data: bytes) -> None:
+        self._crc = zlib.crc32(data, self._crc)
+        view = memoryview(data)
+        while view:
+            view = view[self._file.write(view) :]
+        self.size += len(data)
+
+    def replay(self, name: str) -> Iterator[bytes]:
+        """What was kept, in pieces; at the end, raises when the bytes read back are not the
+        ones kept (the caller commits nothing then)."""
+        self._file.seek(0)
+        crc, left = 0, self.size
+        while left > 0:
+            part = self._file.read(min(PIECE, left))
+            if not part:
+                break
+            crc = zlib.crc32(part, crc)
+            left -= len(part)
+            yield part
+        if left or crc != self._crc:
+            raise InvalidBackup(
+                f"the compressed copy of {name} kept in a temporary file changed",
+                hint="check the temporary directory's disk, and back up again",
+            )
+
+    def close(self) -> None:
+        self._file.close()

@@ -20,12 +20,10 @@ import contextlib
 import functools
 import hashlib
 import os
-import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO, Any, TypedDict
 
 from docket import fs
@@ -64,8 +62,9 @@ from docket.backup._model import (
     RestoreReport,
     VerifyReport,
 )
-from docket.backup._restore import RestoreWriter, plan, truncate_regular
+from docket.backup._restore import RestoreWriter, plan
 from docket.backup._seal import SEAL, seal_of
+from docket.backup._targets import write_restore
 from docket.backup._threads import executor
 from docket.backup._verify import verify_chain
 from docket.backup._writer import ObjectWriter
@@ -76,7 +75,6 @@ from docket.core.codec import Limits
 from docket.core.errors import BackupError, DocketError, DriverOptionError, show
 from docket.core.family import Container, Family
 from docket.core.registry import Registry
-from docket.fs import fsync_path, temp_path
 
 DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
 """Bytes of volume per data object. Cinder's POSIX driver uses 1999994880; any multiple of the
@@ -501,16 +499,20 @@ class ChunkedBackupDriver(BackupDriver):
         volume_file: Any,
         *,
         progress: Progress | None = None,
+        target_is_new: bool = False,
     ) -> RestoreReport:
         """Restore a backup and its parents (oldest first) onto a path or open binary file.
 
         Every metadata object of the chain is read and checked (version, object list) before
-        a byte is written. A path to a regular file (or a new path) is written to a temporary
-        file that replaces it only when everything, volume metadata included, is restored.
-        A block device or an open file cannot be thrown away, so every object of the chain
-        is read and checked before the first byte is written to it; and each object's bytes
-        reach any target only after its length and MD5 are checked. With ``volume_id`` and a
-        metadata API, the chain's volume metadata is restored after all the data, in one
+        a byte is written, and every block against its SHA-256 before it is written. A path
+        to a regular file (or a new path) is written to a temporary file that replaces it only
+        when everything, volume metadata included, is restored. A block device or an open
+        file cannot be thrown away, so every object of the chain is read and checked (length,
+        MD5) before the first byte is written to it; unless ``target_is_new`` says an open
+        regular file was made for this restore (Cinder's ``volume_is_new``): it is then
+        emptied and written in one pass, zero blocks left as holes, each object's MD5 checked
+        as its last piece passes (a failure leaves it partly written). With ``volume_id`` and
+        a metadata API, the chain's volume metadata is restored after all the data, in one
         transaction when the API has ``put_many`` (``docket.store.BackupMetadataAPI`` has).
         """
         chain = list(reversed(self._chain(backup)))
@@ -530,52 +532,12 @@ class ChunkedBackupDriver(BackupDriver):
         )
         layers = plan(chain, lambda loaded: self._sha256(loaded, size), record_size)
         work = RestoreWriter(layers, size, progress)
-        backup_id = chain[-1].backup_id
-        if not isinstance(volume_file, str | os.PathLike):
-            work.verify()
-            with _writing("the restore target", backup_id):
-                _reserve(volume_file, size, backup_id)
-                work.write(volume_file, sparse=False)
-                truncate_regular(volume_file, size)
-                volume_file.flush()
-            results = self._put_volume_metadata(volume_id, containers)
-            return self._report(work, restoring, results)
-        # Through a symlink, restore what it points at rather than replace the link.
-        target = Path(os.path.realpath(volume_file))
-        if os.path.lexists(target) and not target.is_file():
-            fd = fs.open_regular(target, what="restore target", kinds=fs.VOLUME, flags=os.O_RDWR)
-            with os.fdopen(fd, "r+b") as out:
-                available = volume_size(out)
-                if available < size:
-                    raise InvalidBackup(
-                        f"{target} has {available} bytes; the backup needs {size}",
-                        backup_id=chain[-1].backup_id,
-                        hint="restore onto a volume at least as large as the backed-up one",
-                    )
-                work.verify()
-                with _writing(str(target), backup_id):
-                    work.write(out, sparse=False)
-                    out.flush()
-                    os.fsync(out.fileno())
-            results = self._put_volume_metadata(volume_id, containers)
-            return self._report(work, restoring, results)
-        tmp = temp_path(target)
-        try:
-            with _writing(str(target), backup_id), open(tmp, "wb") as out:
-                work.write(out, sparse=True)
-                out.truncate(size)
-                out.flush()
-                os.fsync(out.fileno())
-            if target.exists():
-                os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
-            # The data is written and on disk; the database is written before the new file
-            # replaces the target, so that a refused container leaves the target as it was.
-            results = self._put_volume_metadata(volume_id, containers)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        fsync_path(target.parent)
+        results = write_restore(
+            work,
+            volume_file,
+            lambda: self._put_volume_metadata(volume_id, containers),
+            target_is_new=target_is_new,
+        )
         return self._report(work, restoring, results)
 
     # --- delete ---------------------------------------------------------------------------
@@ -757,43 +719,3 @@ class _Checked:
     backup_id: str
     text: str
     container: Container
-
-
-@contextlib.contextmanager
-def _writing(target: str, backup_id: str) -> Iterator[None]:
-    """Report a target the system will not write (full, too large, read-only) as a backup
-    error naming it, not as a bare ``OSError``."""
-    try:
-        yield
-    except OSError as err:
-        raise BackupError(
-            f"cannot write {target}: {err.strerror or err}",
-            backup_id=backup_id,
-            hint="restore onto a file system or volume that can hold the backup",
-        ) from None
-
-
-def _reserve(out: IO[bytes], size: int, backup_id: str) -> None:
-    """Grow a regular file target to ``size`` before a byte of data is written, so a file
-    system that cannot hold that much refuses now, with the target as it was."""
-    try:
-        fd = out.fileno()
-        regular = stat.S_ISREG(os.fstat(fd).st_mode)
-    except (AttributeError, OSError, ValueError):
-        return  # an in-memory file grows as written
-    if not regular:
-        return
-    out.flush()
-    before = os.fstat(fd).st_size
-    if before >= size:
-        return
-    try:
-        os.ftruncate(fd, size)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, before)
-        raise BackupError(
-            f"the restore target cannot grow to {size} bytes: {err.strerror or err}",
-            backup_id=backup_id,
-            hint="restore onto a file system or volume that can hold the backup",
-        ) from None

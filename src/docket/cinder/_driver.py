@@ -196,10 +196,17 @@ class DocketBackupDriver(cinder_driver.BackupDriver):  # type: ignore[misc]
         }
 
     def restore(self, backup: Any, volume_id: str, volume_file: Any, volume_is_new: bool) -> None:
-        """Restore the backup's chain onto ``volume_file``: every object checked before its
-        bytes are written, then the chain's volume metadata in one transaction."""
+        """Restore the backup's chain onto ``volume_file``, then the chain's volume metadata
+        in one transaction. Every block is checked before it is written. Onto an existing
+        volume, every object of the chain is checked before the first byte is written; onto a
+        new volume's file (``volume_is_new``; the manager opened it ``'wb'``), in one pass,
+        zero blocks left as holes, a damaged object raising ``InvalidBackup`` (the manager
+        then marks the volume ``error_restoring``)."""
         record = self._record(backup)
-        report = _native.run(lambda: self.driver.restore(record, volume_id, _unwrap(volume_file)))
+        file = _unwrap(volume_file)
+        report = _native.run(
+            lambda: self.driver.restore(record, volume_id, file, target_is_new=volume_is_new)
+        )
         LOG.info(
             "docket restored backup %s (chain %s) onto volume %s",
             backup.id,

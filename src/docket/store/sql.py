@@ -10,7 +10,6 @@ with parameters it has already put in the driver's form.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +73,10 @@ class InSql:
     placeholder: str
     tail: str
     _expanded: dict[int, Sql] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """Texts made, by list length. No lock: each access is one dict operation (atomic),
+    and two threads making the same text make equal ones. A lock made here would be one of
+    eventlet's green locks in ``cinder-backup``, where the engine's operations run in OS
+    threads, and a green lock waited on across OS threads fails."""
 
     @classmethod
     def of(cls, stmt: sa.ClauseElement, dialect: sa.Dialect) -> InSql:
@@ -107,10 +109,9 @@ class InSql:
                 *(f"docket_in_{k}" for k in range(n)),
             )
         made = Sql(text, names, base.positional)
-        with self._lock:
-            if len(self._expanded) > 16:  # a few lengths recur (chunk size, 1); keep it small
-                self._expanded.clear()
-            self._expanded[n] = made
+        if len(self._expanded) > 16:  # a few lengths recur (chunk size, 1); keep it small
+            self._expanded.clear()
+        self._expanded[n] = made
         return made
 
     def bind(self, ids: Sequence[Any], values: Mapping[str, Any] | None = None) -> tuple[str, Any]:

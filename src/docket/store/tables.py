@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import re
-import threading
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -389,26 +388,26 @@ def reflect_layout(engine: sa.Engine, kinds: Mapping[str, Kind]) -> Layout:
 
 
 # Reflection costs a few queries; do it once per engine (and family kinds), not per call.
+# No lock: each access below is one operation on a dict (atomic), and two threads reflecting
+# the same engine at once make equal layouts. A lock made at import would be one of
+# eventlet's green locks in cinder-backup, where the engine's operations run in OS threads,
+# and a green lock waited on across OS threads fails ("Cannot switch to a different thread").
 _LAYOUTS: weakref.WeakKeyDictionary[sa.Engine, dict[tuple[tuple[str, Kind], ...], Layout]] = (
     weakref.WeakKeyDictionary()
 )
-_LOCK = threading.Lock()
 
 
 def layout(engine: sa.Engine, kinds: Mapping[str, Kind]) -> Layout:
     """The reflected layout of ``engine``'s database, cached per engine."""
     key = tuple(sorted(kinds.items(), key=lambda kv: kv[0]))
-    with _LOCK:
-        found = _LAYOUTS.get(engine, {}).get(key)
+    found = _LAYOUTS.get(engine, {}).get(key)
     if found is not None:
         return found
     made = reflect_layout(engine, kinds)
-    with _LOCK:
-        _LAYOUTS.setdefault(engine, {})[key] = made
+    _LAYOUTS.setdefault(engine, {})[key] = made
     return made
 
 
 def forget_layout(engine: sa.Engine) -> None:
     """Drop the cached layout of ``engine`` (after its tables changed)."""
-    with _LOCK:
-        _LAYOUTS.pop(engine, None)
+    _LAYOUTS.pop(engine, None)
