@@ -110,6 +110,25 @@ class _Target:
         return found
 
 
+def _plain_texts(values: Mapping[str, Any], key_fits: int, value_fits: int) -> bool:
+    """Whether every key and value of ``values`` is a ``str`` of at most ``key_fits`` and
+    ``value_fits`` characters holding no NUL (then :meth:`Restorer._entries` changes none)."""
+    if not values:
+        return True
+    texts = values.values()
+    if not _STR_ONLY.issuperset(map(type, texts)):
+        return False
+    return (
+        max(map(len, values)) <= key_fits
+        and max(map(len, texts)) <= value_fits
+        and "\x00" not in "".join(values)
+        and "\x00" not in "".join(texts)
+    )
+
+
+_STR_ONLY = frozenset({str})
+
+
 def _fetch(conn: sa.Connection, text: str, params: Any) -> Sequence[Any]:
     """All rows of a query, as the driver gives them (no per-row Row objects)."""
     result = conn.exec_driver_sql(text, params)
@@ -438,6 +457,10 @@ class Restorer:
             key_fits = -1
         if value_limit is not None and value_limit.charset is not None:
             value_fits = -1
+        if not self.layout.case_insensitive_keys and _plain_texts(values, key_fits, value_fits):
+            # Every key and value is text that fits and holds no NUL: what the loop below
+            # gives back unchanged, found by a few passes in C.
+            return dict(values)
         out: dict[str, Any] = {}
         for key, value in values.items():
             if len(key) > key_fits or "\x00" in key:
