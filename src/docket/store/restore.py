@@ -40,7 +40,7 @@ GLANCE_SECTION = "volume-glance-metadata"
 _NEVER_WRITTEN = frozenset({"id", "deleted", "deleted_at"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RestoreResult:
     """What one restore wrote, removed and left out."""
 
@@ -62,14 +62,14 @@ class RestoreResult:
         return tuple(self.plan.left_out) if self.plan is not None else ()
 
 
-@dataclass
+@dataclass(slots=True)
 class WorkItem:
     index: int
     volume_id: str
     container: Container
 
 
-@dataclass
+@dataclass(slots=True)
 class _Planned:
     item: WorkItem
     plan: RestorePlan
