@@ -182,9 +182,9 @@ def parse_sealed(
     very serialisation that proves the parse exact (None when not shown so).
 
     The proof is :func:`_parse_fast`'s first one: the text is orjson's writing of the value
-    (here written as the canonical bytes of its excluded members, then those of the rest;
-    members in another order, or anything else, go the way :func:`parse` goes, to the same
-    value or error).
+    (here its canonical writing, keys sorted, as :meth:`Family.dump` writes it; whose excluded
+    members come first, the bytes after them are the body. Members in another order, or
+    anything else, go the way :func:`parse` goes, to the same value or error).
     """
     if type(data) is not bytes or not _size_within(len(data), limits):
         return parse(data, limits), None
@@ -197,15 +197,17 @@ def parse_sealed(
     found = value.get("version")
     excluded = sealed.get(found) if type(found) is int or type(found) is str else None
     if excluded is not None:
-        covered = {k: v for k, v in value.items() if k not in excluded}
-        body = canonical(covered)
-        head = canonical({k: v for k, v in value.items() if k in excluded})
-        if len(head) == 2:  # no excluded member
-            written = body
-        else:
-            written = head if len(body) == 2 else head[:-1] + b"," + body[1:]
-        if data == written and (_shape_within(data, limits) or _walk(value, limits) is not None):
-            return value, body
+        whole = canonical(value)
+        if data == whole and (_shape_within(data, limits) or _walk(value, limits) is not None):
+            head = canonical({k: v for k, v in value.items() if k in excluded})
+            if len(head) == 2:  # no excluded member
+                return value, whole
+            # The excluded members sort first (the version, family and integrity members
+            # before sections named after what they hold): the rest of the text is the body.
+            cut = len(head) - 1
+            if whole[cut : cut + 1] == b"," and whole.startswith(head[:-1]):
+                return value, b"{" + whole[cut + 1 :]
+            return value, canonical({k: v for k, v in value.items() if k not in excluded})
     proved = _proved(data, value, limits)
     return (proved if proved is not None else parse_exact(data, limits)), None
 
