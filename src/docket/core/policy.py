@@ -63,14 +63,14 @@ class Dropped:
         return json_path([self.section, self.field])
 
 
-@dataclass(slots=True)
+@dataclass
 class SectionWrite:
     section: str
     mode: Mode
     values: dict[str, Any]
 
 
-@dataclass(slots=True)
+@dataclass
 class RestorePlan:
     """What one restore writes: per section, a mode and the values. Built by a policy."""
 

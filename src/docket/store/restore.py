@@ -40,7 +40,7 @@ GLANCE_SECTION = "volume-glance-metadata"
 _NEVER_WRITTEN = frozenset({"id", "deleted", "deleted_at"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RestoreResult:
     """What one restore wrote, removed and left out."""
 
@@ -62,14 +62,14 @@ class RestoreResult:
         return tuple(self.plan.left_out) if self.plan is not None else ()
 
 
-@dataclass(slots=True)
+@dataclass
 class WorkItem:
     index: int
     volume_id: str
     container: Container
 
 
-@dataclass(slots=True)
+@dataclass
 class _Planned:
     item: WorkItem
     plan: RestorePlan
