@@ -4,6 +4,7 @@ column allowlist: test_store_databases.py)."""
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from docket.errors import (
     ValueTooLong,
     VolumeNotFound,
 )
+from docket.store.api import collector_paused
 from tests import _volumes as vols
 from tests._store import CINDER_TIME, DST, FAMILY, OTHER, SRC, source_volume, target_volume
 from tests.conftest_db import dump
@@ -422,6 +424,28 @@ def test_put_many_is_one_transaction(db_engine: sa.Engine) -> None:
         api.put_many([(DST, good), ("nope", good)])
     assert dump(db_engine) == before
     assert api.put_many([]) == []
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_put_many_leaves_the_garbage_collector_as_it_found_it(
+    db_engine: sa.Engine, enabled: bool
+) -> None:
+    source_volume(db_engine)
+    target_volume(db_engine)
+    api = store.BackupMetadataAPI(db_engine)
+    good = api.get(SRC)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() is enabled
+        api.put_many([(DST, good)])
+        assert gc.isenabled() is enabled
+        with pytest.raises(VolumeNotFound):
+            api.put_many([(DST, good), ("nope", good)])
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
 
 
 def test_put_many_restores_a_volume_named_twice_in_order(db_engine: sa.Engine) -> None:
