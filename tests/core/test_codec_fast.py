@@ -99,6 +99,12 @@ def _outcome(fn: Any, data: Any, limits: Limits) -> tuple[Any, ...]:
 @example('{"a" :1,"a":2}', DEFAULT_LIMITS)
 @example('{"x":"\\u003a","a":1,"a":2}', DEFAULT_LIMITS)
 @example('{"x":":", "a":1, "a":2}', DEFAULT_LIMITS)
+# An escaped colon after the escapes looked at one by one, or right after another escape.
+@example('{"x":"' + "\\u00fc" * 16 + '\\u003a","a":1,"a":2}', DEFAULT_LIMITS)
+@example('{"x":"' + "\\u00fc" * 17 + '\\u003A","a":1,"a":2}', DEFAULT_LIMITS)
+@example('{"x":"\\u00fc\\u003a","a":1,"a":2}', DEFAULT_LIMITS)
+@example('{"x":"\\\\u003a\\u003a","a":1,"a":2}', DEFAULT_LIMITS)
+@example('{"x":"\\\\u003a","a":1,"a":2}', DEFAULT_LIMITS)
 @example('{"n":18446744073709551616}', DEFAULT_LIMITS)
 @example('{"n":-9223372036854775809}', DEFAULT_LIMITS)
 @example('{"s":"\\ud800"}', DEFAULT_LIMITS)

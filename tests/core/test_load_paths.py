@@ -136,3 +136,31 @@ def test_a_v3_container_docket_wrote_takes_the_sealed_path() -> None:
     assert _agree(_BACKUP, v3)[0] == "ok"
     # Another writing of the same value is parsed, but gives no digest input.
     assert parse_sealed(json.dumps(value).encode(), _BACKUP.limits, _BACKUP._sealed)[1] is None
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["a", "digest", "family", "m", "signature", "version", "z", "ü"]),
+        st.one_of(
+            st.integers(-(2**63), 2**63 - 1),
+            st.text(max_size=3),
+            st.dictionaries(st.text(max_size=2), st.none()),
+        ),
+    ),
+    st.sets(st.sampled_from(["a", "digest", "family", "signature", "version", "z"])),
+)
+def test_the_digest_input_of_a_sealed_parse_is_the_covered_members_canonical_bytes(
+    members: dict[str, Any], excluded: set[str]
+) -> None:
+    # Excluded members that sort first, among or after the others, none or all of them.
+    from docket.core.codec import parse_sealed
+
+    value = {"version": 3, **members}
+    value["version"] = 3
+    text = canonical(value)
+    parsed, covered = parse_sealed(text, _BACKUP.limits, {3: frozenset(excluded)})
+    assert parsed == value
+    assert covered == canonical({k: v for k, v in value.items() if k not in excluded})
+    other = orjson.dumps(dict(reversed(sorted(value.items()))))
+    if other != text:  # another order of the members: parsed, without a digest input
+        assert parse_sealed(other, _BACKUP.limits, {3: frozenset(excluded)}) == (value, None)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import docket
@@ -114,6 +116,45 @@ def test_a_naive_timestamp_becomes_the_aware_one_of_six_fraction_digits(
     text = moment if fraction is None else f"{moment}.{fraction}"
     converted = BUILTIN_CONVERTERS["naive-utc-to-aware"].forward(text)
     assert converted == f"{moment}.{(fraction or '').ljust(6, '0')}Z"
+
+
+_NAIVE_REFERENCE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?")
+
+
+@given(
+    st.datetimes().map(lambda d: d.isoformat(timespec="microseconds")),
+    st.lists(
+        st.tuples(st.integers(0, 25), st.sampled_from([*"0189-T:. Z+,W", "\u0663", "\uff11"])),
+        max_size=3,
+    ),
+)
+@example("2026-02-30T03:04:05.123456", [])
+@example("2026-W01-2T03:04:05.123456", [])
+@example("2026-01-02T03:04:05.1+0100", [])
+@example("2026-01-02T03:04:05.12345Z", [])
+@example("2026-01-02 03:04:05.123456", [])
+def test_naive_timestamps_of_cinder_s_length_are_judged_as_the_pattern_judges_them(
+    moment: str, changes: list[tuple[int, str]]
+) -> None:
+    # Texts of 26 characters, Cinder's form and near it (a character replaced: another
+    # digit, a separator, a non-ASCII digit): accepted, with a Z, exactly when they match
+    # the older version's pattern and name a real moment; refused otherwise.
+    chars = list(moment)
+    for at, ch in changes:
+        chars[at] = ch
+    text = "".join(chars)
+    try:
+        real = _NAIVE_REFERENCE.fullmatch(text) is not None and bool(
+            datetime.fromisoformat(text[:19])
+        )
+    except ValueError:
+        real = False
+    convert = BUILTIN_CONVERTERS["naive-utc-to-aware"].forward
+    if real:
+        assert convert(text) == text + "Z"
+    else:
+        with pytest.raises(ValueError):
+            convert(text)
 
 
 def test_convert_uses_the_named_converter_and_its_inverse() -> None:

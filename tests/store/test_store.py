@@ -4,6 +4,7 @@ column allowlist: test_store_databases.py)."""
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,6 +13,8 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import strategies as st
 
 import docket
 from docket import store
@@ -19,10 +22,12 @@ from docket.errors import (
     KeyConflict,
     RestoreRefused,
     UnknownVersion,
+    UnstorableValue,
     ValidationError,
     ValueTooLong,
     VolumeNotFound,
 )
+from docket.store.api import collector_paused
 from tests import _volumes as vols
 from tests._store import CINDER_TIME, DST, FAMILY, OTHER, SRC, source_volume, target_volume
 from tests.conftest_db import dump
@@ -421,6 +426,28 @@ def test_put_many_is_one_transaction(db_engine: sa.Engine) -> None:
     assert api.put_many([]) == []
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+def test_put_many_leaves_the_garbage_collector_as_it_found_it(
+    db_engine: sa.Engine, enabled: bool
+) -> None:
+    source_volume(db_engine)
+    target_volume(db_engine)
+    api = store.BackupMetadataAPI(db_engine)
+    good = api.get(SRC)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() is enabled
+        api.put_many([(DST, good)])
+        assert gc.isenabled() is enabled
+        with pytest.raises(VolumeNotFound):
+            api.put_many([(DST, good), ("nope", good)])
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+
+
 def test_put_many_restores_a_volume_named_twice_in_order(db_engine: sa.Engine) -> None:
     source_volume(db_engine)
     target_volume(db_engine)
@@ -457,6 +484,57 @@ def test_put_many_equals_put_per_volume(db_engine: sa.Engine) -> None:
         for v in ids
     ]
     assert all(s == states[0] for s in states)
+
+
+# Text a metadata table stores: no NUL, within the column (255 characters).
+_texts = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=40)
+_keys = _texts.filter(bool)
+
+
+def test_put_many_writes_exactly_the_entries_whatever_their_text(
+    db_engine: sa.Engine, db_backend: str
+) -> None:
+    """Inserts, updates and soft deletes of many volumes (on SQLite one JSON text a
+    statement, elsewhere arrays or rows of parameters) store each key and value as given:
+    quotes, backslashes, control characters, non-ASCII, the empty string, null."""
+    ids = [target_volume(db_engine, f"t-{i}") for i in range(3)]
+    api = store.BackupMetadataAPI(db_engine)
+    examples = 25 if db_backend == "sqlite" else 8
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        entries=st.lists(
+            st.tuples(
+                st.dictionaries(_keys, st.one_of(st.none(), _texts), max_size=6),
+                st.dictionaries(_keys, st.one_of(_texts, st.integers(), st.none()), max_size=6),
+            ),
+            min_size=len(ids),
+            max_size=len(ids),
+        )
+    )
+    def prop(entries: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        # Then every other entry changed and the rest gone: updates and soft deletes.
+        changed = [
+            tuple({k: f"~{v}" for k, v in list(section.items())[::2]} for section in pair)
+            for pair in entries
+        ]
+        for batch in (entries, changed):
+            items = [
+                (vid, json.dumps({"version": 2, "volume-metadata": m, "volume-glance-metadata": g}))
+                for vid, (m, g) in zip(ids, batch, strict=True)
+            ]
+            try:
+                results = api.put_many(items)
+            except (KeyConflict, UnstorableValue):  # keys MariaDB holds equal, text it cannot hold
+                reject()
+            for vid, (m, g), result in zip(ids, batch, results, strict=True):
+                glance = {k: str(v) for k, v in g.items()}
+                assert vols.user_metadata(db_engine, vid) == m
+                assert vols.glance_metadata(db_engine, vid) == glance
+                assert result.written["volume-metadata"] == m
+                assert result.written["volume-glance-metadata"] == glance
+
+    prop()
 
 
 @contextmanager

@@ -182,9 +182,9 @@ def parse_sealed(
     very serialisation that proves the parse exact (None when not shown so).
 
     The proof is :func:`_parse_fast`'s first one: the text is orjson's writing of the value
-    (here written as the canonical bytes of its excluded members, then those of the rest;
-    members in another order, or anything else, go the way :func:`parse` goes, to the same
-    value or error).
+    (here its canonical writing, keys sorted, as :meth:`Family.dump` writes it; whose excluded
+    members come first, the bytes after them are the body. Members in another order, or
+    anything else, go the way :func:`parse` goes, to the same value or error).
     """
     if type(data) is not bytes or not _size_within(len(data), limits):
         return parse(data, limits), None
@@ -197,15 +197,17 @@ def parse_sealed(
     found = value.get("version")
     excluded = sealed.get(found) if type(found) is int or type(found) is str else None
     if excluded is not None:
-        covered = {k: v for k, v in value.items() if k not in excluded}
-        body = canonical(covered)
-        head = canonical({k: v for k, v in value.items() if k in excluded})
-        if len(head) == 2:  # no excluded member
-            written = body
-        else:
-            written = head if len(body) == 2 else head[:-1] + b"," + body[1:]
-        if data == written and (_shape_within(data, limits) or _walk(value, limits) is not None):
-            return value, body
+        whole = canonical(value)
+        if data == whole and (_shape_within(data, limits) or _walk(value, limits) is not None):
+            head = canonical({k: v for k, v in value.items() if k in excluded})
+            if len(head) == 2:  # no excluded member
+                return value, whole
+            # The excluded members sort first (the version, family and integrity members
+            # before sections named after what they hold): the rest of the text is the body.
+            cut = len(head) - 1
+            if whole[cut : cut + 1] == b"," and whole.startswith(head[:-1]):
+                return value, b"{" + whole[cut + 1 :]
+            return value, canonical({k: v for k, v in value.items() if k not in excluded})
     proved = _proved(data, value, limits)
     return (proved if proved is not None else parse_exact(data, limits)), None
 
@@ -262,7 +264,7 @@ def _proved(text: bytes | str, value: JSONObject, limits: Limits) -> JSONObject 
         if _shape_within(raw, limits):
             return value
         return value if _walk(value, limits) is not None else None
-    if (b"\\" not in raw or b"\\u003" not in raw) and raw.count(b":") == shown.count(b":"):
+    if _no_escaped_colon(raw) and raw.count(b":") == shown.count(b":"):
         # orjson writes every float of 1e16 or more in size with an exponent ("1e+16"): with
         # no "+" in its writing (a search at memchr's speed), no float is large enough to be
         # an integer it could not keep.
@@ -278,6 +280,25 @@ def _proved(text: bytes | str, value: JSONObject, limits: Limits) -> JSONObject 
         if ws in raw:
             bound += raw.count(pair)
     return value if keys == bound else None
+
+
+# Escapes looked at one by one before the text is searched whole for an escaped colon.
+_FEW_ESCAPES = 16
+
+
+def _no_escaped_colon(raw: bytes) -> bool:
+    """Whether ``raw``, JSON text orjson read, writes no character as ``\\u003X`` (so no
+    colon as an escape). Every backslash in such text starts an escape, which ends two or
+    more bytes on: a few escapes (a name with an accent) are looked at one by one with
+    ``find`` at memchr's speed; a text with many is searched whole."""
+    at = raw.find(b"\\")
+    for _ in range(_FEW_ESCAPES):
+        if at < 0:
+            return True
+        if raw.startswith(b"u003", at + 1):
+            return False
+        at = raw.find(b"\\", at + 2)
+    return at < 0 or raw.find(b"\\u003", at) < 0
 
 
 def _size_within(size: int, limits: Limits) -> bool:

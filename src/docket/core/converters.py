@@ -37,9 +37,26 @@ _NAIVE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\Z")
 _AWARE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}:\d{2})\Z")
 
 
+# Cinder's own form, microseconds always written: its shape with every digit made 0.
+_ZERO_DIGITS = bytes.maketrans(b"0123456789", b"0000000000")
+_CINDER_SHAPE = b"0000-00-00T00:00:00.000000"
+
+
 def _naive_to_utc(value: Any) -> Any:
     if value is None:
         return None
+    if (
+        type(value) is str
+        and len(value) == 26
+        and value.isascii()
+        and value.encode().translate(_ZERO_DIGITS) == _CINDER_SHAPE
+    ):
+        # _NAIVE's match, with six digits of fraction, in one translate (a third the time).
+        try:
+            _from_iso(value)
+        except ValueError:
+            raise ValueError(f"{show(value)} is not a real date and time") from None
+        return value + "Z"
     match = _NAIVE.match(value) if isinstance(value, str) else None
     if match is None:
         raise ValueError(f"{show(value)} is not a naive timestamp YYYY-MM-DDTHH:MM:SS[.ffffff]")

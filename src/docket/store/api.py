@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import gc
 import logging
 import random
 import sqlite3
@@ -558,8 +559,16 @@ class BackupMetadataAPI:
         """Restore many containers in one transaction: all of them, or (on any error) none.
 
         Every container is parsed, validated and upgraded before the database is touched. A
-        volume named twice is restored twice, in order.
+        volume named twice is restored twice, in order. Python's cyclic garbage collector is
+        paused for the call (:func:`collector_paused`).
         """
+        with collector_paused():
+            return self._put_many(items)
+
+    def _put_many(
+        self,
+        items: Iterable[tuple[str, str | bytes | bytearray | memoryview | Container]],
+    ) -> list[RestoreResult]:
         restorer = self._restorer
         work: list[WorkItem] = []
         for index, (volume_id, data) in enumerate(items):
@@ -589,6 +598,27 @@ class BackupMetadataAPI:
                 attempt += 1
             except sa.exc.SQLAlchemyError as err:
                 raise _database_error("restore", err) from err
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while the block runs, and enabled again after
+    (if it was enabled before).
+
+    A bulk restore holds a dozen objects per container until it commits; the collector,
+    triggered by allocations, walks all of them again and again (a restore of 10,000 Cinder
+    containers spent about a tenth of its CPU time in it, finding nothing: restoring makes no
+    reference cycles). Memory is still freed as usual by reference counting; cycles made
+    meanwhile by other threads wait until the block ends.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 # SQLSTATEs of a transaction failed to break a deadlock or a serialization conflict

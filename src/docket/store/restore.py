@@ -5,18 +5,22 @@ target volumes in one query, plans every restore with the policy of the version 
 was written at, checks every value against its column (length, NUL, keys MySQL would merge),
 and only then writes, with set-based statements: one ``UPDATE`` per shape of base write
 (executemany), one select of the existing entries per metadata table, batched soft deletes,
-executemany updates and inserts. The caller runs it inside one transaction.
+then the updates and inserts of entries a few statements per table (on SQLite the rows as one
+JSON text that ``json_each`` reads, on PostgreSQL as arrays, on MySQL/MariaDB as rows of
+parameters). The caller runs it inside one transaction.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from docket.core.errors import MigrationError, RestoreRefused, StoreError, json_path, show
@@ -104,6 +108,25 @@ class _Target:
         if found is None:
             found = self._found[(kind, key)] = self._restorer.exists(self._conn, kind, key)
         return found
+
+
+def _plain_texts(values: Mapping[str, Any], key_fits: int, value_fits: int) -> bool:
+    """Whether every key and value of ``values`` is a ``str`` of at most ``key_fits`` and
+    ``value_fits`` characters holding no NUL (then :meth:`Restorer._entries` changes none)."""
+    if not values:
+        return True
+    texts = values.values()
+    if not _STR_ONLY.issuperset(map(type, texts)):
+        return False
+    return (
+        max(map(len, values)) <= key_fits
+        and max(map(len, texts)) <= value_fits
+        and "\x00" not in "".join(values)
+        and "\x00" not in "".join(texts)
+    )
+
+
+_STR_ONLY = frozenset({str})
 
 
 def _fetch(conn: sa.Connection, text: str, params: Any) -> Sequence[Any]:
@@ -207,6 +230,25 @@ class _RowsSql:
             f"{', ' if self.created else ''}{created.removesuffix(', ')} FROM unnest("
             f"CAST({mark} AS TEXT[]), CAST({mark} AS TEXT[]), CAST({mark} AS TEXT[])) AS d(v, k, x)"
         )
+        # SQLite takes the rows as one JSON text, read by its json_each in C: per value,
+        # no Python object to build and no parameter to bind (SQLite 3.38+ has JSON built in).
+        self.json = dialect.name == "sqlite" and sqlite3.sqlite_version_info >= (3, 38)
+        """Whether :attr:`insert_json` and :attr:`update_json` are used."""
+        self.insert_json = (
+            f"{self._insert_head.removesuffix(' VALUES ')} SELECT v.key, e.key, e.value, {false}"
+            f"{', ' + mark if self.created else ''} FROM json_each({mark}) AS v, "
+            "json_each(v.value) AS e"
+        )
+        """Rows as one JSON object: volume id -> {key: value} (created_at, when stamped, is
+        the first parameter)."""
+        self.update_json = (
+            f"WITH docket_new (rid, value) AS (SELECT CAST(key AS INTEGER), value FROM "
+            f"json_each({mark})) UPDATE {name} SET {quote('value')} = docket_new.value"
+            f"{', ' + quote('updated_at') + ' = ' + mark if self.stamped else ''} FROM docket_new "
+            f"WHERE {name}.{quote('id')} = docket_new.rid"
+        )
+        """New values as one JSON object: row id -> value (updated_at, when stamped, is the
+        second parameter)."""
         stamp_set = f", {quote('updated_at')} = {mark}" if self.stamped else ""
         self.update_arrays = (
             f"UPDATE {name} SET {quote('value')} = d.x{stamp_set} FROM unnest("
@@ -415,6 +457,10 @@ class Restorer:
             key_fits = -1
         if value_limit is not None and value_limit.charset is not None:
             value_fits = -1
+        if not self.layout.case_insensitive_keys and _plain_texts(values, key_fits, value_fits):
+            # Every key and value is text that fits and holds no NUL: what the loop below
+            # gives back unchanged, found by a few passes in C.
+            return dict(values)
         out: dict[str, Any] = {}
         for key, value in values.items():
             if len(key) > key_fits or "\x00" in key:
@@ -583,13 +629,17 @@ class Restorer:
                 existing.setdefault(vid, []).append((rid, key, value))
         deletes: list[Any] = []
         updates: list[tuple[Any, ...]] = []
-        inserts: list[tuple[Any, ...]] = []
-        stamp = len(fields) == 4
+        # Per volume, the entries to insert (a round names each volume once).
+        fresh: dict[str, dict[str, Any]] = {}
         for p in todo:
             vid = p.item.volume_id
             mode, entries = p.entries[section]
+            there = existing.get(vid)
+            if not there:
+                fresh[vid] = entries
+                continue
             kept: set[str] = set()
-            for rid, key, value in existing.get(vid, ()):
+            for rid, key, value in there:
                 if key in entries and key not in kept:
                     kept.add(key)
                     if value != entries[key]:
@@ -598,13 +648,46 @@ class Restorer:
                     # Keys the backup lacks, and second rows of a key, go (soft-deleted).
                     deletes.append(rid)
                     removed[vid].setdefault(section, []).append(key)
-            for key, value in entries.items():
-                if key not in kept:
-                    inserts.append((vid, key, value, now) if stamp else (vid, key, value))
+            fresh[vid] = {k: v for k, v in entries.items() if k not in kept} if kept else entries
         for chunk in self._chunks(deletes):
             conn.exec_driver_sql(*delete_sql.bind(chunk, {"now": now}))
         rows = self._rows_sql[section]
-        if updates and rows.arrays:
+        self._write_updates(conn, rows, update_sql, updates, now)
+        if rows.json:
+            for payload in self._json_chunks(fresh):
+                params = (now, payload) if rows.created else (payload,)
+                conn.exec_driver_sql(rows.insert_json, params)
+            return
+        keys = [k for entries in fresh.values() for k in entries]
+        if not keys:
+            return
+        vids = [vid for vid, entries in fresh.items() for _ in entries]
+        values = [v for entries in fresh.values() for v in entries.values()]
+        if rows.arrays:
+            conn.exec_driver_sql(rows.insert_arrays, rows.created_first(now, vids, keys, values))
+            return
+        columns = [vids, keys, values] + ([[now] * len(keys)] if len(fields) == 4 else [])
+        inserts = list(zip(*columns, strict=True))
+        # One multi-row INSERT per chunk.
+        for chunk in self._chunks(inserts, len(fields)):
+            conn.exec_driver_sql(rows.insert(len(chunk)), tuple(chain.from_iterable(chunk)))
+
+    def _write_updates(
+        self,
+        conn: sa.Connection,
+        rows: _RowsSql,
+        update_sql: Sql,
+        updates: Sequence[tuple[Any, Any, Any]],
+        now: Any,
+    ) -> None:
+        """Set the new values of existing rows: ``updates`` are (row id, value, now)."""
+        if not updates:
+            return
+        if rows.json:
+            for payload in self._json_chunks({str(rid): value for rid, value, _ in updates}):
+                params = (payload, now) if rows.stamped else (payload,)
+                conn.exec_driver_sql(rows.update_json, params)
+        elif rows.arrays:
             # PostgreSQL: every row in one statement, its columns as arrays.
             conn.exec_driver_sql(
                 rows.update_arrays,
@@ -621,10 +704,34 @@ class Restorer:
                 flat = [v for rid, value, _ in chunk for v in (rid, value)]
                 params = (*flat, now) if rows.stamped else tuple(flat)
                 conn.exec_driver_sql(rows.update(len(chunk)), params)
-        if inserts and rows.arrays:
-            columns = list(zip(*inserts, strict=True))[:3]
-            conn.exec_driver_sql(rows.insert_arrays, rows.created_first(now, *columns))
-            return
-        # One multi-row INSERT per chunk.
-        for chunk in self._chunks(inserts, len(fields)):
-            conn.exec_driver_sql(rows.insert(len(chunk)), tuple(chain.from_iterable(chunk)))
+
+    def _json_chunks(self, items: Mapping[str, Any]) -> Iterator[str]:
+        """``items`` as JSON objects of about ``chunk_size`` values each (a value that is
+        an object counts its members), each within :data:`_MAX_JSON` bytes when it can be."""
+        chunk: dict[str, Any] = {}
+        size = 0
+        for key, value in items.items():
+            chunk[key] = value
+            size += len(value) if type(value) is dict else 1
+            if size >= self.chunk_size:
+                yield from _json_texts(chunk)
+                chunk, size = {}, 0
+        if chunk:
+            yield from _json_texts(chunk)
+
+
+# Text SQLite binds in one piece stays well below its default length limit (10**9 bytes).
+_MAX_JSON = 64 * 1024 * 1024
+
+
+def _json_texts(members: dict[str, Any]) -> Iterator[str]:
+    """``members`` as JSON objects of at most :data:`_MAX_JSON` bytes (split in halves
+    until they fit; one member too large for that is one object)."""
+    text = orjson.dumps(members)
+    if len(text) <= _MAX_JSON or len(members) == 1:
+        yield text.decode()
+        return
+    keys = list(members)
+    half = len(keys) // 2
+    yield from _json_texts({k: members[k] for k in keys[:half]})
+    yield from _json_texts({k: members[k] for k in keys[half:]})
