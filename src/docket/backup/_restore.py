@@ -29,18 +29,21 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import IO, Any
 
 from docket.backup._chunks import PIECE, ObjectDamaged, compression_named, object_pieces
 from docket.backup._layout import LoadedBackup
 from docket.backup._model import Progress
-from docket.backup._threads import executor
+from docket.backup._threads import executor, lock, primitives, queues
 from docket.backup.errors import InvalidBackup
 
 _IN_FLIGHT = 3
-"""Pieces between the decompressing thread and the writer: one per stage."""
+"""Pieces of one object between its decompressing thread and its writer: one per stage."""
+OBJECTS = 2
+"""Objects read, decompressed and checked side by side (each with its own pieces in flight):
+an object store's GETs and the objects' MD5s, serial within an object, overlap."""
 _DIGEST = 32
 _NO_OWNER = 0xFFFF
 MAX_CHAIN = _NO_OWNER - 1
@@ -152,6 +155,7 @@ class RestoreWriter:
                 self._owner[first:last] = array.array("H", [index]) * (last - first)
         self._zero = _zeros(self.block_size)
         self._zero_block = bytes(self.block_size)
+        self._lock = lock()
 
     def write(self, out: IO[bytes], *, sparse: bool) -> None:
         """``sparse``: ``out`` is new and empty, so blocks of zeros are skipped (left as
@@ -164,16 +168,52 @@ class RestoreWriter:
         self._run(None)
 
     def _run(self, out: _Output | None) -> None:
+        """Every object of the chain through :meth:`_object`, up to :data:`OBJECTS` side by
+        side, each in a lane of its own (its MD5 and blocks workers). The objects are opened
+        in the chain's order (an object store asks for the next one ahead); the first to
+        fail stops the others at their next piece, and the failure of the earliest object
+        (in the chain's order) that failed is raised once none is running."""
         self.done = 0
-        md5s = executor("md5")
-        blocks = executor("blocks")
+        jobs = [
+            (index, layer, name, entry)
+            for index, layer in enumerate(self.layers)
+            for name, entry in layer.loaded.objects
+        ]
+        width = max(1, min(OBJECTS, len(jobs)))
+        stop = primitives().Event()
+        room = primitives().Semaphore(width)
+        lanes: Any = queues().Queue()
+        made = [_Lane() for _ in range(width)]
+        for lane in made:
+            lanes.put(lane)
+        objects = executor("object", width)
+        outcomes: list[Future[None] | BaseException] = []
         try:
-            for index, layer in enumerate(self.layers):
-                for name, entry in layer.loaded.objects:
-                    self._object(index, layer, name, entry, out, md5s, blocks)
+            for index, layer, name, entry in jobs:
+                room.acquire()
+                if stop.is_set():
+                    room.release()
+                    break
+                try:
+                    fh = layer.loaded.stored.open_object(name)
+                except BaseException as err:
+                    room.release()
+                    stop.set()
+                    outcomes.append(err)
+                    break
+                job = functools.partial(self._object, index, layer, name, entry, out, fh)
+                outcomes.append(objects.submit(_in_lane, job, lanes, room, stop))
+        except BaseException:
+            stop.set()
+            raise
         finally:
-            md5s.shutdown(wait=True, cancel_futures=True)
-            blocks.shutdown(wait=True, cancel_futures=True)
+            objects.shutdown(wait=True)  # a KeyboardInterrupt: the running ones stop too
+            for lane in made:
+                lane.close()
+        failures = [o if isinstance(o, BaseException) else o.exception() for o in outcomes]
+        for failure in failures:
+            if failure is not None and not isinstance(failure, _Stopped):
+                raise failure
 
     def _object(
         self,
@@ -182,32 +222,49 @@ class RestoreWriter:
         name: str,
         entry: Mapping[str, Any],
         out: _Output | None,
-        md5s: Executor,
-        blocks: Executor,
+        fh: IO[bytes],
+        lane: _Lane,
+        stop: Any,
     ) -> None:
         loaded = layer.loaded
         length, offset = entry["length"], entry["offset"]
         md5 = hashlib.md5(usedforsecurity=False)
         pending: list[Future[None]] = []
         at = offset
-        for piece in self._pieces(loaded, name, entry):
-            pending.append(md5s.submit(md5.update, piece))
-            pending.append(blocks.submit(self._blocks, index, layer, name, piece, at, out))
-            at += len(piece)
-            while len(pending) > 2 * _IN_FLIGHT:
+        try:
+            for piece in self._pieces(loaded, name, entry, fh):
+                if stop.is_set():
+                    raise _Stopped
+                pending.append(lane.md5.submit(md5.update, piece))
+                pending.append(
+                    lane.blocks.submit(self._blocks, index, layer, name, piece, at, out)
+                )
+                at += len(piece)
+                while len(pending) > 2 * _IN_FLIGHT:
+                    pending.pop(0).result()
+                self._advance(len(piece))
+            while pending:
                 pending.pop(0).result()
-            self.done += len(piece)
-            if self.progress is not None:
-                self.progress(self.done, self.total)
-        for future in pending:
-            future.result()
+        finally:
+            fh.close()
+            for future in pending:  # a failure: nothing of this object runs on after it
+                future.cancel()
+            for future in pending:
+                if not future.cancelled():
+                    future.exception()
         if at - offset < length:
             raise _damaged(loaded, name, f"is truncated: {at - offset} of {length} bytes")
         if md5.hexdigest() != entry["md5"]:
             raise _damaged(loaded, name, "does not match its MD5")
 
+    def _advance(self, n: int) -> None:
+        with self._lock:
+            self.done += n
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+
     def _pieces(
-        self, loaded: LoadedBackup, name: str, entry: Mapping[str, Any]
+        self, loaded: LoadedBackup, name: str, entry: Mapping[str, Any], opened: IO[bytes]
     ) -> Iterator[bytes]:
         """The object's bytes in pieces of whole SHA blocks (the last may be short); more
         bytes than its recorded length are refused as they appear."""
@@ -218,7 +275,7 @@ class RestoreWriter:
         seen = 0
         held = bytearray()
         try:
-            with loaded.stored.open_object(name) as fh:
+            with opened as fh:
                 for piece in object_pieces(fh, compression, length):
                     seen += len(piece)
                     if seen > length:
@@ -286,6 +343,35 @@ class RestoreWriter:
         if run_start is not None:
             assert out is not None
             out.put(view[run_start:], at + run_start)
+
+
+class _Stopped(Exception):
+    """An object given up because another one failed (that failure is the one raised)."""
+
+
+class _Lane:
+    """The workers of one object in flight: its MD5, in order, and its blocks."""
+
+    def __init__(self) -> None:
+        self.md5 = executor("md5")
+        self.blocks = executor("blocks")
+
+    def close(self) -> None:
+        self.md5.shutdown(wait=True, cancel_futures=True)
+        self.blocks.shutdown(wait=True, cancel_futures=True)
+
+
+def _in_lane(job: Callable[[_Lane, Any], None], lanes: Any, room: Any, stop: Any) -> None:
+    """``job(lane, stop)`` in a free lane; the first failure stops the other objects."""
+    lane = lanes.get()
+    try:
+        job(lane, stop)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        lanes.put(lane)
+        room.release()
 
 
 @functools.lru_cache(maxsize=4)
