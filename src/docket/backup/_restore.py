@@ -24,10 +24,12 @@ onto a target that cannot be thrown away (a block device, an open file).
 from __future__ import annotations
 
 import array
+import contextlib
 import functools
 import hashlib
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -343,6 +345,8 @@ class RestoreWriter:
         if run_start is not None:
             assert out is not None
             out.put(view[run_start:], at + run_start)
+        if out is not None:
+            out.written(at, len(view))
 
 
 class _Stopped(Exception):
@@ -404,6 +408,9 @@ def _zero_edge(block: memoryview, at: int) -> bool:
     )
 
 
+_ADVISE: int | None = getattr(os, "POSIX_FADV_DONTNEED", None) if sys.platform == "linux" else None
+
+
 class _Output:
     """Where verified blocks go: positioned writes (``pwrite`` on a real file)."""
 
@@ -428,6 +435,15 @@ class _Output:
                 span = start
         if span is not None:
             self.put(data[span:], at + span)
+
+    def written(self, at: int, size: int) -> None:
+        """The bytes put in ``size`` bytes at ``at`` start on their way to the disk now, so
+        that the fsync at the end of the restore waits for little more than the last ones
+        (Linux: ``POSIX_FADV_DONTNEED`` starts the writeback of dirty pages and leaves
+        them cached until they are written)."""
+        if self._fd is not None and _ADVISE is not None:
+            with contextlib.suppress(OSError):  # advice only: a target may refuse it
+                os.posix_fadvise(self._fd, at, size, _ADVISE)
 
     def put(self, data: memoryview, at: int) -> None:
         if self._fd is None:

@@ -1,0 +1,158 @@
+"""The restore pipeline with many objects: objects read, decompressed and checked side by side,
+no more than :data:`docket.backup._restore.OBJECTS` at once; a damaged one among them refuses
+the restore, is named, and leaves the target as it was."""
+
+from __future__ import annotations
+
+import random
+import threading
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from docket.backup import Backup, InvalidBackup, _restore
+from docket.backup._restore import RestoreWriter
+from tests._hostile_storage import CHUNK, FULL, VOLUME_ID, driver, object_path
+
+COUNT = 8
+BEFORE = b"the target before the restore\n" * 100
+
+
+def _backed_up(tmp: Path, compression: str) -> tuple[Path, bytes]:
+    """A full backup of :data:`COUNT` data objects, the last one short."""
+    root = tmp / "root"
+    rng = random.Random(7)
+    words = [rng.randbytes(4).hex() for _ in range(50)]
+    data = " ".join(rng.choice(words) for _ in range(COUNT * CHUNK // 9)).encode()
+    data = data[: COUNT * CHUNK - 100]  # compressible: zlib objects stay zlib
+    volume = tmp / "volume"
+    volume.write_bytes(data)
+    driver(root, compression=compression).backup(Backup(id=FULL, volume_id=VOLUME_ID), volume)
+    return root, data
+
+
+def _damage(root: Path, n: int, compression: str) -> str:
+    """One byte of object ``n`` changed, the object still a valid stream: only the SHA-256
+    of its block (and its MD5) can tell. Its name."""
+    path = object_path(root, FULL, f"-{n:05d}")
+    stored = path.read_bytes()
+    plain = bytearray(zlib.decompress(stored) if compression == "zlib" else stored)
+    plain[len(plain) // 2] ^= 1
+    path.write_bytes(zlib.compress(bytes(plain)) if compression == "zlib" else bytes(plain))
+    return path.name
+
+
+def _restore_onto(root: Path, target: Path, onto: str) -> None:
+    if onto == "path":
+        driver(root).restore(FULL, None, target)
+    else:
+        with open(target, "r+b") as out:
+            driver(root).restore(FULL, None, out)
+
+
+@pytest.mark.parametrize("compression", ["none", "zlib"])
+@pytest.mark.parametrize("damaged", [1, 4, COUNT])
+@pytest.mark.parametrize("onto", ["path", "open file"])
+def test_a_damaged_object_among_several_refuses_the_restore_and_is_named(
+    tmp_path: Path, compression: str, damaged: int, onto: str
+) -> None:
+    root, _ = _backed_up(tmp_path, compression)
+    name = _damage(root, damaged, compression)
+    target = tmp_path / "target"
+    target.write_bytes(BEFORE)
+    with pytest.raises(InvalidBackup) as err:
+        _restore_onto(root, target, onto)
+    assert name in str(err.value)
+    others = [f"-{n:05d}" for n in range(1, COUNT + 1) if n != damaged]
+    assert not any(other in str(err.value) for other in others)
+    assert target.read_bytes() == BEFORE
+    assert sorted(p.name for p in tmp_path.iterdir() if "target" in p.name) == ["target"]
+
+
+def _watched(
+    monkeypatch: pytest.MonkeyPatch, seen: dict[str, Any], before: Callable[[str], None]
+) -> None:
+    """RestoreWriter._object counted while it runs (``before(name)`` first), into ``seen``."""
+    seen.update(running=0, peak=0, failed={}, lock=threading.Lock())
+    seen["overlapped"] = threading.Event()
+    real = RestoreWriter._object
+
+    def counted(self: RestoreWriter, *args: Any) -> None:
+        name = args[2]
+        with seen["lock"]:
+            seen["running"] += 1
+            seen["peak"] = max(seen["peak"], seen["running"])
+            if seen["running"] > 1:
+                seen["overlapped"].set()
+        try:
+            before(name)
+            real(self, *args)
+        except BaseException as err:
+            seen["failed"][name[-5:]] = err
+            raise
+        finally:
+            with seen["lock"]:
+                seen["running"] -= 1
+
+    monkeypatch.setattr(RestoreWriter, "_object", counted)
+
+
+def test_objects_are_restored_side_by_side_and_no_more_at_once_than_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, data = _backed_up(tmp_path, "zlib")
+    seen: dict[str, Any] = {}
+
+    def first_waits_for_a_second(name: str) -> None:
+        if name.endswith("-00001"):
+            seen["overlapped"].wait(60)  # the second object starts while the first is held
+
+    _watched(monkeypatch, seen, first_waits_for_a_second)
+    target = tmp_path / "target"
+    report = driver(root).restore(FULL, None, target)
+    assert target.read_bytes() == data
+    assert report.written == len(data)
+    assert seen["overlapped"].is_set()
+    assert seen["peak"] == _restore.OBJECTS
+    assert not seen["failed"]
+
+
+def test_a_failure_stops_the_object_beside_it_and_is_the_one_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Object 5 fails while object 4 is held: object 4 stops at its first piece, quietly,
+    and the restore names object 5 (the one that failed), not the one it stopped."""
+    root, _ = _backed_up(tmp_path, "none")
+    name = _damage(root, 5, "none")
+    seen: dict[str, Any] = {}
+
+    def fourth_waits_for_the_fifth(name: str) -> None:
+        if name.endswith("-00004"):
+            for _ in range(600):
+                if "00005" in seen["failed"]:
+                    return
+                threading.Event().wait(0.1)
+
+    _watched(monkeypatch, seen, fourth_waits_for_the_fifth)
+    target = tmp_path / "target"
+    with pytest.raises(InvalidBackup) as err:
+        driver(root).restore(FULL, None, target)
+    assert name in str(err.value)
+    assert isinstance(seen["failed"]["00005"], InvalidBackup)
+    assert isinstance(seen["failed"].get("00004"), _restore._Stopped)
+    assert not target.exists()
+    # Nothing after the failure was opened: at most the objects already in flight ran.
+    assert {"00006", "00007", "00008"}.isdisjoint(seen["failed"])
+    assert seen["peak"] <= _restore.OBJECTS
+
+
+def test_progress_reaches_the_total_in_order(tmp_path: Path) -> None:
+    root, data = _backed_up(tmp_path, "zlib")
+    calls: list[tuple[int, int]] = []
+    target = tmp_path / "target"
+    driver(root).restore(FULL, None, target, progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1][0] == calls[-1][1] == len(data)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
