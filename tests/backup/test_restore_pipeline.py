@@ -156,3 +156,26 @@ def test_progress_reaches_the_total_in_order(tmp_path: Path) -> None:
     driver(root).restore(FULL, None, target, progress=lambda d, t: calls.append((d, t)))
     assert calls[-1][0] == calls[-1][1] == len(data)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_decompressed_fragments_are_cut_into_whole_pieces_unchanged(seed: int) -> None:
+    """Short and long outputs of a decompressor, cut into pieces of ``batch`` bytes: the
+    pieces are bytes, whole (the last may be short), and hold the stream unchanged."""
+    rng = random.Random(seed)
+    batch = rng.choice([4096, 32768, 1 << 20])
+    stream = rng.randbytes(rng.randint(1, 5 * batch))
+    held = _restore._Held()
+    pieces: list[bytes] = []
+    at = 0
+    while at < len(stream):
+        n = rng.choice([1, 100, batch - 1, batch, batch + 1, 3 * batch])
+        held.add(stream[at : at + n])
+        at += n
+        while held.size >= batch:
+            pieces.append(held.take(batch))
+    if held.size:
+        pieces.append(held.take(held.size))
+    assert b"".join(pieces) == stream
+    assert all(type(p) is bytes for p in pieces)
+    assert all(len(p) == batch for p in pieces[:-1])

@@ -4,26 +4,38 @@ Every object is decompressed once, in pieces of whole SHA blocks, through a boun
 of three stages on their own threads (zlib, bz2, zstandard and hashlib release the GIL on
 large buffers, so the stages share the machine's cores):
 
-1. the calling thread reads and decompresses the object, and checks its length;
-2. one worker takes the object's MD5 as the pieces pass, in order;
-3. another checks every SHA block against the backup's ``_sha256file`` and writes the blocks
-   that matched: a byte reaches the output only once its block's SHA-256 is the listed one.
+1. an object worker reads and decompresses the object, and checks its length;
+2. the MD5 worker of its lane takes the object's MD5 as the pieces pass, in order;
+3. the blocks worker of its lane checks every SHA block against the backup's
+   ``_sha256file`` and writes the blocks that matched: a byte reaches the output only once
+   its block's SHA-256 is the listed one.
+
+Up to :data:`OBJECTS` objects go through at once, each in a lane of its own (its MD5 and its
+blocks worker), opened in the chain's order: an object store's GETs overlap, and so do the
+MD5s, one stream per object. Objects of a backup do not overlap (:func:`plan`) and each
+block is written by one backup only, so the objects in flight never write the same byte.
+The first object that fails stops the others at their next piece; the failure raised is
+that of the earliest object (in the chain's order) that failed, once none is running.
 
 At most :data:`_IN_FLIGHT` pieces (each :data:`PIECE` bytes or one SHA block, whichever is
-larger) are held at once, whatever the size of an object; nothing is spooled to disk. Each
-block is written once: by the newest backup of the chain that holds it (the older ones are
-still read and checked, as their MD5s need). A block the list says is zeros is left as a
-hole in a new file, so the file takes the disk its data needs.
+larger) are held per object in flight, whatever the size of an object; nothing is spooled to
+disk. Each block is written once: by the newest backup of the chain that holds it (the older
+ones are still read and checked, as their MD5s need). A block the list says is zeros is left
+as a hole in a new file, so the file takes the disk its data needs. What a piece wrote is
+sent on to the disk at once (its writeback started), so the fsync that ends a restore waits
+for the last pieces only.
 
 The object's MD5 is compared when its last piece has passed. By then its verified blocks may
-be on the output: that is why the engine restores a path into a temporary file that replaces
-it only at the end, and runs :meth:`RestoreWriter.verify` over the whole chain before writing
-onto a target that cannot be thrown away (a block device, an open file).
+be on the output (and those of the objects beside it): that is why the engine restores a
+path into a temporary file that replaces it only at the end, and runs
+:meth:`RestoreWriter.verify` over the whole chain before writing onto a target that cannot
+be thrown away (a block device, an open file).
 """
 
 from __future__ import annotations
 
 import array
+import collections
 import contextlib
 import functools
 import hashlib
@@ -275,26 +287,23 @@ class RestoreWriter:
         assert compression is not None  # checked when the metadata was loaded
         batch = self._batch
         seen = 0
-        held = bytearray()
+        held = _Held()
         try:
             with opened as fh:
                 for piece in object_pieces(fh, compression, length):
                     seen += len(piece)
                     if seen > length:
                         raise _damaged(loaded, name, f"holds more than its {length} bytes")
-                    if not held and len(piece) == batch:
+                    if not held.size and len(piece) == batch:
                         yield piece
                         continue
-                    held += piece
-                    if len(held) >= batch:
-                        whole = len(held) // batch * batch
-                        for cut in range(0, whole, batch):
-                            yield bytes(held[cut : cut + batch])
-                        del held[:whole]
+                    held.add(piece)
+                    while held.size >= batch:
+                        yield held.take(batch)
         except ObjectDamaged as err:
             raise _damaged(loaded, name, f"cannot be decompressed ({err})") from None
-        if held:
-            yield bytes(held)
+        if held.size:
+            yield held.take(held.size)
 
     def _blocks(
         self,
@@ -347,6 +356,34 @@ class RestoreWriter:
             out.put(view[run_start:], at + run_start)
         if out is not None:
             out.written(at, len(view))
+
+
+class _Held:
+    """Decompressed bytes not yet cut into a piece: the pieces as they came, each copied
+    once, into the piece it ends up in (a decompressor's short outputs are common)."""
+
+    def __init__(self) -> None:
+        self.parts: collections.deque[bytes | memoryview] = collections.deque()
+        self.size = 0
+
+    def add(self, piece: bytes) -> None:
+        self.parts.append(piece)
+        self.size += len(piece)
+
+    def take(self, n: int) -> bytes:
+        """The next ``n`` bytes (``n`` <= :attr:`size`)."""
+        taken: list[bytes | memoryview] = []
+        need = n
+        while need:
+            part = self.parts.popleft()
+            if len(part) > need:
+                view = memoryview(part)
+                self.parts.appendleft(view[need:])
+                part = view[:need]
+            taken.append(part)
+            need -= len(part)
+        self.size -= n
+        return taken[0] if len(taken) == 1 and isinstance(taken[0], bytes) else b"".join(taken)
 
 
 class _Stopped(Exception):
