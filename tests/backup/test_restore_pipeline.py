@@ -179,3 +179,17 @@ def test_decompressed_fragments_are_cut_into_whole_pieces_unchanged(seed: int) -
     assert b"".join(pieces) == stream
     assert all(type(p) is bytes for p in pieces)
     assert all(len(p) == batch for p in pieces[:-1])
+
+
+def test_a_chain_with_an_object_past_the_side_by_side_limit_goes_one_object_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, data = _backed_up(tmp_path, "zlib")
+    monkeypatch.setattr(_restore, "SIDE_BY_SIDE_MAX", CHUNK - 1)  # every object is past it
+    seen: dict[str, Any] = {}
+    _watched(monkeypatch, seen, lambda name: None)
+    target = tmp_path / "target"
+    driver(root).restore(FULL, None, target)
+    assert target.read_bytes() == data
+    assert seen["peak"] == 1
+    assert not seen["overlapped"].is_set()

@@ -4,18 +4,21 @@ Every object is decompressed once, in pieces of whole SHA blocks, through a boun
 of three stages on their own threads (zlib, bz2, zstandard and hashlib release the GIL on
 large buffers, so the stages share the machine's cores):
 
-1. an object worker reads and decompresses the object, and checks its length;
+1. the lane's reader (the calling thread for the first lane, a helper thread for each
+   other) reads and decompresses the object, and checks its length;
 2. the MD5 worker of its lane takes the object's MD5 as the pieces pass, in order;
 3. the blocks worker of its lane checks every SHA block against the backup's
    ``_sha256file`` and writes the blocks that matched: a byte reaches the output only once
    its block's SHA-256 is the listed one.
 
-Up to :data:`OBJECTS` objects go through at once, each in a lane of its own (its MD5 and its
-blocks worker), opened in the chain's order: an object store's GETs overlap, and so do the
-MD5s, one stream per object. Objects of a backup do not overlap (:func:`plan`) and each
-block is written by one backup only, so the objects in flight never write the same byte.
-The first object that fails stops the others at their next piece; the failure raised is
-that of the earliest object (in the chain's order) that failed, once none is running.
+Up to :data:`OBJECTS` objects go through at once, each in a lane of its own (its reader,
+its MD5 and its blocks worker), each lane taking the next object of the chain as it is free:
+an object store's GETs overlap, and so do the MD5s, one stream per object (a chain with an
+object larger than :data:`SIDE_BY_SIDE_MAX` goes one object at a time). Objects of a backup
+do not overlap (:func:`plan`) and each block is written by one backup only, so the objects
+in flight never write the same byte. The first object that fails stops the others at their
+next piece; the failure raised is that of the earliest object (in the chain's order) that
+failed, once none is running.
 
 At most :data:`_IN_FLIGHT` pieces (each :data:`PIECE` bytes or one SHA block, whichever is
 larger) are held per object in flight, whatever the size of an object; nothing is spooled to
@@ -50,7 +53,7 @@ from typing import IO, Any
 from docket.backup._chunks import PIECE, ObjectDamaged, compression_named, object_pieces
 from docket.backup._layout import LoadedBackup
 from docket.backup._model import Progress
-from docket.backup._threads import executor, lock, primitives, queues
+from docket.backup._threads import executor, lock, primitives
 from docket.backup.errors import InvalidBackup
 
 _IN_FLIGHT = 3
@@ -58,6 +61,11 @@ _IN_FLIGHT = 3
 OBJECTS = 2
 """Objects read, decompressed and checked side by side (each with its own pieces in flight):
 an object store's GETs and the objects' MD5s, serial within an object, overlap."""
+SIDE_BY_SIDE_MAX = 256 << 20
+"""A chain holding an object larger than this (a POSIX chunk of Cinder's 1.9 GB) is restored
+one object at a time: a second reader's buffers (5-7 MiB with the allocator's share) would
+take what a large volume's SHA-256 list needs of the 64 MiB budget, and such objects are
+long enough to keep both cores busy alone."""
 _DIGEST = 32
 _NO_OWNER = 0xFFFF
 MAX_CHAIN = _NO_OWNER - 1
@@ -183,51 +191,46 @@ class RestoreWriter:
 
     def _run(self, out: _Output | None) -> None:
         """Every object of the chain through :meth:`_object`, up to :data:`OBJECTS` side by
-        side, each in a lane of its own (its MD5 and blocks workers). The objects are opened
-        in the chain's order (an object store asks for the next one ahead); the first to
-        fail stops the others at their next piece, and the failure of the earliest object
-        (in the chain's order) that failed is raised once none is running."""
+        side, each lane (a reader with its MD5 and blocks workers) taking the next object
+        as it is free; the calling thread reads for the first lane (its memory is the one
+        the engine's thread already holds). The objects are opened in the chain's order (an
+        object store asks for the next one ahead); the first to fail stops the others at
+        their next piece, and the failure of the earliest object (in the chain's order)
+        that failed is raised once none is running."""
         self.done = 0
-        jobs = [
+        jobs = _Jobs(
             (index, layer, name, entry)
             for index, layer in enumerate(self.layers)
             for name, entry in layer.loaded.objects
-        ]
-        width = max(1, min(OBJECTS, len(jobs)))
-        stop = primitives().Event()
-        room = primitives().Semaphore(width)
-        lanes: Any = queues().Queue()
-        made = [_Lane() for _ in range(width)]
-        for lane in made:
-            lanes.put(lane)
-        objects = executor("object", width)
-        outcomes: list[Future[None] | BaseException] = []
+        )
+        lengths = [entry["length"] for layer in self.layers for _, entry in layer.loaded.objects]
+        width = OBJECTS if max(lengths, default=0) <= SIDE_BY_SIDE_MAX else 1
+        lanes = [_Lane() for _ in range(max(1, min(width, len(lengths))))]
+        helpers = executor("object", len(lanes) - 1) if len(lanes) > 1 else None
         try:
-            for index, layer, name, entry in jobs:
-                room.acquire()
-                if stop.is_set():
-                    room.release()
-                    break
-                try:
-                    fh = layer.loaded.stored.open_object(name)
-                except BaseException as err:
-                    room.release()
-                    stop.set()
-                    outcomes.append(err)
-                    break
-                job = functools.partial(self._object, index, layer, name, entry, out, fh)
-                outcomes.append(objects.submit(_in_lane, job, lanes, room, stop))
+            for lane in lanes[1:]:
+                assert helpers is not None
+                helpers.submit(self._lane, jobs, lane, out)
+            self._lane(jobs, lanes[0], out)
         except BaseException:
-            stop.set()
+            jobs.stop.set()  # an interrupt: the other lanes stop at their next piece
             raise
         finally:
-            objects.shutdown(wait=True)  # a KeyboardInterrupt: the running ones stop too
-            for lane in made:
+            if helpers is not None:
+                helpers.shutdown(wait=True)
+            for lane in lanes:
                 lane.close()
-        failures = [o if isinstance(o, BaseException) else o.exception() for o in outcomes]
-        for failure in failures:
-            if failure is not None and not isinstance(failure, _Stopped):
-                raise failure
+        jobs.raise_first()
+
+    def _lane(self, jobs: _Jobs, lane: _Lane, out: _Output | None) -> None:
+        """Objects through one lane until none is left or one has failed."""
+        while (taken := jobs.take()) is not None:
+            number, (index, layer, name, entry), fh = taken
+            try:
+                self._object(index, layer, name, entry, out, fh, lane, jobs.stop)
+            except Exception as err:
+                jobs.failed(number, err)
+                return
 
     def _object(
         self,
@@ -402,17 +405,45 @@ class _Lane:
         self.blocks.shutdown(wait=True, cancel_futures=True)
 
 
-def _in_lane(job: Callable[[_Lane, Any], None], lanes: Any, room: Any, stop: Any) -> None:
-    """``job(lane, stop)`` in a free lane; the first failure stops the other objects."""
-    lane = lanes.get()
-    try:
-        job(lane, stop)
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        lanes.put(lane)
-        room.release()
+Job = tuple[int, Layer, str, Mapping[str, Any]]
+
+
+class _Jobs:
+    """The chain's objects, handed to the lanes in order (each opened as it is handed), and
+    how those that failed ended."""
+
+    def __init__(self, jobs: Iterator[Job]) -> None:
+        self._jobs = enumerate(jobs)
+        self._lock = lock()
+        self._failures: dict[int, Exception] = {}
+        self.stop = primitives().Event()
+
+    def take(self) -> tuple[int, Job, IO[bytes]] | None:
+        """The next object and its opened body; None when none is left or one failed."""
+        with self._lock:
+            if self.stop.is_set():
+                return None
+            number, job = next(self._jobs, (-1, None))
+            if job is None:
+                return None
+            try:
+                fh = job[1].loaded.stored.open_object(job[2])
+            except Exception as err:
+                self._failures[number] = err
+                self.stop.set()
+                return None
+            return number, job, fh
+
+    def failed(self, number: int, err: Exception) -> None:
+        with self._lock:
+            self._failures[number] = err
+            self.stop.set()
+
+    def raise_first(self) -> None:
+        """The failure of the earliest object that failed (not merely stopped), if any."""
+        for number in sorted(self._failures):
+            if not isinstance(self._failures[number], _Stopped):
+                raise self._failures[number]
 
 
 @functools.lru_cache(maxsize=4)
