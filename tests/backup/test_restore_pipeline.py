@@ -193,3 +193,31 @@ def test_a_chain_with_an_object_past_the_side_by_side_limit_goes_one_object_at_a
     assert target.read_bytes() == data
     assert seen["peak"] == 1
     assert not seen["overlapped"].is_set()
+
+
+class _Interrupt(BaseException):
+    """Not an Exception, as KeyboardInterrupt: whichever lane meets it, the restore ends."""
+
+
+@pytest.mark.parametrize("lane", ["first", "other"])
+def test_an_interrupt_in_any_lane_ends_the_restore_and_leaves_the_target(
+    tmp_path: Path, lane: str
+) -> None:
+    """Raised once, in the calling thread's lane or in a helper's: the restore ends with it,
+    it is not lost with the helper thread."""
+    root, _ = _backed_up(tmp_path, "zlib")
+    target = tmp_path / "target"
+    target.write_bytes(BEFORE)
+    raised: list[str] = []
+
+    def interrupt(done: int, total: int) -> None:
+        first = threading.current_thread() is threading.main_thread()
+        if not raised and first == (lane == "first"):
+            raised.append(threading.current_thread().name)
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        driver(root).restore(FULL, None, target, progress=interrupt)
+    assert raised
+    assert target.read_bytes() == BEFORE
+    assert sorted(p.name for p in tmp_path.iterdir() if "target" in p.name) == ["target"]

@@ -228,7 +228,7 @@ class RestoreWriter:
             number, (index, layer, name, entry), fh = taken
             try:
                 self._object(index, layer, name, entry, out, fh, lane, jobs.stop)
-            except Exception as err:
+            except BaseException as err:  # an interrupt too: a helper's would be lost
                 jobs.failed(number, err)
                 return
 
@@ -415,7 +415,7 @@ class _Jobs:
     def __init__(self, jobs: Iterator[Job]) -> None:
         self._jobs = enumerate(jobs)
         self._lock = lock()
-        self._failures: dict[int, Exception] = {}
+        self._failures: dict[int, BaseException] = {}
         self.stop = primitives().Event()
 
     def take(self) -> tuple[int, Job, IO[bytes]] | None:
@@ -428,22 +428,27 @@ class _Jobs:
                 return None
             try:
                 fh = job[1].loaded.stored.open_object(job[2])
-            except Exception as err:
+            except BaseException as err:
                 self._failures[number] = err
                 self.stop.set()
                 return None
             return number, job, fh
 
-    def failed(self, number: int, err: Exception) -> None:
+    def failed(self, number: int, err: BaseException) -> None:
         with self._lock:
             self._failures[number] = err
             self.stop.set()
 
     def raise_first(self) -> None:
-        """The failure of the earliest object that failed (not merely stopped), if any."""
-        for number in sorted(self._failures):
-            if not isinstance(self._failures[number], _Stopped):
-                raise self._failures[number]
+        """An interrupt first (KeyboardInterrupt, SystemExit), else the failure of the earliest
+        object that failed (not merely stopped), if any."""
+        failures = [self._failures[number] for number in sorted(self._failures)]
+        for failure in failures:
+            if not isinstance(failure, Exception):
+                raise failure
+        for failure in failures:
+            if not isinstance(failure, _Stopped):
+                raise failure
 
 
 @functools.lru_cache(maxsize=4)
