@@ -4,43 +4,68 @@ Every object is decompressed once, in pieces of whole SHA blocks, through a boun
 of three stages on their own threads (zlib, bz2, zstandard and hashlib release the GIL on
 large buffers, so the stages share the machine's cores):
 
-1. the calling thread reads and decompresses the object, and checks its length;
-2. one worker takes the object's MD5 as the pieces pass, in order;
-3. another checks every SHA block against the backup's ``_sha256file`` and writes the blocks
-   that matched: a byte reaches the output only once its block's SHA-256 is the listed one.
+1. the lane's reader (the calling thread for the first lane, a helper thread for each
+   other) reads and decompresses the object, and checks its length;
+2. the MD5 worker of its lane takes the object's MD5 as the pieces pass, in order;
+3. the blocks worker of its lane checks every SHA block against the backup's
+   ``_sha256file`` and writes the blocks that matched: a byte reaches the output only once
+   its block's SHA-256 is the listed one.
+
+Up to :data:`OBJECTS` objects go through at once, each in a lane of its own (its reader,
+its MD5 and its blocks worker), each lane taking the next object of the chain as it is free:
+an object store's GETs overlap, and so do the MD5s, one stream per object (a chain with an
+object larger than :data:`SIDE_BY_SIDE_MAX` goes one object at a time). Objects of a backup
+do not overlap (:func:`plan`) and each block is written by one backup only, so the objects
+in flight never write the same byte. The first object that fails stops the others at their
+next piece; the failure raised is that of the earliest object (in the chain's order) that
+failed, once none is running.
 
 At most :data:`_IN_FLIGHT` pieces (each :data:`PIECE` bytes or one SHA block, whichever is
-larger) are held at once, whatever the size of an object; nothing is spooled to disk. Each
-block is written once: by the newest backup of the chain that holds it (the older ones are
-still read and checked, as their MD5s need). A block the list says is zeros is left as a
-hole in a new file, so the file takes the disk its data needs.
+larger) are held per object in flight, whatever the size of an object; nothing is spooled to
+disk. Each block is written once: by the newest backup of the chain that holds it (the older
+ones are still read and checked, as their MD5s need). A block the list says is zeros is left
+as a hole in a new file, so the file takes the disk its data needs. What a piece wrote is
+sent on to the disk at once (its writeback started), so the fsync that ends a restore waits
+for the last pieces only.
 
 The object's MD5 is compared when its last piece has passed. By then its verified blocks may
-be on the output: that is why the engine restores a path into a temporary file that replaces
-it only at the end, and runs :meth:`RestoreWriter.verify` over the whole chain before writing
-onto a target that cannot be thrown away (a block device, an open file).
+be on the output (and those of the objects beside it): that is why the engine restores a
+path into a temporary file that replaces it only at the end, and runs
+:meth:`RestoreWriter.verify` over the whole chain before writing onto a target that cannot
+be thrown away (a block device, an open file).
 """
 
 from __future__ import annotations
 
 import array
+import collections
+import contextlib
 import functools
 import hashlib
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import IO, Any
 
 from docket.backup._chunks import PIECE, ObjectDamaged, compression_named, object_pieces
 from docket.backup._layout import LoadedBackup
 from docket.backup._model import Progress
-from docket.backup._threads import executor
+from docket.backup._threads import executor, lock, primitives
 from docket.backup.errors import InvalidBackup
 
 _IN_FLIGHT = 3
-"""Pieces between the decompressing thread and the writer: one per stage."""
+"""Pieces of one object between its decompressing thread and its writer: one per stage."""
+OBJECTS = 2
+"""Objects read, decompressed and checked side by side (each with its own pieces in flight):
+an object store's GETs and the objects' MD5s, serial within an object, overlap."""
+SIDE_BY_SIDE_MAX = 256 << 20
+"""A chain holding an object larger than this (a POSIX chunk of Cinder's 1.9 GB) is restored
+one object at a time: a second reader's buffers (5-7 MiB with the allocator's share) would
+take what a large volume's SHA-256 list needs of the 64 MiB budget, and such objects are
+long enough to keep both cores busy alone."""
 _DIGEST = 32
 _NO_OWNER = 0xFFFF
 MAX_CHAIN = _NO_OWNER - 1
@@ -152,6 +177,7 @@ class RestoreWriter:
                 self._owner[first:last] = array.array("H", [index]) * (last - first)
         self._zero = _zeros(self.block_size)
         self._zero_block = bytes(self.block_size)
+        self._lock = lock()
 
     def write(self, out: IO[bytes], *, sparse: bool) -> None:
         """``sparse``: ``out`` is new and empty, so blocks of zeros are skipped (left as
@@ -164,16 +190,47 @@ class RestoreWriter:
         self._run(None)
 
     def _run(self, out: _Output | None) -> None:
+        """Every object of the chain through :meth:`_object`, up to :data:`OBJECTS` side by
+        side, each lane (a reader with its MD5 and blocks workers) taking the next object
+        as it is free; the calling thread reads for the first lane (its memory is the one
+        the engine's thread already holds). The objects are opened in the chain's order (an
+        object store asks for the next one ahead); the first to fail stops the others at
+        their next piece, and the failure of the earliest object (in the chain's order)
+        that failed is raised once none is running."""
         self.done = 0
-        md5s = executor("md5")
-        blocks = executor("blocks")
+        jobs = _Jobs(
+            (index, layer, name, entry)
+            for index, layer in enumerate(self.layers)
+            for name, entry in layer.loaded.objects
+        )
+        lengths = [entry["length"] for layer in self.layers for _, entry in layer.loaded.objects]
+        width = OBJECTS if max(lengths, default=0) <= SIDE_BY_SIDE_MAX else 1
+        lanes = [_Lane() for _ in range(max(1, min(width, len(lengths))))]
+        helpers = executor("object", len(lanes) - 1) if len(lanes) > 1 else None
         try:
-            for index, layer in enumerate(self.layers):
-                for name, entry in layer.loaded.objects:
-                    self._object(index, layer, name, entry, out, md5s, blocks)
+            for lane in lanes[1:]:
+                assert helpers is not None
+                helpers.submit(self._lane, jobs, lane, out)
+            self._lane(jobs, lanes[0], out)
+        except BaseException:
+            jobs.stop.set()  # an interrupt: the other lanes stop at their next piece
+            raise
         finally:
-            md5s.shutdown(wait=True, cancel_futures=True)
-            blocks.shutdown(wait=True, cancel_futures=True)
+            if helpers is not None:
+                helpers.shutdown(wait=True)
+            for lane in lanes:
+                lane.close()
+        jobs.raise_first()
+
+    def _lane(self, jobs: _Jobs, lane: _Lane, out: _Output | None) -> None:
+        """Objects through one lane until none is left or one has failed."""
+        while (taken := jobs.take()) is not None:
+            number, (index, layer, name, entry), fh = taken
+            try:
+                self._object(index, layer, name, entry, out, fh, lane, jobs.stop)
+            except BaseException as err:  # an interrupt too: a helper's would be lost
+                jobs.failed(number, err)
+                return
 
     def _object(
         self,
@@ -182,32 +239,49 @@ class RestoreWriter:
         name: str,
         entry: Mapping[str, Any],
         out: _Output | None,
-        md5s: Executor,
-        blocks: Executor,
+        fh: IO[bytes],
+        lane: _Lane,
+        stop: Any,
     ) -> None:
         loaded = layer.loaded
         length, offset = entry["length"], entry["offset"]
         md5 = hashlib.md5(usedforsecurity=False)
         pending: list[Future[None]] = []
         at = offset
-        for piece in self._pieces(loaded, name, entry):
-            pending.append(md5s.submit(md5.update, piece))
-            pending.append(blocks.submit(self._blocks, index, layer, name, piece, at, out))
-            at += len(piece)
-            while len(pending) > 2 * _IN_FLIGHT:
+        try:
+            for piece in self._pieces(loaded, name, entry, fh):
+                if stop.is_set():
+                    raise _Stopped
+                pending.append(lane.md5.submit(md5.update, piece))
+                pending.append(
+                    lane.blocks.submit(self._blocks, index, layer, name, piece, at, out)
+                )
+                at += len(piece)
+                while len(pending) > 2 * _IN_FLIGHT:
+                    pending.pop(0).result()
+                self._advance(len(piece))
+            while pending:
                 pending.pop(0).result()
-            self.done += len(piece)
-            if self.progress is not None:
-                self.progress(self.done, self.total)
-        for future in pending:
-            future.result()
+        finally:
+            fh.close()
+            for future in pending:  # a failure: nothing of this object runs on after it
+                future.cancel()
+            for future in pending:
+                if not future.cancelled():
+                    future.exception()
         if at - offset < length:
             raise _damaged(loaded, name, f"is truncated: {at - offset} of {length} bytes")
         if md5.hexdigest() != entry["md5"]:
             raise _damaged(loaded, name, "does not match its MD5")
 
+    def _advance(self, n: int) -> None:
+        with self._lock:
+            self.done += n
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+
     def _pieces(
-        self, loaded: LoadedBackup, name: str, entry: Mapping[str, Any]
+        self, loaded: LoadedBackup, name: str, entry: Mapping[str, Any], opened: IO[bytes]
     ) -> Iterator[bytes]:
         """The object's bytes in pieces of whole SHA blocks (the last may be short); more
         bytes than its recorded length are refused as they appear."""
@@ -216,26 +290,23 @@ class RestoreWriter:
         assert compression is not None  # checked when the metadata was loaded
         batch = self._batch
         seen = 0
-        held = bytearray()
+        held = _Held()
         try:
-            with loaded.stored.open_object(name) as fh:
+            with opened as fh:
                 for piece in object_pieces(fh, compression, length):
                     seen += len(piece)
                     if seen > length:
                         raise _damaged(loaded, name, f"holds more than its {length} bytes")
-                    if not held and len(piece) == batch:
+                    if not held.size and len(piece) == batch:
                         yield piece
                         continue
-                    held += piece
-                    if len(held) >= batch:
-                        whole = len(held) // batch * batch
-                        for cut in range(0, whole, batch):
-                            yield bytes(held[cut : cut + batch])
-                        del held[:whole]
+                    held.add(piece)
+                    while held.size >= batch:
+                        yield held.take(batch)
         except ObjectDamaged as err:
             raise _damaged(loaded, name, f"cannot be decompressed ({err})") from None
-        if held:
-            yield bytes(held)
+        if held.size:
+            yield held.take(held.size)
 
     def _blocks(
         self,
@@ -286,6 +357,98 @@ class RestoreWriter:
         if run_start is not None:
             assert out is not None
             out.put(view[run_start:], at + run_start)
+        if out is not None:
+            out.written(at, len(view))
+
+
+class _Held:
+    """Decompressed bytes not yet cut into a piece: the pieces as they came, each copied
+    once, into the piece it ends up in (a decompressor's short outputs are common)."""
+
+    def __init__(self) -> None:
+        self.parts: collections.deque[bytes | memoryview] = collections.deque()
+        self.size = 0
+
+    def add(self, piece: bytes) -> None:
+        self.parts.append(piece)
+        self.size += len(piece)
+
+    def take(self, n: int) -> bytes:
+        """The next ``n`` bytes (``n`` <= :attr:`size`)."""
+        taken: list[bytes | memoryview] = []
+        need = n
+        while need:
+            part = self.parts.popleft()
+            if len(part) > need:
+                view = memoryview(part)
+                self.parts.appendleft(view[need:])
+                part = view[:need]
+            taken.append(part)
+            need -= len(part)
+        self.size -= n
+        return taken[0] if len(taken) == 1 and isinstance(taken[0], bytes) else b"".join(taken)
+
+
+class _Stopped(Exception):
+    """An object given up because another one failed (that failure is the one raised)."""
+
+
+class _Lane:
+    """The workers of one object in flight: its MD5, in order, and its blocks."""
+
+    def __init__(self) -> None:
+        self.md5 = executor("md5")
+        self.blocks = executor("blocks")
+
+    def close(self) -> None:
+        self.md5.shutdown(wait=True, cancel_futures=True)
+        self.blocks.shutdown(wait=True, cancel_futures=True)
+
+
+Job = tuple[int, Layer, str, Mapping[str, Any]]
+
+
+class _Jobs:
+    """The chain's objects, handed to the lanes in order (each opened as it is handed), and
+    how those that failed ended."""
+
+    def __init__(self, jobs: Iterator[Job]) -> None:
+        self._jobs = enumerate(jobs)
+        self._lock = lock()
+        self._failures: dict[int, BaseException] = {}
+        self.stop = primitives().Event()
+
+    def take(self) -> tuple[int, Job, IO[bytes]] | None:
+        """The next object and its opened body; None when none is left or one failed."""
+        with self._lock:
+            if self.stop.is_set():
+                return None
+            number, job = next(self._jobs, (-1, None))
+            if job is None:
+                return None
+            try:
+                fh = job[1].loaded.stored.open_object(job[2])
+            except BaseException as err:
+                self._failures[number] = err
+                self.stop.set()
+                return None
+            return number, job, fh
+
+    def failed(self, number: int, err: BaseException) -> None:
+        with self._lock:
+            self._failures[number] = err
+            self.stop.set()
+
+    def raise_first(self) -> None:
+        """An interrupt first (KeyboardInterrupt, SystemExit), else the failure of the earliest
+        object that failed (not merely stopped), if any."""
+        failures = [self._failures[number] for number in sorted(self._failures)]
+        for failure in failures:
+            if not isinstance(failure, Exception):
+                raise failure
+        for failure in failures:
+            if not isinstance(failure, _Stopped):
+                raise failure
 
 
 @functools.lru_cache(maxsize=4)
@@ -318,6 +481,9 @@ def _zero_edge(block: memoryview, at: int) -> bool:
     )
 
 
+_ADVISE: int | None = getattr(os, "POSIX_FADV_DONTNEED", None) if sys.platform == "linux" else None
+
+
 class _Output:
     """Where verified blocks go: positioned writes (``pwrite`` on a real file)."""
 
@@ -342,6 +508,15 @@ class _Output:
                 span = start
         if span is not None:
             self.put(data[span:], at + span)
+
+    def written(self, at: int, size: int) -> None:
+        """The bytes put in ``size`` bytes at ``at`` start on their way to the disk now, so
+        that the fsync at the end of the restore waits for little more than the last ones
+        (Linux: ``POSIX_FADV_DONTNEED`` starts the writeback of dirty pages and leaves
+        them cached until they are written)."""
+        if self._fd is not None and _ADVISE is not None:
+            with contextlib.suppress(OSError):  # advice only: a target may refuse it
+                os.posix_fadvise(self._fd, at, size, _ADVISE)
 
     def put(self, data: memoryview, at: int) -> None:
         if self._fd is None:
