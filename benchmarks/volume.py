@@ -450,11 +450,16 @@ GAPS = [
     "do not compress (three 4 KiB samples do not shrink at level 1) are stored as deflate "
     "stored blocks instead of searched for matches: most of the CPU left is zlib's own "
     "deflate of what does compress, at Cinder's level.",
-    "- **zstd** compresses on docket's writer thread (now free of the MD5), beside the "
+    "- **zstd** compresses on docket's writer thread (free of the MD5), beside the "
     "reading and hashing thread and the MD5 thread: three busy threads on two cores, "
-    "0.50-0.58x of Cinder's time, whose zstd uses a worker per core. A zstandard worker "
-    "thread measured 58-67 MiB at peak (job sizes of 1-2 MiB), too close to or past the "
-    "64 MiB budget, so it is off (`_chunks.ZSTD_THREADS`).",
+    "0.50-0.59x of Cinder's time, whose zstd uses a worker per core. The backup is at its"
+    " CPU floor: about 1.2 s of CPU per 256 MiB (zstd itself 0.4 s, the MD5 0.4 s, the "
+    "SHA-256s, reads and writes) on two cores is 0.6 s at best, and docket takes "
+    "0.72-0.73 s; 0.5x needs Cinder's side to take over 1.45 s, and it took 1.25-1.82 s "
+    "across runs. zstandard's own workers do not help here: measured on a quiet machine "
+    "(2026-12-06, 256 MiB, 5 rounds alternating, medians), no worker 0.72 s and 44 MiB "
+    "peak, one worker (512 KiB jobs) 0.96 s and 49 MiB, two workers 0.84 s and 53 MiB; "
+    "with 2 MiB jobs one worker reached 64 MiB. So it stays off (`_chunks.ZSTD_THREADS`).",
     "- **Memory.** docket's data path is flat; what grows with the volume is the packed "
     "SHA-256 list a restore or an incremental checks against (32 bytes a block: 1 MiB per "
     "GiB at 32 KiB blocks), read from the `_sha256file` as it streams in. Cinder holds a "

@@ -76,7 +76,8 @@ class _Compressor(Protocol):
 ZSTD_JOB = 2 << 20
 """Bytes of input a zstd worker thread compresses at a time (one frame all the same)."""
 ZSTD_THREADS = 0
-"""zstandard worker threads for a zstd object: none by default (memory, see below)."""
+"""zstandard worker threads for a zstd object: none by default (slower on two cores and more
+memory; see below)."""
 
 
 def _compressor(compression: Compression, size: int) -> _Compressor | None:
@@ -89,9 +90,10 @@ def _compressor(compression: Compression, size: int) -> _Compressor | None:
         # A checksum lets the decompressor itself catch a damaged frame; the content size
         # lets one-shot decompressors size their output: Cinder's ``zstd.decompress`` fails
         # with "length mismatch" on a frame without it once it holds more than 128 KiB.
-        # zstd compresses on the writer thread, beside the reading and hashing thread: a
-        # zstandard worker thread measured 61-67 MiB at peak with its buffers, past the
-        # 64 MiB budget (ZSTD_THREADS > 0 turns it on where memory allows).
+        # zstd compresses on the writer thread, beside the reading and hashing thread and
+        # the MD5 thread: zstandard's own workers were slower on two cores (one: 0.96 s,
+        # two: 0.84 s, none: 0.72 s per 256 MiB) and took 49-64 MiB at peak, so they are off
+        # (ZSTD_THREADS > 0 turns them on; docs/performance.md).
         threads = ZSTD_THREADS if size > ZSTD_JOB else 0
         params = zstandard.ZstdCompressionParameters.from_level(
             3, write_checksum=True, threads=threads, job_size=ZSTD_JOB
