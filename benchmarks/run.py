@@ -42,22 +42,8 @@ from benchmarks.report import Target, text_table
 # --- the whole run -----------------------------------------------------------------------------
 
 
-def installed_bytecode() -> None:
-    """Compile docket's modules as an install does (pip writes the bytecode of a wheel when it
-    installs it), so the commands timed start as a user's do. An editable install under
-    ``PYTHONDONTWRITEBYTECODE`` (set on some CI machines) would otherwise compile every
-    module at every start, about twice a warm start's time; the tools docket is compared
-    with come from wheels, compiled."""
-    import compileall
-
-    import docket
-
-    compileall.compile_dir(str(Path(docket.__file__).parent), quiet=1, workers=1)
-
-
 def run(settings: Settings) -> Bench:
     started = time.perf_counter()
-    installed_bytecode()
     workdir = Path(tempfile.mkdtemp(prefix="docket-bench-", dir=settings.workdir))
     bench = Bench(settings, workdir)
     load_before = os.getloadavg()[0]
