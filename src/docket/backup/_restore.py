@@ -43,7 +43,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import stat
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -71,15 +70,12 @@ _NO_OWNER = 0xFFFF
 MAX_CHAIN = _NO_OWNER - 1
 """Backups a restored chain may hold (one owner mark per SHA block, two bytes each)."""
 
-
-def truncate_regular(fh: IO[bytes], size: int) -> None:
-    """Cut ``fh`` to ``size`` bytes when it is a regular (or in-memory) file, not a device."""
-    try:
-        regular = stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
-    except (AttributeError, OSError, ValueError):
-        regular = True  # an in-memory file behaves like a regular one
-    if regular:
-        fh.truncate(size)
+UNTOUCHED = (
+    "the target is left as it was (a new or regular-file target is replaced only at the end; "
+    "a device or open file only after the whole chain is checked)"
+)
+"""What a damaged object's error says of the target (a one-pass restore onto a new volume,
+:mod:`~docket.backup._targets`, says otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -178,15 +174,19 @@ class RestoreWriter:
         self._zero = _zeros(self.block_size)
         self._zero_block = bytes(self.block_size)
         self._lock = lock()
+        self._left = UNTOUCHED
 
-    def write(self, out: IO[bytes], *, sparse: bool) -> None:
+    def write(self, out: IO[bytes], *, sparse: bool, left: str = UNTOUCHED) -> None:
         """``sparse``: ``out`` is new and empty, so blocks of zeros are skipped (left as
-        holes); otherwise every block of the chain is written."""
+        holes); otherwise every block of the chain is written. ``left``: what a damaged
+        object's error says of the target."""
+        self._left = left
         self._run(_Output(out, sparse))
 
     def verify(self) -> None:
         """Read and check every object of the chain, writing nothing (before a restore onto
         a target that cannot be thrown away: a block device or an open file)."""
+        self._left = UNTOUCHED
         self._run(None)
 
     def _run(self, out: _Output | None) -> None:
@@ -270,9 +270,17 @@ class RestoreWriter:
                 if not future.cancelled():
                     future.exception()
         if at - offset < length:
-            raise _damaged(loaded, name, f"is truncated: {at - offset} of {length} bytes")
+            raise self._damaged(loaded, name, f"is truncated: {at - offset} of {length} bytes")
         if md5.hexdigest() != entry["md5"]:
-            raise _damaged(loaded, name, "does not match its MD5")
+            raise self._damaged(loaded, name, "does not match its MD5")
+
+    def _damaged(self, loaded: LoadedBackup, name: str, what: str) -> InvalidBackup:
+        return InvalidBackup(
+            f"object {name} {what}; no block of it that failed a check was written, and "
+            + self._left,
+            backup_id=loaded.backup_id,
+            hint="`docket volume verify` lists every damaged object",
+        )
 
     def _advance(self, n: int) -> None:
         with self._lock:
@@ -292,19 +300,18 @@ class RestoreWriter:
         seen = 0
         held = _Held()
         try:
-            with opened as fh:
-                for piece in object_pieces(fh, compression, length):
-                    seen += len(piece)
-                    if seen > length:
-                        raise _damaged(loaded, name, f"holds more than its {length} bytes")
-                    if not held.size and len(piece) == batch:
-                        yield piece
-                        continue
-                    held.add(piece)
-                    while held.size >= batch:
-                        yield held.take(batch)
+            for piece in object_pieces(opened, compression, length):
+                seen += len(piece)
+                if seen > length:
+                    raise self._damaged(loaded, name, f"holds more than its {length} bytes")
+                if not held.size and len(piece) == batch:
+                    yield piece
+                    continue
+                held.add(piece)
+                while held.size >= batch:
+                    yield held.take(batch)
         except ObjectDamaged as err:
-            raise _damaged(loaded, name, f"cannot be decompressed ({err})") from None
+            raise self._damaged(loaded, name, f"cannot be decompressed ({err})") from None
         if held.size:
             yield held.take(held.size)
 
@@ -333,7 +340,7 @@ class RestoreWriter:
                 and piece.startswith(self._zero_block, start, start + bs)
             )  # a block of zeros, listed as one: its SHA-256 is known
             if not zero and hashlib.sha256(block).digest() != listed:
-                raise _damaged(
+                raise self._damaged(
                     layer.loaded,
                     name,
                     f"block {number} (offset {number * bs}) does not match the sha256file",
@@ -527,19 +534,3 @@ class _Output:
             n = os.pwrite(self._fd, data, at)
             data, at = data[n:], at + n
 
-
-UNTOUCHED = (
-    "the target is left as it was (a new or regular-file target is replaced only at the end; "
-    "a device or open file only after the whole chain is checked)"
-)
-"""What a damaged object's error says of the target (a one-pass restore onto a new volume,
-:mod:`~docket.backup._targets`, says otherwise)."""
-
-
-def _damaged(loaded: LoadedBackup, name: str, what: str) -> InvalidBackup:
-    return InvalidBackup(
-        f"object {name} {what}; no block of it that failed a check was written, and "
-        + UNTOUCHED,
-        backup_id=loaded.backup_id,
-        hint="`docket volume verify` lists every damaged object",
-    )

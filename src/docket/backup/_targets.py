@@ -25,7 +25,7 @@ from typing import IO, Any, TypeVar
 
 from docket import fs
 from docket.backup._chunks import volume_size
-from docket.backup._restore import UNTOUCHED, RestoreWriter, truncate_regular
+from docket.backup._restore import RestoreWriter
 from docket.backup.errors import InvalidBackup
 from docket.core.errors import BackupError
 from docket.fs import fsync_path, temp_path
@@ -51,14 +51,15 @@ def write_restore(
     (its bytes, if any, are dropped), so a regular one is restored in one pass."""
     backup_id = work.chain[-1].backup_id
     if not isinstance(volume_file, str | os.PathLike):
-        if target_is_new and _regular_file(volume_file):
+        if target_is_new and _regular(volume_file):
             _onto_new(work, volume_file, backup_id)
         else:
             work.verify()
             with _writing("the restore target", backup_id):
                 _reserve(volume_file, work.size, backup_id)
                 work.write(volume_file, sparse=False)
-                truncate_regular(volume_file, work.size)
+                if _regular(volume_file) is not False:  # a device keeps its size
+                    volume_file.truncate(work.size)
                 volume_file.flush()
         return finish()
     # Through a symlink, restore what it points at rather than replace the link.
@@ -105,24 +106,17 @@ def _onto_new(work: RestoreWriter, out: IO[bytes], backup_id: str) -> None:
     with _writing("the restore target", backup_id):
         out.truncate(0)
         _reserve(out, work.size, backup_id)
-        try:
-            work.write(out, sparse=True)
-        except InvalidBackup as err:
-            raise InvalidBackup(
-                err.reason.replace(UNTOUCHED, _PARTLY),
-                backup_id=err.backup_id,
-                path=err.segments,
-                hint=err.hint,
-            ) from None
+        work.write(out, sparse=True, left=_PARTLY)
         out.flush()
 
 
-def _regular_file(out: IO[bytes]) -> bool:
-    """Whether an open target is a regular file on disk (not a device, not in memory)."""
+def _regular(out: IO[bytes]) -> bool | None:
+    """Whether an open target is a regular file on disk (False: a device; None: a file in
+    memory, which grows and shrinks as a regular one does)."""
     try:
         return stat.S_ISREG(os.fstat(out.fileno()).st_mode)
     except (AttributeError, OSError, ValueError):
-        return False
+        return None
 
 
 @contextlib.contextmanager
@@ -142,13 +136,9 @@ def _writing(target: str, backup_id: str) -> Iterator[None]:
 def _reserve(out: IO[bytes], size: int, backup_id: str) -> None:
     """Grow a regular file target to ``size`` before a byte of data is written, so a file
     system that cannot hold that much refuses now, with the target as it was."""
-    try:
-        fd = out.fileno()
-        regular = stat.S_ISREG(os.fstat(fd).st_mode)
-    except (AttributeError, OSError, ValueError):
-        return  # an in-memory file grows as written
-    if not regular:
-        return
+    if not _regular(out):
+        return  # a device has its size; an in-memory file grows as written
+    fd = out.fileno()
     out.flush()
     before = os.fstat(fd).st_size
     if before >= size:
