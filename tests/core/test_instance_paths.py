@@ -23,7 +23,9 @@ SCHEMA: dict[str, Any] = {
         "additionalProperties": {"type": "string"},
     },
 }
-_keys = st.sampled_from(["", "a", "~0", "a/b", "7", "07", "007"]) | st.text(max_size=3)
+_keys = st.sampled_from(
+    ["", "a", "~0", "a/b", "7", "07", "007", "+7", "+0", "-0", "18446744073709551616"]
+) | st.text(max_size=3)
 _leaf = st.text(max_size=3) | st.integers() | st.none() | st.lists(st.integers(), max_size=2)
 _data = st.dictionaries(_keys, _leaf | st.dictionaries(_keys, _leaf, max_size=4), max_size=4)
 

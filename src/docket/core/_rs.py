@@ -3,7 +3,8 @@
 jsonschema-rs (0.61) builds an error's ``instance_path`` from its JSON Pointer, and loses
 two things on the way: empty keys are left out (``{"a": {"": []}}["a"][""]`` is reported as
 ``["a"]``), and keys made of digits come back as integers (``{"7": 1}["7"]`` as ``[7]``;
-``"07"`` also as ``[7]``), which reads as an array index. :class:`PathFinder` follows the
+``"07"`` and ``"+7"`` also as ``[7]``: whatever Rust's ``usize`` parse reads), which reads as
+an array index. :class:`PathFinder` follows the
 reported path through the data; where it cannot be taken as it is, it finds the places whose
 path would be reported so, and among them the one holding the value the error is about.
 """
@@ -62,11 +63,12 @@ class PathFinder:
         plain = str(segment)
         keys = [plain] if plain in node else []
         padded = self._padded.get(id(node))
-        if padded is None:  # keys of digits with leading zeros, found once per object
+        if padded is None:  # other writings of a number, found once per object
             padded = {}
             for key in node:
-                if len(key) > 1 and key[0] == "0" and key.isascii() and key.isdigit():
-                    padded.setdefault(int(key), []).append(key)
+                number = _index_of(key)
+                if number is not None and key != str(number):
+                    padded.setdefault(number, []).append(key)
             self._padded[id(node)] = padded
         return keys + padded.get(segment, [])
 
@@ -90,6 +92,19 @@ class PathFinder:
                 if isinstance(index, int) and 0 <= index < len(node):
                     stack.append((node[index], used + 1, (*here, index)))
         return out
+
+
+_MAX_INDEX = 2**64 - 1
+
+
+def _index_of(key: str) -> int | None:
+    """The integer jsonschema-rs reports ``key`` as: a key its Rust ``usize`` parse reads
+    (ASCII digits after an optional ``+``, at most 2**64 - 1); None for any other key."""
+    digits = key[1:] if key.startswith("+") else key
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    number = int(digits)
+    return number if number <= _MAX_INDEX else None
 
 
 def instance_path(error: Any, data: Any) -> Segments:
