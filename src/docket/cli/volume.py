@@ -417,16 +417,17 @@ def delete(backup_id: str, *, force: bool = False, **common: Unpack[Common]) -> 
 @click.group(
     name="volume",
     context_settings=options.VOLUME_CONTEXT,
-    short_help="Volume backups in Cinder's chunked POSIX layout.",
+    short_help="Volume backups in Cinder's layouts: POSIX, Swift, S3.",
     epilog=options.examples(
         "docket volume backup /dev/vg0/vol-1 --root /backups --volume-id VOL",
-        "docket volume list --root /backups",
-        "docket volume restore BACKUP_ID --root /backups /dev/vg0/vol-2",
+        "docket volume list --root swift://volumebackups",
+        "docket volume restore BACKUP_ID --root s3://volumebackups /dev/vg0/vol-2",
     ),
 )
 @options.schemas
 def volume() -> None:
-    """Back up, restore, verify, list and delete volumes in Cinder's chunked POSIX format."""
+    """Back up, restore, verify, list and delete volumes in Cinder's chunked formats: in a
+    directory (the POSIX driver's layout), a Swift container or an S3 bucket."""
 
 
 def _command(
