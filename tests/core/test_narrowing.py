@@ -231,3 +231,66 @@ def test_a_boolean_subschema_is_kept_as_it_is() -> None:
     assert out is not None
     assert out["properties"]["t"] is True
     assert out["properties"]["s"]["properties"] == {"a": True, "b": True}
+
+
+# --- pruned(): the true entries left out --------------------------------------------------
+
+_SUBSCHEMAS = st.sampled_from(
+    [True, False, {}, {"type": "string"}, {"type": "object", "properties": {"a": True}}]
+)
+_ADDITIONAL = st.sampled_from([None, True, False, {}, {"type": "integer"}])
+_VALUES = st.one_of(
+    st.none(), st.integers(-2, 2), st.sampled_from(["", "x"]),
+    st.dictionaries(st.sampled_from(["a", "b"]), st.integers(0, 1), max_size=2),
+)
+
+
+@given(
+    st.dictionaries(st.sampled_from(["a", "b", "c"]), _SUBSCHEMAS),
+    _ADDITIONAL,
+    st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), _VALUES),
+)
+def test_a_pruned_schema_gives_the_verdict_of_the_schema(
+    props: dict[str, Any], additional: Any, instance: dict[str, Any]
+) -> None:
+    import jsonschema_rs
+
+    from docket.core.narrowing import pruned
+
+    schema: dict[str, Any] = {"$schema": SCHEMA, "type": "object", "properties": props}
+    if additional is not None:
+        schema["additionalProperties"] = additional
+    whole = jsonschema_rs.validator_for(schema, validate_formats=True)
+    less = jsonschema_rs.validator_for(pruned(schema), validate_formats=True)
+    assert less.is_valid(instance) == whole.is_valid(instance)
+    assert less.is_valid({"s": instance}) == whole.is_valid({"s": instance})
+
+
+def test_pruning_leaves_out_true_properties_only_where_nothing_else_is_judged() -> None:
+    from docket.core.narrowing import pruned
+
+    loose = {"type": "object", "properties": {"a": True, "b": {}, "c": {"type": "string"}}}
+    assert pruned(loose)["properties"] == {"c": {"type": "string"}}
+    closed = {**loose, "additionalProperties": False}
+    assert pruned(closed)["properties"] == loose["properties"]  # a and b are allowed there
+    nested = _obj(s=loose, t=True)
+    assert pruned(nested)["properties"] == {"s": {**loose, "properties": {"c": {"type": "string"}}}}
+    # What narrowed() cannot judge by the value alone is not pruned either.
+    patterned = {**loose, "patternProperties": {"^a": {"type": "integer"}}}
+    assert pruned(patterned) is patterned
+
+
+def test_the_check_after_the_upgrade_to_v3_looks_at_what_it_converts_only() -> None:
+    from docket.core.narrowing import pruned
+
+    ops: list[Any] = []
+    for migration, _ in _BACKUP.graph.path(2, 3):
+        ops.extend(migration.upgrade_operations)
+    touched = touched_by(ops)
+    whole = touched.whole | {"version", "digest", "signature"}
+    schema = pruned(narrowed(_BACKUP.schema(2), _BACKUP.schema(3), Touched(whole, touched.fields)))
+    props = schema["properties"]
+    assert set(props) == {"version", "family", "digest", "signature", "volume-base-metadata"}
+    assert set(props["volume-base-metadata"]["properties"]) == {
+        "scheduled_at", "launched_at", "terminated_at", "deleted_at", "created_at", "updated_at"
+    }

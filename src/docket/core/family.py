@@ -43,7 +43,7 @@ from docket.core.errors import (
 )
 from docket.core.integrity import Integrity
 from docket.core.migrations import FieldRef, Migration, VersionGraph
-from docket.core.narrowing import Touched, narrowed, touched_by
+from docket.core.narrowing import Touched, narrowed, pruned, touched_by
 from docket.core.operations import Operation, compiled_operations
 from docket.core.policy import (
     NamedRule,
@@ -659,7 +659,7 @@ class Family:
         )
         if schema is None:
             return self._specs[target].fast
-        return jsonschema_rs.validator_for(schema, validate_formats=True)
+        return jsonschema_rs.validator_for(pruned(schema), validate_formats=True)
 
     def _broken_step(
         self, container: Container, target: Version, steps: Sequence[tuple[Migration, bool]]
