@@ -431,14 +431,15 @@ class Family:
         version = spec.version
         if not spec.fast.is_valid(obj):
             raise ValidationError(self.name, version, spec.issues(obj))
-        if spec.integrity is not None:
-            status = spec.integrity.verify(obj, self.signing_key, covered)
+        integrity = spec.integrity
+        if integrity is not None:
+            status = integrity.verify(obj, self.signing_key, covered)
         else:
             self._refuse_unsignable(version)
             status = "absent"
-        target = self.current
+        target = self.graph.current  # not through the properties: this is the hot path
         if version == target:
-            return _container(self.name, version, obj, version, status)
+            return _container(self.source.name, version, obj, version, status)
         route = self._route(version, target)
         if route.losses:
             raise LossyMigration(self.name, version, target, list(route.losses))
