@@ -29,7 +29,8 @@ class Converter:
     keeps_valid: Callable[[Any, Any], bool] | None = None
     """Given a field's schema before and after the conversion, whether every value the first
     admits that the conversion takes becomes one the second admits (False: not shown). When
-    shown, the check after a migration leaves the field out (``narrowing.narrowed``)."""
+    shown, the check after a migration leaves the field out (``narrowing.shown_fields``);
+    a property test should hold it to jsonschema-rs (``tests/core/test_narrowing.py``)."""
 
     def judge(self, source: Any, target: Any) -> Exactness:
         """Whether this conversion, from values ``source`` admits to ``target``, is one the
@@ -104,7 +105,8 @@ def _naive_keeps_valid(source: Any, target: Any) -> bool:
     converter gives it back with a Z or refuses it; what it gives is a moment
     ``fromisoformat`` read (a real date, hours to 23, seconds to 59), which RFC 3339's
     ``date-time`` admits and the aware pattern matches. null stays null. Shown only for these
-    exact schemas (the types may be a string or a string or null, the same on both sides)."""
+    exact schemas (of type ``"string"`` or ``["string", "null"]``, the same on both sides;
+    annotations aside)."""
     src, dst = _judged(source), _judged(target)
     if src is None or dst is None:
         return False
