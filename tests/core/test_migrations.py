@@ -133,6 +133,9 @@ _NAIVE_REFERENCE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?"
 @example("2026-01-02T03:04:05.1+0100", [])
 @example("2026-01-02T03:04:05.12345Z", [])
 @example("2026-01-02 03:04:05.123456", [])
+@example("2026-01-02T24:00:00.000000", [])
+@example("2026-01-02T23:59:60.000000", [])
+@example("0000-01-02T03:04:05.123456", [])
 def test_naive_timestamps_of_cinder_s_length_are_judged_as_the_pattern_judges_them(
     moment: str, changes: list[tuple[int, str]]
 ) -> None:

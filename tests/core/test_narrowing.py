@@ -231,3 +231,156 @@ def test_a_boolean_subschema_is_kept_as_it_is() -> None:
     assert out is not None
     assert out["properties"]["t"] is True
     assert out["properties"]["s"]["properties"] == {"a": True, "b": True}
+
+
+# --- pruned(): the true entries left out --------------------------------------------------
+
+_SUBSCHEMAS = st.sampled_from(
+    [True, False, {}, {"type": "string"}, {"type": "object", "properties": {"a": True}}]
+)
+_ADDITIONAL = st.sampled_from([None, True, False, {}, {"type": "integer"}])
+_VALUES = st.one_of(
+    st.none(), st.integers(-2, 2), st.sampled_from(["", "x"]),
+    st.dictionaries(st.sampled_from(["a", "b"]), st.integers(0, 1), max_size=2),
+)
+
+
+@given(
+    st.dictionaries(st.sampled_from(["a", "b", "c"]), _SUBSCHEMAS),
+    _ADDITIONAL,
+    st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), _VALUES),
+)
+def test_a_pruned_schema_gives_the_verdict_of_the_schema(
+    props: dict[str, Any], additional: Any, instance: dict[str, Any]
+) -> None:
+    import jsonschema_rs
+
+    from docket.core.narrowing import pruned
+
+    schema: dict[str, Any] = {"$schema": SCHEMA, "type": "object", "properties": props}
+    if additional is not None:
+        schema["additionalProperties"] = additional
+    whole = jsonschema_rs.validator_for(schema, validate_formats=True)
+    less = jsonschema_rs.validator_for(pruned(schema), validate_formats=True)
+    assert less.is_valid(instance) == whole.is_valid(instance)
+    assert less.is_valid({"s": instance}) == whole.is_valid({"s": instance})
+
+
+def test_pruning_leaves_out_true_properties_only_where_nothing_else_is_judged() -> None:
+    from docket.core.narrowing import pruned
+
+    loose = {"type": "object", "properties": {"a": True, "b": {}, "c": {"type": "string"}}}
+    assert pruned(loose)["properties"] == {"c": {"type": "string"}}
+    closed = {**loose, "additionalProperties": False}
+    assert pruned(closed)["properties"] == loose["properties"]  # a and b are allowed there
+    nested = _obj(s=loose, t=True)
+    assert pruned(nested)["properties"] == {"s": {**loose, "properties": {"c": {"type": "string"}}}}
+    # What narrowed() cannot judge by the value alone is not pruned either.
+    patterned = {**loose, "patternProperties": {"^a": {"type": "integer"}}}
+    assert pruned(patterned) is patterned
+
+
+def test_the_check_after_the_upgrade_to_v3_looks_at_what_it_converts_only() -> None:
+    from docket.core.narrowing import pruned
+
+    ops: list[Any] = []
+    for migration, _ in _BACKUP.graph.path(2, 3):
+        ops.extend(migration.upgrade_operations)
+    touched = touched_by(ops)
+    whole = touched.whole | {"version", "digest", "signature"}
+    schema = pruned(narrowed(_BACKUP.schema(2), _BACKUP.schema(3), Touched(whole, touched.fields)))
+    props = schema["properties"]
+    assert set(props) == {"version", "family", "digest", "signature", "volume-base-metadata"}
+    assert set(props["volume-base-metadata"]["properties"]) == {
+        "scheduled_at", "launched_at", "terminated_at", "deleted_at", "created_at", "updated_at"
+    }
+
+
+# --- fields a converter shows valid -------------------------------------------------------
+
+def _timestamp_schemas(version: int) -> dict[str, Any]:
+    base = _BACKUP.schema(version)["properties"]["volume-base-metadata"]["properties"]
+    return dict(base["created_at"])
+
+
+_CINDER_LIKE = st.one_of(
+    st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}",
+                  fullmatch=True),
+    st.datetimes().map(lambda d: d.isoformat(timespec="microseconds")),
+    st.tuples(
+        st.datetimes().map(lambda d: d.isoformat(timespec="microseconds")),
+        st.integers(0, 25),
+        st.sampled_from([*"0123456789:-T. Z", "\u0663", "\n"]),
+    ).map(lambda t: t[0][: t[1]] + t[2] + t[0][t[1] + 1 :]),
+    st.none(),
+    short_text,
+)
+
+
+@settings(max_examples=300)
+@given(_CINDER_LIKE)
+def test_what_naive_utc_to_aware_shows_valid_is_valid(value: Any) -> None:
+    """The judgement that lets the check after the upgrade leave the six timestamps out:
+    every value v2's schema admits and the converter takes becomes one v3's admits
+    (jsonschema-rs decides both, formats included)."""
+    import jsonschema_rs
+
+    from docket.core.converters import BUILTIN_CONVERTERS
+
+    before, after = _timestamp_schemas(2), _timestamp_schemas(3)
+    converter = BUILTIN_CONVERTERS["naive-utc-to-aware"]
+    assert converter.shown_valid(before, after)
+    if not jsonschema_rs.validator_for(before, validate_formats=True).is_valid(value):
+        return
+    try:
+        out = converter.forward(value)
+    except ValueError:
+        return  # refused: the migration fails and says so
+    assert jsonschema_rs.validator_for(after, validate_formats=True).is_valid(out), out
+
+
+def test_a_converter_shows_validity_only_for_the_schemas_it_knows() -> None:
+    from docket.core.converters import BUILTIN_CONVERTERS
+
+    naive = BUILTIN_CONVERTERS["naive-utc-to-aware"]
+    before, after = _timestamp_schemas(2), _timestamp_schemas(3)
+    assert naive.shown_valid({**before, "description": "x"}, {**after, "x-note": 1})
+    assert not naive.shown_valid({**before, "type": ["string", "integer"]}, after)
+    assert not naive.shown_valid({"type": "string"}, after)  # any string: not shown
+    assert not naive.shown_valid(before, {**after, "maxLength": 20})
+    assert not naive.shown_valid(before, {**after, "pattern": "^x"})
+    assert not naive.shown_valid(before, True)
+    # Converters that say nothing show nothing.
+    assert not BUILTIN_CONVERTERS["aware-utc-to-naive"].shown_valid(after, before)
+
+
+def test_a_field_another_operation_touches_is_not_shown() -> None:
+    from docket.core.converters import BUILTIN_CONVERTERS
+    from docket.core.migrations import Add
+    from docket.core.narrowing import shown_fields
+
+    section = {"type": "object", "properties": {"at": _timestamp_schemas(2)}}
+    later = {"type": "object", "properties": {"at": _timestamp_schemas(3)}}
+    source, target = _obj(s=section), _obj(s=later)
+    convert = Convert("s", "at", "naive-utc-to-aware")
+    assert shown_fields([([convert], BUILTIN_CONVERTERS)], source, target) == {
+        "s": frozenset({"at"})
+    }
+    again = Rename("s", "old", "at")
+    assert shown_fields([([again, convert], BUILTIN_CONVERTERS)], source, target) == {}
+    assert shown_fields([([convert], BUILTIN_CONVERTERS), ([Add("s", "at")], {})], source,
+                        target) == {}
+    assert shown_fields([([convert], {})], source, target) == {}  # converter not known
+
+
+def test_the_upgrade_to_v3_is_checked_again_on_its_top_members_only() -> None:
+    """The post-check of a Cinder container's upgrade: the version, family and integrity
+    members (the family may be there already, with another value: v2 allows any member);
+    the timestamps are shown valid by their converter."""
+    check = _BACKUP._migrated_check(2, 3)
+    good = _BACKUP.load(json.dumps({"version": 2}).encode()).data
+    assert check.is_valid(good)
+    assert not check.is_valid({**good, "family": "other"})
+    assert not check.is_valid({**good, "digest": "sha256:x"})
+    # Nothing below the top is looked at again (it was valid at v2, or was converted).
+    assert check.is_valid({**good, "volume-base-metadata": {"created_at": 1}})

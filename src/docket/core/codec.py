@@ -199,7 +199,7 @@ def parse_sealed(
     if excluded is not None:
         whole = canonical(value)
         if data == whole and (_shape_within(data, limits) or _walk(value, limits) is not None):
-            head = canonical({k: v for k, v in value.items() if k in excluded})
+            head = canonical({k: value[k] for k in excluded if k in value})
             if len(head) == 2:  # no excluded member
                 return value, whole
             # The excluded members sort first (the version, family and integrity members

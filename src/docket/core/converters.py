@@ -26,10 +26,20 @@ class Converter:
     back (through its inverse) every value the first admits (:mod:`docket.core.conversions`);
     None: the static checks cannot tell."""
 
+    keeps_valid: Callable[[Any, Any], bool] | None = None
+    """Given a field's schema before and after the conversion, whether every value the first
+    admits that the conversion takes becomes one the second admits (False: not shown). When
+    shown, the check after a migration leaves the field out (``narrowing.shown_fields``);
+    a property test should hold it to jsonschema-rs (``tests/core/test_narrowing.py``)."""
+
     def judge(self, source: Any, target: Any) -> Exactness:
         """Whether this conversion, from values ``source`` admits to ``target``, is one the
         inverse undoes for every value."""
         return UNKNOWN if self.exactness is None else self.exactness(source, target)
+
+    def shown_valid(self, source: Any, target: Any) -> bool:
+        """Whether :attr:`keeps_valid` shows every converted value valid under ``target``."""
+        return self.keeps_valid is not None and self.keeps_valid(source, target)
 
 
 _from_iso = datetime.fromisoformat
@@ -51,8 +61,9 @@ def _naive_to_utc(value: Any) -> Any:
         and value.isascii()
         and value.encode().translate(_ZERO_DIGITS) == _CINDER_SHAPE
     ):
-        # _NAIVE's match, with six digits of fraction, in one translate (a third the time).
-        moment, fraction = value[:19], value[20:]
+        # _NAIVE's match, with six digits of fraction, in one translate (a third the time);
+        # fromisoformat reads such a value whole when its first 19 characters are a moment.
+        moment = value
     else:
         match = _NAIVE.match(value) if isinstance(value, str) else None
         if match is None:
@@ -68,6 +79,46 @@ def _naive_to_utc(value: Any) -> Any:
     if len(value) == 26:  # 19 characters of moment, a dot and 6 of fraction: as Cinder writes
         return value + "Z"
     return f"{moment}.{(fraction or '').ljust(6, '0')}Z"
+
+
+# The patterns of Cinder's naive timestamps (six digits of fraction) and of their aware form.
+NAIVE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}$"
+AWARE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"
+# Keywords that judge no value (annotations).
+_NOTES = frozenset(
+    {"title", "description", "$comment", "examples", "default", "deprecated", "readOnly",
+     "writeOnly"}
+)
+
+
+def _judged(schema: Any) -> dict[str, Any] | None:
+    """The keywords of ``schema`` that judge a value (annotations and ``x-`` ones left out);
+    None when it is not an object schema."""
+    if not isinstance(schema, Mapping):
+        return None
+    return {k: v for k, v in schema.items() if k not in _NOTES and not k.startswith("x-")}
+
+
+def _naive_keeps_valid(source: Any, target: Any) -> bool:
+    """``naive-utc-to-aware`` from Cinder's naive timestamps to the aware ones: a string the
+    source pattern admits (ASCII digits, six of fraction) is of Cinder's shape, so the
+    converter gives it back with a Z or refuses it; what it gives is a moment
+    ``fromisoformat`` read (a real date, hours to 23, seconds to 59), which RFC 3339's
+    ``date-time`` admits and the aware pattern matches. null stays null. Shown only for these
+    exact schemas (of type ``"string"`` or ``["string", "null"]``, the same on both sides;
+    annotations aside)."""
+    src, dst = _judged(source), _judged(target)
+    if src is None or dst is None:
+        return False
+    kinds = src.get("type")
+    if kinds not in ("string", ["string", "null"], ["null", "string"]):
+        return False
+    if src != {"type": kinds, "pattern": NAIVE_PATTERN}:
+        return False
+    return dst in (
+        {"type": kinds, "pattern": AWARE_PATTERN},
+        {"type": kinds, "pattern": AWARE_PATTERN, "format": "date-time"},
+    )
 
 
 def _utc_to_naive(value: Any) -> Any:
@@ -91,7 +142,10 @@ def _string_to_int(value: Any) -> Any:
 BUILTIN_CONVERTERS: Mapping[str, Converter] = {
     c.name: c
     for c in (
-        Converter("naive-utc-to-aware", _naive_to_utc, "aware-utc-to-naive"),
+        Converter(
+            "naive-utc-to-aware", _naive_to_utc, "aware-utc-to-naive",
+            keeps_valid=_naive_keeps_valid,
+        ),
         Converter("aware-utc-to-naive", _utc_to_naive, "naive-utc-to-aware"),
         Converter("int-to-string", _to_string, "string-to-int", conversions.int_to_string),
         Converter("string-to-int", _string_to_int, "int-to-string", conversions.string_to_int),

@@ -43,7 +43,7 @@ from docket.core.errors import (
 )
 from docket.core.integrity import Integrity
 from docket.core.migrations import FieldRef, Migration, VersionGraph
-from docket.core.narrowing import Touched, narrowed, touched_by
+from docket.core.narrowing import Touched, narrowed, pruned, shown_fields, touched_by
 from docket.core.operations import Operation, compiled_operations
 from docket.core.policy import (
     NamedRule,
@@ -431,14 +431,15 @@ class Family:
         version = spec.version
         if not spec.fast.is_valid(obj):
             raise ValidationError(self.name, version, spec.issues(obj))
-        if spec.integrity is not None:
-            status = spec.integrity.verify(obj, self.signing_key, covered)
+        integrity = spec.integrity
+        if integrity is not None:
+            status = integrity.verify(obj, self.signing_key, covered)
         else:
             self._refuse_unsignable(version)
             status = "absent"
-        target = self.current
+        target = self.graph.current  # not through the properties: this is the hot path
         if version == target:
-            return _container(self.name, version, obj, version, status)
+            return _container(self.source.name, version, obj, version, status)
         route = self._route(version, target)
         if route.losses:
             raise LossyMigration(self.name, version, target, list(route.losses))
@@ -642,24 +643,24 @@ class Family:
     def _narrowed_check(self, source: Version, target: Version) -> Any:
         whole = {"version"}  # every step sets it
         ops: list[Operation] = []
+        steps = []
         for migration, up in self.graph.path(source, target):
             compiled = compiled_operations(migration.upgrade if up else migration.downgrade)
             if compiled is None:  # a function of its own: it may change anything
                 return self._specs[target].fast
             ops.extend(compiled)
+            steps.append((compiled, migration.converters))
             for v in (migration.source, migration.target):
                 integrity = self._specs[v].integrity
                 if integrity is not None:
                     whole.update(m for m in (integrity.digest, integrity.signature) if m)
         touched = touched_by(ops)
-        schema = narrowed(
-            self._specs[source].schema,
-            self._specs[target].schema,
-            Touched(touched.whole | whole, touched.fields),
-        )
+        before, after = self._specs[source].schema, self._specs[target].schema
+        shown = shown_fields(steps, before, after)
+        schema = narrowed(before, after, Touched(touched.whole | whole, touched.fields), shown)
         if schema is None:
             return self._specs[target].fast
-        return jsonschema_rs.validator_for(schema, validate_formats=True)
+        return jsonschema_rs.validator_for(pruned(schema), validate_formats=True)
 
     def _broken_step(
         self, container: Container, target: Version, steps: Sequence[tuple[Migration, bool]]

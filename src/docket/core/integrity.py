@@ -15,13 +15,26 @@ from typing import Any
 from docket.core.codec import canonical
 from docket.core.errors import DigestMismatch, SignatureError, show
 
-# hashlib and hmac are imported where a digest is made: containers of versions without
-# integrity members (v1 and v2, what Cinder writes) never need them, and loading OpenSSL
-# costs each command's start-up about 5 ms.
+# hashlib and hmac are imported when the first digest is made (:func:`_openssl`):
+# containers of versions without integrity members (v1 and v2, what Cinder writes) never
+# need them, and loading OpenSSL costs each command's start-up about 5 ms.
 
 HEADER_MEMBERS = frozenset({"version", "family"})
 SIGNATURE_PREFIX = "hmac-sha256:"
 DIGEST_PREFIX = "sha256:"
+
+_sha256: Any = None
+_compare: Any = None
+
+
+def _openssl() -> None:
+    """Bind ``hashlib.sha256`` and ``hmac.compare_digest`` (once: an import statement per
+    digest costs a tenth of a small container's check)."""
+    global _sha256, _compare
+    import hashlib
+    import hmac
+
+    _sha256, _compare = hashlib.sha256, hmac.compare_digest
 
 
 @dataclass(frozen=True)
@@ -41,12 +54,13 @@ class Integrity:
     def digest_of(self, data: Mapping[str, Any], covered: bytes | None = None) -> str:
         """The digest of ``data``; ``covered``, when given, is already the canonical bytes
         of its covered members (:func:`~docket.core.codec.parse_sealed` gives them)."""
-        import hashlib
-
+        if _sha256 is None:
+            _openssl()
         if covered is None:
             excluded = self.excluded
             covered = canonical({k: v for k, v in data.items() if k not in excluded})
-        return DIGEST_PREFIX + hashlib.sha256(covered).hexdigest()
+        hexdigest: str = _sha256(covered).hexdigest()
+        return DIGEST_PREFIX + hexdigest
 
     def signature_of(self, data: Mapping[str, Any], key: bytes) -> str:
         import hashlib
@@ -80,11 +94,9 @@ class Integrity:
         Returns the signature status: ``"verified"``, ``"unverified"`` (signed, no key given)
         or ``"absent"``. Raises :class:`DigestMismatch` or :class:`SignatureError`.
         """
-        import hmac
-
         found = data.get(self.digest)
         expected = self.digest_of(data, covered)
-        if not isinstance(found, str) or not hmac.compare_digest(found, expected):
+        if not isinstance(found, str) or not _compare(found, expected):
             raise DigestMismatch(expected, show(found))
         sig = data.get(self.signature) if self.signature else None
         if key is None:
@@ -96,7 +108,7 @@ class Integrity:
                 path=path,
                 hint="re-export it from the source with the operator key, or restore without a key",
             )
-        if not isinstance(sig, str) or not hmac.compare_digest(sig, self.signature_of(data, key)):
+        if not isinstance(sig, str) or not _compare(sig, self.signature_of(data, key)):
             raise SignatureError(
                 "the signature does not match the content or the key",
                 path=path,
