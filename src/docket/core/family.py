@@ -42,20 +42,15 @@ from docket.core.errors import (
     show,
 )
 from docket.core.integrity import Integrity
-from docket.core.migrations import FieldRef, Migration, VersionGraph
-from docket.core.narrowing import Touched, narrowed, touched_by
-from docket.core.operations import Operation, compiled_operations
-from docket.core.policy import (
-    NamedRule,
-    RestorePolicy,
-    carry_fields,
-    intersect_policies,
-    policy_from_document,
-)
 from docket.core.versions import Version, VersionScheme, detect
 
+# Restore policies and the narrowed check of a migrated container are imported where they
+# are used: validating a container at its own version (``docket validate``) needs neither.
 if TYPE_CHECKING:
     from docket.core.losses import DataLoss
+    from docket.core.migrations import FieldRef, Migration, VersionGraph
+    from docket.core.operations import Operation
+    from docket.core.policy import NamedRule, RestorePolicy
 
 JSONObject = dict[str, Any]
 _MAX_MESSAGE = 300
@@ -299,6 +294,8 @@ class Family:
     @functools.cache  # noqa: B019 - families are immutable values kept by the registry
     def policy(self, version: Version) -> RestorePolicy:
         """The restore policy a container written at ``version`` is restored with."""
+        from docket.core.policy import RestorePolicy, policy_from_document
+
         self._require_version(version)
         doc = self.source.documents[version]
         props = doc["schema"].get("properties", {})
@@ -308,6 +305,8 @@ class Family:
         )
 
     def _carry_policy(self, policy: RestorePolicy, version: Version) -> RestorePolicy:
+        from docket.core.policy import carry_fields
+
         # Along upgrades fields move as the upgrades move them; along downgrades, back.
         steps = self.graph.path(policy.shape, version)
         moves = [m.moves if up else {b: a for a, b in m.moves.items()} for m, up in steps]
@@ -325,6 +324,8 @@ class Family:
         """The policy ``container`` restores with, over its current shape: what the version it
         was written at allows, and its current version (and any older one it was downgraded
         to) allow as well, each carried across renames to the container's shape."""
+        from docket.core.policy import intersect_policies
+
         now = container.version
         policy = self.policy(container.written_version).at_shape(now)
         bounds = {v for v in (now, container.floor) if v is not None}
@@ -640,6 +641,9 @@ class Family:
         return self._route(source, target).check
 
     def _narrowed_check(self, source: Version, target: Version) -> Any:
+        from docket.core.narrowing import Touched, narrowed, touched_by
+        from docket.core.operations import compiled_operations
+
         whole = {"version"}  # every step sets it
         ops: list[Operation] = []
         for migration, up in self.graph.path(source, target):
