@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jsonschema_rs
 
+from docket._lazy import lazy_exports
 from docket.core._frozen import filled
 from docket.core._rs import PathFinder
 from docket.core.codec import (
@@ -47,10 +48,13 @@ from docket.core.versions import Version, VersionScheme, detect
 # Restore policies and the narrowed check of a migrated container are imported where they
 # are used: validating a container at its own version (``docket validate``) needs neither.
 if TYPE_CHECKING:
-    from docket.core.losses import DataLoss
+    from docket.core.losses import DataLoss, Migrated
     from docket.core.migrations import FieldRef, Migration, VersionGraph
     from docket.core.operations import Operation
     from docket.core.policy import NamedRule, RestorePolicy
+
+__getattr__ = lazy_exports(__name__, {"docket.core.losses": "Migrated"})
+"""``Migrated``, what :meth:`Family.migrate` gives, defined with the losses it reports."""
 
 JSONObject = dict[str, Any]
 _MAX_MESSAGE = 300
@@ -102,15 +106,6 @@ def _container(
             "floor": None,
         },
     )
-
-
-@dataclass(frozen=True, eq=False)
-class Migrated:
-    """What :meth:`Family.migrate` gives: the container at its new version, and the values
-    of the original that the migration lost (empty when it lost none)."""
-
-    container: Container
-    losses: tuple[DataLoss, ...] = ()
 
 
 def _truncate(text: str) -> str:
@@ -175,9 +170,9 @@ class VersionSpec:
         return bool(self.fast.is_valid(data))
 
 
-@dataclass(frozen=True)
-class _Route:
-    """A path between two versions, as :meth:`Family._migrate` runs it."""
+class _Route(NamedTuple):
+    """A path between two versions, as :meth:`Family._migrate` runs it (a named tuple: a
+    frozen dataclass costs every start a millisecond to define)."""
 
     steps: tuple[tuple[Migration, bool], ...]
     losses: tuple[str, ...]
@@ -540,6 +535,8 @@ class Family:
         Fields the container does not hold are never a loss. (:meth:`downgrade` and
         :meth:`dump` keep their rule, by the edges a family declares lossy.)
         """
+        from docket.core.losses import Migrated
+
         target = self.current if to is None else to
         self._require_own(container, target)
         report = self.loss_report(container, target)

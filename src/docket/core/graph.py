@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, KeysView, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from docket.core.errors import (
     BackwardEdge,
@@ -28,12 +28,14 @@ if TYPE_CHECKING:
     from docket.core.migrations import Migration
 
 
-class PendingEdge(NamedTuple):
-    """An edge known to compile, compiled by ``compile`` when first asked for."""
+class PendingEdge:
+    """An edge known to compile, compiled by ``compile`` when first asked for (a plain
+    class: a named tuple costs every start more to define)."""
 
-    source: Version
-    target: Version
-    compile: Callable[[], Migration]
+    __slots__ = ("compile", "source", "target")
+
+    def __init__(self, source: Version, target: Version, compile: Callable[[], Migration]) -> None:
+        self.source, self.target, self.compile = source, target, compile
 
 
 class Edges(Mapping[Version, "Migration"]):
