@@ -182,14 +182,18 @@ class Registry:
         return replace(self, sources={**self.sources, **extra})
 
 
+@functools.cache
+def _bundled_dir() -> Path | None:
+    """The bundled schema directory (None: an installation without it)."""
+    try:
+        return bundled_schemas()
+    except SchemaDocumentError:
+        return None
+
+
 def _bundled(source: FamilySource) -> bool:
     """Whether ``source`` was read from the bundled schema directory."""
-    if source.directory is None:
-        return False
-    try:
-        return source.directory.parent == bundled_schemas()
-    except SchemaDocumentError:  # an installation without it: nothing is bundled
-        return False
+    return source.directory is not None and source.directory.parent == _bundled_dir()
 
 
 def _document_edge(*args: Any) -> Migration:
