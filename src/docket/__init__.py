@@ -6,6 +6,9 @@ error from :mod:`docket.errors`, the codec (``parse``, ``canonical``, ``Limits``
 :mod:`docket.backup`.
 """
 
+import typing
+
+import docket._lazy
 from docket.core.errors import (
     DocketError,
     IntegrityError,
@@ -17,18 +20,28 @@ from docket.core.errors import (
     ValidationError,
     VersionError,
 )
-from docket.core.family import Container, Family
-from docket.core.migrations import Converter, Migration
-from docket.core.policy import (
-    Mode,
-    NamedRule,
-    RestorePlan,
-    RestorePolicy,
-    RuleContext,
-    Target,
-    Unknown,
+
+if typing.TYPE_CHECKING:
+    from docket.core.converters import Converter
+    from docket.core.family import Container, Family
+    from docket.core.migrations import Migration
+    from docket.core.policy import Mode, RestorePlan, RestorePolicy, RuleContext, Target, Unknown
+    from docket.core.registry import Registry, load_registry
+    from docket.core.rules import NamedRule
+
+__getattr__ = docket._lazy.lazy_exports(
+    __name__,
+    {
+        "docket.core.converters": "Converter",
+        "docket.core.family": "Container Family",
+        "docket.core.migrations": "Migration",
+        "docket.core.policy": "Mode RestorePlan RestorePolicy RuleContext Target Unknown",
+        "docket.core.registry": "Registry load_registry",
+        "docket.core.rules": "NamedRule",
+    },
 )
-from docket.core.registry import Registry, load_registry
+"""The families, migrations, policies and the registry, imported when first asked for: a
+command (``docket validate``) or a program importing one submodule loads only what it uses."""
 
 __version__ = "0.1.0"
 

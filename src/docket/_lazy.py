@@ -8,6 +8,7 @@ or the drivers; ``docket.fleet`` exports its entry points without loading the ba
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,6 +22,9 @@ def lazy_exports(module: str, homes: Mapping[str, str]) -> Callable[[str], Any]:
         home = home_of.get(name)
         if home is None:
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(home), name)
+        value = getattr(importlib.import_module(home), name)
+        # Kept in the module's namespace: the next use finds it there, as an eager import's.
+        setattr(sys.modules[module], name, value)
+        return value
 
     return __getattr__

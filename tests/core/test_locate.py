@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-import time
+import re
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from docket.core import locate as locate_module
 from docket.core.locate import _scan, _Walk, locate, position
 
 KEYS = st.text(alphabet='ab"\\/é\n\t\u2028 ', min_size=0, max_size=4)
@@ -56,22 +59,131 @@ def _padded(n: int, pad: int = 1000) -> tuple[str, list[tuple[Any, ...]]]:
     return text, [(f"k{i}", "v") for i in range(n)] + [(f"k{i}",) for i in range(n)]
 
 
-def _fastest(text: str, paths: list[tuple[Any, ...]], unique: bool) -> float:
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
+class _Work:
+    """Characters the locator's text operations cover: each ``str`` method called on the
+    text (:class:`_Text`) and each match of its patterns (:class:`_Pattern`) adds the span
+    it reads. Linear work stays a few times the text's length; a pass per path (a line
+    counted from the start of the text, a member looked for from its object's start) grows
+    with the square of the paths."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+
+class _Text(str):
+    """The text to locate in, adding what each method reads to ``work``."""
+
+    work: _Work
+
+    def _add(self, n: int) -> None:
+        self.work.chars += max(n, 1)
+
+    @staticmethod
+    def _span(length: int, start: int | None, end: int | None) -> tuple[int, int]:
+        return slice(start, end).indices(length)[:2]
+
+    def find(self, sub: str, start: Any = None, end: Any = None) -> int:  # type: ignore[override]
+        at = super().find(sub, start, end)
+        lo, hi = self._span(len(self), start, end)
+        self._add((at + len(sub) if at >= 0 else hi) - lo)
+        return at
+
+    def rfind(self, sub: str, start: Any = None, end: Any = None) -> int:  # type: ignore[override]
+        at = super().rfind(sub, start, end)
+        lo, hi = self._span(len(self), start, end)
+        self._add(hi - (at if at >= 0 else lo))
+        return at
+
+    def count(self, sub: str, start: Any = None, end: Any = None) -> int:  # type: ignore[override]
+        lo, hi = self._span(len(self), start, end)
+        self._add(hi - lo)
+        return super().count(sub, start, end)
+
+    def __getitem__(self, key: Any) -> str:  # type: ignore[override]
+        got = super().__getitem__(key)
+        self._add(len(got))
+        return got
+
+    def lstrip(self, chars: str | None = None) -> str:
+        self._add(len(self))
+        return super().lstrip(chars)
+
+    def strip(self, chars: str | None = None) -> str:
+        self._add(len(self))
+        return super().strip(chars)
+
+
+class _Pattern:
+    """One of the locator's compiled patterns, adding what each match reads to ``work``."""
+
+    def __init__(self, pattern: re.Pattern[str], work: _Work) -> None:
+        self.pattern, self.work = pattern, work
+
+    def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Any:
+        found = self.pattern.match(text, pos, endpos)
+        self.work.chars += max((found.end() if found else pos + 1) - pos, 1)
+        return found
+
+    def fullmatch(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Any:
+        self.work.chars += max(min(endpos, len(text)) - pos, 1)
+        return self.pattern.fullmatch(text, pos, endpos)
+
+
+def _work(
+    monkeypatch: pytest.MonkeyPatch, text: str, run: Callable[[str], object]
+) -> int:
+    """The characters ``run`` reads of ``text`` through its methods and the locator's patterns."""
+    work = _Work()
+    counted = _Text(text)
+    counted.work = work
+    monkeypatch.setattr(
+        locate_module, "_PATTERNS", tuple(_Pattern(p, work) for p in locate_module._patterns())
+    )
+    run(counted)
+    monkeypatch.undo()
+    assert work.chars >= len(text), "the text was read without the counting methods"
+    return work.chars
+
+
+def _located(paths: list[tuple[Any, ...]], unique: bool) -> Callable[[str], object]:
+    def run(text: str) -> object:
         found = locate(text, paths, unique_keys=unique)
-        best = min(best, time.perf_counter() - started)
-    assert len(found) == len(paths)
-    return best
+        assert len(found) == len(paths)
+        return found
+
+    return run
 
 
 @pytest.mark.parametrize("unique", [False, True])
-def test_many_paths_in_a_long_text_cost_the_text_once(unique: bool) -> None:
+def test_many_paths_in_a_long_text_cost_the_text_once(
+    unique: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Before, each path's line was counted from the start of the text, and each member was
-    looked for from its object's start: 10,000 errors in 15 MiB took about a minute."""
-    small, large = _padded(3000), _padded(6000)
-    assert _fastest(*large, unique) / _fastest(*small, unique) < 3
+    looked for from its object's start: 10,000 errors in 15 MiB took about a minute. Twice
+    the members and twice the text is twice the work, not four times: counted, not timed."""
+    (small, few), (large, many) = _padded(3000), _padded(6000)
+    ratio = _work(monkeypatch, large, _located(many, unique)) / _work(
+        monkeypatch, small, _located(few, unique)
+    )
+    assert ratio < 2.5, ratio
+
+
+def test_the_count_sees_a_pass_per_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The instrument itself: a line counted from the start of the text for each path (the
+    old way) is counted as work that grows with the square of the paths."""
+    (small, few), (large, many) = _padded(300), _padded(600)
+
+    def one_by_one(paths: list[tuple[Any, ...]]) -> Callable[[str], object]:
+        def run(text: str) -> object:
+            offsets = _scan(text, set(paths)).values()
+            return [position(text, offset) for offset in offsets]
+
+        return run
+
+    ratio = _work(monkeypatch, large, one_by_one(many)) / _work(
+        monkeypatch, small, one_by_one(few)
+    )
+    assert ratio > 3.5, ratio
 
 
 def test_positions_are_those_of_each_offset_alone() -> None:

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 import docket
+import docket.core.documents
 import docket.errors
 from docket.core.migrations import Migration
+from tests._child import run_python
 from tests._families import chain_family
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "schemas"
@@ -133,3 +135,53 @@ def test_user_converter_and_rule(tmp_path: Path) -> None:
     c = fam.load({"version": 1, "note": {"title": "hi"}})
     assert c.data["note"]["title"] == "HI"
     assert fam.dump(c, version=1, allow_lossy=True) == b'{"note":{"title":"hi"},"version":1}'
+
+
+BUNDLED_V2 = docket.core.documents.bundled_schemas() / "backup-metadata" / "golden" / "2"
+
+
+def test_a_bundled_familys_edges_compile_when_first_used() -> None:
+    """A registry that checks no migration loads no operations for the bundled families
+    (``docket validate``'s); an upgrade compiles its edge then, and gives what the edge
+    compiled as the registry was built gives."""
+    golden = sorted(BUNDLED_V2.glob("*.json"))
+    assert golden
+    code = (
+        "import sys, json, docket\n"
+        "lazy = docket.load_registry(check_soundness=False).family('backup-metadata')\n"
+        "print(sorted(m for m in ('docket.core.operations', 'docket.core.migrations')"
+        " if m in sys.modules))\n"
+        "out = [lazy.load(open(p, 'rb').read()).data for p in sys.argv[1:]]\n"
+        "print('docket.core.operations' in sys.modules, lazy.migration(2) is lazy.migration(2))\n"
+        "print(json.dumps(out, sort_keys=True))\n"
+    )
+    done = run_python(code, *map(str, golden))
+    assert done.returncode == 0, done.stderr
+    before, after, loaded = done.stdout.splitlines()
+    assert before == "[]"
+    assert after == "True True"
+    eager = docket.load_registry().family("backup-metadata")
+    expected = [eager.load(p.read_bytes()).data for p in golden]
+    assert json.loads(loaded) == json.loads(json.dumps(expected, sort_keys=True))
+
+
+def test_a_bad_migration_of_a_schema_directory_is_refused_as_the_registry_is_built(
+    tmp_path: Path,
+) -> None:
+    """Only the bundled families' edges wait: a schema directory's own are compiled as the
+    registry is built, with or without the soundness check."""
+    root = tmp_path / "schemas"
+    shutil.copytree(
+        docket.core.documents.bundled_schemas() / "backup-metadata", root / "backup-metadata"
+    )
+    doc_path = root / "backup-metadata" / "3.json"
+    doc = json.loads(doc_path.read_text())
+    doc["migration"]["upgrade"][1]["converter"] = "no-such"
+    doc_path.write_text(json.dumps(doc))
+    for check in (True, False):
+        with pytest.raises(docket.errors.SchemaDocumentError, match="no-such"):
+            docket.load_registry(root, check_soundness=check)
+    # So are the bundled families' with converters of the caller's (this one has no inverse).
+    registry = docket.load_registry(check_soundness=False)
+    with pytest.raises(docket.errors.SchemaDocumentError, match="has no inverse"):
+        registry.with_converter("naive-utc-to-aware", str)

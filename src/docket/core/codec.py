@@ -96,7 +96,8 @@ _DECODER = json.JSONDecoder(
 # One token of JSON text. Structural characters are captured; a string or a scalar (number,
 # true, false, null) matches with the group unset, which findall returns as "" (a shared
 # object, so the token list costs one pointer per token whatever the input holds).
-_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|([\[\]{}:])|[^\s"\[\]{}:,]+')
+_TOKEN = r'"[^"\\]*(?:\\.[^"\\]*)*"|([\[\]{}:])|[^\s"\[\]{}:,]+'
+"""Compiled on first use (re keeps it): the fast path, most input's, never tokenizes."""
 _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _NO_WHITESPACE = str.maketrans("", "", " \t\n\r")
 # Above this many quotes, splitting the text at them costs more than tokenizing it.
@@ -144,7 +145,7 @@ def _prescan(text: str, limits: Limits) -> None:
         items = skeleton.count(",") + containers - empty
         steps: Iterable[int] = map(_DEPTH_STEP.get, skeleton, repeat(0))
     else:
-        tokens = _TOKEN.findall(text)
+        tokens = re.findall(_TOKEN, text)
         # Every string, scalar and container is a value; all but the root sit in a
         # container, and a string followed by ":" is a key, not a value.
         containers = tokens.count("{") + tokens.count("[")
@@ -481,7 +482,7 @@ def _place(err: ParseError, before_or_text: str, position: int | None) -> None:
 
 
 def _tokens(text: str) -> Iterator[re.Match[str]]:
-    return _TOKEN.finditer(text)
+    return re.finditer(_TOKEN, text)
 
 
 def _find_duplicate(text: str, wanted: str) -> tuple[str, int] | None:

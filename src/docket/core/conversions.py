@@ -44,16 +44,16 @@ UNKNOWN = Exactness(None, "docket cannot tell from the schemas whether it gives 
 EXACT = Exactness(True)
 
 _Q = r"(?:\*|\+|\{\d+(?:,\d*)?\})"
-_CANONICAL = re.compile(
+_CANONICAL = (
     rf"""\^(?:
         \((?:\?:)?0\|(?:-\?)?\[1-9\]\[0-9\]{_Q}\)    # (0|[1-9][0-9]*), (0|-?[1-9][0-9]*)
       | (?:-\?)?\[1-9\]\[0-9\]{_Q}                  # [1-9][0-9]*, -?[1-9][0-9]*
       | 0
-    )\$""",
-    re.X,
+    )\$"""
 )
 """Patterns that admit canonical integer spellings only (``\\d`` is not among them: a
-regular expression engine may read it as any Unicode digit)."""
+regular expression engine may read it as any Unicode digit); verbose, compiled on first use
+(re keeps it): only the soundness checks ask."""
 
 _CANDIDATES = (
     *("", "x", "00", "01", "007", "-0", "-00", "+0", "+1", " 1", "1 ", "1\n", "\t1", "1_0"),
@@ -112,7 +112,7 @@ def int_to_string(source: Any, target: Any) -> Exactness:
                 "which the other version refuses",
             )
     pattern = target.get("pattern")
-    if pattern is None or (isinstance(pattern, str) and _CANONICAL.fullmatch(pattern)):
+    if pattern is None or (isinstance(pattern, str) and re.fullmatch(_CANONICAL, pattern, re.X)):
         return EXACT
     return UNKNOWN
 
@@ -147,7 +147,7 @@ def string_to_int(source: Any, target: Any) -> Exactness:
     if enumerated or (
         source.get("type") == "string"
         and isinstance(pattern, str)
-        and _CANONICAL.fullmatch(pattern)
+        and re.fullmatch(_CANONICAL, pattern, re.X)
         and _bounded_by(source, target)
     ):
         return EXACT

@@ -24,7 +24,6 @@ import re
 import unicodedata
 from typing import Any
 
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _WORKFLOW = re.compile(r"^([ \t]*):(?=:)", re.MULTILINE)
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 
@@ -42,7 +41,8 @@ def text_of(name: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
     text = os.fsdecode(name)
     if text.isascii():
         return text
-    return _SURROGATE.sub(lambda m: _surrogate(m.group()), text)
+    # Compiled on first use (re keeps it): most names are ASCII.
+    return re.compile(r"[\ud800-\udfff]").sub(lambda m: _surrogate(m.group()), text)
 
 
 def _escape(char: str) -> str:

@@ -10,6 +10,7 @@ reads, in ``str(error)`` and the CLI) and the RFC 6901 JSON Pointer ``/volume-me
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -28,7 +29,11 @@ Location = str | Sequence[PathSegment]
 rendered ``$``-path (``$["a"][0]``) or JSON Pointer (``/a/0``, every segment read as a key)."""
 
 
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# The patterns below are compiled on first use: they serve text with lone surrogates and
+# paths given as text, which most runs never meet (``docket validate`` starts without them).
+@functools.cache
+def _surrogate() -> re.Pattern[str]:
+    return re.compile(r"[\ud800-\udfff]")
 
 
 def _printable(text: str) -> str:
@@ -36,7 +41,7 @@ def _printable(text: str) -> str:
     them, naming where they are) written as its JSON escape, ``\\ud800``."""
     if text.isascii():
         return text
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _surrogate().sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def show(value: Any) -> str:
@@ -70,10 +75,17 @@ def json_pointer(segments: Iterable[PathSegment]) -> str:
 
 
 _SURROGATE_ESCAPE = r"u[dD][89a-fA-F][0-9a-fA-F]{2}"
-_PATH_STEP = re.compile(
-    r'\[(?:(0|[1-9][0-9]*)|"((?:[^"\\]|\\["\\]|\\' + _SURROGATE_ESCAPE + r')*)")\]'
-)
-_PATH_ESCAPE = re.compile(r"\\(" + _SURROGATE_ESCAPE + "|.)")
+
+
+@functools.cache
+def _path_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(one step of a ``$``-path, an escape in its key)."""
+    return (
+        re.compile(
+            r'\[(?:(0|[1-9][0-9]*)|"((?:[^"\\]|\\["\\]|\\' + _SURROGATE_ESCAPE + r')*)")\]'
+        ),
+        re.compile(r"\\(" + _SURROGATE_ESCAPE + "|.)"),
+    )
 
 
 def _unescape(match: re.Match[str]) -> str:
@@ -91,13 +103,14 @@ def segments_of(location: Location) -> Segments:
     if not location.startswith("$"):
         raise ValueError(f"{show(location)} is neither a $-path nor a JSON Pointer")
     out: list[PathSegment] = []
+    path_step, path_escape = _path_patterns()
     at = 1
     while at < len(location):
-        step = _PATH_STEP.match(location, at)
+        step = path_step.match(location, at)
         if step is None:
             raise ValueError(f"{show(location)} is not a $-path (at character {at})")
         index, key = step.groups()
-        out.append(int(index) if index is not None else _PATH_ESCAPE.sub(_unescape, key))
+        out.append(int(index) if index is not None else path_escape.sub(_unescape, key))
         at = step.end()
     return tuple(out)
 

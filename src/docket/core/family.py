@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jsonschema_rs
 
+from docket._lazy import lazy_exports
 from docket.core._frozen import filled
 from docket.core._rs import PathFinder
 from docket.core.codec import (
@@ -42,20 +43,18 @@ from docket.core.errors import (
     show,
 )
 from docket.core.integrity import Integrity
-from docket.core.migrations import FieldRef, Migration, VersionGraph
-from docket.core.narrowing import Touched, narrowed, pruned, shown_fields, touched_by
-from docket.core.operations import Operation, compiled_operations
-from docket.core.policy import (
-    NamedRule,
-    RestorePolicy,
-    carry_fields,
-    intersect_policies,
-    policy_from_document,
-)
 from docket.core.versions import Version, VersionScheme, detect
 
+# Restore policies and the narrowed check of a migrated container are imported where they
+# are used: validating a container at its own version (``docket validate``) needs neither.
 if TYPE_CHECKING:
-    from docket.core.losses import DataLoss
+    from docket.core.losses import DataLoss, Migrated
+    from docket.core.migrations import FieldRef, Migration, VersionGraph
+    from docket.core.operations import Operation
+    from docket.core.policy import NamedRule, RestorePolicy
+
+__getattr__ = lazy_exports(__name__, {"docket.core.losses": "Migrated"})
+"""``Migrated``, what :meth:`Family.migrate` gives, defined with the losses it reports."""
 
 JSONObject = dict[str, Any]
 _MAX_MESSAGE = 300
@@ -107,15 +106,6 @@ def _container(
             "floor": None,
         },
     )
-
-
-@dataclass(frozen=True, eq=False)
-class Migrated:
-    """What :meth:`Family.migrate` gives: the container at its new version, and the values
-    of the original that the migration lost (empty when it lost none)."""
-
-    container: Container
-    losses: tuple[DataLoss, ...] = ()
 
 
 def _truncate(text: str) -> str:
@@ -180,9 +170,9 @@ class VersionSpec:
         return bool(self.fast.is_valid(data))
 
 
-@dataclass(frozen=True)
-class _Route:
-    """A path between two versions, as :meth:`Family._migrate` runs it."""
+class _Route(NamedTuple):
+    """A path between two versions, as :meth:`Family._migrate` runs it (a named tuple: a
+    frozen dataclass costs every start a millisecond to define)."""
 
     steps: tuple[tuple[Migration, bool], ...]
     losses: tuple[str, ...]
@@ -299,6 +289,8 @@ class Family:
     @functools.cache  # noqa: B019 - families are immutable values kept by the registry
     def policy(self, version: Version) -> RestorePolicy:
         """The restore policy a container written at ``version`` is restored with."""
+        from docket.core.policy import RestorePolicy, policy_from_document
+
         self._require_version(version)
         doc = self.source.documents[version]
         props = doc["schema"].get("properties", {})
@@ -308,6 +300,8 @@ class Family:
         )
 
     def _carry_policy(self, policy: RestorePolicy, version: Version) -> RestorePolicy:
+        from docket.core.policy import carry_fields
+
         # Along upgrades fields move as the upgrades move them; along downgrades, back.
         steps = self.graph.path(policy.shape, version)
         moves = [m.moves if up else {b: a for a, b in m.moves.items()} for m, up in steps]
@@ -325,6 +319,8 @@ class Family:
         """The policy ``container`` restores with, over its current shape: what the version it
         was written at allows, and its current version (and any older one it was downgraded
         to) allow as well, each carried across renames to the container's shape."""
+        from docket.core.policy import intersect_policies
+
         now = container.version
         policy = self.policy(container.written_version).at_shape(now)
         bounds = {v for v in (now, container.floor) if v is not None}
@@ -540,6 +536,8 @@ class Family:
         Fields the container does not hold are never a loss. (:meth:`downgrade` and
         :meth:`dump` keep their rule, by the edges a family declares lossy.)
         """
+        from docket.core.losses import Migrated
+
         target = self.current if to is None else to
         self._require_own(container, target)
         report = self.loss_report(container, target)
@@ -641,6 +639,9 @@ class Family:
         return self._route(source, target).check
 
     def _narrowed_check(self, source: Version, target: Version) -> Any:
+        from docket.core.narrowing import Touched, narrowed, pruned, shown_fields, touched_by
+        from docket.core.operations import compiled_operations
+
         whole = {"version"}  # every step sets it
         ops: list[Operation] = []
         steps = []

@@ -29,7 +29,7 @@ from docket.core.migrations import (
 from docket.core.versions import Version
 
 if TYPE_CHECKING:
-    from docket.core.family import Family
+    from docket.core.family import Container, Family
 
 _SHOWN = 60  # characters of a lost value shown in words
 
@@ -109,6 +109,16 @@ def _where(section: str | None, name: str) -> str:
 
 
 # --- the losses of one container ------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Migrated:
+    """What :meth:`Family.migrate <docket.core.family.Family.migrate>` gives: the container
+    at its new version, and the values of the original that the migration lost (empty when
+    it lost none). Defined here, with the losses: validating containers never makes one."""
+
+    container: Container
+    losses: tuple[DataLoss, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,8 @@ from typing import Any, Literal
 
 from docket.core.converters import BUILTIN_CONVERTERS as BUILTIN_CONVERTERS
 from docket.core.converters import Converter as Converter
-from docket.core.errors import (
-    BackwardEdge,
-    DanglingEdge,
-    DuplicateEdge,
-    MigrationError,
-    NonAdjacentEdge,
-    PathSegment,
-    UnreachableVersion,
-    VersionAfterCurrent,
-    show,
-)
+from docket.core.errors import MigrationError, PathSegment, show
+from docket.core.graph import VersionGraph as VersionGraph
 from docket.core.operations import OPERATIONS as OPERATIONS
 from docket.core.operations import Add as Add
 from docket.core.operations import Convert as Convert
@@ -45,7 +36,7 @@ from docket.core.operations import inverse_operations as inverse_operations
 from docket.core.operations import json_copy as json_copy
 from docket.core.operations import parse_operations as parse_operations
 from docket.core.operations import same_json as same_json
-from docket.core.versions import Version, VersionScheme
+from docket.core.versions import Version
 
 # --- edges and the graph ---------------------------------------------------------------------
 
@@ -205,98 +196,3 @@ def migration_from_document(
         losses=down_spec.get("losses", ()),
         origin="document",
     )
-
-
-@dataclass(frozen=True)
-class VersionGraph:
-    """The checked chain of versions of one family and the edges between them."""
-
-    family: str
-    scheme: VersionScheme
-    versions: tuple[Version, ...]
-    current: Version
-    edges: Mapping[Version, Migration]
-    """Keyed by source version."""
-
-    @classmethod
-    def build(
-        cls,
-        family: str,
-        scheme: VersionScheme,
-        versions: Sequence[Version],
-        current: Version,
-        migrations: Sequence[Migration],
-    ) -> VersionGraph:
-        ordered = tuple(sorted(versions, key=scheme.key))
-        if current not in ordered:
-            raise DanglingEdge(
-                family,
-                f"current version {show(current)} is not one of the versions",
-                hint="known versions: " + ", ".join(map(show, ordered)),
-                versions=(current,),
-            )
-        index = {v: i for i, v in enumerate(ordered)}
-        edges: dict[Version, Migration] = {}
-        for m in migrations:
-            edge = (m.source, m.target)
-            for end in edge:
-                if end not in index:
-                    raise DanglingEdge(
-                        family,
-                        f"migration {show(m.source)} -> {show(m.target)} names unknown version "
-                        f"{show(end)}",
-                        hint="known versions: " + ", ".join(map(show, ordered)),
-                        edge=edge,
-                        versions=(end,),
-                    )
-            if index[m.target] <= index[m.source]:
-                raise BackwardEdge(
-                    family,
-                    f"upgrade {show(m.source)} -> {show(m.target)} does not go to a newer version",
-                    hint="declare upgrades old -> new; downgrades belong to the same edge",
-                    edge=edge,
-                )
-            if index[m.target] != index[m.source] + 1:
-                skipped = ordered[index[m.source] + 1 : index[m.target]]
-                raise NonAdjacentEdge(
-                    family,
-                    f"migration {show(m.source)} -> {show(m.target)} skips a version "
-                    f"({', '.join(map(show, skipped))})",
-                    hint="migrations join adjacent versions only",
-                    edge=edge,
-                    versions=skipped,
-                )
-            if m.source in edges:
-                raise DuplicateEdge(
-                    family,
-                    f"two migrations from {show(m.source)} to {show(m.target)}",
-                    hint="register each edge once (a document and Python both define it?)",
-                    edge=edge,
-                )
-            edges[m.source] = m
-        cur = index[current]
-        heads = [v for v in ordered[: cur + 1] if v not in edges]
-        if ordered[cur + 1 :]:
-            raise VersionAfterCurrent(
-                family,
-                f"versions newer than current {show(current)}: "
-                + ", ".join(map(show, ordered[cur + 1 :])),
-                hint="make the newest version current",
-                versions=ordered[cur + 1 :],
-            )
-        if len(heads) > 1:
-            stuck = [v for v in heads if v != current]
-            raise UnreachableVersion(
-                family,
-                f"no upgrade from {', '.join(map(show, stuck))} towards current {show(current)}",
-                hint="add the missing migration(s)",
-                versions=stuck,
-            )
-        return cls(family, scheme, ordered, current, edges)
-
-    def path(self, source: Version, target: Version) -> list[tuple[Migration, bool]]:
-        """Edges from ``source`` to ``target``; each with True for an upgrade step."""
-        i, j = self.versions.index(source), self.versions.index(target)
-        if i <= j:
-            return [(self.edges[self.versions[k]], True) for k in range(i, j)]
-        return [(self.edges[self.versions[k]], False) for k in range(i - 1, j - 1, -1)]

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from docket.core.errors import UnknownField, UnknownRule, json_path, show
+
+# Defined beside the built-in rules, which a registry needs without the policies.
+from docket.core.rules import NamedRule as NamedRule
+from docket.core.rules import RuleFunction as RuleFunction
 
 if TYPE_CHECKING:
     from docket.core.family import Container
@@ -133,19 +137,6 @@ class RuleContext:
     plan: RestorePlan
     target: Target | None
     """None means a new volume created for this restore."""
-
-
-RuleFunction = Callable[[RuleContext], None]
-
-
-@dataclass(frozen=True)
-class NamedRule:
-    """A restore rule that policies name. ``writes`` declares what it may add to a plan."""
-
-    name: str
-    apply: RuleFunction
-    writes: Callable[[str, Mapping[str, Any]], Iterable[tuple[str, str]]] = lambda s, p: ()
-    description: str = ""
 
 
 @dataclass(frozen=True)

@@ -7,30 +7,25 @@ family's migration graph and policies.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docket.core.codec import DEFAULT_LIMITS, Limits
+from docket.core.converters import BUILTIN_CONVERTERS, Converter
 from docket.core.documents import FamilySource, bundled_schemas, read_schema_dir
-from docket.core.errors import UnknownFamily, UnsoundMigration
+from docket.core.errors import SchemaDocumentError, UnknownFamily, UnsoundMigration
 from docket.core.family import Family
-from docket.core.migrations import (
-    BUILTIN_CONVERTERS,
-    Converter,
-    Downgrade,
-    FieldRef,
-    Migration,
-    Operation,
-    Transform,
-    VersionGraph,
-    build_migration,
-    migration_from_document,
-)
-from docket.core.policy import NamedRule, RuleFunction
-from docket.core.rules import BUILTIN_RULES
+from docket.core.graph import PendingEdge, VersionGraph
+from docket.core.rules import BUILTIN_RULES, NamedRule, RuleFunction
 from docket.core.versions import Version
+
+# The operations and the migrations compiled from them are imported when an edge is
+# compiled: a bundled family's document edges wait until one is used (see ``_build``).
+if TYPE_CHECKING:
+    from docket.core.migrations import Downgrade, FieldRef, Migration, Operation, Transform
 
 
 @dataclass(frozen=True)
@@ -59,14 +54,25 @@ class Registry:
 
     def _build(self, name: str) -> Family:
         src = self.sources[name]
-        edges: list[Migration] = []
+        edges: list[Migration | PendingEdge] = []
         versions = list(src.versions)
+        # A bundled family's edges are known to compile with the built-in converters (the
+        # tests compile and check them): they are compiled when first used, so a registry
+        # that only validates containers at their own version loads no operations. Any
+        # other family's edges are compiled now, so a bad migration is refused as the
+        # registry is built.
+        later = _bundled(src) and dict(self.converters) == BUILTIN_CONVERTERS
         for version, doc in src.documents.items():
             spec = doc.get("migration")
-            if spec is not None:
+            if spec is None:
+                continue
+            args = (name, spec["from"], version, spec, self.converters)
+            if later:
                 edges.append(
-                    migration_from_document(name, spec["from"], version, spec, self.converters)
+                    PendingEdge(spec["from"], version, functools.partial(_document_edge, *args))
                 )
+            else:
+                edges.append(_document_edge(*args))
         edges.extend(m for m in self.migrations if m.family == name)
         graph = VersionGraph.build(name, src.scheme, versions, src.current, edges)
         family = Family(src, graph, self.rules, self.signing_key, self.limits)
@@ -130,6 +136,8 @@ class Registry:
         fields) and, when lossy without ``losses``, what its operations lose, as a document's
         edge does.
         """
+        from docket.core.migrations import build_migration
+
         edge = build_migration(
             family,
             source,
@@ -172,6 +180,28 @@ class Registry:
         """A registry that also has (or overrides) the families found under ``path``."""
         extra = {s.name: s for s in read_schema_dir(Path(path))}
         return replace(self, sources={**self.sources, **extra})
+
+
+@functools.cache
+def _bundled_dir() -> Path | None:
+    """The bundled schema directory (None: an installation without it)."""
+    try:
+        return bundled_schemas()
+    except SchemaDocumentError:
+        return None
+
+
+def _bundled(source: FamilySource) -> bool:
+    """Whether ``source`` was read from the bundled schema directory."""
+    return source.directory is not None and source.directory.parent == _bundled_dir()
+
+
+def _document_edge(*args: Any) -> Migration:
+    """:func:`~docket.core.migrations.migration_from_document` (family, source, target,
+    spec, converters), its module imported on first use."""
+    from docket.core.migrations import migration_from_document
+
+    return migration_from_document(*args)
 
 
 def load_registry(

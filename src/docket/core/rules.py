@@ -7,11 +7,29 @@ so a policy's writable fields stay known without running it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from docket.core.errors import RestoreRefused, show
-from docket.core.policy import Dropped, NamedRule, RuleContext
+
+# The policies (:mod:`docket.core.policy`) are imported where a rule runs: a registry holds
+# the built-in rules, and validating containers (``docket validate``) runs none of them.
+if TYPE_CHECKING:
+    from docket.core.policy import RuleContext
+
+RuleFunction = Callable[["RuleContext"], None]
+
+
+@dataclass(frozen=True)
+class NamedRule:
+    """A restore rule that policies name. ``writes`` declares what it may add to a plan."""
+
+    name: str
+    apply: RuleFunction
+    writes: Callable[[str, Mapping[str, Any]], Iterable[tuple[str, str]]] = lambda s, p: ()
+    description: str = ""
+
 
 RESTORE_NAME_PREFIX = "restore_backup_"
 
@@ -39,6 +57,8 @@ def _display_name(ctx: RuleContext) -> None:
         reason = "the target volume already has a name of its own"
     else:
         return
+    from docket.core.policy import Dropped
+
     for f in (name_field, desc_field):
         if f in write.values:
             del write.values[f]

@@ -21,6 +21,7 @@ import orjson
 
 from docket.core._frozen import filled
 from docket.core.codec import Limits, parse
+from docket.core.converters import BUILTIN_CONVERTERS
 from docket.core.documents import FamilySource
 from docket.core.errors import (
     DocketError,
@@ -33,8 +34,6 @@ from docket.core.errors import (
     show,
 )
 from docket.core.family import Family, parse_issue
-from docket.core.locate import place
-from docket.core.migrations import BUILTIN_CONVERTERS
 from docket.core.registry import Registry, load_registry
 from docket.core.rules import BUILTIN_RULES
 from docket.fleet._input import file_size, open_stream, read_lines, split_lines
@@ -214,6 +213,8 @@ class _Checker:
             issues = [parse_issue(err, raw)]
         else:
             issues = self.registry.family(name).validate(raw)
+        from docket.core.locate import place  # invalid input only
+
         return Result(file, line, name, version, tuple(place(raw, issues, first_line=line or 1)))
 
     def _oversized(self, file: str, raw: bytes, size: int | None) -> Result:
@@ -226,6 +227,8 @@ class _Checker:
     def _unknown(self, file: str, line: int | None, raw: bytes, name: str, version: Any) -> Result:
         known = ", ".join(self.registry.families())
         issue = Issue(("family",), f"unknown family {show(name)} (known: {known})", "family")
+        from docket.core.locate import place  # invalid input only
+
         placed = place(raw, [issue], first_line=line or 1)
         return Result(file, line, name, version, tuple(placed))
 
@@ -262,6 +265,8 @@ class _Checker:
             else (self.registry.family(name).validate(raw))
         )
         if issues:  # only invalid input pays for finding where its problems are
+            from docket.core.locate import place
+
             # The strict parse accepted it: its keys are unique, members are found directly.
             placed = place(raw, issues, first_line=line or 1, unique_keys=True)
             return _result(file, line, name, version, tuple(placed))
