@@ -6,7 +6,10 @@ from __future__ import annotations
 import bz2
 import io
 import random
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -81,3 +84,52 @@ def test_pieces_that_do_not_compress_are_stored_in_the_stream() -> None:
     assert b"".join(object_pieces(io.BytesIO(blob), Compression.ZLIB, len(whole))) == whole
     # Stored: barely larger than the random bytes; the text and zeros still shrink.
     assert len(blob) < (1 << 20) + (200 << 10) + 70000 + (100 << 10)
+
+
+_STDLIB_SIDE = """
+import sys
+sys.modules["zlib_ng"] = None  # as on a platform without zlib-ng's wheel
+from pathlib import Path
+from docket.backup import Backup
+from docket.backup._deflate import zlib
+from docket.backup.posix import PosixBackupDriver
+assert zlib.__name__ == "zlib", zlib.__name__
+root, volume, target, op = sys.argv[1:5]
+driver = PosixBackupDriver(root, compression="zlib", chunk_size=1 << 20)
+if op == "backup":
+    driver.backup(Backup(id="stdlib", volume_id="v"), volume)
+else:
+    driver.restore("ng", None, target)
+"""
+
+
+def test_zlib_ng_and_the_standard_librarys_zlib_read_each_others_backups(tmp_path: Path) -> None:
+    """Without zlib-ng the engine falls back to the standard library's zlib, and each reads
+    what the other wrote (text, zero runs and random bytes over several objects)."""
+    from docket.backup import Backup
+    from docket.backup._deflate import zlib as engine_zlib
+    from docket.backup.posix import PosixBackupDriver
+
+    assert engine_zlib.__name__ == "zlib_ng.zlib_ng"  # the dependency is what runs here
+    rng = random.Random(7)
+    words = [rng.randbytes(4).hex() for _ in range(300)]
+    parts = [" ".join(rng.choice(words) for _ in range(60_000)).encode(), bytes(1 << 20),
+             rng.randbytes(700_000)]
+    volume = tmp_path / "volume"
+    volume.write_bytes(b"".join(parts * 2))
+    root = tmp_path / "root"
+    root.mkdir()
+    driver = PosixBackupDriver(root, compression="zlib", chunk_size=1 << 20)
+    driver.backup(Backup(id="ng", volume_id="v"), str(volume))
+
+    def child(op: str, target: Path) -> None:
+        subprocess.run([sys.executable, "-c", _STDLIB_SIDE, str(root), str(volume),
+                        str(target), op], check=True, timeout=120)
+
+    by_stdlib = tmp_path / "restored-by-stdlib"
+    child("restore", by_stdlib)
+    assert by_stdlib.read_bytes() == volume.read_bytes()
+    child("backup", tmp_path / "unused")
+    by_ng = tmp_path / "restored-by-ng"
+    driver.restore("stdlib", None, str(by_ng))
+    assert by_ng.read_bytes() == volume.read_bytes()

@@ -11,13 +11,13 @@ import enum
 import hashlib
 import json
 import os
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from docket.backup.store import ObjectSink
+from docket.backup._deflate import DeflateError, zlib
 from docket.core.errors import BackupError
 
 PIECE = 1 << 20
@@ -131,7 +131,7 @@ def _zlib_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
         while data and not d.eof and produced < limit:
             try:
                 out = d.decompress(data, PIECE)
-            except zlib.error as err:
+            except DeflateError as err:
                 raise ObjectDamaged(f"zlib: {err}") from None
             produced += len(out)
             if out:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import bz2
 import functools
-import zlib
 from dataclasses import dataclass
 
 from docket.backup._chunks import Compression
+from docket.backup._deflate import zlib
 
 WINDOW = 32768
 """The deflate window: the bytes before a piece that prime its dictionary."""

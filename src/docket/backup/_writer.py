@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from docket.backup._compress import (
     PieceStream,
     zero_piece,
 )
+from docket.backup._deflate import zlib
 from docket.backup.errors import InvalidBackup
 
 if TYPE_CHECKING:
