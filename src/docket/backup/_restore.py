@@ -492,11 +492,14 @@ _ADVISE: int | None = getattr(os, "POSIX_FADV_DONTNEED", None) if sys.platform =
 
 
 class _Output:
-    """Where verified blocks go: positioned writes (``pwrite`` on a real file)."""
+    """Where verified blocks go: positioned writes (``pwrite`` on a real file; on a file
+    object without a descriptor, a seek and a write under one lock, as the lanes' blocks
+    workers write side by side)."""
 
     def __init__(self, out: IO[bytes], sparse: bool) -> None:
         self.sparse = sparse
         self._out = out
+        self._seeking = lock()
         try:
             out.flush()
             self._fd: int | None = out.fileno()
@@ -527,8 +530,9 @@ class _Output:
 
     def put(self, data: memoryview, at: int) -> None:
         if self._fd is None:
-            self._out.seek(at)
-            self._out.write(data)
+            with self._seeking:  # another lane's seek must not come between
+                self._out.seek(at)
+                self._out.write(data)
             return
         while data:
             n = os.pwrite(self._fd, data, at)
