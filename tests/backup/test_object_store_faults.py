@@ -44,26 +44,28 @@ def proxy(saio: Saio) -> Iterator[FaultProxy]:
         yield running
 
 
-def _swift(saio: Saio, proxy: FaultProxy, container: str) -> SwiftBackupDriver:
+def _swift(
+    saio: Saio, proxy: FaultProxy, container: str, timeout: float = 2
+) -> SwiftBackupDriver:
     store = SwiftStore(
         auth_url=f"{proxy.endpoint}/auth/v1.0",
         user=saio.user,
         key=saio.key,
         retries=RETRIES,
         backoff=0.01,
-        timeout=2,
+        timeout=timeout,
     )
     return SwiftBackupDriver(store, container=container, chunk_size=OBJECT)
 
 
-def _s3(saio: Saio, proxy: FaultProxy, container: str) -> S3BackupDriver:
+def _s3(saio: Saio, proxy: FaultProxy, container: str, timeout: float = 2) -> S3BackupDriver:
     store = S3Store(
         endpoint_url=proxy.endpoint,
         access_key=saio.user,
         secret_key=saio.key,
         region="us-east-1",
         retries=RETRIES,  # Cinder's default retry mode, legacy: retries after the first
-        timeout=2,
+        timeout=timeout,
     )
     return S3BackupDriver(store, container=container, chunk_size=OBJECT)
 
@@ -235,6 +237,33 @@ def test_a_store_that_stalls_mid_body_fails_after_bounded_retries(
     assert isinstance(err, ObjectStoreError), err
     assert target.read_bytes() == BEFORE
     assert _gets(proxy, done, 2) == RETRIES + 1
+
+
+@pytest.mark.parametrize(("stalled", "damaged"), [(2, 1), (1, 2)])
+def test_a_stall_beside_a_failed_object_is_given_up_and_the_failure_is_the_one_raised(
+    setup: Setup, saio: Saio, proxy: FaultProxy, stalled: int, damaged: int
+) -> None:
+    """One lane's object stalls mid-body while the other lane's object is damaged: the stalled
+    read is given up when the other fails (not waited for through the store's timeout and
+    retries), the damaged object is the one named even when the stalled one comes first, and
+    no thread of the restore runs on after it returns."""
+    driver, done, target, _ = setup
+    patient = (_swift if isinstance(driver, SwiftBackupDriver) else _s3)(
+        saio, proxy, driver.container, timeout=30
+    )
+    garbage = b"not a zlib stream" * 10
+    driver.store.put_object(
+        driver.container, _object(done, damaged), garbage, md5=hashlib.md5(garbage).hexdigest()
+    )
+    proxy.add(Rule("GET", _object(done, stalled).rpartition("/")[2], "stall", 4096))
+    before = set(threading.enumerate())
+    err = _bounded(lambda: patient.restore(done, None, target))
+    assert isinstance(err, InvalidBackup), err
+    assert _object(done, damaged) in str(err) and _object(done, stalled) not in str(err)
+    started = [t for t in threading.enumerate() if t not in before]
+    assert [t.name for t in started if t.name.startswith("docket-")] == []
+    assert _gets(proxy, done, stalled) == 1, "the stalled object was asked for again"
+    assert target.read_bytes() == BEFORE
 
 
 def test_a_store_that_never_answers_a_write_fails_the_backup_and_leaves_nothing(

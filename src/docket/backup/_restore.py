@@ -231,6 +231,8 @@ class RestoreWriter:
             except BaseException as err:  # an interrupt too: a helper's would be lost
                 jobs.failed(number, err)
                 return
+            finally:
+                jobs.closed(number)
 
     def _object(
         self,
@@ -417,12 +419,16 @@ Job = tuple[int, Layer, str, Mapping[str, Any]]
 
 class _Jobs:
     """The chain's objects, handed to the lanes in order (each opened as it is handed), and
-    how those that failed ended."""
+    how those that failed ended. The first failure gives up the reads of the other objects
+    in flight (a body that stalls in the store would hold its lane until the store's
+    timeout and retries); what such an object then raises is its stop, not a failure."""
 
     def __init__(self, jobs: Iterator[Job]) -> None:
         self._jobs = enumerate(jobs)
         self._lock = lock()
         self._failures: dict[int, BaseException] = {}
+        self._open: dict[int, IO[bytes]] = {}
+        self._given_up: set[int] = set()
         self.stop = primitives().Event()
 
     def take(self) -> tuple[int, Job, IO[bytes]] | None:
@@ -437,14 +443,31 @@ class _Jobs:
                 fh = job[1].loaded.stored.open_object(job[2])
             except BaseException as err:
                 self._failures[number] = err
-                self.stop.set()
+                self._stop_others(number)
                 return None
+            self._open[number] = fh
             return number, job, fh
+
+    def closed(self, number: int) -> None:
+        with self._lock:
+            self._open.pop(number, None)
 
     def failed(self, number: int, err: BaseException) -> None:
         with self._lock:
+            if number in self._given_up and isinstance(err, Exception):
+                err = _Stopped()  # its read was given up: what it raised follows from that
             self._failures[number] = err
-            self.stop.set()
+            self._stop_others(number)
+
+    def _stop_others(self, number: int) -> None:
+        """Stop the lanes; give up the reads of the other objects in flight (under the lock)."""
+        self.stop.set()
+        for other, fh in self._open.items():
+            if other != number and other not in self._given_up:
+                self._given_up.add(other)
+                interrupt = getattr(getattr(fh, "raw", fh), "interrupt", None)
+                if callable(interrupt):  # a read-ahead of an object store
+                    interrupt()
 
     def raise_first(self) -> None:
         """An interrupt first (KeyboardInterrupt, SystemExit), else the failure of the earliest
