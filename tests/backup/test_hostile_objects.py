@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bz2
 import functools
+import io
 import os
 import threading
 import zlib
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from docket.backup._chunks import Compression, ObjectDamaged, object_pieces
 from docket.errors import InvalidBackup
 from tests import _hostile_storage as hostile
 from tests._hostile_storage import CHUNK, FULL, INCR, make_backup, object_path, rewrite
@@ -205,3 +207,44 @@ def test_a_refused_restore_onto_a_new_volume_leaves_nothing_open(tmp_path: Path)
         pytest.raises(InvalidBackup, match="left partly written"),
     ):
         hostile.driver(root).restore(FULL, None, out, target_is_new=True)
+
+
+class _Trickle(io.RawIOBase):
+    """A body that gives at most ``step`` bytes a read (a store's short reads)."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        super().__init__()
+        self._data, self._at, self._step = data, 0, step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self._step, len(self._data) - self._at)
+        buffer[:n] = self._data[self._at : self._at + n]
+        self._at += n
+        return n
+
+
+@pytest.mark.parametrize("step", [1, 3, 7, 1 << 20])
+@pytest.mark.parametrize("change", ["none", "a byte after", "checksum cut", "last block cut"])
+def test_a_zstd_frame_must_end_the_object_whatever_the_reads(step: int, change: str) -> None:
+    """The frame's end is found from its block headers as the bytes pass, in reads of any
+    size: the object is its frame exactly, or it is refused as damaged."""
+    data = hostile.volume_bytes(200_000) + bytes(300_000)  # raw, run-length and compressed blocks
+    frame = zstandard.ZstdCompressor(level=3, write_checksum=True).compress(data)
+    stored = {
+        "none": frame,
+        "a byte after": frame + b"\x00",
+        "checksum cut": frame[:-2],
+        "last block cut": frame[:-6],
+    }[change]
+    body = io.BufferedReader(_Trickle(stored, step), 8)
+    pieces = object_pieces(body, Compression.ZSTD, len(data))
+    if change == "none":
+        assert b"".join(pieces) == data
+    elif change == "last block cut":  # short: the restore refuses it as truncated
+        assert len(b"".join(pieces)) < len(data)
+    else:
+        with pytest.raises(ObjectDamaged):
+            b"".join(pieces)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from docket.backup import Backup, InvalidBackup
+from docket.backup._chunks import Compression
 from docket.backup.errors import ObjectStoreAuthError, ObjectStoreError
 from docket.backup.objects import ObjectStoreBackupDriver
 from docket.backup.s3 import S3BackupDriver, S3Store
@@ -203,6 +204,21 @@ def test_objects_changed_in_the_store_refuse_the_restore(
     assert target.read_bytes() == BEFORE
     if change != "no metadata":
         assert driver.verify("b-1").problems
+
+
+def test_a_zstd_object_is_read_from_the_store_once(setup: Setup, proxy: FaultProxy) -> None:
+    """The check that a zstd frame ends the object follows the frame's block headers as the
+    bytes pass: no second GET to walk it again (which read the whole object twice)."""
+    driver, _, target, _ = setup
+    driver.compression = Compression.ZSTD
+    data = b"compressible bytes of a zstd object\n" * (3 * OBJECT // 36)
+    volume = target.parent / "zstd-volume"
+    volume.write_bytes(data)
+    done = driver.backup(Backup(id="b-z", volume_id="v-z"), volume)
+    proxy.clear()
+    driver.restore(done, None, target)
+    assert target.read_bytes() == data
+    assert [_gets(proxy, done, n) for n in (1, 2, 3)] == [1, 1, 1]
 
 
 # --- stalls, resets, endless listings: every failure bounded ---------------------------------
