@@ -10,15 +10,18 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from docket.backup import Backup, InvalidBackup
+from docket.backup import Backup, InvalidBackup, _threads
 from docket.backup._chunks import Compression
 from docket.backup.errors import ObjectStoreAuthError, ObjectStoreError
 from docket.backup.objects import ObjectStoreBackupDriver
@@ -279,6 +282,74 @@ def test_a_stall_beside_a_failed_object_is_given_up_and_the_failure_is_the_one_r
     started = [t for t in threading.enumerate() if t not in before]
     assert [t.name for t in started if t.name.startswith("docket-")] == []
     assert _gets(proxy, done, stalled) == 1, "the stalled object was asked for again"
+    assert target.read_bytes() == BEFORE
+
+
+def _stack_of(thread: threading.Thread) -> list[str]:
+    frame = sys._current_frames().get(thread.ident or 0)
+    names = []
+    while frame is not None:
+        names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return names
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(60000):
+        if condition():
+            return
+        threading.Event().wait(0.001)
+    raise AssertionError("never came")
+
+
+def test_an_interrupt_while_waiting_for_a_stalled_lane_stops_that_lane_first(
+    setup: Setup, saio: Saio, proxy: FaultProxy
+) -> None:
+    """Ctrl-C reaches the calling thread while it waits, at the end, for the other lane,
+    stuck in a stalled body: the restore gives that read up and waits for the lane before
+    it raises the interrupt (a lane left running would write into a target, or a
+    descriptor, that is no longer the restore's)."""
+    driver, done, target, _ = setup
+    patient = (_swift if isinstance(driver, SwiftBackupDriver) else _s3)(
+        saio, proxy, driver.container, timeout=30
+    )
+    proxy.add(Rule("GET", _object(done, 2).rpartition("/")[2], "stall", 4096))
+    main = threading.main_thread()
+
+    def second_lane(workers: int, name: str) -> Executor:
+        """The helper lane starts once the calling thread's lane holds object 1: it takes
+        object 2, which stalls, and the calling thread runs out of objects after 3."""
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        if name != "docket-object":
+            return pool
+        submit = pool.submit
+
+        def later(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            def run() -> Any:
+                _until(lambda: "_object" in _stack_of(main))
+                return fn(*args, **kwargs)
+
+            return submit(run)
+
+        pool.submit = later  # type: ignore[method-assign]
+        return pool
+
+    def interrupt_when_waiting() -> None:
+        _until(lambda: "shutdown" in _stack_of(main))
+        signal.pthread_kill(main.ident or 0, signal.SIGINT)  # Ctrl-C
+
+    before = set(threading.enumerate())
+    watcher = threading.Thread(target=interrupt_when_waiting, daemon=True)
+    _threads.use(pools=second_lane)
+    watcher.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            patient.restore(done, None, target)
+    finally:
+        _threads.use()
+    started = [t for t in threading.enumerate() if t not in before and t is not watcher]
+    assert [t.name for t in started if t.name.startswith("docket-")] == []
+    assert _gets(proxy, done, 2) == 1
     assert target.read_bytes() == BEFORE
 
 

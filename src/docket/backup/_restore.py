@@ -213,13 +213,16 @@ class RestoreWriter:
                 helpers.submit(self._lane, jobs, lane, out)
             self._lane(jobs, lanes[0], out)
         except BaseException:
-            jobs.stop.set()  # an interrupt: the other lanes stop at their next piece
+            jobs.give_up()  # an interrupt: the other lanes stop at their next piece
             raise
         finally:
-            if helpers is not None:
-                helpers.shutdown(wait=True)
-            for lane in lanes:
-                lane.close()
+            interrupt = _wait_for(
+                ([helpers.shutdown] if helpers is not None else [])
+                + [lane.close for lane in lanes],
+                jobs,
+            )
+        if interrupt is not None:
+            raise interrupt
         jobs.raise_first()
 
     def _lane(self, jobs: _Jobs, lane: _Lane, out: _Output | None) -> None:
@@ -459,6 +462,11 @@ class _Jobs:
             self._failures[number] = err
             self._stop_others(number)
 
+    def give_up(self) -> None:
+        """Stop every lane and give up every read in flight (an interrupt)."""
+        with self._lock:
+            self._stop_others(-1)
+
     def _stop_others(self, number: int) -> None:
         """Stop the lanes; give up the reads of the other objects in flight (under the lock)."""
         self.stop.set()
@@ -479,6 +487,23 @@ class _Jobs:
         for failure in failures:
             if not isinstance(failure, _Stopped):
                 raise failure
+
+
+def _wait_for(waits: list[Callable[[], None]], jobs: _Jobs) -> BaseException | None:
+    """Call each of ``waits`` (a pool's shutdown, which waits for its threads) to its end,
+    even through an interrupt (Ctrl-C while the calling thread waits for the other lane):
+    the lanes are then stopped and their reads given up, and waited for all the same, so
+    that no thread of the restore writes on after it. The first interrupt met, to raise."""
+    caught: BaseException | None = None
+    for wait in waits:
+        while True:
+            try:
+                wait()
+                break
+            except BaseException as err:
+                caught = caught or err
+                jobs.give_up()
+    return caught
 
 
 @functools.lru_cache(maxsize=4)
