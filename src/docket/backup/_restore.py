@@ -17,8 +17,10 @@ an object store's GETs overlap, and so do the MD5s, one stream per object (a cha
 object larger than :data:`SIDE_BY_SIDE_MAX` goes one object at a time). Objects of a backup
 do not overlap (:func:`plan`) and each block is written by one backup only, so the objects
 in flight never write the same byte. The first object that fails stops the others at their
-next piece; the failure raised is that of the earliest object (in the chain's order) that
-failed, once none is running.
+next piece, and gives up their reads from an object store (a body stalled in the store would
+hold its lane through the store's timeout and retries); the failure raised is that of the
+earliest object (in the chain's order) that failed, once no thread of the restore is running
+(an interrupt too is raised only then).
 
 At most :data:`_IN_FLIGHT` pieces (each :data:`PIECE` bytes or one SHA block, whichever is
 larger) are held per object in flight, whatever the size of an object; nothing is spooled to
