@@ -255,3 +255,34 @@ def test_an_incremental_on_a_forged_parent_is_refused_with_a_key(tmp_path: Path)
     assert not (stored_dir(root, "aa11bb22-incr")).exists() or not os.listdir(
         stored_dir(root, "aa11bb22-incr")
     )
+
+
+@pytest.mark.parametrize(
+    ("suffix", "where"),
+    [("_metadata", "offset"), ("_metadata", "length"), ("_sha256file", "chunk_size")],
+)
+def test_a_size_written_as_a_json_float_is_refused_typed(
+    tmp_path: Path, suffix: str, where: str
+) -> None:
+    """``16384.0`` is an integer to JSON Schema, but a float to Python: restore and verify
+    refuse it as a backup fault, before the target changes, not with a TypeError."""
+    root = tmp_path / "root"
+    make_backup(root, tmp_path, volume_bytes())
+
+    def as_float(doc: dict[str, Any]) -> None:
+        if where == "chunk_size":
+            doc["chunk_size"] = float(doc["chunk_size"])
+        else:
+            (entry,) = doc["objects"][1].values()
+            entry[where] = float(entry[where])
+
+    rewrite(object_path(root, FULL, suffix), as_float)
+    target = tmp_path / "target"
+    target.write_bytes(b"keep")
+    with pytest.raises(InvalidBackup, match="whole number"):
+        driver(root).restore(FULL, None, target)
+    with open(target, "r+b") as out, pytest.raises(InvalidBackup, match="whole number"):
+        driver(root).restore(FULL, None, out)
+    assert target.read_bytes() == b"keep"
+    problems = driver(root).verify(FULL).problems
+    assert problems and all("whole number" in p.message for p in problems)

@@ -10,15 +10,19 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from docket.backup import Backup, InvalidBackup
+from docket.backup import Backup, InvalidBackup, _threads
+from docket.backup._chunks import Compression
 from docket.backup.errors import ObjectStoreAuthError, ObjectStoreError
 from docket.backup.objects import ObjectStoreBackupDriver
 from docket.backup.s3 import S3BackupDriver, S3Store
@@ -44,26 +48,28 @@ def proxy(saio: Saio) -> Iterator[FaultProxy]:
         yield running
 
 
-def _swift(saio: Saio, proxy: FaultProxy, container: str) -> SwiftBackupDriver:
+def _swift(
+    saio: Saio, proxy: FaultProxy, container: str, timeout: float = 2
+) -> SwiftBackupDriver:
     store = SwiftStore(
         auth_url=f"{proxy.endpoint}/auth/v1.0",
         user=saio.user,
         key=saio.key,
         retries=RETRIES,
         backoff=0.01,
-        timeout=2,
+        timeout=timeout,
     )
     return SwiftBackupDriver(store, container=container, chunk_size=OBJECT)
 
 
-def _s3(saio: Saio, proxy: FaultProxy, container: str) -> S3BackupDriver:
+def _s3(saio: Saio, proxy: FaultProxy, container: str, timeout: float = 2) -> S3BackupDriver:
     store = S3Store(
         endpoint_url=proxy.endpoint,
         access_key=saio.user,
         secret_key=saio.key,
         region="us-east-1",
         retries=RETRIES,  # Cinder's default retry mode, legacy: retries after the first
-        timeout=2,
+        timeout=timeout,
     )
     return S3BackupDriver(store, container=container, chunk_size=OBJECT)
 
@@ -203,6 +209,21 @@ def test_objects_changed_in_the_store_refuse_the_restore(
         assert driver.verify("b-1").problems
 
 
+def test_a_zstd_object_is_read_from_the_store_once(setup: Setup, proxy: FaultProxy) -> None:
+    """The check that a zstd frame ends the object follows the frame's block headers as the
+    bytes pass: no second GET to walk it again (which read the whole object twice)."""
+    driver, _, target, _ = setup
+    driver.compression = Compression.ZSTD
+    data = b"compressible bytes of a zstd object\n" * (3 * OBJECT // 36)
+    volume = target.parent / "zstd-volume"
+    volume.write_bytes(data)
+    done = driver.backup(Backup(id="b-z", volume_id="v-z"), volume)
+    proxy.clear()
+    driver.restore(done, None, target)
+    assert target.read_bytes() == data
+    assert [_gets(proxy, done, n) for n in (1, 2, 3)] == [1, 1, 1]
+
+
 # --- stalls, resets, endless listings: every failure bounded ---------------------------------
 
 
@@ -235,6 +256,101 @@ def test_a_store_that_stalls_mid_body_fails_after_bounded_retries(
     assert isinstance(err, ObjectStoreError), err
     assert target.read_bytes() == BEFORE
     assert _gets(proxy, done, 2) == RETRIES + 1
+
+
+@pytest.mark.parametrize(("stalled", "damaged"), [(2, 1), (1, 2)])
+def test_a_stall_beside_a_failed_object_is_given_up_and_the_failure_is_the_one_raised(
+    setup: Setup, saio: Saio, proxy: FaultProxy, stalled: int, damaged: int
+) -> None:
+    """One lane's object stalls mid-body while the other lane's object is damaged: the stalled
+    read is given up when the other fails (not waited for through the store's timeout and
+    retries), the damaged object is the one named even when the stalled one comes first, and
+    no thread of the restore runs on after it returns."""
+    driver, done, target, _ = setup
+    patient = (_swift if isinstance(driver, SwiftBackupDriver) else _s3)(
+        saio, proxy, driver.container, timeout=30
+    )
+    garbage = b"not a zlib stream" * 10
+    driver.store.put_object(
+        driver.container, _object(done, damaged), garbage, md5=hashlib.md5(garbage).hexdigest()
+    )
+    proxy.add(Rule("GET", _object(done, stalled).rpartition("/")[2], "stall", 4096))
+    before = set(threading.enumerate())
+    err = _bounded(lambda: patient.restore(done, None, target))
+    assert isinstance(err, InvalidBackup), err
+    assert _object(done, damaged) in str(err) and _object(done, stalled) not in str(err)
+    started = [t for t in threading.enumerate() if t not in before]
+    assert [t.name for t in started if t.name.startswith("docket-")] == []
+    assert _gets(proxy, done, stalled) == 1, "the stalled object was asked for again"
+    assert target.read_bytes() == BEFORE
+
+
+def _stack_of(thread: threading.Thread) -> list[str]:
+    frame = sys._current_frames().get(thread.ident or 0)
+    names = []
+    while frame is not None:
+        names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return names
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(60000):
+        if condition():
+            return
+        threading.Event().wait(0.001)
+    raise AssertionError("never came")
+
+
+def test_an_interrupt_while_waiting_for_a_stalled_lane_stops_that_lane_first(
+    setup: Setup, saio: Saio, proxy: FaultProxy
+) -> None:
+    """Ctrl-C reaches the calling thread while it waits, at the end, for the other lane,
+    stuck in a stalled body: the restore gives that read up and waits for the lane before
+    it raises the interrupt (a lane left running would write into a target, or a
+    descriptor, that is no longer the restore's)."""
+    driver, done, target, _ = setup
+    patient = (_swift if isinstance(driver, SwiftBackupDriver) else _s3)(
+        saio, proxy, driver.container, timeout=30
+    )
+    proxy.add(Rule("GET", _object(done, 2).rpartition("/")[2], "stall", 4096))
+    main = threading.main_thread()
+
+    def second_lane(workers: int, name: str) -> Executor:
+        """The helper lane starts once the calling thread's lane holds object 1: it takes
+        object 2, which stalls, and the calling thread runs out of objects after 3."""
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        if name != "docket-object":
+            return pool
+        submit = pool.submit
+
+        def later(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            def run() -> Any:
+                _until(lambda: "_object" in _stack_of(main))
+                return fn(*args, **kwargs)
+
+            return submit(run)
+
+        pool.submit = later  # type: ignore[method-assign]
+        return pool
+
+    def interrupt_when_waiting() -> None:
+        _until(lambda: "shutdown" in _stack_of(main))
+        signal.pthread_kill(main.ident or 0, signal.SIGINT)  # Ctrl-C
+
+    before = set(threading.enumerate())
+    watcher = threading.Thread(target=interrupt_when_waiting, daemon=True)
+    _threads.use(pools=second_lane)
+    watcher.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            patient.restore(done, None, target)
+    finally:
+        _threads.use()
+    started = [t for t in threading.enumerate() if t not in before and t is not watcher]
+    assert [t.name for t in started if t.name.startswith("docket-")] == []
+    assert _gets(proxy, done, 2) == 1
+    assert target.read_bytes() == BEFORE
 
 
 def test_a_store_that_never_answers_a_write_fails_the_backup_and_leaves_nothing(

@@ -4,6 +4,7 @@ the restore, is named, and leaves the target as it was."""
 
 from __future__ import annotations
 
+import io
 import random
 import threading
 import zlib
@@ -221,3 +222,51 @@ def test_an_interrupt_in_any_lane_ends_the_restore_and_leaves_the_target(
     assert raised
     assert target.read_bytes() == BEFORE
     assert sorted(p.name for p in tmp_path.iterdir() if "target" in p.name) == ["target"]
+
+
+class _SlowSeekFile(io.RawIOBase):
+    """An open target without a descriptor whose seek waits on something (a file over the
+    network, say): another thread runs between its seek and its write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = io.BytesIO()
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        at = self.data.seek(offset, whence)
+        threading.Event().wait(0.005)
+        return at
+
+    def tell(self) -> int:
+        return self.data.tell()
+
+    def write(self, data: Any) -> int:
+        return self.data.write(data)
+
+    def readinto(self, buffer: Any) -> int:
+        return self.data.readinto(buffer)
+
+    def truncate(self, size: int | None = None) -> int:
+        return self.data.truncate(size)
+
+
+@pytest.mark.parametrize("compression", ["none", "zlib"])
+def test_lanes_writing_side_by_side_onto_a_file_without_a_descriptor_keep_every_byte_in_place(
+    tmp_path: Path, compression: str
+) -> None:
+    """Each lane's blocks worker seeks, then writes: a seek of the other lane between the two
+    would put a piece at the other's offset."""
+    root, data = _backed_up(tmp_path, compression)
+    for _ in range(3):
+        out = _SlowSeekFile()
+        driver(root).restore(FULL, None, out)
+        assert out.data.getvalue() == data

@@ -228,3 +228,25 @@ def test_a_compressed_stream_changed_in_its_temporary_file_is_not_stored(
     with pytest.raises(InvalidBackup, match="kept in a temporary file changed"):
         driver.backup(Backup(id="z3", volume_id="v"), volume)
     assert not [p for p in root.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("compression", ["zlib", "zstd"])
+def test_without_temporary_space_the_stream_is_compressed_again_from_the_volume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compression: str
+) -> None:
+    """The stream kept aside is only a shortcut: when no temporary file can be made (the
+    temporary directory is gone, or full), a POSIX backup, which needs no temporary space
+    of its own, goes on and compresses the object again from the volume."""
+    gone = tmp_path / "no-such-tmp"
+    monkeypatch.setattr("tempfile.tempdir", str(gone))
+    data = random.Random(30).randbytes(3 << 20) + bytes(5 << 20)
+    volume = tmp_path / "vol"
+    volume.write_bytes(data)
+    root = tmp_path / "root"
+    driver = PosixBackupDriver(root, compression=compression, chunk_size=8 << 20)
+    with _CountedVolume(volume) as fh:
+        done = driver.backup(Backup(id="z4", volume_id="v"), fh)
+        assert fh.read_bytes == 2 * len(data)
+    (name,) = [p for p in (root / done.container).iterdir() if p.name.endswith("-00001")]
+    assert _decompress(compression, name.read_bytes()) == data
+    assert not gone.exists()

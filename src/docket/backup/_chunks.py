@@ -174,7 +174,8 @@ def _bz2_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
 
 def _zstd_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
     zstandard = _zstandard()
-    reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=False)
+    walk = _FrameWalk(fh)
+    reader = zstandard.ZstdDecompressor().stream_reader(walk, read_across_frames=False)
     produced = 0
     while produced < limit:
         try:
@@ -189,45 +190,72 @@ def _zstd_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
         # The frame ended with the recorded length (``limit`` is one past it): it must end
         # the object too (a skippable or second frame after it is data the MD5 never saw).
         # A shorter stream is reported as truncated by the caller.
-        _zstd_check_single_frame(fh)
+        walk.check_end()
 
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-def _zstd_check_single_frame(fh: IO[bytes]) -> None:
-    """Walk the block headers of the object's first zstd frame (RFC 8878); the frame must
-    end exactly where the object does."""
+class _FrameWalk:
+    """The object's bytes as the zstd decompressor reads them, its first frame's block
+    headers (RFC 8878) followed as they pass, so that where the frame ends is known without
+    reading the object again (a second GET of a whole object, on Swift or S3)."""
 
-    def read_at(at: int, n: int) -> bytes:
-        fh.seek(at)
-        return fh.read(n)
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self.seen = 0
+        """Bytes of the object read so far."""
+        self.end: int | None = None
+        """Where the frame ends, once its last block header has passed."""
+        self._at, self._want = 0, 5  # the next header: magic number and frame header byte
+        self._head = b""
+        self._parse: Callable[[bytes], None] = self._frame_header
 
-    head = read_at(0, 5)
-    if len(head) < 5 or head[:4] != _ZSTD_MAGIC:
-        raise ObjectDamaged("zstd: the object does not start with a zstd frame")
-    fhd = head[4]
-    single = (fhd >> 5) & 1
-    at = 5 + (0 if single else 1) + (0, 1, 2, 4)[fhd & 3]
-    at += ((1 if single else 0), 2, 4, 8)[fhd >> 6]
-    while True:
-        block = read_at(at, 3)
-        if len(block) < 3:
-            raise ObjectDamaged("zstd: the frame is cut short")
-        value = int.from_bytes(block, "little")
+    def read(self, n: int = -1) -> bytes:
+        data = self._fh.read(n)
+        self._pass(data)
+        return data
+
+    def _pass(self, data: bytes) -> None:
+        start = self.seen
+        self.seen += len(data)
+        while self.end is None and self._at + len(self._head) < self.seen:
+            lo = self._at + len(self._head) - start
+            self._head += data[lo : lo + self._want - len(self._head)]
+            if len(self._head) < self._want:
+                return  # the header goes on in the next read
+            head, self._head = self._head, b""
+            self._parse(head)
+
+    def _frame_header(self, head: bytes) -> None:
+        if head[:4] != _ZSTD_MAGIC:
+            raise ObjectDamaged("zstd: the object does not start with a zstd frame")
+        fhd = head[4]
+        single = (fhd >> 5) & 1
+        self._checksum = 4 if (fhd >> 2) & 1 else 0
+        at = 5 + (0 if single else 1) + (0, 1, 2, 4)[fhd & 3]
+        self._at, self._want = at + ((1 if single else 0), 2, 4, 8)[fhd >> 6], 3
+        self._parse = self._block_header
+
+    def _block_header(self, head: bytes) -> None:
+        value = int.from_bytes(head, "little")
         kind = (value >> 1) & 3
         if kind == 3:
             raise ObjectDamaged("zstd: reserved block type")
-        at += 3 + (1 if kind == 1 else value >> 3)
+        self._at += 3 + (1 if kind == 1 else value >> 3)
         if value & 1:
-            break
-    if (fhd >> 2) & 1:
-        at += 4
-    end = fh.seek(0, os.SEEK_END)
-    if end < at:
-        raise ObjectDamaged("zstd: the frame is cut short")
-    if end > at:
-        raise ObjectDamaged(f"zstd: {end - at} byte(s) after the end of the frame")
+            self.end = self._at + self._checksum
+
+    def check_end(self) -> None:
+        """The frame must end exactly where the object does (read on to see that)."""
+        if self.end is None or self.seen < self.end:
+            while self.end is None or self.seen < self.end:
+                if not self.read(min(PIECE, (self.end or self.seen + PIECE) - self.seen)):
+                    raise ObjectDamaged("zstd: the frame is cut short")
+        if self.seen == self.end:
+            self.read(1)
+        if self.seen > self.end:
+            raise ObjectDamaged(f"zstd: {self.seen - self.end} byte(s) after the end of the frame")
 
 
 _READERS: dict[Compression, Callable[[IO[bytes], int], Iterator[bytes]]] = {

@@ -203,13 +203,37 @@ class Uploads:
             raise failure
 
 
+def abort_body(body: object) -> None:
+    """End a read of ``body`` blocked in another thread (a store that stalls mid-body): its
+    raw stream is closed from here (an :class:`ObjectBody` then shuts its socket down and
+    asks for nothing more). Quiet: the body may be closing or closed already."""
+    raw: Any = getattr(body, "raw", body)
+    with contextlib.suppress(Exception):
+        raw.close()
+
+
+def shutdown_response(response: object) -> None:
+    """Shut the socket of an HTTP response down (urllib3's ``shutdown``, which python-
+    swiftclient's and boto3's responses are), so that a read blocked on it in another thread
+    ends now rather than at the timeout; nothing where the client has no such call, or the
+    response has given its connection back."""
+    shutdown = getattr(response, "shutdown", None)
+    if callable(shutdown):
+        with contextlib.suppress(Exception):
+            shutdown()
+
+
 class ReadAhead(io.RawIOBase):
     """A body read on a thread of its own, :data:`READ_AHEAD` pieces ahead of its reader, so
     that the network and the reader's work (decompressing, hashing) overlap. ``open_body`` is
     called on that thread too: a body can be asked for before it is needed. Errors reach the
     reader when it comes to them. A seek (zstd's frame check walks back over the object)
     ends the read-ahead: the body is opened again and read from where it is asked, in
-    the reader's thread."""
+    the reader's thread.
+
+    :meth:`interrupt`, from any thread, gives the read up: the reader waiting for a piece
+    gets :class:`ReadInterrupted`, and the body being read is aborted (see
+    :func:`abort_body`). :meth:`close` ends the thread and waits for it."""
 
     def __init__(self, open_body: Callable[[], BinaryIO], depth: int = READ_AHEAD) -> None:
         super().__init__()
@@ -222,6 +246,8 @@ class ReadAhead(io.RawIOBase):
         self._ended = False
         self._pos = 0
         self._direct: BinaryIO | None = None
+        self._body: BinaryIO | None = None
+        self._interrupted = False
         self._thread = _threads.primitives().Thread(
             target=self._fill, name="docket-read-ahead", daemon=True
         )
@@ -230,6 +256,9 @@ class ReadAhead(io.RawIOBase):
     def _fill(self) -> None:
         try:
             with self._open_body() as body:
+                self._body = body
+                if self._stop.is_set():  # given up while it was being opened
+                    abort_body(body)
                 while not self._stop.is_set():
                     piece = body.read(READ_PIECE)
                     if not piece:
@@ -266,11 +295,15 @@ class ReadAhead(io.RawIOBase):
         return self._direct.seek(offset, whence)
 
     def readinto(self, buffer: Any) -> int:
+        if self._interrupted:
+            raise ReadInterrupted("the read was given up")
         if self._direct is not None:
             return self._direct.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
         view = memoryview(buffer).cast("B")
         if not self._left and not self._ended:
             item = self._queue.get()
+            if item is _INTERRUPTED or self._interrupted:
+                raise ReadInterrupted("the read was given up")
             if isinstance(item, BaseException):
                 self._ended = True
                 raise item
@@ -290,12 +323,35 @@ class ReadAhead(io.RawIOBase):
             while True:
                 self._queue.get_nowait()
 
+    def interrupt(self) -> None:
+        """Give the read up, from any thread (see the class)."""
+        self._interrupted = True
+        self._end_ahead()
+        for body in (self._body, self._direct):
+            if body is not None:
+                abort_body(body)
+        with contextlib.suppress(_threads.queues().Full):
+            self._queue.put_nowait(_INTERRUPTED)  # wakes a reader waiting for a piece
+
     def close(self) -> None:
         if not self.closed:
             self._end_ahead()
+            if self._body is not None:
+                abort_body(self._body)  # a read blocked on a stalled store ends now
+            # A body still being opened ends when the store answers or the request times out
+            # (a request cannot be cut short): the thread is waited for all the same, so
+            # that nothing of a restore runs on after it.
+            self._thread.join()
             if self._direct is not None:
                 self._direct.close()
         super().close()
+
+
+class ReadInterrupted(ObjectStoreError):
+    """A read given up by :meth:`ReadAhead.interrupt` (another object of the restore failed)."""
+
+
+_INTERRUPTED = ReadInterrupted("the read was given up")
 
 
 Opened = tuple[Callable[[int], bytes], Callable[[], None], int]
@@ -334,6 +390,8 @@ class ObjectBody(io.RawIOBase):
         self._pos = 0
         self._stream_at = 0
         """Where the open body is: the next byte it gives is this one of the object."""
+        self._given_up = False
+        """Closed (from another thread, say, by :func:`abort_body`): nothing more is asked."""
 
     def readable(self) -> bool:
         return True
@@ -369,11 +427,13 @@ class ObjectBody(io.RawIOBase):
             try:
                 data = self._read(want)
             except Exception as err:  # the client's own errors: a reset, a timeout...
-                if attempt + 1 >= self._attempts:
+                if attempt + 1 >= self._attempts or self._given_up:
                     raise self._failure(err) from None
                 time.sleep(self._backoff * (2**attempt))
                 self._reopen_at(self._stream_at)
                 continue
+            if not data and self._given_up:
+                raise ReadInterrupted(f"reading object {self.name_} was given up")
             if not data:
                 raise InvalidBackup(
                     f"object {self.name_} ended after {self._stream_at} of the {self.size} "
@@ -392,6 +452,9 @@ class ObjectBody(io.RawIOBase):
         except FileNotFoundError:
             raise InvalidBackup(f"object {self.name_} went away while it was read") from None
         self._stream_at = at
+        if self._given_up:  # closed while it was reopened
+            self._quiet_close()
+            raise ReadInterrupted(f"reading object {self.name_} was given up")
         if length != self.size - at:
             self._quiet_close()
             raise InvalidBackup(
@@ -405,6 +468,7 @@ class ObjectBody(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
+            self._given_up = True
             self._quiet_close()
         super().close()
 

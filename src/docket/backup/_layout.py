@@ -521,7 +521,9 @@ class Backups:
                 backup_id=stored.backup_id,
                 path=("backup_id",),
             )
-        block_size = shafile["chunk_size"]
+        block_size = _whole(
+            shafile["chunk_size"], "the SHA block size", stored.backup_id, ("chunk_size",)
+        )
         if not MIN_SHA_BLOCK_SIZE <= block_size <= MAX_SHA_BLOCK_SIZE:
             raise InvalidBackup(
                 f"SHA block size {block_size} is outside {MIN_SHA_BLOCK_SIZE}.."
@@ -675,6 +677,19 @@ def flat_name_ok(name: object) -> bool:
     return isinstance(name, str) and safe_id(name) and not name.startswith(TEMP_PREFIX)
 
 
+def _whole(value: Any, what: str, backup_id: str, path: tuple[str | int, ...]) -> int:
+    """A size the schema admitted as an integer: JSON Schema counts ``16384.0`` as one,
+    Python does not (it would reach a slice or a read as a float). Cinder writes integers."""
+    if type(value) is not int:
+        raise InvalidBackup(
+            f"{what} {show(value)} is not written as a whole number",
+            backup_id=backup_id,
+            path=path,
+            hint="the metadata object or the sha256file was altered; nothing was written",
+        )
+    return value
+
+
 def _entries(
     metadata: Mapping[str, Any],
     backup_id: str,
@@ -696,7 +711,10 @@ def _entries(
                 backup_id=backup_id,
                 path=("objects", i),
             )
-        offset, length = entry["offset"], entry["length"]
+        offset, length = (
+            _whole(entry[key], f"object {name}'s {key}", backup_id, ("objects", i, name, key))
+            for key in ("offset", "length")
+        )
         if offset > MAX_VOLUME_SIZE or length > MAX_VOLUME_SIZE - offset:
             raise InvalidBackup(
                 f"object {name} reaches past {MAX_VOLUME_SIZE} bytes of volume "

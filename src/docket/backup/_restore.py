@@ -17,8 +17,10 @@ an object store's GETs overlap, and so do the MD5s, one stream per object (a cha
 object larger than :data:`SIDE_BY_SIDE_MAX` goes one object at a time). Objects of a backup
 do not overlap (:func:`plan`) and each block is written by one backup only, so the objects
 in flight never write the same byte. The first object that fails stops the others at their
-next piece; the failure raised is that of the earliest object (in the chain's order) that
-failed, once none is running.
+next piece, and gives up their reads from an object store (a body stalled in the store would
+hold its lane through the store's timeout and retries); the failure raised is that of the
+earliest object (in the chain's order) that failed, once no thread of the restore is running
+(an interrupt too is raised only then).
 
 At most :data:`_IN_FLIGHT` pieces (each :data:`PIECE` bytes or one SHA block, whichever is
 larger) are held per object in flight, whatever the size of an object; nothing is spooled to
@@ -213,13 +215,16 @@ class RestoreWriter:
                 helpers.submit(self._lane, jobs, lane, out)
             self._lane(jobs, lanes[0], out)
         except BaseException:
-            jobs.stop.set()  # an interrupt: the other lanes stop at their next piece
+            jobs.give_up()  # an interrupt: the other lanes stop at their next piece
             raise
         finally:
-            if helpers is not None:
-                helpers.shutdown(wait=True)
-            for lane in lanes:
-                lane.close()
+            interrupt = _wait_for(
+                ([helpers.shutdown] if helpers is not None else [])
+                + [lane.close for lane in lanes],
+                jobs,
+            )
+        if interrupt is not None:
+            raise interrupt
         jobs.raise_first()
 
     def _lane(self, jobs: _Jobs, lane: _Lane, out: _Output | None) -> None:
@@ -231,6 +236,8 @@ class RestoreWriter:
             except BaseException as err:  # an interrupt too: a helper's would be lost
                 jobs.failed(number, err)
                 return
+            finally:
+                jobs.closed(number)
 
     def _object(
         self,
@@ -417,12 +424,16 @@ Job = tuple[int, Layer, str, Mapping[str, Any]]
 
 class _Jobs:
     """The chain's objects, handed to the lanes in order (each opened as it is handed), and
-    how those that failed ended."""
+    how those that failed ended. The first failure gives up the reads of the other objects
+    in flight (a body that stalls in the store would hold its lane until the store's
+    timeout and retries); what such an object then raises is its stop, not a failure."""
 
     def __init__(self, jobs: Iterator[Job]) -> None:
         self._jobs = enumerate(jobs)
         self._lock = lock()
         self._failures: dict[int, BaseException] = {}
+        self._open: dict[int, IO[bytes]] = {}
+        self._given_up: set[int] = set()
         self.stop = primitives().Event()
 
     def take(self) -> tuple[int, Job, IO[bytes]] | None:
@@ -437,14 +448,36 @@ class _Jobs:
                 fh = job[1].loaded.stored.open_object(job[2])
             except BaseException as err:
                 self._failures[number] = err
-                self.stop.set()
+                self._stop_others(number)
                 return None
+            self._open[number] = fh
             return number, job, fh
+
+    def closed(self, number: int) -> None:
+        with self._lock:
+            self._open.pop(number, None)
 
     def failed(self, number: int, err: BaseException) -> None:
         with self._lock:
+            if number in self._given_up and isinstance(err, Exception):
+                err = _Stopped()  # its read was given up: what it raised follows from that
             self._failures[number] = err
-            self.stop.set()
+            self._stop_others(number)
+
+    def give_up(self) -> None:
+        """Stop every lane and give up every read in flight (an interrupt)."""
+        with self._lock:
+            self._stop_others(-1)
+
+    def _stop_others(self, number: int) -> None:
+        """Stop the lanes; give up the reads of the other objects in flight (under the lock)."""
+        self.stop.set()
+        for other, fh in self._open.items():
+            if other != number and other not in self._given_up:
+                self._given_up.add(other)
+                interrupt = getattr(getattr(fh, "raw", fh), "interrupt", None)
+                if callable(interrupt):  # a read-ahead of an object store
+                    interrupt()
 
     def raise_first(self) -> None:
         """An interrupt first (KeyboardInterrupt, SystemExit), else the failure of the earliest
@@ -456,6 +489,23 @@ class _Jobs:
         for failure in failures:
             if not isinstance(failure, _Stopped):
                 raise failure
+
+
+def _wait_for(waits: list[Callable[[], None]], jobs: _Jobs) -> BaseException | None:
+    """Call each of ``waits`` (a pool's shutdown, which waits for its threads) to its end,
+    even through an interrupt (Ctrl-C while the calling thread waits for the other lane):
+    the lanes are then stopped and their reads given up, and waited for all the same, so
+    that no thread of the restore writes on after it. The first interrupt met, to raise."""
+    caught: BaseException | None = None
+    for wait in waits:
+        while True:
+            try:
+                wait()
+                break
+            except BaseException as err:
+                caught = caught or err
+                jobs.give_up()
+    return caught
 
 
 @functools.lru_cache(maxsize=4)
@@ -492,11 +542,14 @@ _ADVISE: int | None = getattr(os, "POSIX_FADV_DONTNEED", None) if sys.platform =
 
 
 class _Output:
-    """Where verified blocks go: positioned writes (``pwrite`` on a real file)."""
+    """Where verified blocks go: positioned writes (``pwrite`` on a real file; on a file
+    object without a descriptor, a seek and a write under one lock, as the lanes' blocks
+    workers write side by side)."""
 
     def __init__(self, out: IO[bytes], sparse: bool) -> None:
         self.sparse = sparse
         self._out = out
+        self._seeking = lock()
         try:
             out.flush()
             self._fd: int | None = out.fileno()
@@ -527,8 +580,9 @@ class _Output:
 
     def put(self, data: memoryview, at: int) -> None:
         if self._fd is None:
-            self._out.seek(at)
-            self._out.write(data)
+            with self._seeking:  # another lane's seek must not come between
+                self._out.seek(at)
+                self._out.write(data)
             return
         while data:
             n = os.pwrite(self._fd, data, at)

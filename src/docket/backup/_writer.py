@@ -15,15 +15,17 @@ in a temporary file (:class:`_Spool`, up to :data:`SPOOL_LIMIT` bytes; memory ho
 it): when the whole object turns out smaller compressed (random bytes first, then long runs of
 zeros, say), that stream is what is stored, read back and checked against the CRC-32 taken as
 it was kept, with no second read of the volume and no second compression. Only an object whose
-compressed stream outgrew the spool, or one compressed at first that ends larger than raw, is
-written again from a second read of the volume. Zero runs of an object stored raw are left as
-holes where the store leaves holes, and a piece that is all zeros is compressed once per
-length (:func:`~docket.backup._compress.zero_piece`), not deflated each time.
+compressed stream outgrew the spool (or found no temporary space), or one compressed at first
+that ends larger than raw, is written again from a second read of the volume. Zero runs of an
+object stored raw are left as holes where the store leaves holes, and a piece that is all
+zeros is compressed once per length (:func:`~docket.backup._compress.zero_piece`), not
+deflated each time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
@@ -219,7 +221,7 @@ class ObjectWriter:
             self.compression = Compression.NONE
             if tail is None:
                 self._shadow = compressed
-                self._spool = _Spool()
+                self._spool = _Spool.made()
                 for out in self._held_out:
                     self._keep(out)
         self._held_raw, self._held_out, self._held = [], [], 0
@@ -230,8 +232,11 @@ class ObjectWriter:
             return
         if self._spool.size + len(out) > SPOOL_LIMIT:
             self._drop_spool()
-        else:
+            return
+        try:
             self._spool.add(out)
+        except OSError:  # no temporary space: compressed again from the volume if needed
+            self._drop_spool()
 
     def _drop_spool(self) -> None:
         if self._spool is not None:
@@ -312,9 +317,11 @@ class ObjectWriter:
                 if self._shadow + len(tail) < self.length:
                     # Incompressible at first, smaller compressed over all: stored as Cinder
                     # would, from the stream kept aside when it is there.
-                    if self._spool is not None:
+                    try:
+                        if self._spool is None:
+                            raise _SpoolLost
                         self._store_spooled(self._spool, tail)
-                    else:
+                    except _SpoolLost:
                         self._store_compressed(reread, md5)
         finally:
             self._drop_spool()
@@ -391,16 +398,31 @@ class ObjectWriter:
         self._sink.abort()
 
 
+class _SpoolLost(Exception):
+    """The stream kept aside cannot be used (no temporary file, or it cannot be read back):
+    the object is compressed again from the volume."""
+
+
 class _Spool:
     """An object's compressed stream kept aside in an unnamed temporary file while the object
     is stored raw, with the CRC-32 of what was kept: the stream is kept for every object whose
     first bytes do not compress and is rarely used, so its check costs a fraction of an MD5
-    (the stored MD5 is taken as it is read back, when it is used)."""
+    (the stored MD5 is taken as it is read back, when it is used). It is only a shortcut: a
+    temporary directory that is missing, full or failing costs a second read of the volume,
+    not the backup."""
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115  (closed in close)
         self._crc = 0
         self.size = 0
+
+    @classmethod
+    def made(cls) -> _Spool | None:
+        """A new spool, or None when no temporary file can be made."""
+        try:
+            return cls()
+        except OSError:
+            return None
 
     def add(self, data: bytes) -> None:
         self._crc = zlib.crc32(data, self._crc)
@@ -412,10 +434,9 @@ class _Spool:
     def replay(self, name: str) -> Iterator[bytes]:
         """What was kept, in pieces; at the end, raises when the bytes read back are not the
         ones kept (the caller commits nothing then)."""
-        self._file.seek(0)
         crc, left = 0, self.size
         while left > 0:
-            part = self._file.read(min(PIECE, left))
+            part = self._read(self.size - left, min(PIECE, left))
             if not part:
                 break
             crc = zlib.crc32(part, crc)
@@ -426,6 +447,12 @@ class _Spool:
                 f"the compressed copy of {name} kept in a temporary file changed",
                 hint="check the temporary directory's disk, and back up again",
             )
+
+    def _read(self, at: int, n: int) -> bytes:
+        try:
+            return os.pread(self._file.fileno(), n, at)
+        except OSError:  # the temporary file's disk failed: the volume is read again
+            raise _SpoolLost from None
 
     def close(self) -> None:
         self._file.close()

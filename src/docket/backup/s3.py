@@ -14,6 +14,7 @@ import base64
 from typing import Any, BinaryIO
 
 from docket.backup._http import UPLOADS, HttpObjectStore, Opened, Redactor, Uploads
+from docket.backup._http import shutdown_response as _shutdown
 from docket.backup.errors import MissingStoreClient, ObjectStoreAuthError, ObjectStoreError
 from docket.backup.objects import ObjectStoreBackupDriver
 
@@ -144,7 +145,13 @@ class S3Store(HttpObjectStore):
         extra = {"Range": f"bytes={at}-"} if at else {}
         answer = self._client.get_object(Bucket=container, Key=name, **extra, **self._sse)
         stream = answer["Body"]
-        return stream.read, stream.close, int(answer.get("ContentLength", 0))
+
+        def close() -> None:
+            # Another thread may be reading (a read-ahead given up): shut the socket first.
+            _shutdown(getattr(stream, "_raw_stream", None))
+            stream.close()
+
+        return stream.read, close, int(answer.get("ContentLength", 0))
 
     def _page(
         self, container: str, prefix: str, marker: str | None, limit: int

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from docket.backup._http import UPLOADS, HttpObjectStore, Opened, Redactor, Uploads
+from docket.backup._http import shutdown_response as _shutdown
 from docket.backup.errors import MissingStoreClient, ObjectStoreAuthError, ObjectStoreError
 from docket.backup.objects import ObjectStoreBackupDriver
 
@@ -139,6 +140,8 @@ class SwiftStore(HttpObjectStore):
         size = int(found.get("content-length", "0"))
 
         def close() -> None:
+            # Another thread may be reading (a read-ahead given up): shut the socket first.
+            _shutdown(getattr(getattr(body, "resp", None), "raw", None))
             body.close()
             own.close()
 
