@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from docket.backup._chunks import Compression, ObjectDamaged, object_pieces
+from docket.backup._chunks import (
+    ZSTD_MAX_WINDOW,
+    Compression,
+    ObjectDamaged,
+    _compressor,
+    object_pieces,
+)
 from docket.errors import InvalidBackup
 from tests import _hostile_storage as hostile
 from tests._hostile_storage import CHUNK, FULL, INCR, make_backup, object_path, rewrite
@@ -248,3 +254,36 @@ def test_a_zstd_frame_must_end_the_object_whatever_the_reads(step: int, change: 
     else:
         with pytest.raises(ObjectDamaged):
             b"".join(pieces)
+
+
+def test_a_zstd_frame_asking_for_a_window_past_the_bound_is_refused(tmp_path: Path) -> None:
+    """A zstd frame may ask the decompressor to hold up to 128 MiB of window (per object
+    being restored, with zstd's defaults); docket reads windows of ZSTD_MAX_WINDOW at most,
+    so a frame asking for 16 MiB is refused before it is decompressed, the target as it was.
+    Its own bytes are the listed ones: only the window it asks for is wrong."""
+    root, data = _backed_up(tmp_path)
+    victim = object_path(root, FULL, "-00002")
+    wide = zstandard.ZstdCompressionParameters(window_log=24, write_checksum=True)
+    body = data[CHUNK : 2 * CHUNK]
+    frame = zstandard.ZstdCompressor(compression_params=wide).compress(body + bytes(20 << 20))
+    assert zstandard.get_frame_parameters(frame).window_size > ZSTD_MAX_WINDOW
+    victim.write_bytes(frame)
+
+    def declare(meta: dict[str, Any]) -> None:
+        (entry,) = meta["objects"][1].values()
+        entry["compression"] = "zstd"
+
+    rewrite(object_path(root, FULL, "_metadata"), declare)
+    _refused(root, tmp_path, FULL, "window larger than the 8 MiB")
+
+
+def test_docket_and_cinders_zstd_frames_stay_within_the_window_bound() -> None:
+    """What docket's writer and Cinder's level (3) make of a large chunk asks for a window
+    well within the bound."""
+    data = os.urandom(1 << 20) * 40
+    mine = _compressor(Compression.ZSTD, len(data))
+    assert mine is not None
+    frame = mine.compress(data) + mine.flush()
+    cinders = zstandard.ZstdCompressor(level=3).compress(data)
+    for made in (frame, cinders):
+        assert zstandard.get_frame_parameters(made).window_size <= ZSTD_MAX_WINDOW

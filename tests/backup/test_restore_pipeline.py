@@ -16,6 +16,7 @@ import pytest
 
 from docket.backup import Backup, InvalidBackup, _restore
 from docket.backup._restore import RestoreWriter
+from docket.errors import DocketError
 from tests._hostile_storage import CHUNK, FULL, VOLUME_ID, driver, object_path
 
 COUNT = 8
@@ -270,3 +271,33 @@ def test_lanes_writing_side_by_side_onto_a_file_without_a_descriptor_keep_every_
         out = _SlowSeekFile()
         driver(root).restore(FULL, None, out)
         assert out.data.getvalue() == data
+
+
+class _ShortWriteFile(_SlowSeekFile):
+    """A raw target whose write takes at most 1000 bytes at a time, as a raw file may."""
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.data.seek(offset, whence)
+
+    def write(self, data: Any) -> int:
+        return self.data.write(bytes(data[:1000]))
+
+
+class _StuckFile(_ShortWriteFile):
+    """A raw target that takes nothing."""
+
+    def write(self, data: Any) -> int:
+        return 0
+
+
+def test_a_target_taking_part_of_each_write_gets_every_byte(tmp_path: Path) -> None:
+    root, data = _backed_up(tmp_path, "zlib")
+    out = _ShortWriteFile()
+    driver(root).restore(FULL, None, out)
+    assert out.data.getvalue() == data
+
+
+def test_a_target_taking_nothing_is_a_typed_error_not_a_hang(tmp_path: Path) -> None:
+    root, _ = _backed_up(tmp_path, "none")
+    with pytest.raises(DocketError, match="took none of the bytes"):
+        driver(root).restore(FULL, None, _StuckFile())

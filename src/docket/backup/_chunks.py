@@ -172,15 +172,30 @@ def _bz2_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
             yield out
 
 
+ZSTD_MAX_WINDOW = 8 << 20
+"""The largest zstd window read (what a frame may ask the decompressor to hold): every
+standard level up to 19 stays within it (Cinder's and docket's level 3 frames ask for 2 MiB
+at most); a frame asking for more (ultra levels, long mode, or a hostile object asking for up
+to zstd's 128 MiB default limit, per object being restored) is refused, which keeps a
+restore's memory bounded."""
+
+
 def _zstd_pieces(fh: IO[bytes], limit: int) -> Iterator[bytes]:
     zstandard = _zstandard()
     walk = _FrameWalk(fh)
-    reader = zstandard.ZstdDecompressor().stream_reader(walk, read_across_frames=False)
+    reader = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).stream_reader(
+        walk, read_across_frames=False
+    )
     produced = 0
     while produced < limit:
         try:
             out = reader.read(PIECE)
         except zstandard.ZstdError as err:
+            if "too much memory" in str(err):
+                raise ObjectDamaged(
+                    f"zstd: the frame asks for a window larger than the "
+                    f"{ZSTD_MAX_WINDOW >> 20} MiB docket reads"
+                ) from None
             raise ObjectDamaged(f"zstd: {err}") from None
         if not out:
             break

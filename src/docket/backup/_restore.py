@@ -42,6 +42,7 @@ from __future__ import annotations
 import array
 import collections
 import contextlib
+import errno
 import functools
 import hashlib
 import os
@@ -582,7 +583,13 @@ class _Output:
         if self._fd is None:
             with self._seeking:  # another lane's seek must not come between
                 self._out.seek(at)
-                self._out.write(data)
+                while data:
+                    n = self._out.write(data)
+                    # A raw file may take part of it; None from a file object's write (not
+                    # a non-blocking file's: a restore target blocks) is all of it.
+                    if n == 0:
+                        raise OSError(errno.EIO, "the target took none of the bytes")
+                    data = data[len(data) if n is None else n :]
             return
         while data:
             n = os.pwrite(self._fd, data, at)
