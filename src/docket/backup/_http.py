@@ -243,6 +243,8 @@ class ReadAhead(io.RawIOBase):
         )
         self._stop = _threads.primitives().Event()
         self._left = b""
+        self._taken = 0
+        """Bytes of :attr:`_left` already handed out (a piece is not copied to drop them)."""
         self._ended = False
         self._pos = 0
         self._direct: BinaryIO | None = None
@@ -259,8 +261,11 @@ class ReadAhead(io.RawIOBase):
                 self._body = body
                 if self._stop.is_set():  # given up while it was being opened
                     abort_body(body)
+                # A fresh buffered body holds nothing yet: its raw body gives each piece as
+                # the client read it, where the buffer would copy it once more.
+                source = body.raw if isinstance(body, io.BufferedReader) else body
                 while not self._stop.is_set():
-                    piece = body.read(READ_PIECE)
+                    piece = source.read(READ_PIECE)
                     if not piece:
                         break
                     self._put(piece)
@@ -294,28 +299,49 @@ class ReadAhead(io.RawIOBase):
             self._direct.seek(self._pos)
         return self._direct.seek(offset, whence)
 
+    def read(self, size: int | None = -1) -> bytes:
+        """The next bytes, at most ``size``: a whole piece as the thread read it when it
+        fits (no copy: a reader of :data:`READ_PIECE` bytes at a time, as zlib's and the
+        raw one are, takes each piece as it came), else a copy of the part."""
+        if size is None or size < 0 or self._direct is not None:
+            return super().read(-1 if size is None else size)  # readall, or via readinto
+        left = self._next()
+        end = min(len(left), self._taken + size)
+        data = left if self._taken == 0 and end == len(left) else left[self._taken : end]
+        self._hand_out(end - self._taken)
+        return data
+
     def readinto(self, buffer: Any) -> int:
-        if self._interrupted:
-            raise ReadInterrupted("the read was given up")
         if self._direct is not None:
+            if self._interrupted:
+                raise ReadInterrupted("the read was given up")
             return self._direct.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
         view = memoryview(buffer).cast("B")
-        if not self._left and not self._ended:
+        left = self._next()
+        n = min(len(view), len(left) - self._taken)
+        view[:n] = memoryview(left)[self._taken : self._taken + n]
+        self._hand_out(n)
+        return n
+
+    def _next(self) -> bytes:
+        """The piece bytes are handed out of (empty at the end): the one begun, or the
+        next the thread read."""
+        if self._interrupted:
+            raise ReadInterrupted("the read was given up")
+        if self._taken == len(self._left) and not self._ended:
             item = self._queue.get()
             if item is _INTERRUPTED or self._interrupted:
                 raise ReadInterrupted("the read was given up")
             if isinstance(item, BaseException):
                 self._ended = True
                 raise item
-            if item is None:
-                self._ended = True
-            else:
-                self._left = item
-        n = min(len(view), len(self._left))
-        view[:n] = self._left[:n]
-        self._left = self._left[n:]
+            self._left, self._taken = (b"", 0) if item is None else (item, 0)
+            self._ended = item is None
+        return self._left
+
+    def _hand_out(self, n: int) -> None:
+        self._taken += n
         self._pos += n
-        return n
 
     def _end_ahead(self) -> None:
         self._stop.set()  # the thread stops at its next piece and closes its body
@@ -409,18 +435,28 @@ class ObjectBody(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        if self._pos >= self.size or not len(view):
-            return 0
+        data = self._next(len(view))
+        n = len(data)
+        view[:n] = data
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        """At most ``size`` bytes (a piece as the client gave it, not copied)."""
+        if size is None or size < 0:
+            return super().read(-1)  # readall
+        return self._next(size)
+
+    def _next(self, most: int) -> bytes:
+        """The next bytes from where the reader stands, at most ``most``."""
+        if self._pos >= self.size or most <= 0:
+            return b""
         if self._pos < self._stream_at:
             self._reopen_at(self._pos)
         while self._stream_at < self._pos:  # skip forward within the open body
             self._piece(min(READ_PIECE, self._pos - self._stream_at))
-        want = min(len(view), self.size - self._pos, READ_PIECE)
-        data = self._piece(want)
-        n = len(data)
-        view[:n] = data
-        self._pos += n
-        return n
+        data = self._piece(min(most, self.size - self._pos, READ_PIECE))
+        self._pos += len(data)
+        return data
 
     def _piece(self, want: int) -> bytes:
         for attempt in range(self._attempts):
