@@ -335,7 +335,9 @@ def test_an_interrupt_while_waiting_for_a_stalled_lane_stops_that_lane_first(
         return pool
 
     def interrupt_when_waiting() -> None:
-        _until(lambda: "shutdown" in _stack_of(main))
+        # Whenever the signal lands (before the calling thread blocks in its wait, too, which
+        # a wait without a timeout would not notice until the lane ended), it is handled.
+        _until(lambda: "_wait_lane" in _stack_of(main))
         signal.pthread_kill(main.ident or 0, signal.SIGINT)  # Ctrl-C
 
     before = set(threading.enumerate())

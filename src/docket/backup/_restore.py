@@ -48,6 +48,7 @@ import hashlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent import futures
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import IO, Any
@@ -210,10 +211,11 @@ class RestoreWriter:
         width = OBJECTS if max(lengths, default=0) <= SIDE_BY_SIDE_MAX else 1
         lanes = [_Lane() for _ in range(max(1, min(width, len(lengths))))]
         helpers = executor("object", len(lanes) - 1) if len(lanes) > 1 else None
+        running: list[Future[None]] = []
         try:
             for lane in lanes[1:]:
                 assert helpers is not None
-                helpers.submit(self._lane, jobs, lane, out)
+                running.append(helpers.submit(self._lane, jobs, lane, out))
             self._lane(jobs, lanes[0], out)
         except BaseException:
             jobs.give_up()  # an interrupt: the other lanes stop at their next piece
@@ -223,6 +225,7 @@ class RestoreWriter:
                 ([helpers.shutdown] if helpers is not None else [])
                 + [lane.close for lane in lanes],
                 jobs,
+                running,
             )
         if interrupt is not None:
             raise interrupt
@@ -492,21 +495,49 @@ class _Jobs:
                 raise failure
 
 
-def _wait_for(waits: list[Callable[[], None]], jobs: _Jobs) -> BaseException | None:
+def _wait_for(
+    waits: list[Callable[[], None]], jobs: _Jobs, running: Sequence[Future[None]] = ()
+) -> BaseException | None:
     """Call each of ``waits`` (a pool's shutdown, which waits for its threads) to its end,
     even through an interrupt (Ctrl-C while the calling thread waits for the other lane):
     the lanes are then stopped and their reads given up, and waited for all the same, so
-    that no thread of the restore writes on after it. The first interrupt met, to raise."""
+    that no thread of the restore writes on after it. The first interrupt met, to raise.
+
+    The lanes still ``running`` are waited for first, in steps of :data:`_POLL` seconds: a
+    Ctrl-C that comes just before the calling thread blocks on a thread's lock is handled
+    only when that wait returns, which an unbounded wait would put off until the other
+    lane ends (a stalled store's timeouts and retries). An interrupt anywhere in here
+    resumes the wait it stopped (each may run again)."""
+    steps = [functools.partial(_wait_lane, lane) for lane in running] + list(waits)
     caught: BaseException | None = None
-    for wait in waits:
-        while True:
-            try:
-                wait()
-                break
-            except BaseException as err:
-                caught = caught or err
-                jobs.give_up()
-    return caught
+    done = 0
+    while True:
+        try:
+            while done < len(steps):
+                steps[done]()
+                done += 1
+            return caught
+        except BaseException as err:
+            caught = caught or err
+            jobs.give_up()
+
+
+def _wait_lane(lane: Future[None]) -> None:
+    """Wait for a lane's end, :data:`_POLL` seconds at a time (the future's own condition,
+    a real one under eventlet (see :mod:`docket.cinder._native`), not the events of
+    ``concurrent.futures.wait``); what the lane raised is its jobs' to report."""
+    while True:
+        try:
+            lane.exception(timeout=_POLL)
+            return
+        except futures.CancelledError:
+            return
+        except TimeoutError:
+            continue
+
+
+_POLL = 0.1
+"""Seconds between the checks for a Ctrl-C while the calling thread waits for the lanes."""
 
 
 @functools.lru_cache(maxsize=4)
