@@ -48,8 +48,7 @@ import hashlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent import futures
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -530,7 +529,7 @@ def _wait_lane(lane: Future[None]) -> None:
         try:
             lane.exception(timeout=_POLL)
             return
-        except futures.CancelledError:
+        except CancelledError:
             return
         except TimeoutError:
             continue
