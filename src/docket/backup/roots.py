@@ -110,8 +110,6 @@ def _scheme(root: str | os.PathLike[str]) -> tuple[str | None, str]:
             f"root {show(text)} names an unknown store {show(scheme)}",
             hint="use a directory, swift://CONTAINER or s3://BUCKET",
         )
-    if not rest:
-        return scheme, DEFAULT_CONTAINER
     return scheme, rest.rstrip("/")
 
 
@@ -143,8 +141,10 @@ def open_driver(
             compression=chosen,
             chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
         )
+    # swift:// or s3:// alone: the container cinder.conf names, else Cinder's default.
+    option = "backup_swift_container" if scheme == "swift" else "backup_s3_store_bucket"
     common: dict[str, Any] = {
-        "container": where,
+        "container": where or config.text(option) or DEFAULT_CONTAINER,
         "availability_zone": config.text("storage_availability_zone", DEFAULT_AVAILABILITY_ZONE),
         "registry": registry,
         "compression": chosen,
@@ -194,7 +194,7 @@ def _swift_store(config: CinderConfig, env: Mapping[str, str]) -> Any:
         return SwiftStore(
             auth_url=_required(config, "backup_swift_auth_url"),
             user=_required(config, "backup_swift_user"),
-            key=config.text("backup_swift_key"),
+            key=_required(config, "backup_swift_key"),
             auth_version=config.text("backup_swift_auth_version", "1") or "1",
             os_options=os_options,
             **settings,
@@ -223,6 +223,7 @@ def _swift_from_env(env: Mapping[str, str], settings: dict[str, Any]) -> Any:
     if env.get("OS_STORAGE_URL") and env.get("OS_AUTH_TOKEN"):
         return SwiftStore(storage_url=env["OS_STORAGE_URL"], token=env["OS_AUTH_TOKEN"], **settings)
     if env.get("ST_AUTH"):
+        _need(env, "ST_AUTH", ("ST_USER", "ST_KEY"))
         return SwiftStore(
             auth_url=env["ST_AUTH"],
             user=env.get("ST_USER"),
@@ -231,6 +232,7 @@ def _swift_from_env(env: Mapping[str, str], settings: dict[str, Any]) -> Any:
             **settings,
         )
     if env.get("OS_AUTH_URL"):
+        _need(env, "OS_AUTH_URL", ("OS_USERNAME", "OS_PASSWORD"))
         os_options = {
             key: env[name]
             for key, name in (
@@ -255,6 +257,18 @@ def _swift_from_env(env: Mapping[str, str], settings: dict[str, Any]) -> Any:
         hint="set ST_AUTH, ST_USER and ST_KEY (or OS_AUTH_URL, OS_USERNAME, OS_PASSWORD...), "
         "or give --cinder-config with backup_swift_auth",
     )
+
+
+def _need(env: Mapping[str, str], given: str, names: tuple[str, ...]) -> None:
+    """Refuse credentials given in part (``ST_AUTH`` without ``ST_KEY``...) before any request:
+    swiftclient would send them, fail, and retry with backoff."""
+    missing = [name for name in names if not env.get(name)]
+    if missing:
+        raise DriverOptionError(
+            f"{given} is set but {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not",
+            hint=f"set {', '.join((given, *names))} together",
+        )
 
 
 def _s3_store(config: CinderConfig) -> Any:

@@ -15,13 +15,25 @@ from typing import Any, BinaryIO
 
 from docket.backup._http import UPLOADS, HttpObjectStore, Opened, Redactor, Uploads
 from docket.backup._http import shutdown_response as _shutdown
-from docket.backup.errors import MissingStoreClient, ObjectStoreAuthError, ObjectStoreError
+from docket.backup.errors import (
+    DriverOptionError,
+    MissingStoreClient,
+    ObjectStoreAuthError,
+    ObjectStoreError,
+)
 from docket.backup.objects import ObjectStoreBackupDriver
 
 __all__ = ["S3BackupDriver", "S3Store"]
 
 _MISSING = {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}
 _AUTH = {"401", "403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+# botocore's errors for credentials it could not find, raised before any request is sent:
+# nothing to retry, and nothing wrong with the store.
+_NO_CREDENTIALS = {"NoCredentialsError", "PartialCredentialsError"}
+_CREDENTIALS_HINT = (
+    "check boto3's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+    "AWS_ENDPOINT_URL) or backup_s3_* in cinder.conf"
+)
 
 
 def _clients() -> tuple[Any, Any]:
@@ -31,6 +43,24 @@ def _clients() -> tuple[Any, Any]:
     except ImportError:
         raise MissingStoreClient("S3", "s3") from None
     return boto3, Config
+
+
+def _client_error(err: Exception, redact: Redactor) -> BaseException:
+    """What making the client raised, typed: credentials found in part, an endpoint that is
+    no URL, an option botocore refuses. No request was sent."""
+    from botocore.exceptions import BotoCoreError
+
+    if type(err).__name__ in _NO_CREDENTIALS:
+        return ObjectStoreAuthError(
+            f"S3 credentials are incomplete ({redact(str(err))})", hint=_CREDENTIALS_HINT
+        )
+    if isinstance(err, BotoCoreError | ValueError):
+        return DriverOptionError(
+            f"cannot set up the S3 client: {redact(str(err))}",
+            hint="check AWS_ENDPOINT_URL (or backup_s3_endpoint_url), the region and the "
+            "backup_s3_* options",
+        )
+    return err
 
 
 class S3Store(HttpObjectStore):
@@ -89,15 +119,19 @@ class S3Store(HttpObjectStore):
             if sse_customer_key and sse_customer_algorithm
             else {}
         )
-        self._client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint_url,
-            aws_access_key_id=access_key,
-            aws_secret_access_key=secret_key,
-            region_name=region,
-            verify=verify,
-            config=config(**settings),
-        )
+        try:
+            self._client = boto3.session.Session().client(
+                "s3",
+                endpoint_url=endpoint_url,
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                region_name=region,
+                verify=verify,
+                config=config(**settings),
+            )
+        except Exception as err:  # botocore's own errors, and ValueError for a bad endpoint
+            raise _client_error(err, self.redact) from None
+
 
     def _failure(self, err: BaseException, what: str) -> BaseException:
         if isinstance(err, FileNotFoundError | ObjectStoreError):
@@ -109,9 +143,11 @@ class S3Store(HttpObjectStore):
             return FileNotFoundError(what)
         if code in _AUTH or status in (401, 403):
             return ObjectStoreAuthError(
-                f"S3 refused the credentials ({code or status}) {what}",
-                hint="check boto3's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
-                "AWS_ENDPOINT_URL) or backup_s3_* in cinder.conf",
+                f"S3 refused the credentials ({code or status}) {what}", hint=_CREDENTIALS_HINT
+            )
+        if type(err).__name__ in _NO_CREDENTIALS:
+            return ObjectStoreAuthError(
+                f"no S3 credentials found {what} ({type(err).__name__})", hint=_CREDENTIALS_HINT
             )
         detail = f"{code or status}" if (code or status) else type(err).__name__
         return ObjectStoreError(
