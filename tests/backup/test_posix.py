@@ -251,18 +251,6 @@ def test_restore_replaces_an_existing_file_and_keeps_its_mode(tmp_path: Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == ["root", "target", "vol"]
 
 
-def test_restore_through_a_symlink_writes_the_file_it_points_at(tmp_path: Path) -> None:
-    d = driver(tmp_path / "root")
-    data = volume_bytes(26, 50_000)
-    back_up(d, tmp_path / "vol", data, "abcd-10")
-    real = tmp_path / "real"
-    real.write_bytes(b"old")
-    link = tmp_path / "link"
-    link.symlink_to(real)
-    d.restore("abcd-10", None, link)
-    assert link.is_symlink() and real.read_bytes() == data
-
-
 def test_restored_zeros_stay_sparse(tmp_path: Path) -> None:
     d = driver(tmp_path / "root", chunk_size=1 << 20)
     vol = tmp_path / "vol"

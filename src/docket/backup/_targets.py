@@ -27,7 +27,7 @@ from docket import fs
 from docket.backup._chunks import volume_size
 from docket.backup._restore import RestoreWriter
 from docket.backup.errors import InvalidBackup
-from docket.core.errors import BackupError
+from docket.core.errors import BackupError, UnsafeFile
 from docket.fs import fsync_path, temp_path
 
 T = TypeVar("T")
@@ -36,6 +36,33 @@ _PARTLY = (
     "the new volume it was being restored onto is left partly written (restore it again "
     "once the backup is repaired)"
 )
+
+
+def volume_path(path: str | os.PathLike[str], what: str) -> str | os.PathLike[str]:
+    """The path to open for a volume named by ``path``: itself, or where it leads when it
+    is a symbolic link to a block device (LVM's ``/dev/VG/LV``, ``/dev/disk/by-id/...``).
+    A link to anything else (a regular file, a missing one) is refused as
+    :class:`~docket.core.errors.UnsafeFile`: a link planted where a restore is about to
+    write would otherwise send the volume's bytes over the file it names."""
+    try:
+        if not stat.S_ISLNK(os.lstat(path).st_mode):
+            return path
+    except FileNotFoundError:
+        return path
+    resolved = os.path.realpath(path)
+    try:
+        device = stat.S_ISBLK(os.stat(resolved).st_mode)
+    except OSError:
+        device = False
+    if device:
+        return resolved
+    raise UnsafeFile(
+        os.fspath(path),
+        what,
+        f"a symbolic link (to {resolved}), not to a block device",
+        hint="docket follows a link only to a block device (as /dev/VG/LV); "
+        "name the file itself",
+    )
 
 
 def write_restore(
@@ -62,9 +89,8 @@ def write_restore(
                     volume_file.truncate(work.size)
                 volume_file.flush()
         return finish()
-    # Through a symlink, restore what it points at rather than replace the link.
-    target = Path(os.path.realpath(volume_file))
-    if os.path.lexists(target) and not target.is_file():
+    target = Path(volume_path(volume_file, "restore target"))
+    if os.path.lexists(target) and not stat.S_ISREG(os.lstat(target).st_mode):
         fd = fs.open_regular(target, what="restore target", kinds=fs.VOLUME, flags=os.O_RDWR)
         with os.fdopen(fd, "r+b") as out:
             available = volume_size(out)
@@ -82,7 +108,9 @@ def write_restore(
         return finish()
     tmp = temp_path(target)
     try:
-        with _writing(str(target), backup_id), open(tmp, "wb") as out:
+        # A new name of our own: never a file or link someone put there.
+        made = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with _writing(str(target), backup_id), os.fdopen(made, "wb") as out:
             work.write(out, sparse=True)
             out.truncate(work.size)
             out.flush()

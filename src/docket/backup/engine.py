@@ -64,7 +64,7 @@ from docket.backup._model import (
 )
 from docket.backup._restore import RestoreWriter, plan
 from docket.backup._seal import SEAL, seal_of
-from docket.backup._targets import write_restore
+from docket.backup._targets import volume_path, write_restore
 from docket.backup._threads import executor
 from docket.backup._verify import verify_chain
 from docket.backup._writer import ObjectWriter
@@ -261,7 +261,9 @@ class ChunkedBackupDriver(BackupDriver):
             if isinstance(volume_file, str | os.PathLike):
                 # Not a link, a FIFO or a character device: a regular file or block device.
                 fh = stack.enter_context(
-                    fs.open_file(volume_file, what="volume", kinds=fs.VOLUME)
+                    fs.open_file(
+                        volume_path(volume_file, "volume"), what="volume", kinds=fs.VOLUME
+                    )
                 )
             objects, total, sha256file = self._store(
                 fh, container, prefix, header, parent_shas, parent_end, backup_id, progress

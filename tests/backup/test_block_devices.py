@@ -1,0 +1,176 @@
+"""Volumes that are block devices, as operators name them: real loop devices, reached directly
+and through the symbolic links LVM and udev make (``/dev/VG/LV``, ``/dev/disk/by-id/...``).
+A link to anything but a block device is refused, on both sides, before a byte is read or
+written: a link planted where a restore is about to write must not send the volume over the
+file it names.
+
+Loop devices need root and ``losetup``; without them these tests skip, saying why."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from docket.backup import Backup
+from docket.cli import app
+from docket.errors import InvalidBackup, UnsafeFile
+from tests._posix import VOLUME_ID, backup_dir, driver, volume_bytes
+
+Loop = Callable[[bytes], Path]
+
+
+def _attach(backing: Path) -> str:
+    done = subprocess.run(
+        ["losetup", "--find", "--show", str(backing)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"no loop device here: losetup said {done.stderr.strip()!r}")
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def loop(tmp_path: Path) -> Iterator[Loop]:
+    """Attach loop devices holding the given bytes; each is detached afterwards."""
+    if shutil.which("losetup") is None or os.geteuid() != 0:
+        pytest.skip("loop devices need root and losetup (util-linux)")
+    attached: list[str] = []
+
+    def make(data: bytes) -> Path:
+        backing = tmp_path / f"backing-{len(attached)}"
+        backing.write_bytes(data)
+        attached.append(_attach(backing))
+        return Path(attached[-1])
+
+    yield make
+    for device in attached:
+        subprocess.run(["losetup", "--detach", device], check=False)
+
+
+def _linked(tmp_path: Path, device: Path, name: str) -> Path:
+    """A link to ``device`` as LVM makes one (``/dev/VG/LV``)."""
+    group = tmp_path / "vg"
+    group.mkdir(exist_ok=True)
+    link = group / name
+    link.symlink_to(device)
+    return link
+
+
+def test_back_up_a_device_through_its_link_and_restore_onto_another(
+    tmp_path: Path, loop: Loop
+) -> None:
+    data = volume_bytes(41, 1 << 20)
+    source = _linked(tmp_path, loop(data), "lv-1")
+    target = _linked(tmp_path, loop(bytes(1 << 20) + b"\xff" * 4096), "lv-2")
+    d = driver(tmp_path / "root", chunk_size=256 << 10)
+    d.backup(Backup(id="dev-1", volume_id=VOLUME_ID), source)
+    d.restore("dev-1", None, target)
+    restored = target.read_bytes()
+    # A device keeps its size: the backed-up bytes, then what was there.
+    assert restored[: len(data)] == data
+    assert restored[len(data) :] == b"\xff" * 4096
+    assert target.is_symlink()
+
+
+def test_an_incremental_chain_restores_onto_a_device(tmp_path: Path, loop: Loop) -> None:
+    first = volume_bytes(42, 512 << 10)
+    second = bytearray(first)
+    second[100_000:140_000] = os.urandom(40_000)
+    source = loop(first)
+    d = driver(tmp_path / "root", chunk_size=128 << 10)
+    d.backup(Backup(id="dev-full", volume_id=VOLUME_ID), source)
+    with open(source, "r+b") as fh:
+        fh.write(second)
+    d.backup(Backup(id="dev-incr", volume_id=VOLUME_ID, parent_id="dev-full"), source)
+    target = loop(b"\x5a" * (512 << 10))
+    d.restore("dev-incr", None, target)
+    assert target.read_bytes() == bytes(second)
+
+
+def test_a_damaged_backup_leaves_the_device_as_it_was(tmp_path: Path, loop: Loop) -> None:
+    data = volume_bytes(43, 512 << 10)
+    d = driver(tmp_path / "root", chunk_size=128 << 10, compression="none")
+    d.backup(Backup(id="dev-bad", volume_id=VOLUME_ID), loop(data))
+    # The last data object is damaged: a restore that wrote as it read would have written
+    # the first three before finding it.
+    last = sorted(p for p in backup_dir(tmp_path / "root", "dev-bad").iterdir()
+                  if p.name[-5:].isdigit())[-1]  # fmt: skip
+    damaged = bytearray(last.read_bytes())
+    damaged[-1] ^= 0xFF
+    last.write_bytes(bytes(damaged))
+    before = b"\x33" * (512 << 10)
+    target = loop(before)
+    with pytest.raises(InvalidBackup):
+        d.restore("dev-bad", None, target)
+    assert target.read_bytes() == before
+
+
+def test_a_device_smaller_than_the_volume_is_refused_untouched(
+    tmp_path: Path, loop: Loop
+) -> None:
+    d = driver(tmp_path / "root")
+    d.backup(Backup(id="dev-big", volume_id=VOLUME_ID), loop(volume_bytes(44, 256 << 10)))
+    before = b"\x11" * (128 << 10)
+    target = loop(before)
+    with pytest.raises(InvalidBackup, match="restore onto a volume at least as large"):
+        d.restore("dev-big", None, target)
+    assert target.read_bytes() == before
+
+
+# --- links to anything but a device ------------------------------------------------------
+
+
+def _docket(*argv: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app.cli, list(argv))
+    return result.exit_code, result.stderr
+
+
+def test_a_restore_onto_a_link_to_a_file_is_refused_and_the_file_kept(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root")
+    volume = tmp_path / "vol"
+    volume.write_bytes(volume_bytes(45, 100_000))
+    d.backup(Backup(id="file-1", volume_id=VOLUME_ID), volume)
+    # Someone who can write the restore's directory points the target's name elsewhere.
+    elsewhere = tmp_path / "precious"
+    elsewhere.write_bytes(b"keep me")
+    planted = tmp_path / "restored.img"
+    planted.symlink_to(elsewhere)
+    with pytest.raises(UnsafeFile, match="not to a block device"):
+        d.restore("file-1", None, planted)
+    assert elsewhere.read_bytes() == b"keep me"
+    assert planted.is_symlink()
+    code, err = _docket("volume", "restore", "file-1", "--root", str(tmp_path / "root"),
+                        str(planted))  # fmt: skip
+    assert code != 0
+    assert "is a symbolic link (to " in err and "name the file itself" in err
+    assert "Traceback" not in err
+    assert elsewhere.read_bytes() == b"keep me"
+
+
+def test_a_dangling_link_is_refused_and_nothing_is_made(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root")
+    volume = tmp_path / "vol"
+    volume.write_bytes(volume_bytes(46, 50_000))
+    d.backup(Backup(id="file-2", volume_id=VOLUME_ID), volume)
+    planted = tmp_path / "restored.img"
+    planted.symlink_to(tmp_path / "made-by-the-restore")
+    with pytest.raises(UnsafeFile):
+        d.restore("file-2", None, planted)
+    assert not (tmp_path / "made-by-the-restore").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["restored.img", "root", "vol"]
+
+
+def test_a_backup_of_a_link_to_a_file_is_refused(tmp_path: Path) -> None:
+    volume = tmp_path / "vol"
+    volume.write_bytes(b"secret" * 1000)
+    link = tmp_path / "vol-link"
+    link.symlink_to(volume)
+    d = driver(tmp_path / "root")
+    with pytest.raises(UnsafeFile, match="not to a block device"):
+        d.backup(Backup(id="file-3", volume_id=VOLUME_ID), link)
+    assert not (tmp_path / "root").exists() or not any((tmp_path / "root").rglob("*_metadata"))
