@@ -93,6 +93,20 @@ class Redactor:
         return out
 
 
+DETAIL_MOST = 200
+"""Characters of a client's own words kept in a failure's message."""
+
+
+def failure_detail(err: BaseException, redact: Redactor) -> str:
+    """The kind of a failure without an HTTP status and what it says (an auth URL that is no
+    URL, a missing key, a connection refused), secrets redacted and bounded."""
+    # Redacted before it is cut: a secret cut in two would pass the redactor.
+    said = " ".join(redact(str(err)).split())
+    if len(said) > DETAIL_MOST:
+        said = said[: DETAIL_MOST - 3] + "..."
+    return f"{type(err).__name__}: {said}" if said else type(err).__name__
+
+
 class SpooledSink:
     """An object being written: its bytes spooled (in memory up to 8 MiB, then to a
     temporary file) and hashed, then stored whole by ``put(file, length, md5)`` on commit,

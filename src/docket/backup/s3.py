@@ -13,7 +13,14 @@ from __future__ import annotations
 import base64
 from typing import Any, BinaryIO
 
-from docket.backup._http import UPLOADS, HttpObjectStore, Opened, Redactor, Uploads
+from docket.backup._http import (
+    UPLOADS,
+    HttpObjectStore,
+    Opened,
+    Redactor,
+    Uploads,
+    failure_detail,
+)
 from docket.backup._http import shutdown_response as _shutdown
 from docket.backup.errors import (
     DriverOptionError,
@@ -149,9 +156,13 @@ class S3Store(HttpObjectStore):
             return ObjectStoreAuthError(
                 f"no S3 credentials found {what} ({type(err).__name__})", hint=_CREDENTIALS_HINT
             )
-        detail = f"{code or status}" if (code or status) else type(err).__name__
+        detail = (
+            self.redact(f"{code or status}")
+            if (code or status)
+            else failure_detail(err, self.redact)
+        )
         return ObjectStoreError(
-            f"S3 failed {what} ({self.redact(detail)}) after {self.retries} attempts",
+            f"S3 failed {what} ({detail}) after {self.retries} attempts",
             hint="check that the store is up and reachable; the request can be repeated",
         )
 

@@ -13,7 +13,14 @@ import threading
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
-from docket.backup._http import UPLOADS, HttpObjectStore, Opened, Redactor, Uploads
+from docket.backup._http import (
+    UPLOADS,
+    HttpObjectStore,
+    Opened,
+    Redactor,
+    Uploads,
+    failure_detail,
+)
 from docket.backup._http import shutdown_response as _shutdown
 from docket.backup.errors import MissingStoreClient, ObjectStoreAuthError, ObjectStoreError
 from docket.backup.objects import ObjectStoreBackupDriver
@@ -30,18 +37,6 @@ def _client() -> Any:
     except ImportError:
         raise MissingStoreClient("Swift", "swift") from None
     return swiftclient.client
-
-
-def _detail(err: BaseException, redact: Redactor) -> str:
-    """The kind of a failure without an HTTP status and what it says (an auth URL that is no
-    URL, a missing key, a connection refused), secrets redacted and bounded."""
-    said = " ".join(str(err).split())
-    if len(said) > _DETAIL:
-        said = said[: _DETAIL - 3] + "..."
-    return redact(f"{type(err).__name__}: {said}" if said else type(err).__name__)
-
-
-_DETAIL = 200
 
 
 class SwiftStore(HttpObjectStore):
@@ -118,7 +113,7 @@ class SwiftStore(HttpObjectStore):
                 f"Swift refused the credentials ({status}) {what}",
                 hint="check ST_AUTH/ST_USER/ST_KEY (or OS_*), or backup_swift_* in cinder.conf",
             )
-        detail = f"HTTP {status}" if status else _detail(err, self.redact)
+        detail = f"HTTP {status}" if status else failure_detail(err, self.redact)
         return ObjectStoreError(
             f"Swift failed {what} ({detail}) after {self.retries} retries",
             hint="check that the store is up and reachable; the request can be repeated",
