@@ -3,8 +3,10 @@ keeps it, and the chunked engine writes through any store that does."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import os
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,7 +24,7 @@ from docket.backup.engine import ChunkedBackupDriver
 from docket.backup.errors import BackupNotFound, InvalidBackup
 from docket.backup.posix import PosixBackupDriver, PosixStore
 from docket.backup.store import ObjectPage, ObjectStore
-from docket.core.errors import FileTooLarge
+from docket.core.errors import BackupError, FileTooLarge
 from docket.testing import check_object_store
 
 REGISTRY = load_registry()
@@ -293,3 +295,65 @@ def test_a_chain_restores_from_any_store_to_its_last_volume(
     out = io.BytesIO()
     driver.restore("abcd-2", None, out)
     assert out.getvalue() == bytes(second)
+
+
+class _FailingBody(io.BytesIO):
+    """An object body whose storage fails a read part way (a disk's EIO)."""
+
+    def __init__(self, data: bytes, fail_at: int) -> None:
+        super().__init__(data)
+        self.fail_at = fail_at
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        if self.tell() >= self.fail_at:
+            raise OSError(errno.EIO, "Input/output error")
+        return super().read(size)
+
+    def readinto(self, buffer: Any, /) -> int:
+        if self.tell() >= self.fail_at:
+            raise OSError(errno.EIO, "Input/output error")
+        return super().readinto(buffer)
+
+
+class _FailsReads(MemoryStore):
+    """Reads of one data object fail: when opened (EACCES), or part way (EIO)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing: tuple[str, str] | None = None
+
+    def open_object(self, container: str, name: str, *, limit: int | None = None) -> BinaryIO:
+        body = super().open_object(container, name, limit=limit)
+        if self.failing is None or not name.endswith(self.failing[0]):
+            return body
+        if self.failing[1] == "open":
+            raise PermissionError(errno.EACCES, "Permission denied", name)
+        if self.failing[1] == "gone":
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", name)
+        return _FailingBody(body.read(), fail_at=1000)
+
+
+@pytest.mark.parametrize(
+    ("how", "kind", "said"),
+    [
+        ("read", BackupError, "cannot read object .*-00002: Input/output error"),
+        ("open", BackupError, "cannot read object .*-00002: Permission denied"),
+        ("gone", InvalidBackup, "object .*-00002 is missing"),
+    ],
+)
+def test_a_storage_read_failing_is_the_storages_failure_not_the_targets(
+    tmp_path: Path, how: str, kind: type[Exception], said: str
+) -> None:
+    store = _FailsReads()
+    d = StoreOnlyDriver(store, chunk_size=64 * 1024, compression="zlib")
+    volume = tmp_path / "vol"
+    volume.write_bytes(os.urandom(200_000))
+    d.backup(Backup(id="eio-1", volume_id="v"), volume)
+    target = tmp_path / "target"
+    target.write_bytes(b"before")
+    store.failing = ("-00002", how)
+    with pytest.raises(kind, match=said) as caught:
+        d.restore("eio-1", None, target)
+    assert "cannot write" not in str(caught.value)
+    assert target.read_bytes() == b"before"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target", "vol"]

@@ -57,6 +57,7 @@ from docket.backup._layout import LoadedBackup
 from docket.backup._model import Progress
 from docket.backup._threads import executor, lock, primitives
 from docket.backup.errors import InvalidBackup
+from docket.core.errors import BackupError
 
 _IN_FLIGHT = 3
 """Pieces of one object between its decompressing thread and its writer: one per stage."""
@@ -322,6 +323,8 @@ class RestoreWriter:
                     yield held.take(batch)
         except ObjectDamaged as err:
             raise self._damaged(loaded, name, f"cannot be decompressed ({err})") from None
+        except OSError as err:  # the storage failed a read (the target's errors are not here)
+            raise unreadable(loaded.backup_id, name, err, self._left) from None
         if held.size:
             yield held.take(held.size)
 
@@ -448,7 +451,10 @@ class _Jobs:
             if job is None:
                 return None
             try:
-                fh = job[1].loaded.stored.open_object(job[2])
+                try:
+                    fh = job[1].loaded.stored.open_object(job[2])
+                except OSError as err:
+                    raise unreadable(job[1].loaded.backup_id, job[2], err, UNTOUCHED) from None
             except BaseException as err:
                 self._failures[number] = err
                 self._stop_others(number)
@@ -492,6 +498,23 @@ class _Jobs:
         for failure in failures:
             if not isinstance(failure, _Stopped):
                 raise failure
+
+
+def unreadable(backup_id: str, name: str, err: OSError, left: str) -> BackupError:
+    """A read of backup storage that failed (EIO, EACCES...): said as the storage's failure,
+    not the target's, and not as damage (the bytes were never seen); one gone since the
+    listing is missing from the backup."""
+    if isinstance(err, FileNotFoundError):
+        return InvalidBackup(
+            f"object {name} is missing; {left}",
+            backup_id=backup_id,
+            hint="`docket volume verify` lists every damaged object",
+        )
+    return BackupError(
+        f"cannot read object {name}: {err.strerror or err}; {left}",
+        backup_id=backup_id,
+        hint="the backup storage failed a read; check it, then `docket volume verify` the backup",
+    )
 
 
 def _wait_for(
