@@ -126,17 +126,29 @@ class SpooledSink:
         self._run = run
         # Closed in commit or abort.
         self._spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._md5: Any = hashlib.md5(usedforsecurity=False)
+        """The sink's own MD5 of what was written, checked in commit; None once the caller
+        said it takes the MD5 itself (:meth:`write_known`)."""
         self._size = 0
 
     def write(self, data: bytes | memoryview, /) -> None:
         self._spool.write(data)
-        self._md5.update(data)
+        if self._md5 is not None:
+            self._md5.update(data)
+        self._size += len(data)
+
+    def write_known(self, data: bytes | memoryview, /) -> None:
+        """Write bytes whose MD5 the caller takes itself, from the same buffer, and gives to
+        :meth:`commit`: the sink does not take it a second time. The store still checks it:
+        it goes with the upload (Swift's ETag, S3's Content-MD5), and the ETag returned must
+        be it."""
+        self._md5 = None
+        self._spool.write(data)
         self._size += len(data)
 
     def commit(self, md5: str) -> None:
         spool, size = self._spool, self._size
-        found = self._md5.hexdigest()
+        found = md5 if self._md5 is None else self._md5.hexdigest()
         if found != md5:
             spool.close()
             raise refuse_md5(self.name, found, md5)

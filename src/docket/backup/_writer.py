@@ -119,6 +119,11 @@ class ObjectWriter:
         sink then leaves the MD5 to this writer, which takes it once)."""
         self._put = getattr(self._sink, "write_known", self._sink.write)
         self._skip: Callable[[int], None] | None = getattr(self._sink, "skip", None)
+        self._sink_md5 = not getattr(self._sink, "md5_unused", False)
+        """Whether the sink's commit looks at the MD5 of the stored bytes: a sink saying
+        ``md5_unused`` (a local file written through ``write_known``) does not, and the
+        compressed bytes are then not hashed at all (the metadata keeps the MD5 of the
+        uncompressed ones)."""
 
     # --- bytes in ---------------------------------------------------------------------------
 
@@ -245,7 +250,7 @@ class ObjectWriter:
 
     def _store(self, out: bytes | memoryview) -> None:
         self._put(out)
-        if self._hash_stored:
+        if self._hash_stored and self._sink_md5:
             self._stored_md5.update(out)
         self.stored += len(out)
 
@@ -325,7 +330,8 @@ class ObjectWriter:
                         self._store_compressed(reread, md5)
         finally:
             self._drop_spool()
-        self._sink.commit(self._stored_md5.hexdigest() if self._hash_stored else md5)
+        stored = self._stored_md5.hexdigest() if self._hash_stored and self._sink_md5 else md5
+        self._sink.commit(stored)
         return {
             "offset": self.offset,
             "length": self.length,
@@ -348,9 +354,11 @@ class ObjectWriter:
     def _store_raw(self, reread: Callable[[int, int], Iterator[bytes]], md5: str) -> None:
         # Objects are written once (no rewrite in place in an object store): start over.
         self._restart()
+        again = hashlib.md5(usedforsecurity=False)
         for piece in reread(self.offset, self.length):
+            again.update(piece)
             self._store(piece)
-        if self._stored_md5.hexdigest() != md5:
+        if again.hexdigest() != md5:
             raise InvalidBackup(
                 _CHANGED.format(self.name), hint="back up a snapshot or an unmounted volume"
             )

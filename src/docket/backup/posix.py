@@ -266,6 +266,12 @@ class _PosixSink:
         if store.file_mode is not None:
             os.fchmod(self._fd, store.file_mode)
 
+    md5_unused = True
+    """Once the caller writes through :meth:`write_known` or :meth:`skip`, :meth:`commit`
+    does not look at its ``md5``: a local file has no ETag to check, and Cinder's metadata
+    keeps the MD5 of the uncompressed bytes, which the caller takes. So the caller need
+    not hash the stored (compressed) bytes at all."""
+
     def write(self, data: bytes | memoryview, /) -> None:
         if self._md5 is not None:
             self._md5.update(data)
