@@ -1,0 +1,168 @@
+"""What :meth:`Family.load <docket.core.family.Family.load>` runs for bytes or text to the
+current version, and the checks it shares with the general path, each doing less where what
+it skips is shown by what is checked anyway.
+
+- *The digest member's subschema.* A digest docket computes is ``sha256:`` and 64 lowercase
+  hex digits, so a schema that only asks that of the member (the bundled families' do)
+  admits every digest that matches the content. The schema is checked without that
+  subschema (:func:`unsealed_validator`; the regular expression cost an eighth of a 3 KB
+  container's check), and the verdict stands once the digest is found to match; a digest
+  that does not is judged by the full schema first, as the general path does.
+- *The check after a migration* (:func:`narrowed_check`): the path's steps seal what they
+  write, so the digest and signature members are left out of it the same way.
+
+``tests/core/test_load_paths.py`` holds the fast path to the general one and to the
+reference parser; ``tests/core/test_narrowing.py`` holds :func:`unsealed` to jsonschema-rs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import jsonschema_rs
+
+from docket.core.codec import parse_sealed
+from docket.core.errors import IntegrityError, LossyMigration, ValidationError
+from docket.core.integrity import DIGEST_PREFIX, SIGNATURE_PREFIX, Integrity
+
+if TYPE_CHECKING:
+    from docket.core.family import Container, Family, VersionSpec
+    from docket.core.operations import Operation
+    from docket.core.versions import Version
+
+_VERSION_TYPES = (int, str)  # a version found among the family's is one detect() returns
+
+
+def _admits_sealed(sub: Any, prefix: str) -> bool:
+    """Whether ``sub`` admits every string ``prefix`` + 64 lowercase hex digits: it asks at
+    most that the value be a string matching exactly that (annotations aside)."""
+    from docket.core.converters import _judged
+
+    judged = _judged(sub)
+    pattern = "^" + prefix + "[0-9a-f]{64}$"
+    return judged is not None and all(
+        (k == "type" and v == "string") or (k == "pattern" and v == pattern)
+        for k, v in judged.items()
+    )
+
+
+def unsealed(
+    schema: Mapping[str, Any], integrity: Integrity | None, *, signature: bool
+) -> dict[str, Any] | None:
+    """``schema`` with the ``properties`` entries of the digest member (and, with
+    ``signature``, of the signature member) replaced by ``true`` where they admit every value
+    docket computes for them; None when nothing is replaced. On a container whose digest
+    (and signature) docket computed, or was found to match, its verdict is ``schema``'s:
+    only those members' subschemas differ, and nothing else refers to them."""
+    from docket.core.narrowing import _placed  # once a version: not on validate's path
+
+    props = schema.get("properties")
+    if integrity is None or not isinstance(props, Mapping) or _placed(schema):
+        return None
+    members = [(integrity.digest, DIGEST_PREFIX)]
+    if signature and integrity.signature:
+        members.append((integrity.signature, SIGNATURE_PREFIX))
+    out = dict(props)
+    for member, prefix in members:
+        if member in props and props[member] is not True and _admits_sealed(props[member], prefix):
+            out[member] = True
+    if out == dict(props):
+        return None
+    return {**schema, "properties": out}
+
+
+def unsealed_validator(spec: VersionSpec) -> Any:
+    """The validator of ``spec``'s schema without the digest member's subschema
+    (:func:`unsealed`), or the full one when nothing is left out."""
+    schema = unsealed(spec.schema, spec.integrity, signature=False)
+    if schema is None:
+        return spec.fast
+    return jsonschema_rs.validator_for(schema, validate_formats=True)
+
+
+def checked(
+    family: Family, spec: VersionSpec, obj: dict[str, Any], covered: bytes | None = None
+) -> str:
+    """Validate ``obj`` at ``spec``'s version and check its integrity (the order errors come
+    in: the schema's, then the digest's, then the signature's); the signature status."""
+    integrity = spec.integrity
+    if integrity is None:
+        if not spec.fast.is_valid(obj):
+            raise ValidationError(family.name, spec.version, spec.issues(obj))
+        family._refuse_unsignable(spec.version)
+        return "absent"
+    if not spec.unsealed.is_valid(obj):
+        raise ValidationError(family.name, spec.version, spec.issues(obj))
+    try:
+        return integrity.verify(obj, family.signing_key, covered)
+    except IntegrityError:
+        # The digest may not be one docket computed: the full schema judges it first.
+        if not spec.fast.is_valid(obj):
+            raise ValidationError(family.name, spec.version, spec.issues(obj)) from None
+        raise
+
+
+def load_text(
+    family: Family, data: bytes | str, make: Callable[[str, Version, Any, Version, str], Container]
+) -> Container:
+    """:meth:`Family.load` of bytes or text to the current version: the same checks in the
+    same order, with less in between. The serialisation that proves the parse exact is the
+    digest's input too (:func:`~docket.core.codec.parse_sealed`), and a fresh container is
+    upgraded in place. ``make`` makes the container (``family._container``)."""
+    obj, covered = parse_sealed(data, family.limits, family._sealed)
+    found: Any = obj.get("version")
+    specs = family._specs
+    spec = specs.get(found) if type(found) in _VERSION_TYPES else None
+    if spec is None:
+        spec = specs[family.detect(obj)]
+    version = spec.version
+    status = checked(family, spec, obj, covered)
+    target = family.graph.current  # not through the properties: this is the hot path
+    if version == target:
+        return make(family.source.name, version, obj, version, status)
+    route = family._route(version, target)
+    if route.losses:
+        raise LossyMigration(family.name, version, target, list(route.losses))
+    out = obj
+    step = family._step
+    for migration, up in route.steps:
+        out = step(out, migration, up, True)
+    if not route.check.is_valid(out):
+        container = make(family.name, version, obj, version, status)
+        raise family._broken_step(container, target, route.steps)
+    if specs[target].integrity is not None:
+        status = "verified" if family.signing_key is not None else "absent"
+    return make(family.source.name, target, out, version, status)
+
+
+def narrowed_check(family: Family, source: Version, target: Version) -> Any:
+    """The validator whose verdict on a container migrated from ``source`` to ``target``,
+    valid at ``source`` before, is the target schema's: that schema narrowed to what the
+    path's operations touch (:mod:`docket.core.narrowing`), without the digest and signature
+    members the steps seal (:func:`unsealed`)."""
+    from docket.core.narrowing import Touched, narrowed, pruned, shown_fields, touched_by
+    from docket.core.operations import compiled_operations
+
+    specs = family._specs
+    whole = {"version"}  # every step sets it
+    ops: list[Operation] = []
+    steps = []
+    for migration, up in family.graph.path(source, target):
+        compiled = compiled_operations(migration.upgrade if up else migration.downgrade)
+        if compiled is None:  # a function of its own: it may change anything
+            return specs[target].fast
+        ops.extend(compiled)
+        steps.append((compiled, migration.converters))
+        for v in (migration.source, migration.target):
+            integrity = specs[v].integrity
+            if integrity is not None:
+                whole.update(m for m in (integrity.digest, integrity.signature) if m)
+    touched = touched_by(ops)
+    before, after = specs[source].schema, specs[target].schema
+    shown = shown_fields(steps, before, after)
+    schema = narrowed(before, after, Touched(touched.whole | whole, touched.fields), shown)
+    if schema is None:
+        return specs[target].fast
+    schema = unsealed(schema, specs[target].integrity, signature=True) or schema
+    return jsonschema_rs.validator_for(pruned(schema), validate_formats=True)
