@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 import docket
 from docket import DocketError
+from docket.core._loading import _sealed_current
 from docket.core.codec import Limits, canonical, parse_exact
-from docket.core.family import Family
+from docket.core.family import Family, _container
 from tests.strategies import backup_metadata_v1v2
 
 _BACKUP = docket.load_registry().family("backup-metadata")
@@ -55,6 +56,10 @@ def _agree(family: Family, raw: bytes) -> tuple[Any, ...]:
     else:
         assert _outcome(lambda: family.load(text)) == fast, raw
     _full_schema_agrees(family, raw, fast)
+    # The happy path of docket's own v3 writing returns only what the general path gives.
+    sealed = _sealed_current(family, raw, _container)
+    if sealed is not None:
+        assert _outcome(lambda: sealed) == general, raw
     reference = _reference(family, raw)
     # The reference loads a value: the same verdict, and the same error when not a parse one.
     assert fast[0] == reference[0], raw
@@ -155,6 +160,15 @@ def test_a_v3_container_docket_wrote_takes_the_sealed_path() -> None:
     assert covered == canonical({"volume-metadata": {"a": "b"}})
     assert value == orjson.loads(v3)
     assert _agree(_BACKUP, v3)[0] == "ok"
+    assert _sealed_current(_BACKUP, v3, _container) == _BACKUP.load(v3)
+    signed = orjson.loads(v3) | {"signature": "hmac-sha256:" + "0" * 64}
+    container = _sealed_current(_BACKUP, canonical(signed), _container)
+    assert container is not None and container.signature == "unverified"
+    # With a key, a reordered text, or one of another version, the general path decides.
+    assert _sealed_current(_BACKUP.with_signing_key(b"k"), v3, _container) is None
+    assert _sealed_current(_BACKUP, orjson.dumps(dict(reversed(orjson.loads(v3).items()))),
+                           _container) is None
+    assert _sealed_current(_BACKUP, v2, _container) is None
     # Another writing of the same value is parsed, but gives no digest input.
     assert parse_sealed(json.dumps(value).encode(), _BACKUP.limits, _BACKUP._sealed)[1] is None
 

@@ -21,8 +21,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
+import orjson
 
-from docket.core.codec import parse_sealed
+from docket.core.codec import _at_most, _size_within, covered_bytes, parse_sealed
 from docket.core.errors import IntegrityError, LossyMigration, ValidationError
 from docket.core.integrity import DIGEST_PREFIX, SIGNATURE_PREFIX, Integrity
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from docket.core.versions import Version
 
 _VERSION_TYPES = (int, str)  # a version found among the family's is one detect() returns
+_loads, _dumps, _SORTED = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
+Maker = Callable[[str, "Version", Any, "Version", str], "Container"]
 
 
 def _admits_sealed(sub: Any, prefix: str) -> bool:
@@ -103,13 +106,56 @@ def checked(
         raise
 
 
-def load_text(
-    family: Family, data: bytes | str, make: Callable[[str, Version, Any, Version, str], Container]
-) -> Container:
+def _sealed_current(family: Family, data: bytes, make: Maker) -> Container | None:
+    """The container ``data`` holds when it is docket's own writing of a valid container of
+    the current version with a digest that matches and no key configured; None otherwise
+    (then :func:`load_text` decides, to the same container or error).
+
+    Each check is one the general path makes: the text is the canonical writing of what
+    orjson read (no duplicate key, no integer beyond 64 bits), within the limits its length
+    and brackets bound; the schema admits it but for the digest's subschema, and the
+    digest is the one computed from the bytes after the excluded members, so the full
+    schema admits it too (:func:`unsealed`). Nothing is raised from here."""
+    limits = family.limits
+    size = len(data)
+    current = family.graph.current
+    spec = family._specs[current]
+    integrity = spec.integrity
+    if integrity is None or family.signing_key is not None or not _size_within(size, limits):
+        return None
+    try:
+        value = _loads(data)
+        whole = _dumps(value, option=_SORTED)
+    except (orjson.JSONDecodeError, TypeError):  # refused, or nested past orjson's writing
+        return None
+    found = value.get("version") if type(value) is dict else None
+    if (
+        whole != data
+        or found != current
+        or type(found) is not type(current)
+        or not (size <= limits.max_keys or data.count(b":") <= limits.max_keys)
+        or not _at_most(data, limits.max_depth)
+        or not spec.unsealed.is_valid(value)
+    ):
+        return None
+    # The digest is no secret (anyone can compute it from the content): a plain comparison.
+    if value.get(integrity.digest) != integrity.digest_of(value, covered_bytes(value, whole,
+                                                                               integrity.excluded)):
+        return None
+    signed = integrity.signature is not None and value.get(integrity.signature) is not None
+    return make(family.source.name, current, value, current, "unverified" if signed else "absent")
+
+
+def load_text(family: Family, data: bytes | str, make: Maker) -> Container:
     """:meth:`Family.load` of bytes or text to the current version: the same checks in the
-    same order, with less in between. The serialisation that proves the parse exact is the
+    same order, with less in between. A v3 container docket wrote takes
+    :func:`_sealed_current`; otherwise the serialisation that proves the parse exact is the
     digest's input too (:func:`~docket.core.codec.parse_sealed`), and a fresh container is
     upgraded in place. ``make`` makes the container (``family._container``)."""
+    if type(data) is bytes:
+        done = _sealed_current(family, data, make)
+        if done is not None:
+            return done
     obj, covered = parse_sealed(data, family.limits, family._sealed)
     found: Any = obj.get("version")
     specs = family._specs
