@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 import jsonschema_rs
 import orjson
 
-from docket.core.codec import _at_most, _size_within, covered_bytes, parse_sealed
+from docket.core.codec import (
+    _at_most,
+    _size_within,
+    covered_bytes,
+    parse_exact,
+    parse_sealed,
+    proved_sealed,
+)
 from docket.core.errors import IntegrityError, LossyMigration, ValidationError
 from docket.core.integrity import DIGEST_PREFIX, SIGNATURE_PREFIX, Integrity
 
@@ -106,33 +113,33 @@ def checked(
         raise
 
 
-def _sealed_current(family: Family, data: bytes, make: Maker) -> Container | None:
-    """The container ``data`` holds when it is docket's own writing of a valid container of
-    the current version with a digest that matches and no key configured; None otherwise
-    (then :func:`load_text` decides, to the same container or error).
+def _sealed_current(family: Family, data: bytes, value: Any, make: Maker) -> Container | None:
+    """The container ``data`` (of a size within the limits; ``value`` is orjson's parse of
+    it) holds when it is docket's own writing of a valid container of the current version
+    with a digest that matches and no key configured; None otherwise (then
+    :func:`load_text` decides, to the same container or error).
 
     Each check is one the general path makes: the text is the canonical writing of what
     orjson read (no duplicate key, no integer beyond 64 bits), within the limits its length
     and brackets bound; the schema admits it but for the digest's subschema, and the
     digest is the one computed from the bytes after the excluded members, so the full
     schema admits it too (:func:`unsealed`). Nothing is raised from here."""
-    limits = family.limits
-    size = len(data)
     current = family.graph.current
+    found = value.get("version") if type(value) is dict else None
+    if found != current or type(found) is not type(current) or family.signing_key is not None:
+        return None
     spec = family._specs[current]
     integrity = spec.integrity
-    if integrity is None or family.signing_key is not None or not _size_within(size, limits):
+    if integrity is None:
         return None
     try:
-        value = _loads(data)
         whole = _dumps(value, option=_SORTED)
-    except (orjson.JSONDecodeError, TypeError):  # refused, or nested past orjson's writing
+    except TypeError:  # nested past what orjson writes
         return None
-    found = value.get("version") if type(value) is dict else None
+    limits = family.limits
+    size = len(data)
     if (
         whole != data
-        or found != current
-        or type(found) is not type(current)
         or not (size <= limits.max_keys or data.count(b":") <= limits.max_keys)
         or not _at_most(data, limits.max_depth)
         or not spec.unsealed.is_valid(value)
@@ -152,11 +159,21 @@ def load_text(family: Family, data: bytes | str, make: Maker) -> Container:
     :func:`_sealed_current`; otherwise the serialisation that proves the parse exact is the
     digest's input too (:func:`~docket.core.codec.parse_sealed`), and a fresh container is
     upgraded in place. ``make`` makes the container (``family._container``)."""
-    if type(data) is bytes:
-        done = _sealed_current(family, data, make)
-        if done is not None:
-            return done
-    obj, covered = parse_sealed(data, family.limits, family._sealed)
+    limits = family.limits
+    if type(data) is bytes and _size_within(len(data), limits):
+        try:
+            value = _loads(data)
+        except orjson.JSONDecodeError:  # orjson refused it: the exact path decides
+            obj, covered = parse_exact(data, limits), None
+        else:
+            written = value.get("version") if type(value) is dict else None
+            sealed = type(written) in _VERSION_TYPES and written in family._sealed
+            done = _sealed_current(family, data, value, make) if sealed else None
+            if done is not None:
+                return done
+            obj, covered = proved_sealed(data, value, limits, family._sealed)
+    else:
+        obj, covered = parse_sealed(data, limits, family._sealed)
     found: Any = obj.get("version")
     specs = family._specs
     spec = specs.get(found) if type(found) in _VERSION_TYPES else None

@@ -193,6 +193,14 @@ def parse_sealed(
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
         return parse_exact(data, limits), None  # orjson refused it: the exact path decides
+    return proved_sealed(data, value, limits, sealed)
+
+
+def proved_sealed(
+    data: bytes, value: Any, limits: Limits, sealed: Mapping[Any, frozenset[str]]
+) -> tuple[JSONObject, bytes | None]:
+    """:func:`parse_sealed` of ``data`` (of a size within ``limits``) given ``value``,
+    ``orjson.loads(data)``."""
     if type(value) is not dict:
         return parse_exact(data, limits), None
     found = value.get("version")
