@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 
 import docket
 from docket import DocketError
-from docket.core._loading import _sealed_current
 from docket.core.codec import Limits, _size_within, canonical, parse_exact
-from docket.core.family import Family, _container
+from docket.core.family import Family
 from tests.strategies import backup_metadata_v1v2
 
 _BACKUP = docket.load_registry().family("backup-metadata")
@@ -57,9 +56,9 @@ def _agree(family: Family, raw: bytes) -> tuple[Any, ...]:
         assert _outcome(lambda: family.load(text)) == fast, raw
     _full_schema_agrees(family, raw, fast)
     # The happy path of docket's own v3 writing returns only what the general path gives.
+    read = family._read_sealed
     sealed = (
-        _sealed_current(family, raw, _value(raw), _container)
-        if _size_within(len(raw), family.limits)
+        read(raw, _value(raw)) if read is not None and _size_within(len(raw), family.limits)
         else None
     )
     if sealed is not None:
@@ -173,16 +172,17 @@ def test_a_v3_container_docket_wrote_takes_the_sealed_path() -> None:
     assert covered == canonical({"volume-metadata": {"a": "b"}})
     assert value == orjson.loads(v3)
     assert _agree(_BACKUP, v3)[0] == "ok"
-    assert _sealed_current(_BACKUP, v3, _value(v3), _container) == _BACKUP.load(v3)
+    read = _BACKUP._read_sealed
+    assert read is not None and read(v3, _value(v3)) == _BACKUP.load(v3)
     signed = orjson.loads(v3) | {"signature": "hmac-sha256:" + "0" * 64}
     text = canonical(signed)
-    container = _sealed_current(_BACKUP, text, _value(text), _container)
+    container = read(text, _value(text))
     assert container is not None and container.signature == "unverified"
     # With a key, a reordered text, or one of another version, the general path decides.
-    assert _sealed_current(_BACKUP.with_signing_key(b"k"), v3, _value(v3), _container) is None
+    assert _BACKUP.with_signing_key(b"k")._read_sealed is None
     reordered = orjson.dumps(dict(reversed(orjson.loads(v3).items())))
-    assert _sealed_current(_BACKUP, reordered, _value(reordered), _container) is None
-    assert _sealed_current(_BACKUP, v2, _value(v2), _container) is None
+    assert read(reordered, _value(reordered)) is None
+    assert read(v2, _value(v2)) is None
     # Another writing of the same value is parsed, but gives no digest input.
     assert parse_sealed(json.dumps(value).encode(), _BACKUP.limits, _BACKUP._sealed)[1] is None
 

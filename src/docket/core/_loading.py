@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 _VERSION_TYPES = (int, str)  # a version found among the family's is one detect() returns
 _loads, _dumps, _SORTED = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
 Maker = Callable[[str, "Version", Any, "Version", str], "Container"]
+Reader = Callable[[bytes, Any], "Container | None"]
 
 
 def _admits_sealed(sub: Any, prefix: str) -> bool:
@@ -113,50 +114,58 @@ def checked(
         raise
 
 
-def _sealed_current(family: Family, data: bytes, value: Any, make: Maker) -> Container | None:
-    """The container ``data`` (of a size within the limits; ``value`` is orjson's parse of
-    it) holds when it is docket's own writing of a valid container of the current version
-    with a digest that matches and no key configured; None otherwise (then
-    :func:`load_text` decides, to the same container or error).
+def sealed_reader(family: Family, make: Maker) -> Reader | None:
+    """The reader of docket's own writing of a valid current-version container with a
+    matching digest, for ``family`` (None when its current version has no digest, or a key
+    is configured): given the text (of a size within the limits) and ``orjson.loads`` of
+    it, the container, or None for anything else (then :func:`load_text` decides, to the
+    same container or error). The family's constants are bound once.
 
     Each check is one the general path makes: the text is the canonical writing of what
     orjson read (no duplicate key, no integer beyond 64 bits), within the limits its length
     and brackets bound; the schema admits it but for the digest's subschema, and the
     digest is the one computed from the bytes after the excluded members, so the full
-    schema admits it too (:func:`unsealed`). Nothing is raised from here."""
+    schema admits it too (:func:`unsealed`). Nothing is raised from it."""
     current = family.graph.current
-    found = value.get("version") if type(value) is dict else None
-    if found != current or type(found) is not type(current) or family.signing_key is not None:
-        return None
     spec = family._specs[current]
     integrity = spec.integrity
-    if integrity is None:
+    if integrity is None or family.signing_key is not None:
         return None
-    try:
-        whole = _dumps(value, option=_SORTED)
-    except TypeError:  # nested past what orjson writes
-        return None
-    limits = family.limits
-    size = len(data)
-    if (
-        whole != data
-        or not (size <= limits.max_keys or data.count(b":") <= limits.max_keys)
-        or not _at_most(data, limits.max_depth)
-        or not spec.unsealed.is_valid(value)
-    ):
-        return None
-    # The digest is no secret (anyone can compute it from the content): a plain comparison.
-    if value.get(integrity.digest) != integrity.digest_of(value, covered_bytes(value, whole,
-                                                                               integrity.excluded)):
-        return None
-    signed = integrity.signature is not None and value.get(integrity.signature) is not None
-    return make(family.source.name, current, value, current, "unverified" if signed else "absent")
+    kind = type(current)
+    max_keys, max_depth = family.limits.max_keys, family.limits.max_depth
+    check = spec.unsealed.is_valid
+    member, signature, excluded = integrity.digest, integrity.signature, integrity.excluded
+    digest_of = integrity.digest_of
+    name = family.source.name
+
+    def read(data: bytes, value: Any) -> Container | None:
+        found = value.get("version") if type(value) is dict else None
+        if found != current or type(found) is not kind:
+            return None
+        try:
+            whole = _dumps(value, option=_SORTED)
+        except TypeError:  # nested past what orjson writes
+            return None
+        if (
+            whole != data
+            or not (len(data) <= max_keys or data.count(b":") <= max_keys)
+            or not _at_most(data, max_depth)
+            or not check(value)
+            # The digest is no secret (anyone can compute it from the content): a plain
+            # comparison.
+            or value.get(member) != digest_of(value, covered_bytes(value, whole, excluded))
+        ):
+            return None
+        signed = signature is not None and value.get(signature) is not None
+        return make(name, current, value, current, "unverified" if signed else "absent")
+
+    return read
 
 
 def load_text(family: Family, data: bytes | str, make: Maker) -> Container:
     """:meth:`Family.load` of bytes or text to the current version: the same checks in the
     same order, with less in between. A v3 container docket wrote takes
-    :func:`_sealed_current`; otherwise the serialisation that proves the parse exact is the
+    :func:`sealed_reader`'s path; otherwise the serialisation that proves the parse exact is the
     digest's input too (:func:`~docket.core.codec.parse_sealed`), and a fresh container is
     upgraded in place. ``make`` makes the container (``family._container``)."""
     limits = family.limits
@@ -166,9 +175,8 @@ def load_text(family: Family, data: bytes | str, make: Maker) -> Container:
         except orjson.JSONDecodeError:  # orjson refused it: the exact path decides
             obj, covered = parse_exact(data, limits), None
         else:
-            written = value.get("version") if type(value) is dict else None
-            sealed = type(written) in _VERSION_TYPES and written in family._sealed
-            done = _sealed_current(family, data, value, make) if sealed else None
+            read = family._read_sealed
+            done = read(data, value) if read is not None else None
             if done is not None:
                 return done
             obj, covered = proved_sealed(data, value, limits, family._sealed)

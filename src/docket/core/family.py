@@ -410,6 +410,11 @@ class Family:
         return self._migrate(container, target, allow_lossy=False, owned=owned, checked=True)
 
     @functools.cached_property
+    def _read_sealed(self) -> _loading.Reader | None:
+        """:func:`docket.core._loading.sealed_reader` of this family."""
+        return _loading.sealed_reader(self, _container)
+
+    @functools.cached_property
     def _sealed(self) -> dict[Version, frozenset[str]]:
         """The versions with a digest, each with the members it does not cover."""
         return {v: s.integrity.excluded for v, s in self._specs.items() if s.integrity}
