@@ -25,6 +25,7 @@ import orjson
 
 from docket.core.codec import (
     _at_most,
+    _proved,
     _size_within,
     covered_bytes,
     parse_exact,
@@ -114,58 +115,111 @@ def checked(
         raise
 
 
-def sealed_reader(family: Family, make: Maker) -> Reader | None:
-    """The reader of docket's own writing of a valid current-version container with a
-    matching digest, for ``family`` (None when its current version has no digest, or a key
-    is configured): given the text (of a size within the limits) and ``orjson.loads`` of
-    it, the container, or None for anything else (then :func:`load_text` decides, to the
-    same container or error). The family's constants are bound once.
+class Spent(Exception):
+    """A reader changed the parsed value in place, then found it cannot finish: the text is
+    parsed again for the general path."""
 
-    Each check is one the general path makes: the text is the canonical writing of what
-    orjson read (no duplicate key, no integer beyond 64 bits), within the limits its length
-    and brackets bound; the schema admits it but for the digest's subschema, and the
-    digest is the one computed from the bytes after the excluded members, so the full
-    schema admits it too (:func:`unsealed`). Nothing is raised from it."""
-    current = family.graph.current
-    spec = family._specs[current]
-    integrity = spec.integrity
-    if integrity is None or family.signing_key is not None:
+
+def reader(family: Family, make: Maker) -> Reader | None:
+    """The reader of the containers ``family`` loads most, its constants bound once (None
+    when a key is configured): given a text within the size limits and ``orjson.loads`` of
+    it, the container; None for anything else, or :class:`Spent` when it had begun to
+    upgrade the value in place (then :func:`load_text` decides, to the same container or
+    error: every check below is one the general path makes, in its order).
+
+    - *docket's own writing of a current-version container with a digest*: the text is the
+      canonical writing of what orjson read (no duplicate key, no integer beyond 64 bits),
+      within the limits its length and brackets bound; the schema admits it but for the
+      digest's subschema, and the digest is the one computed from the bytes after the
+      excluded members, so the full schema admits it too (:func:`unsealed`).
+    - *a container of a version without a digest, such as Cinder writes*: the strict parse's
+      proof (:func:`~docket.core.codec._proved`), the check at its version, then the path's
+      steps run straight (each edge's compiled upgrade, the strip and seal of the
+      integrity members) and the narrowed check of the result."""
+    if family.signing_key is not None:
         return None
+    current = family.graph.current
+    specs = family._specs
     kind = type(current)
-    max_keys, max_depth = family.limits.max_keys, family.limits.max_depth
-    check = spec.unsealed.is_valid
-    member, signature, excluded = integrity.digest, integrity.signature, integrity.excluded
-    digest_of = integrity.digest_of
+    limits = family.limits
+    max_keys, max_depth = limits.max_keys, limits.max_depth
     name = family.source.name
+    integrity = specs[current].integrity
+    if integrity is not None:
+        check_sealed = specs[current].unsealed.is_valid
+        member, signature, excluded = integrity.digest, integrity.signature, integrity.excluded
+        digest_of = integrity.digest_of
+    plans: dict[Any, Any] = {}
+
+    def plan(version: Any) -> Any:
+        """How a ``version`` container is upgraded, worked out once (None: the general path)."""
+        spec = specs.get(version)
+        if spec is None or spec.integrity is not None:
+            return None
+        route = family._route(version, current)
+        if route.losses or not all(up for _, up in route.steps):
+            return None
+        steps = tuple(
+            (m.upgrade, m.target, specs[m.source].integrity, specs[m.target].integrity)
+            for m, _ in route.steps
+        )
+        return spec.fast.is_valid, steps, route.check.is_valid
 
     def read(data: bytes, value: Any) -> Container | None:
-        found = value.get("version") if type(value) is dict else None
-        if found != current or type(found) is not kind:
+        found: Any = value.get("version") if type(value) is dict else None
+        if found == current and type(found) is kind:
+            if integrity is None:
+                return None
+            try:
+                whole = _dumps(value, option=_SORTED)
+            except TypeError:  # nested past what orjson writes
+                return None
+            if (
+                whole != data
+                or not (len(data) <= max_keys or data.count(b":") <= max_keys)
+                or not _at_most(data, max_depth)
+                or not check_sealed(value)
+                # The digest is no secret (anyone can compute it from the content): a
+                # plain comparison.
+                or value.get(member) != digest_of(value, covered_bytes(value, whole, excluded))
+            ):
+                return None
+            signed = signature is not None and value.get(signature) is not None
+            return make(name, current, value, current, "unverified" if signed else "absent")
+        if type(found) not in _VERSION_TYPES:
             return None
-        try:
-            whole = _dumps(value, option=_SORTED)
-        except TypeError:  # nested past what orjson writes
+        if found not in plans:
+            plans[found] = plan(found)
+        how = plans[found]
+        if how is None:
             return None
-        if (
-            whole != data
-            or not (len(data) <= max_keys or data.count(b":") <= max_keys)
-            or not _at_most(data, max_depth)
-            or not check(value)
-            # The digest is no secret (anyone can compute it from the content): a plain
-            # comparison.
-            or value.get(member) != digest_of(value, covered_bytes(value, whole, excluded))
-        ):
+        valid, steps, check = how
+        if _proved(data, value, limits) is None or not valid(value):
             return None
-        signed = signature is not None and value.get(signature) is not None
-        return make(name, current, value, current, "unverified" if signed else "absent")
+        out = value
+        for upgrade, target, strip, seal in steps:
+            if strip is not None:
+                strip.strip(out)
+            try:
+                out = upgrade(out)
+            except Exception:
+                raise Spent from None
+            if type(out) is not dict:
+                raise Spent
+            out["version"] = target
+            if seal is not None:
+                seal.seal(out, None)
+        if not check(out):
+            raise Spent
+        return make(name, current, out, found, "absent")
 
     return read
 
 
 def load_text(family: Family, data: bytes | str, make: Maker) -> Container:
     """:meth:`Family.load` of bytes or text to the current version: the same checks in the
-    same order, with less in between. A v3 container docket wrote takes
-    :func:`sealed_reader`'s path; otherwise the serialisation that proves the parse exact is the
+    same order, with less in between. The containers loaded most take :func:`reader`'s
+    path; otherwise the serialisation that proves the parse exact is the
     digest's input too (:func:`~docket.core.codec.parse_sealed`), and a fresh container is
     upgraded in place. ``make`` makes the container (``family._container``)."""
     limits = family.limits
@@ -175,8 +229,11 @@ def load_text(family: Family, data: bytes | str, make: Maker) -> Container:
         except orjson.JSONDecodeError:  # orjson refused it: the exact path decides
             obj, covered = parse_exact(data, limits), None
         else:
-            read = family._read_sealed
-            done = read(data, value) if read is not None else None
+            read = family._reader
+            try:
+                done = read(data, value) if read is not None else None
+            except Spent:  # the value was changed in place: parsed again
+                done, value = None, _loads(data)
             if done is not None:
                 return done
             obj, covered = proved_sealed(data, value, limits, family._sealed)

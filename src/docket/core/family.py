@@ -410,9 +410,9 @@ class Family:
         return self._migrate(container, target, allow_lossy=False, owned=owned, checked=True)
 
     @functools.cached_property
-    def _read_sealed(self) -> _loading.Reader | None:
-        """:func:`docket.core._loading.sealed_reader` of this family."""
-        return _loading.sealed_reader(self, _container)
+    def _reader(self) -> _loading.Reader | None:
+        """:func:`docket.core._loading.reader` of this family."""
+        return _loading.reader(self, _container)
 
     @functools.cached_property
     def _sealed(self) -> dict[Version, frozenset[str]]:
