@@ -153,8 +153,8 @@ def reader(family: Family, make: Maker) -> Reader | None:
 
     def plan(version: Any) -> Any:
         """How a ``version`` container is upgraded, worked out once (None: the general path)."""
-        spec = specs.get(version)
-        if spec is None or spec.integrity is not None:
+        spec = specs[version]
+        if spec.integrity is not None:
             return None
         route = family._route(version, current)
         if route.losses or not all(up for _, up in route.steps):
@@ -186,8 +186,8 @@ def reader(family: Family, make: Maker) -> Reader | None:
                 return None
             signed = signature is not None and value.get(signature) is not None
             return make(name, current, value, current, "unverified" if signed else "absent")
-        if type(found) not in _VERSION_TYPES:
-            return None
+        if type(found) not in _VERSION_TYPES or found not in specs:
+            return None  # (hostile versions are not remembered: one plan a known version)
         if found not in plans:
             plans[found] = plan(found)
         how = plans[found]
