@@ -37,7 +37,8 @@ from docket.core.integrity import DIGEST_PREFIX, SIGNATURE_PREFIX, Integrity
 
 if TYPE_CHECKING:
     from docket.core.family import Container, Family, VersionSpec
-    from docket.core.operations import Operation
+    from docket.core.migrations import Migration
+    from docket.core.operations import Operation, Transform
     from docket.core.versions import Version
 
 _VERSION_TYPES = (int, str)  # a version found among the family's is one detect() returns
@@ -159,9 +160,15 @@ def reader(family: Family, make: Maker) -> Reader | None:
         route = family._route(version, current)
         if route.losses or not all(up for _, up in route.steps):
             return None
+        # The first edge takes the value just found valid at ``version``.
         steps = tuple(
-            (m.upgrade, m.target, specs[m.source].integrity, specs[m.target].integrity)
-            for m, _ in route.steps
+            (
+                checked_upgrade(m, spec.schema) if i == 0 else m.upgrade,
+                m.target,
+                specs[m.source].integrity,
+                specs[m.target].integrity,
+            )
+            for i, (m, _) in enumerate(route.steps)
         )
         return spec.fast.is_valid, steps, route.check.is_valid
 
@@ -214,6 +221,36 @@ def reader(family: Family, make: Maker) -> Reader | None:
         return make(name, current, out, found, "absent")
 
     return read
+
+
+def checked_upgrade(migration: Migration, schema: Mapping[str, Any]) -> Transform:
+    """``migration``'s upgrade for a container valid under ``schema``, its source version's:
+    compiled again with a converter's ``checked`` form (:attr:`Converter.checked`) where a
+    ``convert`` takes a value no earlier operation of the edge can have changed or put there
+    (only ``add`` and ``convert`` of other places come before it), so one ``schema`` admits;
+    the upgrade itself where there is none."""
+    from docket.core.narrowing import _field_schema
+    from docket.core.operations import Add, Convert, compile_operations, compiled_operations
+
+    ops = compiled_operations(migration.upgrade)
+    forwards = {}
+    for i, op in enumerate(ops or ()):
+        before = (ops or ())[:i]
+        if not all(isinstance(p, Add | Convert) for p in before):
+            break
+        if not isinstance(op, Convert) or op.section is None:
+            continue
+        if any(p.place in ((None, op.section), op.place) for p in before):
+            continue
+        converter = migration.converters.get(op.converter)
+        field = _field_schema(schema, op.section, op.field)
+        if converter is not None and converter.checked is not None and field is not None:
+            forward = converter.checked(field)
+            if forward is not None:
+                forwards[i] = forward
+    if not ops or not forwards:
+        return migration.upgrade
+    return compile_operations(ops, migration.converters, forwards)
 
 
 def load_text(family: Family, data: bytes | str, make: Maker) -> Container:
