@@ -10,9 +10,14 @@ it skips is shown by what is checked anyway.
   that does not is judged by the full schema first, as the general path does.
 - *The check after a migration* (:func:`narrowed_check`): the path's steps seal what they
   write, so the digest and signature members are left out of it the same way.
+- *The calls in between* (:func:`reader`): the containers loaded most, docket's own v3
+  writing and Cinder's, take one straight path each, the family's constants bound once.
+- *A converter's own checks* (:func:`checked_upgrade`): the first edge of the upgrade takes
+  a value just found valid at its version, so a converter may skip what that schema showed.
 
 ``tests/core/test_load_paths.py`` holds the fast path to the general one and to the
-reference parser; ``tests/core/test_narrowing.py`` holds :func:`unsealed` to jsonschema-rs.
+reference parser; ``tests/core/test_unsealed.py`` holds :func:`unsealed` to jsonschema-rs,
+``tests/core/test_checked_upgrade.py`` the checked converters to the converters.
 """
 
 from __future__ import annotations
