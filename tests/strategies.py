@@ -23,6 +23,20 @@ NAIVE_TS = st.datetimes(min_value=datetime(1900, 1, 1)).map(
 )
 short_text = st.text(max_size=40)
 meta_keys = st.text(min_size=1, max_size=30)
+# Strings near Cinder's naive timestamps: its shape with any digits (most not a real moment),
+# real moments, those a character off, null and other text.
+cinder_like_timestamps = st.one_of(
+    st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}",
+                  fullmatch=True),
+    st.datetimes().map(lambda d: d.isoformat(timespec="microseconds")),
+    st.tuples(
+        st.datetimes().map(lambda d: d.isoformat(timespec="microseconds")),
+        st.integers(0, 25),
+        st.sampled_from([*"0123456789:-T. Z", "\u0663", "\n"]),
+    ).map(lambda t: t[0][: t[1]] + t[2] + t[0][t[1] + 1 :]),
+    st.none(),
+    short_text,
+)
 
 
 def operations(

@@ -193,6 +193,14 @@ def parse_sealed(
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
         return parse_exact(data, limits), None  # orjson refused it: the exact path decides
+    return proved_sealed(data, value, limits, sealed)
+
+
+def proved_sealed(
+    data: bytes, value: Any, limits: Limits, sealed: Mapping[Any, frozenset[str]]
+) -> tuple[JSONObject, bytes | None]:
+    """:func:`parse_sealed` of ``data`` (of a size within ``limits``) given ``value``,
+    ``orjson.loads(data)``."""
     if type(value) is not dict:
         return parse_exact(data, limits), None
     found = value.get("version")
@@ -200,17 +208,22 @@ def parse_sealed(
     if excluded is not None:
         whole = canonical(value)
         if data == whole and (_shape_within(data, limits) or _walk(value, limits) is not None):
-            head = canonical({k: value[k] for k in excluded if k in value})
-            if len(head) == 2:  # no excluded member
-                return value, whole
-            # The excluded members sort first (the version, family and integrity members
-            # before sections named after what they hold): the rest of the text is the body.
-            cut = len(head) - 1
-            if whole[cut : cut + 1] == b"," and whole.startswith(head[:-1]):
-                return value, b"{" + whole[cut + 1 :]
-            return value, canonical({k: v for k, v in value.items() if k not in excluded})
+            return value, covered_bytes(value, whole, excluded)
     proved = _proved(data, value, limits)
     return (proved if proved is not None else parse_exact(data, limits)), None
+
+
+def covered_bytes(value: JSONObject, whole: bytes, excluded: frozenset[str]) -> bytes:
+    """The canonical bytes of ``value``'s members but the ``excluded`` ones, given ``whole``,
+    its canonical writing: the bytes after the excluded members when they sort first (the
+    version, family and integrity members before sections named after what they hold)."""
+    head = canonical({k: value[k] for k in excluded if k in value})
+    if len(head) == 2:  # no excluded member
+        return whole
+    cut = len(head) - 1
+    if whole[cut : cut + 1] == b"," and whole.startswith(head[:-1]):
+        return b"{" + whole[cut + 1 :]
+    return canonical({k: v for k, v in value.items() if k not in excluded})
 
 
 # Every float orjson makes of an integer outside [-2**63, 2**64) is at least this large; the

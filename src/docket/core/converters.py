@@ -32,6 +32,13 @@ class Converter:
     shown, the check after a migration leaves the field out (``narrowing.shown_fields``);
     a property test should hold it to jsonschema-rs (``tests/core/test_narrowing.py``)."""
 
+    checked: Callable[[Any], Callable[[Any], Any] | None] | None = None
+    """Given a field's schema at the source version, a function that does what
+    :attr:`forward` does on every value that schema admits, with less work (None: not
+    shown). A load that has just validated the container at that version runs the first
+    edge of its path with it (``docket.core._loading``); a test should hold the two to each
+    other on such values (``tests/core/test_load_paths.py``)."""
+
     def judge(self, source: Any, target: Any) -> Exactness:
         """Whether this conversion, from values ``source`` admits to ``target``, is one the
         inverse undoes for every value."""
@@ -121,6 +128,28 @@ def _naive_keeps_valid(source: Any, target: Any) -> bool:
     )
 
 
+def _cinder_to_utc(value: Any) -> Any:
+    """:func:`_naive_to_utc` of a value :data:`NAIVE_PATTERN` admits (or null): Cinder's shape
+    is known, so only ``fromisoformat`` judges the moment."""
+    if value is None:
+        return None
+    try:
+        _from_iso(value)
+    except ValueError:
+        raise ValueError(f"{show(value)} is not a real date and time") from None
+    return value + "Z"
+
+
+def _naive_checked(source: Any) -> Callable[[Any], Any] | None:
+    """:func:`_cinder_to_utc` for a field whose schema admits only Cinder's naive timestamps
+    and null (of type ``"string"`` or ``["string", "null"]`` and :data:`NAIVE_PATTERN`,
+    annotations aside); None for any other schema."""
+    src = _judged(source)
+    if src is None or src.get("type") not in ("string", ["string", "null"], ["null", "string"]):
+        return None
+    return _cinder_to_utc if src == {"type": src["type"], "pattern": NAIVE_PATTERN} else None
+
+
 def _utc_to_naive(value: Any) -> Any:
     if value is None:
         return None
@@ -144,7 +173,7 @@ BUILTIN_CONVERTERS: Mapping[str, Converter] = {
     for c in (
         Converter(
             "naive-utc-to-aware", _naive_to_utc, "aware-utc-to-naive",
-            keeps_valid=_naive_keeps_valid,
+            keeps_valid=_naive_keeps_valid, checked=_naive_checked,
         ),
         Converter("aware-utc-to-naive", _utc_to_naive, "naive-utc-to-aware"),
         Converter("int-to-string", _to_string, "string-to-int", conversions.int_to_string),

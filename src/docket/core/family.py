@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import jsonschema_rs
 
 from docket._lazy import lazy_exports
+from docket.core import _loading
 from docket.core._frozen import filled
 from docket.core._rs import PathFinder
 from docket.core.codec import (
@@ -23,7 +24,6 @@ from docket.core.codec import (
     canonical,
     check_limits,
     parse,
-    parse_sealed,
 )
 from docket.core.documents import FamilySource
 from docket.core.errors import (
@@ -50,7 +50,6 @@ from docket.core.versions import Version, VersionScheme, detect
 if TYPE_CHECKING:
     from docket.core.losses import DataLoss, Migrated
     from docket.core.migrations import FieldRef, Migration, VersionGraph
-    from docket.core.operations import Operation
     from docket.core.policy import NamedRule, RestorePolicy
 
 __getattr__ = lazy_exports(__name__, {"docket.core.losses": "Migrated"})
@@ -168,6 +167,12 @@ class VersionSpec:
 
     def is_valid(self, data: Any) -> bool:
         return bool(self.fast.is_valid(data))
+
+    @functools.cached_property
+    def unsealed(self) -> Any:
+        """The validator without the digest member's subschema, whose verdict stands once
+        the digest matches (:func:`docket.core._loading.unsealed_validator`)."""
+        return _loading.unsealed_validator(self)
 
 
 class _Route(NamedTuple):
@@ -350,13 +355,7 @@ class Family:
         return detect(self.name, self.scheme, self.versions, dict(data))
 
     def _check(self, obj: JSONObject, version: Version) -> str:
-        spec = self._specs[version]
-        if not spec.fast.is_valid(obj):
-            raise ValidationError(self.name, version, spec.issues(obj))
-        if spec.integrity is not None:
-            return spec.integrity.verify(obj, self.signing_key)
-        self._refuse_unsignable(version)
-        return "absent"
+        return _loading.checked(self, self._specs[version], obj)
 
     @functools.cached_property
     def signs(self) -> bool:
@@ -384,7 +383,9 @@ class Family:
         """Parse, validate and upgrade a container (to current, or to ``to``); a
         :class:`Container` is checked again and keeps its written version."""
         if to is None and (type(data) is bytes or type(data) is str):
-            return self._load_text(data)
+            # The same checks in the same order, with less in between (held to this path by
+            # tests/core/test_load_paths.py).
+            return _loading.load_text(self, data, _container)
         obj = self._parse(data)
         found: Any = obj.get("version")
         # One dict lookup finds a known version (the family's versions are _specs' keys);
@@ -409,45 +410,14 @@ class Family:
         return self._migrate(container, target, allow_lossy=False, owned=owned, checked=True)
 
     @functools.cached_property
+    def _reader(self) -> _loading.Reader | None:
+        """:func:`docket.core._loading.reader` of this family."""
+        return _loading.reader(self, _container)
+
+    @functools.cached_property
     def _sealed(self) -> dict[Version, frozenset[str]]:
         """The versions with a digest, each with the members it does not cover."""
         return {v: s.integrity.excluded for v, s in self._specs.items() if s.integrity}
-
-    def _load_text(self, data: bytes | str) -> Container:
-        """:meth:`load` of bytes or text to the current version: the same checks in the same order,
-        with less in between (``tests/core/test_load_paths.py`` holds it to the general
-        path). The serialisation that proves the parse exact is the digest's input too
-        (:func:`~docket.core.codec.parse_sealed`), and a fresh container is upgraded in
-        place."""
-        obj, covered = parse_sealed(data, self.limits, self._sealed)
-        found: Any = obj.get("version")
-        spec = self._specs.get(found) if type(found) in _VERSION_TYPES else None
-        if spec is None:
-            spec = self._specs[self.detect(obj)]
-        version = spec.version
-        if not spec.fast.is_valid(obj):
-            raise ValidationError(self.name, version, spec.issues(obj))
-        integrity = spec.integrity
-        if integrity is not None:
-            status = integrity.verify(obj, self.signing_key, covered)
-        else:
-            self._refuse_unsignable(version)
-            status = "absent"
-        target = self.graph.current  # not through the properties: this is the hot path
-        if version == target:
-            return _container(self.source.name, version, obj, version, status)
-        route = self._route(version, target)
-        if route.losses:
-            raise LossyMigration(self.name, version, target, list(route.losses))
-        out = obj
-        for migration, up in route.steps:
-            out = self._step(out, migration, up, True)
-        if not route.check.is_valid(out):
-            container = _container(self.name, version, obj, version, status)
-            raise self._broken_step(container, target, route.steps)
-        if self._specs[target].integrity is not None:
-            status = "verified" if self.signing_key is not None else "absent"
-        return _container(self.name, target, out, version, status)
 
     def validate(
         self, data: bytes | bytearray | memoryview | str | Mapping[str, Any] | Container
@@ -639,29 +609,7 @@ class Family:
         return self._route(source, target).check
 
     def _narrowed_check(self, source: Version, target: Version) -> Any:
-        from docket.core.narrowing import Touched, narrowed, pruned, shown_fields, touched_by
-        from docket.core.operations import compiled_operations
-
-        whole = {"version"}  # every step sets it
-        ops: list[Operation] = []
-        steps = []
-        for migration, up in self.graph.path(source, target):
-            compiled = compiled_operations(migration.upgrade if up else migration.downgrade)
-            if compiled is None:  # a function of its own: it may change anything
-                return self._specs[target].fast
-            ops.extend(compiled)
-            steps.append((compiled, migration.converters))
-            for v in (migration.source, migration.target):
-                integrity = self._specs[v].integrity
-                if integrity is not None:
-                    whole.update(m for m in (integrity.digest, integrity.signature) if m)
-        touched = touched_by(ops)
-        before, after = self._specs[source].schema, self._specs[target].schema
-        shown = shown_fields(steps, before, after)
-        schema = narrowed(before, after, Touched(touched.whole | whole, touched.fields), shown)
-        if schema is None:
-            return self._specs[target].fast
-        return jsonschema_rs.validator_for(pruned(schema), validate_formats=True)
+        return _loading.narrowed_check(self, source, target)
 
     def _broken_step(
         self, container: Container, target: Version, steps: Sequence[tuple[Migration, bool]]

@@ -640,9 +640,14 @@ def inverse_operations(
     return [op.inverse(converters) for op in reversed(ops)]
 
 
-def compile_operations(ops: Sequence[Operation], converters: Mapping[str, Converter]) -> Transform:
+def compile_operations(
+    ops: Sequence[Operation],
+    converters: Mapping[str, Converter],
+    forwards: Mapping[int, Callable[[Any], Any]] | None = None,
+) -> Transform:
     """Turn operations into one function over container data, compiled once per edge
-    (converters are checked now).
+    (converters are checked now); ``forwards`` replaces the converter function of the
+    ``convert`` operations at those indexes (``Converter.checked``).
 
     The function is generated with one unrolled step per operation (each operation's
     :meth:`Operation.compile`), as the store's row dumpers are: each section is looked up
@@ -663,6 +668,8 @@ def compile_operations(ops: Sequence[Operation], converters: Mapping[str, Conver
         namespace[f"_o{i}"] = op
         namespace[f"_f{i}"] = op.field
         namespace.update({f"{name}{i}": value for name, value in step.names.items()})
+        if forwards and i in forwards:
+            namespace[f"_c{i}"] = forwards[i]
         if current is None or current[0] != op.section:
             namespace[f"_s{i}"] = op.section
             lines.append(f"    h = _holder(data, _s{i})")
