@@ -44,7 +44,11 @@ def test_the_strategies_reach_every_outcome() -> None:
     # reach the deeper checks and accept some inputs.
     tally = fuzz_long.Tally()
     for name in ("load", "record"):
-        settings(max_examples=200)(fuzz_long.targets(tally)[name])()
+        # Derandomized: the claim is about the strategies, not about a lucky draw (a random
+        # 200 missed an outcome about once in tens of runs).
+        settings(max_examples=200, derandomize=True, database=None)(
+            fuzz_long.targets(tally)[name]
+        )()
     seen = {key.split(": ", 1)[1] for key in tally.outcomes}
     assert {"ok", "InvalidJSON", "ValidationError"} <= seen
     assert any(k.startswith("record: ") and k.endswith(": ok") for k in tally.outcomes)
