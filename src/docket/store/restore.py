@@ -6,8 +6,7 @@ was written at, checks every value against its column (length, NUL, keys MySQL w
 and only then writes, with set-based statements: one ``UPDATE`` per shape of base write
 (executemany), one select of the existing entries per metadata table, batched soft deletes,
 then the updates and inserts of entries a few statements per table (on SQLite the rows as one
-JSON text that ``json_each`` reads, on PostgreSQL as arrays, on MySQL/MariaDB as rows of
-parameters). The writes go in volume id order (updates of existing rows in row id order), not
+JSON text the database's ``json_each`` reads, on MySQL/MariaDB as rows of parameters). The writes go in volume id order (updates of existing rows in row id order), not
 the batch's: each index and table page is visited once, in order, instead of at random (a
 restore of 10,000 volumes on SQLite read and wrote about a third fewer pages). The caller runs
 it inside one transaction.
@@ -222,52 +221,34 @@ class _RowsSql:
                 f"WHERE {name}.{rid} = docket_new.rid",
             )
         self._texts: dict[tuple[str, int], str] = {}
-        # PostgreSQL takes a column of values as one array parameter: a statement of a few
-        # parameters whatever the rows (psycopg parses a statement's placeholders in Python,
-        # which for tens of thousands of them costs more than the insert).
-        self.arrays = dialect.name == "postgresql"
         self.created = "created_at" in table.c
-        created = f"{mark}, " if self.created else ""
-        self.insert_arrays = (
-            f"{self._insert_head.removesuffix(' VALUES ')} SELECT d.v, d.k, d.x, {false}"
-            f"{', ' if self.created else ''}{created.removesuffix(', ')} FROM unnest("
-            f"CAST({mark} AS TEXT[]), CAST({mark} AS TEXT[]), CAST({mark} AS TEXT[])) AS d(v, k, x)"
+        # SQLite (3.38+, JSON built in) and PostgreSQL take the rows as one JSON text, read by
+        # the database's JSON functions in C: per value, no Python object to build and no
+        # parameter to bind (psycopg dumps each element of an array parameter in Python).
+        postgresql = dialect.name == "postgresql"
+        self.json = postgresql or (
+            dialect.name == "sqlite" and sqlite3.sqlite_version_info >= (3, 38)
         )
-        # SQLite takes the rows as one JSON text, read by its json_each in C: per value,
-        # no Python object to build and no parameter to bind (SQLite 3.38+ has JSON built in).
-        self.json = dialect.name == "sqlite" and sqlite3.sqlite_version_info >= (3, 38)
         """Whether :attr:`insert_json` and :attr:`update_json` are used."""
+        # PostgreSQL: ``json`` (not ``jsonb``) keeps the members in the text's order.
+        each = "json_each_text" if postgresql else "json_each"
+        payload = f"CAST({mark} AS JSON)" if postgresql else mark
+        row_id = "BIGINT" if postgresql else "INTEGER"
         self.insert_json = (
             f"{self._insert_head.removesuffix(' VALUES ')} SELECT v.key, e.key, e.value, {false}"
-            f"{', ' + mark if self.created else ''} FROM json_each({mark}) AS v, "
-            "json_each(v.value) AS e"
+            f"{', ' + mark if self.created else ''} FROM json_each({payload}) AS v, "
+            f"{each}(v.value) AS e"
         )
         """Rows as one JSON object: volume id -> {key: value} (created_at, when stamped, is
-        the first parameter)."""
+        the first parameter); each volume's rows are inserted in its object's order."""
         self.update_json = (
-            f"WITH docket_new (rid, value) AS (SELECT CAST(key AS INTEGER), value FROM "
-            f"json_each({mark})) UPDATE {name} SET {quote('value')} = docket_new.value"
+            f"WITH docket_new (rid, value) AS (SELECT CAST(key AS {row_id}), value FROM "
+            f"{each}({payload})) UPDATE {name} SET {quote('value')} = docket_new.value"
             f"{', ' + quote('updated_at') + ' = ' + mark if self.stamped else ''} FROM docket_new "
             f"WHERE {name}.{quote('id')} = docket_new.rid"
         )
         """New values as one JSON object: row id -> value (updated_at, when stamped, is the
         second parameter)."""
-        stamp_set = f", {quote('updated_at')} = {mark}" if self.stamped else ""
-        self.update_arrays = (
-            f"UPDATE {name} SET {quote('value')} = d.x{stamp_set} FROM unnest("
-            f"CAST({mark} AS BIGINT[]), CAST({mark} AS TEXT[])) AS d(r, x) "
-            f"WHERE {name}.{quote('id')} = d.r"
-        )
-
-    def created_first(self, now: Any, *columns: Sequence[Any]) -> tuple[Any, ...]:
-        """Parameters of :attr:`insert_arrays`: the time (when stamped), then the columns."""
-        lists = tuple(list(c) for c in columns)
-        return (now, *lists) if self.created else lists
-
-    def stamp_first(self, now: Any, *columns: Sequence[Any]) -> tuple[Any, ...]:
-        """Parameters of :attr:`update_arrays`: the time (when stamped), then the columns."""
-        lists = tuple(list(c) for c in columns)
-        return (now, *lists) if self.stamped else lists
 
     def insert(self, rows: int) -> str:
         return self._text("insert", rows)
@@ -672,9 +653,6 @@ class Restorer:
             return
         vids = [vid for vid, entries in fresh.items() for _ in entries]
         values = [v for entries in fresh.values() for v in entries.values()]
-        if rows.arrays:
-            conn.exec_driver_sql(rows.insert_arrays, rows.created_first(now, vids, keys, values))
-            return
         columns = [vids, keys, values] + ([[now] * len(keys)] if len(fields) == 4 else [])
         inserts = list(zip(*columns, strict=True))
         # One multi-row INSERT per chunk.
@@ -696,12 +674,6 @@ class Restorer:
             for payload in self._json_chunks({str(rid): value for rid, value, _ in updates}):
                 params = (payload, now) if rows.stamped else (payload,)
                 conn.exec_driver_sql(rows.update_json, params)
-        elif rows.arrays:
-            # PostgreSQL: every row in one statement, its columns as arrays.
-            conn.exec_driver_sql(
-                rows.update_arrays,
-                rows.stamp_first(now, [u[0] for u in updates], [u[1] for u in updates]),
-            )
         elif rows.update is None:  # MySQL/MariaDB: the driver's executemany
             for chunk in self._chunks(updates):
                 conn.exec_driver_sql(
