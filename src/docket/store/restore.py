@@ -5,8 +5,9 @@ target volumes in one query, plans every restore with the policy of the version 
 was written at, checks every value against its column (length, NUL, keys MySQL would merge),
 and only then writes, with set-based statements: one ``UPDATE`` per shape of base write
 (executemany), one select of the existing entries per metadata table, batched soft deletes,
-then the updates and inserts of entries a few statements per table (on SQLite the rows as one
-JSON text the database's ``json_each`` reads, on MySQL/MariaDB as rows of parameters). The writes go in volume id order (updates of existing rows in row id order), not
+then the updates and inserts of entries a few statements per table (on SQLite and PostgreSQL
+the rows as one JSON text the database's ``json_each`` reads, on MySQL/MariaDB as rows of
+parameters). The writes go in volume id order (updates of existing rows in row id order), not
 the batch's: each index and table page is visited once, in order, instead of at random (a
 restore of 10,000 volumes on SQLite read and wrote about a third fewer pages). The caller runs
 it inside one transaction.
