@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, groupby
+from itertools import accumulate, chain, groupby, islice
 from operator import itemgetter
 from typing import Any
 
@@ -661,7 +662,7 @@ class Restorer:
         updates.sort()  # in row order: each table page once
         self._write_updates(conn, rows, update_sql, updates, now)
         if rows.json:
-            for payload in self._json_chunks(fresh):
+            for payload in self._json_chunks(fresh, nested=True):
                 params = (now, payload) if rows.created else (payload,)
                 conn.exec_driver_sql(rows.insert_json, params)
             return
@@ -705,19 +706,22 @@ class Restorer:
                 params = (*flat, now) if rows.stamped else tuple(flat)
                 conn.exec_driver_sql(rows.update(len(chunk)), params)
 
-    def _json_chunks(self, items: Mapping[Any, Any]) -> Iterator[str]:
-        """``items`` as JSON objects of about ``chunk_size`` values each (a value that is
-        an object counts its members), each within :data:`_MAX_JSON` bytes when it can be."""
-        chunk: dict[Any, Any] = {}
-        size = 0
-        for key, value in items.items():
-            chunk[key] = value
-            size += len(value) if type(value) is dict else 1
-            if size >= self.chunk_size:
-                yield from _json_texts(chunk)
-                chunk, size = {}, 0
-        if chunk:
-            yield from _json_texts(chunk)
+    def _json_chunks(self, items: Mapping[Any, Any], nested: bool = False) -> Iterator[str]:
+        """``items`` as JSON objects of about ``chunk_size`` values each (with ``nested``,
+        every value is an object and counts its members), each within :data:`_MAX_JSON`
+        bytes when it can be. The cuts are found by bisection over running totals, and the
+        members are taken in slices, not one by one."""
+        counts = list(accumulate(map(len, items.values()))) if nested else None
+        members = iter(items.items())
+        done = taken = 0
+        while taken < len(items):
+            if counts is None:
+                end = min(len(items), taken + self.chunk_size)
+            else:
+                end = min(len(items), bisect_left(counts, done + self.chunk_size, taken) + 1)
+                done = counts[end - 1]
+            yield from _json_texts(dict(islice(members, end - taken)))
+            taken = end
 
 
 # Text SQLite binds in one piece stays well below its default length limit (10**9 bytes).
