@@ -5,9 +5,12 @@ target volumes in one query, plans every restore with the policy of the version 
 was written at, checks every value against its column (length, NUL, keys MySQL would merge),
 and only then writes, with set-based statements: one ``UPDATE`` per shape of base write
 (executemany), one select of the existing entries per metadata table, batched soft deletes,
-then the updates and inserts of entries a few statements per table (on SQLite the rows as one
-JSON text that ``json_each`` reads, on PostgreSQL as arrays, on MySQL/MariaDB as rows of
-parameters). The caller runs it inside one transaction.
+then the updates and inserts of entries a few statements per table (on SQLite and PostgreSQL
+the rows as one JSON text the database's ``json_each`` reads, on MySQL/MariaDB as rows of
+parameters). The writes go in volume id order (updates of existing rows in row id order), not
+the batch's: each index and table page is visited once, in order, instead of at random (a
+restore of 10,000 volumes on SQLite read and wrote about a third fewer pages). The caller runs
+it inside one transaction.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import accumulate, chain, groupby, islice
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -108,6 +113,15 @@ class _Target:
         if found is None:
             found = self._found[(kind, key)] = self._restorer.exists(self._conn, kind, key)
         return found
+
+
+def _fits(lay: Layout, table: str, column: str) -> int:
+    """How long a text in ``table.column`` may be and surely fit (so only longer text is
+    measured); -1 in a narrow character set (utf8mb3, latin1), where every text is checked."""
+    limit = lay.limits.get((table, column))
+    if limit is None:
+        return 1 << 62
+    return -1 if limit.charset is not None else limit.surely_fits
 
 
 def _plain_texts(values: Mapping[str, Any], key_fits: int, value_fits: int) -> bool:
@@ -219,52 +233,34 @@ class _RowsSql:
                 f"WHERE {name}.{rid} = docket_new.rid",
             )
         self._texts: dict[tuple[str, int], str] = {}
-        # PostgreSQL takes a column of values as one array parameter: a statement of a few
-        # parameters whatever the rows (psycopg parses a statement's placeholders in Python,
-        # which for tens of thousands of them costs more than the insert).
-        self.arrays = dialect.name == "postgresql"
         self.created = "created_at" in table.c
-        created = f"{mark}, " if self.created else ""
-        self.insert_arrays = (
-            f"{self._insert_head.removesuffix(' VALUES ')} SELECT d.v, d.k, d.x, {false}"
-            f"{', ' if self.created else ''}{created.removesuffix(', ')} FROM unnest("
-            f"CAST({mark} AS TEXT[]), CAST({mark} AS TEXT[]), CAST({mark} AS TEXT[])) AS d(v, k, x)"
+        # SQLite (3.38+, JSON built in) and PostgreSQL take the rows as one JSON text, read by
+        # the database's JSON functions in C: per value, no Python object to build and no
+        # parameter to bind (psycopg dumps each element of an array parameter in Python).
+        postgresql = dialect.name == "postgresql"
+        self.json = postgresql or (
+            dialect.name == "sqlite" and sqlite3.sqlite_version_info >= (3, 38)
         )
-        # SQLite takes the rows as one JSON text, read by its json_each in C: per value,
-        # no Python object to build and no parameter to bind (SQLite 3.38+ has JSON built in).
-        self.json = dialect.name == "sqlite" and sqlite3.sqlite_version_info >= (3, 38)
         """Whether :attr:`insert_json` and :attr:`update_json` are used."""
+        # PostgreSQL: ``json`` (not ``jsonb``) keeps the members in the text's order.
+        each = "json_each_text" if postgresql else "json_each"
+        payload = f"CAST({mark} AS JSON)" if postgresql else mark
+        row_id = "BIGINT" if postgresql else "INTEGER"
         self.insert_json = (
             f"{self._insert_head.removesuffix(' VALUES ')} SELECT v.key, e.key, e.value, {false}"
-            f"{', ' + mark if self.created else ''} FROM json_each({mark}) AS v, "
-            "json_each(v.value) AS e"
+            f"{', ' + mark if self.created else ''} FROM json_each({payload}) AS v, "
+            f"{each}(v.value) AS e"
         )
         """Rows as one JSON object: volume id -> {key: value} (created_at, when stamped, is
-        the first parameter)."""
+        the first parameter); each volume's rows are inserted in its object's order."""
         self.update_json = (
-            f"WITH docket_new (rid, value) AS (SELECT CAST(key AS INTEGER), value FROM "
-            f"json_each({mark})) UPDATE {name} SET {quote('value')} = docket_new.value"
+            f"WITH docket_new (rid, value) AS (SELECT CAST(key AS {row_id}), value FROM "
+            f"{each}({payload})) UPDATE {name} SET {quote('value')} = docket_new.value"
             f"{', ' + quote('updated_at') + ' = ' + mark if self.stamped else ''} FROM docket_new "
             f"WHERE {name}.{quote('id')} = docket_new.rid"
         )
         """New values as one JSON object: row id -> value (updated_at, when stamped, is the
         second parameter)."""
-        stamp_set = f", {quote('updated_at')} = {mark}" if self.stamped else ""
-        self.update_arrays = (
-            f"UPDATE {name} SET {quote('value')} = d.x{stamp_set} FROM unnest("
-            f"CAST({mark} AS BIGINT[]), CAST({mark} AS TEXT[])) AS d(r, x) "
-            f"WHERE {name}.{quote('id')} = d.r"
-        )
-
-    def created_first(self, now: Any, *columns: Sequence[Any]) -> tuple[Any, ...]:
-        """Parameters of :attr:`insert_arrays`: the time (when stamped), then the columns."""
-        lists = tuple(list(c) for c in columns)
-        return (now, *lists) if self.created else lists
-
-    def stamp_first(self, now: Any, *columns: Sequence[Any]) -> tuple[Any, ...]:
-        """Parameters of :attr:`update_arrays`: the time (when stamped), then the columns."""
-        lists = tuple(list(c) for c in columns)
-        return (now, *lists) if self.stamped else lists
 
     def insert(self, rows: int) -> str:
         return self._text("insert", rows)
@@ -286,6 +282,15 @@ class _RowsSql:
                 found = head + ", ".join([row] * rows) + tail
             self._texts[(kind, rows)] = found
         return found
+
+
+_VOLUME_OF_ROW = itemgetter(1)
+"""The volume id of an existing entry's row (id, volume_id, key, value)."""
+
+
+def _by_volume(p: _Planned) -> str:
+    """The order writes go in (each volume's own entries keep theirs)."""
+    return p.item.volume_id
 
 
 def _rounds(work: Sequence[WorkItem]) -> list[list[WorkItem]]:
@@ -315,6 +320,8 @@ class Restorer:
         names = [str(c.name) for c in vol.columns]
         self._loaders: dict[str, ValueConverter | None] = values.loader(names, lay.hints)
         self._binds = {str(c.name): bind_processor(c, dialect) for c in vol.columns}
+        # Per column, text this short needs no check but for NUL (-1: every text is checked).
+        self._text_fits = {name: _fits(lay, "volumes", name) for name in names}
         self._index = {name: i for i, name in enumerate(names)}
         self._id = self._index["id"]
         self._processors = result_processors(vol, dialect)
@@ -341,13 +348,17 @@ class Restorer:
         self._tables = {USER_SECTION: lay.user, GLANCE_SECTION: lay.glance}
         self._entry_sql = {name: self._compile_entries(t) for name, t in self._tables.items()}
         self._rows_sql = {name: _RowsSql(t, dialect) for name, t in self._tables.items()}
+        self._entry_fits = {
+            name: (_fits(lay, t.name, "key"), _fits(lay, t.name, "value"))
+            for name, t in self._tables.items()
+        }
 
     def _compile_entries(self, t: sa.Table) -> tuple[InSql, InSql, Sql, Sql, tuple[str, ...]]:
         dialect = self.dialect
         existing = InSql.of(
             sa.select(t.c.id, t.c.volume_id, t.c.key, t.c.value)
             .where(in_list(t.c.volume_id), t.c.deleted == sa.false())
-            .order_by(t.c.id),
+            .order_by(t.c.volume_id, t.c.id),
             dialect,
         )
         soft: dict[str, Any] = {"deleted": sa.true()}
@@ -437,7 +448,7 @@ class Restorer:
                     value = convert(value)
                 except ValueError as err:
                     raise RestoreRefused(str(err), path=(BASE, name)) from None
-            if isinstance(value, str):
+            if isinstance(value, str) and (len(value) > self._text_fits[name] or "\x00" in value):
                 self._check_text("volumes", name, BASE, name, value)
             bind = self._binds[name]
             out[name] = bind(value) if bind is not None and value is not None else value
@@ -446,17 +457,7 @@ class Restorer:
     def _entries(self, section: str, values: Mapping[str, Any]) -> dict[str, Any]:
         table = self._tables[section].name
         glance = section == GLANCE_SECTION
-        limits = self.layout.limits
-        key_limit = limits.get((table, "key"))
-        value_limit = limits.get((table, "value"))
-        # Text this short fits whatever the column; only longer text is measured.
-        key_fits = key_limit.surely_fits if key_limit is not None else 1 << 62
-        value_fits = value_limit.surely_fits if value_limit is not None else 1 << 62
-        # A column in a narrow character set (utf8mb3, latin1): every text is checked.
-        if key_limit is not None and key_limit.charset is not None:
-            key_fits = -1
-        if value_limit is not None and value_limit.charset is not None:
-            value_fits = -1
+        key_fits, value_fits = self._entry_fits[section]
         if not self.layout.case_insensitive_keys and _plain_texts(values, key_fits, value_fits):
             # Every key and value is text that fits and holds no NUL: what the loop below
             # gives back unchanged, found by a few passes in C.
@@ -597,19 +598,18 @@ class Restorer:
         return sql
 
     def _write_base(self, conn: sa.Connection, planned: Sequence[_Planned], now: Any) -> None:
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for p in planned:
-            if not p.base:
-                continue
-            columns = tuple(p.base)
-            params = {f"p{i}": p.base[c] for i, c in enumerate(columns)}
-            params["volume_id"] = p.item.volume_id
-            params["now"] = now
-            groups.setdefault(columns, []).append(params)
+        # Per shape of write, rows (the values..., now, volume id) in volume id order.
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for p in sorted(planned, key=_by_volume):
+            if p.base:
+                groups.setdefault(tuple(p.base), []).append(
+                    (*p.base.values(), now, p.item.volume_id)
+                )
         for columns, rows in groups.items():
             sql = self._base_update(columns)
+            fields = (*(f"p{i}" for i in range(len(columns))), "now", "volume_id")
             for chunk in self._chunks(rows):
-                conn.exec_driver_sql(sql.text, [sql.params(r) for r in chunk])
+                conn.exec_driver_sql(sql.text, sql.many(fields, chunk))
 
     def _write_entries(
         self,
@@ -619,16 +619,18 @@ class Restorer:
         now: Any,
         removed: dict[str, dict[str, list[str]]],
     ) -> None:
-        todo = [p for p in planned if section in p.entries]
+        todo = sorted((p for p in planned if section in p.entries), key=_by_volume)
         if not todo:
             return
         existing_sql, delete_sql, update_sql, _insert, fields = self._entry_sql[section]
-        existing: dict[str, list[tuple[Any, str, Any]]] = {}
+        # Rows come in volume id, then row id order: taken a volume at a time (a collation
+        # that holds two ids equal may interleave their rows; each volume's stay in order).
+        existing: dict[str, list[tuple[Any, str, str, Any]]] = {}
         for chunk in self._chunks([p.item.volume_id for p in todo]):
-            for rid, vid, key, value in _fetch(conn, *existing_sql.bind(chunk)):
-                existing.setdefault(vid, []).append((rid, key, value))
+            for vid, group in groupby(_fetch(conn, *existing_sql.bind(chunk)), _VOLUME_OF_ROW):
+                existing.setdefault(vid, []).extend(group)
         deletes: list[Any] = []
-        updates: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, Any]] = []
         # Per volume, the entries to insert (a round names each volume once).
         fresh: dict[str, dict[str, Any]] = {}
         for p in todo:
@@ -639,22 +641,28 @@ class Restorer:
                 fresh[vid] = entries
                 continue
             kept: set[str] = set()
-            for rid, key, value in there:
+            for rid, _, key, value in there:
                 if key in entries and key not in kept:
                     kept.add(key)
                     if value != entries[key]:
-                        updates.append((rid, entries[key], now))
+                        updates.append((rid, entries[key]))
                 elif mode is Mode.REPLACE:
                     # Keys the backup lacks, and second rows of a key, go (soft-deleted).
                     deletes.append(rid)
                     removed[vid].setdefault(section, []).append(key)
-            fresh[vid] = {k: v for k, v in entries.items() if k not in kept} if kept else entries
+            if kept:
+                # The entries less the kept keys, in order (a copy and a few deletes in C).
+                entries = dict(entries)
+                for key in kept:
+                    del entries[key]
+            fresh[vid] = entries
         for chunk in self._chunks(deletes):
             conn.exec_driver_sql(*delete_sql.bind(chunk, {"now": now}))
         rows = self._rows_sql[section]
+        updates.sort()  # in row order: each table page once
         self._write_updates(conn, rows, update_sql, updates, now)
         if rows.json:
-            for payload in self._json_chunks(fresh):
+            for payload in self._json_chunks(fresh, nested=True):
                 params = (now, payload) if rows.created else (payload,)
                 conn.exec_driver_sql(rows.insert_json, params)
             return
@@ -663,9 +671,6 @@ class Restorer:
             return
         vids = [vid for vid, entries in fresh.items() for _ in entries]
         values = [v for entries in fresh.values() for v in entries.values()]
-        if rows.arrays:
-            conn.exec_driver_sql(rows.insert_arrays, rows.created_first(now, vids, keys, values))
-            return
         columns = [vids, keys, values] + ([[now] * len(keys)] if len(fields) == 4 else [])
         inserts = list(zip(*columns, strict=True))
         # One multi-row INSERT per chunk.
@@ -677,57 +682,57 @@ class Restorer:
         conn: sa.Connection,
         rows: _RowsSql,
         update_sql: Sql,
-        updates: Sequence[tuple[Any, Any, Any]],
+        updates: Sequence[tuple[Any, Any]],
         now: Any,
     ) -> None:
-        """Set the new values of existing rows: ``updates`` are (row id, value, now)."""
+        """Set the new values of existing rows: ``updates`` are (row id, value)."""
         if not updates:
             return
         if rows.json:
-            for payload in self._json_chunks({str(rid): value for rid, value, _ in updates}):
+            # Integer row ids, written as JSON's member names by orjson.
+            for payload in self._json_chunks(dict(updates)):
                 params = (payload, now) if rows.stamped else (payload,)
                 conn.exec_driver_sql(rows.update_json, params)
-        elif rows.arrays:
-            # PostgreSQL: every row in one statement, its columns as arrays.
-            conn.exec_driver_sql(
-                rows.update_arrays,
-                rows.stamp_first(now, [u[0] for u in updates], [u[1] for u in updates]),
-            )
         elif rows.update is None:  # MySQL/MariaDB: the driver's executemany
             for chunk in self._chunks(updates):
                 conn.exec_driver_sql(
-                    update_sql.text, update_sql.many(("rid", "value", "now"), chunk)
+                    update_sql.text,
+                    update_sql.many(("rid", "value", "now"), [(*u, now) for u in chunk]),
                 )
         else:
             # One statement per chunk: the new values joined in as a VALUES list.
             for chunk in self._chunks(updates, 2):
-                flat = [v for rid, value, _ in chunk for v in (rid, value)]
+                flat = [v for u in chunk for v in u]
                 params = (*flat, now) if rows.stamped else tuple(flat)
                 conn.exec_driver_sql(rows.update(len(chunk)), params)
 
-    def _json_chunks(self, items: Mapping[str, Any]) -> Iterator[str]:
-        """``items`` as JSON objects of about ``chunk_size`` values each (a value that is
-        an object counts its members), each within :data:`_MAX_JSON` bytes when it can be."""
-        chunk: dict[str, Any] = {}
-        size = 0
-        for key, value in items.items():
-            chunk[key] = value
-            size += len(value) if type(value) is dict else 1
-            if size >= self.chunk_size:
-                yield from _json_texts(chunk)
-                chunk, size = {}, 0
-        if chunk:
-            yield from _json_texts(chunk)
+    def _json_chunks(self, items: Mapping[Any, Any], nested: bool = False) -> Iterator[str]:
+        """``items`` as JSON objects of about ``chunk_size`` values each (with ``nested``,
+        every value is an object and counts its members), each within :data:`_MAX_JSON`
+        bytes when it can be. The cuts are found by bisection over running totals, and the
+        members are taken in slices, not one by one."""
+        counts = list(accumulate(map(len, items.values()))) if nested else None
+        members = iter(items.items())
+        done = taken = 0
+        while taken < len(items):
+            if counts is None:
+                end = min(len(items), taken + self.chunk_size)
+            else:
+                end = min(len(items), bisect_left(counts, done + self.chunk_size, taken) + 1)
+                done = counts[end - 1]
+            yield from _json_texts(dict(islice(members, end - taken)))
+            taken = end
 
 
 # Text SQLite binds in one piece stays well below its default length limit (10**9 bytes).
 _MAX_JSON = 64 * 1024 * 1024
 
 
-def _json_texts(members: dict[str, Any]) -> Iterator[str]:
+def _json_texts(members: dict[Any, Any]) -> Iterator[str]:
     """``members`` as JSON objects of at most :data:`_MAX_JSON` bytes (split in halves
-    until they fit; one member too large for that is one object)."""
-    text = orjson.dumps(members)
+    until they fit; one member too large for that is one object). Integer member names
+    are written as text."""
+    text = orjson.dumps(members, option=orjson.OPT_NON_STR_KEYS)
     if len(text) <= _MAX_JSON or len(members) == 1:
         yield text.decode()
         return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,7 +56,10 @@ class Sql:
             if tuple(fields) == self.names:
                 return list(rows)
             order = [list(fields).index(n) for n in self.names]
-            return [tuple([row[i] for i in order]) for row in rows]
+            if len(order) < 2:
+                return [tuple([row[i] for i in order]) for row in rows]
+            pick = itemgetter(*order)
+            return [pick(row) for row in rows]
         return [dict(zip(fields, row, strict=True)) for row in rows]
 
 
