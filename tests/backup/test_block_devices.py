@@ -174,3 +174,16 @@ def test_a_backup_of_a_link_to_a_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsafeFile, match="not to a block device"):
         d.backup(Backup(id="file-3", volume_id=VOLUME_ID), link)
     assert not (tmp_path / "root").exists() or not any((tmp_path / "root").rglob("*_metadata"))
+
+
+def test_a_restore_onto_a_new_path_makes_a_file_of_the_usual_mode(tmp_path: Path) -> None:
+    d = driver(tmp_path / "root")
+    volume = tmp_path / "vol"
+    volume.write_bytes(volume_bytes(47, 60_000))
+    d.backup(Backup(id="file-4", volume_id=VOLUME_ID), volume)
+    old = os.umask(0o022)
+    try:
+        d.restore("file-4", None, tmp_path / "new.img")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.img").stat().st_mode & 0o777 == 0o644

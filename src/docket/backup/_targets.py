@@ -109,7 +109,9 @@ def write_restore(
     tmp = temp_path(target)
     try:
         # A new name of our own: never a file or link someone put there.
-        made = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC)
+        made = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666
+        )  # the mode open() gives a new file (the umask applies)
         with _writing(str(target), backup_id), os.fdopen(made, "wb") as out:
             work.write(out, sparse=True)
             out.truncate(work.size)
