@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from docket.backup import Backup
+from docket.backup.posix import PosixBackupDriver
 from docket.cli import app
 from docket.errors import InvalidBackup, UnsafeFile
 from tests._posix import VOLUME_ID, backup_dir, driver, volume_bytes
@@ -130,11 +131,17 @@ def _docket(*argv: str) -> tuple[int, str]:
     return result.exit_code, result.stderr
 
 
-def test_a_restore_onto_a_link_to_a_file_is_refused_and_the_file_kept(tmp_path: Path) -> None:
+def _backed_up_file(tmp_path: Path, backup_id: str, seed: int, size: int) -> PosixBackupDriver:
+    """A driver whose root holds ``backup_id``, a backup of a file ``vol`` beside it."""
     d = driver(tmp_path / "root")
     volume = tmp_path / "vol"
-    volume.write_bytes(volume_bytes(45, 100_000))
-    d.backup(Backup(id="file-1", volume_id=VOLUME_ID), volume)
+    volume.write_bytes(volume_bytes(seed, size))
+    d.backup(Backup(id=backup_id, volume_id=VOLUME_ID), volume)
+    return d
+
+
+def test_a_restore_onto_a_link_to_a_file_is_refused_and_the_file_kept(tmp_path: Path) -> None:
+    d = _backed_up_file(tmp_path, "file-1", 45, 100_000)
     # Someone who can write the restore's directory points the target's name elsewhere.
     elsewhere = tmp_path / "precious"
     elsewhere.write_bytes(b"keep me")
@@ -153,10 +160,7 @@ def test_a_restore_onto_a_link_to_a_file_is_refused_and_the_file_kept(tmp_path: 
 
 
 def test_a_dangling_link_is_refused_and_nothing_is_made(tmp_path: Path) -> None:
-    d = driver(tmp_path / "root")
-    volume = tmp_path / "vol"
-    volume.write_bytes(volume_bytes(46, 50_000))
-    d.backup(Backup(id="file-2", volume_id=VOLUME_ID), volume)
+    d = _backed_up_file(tmp_path, "file-2", 46, 50_000)
     planted = tmp_path / "restored.img"
     planted.symlink_to(tmp_path / "made-by-the-restore")
     with pytest.raises(UnsafeFile):
@@ -177,10 +181,7 @@ def test_a_backup_of_a_link_to_a_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_restore_onto_a_new_path_makes_a_file_of_the_usual_mode(tmp_path: Path) -> None:
-    d = driver(tmp_path / "root")
-    volume = tmp_path / "vol"
-    volume.write_bytes(volume_bytes(47, 60_000))
-    d.backup(Backup(id="file-4", volume_id=VOLUME_ID), volume)
+    d = _backed_up_file(tmp_path, "file-4", 47, 60_000)
     old = os.umask(0o022)
     try:
         d.restore("file-4", None, tmp_path / "new.img")

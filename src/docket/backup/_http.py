@@ -132,9 +132,9 @@ class SpooledSink:
         self._size = 0
 
     def write(self, data: bytes | memoryview, /) -> None:
-        self._spool.write(data)
         if self._md5 is not None:
             self._md5.update(data)
+        self._spool.write(data)
         self._size += len(data)
 
     def write_known(self, data: bytes | memoryview, /) -> None:
@@ -143,8 +143,7 @@ class SpooledSink:
         it goes with the upload (Swift's ETag, S3's Content-MD5), and the ETag returned must
         be it."""
         self._md5 = None
-        self._spool.write(data)
-        self._size += len(data)
+        self.write(data)
 
     def commit(self, md5: str) -> None:
         spool, size = self._spool, self._size

@@ -154,6 +154,12 @@ class ObjectWriter:
         return futures
 
     @property
+    def _hashing_stored(self) -> bool:
+        """Whether the stored bytes take an MD5 of their own: they are not the raw bytes
+        (whose MD5 is taken anyway), and the sink's commit looks at it."""
+        return self._hash_stored and self._sink_md5
+
+    @property
     def _compressing(self) -> bool:
         return self._mode != "raw" or self._shadow is not None
 
@@ -250,7 +256,7 @@ class ObjectWriter:
 
     def _store(self, out: bytes | memoryview) -> None:
         self._put(out)
-        if self._hash_stored and self._sink_md5:
+        if self._hashing_stored:
             self._stored_md5.update(out)
         self.stored += len(out)
 
@@ -330,8 +336,7 @@ class ObjectWriter:
                         self._store_compressed(reread, md5)
         finally:
             self._drop_spool()
-        stored = self._stored_md5.hexdigest() if self._hash_stored and self._sink_md5 else md5
-        self._sink.commit(stored)
+        self._sink.commit(self._stored_md5.hexdigest() if self._hashing_stored else md5)
         return {
             "offset": self.offset,
             "length": self.length,
