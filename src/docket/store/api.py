@@ -85,7 +85,7 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 def make_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
     """An engine with sane defaults: SQLite with foreign keys, a busy timeout and one
-    transaction per ``begin``; MySQL in ``utf8mb4``.
+    transaction per ``begin``; MySQL in ``utf8mb4``, whatever character set the URL names.
 
     Pooled connections are not pinged at every checkout (a round trip per call): a read that
     finds its connection dead runs again once on a new one, and a restore pings its
@@ -99,7 +99,11 @@ def make_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
-    if backend in ("mysql", "mariadb") and "charset" not in u.query:
+    if backend in ("mysql", "mariadb"):
+        # Every connection talks utf8mb4, even when the URL names another set (Cinder's
+        # often say ?charset=utf8): a connection in utf8mb3 hands the server an emoji it
+        # stores as "?" under a non-strict sql_mode, and one in latin1 cannot even encode
+        # it. What a column's own set cannot hold is refused by the restore (tables.py).
         u = u.update_query_dict({"charset": "utf8mb4"})
     return sa.create_engine(u, **kwargs)
 
