@@ -39,7 +39,7 @@ from docket.core.family import Container, Family, VersionSpec
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
 from docket.store.errors import Deadlock, VolumeNotFound
-from docket.store.restore import Restorer, RestoreResult, WorkItem
+from docket.store.restore import Restorer, RestoreResult, WorkItem, may_name_a_row
 from docket.store.sql import InSql, in_list, result_processors
 from docket.store.tables import (
     TYPES,
@@ -382,6 +382,9 @@ class BackupMetadataAPI:
         to ``chunk_size`` volumes (one query in all on PostgreSQL). A missing volume is
         :class:`VolumeNotFound` (for all)."""
         ids: list[str] = list(dict.fromkeys(volume_ids))
+        unnamed = _unnameable(ids)
+        if unnamed:
+            raise VolumeNotFound(unnamed)
         reads = self._reads
         rows: dict[str, Sequence[Any]] = {}
         user: dict[str, dict[str, Any]] = {}
@@ -583,6 +586,9 @@ class BackupMetadataAPI:
                 raise
         if not work:
             return []
+        unnamed = _unnameable([item.volume_id for item in work])
+        if unnamed:
+            raise VolumeNotFound(unnamed)
         attempt = 1
         while True:
             try:
@@ -602,6 +608,12 @@ class BackupMetadataAPI:
                 attempt += 1
             except sa.exc.SQLAlchemyError as err:
                 raise _database_error("restore", err) from err
+
+
+def _unnameable(volume_ids: Iterable[str]) -> list[str]:
+    """The ids no volume row can have (:func:`~docket.store.restore.may_name_a_row`), found
+    without asking the database."""
+    return [vid for vid in volume_ids if not may_name_a_row(vid)]
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from docket.core.display import display
 from docket.core.errors import Location, RestoreRefused, StoreError, show
 
 URL_EXAMPLES = "e.g. sqlite:///cinder.db or postgresql+psycopg://user@host/cinder"
@@ -138,7 +139,9 @@ class VolumeNotFound(StoreError, LookupError):
 
     def __init__(self, volume_ids: Sequence[str]) -> None:
         self.volume_ids = tuple(volume_ids)
-        shown = ", ".join(self.volume_ids[:5])
+        # An id comes from a person or a script: any text (a newline, NUL, bytes that were
+        # not UTF-8), shown escaped on one line.
+        shown = ", ".join(display(v) for v in self.volume_ids[:5])
         more = f" and {len(self.volume_ids) - 5} more" if len(self.volume_ids) > 5 else ""
         noun = "volume" if len(self.volume_ids) == 1 else "volumes"
         super().__init__(

@@ -143,6 +143,21 @@ def _plain_texts(values: Mapping[str, Any], key_fits: int, value_fits: int) -> b
 _STR_ONLY = frozenset({str})
 
 
+def may_name_a_row(text: str) -> bool:
+    """Whether ``text`` could be an id in one of Cinder's rows: not when it holds NUL
+    (PostgreSQL refuses it in a query, the others answer "not found") or a lone surrogate
+    (no driver can send it; the command line makes one of each byte that is not UTF-8)."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _fetch(conn: sa.Connection, text: str, params: Any) -> Sequence[Any]:
     """All rows of a query, as the driver gives them (no per-row Row objects)."""
     result = conn.exec_driver_sql(text, params)
@@ -582,8 +597,8 @@ class Restorer:
             raise ValueError(
                 f"unknown kind {show(kind)}; the store knows {', '.join(self._exists)}"
             )
-        if not isinstance(key, str):
-            return False
+        if not isinstance(key, str) or not may_name_a_row(key):
+            return False  # the same answer on every database, without asking
         return bool(_fetch(conn, sql.text, sql.params({"key": key})))
 
     def _base_update(self, columns: tuple[str, ...]) -> Sql:
