@@ -401,6 +401,45 @@ def test_keys_differing_only_in_case(db_engine: sa.Engine, db_backend: str) -> N
         assert json.loads(api.get(DST))["volume-metadata"] == {"Owner": "a", "owner": "b"}
 
 
+@pytest.mark.parametrize(
+    "keys",
+    [("Maße", "Masse"), ("Maße", "mase"), ("é", "E "), ("Ǆ", "ǆ"), ("ﬁ", "fi"), ("a\t", "A\t")],
+)
+def test_other_keys_are_refused_exactly_when_the_database_holds_them_equal(
+    db_engine: sa.Engine, db_backend: str, keys: tuple[str, str]
+) -> None:
+    # docket folded these in Python (ß as "ss", ligatures apart), refusing keys MariaDB
+    # holds apart ("Maße", "Masse" under utf8mb4_general_ci); the server is the judge.
+    source_volume(db_engine)
+    target_volume(db_engine)
+    api = store.BackupMetadataAPI(db_engine)
+    text = json.dumps({"version": 2, "volume-metadata": dict.fromkeys(keys, "v")})
+    equal = False
+    if db_backend == "mariadb":
+        with db_engine.connect() as conn:
+            collation = conn.execute(
+                sa.text(
+                    "SELECT COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA "
+                    "= DATABASE() AND TABLE_NAME = 'volume_metadata' AND COLUMN_NAME = 'key'"
+                )
+            ).scalar()
+            equal = bool(
+                conn.execute(
+                    sa.text(f"SELECT CAST(:a AS CHAR) COLLATE {collation} = :b"),
+                    {"a": keys[0], "b": keys[1]},
+                ).scalar()
+            )
+    if equal:
+        before = dump(db_engine)
+        with pytest.raises(KeyConflict) as caught:
+            api.put(DST, text)
+        assert caught.value.keys == keys
+        assert dump(db_engine) == before
+    else:
+        api.put(DST, text)
+        assert vols.user_metadata(db_engine, DST) == dict.fromkeys(keys, "v")
+
+
 def test_a_key_whose_case_changed_replaces_the_old_one(db_engine: sa.Engine) -> None:
     source_volume(db_engine)
     target_volume(db_engine, metadata={"Owner": "a"})

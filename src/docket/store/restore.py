@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -173,10 +172,11 @@ def _same(value: Any) -> Any:
 
 
 def _fold(key: str) -> str:
-    """A key as MySQL/MariaDB's default collations compare it (case, accents, trailing
-    spaces ignored); an approximation that errs towards calling keys equal."""
-    decomposed = unicodedata.normalize("NFKD", key.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).rstrip(" ")
+    """A printable ASCII key (:func:`_plain`) as MySQL/MariaDB's default collations compare
+    it: case and trailing spaces ignored. Other keys are compared by the database itself
+    (:func:`collation_conflict`): no folding in Python agrees with every collation (under
+    ``utf8mb4_general_ci`` ``ß`` is ``s``, not ``ss``)."""
+    return key.lower().rstrip(" ")
 
 
 _COLLATION_NAME = re.compile(r"[A-Za-z0-9_]+")
@@ -498,7 +498,7 @@ class Restorer:
             out[key] = value
         if self.layout.case_insensitive_keys and len(out) > 1:
             folded: dict[str, str] = {}
-            for key in out:
+            for key in filter(_plain, out):
                 other = folded.setdefault(_fold(key), key)
                 if other != key:
                     raise KeyConflict((section, key), [other, key], "MySQL/MariaDB")
