@@ -198,6 +198,12 @@ def test_open_engine_names_each_way_a_url_fails(tmp_path: Any) -> None:
     assert not missing.exists()  # not made by trying
     store.open_engine(f"sqlite:///{missing}", create=True).dispose()
     assert missing.exists()
+    # A file the driver opens before it connects (no server needed): a typed error, not a
+    # bare "No such file or directory".
+    ca = tmp_path / "no-such-ca.pem"
+    with pytest.raises(store.DatabaseUnreachable) as unread:
+        store.open_engine(f"mysql+pymysql://cinder:secret@127.0.0.1:1/cinder?ssl_ca={ca}")
+    assert "ssl_ca" in unread.value.hint and "secret" not in str(unread.value)
 
 
 def test_backup_rows_looks_for_its_table_when_called(tmp_path: Any) -> None:
@@ -227,9 +233,10 @@ def test_make_engine_turns_sqlite_foreign_keys_on(tmp_path: Any) -> None:
 
 
 def test_make_engine_asks_mysql_for_utf8mb4() -> None:
-    engine = store.make_engine("mysql+pymysql://root@127.0.0.1:3306/test")
-    assert engine.url.query["charset"] == "utf8mb4"
-    engine.dispose()
+    for query in ("", "?charset=utf8", "?charset=latin1&connect_timeout=5"):
+        engine = store.make_engine(f"mysql+pymysql://root@127.0.0.1:3306/test{query}")
+        assert engine.url.query["charset"] == "utf8mb4"
+        engine.dispose()
 
 
 # --- only allowlisted columns ever change -------------------------------------------------

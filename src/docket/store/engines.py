@@ -134,4 +134,13 @@ def open_engine(url: str | sa.URL, *, create: bool = False, **kwargs: Any) -> sa
         # A query parameter the driver refuses (``?connect_timeout=x``) shows only here.
         engine.dispose()
         raise BadDatabaseURL(shown, reason_of(err)) from None
+    except OSError as err:
+        # A file the URL names that the driver opens before connecting (``?ssl_ca=``).
+        engine.dispose()
+        raise DatabaseUnreachable(
+            where(parsed),
+            f"{reason_of(err)}{f': {err.filename}' if err.filename else ''}",
+            hint="check the files the URL names (ssl_ca, sslrootcert, ...) and that you may "
+            "read them",
+        ) from None
     return engine
