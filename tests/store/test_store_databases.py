@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -237,6 +239,56 @@ def test_make_engine_asks_mysql_for_utf8mb4() -> None:
         engine = store.make_engine(f"mysql+pymysql://root@127.0.0.1:3306/test{query}")
         assert engine.url.query["charset"] == "utf8mb4"
         engine.dispose()
+
+
+def _restoring(tmp_path: Path, field: str) -> docket.Registry:
+    """The bundled families, with ``field`` added to every backup-metadata version's
+    allowlist (a site's own policy)."""
+    from docket.core.documents import bundled_schemas
+
+    root = tmp_path / "schemas"
+    shutil.copytree(bundled_schemas(), root)
+    for document in (root / FAMILY.name).glob("[0-9]*.json"):
+        data = json.loads(document.read_text())
+        data["policy"]["sections"]["volume-base-metadata"]["fields"].append(field)
+        document.write_text(json.dumps(data))
+    return docket.load_registry(root)
+
+
+def _lenient(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("SET SESSION sql_mode = ''")  # non-strict: out of range is clamped
+    cursor.close()
+
+
+def test_an_integer_outside_its_column_is_refused_alike(
+    db_engine: sa.Engine, db_backend: str, tmp_path: Path
+) -> None:
+    # A policy restoring `size` (INTEGER): PostgreSQL failed with a bare database error,
+    # SQLite raised OverflowError past 64 bits, a non-strict MariaDB stored 2147483647.
+    engine = db_engine
+    if db_backend == "mariadb":
+        engine = store.make_engine(db_engine.url)
+        sa.event.listen(engine, "connect", _lenient)
+    try:
+        source_volume(engine)
+        target_volume(engine)
+        api = store.BackupMetadataAPI(engine, registry=_restoring(tmp_path, "size"))
+        data = json.loads(api.get(SRC))
+        for size in (2**31, 2**63, 10**40):
+            data["volume-base-metadata"]["size"] = size
+            before = dump(engine)
+            with pytest.raises(store.ValueOutOfRange) as caught:
+                api.put(DST, json.dumps(data))
+            assert caught.value.segments == ("volume-base-metadata", "size")
+            assert (caught.value.low, caught.value.high) == (-(2**31), 2**31 - 1)
+            assert dump(engine) == before
+        data["volume-base-metadata"]["size"] = 2**31 - 1
+        api.put(DST, json.dumps(data))
+        assert vols.row(engine, DST)["size"] == 2**31 - 1
+    finally:
+        if engine is not db_engine:
+            engine.dispose()
 
 
 # --- only allowlisted columns ever change -------------------------------------------------

@@ -31,7 +31,13 @@ from docket.core.errors import MigrationError, RestoreRefused, StoreError, json_
 from docket.core.family import Container, Family
 from docket.core.policy import Dropped, Mode, RestorePlan, RestorePolicy
 from docket.core.versions import Version
-from docket.store.errors import KeyConflict, UnstorableValue, ValueTooLong, VolumeNotFound
+from docket.store.errors import (
+    KeyConflict,
+    UnstorableValue,
+    ValueOutOfRange,
+    ValueTooLong,
+    VolumeNotFound,
+)
 from docket.store.sql import InSql, LazyRow, Sql, bind_processor, in_list, result_processors
 from docket.store.tables import Layout
 from docket.store.values import SectionValues, ValueConverter
@@ -338,6 +344,7 @@ class Restorer:
         # Per column, text this short needs no check but for NUL (-1: every text is checked).
         self._text_fits = {name: _fits(lay, "volumes", name) for name in names}
         self._index = {name: i for i, name in enumerate(names)}
+        self._ranges = {c: span for (t, c), span in lay.ranges.items() if t == "volumes"}
         self._id = self._index["id"]
         self._processors = result_processors(vol, dialect)
         now_bind = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
@@ -465,6 +472,10 @@ class Restorer:
                     raise RestoreRefused(str(err), path=(BASE, name)) from None
             if isinstance(value, str) and (len(value) > self._text_fits[name] or "\x00" in value):
                 self._check_text("volumes", name, BASE, name, value)
+            elif type(value) is int and name in self._ranges:
+                low, high = self._ranges[name]
+                if not low <= value <= high:
+                    raise ValueOutOfRange((BASE, name), value, low, high, f"volumes.{name}")
             bind = self._binds[name]
             out[name] = bind(value) if bind is not None and value is not None else value
         return out
