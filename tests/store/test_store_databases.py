@@ -19,7 +19,7 @@ import docket
 from docket import store
 from docket.errors import StoreError
 from tests import _volumes as vols
-from tests._databases import volumes_only_database
+from tests._databases import scratch_database, volumes_only_database
 from tests._store import DST, FAMILY, SRC, source_volume, target_volume
 from tests.conftest_db import dump
 
@@ -288,6 +288,33 @@ def test_an_integer_outside_its_column_is_refused_alike(
         assert vols.row(engine, DST)["size"] == 2**31 - 1
     finally:
         if engine is not db_engine:
+            engine.dispose()
+
+
+@pytest.mark.mariadb
+def test_make_engine_makes_mysql_sessions_strict_whatever_the_servers_mode(
+    tmp_path: Path,
+) -> None:
+    # A server whose sql_mode is not strict (as init_command makes this session) truncates a
+    # value too long for its column and reports success; docket's sessions refuse it, so a
+    # value its own checks missed fails the restore instead of being altered.
+    with scratch_database("mariadb", tmp_path) as url:
+        store.init_db(url)
+        lenient = {"init_command": "SET SESSION sql_mode = 'ANSI_QUOTES'"}
+        engine = store.make_engine(url, connect_args=lenient)
+        try:
+            with engine.connect() as conn:
+                modes = str(conn.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar())
+                assert {"ANSI_QUOTES", "STRICT_ALL_TABLES"} <= set(modes.split(","))
+                with pytest.raises(sa.exc.DataError, match="too long"):
+                    conn.execute(
+                        sa.text(
+                            "INSERT INTO volumes (id, display_name, deleted) VALUES (:i, :n, 0)"
+                        ),
+                        {"i": DST, "n": "n" * 256},
+                    )
+                assert conn.exec_driver_sql("SELECT COUNT(*) FROM volumes").scalar() == 0
+        finally:
             engine.dispose()
 
 

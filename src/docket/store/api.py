@@ -85,7 +85,8 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 def make_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
     """An engine with sane defaults: SQLite with foreign keys, a busy timeout and one
-    transaction per ``begin``; MySQL in ``utf8mb4``, whatever character set the URL names.
+    transaction per ``begin``; MySQL in ``utf8mb4``, whatever character set the URL names,
+    with a strict ``sql_mode`` (what a column cannot hold fails, not altered).
 
     Pooled connections are not pinged at every checkout (a round trip per call): a read that
     finds its connection dead runs again once on a new one, and a restore pings its
@@ -105,7 +106,26 @@ def make_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
         # stores as "?" under a non-strict sql_mode, and one in latin1 cannot even encode
         # it. What a column's own set cannot hold is refused by the restore (tables.py).
         u = u.update_query_dict({"charset": "utf8mb4"})
+        engine = sa.create_engine(u, **kwargs)
+        sa.event.listen(engine, "connect", _mysql_strict)
+        return engine
     return sa.create_engine(u, **kwargs)
+
+
+def _mysql_strict(dbapi_conn: Any, _record: Any) -> None:
+    # Refuse, never alter: a value docket's own checks let through that a column cannot take
+    # fails the restore (rolled back whole) instead of being truncated, clamped or turned
+    # into "?" by a server whose sql_mode is not strict, as oslo.db makes Cinder's sessions.
+    # The server's other modes (ANSI_QUOTES, which SQLAlchemy read at the first connect)
+    # are kept.
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(
+            "SET SESSION sql_mode = IF(@@SESSION.sql_mode = '', 'STRICT_ALL_TABLES', "
+            "CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES'))"
+        )
+    finally:
+        cursor.close()
 
 
 @contextlib.contextmanager
