@@ -241,16 +241,16 @@ def test_make_engine_asks_mysql_for_utf8mb4() -> None:
         engine.dispose()
 
 
-def _restoring(tmp_path: Path, field: str) -> docket.Registry:
-    """The bundled families, with ``field`` added to every backup-metadata version's
-    allowlist (a site's own policy)."""
+def _site_policy(tmp_path: Path, change: Callable[[dict[str, Any]], Any]) -> docket.Registry:
+    """The bundled families, with ``change`` made to the policy sections of every
+    backup-metadata version (a site's own policy)."""
     from docket.core.documents import bundled_schemas
 
     root = tmp_path / "schemas"
     shutil.copytree(bundled_schemas(), root)
     for document in (root / FAMILY.name).glob("[0-9]*.json"):
         data = json.loads(document.read_text())
-        data["policy"]["sections"]["volume-base-metadata"]["fields"].append(field)
+        change(data["policy"]["sections"])
         document.write_text(json.dumps(data))
     return docket.load_registry(root)
 
@@ -273,7 +273,10 @@ def test_an_integer_outside_its_column_is_refused_alike(
     try:
         source_volume(engine)
         target_volume(engine)
-        api = store.BackupMetadataAPI(engine, registry=_restoring(tmp_path, "size"))
+        policy = _site_policy(
+            tmp_path, lambda sections: sections["volume-base-metadata"]["fields"].append("size")
+        )
+        api = store.BackupMetadataAPI(engine, registry=policy)
         data = json.loads(api.get(SRC))
         for size in (2**31, 2**63, 10**40):
             data["volume-base-metadata"]["size"] = size
@@ -316,6 +319,30 @@ def test_make_engine_makes_mysql_sessions_strict_whatever_the_servers_mode(
                 assert conn.exec_driver_sql("SELECT COUNT(*) FROM volumes").scalar() == 0
         finally:
             engine.dispose()
+
+
+def test_a_merge_replaces_a_key_mysql_holds_equal_as_cinder_does(
+    db_engine: sa.Engine, db_backend: str, tmp_path: Path
+) -> None:
+    # A site policy merging user metadata: on MariaDB "owner" next to an existing "Owner"
+    # made two live rows of one key (Cinder overwrites the row), and the next backup of the
+    # volume could not be restored there (KeyConflict).
+    source_volume(db_engine)
+    target_volume(db_engine, metadata={"Owner": "a", "Café": "c", "keep": "k"})
+    policy = _site_policy(
+        tmp_path, lambda sections: sections["volume-metadata"].update(mode="merge")
+    )
+    api = store.BackupMetadataAPI(db_engine, registry=policy)
+    given = {"owner": "b", "cafe": "d"}
+    result = api.put(DST, json.dumps({"version": 2, "volume-metadata": given}))
+    live = vols.user_metadata(db_engine, DST)
+    if db_backend == "mariadb":
+        assert live == {"keep": "k", **given}
+        assert sorted(result.removed["volume-metadata"]) == ["Café", "Owner"]
+        api.put(DST, api.get(DST))  # its backup restores there
+    else:
+        assert live == {"Owner": "a", "Café": "c", "keep": "k", **given}
+        assert result.removed == {}
 
 
 # --- only allowlisted columns ever change -------------------------------------------------

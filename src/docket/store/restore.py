@@ -602,6 +602,26 @@ class Restorer:
             if pair:
                 raise KeyConflict((section, pair[1]), pair, "MySQL/MariaDB")
 
+    def _same_key(
+        self, conn: sa.Connection, section: str, entries: Mapping[str, Any]
+    ) -> Callable[[Any], bool]:
+        """Whether an existing key is, to MySQL/MariaDB's collation, one of ``entries``' keys
+        spelt otherwise (``Owner`` for ``owner``): a merge then replaces its row, as Cinder
+        overwrites it, rather than leave two rows of one key."""
+        folded = {_fold(k) for k in entries if _plain(k)}
+        asked = not all(map(_plain, entries))
+        table = self._tables[section]
+
+        def same(key: Any) -> bool:
+            if not isinstance(key, str) or not entries or key in entries:
+                return False  # (a second row of a key given stays, as on every database)
+            if _plain(key) and not asked:
+                return _fold(key) in folded
+            # The entries are one key each to the database: a pair it finds holds ``key``.
+            return bool(collation_conflict(conn, table, [key, *entries]))
+
+        return same
+
     def exists(self, conn: sa.Connection, kind: str, key: Any) -> bool:
         sql = self._exists.get(kind)
         if sql is None:
@@ -667,13 +687,17 @@ class Restorer:
                 fresh[vid] = entries
                 continue
             kept: set[str] = set()
+            same = None
+            if mode is not Mode.REPLACE and self.layout.case_insensitive_keys:
+                same = self._same_key(conn, section, entries)
             for rid, _, key, value in there:
                 if key in entries and key not in kept:
                     kept.add(key)
                     if value != entries[key]:
                         updates.append((rid, entries[key]))
-                elif mode is Mode.REPLACE:
-                    # Keys the backup lacks, and second rows of a key, go (soft-deleted).
+                elif mode is Mode.REPLACE or (same is not None and same(key)):
+                    # Keys the backup lacks, and second rows of a key, go (soft-deleted);
+                    # so does a key MySQL holds equal to a new one, which replaces it.
                     deletes.append(rid)
                     removed[vid].setdefault(section, []).append(key)
             if kept:
