@@ -208,6 +208,19 @@ def test_open_engine_names_each_way_a_url_fails(tmp_path: Any) -> None:
     assert "ssl_ca" in unread.value.hint and "secret" not in str(unread.value)
 
 
+def test_a_url_is_shown_without_a_password_before_the_at_or_in_the_query() -> None:
+    from docket.store.engines import redact
+
+    for url in (
+        "mysql+pymysql://cinder:pw1@db/cinder?password=s3cret&sslpassword=s3cret",
+        "postgresql+psycopg://cinder@db:x/cinder?Password=s3cret",  # does not parse
+    ):
+        assert "s3cret" not in redact(url) and "pw1" not in redact(url)
+    with pytest.raises(store.BadDatabaseURL) as bad:  # the driver refuses local_infile
+        store.open_engine("mysql+pymysql://root@127.0.0.1:1/t?password=s3cret&local_infile=z")
+    assert "s3cret" not in str(bad.value) and "password=***" in str(bad.value)
+
+
 def test_backup_rows_looks_for_its_table_when_called(tmp_path: Any) -> None:
     from docket.fleet.audit import backup_rows
 
