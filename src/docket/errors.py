@@ -4,7 +4,7 @@ Each error is defined in the layer that raises it. The core's errors, the bases
 ``StoreError`` and ``BackupError`` (and ``DriverOptionError``, which every command maps to a usage
 error), and the usage errors of commands and the library calls behind them (``UsageError``,
 ``CommandFailed``) are defined in :mod:`docket.core.errors`; the database ones (``Deadlock``,
-``VolumeNotFound``, ``ValueTooLong``, ``KeyConflict``, ``BadDatabaseURL``,
+``VolumeNotFound``, ``ValueTooLong``, ``ValueOutOfRange``, ``KeyConflict``, ``BadDatabaseURL``,
 ``MissingDatabaseDriver``, ``DatabaseUnreachable``, ``MissingTable``) in :mod:`docket.store.errors`;
 the backup drivers' and records' (``BackupNotFound``, ``BackupInUse``, ``InvalidBackup``,
 ``RecordError`` and its kinds, ``ForeignRecord``) in :mod:`docket.backup.errors`. Those two
@@ -77,8 +77,8 @@ __getattr__ = lazy_exports(
     __name__,
     {
         "docket.store.errors": """BadDatabaseURL DatabaseUnreachable Deadlock InvalidValue
-            KeyConflict MissingDatabaseDriver MissingTable UnstorableValue ValueTooLong
-            VolumeNotFound""",
+            KeyConflict MissingDatabaseDriver MissingTable UnstorableValue ValueOutOfRange
+            ValueTooLong VolumeNotFound""",
         "docket.backup.errors": """BackupInUse BackupNotFound ForeignRecord InvalidBackup
             ListingTooLong MissingRecordFields MissingStoreClient ObjectStoreAuthError
             ObjectStoreError RecordDecodeError RecordError RecordParseError""",
@@ -154,6 +154,7 @@ __all__ = [
     "UnstorableValue",
     "UsageError",
     "ValidationError",
+    "ValueOutOfRange",
     "ValueTooLong",
     "VersionAfterCurrent",
     "VersionError",

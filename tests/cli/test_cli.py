@@ -239,6 +239,33 @@ def test_store_commands(tmp_path: Path) -> None:
     assert invoke("backup", "a", env=env).exit_code == 0
 
 
+def test_a_volume_id_of_bytes_that_are_not_utf8_is_not_found_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    # Such an argument reaches Python as lone surrogates, which no database driver encodes:
+    # backup and restore ended in a UnicodeEncodeError traceback.
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    assert invoke("db", "init", url).exit_code == 0
+    source = tmp_path / "c.json"
+    source.write_text('{"version": 2, "volume-base-metadata": {"display_name": "x"}}')
+    for args in (("restore", "--db", url, b"\xff\n::x", source), ("backup", "--db", url, b"\xff")):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "docket",
+                *(a if isinstance(a, bytes) else str(a) for a in args),
+            ],
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+        err = done.stderr.decode()
+        assert done.returncode == 1, err
+        assert "Traceback" not in err and "volume \\xff" in err and "not found" in err, err
+        assert len(err.splitlines()) == 1, err  # the newline in the id is escaped
+
+
 # --- the real program ---------------------------------------------------------------------
 
 

@@ -23,7 +23,14 @@ from docket.backup import Backup, PosixBackupDriver
 from docket.core.documents import read_family
 from docket.core.registry import load_registry
 from docket.errors import SchemaDocumentError
-from docket.fleet.audit import Summary, Verdict, audit, backup_rows, shard_of
+from docket.fleet.audit import (
+    Summary,
+    Verdict,
+    audit,
+    backup_rows,
+    database_identity,
+    shard_of,
+)
 from tests._databases import backups_table
 
 CHUNK = 65536
@@ -685,7 +692,10 @@ def test_an_empty_shard_says_so_and_succeeds(tmp_path: Path) -> None:
     # written, so `merge shard-*.jsonl` finds every shard: its header and end, no verdict
     head, end = [json.loads(line) for line in report.read_text().splitlines()]
     assert head["shard"] == {
-        "index": empty, "count": 5, "root": str(root.resolve()), "database": None
+        "index": empty,
+        "count": 5,
+        "root": str(root.resolve()),
+        "database": None,
     }
     assert end == {"end": {"records": 0}}
     err = io.StringIO()
@@ -697,3 +707,13 @@ def test_an_empty_shard_says_so_and_succeeds(tmp_path: Path) -> None:
     assert run_audit(bare, stdout=io.StringIO(), stderr=err, shard="1/3") == 0
     expected = f"docket audit: shard 1/3 is empty: there are no backups under {bare}\n"
     assert err.getvalue() == expected
+
+
+def test_a_shard_header_records_the_database_without_any_password() -> None:
+    # With SQLAlchemy 2.1, URL.set(password=None) kept the password: shard files recorded it.
+    assert database_identity("postgresql://cinder:s3cret@db:5433/cinder") == (
+        "postgresql://cinder@db:5433/cinder"
+    )
+    shown = database_identity("mysql+pymysql://cinder@db/cinder?password=s3cret&charset=utf8")
+    assert "s3cret" not in shown and "charset=utf8" in shown
+    assert database_identity("sqlite:////var/lib/cinder.db") == "sqlite:////var/lib/cinder.db"

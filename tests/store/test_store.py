@@ -108,6 +108,31 @@ def test_missing_and_soft_deleted_volumes_do_not_exist(db_engine: sa.Engine) -> 
     assert caught.value.volume_ids == (OTHER, "x")
 
 
+@pytest.mark.parametrize("odd", ["a\x00b", "\udcff", "é\x00", "x\ud800"])
+def test_an_id_no_row_can_have_is_not_found_alike_on_every_backend(
+    db_engine: sa.Engine, odd: str
+) -> None:
+    # PostgreSQL refused the NUL with a bare database error, the others said "not found";
+    # a lone surrogate (a command-line byte that is not UTF-8) was a UnicodeEncodeError.
+    source_volume(db_engine)
+    target_volume(db_engine)
+    api = store.BackupMetadataAPI(db_engine)
+    text = api.get(SRC)
+    before = dump(db_engine)
+    for call in (
+        lambda: api.get(odd),
+        lambda: api.get_many([SRC, odd]),
+        lambda: api.put(odd, text),
+        lambda: api.put_many([(DST, text), (odd, text)]),
+    ):
+        with pytest.raises(VolumeNotFound) as caught:
+            call()
+        assert caught.value.volume_ids == (odd,)
+        shown = str(caught.value)
+        assert shown.isprintable() and shown.encode("utf-8")  # escaped: \x00, \xff, \ud800
+    assert dump(db_engine) == before
+
+
 def test_soft_deleted_metadata_is_not_backed_up(db_engine: sa.Engine) -> None:
     source_volume(db_engine)
     tables = store.cinder_metadata().tables
@@ -376,6 +401,45 @@ def test_keys_differing_only_in_case(db_engine: sa.Engine, db_backend: str) -> N
         assert json.loads(api.get(DST))["volume-metadata"] == {"Owner": "a", "owner": "b"}
 
 
+@pytest.mark.parametrize(
+    "keys",
+    [("Maße", "Masse"), ("Maße", "mase"), ("é", "E "), ("Ǆ", "ǆ"), ("ﬁ", "fi"), ("a\t", "A\t")],
+)
+def test_other_keys_are_refused_exactly_when_the_database_holds_them_equal(
+    db_engine: sa.Engine, db_backend: str, keys: tuple[str, str]
+) -> None:
+    # docket folded these in Python (ß as "ss", ligatures apart), refusing keys MariaDB
+    # holds apart ("Maße", "Masse" under utf8mb4_general_ci); the server is the judge.
+    source_volume(db_engine)
+    target_volume(db_engine)
+    api = store.BackupMetadataAPI(db_engine)
+    text = json.dumps({"version": 2, "volume-metadata": dict.fromkeys(keys, "v")})
+    equal = False
+    if db_backend == "mariadb":
+        with db_engine.connect() as conn:
+            collation = conn.execute(
+                sa.text(
+                    "SELECT COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA "
+                    "= DATABASE() AND TABLE_NAME = 'volume_metadata' AND COLUMN_NAME = 'key'"
+                )
+            ).scalar()
+            equal = bool(
+                conn.execute(
+                    sa.text(f"SELECT CAST(:a AS CHAR) COLLATE {collation} = :b"),
+                    {"a": keys[0], "b": keys[1]},
+                ).scalar()
+            )
+    if equal:
+        before = dump(db_engine)
+        with pytest.raises(KeyConflict) as caught:
+            api.put(DST, text)
+        assert caught.value.keys == keys
+        assert dump(db_engine) == before
+    else:
+        api.put(DST, text)
+        assert vols.user_metadata(db_engine, DST) == dict.fromkeys(keys, "v")
+
+
 def test_a_key_whose_case_changed_replaces_the_old_one(db_engine: sa.Engine) -> None:
     source_volume(db_engine)
     target_volume(db_engine, metadata={"Owner": "a"})
@@ -396,6 +460,22 @@ def test_nul_characters_are_refused(db_engine: sa.Engine) -> None:
     ):
         with pytest.raises(RestoreRefused, match="NUL"):
             api.put(DST, json.dumps({"version": 2, **bad}))
+    assert dump(db_engine) == before
+
+
+def test_a_volume_type_id_holding_nul_is_refused_by_the_rule_alike(db_engine: sa.Engine) -> None:
+    # A target without a type takes the backup's, which must exist: PostgreSQL failed the
+    # look-up of "t\x00" with a bare database error, the others refused it by the rule.
+    source_volume(db_engine, encryption_key_id="6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d")
+    target_volume(db_engine, type_id=None)
+    api = store.BackupMetadataAPI(db_engine)
+    data = json.loads(api.get(SRC))
+    data["volume-base-metadata"]["volume_type_id"] = "t\x00"
+    before = dump(db_engine)
+    with pytest.raises(RestoreRefused) as caught:
+        api.put(DST, json.dumps(data))
+    assert caught.value.segments == ("volume-base-metadata", "volume_type_id")
+    assert "no longer exists" in str(caught.value)
     assert dump(db_engine) == before
 
 
@@ -537,7 +617,6 @@ def test_put_many_writes_exactly_the_entries_whatever_their_text(
     prop()
 
 
-
 def test_put_many_keeps_each_volumes_key_order_whatever_the_order_of_the_volumes(
     db_engine: sa.Engine, db_backend: str
 ) -> None:
@@ -577,8 +656,12 @@ def test_put_many_keeps_each_volumes_key_order_whatever_the_order_of_the_volumes
             assert [k for k, _ in rows] == sorted(ks, key=lambda k: not kept or k != "fee")
             assert {v for _, v in rows} <= {vid}
         # Back to the stale entries for the next example.
-        api.put_many([(vid, json.dumps({"version": 2, "volume-metadata": m}))
-                      for vid, m in zip(ids, stale, strict=True)])
+        api.put_many(
+            [
+                (vid, json.dumps({"version": 2, "volume-metadata": m}))
+                for vid, m in zip(ids, stale, strict=True)
+            ]
+        )
 
     prop()
 
@@ -612,18 +695,33 @@ def test_put_many_writes_the_same_whatever_the_chunk_size(
     )
     def prop(chunk: int, sizes: list[int]) -> None:
         items = [
-            (vid, json.dumps({"version": 2, "volume-metadata": {
-                **({"fee": "new"} if n % 2 else {}), **{f"k{j}": f"{vid} {j}" for j in range(n)}
-            }}))
+            (
+                vid,
+                json.dumps(
+                    {
+                        "version": 2,
+                        "volume-metadata": {
+                            **({"fee": "new"} if n % 2 else {}),
+                            **{f"k{j}": f"{vid} {j}" for j in range(n)},
+                        },
+                    }
+                ),
+            )
             for vid, n in zip(ids, sizes, strict=True)
         ]
         states = []
-        for api in (store.BackupMetadataAPI(db_engine, chunk_size=chunk),
-                    store.BackupMetadataAPI(db_engine)):
+        for api in (
+            store.BackupMetadataAPI(db_engine, chunk_size=chunk),
+            store.BackupMetadataAPI(db_engine),
+        ):
             results = api.put_many(items)
             states.append((live(), [(r.written, r.removed) for r in results]))
-            api.put_many([(vid, json.dumps({"version": 2, "volume-metadata": m}))
-                          for vid, m in zip(ids, stale, strict=True)])
+            api.put_many(
+                [
+                    (vid, json.dumps({"version": 2, "volume-metadata": m}))
+                    for vid, m in zip(ids, stale, strict=True)
+                ]
+            )
         assert states[0] == states[1]
 
     prop()

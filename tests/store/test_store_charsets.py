@@ -149,3 +149,36 @@ def test_the_character_sets_a_column_may_be_in() -> None:
     assert Limit(9, "characters", "ascii").unstorable("aé") == "é"
     assert Limit(9, "characters", "no-such-set").unstorable("aé") == "é"  # only ASCII is sure
     assert Limit(9, "characters").unstorable(EMOJI) is None
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("charset", ["utf8", "utf8mb3", "latin1"])
+def test_a_url_naming_a_narrower_connection_character_set_still_stores_the_text_given(
+    charset: str, tmp_path: Path
+) -> None:
+    # Cinder's [database] connection often ends in ?charset=utf8. Through such a connection
+    # a non-strict server stored an emoji as "?" in a utf8mb4 column and the restore
+    # reported success (latin1: a UnicodeEncodeError traceback).
+    with scratch_database("mariadb", tmp_path) as url:
+        store.init_db(url)
+        engine = store.make_engine(f"{url}?charset={charset}")
+        sa.event.listen(engine, "connect", _lenient)
+        try:
+            source_volume(engine)
+            target_volume(engine)
+            odd = {"display_name": f"vol {EMOJI}"}
+            meta = {f"k{EMOJI}": f"{EMOJI}€漢"}
+            text = _container(engine, **{"volume-base-metadata": odd, "volume-metadata": meta})
+            store.BackupMetadataAPI(engine).put(DST, text)
+        finally:
+            engine.dispose()
+        plain = store.make_engine(url)  # an independent look at what the server holds
+        try:
+            with plain.connect() as conn:
+                name = conn.execute(
+                    sa.text("SELECT display_name FROM volumes WHERE id = :i"), {"i": DST}
+                ).scalar()
+            assert name == f"vol {EMOJI}"
+            assert vols.user_metadata(plain, DST) == {**meta, **json.loads(text)["volume-metadata"]}
+        finally:
+            plain.dispose()

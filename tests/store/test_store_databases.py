@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ import docket
 from docket import store
 from docket.errors import StoreError
 from tests import _volumes as vols
-from tests._databases import volumes_only_database
+from tests._databases import scratch_database, volumes_only_database
 from tests._store import DST, FAMILY, SRC, source_volume, target_volume
 from tests.conftest_db import dump
 
@@ -198,6 +200,25 @@ def test_open_engine_names_each_way_a_url_fails(tmp_path: Any) -> None:
     assert not missing.exists()  # not made by trying
     store.open_engine(f"sqlite:///{missing}", create=True).dispose()
     assert missing.exists()
+    # A file the driver opens before it connects (no server needed): a typed error, not a
+    # bare "No such file or directory".
+    ca = tmp_path / "no-such-ca.pem"
+    with pytest.raises(store.DatabaseUnreachable) as unread:
+        store.open_engine(f"mysql+pymysql://cinder:secret@127.0.0.1:1/cinder?ssl_ca={ca}")
+    assert "ssl_ca" in unread.value.hint and "secret" not in str(unread.value)
+
+
+def test_a_url_is_shown_without_a_password_before_the_at_or_in_the_query() -> None:
+    from docket.store.engines import redact
+
+    for url in (
+        "mysql+pymysql://cinder:pw1@db/cinder?password=s3cret&sslpassword=s3cret",
+        "postgresql+psycopg://cinder@db:x/cinder?Password=s3cret",  # does not parse
+    ):
+        assert "s3cret" not in redact(url) and "pw1" not in redact(url)
+    with pytest.raises(store.BadDatabaseURL) as bad:  # the driver refuses local_infile
+        store.open_engine("mysql+pymysql://root@127.0.0.1:1/t?password=s3cret&local_infile=z")
+    assert "s3cret" not in str(bad.value) and "password=***" in str(bad.value)
 
 
 def test_backup_rows_looks_for_its_table_when_called(tmp_path: Any) -> None:
@@ -227,9 +248,114 @@ def test_make_engine_turns_sqlite_foreign_keys_on(tmp_path: Any) -> None:
 
 
 def test_make_engine_asks_mysql_for_utf8mb4() -> None:
-    engine = store.make_engine("mysql+pymysql://root@127.0.0.1:3306/test")
-    assert engine.url.query["charset"] == "utf8mb4"
-    engine.dispose()
+    for query in ("", "?charset=utf8", "?charset=latin1&connect_timeout=5"):
+        engine = store.make_engine(f"mysql+pymysql://root@127.0.0.1:3306/test{query}")
+        assert engine.url.query["charset"] == "utf8mb4"
+        engine.dispose()
+
+
+def _site_policy(tmp_path: Path, change: Callable[[dict[str, Any]], Any]) -> docket.Registry:
+    """The bundled families, with ``change`` made to the policy sections of every
+    backup-metadata version (a site's own policy)."""
+    from docket.core.documents import bundled_schemas
+
+    root = tmp_path / "schemas"
+    shutil.copytree(bundled_schemas(), root)
+    for document in (root / FAMILY.name).glob("[0-9]*.json"):
+        data = json.loads(document.read_text())
+        change(data["policy"]["sections"])
+        document.write_text(json.dumps(data))
+    return docket.load_registry(root)
+
+
+def _lenient(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("SET SESSION sql_mode = ''")  # non-strict: out of range is clamped
+    cursor.close()
+
+
+def test_an_integer_outside_its_column_is_refused_alike(
+    db_engine: sa.Engine, db_backend: str, tmp_path: Path
+) -> None:
+    # A policy restoring `size` (INTEGER): PostgreSQL failed with a bare database error,
+    # SQLite raised OverflowError past 64 bits, a non-strict MariaDB stored 2147483647.
+    engine = db_engine
+    if db_backend == "mariadb":
+        engine = store.make_engine(db_engine.url)
+        sa.event.listen(engine, "connect", _lenient)
+    try:
+        source_volume(engine)
+        target_volume(engine)
+        policy = _site_policy(
+            tmp_path, lambda sections: sections["volume-base-metadata"]["fields"].append("size")
+        )
+        api = store.BackupMetadataAPI(engine, registry=policy)
+        data = json.loads(api.get(SRC))
+        for size in (2**31, 2**63, 10**40):
+            data["volume-base-metadata"]["size"] = size
+            before = dump(engine)
+            with pytest.raises(store.ValueOutOfRange) as caught:
+                api.put(DST, json.dumps(data))
+            assert caught.value.segments == ("volume-base-metadata", "size")
+            assert (caught.value.low, caught.value.high) == (-(2**31), 2**31 - 1)
+            assert dump(engine) == before
+        data["volume-base-metadata"]["size"] = 2**31 - 1
+        api.put(DST, json.dumps(data))
+        assert vols.row(engine, DST)["size"] == 2**31 - 1
+    finally:
+        if engine is not db_engine:
+            engine.dispose()
+
+
+@pytest.mark.mariadb
+def test_make_engine_makes_mysql_sessions_strict_whatever_the_servers_mode(
+    tmp_path: Path,
+) -> None:
+    # A server whose sql_mode is not strict (as init_command makes this session) truncates a
+    # value too long for its column and reports success; docket's sessions refuse it, so a
+    # value its own checks missed fails the restore instead of being altered.
+    with scratch_database("mariadb", tmp_path) as url:
+        store.init_db(url)
+        lenient = {"init_command": "SET SESSION sql_mode = 'ANSI_QUOTES'"}
+        engine = store.make_engine(url, connect_args=lenient)
+        try:
+            with engine.connect() as conn:
+                modes = str(conn.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar())
+                assert {"ANSI_QUOTES", "STRICT_ALL_TABLES"} <= set(modes.split(","))
+                with pytest.raises(sa.exc.DataError, match="too long"):
+                    conn.execute(
+                        sa.text(
+                            "INSERT INTO volumes (id, display_name, deleted) VALUES (:i, :n, 0)"
+                        ),
+                        {"i": DST, "n": "n" * 256},
+                    )
+                assert conn.exec_driver_sql("SELECT COUNT(*) FROM volumes").scalar() == 0
+        finally:
+            engine.dispose()
+
+
+def test_a_merge_replaces_a_key_mysql_holds_equal_as_cinder_does(
+    db_engine: sa.Engine, db_backend: str, tmp_path: Path
+) -> None:
+    # A site policy merging user metadata: on MariaDB "owner" next to an existing "Owner"
+    # made two live rows of one key (Cinder overwrites the row), and the next backup of the
+    # volume could not be restored there (KeyConflict).
+    source_volume(db_engine)
+    target_volume(db_engine, metadata={"Owner": "a", "Café": "c", "keep": "k"})
+    policy = _site_policy(
+        tmp_path, lambda sections: sections["volume-metadata"].update(mode="merge")
+    )
+    api = store.BackupMetadataAPI(db_engine, registry=policy)
+    given = {"owner": "b", "cafe": "d"}
+    result = api.put(DST, json.dumps({"version": 2, "volume-metadata": given}))
+    live = vols.user_metadata(db_engine, DST)
+    if db_backend == "mariadb":
+        assert live == {"keep": "k", **given}
+        assert sorted(result.removed["volume-metadata"]) == ["Café", "Owner"]
+        api.put(DST, api.get(DST))  # its backup restores there
+    else:
+        assert live == {"Owner": "a", "Café": "c", "keep": "k", **given}
+        assert result.removed == {}
 
 
 # --- only allowlisted columns ever change -------------------------------------------------

@@ -394,14 +394,26 @@ class AuditRun(Iterator[Verdict]):
 
 
 def database_identity(url: str) -> str:
-    """A database URL as a shard file records it: without its password."""
+    """A database URL as a shard file records it: without its password (in the userinfo or
+    the query, ``?password=``)."""
     import sqlalchemy as sa
+
+    from docket.store.engines import hide_query_secrets, redact
 
     try:
         parsed = sa.engine.make_url(url)
     except (sa.exc.ArgumentError, ValueError):
-        return url
-    return parsed.set(password=None).render_as_string(hide_password=False)
+        return redact(url)  # what looks like a password hidden
+    # URL.set(password=None) leaves the password as it is (None means "unchanged").
+    bare = sa.engine.URL.create(
+        parsed.drivername,
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=parsed.query,
+    )
+    return hide_query_secrets(bare.render_as_string(hide_password=False))
 
 
 def audit(

@@ -26,6 +26,7 @@ from docket.store.errors import (
     MissingDatabaseDriver,
     MissingTable,
     UnstorableValue,
+    ValueOutOfRange,
     ValueTooLong,
     VolumeNotFound,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "StoreError",
     "Unserializable",
     "UnstorableValue",
+    "ValueOutOfRange",
     "ValueTooLong",
     "VolumeNotFound",
     "cinder_metadata",

@@ -39,7 +39,7 @@ from docket.core.family import Container, Family, VersionSpec
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
 from docket.store.errors import Deadlock, VolumeNotFound
-from docket.store.restore import Restorer, RestoreResult, WorkItem
+from docket.store.restore import Restorer, RestoreResult, WorkItem, may_name_a_row
 from docket.store.sql import InSql, in_list, result_processors
 from docket.store.tables import (
     TYPES,
@@ -85,7 +85,8 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 def make_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
     """An engine with sane defaults: SQLite with foreign keys, a busy timeout and one
-    transaction per ``begin``; MySQL in ``utf8mb4``.
+    transaction per ``begin``; MySQL in ``utf8mb4``, whatever character set the URL names,
+    with a strict ``sql_mode`` (what a column cannot hold fails, not altered).
 
     Pooled connections are not pinged at every checkout (a round trip per call): a read that
     finds its connection dead runs again once on a new one, and a restore pings its
@@ -99,9 +100,32 @@ def make_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
-    if backend in ("mysql", "mariadb") and "charset" not in u.query:
+    if backend in ("mysql", "mariadb"):
+        # Every connection talks utf8mb4, even when the URL names another set (Cinder's
+        # often say ?charset=utf8): a connection in utf8mb3 hands the server an emoji it
+        # stores as "?" under a non-strict sql_mode, and one in latin1 cannot even encode
+        # it. What a column's own set cannot hold is refused by the restore (tables.py).
         u = u.update_query_dict({"charset": "utf8mb4"})
+        engine = sa.create_engine(u, **kwargs)
+        sa.event.listen(engine, "connect", _mysql_strict)
+        return engine
     return sa.create_engine(u, **kwargs)
+
+
+def _mysql_strict(dbapi_conn: Any, _record: Any) -> None:
+    # Refuse, never alter: a value docket's own checks let through that a column cannot take
+    # fails the restore (rolled back whole) instead of being truncated, clamped or turned
+    # into "?" by a server whose sql_mode is not strict, as oslo.db makes Cinder's sessions.
+    # The server's other modes (ANSI_QUOTES, which SQLAlchemy read at the first connect)
+    # are kept.
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(
+            "SET SESSION sql_mode = IF(@@SESSION.sql_mode = '', 'STRICT_ALL_TABLES', "
+            "CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES'))"
+        )
+    finally:
+        cursor.close()
 
 
 @contextlib.contextmanager
@@ -378,6 +402,9 @@ class BackupMetadataAPI:
         to ``chunk_size`` volumes (one query in all on PostgreSQL). A missing volume is
         :class:`VolumeNotFound` (for all)."""
         ids: list[str] = list(dict.fromkeys(volume_ids))
+        unnamed = _unnameable(ids)
+        if unnamed:
+            raise VolumeNotFound(unnamed)
         reads = self._reads
         rows: dict[str, Sequence[Any]] = {}
         user: dict[str, dict[str, Any]] = {}
@@ -579,6 +606,9 @@ class BackupMetadataAPI:
                 raise
         if not work:
             return []
+        unnamed = _unnameable([item.volume_id for item in work])
+        if unnamed:
+            raise VolumeNotFound(unnamed)
         attempt = 1
         while True:
             try:
@@ -598,6 +628,12 @@ class BackupMetadataAPI:
                 attempt += 1
             except sa.exc.SQLAlchemyError as err:
                 raise _database_error("restore", err) from err
+
+
+def _unnameable(volume_ids: Iterable[str]) -> list[str]:
+    """The ids no volume row can have (:func:`~docket.store.restore.may_name_a_row`), found
+    without asking the database."""
+    return [vid for vid in volume_ids if not may_name_a_row(vid)]
 
 
 @contextlib.contextmanager

@@ -36,14 +36,23 @@ _NO_FILE_HINT = "check the path; `docket db init URL` creates a database with Ci
 
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 
+_SECRET_PARAM = re.compile(r"([?&][^=&#]*(?:pass|secret|token|credential)[^=&#]*=)[^&#]*", re.I)
+"""A query parameter that carries a secret (``?password=``, ``sslpassword=``...): drivers
+take the password there as well as before the ``@``."""
+
+
+def hide_query_secrets(url: str) -> str:
+    """``url`` (text) with the value of every query parameter that looks secret as ``***``."""
+    return _SECRET_PARAM.sub(r"\1***", url)
+
 
 def redact(url: str | sa.URL) -> str:
-    """A database URL fit to print (no password); one that does not parse as typed, quoted,
-    with what looks like a password hidden."""
+    """A database URL fit to print (no password, in the userinfo or the query); one that
+    does not parse as typed, quoted, with what looks like a password hidden."""
     try:
-        return sa.make_url(url).render_as_string(hide_password=True)
+        return hide_query_secrets(sa.make_url(url).render_as_string(hide_password=True))
     except (sa.exc.ArgumentError, ValueError, TypeError):
-        text = _PASSWORD.sub(r"\1***@", str(url))
+        text = hide_query_secrets(_PASSWORD.sub(r"\1***@", str(url)))
         return show(text if len(text) <= 200 else text[:200] + "...")
 
 
@@ -134,4 +143,13 @@ def open_engine(url: str | sa.URL, *, create: bool = False, **kwargs: Any) -> sa
         # A query parameter the driver refuses (``?connect_timeout=x``) shows only here.
         engine.dispose()
         raise BadDatabaseURL(shown, reason_of(err)) from None
+    except OSError as err:
+        # A file the URL names that the driver opens before connecting (``?ssl_ca=``).
+        engine.dispose()
+        raise DatabaseUnreachable(
+            where(parsed),
+            f"{reason_of(err)}{f': {err.filename}' if err.filename else ''}",
+            hint="check the files the URL names (ssl_ca, sslrootcert, ...) and that you may "
+            "read them",
+        ) from None
     return engine

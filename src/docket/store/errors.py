@@ -1,8 +1,8 @@
 """The errors the store raises: about reaching a database (a URL docket cannot use, a driver
 that is not installed, a server it cannot reach, a table the database lacks), about its
 volumes (:class:`VolumeNotFound`), its transactions (:class:`Deadlock`), and the refusals only a
-database makes (:class:`ValueTooLong`, :class:`KeyConflict`). :mod:`docket.errors` exports them
-too.
+database makes (:class:`ValueTooLong`, :class:`ValueOutOfRange`, :class:`KeyConflict`).
+:mod:`docket.errors` exports them too.
 
 The base, :class:`~docket.core.errors.StoreError`, is defined in :mod:`docket.core.errors`: a
 command reports a database failure as one without loading SQLAlchemy.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from docket.core.display import display
 from docket.core.errors import Location, RestoreRefused, StoreError, show
 
 URL_EXAMPLES = "e.g. sqlite:///cinder.db or postgresql+psycopg://user@host/cinder"
@@ -89,6 +90,22 @@ class ValueTooLong(RestoreRefused):
         self.column = column
 
 
+class ValueOutOfRange(RestoreRefused):
+    """An integer outside its column's range (``INTEGER``: 32 bits, as Cinder declares
+    ``size``): PostgreSQL would fail the restore, SQLite raise an overflow past 64 bits and
+    MySQL/MariaDB under a non-strict ``sql_mode`` store the nearest end instead; refused
+    before anything is written, on every database alike."""
+
+    def __init__(self, path: Location, value: int, low: int, high: int, column: str) -> None:
+        self.value, self.low, self.high, self.column = value, low, high, column
+        shown = str(value) if len(str(value)) <= 40 else f"an integer of {len(str(value))} digits"
+        super().__init__(
+            f"{shown} does not fit column {column} ({low} to {high})",
+            path=path,
+            hint="restore a value within the column's range, or widen the column",
+        )
+
+
 class UnstorableValue(RestoreRefused):
     """Text the column's character set cannot hold as it is: MySQL/MariaDB would store
     something else (``?`` for an emoji in ``utf8mb3`` under a non-strict ``sql_mode``), so
@@ -138,7 +155,9 @@ class VolumeNotFound(StoreError, LookupError):
 
     def __init__(self, volume_ids: Sequence[str]) -> None:
         self.volume_ids = tuple(volume_ids)
-        shown = ", ".join(self.volume_ids[:5])
+        # An id comes from a person or a script: any text (a newline, NUL, bytes that were
+        # not UTF-8), shown escaped on one line.
+        shown = ", ".join(display(v) for v in self.volume_ids[:5])
         more = f" and {len(self.volume_ids) - 5} more" if len(self.volume_ids) > 5 else ""
         noun = "volume" if len(self.volume_ids) == 1 else "volumes"
         super().__init__(

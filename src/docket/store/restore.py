@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,13 @@ from docket.core.errors import MigrationError, RestoreRefused, StoreError, json_
 from docket.core.family import Container, Family
 from docket.core.policy import Dropped, Mode, RestorePlan, RestorePolicy
 from docket.core.versions import Version
-from docket.store.errors import KeyConflict, UnstorableValue, ValueTooLong, VolumeNotFound
+from docket.store.errors import (
+    KeyConflict,
+    UnstorableValue,
+    ValueOutOfRange,
+    ValueTooLong,
+    VolumeNotFound,
+)
 from docket.store.sql import InSql, LazyRow, Sql, bind_processor, in_list, result_processors
 from docket.store.tables import Layout
 from docket.store.values import SectionValues, ValueConverter
@@ -143,6 +148,21 @@ def _plain_texts(values: Mapping[str, Any], key_fits: int, value_fits: int) -> b
 _STR_ONLY = frozenset({str})
 
 
+def may_name_a_row(text: str) -> bool:
+    """Whether ``text`` could be an id in one of Cinder's rows: not when it holds NUL
+    (PostgreSQL refuses it in a query, the others answer "not found") or a lone surrogate
+    (no driver can send it; the command line makes one of each byte that is not UTF-8)."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _fetch(conn: sa.Connection, text: str, params: Any) -> Sequence[Any]:
     """All rows of a query, as the driver gives them (no per-row Row objects)."""
     result = conn.exec_driver_sql(text, params)
@@ -158,10 +178,11 @@ def _same(value: Any) -> Any:
 
 
 def _fold(key: str) -> str:
-    """A key as MySQL/MariaDB's default collations compare it (case, accents, trailing
-    spaces ignored); an approximation that errs towards calling keys equal."""
-    decomposed = unicodedata.normalize("NFKD", key.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).rstrip(" ")
+    """A printable ASCII key (:func:`_plain`) as MySQL/MariaDB's default collations compare
+    it: case and trailing spaces ignored. Other keys are compared by the database itself
+    (:func:`collation_conflict`): no folding in Python agrees with every collation (under
+    ``utf8mb4_general_ci`` ``ß`` is ``s``, not ``ss``)."""
+    return key.lower().rstrip(" ")
 
 
 _COLLATION_NAME = re.compile(r"[A-Za-z0-9_]+")
@@ -323,6 +344,7 @@ class Restorer:
         # Per column, text this short needs no check but for NUL (-1: every text is checked).
         self._text_fits = {name: _fits(lay, "volumes", name) for name in names}
         self._index = {name: i for i, name in enumerate(names)}
+        self._ranges = {c: span for (t, c), span in lay.ranges.items() if t == "volumes"}
         self._id = self._index["id"]
         self._processors = result_processors(vol, dialect)
         now_bind = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
@@ -450,6 +472,10 @@ class Restorer:
                     raise RestoreRefused(str(err), path=(BASE, name)) from None
             if isinstance(value, str) and (len(value) > self._text_fits[name] or "\x00" in value):
                 self._check_text("volumes", name, BASE, name, value)
+            elif type(value) is int and name in self._ranges:
+                low, high = self._ranges[name]
+                if not low <= value <= high:
+                    raise ValueOutOfRange((BASE, name), value, low, high, f"volumes.{name}")
             bind = self._binds[name]
             out[name] = bind(value) if bind is not None and value is not None else value
         return out
@@ -483,7 +509,7 @@ class Restorer:
             out[key] = value
         if self.layout.case_insensitive_keys and len(out) > 1:
             folded: dict[str, str] = {}
-            for key in out:
+            for key in filter(_plain, out):
                 other = folded.setdefault(_fold(key), key)
                 if other != key:
                     raise KeyConflict((section, key), [other, key], "MySQL/MariaDB")
@@ -576,14 +602,34 @@ class Restorer:
             if pair:
                 raise KeyConflict((section, pair[1]), pair, "MySQL/MariaDB")
 
+    def _same_key(
+        self, conn: sa.Connection, section: str, entries: Mapping[str, Any]
+    ) -> Callable[[Any], bool]:
+        """Whether an existing key is, to MySQL/MariaDB's collation, one of ``entries``' keys
+        spelt otherwise (``Owner`` for ``owner``): a merge then replaces its row, as Cinder
+        overwrites it, rather than leave two rows of one key."""
+        folded = {_fold(k) for k in entries if _plain(k)}
+        asked = not all(map(_plain, entries))
+        table = self._tables[section]
+
+        def same(key: Any) -> bool:
+            if not isinstance(key, str) or not entries or key in entries:
+                return False  # (a second row of a key given stays, as on every database)
+            if _plain(key) and not asked:
+                return _fold(key) in folded
+            # The entries are one key each to the database: a pair it finds holds ``key``.
+            return bool(collation_conflict(conn, table, [key, *entries]))
+
+        return same
+
     def exists(self, conn: sa.Connection, kind: str, key: Any) -> bool:
         sql = self._exists.get(kind)
         if sql is None:
             raise ValueError(
                 f"unknown kind {show(kind)}; the store knows {', '.join(self._exists)}"
             )
-        if not isinstance(key, str):
-            return False
+        if not isinstance(key, str) or not may_name_a_row(key):
+            return False  # the same answer on every database, without asking
         return bool(_fetch(conn, sql.text, sql.params({"key": key})))
 
     def _base_update(self, columns: tuple[str, ...]) -> Sql:
@@ -641,13 +687,17 @@ class Restorer:
                 fresh[vid] = entries
                 continue
             kept: set[str] = set()
+            same = None
+            if mode is not Mode.REPLACE and self.layout.case_insensitive_keys:
+                same = self._same_key(conn, section, entries)
             for rid, _, key, value in there:
                 if key in entries and key not in kept:
                     kept.add(key)
                     if value != entries[key]:
                         updates.append((rid, entries[key]))
-                elif mode is Mode.REPLACE:
-                    # Keys the backup lacks, and second rows of a key, go (soft-deleted).
+                elif mode is Mode.REPLACE or (same is not None and same(key)):
+                    # Keys the backup lacks, and second rows of a key, go (soft-deleted);
+                    # so does a key MySQL holds equal to a new one, which replaces it.
                     deletes.append(rid)
                     removed[vid].setdefault(section, []).append(key)
             if kept:

@@ -11,7 +11,7 @@ import codecs
 import re
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -239,7 +239,7 @@ class Limit:
 _MYSQL_ALL_TEXT = frozenset({"utf8mb4", "utf16", "utf16le", "utf32", "binary"})
 _MYSQL_BMP = frozenset({"utf8mb3", "utf8", "ucs2"})
 _MYSQL_CODECS = {"latin1": "cp1252", "koi8r": "koi8_r", "koi8u": "koi8_u", "ujis": "euc_jp"}
-_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def _first_unstorable(text: str, charset: str) -> str | None:
@@ -289,6 +289,8 @@ class Layout:
     """Per ``volumes`` column, the kind its SQL type suggests."""
     limits: Mapping[tuple[str, str], Limit]
     """Per (table, column), what a text column holds."""
+    ranges: Mapping[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    """Per (table, column), the least and greatest integer an integer column holds."""
 
     @property
     def case_insensitive_keys(self) -> bool:
@@ -311,6 +313,26 @@ def _hint(type_: Any) -> Kind | None:
     return None
 
 
+# Bits of the integer types whose SQLAlchemy class does not say (MySQL's); INTEGER is 32.
+_INT_BITS = {"TINYINT": 8, "MEDIUMINT": 24}
+
+
+def _int_range(type_: Any) -> tuple[int, int] | None:
+    """The integers a column of ``type_`` holds, as its declared type says (SQLite's INTEGER,
+    which stores 64 bits, is taken at its word: the same values fit on every database)."""
+    if not isinstance(type_, sa.Integer) or _is_mysql_bool(type_):
+        return None
+    if isinstance(type_, sa.BigInteger):
+        bits = 64
+    elif isinstance(type_, sa.SmallInteger):
+        bits = 16
+    else:
+        bits = _INT_BITS.get(type(type_).__name__.upper(), 32)
+    if getattr(type_, "unsigned", False):
+        return 0, (1 << bits) - 1
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
 def _limit(type_: Any, dialect: str) -> Limit | None:
     if dialect in ("mysql", "mariadb"):
         name = type(type_).__name__.upper()
@@ -321,9 +343,12 @@ def _limit(type_: Any, dialect: str) -> Limit | None:
     return None
 
 
+_Ranges = dict[tuple[str, str], tuple[int, int]]
+
+
 def _reflect(
     conn: sa.Connection, name: str, kinds: Mapping[str, Kind], md: sa.MetaData
-) -> tuple[sa.Table, dict[str, Kind], dict[tuple[str, str], Limit]]:
+) -> tuple[sa.Table, dict[str, Kind], dict[tuple[str, str], Limit], _Ranges]:
     try:
         reflected = sa.inspect(conn).get_columns(name)
     except sa.exc.NoSuchTableError:
@@ -342,6 +367,7 @@ def _reflect(
     columns = []
     hints: dict[str, Kind] = {}
     limits: dict[tuple[str, str], Limit] = {}
+    ranges: _Ranges = {}
     charsets = _mysql_charsets(conn, name) if dialect in ("mysql", "mariadb") else {}
     for col in reflected:
         cname = col["name"]
@@ -363,18 +389,21 @@ def _reflect(
         limit = _limit(type_, dialect)
         if limit is not None:
             limits[(name, cname)] = replace(limit, charset=charsets.get(cname))
+        span = _int_range(type_)
+        if span is not None:
+            ranges[(name, cname)] = span
         columns.append(sa.Column(cname, typed, primary_key=cname == "id"))
-    return sa.Table(name, md, *columns), hints, limits
+    return sa.Table(name, md, *columns), hints, limits, ranges
 
 
 def reflect_layout(engine: sa.Engine, kinds: Mapping[str, Kind]) -> Layout:
     """Read the four tables' columns from the database (``kinds``: the volume fields' kinds)."""
     md = sa.MetaData()
     with engine.connect() as conn:
-        volumes, hints, limits = _reflect(conn, VOLUMES, kinds, md)
-        user, _, user_limits = _reflect(conn, USER, {}, md)
-        glance, _, glance_limits = _reflect(conn, GLANCE, {}, md)
-        types, _, _ = _reflect(conn, TYPES, {}, md)
+        volumes, hints, limits, ranges = _reflect(conn, VOLUMES, kinds, md)
+        user, _, user_limits, _ = _reflect(conn, USER, {}, md)
+        glance, _, glance_limits, _ = _reflect(conn, GLANCE, {}, md)
+        types, _, _, _ = _reflect(conn, TYPES, {}, md)
         dialect = conn.dialect.name
     return Layout(
         dialect=dialect,
@@ -384,6 +413,7 @@ def reflect_layout(engine: sa.Engine, kinds: Mapping[str, Kind]) -> Layout:
         types=types,
         hints=hints,
         limits={**limits, **user_limits, **glance_limits},
+        ranges=ranges,
     )
 
 
