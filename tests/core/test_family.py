@@ -236,3 +236,31 @@ def test_an_impossible_timestamp_is_named_when_the_upgrade_cannot_carry_it() -> 
     assert "created_at" in str(info.value)
     assert "not a real date" in str(info.value)
     assert BM.load(odd, to=2).data == odd
+
+
+@pytest.mark.parametrize(
+    ("sections", "error", "pointer"),
+    [
+        (
+            {"volume-base-metadata": {"id": "v", "display_name": "\ud800"}},
+            docket.errors.InvalidJSON,
+            "/volume-base-metadata/display_name",
+        ),
+        (
+            {"volume-metadata": {"\udfff": "x"}},
+            docket.errors.InvalidJSON,
+            "/volume-metadata/\\udfff",
+        ),  # the member, its key escaped
+        ({"volume-metadata": {"a": float("nan")}}, docket.errors.NonFiniteNumber, None),
+        ({"volume-metadata": {"a": object()}}, docket.errors.InvalidJSON, None),
+    ],
+)
+def test_new_refuses_values_no_json_text_holds_before_sealing(
+    sections: dict[str, Any], error: type[docket.DocketError], pointer: str | None
+) -> None:
+    """What new() is given is checked as a parsed mapping is (a lone surrogate was a bare
+    TypeError from the digest's canonical writing)."""
+    with pytest.raises(error) as raised:
+        BM.new(sections)
+    if pointer is not None:
+        assert raised.value.pointer == pointer

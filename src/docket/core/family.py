@@ -690,6 +690,7 @@ class Family:
         target = self.current if version is None else version
         self._require_version(target)
         obj = dict(data)
+        check_limits(obj, self.limits)  # JSON values within the limits, before they are sealed
         # Members the schema pins to one value (version, family, ...) are filled in.
         for name, prop in self._specs[target].schema.get("properties", {}).items():
             if isinstance(prop, Mapping) and "const" in prop:
