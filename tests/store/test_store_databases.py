@@ -221,6 +221,25 @@ def test_a_url_is_shown_without_a_password_before_the_at_or_in_the_query() -> No
     assert "s3cret" not in str(bad.value) and "password=***" in str(bad.value)
 
 
+def test_a_password_with_an_unencoded_at_is_refused_and_none_of_it_shown() -> None:
+    """SQLAlchemy splits the userinfo at the first '@': the rest of the password would be
+    printed as the host, and sent to DNS as one."""
+    from docket.fleet.audit import database_identity
+    from docket.store.engines import redact
+
+    url = "mysql+pymysql://cinder:pa@ss@w0rd@db.example:3306/cinder"
+    with pytest.raises(store.BadDatabaseURL) as bad:
+        store.open_engine(url)
+    assert "%40" in bad.value.hint
+    for shown in (str(bad.value), redact(url), database_identity(url)):
+        assert not any(part in shown for part in ("pa@", "ss@", "w0rd")), shown
+        assert "db.example" in shown
+    encoded = "mysql+pymysql://cinder:pa%40ss%40w0rd@127.0.0.1:1/cinder"
+    with pytest.raises(store.DatabaseUnreachable) as down:  # parsed: on to connecting
+        store.open_engine(encoded)
+    assert "w0rd" not in str(down.value)
+
+
 def test_backup_rows_looks_for_its_table_when_called(tmp_path: Any) -> None:
     from docket.fleet.audit import backup_rows
 

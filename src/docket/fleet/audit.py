@@ -404,6 +404,8 @@ def database_identity(url: str) -> str:
         parsed = sa.engine.make_url(url)
     except (sa.exc.ArgumentError, ValueError):
         return redact(url)  # what looks like a password hidden
+    if parsed.host is not None and "@" in parsed.host:  # a password with an unencoded '@'
+        return redact(url)
     # URL.set(password=None) leaves the password as it is (None means "unchanged").
     bare = sa.engine.URL.create(
         parsed.drivername,

@@ -34,7 +34,8 @@ _SQLITE_HINT = "check that the file's directory exists and that you may write th
 
 _NO_FILE_HINT = "check the path; `docket db init URL` creates a database with Cinder's tables"
 
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^/?#]*@")
+"""The password of a URL's userinfo, up to its last ``@`` (one written unencoded ends there)."""
 
 _SECRET_PARAM = re.compile(r"([?&][^=&#]*(?:pass|secret|token|credential)[^=&#]*=)[^&#]*", re.I)
 """A query parameter that carries a secret (``?password=``, ``sslpassword=``...): drivers
@@ -50,10 +51,19 @@ def redact(url: str | sa.URL) -> str:
     """A database URL fit to print (no password, in the userinfo or the query); one that
     does not parse as typed, quoted, with what looks like a password hidden."""
     try:
-        return hide_query_secrets(sa.make_url(url).render_as_string(hide_password=True))
+        parsed = sa.make_url(url)
+        if not _at_in_host(parsed):
+            return hide_query_secrets(parsed.render_as_string(hide_password=True))
     except (sa.exc.ArgumentError, ValueError, TypeError):
-        text = hide_query_secrets(_PASSWORD.sub(r"\1***@", str(url)))
-        return show(text if len(text) <= 200 else text[:200] + "...")
+        pass
+    text = hide_query_secrets(_PASSWORD.sub(r"\1***@", str(url)))
+    return show(text if len(text) <= 200 else text[:200] + "...")
+
+
+def _at_in_host(url: sa.URL) -> bool:
+    """An ``@`` left in the host: the password held one, unencoded (SQLAlchemy splits the
+    userinfo at the first), so part of it would be printed as the host."""
+    return url.host is not None and "@" in url.host
 
 
 def reason_of(err: BaseException) -> str:
@@ -112,6 +122,12 @@ def open_engine(url: str | sa.URL, *, create: bool = False, **kwargs: Any) -> sa
         parsed = sa.make_url(url)
     except (sa.exc.ArgumentError, ValueError, TypeError) as err:
         raise BadDatabaseURL(shown, reason_of(err)) from None
+    if _at_in_host(parsed):
+        raise BadDatabaseURL(
+            shown,
+            "its user or password holds an '@'",
+            hint="write each '@' of the user or password as %40 (URL encoding)",
+        )
     try:
         engine = make_engine(parsed, **kwargs)
     except sa.exc.NoSuchModuleError:
