@@ -93,6 +93,30 @@ def test_a_directory_swapped_for_a_link_mid_backup_gets_no_object(tmp_path: Path
     assert list(elsewhere.iterdir()) == []
 
 
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_sync_does_not_follow_a_directory_swapped_for_a_link(tmp_path: Path, kind: str) -> None:
+    """``sync`` flushes the container as every object was reached: a link swapped in for it
+    (to a directory elsewhere, whose flush would leave the backup's own unflushed; to a FIFO,
+    whose open would block the backup for ever) is refused."""
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    if kind == "fifo":
+        os.mkfifo(elsewhere)
+    else:
+        elsewhere.mkdir()
+    store = driver(root).store
+    container = f"{FULL[0:2]}/{FULL[2:4]}/{FULL}"
+    store.create_container(container)
+    store.put_object(container, f"volume_{VOLUME_ID}_x_metadata", b"{}", md5=EMPTY_OBJECT_MD5)
+    real = root / container
+    real.rename(tmp_path / "moved")
+    real.symlink_to(elsewhere)
+    with pytest.raises(UnsafeFile, match="symbolic link"):
+        store.sync(container)
+
+
+EMPTY_OBJECT_MD5 = hashlib.md5(b"{}").hexdigest()
+
+
 # --- a child of another volume's backup --------------------------------------------------------
 
 

@@ -662,13 +662,23 @@ class BackupRoot(Backups):
                             os.unlink(entry.name, dir_fd=fd)
         except (FileNotFoundError, NotADirectoryError):
             return
-        here = backup_dir
-        while here != self.root and here.is_relative_to(self.root):
-            try:
-                here.rmdir()
-            except OSError:
-                break
-            here = here.parent
+        remove_empty_dirs(self.root, PurePosixPath(backup_dir.relative_to(self.root)))
+
+
+def remove_empty_dirs(root: Path, parent: PurePosixPath) -> list[str]:
+    """Remove ``parent`` and the directories above it, up to (not including) the root, while
+    they are empty; each reached without following a link."""
+    removed: list[str] = []
+    here = parent
+    while here.parts:
+        try:
+            with fs.open_beneath(root, here.parent, what="directory") as fd:
+                os.rmdir(here.name, dir_fd=fd)
+        except (OSError, UnsafeFile):
+            break  # not empty (or not ours to touch): it stays
+        removed.append(here.as_posix())
+        here = here.parent
+    return removed
 
 
 def flat_name_ok(name: object) -> bool:

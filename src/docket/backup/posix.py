@@ -53,7 +53,7 @@ from docket.backup.engine import (
 from docket.backup.errors import InvalidBackup
 from docket.backup.store import DEFAULT_PAGE, ObjectPage
 from docket.core.errors import BackupError, DriverOptionError, FileTooLarge, show
-from docket.fs import TEMP_PREFIX, fsync_path, temp_path
+from docket.fs import TEMP_PREFIX, temp_path
 
 __all__ = [
     "CONTAINER_FAMILY",
@@ -195,7 +195,15 @@ class PosixStore:
 
     def sync(self, container: str) -> None:
         self._wait(container)
-        fsync_path(self._directory(container))
+        with self._open_dir(container) as fd:  # not a link or FIFO swapped in meanwhile
+            os.fsync(fd)
+
+    def _fsync_object(self, container: str, name: str) -> None:
+        """Flush a committed object to disk, reached as every read is (no link followed,
+        no blocking open, a regular file only): one swapped for a FIFO or a link to a
+        device must not hang :meth:`sync` or open the device."""
+        with self._open_dir(container) as fd, fs.open_file(name, what="object", dir_fd=fd) as fh:
+            os.fsync(fh.fileno())
 
     def _wait(self, container: str) -> None:
         """Wait for the container's background flushes; the flushing thread stops when no
@@ -318,8 +326,10 @@ class _PosixSink:
             raise
         self._release()
         if not durable:
-            final = self._store.root / self._container / self.name
-            self._store._flush_later(self._container, fsync_path, final)
+            store, container = self._store, self._container
+            store._flush_later(
+                container, functools.partial(store._fsync_object, container), self.name
+            )
 
     def _close(self) -> None:
         if self._fd >= 0:
