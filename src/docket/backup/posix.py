@@ -70,6 +70,10 @@ DEFAULT_DIR_MODE = 0o770
 DEFAULT_FILE_MODE = 0o660
 """Cinder's modes: a backup share is used by a group of services, whatever their umask."""
 
+MIN_ID = 3
+"""The shortest id of a new backup in the default layout: ``ab/c/abc`` is three levels down,
+as every backup's directory must be to be listed and found (``ab`` would be ``ab/ab``)."""
+
 
 def _mode(value: int | None, what: str) -> int | None:
     if value is not None and (isinstance(value, bool) or not 0 <= value <= 0o777):
@@ -407,6 +411,21 @@ class PosixBackupDriver(ChunkedBackupDriver):
         return backup_dir_for(backup_id)
 
     # --- the engine's questions -----------------------------------------------------------
+
+    def _new_container(self, backup: Backup) -> tuple[str, str]:
+        backup_id, container = super()._new_container(backup)
+        if len(backup_id) < MIN_ID and container == backup_dir_for(backup_id):
+            # "b1" would live in b1/b1, two levels down (Cinder's os.path.join drops the
+            # empty id[2:4]), where neither the listing nor delete's search for the
+            # backups built on one looks: its parent could be deleted under it.
+            raise DriverOptionError(
+                f"backup id {show(backup_id)} is shorter than {MIN_ID} characters: its "
+                f"directory would not be {MIN_ID} levels below the root, where "
+                "`docket volume list` and delete's check for incrementals look",
+                backup_id=backup_id,
+                hint="use a longer id (Cinder uses UUIDs), or leave --backup-id out",
+            )
+        return backup_id, container
 
     def _check_unused(self, container: str, backup_id: str) -> None:
         # Anything in the directory (another backup's files, a leftover) refuses it; so does
