@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,38 @@ def test_sync_does_not_follow_a_directory_swapped_for_a_link(tmp_path: Path, kin
 
 
 EMPTY_OBJECT_MD5 = hashlib.md5(b"{}").hexdigest()
+
+
+def test_a_failed_backups_clean_up_runs_past_an_object_swapped_for_a_link(
+    tmp_path: Path,
+) -> None:
+    """A backup that fails after writing an object whose background flush then meets a
+    link (swapped in for the object) still removes what it wrote: the flush's refusal does
+    not stop the clean-up, nor replace the backup's own error."""
+    root, src = tmp_path / "root", tmp_path / "src"
+    src.write_bytes(volume_bytes())
+    d = driver(root)
+    store, victim = d.store, tmp_path / "victim"
+    victim.write_bytes(b"theirs")
+    real_writer = store.open_writer
+    gate = threading.Event()  # holds the flushing thread until the swap is done
+
+    def open_writer(container: str, name: str) -> Any:
+        if name.endswith("-00001"):
+            store._flush_later(container, lambda _: gate.wait(60), None)
+        if name.endswith("-00002"):  # the first object is committed: swap it, then fail
+            first = next((root / container).glob("volume_*-00001"))
+            first.unlink()
+            first.symlink_to(victim)
+            gate.set()
+            raise OSError(5, "Input/output error")
+        return real_writer(container, name)
+
+    store.open_writer = open_writer  # type: ignore[method-assign]
+    with pytest.raises(OSError, match="Input/output error"):
+        d.backup(Backup(id=FULL, volume_id=VOLUME_ID), src)
+    assert victim.read_bytes() == b"theirs"
+    assert not list(root.rglob("*_backup_*")), "the failed backup's files were left"
 
 
 # --- a child of another volume's backup --------------------------------------------------------

@@ -52,7 +52,7 @@ from docket.backup.engine import (
 )
 from docket.backup.errors import InvalidBackup
 from docket.backup.store import DEFAULT_PAGE, ObjectPage
-from docket.core.errors import BackupError, DriverOptionError, FileTooLarge, show
+from docket.core.errors import BackupError, DriverOptionError, FileTooLarge, UnsafeFile, show
 from docket.fs import TEMP_PREFIX, temp_path
 
 __all__ = [
@@ -225,8 +225,9 @@ class PosixStore:
 
     def discard_pending(self, container: str) -> None:
         """Wait for the container's background flushes, ignoring their errors (before what
-        a failed write left is removed)."""
-        with contextlib.suppress(OSError):
+        a failed write left is removed): an object swapped for a link meanwhile
+        (:class:`UnsafeFile`) must not keep the clean-up from running."""
+        with contextlib.suppress(OSError, UnsafeFile):
             self._wait(container)
 
     def _flush_later(self, container: str, flush: Callable[[_T], None], what: _T) -> None:
