@@ -330,6 +330,28 @@ def test_a_backup_id_too_short_for_three_levels_is_refused(
         PosixBackupDriver(root).delete(INCR)
 
 
+@pytest.mark.parametrize("backup_id", ["ab-cd", "ab.cd", "ab_c"])
+def test_an_id_without_a_directory_in_cinders_layout_is_named_as_the_problem(
+    tmp_path: Path, vol: Path, backup_id: str
+) -> None:
+    """``ab-cd`` would need the directory ``ab/-c``: the error says the id is the problem
+    (not a "container" the user never gave); a backup of it is a usage error, and nothing is
+    made; no backup of it can be found."""
+    root = tmp_path / "root"
+    for call, code in (
+        (lambda s: commands.backup(vol, root=root, backup_id=backup_id, volume_id="v", **s.kw),
+         EXIT_USAGE),
+        (lambda s: commands.verify(backup_id, root=tmp_path, **s.kw), EXIT_FAILED),
+        (lambda s: commands.delete(backup_id, root=tmp_path, **s.kw), EXIT_FAILED),
+    ):  # fmt: skip
+        s = Streams()
+        assert call(s) == code
+        err = s.stderr.getvalue()
+        assert err.startswith(f"error: backup {backup_id}: backup id ") and "container" not in err
+        assert "has no directory in Cinder's layout" in err and "hint: " in err, err
+    assert not root.exists()
+
+
 def test_unknown_backup_id_is_backup_not_found(tmp_path: Path) -> None:
     with pytest.raises(BackupNotFound, match="docket volume list"):
         PosixBackupDriver(tmp_path).delete("abcd-9")

@@ -35,6 +35,7 @@ from docket.backup._chunks import Compression
 from docket.backup._layout import (
     BackupRoot,
     backup_dir_for,
+    default_container,
     safe_id,
 )
 from docket.backup._model import (
@@ -414,6 +415,9 @@ class PosixBackupDriver(ChunkedBackupDriver):
     # --- the engine's questions -----------------------------------------------------------
 
     def _new_container(self, backup: Backup) -> tuple[str, str]:
+        # The caller's id: one that Cinder's layout cannot hold is a usage error.
+        if not backup.container:
+            default_container(backup.id, DriverOptionError)
         backup_id, container = super()._new_container(backup)
         if len(backup_id) < MIN_ID and container == backup_dir_for(backup_id):
             # "b1" would live in b1/b1, two levels down (Cinder's os.path.join drops the
