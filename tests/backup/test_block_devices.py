@@ -169,6 +169,34 @@ def test_a_dangling_link_is_refused_and_nothing_is_made(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["restored.img", "root", "vol"]
 
 
+def test_a_link_swapped_for_the_temporary_file_does_not_get_the_targets_mode(
+    tmp_path: Path,
+) -> None:
+    """Someone who can write the restore's directory swaps the temporary file being written
+    for a link to another file: the old target's mode goes onto the file written, never
+    through the link (a root restore would otherwise chmod any file the link names)."""
+    d = _backed_up_file(tmp_path, "file-5", 48, 100_000)
+    target = tmp_path / "restored.img"
+    target.write_bytes(b"old")
+    target.chmod(0o664)
+    victim = tmp_path / "shadow"
+    victim.write_bytes(b"secret")
+    victim.chmod(0o600)
+    swapped: list[Path] = []
+
+    def swap(done: int, total: int) -> None:
+        for tmp in tmp_path.glob(".restored.img.*"):
+            if not tmp.is_symlink():
+                tmp.rename(tmp_path / "moved")
+                tmp.symlink_to(victim)
+                swapped.append(tmp)
+
+    d.restore("file-5", None, target, progress=swap)
+    assert swapped, "the restore wrote no temporary file beside its target"
+    assert victim.stat().st_mode & 0o777 == 0o600 and victim.read_bytes() == b"secret"
+    assert (tmp_path / "moved").stat().st_mode & 0o777 == 0o664
+
+
 def test_a_backup_of_a_link_to_a_file_is_refused(tmp_path: Path) -> None:
     volume = tmp_path / "vol"
     volume.write_bytes(b"secret" * 1000)

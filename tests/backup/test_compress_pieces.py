@@ -99,7 +99,7 @@ driver = PosixBackupDriver(root, compression="zlib", chunk_size=1 << 20)
 if op == "backup":
     driver.backup(Backup(id="stdlib", volume_id="v"), volume)
 else:
-    driver.restore("ng", None, target)
+    driver.restore("ng1", None, target)
 """
 
 
@@ -120,7 +120,7 @@ def test_zlib_ng_and_the_standard_librarys_zlib_read_each_others_backups(tmp_pat
     root = tmp_path / "root"
     root.mkdir()
     driver = PosixBackupDriver(root, compression="zlib", chunk_size=1 << 20)
-    driver.backup(Backup(id="ng", volume_id="v"), str(volume))
+    driver.backup(Backup(id="ng1", volume_id="v"), str(volume))
 
     def child(op: str, target: Path) -> None:
         subprocess.run([sys.executable, "-c", _STDLIB_SIDE, str(root), str(volume),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,62 @@ def test_a_directory_swapped_for_a_link_mid_backup_gets_no_object(tmp_path: Path
     with pytest.raises(UnsafeFile):
         store.put_object(container, "x_metadata", b"{}", md5="99914b932bd37a50b983c5e7c90ae93b")
     assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_sync_does_not_follow_a_directory_swapped_for_a_link(tmp_path: Path, kind: str) -> None:
+    """``sync`` flushes the container as every object was reached: a link swapped in for it
+    (to a directory elsewhere, whose flush would leave the backup's own unflushed; to a FIFO,
+    whose open would block the backup for ever) is refused."""
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    if kind == "fifo":
+        os.mkfifo(elsewhere)
+    else:
+        elsewhere.mkdir()
+    store = driver(root).store
+    container = f"{FULL[0:2]}/{FULL[2:4]}/{FULL}"
+    store.create_container(container)
+    store.put_object(container, f"volume_{VOLUME_ID}_x_metadata", b"{}", md5=EMPTY_OBJECT_MD5)
+    real = root / container
+    real.rename(tmp_path / "moved")
+    real.symlink_to(elsewhere)
+    with pytest.raises(UnsafeFile, match="symbolic link"):
+        store.sync(container)
+
+
+EMPTY_OBJECT_MD5 = hashlib.md5(b"{}").hexdigest()
+
+
+def test_a_failed_backups_clean_up_runs_past_an_object_swapped_for_a_link(
+    tmp_path: Path,
+) -> None:
+    """A backup that fails after writing an object whose background flush then meets a
+    link (swapped in for the object) still removes what it wrote: the flush's refusal does
+    not stop the clean-up, nor replace the backup's own error."""
+    root, src = tmp_path / "root", tmp_path / "src"
+    src.write_bytes(volume_bytes())
+    d = driver(root)
+    store, victim = d.store, tmp_path / "victim"
+    victim.write_bytes(b"theirs")
+    real_writer = store.open_writer
+    gate = threading.Event()  # holds the flushing thread until the swap is done
+
+    def open_writer(container: str, name: str) -> Any:
+        if name.endswith("-00001"):
+            store._flush_later(container, lambda _: gate.wait(60), None)
+        if name.endswith("-00002"):  # the first object is committed: swap it, then fail
+            first = next((root / container).glob("volume_*-00001"))
+            first.unlink()
+            first.symlink_to(victim)
+            gate.set()
+            raise OSError(5, "Input/output error")
+        return real_writer(container, name)
+
+    store.open_writer = open_writer  # type: ignore[method-assign]
+    with pytest.raises(OSError, match="Input/output error"):
+        d.backup(Backup(id=FULL, volume_id=VOLUME_ID), src)
+    assert victim.read_bytes() == b"theirs"
+    assert not list(root.rglob("*_backup_*")), "the failed backup's files were left"
 
 
 # --- a child of another volume's backup --------------------------------------------------------

@@ -41,7 +41,7 @@ def test_zero_blocks_are_holes_in_a_raw_object(tmp_path: Path) -> None:
     volume = tmp_path / "volume"
     volume.write_bytes(data)
     driver = PosixBackupDriver(tmp_path / "root", compression="none", chunk_size=64 * BLOCK)
-    done = driver.backup(Backup(id="b1", volume_id="v1"), volume)
+    done = driver.backup(Backup(id="b01", volume_id="v1"), volume)
     directory = tmp_path / "root" / done.container
     objects = sorted(p for p in directory.iterdir() if p.name.split("-")[-1].isdigit())
     assert b"".join(p.read_bytes() for p in objects) == data
@@ -50,8 +50,8 @@ def test_zero_blocks_are_holes_in_a_raw_object(tmp_path: Path) -> None:
     listed = json.loads(next(directory.glob("*_sha256file")).read_text())["sha256s"]
     assert listed[1] == hashlib.sha256(bytes(BLOCK)).hexdigest()
     assert listed[-1] == hashlib.sha256(b"\0" * 100).hexdigest()
-    assert driver.verify("b1").problems == ()
-    driver.restore("b1", None, tmp_path / "restored")
+    assert driver.verify("b01").problems == ()
+    driver.restore("b01", None, tmp_path / "restored")
     assert (tmp_path / "restored").read_bytes() == data
 
 

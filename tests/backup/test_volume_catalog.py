@@ -14,7 +14,14 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from docket.backup import BackupInUse, BackupNotFound, PosixBackupDriver, UnsafeFile
+from docket.backup import (
+    Backup,
+    BackupInUse,
+    BackupNotFound,
+    DriverOptionError,
+    PosixBackupDriver,
+    UnsafeFile,
+)
 from docket.cli import volume as commands
 from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from docket.cli.volume import volume
@@ -296,6 +303,53 @@ def test_errors_are_one_typed_line(tmp_path: Path, call: Any, message: str, code
     assert err.startswith("error: ") and message in err, err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert s.stdout.getvalue() == ""
+
+
+@pytest.mark.parametrize("short", ["a", "b1"])
+def test_a_backup_id_too_short_for_three_levels_is_refused(
+    root: Path, vol: Path, short: str
+) -> None:
+    """``b1`` would go to ``b1/b1`` (Cinder's layout drops the empty ``id[2:4]``), where
+    neither the listing nor delete's search for incrementals looks: an incremental ``b1``
+    of FULL would be invisible, and deleting FULL would not be refused."""
+    before = snapshot(root)
+    s = Streams()
+    code = commands.backup(
+        vol, root=root, backup_id=short, parent=FULL, volume_id="vol-a", chunk_size=CHUNK, **s.kw
+    )
+    err = s.stderr.getvalue()
+    assert code == EXIT_USAGE and err.startswith(f"error: backup {short}: "), err
+    assert "shorter than 3 characters" in err and "hint: " in err and err.count("\n") == 1
+    assert snapshot(root) == before
+    with pytest.raises(DriverOptionError, match="docket volume list"):
+        PosixBackupDriver(root).backup(Backup(id=short, volume_id="vol-a"), vol)
+    assert snapshot(root) == before
+    back_up(root, vol, "b1x", volume_id="vol-a", parent=INCR)  # three characters will do
+    assert {"b1x": INCR}.items() <= {b["backup_id"]: b["parent_id"] for b in listed(root)}.items()
+    with pytest.raises(BackupInUse):
+        PosixBackupDriver(root).delete(INCR)
+
+
+@pytest.mark.parametrize("backup_id", ["ab-cd", "ab.cd", "ab_c"])
+def test_an_id_without_a_directory_in_cinders_layout_is_named_as_the_problem(
+    tmp_path: Path, vol: Path, backup_id: str
+) -> None:
+    """``ab-cd`` would need the directory ``ab/-c``: the error says the id is the problem
+    (not a "container" the user never gave); a backup of it is a usage error, and nothing is
+    made; no backup of it can be found."""
+    root = tmp_path / "root"
+    for call, code in (
+        (lambda s: commands.backup(vol, root=root, backup_id=backup_id, volume_id="v", **s.kw),
+         EXIT_USAGE),
+        (lambda s: commands.verify(backup_id, root=tmp_path, **s.kw), EXIT_FAILED),
+        (lambda s: commands.delete(backup_id, root=tmp_path, **s.kw), EXIT_FAILED),
+    ):  # fmt: skip
+        s = Streams()
+        assert call(s) == code
+        err = s.stderr.getvalue()
+        assert err.startswith(f"error: backup {backup_id}: backup id ") and "container" not in err
+        assert "has no directory in Cinder's layout" in err and "hint: " in err, err
+    assert not root.exists()
 
 
 def test_unknown_backup_id_is_backup_not_found(tmp_path: Path) -> None:

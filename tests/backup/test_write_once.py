@@ -67,19 +67,19 @@ def test_an_incremental_of_incompressible_blocks_writes_each_byte_once(
     volume.write_bytes(text[: 6 << 20])
     root = tmp_path / "root"
     driver = PosixBackupDriver(root, compression=compression, chunk_size=4 << 20)
-    driver.backup(Backup(id="f1", volume_id="v"), volume)
+    driver.backup(Backup(id="f10", volume_id="v"), volume)
     data = bytearray(volume.read_bytes())
     # Runs of random bytes: one short, one longer than what is held before choosing.
     for start, length in ((5 * BLOCK, 3 * BLOCK), (40 * BLOCK, 160 * BLOCK)):
         data[start : start + length] = rng.randbytes(length)
     volume.write_bytes(bytes(data))
     sent = _counting(driver)
-    driver.backup(Backup(id="f2", volume_id="v", parent_id="f1"), volume)
-    stored = _stored(root, "f2")
+    driver.backup(Backup(id="f20", volume_id="v", parent_id="f10"), volume)
+    stored = _stored(root, "f20")
     assert sent[0] == stored
     # Both runs were stored raw: the random bytes do not shrink.
     assert stored == 163 * BLOCK
-    driver.restore("f2", None, tmp_path / "out")
+    driver.restore("f20", None, tmp_path / "out")
     assert (tmp_path / "out").read_bytes() == bytes(data)
 
 
@@ -92,8 +92,8 @@ def test_a_full_backup_of_random_bytes_is_written_once_raw(
     root = tmp_path / "root"
     driver = PosixBackupDriver(root, compression=compression, chunk_size=8 << 20)
     sent = _counting(driver)
-    driver.backup(Backup(id="r1", volume_id="v"), volume)
-    assert sent[0] == _stored(root, "r1") == 10 << 20
+    driver.backup(Backup(id="r10", volume_id="v"), volume)
+    assert sent[0] == _stored(root, "r10") == 10 << 20
 
 
 class _Recorded:
@@ -165,7 +165,7 @@ def test_random_bytes_then_zeros_are_read_and_compressed_once(
 
     driver.store.open_writer = open_writer  # type: ignore[method-assign]
     with _CountedVolume(volume) as fh:
-        done = driver.backup(Backup(id="z1", volume_id="v"), fh)
+        done = driver.backup(Backup(id="z10", volume_id="v"), fh)
         assert fh.read_bytes == len(data), "the volume was read again"
     raw, stored = sinks
     assert not raw.committed and stored.committed
@@ -177,7 +177,7 @@ def test_random_bytes_then_zeros_are_read_and_compressed_once(
     assert metadata["objects"][0][name.name]["compression"] == compression
     # What Cinder's restore does with the object: decompress it whole.
     assert _decompress(compression, name.read_bytes()) == data
-    assert driver.verify("z1").problems == ()
+    assert driver.verify("z10").problems == ()
 
 
 def _decompress(compression: str, blob: bytes) -> bytes:
@@ -202,11 +202,11 @@ def test_a_compressed_stream_past_the_spool_limit_is_compressed_again(
     root = tmp_path / "root"
     driver = PosixBackupDriver(root, compression="zlib", chunk_size=16 << 20)
     with _CountedVolume(volume) as fh:
-        done = driver.backup(Backup(id="z2", volume_id="v"), fh)
+        done = driver.backup(Backup(id="z20", volume_id="v"), fh)
         assert fh.read_bytes == 2 * len(data)
     (name,) = [p for p in (root / done.container).iterdir() if p.name.endswith("-00001")]
     assert zlib.decompress(name.read_bytes()) == data
-    assert driver.verify("z2").problems == ()
+    assert driver.verify("z20").problems == ()
 
 
 def test_a_compressed_stream_changed_in_its_temporary_file_is_not_stored(
@@ -226,7 +226,7 @@ def test_a_compressed_stream_changed_in_its_temporary_file_is_not_stored(
     root = tmp_path / "root"
     driver = PosixBackupDriver(root, compression="zlib", chunk_size=8 << 20)
     with pytest.raises(InvalidBackup, match="kept in a temporary file changed"):
-        driver.backup(Backup(id="z3", volume_id="v"), volume)
+        driver.backup(Backup(id="z30", volume_id="v"), volume)
     assert not [p for p in root.rglob("*") if p.is_file()]
 
 
@@ -245,7 +245,7 @@ def test_without_temporary_space_the_stream_is_compressed_again_from_the_volume(
     root = tmp_path / "root"
     driver = PosixBackupDriver(root, compression=compression, chunk_size=8 << 20)
     with _CountedVolume(volume) as fh:
-        done = driver.backup(Backup(id="z4", volume_id="v"), fh)
+        done = driver.backup(Backup(id="z40", volume_id="v"), fh)
         assert fh.read_bytes == 2 * len(data)
     (name,) = [p for p in (root / done.container).iterdir() if p.name.endswith("-00001")]
     assert _decompress(compression, name.read_bytes()) == data

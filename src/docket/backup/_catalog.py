@@ -40,6 +40,7 @@ from docket.backup._layout import (
     gib,
     own_objects,
     record_time,
+    remove_empty_dirs,
     safe_id,
     volume_of_prefix,
 )
@@ -261,7 +262,7 @@ def delete_backup(
             directories.append(relative.as_posix() if target is own else f"{parent}/{target.name}")
         os.fsync(parent_fd)
     if directories:
-        directories += _remove_empty_parents(root, parent)
+        directories += remove_empty_dirs(root, parent)
     return DeleteReport(
         backup_id=backup_id,
         objects=tuple(e.name for e in removed),
@@ -363,19 +364,3 @@ def _unlink(target: _Target) -> list[fs.Entry]:
             os.unlink(entry.name, dir_fd=target.fd)
             done.append(entry)
     return done
-
-
-def _remove_empty_parents(root: Path, parent: PurePosixPath) -> list[str]:
-    """Remove ``parent`` and the directories above it, up to (not including) the root, while
-    they are empty; each reached without following a link."""
-    removed: list[str] = []
-    here = parent
-    while here.parts:
-        try:
-            with fs.open_beneath(root, here.parent, what="directory") as fd:
-                os.rmdir(here.name, dir_fd=fd)
-        except (OSError, UnsafeFile):
-            break  # not empty (or not ours to touch): it stays
-        removed.append(here.as_posix())
-        here = here.parent
-    return removed

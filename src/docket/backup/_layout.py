@@ -25,7 +25,13 @@ from docket.backup._seal import check_seal, sha256file_digest
 from docket.backup._shalist import Split, read_sha256file
 from docket.backup.errors import BackupNotFound, InvalidBackup
 from docket.backup.store import ObjectStore, all_objects
-from docket.core.errors import DriverOptionError, FileTooLarge, UnsafeFile, show
+from docket.core.errors import (
+    BackupError,
+    DriverOptionError,
+    FileTooLarge,
+    UnsafeFile,
+    show,
+)
 from docket.core.family import Family
 from docket.fs import TEMP_PREFIX
 
@@ -179,6 +185,23 @@ def backup_dir_for(backup_id: str) -> str:
     """A backup's directory relative to the root, as Cinder lays it out: ``ab/cd/abcd...``."""
     check_id(backup_id)
     return f"{backup_id[0:2]}/{backup_id[2:4]}/{backup_id}"
+
+
+def default_container(backup_id: str, error: type[BackupError]) -> str:
+    """:func:`backup_dir_for`, or ``error`` naming the id when Cinder's layout makes no
+    directory of it (``ab-cd`` would need ``ab/-c``: no name starts with punctuation)."""
+    container = backup_dir_for(backup_id)
+    middle = backup_id[2:4]
+    if middle and not safe_id(middle):
+        raise error(
+            f"backup id {show(backup_id)} has no directory in Cinder's layout "
+            f"({backup_id[0:2]}/{middle}/{backup_id}): {show(middle)}, its third and fourth "
+            "characters, would be a directory name starting with punctuation",
+            backup_id=backup_id,
+            path=("id",) if error is InvalidBackup else (),
+            hint="use an id whose third character is a letter or digit (Cinder uses UUIDs)",
+        )
+    return container
 
 
 @dataclass(frozen=True)
@@ -342,13 +365,14 @@ class Backups:
         """
         if isinstance(backup, str):
             backup_id = check_id(backup)
-            return backup_id, backup_dir_for(backup_id)
+            # No backup can be there: not found (as before), saying why.
+            return backup_id, default_container(backup_id, BackupNotFound)
         backup_id = check_stored_id(backup.id, "backup id", None, "id")
         if backup.parent_id is not None:
             check_stored_id(backup.parent_id, "parent id", backup_id, "parent_id")
         recorded = backup.container
         if not recorded:
-            return backup_id, backup_dir_for(backup_id)
+            return backup_id, default_container(backup_id, InvalidBackup)
         relative = PurePosixPath(recorded) if isinstance(recorded, str) else None
         if (
             relative is None
@@ -662,13 +686,23 @@ class BackupRoot(Backups):
                             os.unlink(entry.name, dir_fd=fd)
         except (FileNotFoundError, NotADirectoryError):
             return
-        here = backup_dir
-        while here != self.root and here.is_relative_to(self.root):
-            try:
-                here.rmdir()
-            except OSError:
-                break
-            here = here.parent
+        remove_empty_dirs(self.root, PurePosixPath(backup_dir.relative_to(self.root)))
+
+
+def remove_empty_dirs(root: Path, parent: PurePosixPath) -> list[str]:
+    """Remove ``parent`` and the directories above it, up to (not including) the root, while
+    they are empty; each reached without following a link."""
+    removed: list[str] = []
+    here = parent
+    while here.parts:
+        try:
+            with fs.open_beneath(root, here.parent, what="directory") as fd:
+                os.rmdir(here.name, dir_fd=fd)
+        except (OSError, UnsafeFile):
+            break  # not empty (or not ours to touch): it stays
+        removed.append(here.as_posix())
+        here = here.parent
+    return removed
 
 
 def flat_name_ok(name: object) -> bool:

@@ -116,9 +116,12 @@ def write_restore(
             work.write(out, sparse=True)
             out.truncate(work.size)
             out.flush()
+            # The old file's mode, set on the file written (not by name: whoever can write
+            # the directory could have put a link to another file at the temporary name).
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISREG(mode := os.lstat(target).st_mode):
+                    os.fchmod(out.fileno(), stat.S_IMODE(mode))
             os.fsync(out.fileno())
-        if target.exists():
-            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
         # The data is written and on disk; the database is written before the new file
         # replaces the target, so that a refused container leaves the target as it was.
         result = finish()

@@ -35,6 +35,7 @@ from docket.backup._chunks import Compression
 from docket.backup._layout import (
     BackupRoot,
     backup_dir_for,
+    default_container,
     safe_id,
 )
 from docket.backup._model import (
@@ -52,8 +53,8 @@ from docket.backup.engine import (
 )
 from docket.backup.errors import InvalidBackup
 from docket.backup.store import DEFAULT_PAGE, ObjectPage
-from docket.core.errors import BackupError, DriverOptionError, FileTooLarge, show
-from docket.fs import TEMP_PREFIX, fsync_path, temp_path
+from docket.core.errors import BackupError, DriverOptionError, FileTooLarge, UnsafeFile, show
+from docket.fs import TEMP_PREFIX, temp_path
 
 __all__ = [
     "CONTAINER_FAMILY",
@@ -69,6 +70,10 @@ _T = TypeVar("_T")
 DEFAULT_DIR_MODE = 0o770
 DEFAULT_FILE_MODE = 0o660
 """Cinder's modes: a backup share is used by a group of services, whatever their umask."""
+
+MIN_ID = 3
+"""The shortest id of a new backup in the default layout: ``ab/c/abc`` is three levels down,
+as every backup's directory must be to be listed and found (``ab`` would be ``ab/ab``)."""
 
 
 def _mode(value: int | None, what: str) -> int | None:
@@ -195,7 +200,15 @@ class PosixStore:
 
     def sync(self, container: str) -> None:
         self._wait(container)
-        fsync_path(self._directory(container))
+        with self._open_dir(container) as fd:  # not a link or FIFO swapped in meanwhile
+            os.fsync(fd)
+
+    def _fsync_object(self, container: str, name: str) -> None:
+        """Flush a committed object to disk, reached as every read is (no link followed,
+        no blocking open, a regular file only): one swapped for a FIFO or a link to a
+        device must not hang :meth:`sync` or open the device."""
+        with self._open_dir(container) as fd, fs.open_file(name, what="object", dir_fd=fd) as fh:
+            os.fsync(fh.fileno())
 
     def _wait(self, container: str) -> None:
         """Wait for the container's background flushes; the flushing thread stops when no
@@ -213,8 +226,9 @@ class PosixStore:
 
     def discard_pending(self, container: str) -> None:
         """Wait for the container's background flushes, ignoring their errors (before what
-        a failed write left is removed)."""
-        with contextlib.suppress(OSError):
+        a failed write left is removed): an object swapped for a link meanwhile
+        (:class:`UnsafeFile`) must not keep the clean-up from running."""
+        with contextlib.suppress(OSError, UnsafeFile):
             self._wait(container)
 
     def _flush_later(self, container: str, flush: Callable[[_T], None], what: _T) -> None:
@@ -318,8 +332,10 @@ class _PosixSink:
             raise
         self._release()
         if not durable:
-            final = self._store.root / self._container / self.name
-            self._store._flush_later(self._container, fsync_path, final)
+            store, container = self._store, self._container
+            store._flush_later(
+                container, functools.partial(store._fsync_object, container), self.name
+            )
 
     def _close(self) -> None:
         if self._fd >= 0:
@@ -397,6 +413,24 @@ class PosixBackupDriver(ChunkedBackupDriver):
         return backup_dir_for(backup_id)
 
     # --- the engine's questions -----------------------------------------------------------
+
+    def _new_container(self, backup: Backup) -> tuple[str, str]:
+        # The caller's id: one that Cinder's layout cannot hold is a usage error.
+        if not backup.container:
+            default_container(backup.id, DriverOptionError)
+        backup_id, container = super()._new_container(backup)
+        if len(backup_id) < MIN_ID and container == backup_dir_for(backup_id):
+            # "b1" would live in b1/b1, two levels down (Cinder's os.path.join drops the
+            # empty id[2:4]), where neither the listing nor delete's search for the
+            # backups built on one looks: its parent could be deleted under it.
+            raise DriverOptionError(
+                f"backup id {show(backup_id)} is shorter than {MIN_ID} characters: its "
+                f"directory would not be {MIN_ID} levels below the root, where "
+                "`docket volume list` and delete's check for incrementals look",
+                backup_id=backup_id,
+                hint="use a longer id (Cinder uses UUIDs), or leave --backup-id out",
+            )
+        return backup_id, container
 
     def _check_unused(self, container: str, backup_id: str) -> None:
         # Anything in the directory (another backup's files, a leftover) refuses it; so does
