@@ -9,8 +9,10 @@ and never passes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -86,7 +88,9 @@ def test_a_malformed_hello_fails_the_run(name: str, suite: Suite, tmp_path: Path
     assert all(o.status == "error" for o in report.outcomes)
 
 
-CHILD = PEAK_RSS_SOURCE + """
+CHILD = (
+    PEAK_RSS_SOURCE
+    + """
 import json, sys
 from docket.conformance import run
 from docket.conformance.suite import Suite
@@ -96,6 +100,7 @@ print(json.dumps({"passed": report.passed, "problems": list(report.problems),
                                       if "was asked" not in o.message})[:20],
                   "peak": PEAK_RSS_KIB()}))
 """
+)
 
 
 def _in_child(command: list[str], timeout: float = 1.0) -> dict[str, object]:
@@ -162,3 +167,55 @@ def test_the_report_output_refuses_links_and_fifos_before_running(
     assert "report.xml" in result.stderr and ("FIFO" in result.stderr or "link" in result.stderr)
     assert not started.exists()  # refused before the runner was started
     assert target.read_text() == "kept" and not (tmp_path / "nowhere").exists()
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("where", ["hello", "answer"])
+def test_an_answer_nested_too_deeply_is_an_error_not_a_crash(
+    where: str, suite: Suite, tmp_path: Path
+) -> None:
+    """``[[[[...]]]]`` deeper than the interpreter's stack (well inside the line limit) was a
+    RecursionError out of ``run``, a traceback from the command."""
+    answer = json.dumps({"id": "x", "result": "DEEP"}).replace('"DEEP"', DEEP)
+    code = (
+        f"import sys\nsys.stdin.readline()\nprint({DEEP if where == 'hello' else HELLO!r},"
+        f" flush=True)\nfor _ in sys.stdin:\n    print({answer!r}, flush=True)\n"
+    )
+    report = run(_script(tmp_path, where, code), suite, families=("chunked-sha256",))
+    assert not report.passed
+    said = " ".join([*report.problems, *(o.message for o in report.outcomes)])
+    assert "nested too deeply" in said
+    if where == "answer":
+        assert report.outcomes and all(o.status == "error" for o in report.outcomes)
+
+
+def test_a_process_left_holding_the_pipes_does_not_hold_the_run(tmp_path: Path) -> None:
+    """A runner that starts a process (inheriting its standard output and error) and exits:
+    the run ended only when that process did, as the standard error drain held the stream."""
+    pid_file = tmp_path / "pid"
+    code = (
+        "import subprocess, sys\n"
+        "child = subprocess.Popen(['sleep', '300'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "sys.stdin.readline()\n"
+        f"print({HELLO!r}, flush=True)\n"
+    )
+    command = _script(tmp_path, "leaves", code)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, json.dumps(command), str(SUITE_DIR), "5"],
+            capture_output=True,
+            text=True,
+            timeout=120,  # the process left behind sleeps 300 s: a hang fails here
+            check=False,
+        )
+    finally:
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["passed"] is False
+    assert "no answer within 5 s" in " ".join(result["messages"])
