@@ -20,6 +20,7 @@ import pytest
 
 from docket.backup import Backup, PosixBackupDriver
 from docket.cli.audit import merge
+from docket.core.display import display
 from docket.errors import CommandFailed
 from docket.fleet.audit import Summary, audit
 from docket.fleet.merge import merge_shards
@@ -192,6 +193,7 @@ def _child(code: str, *args: str) -> subprocess.CompletedProcess[str]:
 MERGE_IN_CHILD = """
 import io, sys
 from docket.cli.audit import merge
+from docket.core.display import display
 err = io.StringIO()
 print(merge(sys.argv[1:], stdout=io.StringIO(), stderr=err))
 print(err.getvalue().strip())
@@ -240,3 +242,44 @@ def test_findings_pass_the_batch_wrapper(tmp_path: Path) -> None:
     (root / "stray").mkdir(parents=True)
     (root / "stray" / "file").write_bytes(b"x")  # an orphan: a finding, exit 1
     assert _wrapped("audit", str(root)) == 0
+
+
+def test_a_forged_share_count_is_refused_at_once(tmp_path: Path) -> None:
+    """A header claiming 10**15 shares: the missing ones were listed one by one (a walk of
+    10**15 numbers, and a list of them); ten are named and the rest counted."""
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text(
+        '{"shard":{"index":1,"count":1000000000000000,"root":"/r","database":null}}\n'
+        '{"end":{"records":0}}\n'
+    )
+    code, out, err = _merge(forged)
+    assert code == 3 and out == ""
+    assert "missing shard 2/1000000000000000, 3/1000000000000000" in err
+    assert "11/1000000000000000 and 999999999999989 more" in err
+
+
+HOSTILE_VERSIONS = ["[/]", "[bold red]x[/bold red]", "\x1b]0;title\x07\x1b[2J", ":: ::error::x"]
+
+
+@pytest.mark.parametrize("version", HOSTILE_VERSIONS)
+def test_a_version_or_kind_from_a_shard_is_text_in_the_tables(version: str, tmp_path: Path) -> None:
+    """A version (as written in a tenant's metadata object) or a finding's kind is shown in
+    the text report's tables: ``[/]`` was a rich ``MarkupError`` traceback, other markup was
+    applied, and a terminal escape went to the terminal as it was."""
+    verdict = {
+        "backup_id": "b1",
+        "path": "b1/00/b1",
+        "created_at": "2026-01-01T00:00:00Z",
+        "formats": {"chunked-backup": version},
+        "integrity": "damaged",
+        "readers": [],
+        "findings": [{"kind": version, "message": "m"}],
+    }
+    shard = tmp_path / "shard.jsonl"
+    shard.write_text(HEAD + json.dumps(verdict) + '\n{"end":{"records":1}}\n')
+    code, out, err = _merge(shard)
+    assert code == 1, err
+    assert "\x1b" not in out and "\x07" not in out
+    rows = [line for line in out.splitlines() if "chunked-backup" in line]
+    assert rows and all(":: ::" not in line.split("│")[0] for line in rows)
+    assert display(version)[:8] in "".join(rows)  # as written (escaped), not applied
