@@ -28,6 +28,7 @@ import orjson
 from docket.core.display import display, json_type
 from docket.core.errors import CommandFailed
 from docket.fleet._audit_checks import Verdict
+from docket.fleet.shards import MAX_SHARDS
 from docket.fs import open_file, standard_input
 
 MAX_LINE = 16 * 1024 * 1024
@@ -123,6 +124,8 @@ def _header(path: str, number: int, data: Mapping[str, Any]) -> ShardHeader:
     index, count = shard.get("index"), shard.get("count")
     root, database = shard.get("root"), shard.get("database")
     _check(_is_int(count) and count >= 1, path, number, '"count"', count)
+    if count > MAX_SHARDS:
+        raise _refuse(path, number, f'"count" is {count}, more than the {MAX_SHARDS:,} shares')
     _check(_is_int(index) and 1 <= index <= count, path, number, '"index"', index)
     _check(isinstance(root, str), path, number, '"root"', root)
     _check(database is None or isinstance(database, str), path, number, '"database"', database)
