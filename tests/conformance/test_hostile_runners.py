@@ -19,9 +19,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from docket.cli import cli
 from docket.conformance import run
+from docket.conformance.compare import MAX_MESSAGE, judge
 from docket.conformance.runner import MAX_ANSWER
 from docket.conformance.suite import LEVELS, PROTOCOL, SUITE, Suite
 from tests._rss import PEAK_RSS_SOURCE
@@ -93,6 +96,7 @@ CHILD = (
     + """
 import json, sys
 from docket.conformance import run
+from docket.conformance.compare import MAX_MESSAGE, judge
 from docket.conformance.suite import Suite
 report = run(json.loads(sys.argv[1]), Suite.load(sys.argv[2]), timeout=float(sys.argv[3]))
 print(json.dumps({"passed": report.passed, "problems": list(report.problems),
@@ -219,3 +223,44 @@ def test_a_process_left_holding_the_pipes_does_not_hold_the_run(tmp_path: Path) 
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["passed"] is False
     assert "no answer within 5 s" in " ".join(result["messages"])
+
+
+def test_an_implementations_words_are_kept_bounded_for_every_case(
+    suite: Suite, tmp_path: Path
+) -> None:
+    """A runner that skips every case with a 15 MiB reason (inside the line limit): every
+    reason was kept whole, one per case (2.2 GB of memory and a 739 MB JSON report for the
+    48 cases of one family); each message is cut now."""
+    code = (
+        "import json, sys\n"
+        "sys.stdin.readline()\n"
+        f"print({HELLO!r}, flush=True)\n"
+        "big = 'x' * (15 * 1024 * 1024)\n"
+        "for line in sys.stdin:\n"
+        "    case = json.loads(line).get('case')\n"
+        "    if case is None:\n"
+        "        break\n"
+        "    print(json.dumps({'id': case['id'], 'skipped': big}), flush=True)\n"
+    )
+    report = run(_script(tmp_path, "big-words", code), suite, families=("chunked-sha256",))
+    assert report.outcomes and all(o.status == "skipped" for o in report.outcomes)
+    assert all(len(o.message) <= MAX_MESSAGE + 40 for o in report.outcomes)
+    assert all(o.message.endswith(f"({15 * 1024 * 1024:,} characters)") for o in report.outcomes)
+
+
+@given(
+    key=st.sampled_from(["skipped", "error"]),
+    words=st.text(max_size=3 * MAX_MESSAGE)
+    | st.tuples(st.text(min_size=1, max_size=5), st.integers(0, 3 * MAX_MESSAGE)).map(
+        lambda t: t[0] * t[1]
+    )
+    | st.integers()
+    | st.lists(st.text(), max_size=400),
+)
+def test_an_outcome_message_is_bounded_whatever_the_answer(key: str, words: object) -> None:
+    case = {"id": "f/1/validate/x", "level": "validate", "family": "f", "expect": {}}
+    outcome = judge(case, {"id": case["id"], key: words})
+    shown = str(words)
+    assert len(outcome.message) <= MAX_MESSAGE + 40
+    assert outcome.message.startswith(shown[:MAX_MESSAGE])
+    assert (outcome.message == shown) == (len(shown) <= MAX_MESSAGE)
