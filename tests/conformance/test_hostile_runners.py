@@ -264,3 +264,15 @@ def test_an_outcome_message_is_bounded_whatever_the_answer(key: str, words: obje
     assert len(outcome.message) <= MAX_MESSAGE + 40
     assert outcome.message.startswith(shown[:MAX_MESSAGE])
     assert (outcome.message == shown) == (len(shown) <= MAX_MESSAGE)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e308", "0", "-1"])
+def test_a_timeout_that_is_no_time_is_a_usage_error(value: str, suite: Suite) -> None:
+    """``--timeout nan``, ``inf`` or ``1e308`` passed the range check and ended in a
+    ValueError or OverflowError traceback from the first wait."""
+    argv = ["conformance", "run", "--suite", str(SUITE_DIR), "--timeout", value, "--", "true"]
+    result = CliRunner().invoke(cli, argv)
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.output
+    assert "--timeout" in result.output and "Traceback" not in result.output
+    with pytest.raises(ValueError, match="timeout"):
+        run(["true"], suite, timeout=float(value))

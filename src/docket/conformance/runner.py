@@ -26,7 +26,7 @@ from typing import Any
 from docket.conformance.compare import ERROR, UNCLAIMED, Outcome, judge
 from docket.conformance.report import Report
 from docket.conformance.suite import LEVELS, PROTOCOL, SUITE, Suite, without_expectation
-from docket.core.errors import show
+from docket.core.errors import UsageError, show
 
 DOCKET_COMMAND = (sys.executable, "-m", "docket.conformance.adapter")
 """docket itself, through the same protocol as any other implementation."""
@@ -37,6 +37,9 @@ MAX_ANSWER = 16 * 1024 * 1024
 STDERR_TAIL = 2000
 """How much of an implementation's standard error is kept: its last characters, for the report."""
 _DRAIN_POLL = 0.1
+"""How often (seconds) the standard error drain looks whether it is told to stop."""
+MAX_TIMEOUT = 86400.0
+"""The longest ``timeout`` (seconds) ``run`` takes: a day per message."""
 """How often (seconds) the standard error drain looks whether it is told to stop."""
 
 
@@ -186,7 +189,12 @@ def run(
     progress: Callable[[Outcome], None] | None = None,
 ) -> Report:
     """Run every case of ``levels`` (and ``families``) against ``command``; the report says
-    the other levels were not run."""
+    the other levels were not run. ``timeout``: seconds, more than 0 and at most
+    :data:`MAX_TIMEOUT` (a :class:`~docket.core.errors.UsageError` otherwise)."""
+    if not 0 < timeout <= MAX_TIMEOUT:  # also NaN, which every comparison refuses
+        raise UsageError(
+            "timeout", f"{show(timeout)} is not more than 0 and at most {MAX_TIMEOUT:g}"
+        )
     selected = tuple(lv for lv in LEVELS if lv in levels)
     report = _run(command, suite, selected, families, timeout, progress)
     return replace(report, selected=selected)
