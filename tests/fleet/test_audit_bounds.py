@@ -47,3 +47,26 @@ def test_a_flood_of_stray_objects_is_counted_not_listed(tmp_path: Path) -> None:
     assert merge([str(shard)], stdout=out, stderr=err, output_format="json") == 1, err.getvalue()
     summary = json.loads(out.getvalue())
     assert summary["findings"] == {"unexpected": 1} and summary["backups"] == 2
+
+
+def _rewrite(metadata: Path, **changes: object) -> None:
+    data = json.loads(metadata.read_text())
+    data.update(changes)
+    metadata.write_text(json.dumps(data))
+
+
+def test_a_metadata_object_with_a_huge_version_part_is_a_finding(tmp_path: Path) -> None:
+    """``"version": "99...9"`` (5,000 digits) is a well-formed dotted version: comparing it
+    with the newest was a ValueError from int() that ended the audit with a traceback; and a
+    version that is rich markup (``[/]``) ended the text report with one."""
+    root = tmp_path / "root"
+    huge = _backup(root, tmp_path, "aa000000-0000-4000-8000-000000000000", seed=1)
+    marked = _backup(root, tmp_path, "bb000000-0000-4000-8000-000000000000", seed=2)
+    _rewrite(_obj(huge, "_metadata"), version="9" * 5000)
+    _rewrite(_obj(marked, "_metadata"), version="[/]")
+    out, err = io.StringIO(), io.StringIO()
+    assert run_audit(root, stdout=out, stderr=err) == 1, err.getvalue()
+    text = out.getvalue()
+    assert "aa000000-0000-4000-8000-000000000000: metadata: chunked-backup: version" in text
+    assert "newer than" in text or "too new" in text or "supported" in text
+    assert "[/]" in text and "Traceback" not in err.getvalue()
