@@ -9,17 +9,22 @@ and never passes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from docket.cli import cli
 from docket.conformance import run
+from docket.conformance.compare import MAX_MESSAGE, judge
 from docket.conformance.runner import MAX_ANSWER
 from docket.conformance.suite import LEVELS, PROTOCOL, SUITE, Suite
 from tests._rss import PEAK_RSS_SOURCE
@@ -86,9 +91,12 @@ def test_a_malformed_hello_fails_the_run(name: str, suite: Suite, tmp_path: Path
     assert all(o.status == "error" for o in report.outcomes)
 
 
-CHILD = PEAK_RSS_SOURCE + """
+CHILD = (
+    PEAK_RSS_SOURCE
+    + """
 import json, sys
 from docket.conformance import run
+from docket.conformance.compare import MAX_MESSAGE, judge
 from docket.conformance.suite import Suite
 report = run(json.loads(sys.argv[1]), Suite.load(sys.argv[2]), timeout=float(sys.argv[3]))
 print(json.dumps({"passed": report.passed, "problems": list(report.problems),
@@ -96,6 +104,7 @@ print(json.dumps({"passed": report.passed, "problems": list(report.problems),
                                       if "was asked" not in o.message})[:20],
                   "peak": PEAK_RSS_KIB()}))
 """
+)
 
 
 def _in_child(command: list[str], timeout: float = 1.0) -> dict[str, object]:
@@ -162,3 +171,108 @@ def test_the_report_output_refuses_links_and_fifos_before_running(
     assert "report.xml" in result.stderr and ("FIFO" in result.stderr or "link" in result.stderr)
     assert not started.exists()  # refused before the runner was started
     assert target.read_text() == "kept" and not (tmp_path / "nowhere").exists()
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("where", ["hello", "answer"])
+def test_an_answer_nested_too_deeply_is_an_error_not_a_crash(
+    where: str, suite: Suite, tmp_path: Path
+) -> None:
+    """``[[[[...]]]]`` deeper than the interpreter's stack (well inside the line limit) was a
+    RecursionError out of ``run``, a traceback from the command."""
+    answer = json.dumps({"id": "x", "result": "DEEP"}).replace('"DEEP"', DEEP)
+    code = (
+        f"import sys\nsys.stdin.readline()\nprint({DEEP if where == 'hello' else HELLO!r},"
+        f" flush=True)\nfor _ in sys.stdin:\n    print({answer!r}, flush=True)\n"
+    )
+    report = run(_script(tmp_path, where, code), suite, families=("chunked-sha256",))
+    assert not report.passed
+    said = " ".join([*report.problems, *(o.message for o in report.outcomes)])
+    assert "nested too deeply" in said
+    if where == "answer":
+        assert report.outcomes and all(o.status == "error" for o in report.outcomes)
+
+
+def test_a_process_left_holding_the_pipes_does_not_hold_the_run(tmp_path: Path) -> None:
+    """A runner that starts a process (inheriting its standard output and error) and exits:
+    the run ended only when that process did, as the standard error drain held the stream."""
+    pid_file = tmp_path / "pid"
+    code = (
+        "import subprocess, sys\n"
+        "child = subprocess.Popen(['sleep', '300'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "sys.stdin.readline()\n"
+        f"print({HELLO!r}, flush=True)\n"
+    )
+    command = _script(tmp_path, "leaves", code)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, json.dumps(command), str(SUITE_DIR), "5"],
+            capture_output=True,
+            text=True,
+            timeout=120,  # the process left behind sleeps 300 s: a hang fails here
+            check=False,
+        )
+    finally:
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["passed"] is False
+    assert "no answer within 5 s" in " ".join(result["messages"])
+
+
+def test_an_implementations_words_are_kept_bounded_for_every_case(
+    suite: Suite, tmp_path: Path
+) -> None:
+    """A runner that skips every case with a 15 MiB reason (inside the line limit): every
+    reason was kept whole, one per case (2.2 GB of memory and a 739 MB JSON report for the
+    48 cases of one family); each message is cut now."""
+    code = (
+        "import json, sys\n"
+        "sys.stdin.readline()\n"
+        f"print({HELLO!r}, flush=True)\n"
+        "big = 'x' * (15 * 1024 * 1024)\n"
+        "for line in sys.stdin:\n"
+        "    case = json.loads(line).get('case')\n"
+        "    if case is None:\n"
+        "        break\n"
+        "    print(json.dumps({'id': case['id'], 'skipped': big}), flush=True)\n"
+    )
+    report = run(_script(tmp_path, "big-words", code), suite, families=("chunked-sha256",))
+    assert report.outcomes and all(o.status == "skipped" for o in report.outcomes)
+    assert all(len(o.message) <= MAX_MESSAGE + 40 for o in report.outcomes)
+    assert all(o.message.endswith(f"({15 * 1024 * 1024:,} characters)") for o in report.outcomes)
+
+
+@given(
+    key=st.sampled_from(["skipped", "error"]),
+    words=st.text(max_size=3 * MAX_MESSAGE)
+    | st.tuples(st.text(min_size=1, max_size=5), st.integers(0, 3 * MAX_MESSAGE)).map(
+        lambda t: t[0] * t[1]
+    )
+    | st.integers()
+    | st.lists(st.text(), max_size=400),
+)
+def test_an_outcome_message_is_bounded_whatever_the_answer(key: str, words: object) -> None:
+    case = {"id": "f/1/validate/x", "level": "validate", "family": "f", "expect": {}}
+    outcome = judge(case, {"id": case["id"], key: words})
+    shown = str(words)
+    assert len(outcome.message) <= MAX_MESSAGE + 40
+    assert outcome.message.startswith(shown[:MAX_MESSAGE])
+    assert (outcome.message == shown) == (len(shown) <= MAX_MESSAGE)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e308", "0", "-1"])
+def test_a_timeout_that_is_no_time_is_a_usage_error(value: str, suite: Suite) -> None:
+    """``--timeout nan``, ``inf`` or ``1e308`` passed the range check and ended in a
+    ValueError or OverflowError traceback from the first wait."""
+    argv = ["conformance", "run", "--suite", str(SUITE_DIR), "--timeout", value, "--", "true"]
+    result = CliRunner().invoke(cli, argv)
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 2, result.output
+    assert "--timeout" in result.output and "Traceback" not in result.output
+    with pytest.raises(ValueError, match="timeout"):
+        run(["true"], suite, timeout=float(value))

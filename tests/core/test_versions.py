@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import docket
 import docket.errors
@@ -72,3 +74,32 @@ def test_dotted_versions_order_numerically() -> None:
 
     scheme = VersionScheme.DOTTED
     assert sorted(["1.10.0", "1.2.0", "1.9.1"], key=scheme.key) == ["1.2.0", "1.9.1", "1.10.0"]
+
+
+@pytest.mark.parametrize(
+    ("version", "error"),
+    [
+        ("9" * 5000, docket.errors.VersionTooNew),
+        ("1." + "9" * 5000, docket.errors.VersionTooNew),
+        ("0." + "9" * 5000, docket.errors.UnknownVersion),
+        ("1.0." + "1" * 4301, docket.errors.UnknownVersion),
+    ],
+)
+def test_a_dotted_version_with_a_huge_part_is_a_typed_error(version: str, error: type) -> None:
+    """A part of more than 4,300 digits is well formed, and was a bare ValueError from int()
+    (Python's limit on converting digits) out of ``load``: a tenant's ``_metadata`` with
+    such a version was a traceback from ``docket audit`` and from restore."""
+    chunky = docket.load_registry("tests/fixtures/schemas").family("chunky")
+    with pytest.raises(error):
+        chunky.load({"version": version, "head": {}})
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10**30), min_size=1, max_size=4), st.data())
+def test_dotted_order_is_numeric_order(parts: list[int], data: st.DataObject) -> None:
+    from docket.core.versions import VersionScheme
+
+    other = data.draw(st.lists(st.integers(min_value=0, max_value=10**30), min_size=1, max_size=4))
+    key = VersionScheme.DOTTED.key
+    a, b = ".".join(map(str, parts)), ".".join(map(str, other))
+    assert (key(a) < key(b)) == (parts < other)
+    assert (key(a) == key(b)) == (parts == other)

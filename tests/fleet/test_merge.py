@@ -19,10 +19,12 @@ from pathlib import Path
 import pytest
 
 from docket.backup import Backup, PosixBackupDriver
-from docket.cli.audit import merge
+from docket.cli.audit import merge, run_audit
+from docket.core.display import display
 from docket.errors import CommandFailed
 from docket.fleet.audit import Summary, audit
 from docket.fleet.merge import merge_shards
+from docket.fleet.shards import parse_shard
 from tests._child import run_python
 from tests._rss import PEAK_RSS_SOURCE
 
@@ -191,7 +193,8 @@ def _child(code: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 MERGE_IN_CHILD = """
 import io, sys
-from docket.cli.audit import merge
+from docket.cli.audit import merge, run_audit
+from docket.core.display import display
 err = io.StringIO()
 print(merge(sys.argv[1:], stdout=io.StringIO(), stderr=err))
 print(err.getvalue().strip())
@@ -240,3 +243,63 @@ def test_findings_pass_the_batch_wrapper(tmp_path: Path) -> None:
     (root / "stray").mkdir(parents=True)
     (root / "stray" / "file").write_bytes(b"x")  # an orphan: a finding, exit 1
     assert _wrapped("audit", str(root)) == 0
+
+
+def test_a_forged_share_count_is_refused_at_once(tmp_path: Path) -> None:
+    """A header claiming a million shares (the most a shard can be one of): the missing ones
+    were listed one by one, and a count of 10**15 hung; ten are named, the rest counted, and
+    more shares than a shard can be one of is not a shard file."""
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text(
+        '{"shard":{"index":1,"count":1000000,"root":"/r","database":null}}\n{"end":{"records":0}}\n'
+    )
+    code, out, err = _merge(forged)
+    assert code == 3 and out == ""
+    assert "missing shard 2/1000000, 3/1000000" in err and "11/1000000 and 999989 more" in err
+    forged.write_text(forged.read_text().replace("1000000", "1000000000000000"))
+    code, out, err = _merge(forged)
+    assert code == 3 and out == ""
+    assert 'forged.jsonl:1: "count" is 1000000000000000, more than' in err
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1/99999999999999999999999", "1/1000001", "\u00b2/3", "\u0661/2", "1/2/3", "-1/2", "0/0"],
+)
+def test_a_shard_that_is_not_one_is_a_usage_error(text: str, root: Path, tmp_path: Path) -> None:
+    """N too large to write in a shard file's header was a TypeError traceback (after the
+    output was opened); digits other than ASCII ones were int()'s message or taken."""
+    report = tmp_path / "shard.jsonl"
+    out, err = io.StringIO(), io.StringIO()
+    code = run_audit(root, stdout=out, stderr=err, shard=text, output_format="jsonl", output=report)
+    assert code == 2 and err.getvalue().startswith("error: --shard: ")
+    assert "int()" not in err.getvalue() and not report.exists()
+    with pytest.raises(ValueError, match=r"I/N|between|at most"):
+        parse_shard(text)
+
+
+HOSTILE_VERSIONS = ["[/]", "[bold red]x[/bold red]", "\x1b]0;title\x07\x1b[2J", ":: ::error::x"]
+
+
+@pytest.mark.parametrize("version", HOSTILE_VERSIONS)
+def test_a_version_or_kind_from_a_shard_is_text_in_the_tables(version: str, tmp_path: Path) -> None:
+    """A version (as written in a tenant's metadata object) or a finding's kind is shown in
+    the text report's tables: ``[/]`` was a rich ``MarkupError`` traceback, other markup was
+    applied, and a terminal escape went to the terminal as it was."""
+    verdict = {
+        "backup_id": "b1",
+        "path": "b1/00/b1",
+        "created_at": "2026-01-01T00:00:00Z",
+        "formats": {"chunked-backup": version},
+        "integrity": "damaged",
+        "readers": [],
+        "findings": [{"kind": version, "message": "m"}],
+    }
+    shard = tmp_path / "shard.jsonl"
+    shard.write_text(HEAD + json.dumps(verdict) + '\n{"end":{"records":1}}\n')
+    code, out, err = _merge(shard)
+    assert code == 1, err
+    assert "\x1b" not in out and "\x07" not in out
+    rows = [line for line in out.splitlines() if "chunked-backup" in line]
+    assert rows and all(":: ::" not in line.split("│")[0] for line in rows)
+    assert display(version)[:8] in "".join(rows)  # as written (escaped), not applied

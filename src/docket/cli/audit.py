@@ -57,9 +57,7 @@ def _target(stdout: TextIO, output: str | os.PathLike[str] | None) -> Iterator[T
 class _Report:
     """Writes verdicts as they come and the summary at the end, in one output format."""
 
-    def __init__(
-        self, out: TextIO, output_format: str, title: str, header: ShardHeader
-    ) -> None:
+    def __init__(self, out: TextIO, output_format: str, title: str, header: ShardHeader) -> None:
         self.out = out
         self.format = output_format
         self.title = title
@@ -75,7 +73,8 @@ class _Report:
             where = display(verdict.backup_id or verdict.path or "?")
             for finding in verdict.findings:
                 obj = f" [{display(finding.object)}]" if finding.object else ""
-                self.out.write(f"{where}: {finding.kind}: {display(finding.message)}{obj}\n")
+                kind = display(finding.kind)  # a shard file's word, when merged
+                self.out.write(f"{where}: {kind}: {display(finding.message)}{obj}\n")
 
     def end(self) -> None:
         data = json_safe(self.summary.to_json())
@@ -98,9 +97,15 @@ def _dumps(value: Any, option: int = 0) -> str:
 
 
 def write_text(out: TextIO, summary: dict[str, Any]) -> None:
-    """The summary as tables (rich; colours on a terminal only)."""
+    """The summary as tables (rich; colours on a terminal only). Every cell is plain text
+    shown by :func:`~docket.core.display.display`: a version or a kind comes from files a
+    tenant (or a shard file) wrote, and is neither rich markup nor a terminal escape."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    def cell(value: object) -> Text:
+        return Text(display(str(value)))
 
     terminal = out.isatty()
     console = Console(
@@ -115,33 +120,33 @@ def write_text(out: TextIO, summary: dict[str, Any]) -> None:
         ("with findings", summary["with_findings"]),
         *((f"integrity {k}", v) for k, v in summary["integrity"].items()),
     ):
-        head.add_row(label, f"{value:,}")
+        head.add_row(cell(label), cell(f"{value:,}"))
     console.print(head)
     formats = Table(title="formats", title_justify="left")
     for column in ("family", "version", "backups", "oldest", "newest"):
         formats.add_column(column, justify="right" if column == "backups" else "left")
     for family, versions in summary["formats"].items():
-        for version, cell in versions.items():
+        for version, counts in versions.items():
             formats.add_row(
-                family,
-                version,
-                f"{cell['count']:,}",
-                _moment(cell["oldest"]),
-                _moment(cell["newest"]),
+                cell(family),
+                cell(version),
+                cell(f"{counts['count']:,}"),
+                cell(_moment(counts["oldest"])),
+                cell(_moment(counts["newest"])),
             )
     console.print(formats)
     readers = Table(title="readers", title_justify="left")
     for column in ("reader", "can restore", "cannot"):
         readers.add_column(column, justify="left" if column == "reader" else "right")
     for reader, count in summary["readers"].items():
-        readers.add_row(reader, f"{count:,}", f"{backups - count:,}")
+        readers.add_row(cell(reader), cell(f"{count:,}"), cell(f"{backups - count:,}"))
     console.print(readers)
     if summary["findings"]:
         found = Table(title="findings", title_justify="left")
         for column in ("finding", "records", "meaning"):
             found.add_column(column, justify="right" if column == "records" else "left")
         for kind, count in summary["findings"].items():
-            found.add_row(kind, f"{count:,}", FINDINGS.get(kind, (False, ""))[1])
+            found.add_row(cell(kind), cell(f"{count:,}"), cell(FINDINGS.get(kind, (False, ""))[1]))
         console.print(found)
 
 

@@ -16,7 +16,7 @@ from docket.cli import options
 from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from docket.cli.options import streams
 from docket.conformance.report import RENDERERS, Report
-from docket.conformance.runner import DOCKET_COMMAND, default_suite, run
+from docket.conformance.runner import DOCKET_COMMAND, MAX_TIMEOUT, default_suite, run
 from docket.conformance.suite import LEVELS, Suite, SuiteError
 from docket.core.display import display, guard_lines
 from docket.core.errors import DocketError, UnsafeFile, show
@@ -104,6 +104,13 @@ def conformance_run(
     return _write_report(report, output_format, output, stdout, stderr)
 
 
+def _finite(value: float) -> float:
+    """``--timeout``: the range check lets NaN through (every comparison with it is false)."""
+    if value != value:
+        raise click.BadParameter("nan is not a number of seconds")
+    return value
+
+
 @click.group("conformance", short_help="Run the language-neutral conformance suite.")
 @options.schemas
 def group() -> None:
@@ -142,7 +149,8 @@ def group() -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, min_open=True, max=MAX_TIMEOUT),
+    callback=lambda _ctx, _param, value: _finite(value),
     default=30.0,
     show_default=True,
     help="Seconds to wait for each answer.",

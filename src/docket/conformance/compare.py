@@ -25,6 +25,9 @@ ERROR = "error"
 SKIPPED = "skipped"
 UNCLAIMED = "unclaimed"
 STATUSES = (PASS, FAIL, ERROR, SKIPPED, UNCLAIMED)
+MAX_MESSAGE = 1000
+"""The most characters of an outcome's message kept: an implementation's words (a skip
+reason, an error, a ``message``) are kept for every case, so each is cut to this."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ def judge(
     """The outcome of a case from the implementation's reply line (None: no reply)."""
 
     def outcome(status: str, message: str = "") -> Outcome:
+        if len(message) > MAX_MESSAGE:
+            message = f"{message[:MAX_MESSAGE]}... ({len(message):,} characters)"
         return Outcome(
             str(case.get("id")),
             str(case.get("level")),

@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from docket.conformance.compare import ERROR, UNCLAIMED, Outcome, judge
 from docket.conformance.report import Report
 from docket.conformance.suite import LEVELS, PROTOCOL, SUITE, Suite, without_expectation
-from docket.core.errors import show
+from docket.core.errors import UsageError, show
 
 DOCKET_COMMAND = (sys.executable, "-m", "docket.conformance.adapter")
 """docket itself, through the same protocol as any other implementation."""
@@ -36,6 +36,11 @@ MAX_ANSWER = 16 * 1024 * 1024
 """The longest answer line read from an implementation (a case's answer is a few KiB)."""
 STDERR_TAIL = 2000
 """How much of an implementation's standard error is kept: its last characters, for the report."""
+_DRAIN_POLL = 0.1
+"""How often (seconds) the standard error drain looks whether it is told to stop."""
+MAX_TIMEOUT = 86400.0
+"""The longest ``timeout`` (seconds) ``run`` takes: a day per message."""
+"""How often (seconds) the standard error drain looks whether it is told to stop."""
 
 
 class PeerFailed(OSError):
@@ -63,14 +68,44 @@ class _Peer:
         self._ended = False
         self._tail: collections.deque[bytes] = collections.deque()
         self._tail_size = 0
-        threading.Thread(target=self._drain, args=(proc.stderr,), daemon=True).start()
+        # The drain reads the raw descriptor, polling, so that it can be told to stop: a
+        # process the implementation started can hold its standard error open long after it
+        # exited, and a thread blocked in a read would hold the stream (and its close) with it.
+        self._err = proc.stderr.fileno()
+        os.set_blocking(self._err, False)
+        self._stop = threading.Event()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
 
-    def _drain(self, stream: IO[bytes]) -> None:
-        for piece in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
-            self._tail.append(piece)
-            self._tail_size += len(piece)
-            while self._tail_size - len(self._tail[0]) >= STDERR_TAIL:
-                self._tail_size -= len(self._tail.popleft())
+    def _drain(self) -> None:
+        while True:
+            stopping = self._stop.is_set()
+            if not stopping and not _ready(self._err, select.POLLIN, _DRAIN_POLL):
+                continue
+            try:
+                piece = os.read(self._err, 65536)
+            except BlockingIOError:
+                if stopping:
+                    return
+                continue
+            except OSError:
+                return
+            if not piece:
+                return
+            self._keep(piece)
+            if stopping and self._tail_size >= STDERR_TAIL:
+                return  # what is left after the end: at most one tail's worth of pieces
+
+    def _keep(self, piece: bytes) -> None:
+        self._tail.append(piece)
+        self._tail_size += len(piece)
+        while self._tail_size - len(self._tail[0]) >= STDERR_TAIL:
+            self._tail_size -= len(self._tail.popleft())
+
+    def stop_draining(self) -> None:
+        """Take what standard error holds now and stop reading it (bounded in time)."""
+        self._stop.set()
+        self._drainer.join(timeout=1.0)
 
     def stderr_tail(self) -> str:
         return b"".join(self._tail)[-STDERR_TAIL:].decode("utf-8", "replace")
@@ -135,6 +170,8 @@ def _reply(peer: _Peer, timeout: float) -> dict[str, Any] | None:
         value = json.loads(line)
     except ValueError:
         return {"error": f"the answer is not JSON: {show(line[:200])}"}
+    except RecursionError:  # nesting deeper than the interpreter's stack: `[[[[...]]]]`
+        return {"error": "the answer is nested too deeply to read"}
     return (
         value
         if isinstance(value, dict)
@@ -152,7 +189,12 @@ def run(
     progress: Callable[[Outcome], None] | None = None,
 ) -> Report:
     """Run every case of ``levels`` (and ``families``) against ``command``; the report says
-    the other levels were not run."""
+    the other levels were not run. ``timeout``: seconds, more than 0 and at most
+    :data:`MAX_TIMEOUT` (a :class:`~docket.core.errors.UsageError` otherwise)."""
+    if not 0 < timeout <= MAX_TIMEOUT:  # also NaN, which every comparison refuses
+        raise UsageError(
+            "timeout", f"{show(timeout)} is not more than 0 and at most {MAX_TIMEOUT:g}"
+        )
     selected = tuple(lv for lv in LEVELS if lv in levels)
     report = _run(command, suite, selected, families, timeout, progress)
     return replace(report, selected=selected)
@@ -182,7 +224,7 @@ def _run(
     try:
         report = _converse(peer, cases, problems, timeout, progress)
     finally:
-        _finish(proc, min(timeout, 10.0))
+        _finish(proc, min(timeout, 10.0), peer)
     tail = peer.stderr_tail().strip()
     if report.problems and tail:
         report = replace(
@@ -271,8 +313,9 @@ def _unrun(
     return Report(implementation, (), outcomes, tuple(problems))
 
 
-def _finish(proc: subprocess.Popen[bytes], grace: float) -> None:
-    """Close the implementation's input and give it ``grace`` seconds to exit, then kill it."""
+def _finish(proc: subprocess.Popen[bytes], grace: float, peer: _Peer) -> None:
+    """Close the implementation's input and give it ``grace`` seconds to exit, then kill it;
+    then stop reading its standard error, which a process it left behind may hold open."""
     with contextlib.suppress(OSError):
         if proc.stdin is not None:
             proc.stdin.close()
@@ -281,6 +324,7 @@ def _finish(proc: subprocess.Popen[bytes], grace: float) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    peer.stop_draining()
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             with contextlib.suppress(OSError):

@@ -18,11 +18,14 @@ class VersionScheme(enum.Enum):
     INTEGER = "integer"
     DOTTED = "dotted"
 
-    def key(self, version: Version) -> tuple[int, ...]:
-        """Sort key: integers compare numerically, dotted strings part by part."""
+    def key(self, version: Version) -> tuple[tuple[int, str], ...]:
+        """Sort key: integers compare numerically, dotted strings part by part. A part is
+        compared by its length, then its digits: numeric order for parts without leading
+        zeros (what a well-formed version has), and no ``int()`` of a part 5,000 digits long,
+        which Python refuses with a ValueError."""
         if isinstance(version, int):
-            return (version,)
-        return tuple(int(part) for part in version.split("."))
+            return ((version, ""),)
+        return tuple((len(part), part) for part in version.split("."))
 
     def is_well_formed(self, value: Any) -> bool:
         if self is VersionScheme.INTEGER:

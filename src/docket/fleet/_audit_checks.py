@@ -730,15 +730,29 @@ def _names(names: Sequence[str], most: int = 3) -> str:
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
+MAX_PER_KIND = 100
+"""The most findings of one kind a verdict lists; the rest are counted in one more. A tenant
+can store any number of objects in a backup directory, each ``unexpected``: listed whole, one
+verdict's JSON line outgrew what ``audit merge`` reads (16 MiB) and the shard set could not be
+merged."""
+
+
 def _unique(findings: list[Finding]) -> tuple[Finding, ...]:
     """Findings in order, without a second one of a kind for the same object (the deep
-    check finds the listing problems again)."""
+    check finds the listing problems again), at most :data:`MAX_PER_KIND` of each kind and
+    then one that counts the others."""
     seen: set[tuple[str, str | None]] = set()
+    kept: collections.Counter[str] = collections.Counter()
     out = []
     for f in findings:
         key = (f.kind, f.object)
         if f.object is not None and key in seen:
             continue
         seen.add(key)
-        out.append(f)
+        kept[f.kind] += 1
+        if kept[f.kind] <= MAX_PER_KIND:
+            out.append(f)
+    for kind, count in kept.items():
+        if count > MAX_PER_KIND:
+            out.append(Finding(kind, f"and {count - MAX_PER_KIND:,} more {kind} findings"))
     return tuple(out)

@@ -37,6 +37,7 @@ from docket.core.registry import Registry, load_registry
 from docket.fleet._audit_checks import (
     DEFAULT_MAX_OBJECT_BYTES,
     FINDINGS,
+    MAX_PER_KIND,
     BackupRow,
     Finding,
     Inspector,
@@ -689,6 +690,7 @@ class Summary:
 
 __all__ = [
     "FINDINGS",
+    "MAX_PER_KIND",
     "POSIX_SERVICES",
     "AuditRun",
     "BackupRow",

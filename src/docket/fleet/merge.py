@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -27,6 +28,7 @@ import orjson
 from docket.core.display import display, json_type
 from docket.core.errors import CommandFailed
 from docket.fleet._audit_checks import Verdict
+from docket.fleet.shards import MAX_SHARDS
 from docket.fs import open_file, standard_input
 
 MAX_LINE = 16 * 1024 * 1024
@@ -122,6 +124,8 @@ def _header(path: str, number: int, data: Mapping[str, Any]) -> ShardHeader:
     index, count = shard.get("index"), shard.get("count")
     root, database = shard.get("root"), shard.get("database")
     _check(_is_int(count) and count >= 1, path, number, '"count"', count)
+    if count > MAX_SHARDS:
+        raise _refuse(path, number, f'"count" is {count}, more than the {MAX_SHARDS:,} shares')
     _check(_is_int(index) and 1 <= index <= count, path, number, '"index"', index)
     _check(isinstance(root, str), path, number, '"root"', root)
     _check(database is None or isinstance(database, str), path, number, '"database"', database)
@@ -144,7 +148,7 @@ def _verdict(path: str, number: int, data: Mapping[str, Any]) -> Verdict:
     _check(isinstance(formats, dict), path, number, '"formats"', formats)
     for version in formats.values():
         ok = version is None or isinstance(version, str) or _is_int(version)
-        _check(ok, path, number, "a version in \"formats\"", version)
+        _check(ok, path, number, 'a version in "formats"', version)
     _check(isinstance(readers, list), path, number, '"readers"', readers)
     for reader in readers:
         _check(isinstance(reader, str), path, number, 'a reader in "readers"', reader)
@@ -229,14 +233,22 @@ def check_set(headers: Sequence[tuple[str, ShardHeader]]) -> None:
                 f"(as {display(by_index[header.index])})",
             )
         by_index[header.index] = path
-    missing = [i for i in range(1, first.count + 1) if i not in by_index]
-    if missing:
-        shown = ", ".join(f"{i}/{first.count}" for i in missing[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+    # The count is the header's word: look at no more shares than it takes to name ten
+    # (a forged count of 10**15 is refused at once, not after a walk of 10**15 numbers).
+    absent = first.count - len(by_index)
+    if absent:
+        missing = list(itertools.islice(_absent(first.count, by_index), 10))
+        shown = ", ".join(f"{i}/{first.count}" for i in missing)
+        more = f" and {absent - len(missing)} more" if absent > len(missing) else ""
         raise CommandFailed(
             f"the set of {len(headers)} shard file(s) is missing shard {shown}{more}",
             hint="give every shard's file; a shard that failed must be run again",
         )
+
+
+def _absent(count: int, present: Mapping[int, str]) -> Iterator[int]:
+    """The shares 1 to ``count`` not in ``present``, in order."""
+    return (i for i in range(1, count + 1) if i not in present)
 
 
 class Merged(Iterator[Verdict]):

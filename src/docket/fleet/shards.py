@@ -8,20 +8,32 @@ I (:func:`shard_of`), so a backup stays in its shard as others are added.
 
 from __future__ import annotations
 
+import re
+
 from docket.core.errors import UsageError, show
 
 Shard = tuple[int, int]
 """``(I, N)``: share I (from 1) of N."""
 
 
+MAX_SHARDS = 1_000_000
+"""The most shares a job is split into (a shard file's header holds N as a JSON integer that
+every reader takes, and a merge names the missing ones)."""
+
+_SHARD = re.compile(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*")
+
+
 def parse_shard(text: str) -> Shard:
-    """``"I/N"`` (``1 <= I <= N``) as ``(I, N)``; :class:`ValueError` for anything else."""
-    index, sep, count = text.partition("/")
-    if not sep or not index.strip().isdigit() or not count.strip().isdigit():
+    """``"I/N"`` (``1 <= I <= N <=`` :data:`MAX_SHARDS`, ASCII digits) as ``(I, N)``;
+    :class:`ValueError` for anything else."""
+    match = _SHARD.fullmatch(text)
+    if match is None:
         raise ValueError(f"{show(text)} is not I/N")
-    i, n = int(index), int(count)
+    i, n = int(match[1]), int(match[2])
     if not 1 <= i <= n:
         raise ValueError(f"{show(text)}: I must be between 1 and N")
+    if n > MAX_SHARDS:
+        raise ValueError(f"{show(text)}: N must be at most {MAX_SHARDS:,}")
     return i, n
 
 
@@ -38,9 +50,11 @@ def choose_shard(text: str | None, option: str = "--shard") -> Shard | None:
 
 def check_shard(shard: Shard | None) -> None:
     """A :class:`UsageError` (a ``ValueError``) unless ``shard`` is None or ``(I, N)`` with
-    ``1 <= I <= N``."""
+    ``1 <= I <= N <=`` :data:`MAX_SHARDS`."""
     if shard is not None and not 1 <= shard[0] <= shard[1]:
         raise UsageError("shard", f"{show(shard)}: I must be between 1 and N")
+    if shard is not None and shard[1] > MAX_SHARDS:
+        raise UsageError("shard", f"{show(shard)}: N must be at most {MAX_SHARDS:,}")
 
 
 def shard_of(key: str, count: int) -> int:
@@ -52,4 +66,4 @@ def shard_of(key: str, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count + 1
 
 
-__all__ = ["Shard", "check_shard", "choose_shard", "parse_shard", "shard_of"]
+__all__ = ["MAX_SHARDS", "Shard", "check_shard", "choose_shard", "parse_shard", "shard_of"]
