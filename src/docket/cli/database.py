@@ -25,6 +25,7 @@ from docket.cli.common import (
 )
 from docket.cli.errors import UsageError
 from docket.cli.output import emit
+from docket.core.display import display
 from docket.core.errors import show
 from docket.core.registry import Registry
 from docket.fleet.validate import STDIN
@@ -38,8 +39,9 @@ def dropped_lines(dropped: Iterable[Any], shown: int = 6) -> list[str]:
         groups.setdefault((d.section, d.reason), []).append(d.field)
     out = []
     for (section, reason), fields in groups.items():
-        listed = ", ".join(fields[:shown]) + (", ..." if len(fields) > shown else "")
-        out.append(f"{section}, {reason}: {len(fields)} field(s): {listed}")
+        # Names from the container: shown through display(), never as raw control text.
+        listed = ", ".join(map(display, fields[:shown])) + (", ..." if len(fields) > shown else "")
+        out.append(f"{display(section)}, {reason}: {len(fields)} field(s): {listed}")
     return out
 
 
@@ -126,14 +128,16 @@ def backup(
 
 def _restore_text(result: Any, source: str) -> str:
     lines = [
-        f"restored {source} into volume {result.volume_id} "
+        f"restored {display(source)} into volume {display(result.volume_id)} "
         f"(with the policy of version {show(result.version)})"
     ]
     for section, values in result.written.items():
-        lines.append(f"  wrote    {section}: {', '.join(values) or '(nothing)'}")
+        lines.append(
+            f"  wrote    {display(section)}: {', '.join(map(display, values)) or '(nothing)'}"
+        )
     for section, keys in result.removed.items():
         if keys:
-            lines.append(f"  removed  {section}: {', '.join(keys)}")
+            lines.append(f"  removed  {display(section)}: {', '.join(map(display, keys))}")
     lines += [f"  left out {line}" for line in dropped_lines(result.dropped)]
     return "\n".join(lines) + "\n"
 

@@ -24,6 +24,7 @@ from docket.cli.common import (
 from docket.cli.output import emit, issue_dict, pointer_path
 from docket.core.codec import parse
 from docket.core.compat import VersionDiff, diff_versions
+from docket.core.display import display
 from docket.core.errors import show
 from docket.core.explain import Explanation, explain_restore, migrate_and_explain
 from docket.fleet.validate import STDIN
@@ -126,16 +127,19 @@ def _inspect_json(path: str, found: Explanation) -> dict[str, Any]:
 
 
 def _inspect_text(info: Mapping[str, Any]) -> str:
+    # Section and field names come from the container, which anyone who can write backup
+    # storage wrote: each is shown through display(), one line no terminal interprets.
     lines = [
-        f"file       {info['file']}",
+        f"file       {display(info['file'])}",
         f"family     {info['family']}",
         f"version    {show(info['version'])} (current {show(info['current'])})",
         f"digest     {info['digest']}",
         f"signature  {info['signature']}",
         "sections",
     ]
-    width = max((len(n) for n in info["sections"]), default=0)
-    for name, count in info["sections"].items():
+    sections = {display(name): count for name, count in info["sections"].items()}
+    width = max((len(n) for n in sections), default=0)
+    for name, count in sections.items():
         lines.append(f"  {name:<{width}}  {count} field(s)")
     restore = info["restore"]
     lines.append(
@@ -149,16 +153,16 @@ def _inspect_text(info: Mapping[str, Any]) -> str:
         for name, write in restore["sections"].items():
             ruled = write["set_by_rules"]
             listed = ", ".join(
-                f"{f}={json.dumps(ruled[f])} (set by a rule)" if f in ruled else f
+                f"{display(f)}={json.dumps(ruled[f])} (set by a rule)" if f in ruled else display(f)
                 for f in write["fields"]
             )
             if not listed:
                 replace = write["mode"] == "replace"
                 listed = "(none: the target's entries are deleted)" if replace else "(none)"
-            lines.append(f"  {name:<{width}}  {write['mode']:<7}  {listed}")
+            lines.append(f"  {display(name):<{width}}  {write['mode']:<7}  {listed}")
         reasons: dict[str, list[str]] = {}
         for d in restore["dropped"]:
-            reasons.setdefault(d["reason"], []).append(f"{d['section']}.{d['field']}")
+            reasons.setdefault(d["reason"], []).append(display(f"{d['section']}.{d['field']}"))
         if reasons:
             lines.append("not restored")
             for reason, names in reasons.items():

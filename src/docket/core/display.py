@@ -56,10 +56,31 @@ def _escape(char: str) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
+_HIDDEN = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+"""Cc: C0, DEL, C1 controls; Cf: bidirectional overrides, zero-width characters; Cs: lone
+surrogates; Zl/Zp: line and paragraph separators."""
+
+
 def _unsafe(char: str) -> bool:
-    # Cc: C0, DEL, C1 controls; Cf: bidirectional overrides, zero-width characters; Cs: lone
-    # surrogates; Zl/Zp: line and paragraph separators.
-    return char == "\\" or unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+    return char == "\\" or unicodedata.category(char) in _HIDDEN
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # beyond the BMP: the UTF-16 surrogate pair, as JSON writes it
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def escape_hidden(text: str) -> str:
+    """``text`` with every character :func:`display` escapes but the backslash (controls,
+    format characters, lone surrogates, line separators) written as its JSON escape,
+    ``\\u001b``: for text already in a quoted, backslash-escaped form (a JSON string, a
+    ``$``-path key), which then shows on one line and that no terminal interprets."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_json_escape(c) if unicodedata.category(c) in _HIDDEN else c for c in text)
 
 
 def display(name: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
@@ -106,4 +127,4 @@ def json_type(value: Any) -> str:
     return "object"
 
 
-__all__ = ["display", "guard_lines", "json_safe", "json_type", "text_of"]
+__all__ = ["display", "escape_hidden", "guard_lines", "json_safe", "json_type", "text_of"]
