@@ -89,6 +89,8 @@ def backup(
     def work() -> int:
         if not volume_ids:
             raise UsageError("VOLUME_ID", "name at least one volume")
+        if output == "":  # Path("") is ".": the containers would land in the current directory
+            raise UsageError("-o", "an empty path", "give a file or a directory")
         registry = build_registry(schemas, key_file)
         ids = list(dict.fromkeys(volume_ids))
         target = None if output is None or output == STDIN else Path(output)

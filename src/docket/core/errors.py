@@ -706,7 +706,8 @@ class UnsafeFile(DocketError, ValueError):
 
     def describe(self) -> str:
         where = f"backup {self.backup_id}: " if self.backup_id else ""
-        return f"{where}{self.what} {display(self.filename)} is {self.found}"
+        name = display(self.filename) if self.filename else '""'
+        return f"{where}{self.what} {name} is {self.found}"
 
 
 class FileTooLarge(UnsafeFile):
