@@ -7,7 +7,6 @@ import functools
 import io
 import json
 import os
-import tempfile
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from docket import load_registry
 from docket.cli import commands
 from docket.fleet import validate as bulk
 from docket.testing import containers, invalid_containers
-from tests._fork import fork_reporting
+from tests._databases import three_volumes
 
 REGISTRY = load_registry()
 BM = REGISTRY.family("backup-metadata")
@@ -631,20 +630,7 @@ def test_errors_become_one_message_and_an_exit_code() -> None:
 
 @pytest.fixture
 def database(tmp_path: Path) -> str:
-    from docket import store
-
-    url = f"sqlite:///{tmp_path / 'cinder.db'}"
-    assert commands.db_init(url, **Run().kw) == 0
-    engine = store.make_engine(url)
-    try:
-        store.create_volume(
-            engine, volume_id="vol-a", display_name="a", metadata={"k": "v"}, glance={"x": 1}
-        )
-        store.create_volume(engine, volume_id="vol-b", display_name="b")
-        store.create_volume(engine, volume_id="target", display_name="restore_backup_b1")
-    finally:
-        engine.dispose()
-    return url
+    return three_volumes(tmp_path / "cinder.db")
 
 
 def test_db_init_is_idempotent(database: str) -> None:
@@ -788,66 +774,6 @@ def test_written_files_get_the_usual_mode(files: dict[str, Path], tmp_path: Path
     mask = os.umask(0)
     os.umask(mask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~mask
-
-
-@pytest.mark.parametrize("mode", [0o600, 0o640, 0o444])
-def test_a_replaced_file_keeps_its_permissions(
-    files: dict[str, Path], tmp_path: Path, mode: int
-) -> None:
-    # -o replaces through a temporary file and a rename; a private file must stay private
-    # (as `cp` or a shell's > over it would leave it), not become 0666 less the umask.
-    out = tmp_path / "private.json"
-    out.write_text("old")
-    out.chmod(mode)
-    assert commands.migrate(str(files["v2"]), to="3", output=str(out), **Run().kw) == 0
-    assert out.stat().st_mode & 0o777 == mode and json.loads(out.read_text())["version"] == 3
-
-
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
-def test_a_file_whose_owner_cannot_be_kept_keeps_only_the_owners_permissions(
-    files: dict[str, Path],
-) -> None:
-    # nobody may replace root's 0644 file in nobody's directory, but cannot give the new
-    # file root as its owner: it gets the owner's permissions only, never more access.
-    # (Not under tmp_path: pytest's directories are root's own, closed to nobody.)
-    with tempfile.TemporaryDirectory() as top:
-        where = Path(top)
-        os.chmod(where, 0o755)
-        os.chown(where, 65534, 65534)
-        _replace_as_nobody(files, where)
-
-
-def _replace_as_nobody(files: dict[str, Path], where: Path) -> None:
-    source = where / "v2.json"
-    source.write_bytes(files["v2"].read_bytes())
-    out = where / "out.json"
-    out.write_text("old")
-    out.chmod(0o644)
-
-    def as_nobody(fd: int) -> None:
-        os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
-        run = Run()
-        code = commands.migrate(str(source), to="3", output=str(out), **run.kw)
-        os.write(fd, f"{code} {run.err}".encode())
-
-    pid, read = fork_reporting(as_nobody)
-    with os.fdopen(read, "rb") as fh:
-        said = fh.read().decode()
-    assert os.waitpid(pid, 0)[1] == 0 and said.startswith("0 "), said
-    assert out.stat().st_uid == 65534 and out.stat().st_mode & 0o777 == 0o600
-
-
-def test_an_empty_output_path_is_refused(database: str, files: dict[str, Path]) -> None:
-    before = sorted(os.listdir("."))
-    run = Run()
-    assert commands.migrate(str(files["v2"]), to="3", output="", **run.kw) == 1
-    assert 'output file "" is an empty path' in run.err
-    run = Run()
-    assert commands.backup(database, ["vol-a"], output="", **run.kw) == 2
-    assert "-o: an empty path" in run.err
-    assert sorted(os.listdir(".")) == before  # nothing written into the current directory
 
 
 def test_inspect_does_not_list_a_field_a_rule_writes_as_left_out(files: dict[str, Path]) -> None:

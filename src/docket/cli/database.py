@@ -16,6 +16,7 @@ import click
 from docket.cli import options
 from docket.cli.common import (
     EXIT_OK,
+    about_container,
     build_registry,
     database,
     named_version,
@@ -173,7 +174,7 @@ def restore(
     def work() -> int:
         registry = build_registry(schemas, key_file)
         raw = read_input(path, stdin, registry.limits)
-        with database(url) as engine:
+        with database(url) as engine, about_container(path, raw):
             result = _api(engine, registry, None).put(volume_id, raw)
         source = "<stdin>" if path == STDIN else path
         emit(stdout, output_format, _restore_json(result), _restore_text(result, source))

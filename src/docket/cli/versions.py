@@ -13,6 +13,7 @@ from docket.cli import options
 from docket.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    about_container,
     build_registry,
     family_of,
     load_at_own_version,
@@ -187,8 +188,10 @@ def inspect(
 
     def work() -> int:
         registry = build_registry(schemas, key_file, family)
-        obj = parse(read_input(path, stdin, registry.limits), registry.limits)
-        found = explain_restore(family_of(registry, obj, family), obj)
+        raw = read_input(path, stdin, registry.limits)
+        with about_container(path, raw):
+            obj = parse(raw, registry.limits)
+            found = explain_restore(family_of(registry, obj, family), obj)
         info = _inspect_json(path, found)
         emit(stdout, output_format, info, _inspect_text(info))
         return EXIT_OK if found.ok else EXIT_FAILED
