@@ -150,3 +150,29 @@ def test_a_refused_restore_names_the_file_line_and_member(
     run = Run()
     assert commands.restore(database, "no-such-volume", str(files["v2"]), **run.kw) == 1
     assert run.err.startswith("error: volume no-such-volume not found"), run.err
+
+
+def test_backup_into_a_directory_refuses_before_writing_any_file(
+    database: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("keep")
+    (out / "vol-b.json").symlink_to(elsewhere)
+    run = Run()
+    assert commands.backup(database, ["vol-a", "vol-b"], output=str(out), **run.kw) == 1
+    assert "vol-b.json is a symbolic link" in run.err
+    assert sorted(p.name for p in out.iterdir()) == ["vol-b.json"]  # vol-a.json not written
+    assert elsewhere.read_text() == "keep"
+
+
+def test_a_volume_id_that_is_not_a_file_name_is_refused_for_a_directory(
+    database: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    run = Run()
+    assert commands.backup(database, ["vol-a", "../vol-b"], output=f"{out}/", **run.kw) == 2
+    assert 'volume id "../vol-b" cannot name a file' in run.err
+    assert list(out.iterdir()) == [] and sorted(os.listdir(tmp_path)) == ["cinder.db", "out"]

@@ -30,7 +30,7 @@ from docket.core.display import display
 from docket.core.errors import show
 from docket.core.registry import Registry
 from docket.fleet.validate import STDIN
-from docket.fs import write_atomic
+from docket.fs import refuse_irregular, write_atomic
 
 
 def dropped_lines(dropped: Iterable[Any], shown: int = 6) -> list[str]:
@@ -101,6 +101,13 @@ def backup(
             and not as_lines
             and (target.is_dir() or str(output).endswith(os.sep) or len(ids) > 1)
         )
+        named = next((v for v in ids if os.sep in v or "\0" in v), None) if as_dir else None
+        if named is not None:
+            raise UsageError(
+                "-o",
+                f"volume id {show(named)} cannot name a file in {output}",
+                "write to a .jsonl file or standard output",
+            )
         if as_dir and target is not None and target.suffix == ".json":
             raise UsageError(
                 "-o",
@@ -117,8 +124,11 @@ def backup(
                 stdout.write(containers[vid] + "\n")
         elif as_dir:
             target.mkdir(parents=True, exist_ok=True)
-            for vid in ids:
-                write_atomic(target / f"{vid}.json", containers[vid].encode("utf-8") + b"\n")
+            paths = {vid: target / f"{vid}.json" for vid in ids}
+            for path in paths.values():  # a refused file is refused before any is written
+                refuse_irregular(path)
+            for vid, path in paths.items():
+                write_atomic(path, containers[vid].encode("utf-8") + b"\n")
         else:
             text = "".join(containers[vid] + "\n" for vid in ids)
             write_atomic(target, text.encode("utf-8"))
