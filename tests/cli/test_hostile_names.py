@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import unicodedata
@@ -303,3 +304,19 @@ def test_errors_about_a_containers_names_are_inert(tmp_path: Path) -> None:
         assert call(run) == 1
         _inert(run.out + run.err)
         assert '["esc\\u001b]0;title\\u0007"]' in run.out + run.err, run.out + run.err
+
+
+def test_check_shows_a_family_folders_name_escaped(tmp_path: Path) -> None:
+    from docket.cli import commands
+    from tests.cli.test_commands import Run
+
+    schemas = tmp_path / "schemas\x1b[2J"
+    shutil.copytree(Path(__file__).parents[1] / "families" / "catalog", schemas / NAMES[0])
+    run = Run()
+    assert commands.check(str(schemas), **run.kw) == 1
+    _inert(run.out + run.err)
+    assert display(NAMES[0]) in run.out and "schemas\\x1b[2J" in run.out, run.out
+    run = Run()
+    assert commands.diff(NAMES[0], "1.0.0", "1.1.0", schemas=str(schemas), **run.kw) == 1
+    _inert(run.err)
+    assert display(NAMES[0]) in run.err, run.err

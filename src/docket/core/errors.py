@@ -412,7 +412,7 @@ class SchemaDocumentError(LocatedError, ValueError):
         self.source = source
 
     def describe(self) -> str:
-        return f"{self.source}: {self.path}: {self.reason}"
+        return f"{display(self.source)}: {self.path}: {self.reason}"
 
 
 class FingerprintMismatch(SchemaDocumentError):
