@@ -562,6 +562,9 @@ def test_inspect_verifies_a_signature_with_the_key(files: dict[str, Path], tmp_p
     run = Run()
     assert commands.inspect(str(signed), output_format="json", **run.kw) == 0
     assert run.json()["signature"] == "unverified"
+    run = Run()  # with a key, a container without a signature says so (not "invalid")
+    assert commands.inspect(str(files["v3"]), key_file=str(files["key"]), **run.kw) == 1
+    assert "signature  missing\n" in run.out and "is not signed" in run.out, run.out
 
 
 # --- diff, schema, check ------------------------------------------------------------------
