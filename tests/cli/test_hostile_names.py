@@ -320,3 +320,30 @@ def test_check_shows_a_family_folders_name_escaped(tmp_path: Path) -> None:
     assert commands.diff(NAMES[0], "1.0.0", "1.1.0", schemas=str(schemas), **run.kw) == 1
     _inert(run.err)
     assert display(NAMES[0]) in run.err, run.err
+
+
+@given(st.text())
+def test_guarded_text_holds_no_control_character_but_newlines_and_tabs(text: str) -> None:
+    # The net under every text report and error: whatever reached the text unescaped.
+    guarded = guard_lines(text)
+    for line in guarded.split("\n"):
+        assert not WORKFLOW.match(line), line
+        assert not [c for c in line if c != "\t" and unicodedata.category(c) == "Cc"], line
+    assert guarded.count("\n") == text.count("\n")
+
+
+def test_paths_a_command_names_are_shown_escaped(tmp_path: Path) -> None:
+    from docket.cli import authoring, commands
+    from tests.cli.test_commands import Run, cinder
+
+    source = tmp_path / "v2.json"
+    source.write_text(json.dumps(cinder(2)))
+    out = tmp_path / "out\x1b]0;x\x07.json"
+    run = Run()
+    assert commands.migrate(str(source), to="3", output=str(out), **run.kw) == 0
+    _inert(run.err)
+    assert "out\\x1b]0;x\\x07.json" in run.err and out.exists()
+    run = Run()
+    assert authoring.new_version(NAMES[0], schemas=str(tmp_path), **run.kw) == 2
+    _inert(run.err)
+    assert display(NAMES[0]) in run.err or "\\u001b]0;title" in run.err, run.err

@@ -105,13 +105,13 @@ def backup(
         if named is not None:
             raise UsageError(
                 "-o",
-                f"volume id {show(named)} cannot name a file in {output}",
+                f"volume id {show(named)} cannot name a file in {display(str(target))}",
                 "write to a .jsonl file or standard output",
             )
         if as_dir and target is not None and target.suffix == ".json":
             raise UsageError(
                 "-o",
-                f"{len(ids)} volumes do not fit in one file {output}",
+                f"{len(ids)} volumes do not fit in one file {display(str(target))}",
                 "give a directory, or a .jsonl file",
             )
         with database(url) as engine:
@@ -132,7 +132,7 @@ def backup(
         else:
             text = "".join(containers[vid] + "\n" for vid in ids)
             write_atomic(target, text.encode("utf-8"))
-        where = "standard output" if target is None else str(target)
+        where = "standard output" if target is None else display(str(target))
         stderr.write(f"backed up {len(ids)} volume(s) at version {show(api.version)} to {where}\n")
         return EXIT_OK
 

@@ -25,7 +25,7 @@ from docket.cli.common import (
 from docket.cli.output import emit, issue_dict, pointer_path
 from docket.core.codec import parse
 from docket.core.compat import VersionDiff, diff_versions
-from docket.core.display import display
+from docket.core.display import display, guard_lines
 from docket.core.errors import show
 from docket.core.explain import Explanation, explain_restore, migrate_and_explain
 from docket.fleet.validate import STDIN
@@ -77,17 +77,19 @@ def migrate(
             "container": None,
         }
         if outcome.data is None:
-            stderr.write(_lossy_text(fam.name, container.version, target, outcome.losses))
+            lossy = _lossy_text(fam.name, container.version, target, outcome.losses)
+            stderr.write(guard_lines(lossy))
             emit(stdout, output_format, report, "")
             return EXIT_FAILED
-        stderr.writelines(f"warning: lossy: {loss.describe()}\n" for loss in outcome.losses)
-        stderr.writelines(f"note: {note}\n" for note in outcome.notes)
+        said = [f"warning: lossy: {loss.describe()}\n" for loss in outcome.losses]
+        said += [f"note: {note}\n" for note in outcome.notes]
+        stderr.write(guard_lines("".join(said)))
         if output is None or output == STDIN:
             report["container"] = json.loads(outcome.data)
             emit(stdout, output_format, report, outcome.data.decode("utf-8") + "\n")
         else:
             write_atomic(output, outcome.data + b"\n")
-            stderr.write(f"wrote {output} ({fam.name} version {show(target)})\n")
+            stderr.write(f"wrote {display(output)} ({display(fam.name)} version {show(target)})\n")
             emit(stdout, output_format, report, "")
         return EXIT_OK
 

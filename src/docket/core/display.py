@@ -93,10 +93,21 @@ def display(name: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
     return _WORKFLOW.sub(lambda m: m.group(1) + "\\x3a", text, count=1)
 
 
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]"
+)
+"""What a terminal acts on in text meant to be read, but the line feed and the tab: C0 and C1
+controls (ESC starts every escape sequence), DEL, and the invisible and bidirectional
+format characters and line separators."""
+
+
 def guard_lines(text: str) -> str:
     """``text`` with no line a CI runner reads as a workflow command: a line that starts
-    (after blanks) with ``:`` has that ``:`` written ``\\x3a``; lone surrogates as escapes."""
-    return _WORKFLOW.sub(lambda m: m.group(1) + "\\x3a", text_of(text))
+    (after blanks) with ``:`` has that ``:`` written ``\\x3a``; lone surrogates, and control
+    and format characters but newlines and tabs, as escapes (a name that reached the text
+    without :func:`display` still cannot colour, retitle or clear a terminal)."""
+    text = _CONTROL.sub(lambda m: _escape(m.group()), text_of(text))
+    return _WORKFLOW.sub(lambda m: m.group(1) + "\\x3a", text)
 
 
 def json_safe(value: Any) -> Any:
