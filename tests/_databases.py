@@ -100,6 +100,25 @@ def dump(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
+def three_volumes(path: Path) -> str:
+    """A SQLite database at ``path`` with Cinder's tables and volumes vol-a (metadata and
+    glance metadata), vol-b and target (named as Cinder names a restore's); its URL."""
+    from docket import store
+
+    url = f"sqlite:///{path}"
+    engine = store.make_engine(url)
+    try:
+        store.init_db(engine)
+        store.create_volume(
+            engine, volume_id="vol-a", display_name="a", metadata={"k": "v"}, glance={"x": 1}
+        )
+        store.create_volume(engine, volume_id="vol-b", display_name="b")
+        store.create_volume(engine, volume_id="target", display_name="restore_backup_b1")
+    finally:
+        engine.dispose()
+    return url
+
+
 def volumes_only_database(path: Path) -> str:
     """A SQLite database at ``path`` with Cinder's tables but ``backups`` (as an older
     ``docket db init`` made it); its URL."""

@@ -509,21 +509,25 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
         raise
 
 
-def refuse_irregular(path: PathArg) -> None:
+def refuse_irregular(path: PathArg) -> os.stat_result | None:
     """Raise :class:`UnsafeFile` (naming ``path`` as given) when ``path`` exists and is not a
     regular file (a device, FIFO, socket, directory or symbolic link): a file written
-    beside it and renamed over it would replace it, not write into it."""
+    beside it and renamed over it would replace it, not write into it. An empty path is
+    refused too. Returns the status of the regular file there (None: there is none)."""
+    if not os.fspath(path):
+        raise UnsafeFile("", "output file", "an empty path", hint="give the file's name")
     try:
-        mode = os.lstat(path).st_mode
+        found = os.lstat(path)
     except FileNotFoundError:
-        return
-    if not stat.S_ISREG(mode):
+        return None
+    if not stat.S_ISREG(found.st_mode):
         raise UnsafeFile(
             os.fspath(path),
             "output file",
-            kind_of(mode),
+            kind_of(found.st_mode),
             hint="give a new path or a regular file to replace",
         )
+    return found
 
 
 def write_atomic(path: PathArg, data: bytes) -> None:
@@ -541,11 +545,13 @@ def write_atomic(path: PathArg, data: bytes) -> None:
 def atomic_output(path: PathArg, *, binary: bool = False) -> Iterator[Any]:
     """A file that replaces ``path`` only when the block ends without an error (a temporary
     file beside it, then a rename); the same refusal of non-regular targets as
-    :func:`write_atomic`."""
+    :func:`write_atomic`. A file replaced keeps its permissions (and owner and group where
+    they can be kept), as one written in place would: a report or container an operator
+    made private stays private."""
     target = Path(path)
-    refuse_irregular(path)
+    existing = refuse_irregular(path)
     try:
-        fd, tmp = _mkstemp(target, "")
+        fd, tmp = _mkstemp(target, "", like=existing)
     except OSError as err:  # name the file asked for, not the temporary one
         raise OSError(err.errno, err.strerror, os.fspath(path)) from None
     try:
@@ -584,16 +590,27 @@ def _as_target(step: Callable[[], object], path: PathArg) -> None:
         raise OSError(err.errno, err.strerror, os.fspath(path)) from None
 
 
-def _mkstemp(beside: Path, suffix: str) -> tuple[int, str]:
+def _mkstemp(beside: Path, suffix: str, *, like: os.stat_result | None = None) -> tuple[int, str]:
     """A new hidden file beside ``beside`` (created exclusively, as ``tempfile.mkstemp``
-    does), with the mode a plain ``open()`` would give it (mkstemp's is private, 0600)."""
+    does), with the mode a plain ``open()`` would give it (mkstemp's is private, 0600), or
+    with the permissions, owner and group of ``like``, the file it is to replace. Where
+    that owner or group cannot be kept, only the owner's permissions are: the new file never
+    gives anyone more access than the old one did."""
     import tempfile  # only where a file is written, not at every start
 
     fd, tmp = tempfile.mkstemp(prefix=f".{beside.name}.", suffix=suffix, dir=beside.parent or ".")
     try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)
+        if like is None:
+            mask = os.umask(0)
+            os.umask(mask)
+            mode = 0o666 & ~mask
+        else:
+            mode = stat.S_IMODE(like.st_mode) & 0o777
+            try:
+                os.fchown(fd, like.st_uid, like.st_gid)
+            except OSError:
+                mode &= 0o700
+        os.fchmod(fd, mode)
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):

@@ -19,6 +19,7 @@ from docket import load_registry
 from docket.cli import commands
 from docket.fleet import validate as bulk
 from docket.testing import containers, invalid_containers
+from tests._databases import three_volumes
 
 REGISTRY = load_registry()
 BM = REGISTRY.family("backup-metadata")
@@ -392,8 +393,20 @@ def test_a_million_lines_in_flat_memory(tmp_path: Path) -> None:
         "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", launcher, sys.executable, "-m", "docket", "validate", str(path),
-         "--format", "json", "-j", "2"],
+        [
+            sys.executable,
+            "-c",
+            launcher,
+            sys.executable,
+            "-m",
+            "docket",
+            "validate",
+            str(path),
+            "--format",
+            "json",
+            "-j",
+            "2",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -549,6 +562,9 @@ def test_inspect_verifies_a_signature_with_the_key(files: dict[str, Path], tmp_p
     run = Run()
     assert commands.inspect(str(signed), output_format="json", **run.kw) == 0
     assert run.json()["signature"] == "unverified"
+    run = Run()  # with a key, a container without a signature says so (not "invalid")
+    assert commands.inspect(str(files["v3"]), key_file=str(files["key"]), **run.kw) == 1
+    assert "signature  missing\n" in run.out and "is not signed" in run.out, run.out
 
 
 # --- diff, schema, check ------------------------------------------------------------------
@@ -617,20 +633,7 @@ def test_errors_become_one_message_and_an_exit_code() -> None:
 
 @pytest.fixture
 def database(tmp_path: Path) -> str:
-    from docket import store
-
-    url = f"sqlite:///{tmp_path / 'cinder.db'}"
-    assert commands.db_init(url, **Run().kw) == 0
-    engine = store.make_engine(url)
-    try:
-        store.create_volume(
-            engine, volume_id="vol-a", display_name="a", metadata={"k": "v"}, glance={"x": 1}
-        )
-        store.create_volume(engine, volume_id="vol-b", display_name="b")
-        store.create_volume(engine, volume_id="target", display_name="restore_backup_b1")
-    finally:
-        engine.dispose()
-    return url
+    return three_volumes(tmp_path / "cinder.db")
 
 
 def test_db_init_is_idempotent(database: str) -> None:

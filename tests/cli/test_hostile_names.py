@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import unicodedata
@@ -82,9 +83,7 @@ def test_a_displayed_name_is_one_inert_line(name: str) -> None:
     shown = display(name)
     assert "\n" not in shown and "\r" not in shown
     assert not WORKFLOW.match(shown)
-    assert all(
-        unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in shown
-    ), shown
+    assert all(unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in shown), shown
     shown.encode("utf-8")  # any output encodes it
 
 
@@ -217,3 +216,134 @@ def test_a_one_report_command_guards_its_text(tmp_path: Path) -> None:
     _no_workflow_lines(done.stdout)
     text = done.stdout.decode()
     assert "root\\n::error::r" in text and "v\\n::add-mask::x" in text
+
+
+# --- inspect, restore, migrate: names from a container -----------------------------------------
+
+NAMES = (
+    "esc\x1b]0;title\x07",
+    "line\nbreak",
+    "::error::pwned",
+    "csi\x9b31m",
+    "del\x7f",
+    "bidi\u202eevil",
+    "sep\u2028arator",
+    "tag\U000e0041",
+)
+"""Member names a container can hold that a terminal or a CI log would act on."""
+
+
+def _inert(text: str) -> None:
+    """Every line of ``text`` is one line no terminal or CI runner interprets."""
+    for line in text.splitlines():
+        assert not WORKFLOW.match(line), line
+        hidden = [c for c in line if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")]
+        assert not hidden, (hidden, line)
+
+
+def _hostile_container(tmp_path: Path) -> Path:
+    from docket.cli import commands
+    from tests.cli.test_commands import Run, cinder
+
+    data = cinder(2, encryption_key_id=None)
+    data["volume-metadata"] = {name: "v" for name in NAMES}
+    data["volume-glance-metadata"] = {name: 1 for name in NAMES}
+    for name in NAMES:
+        data[name] = {name: name}
+    source = tmp_path / "hostile-v2.json"
+    source.write_text(json.dumps(data))
+    path = tmp_path / "hostile.json"
+    run = Run()
+    assert commands.migrate(str(source), to="3", output=str(path), **run.kw) == 0, run.err
+    return path
+
+
+def test_inspect_shows_a_containers_names_escaped(tmp_path: Path) -> None:
+    from docket.cli import commands
+    from tests.cli.test_commands import Run
+
+    run = Run()
+    assert commands.inspect(str(_hostile_container(tmp_path)), **run.kw) == 0, run.err
+    _inert(run.out)
+    for name in NAMES:  # every name is there, as display() shows it
+        assert display(name) in run.out, name
+
+
+def test_restore_reports_a_containers_names_escaped(tmp_path: Path) -> None:
+    from docket import store
+    from docket.cli import commands
+    from tests.cli.test_commands import Run
+
+    url = f"sqlite:///{tmp_path / 'cinder.db'}"
+    assert commands.db_init(url, **Run().kw) == 0
+    engine = store.make_engine(url)
+    try:
+        store.create_volume(engine, volume_id="vol", metadata={"old\x1b[2J": "x"})
+    finally:
+        engine.dispose()
+    run = Run()
+    assert commands.restore(url, "vol", str(_hostile_container(tmp_path)), **run.kw) == 0, run.err
+    _inert(run.out)
+    assert display(NAMES[0]) in run.out and "removed  volume-metadata: old\\x1b[2J" in run.out
+
+
+def test_errors_about_a_containers_names_are_inert(tmp_path: Path) -> None:
+    from docket.cli import commands
+    from tests.cli.test_commands import Run, cinder
+
+    data = cinder(2)
+    data["volume-metadata"] = {name: 5 for name in NAMES}  # not strings: one issue each
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    for call in (
+        lambda run: commands.inspect(str(path), **run.kw),
+        lambda run: commands.migrate(str(path), to="3", **run.kw),
+        lambda run: commands.validate([str(path)], **run.kw),
+    ):
+        run = Run()
+        assert call(run) == 1
+        _inert(run.out + run.err)
+        assert '["esc\\u001b]0;title\\u0007"]' in run.out + run.err, run.out + run.err
+
+
+def test_check_shows_a_family_folders_name_escaped(tmp_path: Path) -> None:
+    from docket.cli import commands
+    from tests.cli.test_commands import Run
+
+    schemas = tmp_path / "schemas\x1b[2J"
+    shutil.copytree(Path(__file__).parents[1] / "families" / "catalog", schemas / NAMES[0])
+    run = Run()
+    assert commands.check(str(schemas), **run.kw) == 1
+    _inert(run.out + run.err)
+    assert display(NAMES[0]) in run.out and "schemas\\x1b[2J" in run.out, run.out
+    run = Run()
+    assert commands.diff(NAMES[0], "1.0.0", "1.1.0", schemas=str(schemas), **run.kw) == 1
+    _inert(run.err)
+    assert display(NAMES[0]) in run.err, run.err
+
+
+@given(st.text())
+def test_guarded_text_holds_no_control_character_but_newlines_and_tabs(text: str) -> None:
+    # The net under every text report and error: whatever reached the text unescaped.
+    guarded = guard_lines(text)
+    for line in guarded.split("\n"):
+        assert not WORKFLOW.match(line), line
+        assert not [c for c in line if c != "\t" and unicodedata.category(c) == "Cc"], line
+    assert guarded.count("\n") == text.count("\n")
+
+
+def test_paths_a_command_names_are_shown_escaped(tmp_path: Path) -> None:
+    from docket.cli import authoring, commands
+    from tests.cli.test_commands import Run, cinder
+
+    source = tmp_path / "v2.json"
+    source.write_text(json.dumps(cinder(2)))
+    out = tmp_path / "out\x1b]0;x\x07.json"
+    run = Run()
+    assert commands.migrate(str(source), to="3", output=str(out), **run.kw) == 0
+    _inert(run.err)
+    assert "out\\x1b]0;x\\x07.json" in run.err and out.exists()
+    run = Run()
+    assert authoring.new_version(NAMES[0], schemas=str(tmp_path), **run.kw) == 2
+    _inert(run.err)
+    assert display(NAMES[0]) in run.err or "\\u001b]0;title" in run.err, run.err

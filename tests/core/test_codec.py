@@ -112,6 +112,19 @@ def test_huge_integers_parse_exactly_and_write_canonically() -> None:
     assert canonical(obj) == b'{"n":123456789012345678901234567890}'
 
 
+def test_an_integer_longer_than_python_reads_is_refused_at_its_place() -> None:
+    # Python refuses int() of more than sys.get_int_max_str_digits() digits with advice
+    # about sys; docket names the number, where it is, and what to do instead.
+    digits = "9" * 5000
+    raw = f'{{"a": "1 {digits}", "b": [1, -{digits}]}}'.encode()
+    with pytest.raises(docket.errors.InvalidJSON) as info:
+        parse(raw)
+    err = info.value
+    assert err.position == raw.index(b"-" + digits.encode()) + 1, err.position
+    assert "an integer of 5000 digits" in str(err) and "sys." not in str(err), str(err)
+    assert "as a string" in err.hint
+
+
 @given(json_objects)
 def test_parse_of_canonical_is_identity(obj: dict[str, object]) -> None:
     assert parse(canonical(obj), Limits(max_depth=64)) == obj

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import docket
 import docket.errors as E
+from docket.core.errors import show
 
 SEGMENTS = ("a", 0, 'say "hi"', "back\\slash", "til~de", "sl/ash", "")
 
@@ -34,6 +38,30 @@ def test_both_renderings_read_back_into_segments() -> None:
 @given(st.lists(st.text() | st.integers(min_value=0), max_size=6))
 def test_a_dollar_path_reads_back_exactly(segments: list[str | int]) -> None:
     assert E.segments_of(E.json_path(segments)) == tuple(segments)
+
+
+HIDDEN = ("Cc", "Cf", "Cs", "Zl", "Zp")
+
+
+@given(st.lists(st.text() | st.integers(min_value=0), max_size=4), st.text())
+def test_paths_and_values_in_messages_are_one_inert_line(
+    segments: list[str | int], value: str
+) -> None:
+    # A key or value from a container (ESC, C1 controls, bidi overrides, line separators)
+    # must not reach a terminal raw: json_path and show write them as JSON escapes.
+    for text in (E.json_path(segments), show(value), show({value: [value]})):
+        assert not [c for c in text if unicodedata.category(c) in HIDDEN], text
+    assert json.loads(show(value)) == value  # show is still JSON
+
+
+def test_hidden_characters_in_a_key_are_escaped_and_read_back() -> None:
+    segments = ("e\x1b[2J\n", "c\x9b", "b\u202e", "t\U000e0041", "l\u2028", "\\u001b")
+    path = E.json_path(segments)
+    assert path == (
+        '$["e\\u001b[2J\\u000a"]["c\\u009b"]["b\\u202e"]["t\\udb40\\udc41"]["l\\u2028"]'
+        '["\\\\u001b"]'
+    )
+    assert E.segments_of(path) == segments
 
 
 def test_an_issue_keeps_segments_and_prints_the_dollar_path() -> None:

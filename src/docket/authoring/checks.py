@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docket.core.codec import canonical, parse
+from docket.core.display import display
 from docket.core.documents import (
     GOLDEN,
     MANIFEST,
@@ -61,8 +62,9 @@ class Finding:
         }
 
     def __str__(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        return f"{self.family}: {self.check}: {where}{self.message}"
+        # A family is named by its folder, a path by the file system: any bytes they allow.
+        where = f"{display(self.path)}: " if self.path else ""
+        return f"{display(self.family)}: {self.check}: {where}{self.message}"
 
 
 @dataclass

@@ -77,9 +77,7 @@ def _one_command(name: str) -> click.Command | None:
     if home is None:
         return None
     module = importlib.import_module(f"docket.cli.{home}")
-    found = [
-        c for c in vars(module).values() if isinstance(c, click.Command) and c.name == name
-    ]
+    found = [c for c in vars(module).values() if isinstance(c, click.Command) and c.name == name]
     return found[0] if found else None
 
 
@@ -174,6 +172,11 @@ def reference() -> str:
         "parsing follows its `Usage:` line, as `Error: ...`); never a traceback. A command",
         "that checks what it is given (validate, check, volume verify, audit) reports a bad",
         "file as a finding of its report instead.",
+        "",
+        "An error about the container a command reads (inspect, migrate, restore) names its",
+        "place as validate does, `error: FILE:LINE:COLUMN: $-PATH: message` (`<stdin>` for",
+        "`-`); a container that does not match its version's schema gets a heading line and",
+        "one indented line per problem.",
         "",
         "A database URL (`--db URL`, `docket db init URL`) that does not parse, names no",
         "dialect or whose driver is not installed is a usage error (2) naming the option and",

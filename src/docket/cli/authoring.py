@@ -20,6 +20,7 @@ from docket.authoring.versions import NewVersion, VersionUpdate, start_version, 
 from docket.cli import options
 from docket.cli.common import EXIT_FAILED, EXIT_OK, run
 from docket.cli.errors import UsageError
+from docket.core.display import display, guard_lines
 from docket.core.documents import GOLDEN, MANIFEST
 from docket.core.errors import UnsoundMigration, show
 
@@ -34,17 +35,20 @@ def _folder(schemas: str | os.PathLike[str] | None, family: str) -> Path:
     if family in ("", ".", "..") or "/" in family or "\0" in family:
         raise UsageError(
             "FAMILY",
-            f"{show(family)} is not a family name: one folder name under {schemas}",
+            f"{show(family)} is not a family name: one folder name under {display(schemas)}",
             "name the family's folder, not a path",
         )
     folder = Path(schemas) / family
     if folder.is_symlink():  # its files would be written wherever the link leads
         raise UsageError(
-            "FAMILY", f"{folder} is a symbolic link", "give the family's own folder, not a link"
+            "FAMILY",
+            f"{display(folder)} is a symbolic link",
+            "give the family's own folder, not a link",
         )
     if not (folder / MANIFEST).is_file():
         raise UsageError(
-            "FAMILY", f"no family {show(family)} under {schemas} ({folder / MANIFEST})"
+            "FAMILY",
+            f"no family {show(family)} under {display(schemas)} ({display(folder / MANIFEST)})",
         )
     return folder
 
@@ -107,11 +111,11 @@ def new_version(
         if pairs and not update:
             raise UsageError("--rename", "renames are confirmed with --update")
         if not update:
-            stdout.write(_started_text(start_version(folder)))
+            stdout.write(guard_lines(_started_text(start_version(folder))))
             return EXIT_OK
         result = update_version(folder, pairs)
-        stdout.write(_updated_text(result))
-        stderr.writelines(f"finding: {finding}\n" for finding in result.findings)
+        stdout.write(guard_lines(_updated_text(result)))
+        stderr.write(guard_lines("".join(f"finding: {f}\n" for f in result.findings)))
         return EXIT_OK if result.ok else EXIT_FAILED
 
     return run(stderr, work)
@@ -139,7 +143,7 @@ def release(
             stderr.write(f"error: {family} is not sound; nothing was released\n")
             stderr.writelines(f"  {finding}\n" for finding in err.findings)
             return EXIT_FAILED
-        stdout.write(_release_summary(plan, folder))
+        stdout.write(guard_lines(_release_summary(plan, folder)))
         return EXIT_OK
 
     return run(stderr, work)
@@ -156,13 +160,13 @@ def _release_summary(plan: ReleasePlan, folder: Path) -> str:
     ]
     if plan.golden:
         lines.append(
-            f"wrote {len(plan.golden)} golden container(s) under {plan.golden[0].parent}\n"
+            f"wrote {len(plan.golden)} golden container(s) under {display(plan.golden[0].parent)}\n"
         )
     if plan.pinned:
         older = sorted({p.parent.parent.parent.name for p in plan.pinned})
         lines.append(
             f"pinned the upgrade to {show(plan.version)} of {len(plan.pinned)} golden container(s) "
-            f"of version(s) {', '.join(older)} under {folder / GOLDEN}\n"
+            f"of version(s) {', '.join(older)} under {display(folder / GOLDEN)}\n"
         )
     return "".join(lines)
 

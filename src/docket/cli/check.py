@@ -13,6 +13,7 @@ from docket.cli import options
 from docket.cli.common import EXIT_FAILED, EXIT_OK, build_registry, run
 from docket.cli.errors import UsageError
 from docket.cli.output import emit
+from docket.core.display import display
 from docket.core.documents import bundled_schemas
 
 
@@ -26,7 +27,7 @@ def _summary(target: Path, report: Report, against: str | None) -> str:
     verdict = "ok" if report.ok else f"{len(report.findings)} finding(s)"
     families = f"{report.families} famil{'y' if report.families == 1 else 'ies'}"
     lines.append(
-        f"{target}: {families}, {report.versions} version(s), "
+        f"{display(target)}: {families}, {report.versions} version(s), "
         f"{report.golden} golden container(s){since}: {verdict}\n"
     )
     return "".join(lines)

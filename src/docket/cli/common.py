@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -21,6 +21,7 @@ from docket.core.documents import MANIFEST
 from docket.core.errors import (
     DocketError,
     DriverOptionError,
+    Issue,
     LimitExceeded,
     StoreError,
     UnsafeFile,
@@ -51,6 +52,45 @@ Progress = Callable[[int, int], None]
 call it."""
 
 
+class ContainerProblems(DocketError):
+    """``cause``, an error about the container read from ``file``, as its problems placed in
+    the text: what :func:`run` prints, ``FILE:LINE:COLUMN: PATH: message`` as ``docket
+    validate`` writes them."""
+
+    def __init__(self, file: str, cause: DocketError, issues: Sequence[Issue]) -> None:
+        super().__init__(str(cause))
+        self.file = file
+        self.cause = cause
+        self.issues = tuple(issues)
+
+    def lines(self) -> list[str]:
+        """The message, one line per problem (under a heading for a schema's problems)."""
+        shown = display(self.file)
+        placed = [
+            f"{shown}:{i.line or 1}:{i.column or 1}: {i.json_path}: {i.message}"
+            for i in self.issues
+        ]
+        if not isinstance(self.cause, ValidationError):
+            return placed
+        head = f"{shown}: {self.cause.family} v{self.cause.version}: {len(placed)} problem(s)"
+        return [head, *(f"  {line}" for line in placed)]
+
+
+@contextlib.contextmanager
+def about_container(path: str, raw: bytes) -> Iterator[None]:
+    """Report an error about the container ``raw`` (read from ``path``) at its places in the
+    text, as :class:`ContainerProblems`; other errors pass as they are."""
+    try:
+        yield
+    except DocketError as err:
+        from docket.core.locate import place_error  # the error path only
+
+        issues = place_error(err, raw)
+        if issues is None:
+            raise
+        raise ContainerProblems("<stdin>" if path == STDIN else path, err, issues) from err
+
+
 def run(stderr: TextIO, work: Callable[[], int], *, failed: int = EXIT_FAILED) -> int:
     """Run a command body; report a :class:`DocketError` or ``OSError`` as one message (with
     no line a CI runner would read as a workflow command, whatever names it holds) and exit
@@ -64,6 +104,12 @@ def run(stderr: TextIO, work: Callable[[], int], *, failed: int = EXIT_FAILED) -
     except (UsageError, DriverOptionError) as err:
         say(f"error: {err}")
         return EXIT_USAGE
+    except ContainerProblems as err:
+        first, *rest = err.lines()
+        say(f"error: {first}")
+        for line in rest:
+            say(line)
+        return failed
     except ValidationError as err:
         say(f"error: {err.family} v{err.version}: {len(err.issues)} problem(s)")
         for issue in err.issues:
@@ -228,12 +274,13 @@ def load_at_own_version(
     the operator who gives the key is signing what this writes, not trusting the input.
     """
     raw = read_input(path, stdin, registry.limits)
-    obj = parse(raw, registry.limits)
-    family = family_of(registry, obj, family_name)
-    version = family.detect(obj)
-    integrity = family.spec(version).integrity
-    reader = family if integrity and integrity.signature else family.with_signing_key(None)
-    return family, reader.load(obj, to=version)
+    with about_container(path, raw):
+        obj = parse(raw, registry.limits)
+        family = family_of(registry, obj, family_name)
+        version = family.detect(obj)
+        integrity = family.spec(version).integrity
+        reader = family if integrity and integrity.signature else family.with_signing_key(None)
+        return family, reader.load(obj, to=version)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ import click
 from docket.cli import options
 from docket.cli.common import (
     EXIT_OK,
+    about_container,
     build_registry,
     database,
     named_version,
@@ -25,10 +26,11 @@ from docket.cli.common import (
 )
 from docket.cli.errors import UsageError
 from docket.cli.output import emit
+from docket.core.display import display
 from docket.core.errors import show
 from docket.core.registry import Registry
 from docket.fleet.validate import STDIN
-from docket.fs import write_atomic
+from docket.fs import refuse_irregular, write_atomic
 
 
 def dropped_lines(dropped: Iterable[Any], shown: int = 6) -> list[str]:
@@ -38,8 +40,9 @@ def dropped_lines(dropped: Iterable[Any], shown: int = 6) -> list[str]:
         groups.setdefault((d.section, d.reason), []).append(d.field)
     out = []
     for (section, reason), fields in groups.items():
-        listed = ", ".join(fields[:shown]) + (", ..." if len(fields) > shown else "")
-        out.append(f"{section}, {reason}: {len(fields)} field(s): {listed}")
+        # Names from the container: shown through display(), never as raw control text.
+        listed = ", ".join(map(display, fields[:shown])) + (", ..." if len(fields) > shown else "")
+        out.append(f"{display(section)}, {reason}: {len(fields)} field(s): {listed}")
     return out
 
 
@@ -87,6 +90,8 @@ def backup(
     def work() -> int:
         if not volume_ids:
             raise UsageError("VOLUME_ID", "name at least one volume")
+        if output == "":  # Path("") is ".": the containers would land in the current directory
+            raise UsageError("-o", "an empty path", "give a file or a directory")
         registry = build_registry(schemas, key_file)
         ids = list(dict.fromkeys(volume_ids))
         target = None if output is None or output == STDIN else Path(output)
@@ -96,10 +101,17 @@ def backup(
             and not as_lines
             and (target.is_dir() or str(output).endswith(os.sep) or len(ids) > 1)
         )
+        named = next((v for v in ids if os.sep in v or "\0" in v), None) if as_dir else None
+        if named is not None:
+            raise UsageError(
+                "-o",
+                f"volume id {show(named)} cannot name a file in {display(str(target))}",
+                "write to a .jsonl file or standard output",
+            )
         if as_dir and target is not None and target.suffix == ".json":
             raise UsageError(
                 "-o",
-                f"{len(ids)} volumes do not fit in one file {output}",
+                f"{len(ids)} volumes do not fit in one file {display(str(target))}",
                 "give a directory, or a .jsonl file",
             )
         with database(url) as engine:
@@ -112,12 +124,15 @@ def backup(
                 stdout.write(containers[vid] + "\n")
         elif as_dir:
             target.mkdir(parents=True, exist_ok=True)
-            for vid in ids:
-                write_atomic(target / f"{vid}.json", containers[vid].encode("utf-8") + b"\n")
+            paths = {vid: target / f"{vid}.json" for vid in ids}
+            for path in paths.values():  # a refused file is refused before any is written
+                refuse_irregular(path)
+            for vid, path in paths.items():
+                write_atomic(path, containers[vid].encode("utf-8") + b"\n")
         else:
             text = "".join(containers[vid] + "\n" for vid in ids)
             write_atomic(target, text.encode("utf-8"))
-        where = "standard output" if target is None else str(target)
+        where = "standard output" if target is None else display(str(target))
         stderr.write(f"backed up {len(ids)} volume(s) at version {show(api.version)} to {where}\n")
         return EXIT_OK
 
@@ -126,14 +141,16 @@ def backup(
 
 def _restore_text(result: Any, source: str) -> str:
     lines = [
-        f"restored {source} into volume {result.volume_id} "
+        f"restored {display(source)} into volume {display(result.volume_id)} "
         f"(with the policy of version {show(result.version)})"
     ]
     for section, values in result.written.items():
-        lines.append(f"  wrote    {section}: {', '.join(values) or '(nothing)'}")
+        lines.append(
+            f"  wrote    {display(section)}: {', '.join(map(display, values)) or '(nothing)'}"
+        )
     for section, keys in result.removed.items():
         if keys:
-            lines.append(f"  removed  {section}: {', '.join(keys)}")
+            lines.append(f"  removed  {display(section)}: {', '.join(map(display, keys))}")
     lines += [f"  left out {line}" for line in dropped_lines(result.dropped)]
     return "\n".join(lines) + "\n"
 
@@ -167,7 +184,7 @@ def restore(
     def work() -> int:
         registry = build_registry(schemas, key_file)
         raw = read_input(path, stdin, registry.limits)
-        with database(url) as engine:
+        with database(url) as engine, about_container(path, raw):
             result = _api(engine, registry, None).put(volume_id, raw)
         source = "<stdin>" if path == STDIN else path
         emit(stdout, output_format, _restore_json(result), _restore_text(result, source))

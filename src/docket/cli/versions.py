@@ -13,6 +13,7 @@ from docket.cli import options
 from docket.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    about_container,
     build_registry,
     family_of,
     load_at_own_version,
@@ -24,6 +25,7 @@ from docket.cli.common import (
 from docket.cli.output import emit, issue_dict, pointer_path
 from docket.core.codec import parse
 from docket.core.compat import VersionDiff, diff_versions
+from docket.core.display import display, guard_lines
 from docket.core.errors import show
 from docket.core.explain import Explanation, explain_restore, migrate_and_explain
 from docket.fleet.validate import STDIN
@@ -75,17 +77,19 @@ def migrate(
             "container": None,
         }
         if outcome.data is None:
-            stderr.write(_lossy_text(fam.name, container.version, target, outcome.losses))
+            lossy = _lossy_text(fam.name, container.version, target, outcome.losses)
+            stderr.write(guard_lines(lossy))
             emit(stdout, output_format, report, "")
             return EXIT_FAILED
-        stderr.writelines(f"warning: lossy: {loss.describe()}\n" for loss in outcome.losses)
-        stderr.writelines(f"note: {note}\n" for note in outcome.notes)
+        said = [f"warning: lossy: {loss.describe()}\n" for loss in outcome.losses]
+        said += [f"note: {note}\n" for note in outcome.notes]
+        stderr.write(guard_lines("".join(said)))
         if output is None or output == STDIN:
             report["container"] = json.loads(outcome.data)
             emit(stdout, output_format, report, outcome.data.decode("utf-8") + "\n")
         else:
             write_atomic(output, outcome.data + b"\n")
-            stderr.write(f"wrote {output} ({fam.name} version {show(target)})\n")
+            stderr.write(f"wrote {display(output)} ({display(fam.name)} version {show(target)})\n")
             emit(stdout, output_format, report, "")
         return EXIT_OK
 
@@ -126,16 +130,19 @@ def _inspect_json(path: str, found: Explanation) -> dict[str, Any]:
 
 
 def _inspect_text(info: Mapping[str, Any]) -> str:
+    # Section and field names come from the container, which anyone who can write backup
+    # storage wrote: each is shown through display(), one line no terminal interprets.
     lines = [
-        f"file       {info['file']}",
+        f"file       {display(info['file'])}",
         f"family     {info['family']}",
         f"version    {show(info['version'])} (current {show(info['current'])})",
         f"digest     {info['digest']}",
         f"signature  {info['signature']}",
         "sections",
     ]
-    width = max((len(n) for n in info["sections"]), default=0)
-    for name, count in info["sections"].items():
+    sections = {display(name): count for name, count in info["sections"].items()}
+    width = max((len(n) for n in sections), default=0)
+    for name, count in sections.items():
         lines.append(f"  {name:<{width}}  {count} field(s)")
     restore = info["restore"]
     lines.append(
@@ -149,16 +156,16 @@ def _inspect_text(info: Mapping[str, Any]) -> str:
         for name, write in restore["sections"].items():
             ruled = write["set_by_rules"]
             listed = ", ".join(
-                f"{f}={json.dumps(ruled[f])} (set by a rule)" if f in ruled else f
+                f"{display(f)}={json.dumps(ruled[f])} (set by a rule)" if f in ruled else display(f)
                 for f in write["fields"]
             )
             if not listed:
                 replace = write["mode"] == "replace"
                 listed = "(none: the target's entries are deleted)" if replace else "(none)"
-            lines.append(f"  {name:<{width}}  {write['mode']:<7}  {listed}")
+            lines.append(f"  {display(name):<{width}}  {write['mode']:<7}  {listed}")
         reasons: dict[str, list[str]] = {}
         for d in restore["dropped"]:
-            reasons.setdefault(d["reason"], []).append(f"{d['section']}.{d['field']}")
+            reasons.setdefault(d["reason"], []).append(display(f"{d['section']}.{d['field']}"))
         if reasons:
             lines.append("not restored")
             for reason, names in reasons.items():
@@ -183,8 +190,10 @@ def inspect(
 
     def work() -> int:
         registry = build_registry(schemas, key_file, family)
-        obj = parse(read_input(path, stdin, registry.limits), registry.limits)
-        found = explain_restore(family_of(registry, obj, family), obj)
+        raw = read_input(path, stdin, registry.limits)
+        with about_container(path, raw):
+            obj = parse(raw, registry.limits)
+            found = explain_restore(family_of(registry, obj, family), obj)
         info = _inspect_json(path, found)
         emit(stdout, output_format, info, _inspect_text(info))
         return EXIT_OK if found.ok else EXIT_FAILED

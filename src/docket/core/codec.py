@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import accumulate, repeat
@@ -105,6 +106,23 @@ _MAX_SPLIT = 200_000
 # Nesting the decoder may meet before the walk after it reports the limit with a precise path;
 # deeper input is refused from the text, well before the interpreter's recursion limit.
 _DECODE_DEPTH = 200
+
+
+def _long_integer(text: str) -> InvalidJSON | None:
+    """The error for the first integer of ``text`` longer than Python converts from text,
+    at its place (None when there is none: the ValueError was something else)."""
+    most = sys.get_int_max_str_digits()
+    # Strings are matched whole, so digits inside one are never taken for a number.
+    tokens = re.finditer(r'"(?:[^"\\]|\\.)*"|[0-9]+', text)
+    found = next((t for t in tokens if t.group()[0] != '"' and len(t.group()) > most), None)
+    if found is None:
+        return None
+    digits = len(found.group())
+    return InvalidJSON(
+        f"an integer of {digits} digits, more than the {most} docket reads",
+        position=found.start(),
+        hint="write a number this long as a string",
+    )
 
 
 def _type_name(value: Any) -> str:
@@ -455,8 +473,8 @@ def _decode(text: str, limits: Limits) -> JSONObject:
         raise InvalidJSON(err.msg, position=err.pos) from None
     except RecursionError:  # max_depth was raised above what this interpreter can decode
         raise LimitExceeded("max_depth", openers, limits.max_depth) from None
-    except ValueError as err:  # e.g. integers longer than sys.int_info limits
-        raise InvalidJSON(str(err)) from None
+    except ValueError as err:  # integers longer than the interpreter converts (4300 digits)
+        raise _long_integer(text) or InvalidJSON(str(err)) from None
     if not isinstance(value, dict):
         error = NotAnObject(_type_name(value))
         error.position = len(text) - len(text.lstrip(" \t\n\r"))
@@ -483,7 +501,6 @@ def _on_new_line(text: str, position: int) -> bool:
     while at >= 0 and text[at] in " \t\r":
         at -= 1
     return at >= 0 and text[at] == "\n"
-
 
 
 def _place(err: ParseError, before_or_text: str, position: int | None) -> None:
@@ -599,7 +616,8 @@ def check_limits(value: Any, limits: Limits = DEFAULT_LIMITS) -> None:
 
 # Subclasses of the JSON types, dates and dataclasses make orjson raise, not write them.
 _PLAIN_ONLY = (
-    orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
 

@@ -56,10 +56,31 @@ def _escape(char: str) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
+_HIDDEN = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+"""Cc: C0, DEL, C1 controls; Cf: bidirectional overrides, zero-width characters; Cs: lone
+surrogates; Zl/Zp: line and paragraph separators."""
+
+
 def _unsafe(char: str) -> bool:
-    # Cc: C0, DEL, C1 controls; Cf: bidirectional overrides, zero-width characters; Cs: lone
-    # surrogates; Zl/Zp: line and paragraph separators.
-    return char == "\\" or unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+    return char == "\\" or unicodedata.category(char) in _HIDDEN
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # beyond the BMP: the UTF-16 surrogate pair, as JSON writes it
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def escape_hidden(text: str) -> str:
+    """``text`` with every character :func:`display` escapes but the backslash (controls,
+    format characters, lone surrogates, line separators) written as its JSON escape,
+    ``\\u001b``: for text already in a quoted, backslash-escaped form (a JSON string, a
+    ``$``-path key), which then shows on one line and that no terminal interprets."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_json_escape(c) if unicodedata.category(c) in _HIDDEN else c for c in text)
 
 
 def display(name: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
@@ -72,10 +93,21 @@ def display(name: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
     return _WORKFLOW.sub(lambda m: m.group(1) + "\\x3a", text, count=1)
 
 
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]"
+)
+"""What a terminal acts on in text meant to be read, but the line feed and the tab: C0 and C1
+controls (ESC starts every escape sequence), DEL, and the invisible and bidirectional
+format characters and line separators."""
+
+
 def guard_lines(text: str) -> str:
     """``text`` with no line a CI runner reads as a workflow command: a line that starts
-    (after blanks) with ``:`` has that ``:`` written ``\\x3a``; lone surrogates as escapes."""
-    return _WORKFLOW.sub(lambda m: m.group(1) + "\\x3a", text_of(text))
+    (after blanks) with ``:`` has that ``:`` written ``\\x3a``; lone surrogates, and control
+    and format characters but newlines and tabs, as escapes (a name that reached the text
+    without :func:`display` still cannot colour, retitle or clear a terminal)."""
+    text = _CONTROL.sub(lambda m: _escape(m.group()), text_of(text))
+    return _WORKFLOW.sub(lambda m: m.group(1) + "\\x3a", text)
 
 
 def json_safe(value: Any) -> Any:
@@ -106,4 +138,4 @@ def json_type(value: Any) -> str:
     return "object"
 
 
-__all__ = ["display", "guard_lines", "json_safe", "json_type", "text_of"]
+__all__ = ["display", "escape_hidden", "guard_lines", "json_safe", "json_type", "text_of"]

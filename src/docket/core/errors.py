@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from docket.core.display import display
+from docket.core.display import display, escape_hidden
 
 if TYPE_CHECKING:
     from docket.core.losses import DataLoss
@@ -52,18 +52,22 @@ def show(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):  # not JSON data, or a cycle
         return repr(value)
-    return _printable(text)
+    # json.dumps escapes C0 controls only: DEL, C1 controls, bidirectional overrides and
+    # line separators (and lone surrogates) too, so no value a message quotes moves the
+    # cursor, colours a terminal or starts a line.
+    return escape_hidden(text)
 
 
 def json_path(segments: Iterable[PathSegment]) -> str:
-    """Render path segments as a ``$``-rooted path: ``$["a"][0]`` (a lone surrogate in a key
-    as its escape, ``$["na\\ud800me"]``)."""
+    """Render path segments as a ``$``-rooted path: ``$["a"][0]`` (a lone surrogate, a
+    control or format character or a line separator in a key as its JSON escape,
+    ``$["na\\ud800me"]``, ``$["k\\u001b"]``: a path is one line nothing interprets)."""
     out = ["$"]
     for seg in segments:
         if isinstance(seg, int):
             out.append(f"[{seg}]")
         else:
-            escaped = _printable(seg.replace("\\", "\\\\").replace('"', '\\"'))
+            escaped = escape_hidden(seg.replace("\\", "\\\\").replace('"', '\\"'))
             out.append(f'["{escaped}"]')
     return "".join(out)
 
@@ -74,23 +78,29 @@ def json_pointer(segments: Iterable[PathSegment]) -> str:
     return "".join("/" + _printable(str(s).replace("~", "~0").replace("/", "~1")) for s in segments)
 
 
-_SURROGATE_ESCAPE = r"u[dD][89a-fA-F][0-9a-fA-F]{2}"
+_CHAR_ESCAPE = r"u[0-9a-fA-F]{4}"
 
 
 @functools.cache
 def _path_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """(one step of a ``$``-path, an escape in its key)."""
     return (
-        re.compile(
-            r'\[(?:(0|[1-9][0-9]*)|"((?:[^"\\]|\\["\\]|\\' + _SURROGATE_ESCAPE + r')*)")\]'
-        ),
-        re.compile(r"\\(" + _SURROGATE_ESCAPE + "|.)"),
+        re.compile(r'\[(?:(0|[1-9][0-9]*)|"((?:[^"\\]|\\["\\]|\\' + _CHAR_ESCAPE + r')*)")\]'),
+        re.compile(r"\\(" + _CHAR_ESCAPE + "|.)"),
     )
 
 
 def _unescape(match: re.Match[str]) -> str:
     escaped = match.group(1)
     return chr(int(escaped[1:], 16)) if len(escaped) == 5 else escaped
+
+
+def _key_of(text: str) -> str:
+    """A key read from a ``$``-path: a character beyond the BMP written as its escaped
+    surrogate pair is one character again (a lone surrogate stays as it is)."""
+    if text.isascii():
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
 def segments_of(location: Location) -> Segments:
@@ -110,7 +120,7 @@ def segments_of(location: Location) -> Segments:
         if step is None:
             raise ValueError(f"{show(location)} is not a $-path (at character {at})")
         index, key = step.groups()
-        out.append(int(index) if index is not None else path_escape.sub(_unescape, key))
+        out.append(int(index) if index is not None else _key_of(path_escape.sub(_unescape, key)))
         at = step.end()
     return tuple(out)
 
@@ -402,7 +412,7 @@ class SchemaDocumentError(LocatedError, ValueError):
         self.source = source
 
     def describe(self) -> str:
-        return f"{self.source}: {self.path}: {self.reason}"
+        return f"{display(self.source)}: {self.path}: {self.reason}"
 
 
 class FingerprintMismatch(SchemaDocumentError):
@@ -696,7 +706,8 @@ class UnsafeFile(DocketError, ValueError):
 
     def describe(self) -> str:
         where = f"backup {self.backup_id}: " if self.backup_id else ""
-        return f"{where}{self.what} {display(self.filename)} is {self.found}"
+        name = display(self.filename) if self.filename else '""'
+        return f"{where}{self.what} {name} is {self.found}"
 
 
 class FileTooLarge(UnsafeFile):

@@ -48,7 +48,8 @@ class Explanation:
     """``none`` (the version has no digest), ``ok`` or ``mismatch``."""
     signature: str
     """``none`` (the version cannot be signed), ``verified``, ``unverified`` (no key to check
-    it with), ``absent`` or ``invalid``."""
+    it with), ``absent`` (no key, no signature), ``missing`` (a key, no signature) or
+    ``invalid``."""
     problems: tuple[Issue, ...]
     """The integrity problems (a digest or signature that does not match)."""
     writes: tuple[SectionWriteExplained, ...] = ()
@@ -78,8 +79,8 @@ def _integrity(
         return "none", "none"
     digest = "mismatch" if "digest" in keywords else "ok"
     signed = integrity.signature is not None and integrity.signature in obj
-    if "signature" in keywords:
-        signature = "invalid"
+    if "signature" in keywords:  # wrong, or (with a key) not there at all
+        signature = "invalid" if signed else "missing"
     elif family.signing_key is not None and signed:
         signature = "verified"
     else:

@@ -15,7 +15,17 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 
-from docket.core.errors import Issue, PathSegment
+from docket.core.errors import (
+    DocketError,
+    IntegrityError,
+    Issue,
+    ParseError,
+    PathSegment,
+    RestoreError,
+    UnknownFamily,
+    ValidationError,
+    VersionError,
+)
 
 Position = tuple[int, int]
 """``(line, column)``, both from 1."""
@@ -283,9 +293,7 @@ class _Walk:
 # --- scanning token by token (text the walk cannot follow) ----------------------------------
 
 
-def _scan(
-    text: str, wanted: set[tuple[PathSegment, ...]]
-) -> dict[tuple[PathSegment, ...], int]:
+def _scan(text: str, wanted: set[tuple[PathSegment, ...]]) -> dict[tuple[PathSegment, ...], int]:
     """The offset of each path of ``wanted`` in ``text``, from one pass over its tokens."""
     found: dict[tuple[PathSegment, ...], int] = {}
     # Per open object or array: whether it is an object, and whether a key comes next.
@@ -375,8 +383,32 @@ def place(
     return out
 
 
+def place_error(err: DocketError, data: bytes | str) -> list[Issue] | None:
+    """The problems behind ``err``, raised reading, checking, migrating or restoring the
+    container whose text is ``data``, each with the line and column of its place (as
+    ``docket validate`` reports them); None when ``err`` is not about the container."""
+    from docket.core.family import parse_issue  # the family imports this module's callers
+
+    def hinted(text: str, hint: str) -> str:
+        return f"{text} (hint: {hint})" if hint else text
+
+    if isinstance(err, ValidationError):
+        issues = list(err.issues)
+    elif isinstance(err, ParseError):
+        return [parse_issue(err, data)]
+    elif isinstance(err, VersionError):
+        issues = [Issue(("version",), str(err), "version")]
+    elif isinstance(err, UnknownFamily):
+        issues = [Issue(("family",), str(err), "family")]
+    elif isinstance(err, IntegrityError | RestoreError):
+        issues = [Issue(err.segments, hinted(err.reason, err.hint), type(err).__name__)]
+    else:
+        return None
+    return place(data, issues)
+
+
 def _at(issue: Issue, line: int, column: int | None) -> Issue:
     return Issue(issue.segments, issue.message, issue.keyword, line=line, column=column)
 
 
-__all__ = ["Position", "byte_position", "locate", "nearest", "place", "position"]
+__all__ = ["Position", "byte_position", "locate", "nearest", "place", "place_error", "position"]
