@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -18,6 +19,13 @@ from tests.cli.test_commands import cinder
 
 REGISTRY = load_registry()
 BM = REGISTRY.family("backup-metadata")
+
+
+# One strategy per version, built once (when first drawn from, not as the module is collected):
+# building one costs more than drawing from it.
+@functools.cache
+def bm_containers(version: int) -> st.SearchStrategy[Container]:
+    return containers(BM, version)
 
 
 def test_a_container_is_explained_at_the_version_it_was_written_at() -> None:
@@ -56,7 +64,7 @@ def test_a_broken_digest_is_explained_and_an_invalid_container_raises() -> None:
 @given(st.data())
 def test_what_is_written_and_what_is_left_out_never_overlap(data: st.DataObject) -> None:
     version = data.draw(st.sampled_from(BM.versions))
-    container: Container = data.draw(containers(BM, version))
+    container: Container = data.draw(bm_containers(version))
     found = explain_restore(BM, container.data)
     assert found.version == version
     written = {(w.section, f) for w in found.writes for f in w.fields}
