@@ -245,6 +245,7 @@ def _bounded(work: Callable[[], object]) -> BaseException | None:
     return raised[0] if raised else None
 
 
+@pytest.mark.slow  # waits out the store's timeout at every attempt
 def test_a_store_that_stalls_mid_body_fails_after_bounded_retries(
     setup: Setup, proxy: FaultProxy
 ) -> None:
@@ -355,6 +356,7 @@ def test_an_interrupt_while_waiting_for_a_stalled_lane_stops_that_lane_first(
     assert target.read_bytes() == BEFORE
 
 
+@pytest.mark.slow  # waits out the store's timeout at every attempt
 def test_a_store_that_never_answers_a_write_fails_the_backup_and_leaves_nothing(
     setup: Setup, proxy: FaultProxy, tmp_path: Path
 ) -> None:

@@ -116,7 +116,11 @@ def test_full_and_incremental_restore_verify_and_delete_leave_nothing(
         driver.delete("full-1")
 
 
-@pytest.mark.parametrize("compression", ["none", "zlib", "bz2", "zstd"])
+@pytest.mark.parametrize(
+    "compression",
+    # bz2 takes ten times the others' time: in the long group (`-m slow`).
+    ["none", "zlib", pytest.param("bz2", marks=pytest.mark.slow), "zstd"],
+)
 def test_objects_uploaded_side_by_side_and_read_ahead_restore_every_byte(
     kind: str, saio: Saio, tmp_path: Path, compression: str
 ) -> None:
