@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import docket
 import docket.errors
+from docket.core.versions import VersionScheme
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +104,12 @@ def test_dotted_order_is_numeric_order(parts: list[int], data: st.DataObject) ->
     a, b = ".".join(map(str, parts)), ".".join(map(str, other))
     assert (key(a) < key(b)) == (parts < other)
     assert (key(a) == key(b)) == (parts == other)
+
+
+@pytest.mark.parametrize("typed", ["\u0661", "\u00b2", "3\u0663", "v\u0663"])
+def test_a_version_typed_in_other_digits_is_not_read_as_a_number(typed: str) -> None:
+    """int() reads Arabic-Indic digits ("\\u0661" is 1): a version typed on the command line is
+    ASCII digits only, as --shard's numbers are."""
+    with pytest.raises(ValueError, match="not an integer version"):
+        VersionScheme.INTEGER.parse_text(typed)
+    assert VersionScheme.INTEGER.parse_text(" v3 ") == 3

@@ -41,7 +41,7 @@ class VersionScheme(enum.Enum):
         """Turn a version typed by a person (CLI, file names) into a version value."""
         if self is VersionScheme.INTEGER:
             stripped = text.strip().lstrip("v")
-            if not stripped.isdigit():
+            if not (stripped.isascii() and stripped.isdigit()):  # int() reads U+0661 as 1
                 raise ValueError(f"{show(text)} is not an integer version")
             return int(stripped)
         if not _DOTTED.match(text.strip()):
