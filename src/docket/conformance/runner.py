@@ -40,7 +40,6 @@ _DRAIN_POLL = 0.1
 """How often (seconds) the standard error drain looks whether it is told to stop."""
 MAX_TIMEOUT = 86400.0
 """The longest ``timeout`` (seconds) ``run`` takes: a day per message."""
-"""How often (seconds) the standard error drain looks whether it is told to stop."""
 
 
 class PeerFailed(OSError):

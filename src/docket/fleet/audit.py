@@ -399,13 +399,13 @@ def database_identity(url: str) -> str:
     the query, ``?password=``)."""
     import sqlalchemy as sa
 
-    from docket.store.engines import hide_query_secrets, redact
+    from docket.store.engines import at_in_host, hide_query_secrets, redact
 
     try:
         parsed = sa.engine.make_url(url)
     except (sa.exc.ArgumentError, ValueError):
         return redact(url)  # what looks like a password hidden
-    if parsed.host is not None and "@" in parsed.host:  # a password with an unencoded '@'
+    if at_in_host(parsed):  # a password with an unencoded '@': what redact() hides of it
         return redact(url)
     # URL.set(password=None) leaves the password as it is (None means "unchanged").
     bare = sa.engine.URL.create(

@@ -52,7 +52,7 @@ def redact(url: str | sa.URL) -> str:
     does not parse as typed, quoted, with what looks like a password hidden."""
     try:
         parsed = sa.make_url(url)
-        if not _at_in_host(parsed):
+        if not at_in_host(parsed):
             return hide_query_secrets(parsed.render_as_string(hide_password=True))
     except (sa.exc.ArgumentError, ValueError, TypeError):
         pass
@@ -60,9 +60,9 @@ def redact(url: str | sa.URL) -> str:
     return show(text if len(text) <= 200 else text[:200] + "...")
 
 
-def _at_in_host(url: sa.URL) -> bool:
-    """An ``@`` left in the host: the password held one, unencoded (SQLAlchemy splits the
-    userinfo at the first), so part of it would be printed as the host."""
+def at_in_host(url: sa.URL) -> bool:
+    """Whether ``url`` has an ``@`` left in its host: the password held one, unencoded
+    (SQLAlchemy splits the userinfo at the first), so part of it would be shown as the host."""
     return url.host is not None and "@" in url.host
 
 
@@ -122,7 +122,7 @@ def open_engine(url: str | sa.URL, *, create: bool = False, **kwargs: Any) -> sa
         parsed = sa.make_url(url)
     except (sa.exc.ArgumentError, ValueError, TypeError) as err:
         raise BadDatabaseURL(shown, reason_of(err)) from None
-    if _at_in_host(parsed):
+    if at_in_host(parsed):
         raise BadDatabaseURL(
             shown,
             "its user or password holds an '@'",

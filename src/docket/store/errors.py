@@ -98,7 +98,8 @@ class ValueOutOfRange(RestoreRefused):
 
     def __init__(self, path: Location, value: int, low: int, high: int, column: str) -> None:
         self.value, self.low, self.high, self.column = value, low, high, column
-        shown = str(value) if len(str(value)) <= 40 else f"an integer of {len(str(value))} digits"
+        digits = str(value)
+        shown = digits if len(digits) <= 40 else f"an integer of {len(digits)} digits"
         super().__init__(
             f"{shown} does not fit column {column} ({low} to {high})",
             path=path,
