@@ -93,6 +93,25 @@ def test_a_shard_given_twice_is_refused(root: Path, tmp_path: Path) -> None:
     assert "copy-of-1.jsonl: is shard 1/3 again" in err and "shard-1.jsonl" in err
 
 
+def test_a_shard_relabelled_as_another_share_is_refused(root: Path, tmp_path: Path) -> None:
+    """A copy of one share's file with its header's index changed passed every check of the
+    set (each share once, one audit, counted end line) and merged with one share's backups
+    twice and another's missing; each backup's verdict must be of its header's share."""
+    files = _shards(root, tmp_path)
+    donor = next(f for f in files if len(f.read_bytes().splitlines()) > 2)  # holds a verdict
+    victim = next(f for f in files if f != donor)
+    index = json.loads(victim.read_bytes().splitlines()[0])["shard"]["index"]
+    lines = donor.read_bytes().splitlines(keepends=True)
+    head = json.loads(lines[0])
+    head["shard"]["index"] = index
+    victim.write_bytes(json.dumps(head).encode() + b"\n" + b"".join(lines[1:]))
+    code, out, err = _merge(*files)
+    backup = json.loads(lines[1])["backup_id"]
+    assert code == 3 and out == ""
+    assert f"{victim.name}:2: backup {backup} is of shard" in err
+    assert f"not {index}/3: this file holds another share's verdicts" in err
+
+
 def test_a_shard_of_another_audit_is_refused(root: Path, tmp_path: Path) -> None:
     files = _shards(root, tmp_path / "a")
     other_root = tmp_path / "other"

@@ -28,7 +28,7 @@ import orjson
 from docket.core.display import display, json_type
 from docket.core.errors import CommandFailed
 from docket.fleet._audit_checks import Verdict
-from docket.fleet.shards import MAX_SHARDS
+from docket.fleet.shards import MAX_SHARDS, shard_of
 from docket.fs import open_file, standard_input
 
 MAX_LINE = 16 * 1024 * 1024
@@ -182,8 +182,11 @@ def read_header(path: str) -> ShardHeader:
         lines.close()
 
 
-def _verdicts(path: str, lines: Iterator[tuple[int, bytes]]) -> Iterator[Verdict]:
-    """The verdict lines after the header, up to the end line, which must count them."""
+def _verdicts(
+    path: str, header: ShardHeader, lines: Iterator[tuple[int, bytes]]
+) -> Iterator[Verdict]:
+    """The verdict lines after the header, up to the end line, which must count them; each
+    of a backup (or place) that hashes to the header's share."""
     count = 0
     for number, line in lines:
         data = _object(path, number, line)
@@ -191,7 +194,9 @@ def _verdicts(path: str, lines: Iterator[tuple[int, bytes]]) -> Iterator[Verdict
             raise _refuse(path, number, "a second shard header")
         if "end" not in data:
             count += 1
-            yield _verdict(path, number, data)
+            verdict = _verdict(path, number, data)
+            _check_share(path, number, header, verdict)
+            yield verdict
             continue
         end = data["end"]
         records = end.get("records") if isinstance(end, dict) else None
@@ -204,12 +209,30 @@ def _verdicts(path: str, lines: Iterator[tuple[int, bytes]]) -> Iterator[Verdict
     raise _refuse(path, None, "has no end line: the shard did not finish, or was cut")
 
 
+def _check_share(path: str, number: int, header: ShardHeader, verdict: Verdict) -> None:
+    """Refuse a verdict of a backup that another share audits: the audit keeps a backup in
+    share ``shard_of(id, N)``, so a verdict of a backup elsewhere is another shard's file under
+    this one's header (a relabelled copy). Files of no backup are not placed by a name the
+    verdict keeps, and are not checked."""
+    if header.count == 1 or verdict.backup_id is None:
+        return
+    share = shard_of(verdict.backup_id, header.count)
+    if share != header.index:
+        raise _refuse(
+            path,
+            number,
+            f"backup {display(verdict.backup_id)} is of shard {share}/{header.count}, not "
+            f"{header.index}/{header.count}: this file holds another share's verdicts",
+        )
+
+
 def read_shard(path: str, stdin: BinaryIO | None = None) -> Iterator[Verdict]:
     """The verdicts of one shard file (``-``: ``stdin``, by default standard input), its
-    header and end line checked; :class:`CommandFailed` at a line that is not right."""
+    header and end line checked, and each verdict of the header's share;
+    :class:`CommandFailed` at a line that is not right."""
     lines = _lines(path, stdin)
-    _first(path, lines)
-    yield from _verdicts(path, lines)
+    header = _first(path, lines)
+    yield from _verdicts(path, header, lines)
 
 
 def check_set(headers: Sequence[tuple[str, ShardHeader]]) -> None:
@@ -272,7 +295,7 @@ def merge_shards(paths: Iterable[str], stdin: BinaryIO | None = None) -> Merged:
     if paths.count(STDIN) > 1:
         raise CommandFailed("standard input (-) can be read once", hint=_HINT)
     piped: Generator[tuple[int, bytes], None, None] | None = None
-    headers = []
+    headers: list[tuple[str, ShardHeader]] = []
     for path in paths:
         if path == STDIN:  # read once: its header now, its verdicts in their turn
             piped = _lines(STDIN, stdin)
@@ -282,9 +305,9 @@ def merge_shards(paths: Iterable[str], stdin: BinaryIO | None = None) -> Merged:
     check_set(headers)
 
     def verdicts() -> Iterator[Verdict]:
-        for path in paths:
+        for path, header in headers:
             if path == STDIN and piped is not None:
-                yield from _verdicts(path, piped)
+                yield from _verdicts(path, header, piped)
             else:
                 yield from read_shard(path)
 
