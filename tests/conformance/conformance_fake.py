@@ -7,6 +7,8 @@ tests/conformance/test_conformance.py runs the driver against it to show the sui
 - ``pointer``: schema problems are reported one level up;
 - ``upgrade``: upgrades drop one member of their output;
 - ``claim-validate``: claims only the validate level (answers correctly);
+- ``claim-none``: claims no level at all;
+- ``skip-validate``: claims validate and skips every case of it;
 - ``crash``: exits after the first case;
 - ``honest``: no corruption.
 """
@@ -42,7 +44,9 @@ def main() -> int:
     for line in sys.stdin:
         message = json.loads(line)
         if message["cmd"] == "start":
-            levels = ["validate"] if mode == "claim-validate" else list(LEVELS)
+            levels = {"claim-validate": ["validate"], "skip-validate": ["validate"]}.get(
+                mode, [] if mode == "claim-none" else list(LEVELS)
+            )
             reply: dict[str, Any] = {
                 "ready": True,
                 "suite": SUITE,
@@ -58,6 +62,9 @@ def main() -> int:
                 print("crashing on purpose", file=sys.stderr)
                 return 3
             case = message["case"]
+            if mode == "skip-validate":
+                print(json.dumps({"id": case["id"], "skipped": "not yet"}), flush=True)
+                continue
             result = adapter.answer(case)
             corrupt(mode, case, result, seen)
             reply = {"id": case["id"], "result": result}

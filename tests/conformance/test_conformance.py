@@ -258,6 +258,28 @@ def test_unclaimed_levels_are_not_run_and_do_not_fail(suite: Suite) -> None:
     assert set(statuses.values()) == {UNCLAIMED}
 
 
+def test_an_implementation_that_claims_nothing_fails(suite: Suite) -> None:
+    """A runner that claims no level (or none of those --level asked for) was sent no case:
+    it passed vacuously, so a CI job whose runner lost its levels stayed green."""
+    report = run(fake("claim-none"), suite, families=("chunked-sha256",))
+    assert not report.passed and report.claimed == ()
+    assert any("claims none of the levels run" in p for p in report.problems)
+    assert "nothing was checked" in render_text(report)
+    assert json.loads(render_json(report))["passed"] is False
+    asked = run(fake("claim-validate"), suite, levels=("migrate",), families=("chunked-sha256",))
+    assert not asked.passed
+    assert any("claims none of the levels run (migrate)" in p for p in asked.problems)
+
+
+def test_a_level_whose_every_case_was_skipped_does_not_pass(suite: Suite) -> None:
+    report = run(fake("skip-validate"), suite, levels=("validate",), families=("chunked-sha256",))
+    assert not report.passed and not report.level_passed("validate")
+    statuses = {o.status for o in report.outcomes}
+    assert statuses == {"skipped"}
+    line = next(x for x in render_text(report).splitlines() if x.split()[:1] == ["validate"])
+    assert "FAIL" in line and "every case skipped, nothing checked" in line
+
+
 def test_an_implementation_that_dies_fails_the_run(suite: Suite) -> None:
     report = run(fake("crash"), suite, levels=("validate",), families=("chunked-sha256",))
     assert not report.passed

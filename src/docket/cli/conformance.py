@@ -84,7 +84,7 @@ def conformance_run(
     timeout: float = 30.0,
 ) -> int:
     """Run the suite against ``command`` (docket itself when empty); 0 when every claimed
-    level passes, 1 when one fails, 2 when the suite cannot be read."""
+    level passes, 1 when one fails or nothing was checked, 2 when the suite cannot be read."""
     loaded = _load_suite(suite, families, stderr)
     if loaded is None:
         return EXIT_USAGE
@@ -160,5 +160,6 @@ def group() -> None:
 def run_command(ctx: click.Context, /, **params: Any) -> None:
     """Start COMMAND, send it every case of the levels it claims, one JSON line at a time,
     and compare its answers with the suite's expectations. Without COMMAND, docket itself
-    answers through the same protocol. Exit status 0 when every claimed level passes."""
+    answers through the same protocol. Exit status 0 when every claimed level passes; 1 when
+    one fails, every case of one is skipped, or COMMAND claims none of the levels run."""
     ctx.exit(conformance_run(**params, **streams()))

@@ -37,20 +37,36 @@ class Report:
         return level in self.selected
 
     def level_passed(self, level: str) -> bool:
-        """Whether ``level`` was run, is claimed, and no case of it failed or errored."""
+        """Whether ``level`` was run, is claimed, no case of it failed or errored, and it was
+        checked: a level whose every case the implementation skipped proves nothing."""
         counts = self.levels().get(level, {})
         return (
             self.level_run(level)
             and level in self.claimed
             and not counts.get(FAIL)
             and not counts.get(ERROR)
+            and not self.all_skipped(level)
         )
+
+    def all_skipped(self, level: str) -> bool:
+        """Whether the implementation skipped every case of ``level`` it was sent (at least
+        one)."""
+        counts = self.levels().get(level, {})
+        return bool(counts.get(SKIPPED)) and not counts.get(PASS)
+
+    @property
+    def checked(self) -> bool:
+        """Whether the run sent the implementation a case of a level it claims."""
+        return any(self.level_run(lv) for lv in self.claimed)
 
     @property
     def passed(self) -> bool:
-        """Every claimed level that was run passed and the run itself had no problem."""
-        return not self.problems and all(
-            self.level_passed(lv) for lv in self.claimed if self.level_run(lv)
+        """Some level was checked, every claimed level that was run passed, and the run itself
+        had no problem."""
+        return (
+            not self.problems
+            and self.checked
+            and all(self.level_passed(lv) for lv in self.claimed if self.level_run(lv))
         )
 
     def failures(self) -> list[Outcome]:
@@ -76,6 +92,8 @@ def render_text(report: Report, *, max_failures: int = 50) -> str:
             continue
         verdict = "PASS" if report.level_passed(level) else "FAIL"
         detail = ", ".join(f"{counts[s]} {s}" for s in (PASS, FAIL, ERROR, SKIPPED) if counts[s])
+        if report.all_skipped(level):
+            detail += ": every case skipped, nothing checked"
         lines.append(f"  {level:<10} {verdict}  {detail or 'no cases'}")
     shown = report.failures()[:max_failures]
     if shown:

@@ -221,7 +221,7 @@ def _run(
         return _unrun(cases, {"name": " ".join(command)}, problems)
     peer = _Peer(proc)
     try:
-        report = _converse(peer, cases, problems, timeout, progress)
+        report = _converse(peer, cases, levels, problems, timeout, progress)
     finally:
         _finish(proc, min(timeout, 10.0), peer)
     tail = peer.stderr_tail().strip()
@@ -235,6 +235,7 @@ def _run(
 def _converse(
     peer: _Peer,
     cases: list[dict[str, Any]],
+    levels: Sequence[str],
     problems: list[str],
     timeout: float,
     progress: Callable[[Outcome], None] | None,
@@ -251,6 +252,11 @@ def _converse(
     assert hello is not None
     implementation = hello.get("implementation") or {"name": "?"}
     claimed = tuple(lv for lv in LEVELS if lv in hello["levels"])
+    if not any(lv in claimed for lv in levels):
+        problems.append(
+            f"the implementation claims none of the levels run ({', '.join(levels)}): "
+            "nothing was checked"
+        )
     outcomes: list[Outcome] = []
     dead = False
     for case in cases:
