@@ -18,7 +18,7 @@ import click
 
 from docket import fs
 from docket.backup._chunks import Compression
-from docket.backup._model import Backup, BackupSummary, MetadataAPI
+from docket.backup._model import Backup, BackupSummary, MetadataAPI, SkippedPath
 from docket.backup.objects import ObjectStoreBackupDriver
 from docket.backup.posix import PosixBackupDriver
 from docket.backup.records import RECORD_TEXT_LIMIT
@@ -348,8 +348,12 @@ def list_backups(*, volume_id: str | None = None, **common: Unpack[Common]) -> i
     """``docket volume list``: the backups under ``root`` (of ``volume_id`` only, when given)."""
 
     def work() -> _Outcome:
-        found = _driver(common).list_backups(volume_id)
+        found = _driver(common).list_backups(volume_id, on_skip=skipped)
         return [s.fields() for s in found], _list_text(found, common["root"], volume_id), EXIT_OK
+
+    def skipped(place: SkippedPath) -> None:
+        # Not a backup row (no id is known without following it): a warning, in every format.
+        common["stderr"].write(f"warning: skipped {display(place.path)}: {place.reason}\n")
 
     return _report(common, work, sort_keys=False)
 
