@@ -60,6 +60,7 @@ REFUSED = {
     "metadata key with CR": ({"metadata": {"k\r": "v"}}, '$["metadata"]["k\\u000d"]'),
     "metadata value with a bidi isolate": ({"metadata": {"k": "\u2067v"}}, '$["metadata"]["k"]'),
     "a field named with ESC": ({"x\x1b": 1}, '$["x\\u001b"]'),
+    "a never-imported field named with ESC": ({"deleted\x1b": 1}, '$["deleted\\u001b"]'),
 }
 
 
@@ -109,5 +110,47 @@ def test_export_record_refuses_a_service_option_with_a_control_character(tmp_pat
     assert "Traceback" not in result.output and result.output.count("\n") == 1
     assert (
         run_cli([*base, "--service", "cinder.backup.drivers.posix.PosixBackupDriver"]).exit_code
+        == 0
+    )
+
+
+# --- records relabelled to another version ---------------------------------------------------
+
+
+def test_a_version_2_record_relabelled_version_1_does_not_skip_its_digest() -> None:
+    """Version 1 (Cinder's) has no digest: a version 2 record altered, with its version
+    member set to 1, imported with the altered name and its digest never checked."""
+    obj = json.loads(base64.b64decode(export_record(RECORDS, BACKUP.fields())))
+    obj.update(display_name="altered", version=1)
+    with pytest.raises(RecordError) as caught:
+        import_record(RECORDS, base64.b64encode(json.dumps(obj).encode()).decode())
+    assert caught.value.path == '$["digest"]' and "version 1" in str(caught.value)
+
+
+@pytest.mark.parametrize("family", [None, "backup-record"])
+def test_a_family_member_in_a_version_1_record_is_refused_by_name(family: str | None) -> None:
+    """``"family": null`` without a version was a MigrationError blaming docket's own
+    upgrade; a family member with ``"version": 1`` was taken as a version 1 record."""
+    changes: dict[str, Any] = {"family": family}
+    if family is not None:
+        changes["version"] = 1
+    with pytest.raises(RecordError) as caught:
+        import_record(RECORDS, record(**changes))
+    assert caught.value.path == '$["family"]'
+
+
+def test_backup_refuses_a_name_its_record_could_not_hold(tmp_path: Path) -> None:
+    """``--name`` with ESC made a backup whose ``export-record`` then failed (the driver
+    takes what Cinder gives it: the command line refuses it)."""
+    src = tmp_path / "vol"
+    src.write_bytes(volume_bytes())
+    base = ["volume", "backup", str(src), "--root", str(tmp_path / "root"), "--volume-id", "v"]
+    result = run_cli([*base, "--backup-id", "abc-1", "--name", "nightly\x1b[2J"])
+    assert result.exit_code == 2 and "--name" in result.output, result.output
+    assert not (tmp_path / "root").exists()
+    described = [*base, "--backup-id", "abc-2", "--description", "two\nlines"]
+    assert run_cli(described).exit_code == 0
+    assert (
+        run_cli(["volume", "export-record", "abc-2", "--root", str(tmp_path / "root")]).exit_code
         == 0
     )

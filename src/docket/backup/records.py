@@ -61,15 +61,18 @@ DECODE_MESSAGE = "Can't decode backup record."
 PARSE_MESSAGE = "Can't parse backup record."
 
 
-def _members(family: Family) -> frozenset[str]:
-    """Container members that are not backup fields: version, family and integrity members."""
+def _members(family: Family, version: Version | None = None) -> frozenset[str]:
+    """Container members that are not backup fields: version, family and integrity members
+    (of every version, or those ``version`` has)."""
     out = {"version", "family"}
-    for version in family.versions:
-        integrity = family.spec(version).integrity
+    for each in family.versions if version is None else (version,):
+        integrity = family.spec(each).integrity
         if integrity is not None:
             out.add(integrity.digest)
             if integrity.signature:
                 out.add(integrity.signature)
+    if version is not None and "family" not in family.schema(version).get("properties", {}):
+        out.discard("family")
     return frozenset(out)
 
 
@@ -261,6 +264,14 @@ def import_record(family: Family, backup_url: str | bytes) -> ImportedRecord:
     if missing:
         raise MissingRecordFields(missing)
     version = family.detect(obj)
+    stray = sorted((_members(family) - _members(family, version)) & obj.keys())
+    if stray:
+        # A version 2 record relabelled version 1 would skip its digest check.
+        raise RecordError(
+            f"a version {version} record has no {show(stray[0])} member",
+            path=(stray[0],),
+            hint="the record's version was changed or the record altered; export it again",
+        )
     if family.signing_key is not None and family.spec(version).integrity is None:
         raise SignatureError(
             f"version {version} records cannot be signed and a signing key is configured",
@@ -273,6 +284,7 @@ def import_record(family: Family, backup_url: str | bytes) -> ImportedRecord:
     driver_info = fields.pop(DRIVER_INFO, None)
     ignored = tuple(sorted(k for k in fields if _never_imported(k)))
     for name in ignored:
+        check_text(name, (name,))  # listed as ignored: a name shown like any other
         del fields[name]
     check_fields(fields)
     return ImportedRecord(

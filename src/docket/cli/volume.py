@@ -21,7 +21,7 @@ from docket.backup._chunks import Compression
 from docket.backup._model import Backup, BackupSummary, MetadataAPI, SkippedPath
 from docket.backup.objects import ObjectStoreBackupDriver
 from docket.backup.posix import PosixBackupDriver
-from docket.backup.records import RECORD_TEXT_LIMIT
+from docket.backup.records import RECORD_TEXT_LIMIT, TEXT_FIELDS, check_text
 from docket.backup.roots import open_driver
 from docket.cli import options
 from docket.cli.common import (
@@ -150,6 +150,19 @@ def backup(
 
     def work() -> _Outcome:
         _need_volume_id(db, volume_id, "back up")
+        for option, field, value in (
+            ("--name", "display_name", name),
+            ("--description", "display_description", description),
+        ):
+            if value is not None:  # what its record could not hold (Cinder's own names pass)
+                check_text(
+                    value,
+                    (),
+                    allowed=TEXT_FIELDS[field],
+                    error=DriverOptionError,
+                    hint="a backup record keeps it: no control characters",
+                    what=option,
+                )
         registry = _registry(common)
         with _metadata_api(db, registry) as api:
             driver = _driver(
