@@ -418,11 +418,9 @@ def walk_dirs(
     start: int | None = None,
     on_link: Callable[[PurePosixPath], None] | None = None,
 ) -> Iterator[tuple[PurePosixPath, int]]:
-    """Every real directory exactly ``depth`` levels below ``root`` (from ``start`` levels
-    down to ``depth``, when given; a directory before those below it), as (path relative to
-    the root, open descriptor). The descriptor is valid until the iterator advances.
-    Symbolic links are never entered; those up to ``depth`` levels down are told to
-    ``on_link``."""
+    """Every real directory ``depth`` (or ``start`` to ``depth``) levels below ``root``, as
+    (path relative to the root, open descriptor, valid until the iterator advances). Links
+    are never entered; those up to ``depth`` levels down are told to ``on_link``."""
 
     def walk(fd: int, here: PurePosixPath, level: int) -> Iterator[tuple[PurePosixPath, int]]:
         if level >= (depth if start is None else start):

@@ -560,7 +560,9 @@ def list_command(ctx: click.Context, /, **params: Any) -> None:
     """List the backups under the backup root: id, volume, parent, time, size, status.
 
     Status is available, partial (it did not finish), invalid (its metadata object is
-    refused or a parent is missing) or deleting (what an interrupted delete left).
+    refused or a parent is missing) or deleting (what an interrupted delete left). A
+    symbolic link below the root is never followed: a backup whose directory is one is
+    invalid, and any other is a "warning: skipped PATH" line on standard error.
     """
     ctx.exit(list_backups(**params, **options.streams()))
 
