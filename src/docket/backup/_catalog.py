@@ -70,6 +70,12 @@ def check_root(root: Path) -> None:
         )
 
 
+def _default_dir(backup_id: str) -> str:
+    """:func:`backup_dir_for` as a path spells it: ``b1/b1`` for ``b1`` (Cinder's
+    ``os.path.join`` drops the empty ``id[2:4]``)."""
+    return PurePosixPath(backup_dir_for(backup_id)).as_posix()
+
+
 def leftover_id(name: str) -> str | None:
     """The backup id in the name of what an interrupted delete left, else None."""
     if not name.startswith(DELETING_PREFIX):
@@ -109,7 +115,7 @@ def list_backups(
 
     def link(where: PurePosixPath) -> None:
         name = where.name
-        if len(where.parts) == 3 and safe_id(name) and where.as_posix() == backup_dir_for(name):
+        if len(where.parts) == 3 and safe_id(name) and where.as_posix() == _default_dir(name):
             found[name] = _describe(backups, name, where)
         elif on_skip is not None:
             on_skip(SkippedPath(where.as_posix(), "a symbolic link (not followed)"))
@@ -121,7 +127,7 @@ def list_backups(
             leftovers.append(_leftover(left, where, fd))
         elif (
             safe_id(name)
-            and where.as_posix() == backup_dir_for(name)
+            and where.as_posix() == _default_dir(name)
             and (len(where.parts) == 3 or _own_files(fd, name))  # b1/b1 may be only a way
         ):
             found[name] = _describe(backups, name, where)
@@ -352,7 +358,7 @@ def _layout_child(relative: PurePosixPath, name: str) -> bool:
     return (
         legacy_dir(relative)
         and safe_id(backup_id)
-        and backup_dir_for(backup_id) == (relative / backup_id).as_posix()
+        and _default_dir(backup_id) == (relative / backup_id).as_posix()
     )
 
 

@@ -183,10 +183,9 @@ def check_prefix(backup: Backup | str, backup_id: str) -> str | None:
 
 
 def backup_dir_for(backup_id: str) -> str:
-    """A backup's directory relative to the root, as Cinder lays it out: ``ab/cd/abcd...``
-    (``b1/b1`` for an id of two characters: ``os.path.join`` drops the empty ``id[2:4]``)."""
+    """A backup's directory relative to the root, as Cinder lays it out: ``ab/cd/abcd...``."""
     check_id(backup_id)
-    return "/".join(part for part in (backup_id[0:2], backup_id[2:4], backup_id) if part)
+    return f"{backup_id[0:2]}/{backup_id[2:4]}/{backup_id}"
 
 
 def default_container(backup_id: str, error: type[BackupError]) -> str:

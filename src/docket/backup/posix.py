@@ -420,7 +420,8 @@ class PosixBackupDriver(ChunkedBackupDriver):
         if not backup.container:
             default_container(backup.id, DriverOptionError)
         backup_id, container = super()._new_container(backup)
-        if len(backup_id) < MIN_ID and container == backup_dir_for(backup_id):
+        default = PurePosixPath(backup_dir_for(backup_id))  # b1//b1 is b1/b1, as Cinder writes
+        if len(backup_id) < MIN_ID and PurePosixPath(container) == default:
             # "b1" would live in b1/b1, two levels down (Cinder's os.path.join drops the
             # empty id[2:4]), where neither the listing nor delete's search for the
             # backups built on one looks: its parent could be deleted under it.
