@@ -411,16 +411,25 @@ def scan_dir(directory: PathArg | int) -> list[Entry]:
     return out
 
 
-def walk_dirs(root: PathArg, depth: int) -> Iterator[tuple[PurePosixPath, int]]:
-    """Every real directory exactly ``depth`` levels below ``root`` (symbolic links to
-    directories are not entered), as (path relative to the root, open descriptor). The
-    descriptor is valid until the iterator advances."""
+def walk_dirs(
+    root: PathArg,
+    depth: int,
+    *,
+    start: int | None = None,
+    on_link: Callable[[PurePosixPath], None] | None = None,
+) -> Iterator[tuple[PurePosixPath, int]]:
+    """Every real directory ``depth`` (or ``start`` to ``depth``) levels below ``root``, as
+    (path relative to the root, open descriptor, valid until the iterator advances). Links
+    are never entered; those up to ``depth`` levels down are told to ``on_link``."""
 
     def walk(fd: int, here: PurePosixPath, level: int) -> Iterator[tuple[PurePosixPath, int]]:
-        if level == depth:
+        if level >= (depth if start is None else start):
             yield here, fd
+        if level == depth:
             return
         for entry in scan_dir(fd):
+            if on_link is not None and stat.S_ISLNK(entry.mode):
+                on_link(here / entry.name)
             if not entry.directory:
                 continue
             try:

@@ -20,6 +20,7 @@ from docket.backup import (
     BackupNotFound,
     DriverOptionError,
     PosixBackupDriver,
+    SkippedPath,
     UnsafeFile,
 )
 from docket.cli import volume as commands
@@ -402,3 +403,99 @@ def test_deleting_leaves_exactly_the_other_backups(
         assert {k: v for k, v in keep.items() if k in after} == {k: v for k, v in after.items()}
         assert set(keep) - set(after) <= {f"aa/{victim[2:4]}", "aa"}
     assert sorted(r["backup_id"] for r in listed(root)) == sorted(set(ids) - set(leaves))
+
+
+# --- links and the backups of one- and two-character ids ------------------------------------
+
+
+def test_list_reports_links_in_the_layout_and_never_follows_them(
+    root: Path, tmp_path: Path
+) -> None:
+    """A linked backup directory is an ``invalid`` row naming the link (as verify and delete
+    refuse it); a link higher up (``01``) is a warning on stderr: what it holds is not listed
+    and nothing is read through either."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    backup_dir(root, INCR).rename(elsewhere / INCR)
+    backup_dir(root, INCR).symlink_to(elsewhere / INCR, target_is_directory=True)
+    (root / "01").rename(elsewhere / "01")
+    (root / "01").symlink_to(elsewhere / "01", target_is_directory=True)
+    (root / "f0" / "11" / "not-a-backup").symlink_to(elsewhere)
+    before = snapshot(elsewhere)
+    for output_format in ("text", "json"):
+        s = Streams()
+        code = commands.list_backups(root=root, output_format=output_format, **s.kw)
+        assert code == EXIT_OK
+        assert s.stderr.getvalue().splitlines() == [
+            "warning: skipped 01: a symbolic link (not followed)",
+            "warning: skipped f0/11/not-a-backup: a symbolic link (not followed)",
+        ]
+    rows = {row["backup_id"]: row for row in json.loads(s.stdout.getvalue())}
+    assert sorted(rows) == [FULL, INCR]
+    assert rows[INCR]["status"] == "invalid"
+    assert f"{backup_dir(root, INCR)} is a symbolic link" in rows[INCR]["problem"]
+    assert rows[FULL]["status"] == "available"
+    assert snapshot(elsewhere) == before
+    skipped: list[SkippedPath] = []
+    PosixBackupDriver(root).list_backups(on_skip=skipped.append)
+    assert [p.path for p in skipped] == ["01", "f0/11/not-a-backup"]
+
+
+def _legacy(root: Path, vol: Path, backup_id: str, parent: str | None = None) -> None:
+    """A backup of a one- or two-character id where docket before MIN_ID put it (and Cinder
+    does): ``<id>/<id>``, two levels down."""
+    driver = PosixBackupDriver(root, chunk_size=CHUNK)
+    made = Backup(id=backup_id, volume_id="vol-a", parent_id=parent, container=f"x/{backup_id}")
+    driver.backup(made, vol)
+    where = root / backup_id / backup_id
+    where.mkdir(parents=True, exist_ok=True)
+    for path in (root / "x" / backup_id).iterdir():
+        path.rename(where / path.name)
+    (root / "x" / backup_id).rmdir()
+    (root / "x").rmdir()
+
+
+def test_backups_of_one_or_two_character_ids_are_listed_restored_and_guarded(
+    root: Path, vol: Path, tmp_path: Path
+) -> None:
+    """``b1/b1`` and ``c/c`` were made before short ids were refused: they are listed,
+    verified and restored, an incremental in one keeps its parent from being deleted, and
+    deleting one leaves the backups whose directories are below ``b1/b1`` alone."""
+    back_up(root, vol, "b1b1-full", volume_id="vol-a")
+    _legacy(root, vol, "b1", parent="b1b1-full")
+    _legacy(root, vol, "c")
+    rows = {row["backup_id"]: row for row in listed(root)}
+    assert (rows["b1"]["container"], rows["b1"]["status"]) == ("b1/b1", "available")
+    assert (rows["c"]["container"], rows["c"]["status"]) == ("c/c", "available")
+    assert rows["b1"]["parent_id"] == "b1b1-full"
+    driver = PosixBackupDriver(root)
+    assert driver.verify("b1").ok
+    driver.restore("b1", None, tmp_path / "restored")
+    assert (tmp_path / "restored").read_bytes() == vol.read_bytes()
+    with pytest.raises(BackupInUse, match="b1"):
+        driver.delete("b1b1-full")
+    done = driver.delete("b1")
+    assert done.directories == () and len(done.objects) == 2
+    assert (root / "b1" / "b1" / "b1b1-full").is_dir()
+    assert "b1" not in [r["backup_id"] for r in listed(root)]
+    assert driver.verify("b1b1-full").ok
+    with pytest.raises(BackupNotFound):
+        driver.delete("b1")  # b1/b1 holds nothing of it any more
+    assert driver.delete("c").directories == ("c/c", "c")
+    assert driver.delete("b1b1-full").directories == ("b1/b1/b1b1-full", "b1/b1", "b1")
+
+
+def test_an_interrupted_delete_of_a_two_character_id_is_listed(root: Path, vol: Path) -> None:
+    _legacy(root, vol, "c")
+    (root / "c" / "c").rename(root / "c" / ".deleting.c.0a1b2c3d")
+    rows = {row["backup_id"]: row for row in listed(root)}
+    assert rows["c"]["status"] == "deleting"
+    assert commands.delete("c", root=root, **Streams().kw) == EXIT_OK
+    assert not (root / "c").exists()
+
+
+def test_a_recorded_container_does_not_get_round_the_minimum_id(root: Path, vol: Path) -> None:
+    """Cinder's record of ``b1`` names ``b1/b1`` (``os.path.join`` drops the empty part)."""
+    with pytest.raises(DriverOptionError, match="shorter than 3"):
+        PosixBackupDriver(root).backup(Backup(id="b1", volume_id="v", container="b1/b1"), vol)
+    assert not (root / "b1").exists()

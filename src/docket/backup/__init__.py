@@ -10,6 +10,7 @@ from docket.backup._model import (
     Problem,
     Progress,
     RestoreReport,
+    SkippedPath,
     VerifyReport,
 )
 from docket.backup.base import BackupDriver
@@ -48,6 +49,7 @@ __all__ = [
     "RecordError",
     "RecordParseError",
     "RestoreReport",
+    "SkippedPath",
     "UnsafeFile",
     "VerifyReport",
 ]

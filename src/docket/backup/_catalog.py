@@ -44,7 +44,8 @@ from docket.backup._layout import (
     safe_id,
     volume_of_prefix,
 )
-from docket.backup._model import Backup, BackupSummary, DeleteReport
+from docket.backup._model import Backup, BackupSummary, DeleteReport, OnSkip, SkippedPath
+from docket.backup._walk import layout_dirs, legacy_dir
 from docket.backup.errors import BackupInUse, BackupNotFound
 from docket.core.errors import BackupError, DocketError, UnsafeFile
 
@@ -69,6 +70,12 @@ def check_root(root: Path) -> None:
         )
 
 
+def _default_dir(backup_id: str) -> str:
+    """:func:`backup_dir_for` as a path spells it: ``b1/b1`` for ``b1`` (Cinder's
+    ``os.path.join`` drops the empty ``id[2:4]``)."""
+    return PurePosixPath(backup_dir_for(backup_id)).as_posix()
+
+
 def leftover_id(name: str) -> str | None:
     """The backup id in the name of what an interrupted delete left, else None."""
     if not name.startswith(DELETING_PREFIX):
@@ -89,19 +96,40 @@ class _Found:
     """Where its objects end in the volume (available backups)."""
 
 
-def list_backups(backups: BackupRoot, volume_id: str | None = None) -> list[BackupSummary]:
+def list_backups(
+    backups: BackupRoot, volume_id: str | None = None, *, on_skip: OnSkip | None = None
+) -> list[BackupSummary]:
     """Every backup under the root (of ``volume_id`` only, when given), sorted by volume,
-    time and id. Nothing is written. See :class:`BackupSummary` for what each says."""
+    time and id. Nothing is written and no link is followed. See :class:`BackupSummary` for
+    what each says.
+
+    A symbolic link at a backup's own directory makes that backup ``invalid`` (its problem
+    names the link, as verify and delete do); any other link in the layout (``ab``,
+    ``ab/cd``, or a name in ``ab/cd`` that is no backup's) is told to ``on_skip``, with
+    its path relative to the root: what it holds is not listed.
+    """
     root = backups.root
     check_root(root)
     found: dict[str, _Found] = {}
     leftovers: list[BackupSummary] = []
-    for where, fd in fs.walk_dirs(root, 3):
+
+    def link(where: PurePosixPath) -> None:
+        name = where.name
+        if len(where.parts) == 3 and safe_id(name) and where.as_posix() == _default_dir(name):
+            found[name] = _describe(backups, name, where)
+        elif on_skip is not None:
+            on_skip(SkippedPath(where.as_posix(), "a symbolic link (not followed)"))
+
+    for where, fd in layout_dirs(root, link):
         name = where.name
         left = leftover_id(name)
-        if left is not None:
+        if left is not None and (len(where.parts) == 3 or legacy_dir(where.parent / left)):
             leftovers.append(_leftover(left, where, fd))
-        elif safe_id(name) and where.as_posix() == backup_dir_for(name):
+        elif (
+            safe_id(name)
+            and where.as_posix() == _default_dir(name)
+            and (len(where.parts) == 3 or _own_files(fd, name))  # b1/b1 may be only a way
+        ):
             found[name] = _describe(backups, name, where)
     out = [_with_chain(item, found) for item in found.values()] + leftovers
     if volume_id is not None:
@@ -239,7 +267,11 @@ def delete_backup(
             )
         except (FileNotFoundError, NotADirectoryError):
             raise _not_found(backup_id, root, backup_dir) from None
-        targets = list(_targets(stack, parent_fd, relative, backup_id))
+        targets = [
+            t
+            for t in _targets(stack, parent_fd, relative, backup_id)
+            if t.files or not t.shared  # a shared directory without a file of it: not it
+        ]
         if not targets:
             raise _not_found(backup_id, root, backup_dir)
         own = targets[0] if targets[0].name == relative.name else None
@@ -304,6 +336,8 @@ def _targets(
                 target.files.append(entry)
             elif i == 0 and entry.regular and ANY_OBJECT.match(entry.name):
                 target.shared = True  # another backup's object: a shared directory
+            elif i == 0 and entry.directory and _layout_child(relative, entry.name):
+                target.shared = True  # b1/b1 is also the way to the backups b1b1...
             else:
                 found = entry.kind if not entry.regular else "a regular file"
                 raise UnsafeFile(
@@ -314,6 +348,18 @@ def _targets(
                     hint="nothing was deleted; remove what does not belong there by hand",
                 )
         yield target
+
+
+def _layout_child(relative: PurePosixPath, name: str) -> bool:
+    """Whether ``name`` in the directory ``relative`` of a backup whose id has one or two
+    characters (``b1/b1``) is the directory of another backup (``b1/b1/b1b1-...``), or what
+    an interrupted delete of one left."""
+    backup_id = leftover_id(name) or name
+    return (
+        legacy_dir(relative)
+        and safe_id(backup_id)
+        and _default_dir(backup_id) == (relative / backup_id).as_posix()
+    )
 
 
 def _open_dir(parent_fd: int, name: str, shown: str, backup_id: str) -> int | None:

@@ -23,6 +23,7 @@ from docket.backup._chunks import Compression, compression_named
 from docket.backup._model import Backup
 from docket.backup._seal import check_seal, sha256file_digest
 from docket.backup._shalist import Split, read_sha256file
+from docket.backup._walk import layout_dirs, legacy_dir
 from docket.backup.errors import BackupNotFound, InvalidBackup
 from docket.backup.store import ObjectStore, all_objects
 from docket.core.errors import (
@@ -645,13 +646,14 @@ class BackupRoot(Backups):
     def children(self, backup_id: str) -> Iterator[str]:
         """The ids of the backups under the root that name ``backup_id`` as their parent.
 
-        Only real directories three levels down are searched (links are not followed) and
-        only regular metadata files of bounded size are read.
+        Only backup directories of the layout are searched (three levels down, or ``<id>/<id>``
+        for an id of one or two characters), never through a link, and only regular metadata
+        files of bounded size are read.
         """
         if not self.root.is_dir():
             return
-        for where, fd in fs.walk_dirs(self.root, 3):
-            if not safe_id(where.name):
+        for where, fd in layout_dirs(self.root):
+            if not (legacy_dir(where) or (len(where.parts) == 3 and safe_id(where.name))):
                 continue  # not a backup: what an interrupted delete left, say
             for entry in fs.scan_dir(fd):
                 name = entry.name

@@ -199,6 +199,19 @@ class BackupSummary:
 
 
 @dataclass(frozen=True)
+class SkippedPath:
+    """A place under a backup root that a listing did not look into, and why (a symbolic
+    link, which docket never follows below the root)."""
+
+    path: str
+    """Relative to the root."""
+    reason: str
+
+
+OnSkip = Callable[[SkippedPath], None]
+
+
+@dataclass(frozen=True)
 class DeleteReport:
     """What deleting a backup removed."""
 

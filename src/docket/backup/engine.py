@@ -70,6 +70,7 @@ from docket.backup._verify import verify_chain
 from docket.backup._writer import ObjectWriter
 from docket.backup.base import BackupDriver
 from docket.backup.errors import BackupInUse, InvalidBackup
+from docket.backup.records import check_text
 from docket.backup.store import ObjectStore, all_objects
 from docket.core.codec import Limits
 from docket.core.errors import BackupError, DocketError, DriverOptionError, show
@@ -642,6 +643,13 @@ class ChunkedBackupDriver(BackupDriver):
         if isinstance(backup, str):
             backup = self.get_backup(backup)
         if service is not None:
+            check_text(
+                service,
+                (),
+                error=DriverOptionError,
+                hint="a service is a backup driver's name: printable characters only",
+                what="service",
+            )
             backup = backup.replace(service=service)
         return super().export_record(backup, version=version)
 

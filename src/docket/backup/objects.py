@@ -53,6 +53,7 @@ from docket.backup._model import (
     BackupSummary,
     BasicMetadataAPI,
     DeleteReport,
+    OnSkip,
 )
 from docket.backup.engine import ChunkedBackupDriver, EngineOptions
 from docket.backup.errors import (
@@ -479,10 +480,13 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
             raise BackupInUse(stored.backup_id, orphaned)
         return self._delete_objects(stored, names, orphaned)
 
-    def list_backups(self, volume_id: str | None = None) -> list[BackupSummary]:
+    def list_backups(
+        self, volume_id: str | None = None, *, on_skip: OnSkip | None = None
+    ) -> list[BackupSummary]:
         """The backups in the container (of ``volume_id`` only, when given), sorted by volume,
         time and id: ``available`` when the metadata object reads and checks, ``partial``
-        without one, ``invalid`` when it is refused."""
+        without one, ``invalid`` when it is refused. An object store has no links:
+        ``on_skip`` (the POSIX driver's) is never called."""
         where = f"volume_{check_id(volume_id, 'volume id')}/" if volume_id else "volume_"
         groups: dict[str, list[str]] = {}
         for name in self._backups.listed(self.container, where):

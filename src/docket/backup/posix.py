@@ -43,6 +43,7 @@ from docket.backup._model import (
     BackupSummary,
     BasicMetadataAPI,
     DeleteReport,
+    OnSkip,
 )
 from docket.backup._threads import executor
 from docket.backup.engine import (
@@ -419,7 +420,8 @@ class PosixBackupDriver(ChunkedBackupDriver):
         if not backup.container:
             default_container(backup.id, DriverOptionError)
         backup_id, container = super()._new_container(backup)
-        if len(backup_id) < MIN_ID and container == backup_dir_for(backup_id):
+        default = PurePosixPath(backup_dir_for(backup_id))  # b1//b1 is b1/b1, as Cinder writes
+        if len(backup_id) < MIN_ID and PurePosixPath(container) == default:
             # "b1" would live in b1/b1, two levels down (Cinder's os.path.join drops the
             # empty id[2:4]), where neither the listing nor delete's search for the
             # backups built on one looks: its parent could be deleted under it.
@@ -469,9 +471,14 @@ class PosixBackupDriver(ChunkedBackupDriver):
         """
         return delete_backup(self._backups, backup, force=force)
 
-    def list_backups(self, volume_id: str | None = None) -> list[BackupSummary]:
+    def list_backups(
+        self, volume_id: str | None = None, *, on_skip: OnSkip | None = None
+    ) -> list[BackupSummary]:
         """The backups under the root (of ``volume_id`` only, when given), sorted by volume,
         time and id, each with its status: ``available``, ``partial``, ``invalid`` or
         ``deleting`` (an interrupted delete's leftover). Only the default layout
-        (``<id[0:2]>/<id[2:4]>/<id>``) is searched, never through a link."""
-        return list_backups(self._backups, volume_id)
+        (``<id[0:2]>/<id[2:4]>/<id>``, and ``<id>/<id>`` for the ids of one or two
+        characters older versions made) is searched, never through a link: a backup whose
+        directory is a link is ``invalid``, and every other link in the layout is told to
+        ``on_skip`` (a :class:`SkippedPath`)."""
+        return list_backups(self._backups, volume_id, on_skip=on_skip)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from docket.backup._model import Backup, ImportedRecord
@@ -30,7 +32,7 @@ from docket.backup.errors import (
     RecordParseError,
 )
 from docket.core.codec import canonical, parse
-from docket.core.errors import MissingVersion, ParseError, SignatureError, show
+from docket.core.errors import BackupError, MissingVersion, ParseError, SignatureError, show
 from docket.core.family import Family
 from docket.core.versions import Version
 
@@ -59,20 +61,115 @@ DECODE_MESSAGE = "Can't decode backup record."
 PARSE_MESSAGE = "Can't parse backup record."
 
 
-def _members(family: Family) -> frozenset[str]:
-    """Container members that are not backup fields: version, family and integrity members."""
+def _members(family: Family, version: Version | None = None) -> frozenset[str]:
+    """Container members that are not backup fields: version, family and integrity members
+    (of every version, or those ``version`` has)."""
     out = {"version", "family"}
-    for version in family.versions:
-        integrity = family.spec(version).integrity
+    for each in family.versions if version is None else (version,):
+        integrity = family.spec(each).integrity
         if integrity is not None:
             out.add(integrity.digest)
             if integrity.signature:
                 out.add(integrity.signature)
+    if version is not None and "family" not in family.schema(version).get("properties", {}):
+        out.discard("family")
     return frozenset(out)
 
 
 def _never_imported(name: str) -> bool:
     return name in NEVER_IMPORTED or name.startswith("deleted")
+
+
+MAX_SIZE_GIB = 1 << 20
+"""The largest ``size`` a record may give: 1 PiB in GiB, the most volume any object may
+reach into (``docket.backup._layout.MAX_VOLUME_SIZE``)."""
+MAX_COUNT = (1 << 31) - 1
+"""The largest ``object_count`` or ``num_dependent_backups``: Cinder keeps them in
+``INTEGER`` columns, 32 bits on MySQL."""
+_COUNTS = {"size": MAX_SIZE_GIB, "object_count": MAX_COUNT, "num_dependent_backups": MAX_COUNT}
+TIME_FIELDS = ("created_at", "updated_at", "data_timestamp")
+"""Times an import takes: ISO 8601 text (``2026-01-02T03:04:05.123456Z``), at most 64
+characters."""
+TEXT_FIELDS = {"display_name": "", "display_description": "\n\t", "fail_reason": "\n\t"}
+"""Fields people write, each with the controls it may hold; they, the backup's user
+``metadata`` and fields docket does not model are free text. Every other text field (ids,
+``service``, ``host``, ``availability_zone``, ``container``, times) holds no control or
+format character at all."""
+_MACHINE = frozenset(Backup.field_names()) - set(TEXT_FIELDS)
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_HIDDEN = frozenset(("Cc", "Cs", "Zl", "Zp"))
+_HINT = "the record was altered or made by another tool; export it again from its backup"
+
+
+def check_text(
+    value: str,
+    path: tuple[str, ...],
+    *,
+    allowed: str | None = None,
+    error: type[BackupError] = RecordError,
+    hint: str = _HINT,
+    what: str = "",
+) -> None:
+    """Refuse (``error`` at ``path``) text of a record that would reach a terminal or a
+    database as something else than it reads: a control, a bidirectional override, a lone
+    surrogate, a line or paragraph separator. Free text (``allowed``: the controls it may
+    hold) may hold other format characters (an emoji's joiner); other text (None) no
+    format character at all (a zero-width space in an id)."""
+    hidden = _HIDDEN if allowed is not None else _HIDDEN | {"Cf"}
+    bad = next(
+        (
+            c
+            for c in value
+            if (c in _BIDI or unicodedata.category(c) in hidden) and c not in (allowed or "")
+        ),
+        None,
+    )
+    if bad is not None:
+        raise error(
+            f"{what}{' ' if what else ''}{show(value[:80])} holds {show(bad)} "
+            f"(U+{ord(bad):04X}), which this text never does",
+            path=path,
+            hint=hint,
+        )
+
+
+def check_fields(fields: Mapping[str, Any], *, error: type[BackupError] = RecordError) -> None:
+    """Refuse what the schema lets through but nothing downstream should take: a size past
+    1 PiB, counts past Cinder's columns, times that are not times, and text (field names
+    too) holding characters it never does. Each refusal is ``error`` naming the ``$``-path."""
+    for name, value in fields.items():
+        check_text(name, (name,), error=error)
+        if name in _COUNTS and value is not None:
+            if type(value) is not int or value > _COUNTS[name]:
+                raise error(
+                    f"{show(value)} is not a whole number up to {_COUNTS[name]}"
+                    + (" (GiB: 1 PiB)" if name == "size" else ""),
+                    path=(name,),
+                    hint=_HINT,
+                )
+        elif isinstance(value, str):
+            allowed = None if name in _MACHINE else TEXT_FIELDS.get(name, "")
+            check_text(value, (name,), allowed=allowed, error=error)
+            if name in TIME_FIELDS:
+                _check_time(name, value, error)
+        elif name == "metadata" and isinstance(value, Mapping):
+            for key, item in value.items():
+                check_text(key, (name, key), allowed="", error=error)
+                if isinstance(item, str):
+                    check_text(item, (name, key), allowed="", error=error)
+
+
+def _check_time(name: str, value: str, error: type[BackupError]) -> None:
+    try:
+        ok = len(value) <= 64 and bool(datetime.fromisoformat(value))
+    except ValueError:
+        ok = False
+    if not ok:
+        raise error(
+            f"{show(value[:80])} is not an ISO 8601 time (2026-01-02T03:04:05.123456Z)",
+            path=(name,),
+            hint=_HINT,
+        )
 
 
 def build_record(
@@ -110,6 +207,7 @@ def export_record(
     if "family" in family.schema(target).get("properties", {}):
         record["family"] = family.name
     container = family.new(record, version=target)
+    check_fields(fields)  # after the schema: a field it refuses is its ValidationError
     data = dict(container.data)
     if target == family.versions[0]:
         del data["version"]  # Cinder's own record has no version member
@@ -166,6 +264,14 @@ def import_record(family: Family, backup_url: str | bytes) -> ImportedRecord:
     if missing:
         raise MissingRecordFields(missing)
     version = family.detect(obj)
+    stray = sorted((_members(family) - _members(family, version)) & obj.keys())
+    if stray:
+        # A version 2 record relabelled version 1 would skip its digest check.
+        raise RecordError(
+            f"a version {version} record has no {show(stray[0])} member",
+            path=(stray[0],),
+            hint="the record's version was changed or the record altered; export it again",
+        )
     if family.signing_key is not None and family.spec(version).integrity is None:
         raise SignatureError(
             f"version {version} records cannot be signed and a signing key is configured",
@@ -178,7 +284,9 @@ def import_record(family: Family, backup_url: str | bytes) -> ImportedRecord:
     driver_info = fields.pop(DRIVER_INFO, None)
     ignored = tuple(sorted(k for k in fields if _never_imported(k)))
     for name in ignored:
+        check_text(name, (name,))  # listed as ignored: a name shown like any other
         del fields[name]
+    check_fields(fields)
     return ImportedRecord(
         backup=Backup.from_fields(fields),
         driver_info=driver_info,

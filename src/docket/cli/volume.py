@@ -18,10 +18,10 @@ import click
 
 from docket import fs
 from docket.backup._chunks import Compression
-from docket.backup._model import Backup, BackupSummary, MetadataAPI
+from docket.backup._model import Backup, BackupSummary, MetadataAPI, SkippedPath
 from docket.backup.objects import ObjectStoreBackupDriver
 from docket.backup.posix import PosixBackupDriver
-from docket.backup.records import RECORD_TEXT_LIMIT
+from docket.backup.records import RECORD_TEXT_LIMIT, TEXT_FIELDS, check_text
 from docket.backup.roots import open_driver
 from docket.cli import options
 from docket.cli.common import (
@@ -150,6 +150,19 @@ def backup(
 
     def work() -> _Outcome:
         _need_volume_id(db, volume_id, "back up")
+        for option, field, value in (
+            ("--name", "display_name", name),
+            ("--description", "display_description", description),
+        ):
+            if value is not None:  # what its record could not hold (Cinder's own names pass)
+                check_text(
+                    value,
+                    (),
+                    allowed=TEXT_FIELDS[field],
+                    error=DriverOptionError,
+                    hint="a backup record keeps it: no control characters",
+                    what=option,
+                )
         registry = _registry(common)
         with _metadata_api(db, registry) as api:
             driver = _driver(
@@ -348,8 +361,12 @@ def list_backups(*, volume_id: str | None = None, **common: Unpack[Common]) -> i
     """``docket volume list``: the backups under ``root`` (of ``volume_id`` only, when given)."""
 
     def work() -> _Outcome:
-        found = _driver(common).list_backups(volume_id)
+        found = _driver(common).list_backups(volume_id, on_skip=skipped)
         return [s.fields() for s in found], _list_text(found, common["root"], volume_id), EXIT_OK
+
+    def skipped(place: SkippedPath) -> None:
+        # Not a backup row (no id is known without following it): a warning, in every format.
+        common["stderr"].write(f"warning: skipped {display(place.path)}: {place.reason}\n")
 
     return _report(common, work, sort_keys=False)
 
@@ -543,7 +560,9 @@ def list_command(ctx: click.Context, /, **params: Any) -> None:
     """List the backups under the backup root: id, volume, parent, time, size, status.
 
     Status is available, partial (it did not finish), invalid (its metadata object is
-    refused or a parent is missing) or deleting (what an interrupted delete left).
+    refused or a parent is missing) or deleting (what an interrupted delete left). A
+    symbolic link below the root is never followed: a backup whose directory is one is
+    invalid, and any other is a "warning: skipped PATH" line on standard error.
     """
     ctx.exit(list_backups(**params, **options.streams()))
 
