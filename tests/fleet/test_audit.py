@@ -14,6 +14,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -370,6 +371,41 @@ def test_a_row_naming_another_directory(tmp_path: Path) -> None:
     rows = [backup_rows_row(bid, "custom/place")]
     (v,) = audit(root, rows=rows)
     assert v.ok and v.path == "custom/place", v.findings
+
+
+def _legacy(root: Path, tmp: Path, backup_id: str, parent: str | None = None) -> None:
+    """A backup of a one- or two-character id where Cinder (and docket before it refused
+    such ids) puts it: ``<id>/<id>``, two levels down."""
+    driver = PosixBackupDriver(root, Meta(), chunk_size=CHUNK)
+    driver.backup(
+        Backup(id=backup_id, volume_id="vol-a", parent_id=parent, container=f"x/{backup_id}"),
+        _volume(tmp, 1),
+    )
+    where = root / backup_id / backup_id
+    where.mkdir(parents=True, exist_ok=True)
+    for path in (root / "x" / backup_id).iterdir():
+        path.rename(where / path.name)
+    shutil.rmtree(root / "x")
+
+
+def test_backups_of_one_or_two_character_ids_are_audited_not_orphans(tmp_path: Path) -> None:
+    """``b1/b1`` holds backup ``b1``'s files and the directories of the backups whose ids
+    start ``b1b1``: the audit named b1's objects files outside any backup directory."""
+    root = tmp_path / "root"
+    _backup(root, tmp_path, "b1b1-full")
+    _legacy(root, tmp_path, "b1", parent="b1b1-full")
+    _legacy(root, tmp_path, "c")
+    (root / "c" / "c" / "notes.txt").write_text("stray")
+    found = {v.backup_id or v.path: v for v in audit(root, deep=True)}
+    assert set(found) == {"b1b1-full", "b1", "c", "c/c/notes.txt"}, found
+    assert found["b1"].ok and found["b1"].path == "b1/b1" and found["b1"].parent_id == "b1b1-full"
+    assert found["c"].ok and found["b1b1-full"].ok
+    assert _kinds(found["c/c/notes.txt"]) == ["orphan"]
+    rows = [backup_rows_row(b, c) for b, c in (("b1", "b1/b1"), ("b1b1-full", "b1/b1/b1b1-full"))]
+    rows[0] = replace(rows[0], parent_id="b1b1-full")
+    with_rows = {v.backup_id: v for v in audit(root, rows=rows) if v.backup_id}
+    assert with_rows["b1"].row == "available" and with_rows["b1b1-full"].row == "available"
+    assert _kinds(with_rows["c"]) == ["no-row"] and not _kinds(with_rows["b1"])
 
 
 def backup_rows_row(bid: str, container: str) -> Any:

@@ -133,7 +133,9 @@ def test_audit_walks_a_tree_deeper_than_the_interpreter_stack(
     assert "Traceback" not in err and "RecursionError" not in err, err[-2000:]
     assert code == 1, err
     verdicts = [v for v in map(json.loads, out.splitlines()) if "path" in v]
-    assert {v["path"] for v in verdicts} == {"d", "ab/cd/d"}
+    # d/d is where an old backup of id "d" would be (Cinder's layout of a one-character id):
+    # the walk goes in, and the stray tree is reported from the first directory below it.
+    assert {v["path"] for v in verdicts} == {"d/d/d", "ab/cd/d"}
     assert all(v["findings"][0]["kind"] == "orphan" for v in verdicts)
 
 

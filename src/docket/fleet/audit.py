@@ -23,12 +23,13 @@ import collections
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import orjson
 
-from docket.backup._layout import backup_dir_for, safe_id
+from docket.backup._layout import backup_dir_for, own_objects, safe_id
+from docket.backup._walk import legacy_dir
 from docket.backup.objects import DEFAULT_CONTAINER
 from docket.backup.store import DEFAULT_PAGE
 from docket.core.display import json_safe
@@ -173,7 +174,15 @@ def walk(root: Path, containers: Mapping[str, str] | None = None) -> Iterator[_E
     symbolic link, even one put in a directory's place while it runs: nothing outside the
     root is listed or reported.
     """
-    places = {path: backup_id for backup_id, path in (containers or {}).items()}
+    # A row's container of ``b1/b1`` is the layout's own place of an old backup of a one- or
+    # two-character id (Cinder's os.path.join drops the empty middle): walked as the layout,
+    # since the directory is also the way to the backups whose ids start ``b1b1``.
+    places = {
+        path: backup_id
+        for backup_id, path in (containers or {}).items()
+        if not (legacy_dir(PurePosixPath(path)) and path.split("/")[0] == backup_id)
+    }
+    found_legacy: set[str] = set()
     prefixes = {"/".join(p.split("/")[:i]) for p in places for i in range(1, p.count("/") + 1)}
     try:
         top = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # the root may be a link
@@ -203,7 +212,7 @@ def walk(root: Path, containers: Mapping[str, str] | None = None) -> Iterator[_E
                 stack.pop()
                 os.close(fd)
                 continue
-            found = _place(fd, rel, depth, entry, places, prefixes)
+            found = _place(fd, rel, depth, entry, places, prefixes, found_legacy)
             if found == "enter":
                 child = _open_dir(fd, entry.name)
                 path = f"{rel}/{entry.name}" if rel else entry.name
@@ -227,9 +236,13 @@ def _place(
     entry: os.DirEntry[str],
     places: Mapping[str, str],
     prefixes: set[str],
+    found_legacy: set[str],
 ) -> _Entry | str | None:
     """What one name in a listed directory is: a backup directory or a stray place (an
-    ``_Entry``), a directory of the layout to go into (``"enter"``), or nothing to report."""
+    ``_Entry``), a directory of the layout to go into (``"enter"``), or nothing to report.
+    In ``b1/b1``, the directory of an old backup of a one- or two-character id and the way to
+    the backups whose ids start ``b1b1``, the first of ``b1``'s own files names the backup
+    (``found_legacy`` keeps it from being named twice); other files there are stray."""
     name = entry.name
     if name.startswith(".") or (depth == 0 and name in _IGNORED):
         return None
@@ -237,10 +250,21 @@ def _place(
     if path in places:
         return _Entry(path, places[path])
     what = _what(entry)
+    if depth == 2 and what == "a file" and legacy_dir(PurePosixPath(rel)):
+        backup_id = rel.split("/")[0]
+        if own_objects(backup_id).match(name):
+            if backup_id in found_legacy:
+                return None
+            found_legacy.add(backup_id)
+            return _Entry(rel, backup_id)
     if what != "a directory":
         return _Entry(path, problem=f"{what} outside any backup directory")
     if (depth < 2 and len(name) == 2) or path in prefixes:
         return "enter"
+    if (depth == 0 and len(name) == 1 and legacy_dir(PurePosixPath(name, name))) or (
+        depth == 1 and legacy_dir(PurePosixPath(path))
+    ):
+        return "enter"  # c/c: the directory of an old backup of a one-character id
     parts = rel.split("/") if rel else []
     if depth == 2 and safe_id(name) and name[0:2] == parts[0] and name[2:4] == parts[1]:
         return _Entry(path, name)
