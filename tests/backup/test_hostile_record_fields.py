@@ -79,6 +79,9 @@ def test_export_refuses_the_same_fields(case: str) -> None:
     with pytest.raises(RecordError) as caught:
         export_record(RECORDS, {**BACKUP.fields(), **changes})
     assert caught.value.path == path
+    # The backup itself holds the value: the hint says to correct it, not that a record was
+    # altered (there is no record yet).
+    assert "altered" not in caught.value.hint and "correct the field" in caught.value.hint
 
 
 @pytest.mark.parametrize(

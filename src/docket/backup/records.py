@@ -133,33 +133,43 @@ def check_text(
         )
 
 
-def check_fields(fields: Mapping[str, Any], *, error: type[BackupError] = RecordError) -> None:
+_EXPORT_HINT = (
+    "the backup's own record holds it: correct the field on the backup (a name or "
+    "description: `cinder backup-update`), then export again"
+)
+"""The hint of a refusal on export: the backup itself, not a record, holds the value."""
+
+
+def check_fields(
+    fields: Mapping[str, Any], *, error: type[BackupError] = RecordError, hint: str = _HINT
+) -> None:
     """Refuse what the schema lets through but nothing downstream should take: a size past
     1 PiB, counts past Cinder's columns, times that are not times, and text (field names
-    too) holding characters it never does. Each refusal is ``error`` naming the ``$``-path."""
+    too) holding characters it never does. Each refusal is ``error`` naming the ``$``-path,
+    with ``hint`` (by default: the record was altered)."""
     for name, value in fields.items():
-        check_text(name, (name,), error=error)
+        check_text(name, (name,), error=error, hint=hint)
         if name in _COUNTS and value is not None:
             if type(value) is not int or value > _COUNTS[name]:
                 raise error(
                     f"{show(value)} is not a whole number up to {_COUNTS[name]}"
                     + (" (GiB: 1 PiB)" if name == "size" else ""),
                     path=(name,),
-                    hint=_HINT,
+                    hint=hint,
                 )
         elif isinstance(value, str):
             allowed = None if name in _MACHINE else TEXT_FIELDS.get(name, "")
-            check_text(value, (name,), allowed=allowed, error=error)
+            check_text(value, (name,), allowed=allowed, error=error, hint=hint)
             if name in TIME_FIELDS:
-                _check_time(name, value, error)
+                _check_time(name, value, error, hint)
         elif name == "metadata" and isinstance(value, Mapping):
             for key, item in value.items():
-                check_text(key, (name, key), allowed="", error=error)
+                check_text(key, (name, key), allowed="", error=error, hint=hint)
                 if isinstance(item, str):
-                    check_text(item, (name, key), allowed="", error=error)
+                    check_text(item, (name, key), allowed="", error=error, hint=hint)
 
 
-def _check_time(name: str, value: str, error: type[BackupError]) -> None:
+def _check_time(name: str, value: str, error: type[BackupError], hint: str) -> None:
     try:
         ok = len(value) <= 64 and bool(datetime.fromisoformat(value))
     except ValueError:
@@ -168,7 +178,7 @@ def _check_time(name: str, value: str, error: type[BackupError]) -> None:
         raise error(
             f"{show(value[:80])} is not an ISO 8601 time (2026-01-02T03:04:05.123456Z)",
             path=(name,),
-            hint=_HINT,
+            hint=hint,
         )
 
 
@@ -207,7 +217,8 @@ def export_record(
     if "family" in family.schema(target).get("properties", {}):
         record["family"] = family.name
     container = family.new(record, version=target)
-    check_fields(fields)  # after the schema: a field it refuses is its ValidationError
+    # After the schema: a field it refuses is its ValidationError.
+    check_fields(fields, hint=_EXPORT_HINT)
     data = dict(container.data)
     if target == family.versions[0]:
         del data["version"]  # Cinder's own record has no version member
