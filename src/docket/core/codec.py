@@ -712,7 +712,7 @@ def _walk_limits(value: Any, limits: Limits) -> None:
         _check_scalar(value, limits, ())
         return
     _check_container(value, 1, (), limits)
-    items = 0
+    items, most = 0, limits.items  # a property: read once, not per value
     stack: list[tuple[tuple[PathSegment, ...], Iterator[tuple[PathSegment, Any]]]] = [
         ((), _children(value))
     ]
@@ -720,8 +720,8 @@ def _walk_limits(value: Any, limits: Limits) -> None:
         path, children = stack[-1]
         for segment, child in children:
             items += 1
-            if items > limits.items:
-                raise LimitExceeded("max_items", items, limits.items, path=path)
+            if items > most:
+                raise LimitExceeded("max_items", items, most, path=path)
             if isinstance(child, dict | list | tuple):
                 child_path = (*path, segment)
                 _check_container(child, len(stack) + 1, child_path, limits)
@@ -741,30 +741,30 @@ def _check_scalar(
 ) -> None:
     """A scalar's bounds; a problem is at ``path`` plus ``segment`` (the member's key or
     index, joined only when there is a problem: most values have none)."""
-
-    def where() -> tuple[PathSegment, ...]:
-        return path if segment is _WHOLE else (*path, segment)
-
     if isinstance(value, str):
-        _check_text(value, limits, where(), "a string")
+        _check_text(value, limits, path if segment is _WHOLE else (*path, segment), "a string")
     elif value is None or isinstance(value, bool):
         pass
     elif isinstance(value, int):
         if value.bit_length() >= _INT_LIMIT_BITS and abs(value) >= _INT_LIMIT:
             raise InvalidJSON(
                 f"integer of {value.bit_length()} bits is too large",
-                path=where(),
+                path=_member(path, segment),
                 hint="JSON numbers this long are not portable",
             )
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise NonFiniteNumber(show(value), path=where())
+            raise NonFiniteNumber(show(value), path=_member(path, segment))
     else:
         raise InvalidJSON(
             f"{_type_name(value)} is not a JSON value",
-            path=where(),
+            path=_member(path, segment),
             hint="containers hold only objects, arrays, strings, numbers, booleans and null",
         )
+
+
+def _member(path: tuple[PathSegment, ...], segment: Any) -> tuple[PathSegment, ...]:
+    return path if segment is _WHOLE else (*path, segment)
 
 
 def canonical(value: Any) -> bytes:
