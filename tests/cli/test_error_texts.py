@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import docket.errors as E
 from docket import load_registry
-from docket.cli.common import read_input
+from docket.cli.common import ContainerProblems, read_input
 from docket.core.codec import Limits, check_limits, parse
 from docket.errors import DocketError, InvalidJSON, LimitExceeded, json_path, segments_of
 from docket.fleet.validate import validate_many
@@ -55,12 +55,33 @@ def test_read_input_reports_the_size_it_knows(tmp_path: Path) -> None:
     path = tmp_path / "big.json"
     path.write_bytes(_padded(5000))
     limits = Limits(max_bytes=1000)
-    with pytest.raises(LimitExceeded) as info:
+    with pytest.raises(ContainerProblems) as info:
         read_input(str(path), None, limits)
-    assert info.value.value == 5000 and "5000 bytes" in str(info.value)
-    with pytest.raises(LimitExceeded) as info:
+    cause = info.value.cause
+    assert isinstance(cause, LimitExceeded)
+    assert cause.value == 5000 and "5000 bytes" in str(cause)
+    with pytest.raises(ContainerProblems) as info:
         read_input("-", io.BytesIO(_padded(5000)), limits)
-    assert info.value.value is None and "more than 1000 bytes" in str(info.value)
+    cause = info.value.cause
+    assert isinstance(cause, LimitExceeded)
+    assert cause.value is None and "more than 1000 bytes" in str(cause)
+
+
+def test_inspect_names_an_oversized_file_at_its_place_as_validate_does(tmp_path: Path) -> None:
+    from docket.cli import commands
+    from tests.cli.test_commands import Run
+
+    path = tmp_path / "big.json"
+    path.write_bytes(_padded(20 << 20))  # over the default max_bytes (16 MiB)
+    checked = Run()
+    assert commands.validate([str(path)], **checked.kw) == 1
+    (line,) = checked.out.splitlines()
+    for command in (commands.inspect, commands.migrate):
+        run = Run()
+        kw = {"to": "3"} if command is commands.migrate else {}
+        assert command(str(path), **kw, **run.kw) == 1
+        assert run.err.splitlines() == [f"error: {line}"], run.err
+    assert line.startswith(f"{path}:1:{(16 << 20) + 1}: $: ") and "max_bytes" in line
 
 
 def test_parse_reports_the_size_of_what_it_was_given() -> None:
@@ -202,3 +223,47 @@ def test_python_spellings_are_gone_from_the_examples_of_the_issue() -> None:
     with pytest.raises(E.NonFiniteNumber) as info:
         check_limits({"k": math.nan})
     assert "NaN" in str(info.value) and "nan" not in str(info.value)
+
+
+# --- validate, inspect and migrate say the same about the same bad file --------------------------
+
+GOOD = '{"version": 2, "volume-base-metadata": {"display_name": "x"}}'
+BAD_FILES = {
+    "empty": b"",
+    "whitespace": b"  \n\t\n",
+    "bom": b"\xef\xbb\xbf" + GOOD.encode(),
+    "utf-16": GOOD.encode("utf-16"),
+    "latin-1": GOOD.replace('"x"', '"caf\xe9"').encode("latin-1"),
+    "nul": GOOD.replace('"x"', '"x\x00"').encode(),
+    "crlf-nan": GOOD.replace(", ", ",\r\n").replace('"x"', "NaN").encode(),
+    "crlf-schema": GOOD.replace(", ", ",\r\n").replace('"x"', "5").encode(),
+    "duplicate-in-section": GOOD.replace('"x"', '"x", "display_name": "y"').encode(),
+    "1e400": GOOD.replace('"x"', "1e400").encode(),
+    "two-objects": (GOOD + GOOD).encode(),
+    "version-missing": GOOD.replace('"version": 2, ', "").encode(),
+    "version-string": GOOD.replace("2", '"2"', 1).encode(),
+    "version-too-new": GOOD.replace("2", str(10**30), 1).encode(),
+    "escape-in-key": GOOD.replace("}}", '}, "volume-metadata": {"\\u001b[31m": 5}}').encode(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_validate_inspect_and_migrate_agree(tmp_path: Path, name: str) -> None:
+    from docket.cli import commands
+    from tests.cli.test_commands import Run
+
+    path = tmp_path / f"{name}.json"
+    path.write_bytes(BAD_FILES[name])
+    checked = Run()
+    assert commands.validate([str(path)], **checked.kw) == 1
+    said = checked.out.splitlines()
+    assert said and all(line.startswith(f"{path}:") for line in said), said
+    for command in (commands.inspect, commands.migrate):
+        run = Run()
+        kw = {"to": "3"} if command is commands.migrate else {}
+        assert command(str(path), **kw, **run.kw) == 1
+        lines = run.err.splitlines()
+        # A schema's problems come under a heading, indented; anything else is one line.
+        placed = [line.strip() for line in lines[1:]] if len(lines) > 1 else lines
+        assert [line.removeprefix("error: ") for line in placed] == said, (command, run.err)
+        assert "(hint: " in run.err or "problem(s)" in run.err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -140,3 +141,80 @@ def test_canonical_bytes_do_not_depend_on_key_order(obj: dict[str, object]) -> N
 def test_canonical_is_compact_sorted_utf8() -> None:
     assert canonical({"b": 1, "a": "é"}) == '{"a":"é","b":1}'.encode()
     assert not math.isnan(1.0)
+
+
+# --- what a refusal says: the input's own words, a hint, the byte it is at ---------------------
+
+SAID = [
+    (b"", "the input is empty"),
+    (b" \r\n\t\n", "the input holds only whitespace"),
+    (b'{"a": "x\x00y"}', "a control character (U+0000) inside a string"),
+    (b'{"a": "\x1b[31m"}', "a control character (U+001B) inside a string"),
+    ('{"a": 1}'.encode("utf-16"), "input starts with a UTF-16 byte order mark"),
+    ('{"a": "caf\xe9"}'.encode("latin-1"), "invalid UTF-8"),
+    (b'{"a": 1} {"b": 2}', "Extra data"),
+    (b'{"a": NaN}', "NaN is not a JSON number"),
+    (b'{"a": 1e400}', "1e400 is too large for a double"),
+]
+
+
+@pytest.mark.parametrize(("data", "said"), SAID, ids=[s for _, s in SAID])
+def test_a_refusal_says_what_is_wrong_with_a_hint(data: bytes, said: str) -> None:
+    with pytest.raises(docket.errors.ParseError) as info:
+        parse(data)
+    text = str(info.value)
+    assert said in text and info.value.hint, text
+    assert text.isprintable()  # the character is named, never written
+
+
+def test_at_byte_counts_bytes_of_the_utf8_text() -> None:
+    cases = [
+        ('{"é": "ü", "a": NaN}', "NaN"),
+        ('{"é": "ü", "a": 1 x}', "x"),
+        ('{"é": "ü", "a": 1, "a": 2}', '"a": 2'),
+    ]
+    for text, token in cases:
+        for data in (text, text.encode()):
+            with pytest.raises(docket.errors.ParseError) as info:
+                parse(data)
+            assert info.value.position == text.encode().index(token.encode()), (data, token)
+            assert info.value.column == text.index(token) + 1  # columns count characters
+
+
+def test_a_duplicate_key_is_at_the_object_that_holds_it() -> None:
+    cases = {
+        b'{"a": 1, "a": 2}': (),
+        b'{"v": 2, "s": {"k": "1",\n "k": "2"}}': ("s",),
+        b'{"s": {"x": [1, {"q": 1}, "t", [3], {"a": 1, "a": 2}]}}': ("s", "x", 4),
+        b'{"s": [[], {"b": {}}, {"c": [{"d": 1}], "c": 0}]}': ("s", 2),
+    }
+    for data, where in cases.items():
+        with pytest.raises(docket.errors.DuplicateKey) as info:
+            parse(data)
+        assert info.value.segments == where, data
+
+
+@pytest.mark.parametrize("data", [Path("backup.json"), 123, None, 2.5, [1, 2]], ids=repr)
+def test_what_is_not_text_is_refused_not_parsed(data: object) -> None:
+    # bytes() reads a path as its name and 123 as 123 NUL bytes: neither is a container.
+    family = docket.load_registry().family("backup-metadata")
+    for call in (parse, family.load, family.validate):
+        with pytest.raises(docket.errors.UsageError) as info:
+            call(data)  # type: ignore[operator]
+        assert type(data).__name__ in str(info.value) and info.value.hint
+
+
+@pytest.mark.parametrize(
+    "bad", [math.nan, -math.inf, 10**5000, object()], ids=["nan", "-inf", "long", "object"]
+)
+def test_a_bad_value_of_a_mapping_is_at_its_member(bad: object) -> None:
+    family = docket.load_registry().family("backup-metadata")
+    for at, data in [
+        (("volume-metadata", "a"), {"version": 2, "volume-metadata": {"a": bad}}),
+        (("s", 1), {"version": 2, "s": [0, bad]}),
+    ]:
+        with pytest.raises(docket.errors.ParseError) as info:
+            family.load(data)
+        assert info.value.segments == at
+        (issue,) = family.validate(data)
+        assert issue.segments == at

@@ -253,7 +253,9 @@ def read_input(path: str, stdin: BinaryIO | None, limits: Limits) -> bytes:
     if len(raw) > limits.max_bytes:
         # Only the first max_bytes + 1 bytes were read: the size is the file's, if known.
         known = size if size is not None and size > limits.max_bytes else None
-        raise LimitExceeded("max_bytes", known, limits.max_bytes)
+        # Named at its place, FILE:LINE:COLUMN, as every other error about the container.
+        with about_container(path, raw):
+            raise LimitExceeded("max_bytes", known, limits.max_bytes)
     return raw
 
 

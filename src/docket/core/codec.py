@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -32,6 +33,7 @@ from docket.core.errors import (
     ParseError,
     PathSegment,
     TrailingData,
+    UsageError,
     json_path,
     show,
 )
@@ -185,11 +187,29 @@ def parse(
     Most input takes the fast path (:func:`_parse_fast`): orjson parses it and cheap counts
     over the text prove what orjson does not check. Whatever that path cannot judge, and
     every error, goes through the exact path, so both give the same value or the same error.
+    Anything but bytes (or a bytearray or memoryview) and text is a :class:`UsageError`.
     """
+    if type(data) is not bytes and type(data) is not str:
+        data = _text_of(data)
     value = _parse_fast(data, limits)
     if value is not None:
         return value
     return parse_exact(data, limits)
+
+
+def _text_of(data: object) -> bytes | str:
+    """``data`` as the text :func:`parse` reads. bytes() would take a path for its name, an
+    int for that many NUL bytes: they are refused, not parsed as something else."""
+    if isinstance(data, bytes | str):
+        return data
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    hint = (
+        "read the file first, e.g. Family.load(path.read_bytes())"
+        if isinstance(data, os.PathLike)
+        else "give the container's bytes or text (Family.load also takes a mapping)"
+    )
+    raise UsageError("data", f"{type(data).__name__} is not a container's text", hint)
 
 
 def parse_sealed(
@@ -425,10 +445,20 @@ def parse_exact(
                 raise InvalidJSON(
                     "input starts with a UTF-8 byte order mark", position=0, hint="save without BOM"
                 )
+            if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+                raise InvalidJSON(
+                    "input starts with a UTF-16 byte order mark: it is not UTF-8",
+                    position=0,
+                    hint="save it as UTF-8, without BOM",
+                )
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as err:
-                error = InvalidJSON(f"invalid UTF-8 ({err.reason})", position=err.start)
+                error = InvalidJSON(
+                    f"invalid UTF-8 ({err.reason})",
+                    position=err.start,
+                    hint="docket reads UTF-8 only: convert the file (iconv -t UTF-8)",
+                )
                 _place(error, raw[: err.start].decode("utf-8", errors="replace"), None)
                 raise error from None
         return _decode(text, limits)
@@ -436,20 +466,22 @@ def parse_exact(
         if text is not None:
             found = _find_duplicate(text, err.key)
             if found is not None:
-                key, position = found
-                located = DuplicateKey(key)
+                key, position, where = found
+                located = DuplicateKey(key, path=where)
                 located.position = position
                 _place(located, text, position)
-                raise located from None
+                raise _in_bytes(located, text) from None
         raise
     except NonFiniteNumber as err:
         if text is not None and err.position is None:
             err.position = _find_token(text, err.token)
             _place(err, text, err.position)
+            raise _in_bytes(err, text) from None
         raise
     except ParseError as err:
         if text is not None and err.position is not None and err.line is None:
             _place(err, text, err.position)
+            raise _in_bytes(err, text) from None
         raise
 
 
@@ -470,7 +502,7 @@ def _decode(text: str, limits: Limits) -> JSONObject:
     except json.JSONDecodeError as err:
         if err.msg == "Extra data":
             raise TrailingData(err.pos, new_line=_on_new_line(text, err.pos)) from None
-        raise InvalidJSON(err.msg, position=err.pos) from None
+        raise _decode_error(text, err) from None
     except RecursionError:  # max_depth was raised above what this interpreter can decode
         raise LimitExceeded("max_depth", openers, limits.max_depth) from None
     except ValueError as err:  # integers longer than the interpreter converts (4300 digits)
@@ -494,6 +526,23 @@ def _decode(text: str, limits: Limits) -> JSONObject:
 # --- where an error is (the error path only) ------------------------------------------------
 
 
+def _decode_error(text: str, err: json.JSONDecodeError) -> InvalidJSON:
+    """The decoder's refusal of ``text`` in words for the person who wrote it (its own words
+    name neither an empty input nor the character it stopped at)."""
+    if _BLANK.fullmatch(text):
+        reason = "the input is empty" if not text else "the input holds only whitespace"
+        return InvalidJSON(reason, position=err.pos, hint="a container is one JSON object")
+    if err.msg.startswith("Invalid control character"):
+        # "Invalid control character at": the character it means is the one at err.pos.
+        reason = f"a control character (U+{ord(text[err.pos]):04X}) inside a string"
+        hint = "JSON strings hold control characters only escaped, as \\u00XX or \\n"
+        return InvalidJSON(reason, position=err.pos, hint=hint)
+    return InvalidJSON(err.msg, position=err.pos)
+
+
+_BLANK = re.compile(r"[ \t\n\r]*")
+
+
 def _on_new_line(text: str, position: int) -> bool:
     """Whether ``position`` starts a line, but for blanks before it (looked at backwards:
     the text before it is not copied)."""
@@ -511,33 +560,47 @@ def _place(err: ParseError, before_or_text: str, position: int | None) -> None:
     err.column = len(text) - (text.rfind("\n") + 1) + 1
 
 
+def _in_bytes(err: ParseError, text: str) -> ParseError:
+    """``err`` with its ``position``, a character of ``text``, made the offset of that
+    character in the UTF-8 text (what "at byte N" says; line and column count characters)."""
+    if err.position is not None and not text.isascii():
+        err.position = len(text[: err.position].encode("utf-8", "surrogatepass"))
+    return err
+
+
 def _tokens(text: str) -> Iterator[re.Match[str]]:
     return re.finditer(_TOKEN, text)
 
 
-def _find_duplicate(text: str, wanted: str) -> tuple[str, int] | None:
-    """The key ``wanted`` where it first repeats within one object, and the position of that
-    second occurrence (or, failing that, the first repeated key of any object)."""
-    # One entry per open container: the keys seen so far (None for an array).
-    stack: list[set[str] | None] = []
-    first: tuple[str, int] | None = None
+def _find_duplicate(text: str, wanted: str) -> tuple[str, int, tuple[PathSegment, ...]] | None:
+    """The key ``wanted`` where it first repeats within one object, the position of that
+    second occurrence and the path of the object (or, failing that, the first repeated key
+    of any object)."""
+    # One entry per open container: the keys seen so far (None for an array), and the member
+    # being read (a key, or the index of the array's value).
+    stack: list[list[Any]] = []
+    first: tuple[str, int, tuple[PathSegment, ...]] | None = None
     previous: re.Match[str] | None = None
     for match in _tokens(text):
         token = match.group(0)
+        if stack and stack[-1][0] is None and token not in ("]", ":"):
+            stack[-1][1] += 1  # a value of the array starts (a scalar, a string, { or [)
         if token == ":" and previous is not None and previous.group(0).startswith('"'):
-            seen = stack[-1] if stack else None
+            seen = stack[-1][0] if stack else None
             if seen is not None:
                 key = json.loads(previous.group(0))
                 if key in seen:
+                    where = (key, previous.start(), tuple(m for _, m in stack[:-1]))
                     if key == wanted:
-                        return key, previous.start()
+                        return where
                     if first is None:
-                        first = (key, previous.start())
+                        first = where
                 seen.add(key)
+                stack[-1][1] = key
         elif token == "{":
-            stack.append(set())
+            stack.append([set(), None])
         elif token == "[":
-            stack.append(None)
+            stack.append([None, -1])
         elif token in ("}", "]") and stack:
             stack.pop()
         previous = match
@@ -649,7 +712,7 @@ def _walk_limits(value: Any, limits: Limits) -> None:
         _check_scalar(value, limits, ())
         return
     _check_container(value, 1, (), limits)
-    items = 0
+    items, most = 0, limits.items  # a property: read once, not per value
     stack: list[tuple[tuple[PathSegment, ...], Iterator[tuple[PathSegment, Any]]]] = [
         ((), _children(value))
     ]
@@ -657,37 +720,51 @@ def _walk_limits(value: Any, limits: Limits) -> None:
         path, children = stack[-1]
         for segment, child in children:
             items += 1
-            if items > limits.items:
-                raise LimitExceeded("max_items", items, limits.items, path=path)
+            if items > most:
+                raise LimitExceeded("max_items", items, most, path=path)
             if isinstance(child, dict | list | tuple):
                 child_path = (*path, segment)
                 _check_container(child, len(stack) + 1, child_path, limits)
                 stack.append((child_path, _children(child)))
                 break
-            _check_scalar(child, limits, (*path, segment) if isinstance(child, str) else path)
+            _check_scalar(child, limits, path, segment)
         else:
             stack.pop()
 
 
-def _check_scalar(value: Any, limits: Limits, path: tuple[PathSegment, ...]) -> None:
+_WHOLE = object()
+"""No segment: the value checked is the one at ``path`` itself."""
+
+
+def _check_scalar(
+    value: Any, limits: Limits, path: tuple[PathSegment, ...], segment: Any = _WHOLE
+) -> None:
+    """A scalar's bounds; a problem is at ``path`` plus ``segment`` (the member's key or
+    index, joined only when there is a problem: most values have none)."""
     if isinstance(value, str):
-        _check_text(value, limits, path, "a string")
+        _check_text(value, limits, path if segment is _WHOLE else (*path, segment), "a string")
     elif value is None or isinstance(value, bool):
         pass
     elif isinstance(value, int):
         if value.bit_length() >= _INT_LIMIT_BITS and abs(value) >= _INT_LIMIT:
             raise InvalidJSON(
-                f"integer of {value.bit_length()} bits at {json_path(path)} is too large",
+                f"integer of {value.bit_length()} bits is too large",
+                path=_member(path, segment),
                 hint="JSON numbers this long are not portable",
             )
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise NonFiniteNumber(f"{show(value)} (at {json_path(path)})")
+            raise NonFiniteNumber(show(value), path=_member(path, segment))
     else:
         raise InvalidJSON(
-            f"{_type_name(value)} at {json_path(path)} is not a JSON value",
+            f"{_type_name(value)} is not a JSON value",
+            path=_member(path, segment),
             hint="containers hold only objects, arrays, strings, numbers, booleans and null",
         )
+
+
+def _member(path: tuple[PathSegment, ...], segment: Any) -> tuple[PathSegment, ...]:
+    return path if segment is _WHOLE else (*path, segment)
 
 
 def canonical(value: Any) -> bytes:

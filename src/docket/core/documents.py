@@ -43,8 +43,9 @@ def _data_dir(name: str) -> Path:
     checkout = here.parents[3] / name
     if checkout.is_dir():
         return checkout
-    raise SchemaDocumentError(name, f"bundled {show(name)} folder not "
-        "found", hint="reinstall docket")
+    raise SchemaDocumentError(
+        name, f"bundled {show(name)} folder not found", hint="reinstall docket"
+    )
 
 
 def bundled_schemas() -> Path:
@@ -139,11 +140,13 @@ class FamilySource:
 
 def parse_error_text(raw: bytes, err: ParseError) -> str:
     """A document's JSON syntax error as an author reads it: line and column, 1-based."""
+    if err.line is not None and err.column is not None:
+        return f"invalid JSON at line {err.line}, column {err.column}: {err.reason}"
     if err.position is None:
         return f"invalid JSON: {err.reason}"
-    before = raw.decode("utf-8", errors="replace")[: err.position]
+    before = raw[: err.position].decode("utf-8", errors="replace")  # a byte offset
     line = before.count("\n") + 1
-    column = err.position - (before.rfind("\n") + 1) + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
     return f"invalid JSON at line {line}, column {column}: {err.reason}"
 
 

@@ -257,7 +257,11 @@ class TrailingData(InvalidJSON):
     container per line), and the hint says so."""
 
     def __init__(self, position: int, *, new_line: bool) -> None:
-        hint = "this looks like JSON Lines, one container per line" if new_line else ""
+        hint = (
+            "this looks like JSON Lines, one container per line"
+            if new_line
+            else "a container is one JSON object: remove what follows it"
+        )
         super().__init__("Extra data", position=position, hint=hint)
         self.new_line = new_line
 
@@ -265,9 +269,10 @@ class TrailingData(InvalidJSON):
 class DuplicateKey(ParseError):
     """An object has the same key twice; JSON parsers disagree on which wins."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, *, path: Location = ()) -> None:
         super().__init__(
             f"duplicate key {show(key)}",
+            path=path,
             hint="remove one of the two members; docket refuses ambiguous input",
         )
         self.key = key
@@ -276,8 +281,16 @@ class DuplicateKey(ParseError):
 class NonFiniteNumber(ParseError):
     """NaN or Infinity, which JSON does not allow."""
 
-    def __init__(self, token: str) -> None:
-        super().__init__(f"{token} is not a JSON number")
+    def __init__(self, token: str, *, path: Location = ()) -> None:
+        if token.lstrip("-") in ("NaN", "Infinity"):
+            reason, hint = (
+                f"{token} is not a JSON number",
+                "JSON has no NaN or Infinity: write null or a string",
+            )
+        else:  # a number JSON allows, but too large for a double (1e999)
+            reason = f"{token} is too large for a double (it would read as infinity)"
+            hint = "write a number this large as a string"
+        super().__init__(reason, path=path, hint=hint)
         self.token = token
 
 

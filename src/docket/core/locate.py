@@ -19,6 +19,7 @@ from docket.core.errors import (
     DocketError,
     IntegrityError,
     Issue,
+    MissingVersion,
     ParseError,
     PathSegment,
     RestoreError,
@@ -397,7 +398,9 @@ def place_error(err: DocketError, data: bytes | str) -> list[Issue] | None:
     elif isinstance(err, ParseError):
         return [parse_issue(err, data)]
     elif isinstance(err, VersionError):
-        issues = [Issue(("version",), str(err), "version")]
+        # A missing member is the container's problem, at $, as Family.validate says it.
+        member = () if isinstance(err, MissingVersion) else ("version",)
+        issues = [Issue(member, str(err), "version")]
     elif isinstance(err, UnknownFamily):
         issues = [Issue(("family",), str(err), "family")]
     elif isinstance(err, IntegrityError | RestoreError):
