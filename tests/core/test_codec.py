@@ -218,3 +218,67 @@ def test_a_bad_value_of_a_mapping_is_at_its_member(bad: object) -> None:
         assert info.value.segments == at
         (issue,) = family.validate(data)
         assert issue.segments == at
+
+
+_KEYS = st.text(st.sampled_from("ab\u00e9\"\\\u2028z"), min_size=0, max_size=3)
+_TREES = st.recursive(
+    st.one_of(st.none(), st.integers(-5, 5), _KEYS),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=25,
+)
+
+
+def _objects(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """The paths of every non-empty object in ``value``."""
+    found = [path] if isinstance(value, dict) and value else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _objects(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _objects(item, (*path, index))
+    return found
+
+
+def _with_duplicate(value: object, target: tuple[object, ...], out: list[str]) -> int | None:
+    """Write ``value`` as JSON into ``out``, the object at ``target`` with its first key
+    written again (escaped) as a last member; the character offset of that second key."""
+    at = None
+    if isinstance(value, dict):
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            out.append(("," if i else "") + json.dumps(key, ensure_ascii=False) + ": ")
+            found = _with_duplicate(item, target[1:] if target[:1] == (key,) else (None,), out)
+            at = at if found is None else found
+        if target == ():
+            out.append(", ")
+            at = len("".join(out))
+            out.append(json.dumps(next(iter(value)), ensure_ascii=True) + ": 0")
+        out.append("}")
+    elif isinstance(value, list):
+        out.append("[")
+        for i, item in enumerate(value):
+            out.append(", " if i else "")
+            found = _with_duplicate(item, target[1:] if target[:1] == (i,) else (None,), out)
+            at = at if found is None else found
+        out.append("]")
+    else:
+        out.append(json.dumps(value, ensure_ascii=False))
+    return at
+
+
+@given(_TREES, st.data())
+def test_a_duplicate_key_anywhere_is_found_at_its_object_and_place(
+    tree: object, data: st.DataObject
+) -> None:
+    """The tokenizing search for a repeated key, on any nesting of objects and arrays, with
+    keys that need escapes (a quote, a backslash, U+2028) written once plain, once escaped."""
+    document = {"root": tree}
+    target = data.draw(st.sampled_from(_objects(document)))
+    out: list[str] = []
+    at = _with_duplicate(document, target, out)
+    text = "".join(out)
+    with pytest.raises(docket.errors.DuplicateKey) as info:
+        parse(text, Limits(max_depth=64))
+    assert info.value.segments == target, text
+    assert at is not None and info.value.position == len(text[:at].encode("utf-8")), text

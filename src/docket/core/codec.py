@@ -19,7 +19,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from itertools import accumulate, repeat
+from itertools import accumulate, islice, repeat
 from typing import Any
 
 import orjson
@@ -101,6 +101,8 @@ _DECODER = json.JSONDecoder(
 # object, so the token list costs one pointer per token whatever the input holds).
 _TOKEN = r'"[^"\\]*(?:\\.[^"\\]*)*"|([\[\]{}:])|[^\s"\[\]{}:,]+'
 """Compiled on first use (re keeps it): the fast path, most input's, never tokenizes."""
+_TOKENS = r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:]|[^\s"\[\]{}:,]+'
+""":data:`_TOKEN` without its group: ``findall`` gives each token's text."""
 _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _NO_WHITESPACE = str.maketrans("", "", " \t\n\r")
 # Above this many quotes, splitting the text at them costs more than tokenizing it.
@@ -568,48 +570,58 @@ def _in_bytes(err: ParseError, text: str) -> ParseError:
     return err
 
 
-def _tokens(text: str) -> Iterator[re.Match[str]]:
-    return re.finditer(_TOKEN, text)
+_Found = tuple[str, int, tuple[PathSegment, ...]]  # a repeated key, where, its object's path
 
 
-def _find_duplicate(text: str, wanted: str) -> tuple[str, int, tuple[PathSegment, ...]] | None:
+def _find_duplicate(text: str, wanted: str) -> _Found | None:
     """The key ``wanted`` where it first repeats within one object, the position of that
     second occurrence and the path of the object (or, failing that, the first repeated key
-    of any object)."""
-    # One entry per open container: the keys seen so far (None for an array), and the member
-    # being read (a key, or the index of the array's value).
-    stack: list[list[Any]] = []
-    first: tuple[str, int, tuple[PathSegment, ...]] | None = None
-    previous: re.Match[str] | None = None
-    for match in _tokens(text):
-        token = match.group(0)
-        if stack and stack[-1][0] is None and token not in ("]", ":"):
-            stack[-1][1] += 1  # a value of the array starts (a scalar, a string, { or [)
-        if token == ":" and previous is not None and previous.group(0).startswith('"'):
-            seen = stack[-1][0] if stack else None
-            if seen is not None:
-                key = json.loads(previous.group(0))
+    of any object). One pass over the tokens' texts (a key without a backslash is its text
+    between the quotes); the position of the one found is looked up after."""
+    tokens = re.findall(_TOKENS, text)
+    # Per open container: the keys seen so far (None for an array), and the member being
+    # read (a key, or the index of the array's value; None before an object's first key).
+    keys: list[set[str] | None] = []
+    members: list[Any] = []
+    first: _Found | None = None
+    previous = ""
+    for index, token in enumerate(tokens):
+        if token == ":":
+            seen = keys[-1] if keys else None
+            if seen is not None and previous[:1] == '"':
+                key = json.loads(previous) if "\\" in previous else previous[1:-1]
                 if key in seen:
-                    where = (key, previous.start(), tuple(m for _, m in stack[:-1]))
+                    where = (key, index - 1, tuple(members[:-1]))
                     if key == wanted:
-                        return where
-                    if first is None:
-                        first = where
+                        return _at(text, where)
+                    first = first or where
                 seen.add(key)
-                stack[-1][1] = key
-        elif token == "{":
-            stack.append([set(), None])
-        elif token == "[":
-            stack.append([None, -1])
-        elif token in ("}", "]") and stack:
-            stack.pop()
-        previous = match
-    return first
+                members[-1] = key
+        else:
+            if keys and keys[-1] is None and token != "]":
+                members[-1] += 1  # a value of the array starts (a scalar, a string, { or [)
+            if token == "{":
+                keys.append(set())
+                members.append(None)
+            elif token == "[":
+                keys.append(None)
+                members.append(-1)
+            elif (token == "}" or token == "]") and keys:
+                keys.pop()
+                members.pop()
+        previous = token
+    return None if first is None else _at(text, first)
+
+
+def _at(text: str, found: _Found) -> _Found:
+    """``found`` with its token index made the token's position in ``text``."""
+    key, index, path = found
+    return key, next(islice(re.finditer(_TOKEN, text), index, None)).start(), path
 
 
 def _find_token(text: str, wanted: str) -> int | None:
     """The position of the first scalar token ``wanted`` outside strings."""
-    for match in _tokens(text):
+    for match in re.finditer(_TOKEN, text):
         if match.group(0) == wanted:
             return match.start()
     return None
