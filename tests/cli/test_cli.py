@@ -286,6 +286,25 @@ def test_subprocess_validate(files: dict[str, Path]) -> None:
     assert proc.returncode == 2 and "error: --shard" in proc.stderr
 
 
+def test_a_reader_that_goes_away_ends_the_run_quietly(tmp_path: Path) -> None:
+    """``docket validate ... | head``: the run catching every OSError printed "error: Broken
+    pipe" once head had read its lines."""
+    bad = tmp_path / "many.jsonl"
+    bad.write_text('{"version": 2, "volume-base-metadata": {"display_name": 5}}\n' * 20_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "docket", "validate", str(bad)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # as head does after its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert first.startswith(str(bad).encode()) and err == "", err
+
+
 def test_subprocess_github_annotations(files: dict[str, Path]) -> None:
     proc = docket_process("validate", files["invalid"], "--format", "github")
     assert proc.returncode == 1

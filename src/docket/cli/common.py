@@ -118,6 +118,8 @@ def run(stderr: TextIO, work: Callable[[], int], *, failed: int = EXIT_FAILED) -
     except DocketError as err:
         say(f"error: {err}")
         return failed
+    except BrokenPipeError:
+        raise  # the reader went away (``| head``): main() stops quietly
     except OSError as err:
         where = f": {display(err.filename)}" if err.filename else ""
         say(f"error: {err.strerror or err}{where}")
