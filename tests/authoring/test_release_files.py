@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ import docket.authoring
 from docket import load_registry
 from docket.authoring import plan_release
 from docket.cli.authoring import new_version, release
+from docket.cli.check import check
 from docket.core.errors import UsageError
 from tests.authoring.test_release import _write_family, grow, run, tree
 from tests.backup.conftest import never_blocks as never_blocks  # a FIFO fails, not hangs
@@ -185,3 +187,50 @@ def test_a_release_while_another_run_changes_the_family_is_refused(held: Path) -
         assert code == 1, out + err
         assert "another docket is changing" in err and "wait for it" in err, err
     assert tree(held) == before
+
+
+# --- what an author gets told ---------------------------------------------------------------------
+
+
+def _edit(path: Path, change: Any) -> None:
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document, indent=2))
+
+
+def test_a_document_off_the_metaschema_is_named_by_file_line_column_and_path(
+    schemas: Path,
+) -> None:
+    """The error named the file and the $-path but not where in the file: now
+    ``FILE:LINE:COLUMN: $-PATH``, in docket check (text and JSON) and in a refused release."""
+    document = schemas / "notes" / "1.json"
+    _edit(
+        document,
+        lambda d: d["schema"]["properties"]["note"]["properties"]["text"].update(maxLength="x"),
+    )
+    lines = document.read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if '"maxLength"' in text)
+    column = lines[line - 1].index('"maxLength"') + 1
+    path = '$["schema"]["properties"]["note"]["properties"]["text"]["maxLength"]'
+    code, out, err = run(release, "notes", "1", schemas=schemas)
+    assert code == 1
+    assert err.startswith(f"error: {document}:{line}:{column}: {path}: "), err
+    code, out, _ = run(check, schemas)
+    assert f"notes: metaschema: {document}:{line}:{column}: {path}: " in out, out
+    code, out, _ = run(check, schemas, output_format="json")
+    (finding,) = json.loads(out)["findings"]
+    assert (finding["path"], finding["line"], finding["column"]) == (str(document), line, column)
+    assert finding["message"].startswith(f"{path}: ")
+
+
+def test_a_second_document_of_a_version_is_a_finding(schemas: Path) -> None:
+    """``01.json`` beside ``1.json``: docket reads only ``1.json``, so an author editing the
+    other changed nothing, and docket check said all was well."""
+    folder = schemas / "notes"
+    (folder / "01.json").write_bytes((folder / "1.json").read_bytes())
+    (folder / "notes.json").write_text("{}")  # not named as a version: not this finding
+    code, out, _ = run(check, schemas, output_format="json")
+    assert code == 1
+    found = [f for f in json.loads(out)["findings"] if f["check"] == "document"]
+    assert [f["path"] for f in found] == [str(folder / "01.json")]
+    assert "second document of version 1" in found[0]["message"]
