@@ -7,7 +7,8 @@
   ``Path.iterdir``/``glob``/``rglob``) except in ``docket.core.documents``, the loader that
   reads schema directories;
 - ``docket.fs`` (safe file access, used by every package) imports nothing from docket but
-  ``docket.core.errors``;
+  ``docket.core.errors``, and ``docket.fs_changes`` (several files all or nothing) nothing but
+  those two;
 - ``docket.store`` and ``docket.backup`` import nothing from ``docket.cli``, ``docket.fleet`` or
   ``docket.authoring``, nor each other: the backup driver reaches the database through its
   ``MetadataAPI`` protocol (``docket.backup.base``), which ``docket.store.BackupMetadataAPI``
@@ -102,6 +103,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 
 ONLY_FROM_DOCKET: dict[str, tuple[str, ...]] = {
     "docket.fs": ("docket.core.errors",),
+    "docket.fs_changes": ("docket.core.errors", "docket.fs"),
     "docket._lazy": (),
 }
 """Bottom layers: of docket, each may import only these modules."""

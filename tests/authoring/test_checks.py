@@ -173,7 +173,7 @@ def test_the_check_command_lists_findings_and_exits_1(schemas: Path) -> None:
     data = json.loads(out.getvalue())
     assert data["ok"] is False
     assert data["findings"][0]["family"] == "backup-record"
-    assert set(data["findings"][0]) == {"family", "check", "path", "message"}
+    assert set(data["findings"][0]) == {"family", "check", "path", "line", "column", "message"}
 
 
 def test_a_family_folder_or_an_empty_folder_is_not_a_passing_check(

@@ -17,6 +17,7 @@ import pytest
 import docket.authoring
 import docket.authoring.versions
 import docket.fs
+import docket.fs_changes
 from docket import load_registry
 from docket.authoring import ReleaseRefused, plan_release, release_version
 from docket.cli.authoring import new_version, release
@@ -247,7 +248,7 @@ def test_a_failure_at_any_step_of_the_write_leaves_every_file_as_it_was(
     for fail_at in range(1, 10 * steps):
         calls = 0
         try:
-            docket.fs.apply_changes(plan.changes)
+            docket.fs_changes.apply_changes(plan.changes)
         except OSError:
             assert tree(schemas) == before, fail_at
             assert not [p for p in schemas.rglob(".*") if p.is_file()], fail_at  # temporaries

@@ -113,3 +113,31 @@ def test_a_version_typed_in_other_digits_is_not_read_as_a_number(typed: str) -> 
     with pytest.raises(ValueError, match="not an integer version"):
         VersionScheme.INTEGER.parse_text(typed)
     assert VersionScheme.INTEGER.parse_text(" v3 ") == 3
+
+
+@pytest.mark.parametrize(
+    ("scheme", "typed", "meant"),
+    [
+        (VersionScheme.INTEGER, " 3", "3"),
+        (VersionScheme.INTEGER, "03", "3"),
+        (VersionScheme.INTEGER, "+3", "3"),
+        (VersionScheme.INTEGER, "v3", "3"),
+        (VersionScheme.INTEGER, "\u0663", "3"),
+        (VersionScheme.INTEGER, "3.0", None),
+        (VersionScheme.INTEGER, "-3", None),
+        (VersionScheme.INTEGER, "", None),
+        (VersionScheme.DOTTED, "1.01.0", "1.1.0"),
+        (VersionScheme.DOTTED, " 1.0.0", "1.0.0"),
+        (VersionScheme.DOTTED, "1..0", None),
+    ],
+)
+def test_only_the_canonical_text_is_a_version_and_the_meant_one_is_named(
+    scheme: VersionScheme, typed: str, meant: str | None
+) -> None:
+    """parse_exact, the reading of every version a command line names, takes the text docket
+    writes and nothing else; spelling() says which version a near miss meant."""
+    with pytest.raises(ValueError, match="is not written as"):
+        scheme.parse_exact(typed)
+    assert scheme.spelling(typed) == meant
+    if meant is not None:
+        assert str(scheme.parse_exact(meant)) == meant

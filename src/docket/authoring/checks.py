@@ -31,6 +31,7 @@ from docket.core.documents import (
     FamilySource,
     bundled_schemas,
     check_against_metaschema,
+    placed,
     read_document,
     read_family,
     version_text,
@@ -52,18 +53,24 @@ class Finding:
     ``released``."""
     message: str
     path: str = ""
+    line: int | None = None
+    """Where in the file at ``path`` (1-based, with ``column``), when known."""
+    column: int | None = None
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | int | None]:
         return {
             "family": self.family,
             "check": self.check,
             "path": self.path,
+            "line": self.line,
+            "column": self.column,
             "message": self.message,
         }
 
     def __str__(self) -> str:
         # A family is named by its folder, a path by the file system: any bytes they allow.
-        where = f"{display(self.path)}: " if self.path else ""
+        at = f":{self.line}:{self.column}" if self.line is not None else ""
+        where = f"{display(self.path)}{at}: " if self.path else ""
         return f"{display(self.family)}: {self.check}: {where}{self.message}"
 
 
@@ -134,7 +141,26 @@ def _metaschema_findings(folder: Path) -> Iterator[Finding]:
         try:
             check_against_metaschema(document, metaschema, str(path))
         except SchemaDocumentError as err:
-            yield Finding(folder.name, "metaschema", f"{err.path}: {err.reason}", str(path))
+            placed(err)
+            message = f"{err.path}: {err.reason}"
+            yield Finding(folder.name, "metaschema", message, str(path), err.line, err.column)
+
+
+def _second_documents(source: FamilySource, folder: Path) -> Iterator[Finding]:
+    """A file named as a version is spelled otherwise (``01.json``, `` 1.json`` beside
+    ``1.json``): docket reads only the document named by the version's own text, so an
+    edit there changes nothing, silently."""
+    names = {version_text(v) for v in source.versions}
+    for path in sorted(folder.glob("*.json")):
+        meant = source.scheme.spelling(path.name[: -len(".json")])
+        if meant in names and path.name != f"{meant}.json":
+            yield Finding(
+                source.name,
+                "document",
+                f"{show(path.name)} is a second document of version {meant}, which docket never "
+                f"reads (version {meant}'s document is {meant}.json): remove or rename it",
+                str(path),
+            )
 
 
 def _declared_versions(folder: Path) -> int:
@@ -280,6 +306,7 @@ def run_checks(
             report.versions += _declared_versions(folder)
             continue
         report.versions += len(source.versions)
+        report.findings.extend(_second_documents(source, folder))
         report.findings.extend(
             Finding(source.name, "fingerprint", message, str(folder / MANIFEST))
             for message in source.fingerprint_findings()

@@ -12,7 +12,7 @@ A release makes three promises, recorded together or not at all:
 :func:`plan_release` works everything out, checking what it needs (a family folder,
 hypothesis for golden containers, older golden containers that still load) before anything
 is written; :func:`release_version` then writes the files all or nothing, the manifest last
-(:mod:`docket.fs`). Releasing a version released already changes nothing that was
+(:mod:`docket.fs_changes`). Releasing a version released already changes nothing that was
 recorded: it is refused when the document changed since, and otherwise records only what
 the release lacks (golden containers of a version released with ``golden=False``, pins
 missing since an older docket), never rewriting a file.
@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from docket.core.documents import GOLDEN, MANIFEST, fingerprint, read_document, version_text
-from docket.core.errors import DocketError, UsageError, show
+from docket.core.errors import DocketError, show
 from docket.core.family import Family
 from docket.core.golden import upgrade_pins
 from docket.core.registry import load_registry
 from docket.core.versions import Version
-from docket.fs import FileChanges, apply_changes
+from docket.fs_changes import FileChanges, apply_changes, changing
 
 
 class ReleaseRefused(DocketError, ValueError):
@@ -115,7 +115,7 @@ def plan_release(family: Family, version: Version, *, golden: bool = True) -> Re
         )
     released_before = recorded is not None
     base = folder / GOLDEN
-    changes = FileChanges()
+    changes = FileChanges(root=folder)
     own = base / str(version)
     golden_files: list[Path] = []
     if golden and not (released_before and any(own.glob("*.json"))):
@@ -131,6 +131,7 @@ def plan_release(family: Family, version: Version, *, golden: bool = True) -> Re
         key = family.scheme.key
         newer = [v for v in family.released() if key(v) > key(version)]
         changes = recording(family, version, base, upgrades=newer)
+        changes.root = folder  # nothing written through a link in the family folder
         golden_files = sorted(p for p in changes.writes if p.parent == own)
     pins, problems = upgrade_pins(family, base, version)
     if problems:
@@ -168,7 +169,13 @@ def document_bytes(document: Any) -> bytes:
 
 
 def release_version(family: Family, version: Version, *, golden: bool = True) -> ReleasePlan:
-    """Release ``version`` of ``family`` (see the module doc): every file or none."""
+    """Release ``version`` of ``family`` (see the module doc): every file or none, the
+    family folder held meanwhile (a second release or new-version is refused)."""
+    with changing(family.source.directory):
+        return _release(family, version, golden)
+
+
+def _release(family: Family, version: Version, golden: bool) -> ReleasePlan:
     plan = plan_release(family, version, golden=golden)
     apply_changes(plan.changes)
     return plan
@@ -179,17 +186,10 @@ def release(folder: Path, version: str | Version, *, golden: bool = True) -> Rel
 
     The family is loaded from its schema directory with every check, so an unsound family
     raises :class:`~docket.errors.UnsoundMigration` (its findings on it) and nothing is
-    written; a version the family does not have is a :class:`~docket.errors.UsageError`.
+    written; a version the family does not have, or one not written as docket writes it
+    (``03``, `` 3``), is a :class:`~docket.errors.UsageError`.
     """
-    fam = load_registry(folder.parent).family(folder.name)
-    target = version
-    if isinstance(version, str):
-        try:
-            target = fam.parse_version(version)
-        except (ValueError, LookupError) as err:
-            raise UsageError(
-                "VERSION",
-                f"{show(version)} is not a version of {folder.name}",
-                "versions: " + ", ".join(map(str, fam.versions)),
-            ) from err
-    return release_version(fam, target, golden=golden)
+    with changing(folder):  # held from the first read of the family to the last write
+        fam = load_registry(folder.parent).family(folder.name)
+        target = fam.named_version(version) if isinstance(version, str) else version
+        return _release(fam, target, golden)

@@ -29,7 +29,7 @@ from docket.core.migrations import Operation, inverse_operations
 from docket.core.registry import load_registry
 from docket.core.soundness import Unsoundness, check_edge, check_family
 from docket.core.versions import Version
-from docket.fs import FileChanges, apply_changes, refuse_irregular
+from docket.fs_changes import FileChanges, apply_changes, changing
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,11 @@ def next_version(current: Version) -> Version:
 
 def start_version(folder: Path) -> NewVersion:
     """Copy the current version's document to the next version and make it current."""
+    with changing(folder):
+        return _start(folder)
+
+
+def _start(folder: Path) -> NewVersion:
     manifest = read_document(folder / MANIFEST)
     current = manifest["current"]
     new = next_version(current)
@@ -102,7 +107,7 @@ def start_version(folder: Path) -> NewVersion:
     manifest["versions"] = [*manifest["versions"], new]
     manifest["current"] = new
     # Both files or neither: the manifest (which makes the version count) is swapped in last.
-    changes = FileChanges()
+    changes = FileChanges(root=folder)
     changes.write(target, document_bytes(document))
     changes.write(folder / MANIFEST, document_bytes(manifest))
     apply_changes(changes)
@@ -111,9 +116,8 @@ def start_version(folder: Path) -> NewVersion:
 
 def _write_document(path: Path, document: Any) -> None:
     """Replace a version document whole or not at all; a target that is not a regular file
-    (a link, a FIFO) is refused, not replaced."""
-    refuse_irregular(path)
-    changes = FileChanges()
+    (a link, a FIFO) is refused, not replaced (:func:`~docket.fs_changes.apply_changes`)."""
+    changes = FileChanges(root=path.parent)
     changes.write(path, document_bytes(document))
     apply_changes(changes)
 
@@ -126,6 +130,11 @@ def update_version(folder: Path, renames: Sequence[tuple[str, str]] = ()) -> Ver
     a field a version lacks, or a change cannot be derived (a new required field without a
     default); nothing is written then.
     """
+    with changing(folder):
+        return _update(folder, renames)
+
+
+def _update(folder: Path, renames: Sequence[tuple[str, str]]) -> VersionUpdate:
     manifest = read_document(folder / MANIFEST)
     versions = manifest["versions"]
     if len(versions) < 2:

@@ -189,15 +189,9 @@ def named_family(registry: Registry, name: str, option: str = "--family") -> Fam
 
 
 def named_version(family: Family, text: str, option: str) -> Version:
-    """The version ``text`` given on the command line (not one: a usage error of ``option``)."""
-    try:
-        return family.parse_version(text)
-    except (DocketError, ValueError) as err:
-        raise UsageError(
-            option,
-            f"{show(text)} is not a version of {family.name}",
-            "versions: " + ", ".join(str(v) for v in family.versions),
-        ) from err
+    """The version ``text`` given on the command line (not one: a usage error of ``option``):
+    :meth:`~docket.core.family.Family.named_version`, the reading every command shares."""
+    return family.named_version(text, option)
 
 
 # --- databases -------------------------------------------------------------------------------

@@ -296,7 +296,7 @@ def verify(backup_id: str, **common: Unpack[Common]) -> int:
 def export_record(
     backup_id: str,
     *,
-    version: int | None = None,
+    version: int | str | None = None,
     service: str | None = None,
     **common: Unpack[Common],
 ) -> int:
@@ -309,9 +309,13 @@ def export_record(
 
     def work() -> _Outcome:
         driver = _driver(common, registry=_registry(common))
-        if version is not None:  # a version it lacks is the option's fault: exit 2
-            named_version(driver.registry.family("backup-record"), str(version), "--record-version")
-        text = driver.export_record(backup_id, version=version, service=service)
+        # As typed (or an int from a script), read as every command reads a version: one it
+        # lacks, or one not written as docket writes it ("03"), is the option's fault: exit 2.
+        family = driver.registry.family("backup-record")
+        chosen = (
+            None if version is None else named_version(family, str(version), "--record-version")
+        )
+        text = driver.export_record(backup_id, version=chosen, service=service)
         return (
             {"backup-record": {"backup_service": service or driver.service, "backup_url": text}},
             text + "\n",
@@ -603,7 +607,11 @@ def delete_command(ctx: click.Context, /, **params: Any) -> None:
 @options.backup_root
 @options.cinder_config
 @click.option(
-    "--record-version", "version", type=int, default=None, help="Record version (default: current)."
+    "--record-version",
+    "version",
+    metavar="VERSION",
+    default=None,
+    help="Record version (default: current).",
 )
 @click.option(
     "--service",

@@ -163,8 +163,33 @@ def read_document(path: Path) -> dict[str, Any]:
 _read_json = read_document
 
 
+def placed(err: SchemaDocumentError) -> SchemaDocumentError:
+    """``err`` with the line and column of its ``$``-path in its file (read again: errors
+    only), when its source is a file of a schema directory that holds that place."""
+    if err.line is not None or not err.segments:
+        return err
+    try:
+        raw = _read(Path(err.source), _DOC_LIMITS.max_bytes, "schema document")
+    except SchemaDocumentError:
+        return err
+    from docket.core.locate import locate  # the error path only
+
+    found = locate(raw, [err.segments]).get(tuple(err.segments))
+    if found is not None:
+        err.line, err.column = found
+    return err
+
+
 def read_family(directory: Path) -> FamilySource:
-    """Read and check one family folder."""
+    """Read and check one family folder (an error about a document is :func:`placed`)."""
+    try:
+        return _read_family(directory)
+    except SchemaDocumentError as err:
+        placed(err)
+        raise
+
+
+def _read_family(directory: Path) -> FamilySource:
     manifest_path = directory / MANIFEST
     manifest = _read_json(manifest_path)
     check_against_metaschema(manifest, "manifest.schema.json", str(manifest_path))

@@ -418,14 +418,23 @@ class SignatureError(IntegrityError):
 
 
 class SchemaDocumentError(LocatedError, ValueError):
-    """A schema document, manifest or policy is malformed."""
+    """A schema document, manifest or policy is malformed. ``line`` and ``column`` (1-based,
+    when known) place the ``$``-path in the file ``source``: ``FILE:LINE:COLUMN: $-PATH``."""
 
     def __init__(self, source: str, reason: str, *, path: Location = (), hint: str = "") -> None:
         super().__init__(reason, path=path, hint=hint)
         self.source = source
+        self.line: int | None = None
+        self.column: int | None = None
+
+    @property
+    def place(self) -> str:
+        """``FILE:LINE:COLUMN`` (``FILE`` when the place in it is not known)."""
+        at = f":{self.line}:{self.column}" if self.line is not None else ""
+        return f"{display(self.source)}{at}"
 
     def describe(self) -> str:
-        return f"{display(self.source)}: {self.path}: {self.reason}"
+        return f"{self.place}: {self.path}: {self.reason}"
 
 
 class FingerprintMismatch(SchemaDocumentError):

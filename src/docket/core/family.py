@@ -25,7 +25,7 @@ from docket.core.codec import (
     check_limits,
     parse,
 )
-from docket.core.documents import FamilySource
+from docket.core.documents import FamilySource, version_text
 from docket.core.errors import (
     DigestMismatch,
     DocketError,
@@ -38,6 +38,7 @@ from docket.core.errors import (
     SchemaDocumentError,
     SignatureError,
     UnknownRule,
+    UsageError,
     ValidationError,
     VersionError,
     show,
@@ -256,6 +257,26 @@ class Family:
             self._require_version(text)
             raise
         self._require_version(version)
+        return version
+
+    def named_version(self, text: str, argument: str = "VERSION") -> Version:
+        """The version ``text`` names on a command line (``argument``) or in a script: written
+        exactly as docket writes it (:meth:`VersionScheme.parse_exact`: ``3``, not ``03``,
+        `` 3`` or ``v3``) and one of the family's; a :class:`UsageError` of ``argument``
+        otherwise, its hint the spelling meant or the versions there are."""
+        try:
+            version = self.scheme.parse_exact(text)
+            self._require_version(version)
+        except (DocketError, ValueError) as err:
+            meant = self.scheme.spelling(text)
+            known = [version_text(v) for v in self.versions]
+            raise UsageError(
+                argument,
+                f"{show(text)} is not a version of {self.name}",
+                f"did you mean {meant}?"
+                if meant is not None and meant != text and meant in known
+                else "versions: " + ", ".join(known),
+            ) from err
         return version
 
     def _require_version(self, version: Any) -> None:

@@ -29,8 +29,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from docket.core.documents import json_files, subfolders
-from docket.core.errors import DocketError, show
+from docket.core.documents import json_files, read_golden, subfolders
+from docket.core.errors import DocketError, SchemaDocumentError, show
 from docket.core.family import Container, Family
 from docket.core.versions import Version
 
@@ -97,9 +97,9 @@ def check_golden_file(family: Family, version: Version, path: Path) -> Iterator[
     """Every way the golden container at ``path``, recorded at ``version``, no longer holds
     (nothing when it holds)."""
     try:
-        raw = path.read_bytes()
-    except OSError as err:
-        yield GoldenProblem(path, f"cannot read: {err.strerror}")
+        raw = read_golden(path)  # a FIFO, a device or a huge file: a problem, not a hang
+    except SchemaDocumentError as err:
+        yield GoldenProblem(path, err.reason)
         return
     issues = family.validate(raw)
     if issues:
@@ -135,12 +135,16 @@ def _check_upgrades(family: Family, container: Container, path: Path) -> Iterato
         if not expected.is_file():
             continue
         try:
+            recorded = read_golden(expected)
+        except SchemaDocumentError as err:
+            yield GoldenProblem(expected, err.reason)
+            continue
+        try:
             newer = family.parse_version(folder.name)
             got = family.dump(container, version=newer)
         except DocketError as err:
             yield GoldenProblem(expected, str(err))
             continue
-        recorded = expected.read_bytes()
         if got != recorded:
             yield GoldenProblem(
                 expected,
@@ -182,14 +186,14 @@ def upgrade_pins(
     for older in _older(family, recorded_versions(family, directory), version):
         for path in _containers(directory, older):
             try:
-                container = family.load(path.read_bytes(), to=older)
+                container = family.load(read_golden(path), to=older)
                 out[path.parent / UPGRADED / str(version) / path.name] = family.dump(
                     container, version=version
                 )
+            except SchemaDocumentError as err:  # not a regular file, too large, unreadable
+                problems.append(GoldenProblem(path, err.reason))
             except DocketError as err:
                 problems.append(GoldenProblem(path, str(err)))
-            except OSError as err:
-                problems.append(GoldenProblem(path, f"cannot read: {err.strerror}"))
     return out, problems
 
 

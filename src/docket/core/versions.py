@@ -12,6 +12,7 @@ from docket.core.errors import MalformedVersion, MissingVersion, UnknownVersion,
 Version = int | str
 
 _DOTTED = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*\Z")
+_INTEGER = re.compile(r"^(0|[1-9][0-9]*)\Z")
 
 
 class VersionScheme(enum.Enum):
@@ -47,6 +48,29 @@ class VersionScheme(enum.Enum):
         if not _DOTTED.match(text.strip()):
             raise ValueError(f"{show(text)} is not a dotted version")
         return text.strip()
+
+    def parse_exact(self, text: str) -> Version:
+        """A version written exactly as docket writes it (``3``, ``1.0.0``): ASCII digits
+        without a leading zero, and no space, sign or ``v``. The one reading of a version a
+        command line or a script names (:meth:`~docket.core.family.Family.named_version`); a
+        ValueError otherwise (:meth:`spelling` says what was meant)."""
+        if self is VersionScheme.INTEGER:
+            if not _INTEGER.match(text):
+                raise ValueError(f"{show(text)} is not written as an integer version")
+            return int(text)
+        if not _DOTTED.match(text):
+            raise ValueError(f"{show(text)} is not written as a dotted version")
+        return text
+
+    def spelling(self, text: str) -> str | None:
+        """How docket writes the version ``text`` seems to mean (``" v03"``: ``"3"``), or
+        None when it does not look like one."""
+        parts = text.strip().lstrip("vV+").split(".")
+        if self is VersionScheme.INTEGER and len(parts) != 1:
+            return None
+        if not all(part.isdecimal() and len(part) <= 64 for part in parts):
+            return None
+        return ".".join(str(int(part)) for part in parts)  # int() reads any decimal digits
 
 
 def detect(

@@ -28,7 +28,7 @@ from docket.core.errors import DocketError, show
 from docket.core.family import Container, Family
 from docket.core.golden import UPGRADED, check_golden_files, recorded_versions
 from docket.core.versions import Version
-from docket.fs import FileChanges, apply_changes
+from docket.fs_changes import FileChanges, apply_changes
 from docket.testing._properties import containers
 
 REGENERATE_ENV = "DOCKET_REGENERATE_GOLDEN"
