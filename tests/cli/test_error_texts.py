@@ -84,6 +84,23 @@ def test_inspect_names_an_oversized_file_at_its_place_as_validate_does(tmp_path:
     assert line.startswith(f"{path}:1:{(16 << 20) + 1}: $: ") and "max_bytes" in line
 
 
+def test_a_missing_file_is_worded_as_validate_words_it_with_a_hint(tmp_path: Path) -> None:
+    """inspect and migrate said "error: No such file or directory: PATH", no hint."""
+    from docket.cli import commands
+    from tests.cli.test_commands import Run
+
+    path = tmp_path / "nope.json"
+    checked = Run()
+    assert commands.validate([str(path)], **checked.kw) == 1
+    assert f"{path}: $: cannot read: No such file or directory" in checked.out
+    for command in (commands.inspect, commands.migrate):
+        run = Run()
+        kw = {"to": "3"} if command is commands.migrate else {}
+        assert command(str(path), **kw, **run.kw) == 1
+        expected = f"error: {path}: cannot read: No such file or directory (hint: check the path)"
+        assert run.err.splitlines() == [expected], run.err
+
+
 def test_parse_reports_the_size_of_what_it_was_given() -> None:
     with pytest.raises(LimitExceeded) as info:
         parse(_padded(2000), Limits(max_bytes=1000))

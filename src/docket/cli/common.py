@@ -19,6 +19,7 @@ from docket.core.codec import Limits, parse
 from docket.core.display import display, guard_lines
 from docket.core.documents import MANIFEST
 from docket.core.errors import (
+    CommandFailed,
     DocketError,
     DriverOptionError,
     Issue,
@@ -237,11 +238,18 @@ def read_input(path: str, stdin: BinaryIO | None, limits: Limits) -> bytes:
     """A whole file (or standard input for ``-``), refusing more than ``limits.max_bytes``."""
     # A FIFO, device or link given by name is refused (UnsafeFile) rather than read or
     # followed; standard input is read as it is, and left open.
-    opened = (
-        contextlib.nullcontext(stdin if stdin is not None else standard_input("input"))
-        if path == STDIN
-        else open_file(path, what="input file")
-    )
+    try:
+        opened = (
+            contextlib.nullcontext(stdin if stdin is not None else standard_input("input"))
+            if path == STDIN
+            else open_file(path, what="input file")
+        )
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as err:
+        # Worded as `docket validate` words it: the file, then what went wrong.
+        raise CommandFailed(
+            f"{display(path)}: cannot read: {err.strerror}",
+            hint="check the path" if isinstance(err, FileNotFoundError) else "check the file",
+        ) from None
     with opened as fh:
         # In pieces: memory grows with the input, not with the limit.
         raw = b"".join(read_upto(fh.read, limits.max_bytes + 1))
