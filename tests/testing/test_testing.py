@@ -134,6 +134,39 @@ def test_sections_are_valid_against_their_schema(where: str, name: str) -> None:
     check()
 
 
+def test_a_container_strategy_defines_a_composite_per_object_not_per_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Defining a composite costs hypothesis milliseconds (it compiles a signature): each
+    # property builds the strategies of every version of a family, so a composite for each
+    # weighted choice of each value (hundreds in backup-metadata) cost ~0.1 s a version.
+    fam = family_of("bundled", "backup-metadata")
+    defined: list[str] = []
+    real = st.composite
+
+    def counting(fn: Any) -> Any:
+        defined.append(fn.__qualname__)
+        return real(fn)
+
+    monkeypatch.setattr(st, "composite", counting)
+    objects: list[Any] = []
+
+    def walk(schema: Any) -> None:
+        if isinstance(schema, dict):
+            if schema.get("type") == "object" or "properties" in schema:
+                objects.append(schema)
+            for sub in (*schema.get("properties", {}).values(), schema.get("items")):
+                walk(sub)
+            walk(schema.get("additionalProperties"))
+
+    for v in fam.versions:
+        defined.clear()
+        objects.clear()
+        containers(fam, v)
+        walk(dict(fam.schema(v)))
+        assert 0 < len(defined) <= len(objects), (v, Counter(defined))
+
+
 def test_sections_refuses_an_unknown_section() -> None:
     fam = family_of("bundled", "backup-metadata")
     with pytest.raises(LookupError, match='no section "volumes"') as err:
