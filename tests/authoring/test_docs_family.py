@@ -57,6 +57,10 @@ def test_the_workflow_runs_from_an_empty_folder_to_a_released_version(tmp_path: 
     _write_files(tmp_path, [b for b in blocks if b["path"] and "/notes/" in b["path"]])
     env = {**os.environ, "DOCKET_SCHEMAS": ""}
     env.pop("DOCKET_SCHEMAS")
+    # Hypothesis keeps its caches (the Unicode tables: ~2 s of CPU to build) in .hypothesis
+    # of the working directory: the commands (two releases and a pytest) use this process's,
+    # as a user's commands share their folder's, instead of each building its own.
+    env.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path.cwd() / ".hypothesis"))
     steps = [b for b in blocks if b["kind"] in ("shell", "edit")]
     assert [b["kind"] for b in steps] == ["shell", "edit", "shell", "shell"]
     for block in steps:

@@ -18,7 +18,7 @@ from docket import load_registry
 from docket.core import codec
 from docket.core.codec import DEFAULT_LIMITS, Limits, check_limits, parse
 from docket.errors import InvalidJSON, LimitExceeded, NonFiniteNumber
-from tests._child import run_python
+from tests._child import once_per_session, run_python
 from tests._rss import PEAK_RSS_SOURCE
 
 # A memory bound, not a timing assertion: the child imports docket (~60 MB) and builds its
@@ -106,13 +106,21 @@ for name, code in json.loads(sys.argv[1]).items():
 )
 
 
-@pytest.fixture(scope="module")
-def measured() -> dict[str, dict[str, Any]]:
-    """Every scenario, run in one fresh interpreter."""
+def _run_scenarios() -> dict[str, dict[str, Any]]:
     proc = run_python(CHILD, json.dumps(SCENARIOS), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = [json.loads(line) for line in proc.stdout.splitlines()]
     return {r["name"]: r for r in results}
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Every scenario, run in one fresh interpreter, once a session (~5 s of CPU: the
+    workers that run these tests share the one run's facts)."""
+    facts: dict[str, dict[str, Any]] = once_per_session(
+        tmp_path_factory, "test_limits-scenarios", _run_scenarios
+    )
+    return facts
 
 
 # --- defaults and configuration -----------------------------------------------------------

@@ -30,6 +30,7 @@ from docket.testing import (
     record_golden,
 )
 from docket.testing._generate import HANDLED_KEYWORDS, from_schema
+from tests._examples import lighter
 from tests._no_hypothesis import WITHOUT_HYPOTHESIS
 from tests._toy_family import toy_registry, write_toy
 
@@ -52,6 +53,10 @@ def _versions() -> Iterator[Any]:
 
 
 VERSIONS = list(_versions())
+
+# Containers of the tested families take tens of milliseconds each to draw: the default run
+# draws 20 per property here, .ci/run's `HYPOTHESIS_PROFILE=ci` pass the profile's 100.
+LIGHT = lighter(20)
 
 
 # --- the keyword set ---------------------------------------------------------------------------
@@ -102,6 +107,7 @@ def test_an_unsupported_keyword_is_refused_with_its_path() -> None:
 def test_generated_containers_are_valid(where: str, name: str, version: Any) -> None:
     fam = family_of(where, name)
 
+    @LIGHT
     @given(containers(fam, version))
     def check(c: docket.Container) -> None:
         assert c.version == version and c.written_version == version
@@ -126,12 +132,46 @@ def test_sections_are_valid_against_their_schema(where: str, name: str) -> None:
     assert len(cases) >= 2 * len(fam.versions)
     keys = sorted(cases, key=str)
 
+    @LIGHT
     @given(st.sampled_from(keys).flatmap(lambda k: st.tuples(st.just(k), cases[k][1])))
     def check(pair: tuple[tuple[Any, str], Any]) -> None:
         key, value = pair
         assert list(cases[key][0].iter_errors(value)) == []
 
     check()
+
+
+def test_a_container_strategy_defines_a_composite_per_object_not_per_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Defining a composite costs hypothesis milliseconds (it compiles a signature): each
+    # property builds the strategies of every version of a family, so a composite for each
+    # weighted choice of each value (hundreds in backup-metadata) cost ~0.1 s a version.
+    fam = family_of("bundled", "backup-metadata")
+    defined: list[str] = []
+    real = st.composite
+
+    def counting(fn: Any) -> Any:
+        defined.append(fn.__qualname__)
+        return real(fn)
+
+    monkeypatch.setattr(st, "composite", counting)
+    objects: list[Any] = []
+
+    def walk(schema: Any) -> None:
+        if isinstance(schema, dict):
+            if schema.get("type") == "object" or "properties" in schema:
+                objects.append(schema)
+            for sub in (*schema.get("properties", {}).values(), schema.get("items")):
+                walk(sub)
+            walk(schema.get("additionalProperties"))
+
+    for v in fam.versions:
+        defined.clear()
+        objects.clear()
+        containers(fam, v)
+        walk(dict(fam.schema(v)))
+        assert 0 < len(defined) <= len(objects), (v, Counter(defined))
 
 
 def test_sections_refuses_an_unknown_section() -> None:
@@ -150,6 +190,7 @@ def test_containers_refuses_an_unknown_version() -> None:
 def test_containers_of_a_signed_family_carry_a_valid_signature() -> None:
     fam = load_registry(signing_key=b"k" * 32).family("backup-metadata")
 
+    @LIGHT
     @given(containers(fam, 3))
     def check(c: docket.Container) -> None:
         assert c.data["signature"].startswith("hmac-sha256:")
@@ -271,7 +312,7 @@ def test_a_signed_family_also_gets_bad_signatures() -> None:
 @pytest.mark.parametrize("prop", list(docket.testing.PROPERTIES))
 @pytest.mark.parametrize(("where", "name"), FAMILY_NAMES, ids=[n for _, n in FAMILY_NAMES])
 def test_each_property_holds_for_the_tested_families(where: str, name: str, prop: str) -> None:
-    docket.testing.PROPERTIES[prop](family_of(where, name))
+    docket.testing.PROPERTIES[prop](family_of(where, name), settings=LIGHT)
 
 
 @pytest.mark.parametrize(
@@ -285,7 +326,8 @@ def test_every_bundled_family_keeps_the_properties(name: str) -> None:
 
 
 def test_check_round_trip_passes_a_correct_family(tmp_path: Path) -> None:
-    docket.testing.check_round_trip(toy_registry(write_toy(tmp_path)).family("toy"))
+    family = toy_registry(write_toy(tmp_path)).family("toy")
+    docket.testing.check_round_trip(family, settings=LIGHT)
 
 
 def _failure(check: Any, family: Family) -> PropertyFailure:

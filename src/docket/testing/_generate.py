@@ -81,18 +81,20 @@ _RELAXED = frozenset({"default", "examples", "const", "enum"})
 _FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 
+@st.composite
+def _pick(draw: st.DrawFn, listed: tuple[st.SearchStrategy[Any], ...]) -> Any:
+    return draw(draw(st.sampled_from(listed)))
+
+
 def _weighted(*branches: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
     """Branches chosen in proportion to their weights; shrinks towards the first one."""
     # Not st.one_of: it drops repeated branches, so repeating one cannot weight it.
     listed = tuple(s for weight, s in branches for _ in range(weight))
     if len(listed) == 1:
         return listed[0]
-
-    @st.composite
-    def pick(draw: st.DrawFn) -> Any:
-        return draw(draw(st.sampled_from(listed)))
-
-    return pick()
+    # One composite for every call: defining one costs milliseconds (hypothesis compiles a
+    # signature for it), and a container schema makes hundreds of these.
+    return _pick(listed)
 
 
 def type_matches(value: Any, types: Sequence[str]) -> bool:
