@@ -267,6 +267,9 @@ def test_the_library_s_own_container_is_accepted_where_data_is() -> None:
     each()
 
 
+# A statistic of the strategy over 120 draws a version (11 s of CPU): a meta-test, in the long
+# group with the others (.ci/run), not in the default run.
+@pytest.mark.slow
 @pytest.mark.parametrize("version", [1, 2, 3])
 def test_map_sections_are_non_empty_in_most_examples(version: int) -> None:
     seen: list[docket.Container] = []

@@ -224,6 +224,7 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
+@pytest.mark.slow  # statistics of 150 rich draws (7 s): a meta-test of the long group
 def test_examples_are_rich() -> None:
     fam = family_of("bundled", "backup-metadata")
     examples = [c.data for c in _collect(containers(fam, 3), 150)]
