@@ -59,3 +59,12 @@ def test_a_version_is_named_as_docket_writes_it(
     named = option or ("A" if command.endswith(" A") else "B" if command.endswith(" B") else None)
     assert result.stderr.startswith(f"error: {named or 'VERSION'}: "), result.stderr
     assert "did you mean 1?" in result.stderr, result.stderr
+
+
+def test_a_version_thousands_of_digits_long_is_shown_by_its_start() -> None:
+    """The refusal echoed all 5,000 digits back (and a hint of the versions there are)."""
+    result = CliRunner().invoke(app.cli, ["schema", "backup-metadata", "7" * 5000])
+    assert result.exit_code == USAGE
+    assert_one_error(result.stderr, result.stdout)
+    assert '"' + "7" * 80 + '" (cut) is not a version of backup-metadata' in result.stderr
+    assert len(result.stderr) < 300, result.stderr

@@ -307,7 +307,8 @@ def _read(path: Path, limit: int, what: str) -> bytes:
     try:
         return read_bounded(path, limit, what=what, follow=True)
     except UnsafeFile as err:
-        raise SchemaDocumentError(str(path), err.describe()) from None
+        # The error names the path already: the reason says only what the file is.
+        raise SchemaDocumentError(str(path), f"{err.what} is {err.found}") from None
     except OSError as err:
         raise SchemaDocumentError(str(path), f"cannot read: {err.strerror}") from None
 

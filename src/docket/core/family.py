@@ -272,7 +272,9 @@ class Family:
             known = [version_text(v) for v in self.versions]
             raise UsageError(
                 argument,
-                f"{show(text)} is not a version of {self.name}",
+                # A long text (a version 5,000 digits long) is shown by its start.
+                f"{show(text[:80])}{' (cut)' if len(text) > 80 else ''} is not a version of "
+                f"{self.name}",
                 f"did you mean {meant}?"
                 if meant is not None and meant != text and meant in known
                 else "versions: " + ", ".join(known),
