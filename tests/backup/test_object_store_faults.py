@@ -74,7 +74,8 @@ def _s3(saio: Saio, proxy: FaultProxy, container: str, timeout: float = 2) -> S3
     return S3BackupDriver(store, container=container, chunk_size=OBJECT)
 
 
-@pytest.fixture(params=["swift", "s3"])
+# Swift in the default run; S3 in the long group (.ci/run), as in test_object_stores.
+@pytest.fixture(params=["swift", pytest.param("s3", marks=pytest.mark.slow)])
 def setup(
     request: pytest.FixtureRequest, saio: Saio, proxy: FaultProxy, tmp_path: Path
 ) -> Iterator[tuple[ObjectStoreBackupDriver, Backup, Path, bytes]]:
