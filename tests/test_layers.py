@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -433,3 +434,30 @@ def test_allowed_imports_are_not_reported(tree: Path) -> None:
     write(tree, "docket/store/reads.py", "from docket.fs import write_atomic\n")
     write(tree, "docket/core/threads.py", "import threading\nimport concurrently\n")
     assert violations(tree) == []
+
+
+def unmapped_modules(src: Path, design: str) -> list[str]:
+    """The modules under ``src/docket`` that ``design`` (docs/design.md) does not name: a
+    module by its file's stem, a package by its directory's name, as whole words."""
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", design))
+    missing = []
+    for path in sorted((src / "docket").rglob("*.py")):
+        stem = path.parent.name if path.stem in ("__init__", "__main__") else path.stem
+        if stem not in words:
+            missing.append(path.relative_to(src).as_posix())
+    return missing
+
+
+def test_design_md_maps_every_module() -> None:
+    """docs/design.md is the map of the packages: a module it does not name is a gap in it."""
+    design = (SRC.parent / "docs" / "design.md").read_text(encoding="utf-8")
+    assert unmapped_modules(SRC, design) == [], "name these modules in docs/design.md"
+
+
+def test_an_unmapped_module_is_reported(tmp_path: Path) -> None:
+    for module in ("__init__", "_layout", "_walk"):
+        write(tmp_path, f"docket/backup/{module}.py", "")
+    assert unmapped_modules(tmp_path, "backup: _layout, _catalog") == ["docket/backup/_walk.py"]
+    assert unmapped_modules(tmp_path, "backup: _layout, _walk") == []
+    # A stem inside a longer word is not a mention.
+    assert unmapped_modules(tmp_path, "backup: _layout, _walker") == ["docket/backup/_walk.py"]
