@@ -21,7 +21,7 @@ import orjson
 
 import docket
 from docket._xml import escape, quoteattr
-from docket.core.display import display, guard_lines, json_safe, text_of
+from docket.core.display import display, guard_lines, hidden, json_safe, text_of
 from docket.core.errors import Issue, json_path, segments_of
 from docket.fleet.validate import Result, Skipped
 
@@ -97,8 +97,12 @@ class Formatter(Protocol):
         """A path below a directory that was not validated (the command also says so on
         standard error); formats with a place for it put it in the report."""
 
-    def end(self, count: int, invalid: int) -> None:
-        """After the last result: how many containers there were, and how many invalid."""
+    def end(self, count: int, invalid: int, failure: str | None = None) -> None:
+        """After the last result: how many containers there were, and how many invalid.
+
+        ``failure`` says why the run failed as a whole (no container found, a worker process
+        died part way): formats with a place for it put it in the report, which is closed
+        either way, so that a report of a failed run is still well-formed."""
 
 
 class TextFormatter:
@@ -121,8 +125,8 @@ class TextFormatter:
     def skipped(self, skipped: Skipped) -> None:
         pass
 
-    def end(self, count: int, invalid: int) -> None:
-        pass
+    def end(self, count: int, invalid: int, failure: str | None = None) -> None:
+        pass  # the command says it on standard error
 
 
 class JsonFormatter:
@@ -150,10 +154,10 @@ class JsonFormatter:
         self.first = False
         self.out.write(separator + orjson.dumps(item).decode("utf-8"))
 
-    def end(self, count: int, invalid: int) -> None:
+    def end(self, count: int, invalid: int, failure: str | None = None) -> None:
+        if failure is not None:
+            self._item({"error": text_of(failure)})  # an item of its own: no "file"
         self.out.write("]\n" if self.first else "\n]\n")
-
-
 
 
 def _escape_data(text: str) -> str:
@@ -164,6 +168,26 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def github_file(path: str) -> str:
+    """A file's name as the ``file`` property of a workflow command: the name itself, which
+    GitHub matches against the repository's files (``%``, CR, LF, ``:`` and ``,`` escaped as
+    the property syntax needs); a name holding other controls, format characters or bytes
+    that are not UTF-8 cannot be written so and be inert, and is written as ``display`` shows
+    it (the annotation then names the file without being placed on it)."""
+    if not (path.isascii() and path.isprintable()) and any(
+        c not in "\t\r\n" and hidden(c) for c in path
+    ):
+        path = display(path)
+    return _escape_property(path)
+
+
+def github_message(text: str) -> str:
+    """A message as the data of a workflow command: one line (``%0A`` for a newline), with
+    no control or format character raw (no escape sequence, no bidirectional override, no
+    line separator a log viewer breaks the line at)."""
+    return _escape_data(guard_lines(text))
+
+
 class GithubFormatter(TextFormatter):
     """GitHub workflow commands (``::error file=...``), shown on the pull request's lines."""
 
@@ -171,15 +195,18 @@ class GithubFormatter(TextFormatter):
 
     def result(self, result: Result) -> None:
         for issue in result.errors:
-            props = f"file={_escape_property(display(result.file))}"
+            props = f"file={github_file(result.file)}"
             line = issue.line if issue.line is not None else result.line
             if line is not None:
                 props += f",line={line}"
                 if issue.column is not None:
                     props += f",col={issue.column}"
             props += ",title=docket validate"
-            message = _escape_data(text_of(issue_text(issue)))  # one line: %0A for a newline
-            self.out.write(f"::error {props}::{message}\n")
+            self.out.write(f"::error {props}::{github_message(issue_text(issue))}\n")
+
+    def end(self, count: int, invalid: int, failure: str | None = None) -> None:
+        if failure is not None:  # an annotation of the run, else the job fails unexplained
+            self.out.write(f"::error title=docket validate::{github_message(failure)}\n")
 
 
 # --- SARIF ---------------------------------------------------------------------------------
@@ -320,10 +347,16 @@ class SarifFormatter:
             }
         )
 
-    def end(self, count: int, invalid: int) -> None:
+    def end(self, count: int, invalid: int, failure: str | None = None) -> None:
+        if failure is not None:
+            self.notes.append({"level": "error", "message": {"text": text_of(failure)}})
         notes = ",\n".join(f"            {_dumps(note)}" for note in self.notes)
         self.out.write(("\n      ]" if not self.first else "]") + ",\n")
-        self.out.write('      "invocations": [\n        {\n          "executionSuccessful": true')
+        successful = "true" if failure is None else "false"
+        self.out.write(
+            '      "invocations": [\n        {\n'
+            f'          "executionSuccessful": {successful}'
+        )
         if notes:
             self.out.write(f',\n          "toolExecutionNotifications": [\n{notes}\n          ]')
         self.out.write("\n        }\n      ]\n    }\n  ]\n}\n")
@@ -359,9 +392,11 @@ class JunitFormatter:
         pass
 
     def result(self, result: Result) -> None:
-        name = result.file if result.line is None else f"{result.file}:{result.line}"
+        # Names as JSON and SARIF carry them: bytes that are not UTF-8 as \xNN.
+        file = text_of(result.file)
+        name = file if result.line is None else f"{file}:{result.line}"
         attrs = f"classname={quoteattr('docket.validate')} name={quoteattr(name)} " + (
-            f"file={quoteattr(result.file)}"
+            f"file={quoteattr(file)}"
         )
         if result.line is not None:
             attrs += f' line="{result.line}"'
@@ -379,19 +414,31 @@ class JunitFormatter:
 
     def skipped(self, skipped: Skipped) -> None:
         self.skips += 1
+        path = text_of(skipped.path)
         attrs = (
-            f"classname={quoteattr('docket.validate')} name={quoteattr(skipped.path)} "
-            f"file={quoteattr(skipped.path)}"
+            f"classname={quoteattr('docket.validate')} name={quoteattr(path)} "
+            f"file={quoteattr(path)}"
         )
         self.cases.write(
             f"    <testcase {attrs}>\n"
-            f"      <skipped message={quoteattr(skipped.reason)}/>\n"
+            f"      <skipped message={quoteattr(text_of(skipped.reason))}/>\n"
             "    </testcase>\n"
         )
 
-    def end(self, count: int, invalid: int) -> None:
-        tests = count + self.skips
-        counts = f'tests="{tests}" failures="{invalid}" errors="0" skipped="{self.skips}"'
+    def end(self, count: int, invalid: int, failure: str | None = None) -> None:
+        errors = 0
+        if failure is not None:  # a test case of the run itself, in error
+            errors = 1
+            self.cases.write(
+                f"    <testcase classname={quoteattr('docket.validate')} "
+                f"name={quoteattr('docket validate')}>\n"
+                f"      <error message={quoteattr(text_of(failure))} type=\"run\"/>\n"
+                "    </testcase>\n"
+            )
+        tests = count + self.skips + errors
+        counts = (
+            f'tests="{tests}" failures="{invalid}" errors="{errors}" skipped="{self.skips}"'
+        )
         self.out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
         self.out.write(f'<testsuites name="docket validate" {counts}>\n')
         self.out.write(f'  <testsuite name="docket validate" {counts}>\n')

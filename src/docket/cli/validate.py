@@ -36,6 +36,11 @@ from docket.fleet.validate import (
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 """Less input than this gets no progress bar unless one is asked for."""
 
+NOTHING_FOUND = (
+    "no containers found (hint: check the paths; --allow-empty accepts a run that finds none)"
+)
+"""Why a run that found no container fails (on standard error, and in the report)."""
+
 
 def validate(
     paths: Sequence[str],
@@ -109,22 +114,20 @@ def validate(
 
                 if not isinstance(err, BrokenProcessPool):
                     raise
-                raise CommandFailed(
+                failed = CommandFailed(
                     f"a worker process died ({err})", hint="retry with --jobs 1"
-                ) from None
-        out.end(count, invalid)
+                )
+                # The report is closed all the same: a SARIF or JUnit upload that runs
+                # `if: always()` then shows the failure instead of refusing the file.
+                out.end(count, invalid, str(failed))
+                raise failed from None
+        empty = count == 0 and not allow_empty
+        out.end(count, invalid, NOTHING_FOUND if empty else None)
         if others:
             stderr.write(f"docket validate: skipped {others} file(s) not named *.json or *.jsonl\n")
         if count == 0:
-            stderr.write(
-                "docket validate: no containers found"
-                + (
-                    "\n"
-                    if allow_empty
-                    else " (hint: check the paths; --allow-empty accepts a run that finds none)\n"
-                )
-            )
-            return EXIT_OK if allow_empty else EXIT_FAILED
+            stderr.write(f"docket validate: {NOTHING_FOUND if empty else 'no containers found'}\n")
+            return EXIT_FAILED if empty else EXIT_OK
         if invalid:
             stderr.write(f"docket validate: {invalid} of {count} container(s) invalid\n")
         elif out.summary:

@@ -61,8 +61,14 @@ _HIDDEN = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
 surrogates; Zl/Zp: line and paragraph separators."""
 
 
+def hidden(char: str) -> bool:
+    """Whether ``char`` is one :func:`display` escapes as not printable: a control or format
+    character, a lone surrogate (an undecodable byte), a line or paragraph separator."""
+    return unicodedata.category(char) in _HIDDEN
+
+
 def _unsafe(char: str) -> bool:
-    return char == "\\" or unicodedata.category(char) in _HIDDEN
+    return char == "\\" or hidden(char)
 
 
 def _json_escape(char: str) -> str:
@@ -138,4 +144,12 @@ def json_type(value: Any) -> str:
     return "object"
 
 
-__all__ = ["display", "escape_hidden", "guard_lines", "json_safe", "json_type", "text_of"]
+__all__ = [
+    "display",
+    "escape_hidden",
+    "guard_lines",
+    "hidden",
+    "json_safe",
+    "json_type",
+    "text_of",
+]
