@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from docket import load_registry
+from docket.authoring import start_version, update_version
 from docket.authoring.checks import Report, run_checks
 from docket.cli import commands
 from docket.core.documents import bundled_schemas, fingerprint
@@ -201,3 +202,39 @@ def test_schemas_naming_a_family_folder_is_a_usage_error(schemas: Path, tmp_path
     )
     assert code == 2
     assert f"--schemas: {schemas / 'backup-record'} is a family folder" in stderr.getvalue()
+
+
+def test_a_started_version_whose_schema_changed_points_to_its_derivation(tmp_path: Path) -> None:
+    """After `new-version` and an edit of the new schema, `check` said only "remove, rename or
+    move it in this direction's operations": the migration `new-version --update` derives from
+    the two schemas went unmentioned. Its findings now say how to derive it; an edge with
+    operations, or a released version, keeps the hint it had."""
+    schemas = tmp_path / "s"
+    shutil.copytree(
+        Path(__file__).resolve().parents[1] / "fixtures" / "schemas" / "notes", schemas / "notes"
+    )
+    folder = schemas / "notes"
+    edit(folder / "manifest.json", lambda m: m.update(released={}))
+    started = start_version(folder)
+
+    def rename(doc: dict[str, Any]) -> None:
+        note = doc["schema"]["properties"]["note"]["properties"]
+        note["headline"] = note.pop("title")
+        doc["schema"]["properties"]["note"]["required"] = ["headline"]
+        fields = doc["policy"]["sections"]["note"].get("fields")
+        if fields is not None:
+            doc["policy"]["sections"]["note"]["fields"] = [
+                "headline" if f == "title" else f for f in fields
+            ]
+
+    edit(started.path, rename)
+    report = checks(schemas)
+    found = [f for f in report.findings if f.check == "soundness"]
+    assert found, [str(f) for f in report.findings]
+    derive = f"docket --schemas {schemas} new-version notes --update, with --rename"
+    assert all(derive in f.message for f in found), [f.message for f in found]
+    assert all(f.path == str(started.path) for f in found)
+
+    # Derived, the edge has operations: no finding is left to point anywhere.
+    update_version(folder, [("note.title", "note.headline")])
+    assert not [f for f in checks(schemas).findings if f.check == "soundness"]

@@ -441,3 +441,40 @@ def test_a_command_refusing_its_input_loads_only_its_own_layers(
     exit_code, loaded = done.stdout.strip().splitlines()[-2:]
     assert exit_code in ("1", "2"), done.stderr
     assert loaded == "[]", loaded
+
+
+@pytest.mark.parametrize("command", [("migrate", "--to", "2"), ("inspect",)])
+def test_a_container_of_your_own_family_is_not_read_as_backup_metadata(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """A notes container (no `family` member) given without --family was read as Cinder's
+    backup-metadata, whose versions 1 and 2 allow any member: `migrate --to 2` wrote a
+    "version 2" backup-metadata container with the notes inside, exit 0. Its members name
+    the family it belongs to: a usage error saying which --family to pass."""
+    note = tmp_path / "note.json"
+    note.write_text('{"version": 1, "note": {"title": "t"}, "tags": {}}')
+    result = invoke("--schemas", FIXTURE_SCHEMAS, command[0], note, *command[1:])
+    assert result.exit_code == 2, result.output
+    assert "--family" in result.output and "--family notes" in result.output
+    assert '"note"' in result.output
+    assert not result.stdout.startswith("{")
+    # Named, it migrates; --family backup-metadata still reads it as Cinder's, as asked.
+    own = ("--family", "notes")
+    named = invoke("--schemas", FIXTURE_SCHEMAS, command[0], note, *command[1:], *own)
+    assert named.exit_code == 0, named.output
+    forced = invoke(
+        "--schemas", FIXTURE_SCHEMAS, command[0], note, *command[1:], "--family", "backup-metadata"
+    )
+    assert forced.exit_code == 0, forced.output
+
+
+def test_a_cinder_container_with_an_unknown_member_is_still_backup_metadata(
+    tmp_path: Path,
+) -> None:
+    """Only a member another family declares redirects: Cinder's own containers, with or
+    without --schemas, and members no family declares read as before."""
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({**cinder(1), "x-extra": 1}))
+    for prefix in ((), ("--schemas", FIXTURE_SCHEMAS)):
+        result = invoke(*prefix, "migrate", path, "--to", "2")
+        assert result.exit_code == 0, result.output

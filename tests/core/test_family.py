@@ -264,3 +264,34 @@ def test_new_refuses_values_no_json_text_holds_before_sealing(
         BM.new(sections)
     if pointer is not None:
         assert raised.value.pointer == pointer
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"version": 2, "volume-metadata": {}}',
+        '{"version": 2, "volume-metadata": {}}',
+        bytearray(b'{"version": 2}'),
+        memoryview(b'{"version": 2}'),
+        {"version": 2},
+    ],
+)
+def test_detect_takes_what_load_and_validate_take(raw: Any) -> None:
+    """Family.detect(bytes) was a bare TypeError (``dict(b"...")``): it takes container bytes
+    and text as load and validate do, and a mapping or Container as before."""
+    assert BM.detect(raw) == 2
+    assert BM.detect(BM.load(raw, to=2)) == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b"[1]", docket.errors.NotAnObject),
+        (b'{"version": 1, "version": 2}', docket.errors.DuplicateKey),
+        (b'{"volume-metadata": {}}', docket.errors.MissingVersion),
+        (b'{"version": 9}', docket.errors.VersionTooNew),
+    ],
+)
+def test_detect_refuses_bad_bytes_with_typed_errors(raw: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        BM.detect(raw)

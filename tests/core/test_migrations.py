@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import docket
 import docket.errors
+from docket import authoring
 from docket.core.migrations import (
     BUILTIN_CONVERTERS,
     OPERATIONS,
@@ -271,11 +272,16 @@ UPGRADE = [Rename("person", "phone", "mobile"), Add("person", "email", None)]
 
 def test_a_python_migration_of_operations_gets_inverse_moves_and_losses(tmp_path: Path) -> None:
     root = contacts(tmp_path)
-    with pytest.raises(docket.errors.UnreachableVersion):
+    with pytest.raises(docket.errors.UnreachableVersion) as stuck:
         docket.load_registry(root)
+    # The hint says where the edge goes, and how to check a family whose edge is Python
+    # (`docket check` cannot load it: it said only "add the missing migration(s)").
+    assert "load_registry(path, migrations=[...])" in stuck.value.hint
+    assert "docket.authoring.check(path, registry)" in stuck.value.hint
     # The edge is added before the family, which needs it to build.
     registry = docket.load_registry().with_migration("contacts", 1, 2, UPGRADE, "inverse")
     family = registry.with_schemas(root).family("contacts")
+    assert authoring.check(root, registry.with_schemas(root)).ok
     edge = family.migration(1)
     assert edge.moves == {("person", "phone"): ("person", "mobile")}
     assert edge.losses == ("person.email is dropped",)

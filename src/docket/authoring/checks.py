@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from docket.core.codec import canonical, parse
@@ -41,6 +41,7 @@ from docket.core.family import Family
 from docket.core.golden import check_golden_files, missing_golden
 from docket.core.registry import Registry, load_registry
 from docket.core.soundness import check_family
+from docket.core.versions import Version
 
 
 @dataclass(frozen=True)
@@ -179,10 +180,31 @@ def soundness_findings(family: Family, registry: Registry) -> list[Finding]:
     for found in check_family(family, registry.converters):
         newer = max((found.source, found.target), key=family.scheme.key)
         where = ""
-        if family.source.directory is not None:
-            where = str(family.source.directory / f"{version_text(newer)}.json")
+        folder = family.source.directory
+        if folder is not None:
+            where = str(folder / f"{version_text(newer)}.json")
+            if _underived(family, newer):
+                found = replace(found, hint=_derive_hint(found.hint, folder))
         out.append(Finding(family.name, "soundness", str(found), where))
     return out
+
+
+def _underived(family: Family, version: Version) -> bool:
+    """Whether ``version``'s edge is as `docket new-version` left it: a document's edge with
+    no upgrade operation, in a version not released yet."""
+    older = family.versions[family.versions.index(version) - 1]
+    if version in family.released() or older not in family.graph.edges:
+        return False
+    edge = family.migration(older)
+    return edge.origin == "document" and not edge.upgrade_operations
+
+
+def _derive_hint(hint: str, folder: Path) -> str:
+    derive = (
+        f"or derive the migration from the two schemas: docket --schemas {folder.parent} "
+        f"new-version {folder.name} --update, with --rename SECTION.OLD=NEW for a renamed field"
+    )
+    return f"{hint}; {derive}" if hint else derive
 
 
 def golden_findings(family: Family) -> tuple[int, list[Finding]]:

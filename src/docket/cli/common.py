@@ -263,12 +263,47 @@ def read_input(path: str, stdin: BinaryIO | None, limits: Limits) -> bytes:
     return raw
 
 
+def _members(family: Family) -> set[str]:
+    """The container members some version of ``family`` declares."""
+    out: set[str] = set()
+    for version in family.versions:
+        props = family.schema(version).get("properties")
+        if isinstance(props, Mapping):
+            out.update(props)
+    return out
+
+
 def family_of(registry: Registry, obj: Mapping[str, Any], default: str | None) -> Family:
-    """The family a container names (``family`` member), else ``default``."""
+    """The family a container names (``family`` member), else ``default``.
+
+    With neither, the container is read as ``backup-metadata``, unless it holds members that
+    family never declares and another family does (``task`` of a family of your own): that
+    is a usage error naming ``--family``, not a container of your family silently read and
+    migrated as Cinder's (whose versions 1 and 2 allow any member)."""
     named = obj.get("family")
     if isinstance(named, str):
         return registry.family(named)  # an unknown one is UnknownFamily: bad input, exit 1
-    return named_family(registry, default or DEFAULT_FAMILY)
+    family = named_family(registry, default or DEFAULT_FAMILY)
+    if default is not None:
+        return family
+    foreign = sorted(set(obj) - _members(family))
+    if not foreign:
+        return family
+    owners = [
+        name
+        for name in registry.families()
+        if name != family.name and set(foreign) & _members(registry.family(name))
+    ]
+    if not owners:
+        return family
+    raise UsageError(
+        "--family",
+        f"the container names no family, and {DEFAULT_FAMILY}, the default, has no member "
+        + ", ".join(show(m) for m in foreign[:5])
+        + ("..." if len(foreign) > 5 else ""),
+        "pass " + " or ".join(f"--family {name}" for name in owners[:3])
+        + f"; --family {DEFAULT_FAMILY} reads it as {DEFAULT_FAMILY} all the same",
+    )
 
 
 def load_at_own_version(

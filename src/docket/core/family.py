@@ -372,10 +372,12 @@ class Family:
             return data
         return parse(data, self.limits)
 
-    def detect(self, obj: Mapping[str, Any] | Container) -> Version:
-        """The version of a parsed container, or the typed error saying what is wrong."""
-        data = obj.data if isinstance(obj, Container) else obj
-        return detect(self.name, self.scheme, self.versions, dict(data))
+    def detect(
+        self, obj: bytes | bytearray | memoryview | str | Mapping[str, Any] | Container
+    ) -> Version:
+        """The version of a container, parsed or not (bytes or text are parsed as
+        :meth:`load` parses them), or the typed error saying what is wrong."""
+        return detect(self.name, self.scheme, self.versions, self._parse(obj))
 
     def _check(self, obj: JSONObject, version: Version) -> str:
         return _loading.checked(self, self._specs[version], obj)

@@ -151,7 +151,9 @@ class VersionGraph:
             raise UnreachableVersion(
                 family,
                 f"no upgrade from {', '.join(map(show, stuck))} towards current {show(current)}",
-                hint="add the missing migration(s)",
+                hint="add a `migration` to the next version's document, or pass a Python "
+                "migration: load_registry(path, migrations=[...]), which the docket command "
+                "cannot load; check such a family with docket.authoring.check(path, registry)",
                 versions=stuck,
             )
         return cls(family, scheme, ordered, current, Edges(edges))
