@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from docket.backup import Backup
 from docket.backup.posix import PosixBackupDriver
 from docket.cli import app
-from docket.errors import InvalidBackup, UnsafeFile
+from docket.errors import BackupError, InvalidBackup, UnsafeFile
 from tests._posix import VOLUME_ID, backup_dir, driver, volume_bytes
 
 Loop = Callable[[bytes], Path]
@@ -121,6 +121,30 @@ def test_a_device_smaller_than_the_volume_is_refused_untouched(
     with pytest.raises(InvalidBackup, match="restore onto a volume at least as large"):
         d.restore("dev-big", None, target)
     assert target.read_bytes() == before
+
+
+def test_a_device_in_use_is_refused_untouched(tmp_path: Path, loop: Loop) -> None:
+    """A restore wrote over a mounted device (its file system) without a word. A device
+    claimed by someone else (mounted; here held with O_EXCL, as the kernel holds a mounted
+    one) is now refused, nothing written; once released, the restore goes through."""
+    data = volume_bytes(45, 256 << 10)
+    d = driver(tmp_path / "root")
+    d.backup(Backup(id="dev-used", volume_id=VOLUME_ID), loop(data))
+    before = b"\x22" * (256 << 10)
+    target = loop(before)
+    held = os.open(target, os.O_RDONLY | os.O_EXCL)
+    try:
+        with pytest.raises(BackupError, match="is in use") as info:
+            d.restore("dev-used", None, target)
+        assert "unmount it" in info.value.hint
+        code, out = _docket("volume", "restore", "dev-used", "--root", str(tmp_path / "root"),
+                            str(target))  # fmt: skip
+        assert code == 1 and f"the restore target {target} is in use" in out, out
+        assert target.read_bytes() == before
+    finally:
+        os.close(held)
+    d.restore("dev-used", None, target)
+    assert target.read_bytes() == data
 
 
 # --- links to anything but a device ------------------------------------------------------

@@ -7,12 +7,14 @@ nothing behind; errors are typed and carry no secret.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from docket.backup import Backup, BackupInUse, BackupNotFound, InvalidBackup
 from docket.backup.errors import MissingStoreClient, ObjectStoreAuthError, ObjectStoreError
@@ -20,6 +22,8 @@ from docket.backup.objects import ObjectStoreBackupDriver
 from docket.backup.s3 import S3BackupDriver, S3Store
 from docket.backup.store import ObjectStore, all_objects
 from docket.backup.swift import SwiftBackupDriver, SwiftStore
+from docket.cli import app
+from docket.core.errors import BackupError
 from docket.testing import check_object_store
 from tests._swift import Saio, ensure_saio, fresh_container
 
@@ -228,3 +232,72 @@ def test_names_are_checked_before_any_request(saio: Saio) -> None:
             store.open_writer("volumebackups", bad)
     with pytest.raises(ValueError):
         store.create_container("a/b")
+
+
+# --- what an operator meets: a chain whose parent is gone, a mistyped container ---------
+
+
+def _cli(*argv: str, env: dict[str, str]) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app.cli, list(argv), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_an_incremental_without_its_parent_is_listed_invalid(
+    driver: ObjectStoreBackupDriver, tmp_path: Path, saio: Saio
+) -> None:
+    """Listed `available`, size 0 GiB, once its parent was deleted with --force (POSIX said
+    `invalid`); its size is now its chain's, as on POSIX."""
+    volume = tmp_path / "volume"
+    volume.write_bytes(b"\x01" * (3 << 20))
+    driver.backup(Backup(id="full-l", volume_id="vol-l"), volume)
+    driver.backup(Backup(id="incr-l", volume_id="vol-l", parent_id="full-l"), volume)
+    listed = {b.backup_id: b for b in driver.list_backups("vol-l")}
+    assert listed["incr-l"].status == "available" and listed["incr-l"].size == 1
+    driver.delete("full-l", force=True)
+    (orphan,) = driver.list_backups("vol-l")
+    assert (orphan.backup_id, orphan.status, orphan.size) == ("incr-l", "invalid", None)
+    assert orphan.problem == f"parent backup full-l is not in {driver.url}"
+    code, out, err = _cli(
+        "volume", "list", "--root", driver.url, "--format", "json", env=saio.env()
+    )
+    assert code == 0, err
+    assert [(b["backup_id"], b["status"]) for b in json.loads(out)] == [("incr-l", "invalid")]
+
+
+def test_a_container_that_does_not_exist_is_named_as_such(kind: str, saio: Saio) -> None:
+    """`list` said "no backups under swift://typo" (exit 0), and verify, restore and delete
+    "no backup in swift://typo": a mistyped container looked empty. Now each says the
+    container does not exist (list exits 1, as for a backup root that does not exist)."""
+    store = STORES[kind](saio)
+    missing = fresh_container()
+    missing_driver = DRIVERS[kind](store, container=missing)
+    what = "container" if kind == "swift" else "bucket"
+    said = f'the {what} "{missing}" does not exist'
+    with pytest.raises(BackupError, match=said) as info:
+        missing_driver.list_backups()
+    assert "backup_swift_container" in info.value.hint
+    with pytest.raises(BackupNotFound, match=said):
+        missing_driver.verify("b-1")
+    code, out, err = _cli("volume", "list", "--root", missing_driver.url, env=saio.env())
+    assert (code, out) == (1, "") and said in err, err
+    code, out, err = _cli("volume", "delete", "b-1", "--root", missing_driver.url, env=saio.env())
+    assert code == 1 and said in err, err
+    # A container that exists and holds nothing is still an empty list.
+    missing_driver.store.create_container(missing)
+    assert missing_driver.list_backups() == []
+
+
+def test_a_root_of_the_scheme_alone_is_named_by_its_container(
+    kind: str, saio: Saio, tmp_path: Path
+) -> None:
+    """`list --root swift://` said "no backups under swift://", not which container."""
+    store = STORES[kind](saio)
+    container = fresh_container()
+    store.create_container(container)
+    option = "backup_swift_container" if kind == "swift" else "backup_s3_store_bucket"
+    conf = tmp_path / "cinder.conf"
+    conf.write_text(f"[DEFAULT]\n{option} = {container}\n")
+    code, out, err = _cli(
+        "volume", "list", "--root", f"{kind}://", "--cinder-config", str(conf), env=saio.env()
+    )
+    assert (code, out) == (0, f"no backups under {kind}://{container}\n"), err

@@ -90,7 +90,7 @@ def leftover_id(name: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class _Found:
+class Found:
     summary: BackupSummary
     end: int = 0
     """Where its objects end in the volume (available backups)."""
@@ -110,7 +110,7 @@ def list_backups(
     """
     root = backups.root
     check_root(root)
-    found: dict[str, _Found] = {}
+    found: dict[str, Found] = {}
     leftovers: list[BackupSummary] = []
 
     def link(where: PurePosixPath) -> None:
@@ -131,7 +131,7 @@ def list_backups(
             and (len(where.parts) == 3 or _own_files(fd, name))  # b1/b1 may be only a way
         ):
             found[name] = _describe(backups, name, where)
-    out = [_with_chain(item, found) for item in found.values()] + leftovers
+    out = [with_chain(item, found) for item in found.values()] + leftovers
     if volume_id is not None:
         out = [s for s in out if s.volume_id == volume_id]
     out.sort(key=lambda s: (s.volume_id or "", s.created_at or "", s.backup_id, s.status))
@@ -165,7 +165,7 @@ def _problem(err: BaseException, backup_id: str) -> str:
     return str(err)  # pragma: no cover - only the two kinds are caught
 
 
-def _describe(backups: BackupRoot, backup_id: str, where: PurePosixPath) -> _Found:
+def _describe(backups: BackupRoot, backup_id: str, where: PurePosixPath) -> Found:
     base = BackupSummary(backup_id=backup_id, status="invalid", container=where.as_posix())
     try:
         stored = backups.find(backup_id)
@@ -178,7 +178,7 @@ def _describe(backups: BackupRoot, backup_id: str, where: PurePosixPath) -> _Fou
             object_count=len(stored.entries()),
         )
         if not stored.complete:
-            return _Found(
+            return Found(
                 replace(
                     base,
                     status="partial",
@@ -188,8 +188,8 @@ def _describe(backups: BackupRoot, backup_id: str, where: PurePosixPath) -> _Fou
         loaded = backups.load(backup_id)
         _check_listing(loaded)
     except (DocketError, OSError) as err:
-        return _Found(replace(base, problem=_problem(err, backup_id)))
-    return _Found(_available(base, loaded), loaded.end())
+        return Found(replace(base, problem=_problem(err, backup_id)))
+    return Found(_available(base, loaded), loaded.end())
 
 
 def _available(base: BackupSummary, loaded: LoadedBackup) -> BackupSummary:
@@ -206,9 +206,12 @@ def _available(base: BackupSummary, loaded: LoadedBackup) -> BackupSummary:
     )
 
 
-def _with_chain(item: _Found, found: dict[str, _Found]) -> BackupSummary:
+def with_chain(
+    item: Found, found: dict[str, Found], where: str = "under the root"
+) -> BackupSummary:
     """The summary with its size over the parent chain, or ``invalid`` when the chain is
-    broken (a parent missing, unreadable, of another volume, or a loop)."""
+    broken (a parent missing, unreadable, of another volume, or a loop). ``where`` says
+    where a missing parent was looked for."""
     summary = item.summary
     if summary.status != "available":
         return summary
@@ -219,7 +222,7 @@ def _with_chain(item: _Found, found: dict[str, _Found]) -> BackupSummary:
         parent = found.get(parent_id)
         problem = None
         if parent is None:
-            problem = f"parent backup {parent_id} is not under the root"
+            problem = f"parent backup {parent_id} is not {where}"
         elif parent.summary.status != "available":
             problem = f"parent backup {parent_id} is {parent.summary.status}"
         elif parent.summary.volume_id != summary.volume_id:

@@ -99,12 +99,37 @@ DETAIL_MOST = 200
 
 def failure_detail(err: BaseException, redact: Redactor) -> str:
     """The kind of a failure without an HTTP status and what it says (an auth URL that is no
-    URL, a missing key, a connection refused), secrets redacted and bounded."""
+    URL, a missing key, a connection refused), secrets redacted and bounded. What the system
+    said at the bottom of the client's wrappers (``Connection refused``, ``Name or service
+    not known``) comes first, so the cut never drops it."""
     # Redacted before it is cut: a secret cut in two would pass the redactor.
     said = " ".join(redact(str(err)).split())
+    reason = _system_reason(err)
+    if reason and reason not in said[: DETAIL_MOST - 3]:
+        said = f"{reason}: {said}"
     if len(said) > DETAIL_MOST:
         said = said[: DETAIL_MOST - 3] + "..."
     return f"{type(err).__name__}: {said}" if said else type(err).__name__
+
+
+def _system_reason(err: BaseException) -> str | None:
+    """The ``strerror`` of the first ``OSError`` with one in what ``err`` wraps: its cause
+    and context, its arguments, urllib3's ``reason`` and botocore's ``error`` (a bounded
+    walk: a client's wrappers are a few deep)."""
+    seen: set[int] = set()
+    todo: list[object] = [err]
+    while todo and len(seen) < 16:
+        item = todo.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, OSError) and isinstance(item.strerror, str) and item.strerror:
+            return item.strerror
+        kwargs = getattr(item, "kwargs", None)
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+        if isinstance(kwargs, dict):
+            todo.append(kwargs.get("error"))
+    return None
 
 
 class SpooledSink:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -91,7 +92,7 @@ def write_restore(
         return finish()
     target = Path(volume_path(volume_file, "restore target"))
     if os.path.lexists(target) and not stat.S_ISREG(os.lstat(target).st_mode):
-        fd = fs.open_regular(target, what="restore target", kinds=fs.VOLUME, flags=os.O_RDWR)
+        fd = _open_device(target, backup_id)
         with os.fdopen(fd, "r+b") as out:
             available = volume_size(out)
             if available < work.size:
@@ -131,6 +132,27 @@ def write_restore(
         raise
     fsync_path(target.parent)
     return result
+
+
+def _open_device(target: Path, backup_id: str) -> int:
+    """The block device ``target``, open to be written and claimed: ``O_EXCL`` on a device
+    fails (``EBUSY``) while it is mounted, a member of an LVM, RAID or device-mapper volume,
+    or claimed by another writer (another restore), so a restore never overwrites a file
+    system in use. Refused before a byte is written."""
+    try:
+        return fs.open_regular(
+            target, what="restore target", kinds=fs.VOLUME, flags=os.O_RDWR | os.O_EXCL
+        )
+    except OSError as err:
+        if err.errno != errno.EBUSY:
+            raise
+        raise BackupError(
+            f"the restore target {target} is in use (mounted, part of another volume, or "
+            "being written by another program): nothing was written",
+            backup_id=backup_id,
+            hint="unmount it (or stop what holds it, `lsblk` and `fuser -vm` say what), "
+            "then restore again",
+        ) from None
 
 
 def _onto_new(work: RestoreWriter, out: IO[bytes], backup_id: str) -> None:

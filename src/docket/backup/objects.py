@@ -29,6 +29,7 @@ from typing import Any, BinaryIO, ClassVar, Concatenate, ParamSpec, TypeVar, Unp
 import orjson
 
 from docket.backup import _threads
+from docket.backup._catalog import Found, with_chain
 from docket.backup._http import (
     MAX_LISTED,
     READ_PIECE,
@@ -45,7 +46,6 @@ from docket.backup._layout import (
     StoredBackup,
     check_id,
     check_stored_id,
-    gib,
     record_time,
 )
 from docket.backup._model import (
@@ -296,11 +296,28 @@ class ObjectStoreBackups(Backups):
         )
 
     def not_found(self, backup_id: str, container: str) -> BackupNotFound:
+        try:
+            self.store.list_objects(container, "", limit=1)
+        except FileNotFoundError:
+            # Not "no backup": a mistyped container (or another account) holds none at all.
+            return BackupNotFound(
+                f"no backup {self.place}: {self._absent(container)}",
+                backup_id=backup_id,
+                hint=_CONTAINER_HINT,
+            )
         return BackupNotFound(
             f"no backup {self.place}",
             backup_id=backup_id,
             hint="check the backup id and the container; `docket volume list` lists them",
         )
+
+    def _absent(self, container: str) -> str:
+        return f"the {getattr(self.store, 'kind', 'container')} {show(container)} does not exist"
+
+    def no_container(self, container: str) -> BackupError:
+        """What listing a container that does not exist is: an error, as a backup root that
+        does not exist is, not an empty list."""
+        return BackupError(f"{self._place}: {self._absent(container)}", hint=_CONTAINER_HINT)
 
     def children_of(self, stored: StoredBackup) -> Iterator[str]:
         """The ids of the backups of the same volume that name this one as their parent."""
@@ -320,6 +337,12 @@ class ObjectStoreBackups(Backups):
                 continue
             if data.get("parent_id") == stored.backup_id:
                 yield str(data.get("backup_id"))
+
+
+_CONTAINER_HINT = (
+    "check the name (the root's, or backup_swift_container / backup_s3_store_bucket in "
+    "cinder.conf) and that the credentials are of its account"
+)
 
 
 def parse_object_name(name: str) -> tuple[str, str, str] | None:
@@ -489,18 +512,25 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
         ``on_skip`` (the POSIX driver's) is never called."""
         where = f"volume_{check_id(volume_id, 'volume id')}/" if volume_id else "volume_"
         groups: dict[str, list[str]] = {}
-        for name in self._backups.listed(self.container, where):
-            match = _ANY_OBJECT.fullmatch(name)
-            if match is not None:
-                groups.setdefault(match.group("prefix"), []).append(name)
-        out: list[BackupSummary] = []
+        try:
+            for page in self._backups.pages(self.container, where):
+                for name in page:
+                    match = _ANY_OBJECT.fullmatch(name)
+                    if match is not None:
+                        groups.setdefault(match.group("prefix"), []).append(name)
+        except FileNotFoundError:
+            raise self._backups.no_container(self.container) from None
+        found: list[Found] = []
         for prefix, names in sorted(groups.items()):
             match = _PREFIX.fullmatch(prefix)
             assert match is not None
-            out.append(self._summary(prefix, match, names))
-        return out
+            found.append(self._summary(prefix, match, names))
+        # As on POSIX: an incremental is available only when its parents are (a parent is of
+        # the same volume, so in the same listing), and its size is that of its chain.
+        by_id = {item.summary.backup_id: item for item in found}
+        return [with_chain(item, by_id, f"in {self.url}") for item in found]
 
-    def _summary(self, prefix: str, match: re.Match[str], names: list[str]) -> BackupSummary:
+    def _summary(self, prefix: str, match: re.Match[str], names: list[str]) -> Found:
         backup_id = match.group("id")
         base = BackupSummary(
             backup_id=backup_id,
@@ -511,7 +541,7 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
             problem="no metadata object: the backup did not finish",
         )
         if prefix + METADATA_SUFFIX not in names:
-            return base
+            return Found(base)
         record = Backup(
             id=backup_id,
             volume_id=match.group("volume"),
@@ -521,16 +551,18 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
         try:
             loaded = self._backups.load(record)
         except DocketError as err:
-            return BackupSummary(
-                backup_id=backup_id,
-                status="invalid",
-                container=self.container,
-                volume_id=match.group("volume"),
-                object_count=base.object_count,
-                problem=str(err),
+            return Found(
+                BackupSummary(
+                    backup_id=backup_id,
+                    status="invalid",
+                    container=self.container,
+                    volume_id=match.group("volume"),
+                    object_count=base.object_count,
+                    problem=str(err),
+                )
             )
         meta = loaded.metadata
-        return BackupSummary(
+        summary = BackupSummary(
             backup_id=backup_id,
             status="available",
             container=self.container,
@@ -538,7 +570,7 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
             parent_id=meta.get("parent_id"),
             created_at=record_time(meta.get("created_at")),
             name=meta.get("backup_name"),
-            size=gib(loaded.end()),
             object_count=len(loaded.objects),
             version=meta.get("version"),
         )
+        return Found(summary, loaded.end())

@@ -12,6 +12,7 @@ ecosystem's own environment: python-swiftclient's ``ST_AUTH``/``ST_USER``/``ST_K
 from __future__ import annotations
 
 import configparser
+import difflib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,11 +32,48 @@ from docket.backup.posix import DEFAULT_CHUNK_SIZE, PosixBackupDriver
 from docket.core.errors import DriverOptionError, UnsafeFile, UsageError, show
 from docket.core.registry import Registry
 
-__all__ = ["CONFIG_LIMIT", "SCHEMES", "CinderConfig", "open_driver", "read_cinder_config"]
+__all__ = [
+    "CONFIG_LIMIT",
+    "KNOWN_OPTIONS",
+    "SCHEMES",
+    "CinderConfig",
+    "open_driver",
+    "read_cinder_config",
+]
 
 SCHEMES = ("swift", "s3")
 CONFIG_LIMIT = 4 << 20
 """The most bytes a cinder.conf may have."""
+
+
+# The options of Cinder's Swift and S3 backup drivers (cinder/backup/drivers/swift.py, s3.py)
+# and the others docket reads: a backup_swift_* or backup_s3_* name not here, or a name a
+# letter or two from one, is a typo Cinder (oslo.config) would ignore without a word.
+KNOWN_OPTIONS = frozenset(
+    {
+        *(
+            f"backup_swift_{name}"
+            for name in [
+                "url", "auth_url", "auth", "auth_version", "tenant", "user_domain", "user", "key",
+                "container", "project_domain", "project", "object_size", "block_size",
+                "retry_attempts", "retry_backoff", "enable_progress_timer", "ca_cert_file",
+                "auth_insecure", "service_auth", "create_storage_policy",
+            ]
+        ),
+        *(
+            f"backup_s3_{name}"
+            for name in [
+                "endpoint_url", "store_access_key", "store_secret_key", "store_bucket",
+                "object_size", "block_size", "enable_progress_timer", "http_proxy", "https_proxy",
+                "timeout", "max_pool_connections", "retry_max_attempts", "retry_mode",
+                "verify_ssl", "ca_cert_file", "md5_validation", "sse_customer_key",
+                "sse_customer_algorithm",
+            ]
+        ),
+        "backup_compression_algorithm",
+        "storage_availability_zone",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +82,26 @@ class CinderConfig:
 
     options: Mapping[str, str]
     source: str = "cinder.conf"
+
+    def doubts(self) -> list[str]:
+        """What looks like a typo: each ``backup_swift_*``/``backup_s3_*`` option Cinder's
+        drivers do not have, and each other option a letter or two from one docket reads
+        (``backup_swfit_key``), with the known name it is closest to. Cinder ignores them;
+        so does docket, which says so (a warning, not an error: the file works for Cinder)."""
+        out = []
+        for name in sorted(self.options):
+            if name in KNOWN_OPTIONS:
+                continue
+            ours = name.startswith(("backup_swift_", "backup_s3_"))
+            cutoff = 0.8 if ours else 0.85
+            close = difflib.get_close_matches(name, KNOWN_OPTIONS, n=1, cutoff=cutoff)
+            if ours or close:
+                guess = f" (did you mean {close[0]}?)" if close else ""
+                out.append(
+                    f"{self.source}: [DEFAULT] {name} is not an option of Cinder's Swift "
+                    f"or S3 backup driver{guess}: it is ignored"
+                )
+        return out
 
     def text(self, name: str, default: str | None = None) -> str | None:
         value = self.options.get(name)
@@ -96,7 +154,15 @@ def read_cinder_config(path: str | os.PathLike[str]) -> CinderConfig:
             f"{where}: not an INI file ({type(err).__name__})",
             "cinder.conf is an oslo.config INI file with a [DEFAULT] section",
         ) from None
-    section = dict(parser["DEFAULT"]) if parser.has_section("DEFAULT") else {}
+    if not parser.has_section("DEFAULT"):
+        found = ", ".join(f"[{name}]" for name in parser.sections()[:10]) or "none"
+        raise UsageError(
+            "--cinder-config",
+            f"{path} has no [DEFAULT] section (its sections: {show(found)})",
+            "Cinder reads the backup_swift_*, backup_s3_* and backup_compression_algorithm "
+            "options from [DEFAULT]",
+        )
+    section = dict(parser["DEFAULT"])
     return CinderConfig({k.lower(): v.strip() for k, v in section.items()}, str(path))
 
 
@@ -195,7 +261,7 @@ def _swift_store(config: CinderConfig, env: Mapping[str, str]) -> Any:
             auth_url=_required(config, "backup_swift_auth_url"),
             user=_required(config, "backup_swift_user"),
             key=_required(config, "backup_swift_key"),
-            auth_version=config.text("backup_swift_auth_version", "1") or "1",
+            auth_version=_auth_version(config),
             os_options=os_options,
             **settings,
         )
@@ -294,6 +360,15 @@ def _s3_store(config: CinderConfig) -> Any:
         http_proxy=config.text("backup_s3_http_proxy"),
         https_proxy=config.text("backup_s3_https_proxy"),
     )
+
+
+def _auth_version(config: CinderConfig) -> str:
+    """``backup_swift_auth_version``: 1 (Cinder's default), 2 or 3; anything else would reach
+    swiftclient, which fails it as a request, retried with backoff."""
+    value = config.text("backup_swift_auth_version", "1") or "1"
+    if value not in ("1", "2", "3", "2.0", "3.0"):
+        raise config._bad("backup_swift_auth_version", value, "1, 2 or 3")
+    return value
 
 
 def _required(config: CinderConfig, name: str) -> str:

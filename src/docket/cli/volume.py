@@ -19,10 +19,11 @@ import click
 from docket import fs
 from docket.backup._chunks import Compression
 from docket.backup._model import Backup, BackupSummary, MetadataAPI, SkippedPath
+from docket.backup.errors import RecordDecodeError
 from docket.backup.objects import ObjectStoreBackupDriver
 from docket.backup.posix import PosixBackupDriver
 from docket.backup.records import RECORD_TEXT_LIMIT, TEXT_FIELDS, check_text
-from docket.backup.roots import open_driver
+from docket.backup.roots import open_driver, read_cinder_config
 from docket.cli import options
 from docket.cli.common import (
     EXIT_FAILED,
@@ -36,7 +37,7 @@ from docket.cli.common import (
 )
 from docket.cli.output import emit
 from docket.core.display import display
-from docket.core.errors import BackupError, DriverOptionError
+from docket.core.errors import BackupError, CommandFailed, DriverOptionError
 from docket.core.registry import Registry
 
 PROGRESS_HELP = "Draw a progress bar (default: only on a terminal)."
@@ -84,7 +85,37 @@ def _driver(
 ) -> PosixBackupDriver | ObjectStoreBackupDriver:
     """The driver of ``common``'s root (its options from ``cinder_config``); ``extra`` are
     :func:`~docket.backup.roots.open_driver`'s other keywords."""
-    return open_driver(common["root"], api, cinder_config=common.get("cinder_config"), **extra)
+    config = common.get("cinder_config")
+    if config is not None:
+        # What Cinder would ignore without a word (a mistyped option) is said, not an error.
+        for doubt in read_cinder_config(config).doubts():
+            common["stderr"].write(f"warning: {display(doubt)}\n")
+    return open_driver(common["root"], api, cinder_config=config, **extra)
+
+
+def _where(driver: PosixBackupDriver | ObjectStoreBackupDriver, root: PathArg) -> str:
+    """The root as messages name it: a store's URL with its container (``swift://`` alone
+    names the one cinder.conf gives), a directory as given."""
+    return driver.url if isinstance(driver, ObjectStoreBackupDriver) else display(root)
+
+
+@contextlib.contextmanager
+def _volume_file(path: PathArg, doing: str, hint: str) -> Iterator[None]:
+    """An ``OSError`` about ``path`` itself (missing, no permission), or about a file beside
+    it (a restore's temporary file), said as ``docket validate`` says it: the path given,
+    then what went wrong, with a hint; not the temporary file's name, nor no hint."""
+    try:
+        yield
+    except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError) as err:
+        named = Path(os.fsdecode(err.filename)) if err.filename is not None else None
+        given = Path(path)
+        if named is None or (named != given and named.parent != given.parent):
+            raise
+        raise CommandFailed(
+            f"{display(path)}: cannot {doing}: {err.strerror}",
+            hint=hint if isinstance(err, FileNotFoundError | NotADirectoryError) else "check "
+            "its permissions",
+        ) from None
 
 
 @contextlib.contextmanager
@@ -178,7 +209,10 @@ def backup(
                 display_name=name,
                 display_description=description,
             )
-            with _bar(common, "backup") as report:
+            with (
+                _bar(common, "backup") as report,
+                _volume_file(path, "read", "check the path of the file or block device to back up"),
+            ):
                 done = driver.backup(request, path, progress=report)
         kind = f"incremental of {done.parent_id}" if done.parent_id else "full"
         return (
@@ -214,7 +248,10 @@ def restore(
         registry = _registry(common)
         with _metadata_api(db, registry) as api:
             driver = _driver(common, api, registry=registry)
-            with _bar(common, "restore") as report:
+            with (
+                _bar(common, "restore") as report,
+                _volume_file(target, "write", "check that the target's directory exists"),
+            ):
                 done = driver.restore(backup_id, volume_id, target, progress=report)
         lines = [
             f"restored {done.backup_id} onto {target}: {done.size} bytes",
@@ -340,7 +377,16 @@ def import_record(record: str, *, stdin: BinaryIO | None = None, **common: Unpac
             source = stdin if stdin is not None else fs.standard_input("record")
             raw = fs.read_bounded(source, RECORD_TEXT_LIMIT, what="record", name="<stdin>")
             text = raw.decode("ascii", "replace")
-        imported = driver.import_record(text.strip())
+        try:
+            imported = driver.import_record(text.strip())
+        except RecordDecodeError as err:
+            if record != "-" and os.path.lexists(record):
+                # A file's name given where its text goes: say how to pass the file.
+                err.hint = (
+                    f"RECORD is the record's text, and {display(record)} is a file: pass "
+                    f"`- < {display(record)}` or \"$(cat {display(record)})\""
+                )
+            raise
         result = driver.verify(imported.backup)
         return (
             {
@@ -365,8 +411,10 @@ def list_backups(*, volume_id: str | None = None, **common: Unpack[Common]) -> i
     """``docket volume list``: the backups under ``root`` (of ``volume_id`` only, when given)."""
 
     def work() -> _Outcome:
-        found = _driver(common).list_backups(volume_id, on_skip=skipped)
-        return [s.fields() for s in found], _list_text(found, common["root"], volume_id), EXIT_OK
+        driver = _driver(common)
+        found = driver.list_backups(volume_id, on_skip=skipped)
+        text = _list_text(found, _where(driver, common["root"]), volume_id)
+        return [s.fields() for s in found], text, EXIT_OK
 
     def skipped(place: SkippedPath) -> None:
         # Not a backup row (no id is known without following it): a warning, in every format.
@@ -375,12 +423,10 @@ def list_backups(*, volume_id: str | None = None, **common: Unpack[Common]) -> i
     return _report(common, work, sort_keys=False)
 
 
-def _list_text(
-    found: list[BackupSummary], root: str | os.PathLike[str], volume_id: str | None
-) -> str:
+def _list_text(found: list[BackupSummary], root: str, volume_id: str | None) -> str:
     if not found:
         of = f" of volume {display(volume_id)}" if volume_id is not None else ""
-        return f"no backups under {display(root)}{of}\n"
+        return f"no backups under {root}{of}\n"
     rows = [("BACKUP", "VOLUME", "PARENT", "CREATED", "SIZE", "OBJECTS", "STATUS")]
     rows += [
         (
