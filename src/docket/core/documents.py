@@ -123,6 +123,21 @@ class FamilySource:
     def fingerprints(self) -> dict[Version, str]:
         return {v: fingerprint(doc) for v, doc in self.documents.items()}
 
+    def document_of(self, version: Version) -> str:
+        """The file ``version``'s document was read from, as the source of an error about
+        it (``FAMILY vVERSION`` for a family built without a folder)."""
+        if self.directory is None:
+            return f"{self.name} v{version_text(version)}"
+        return str(self.directory / f"{version_text(version)}.json")
+
+    def refused(self, version: Version, err: SchemaDocumentError) -> SchemaDocumentError:
+        """``err``, about ``version``'s document, sourced at its file and :func:`placed` in
+        it (an error raised where the file was not known names ``migration`` or nothing)."""
+        out = SchemaDocumentError(
+            self.document_of(version), err.reason, path=err.segments, hint=err.hint
+        )
+        return out if self.directory is None else placed(out)
+
     def fingerprint_findings(self) -> Iterator[str]:
         """A message for each released version whose document changed since release."""
         prints = self.fingerprints()

@@ -25,7 +25,7 @@ from docket.core.codec import (
     check_limits,
     parse,
 )
-from docket.core.documents import FamilySource, version_text
+from docket.core.documents import FamilySource, placed, version_text
 from docket.core.errors import (
     DigestMismatch,
     DocketError,
@@ -199,7 +199,12 @@ class Family:
 
     def __post_init__(self) -> None:
         for v in self.versions:
-            self._check_policy(v)
+            try:
+                self._check_policy(v)
+            except SchemaDocumentError as err:
+                if self.source.directory is not None:  # a file to find the place in
+                    placed(err)
+                raise
 
     # --- what the family is -------------------------------------------------------------
 
@@ -290,7 +295,7 @@ class Family:
     def _check_policy(self, version: Version) -> None:
         doc = self.source.documents[version]
         props = doc["schema"].get("properties", {})
-        where = f"{self.name} v{version}"
+        where = self.source.document_of(version)
         for section, spec in doc["policy"]["sections"].items():
             base = ["policy", "sections", section]
             if section not in props:

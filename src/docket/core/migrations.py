@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from docket.core.converters import BUILTIN_CONVERTERS as BUILTIN_CONVERTERS
 from docket.core.converters import Converter as Converter
-from docket.core.errors import MigrationError, PathSegment, show
+from docket.core.errors import MigrationError, PathSegment, SchemaDocumentError, show
 from docket.core.graph import VersionGraph as VersionGraph
 from docket.core.operations import OPERATIONS as OPERATIONS
 from docket.core.operations import Add as Add
@@ -166,6 +166,23 @@ def build_migration(
     )
 
 
+def _known_converters(
+    specs: Any, at: tuple[PathSegment, ...], converters: Mapping[str, Converter]
+) -> None:
+    """Refuse a ``convert`` entry of a document's operation list (at ``at``) that names a
+    converter nobody registered, at its ``converter`` member."""
+    for i, entry in enumerate(specs):
+        name = entry.get("converter") if entry.get("op") == "convert" else None
+        if isinstance(name, str) and name not in converters:
+            raise SchemaDocumentError(
+                "migration",
+                f"unknown converter {show(name)}",
+                path=(*at, i, "converter"),
+                hint="known converters: " + ", ".join(sorted(converters))
+                + "; register your own with load_registry(converters=...)",
+            )
+
+
 def migration_from_document(
     family: str,
     source: Version,
@@ -176,6 +193,7 @@ def migration_from_document(
     """Compile the ``migration`` member of a version document."""
     at: tuple[PathSegment, ...] = ("migration",)
     ups = parse_operations(spec.get("upgrade", ()), (*at, "upgrade"))
+    _known_converters(spec.get("upgrade", ()), (*at, "upgrade"), converters)
     down_spec = spec.get("downgrade")
     if down_spec is None:
         return build_migration(
@@ -185,6 +203,7 @@ def migration_from_document(
     downs: Downgrade = INVERSE
     if ops != INVERSE:
         downs = parse_operations(ops, (*at, "downgrade", "operations"))
+        _known_converters(ops, (*at, "downgrade", "operations"), converters)
     return build_migration(
         family,
         source,

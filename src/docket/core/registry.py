@@ -66,7 +66,7 @@ class Registry:
             spec = doc.get("migration")
             if spec is None:
                 continue
-            args = (name, spec["from"], version, spec, self.converters)
+            args = (src, name, spec["from"], version, spec, self.converters)
             if later:
                 edges.append(
                     PendingEdge(spec["from"], version, functools.partial(_document_edge, *args))
@@ -196,12 +196,16 @@ def _bundled(source: FamilySource) -> bool:
     return source.directory is not None and source.directory.parent == _bundled_dir()
 
 
-def _document_edge(*args: Any) -> Migration:
+def _document_edge(src: FamilySource, *args: Any) -> Migration:
     """:func:`~docket.core.migrations.migration_from_document` (family, source, target,
-    spec, converters), its module imported on first use."""
+    spec, converters), its module imported on first use; an error in the migration is
+    placed in the target version's document (``FILE:LINE:COLUMN``)."""
     from docket.core.migrations import migration_from_document
 
-    return migration_from_document(*args)
+    try:
+        return migration_from_document(*args)
+    except SchemaDocumentError as err:
+        raise src.refused(args[2], err) from None
 
 
 def load_registry(
