@@ -236,3 +236,18 @@ def test_a_second_document_of_a_version_is_a_finding(schemas: Path) -> None:
     found = [f for f in json.loads(out)["findings"] if f["check"] == "document"]
     assert [f["path"] for f in found] == [str(folder / "01.json")]
     assert "second document of version 1" in found[0]["message"]
+
+
+def test_a_second_document_of_a_version_refuses_a_release(schemas: Path) -> None:
+    """It was a finding of ``docket check`` only: ``release`` froze ``1.json`` while the
+    author's edits sat in ``01.json``. Refused, naming the file; nothing written."""
+    folder = schemas / "notes"
+    (folder / "01.json").write_bytes((folder / "1.json").read_bytes())
+    before = tree(schemas)
+    code, out, err = run(release, "notes", "1", schemas=schemas)
+    assert code != 0, out + err
+    assert "second document of a version" in err and str(folder / "01.json") in err, err
+    assert tree(schemas) == before
+    (folder / "01.json").unlink()
+    code, out, err = run(release, "notes", "1", schemas=schemas)
+    assert code == 0, out + err

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from docket.authoring.checks import _second_documents
 from docket.core.documents import GOLDEN, MANIFEST, fingerprint, read_document, version_text
 from docket.core.errors import DocketError, show
 from docket.core.family import Family
@@ -92,8 +93,9 @@ def _install_hint() -> str:
 def plan_release(family: Family, version: Version, *, golden: bool = True) -> ReleasePlan:
     """Work out the release of ``version`` without writing anything.
 
-    Raises :class:`ReleaseRefused` when the family has no folder, the version was released
-    with another document, golden containers are asked for without hypothesis installed, or
+    Raises :class:`ReleaseRefused` when the family has no folder, the folder holds a second
+    document of a version (``01.json`` beside ``1.json``), the version was released with
+    another document, golden containers are asked for without hypothesis installed, or
     older golden containers no longer load.
     """
     family.spec(version)
@@ -101,6 +103,16 @@ def plan_release(family: Family, version: Version, *, golden: bool = True) -> Re
     if folder is None:
         raise ReleaseRefused(
             family.name, version, "the family has no folder", hint="load it from a directory"
+        )
+    seconds = [f.path for f in _second_documents(family.source, folder)]
+    if seconds:
+        raise ReleaseRefused(
+            family.name,
+            version,
+            "the family folder holds a second document of a version, which docket never "
+            "reads: an edit made there is not what would be released",
+            hint="move what it should say into the version's own document, then remove it",
+            problems=seconds,
         )
     text = version_text(version)
     manifest = read_document(folder / MANIFEST)
