@@ -22,6 +22,7 @@ from docket.backup import Backup
 from docket.backup._layout import METADATA_BASE_LIMIT, METADATA_PER_OBJECT, LoadedBackup
 from docket.backup.engine import ChunkedBackupDriver
 from docket.backup.errors import BackupNotFound, InvalidBackup
+from docket.backup.objects import ObjectStoreBackupDriver
 from docket.backup.posix import PosixBackupDriver, PosixStore
 from docket.backup.store import ObjectPage, ObjectStore
 from docket.core.errors import BackupError, FileTooLarge
@@ -357,3 +358,69 @@ def test_a_storage_read_failing_is_the_storages_failure_not_the_targets(
     assert "cannot write" not in str(caught.value)
     assert target.read_bytes() == b"before"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["target", "vol"]
+
+
+# --- sizes in a listing -------------------------------------------------------------------
+
+
+class _Sized(MemoryStore):
+    """The listing gives each object's size, as Swift's JSON listing and S3's do."""
+
+    def list_objects(
+        self, container: str, prefix: str = "", *, marker: str | None = None, limit: int = 1000
+    ) -> ObjectPage:
+        page = super().list_objects(container, prefix, marker=marker, limit=limit)
+        sizes = tuple(len(self.containers[container][n]) for n in page.names)
+        return ObjectPage(page.names, page.marker, sizes)
+
+
+class _WrongSizes(_Sized):
+    def list_objects(
+        self, container: str, prefix: str = "", *, marker: str | None = None, limit: int = 1000
+    ) -> ObjectPage:
+        page = super().list_objects(container, prefix, marker=marker, limit=limit)
+        return ObjectPage(page.names, page.marker, tuple(s + 1 for s in page.sizes or ()))
+
+
+class _TooFewSizes(_Sized):
+    def list_objects(
+        self, container: str, prefix: str = "", *, marker: str | None = None, limit: int = 1000
+    ) -> ObjectPage:
+        page = super().list_objects(container, prefix, marker=marker, limit=limit)
+        return ObjectPage(page.names, page.marker, (page.sizes or ())[1:])
+
+
+def test_the_kit_holds_listed_sizes_to_the_objects() -> None:
+    check_object_store(_Sized)
+    with pytest.raises(AssertionError, match="listed with"):
+        check_object_store(_WrongSizes)
+    with pytest.raises(AssertionError, match="names gave"):
+        check_object_store(_TooFewSizes)
+
+
+def test_the_posix_store_lists_sizes(tmp_path: Path) -> None:
+    store = PosixStore(tmp_path)
+    store.create_container("ab/cd/abcd")
+    store.put_object("ab/cd/abcd", "volume_x-00001", b"abc", md5=hashlib.md5(b"abc").hexdigest())
+    assert store.list_objects("ab/cd/abcd").sizes == (3,)
+
+
+def _listed_stored(store: MemoryStore, tmp_path: Path) -> dict[str, int | None]:
+    driver = ObjectStoreBackupDriver(store, chunk_size=64 * 1024)
+    volume = tmp_path / "vol"
+    volume.write_bytes(os.urandom(200_000))
+    driver.backup(Backup(id="full-1", volume_id="v"), volume)
+    driver.backup(Backup(id="incr-1", volume_id="v", parent_id="full-1"), volume)
+    return {b.backup_id: b.stored_bytes for b in driver.list_backups()}
+
+
+def test_an_object_store_listing_reports_what_each_backup_stores(tmp_path: Path) -> None:
+    """Swift and S3 listed ``stored_bytes`` 0 for every backup: the listing's sizes are
+    summed now; a store whose listing has no sizes says unknown (None), not 0."""
+    store = _Sized()
+    stored = _listed_stored(store, tmp_path)
+    (objects,) = store.containers.values()
+    for backup_id, size in stored.items():
+        assert size == sum(len(v) for n, v in objects.items() if f"_backup_{backup_id}" in n)
+    assert stored["full-1"] and stored["full-1"] > 200_000 // 2  # random bytes: stored whole
+    assert _listed_stored(MemoryStore(), tmp_path) == {"full-1": None, "incr-1": None}

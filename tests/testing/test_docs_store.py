@@ -4,13 +4,17 @@ back up, verify, restore, list, find and delete exactly as the page says."""
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from docket.backup import FileTooLarge, InvalidBackup
+from docket.backup import Backup, FileTooLarge, InvalidBackup
+from docket.backup.posix import PosixBackupDriver
+from docket.core.errors import DriverOptionError
 from docket.testing import check_object_store
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "backup-drivers.md"
@@ -56,3 +60,46 @@ def test_the_kit_fails_a_store_that_keeps_a_refused_write() -> None:
 
     with pytest.raises(AssertionError):
         check_object_store(Careless, container="docket-kit")
+
+
+def _backed_up(driver: Any, backup_id: str, volume: bytes, **fields: Any) -> Any:
+    with tempfile.TemporaryFile() as source:
+        source.write(volume)
+        source.seek(0)
+        return driver.backup(Backup(id=backup_id, volume_id="vol-1", size=1, **fields), source)
+
+
+def _restored(driver: Any, backup: Any) -> bytes:
+    with tempfile.TemporaryFile() as target:
+        driver.restore(backup, "vol-2", target)
+        target.seek(0)
+        return target.read()
+
+
+@pytest.mark.parametrize("short", ["b1", "c"])
+def test_a_short_id_is_refused_by_the_pages_driver_as_by_posix(short: str) -> None:
+    """``b1`` went to container ``b1//b1`` and its restore looked in ``b1/b1`` (BackupNotFound):
+    a driver over any store in the default layout refuses it as the POSIX one does, before
+    anything is stored."""
+    page = _page()
+    driver = page["MemoryBackupDriver"](page["MemoryStore"]())
+    with pytest.raises(DriverOptionError, match=f'"{short}" is shorter than 3 characters') as e:
+        _backed_up(driver, short, b"\1" * 4096)
+    assert e.value.backup_id == short and "<id[0:2]>/<id[2:4]>/<id>" in str(e.value)
+    assert driver.store.containers == {}
+    kept = _backed_up(driver, short, b"\1" * 4096, container=f"mine/{short}")  # its own place
+    assert kept.container == f"mine/{short}" and _restored(driver, kept) == b"\1" * 4096
+
+
+def test_a_short_id_in_cinders_layout_is_found_where_cinder_put_it() -> None:
+    """Cinder's POSIX driver puts ``b1`` in ``b1/b1`` (``os.path.join`` drops the empty
+    ``id[2:4]``): reading it by id or by its record looks there, as writing would."""
+    page = _page()
+    driver = page["MemoryBackupDriver"](page["MemoryStore"]())
+    volume = os.urandom(8192)
+    made = _backed_up(driver, "b1", volume, container="elsewhere/b1")
+    driver.store.containers["b1/b1"] = driver.store.containers.pop("elsewhere/b1")
+    assert PosixBackupDriver.backup_dir_for("b1") == "b1/b1"
+    assert _restored(driver, "b1") == volume
+    assert _restored(driver, made.replace(container="b1/b1")) == volume
+    assert driver.verify("b1").problems == ()

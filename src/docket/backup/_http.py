@@ -21,7 +21,7 @@ from typing import IO, Any, BinaryIO
 
 from docket.backup import _threads
 from docket.backup.errors import InvalidBackup, ObjectStoreError
-from docket.backup.store import ObjectPage
+from docket.backup.store import ObjectPage, known_size
 from docket.core.errors import DriverOptionError, FileTooLarge, show
 
 SPOOL_IN_MEMORY = 8 << 20
@@ -634,8 +634,9 @@ class HttpObjectStore:
 
     def _page(
         self, container: str, prefix: str, marker: str | None, limit: int
-    ) -> tuple[list[str], bool]:
-        """Up to ``limit`` names after ``marker``, and whether the store says there are more."""
+    ) -> tuple[list[tuple[str, object]], bool]:
+        """Up to ``limit`` names after ``marker``, each with the size the listing gives (as
+        it came: checked here), and whether the store says there are more."""
         raise NotImplementedError
 
     def _delete(self, container: str, name: str) -> None:
@@ -715,10 +716,11 @@ class HttpObjectStore:
         if limit < 1:
             raise DriverOptionError(f"a listing page of {limit} names", hint="ask for 1 or more")
         with self._requests(f"listing {self.kind} {container}"):
-            names, more = self._page(container, prefix, marker, limit)
-        names = names[:limit]
+            listed, more = self._page(container, prefix, marker, limit)
+        names = [name for name, _ in listed[:limit]]
         check_page(names, prefix, marker, f"{self.kind} {container}")
-        return ObjectPage(tuple(names), names[-1] if more and names else None)
+        sizes = tuple(known_size(size) for _, size in listed[:limit])
+        return ObjectPage(tuple(names), names[-1] if more and names else None, sizes)
 
     def delete_object(self, container: str, name: str) -> None:
         check_container(container)

@@ -183,9 +183,10 @@ def check_prefix(backup: Backup | str, backup_id: str) -> str | None:
 
 
 def backup_dir_for(backup_id: str) -> str:
-    """A backup's directory relative to the root, as Cinder lays it out: ``ab/cd/abcd...``."""
+    """A backup's directory relative to the root, as Cinder lays it out: ``ab/cd/abcd...``,
+    and ``b1/b1`` for ``b1`` (Cinder's ``os.path.join`` drops the empty ``id[2:4]``)."""
     check_id(backup_id)
-    return f"{backup_id[0:2]}/{backup_id[2:4]}/{backup_id}"
+    return "/".join(part for part in (backup_id[0:2], backup_id[2:4], backup_id) if part)
 
 
 def default_container(backup_id: str, error: type[BackupError]) -> str:

@@ -185,8 +185,9 @@ class BackupSummary:
     """Its display name."""
     size: int | None = None
     """The volume's size in GiB, rounded up, as its record says (``None`` when unknown)."""
-    stored_bytes: int = 0
-    """Bytes of its own files on disk: what deleting it frees."""
+    stored_bytes: int | None = None
+    """Bytes of its own files or objects: what deleting it frees (``None`` when the store's
+    listing does not give every object's size)."""
     object_count: int = 0
     """Its data objects (those listed in its metadata object, or those stored)."""
     version: str | None = None

@@ -2,10 +2,10 @@
 
 A backup's directory is ``<id[0:2]>/<id[2:4]>/<id>``, three levels down; Cinder's
 ``os.path.join`` drops the empty ``id[2:4]`` of an id of one or two characters, whose
-directory is then ``<id>/<id>``, two levels down. docket no longer makes such backups (see
-``docket.backup.posix.MIN_ID``), but older ones are still found, listed and counted as
-children. A ``b1/b1`` directory may also be the way to the backups whose ids start ``b1b1``:
-only the files named as backup ``b1``'s objects make it that backup's.
+directory is then ``<id>/<id>``, two levels down. docket no longer makes such backups
+(:data:`MIN_ID`, in every driver's default layout), but older ones are still found, listed
+and counted as children. A ``b1/b1`` directory may also be the way to the backups whose ids
+start ``b1b1``: only the files named as backup ``b1``'s objects make it that backup's.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ from pathlib import Path
 from pathlib import PurePosixPath as P
 
 from docket import fs
+
+MIN_ID = 3
+"""The shortest id of a new backup in the default layout: ``ab/c/abc`` is three levels down,
+as every backup's directory must be to be listed and found (``ab`` would be ``ab/ab``)."""
 
 _LEGACY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]?")
 """A path-safe id (``docket.backup._layout.safe_id``) of one or two characters: its

@@ -47,7 +47,9 @@ from docket.backup._layout import (
     LoadedBackup,
     StoredBackup,
     _naming,
+    backup_dir_for,
     check_id,
+    default_container,
     gib,
     iso_utc,
     own_objects,
@@ -67,6 +69,7 @@ from docket.backup._seal import SEAL, seal_of
 from docket.backup._targets import volume_path, write_restore
 from docket.backup._threads import executor
 from docket.backup._verify import verify_chain
+from docket.backup._walk import MIN_ID
 from docket.backup._writer import ObjectWriter
 from docket.backup.base import BackupDriver
 from docket.backup.errors import BackupInUse, InvalidBackup
@@ -130,8 +133,20 @@ class ChunkedBackupDriver(BackupDriver):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         sha_block_size: int = DEFAULT_SHA_BLOCK_SIZE,
         clock: Callable[[], datetime] = _utcnow,
+        availability_zone: str | None = None,
     ) -> None:
+        """``availability_zone`` is the backup service's (Cinder's ``self.az``, its
+        ``storage_availability_zone``): what the records of its backups say (None: unknown)."""
         super().__init__(metadata_api, registry=registry)
+        if availability_zone is not None:
+            check_text(
+                availability_zone,
+                (),
+                error=DriverOptionError,
+                hint="a backup record keeps it: printable characters only",
+                what="availability zone",
+            )
+        self.availability_zone = availability_zone
         self.compression = self._compression(compression)
         if sha_block_size <= 0 or chunk_size <= 0 or chunk_size % sha_block_size:
             raise DriverOptionError(
@@ -173,8 +188,24 @@ class ChunkedBackupDriver(BackupDriver):
 
     def _new_container(self, backup: Backup) -> tuple[str, str]:
         """The id of a backup about to be taken and the container its objects go to: the
-        record's ``container``, else ``<id[0:2]>/<id[2:4]>/<id>`` (Cinder's layout)."""
-        return self._backups.container_of(backup)
+        record's ``container``, else ``<id[0:2]>/<id[2:4]>/<id>`` (Cinder's layout).
+
+        The caller's id is checked as a usage error (:class:`DriverOptionError`): one that
+        Cinder's layout cannot hold, and one shorter than :data:`MIN_ID` whose container is
+        that layout's (``b1`` would be ``b1/b1``, two levels down, as Cinder makes it)."""
+        if not backup.container:
+            default_container(backup.id, DriverOptionError)
+        backup_id, container = self._backups.container_of(backup)
+        if len(backup_id) < MIN_ID and container == backup_dir_for(backup_id):
+            raise DriverOptionError(
+                f"backup id {show(backup_id)} is shorter than {MIN_ID} characters: Cinder's "
+                f"layout, <id[0:2]>/<id[2:4]>/<id>, would put it in {container}, not "
+                f"{MIN_ID} levels down, where `docket volume list` and delete's check for "
+                "incrementals look (docket makes no backup there, in any store)",
+                backup_id=backup_id,
+                hint="use a longer id (Cinder uses UUIDs), or leave --backup-id out",
+            )
+        return backup_id, container
 
     def _chain(self, backup: Backup | str) -> list[LoadedBackup]:
         """A stored backup and its parents, newest first, each checked as restore needs."""
@@ -295,6 +326,8 @@ class ChunkedBackupDriver(BackupDriver):
             status="available",
             created_at=iso_utc(now),
             data_timestamp=backup.data_timestamp or iso_utc(now),
+            # Cinder's backup manager: the service's zone unless the request named one.
+            availability_zone=backup.availability_zone or self.availability_zone,
         )
 
     def _parent(self, backup: Backup, volume_id: str) -> tuple[bytes | bytearray | None, int]:
@@ -626,7 +659,13 @@ class ChunkedBackupDriver(BackupDriver):
             # Cinder's data_timestamp of a volume backup is its created_at; docket's backups
             # are all of volumes (none of snapshots), and backup() sets it so.
             data_timestamp=created_at,
+            availability_zone=self._zone_of(top.stored),
         )
+
+    def _zone_of(self, stored: StoredBackup) -> str | None:
+        """The availability zone of a stored backup's service: this driver's, unless the
+        backup says otherwise (Swift's and S3's object names hold it)."""
+        return self.availability_zone
 
     def export_record(
         self,

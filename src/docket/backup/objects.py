@@ -62,7 +62,7 @@ from docket.backup.errors import (
     InvalidBackup,
     ListingTooLong,
 )
-from docket.backup.store import DEFAULT_PAGE, ObjectStore
+from docket.backup.store import DEFAULT_PAGE, ObjectPage, ObjectStore
 from docket.core.errors import BackupError, DocketError, show
 
 __all__ = [
@@ -140,6 +140,14 @@ class ObjectStoreBackups(Backups):
         A page out of order or not after the last is :class:`ObjectStoreError`; past
         :attr:`max_listed` names in all, :class:`ListingTooLong` (a listing that never ends).
         A missing container is ``FileNotFoundError``."""
+        for page in self.object_pages(container, prefix, limit=limit):
+            yield page.names
+
+    def object_pages(
+        self, container: str, prefix: str = "", *, limit: int = DEFAULT_PAGE
+    ) -> Iterator[ObjectPage]:
+        """:meth:`pages`, each page whole: its names with their sizes where the store gives
+        them (:meth:`ObjectPage.sized`)."""
         count = 0
         marker: str | None = None
         while True:
@@ -152,7 +160,7 @@ class ObjectStoreBackups(Backups):
                     f"{self.max_listed} names",
                     hint="a listing that never ends: the store is misbehaving (or raise the cap)",
                 )
-            yield page.names
+            yield page
             if page.marker is None or not page.names:
                 return
             marker = page.marker
@@ -417,10 +425,10 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
                 f"availability zone {show(availability_zone)} cannot be in an object name",
                 hint="use letters, digits, '_', '.', ':' and '-'",
             )
-        self.availability_zone = availability_zone
         self._prefixes: dict[str, str] = {}
         options.setdefault("chunk_size", DEFAULT_OBJECT_SIZE)
-        super().__init__(metadata_api, **options)
+        super().__init__(metadata_api, availability_zone=availability_zone, **options)
+        self.availability_zone: str = availability_zone
 
     @property
     def url(self) -> str:
@@ -433,6 +441,18 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
         )
 
     # --- the engine's questions -----------------------------------------------------------
+
+    def _new_container(self, backup: Backup) -> tuple[str, str]:
+        # The driver's container holds every backup: Cinder's per-backup layout and its
+        # rules for ids (MIN_ID) are not this one's.
+        return self._backups.container_of(backup)
+
+    def _zone_of(self, stored: StoredBackup) -> str | None:
+        # The zone Cinder's chunked driver wrote into the prefix, az_<zone>_backup_<id>: the
+        # service's that made it (an empty one is unknown).
+        tail = stored.prefix.rsplit("/", 1)[-1]
+        zone = tail.removeprefix("az_").removesuffix(f"_backup_{stored.backup_id}")
+        return zone if zone and tail == f"az_{zone}_backup_{stored.backup_id}" else None
 
     def _object_prefix(self, volume_id: str, now: datetime, backup_id: str) -> str:
         prefix = (
@@ -511,32 +531,38 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
         without one, ``invalid`` when it is refused. An object store has no links:
         ``on_skip`` (the POSIX driver's) is never called."""
         where = f"volume_{check_id(volume_id, 'volume id')}/" if volume_id else "volume_"
-        groups: dict[str, list[str]] = {}
+        groups: dict[str, dict[str, int | None]] = {}
         try:
-            for page in self._backups.pages(self.container, where):
-                for name in page:
+            # The listing's sizes are what each backup stores: no request per object.
+            for page in self._backups.object_pages(self.container, where):
+                for name, size in page.sized():
                     match = _ANY_OBJECT.fullmatch(name)
                     if match is not None:
-                        groups.setdefault(match.group("prefix"), []).append(name)
+                        groups.setdefault(match.group("prefix"), {})[name] = size
         except FileNotFoundError:
             raise self._backups.no_container(self.container) from None
         found: list[Found] = []
-        for prefix, names in sorted(groups.items()):
+        for prefix, sizes in sorted(groups.items()):
             match = _PREFIX.fullmatch(prefix)
             assert match is not None
-            found.append(self._summary(prefix, match, names))
+            known = [size for size in sizes.values() if size is not None]
+            stored = sum(known) if len(known) == len(sizes) else None  # unknown: not 0
+            found.append(self._summary(prefix, match, list(sizes), stored))
         # As on POSIX: an incremental is available only when its parents are (a parent is of
         # the same volume, so in the same listing), and its size is that of its chain.
         by_id = {item.summary.backup_id: item for item in found}
         return [with_chain(item, by_id, f"in {self.url}") for item in found]
 
-    def _summary(self, prefix: str, match: re.Match[str], names: list[str]) -> Found:
+    def _summary(
+        self, prefix: str, match: re.Match[str], names: list[str], stored: int | None
+    ) -> Found:
         backup_id = match.group("id")
         base = BackupSummary(
             backup_id=backup_id,
             status="partial",
             container=self.container,
             volume_id=match.group("volume"),
+            stored_bytes=stored,
             object_count=sum(1 for n in names if _DATA_OBJECT.fullmatch(n)),
             problem="no metadata object: the backup did not finish",
         )
@@ -557,6 +583,7 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
                     status="invalid",
                     container=self.container,
                     volume_id=match.group("volume"),
+                    stored_bytes=stored,
                     object_count=base.object_count,
                     problem=str(err),
                 )
@@ -570,6 +597,7 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
             parent_id=meta.get("parent_id"),
             created_at=record_time(meta.get("created_at")),
             name=meta.get("backup_name"),
+            stored_bytes=stored,
             object_count=len(loaded.objects),
             version=meta.get("version"),
         )

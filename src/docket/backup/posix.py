@@ -29,13 +29,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, TypeVar, Unpack
 
 from docket import fs
-from docket.backup import _threads
+from docket.backup import _threads, _walk
 from docket.backup._catalog import delete_backup, list_backups
 from docket.backup._chunks import Compression
 from docket.backup._layout import (
     BackupRoot,
     backup_dir_for,
-    default_container,
     safe_id,
 )
 from docket.backup._model import (
@@ -72,9 +71,8 @@ DEFAULT_DIR_MODE = 0o770
 DEFAULT_FILE_MODE = 0o660
 """Cinder's modes: a backup share is used by a group of services, whatever their umask."""
 
-MIN_ID = 3
-"""The shortest id of a new backup in the default layout: ``ab/c/abc`` is three levels down,
-as every backup's directory must be to be listed and found (``ab`` would be ``ab/ab``)."""
+MIN_ID = _walk.MIN_ID
+"""The shortest id of a new backup in the default layout (every chunked driver's rule)."""
 
 
 def _mode(value: int | None, what: str) -> int | None:
@@ -183,16 +181,17 @@ class PosixStore:
         if limit < 1:
             raise DriverOptionError(f"a listing page of {limit} names", hint="ask for 1 or more")
         with self._open_dir(container) as fd:
-            names = [
-                entry.name
+            entries = [
+                entry
                 for entry in fs.scan_dir(fd)
                 if entry.name.startswith(prefix)
                 and not entry.name.startswith(TEMP_PREFIX)
                 and not entry.directory
                 and (marker is None or entry.name > marker)
             ]
-        page = tuple(names[:limit])
-        return ObjectPage(page, page[-1] if len(names) > limit else None)
+        page = tuple(entry.name for entry in entries[:limit])
+        sizes = tuple(entry.size if entry.regular else None for entry in entries[:limit])
+        return ObjectPage(page, page[-1] if len(entries) > limit else None, sizes)
 
     def delete_object(self, container: str, name: str) -> None:
         _check_name(name, "object name")
@@ -391,12 +390,16 @@ class PosixBackupDriver(ChunkedBackupDriver):
         *,
         dir_mode: int | None = DEFAULT_DIR_MODE,
         file_mode: int | None = DEFAULT_FILE_MODE,
+        availability_zone: str | None = None,
         **options: Unpack[EngineOptions],
     ) -> None:
+        """``availability_zone``: the zone of the backup service (Cinder's
+        ``storage_availability_zone``) that new backups' and exported records say; the
+        layout keeps none, so a stored backup's record says it too (None: not known)."""
         # An unknown compression is refused before the modes, as it always was.
         self._compression(options.get("compression", Compression.ZLIB))
         self.store = PosixStore(root, dir_mode=dir_mode, file_mode=file_mode)
-        super().__init__(metadata_api, **options)
+        super().__init__(metadata_api, availability_zone=availability_zone, **options)
         self.root = self.store.root
         self.dir_mode = self.store.dir_mode
         self.file_mode = self.store.file_mode
@@ -414,25 +417,6 @@ class PosixBackupDriver(ChunkedBackupDriver):
         return backup_dir_for(backup_id)
 
     # --- the engine's questions -----------------------------------------------------------
-
-    def _new_container(self, backup: Backup) -> tuple[str, str]:
-        # The caller's id: one that Cinder's layout cannot hold is a usage error.
-        if not backup.container:
-            default_container(backup.id, DriverOptionError)
-        backup_id, container = super()._new_container(backup)
-        default = PurePosixPath(backup_dir_for(backup_id))  # b1//b1 is b1/b1, as Cinder writes
-        if len(backup_id) < MIN_ID and PurePosixPath(container) == default:
-            # "b1" would live in b1/b1, two levels down (Cinder's os.path.join drops the
-            # empty id[2:4]), where neither the listing nor delete's search for the
-            # backups built on one looks: its parent could be deleted under it.
-            raise DriverOptionError(
-                f"backup id {show(backup_id)} is shorter than {MIN_ID} characters: its "
-                f"directory would not be {MIN_ID} levels below the root, where "
-                "`docket volume list` and delete's check for incrementals look",
-                backup_id=backup_id,
-                hint="use a longer id (Cinder uses UUIDs), or leave --backup-id out",
-            )
-        return backup_id, container
 
     def _check_unused(self, container: str, backup_id: str) -> None:
         # Anything in the directory (another backup's files, a leftover) refuses it; so does

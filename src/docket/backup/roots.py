@@ -199,6 +199,9 @@ def open_driver(
     config = CinderConfig({}) if cinder_config is None else read_cinder_config(cinder_config)
     env = os.environ if environ is None else environ
     chosen = compression or config.text("backup_compression_algorithm") or Compression.ZLIB
+    # Cinder's backup service is in storage_availability_zone ("nova" unless set): the zone
+    # its backups' records say. Without a cinder.conf a POSIX root's is not known.
+    zone = config.text("storage_availability_zone", DEFAULT_AVAILABILITY_ZONE)
     if scheme is None:
         return PosixBackupDriver(
             where,
@@ -206,12 +209,13 @@ def open_driver(
             registry=registry,
             compression=chosen,
             chunk_size=chunk_size or DEFAULT_CHUNK_SIZE,
+            availability_zone=None if cinder_config is None else zone,
         )
     # swift:// or s3:// alone: the container cinder.conf names, else Cinder's default.
     option = "backup_swift_container" if scheme == "swift" else "backup_s3_store_bucket"
     common: dict[str, Any] = {
         "container": where or config.text(option) or DEFAULT_CONTAINER,
-        "availability_zone": config.text("storage_availability_zone", DEFAULT_AVAILABILITY_ZONE),
+        "availability_zone": zone,
         "registry": registry,
         "compression": chosen,
     }

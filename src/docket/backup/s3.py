@@ -202,13 +202,15 @@ class S3Store(HttpObjectStore):
 
     def _page(
         self, container: str, prefix: str, marker: str | None, limit: int
-    ) -> tuple[list[str], bool]:
+    ) -> tuple[list[tuple[str, object]], bool]:
         args: dict[str, Any] = {"Bucket": container, "Prefix": prefix, "MaxKeys": limit}
         if marker:
             args["StartAfter"] = marker
         answer = self._client.list_objects_v2(**args)
-        names = [str(item.get("Key", "")) for item in answer.get("Contents") or []]
-        return names, bool(answer.get("IsTruncated"))
+        # ListObjectsV2 gives each object's size ("Size"): no HEAD per object.
+        contents = answer.get("Contents") or []
+        listed = [(str(item.get("Key", "")), item.get("Size")) for item in contents]
+        return listed, bool(answer.get("IsTruncated"))
 
     def _delete(self, container: str, name: str) -> None:
         self._client.delete_object(Bucket=container, Key=name)

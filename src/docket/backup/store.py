@@ -14,7 +14,8 @@ protocol is what Swift and S3 offer, so that they can implement it too:
   was sent, and refuses (nothing stays under the name) when what it stored differs, as Swift
   checks an ETag and S3 a Content-MD5. There is no rename and no append;
 - reads are bounded: a caller says how many bytes it will read at most;
-- listings are by prefix, sorted, in pages (``marker`` and ``limit``, as Swift and S3 page);
+- listings are by prefix, sorted, in pages (``marker`` and ``limit``, as Swift and S3 page),
+  with each object's size where the listing has it (optional: unknown when left out);
 - deleting is idempotent: deleting a missing object is not an error;
 - retries, credentials and durability belong to the store: ``sync`` returns once everything
   written to a container is on stable storage (a no-op where a write is durable on return),
@@ -26,6 +27,7 @@ A third party adds a store by implementing :class:`ObjectStore` alone, and check
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -35,11 +37,28 @@ DEFAULT_PAGE = 1000
 
 @dataclass(frozen=True)
 class ObjectPage:
-    """One page of a listing: names in order, and where the next page starts."""
+    """One page of a listing: names in order, where the next page starts, and each object's
+    size when the listing gives it (Swift's ``bytes``, S3's ``Size``)."""
 
     names: tuple[str, ...]
     marker: str | None
     """Pass as ``marker`` for the next page; ``None`` when this page is the last."""
+    sizes: tuple[int | None, ...] | None = None
+    """The objects' sizes in bytes, in the order of ``names``; ``None`` (the whole tuple, or
+    one entry) where the store does not say. A store that lists names only leaves it out."""
+
+    def sized(self) -> Iterator[tuple[str, int | None]]:
+        """Each name with its size, ``None`` when not known: a size that is not a whole
+        number of bytes, or a count of sizes not that of the names, are not known either."""
+        sizes = self.sizes
+        if sizes is None or len(sizes) != len(self.names):
+            return ((name, None) for name in self.names)
+        return ((name, known_size(size)) for name, size in zip(self.names, sizes, strict=True))
+
+
+def known_size(size: object) -> int | None:
+    """``size`` when it is a whole number of bytes (not a bool, not negative), else None."""
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
 
 
 class ObjectSink(Protocol):
@@ -87,7 +106,9 @@ class ObjectStore(Protocol):
         self, container: str, prefix: str = "", *, marker: str | None = None,
         limit: int = DEFAULT_PAGE
     ) -> ObjectPage:
-        """The names starting with ``prefix`` after ``marker``, sorted, ``limit`` at most.
+        """The names starting with ``prefix`` after ``marker``, sorted, ``limit`` at most,
+        with their sizes when the listing has them (:attr:`ObjectPage.sizes`: no request
+        per object for them).
 
         A missing container raises ``FileNotFoundError``.
         """

@@ -156,11 +156,13 @@ class SwiftStore(HttpObjectStore):
 
     def _page(
         self, container: str, prefix: str, marker: str | None, limit: int
-    ) -> tuple[list[str], bool]:
+    ) -> tuple[list[tuple[str, object]], bool]:
         _, listed = self._conn().get_container(
             container, prefix=prefix or None, marker=marker or "", limit=limit
         )
-        return [str(item.get("name", "")) for item in listed], len(listed) >= limit
+        # The JSON listing gives each object's size ("bytes"): no HEAD per object.
+        sized = [(str(item.get("name", "")), item.get("bytes")) for item in listed]
+        return sized, len(listed) >= limit
 
     def _delete(self, container: str, name: str) -> None:
         self._conn().delete_object(container, name)

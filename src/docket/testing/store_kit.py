@@ -33,11 +33,28 @@ def _read(store: ObjectStore, container: str, name: str, limit: int | None = Non
 
 
 def _listed(store: ObjectStore, container: str, prefix: str, limit: int) -> Iterator[str]:
+    return (name for name, _ in _sized(store, container, prefix, limit))
+
+
+def _sized(
+    store: ObjectStore, container: str, prefix: str, limit: int
+) -> Iterator[tuple[str, int | None]]:
+    """The listing's names with the sizes it gives (``None`` where it gives none)."""
     marker: str | None = None
     for _ in range(10_000):
         page = store.list_objects(container, prefix, marker=marker, limit=limit)
         assert len(page.names) <= limit, f"a page of {limit} held {len(page.names)} names"
-        yield from page.names
+        sizes = getattr(page, "sizes", None)
+        if sizes is not None:
+            assert len(sizes) == len(page.names), (
+                f"a page of {len(page.names)} names gave {len(sizes)} sizes"
+            )
+            sizes = tuple(sizes)
+            for size in sizes:
+                assert size is None or (type(size) is int and size >= 0), (
+                    f"a listed size is {size!r}, not a number of bytes or None"
+                )
+        yield from zip(page.names, sizes or (None,) * len(page.names), strict=True)
         if page.marker is None:
             return
         assert page.names, "a page with a marker for more held no names"
@@ -61,8 +78,9 @@ def check_object_store(
     ``container`` is a container name the store accepts; it must not exist yet in a fresh
     store. Covers: containers (created once, again harmlessly), streamed and whole writes
     checked by MD5 (a mismatch refused and nothing left under the name), a write that is
-    neither committed nor aborted invisible, bounded reads, listings by prefix in pages,
-    idempotent deletes, and a missing object or container as ``FileNotFoundError``.
+    neither committed nor aborted invisible, bounded reads, listings by prefix in pages (with
+    the objects' sizes, where a page gives them: ``ObjectPage.sizes``), idempotent deletes,
+    and a missing object or container as ``FileNotFoundError``.
     """
     store = factory()
     assert isinstance(store, ObjectStore), "the store lacks a method of the ObjectStore protocol"
@@ -137,6 +155,15 @@ def check_object_store(
         got = list(_listed(store, container, PREFIX, limit))
         assert got == expected, f"pages of {limit}: {got} is not {expected}"
     assert sorted(_listed(store, container, "", 1000)) == sorted([*expected, *others])
+    # Sizes, where the listing gives them (optional: a store may list names only), are the
+    # objects' lengths.
+    lengths = {name: len(data), meta: len(b'{"version": "1.0.0"}')}
+    lengths.update((extra, len(extra.encode())) for extra in more)
+    for limit in (2, 1000):
+        for listed, size in _sized(store, container, PREFIX, limit):
+            assert size is None or size == lengths[listed], (
+                f"{listed} is listed with {size} bytes, but holds {lengths[listed]}"
+            )
 
     # Deletes: idempotent, and only the named object goes.
     store.delete_object(container, more[0])
