@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from docket import load_registry
-from docket.authoring import start_version, update_version
+from docket.authoring import release_version, start_version, update_version
 from docket.authoring.checks import Report, run_checks
 from docket.cli import commands
 from docket.core.documents import bundled_schemas, fingerprint
@@ -57,7 +57,7 @@ def test_a_changed_released_document_breaks_its_fingerprint(schemas: Path) -> No
     assert kinds(report) == {("backup-record", "fingerprint")}
     (finding,) = report.findings
     assert "released version 1 changed" in finding.message
-    assert finding.path.endswith("backup-record/manifest.json")
+    assert finding.path == str(schemas / "backup-record" / "1.json")  # the file edited
 
 
 def test_a_document_off_the_metaschema(schemas: Path) -> None:
@@ -133,6 +133,30 @@ def test_a_released_document_rewritten_with_a_new_fingerprint(repo: Path) -> Non
     messages = " ".join(f.message for f in report.findings)
     assert "release entry for version 1 changed since v1" in messages
     assert "was released at v1 and its document changed since" in messages
+
+
+def test_an_edited_release_says_how_to_undo_it_at_one_path(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hint said only "add a new version instead"; the fingerprint finding named
+    `schemas/<family>/manifest.json` and the --against one `<family>/1.json`, relative to
+    the schema directory. Both name the edited document as the directory was given, and
+    say how to revert the edit and where the change goes instead."""
+    monkeypatch.chdir(repo)
+    edit(Path("schemas") / "backup-record" / "1.json", lambda d: d.update(description="edited"))
+    stdout = io.StringIO()
+    code = commands.check(
+        "schemas", against="v1", stdout=stdout, stderr=io.StringIO(), output_format="json"
+    )
+    assert code == 1
+    findings = json.loads(stdout.getvalue())["findings"]
+    assert {f["check"] for f in findings} == {"fingerprint", "released"}
+    assert {f["path"] for f in findings} == {"schemas/backup-record/1.json"}
+    for finding in findings:
+        message = finding["message"]
+        assert "git checkout" in message and "-- schemas/backup-record/1.json" in message
+        assert "docket --schemas schemas new-version backup-record" in message
+    assert "git checkout v1 -- " in next(f for f in findings if f["check"] == "released")["message"]
 
 
 def test_a_released_version_removed_since_the_ref(repo: Path) -> None:
@@ -238,3 +262,40 @@ def test_a_started_version_whose_schema_changed_points_to_its_derivation(tmp_pat
     # Derived, the edge has operations: no finding is left to point anywhere.
     update_version(folder, [("note.title", "note.headline")])
     assert not [f for f in checks(schemas).findings if f.check == "soundness"]
+
+
+def test_a_broken_edge_is_one_golden_line_in_text_and_every_file_in_json(
+    tmp_path: Path,
+) -> None:
+    """A default the target schema refuses broke the edge notes 1 -> 2: `docket check`
+    printed one near-identical golden finding per golden container after the soundness
+    finding (12 lines). Text groups them per edge (the first file's finding, the count, the
+    next names); JSON keeps every finding. Each golden finding says what is wrong (the
+    invalid upgrade), not "migration failed" on a timestamp the failed run had already
+    converted in place."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "schemas", schemas)
+    release_version(load_registry(schemas).family("notes"), 1)
+    goldens = sorted((schemas / "notes" / "golden" / "1").glob("*.json"))
+    assert len(goldens) > 3
+
+    def break_default(doc: dict[str, Any]) -> None:
+        doc["migration"]["upgrade"][2]["default"] = "high"
+
+    edit(schemas / "notes" / "2.json", break_default)
+    text, as_json = io.StringIO(), io.StringIO()
+    assert commands.check(schemas, stdout=text, stderr=io.StringIO()) == 1
+    commands.check(schemas, stdout=as_json, stderr=io.StringIO(), output_format="json")
+    lines = text.getvalue().splitlines()
+    golden = [line for line in lines if ": golden: " in line]
+    assert len(golden) == 1, lines
+    assert f"and {len(goldens) - 1} more golden container(s) failing notes 1 -> 2" in golden[0]
+    assert str(goldens[0]) in golden[0] and goldens[1].name in golden[0]
+    assert "--format json lists each" in golden[0]
+    assert lines[-1].endswith(f"{len(goldens) + 1} finding(s)")
+    findings = json.loads(as_json.getvalue())["findings"]
+    in_json = [f for f in findings if f["check"] == "golden"]
+    assert sorted(f["path"] for f in in_json) == [str(p) for p in goldens]
+    for finding in in_json:
+        assert "the upgrade gives a container that is not valid at version 2" in finding["message"]
+        assert '"high" is not of type "integer"' in finding["message"]

@@ -363,3 +363,18 @@ def test_ten_thousand_objects_over_pages_shards_and_both_faces(saio: Saio, tmp_p
         assert shards.to_json() == whole.to_json()
     finally:
         _empty(driver)
+
+
+def test_an_empty_shard_names_the_container_cinder_conf_gives(
+    saio: Saio, tmp_path: Path
+) -> None:
+    """`docket audit swift:// --cinder-config` (the container from cinder.conf) said its
+    shard was empty "under swift://", without the container audited."""
+    container = fresh_container()
+    _store(saio).create_container(container)  # empty
+    conf = tmp_path / "cinder.conf"
+    conf.write_text(f"[DEFAULT]\nbackup_swift_container = {container}\n")
+    code, _, err = _docket("audit", "swift://", "--cinder-config", str(conf), "--shard", "1/3")
+    assert code == 0, err
+    expected = f"shard 1/3 is empty: there are no backups under swift://{container}"
+    assert err == f"docket audit: {expected}\n"

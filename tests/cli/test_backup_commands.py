@@ -311,3 +311,21 @@ def test_export_record_keeps_the_fields_backup_printed(tmp_path: Path, vol: Path
     assert printed["data_timestamp"] is not None
     for name, value in printed.items():
         assert record[name] == value, name
+
+
+def test_verify_counts_in_the_singular_and_delete_names_the_option(tmp_path: Path) -> None:
+    """verify printed "(1 objects, 1 SHA-256 blocks checked" for a one-object backup, and
+    delete's hint on a backup with an incremental named the library's "force=True"."""
+    root, small = tmp_path / "root", tmp_path / "small.img"
+    small.write_bytes(b"x" * 1000)
+    assert commands.backup(small, root=root, backup_id="c0de-7", **Streams().kw) == 0
+    s = Streams()
+    assert commands.verify("c0de-7", root=root, **s.kw) == 0
+    assert "(1 object, 1 SHA-256 block checked;" in s.stdout.getvalue(), s.stdout.getvalue()
+    small.write_bytes(b"y" * 1000)
+    code = commands.backup(small, root=root, backup_id="c0de-8", parent="c0de-7", **Streams().kw)
+    assert code == 0
+    s = Streams()
+    assert commands.delete("c0de-7", root=root, **s.kw) == EXIT_FAILED
+    err = s.stderr.getvalue()
+    assert "--force" in err and "force=True" not in err, err

@@ -478,3 +478,33 @@ def test_a_cinder_container_with_an_unknown_member_is_still_backup_metadata(
     for prefix in ((), ("--schemas", FIXTURE_SCHEMAS)):
         result = invoke(*prefix, "migrate", path, "--to", "2")
         assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("output_format", ["text", "json", "github", "sarif", "junit"])
+def test_validate_does_not_pass_your_own_family_as_backup_metadata(
+    tmp_path: Path, output_format: str, jobs: str
+) -> None:
+    """`docket validate` without --family judged a notes container (no `family` member) as
+    backup-metadata, whose Cinder versions 1 and 2 allow any member: valid, exit 0, while
+    migrate and inspect refuse it. It is invalid now, at its first notes member, naming the
+    --family to pass; in every format, with and without workers. Cinder's own containers
+    (with a member no family declares) stay valid, and --family reads either as asked."""
+    note = tmp_path / "note.json"
+    note.write_text('{"version": 1, "note": {"title": "t"}, "tags": {}}')
+    lines = tmp_path / "both.jsonl"
+    lines.write_text(json.dumps({**cinder(1), "x-extra": 1}) + "\n" + note.read_text() + "\n")
+    common = ("--schemas", FIXTURE_SCHEMAS, "validate", "--format", output_format, "--jobs", jobs)
+    result = invoke(*common, note, lines)
+    assert result.exit_code == 1, result.output
+    assert "--family notes" in result.stdout, result.stdout
+    assert "1 of 3" not in result.stderr and "2 of 3 container(s) invalid" in result.stderr
+    named = invoke(*common, "--family", "notes", note)
+    assert named.exit_code == 0, named.output
+    forced = invoke(*common, "--family", "backup-metadata", note)
+    assert forced.exit_code == 0, forced.output
+    if output_format == "json":
+        verdicts = json.loads(result.stdout)
+        assert [v["valid"] for v in verdicts] == [False, True, False]
+        assert verdicts[0]["errors"][0]["pointer"] == "/note"
+        assert verdicts[0]["errors"][0]["keyword"] == "family"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -57,6 +57,9 @@ class Finding:
     line: int | None = None
     """Where in the file at ``path`` (1-based, with ``column``), when known."""
     column: int | None = None
+    edge: str = field(default="", compare=False)
+    """A golden finding's failed migration (``notes 1 -> 2``), by which the text report
+    groups them (see :func:`text_lines`); not in :meth:`as_dict`."""
 
     def as_dict(self) -> dict[str, str | int | None]:
         return {
@@ -199,6 +202,33 @@ def _underived(family: Family, version: Version) -> bool:
     return edge.origin == "document" and not edge.upgrade_operations
 
 
+def _frozen(folder: Path, text: str, ref: str | None = None) -> str:
+    """What to do about a released version's edited document (``folder``: the family's, as
+    the schema directory was given)."""
+    document = display(str(folder / f"{text}.json"))
+    checkout = f"git checkout {ref} -- {document}" if ref else f"git checkout -- {document}"
+    return (
+        f"released versions are frozen: revert the edit ({checkout}, or restore the released "
+        f"file) and make the change in the next version: docket --schemas "
+        f"{display(str(folder.parent))} new-version {display(folder.name)}"
+    )
+
+
+def _fingerprint_findings(source: FamilySource, folder: Path) -> Iterator[Finding]:
+    """Each released version whose document no longer has its released fingerprint, at
+    that document (at the manifest when the document is gone)."""
+    for text, found, expected in source.changed_releases():
+        if found is None:
+            message = f"released version {text} has no document"
+            yield Finding(source.name, "fingerprint", message, str(folder / MANIFEST))
+            continue
+        message = (
+            f"released version {text} changed (fingerprint {found}, manifest says "
+            f"{expected}); {_frozen(folder, text)}"
+        )
+        yield Finding(source.name, "fingerprint", message, str(folder / f"{text}.json"))
+
+
 def _derive_hint(hint: str, folder: Path) -> str:
     derive = (
         f"or derive the migration from the two schemas: docket --schemas {folder.parent} "
@@ -213,7 +243,38 @@ def golden_findings(family: Family) -> tuple[int, list[Finding]]:
     checked, problems = check_golden_files(family, family.golden())
     if family.source.directory is not None:
         problems += missing_golden(family, family.source.directory / GOLDEN)
-    return len(checked), [Finding(family.name, "golden", p.message, str(p.path)) for p in problems]
+    return len(checked), [
+        Finding(family.name, "golden", p.message, str(p.path), edge=p.edge) for p in problems
+    ]
+
+
+SHOWN_FILES = 3
+"""The golden files a grouped finding names."""
+
+
+def text_lines(findings: Sequence[Finding]) -> list[str]:
+    """The findings as ``docket check`` prints them: one line each, except the golden
+    containers a broken migration fails, which are one line per edge (a broken edge fails
+    every golden container crossing it, each saying the same): the first one's finding,
+    the count and the next files' names. ``--format json`` keeps every finding."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        if finding.check == "golden" and finding.edge:
+            groups.setdefault((finding.family, finding.edge), []).append(finding)
+    lines: list[str] = []
+    for finding in findings:
+        group = groups.get((finding.family, finding.edge)) if finding.edge else None
+        if group is None or len(group) == 1:
+            lines.append(str(finding))
+        elif group[0] is finding:
+            names = ", ".join(display(Path(f.path).name) for f in group[1:SHOWN_FILES])
+            more = len(group) - SHOWN_FILES
+            rest = f"{names} and {more} more" if more > 0 else names
+            lines.append(
+                f"{finding} (and {len(group) - 1} more golden container(s) failing "
+                f"{display(finding.edge)}: {rest}; --format json lists each)"
+            )
+    return lines
 
 
 def _git_show(directory: Path, ref: str, relative: str) -> bytes | None:
@@ -248,13 +309,15 @@ def _check_ref(directory: Path, ref: str) -> None:
 def released_findings(source: FamilySource, directory: Path, ref: str) -> tuple[int, list[Finding]]:
     """Versions released at ``ref`` whose document (or release entry) changed since."""
     findings: list[Finding] = []
+    folder = directory / source.name
+    manifest = str(folder / MANIFEST)  # paths as the schema directory was given
     raw = _git_show(directory, ref, f"{source.name}/{MANIFEST}")
     if raw is None:
         return 0, findings  # the family is new since the ref
     try:
         old_manifest = parse(raw)
     except ParseError as err:
-        findings.append(Finding(source.name, "released", f"manifest at {ref}: {err}"))
+        findings.append(Finding(source.name, "released", f"manifest at {ref}: {err}", manifest))
         return 0, findings
     released = old_manifest.get("released")
     if not isinstance(released, dict):
@@ -262,14 +325,15 @@ def released_findings(source: FamilySource, directory: Path, ref: str) -> tuple[
     compared = 0
     by_text = {version_text(v): v for v in source.versions}
     for text, fingerprint in released.items():
-        doc_path = f"{source.name}/{text}.json"
+        doc_path = f"{source.name}/{text}.json"  # in git, relative to the directory
+        shown = str(folder / f"{text}.json")
         if text not in by_text:
             findings.append(
                 Finding(
                     source.name,
                     "released",
                     f"version {text} was released at {ref} and has been removed",
-                    doc_path,
+                    shown,
                 )
             )
             continue
@@ -280,7 +344,7 @@ def released_findings(source: FamilySource, directory: Path, ref: str) -> tuple[
                     "released",
                     f"the manifest's release entry for version {text} changed since {ref} "
                     f"({fingerprint} -> {source.released.get(text)})",
-                    f"{source.name}/{MANIFEST}",
+                    manifest,
                 )
             )
         old_doc = _git_show(directory, ref, doc_path)
@@ -290,7 +354,7 @@ def released_findings(source: FamilySource, directory: Path, ref: str) -> tuple[
         try:
             same = canonical(parse(old_doc)) == canonical(source.documents[by_text[text]])
         except ParseError as err:
-            findings.append(Finding(source.name, "released", f"document at {ref}: {err}", doc_path))
+            findings.append(Finding(source.name, "released", f"document at {ref}: {err}", shown))
             continue
         if not same:
             findings.append(
@@ -298,8 +362,8 @@ def released_findings(source: FamilySource, directory: Path, ref: str) -> tuple[
                     source.name,
                     "released",
                     f"version {text} was released at {ref} and its document changed since; "
-                    "released versions are frozen: add a new version instead",
-                    doc_path,
+                    + _frozen(folder, text, ref),
+                    shown,
                 )
             )
     return compared, findings
@@ -329,10 +393,7 @@ def run_checks(
             continue
         report.versions += len(source.versions)
         report.findings.extend(_second_documents(source, folder))
-        report.findings.extend(
-            Finding(source.name, "fingerprint", message, str(folder / MANIFEST))
-            for message in source.fingerprint_findings()
-        )
+        report.findings.extend(_fingerprint_findings(source, folder))
         if against is not None:
             compared, found = released_findings(source, directory, against)
             report.released_compared += compared

@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -104,6 +105,22 @@ class _Group(click.Group):
     def commands(self, value: dict[str, click.Command]) -> None:
         self._commands = value
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            interrupted()  # while the options are read: as in the command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # Ctrl-C: click would print "Aborted!" and exit 1, which `docket audit` and
+        # `docket validate` use for "ran and found something". An interrupted command
+        # exits 130 (128 + SIGINT, the shell's convention) with one line; a file being
+        # written (-o) is not left behind (atomic_output removes it on the way out).
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            interrupted()
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if not self._registered:
             found = _one_command(cmd_name)
@@ -167,11 +184,12 @@ def reference() -> str:
         " tests/cli/test_cli.py fails when the two drift. -->",
         "",
         "Every command takes `-h`/`--help`. Exit status: 0 success, 1 invalid input, a refused",
-        "operation or a finding, 2 a usage error. An error is one line on standard error,",
-        "`error: ...`, ending with a hint where there is one (a usage error click finds while",
-        "parsing follows its `Usage:` line, as `Error: ...`); never a traceback. A command",
-        "that checks what it is given (validate, check, volume verify, audit) reports a bad",
-        "file as a finding of its report instead.",
+        "operation or a finding, 2 a usage error, 130 interrupted (Ctrl-C: `docket: interrupted`",
+        "on standard error; a file being written with `-o` is not left behind). An error is one",
+        "line on standard error, `error: ...`, ending with a hint where there is one (a usage",
+        "error click finds while parsing follows its `Usage:` line, as `Error: ...`); never a",
+        "traceback. A command that checks what it is given (validate, check, volume verify,",
+        "audit) reports a bad file as a finding of its report instead.",
         "",
         "An error about the container a command reads (inspect, migrate, restore) names its",
         "place as validate does, `error: FILE:LINE:COLUMN: $-PATH: message` (`<stdin>` for",
@@ -190,6 +208,17 @@ def reference() -> str:
     return "\n".join(out)
 
 
+EXIT_INTERRUPTED = 130
+"""Stopped by Ctrl-C (SIGINT): 128 + the signal's number, as a shell reports it."""
+
+
+def interrupted() -> NoReturn:
+    """Say on standard error that the command was interrupted, and exit 130."""
+    sys.stderr.write("docket: interrupted\n")
+    sys.stderr.flush()
+    raise click.exceptions.Exit(EXIT_INTERRUPTED)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``docket`` console script."""
     if argv is None:
@@ -198,7 +227,12 @@ def main(argv: list[str] | None = None) -> None:
         # saves a command about 30 ms (tests that pass ``argv`` are left alone).
         gc.freeze()
     try:
-        cli.main(args=argv, prog_name="docket")
+        try:
+            cli.main(args=argv, prog_name="docket")
+        except KeyboardInterrupt:
+            # Outside a command (reading the options, closing up): as inside one.
+            sys.stderr.write("docket: interrupted\n")
+            sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         # The reader went away (``docket validate ... | head``): stop quietly.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed pipe

@@ -22,7 +22,7 @@ import orjson
 
 from docket.cli import options
 from docket.cli.audit_report import render
-from docket.cli.common import EXIT_ERROR, EXIT_FAILED, EXIT_OK, database, run
+from docket.cli.common import EXIT_ERROR, EXIT_FAILED, EXIT_OK, counted, database, run
 from docket.cli.errors import CommandFailed, UsageError
 from docket.core.display import display, json_safe
 from docket.core.errors import show
@@ -191,21 +191,19 @@ def _finish(stderr: TextIO, summary: Summary, nothing: str) -> int:
 
 def _nothing(root: str | os.PathLike[str], part: tuple[int, int] | None, run: AuditRun) -> str:
     """What a run that audited nothing says: an empty shard is not an error (exit 0), as a
-    batch array of shards expects of each of its tasks."""
-    shown = display(root)
+    batch array of shards expects of each of its tasks. An object store is named by its URL
+    with its container (``swift://`` alone names the one cinder.conf gives); a directory as
+    given."""
+    shown = display(run.header.root if is_object_root(root) else root)
     if part is None:
         return f"no backups found under {shown}"
     shard = f"shard {part[0]}/{part[1]} is empty"
     if not run.backups and not run.rows:
         return f"{shard}: there are no backups under {shown}"
-    counted = _count(run.backups, "backup")
+    found = counted(run.backups, "backup")
     if run.rows:
-        counted += f" and {_count(run.rows, 'database row')}"
-    return f"{shard}: it holds none of the backups under {shown} ({counted} in all)"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+        found += f" and {counted(run.rows, 'database row')}"
+    return f"{shard}: it holds none of the backups under {shown} ({found} in all)"
 
 
 def run_audit(
@@ -347,7 +345,8 @@ def group() -> None:
     `docket audit ROOT [OPTIONS]` is `docket audit run ROOT [OPTIONS]` (name a root called
     "run" or "merge" as ./run). Exit status: 0 when no backup has a finding, 1 when one has,
     2 for a usage error, 3 when the audit could not be made (unreadable input, a database
-    that cannot be reached, a shard set with a share missing, twice or of another audit).
+    that cannot be reached, a shard set with a share missing, twice or of another audit),
+    130 when interrupted (Ctrl-C).
     """
 
 
@@ -406,7 +405,7 @@ def run_command(ctx: click.Context, /, root: Path | str, **params: Any) -> None:
     the volume_meta container inside, integrity, the parent chain's health, and the readers
     (declared in family manifests) that can restore it. Exit status: 0 when nothing was
     found, 1 when a backup has a finding, 2 for a usage error, 3 when the audit could not
-    be made.
+    be made, 130 when interrupted (Ctrl-C).
     """
     ctx.exit(run_audit(root, **params, **options.with_schemas(ctx)))
 

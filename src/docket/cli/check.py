@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 import click
 
-from docket.authoring.checks import Report, run_checks
+from docket.authoring.checks import Report, run_checks, text_lines
 from docket.cli import options
 from docket.cli.common import EXIT_FAILED, EXIT_OK, build_registry, run
 from docket.cli.errors import UsageError
@@ -18,7 +18,7 @@ from docket.core.documents import bundled_schemas
 
 
 def _summary(target: Path, report: Report, against: str | None) -> str:
-    lines = [f"{finding}\n" for finding in report.findings]
+    lines = [f"{line}\n" for line in text_lines(report.findings)]
     since = (
         f"; {report.released_compared} released document(s) compared with {against}"
         if against

@@ -30,7 +30,13 @@ from docket.core.errors import (
     show,
 )
 from docket.core.family import Container, Family
-from docket.core.registry import Registry, load_registry
+from docket.core.registry import (
+    Registry,
+    declared_members,
+    foreign_family,
+    foreign_members,
+    load_registry,
+)
 from docket.core.versions import Version
 from docket.fleet.validate import DEFAULT_FAMILY, STDIN
 from docket.fs import open_file, read_bounded, read_upto, standard_input, stream_size
@@ -125,6 +131,11 @@ def run(stderr: TextIO, work: Callable[[], int], *, failed: int = EXIT_FAILED) -
         where = f": {display(err.filename)}" if err.filename else ""
         say(f"error: {err.strerror or err}{where}")
         return failed
+
+
+def counted(n: int, noun: str) -> str:
+    """``n noun``, the noun plural unless ``n`` is 1 (``1 object``, ``2 objects``)."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 # --- registries, families, versions -----------------------------------------------------------
@@ -263,16 +274,6 @@ def read_input(path: str, stdin: BinaryIO | None, limits: Limits) -> bytes:
     return raw
 
 
-def _members(family: Family) -> set[str]:
-    """The container members some version of ``family`` declares."""
-    out: set[str] = set()
-    for version in family.versions:
-        props = family.schema(version).get("properties")
-        if isinstance(props, Mapping):
-            out.update(props)
-    return out
-
-
 def family_of(registry: Registry, obj: Mapping[str, Any], default: str | None) -> Family:
     """The family a container names (``family`` member), else ``default``.
 
@@ -284,26 +285,12 @@ def family_of(registry: Registry, obj: Mapping[str, Any], default: str | None) -
     if isinstance(named, str):
         return registry.family(named)  # an unknown one is UnknownFamily: bad input, exit 1
     family = named_family(registry, default or DEFAULT_FAMILY)
-    if default is not None:
+    if default is not None or declared_members(family).issuperset(obj):
+        return family  # the other families are looked at only for a member it lacks
+    why = foreign_family(registry, obj, family.name, foreign_members(registry, family.name))
+    if why is None:
         return family
-    foreign = sorted(set(obj) - _members(family))
-    if not foreign:
-        return family
-    owners = [
-        name
-        for name in registry.families()
-        if name != family.name and set(foreign) & _members(registry.family(name))
-    ]
-    if not owners:
-        return family
-    raise UsageError(
-        "--family",
-        f"the container names no family, and {DEFAULT_FAMILY}, the default, has no member "
-        + ", ".join(show(m) for m in foreign[:5])
-        + ("..." if len(foreign) > 5 else ""),
-        "pass " + " or ".join(f"--family {name}" for name in owners[:3])
-        + f"; --family {DEFAULT_FAMILY} reads it as {DEFAULT_FAMILY} all the same",
-    )
+    raise UsageError("--family", *why)
 
 
 def load_at_own_version(

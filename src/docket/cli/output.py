@@ -238,7 +238,9 @@ RULES: tuple[tuple[str, str, str], ...] = (
      "read."),
     ("version", "Missing or unknown version",
      "The version member is missing, malformed, or names no version of the family."),
-    ("family", "Unknown family", "The family member names a family docket does not know."),
+    ("family", "Unknown or wrong family",
+     "The family member names a family docket does not know, or a container without one holds "
+     "members of another family than the default (pass --family)."),
     ("schema", "Does not match the version's schema",
      "The container does not match the JSON Schema of its version."),
     ("digest", "Digest does not match", "The digest member does not match the content."),

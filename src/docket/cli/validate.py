@@ -95,7 +95,7 @@ def validate(
             results = validate_many(
                 paths,
                 registry=registry,
-                family=default,
+                family=family,  # None: judged as backup-metadata unless another family's
                 jobs=jobs,
                 shard=part,
                 jsonl=jsonl,

@@ -19,7 +19,7 @@ import click
 from docket import fs
 from docket.backup._chunks import Compression
 from docket.backup._model import Backup, BackupSummary, MetadataAPI, SkippedPath
-from docket.backup.errors import RecordDecodeError
+from docket.backup.errors import BackupInUse, RecordDecodeError
 from docket.backup.objects import ObjectStoreBackupDriver
 from docket.backup.posix import PosixBackupDriver
 from docket.backup.records import RECORD_TEXT_LIMIT, TEXT_FIELDS, check_text
@@ -30,6 +30,7 @@ from docket.cli.common import (
     EXIT_OK,
     Progress,
     build_registry,
+    counted,
     database,
     named_version,
     progress_bar,
@@ -303,8 +304,9 @@ def verify(backup_id: str, **common: Unpack[Common]) -> int:
         verdict = "ok" if result.ok else f"FAILED: {len(result.problems)} problem(s)"
         text = [f"{p}\n" for p in result.problems]
         text.append(
-            f"backup {result.backup_id}: {verdict} ({result.objects} objects, "
-            f"{result.blocks} SHA-256 blocks checked; chain {' <- '.join(result.chain) or '-'})\n"
+            f"backup {result.backup_id}: {verdict} ({counted(result.objects, 'object')}, "
+            f"{counted(result.blocks, 'SHA-256 block')} checked; "
+            f"chain {' <- '.join(result.chain) or '-'})\n"
         )
         return (
             {
@@ -454,7 +456,15 @@ def delete(backup_id: str, *, force: bool = False, **common: Unpack[Common]) -> 
     ``force``) or when its directory holds anything but its own files."""
 
     def work() -> _Outcome:
-        done = _driver(common).delete(backup_id, force=force)
+        try:
+            done = _driver(common).delete(backup_id, force=force)
+        except BackupInUse as err:
+            # The driver's hint names the library's force=True too: here it is the option.
+            err.hint = (
+                "delete those first, or delete it anyway with --force; they can then no "
+                "longer be restored"
+            )
+            raise
         text = (
             f"deleted backup {done.backup_id}: {len(done.objects)} file(s), "
             f"{done.stored_bytes} bytes\n"

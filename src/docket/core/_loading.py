@@ -300,7 +300,7 @@ def load_text(family: Family, data: bytes | str, make: Maker) -> Container:
         out = step(out, migration, up, True)
     if not route.check.is_valid(out):
         container = make(family.name, version, obj, version, status)
-        raise family._broken_step(container, target, route.steps)
+        raise family._broken_step(container, target, route.steps, out)
     if specs[target].integrity is not None:
         status = "verified" if family.signing_key is not None else "absent"
     return make(family.source.name, target, out, version, status)

@@ -138,17 +138,26 @@ class FamilySource:
         )
         return out if self.directory is None else placed(out)
 
-    def fingerprint_findings(self) -> Iterator[str]:
-        """A message for each released version whose document changed since release."""
+    def changed_releases(self) -> Iterator[tuple[str, str | None, str]]:
+        """``(version, fingerprint now, fingerprint released)`` for each released version
+        whose document changed since release (fingerprint None: it has no document)."""
         prints = self.fingerprints()
         for text, expected in self.released.items():
             match = [v for v in self.versions if version_text(v) == text]
             if not match:
-                yield f"{self.name}: released version {text} has no document"
+                yield text, None, expected
             elif prints[match[0]] != expected:
+                yield text, prints[match[0]], expected
+
+    def fingerprint_findings(self) -> Iterator[str]:
+        """A message for each released version whose document changed since release."""
+        for text, found, expected in self.changed_releases():
+            if found is None:
+                yield f"{self.name}: released version {text} has no document"
+            else:
                 yield (
                     f"{self.name}: released version {text} changed (fingerprint "
-                    f"{prints[match[0]]}, manifest says {expected}); released versions are "
+                    f"{found}, manifest says {expected}); released versions are "
                     "frozen: add a new version instead"
                 )
 

@@ -604,7 +604,7 @@ class Family:
             owned = True  # every step after the first works on a fresh object
         spec = self._specs[target]
         if steps and not (route.check if checked else spec.fast).is_valid(data):
-            raise self._broken_step(container, target, steps)
+            raise self._broken_step(container, target, steps, data)
         status = container.signature
         if steps and spec.integrity is not None:
             status = "verified" if self.signing_key is not None else "absent"
@@ -642,16 +642,23 @@ class Family:
         return _loading.narrowed_check(self, source, target)
 
     def _broken_step(
-        self, container: Container, target: Version, steps: Sequence[tuple[Migration, bool]]
+        self,
+        container: Container,
+        target: Version,
+        steps: Sequence[tuple[Migration, bool]],
+        result: JSONObject,
     ) -> MigrationError:
-        """The error for a path whose result is invalid, naming the first edge whose output
-        is not valid at its own version (the steps are run again, one by one)."""
+        """The error for a path whose result (``result``) is invalid, naming the first edge
+        whose output is not valid at its own version (the steps are run again, one by one).
+        A path of one step is judged by its result: its input may have been changed in place
+        (a freshly parsed container is), and running the step again on that would report the
+        step failing (a conversion meeting its own output) instead of what is wrong."""
         data = container.data
         for migration, up in steps:
             src, dst = (
                 (migration.source, migration.target) if up else (migration.target, migration.source)
             )
-            data = self._step(data, migration, up, owned=False)
+            data = result if len(steps) == 1 else self._step(data, migration, up, owned=False)
             issues = self._specs[dst].issues(data) if not self._specs[dst].is_valid(data) else []
             if issues:
                 return MigrationError(

@@ -26,11 +26,11 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from docket.core.documents import json_files, read_golden, subfolders
-from docket.core.errors import DocketError, SchemaDocumentError, show
+from docket.core.errors import DocketError, MigrationError, SchemaDocumentError, show
 from docket.core.family import Container, Family
 from docket.core.versions import Version
 
@@ -65,12 +65,23 @@ class GoldenProblem:
 
     path: Path
     message: str
+    edge: str = field(default="", compare=False)
+    """The migration that failed on it (``notes 1 -> 2``), when that is what went wrong:
+    a broken edge fails every golden container that crosses it."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", visible(self.message))
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
+
+
+def _failed(path: Path, err: DocketError) -> GoldenProblem:
+    """The problem ``err`` raised while loading or dumping the golden container at ``path``."""
+    if isinstance(err, MigrationError):
+        edge = f"{err.family} {show(err.source)} -> {show(err.target)}"
+        return GoldenProblem(path, str(err), visible(edge))
+    return GoldenProblem(path, str(err))
 
 
 def _first_difference(recorded: bytes, now: bytes) -> str:
@@ -124,7 +135,7 @@ def check_golden_file(family: Family, version: Version, path: Path) -> Iterator[
             )
         family.load(raw)  # upgrades to current and validates there
     except DocketError as err:
-        yield GoldenProblem(path, str(err))
+        yield _failed(path, err)
         return
     yield from _check_upgrades(family, container, path)
 
@@ -143,7 +154,7 @@ def _check_upgrades(family: Family, container: Container, path: Path) -> Iterato
             newer = family.parse_version(folder.name)
             got = family.dump(container, version=newer)
         except DocketError as err:
-            yield GoldenProblem(expected, str(err))
+            yield _failed(expected, err)
             continue
         if got != recorded:
             yield GoldenProblem(

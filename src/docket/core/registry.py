@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from docket.core.codec import DEFAULT_LIMITS, Limits
 from docket.core.converters import BUILTIN_CONVERTERS, Converter
 from docket.core.documents import FamilySource, bundled_schemas, read_schema_dir
-from docket.core.errors import SchemaDocumentError, UnknownFamily, UnsoundMigration
+from docket.core.errors import (
+    DocketError,
+    SchemaDocumentError,
+    UnknownFamily,
+    UnsoundMigration,
+    show,
+)
 from docket.core.family import Family
 from docket.core.graph import PendingEdge, VersionGraph
 from docket.core.rules import BUILTIN_RULES, NamedRule, RuleFunction
@@ -206,6 +212,65 @@ def _document_edge(src: FamilySource, *args: Any) -> Migration:
         return migration_from_document(*args)
     except SchemaDocumentError as err:
         raise src.refused(args[2], err) from None
+
+
+def declared_members(family: Family) -> frozenset[str]:
+    """The container members some version of ``family`` declares (its schemas' top-level
+    ``properties``)."""
+    out: set[str] = set()
+    for version in family.versions:
+        props = family.schema(version).get("properties")
+        if isinstance(props, Mapping):
+            out.update(props)
+    return frozenset(out)
+
+
+def foreign_members(registry: Registry, default: str) -> dict[str, tuple[str, ...]]:
+    """The members family ``default`` never declares that another family of ``registry``
+    does, each with the families declaring it (in name order).
+
+    A container without a ``family`` member is read as ``default``; one holding any of these
+    belongs to another family (whose name it does not give), not to ``default``, even where
+    ``default`` allows any member (backup-metadata's Cinder versions 1 and 2 do). An empty
+    mapping (no other family) costs a caller nothing per container."""
+    own = declared_members(registry.family(default))
+    out: dict[str, list[str]] = {}
+    for name in registry.families():
+        if name == default:
+            continue
+        try:
+            other = registry.family(name)
+        except DocketError:
+            continue  # a family that cannot be built claims nothing (its commands say why)
+        for member in declared_members(other) - own:
+            out.setdefault(member, []).append(name)
+    return {member: tuple(names) for member, names in out.items()}
+
+
+def foreign_family(
+    registry: Registry, obj: Mapping[str, Any], default: str, foreign: Mapping[str, Sequence[str]]
+) -> tuple[str, str] | None:
+    """Why a container naming no family is not one of ``default``, and the hint (None: it
+    may be one): it holds members ``default`` never declares and another family does
+    (``foreign``, from :func:`foreign_members`). ``docket migrate``, ``inspect`` and
+    ``validate`` judge it alike."""
+    if foreign.keys().isdisjoint(obj):
+        return None
+    own = declared_members(registry.family(default))
+    strange = sorted(m for m in obj if m not in own)
+    hits = {name for m in strange for name in foreign.get(m, ())}
+    owners = [name for name in registry.families() if name in hits]
+    reason = (
+        f"the container names no family, and {default}, the default, has no member "
+        + ", ".join(show(m) for m in strange[:5])
+        + ("..." if len(strange) > 5 else "")
+    )
+    hint = (
+        "pass "
+        + " or ".join(f"--family {name}" for name in owners[:3])
+        + f"; --family {default} reads it as {default} all the same"
+    )
+    return reason, hint
 
 
 def load_registry(

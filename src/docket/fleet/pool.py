@@ -52,17 +52,33 @@ def in_order(
 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=initializer, initargs=initargs
+        jobs, mp_context=context, initializer=_started, initargs=(initializer, *initargs)
     ) as pool:
         window: collections.deque[tuple[T, Future[R]]] = collections.deque()
-        for task in tasks:
-            window.append((task, pool.submit(work, task)))
-            if len(window) >= 2 * jobs:
+        try:
+            for task in tasks:
+                window.append((task, pool.submit(work, task)))
+                if len(window) >= 2 * jobs:
+                    done, future = window.popleft()
+                    yield done, future.result()
+            while window:
                 done, future = window.popleft()
                 yield done, future.result()
-        while window:
-            done, future = window.popleft()
-            yield done, future.result()
+        except BaseException:
+            # Ctrl-C, or the caller stopped reading: the tasks not begun are dropped, not
+            # run before the pool closes.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _started(initializer: Callable[..., None], *initargs: Any) -> None:
+    """A worker's start: Ctrl-C (SIGINT, sent to the terminal's whole process group) is the
+    parent's to handle, which stops the job and reports it once; a worker ignores it rather
+    than print a traceback of its own. Then ``initializer(*initargs)``."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    initializer(*initargs)
 
 
 __all__ = ["Progress", "in_order", "workers"]

@@ -34,7 +34,12 @@ from docket.core.errors import (
     show,
 )
 from docket.core.family import Family, parse_issue
-from docket.core.registry import Registry, load_registry
+from docket.core.registry import (
+    Registry,
+    foreign_family,
+    foreign_members,
+    load_registry,
+)
 from docket.core.rules import BUILTIN_RULES
 from docket.fleet._input import file_size, open_stream, read_lines, split_lines
 from docket.fleet.pool import Progress, in_order, workers
@@ -162,13 +167,25 @@ class _Checker:
     """Validates containers as ``Family.load`` checks them, choosing each one's family."""
 
     def __init__(
-        self, registry: Registry, default_family: str, shard: tuple[int, int] | None
+        self, registry: Registry, default_family: str | None, shard: tuple[int, int] | None
     ) -> None:
         self.registry = registry
-        self.default = default_family
+        self.default = DEFAULT_FAMILY if default_family is None else default_family
         self.shard = shard
         self._families: dict[str, Family | None] = {}
         self._limits = registry.limits
+        # Not named by the caller, the default family is a guess: a container holding members
+        # it never declares and another family does is that family's (see foreign_family).
+        # None (the family named, or no other family declares anything): no cost per line.
+        self._foreign: dict[str, tuple[str, ...]] = (
+            foreign_members(registry, self.default)
+            if default_family is None and self.default in registry
+            else {}
+        )
+        # A frozenset's own isdisjoint, bound: the cheapest form of the question per line.
+        self._own: Callable[[Iterable[str]], bool] | None = (
+            frozenset(self._foreign).isdisjoint if self._foreign else None
+        )
 
     def _family(self, name: str) -> Family | None:
         """The family ``name`` when a container parsed with the registry's limits can be
@@ -247,12 +264,14 @@ class _Checker:
             obj = parse(raw, self._limits)
         except DocketError as err:
             return self._explain(file, line, raw, err)
-        name = obj.get("family", self.default)
-        if type(name) is not str:
-            name = self.default
+        name = obj.get("family")
         version = obj.get("version")
         if type(version) is not int and type(version) is not str:
             version = None
+        if type(name) is not str:
+            name = self.default
+            if self._own is not None and not self._own(obj):
+                return self._not_default(file, line, raw, obj, version)
         if name in self._families:
             family = self._families[name]
         elif name in self.registry:
@@ -271,6 +290,21 @@ class _Checker:
             placed = place(raw, issues, first_line=line or 1, unique_keys=True)
             return _result(file, line, name, version, tuple(placed))
         return _result(file, line, name, version, ())
+
+    def _not_default(
+        self, file: str, line: int | None, raw: bytes, obj: Mapping[str, Any], version: Any
+    ) -> Result:
+        """The verdict on a container naming no family whose members are another family's:
+        invalid, at its first such member, naming the family to pass (as ``docket migrate``
+        refuses it)."""
+        why = foreign_family(self.registry, obj, self.default, self._foreign)
+        assert why is not None
+        first = next(m for m in obj if m in self._foreign)
+        issue = Issue((first,), f"{why[0]} (hint: {why[1]})", "family")
+        from docket.core.locate import place  # invalid input only
+
+        placed = place(raw, [issue], first_line=line or 1, unique_keys=True)
+        return _result(file, line, self.default, version, tuple(placed))
 
     def _mine(self, slot: int) -> bool:
         return self.shard is None or slot % self.shard[1] == self.shard[0] - 1
@@ -639,7 +673,7 @@ _WORKER: _Checker | None = None
 
 
 def _init_worker(
-    factory: Callable[[], Registry], default_family: str, shard: tuple[int, int] | None
+    factory: Callable[[], Registry], default_family: str | None, shard: tuple[int, int] | None
 ) -> None:
     global _WORKER
     _WORKER = _Checker(factory(), default_family, shard)
@@ -660,7 +694,7 @@ def validate_many(
     paths: Sequence[str | os.PathLike[str]],
     *,
     registry: Registry | Callable[[], Registry] | None = None,
-    family: str = DEFAULT_FAMILY,
+    family: str | None = None,
     jobs: int = 1,
     shard: tuple[int, int] | None = None,
     jsonl: bool = False,
@@ -673,7 +707,11 @@ def validate_many(
     A path is a container file, a directory (every ``*.json`` and ``*.jsonl`` file below it,
     see :func:`walk`), a JSON Lines file (``*.jsonl``, or any file with ``jsonl=True``) or
     ``-`` for ``stdin`` (standard input when None); a FIFO or device is read once, as a
-    stream. A container's family is its ``family`` member, else ``family``. What a directory
+    stream. A container's family is its ``family`` member, else ``family``; when ``family``
+    is None, ``backup-metadata``, unless the container holds members backup-metadata never
+    declares and another family of the registry does: that one is invalid, its problem
+    naming the family to pass (backup-metadata's Cinder versions allow any member, so it
+    would pass as one). What a directory
     holds that is not validated is passed to ``on_skip`` as a :class:`Skipped`. A line of
     JSON Lines longer than the container limit is refused without being read whole, and
     reading of that input ends there.
