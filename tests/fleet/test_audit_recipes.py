@@ -11,6 +11,7 @@ findings does not.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -226,25 +227,46 @@ def test_an_indexed_job_pod_that_cannot_audit_fails(tmp_path: Path) -> None:
 # --- Slurm: the array job and its merge on a one-node cluster -----------------------------------
 
 
+SLURM_LOCKS = Path(os.environ.get("DOCKET_SLURM_LOCKS", "/tmp/docket-slurm-tests"))
+
+
 @pytest.fixture(scope="module")
 def slurm() -> Iterator[dict[str, str]]:
-    """The environment of a Slurm client; starts scripts/slurm-node when no cluster answers
-    (and stops it afterwards), skips (fails with CI=true) when it cannot."""
+    """The environment of a Slurm client; starts scripts/slurm-node when no cluster answers,
+    skips (fails with CI=true) when it cannot. Test workers share the cluster: each holds a
+    shared lock while it uses it, and the last one out stops a cluster the tests started
+    (a worker stopping it under another's running jobs failed that worker's test)."""
     if shutil.which("slurmctld") is None or shutil.which("sbatch") is None:
         _unavailable("Slurm is not installed (scripts/slurm-node install)")
     conf = subprocess.run([SLURM_NODE, "env"], capture_output=True, text=True, check=True)
     env = {**os.environ, "PATH": PATH, "SLURM_CONF": conf.stdout.strip().split("=", 1)[1]}
-    started = False
-    if subprocess.run([SLURM_NODE, "status"], env=env, timeout=60).returncode != 0:
-        start = subprocess.run(
-            [SLURM_NODE, "start"], env=env, capture_output=True, text=True, timeout=180
-        )
-        if start.returncode != 0:
-            _unavailable(f"scripts/slurm-node start failed: {start.stderr}")
-        started = True
-    yield env
-    if started:
-        subprocess.run([SLURM_NODE, "stop"], env=env, timeout=120, check=True)
+    SLURM_LOCKS.mkdir(exist_ok=True)
+    started = SLURM_LOCKS / "started-by-tests"
+    with open(SLURM_LOCKS / "control", "w") as control, open(SLURM_LOCKS / "users", "w") as users:
+        fcntl.flock(control, fcntl.LOCK_EX)
+        if subprocess.run([SLURM_NODE, "status"], env=env, timeout=60).returncode != 0:
+            start = subprocess.run(
+                [SLURM_NODE, "start"], env=env, capture_output=True, text=True, timeout=180
+            )
+            if start.returncode != 0:
+                fcntl.flock(control, fcntl.LOCK_UN)
+                _unavailable(f"scripts/slurm-node start failed: {start.stderr}")
+            started.touch()
+        fcntl.flock(users, fcntl.LOCK_SH)
+        fcntl.flock(control, fcntl.LOCK_UN)
+        try:
+            yield env
+        finally:
+            fcntl.flock(control, fcntl.LOCK_EX)
+            fcntl.flock(users, fcntl.LOCK_UN)
+            try:
+                fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)  # no other worker uses it
+            except BlockingIOError:
+                pass
+            else:
+                if started.exists():
+                    subprocess.run([SLURM_NODE, "stop"], env=env, timeout=120, check=True)
+                    started.unlink()
 
 
 def _sbatch(env: dict[str, str], where: Path, *args: str) -> str:
