@@ -44,7 +44,7 @@ class BackupInUse(BackupError):
         super().__init__(
             "incremental backups build on it: " + ", ".join(self.children),
             backup_id=backup_id,
-            hint="delete those first, or delete it anyway with --force (force=True); they "
+            hint="delete those first, or delete it anyway with force=True; they "
             "can then no longer be restored",
         )
 

@@ -459,7 +459,7 @@ def delete(backup_id: str, *, force: bool = False, **common: Unpack[Common]) -> 
         try:
             done = _driver(common).delete(backup_id, force=force)
         except BackupInUse as err:
-            # The driver's hint names the library's force=True too: here it is the option.
+            # The driver's hint names the library's force=True: here it is the option.
             err.hint = (
                 "delete those first, or delete it anyway with --force; they can then no "
                 "longer be restored"
