@@ -364,6 +364,14 @@ MATRIX: dict[str, dict[str, Entry]] = {
         malformed=case("conformance", "run", "--suite", "{bad_suite}", exit=USAGE),
         stdin=NA("COMMAND's standard input is docket's, not the user's"),
     ),
+    "docket conformance list": row(
+        missing=case("conformance", "list", "--suite", "{missing}", exit=USAGE),
+        directory=NA("it writes no file"),
+        **NO_DATABASE,
+        unknown=case("conformance", "list", "--case", "nope/", exit=USAGE),
+        malformed=case("conformance", "list", "--suite", "{bad_suite}", exit=USAGE),
+        stdin=NA("it reads no standard input"),
+    ),
 }
 
 

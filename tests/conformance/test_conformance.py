@@ -246,7 +246,7 @@ def test_driver_fails_a_wrong_upgrade(suite: Suite) -> None:
     report = run(fake("upgrade"), suite, levels=("migrate",), families=("backup-record",))
     assert not report.passed
     failed = [o for o in report.outcomes if o.status == FAIL]
-    assert failed and all(o.message.startswith("output: expected") for o in failed)
+    assert failed and all(o.message.startswith("output: ") for o in failed)
     assert not report.level_passed("migrate")
 
 

@@ -6,9 +6,10 @@ Options in, one call to :func:`~docket.conformance.runner.run`, the report rende
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -17,16 +18,21 @@ from docket.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from docket.cli.options import streams
 from docket.conformance.report import RENDERERS, Report
 from docket.conformance.runner import DOCKET_COMMAND, MAX_TIMEOUT, default_suite, run
-from docket.conformance.suite import LEVELS, Suite, SuiteError
+from docket.conformance.suite import LEVELS, Suite, SuiteError, selects
 from docket.core.display import display, guard_lines
 from docket.core.errors import DocketError, UnsafeFile, show
 from docket.fs import refuse_irregular, write_atomic
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 # --- the command ---------------------------------------------------------------------------
 
 
-def _load_suite(suite: Path | None, families: Sequence[str], stderr: TextIO) -> Suite | None:
-    """The suite, with each family asked for; None (the error written) when it cannot be."""
+def _load_suite(
+    suite: Path | None, families: Sequence[str], stderr: TextIO, cases: Sequence[str] = ()
+) -> Suite | None:
+    """The suite, with each family and case asked for; None (the error written) when it
+    cannot be."""
     try:
         loaded = Suite.load(suite if suite is not None else default_suite())
     except SuiteError as err:
@@ -49,6 +55,20 @@ def _load_suite(suite: Path | None, families: Sequence[str], stderr: TextIO) -> 
             f"{known})\n"
         )
         return None
+    if cases:
+        try:
+            found = {c.get("id") for c in loaded.cases()}
+        except SuiteError as err:
+            stderr.write(f"error: {err} (hint: fix the suite, or check out its files again)\n")
+            return None
+        missing = [i for i in cases if not any(selects((i,), f) for f in found)]
+        if missing:
+            stderr.write(
+                f"error: --case: the suite has no case {show(missing[0])} (hint: an id as "
+                "`docket conformance list` prints it, or a prefix ending in /, such as "
+                "backup-metadata/2/validate/)\n"
+            )
+            return None
     return loaded
 
 
@@ -79,13 +99,15 @@ def conformance_run(
     suite: Path | None = None,
     levels: Sequence[str] = (),
     families: Sequence[str] = (),
+    cases: Sequence[str] = (),
     output_format: str = "text",
     output: Path | None = None,
     timeout: float = 30.0,
 ) -> int:
     """Run the suite against ``command`` (docket itself when empty); 0 when every claimed
-    level passes, 1 when one fails or nothing was checked, 2 when the suite cannot be read."""
-    loaded = _load_suite(suite, families, stderr)
+    level passes, 1 when one fails or nothing was checked, 2 when the suite cannot be read
+    or ``families``/``cases`` name nothing in it."""
+    loaded = _load_suite(suite, families, stderr, cases)
     if loaded is None:
         return EXIT_USAGE
     if output is not None:
@@ -99,9 +121,46 @@ def conformance_run(
         loaded,
         levels=tuple(levels) or LEVELS,
         families=tuple(families),
+        cases=tuple(cases),
         timeout=timeout,
     )
     return _write_report(report, output_format, output, stdout, stderr)
+
+
+def conformance_list(
+    *,
+    stdout: TextIO,
+    stderr: TextIO,
+    suite: Path | None = None,
+    levels: Sequence[str] = (),
+    families: Sequence[str] = (),
+    cases: Sequence[str] = (),
+    output_format: str = "text",
+) -> int:
+    """List the suite's cases (id, level, description) without running anything."""
+    loaded = _load_suite(suite, families, stderr, cases)
+    if loaded is None:
+        return EXIT_USAGE
+    try:
+        found = list(
+            loaded.cases(
+                levels=tuple(levels) or LEVELS, families=tuple(families), ids=tuple(cases)
+            )
+        )
+    except SuiteError as err:
+        stderr.write(f"error: {err} (hint: fix the suite, or check out its files again)\n")
+        return EXIT_USAGE
+    if output_format == "json":
+        rows = [
+            {k: c.get(k) for k in ("id", "level", "family", "op", "description") if k in c}
+            for c in found
+        ]
+        stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    else:
+        for case in found:
+            what = str(case.get("description", ""))
+            stdout.write(display(f"{case.get('id')}  {what}") + "\n")
+    return EXIT_OK
 
 
 def _finite(value: float) -> float:
@@ -109,6 +168,40 @@ def _finite(value: float) -> float:
     if value != value:
         raise click.BadParameter("nan is not a number of seconds")
     return value
+
+
+def _selection(command: F) -> F:
+    """``--suite``, ``--level``, ``--family`` and ``--case``: which cases of which suite."""
+    for option in reversed(
+        (
+            click.option(
+                "--suite",
+                type=click.Path(file_okay=False, path_type=Path),
+                help="The suite directory [default: conformance/ here or in a parent "
+                "directory].",
+            ),
+            click.option(
+                "--level",
+                "levels",
+                type=click.Choice(LEVELS),
+                multiple=True,
+                help="Only this level (repeatable) [default: every level].",
+            ),
+            click.option(
+                "--family", "families", metavar="NAME", multiple=True, help="Only this family."
+            ),
+            click.option(
+                "--case",
+                "cases",
+                metavar="ID",
+                multiple=True,
+                help="Only this case, or the cases whose id starts with ID when it ends in / "
+                "(repeatable).",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
 
 
 @click.group("conformance", short_help="Run the language-neutral conformance suite.")
@@ -124,22 +217,11 @@ def group() -> None:
     "docket conformance run",
     "docket conformance run -- node conformance/runners/node/runner.js",
     "docket conformance run --format junit -o conformance.xml -- ./my-implementation",
+    "docket conformance run --case backup-metadata/2/validate/ -- ./my-implementation",
     group=group,
 )
 @click.argument("command", metavar="[-- COMMAND...]", nargs=-1, type=click.UNPROCESSED)
-@click.option(
-    "--suite",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The suite directory [default: conformance/ here or in a parent directory].",
-)
-@click.option(
-    "--level",
-    "levels",
-    type=click.Choice(LEVELS),
-    multiple=True,
-    help="Run only this level (repeatable) [default: every level].",
-)
-@click.option("--family", "families", metavar="NAME", multiple=True, help="Run only this family.")
+@_selection
 @options.output_format(RENDERERS, "Human text, JSON, or JUnit XML (one test suite per level).")
 @click.option(
     "-o",
@@ -163,3 +245,20 @@ def run_command(ctx: click.Context, /, **params: Any) -> None:
     answers through the same protocol. Exit status 0 when every claimed level passes; 1 when
     one fails, every case of one is skipped, or COMMAND claims none of the levels run."""
     ctx.exit(conformance_run(**params, **streams()))
+
+
+@options.command(
+    "list",
+    "List the suite's cases without running them.",
+    "docket conformance list --level integrity",
+    "docket conformance list --case backup-metadata/2/ --format json",
+    group=group,
+)
+@_selection
+@options.output_format()
+@options.schemas
+@click.pass_context
+def list_command(ctx: click.Context, /, **params: Any) -> None:
+    """Print the id and description of each case, in the order `run` sends them (an id is
+    what `run --case` takes); JSON adds the level, family and integrity op."""
+    ctx.exit(conformance_list(**params, **streams()))

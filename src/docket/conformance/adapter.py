@@ -336,6 +336,11 @@ def serve(stdin: IO[str], stdout: IO[str], adapter: Adapter | None = None) -> in
 
 def _reply(adapter: Adapter, message: Mapping[str, Any]) -> dict[str, Any]:
     cmd = message.get("cmd")
+    if cmd == "start" and message.get("protocol") != PROTOCOL:
+        return {
+            "error": f"protocol {show(message.get('protocol'))} is not spoken here; "
+            f"this implementation speaks protocol {PROTOCOL}"
+        }
     if cmd == "start":
         return {
             "ready": True,

@@ -25,6 +25,9 @@ ERROR = "error"
 SKIPPED = "skipped"
 UNCLAIMED = "unclaimed"
 STATUSES = (PASS, FAIL, ERROR, SKIPPED, UNCLAIMED)
+NOT_STARTED = "not run: the implementation did not start"
+"""The message of every case of a run whose implementation never said hello (the run's
+problem says why)."""
 MAX_MESSAGE = 1000
 """The most characters of an outcome's message kept: an implementation's words (a skip
 reason, an error, a ``message``) are kept for every case, so each is cut to this."""
@@ -53,9 +56,36 @@ def _show(value: Any) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def _field(name: str, expected: Any, got: Any) -> str | None:
+_WINDOW = 60
+"""Characters shown on each side of the first difference between two texts."""
+
+
+def _text_difference(name: str, expected: str, got: str) -> str:
+    """Where two texts part: the first differing character and a window around it (a
+    canonical text is compared byte for byte, and its first 160 characters often agree)."""
+    at = next(
+        (i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b),
+        min(len(expected), len(got)),
+    )
+    start = max(0, at - _WINDOW)
+
+    def window(text: str) -> str:
+        part = json.dumps(text[start : at + _WINDOW], ensure_ascii=False)
+        return ("..." if start else "") + part + ("..." if at + _WINDOW < len(text) else "")
+
+    return (
+        f"{name}: differs at character {at} (of {len(expected)} expected, {len(got)} given): "
+        f"expected {window(expected)}, got {window(got)}"
+    )
+
+
+def _field(name: str, expected: Any, got: Any, *, present: bool = True) -> str | None:
     if _exact(expected) == _exact(got):
         return None
+    if not present:
+        return f'{name}: expected {_show(expected)}, but the result has no "{name}" member'
+    if isinstance(expected, str) and isinstance(got, str) and max(map(len, (expected, got))) > 80:
+        return _text_difference(name, expected, got)
     return f"{name}: expected {_show(expected)}, got {_show(got)}"
 
 
@@ -91,7 +121,10 @@ def _refusal(expected: Mapping[str, Any], got: Mapping[str, Any], *extra: str) -
 def _members(expected: Mapping[str, Any], got: Mapping[str, Any], *names: str) -> list[str]:
     if "refused" in got:
         return [f"refused ({got['refused']}: {got.get('message', '')}), expected an answer"]
-    return [p for p in (_field(n, expected.get(n), got.get(n)) for n in names) if p]
+    problems = [_field(n, expected.get(n), got.get(n), present=n in got) for n in names]
+    if any(problems) and not any(n in got for n in names):
+        problems.append(f"the result's members are {_show(sorted(map(str, got)))}")
+    return [p for p in problems if p]
 
 
 def differences(case: Mapping[str, Any], got: Any) -> list[str]:
@@ -134,13 +167,19 @@ def judge(
 
     if reply is None:
         return outcome(ERROR, "no answer")
+    # Every answer names its case: one for another case (an answer out of order, or one
+    # behind) is an error, whether it is a result, a skip or an error. Only an error may
+    # leave the id out (a runner that could not read the case may not know it).
+    if reply.get("id") != case.get("id") and ("id" in reply or "error" not in reply):
+        asked = f"{_show(reply.get('id'))} where {_show(case.get('id'))} was asked"
+        return outcome(
+            ERROR,
+            f"answer for {asked} (answer each case, in the order sent, with its id)",
+        )
     if "skipped" in reply:
         return outcome(SKIPPED, str(reply["skipped"]))
     if "error" in reply:
         return outcome(ERROR, str(reply["error"]))
-    if reply.get("id") != case.get("id"):
-        asked = f"{_show(reply.get('id'))} where {_show(case.get('id'))} was asked"
-        return outcome(ERROR, f"answer for {asked}")
     if "result" not in reply:
         return outcome(ERROR, 'the answer has no "result"')
     problems = differences(case, reply["result"])

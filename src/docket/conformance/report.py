@@ -9,7 +9,16 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from docket._xml import xml_safe
-from docket.conformance.compare import ERROR, FAIL, PASS, SKIPPED, STATUSES, UNCLAIMED, Outcome
+from docket.conformance.compare import (
+    ERROR,
+    FAIL,
+    NOT_STARTED,
+    PASS,
+    SKIPPED,
+    STATUSES,
+    UNCLAIMED,
+    Outcome,
+)
 from docket.conformance.suite import LEVELS
 from docket.core.display import display, json_safe
 
@@ -95,14 +104,21 @@ def render_text(report: Report, *, max_failures: int = 50) -> str:
         if report.all_skipped(level):
             detail += ": every case skipped, nothing checked"
         lines.append(f"  {level:<10} {verdict}  {detail or 'no cases'}")
-    shown = report.failures()[:max_failures]
-    if shown:
+    # The run's problems first: when the implementation did not start, they say why, and
+    # each case says only that it was not run (counted, not listed).
+    if report.problems:
         lines.append("")
-        lines.extend(f"{o.status.upper()} {display(o.id)}: {display(o.message)}" for o in shown)
-        more = len(report.failures()) - len(shown)
-        if more > 0:
-            lines.append(f"... and {more} more")
     lines.extend(f"PROBLEM {display(p)}" for p in report.problems)
+    failures = [o for o in report.failures() if o.message != NOT_STARTED]
+    unstarted = len(report.failures()) - len(failures)
+    shown = failures[:max_failures]
+    if shown or unstarted:
+        lines.append("")
+    lines.extend(f"{o.status.upper()} {display(o.id)}: {display(o.message)}" for o in shown)
+    if len(failures) > len(shown):
+        lines.append(f"... and {len(failures) - len(shown)} more")
+    if unstarted:
+        lines.append(f"ERROR {unstarted} cases: {NOT_STARTED}")
     lines.append("")
     lines.append("conformance: " + ("passed" if report.passed else "FAILED"))
     return "\n".join(lines) + "\n"

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -23,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from docket.conformance.compare import ERROR, UNCLAIMED, Outcome, judge
+from docket.conformance.compare import ERROR, NOT_STARTED, UNCLAIMED, Outcome, judge
 from docket.conformance.report import Report
 from docket.conformance.suite import LEVELS, PROTOCOL, SUITE, Suite, without_expectation
 from docket.core.errors import UsageError, show
@@ -44,6 +45,10 @@ MAX_TIMEOUT = 86400.0
 
 class PeerFailed(OSError):
     """The implementation did not take or give a message in time or within the limits."""
+
+
+class BadAnswer(ValueError):
+    """An answer line that is not a JSON object (the driver's words, not the peer's)."""
 
 
 class _Peer:
@@ -162,20 +167,24 @@ def _ready(fd: int, event: int, timeout: float) -> bool:
 
 
 def _reply(peer: _Peer, timeout: float) -> dict[str, Any] | None:
+    """The next answer; None at the end of the output; :class:`BadAnswer` for a line that is
+    not one JSON object."""
     line = peer.line(timeout)
     if line is None:
         return None
+    quoted = show(line.rstrip("\r\n")[:200])
     try:
         value = json.loads(line)
     except ValueError:
-        return {"error": f"the answer is not JSON: {show(line[:200])}"}
+        raise BadAnswer(
+            f"the answer is not JSON: {quoted} (one JSON object per line on standard "
+            "output; logs go to standard error)"
+        ) from None
     except RecursionError:  # nesting deeper than the interpreter's stack: `[[[[...]]]]`
-        return {"error": "the answer is nested too deeply to read"}
-    return (
-        value
-        if isinstance(value, dict)
-        else {"error": f"the answer is not an object: {show(line[:200])}"}
-    )
+        raise BadAnswer("the answer is nested too deeply to read") from None
+    if not isinstance(value, dict):
+        raise BadAnswer(f"the answer is not an object: {quoted}")
+    return value
 
 
 def run(
@@ -184,18 +193,20 @@ def run(
     *,
     levels: Sequence[str] = LEVELS,
     families: Sequence[str] = (),
+    cases: Sequence[str] = (),
     timeout: float = 30.0,
     progress: Callable[[Outcome], None] | None = None,
 ) -> Report:
-    """Run every case of ``levels`` (and ``families``) against ``command``; the report says
-    the other levels were not run. ``timeout``: seconds, more than 0 and at most
-    :data:`MAX_TIMEOUT` (a :class:`~docket.core.errors.UsageError` otherwise)."""
+    """Run every case of ``levels`` (and ``families``, and ``cases``: ids or id prefixes
+    ending in ``/``, when given) against ``command``; the report says the other levels were
+    not run. ``timeout``: seconds, more than 0 and at most :data:`MAX_TIMEOUT` (a
+    :class:`~docket.core.errors.UsageError` otherwise)."""
     if not 0 < timeout <= MAX_TIMEOUT:  # also NaN, which every comparison refuses
         raise UsageError(
             "timeout", f"{show(timeout)} is not more than 0 and at most {MAX_TIMEOUT:g}"
         )
     selected = tuple(lv for lv in LEVELS if lv in levels)
-    report = _run(command, suite, selected, families, timeout, progress)
+    report = _run(command, suite, selected, (families, cases), timeout, progress)
     return replace(report, selected=selected)
 
 
@@ -203,12 +214,13 @@ def _run(
     command: Sequence[str],
     suite: Suite,
     levels: Sequence[str],
-    families: Sequence[str],
+    only: tuple[Sequence[str], Sequence[str]],
     timeout: float,
     progress: Callable[[Outcome], None] | None,
 ) -> Report:
     problems = list(suite.check_pins())
-    cases = list(suite.cases(levels=tuple(levels), families=tuple(families)))
+    families, ids = only
+    cases = list(suite.cases(levels=tuple(levels), families=tuple(families), ids=tuple(ids)))
     try:
         proc = subprocess.Popen(
             list(command),
@@ -220,20 +232,35 @@ def _run(
         problems.append(f"cannot start {' '.join(command)}: {err}")
         return _unrun(cases, {"name": " ".join(command)}, problems)
     peer = _Peer(proc)
+    start = {"cmd": "start", "suite": SUITE, "protocol": PROTOCOL}
+    if suite.schemas is not None:
+        start["schemas"] = str(suite.schemas)
     try:
-        report = _converse(peer, cases, levels, problems, timeout, progress)
+        report = _converse(peer, start, cases, levels, problems, timeout, progress)
     finally:
-        _finish(proc, min(timeout, 10.0), peer)
+        killed = _finish(proc, min(timeout, 10.0), peer)
+    more = []
+    if report.problems and not killed and proc.returncode:
+        more.append(f"it exited with {_status(proc.returncode)}")
     tail = peer.stderr_tail().strip()
     if report.problems and tail:
-        report = replace(
-            report, problems=(*report.problems, f"its standard error ended with: {tail}")
-        )
-    return report
+        more.append(f"its standard error ended with: {tail}")
+    return replace(report, problems=(*report.problems, *more)) if more else report
+
+
+def _status(code: int) -> str:
+    """An exit status as people say it: ``status 101``, ``signal 11 (SIGSEGV)``."""
+    if code >= 0:
+        return f"status {code}"
+    try:
+        return f"signal {-code} ({signal.Signals(-code).name})"
+    except ValueError:
+        return f"signal {-code}"
 
 
 def _converse(
     peer: _Peer,
+    start: dict[str, Any],
     cases: list[dict[str, Any]],
     levels: Sequence[str],
     problems: list[str],
@@ -241,11 +268,11 @@ def _converse(
     progress: Callable[[Outcome], None] | None,
 ) -> Report:
     try:
-        peer.send({"cmd": "start", "suite": SUITE, "protocol": PROTOCOL}, timeout)
+        peer.send(start, timeout)
         hello = _reply(peer, timeout)
-    except OSError as err:
-        hello = {"error": str(err)}
-    wrong = _malformed_hello(hello)
+        wrong = _malformed_hello(hello)
+    except (OSError, BadAnswer) as err:
+        hello, wrong = None, str(err)
     if wrong:
         problems.append(f"the implementation did not start: {wrong}")
         return _unrun(cases, {"name": "?"}, problems)
@@ -253,9 +280,16 @@ def _converse(
     implementation = hello.get("implementation") or {"name": "?"}
     claimed = tuple(lv for lv in LEVELS if lv in hello["levels"])
     if not any(lv in claimed for lv in levels):
+        unknown = [lv for lv in hello["levels"] if lv not in LEVELS]
         problems.append(
             f"the implementation claims none of the levels run ({', '.join(levels)}): "
             "nothing was checked"
+            + (
+                f"; it claims {show(unknown)[:300]}, which are not levels of the suite "
+                f"(its levels: {', '.join(LEVELS)})"
+                if unknown
+                else ""
+            )
         )
     outcomes: list[Outcome] = []
     dead = False
@@ -276,6 +310,8 @@ def _converse(
             try:
                 peer.send({"cmd": "run", "case": without_expectation(case)}, timeout)
                 reply = _reply(peer, timeout)
+            except BadAnswer as err:
+                reply = {"error": str(err)}
             except OSError as err:
                 reply = {"error": str(err)}
                 dead = True
@@ -297,9 +333,14 @@ def _malformed_hello(hello: dict[str, Any] | None) -> str:
     if hello is None:
         return "it exited without answering"
     if "error" in hello and not hello.get("ready"):
-        return show(hello["error"])[:500]
+        return f"it answered an error: {show(hello['error'])[:500]}"
     if hello.get("ready") is not True:
-        return 'its first answer does not say "ready": true'
+        return f'its first answer does not say "ready": true (it said {show(hello)[:200]})'
+    if "protocol" in hello and hello["protocol"] != PROTOCOL:
+        return (
+            f"it speaks protocol {show(hello['protocol'])[:50]}; this driver speaks protocol "
+            f"{PROTOCOL} (the start message says which)"
+        )
     levels = hello.get("levels")
     if not isinstance(levels, list) or not all(isinstance(lv, str) for lv in levels):
         return '"levels" is not a list of level names'
@@ -313,14 +354,17 @@ def _unrun(
     cases: list[dict[str, Any]], implementation: dict[str, Any], problems: list[str]
 ) -> Report:
     outcomes = tuple(
-        Outcome(str(c["id"]), str(c["level"]), str(c["family"]), ERROR, "not run") for c in cases
+        Outcome(str(c["id"]), str(c["level"]), str(c["family"]), ERROR, NOT_STARTED)
+        for c in cases
     )
     return Report(implementation, (), outcomes, tuple(problems))
 
 
-def _finish(proc: subprocess.Popen[bytes], grace: float, peer: _Peer) -> None:
+def _finish(proc: subprocess.Popen[bytes], grace: float, peer: _Peer) -> bool:
     """Close the implementation's input and give it ``grace`` seconds to exit, then kill it;
-    then stop reading its standard error, which a process it left behind may hold open."""
+    then stop reading its standard error, which a process it left behind may hold open.
+    Whether it had to be killed."""
+    killed = False
     with contextlib.suppress(OSError):
         if proc.stdin is not None:
             proc.stdin.close()
@@ -329,11 +373,13 @@ def _finish(proc: subprocess.Popen[bytes], grace: float, peer: _Peer) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+        killed = True
     peer.stop_draining()
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             with contextlib.suppress(OSError):
                 stream.close()
+    return killed
 
 
 def default_suite() -> Path:

@@ -100,6 +100,13 @@ class Suite:
         return tuple(sorted({cf.family for cf in self.files}))
 
     @property
+    def schemas(self) -> Path | None:
+        """The schema directory the cases are about (the manifest's ``schemas``, resolved),
+        None when the manifest names none."""
+        name = self.manifest.get("schemas")
+        return (self.root / name).resolve() if isinstance(name, str) else None
+
+    @property
     def keys(self) -> Mapping[str, str]:
         """Published test keys by name (hex)."""
         return self.manifest.get("keys", {})  # type: ignore[no-any-return]
@@ -133,15 +140,29 @@ class Suite:
         return cases
 
     def cases(
-        self, *, levels: tuple[str, ...] = LEVELS, families: tuple[str, ...] = ()
+        self,
+        *,
+        levels: tuple[str, ...] = LEVELS,
+        families: tuple[str, ...] = (),
+        ids: tuple[str, ...] = (),
     ) -> Iterator[dict[str, Any]]:
-        """Every case, in manifest order, of the given levels (and families, when given)."""
+        """Every case, in manifest order, of the given levels (and families, and ``ids``,
+        when given: a case id, or a prefix of ids ending in ``/`` such as
+        ``backup-metadata/2/validate/``)."""
         for cf in self.files:
             if families and cf.family not in families:
                 continue
             for case in self.read(cf):
-                if case.get("level") in levels:
+                if case.get("level") in levels and (not ids or selects(ids, case.get("id"))):
                     yield case
+
+
+def selects(ids: tuple[str, ...], case_id: Any) -> bool:
+    """Whether a ``--case`` selection takes the case ``case_id``: one of ``ids`` is it, or is
+    a prefix of it ending in ``/``."""
+    return isinstance(case_id, str) and any(
+        case_id == i or (i.endswith("/") and case_id.startswith(i)) for i in ids
+    )
 
 
 def without_expectation(case: Mapping[str, Any]) -> dict[str, Any]:
