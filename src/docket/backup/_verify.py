@@ -152,7 +152,7 @@ class _Verifier:
                 self._add(loaded, "missing", "listed in the metadata but not stored", name)
                 continue
             self._object(loaded, name, entry, shas, block_size)
-        overlap = _overlapping(loaded)
+        overlap = overlapping(loaded)
         if overlap is not None:
             self._add(loaded, "metadata", "overlaps the object before it in the volume", overlap)
         if shas is None:
@@ -291,7 +291,7 @@ class _Verifier:
             )
 
 
-def _overlapping(loaded: LoadedBackup) -> str | None:
+def overlapping(loaded: LoadedBackup) -> str | None:
     """The first object (by offset) that starts before the one before it ends: each may match
     its own blocks, but restore refuses the backup (:func:`docket.backup._restore.plan`)."""
     reached = 0
