@@ -33,6 +33,7 @@ def verify_chain(
     top = backups.find(backup)  # a wrong id is an error, not a finding
     problems: list[Problem] = []
     found: list[_Checked] = []
+    walked: set[str] = set()
     current: Backup | str | None = backup
     while current is not None:
         child = found[-1].loaded.backup_id if found else top.backup_id
@@ -46,7 +47,7 @@ def verify_chain(
                 raise
             problems.append(Problem(child, "parent", str(err)))
             break
-        if any(f.loaded.backup_id == stored.backup_id for f in found):
+        if stored.backup_id in walked:  # a set: a chain 65,000 long is not 65,000² steps
             problems.append(Problem(child, "parent", "the parent chain loops"))
             break
         if not stored.complete:
@@ -82,6 +83,7 @@ def verify_chain(
                     )
                 )
         found.append(_Checked(loaded))
+        walked.add(loaded.backup_id)
         current = loaded.parent_id
 
     # The volume is as large as the furthest object of the chain: that bounds every
@@ -150,6 +152,9 @@ class _Verifier:
                 self._add(loaded, "missing", "listed in the metadata but not stored", name)
                 continue
             self._object(loaded, name, entry, shas, block_size)
+        overlap = overlapping(loaded)
+        if overlap is not None:
+            self._add(loaded, "metadata", "overlaps the object before it in the volume", overlap)
         if shas is None:
             return
         # A listed object accounts for its blocks even when it is missing or damaged: that is
@@ -181,6 +186,16 @@ class _Verifier:
             return
         if parent is None or parent.shas is None:
             return  # the parent's own problem is already reported
+        if parent.block_size != block_size:
+            # Restore refuses such a chain; its blocks cannot be compared with the parent's.
+            self._add(
+                loaded,
+                "sha256",
+                f"SHA blocks of {block_size} bytes; the backup it builds on used "
+                f"{parent.block_size}",
+                loaded.stored.sha256_name,
+            )
+            return
         parent_shas = parent.shas
         changed = [i for i in gaps if i >= len(parent_shas) or parent_shas[i] != shas[i]]
         if changed:
@@ -274,6 +289,17 @@ class _Verifier:
                 f"{bad_first} (offset {bad_first * block_size})",
                 loaded.stored.sha256_name,
             )
+
+
+def overlapping(loaded: LoadedBackup) -> str | None:
+    """The first object (by offset) that starts before the one before it ends: each may match
+    its own blocks, but restore refuses the backup (:func:`docket.backup._restore.plan`)."""
+    reached = 0
+    for name, entry in sorted(loaded.objects, key=lambda item: item[1]["offset"]):
+        if entry["offset"] < reached:
+            return name
+        reached = entry["offset"] + entry["length"]
+    return None
 
 
 def _os_message(err: OSError) -> str:

@@ -29,7 +29,7 @@ from typing import Any, BinaryIO, ClassVar, Concatenate, ParamSpec, TypeVar, Unp
 import orjson
 
 from docket.backup import _threads
-from docket.backup._catalog import Found, with_chain
+from docket.backup._catalog import Found, with_chains
 from docket.backup._http import (
     MAX_LISTED,
     READ_PIECE,
@@ -551,7 +551,7 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
         # As on POSIX: an incremental is available only when its parents are (a parent is of
         # the same volume, so in the same listing), and its size is that of its chain.
         by_id = {item.summary.backup_id: item for item in found}
-        return [with_chain(item, by_id, f"in {self.url}") for item in found]
+        return with_chains(found, by_id, f"in {self.url}")
 
     def _summary(
         self, prefix: str, match: re.Match[str], names: list[str], stored: int | None
