@@ -99,12 +99,16 @@ def test_overlapping_objects_are_reported_by_verify(tmp_path: Path) -> None:
     assert "overlaps the object before it" in result.output
 
 
-def test_deep_audit_reports_overlapping_objects(tmp_path: Path) -> None:
+@pytest.mark.parametrize("deep", [True, False])
+def test_audit_reports_overlapping_objects(tmp_path: Path, deep: bool) -> None:
+    """The shallow audit listed cinder and docket as readers of a backup restore refuses:
+    the overlap is seen in the metadata object alone."""
     root = _posix_overlap(tmp_path)
-    [verdict] = [v for v in audit(root, deep=True) if v.backup_id == FULL]
+    [verdict] = [v for v in audit(root, deep=deep) if v.backup_id == FULL]
     found = [(f.kind, f.message) for f in verdict.findings]
     assert found.count(("metadata", "overlaps the object before it in the volume")) == 1
     assert verdict.readers == ()
+    assert verdict.integrity == "damaged"
 
 
 def _incremental_of_another_block_size(tmp_path: Path) -> Path:

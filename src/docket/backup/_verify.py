@@ -154,7 +154,7 @@ class _Verifier:
             self._object(loaded, name, entry, shas, block_size)
         overlap = overlapping(loaded)
         if overlap is not None:
-            self._add(loaded, "metadata", "overlaps the object before it in the volume", overlap)
+            self._add(loaded, "metadata", OVERLAP, overlap)
         if shas is None:
             return
         # A listed object accounts for its blocks even when it is missing or damaged: that is
@@ -289,6 +289,9 @@ class _Verifier:
                 f"{bad_first} (offset {bad_first * block_size})",
                 loaded.stored.sha256_name,
             )
+
+
+OVERLAP = "overlaps the object before it in the volume"
 
 
 def overlapping(loaded: LoadedBackup) -> str | None:
