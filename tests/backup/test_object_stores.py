@@ -7,6 +7,7 @@ nothing behind; errors are typed and carry no secret.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -333,3 +334,34 @@ def test_list_reports_the_bytes_each_backup_stores(
     )
     assert code == 0, err
     assert {b["backup_id"]: b["stored_bytes"] for b in json.loads(out)} == expected
+
+
+def test_two_prefixes_of_one_backup_id_are_listed_invalid(
+    driver: ObjectStoreBackupDriver, tmp_path: Path
+) -> None:
+    """A writer of the container copies a backup's objects under a second prefix of the same
+    id: restore by id refuses it (which one?), but `list` called both `available`, and a
+    child of that id too."""
+    volume = tmp_path / "volume"
+    volume.write_bytes(b"\x02" * (2 << 20))
+    full = driver.backup(Backup(id="full-d", volume_id="vol-d"), volume)
+    driver.backup(Backup(id="incr-d", volume_id="vol-d", parent_id="full-d"), volume)
+    prefix = full.service_metadata or ""
+    other = re.sub(r"/\d{14}/", "/20990101000000/", prefix)
+    assert other != prefix
+    for name in all_objects(driver.store, driver.container):
+        if name.startswith(prefix):
+            with driver.store.open_object(driver.container, name) as fh:
+                body = fh.read()
+            md5 = hashlib.md5(body).hexdigest()
+            driver.store.put_object(driver.container, other + name[len(prefix) :], body, md5=md5)
+    listed = [(b.backup_id, b.status, b.problem) for b in driver.list_backups("vol-d")]
+    several = f"the container holds several backups of this id: {prefix}, {other}"
+    assert listed == [
+        ("full-d", "invalid", several),
+        ("incr-d", "invalid", "parent backup full-d is invalid"),
+        ("full-d", "invalid", several),
+    ]
+    with pytest.raises(InvalidBackup, match="several backups of this id"):
+        driver.restore("full-d", None, tmp_path / "restored")
+    assert not (tmp_path / "restored").exists()

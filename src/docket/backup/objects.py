@@ -18,6 +18,7 @@ refuses a backup with one name more.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import io
 import re
@@ -542,12 +543,17 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
         except FileNotFoundError:
             raise self._backups.no_container(self.container) from None
         found: list[Found] = []
+        prefixes: dict[str, list[str]] = {}  # of each backup id
         for prefix, sizes in sorted(groups.items()):
             match = _PREFIX.fullmatch(prefix)
             assert match is not None
             known = [size for size in sizes.values() if size is not None]
             stored = sum(known) if len(known) == len(sizes) else None  # unknown: not 0
             found.append(self._summary(prefix, match, list(sizes), stored))
+            prefixes.setdefault(match.group("id"), []).append(prefix)
+        # Two prefixes of one id: restore by id refuses it (``find``), and so does a child
+        # naming it as parent; every prefix of it is listed as such.
+        found = [_ambiguous(item, prefixes[item.summary.backup_id]) for item in found]
         # As on POSIX: an incremental is available only when its parents are (a parent is of
         # the same volume, so in the same listing), and its size is that of its chain.
         by_id = {item.summary.backup_id: item for item in found}
@@ -602,3 +608,12 @@ class ObjectStoreBackupDriver(ChunkedBackupDriver):
             version=meta.get("version"),
         )
         return Found(summary, loaded.end())
+
+
+def _ambiguous(item: Found, prefixes: list[str]) -> Found:
+    """``item``, ``invalid`` when its backup id has several prefixes in the listing."""
+    if len(prefixes) < 2:
+        return item
+    problem = "the container holds several backups of this id: " + ", ".join(prefixes)
+    summary = dataclasses.replace(item.summary, status="invalid", problem=problem)
+    return dataclasses.replace(item, summary=summary)
