@@ -10,7 +10,7 @@ import contextlib
 import importlib
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, TypedDict, Unpack
 
@@ -256,17 +256,18 @@ def restore(
                 done = driver.restore(backup_id, volume_id, target, progress=report)
         lines = [
             f"restored {done.backup_id} onto {target}: {done.size} bytes",
-            "  chain      " + " <- ".join(done.chain),
+            # The full first, each incremental after the backup it builds on.
+            "  chain      " + _shown(done.chain, " -> "),
         ]
         if done.metadata:
-            lines.append("  metadata   restored from " + ", ".join(b for b, _ in done.metadata))
+            lines.append("  metadata   restored from " + _shown([b for b, _ in done.metadata]))
         if done.metadata_skipped:
             lines.append(
                 "  metadata   not restored (give --db and --volume-id) from "
-                + ", ".join(done.metadata_skipped)
+                + _shown(done.metadata_skipped)
             )
         if done.metadata_absent and volume_id is not None:
-            which = ", ".join(done.metadata_absent)
+            which = _shown(done.metadata_absent)
             verb = "was" if len(done.metadata_absent) == 1 else "were"
             lines.append(
                 f"  metadata   {which} {verb} backed up without volume metadata (no --db): "
@@ -293,6 +294,14 @@ def restore(
     return _report(common, work)
 
 
+def _shown(ids: Sequence[str], sep: str = ", ", ends: int = 3) -> str:
+    """``ids`` joined for a line of text, a long list by its ends and how many are between
+    (a chain can be 65,000 backups long; ``--format json`` lists every one)."""
+    if len(ids) <= 2 * ends + 1:
+        return sep.join(ids)
+    return sep.join([*ids[:ends], f"... {len(ids) - 2 * ends} more ...", *ids[-ends:]])
+
+
 def verify(backup_id: str, **common: Unpack[Common]) -> int:
     """``docket volume verify``: exit 0 when intact, 1 with each problem listed (with
     ``key_file``, an unsigned or wrongly signed metadata container is one)."""
@@ -306,7 +315,7 @@ def verify(backup_id: str, **common: Unpack[Common]) -> int:
         text.append(
             f"backup {result.backup_id}: {verdict} ({counted(result.objects, 'object')}, "
             f"{counted(result.blocks, 'SHA-256 block')} checked; "
-            f"chain {' <- '.join(result.chain) or '-'})\n"
+            f"chain {_shown(result.chain, ' <- ') or '-'})\n"
         )
         return (
             {
