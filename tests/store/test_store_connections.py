@@ -1,15 +1,18 @@
 """A library caller's engine and a DBA's database failing the ways real deployments fail.
 
 A caller who made the engine (``store.make_engine(url)``, as Cinder's drivers do) meets a
-server that is down, a wrong password or database name as :class:`DatabaseUnreachable`, as
-the command line does; a row another transaction holds locked past the database's lock
-timeout is :class:`LockTimeout`; either way nothing is written and no URL password is shown.
+server that is down (from the start, or gone down under a long-lived engine), a wrong
+password or database name as :class:`DatabaseUnreachable`, as the command line does; a row
+another transaction holds locked past the database's lock timeout is :class:`LockTimeout`;
+either way nothing is written and no URL password is shown.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,6 +77,74 @@ def test_a_wrong_database_name_or_password_is_unreachable_for_the_callers_engine
             engine.dispose()
         assert SECRET not in str(info.value)
         assert info.value.where.startswith("127.0.0.1:")
+
+
+class Forwarder:
+    """A TCP forwarder on 127.0.0.1 to a database server; :meth:`down` stops listening and
+    cuts every connection, as a server that went down (or a network partition) does."""
+
+    def __init__(self, port: int) -> None:
+        self._upstream = port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self._listener.accept()
+            except OSError:
+                return
+            far = socket.create_connection(("127.0.0.1", self._upstream))
+            self._sockets += [near, far]
+            for a, b in ((near, far), (far, near)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+
+    def down(self) -> None:
+        self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+@pytest.mark.parametrize("backend", backend_params(SERVERS))
+def test_a_server_gone_down_under_a_long_lived_engine_is_unreachable(
+    backend: str, tmp_path: Path
+) -> None:
+    # cinder-backup keeps one engine for weeks: its pooled connection dies with the server,
+    # and the new one a restore then asks for cannot be made.
+    with scratch_database(backend, tmp_path) as url:
+        store.init_db(url)
+        setup = store.make_engine(url)
+        source_volume(setup)
+        target_volume(setup)
+        setup.dispose()
+        parsed = sa.make_url(url)
+        assert parsed.port is not None
+        forwarder = Forwarder(parsed.port)
+        engine = store.make_engine(parsed.set(host="127.0.0.1", port=forwarder.port))
+        try:
+            api = store.BackupMetadataAPI(engine)
+            text = api.get(SRC)
+            api.put(DST, text)  # the pool now holds a connection through the forwarder
+            forwarder.down()
+            with pytest.raises(DatabaseUnreachable) as restoring:
+                api.put(DST, text)
+            with pytest.raises(DatabaseUnreachable) as backing_up:
+                api.get(SRC)
+        finally:
+            engine.dispose()
+        for info in (restoring, backing_up):
+            assert info.value.where == f"127.0.0.1:{forwarder.port}"
 
 
 def test_a_url_given_for_the_engine_is_a_usage_error_that_does_not_show_it() -> None:

@@ -40,6 +40,7 @@ from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
 from docket.store.errors import (
     ConnectionLost,
+    DatabaseUnreachable,
     Deadlock,
     VolumeNotFound,
     conflict,
@@ -687,7 +688,8 @@ def _max_parameters(dialect: sa.Dialect) -> int:
 def _revive(conn: sa.Connection) -> None:
     """Ping a server database's pooled connection once before a restore (there is no ping
     at every checkout) and swap it for a new one if the server dropped it. The ping goes to
-    the driver directly: it is no statement of the restore."""
+    the driver directly: it is no statement of the restore. A server that is down by now
+    is :class:`~docket.store.errors.DatabaseUnreachable`, as at the first connection."""
     dialect = conn.dialect
     if dialect.name == "sqlite":
         return
@@ -699,7 +701,11 @@ def _revive(conn: sa.Connection) -> None:
     except dialect.loaded_dbapi.Error as err:
         if not dialect.is_disconnect(err, dbapi_conn, None):
             raise
-        conn.invalidate()  # the next use connects anew
+        conn.invalidate()
+        try:
+            conn.connection  # noqa: B018  (connects anew, here rather than at the BEGIN)
+        except sa.exc.DBAPIError as lost:
+            raise DatabaseUnreachable(where(conn.engine.url), reason_of(lost)) from lost
 
 
 class _Disconnected(Exception):
