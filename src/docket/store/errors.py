@@ -76,7 +76,7 @@ class ConnectionLost(StoreError, ConnectionError):
         elif action == "restore":
             hint = "nothing was written (the database rolled the restore back); run it again"
         else:
-            hint = "nothing was written; run it again once the server is back"
+            hint = "run it again once the server is back"
         super().__init__(
             f"lost the connection to the database at {where} while trying to {action}: "
             f"{reason}",
