@@ -5,7 +5,8 @@ Each error is defined in the layer that raises it. The core's errors, the bases
 error), and the usage errors of commands and the library calls behind them (``UsageError``,
 ``CommandFailed``) are defined in :mod:`docket.core.errors`; the database ones (``Deadlock``,
 ``VolumeNotFound``, ``ValueTooLong``, ``ValueOutOfRange``, ``KeyConflict``, ``BadDatabaseURL``,
-``MissingDatabaseDriver``, ``DatabaseUnreachable``, ``MissingTable``) in :mod:`docket.store.errors`;
+``MissingDatabaseDriver``, ``DatabaseUnreachable``, ``ConnectionLost``, ``LockTimeout``,
+``MissingTable``) in :mod:`docket.store.errors`;
 the backup drivers' and records' (``BackupNotFound``, ``BackupInUse``, ``InvalidBackup``,
 ``RecordError`` and its kinds, ``ForeignRecord``) in :mod:`docket.backup.errors`. Those two
 modules are loaded on first use, so that importing this module loads no SQLAlchemy and no
@@ -76,9 +77,9 @@ if TYPE_CHECKING:
 __getattr__ = lazy_exports(
     __name__,
     {
-        "docket.store.errors": """BadDatabaseURL DatabaseUnreachable Deadlock InvalidValue
-            KeyConflict MissingDatabaseDriver MissingTable UnstorableValue ValueOutOfRange
-            ValueTooLong VolumeNotFound""",
+        "docket.store.errors": """BadDatabaseURL ConnectionLost DatabaseUnreachable Deadlock
+            InvalidValue KeyConflict LockTimeout MissingDatabaseDriver MissingTable
+            UnstorableValue ValueOutOfRange ValueTooLong VolumeNotFound""",
         "docket.backup.errors": """BackupInUse BackupNotFound ForeignRecord InvalidBackup
             ListingTooLong MissingRecordFields MissingStoreClient ObjectStoreAuthError
             ObjectStoreError RecordDecodeError RecordError RecordParseError""",
@@ -95,6 +96,7 @@ __all__ = [
     "BackwardEdge",
     "BadDatabaseURL",
     "CommandFailed",
+    "ConnectionLost",
     "CycleDetected",
     "DanglingEdge",
     "DatabaseUnreachable",
@@ -117,6 +119,7 @@ __all__ = [
     "LimitExceeded",
     "ListingTooLong",
     "LocatedError",
+    "LockTimeout",
     "LossyMigration",
     "MalformedVersion",
     "MigrationError",

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from docket import store
-from docket.errors import RestoreRefused, StoreError
+from docket.errors import ConnectionLost, RestoreRefused, StoreError
 from tests import _volumes as vols
 from tests._databases import SERVER_URLS
 from tests.conftest_db import clear, dump
@@ -130,9 +130,13 @@ def test_a_failure_at_any_statement_leaves_the_database_as_it_was(
         for n in range(1, total + 1):
             _build(db_engine)
             before = dump(db_engine)
-            with failing_at(db_engine, n, fail), pytest.raises((Injected, StoreError)):
+            with failing_at(db_engine, n, fail), pytest.raises((Injected, StoreError)) as info:
                 _restore(api, items, bulk)
             assert dump(db_engine) == before, f"{label} at statement {n} of {total}: {seen[n - 1]}"
+            if fail is not _raise:
+                # Typed as a connection failure, so a caller can tell it from a refusal.
+                assert isinstance(info.value, ConnectionLost), (n, info.value)
+                assert not info.value.at_commit and "nothing was written" in info.value.hint
             # The engine recovers: the same restore then succeeds and writes everything.
             _restore(api, items, bulk)
             assert _semantic(db_engine) == restored, (label, n)
@@ -153,6 +157,29 @@ def test_a_failing_commit_writes_nothing(db_engine: sa.Engine) -> None:
     finally:
         sa.event.remove(db_engine, "commit", refuse)
     assert dump(db_engine) == before
+
+
+def test_a_connection_dropped_as_the_restore_commits_says_it_may_have_been_written(
+    db_engine: sa.Engine, db_backend: str
+) -> None:
+    # Only the database knows whether a COMMIT that lost its connection was written: the
+    # error must not say "nothing was written". (Here the session dies before the COMMIT
+    # reaches it, so the database is as before.)
+    api = store.BackupMetadataAPI(db_engine)
+    items = _build(db_engine)
+    before = dump(db_engine)
+    drop = _dropper(db_backend)
+    sa.event.listen(db_engine, "commit", drop)
+    try:
+        with pytest.raises(ConnectionLost) as info:
+            api.put_many(items)
+    finally:
+        sa.event.remove(db_engine, "commit", drop)
+    assert info.value.at_commit
+    assert "may or may not have been written" in info.value.hint
+    assert "nothing was written" not in str(info.value)
+    assert dump(db_engine) == before
+    api.put_many(items)  # the engine recovers
 
 
 def test_a_refusal_planned_after_earlier_writes_takes_them_back(db_engine: sa.Engine) -> None:

@@ -227,8 +227,8 @@ def database(url: str, option: str = "--db", *, create: bool = False) -> Iterato
     """
     import sqlalchemy as sa
 
-    from docket.store.engines import open_engine, reason_of
-    from docket.store.errors import BadDatabaseURL
+    from docket.store.engines import open_engine
+    from docket.store.errors import BadDatabaseURL, reason_of
 
     try:
         engine = open_engine(url, create=create)

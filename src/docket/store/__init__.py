@@ -20,9 +20,11 @@ from docket.store.api import (
 from docket.store.engines import open_engine
 from docket.store.errors import (
     BadDatabaseURL,
+    ConnectionLost,
     DatabaseUnreachable,
     Deadlock,
     KeyConflict,
+    LockTimeout,
     MissingDatabaseDriver,
     MissingTable,
     UnstorableValue,
@@ -38,9 +40,11 @@ __all__ = [
     "FAMILY",
     "BackupMetadataAPI",
     "BadDatabaseURL",
+    "ConnectionLost",
     "DatabaseUnreachable",
     "Deadlock",
     "KeyConflict",
+    "LockTimeout",
     "MissingDatabaseDriver",
     "MissingTable",
     "RestoreResult",

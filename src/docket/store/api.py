@@ -38,13 +38,23 @@ from docket.core.errors import DocketError, StoreError, UsageError, ValidationEr
 from docket.core.family import Container, Family, VersionSpec
 from docket.core.registry import Registry, load_registry
 from docket.core.versions import Version
-from docket.store.errors import Deadlock, VolumeNotFound
+from docket.store.errors import (
+    ConnectionLost,
+    DatabaseUnreachable,
+    Deadlock,
+    VolumeNotFound,
+    conflict,
+    database_error,
+    reason_of,
+    where,
+)
 from docket.store.restore import Restorer, RestoreResult, WorkItem, may_name_a_row
 from docket.store.sql import InSql, in_list, result_processors
 from docket.store.tables import (
     TYPES,
     Layout,
     cinder_metadata,
+    connect,
     forget_layout,
     layout,
 )
@@ -140,16 +150,6 @@ def _engine(engine_or_url: sa.Engine | str | sa.URL) -> Iterator[sa.Engine]:
         engine.dispose()
 
 
-def _database_error(action: str, err: Exception) -> StoreError:
-    orig = getattr(err, "orig", None)
-    lines = str(orig if orig is not None else err).strip().splitlines() or [""]
-    reason = lines[0][:300]
-    return StoreError(
-        f"the database failed to {action}: {type(orig or err).__name__}: {reason}",
-        hint="nothing was written; check the database and run it again",
-    )
-
-
 def init_db(engine_or_url: sa.Engine | str | sa.URL) -> None:
     """Create Cinder's tables that docket reads (:func:`~docket.store.cinder_metadata`) where
     they do not exist (for a demo or test database; docket never does this by itself)."""
@@ -157,7 +157,7 @@ def init_db(engine_or_url: sa.Engine | str | sa.URL) -> None:
         try:
             cinder_metadata().create_all(engine, checkfirst=True)
         except sa.exc.SQLAlchemyError as err:
-            raise _database_error("create the tables", err) from err
+            raise database_error("create the tables", err) from err
         forget_layout(engine)
 
 
@@ -203,7 +203,7 @@ def create_volume_type(
             table = sa.Table(TYPES, sa.MetaData(), autoload_with=conn)
             conn.execute(table.insert(), {k: v for k, v in row.items() if k in table.c})
     except sa.exc.SQLAlchemyError as err:
-        raise _database_error("create the volume type", err) from err
+        raise database_error("create the volume type", err) from err
     return type_id
 
 
@@ -273,7 +273,7 @@ def create_volume(
             if glance:
                 conn.execute(lay.glance.insert(), entries(lay.glance, glance, True))
     except sa.exc.SQLAlchemyError as err:
-        raise _database_error("create the volume", err) from err
+        raise database_error("create the volume", err) from err
     return volume_id
 
 
@@ -321,6 +321,15 @@ class BackupMetadataAPI:
         registry: Registry | None = None,
         chunk_size: int = DEFAULT_CHUNK,
     ) -> None:
+        if not isinstance(engine, sa.Engine):
+            # A URL passed as it is, Cinder's way of naming the database: refused by name
+            # here rather than as an AttributeError at the first use.
+            raise UsageError(
+                "engine",
+                f"a {type(engine).__name__} is not a SQLAlchemy engine",
+                hint="make one from the database URL with docket.store.open_engine(url) "
+                "(checked) or docket.store.make_engine(url)",
+            )
         self.engine = engine
         self.registry = registry if registry is not None else _bundled_registry()
         self.family = self.registry.family(FAMILY)
@@ -340,7 +349,7 @@ class BackupMetadataAPI:
         try:
             return layout(self.engine, _volume_kinds(self.family))
         except sa.exc.SQLAlchemyError as err:
-            raise _database_error("read the table layout", err) from err
+            raise database_error("read the table layout", err, self.engine) from err
 
     @functools.cached_property
     def _reads(self) -> _Reads:
@@ -423,17 +432,19 @@ class BackupMetadataAPI:
                         partial.clear()
                     continue
                 err = lost.__cause__ if isinstance(lost.__cause__, Exception) else lost
-                raise _database_error("read the volumes", err) from err
+                raise ConnectionLost(
+                    where(self.engine.url), "read the volumes", reason_of(err)
+                ) from err
             except driver_error as err:
-                raise _database_error("read the volumes", err) from err
+                raise database_error("read the volumes", err, self.engine) from err
             except sa.exc.DBAPIError as err:
                 if attempt == 1 and err.connection_invalidated:
                     for partial in (rows, user, glance, report):
                         partial.clear()
                     continue
-                raise _database_error("read the volumes", err) from err
+                raise database_error("read the volumes", err, self.engine) from err
             except sa.exc.SQLAlchemyError as err:
-                raise _database_error("read the volumes", err) from err
+                raise database_error("read the volumes", err, self.engine) from err
         result: dict[str, str] = {}
         version = self.version
         for vid in ids:
@@ -461,7 +472,7 @@ class BackupMetadataAPI:
     ) -> None:
         """Read the rows and metadata of ``ids`` into the dicts given."""
         reads = self._reads
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             if reads.together is not None:
                 # One statement per chunk: no transaction needed (nor BEGIN and ROLLBACK).
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -611,23 +622,28 @@ class BackupMetadataAPI:
             raise VolumeNotFound(unnamed)
         attempt = 1
         while True:
+            committing = False
             try:
-                with self.engine.connect() as conn:
+                with connect(self.engine) as conn:
                     _revive(conn)
                     with conn.begin():
-                        return restorer.restore(conn, work, _now())
+                        results = restorer.restore(conn, work, _now())
+                        committing = True
+                    return results
             except sa.exc.DBAPIError as err:
-                if not _conflict(err):
-                    raise _database_error("restore", err) from err
+                if not conflict(err):
+                    raise database_error(
+                        "restore", err, self.engine, at_commit=committing
+                    ) from err
                 if attempt > self.deadlock_retries:
-                    raise Deadlock(attempt, str(_database_error("restore", err).reason)) from err
+                    raise Deadlock(attempt, str(database_error("restore", err).reason)) from err
                 # The database rolled the whole transaction back, so running it again is
                 # safe; a random pause keeps the two sides from meeting the same way again.
                 LOG.info("restore attempt %d lost a deadlock; trying again", attempt)
                 time.sleep(random.uniform(0.005, 0.05) * attempt)
                 attempt += 1
             except sa.exc.SQLAlchemyError as err:
-                raise _database_error("restore", err) from err
+                raise database_error("restore", err, self.engine) from err
 
 
 def _unnameable(volume_ids: Iterable[str]) -> list[str]:
@@ -657,22 +673,6 @@ def collector_paused() -> Iterator[None]:
         gc.enable()
 
 
-# SQLSTATEs of a transaction failed to break a deadlock or a serialization conflict
-# (PostgreSQL), and MySQL/MariaDB's ER_LOCK_DEADLOCK, which rolls the transaction back.
-_CONFLICT_STATES = frozenset({"40P01", "40001"})
-_MYSQL_DEADLOCK = 1213
-
-
-def _conflict(err: sa.exc.DBAPIError) -> bool:
-    """Whether the database failed the transaction to break a deadlock: it was rolled back
-    whole, and running it again is safe."""
-    orig = err.orig
-    if getattr(orig, "sqlstate", None) in _CONFLICT_STATES:
-        return True
-    args: tuple[Any, ...] = getattr(orig, "args", ())
-    return bool(args) and args[0] == _MYSQL_DEADLOCK
-
-
 _SKIP: Any = object()
 
 
@@ -688,7 +688,8 @@ def _max_parameters(dialect: sa.Dialect) -> int:
 def _revive(conn: sa.Connection) -> None:
     """Ping a server database's pooled connection once before a restore (there is no ping
     at every checkout) and swap it for a new one if the server dropped it. The ping goes to
-    the driver directly: it is no statement of the restore."""
+    the driver directly: it is no statement of the restore. A server that is down by now
+    is :class:`~docket.store.errors.DatabaseUnreachable`, as at the first connection."""
     dialect = conn.dialect
     if dialect.name == "sqlite":
         return
@@ -700,7 +701,11 @@ def _revive(conn: sa.Connection) -> None:
     except dialect.loaded_dbapi.Error as err:
         if not dialect.is_disconnect(err, dbapi_conn, None):
             raise
-        conn.invalidate()  # the next use connects anew
+        conn.invalidate()
+        try:
+            conn.connection  # noqa: B018  (connects anew, here rather than at the BEGIN)
+        except sa.exc.DBAPIError as lost:
+            raise DatabaseUnreachable(where(conn.engine.url), reason_of(lost)) from lost
 
 
 class _Disconnected(Exception):

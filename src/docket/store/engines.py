@@ -17,7 +17,13 @@ import sqlalchemy as sa
 
 from docket.core.errors import show
 from docket.store.api import make_engine
-from docket.store.errors import BadDatabaseURL, DatabaseUnreachable, MissingDatabaseDriver
+from docket.store.errors import (
+    BadDatabaseURL,
+    DatabaseUnreachable,
+    MissingDatabaseDriver,
+    reason_of,
+    where,
+)
 
 _EXTRAS = {"psycopg": "postgresql", "pymysql": "mysql"}
 """Driver modules docket's extras install, and the extra that does."""
@@ -27,8 +33,6 @@ _OWN_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql
 
 _PACKAGES = {"psycopg2": "psycopg2-binary", "MySQLdb": "mysqlclient", "mysqldb": "mysqlclient"}
 """Driver modules whose package on PyPI has another name."""
-
-_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
 
 _SQLITE_HINT = "check that the file's directory exists and that you may write there"
 
@@ -66,13 +70,6 @@ def at_in_host(url: sa.URL) -> bool:
     return url.host is not None and "@" in url.host
 
 
-def reason_of(err: BaseException) -> str:
-    """The first line of a database error (the driver's own, where there is one)."""
-    orig = getattr(err, "orig", None)
-    lines = str(orig if orig is not None else err).strip().splitlines()
-    return (lines[0] if lines else type(err).__name__)[:300]
-
-
 def install_hint(backend: str, module: str) -> str:
     """How to get the driver ``module`` a URL of ``backend`` needs."""
     extra = _EXTRAS.get(module)
@@ -89,16 +86,6 @@ def install_hint(backend: str, module: str) -> str:
             f"{_EXTRAS[own]} extra (pip install -c constraints.txt -e '.[{_EXTRAS[own]}]')"
         )
     return text
-
-
-def where(url: sa.URL) -> str:
-    """``host:port`` of a server database's URL, the file of a SQLite one."""
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        return url.database or ":memory:"
-    port = url.port or _DEFAULT_PORTS.get(backend)
-    host = url.host or "localhost"
-    return f"{host}:{port}" if port else host
 
 
 def _missing_sqlite_file(url: sa.URL) -> bool:

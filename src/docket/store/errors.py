@@ -1,8 +1,10 @@
 """The errors the store raises: about reaching a database (a URL docket cannot use, a driver
-that is not installed, a server it cannot reach, a table the database lacks), about its
-volumes (:class:`VolumeNotFound`), its transactions (:class:`Deadlock`), and the refusals only a
-database makes (:class:`ValueTooLong`, :class:`ValueOutOfRange`, :class:`KeyConflict`).
-:mod:`docket.errors` exports them too.
+that is not installed, a server it cannot reach or whose connection dropped, a table the
+database lacks), about its volumes (:class:`VolumeNotFound`), its transactions
+(:class:`Deadlock`, :class:`LockTimeout`), and the refusals only a database makes
+(:class:`ValueTooLong`, :class:`ValueOutOfRange`, :class:`KeyConflict`); and
+:func:`database_error`, which tells a driver's failure apart into them.
+:mod:`docket.errors` exports the errors too.
 
 The base, :class:`~docket.core.errors.StoreError`, is defined in :mod:`docket.core.errors`: a
 command reports a database failure as one without loading SQLAlchemy.
@@ -11,9 +13,15 @@ command reports a database failure as one without loading SQLAlchemy.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from docket.core.display import display
 from docket.core.errors import Location, RestoreRefused, StoreError, show
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
 
 URL_EXAMPLES = "e.g. sqlite:///cinder.db or postgresql+psycopg://user@host/cinder"
 
@@ -50,6 +58,47 @@ class DatabaseUnreachable(StoreError, ConnectionError):
         )
         self.where = where
         self.connect_reason = reason
+
+
+class ConnectionLost(StoreError, ConnectionError):
+    """The connection to the database dropped while docket worked on it (the server
+    restarted, the session was killed, the network failed): ``where`` is ``host:port`` (or
+    the SQLite file), ``action`` what docket was doing, ``at_commit`` whether the restore was
+    committing, when the database alone knows whether it was written."""
+
+    def __init__(self, where: str, action: str, reason: str, *, at_commit: bool = False) -> None:
+        if at_commit:
+            hint = (
+                "the connection dropped as the restore committed, so it may or may not have "
+                "been written: run it again once the server is back (a restore run again "
+                "writes the same), or look with `docket backup`"
+            )
+        elif action == "restore":
+            hint = "nothing was written (the database rolled the restore back); run it again"
+        else:
+            hint = "run it again once the server is back"
+        super().__init__(
+            f"lost the connection to the database at {where} while trying to {action}: "
+            f"{reason}",
+            hint=hint,
+        )
+        self.where = where
+        self.action = action
+        self.at_commit = at_commit
+
+
+class LockTimeout(StoreError, TimeoutError):
+    """Another transaction held a row the restore must lock (``SELECT ... FOR UPDATE``)
+    longer than the database waits (PostgreSQL's ``lock_timeout``, MySQL/MariaDB's
+    ``innodb_lock_wait_timeout``); the restore was rolled back."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(
+            f"the database gave up waiting for a lock while trying to {action}: {reason}",
+            hint="nothing was written; another transaction holds the volume's rows (Cinder, "
+            "or another restore of the same volume): run it again once that one ends",
+        )
+        self.action = action
 
 
 class MissingTable(StoreError, LookupError):
@@ -165,3 +214,66 @@ class VolumeNotFound(StoreError, LookupError):
             f"{noun} {shown}{more} not found",
             hint="check the id; deleted volumes do not exist for docket",
         )
+
+
+def reason_of(err: BaseException) -> str:
+    """The first line of a database error (the driver's own, where there is one)."""
+    orig = getattr(err, "orig", None)
+    lines = str(orig if orig is not None else err).strip().splitlines()
+    return (lines[0] if lines else type(err).__name__)[:300]
+
+
+def where(url: sa.URL) -> str:
+    """``host:port`` of a server database's URL, the file of a SQLite one."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return url.database or ":memory:"
+    port = url.port or _DEFAULT_PORTS.get(backend)
+    host = url.host or "localhost"
+    return f"{host}:{port}" if port else host
+
+
+def database_error(
+    action: str, err: Exception, engine: sa.Engine | None = None, *, at_commit: bool = False
+) -> StoreError:
+    """The error to raise for a database failure while trying to ``action``: a dropped
+    connection is :class:`ConnectionLost` and a lock waited on too long :class:`LockTimeout`
+    (given the ``engine``, to name where), anything else a :class:`StoreError`."""
+    orig = getattr(err, "orig", None)
+    reason = reason_of(err)
+    if engine is not None:
+        if getattr(err, "connection_invalidated", False):  # a SQLAlchemy DBAPIError's
+            return ConnectionLost(where(engine.url), action, reason, at_commit=at_commit)
+        if _driver_says(orig if orig is not None else err, _LOCK_STATES, _MYSQL_LOCK_WAIT):
+            return LockTimeout(action, reason)
+    return StoreError(
+        f"the database failed to {action}: {type(orig or err).__name__}: {reason}",
+        hint="nothing was written; check the database and run it again",
+    )
+
+
+# SQLSTATE lock_not_available (PostgreSQL's lock_timeout), MySQL/MariaDB's
+# ER_LOCK_WAIT_TIMEOUT (innodb_lock_wait_timeout).
+_LOCK_STATES = frozenset({"55P03"})
+_MYSQL_LOCK_WAIT = 1205
+
+
+def _driver_says(orig: object, states: frozenset[str], mysql_code: int) -> bool:
+    """Whether a driver's error carries one of the SQLSTATEs ``states`` (psycopg's
+    ``sqlstate``) or the MySQL error number ``mysql_code`` (PyMySQL's first argument)."""
+    if getattr(orig, "sqlstate", None) in states:
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] == mysql_code
+
+
+# SQLSTATEs of a transaction failed to break a deadlock or a serialization conflict
+# (PostgreSQL), and MySQL/MariaDB's ER_LOCK_DEADLOCK, which rolls the transaction back.
+_CONFLICT_STATES = frozenset({"40P01", "40001"})
+_MYSQL_DEADLOCK = 1213
+
+
+def conflict(err: sa.exc.DBAPIError) -> bool:
+    """Whether the database failed the transaction to break a deadlock: it was rolled back
+    whole, and running it again is safe."""
+    return _driver_says(err.orig, _CONFLICT_STATES, _MYSQL_DEADLOCK)

@@ -462,7 +462,10 @@ class Restorer:
                 raise StoreError(
                     f"the restore policy writes {json_path([BASE, name])}, but the volumes "
                     "table has no such column docket may write",
-                    hint="the policy's allowlist names a column this database lacks",
+                    hint="nothing was written: this database's Cinder release has no such "
+                    "column (or a site policy names one it never had); restore into a "
+                    "database whose volumes table has it, or leave the field out of the "
+                    "policy's allowlist",
                 )
             convert = self._loaders.get(name)
             if convert is not None and value is not None:

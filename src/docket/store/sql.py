@@ -140,7 +140,17 @@ Processor = Callable[[Any], Any] | None
 def result_processors(table: sa.Table, dialect: sa.Dialect) -> list[Processor]:
     """Per column of ``table``, SQLAlchemy's function turning a driver value into Python's
     (None where the driver's value is already right)."""
-    return [col.type.dialect_impl(dialect).result_processor(dialect, None) for col in table.columns]
+    return [_result_processor(col, dialect) for col in table.columns]
+
+
+def _result_processor(column: sa.Column[Any], dialect: sa.Dialect) -> Processor:
+    try:
+        return column.type.dialect_impl(dialect).result_processor(dialect, None)
+    except (TypeError, ValueError, KeyError):
+        # A type that picks its function by the driver's type code of a result column,
+        # unknown before a query (psycopg's NUMERIC, which a release or a site may add to
+        # the volumes table): the driver's value is read as it is (a Decimal for NUMERIC).
+        return None
 
 
 def bind_processor(column: sa.Column[Any], dialect: sa.Dialect) -> Processor:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 from docket.core.errors import StoreError, show
-from docket.store.errors import MissingTable
+from docket.store.errors import DatabaseUnreachable, MissingTable, reason_of, where
 from docket.store.values import Kind
 
 VOLUMES = "volumes"
@@ -396,10 +396,21 @@ def _reflect(
     return sa.Table(name, md, *columns), hints, limits, ranges
 
 
+def connect(engine: sa.Engine) -> sa.Connection:
+    """``engine.connect()``, a database that cannot be connected to (down, a wrong password
+    or database name) being :class:`~docket.store.errors.DatabaseUnreachable`, as
+    :func:`~docket.store.open_engine` reports it, for callers that made the engine
+    themselves."""
+    try:
+        return engine.connect()
+    except sa.exc.DBAPIError as err:
+        raise DatabaseUnreachable(where(engine.url), reason_of(err)) from err
+
+
 def reflect_layout(engine: sa.Engine, kinds: Mapping[str, Kind]) -> Layout:
     """Read the four tables' columns from the database (``kinds``: the volume fields' kinds)."""
     md = sa.MetaData()
-    with engine.connect() as conn:
+    with connect(engine) as conn:
         volumes, hints, limits, ranges = _reflect(conn, VOLUMES, kinds, md)
         user, _, user_limits, _ = _reflect(conn, USER, {}, md)
         glance, _, glance_limits, _ = _reflect(conn, GLANCE, {}, md)
