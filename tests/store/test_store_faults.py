@@ -136,7 +136,14 @@ def test_a_failure_at_any_statement_leaves_the_database_as_it_was(
             if fail is not _raise:
                 # Typed as a connection failure, so a caller can tell it from a refusal.
                 assert isinstance(info.value, ConnectionLost), (n, info.value)
-                assert not info.value.at_commit and "nothing was written" in info.value.hint
+                # The server may act on a kill a moment late (MariaDB's KILL is asynchronous,
+                # most under load): then the COMMIT is what fails, and cannot know.
+                said = (
+                    "may or may not have been written"
+                    if info.value.at_commit
+                    else "nothing was written"
+                )
+                assert said in info.value.hint, (n, info.value)
             # The engine recovers: the same restore then succeeds and writes everything.
             _restore(api, items, bulk)
             assert _semantic(db_engine) == restored, (label, n)
