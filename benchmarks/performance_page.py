@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,24 @@ def record_run(bench: Bench, history: Path) -> None:
             "rows": rows}
     with history.open("a", encoding="utf-8") as out:
         out.write(orjson.dumps(line).decode() + "\n")
+
+
+_MARKED = re.compile(r"<!-- ([a-z-]+):start -->.*?<!-- \1:end -->", re.S)
+
+
+def kept_sections(page: Path, written: list[str]) -> list[str]:
+    """The page's marked sections (``<!-- NAME:start -->`` to ``<!-- NAME:end -->``) that
+    this run did not write: those another command writes (``python -m benchmarks.volume``,
+    ``.objects``) or that are kept by hand (the peak RSS at 1 and 4 GiB), so that a run of
+    the harness does not drop them."""
+    if not page.exists():
+        return []
+    ours = {m.group(1) for section in written for m in _MARKED.finditer(section)}
+    out: list[str] = []
+    for found in _MARKED.finditer(page.read_text(encoding="utf-8")):
+        if found.group(1) not in ours:
+            out += [found.group(0), ""]
+    return out
 
 
 def ranges_section(history: Path) -> list[str]:
@@ -80,7 +99,9 @@ def render(bench: Bench) -> str:
     out = [
         "# Performance",
         "",
-        "<!-- Written by `python -m benchmarks`; edit benchmarks/run.py, not this file. -->",
+        "<!-- Written by `python -m benchmarks`; edit benchmarks/run.py, not this file. A run "
+        "keeps each marked section it does not write (`benchmarks.volume`, `.objects`, and "
+        "the peak RSS kept by hand). -->",
         "",
         "Measured by the benchmark harness: `.venv/bin/python -m benchmarks` from the repository",
         "root (`--quick` for a short run, `--help` for sizes). It builds its own data, runs each",
@@ -99,6 +120,7 @@ def render(bench: Bench) -> str:
         out += [f"## {title}", "", markdown_table(rows), ""]
     for section in bench.sections:
         out += [section, ""]
+    out += kept_sections(s.output or DEFAULT_OUTPUT, bench.sections)
     out += ranges_section(history_of(s))
     out += ["## Correctness checks (made before the timings count)", ""]
     out += [f"- {'ok' if c.ok else '**FAILED**'}: {c.case}: {c.detail}" for c in bench.checks]

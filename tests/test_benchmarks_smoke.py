@@ -176,3 +176,19 @@ def test_objects_group_beside_cinder(tmp_path: Path) -> None:
             assert f"| {store} zlib | {case} | docket |" in done.stdout
             assert f"| {store} zlib | {case} | cinder |" in done.stdout
     assert "Restores compared byte for byte with their volume: 4, all equal." in done.stdout
+
+
+def test_a_run_keeps_the_marked_sections_it_does_not_write(tmp_path: Path) -> None:
+    """A full run wrote the volume and objects sections without their markers and dropped
+    the peak-RSS section kept by hand; `python -m benchmarks.volume` then found no section
+    to rewrite."""
+    from benchmarks.performance_page import kept_sections
+
+    page = tmp_path / "performance.md"
+    volume_old = "<!-- volume:start -->\n## old volume\n<!-- volume:end -->"
+    rss = "<!-- rss:start -->\n### Peak RSS\n| a |\n<!-- rss:end -->"
+    page.write_text(f"# Performance\n\n{volume_old}\n\ntext\n\n{rss}\n\n## Ranges\n")
+    written = ["<!-- volume:start -->\n## new volume\n<!-- volume:end -->"]
+    assert kept_sections(page, written) == [rss, ""]
+    assert kept_sections(page, []) == [volume_old, "", rss, ""]
+    assert kept_sections(tmp_path / "none.md", written) == []
