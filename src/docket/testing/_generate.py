@@ -10,6 +10,7 @@ integers, first and last representable datetimes) common.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import math
@@ -18,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 from hypothesis import strategies as st
 
 from docket.core.display import json_type
@@ -78,7 +79,6 @@ MAX_COLLECTION = 6
 MAX_EXTRA_KEY = 40
 
 _RELAXED = frozenset({"default", "examples", "const", "enum"})
-_FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 
 @st.composite
@@ -117,12 +117,27 @@ def declared_types(schema: Mapping[str, Any]) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=512)
 def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    # ASCII: \d, \w and \b are ASCII in ECMA-262, as jsonschema-rs reads them; Python's
+    # Unicode classes would generate digits and letters the validator refuses.
+    return re.compile(pattern, re.ASCII)
 
 
 def _validator(schema: Mapping[str, Any]) -> Any:
-    cls = jsonschema.Draft202012Validator
-    return cls(dict(schema), format_checker=cls.FORMAT_CHECKER)
+    """The validator that decides (jsonschema-rs, ECMA-262 patterns, formats checked), so
+    nothing generated is refused by :meth:`Family.validate`."""
+    return jsonschema_rs.validator_for(dict(schema), validate_formats=True)
+
+
+class _NoValue(Exception):
+    """A (sub)schema no value satisfies; ``where`` is the member path down to it."""
+
+    def __init__(self, reason: str, where: tuple[str, ...] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.where = where
+
+    def under(self, name: str) -> _NoValue:
+        return _NoValue(self.reason, (name, *self.where))
 
 
 def check_keywords(schema: Mapping[str, Any], path: Sequence[str | int] = ()) -> None:
@@ -297,7 +312,7 @@ def _strings(schema: Mapping[str, Any]) -> st.SearchStrategy[str]:
     hi_raw = schema.get("maxLength")
     hi = None if hi_raw is None else int(hi_raw)
     if hi is not None and hi < lo:
-        return st.nothing()
+        raise _NoValue(f"minLength {lo} is greater than maxLength {hi}")
     pattern = schema.get("pattern")
     fmt = schema.get("format")
     kind = schema.get("x-docket-type")
@@ -309,12 +324,12 @@ def _strings(schema: Mapping[str, Any]) -> st.SearchStrategy[str]:
     elif kind == "uuid" or fmt == "uuid":
         base = _uuid_strings(pattern)
     elif pattern is not None:
-        base = st.from_regex(_compiled(pattern), fullmatch=True)
+        ecma = _validator({"pattern": pattern}).is_valid
+        base = st.from_regex(_compiled(pattern), fullmatch=True).filter(ecma)
     else:
         return _plain_strings(lo, hi)
     if fmt is not None:
-        checker = _FORMAT_CHECKER
-        base = base.filter(lambda s: checker.conforms(s, fmt))
+        base = base.filter(_validator({"format": fmt}).is_valid)
     if lo or hi is not None:
         base = base.filter(lambda s: lo <= len(s) and (hi is None or len(s) <= hi))
     return base
@@ -343,21 +358,32 @@ def _objects(schema: Mapping[str, Any], path: Path | None, avoid: Avoid) -> st.S
     name_ok: Callable[[str], bool] = (
         _validator(names_schema).is_valid if isinstance(names_schema, Mapping) else (lambda n: True)
     )
-    if any(not name_ok(n) for n in required):
-        return st.nothing()
+    for n in required:
+        if not name_ok(n):
+            raise _NoValue(f"required member {show(n)} is refused by propertyNames")
     if maxp is not None and len(required) > maxp:
-        return st.nothing()
+        raise _NoValue(f"{len(required)} members are required but maxProperties is {maxp}")
 
     def child(name: str) -> st.SearchStrategy[Any]:
         sub_path = None if path is None else (*path, name)
-        if name in props:
-            return from_schema(props[name], sub_path, avoid)
-        if isinstance(addl, Mapping):
-            return from_schema(addl, None, avoid)
+        try:
+            if name in props:
+                return _values(props[name], sub_path, avoid)
+            if isinstance(addl, Mapping):
+                return _values(addl, None, avoid)
+        except _NoValue as e:
+            raise e.under(name) from None
+        if addl is False:
+            raise _NoValue("required but not declared, and additionalProperties is false", (name,))
         return any_json()
 
-    values = {n: child(n) for n in (*required, *props)}
-    optional = [n for n in props if n not in required and name_ok(n)]
+    values = {n: child(n) for n in required}
+    for n in props:
+        if n not in required and name_ok(n):
+            # An optional member no value satisfies is left out.
+            with contextlib.suppress(_NoValue):
+                values[n] = child(n)
+    optional = [n for n in props if n not in required and n in values]
     reserved = frozenset(props) | (
         avoid.get(path, frozenset()) if path is not None else frozenset()
     )
@@ -369,11 +395,14 @@ def _objects(schema: Mapping[str, Any], path: Path | None, avoid: Avoid) -> st.S
             key_schema = dict(names_schema)
             if "type" not in key_schema and "const" not in key_schema and "enum" not in key_schema:
                 key_schema["type"] = "string"
-            keys = from_schema(key_schema, None, avoid)
+            keys = _or_none(key_schema, avoid)
         else:
             keys = _text(0, MAX_EXTRA_KEY)
-        extra_keys = keys.filter(lambda k: k not in reserved)
-        extra_values = from_schema(addl, None, avoid) if isinstance(addl, Mapping) else any_json()
+        extra_values = _or_none(addl, avoid) if isinstance(addl, Mapping) else any_json()
+        if keys is not None and extra_values is not None:
+            extra_keys = keys.filter(lambda k: k not in reserved)
+        else:
+            extra_values = None
     is_map = not props
 
     def extras(budget: int, taken: frozenset[str]) -> st.SearchStrategy[dict[str, Any]]:
@@ -416,11 +445,11 @@ def _objects(schema: Mapping[str, Any], path: Path | None, avoid: Avoid) -> st.S
 
 def _arrays(schema: Mapping[str, Any], avoid: Avoid) -> st.SearchStrategy[list[Any]]:
     items = schema.get("items", True)
-    elements = from_schema(items, None, avoid)
+    elements = _or_none(items, avoid)
     most = (
         MAX_COLLECTION if "maxItems" not in schema else min(int(schema["maxItems"]), MAX_COLLECTION)
     )
-    if most == 0:
+    if most == 0 or elements is None:
         return st.just([])
     lists = st.lists(elements, min_size=1, max_size=most)
     return _weighted((1, st.just([])), (4, lists))
@@ -435,13 +464,36 @@ def from_schema(
     """A strategy for values valid against ``schema`` (a docket container (sub)schema).
 
     ``path`` is the object location (member names from the root) when it is known, and
-    ``avoid`` the member names undeclared members must not take there.
+    ``avoid`` the member names undeclared members must not take there. A schema that no
+    value satisfies where one is required is refused with the ``$``-path of that value
+    (rather than left to hypothesis to report as ``Unsatisfiable``, placing nothing).
     """
-    avoid = {} if avoid is None else avoid
+    try:
+        return _values(schema, path, {} if avoid is None else avoid)
+    except _NoValue as e:
+        raise SchemaDocumentError(
+            "docket.testing",
+            f"no value satisfies this schema: {e.reason}",
+            path=(*(path or ()), *e.where),
+            hint="a required member must have at least one valid value; fix its keywords",
+        ) from None
+
+
+def _or_none(schema: Mapping[str, Any] | bool, avoid: Avoid) -> st.SearchStrategy[Any] | None:
+    """Values of an optional place (array items, undeclared members): None when none exist."""
+    try:
+        return _values(schema, None, avoid)
+    except _NoValue:
+        return None
+
+
+def _values(
+    schema: Mapping[str, Any] | bool, path: Path | None, avoid: Avoid
+) -> st.SearchStrategy[Any]:
     if schema is True:
         return any_json()
     if schema is False:
-        return st.nothing()
+        raise _NoValue("the schema is false")
     check_keywords(schema, path or ())
     if "const" in schema or "enum" in schema:
         candidates = [schema["const"]] if "const" in schema else list(schema["enum"])
@@ -451,7 +503,8 @@ def from_schema(
         check = _validator(rest)
         allowed = [c for c in candidates if check.is_valid(c)]
         if not allowed:
-            return st.nothing()
+            keyword = "const" if "const" in schema else "enum"
+            raise _NoValue(f"no value of its {keyword} satisfies its other keywords")
         return st.sampled_from(allowed).map(copy.deepcopy)
     kind = schema.get("x-docket-type")
     types = declared_types(schema)
@@ -459,27 +512,36 @@ def from_schema(
         # The value is typed: other JSON types in the type list (nulls aside) do not occur.
         types = tuple(t for t in types if t in (kind, "null"))
     branches: list[tuple[int, st.SearchStrategy[Any]]] = []
+    refusals: list[_NoValue] = []
     for t in JSON_TYPES:
         if t not in types:
             continue
-        if t == "null":
-            branches.append((1, st.none()))
-        elif t == "boolean":
-            branches.append((2, st.booleans()))
-        elif t == "integer":
-            branches.append((3, _integer_values(schema)))
-        elif t == "number":
-            branches.append((3, _number_values(schema, integers="integer" not in types)))
-        elif t == "string":
-            branches.append((3, _strings(schema)))
-        elif t == "array":
-            branches.append((2, _arrays(schema, avoid)))
-        else:
-            branches.append((2, _objects(schema, path, avoid)))
+        try:
+            branches.append(_typed(t, types, schema, path, avoid))
+        except _NoValue as e:  # another type in the list may still have values
+            refusals.append(e)
     if not branches:
-        return st.nothing()
+        raise refusals[0] if refusals else _NoValue("its type list is empty")
     return _weighted(*branches)
 
+
+def _typed(
+    t: str, types: tuple[str, ...], schema: Mapping[str, Any], path: Path | None, avoid: Avoid
+) -> tuple[int, st.SearchStrategy[Any]]:
+    """The weighted branch of values of JSON type ``t``."""
+    if t == "null":
+        return (1, st.none())
+    if t == "boolean":
+        return (2, st.booleans())
+    if t == "integer":
+        return (3, _integer_values(schema))
+    if t == "number":
+        return (3, _number_values(schema, integers="integer" not in types))
+    if t == "string":
+        return (3, _strings(schema))
+    if t == "array":
+        return (2, _arrays(schema, avoid))
+    return (2, _objects(schema, path, avoid))
 
 def _bounds(schema: Mapping[str, Any]) -> tuple[float | None, float | None]:
     lo, hi = schema.get("minimum"), schema.get("maximum")
@@ -491,12 +553,14 @@ def _integer_values(schema: Mapping[str, Any]) -> st.SearchStrategy[int]:
     ilo = None if lo is None else math.ceil(lo)
     ihi = None if hi is None else math.floor(hi)
     if ilo is not None and ihi is not None and ilo > ihi:
-        return st.nothing()
+        raise _NoValue(f"no integer lies between minimum {lo} and maximum {hi}")
     return _integers(ilo, ihi)
 
 
 def _number_values(schema: Mapping[str, Any], *, integers: bool) -> st.SearchStrategy[Any]:
     lo, hi = _bounds(schema)
+    if lo is not None and hi is not None and lo > hi:
+        raise _NoValue(f"minimum {lo} is greater than maximum {hi}")
     floats = _floats(lo, hi)
     if not integers:
         return floats

@@ -114,6 +114,12 @@ def docket_family(request: pytest.FixtureRequest, docket_registry: Registry) -> 
                 pytrace=False,
             )
         name = names[0]
+    if name not in docket_registry:
+        pytest.fail(
+            f"@pytest.mark.docket_family({name!r}): no such family "
+            f"(found: {', '.join(docket_registry.families()) or 'none'})",
+            pytrace=False,
+        )
     return docket_registry.family(name)
 
 
@@ -124,7 +130,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is not None and marker.args:
         names = [str(a) for a in marker.args]
     else:
-        names = registry_for(metafunc.config, _schemas_option(metafunc.config)).families()
+        from docket.core.errors import DocketError
+
+        try:
+            names = registry_for(metafunc.config, _schemas_option(metafunc.config)).families()
+        except DocketError as err:  # the registry cannot be built: say why, not where
+            pytest.fail(f"docket_family: {err}", pytrace=False)
     metafunc.parametrize("docket_family", names, indirect=True, ids=names, scope="session")
 
 
