@@ -282,7 +282,7 @@ def test_containers_shrink_to_a_minimal_example() -> None:
 def test_invalid_containers_cover_each_kind_of_problem() -> None:
     # That each is reported at its pointer is the invalid-refused property, run below.
     ledger = family_of("tests", "ledger")
-    found = _collect(docket.testing.invalid_containers(ledger, 3), 60)
+    found = _collect(docket.testing.invalid_containers(ledger, 3), 150)
     for bad in found[:10]:
         assert {i.pointer for i in ledger.validate(canonical(bad.data))} == {bad.pointer}
     kinds = Counter(bad.reason for bad in found)
