@@ -36,7 +36,8 @@ class Rule:
     ``stall`` (send ``arg`` bytes, then wait until the proxy stops), ``silent`` (read the
     request, answer nothing until the proxy stops), ``drop`` (reset the connection without an
     answer), ``etag`` (answer with ETag ``arg``), ``endless`` (a Swift listing that never
-    ends), ``endless-s3`` (an S3 ListObjectsV2 that is always truncated)."""
+    ends), ``endless-s3`` (an S3 ListObjectsV2 that is always truncated), ``flip`` (forward
+    the answer with every byte of its body XORed with 1: a store serving other bytes)."""
     arg: Any = None
     times: int | None = None
     query: str | None = None
@@ -134,6 +135,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             status, headers, data = self._forward(body)
             if rule is not None and rule.action == "etag":
                 headers = [(k, rule.arg if k.lower() == "etag" else v) for k, v in headers]
+            if rule is not None and rule.action == "flip":
+                data = bytes(b ^ 1 for b in data)
             if rule is not None and rule.action in ("reset", "stall"):
                 self._cut(status, headers, data, int(rule.arg), rule.action)
                 return

@@ -108,12 +108,12 @@ def own_objects(backup_id: str) -> re.Pattern[str]:
     )
 
 
-_OBJECT_TAIL = rf"(?:-\d+|{METADATA_SUFFIX}|{SHA256_SUFFIX})(?:\.[0-9a-f]+\.part)?"
+_OBJECT_TAIL = rf"(?:-[0-9]+|{METADATA_SUFFIX}|{SHA256_SUFFIX})(?:\.[0-9a-f]+\.part)?"
 ANY_OBJECT = re.compile(
     rf"^(?:{re.escape(TEMP_PREFIX)})?volume_[^/]*_backup_[A-Za-z0-9][A-Za-z0-9_.-]*{_OBJECT_TAIL}$"
 )
 """The name of any backup's file (a shared directory holds several backups' files)."""
-_PREFIX = re.compile(r"^volume_(?P<volume>.+)_\d{14}_backup_")
+_PREFIX = re.compile(r"^volume_(?P<volume>.+)_[0-9]{14}_backup_")
 
 
 def volume_of_prefix(prefix: str) -> str | None:
@@ -427,8 +427,8 @@ class Backups:
                 backup_id, container, found[0][: -len(METADATA_SUFFIX)], True, self
             )
         # No metadata object: the backup never finished. Name its prefix from what is there.
-        pattern = re.compile(rf"^(volume_.+_backup_{re.escape(backup_id)})(-\d+|{SHA256_SUFFIX})$")
-        guesses = sorted({m.group(1) for n in names if (m := pattern.match(n))})
+        own = re.compile(rf"^(volume_.+_backup_{re.escape(backup_id)})(-[0-9]+|{SHA256_SUFFIX})$")
+        guesses = sorted({m.group(1) for n in names if (m := own.match(n))})
         prefix = guesses[0] if guesses else f"volume_?_backup_{backup_id}"
         return StoredBackup(backup_id, container, prefix, False, self)
 

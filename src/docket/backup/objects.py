@@ -84,15 +84,19 @@ DEFAULT_AVAILABILITY_ZONE = "nova"
 SHA block sizes, and ``storage_availability_zone``."""
 
 _ID = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+# Digits are [0-9], never \d: \d matches every Unicode digit (Arabic-Indic, fullwidth...,
+# which int() reads as ASCII ones), names Cinder never writes.
 _AZ = r"[A-Za-z0-9_.:-]*"
-_PREFIX = re.compile(rf"volume_(?P<volume>{_ID})/(?P<time>\d{{14}})/az_{_AZ}_backup_(?P<id>{_ID})")
+_PREFIX = re.compile(
+    rf"volume_(?P<volume>{_ID})/(?P<time>[0-9]{{14}})/az_{_AZ}_backup_(?P<id>{_ID})"
+)
 _STAND_IN = "\N{DIVISION SLASH}"
 """What stands in for ``/`` in a data object's name while the schema checks the rest."""
-_TAIL = rf"(?:-\d{{5,}}|{METADATA_SUFFIX}|{SHA256_SUFFIX})"
-_DATA_OBJECT = re.compile(rf"{_PREFIX.pattern}-\d{{5,}}")
+_TAIL = rf"(?:-[0-9]{{5,}}|{METADATA_SUFFIX}|{SHA256_SUFFIX})"
+_DATA_OBJECT = re.compile(rf"{_PREFIX.pattern}-[0-9]{{5,}}")
 _LISTINGS_KEPT = 64
 """Backups whose listing is kept to know which object comes next (a chain being restored)."""
-_NUMBERED = re.compile(r"(?P<stem>.*)-(?P<n>\d{5,})")
+_NUMBERED = re.compile(r"(?P<stem>.*)-(?P<n>[0-9]{5,})")
 _ANY_OBJECT = re.compile(rf"(?P<prefix>{_PREFIX.pattern}){_TAIL}")
 
 
