@@ -371,7 +371,7 @@ class Inspector:
     def _partial_volume(self, backup_id: str, place: str, listing: Mapping[str, Any]) -> str | None:
         """The volume of a backup without a metadata object, from its objects' names."""
         pattern = re.compile(
-            rf"^volume_(.+)_\d{{14}}_backup_{re.escape(backup_id)}(-\d+|{SHA256_SUFFIX})$"
+            rf"^volume_(.+)_[0-9]{{14}}_backup_{re.escape(backup_id)}(-[0-9]+|{SHA256_SUFFIX})$"
         )
         volumes = sorted({m.group(1) for n in listing if (m := pattern.match(n))})
         return volumes[0] if len(volumes) == 1 else None
